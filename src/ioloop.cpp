@@ -1,0 +1,484 @@
+#include "tornado/ioloop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <ctime>
+#include <stdexcept>
+#include <system_error>
+
+#include "internal/describe_exception.h"
+#include "internal/thread_pool.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+namespace detail {
+
+// Other threads' callbacks for one loop, with the eventfd that wakes it. Shared with
+// executor jobs so that a result arriving after the loop closed is dropped, not
+// written into freed memory.
+class CrossThreadQueue {
+ public:
+  CrossThreadQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+  ~CrossThreadQueue() { ::close(fd_); }
+  int fd() const noexcept { return fd_; }
+
+  void push(std::function<void()> cb) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      pending_.push_back(std::move(cb));
+    }
+    // Only the first push after a drain writes: one syscall per wake-up, not per callback.
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake();
+  }
+  void wake() noexcept {
+    uint64_t one = 1;
+    ssize_t n = ::write(fd_, &one, sizeof one);
+    (void)n;  // EAGAIN means the counter is already non-zero: the loop wakes anyway
+  }
+  // Moves everything queued so far into `out` (loop thread).
+  void drain_into(std::vector<std::function<void()>>& out) {
+    uint64_t count;
+    while (::read(fd_, &count, sizeof count) > 0) {
+    }
+    wake_pending_.store(false, std::memory_order_release);
+    std::lock_guard lock(mutex_);
+    for (auto& cb : pending_) out.push_back(std::move(cb));
+    pending_.clear();
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    pending_.clear();
+  }
+
+ private:
+  int fd_;
+  std::mutex mutex_;
+  std::vector<std::function<void()>> pending_;
+  bool closed_ = false;
+  std::atomic<bool> wake_pending_{false};
+};
+
+void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void()> cb) {
+  queue->push(std::move(cb));
+}
+
+void post(std::function<void()> fn) { IOLoop::current().add_callback(std::move(fn)); }
+
+}  // namespace detail
+
+namespace {
+
+thread_local IOLoop* t_current = nullptr;
+thread_local std::unique_ptr<IOLoop> t_owned;  // a loop made by IOLoop::current()
+
+// Adapts a std::function handler to the FdHandler interface.
+class FunctionHandler final : public FdHandler {
+ public:
+  explicit FunctionHandler(IOLoop::Handler fn) : fn_(std::move(fn)) {}
+  void on_events(int fd, uint32_t events) override { fn_(fd, events); }
+
+ private:
+  IOLoop::Handler fn_;
+};
+
+constexpr int kMaxEvents = 1024;
+// epoll's user data: the fd in the low half, its registration generation in the high
+// half, so a stale event for a closed-and-reused fd within one batch is dropped.
+uint64_t pack(int fd, uint32_t generation) {
+  return (static_cast<uint64_t>(generation) << 32) | static_cast<uint32_t>(fd);
+}
+
+}  // namespace
+
+IOLoop::IOLoop(bool make_current)
+    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
+      thread_id_(std::this_thread::get_id()),
+      remote_(std::make_shared<detail::CrossThreadQueue>()) {
+  if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = pack(remote_->fd(), UINT32_MAX);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote_->fd(), &ev) < 0) {
+    int err = errno;
+    ::close(epoll_fd_);
+    throw std::system_error(err, std::generic_category(), "epoll_ctl(eventfd)");
+  }
+  if (make_current || t_current == nullptr) t_current = this;
+}
+
+IOLoop::~IOLoop() {
+  close();
+  if (t_current == this) t_current = nullptr;
+}
+
+IOLoop& IOLoop::current() {
+  if (t_current == nullptr) {
+    t_owned = std::make_unique<IOLoop>(true);
+  }
+  return *t_current;
+}
+
+IOLoop* IOLoop::current_or_null() noexcept { return t_current; }
+
+void IOLoop::make_current() { t_current = this; }
+
+void IOLoop::close(bool all_fds) {
+  if (epoll_fd_ < 0) return;
+  remote_->close();
+  for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
+    if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
+  }
+  handlers_.clear();
+  ::close(epoll_fd_);
+  epoll_fd_ = -1;
+  // Destroying pending callbacks may destroy suspended coroutine frames' owners; do it last.
+  callbacks_.clear();
+  running_callbacks_.clear();
+  timer_slots_.clear();
+  heap_.clear();
+  free_timer_slots_.clear();
+}
+
+// ---- file descriptors -----------------------------------------------------------------
+
+void IOLoop::register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned,
+                         uint32_t events) {
+  if (fd < 0) throw std::invalid_argument("add_handler: negative fd");
+  if (static_cast<std::size_t>(fd) >= handlers_.size()) handlers_.resize(fd + 1);
+  HandlerEntry& e = handlers_[fd];
+  if (e.registered) throw std::logic_error("add_handler: fd " + std::to_string(fd) + " already registered");
+  ++e.generation;
+  if (e.generation == UINT32_MAX) e.generation = 0;  // UINT32_MAX marks the eventfd
+  epoll_event ev{};
+  ev.events = events | EPOLLET | EPOLLRDHUP;
+  ev.data.u64 = pack(fd, e.generation);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
+  }
+  e.target = target;
+  e.owned = std::move(owned);
+  e.registered = true;
+}
+
+void IOLoop::add_handler(int fd, Handler handler, uint32_t events) {
+  auto owned = std::make_unique<FunctionHandler>(std::move(handler));
+  FdHandler* target = owned.get();
+  register_fd(fd, target, std::move(owned), events);
+}
+
+void IOLoop::add_handler(int fd, FdHandler* handler, uint32_t events) {
+  register_fd(fd, handler, nullptr, events);
+}
+
+void IOLoop::update_handler(int fd, uint32_t events) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size() || !handlers_[fd].registered) {
+    throw std::logic_error("update_handler: fd " + std::to_string(fd) + " is not registered");
+  }
+  epoll_event ev{};
+  ev.events = events | EPOLLET | EPOLLRDHUP;
+  ev.data.u64 = pack(fd, handlers_[fd].generation);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(MOD)");
+  }
+}
+
+void IOLoop::remove_handler(int fd) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size()) return;
+  HandlerEntry& e = handlers_[fd];
+  if (!e.registered) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // fails harmlessly if fd was closed
+  e.registered = false;
+  e.target = nullptr;
+  // A std::function handler may be removing itself: free it after this iteration.
+  if (e.owned) {
+    auto* raw = e.owned.release();
+    callbacks_.push_back([raw] { delete raw; });
+  }
+}
+
+// ---- callbacks ------------------------------------------------------------------------
+
+void IOLoop::add_callback(Callback cb) {
+  if (on_loop_thread()) {
+    callbacks_.push_back(std::move(cb));
+  } else {
+    remote_->push(std::move(cb));
+  }
+}
+
+void IOLoop::invoke(Callback& cb) noexcept {
+  try {
+    cb();
+  } catch (...) {
+    app_log().error("Exception in callback: {}", detail::describe_exception(std::current_exception()));
+  }
+}
+
+void IOLoop::run_callbacks() {
+  // Only what was queued before this point runs now; callbacks added while running wait
+  // for the next iteration, so a callback that re-adds itself cannot starve I/O.
+  running_callbacks_.swap(callbacks_);
+  for (auto& cb : running_callbacks_) invoke(cb);
+  running_callbacks_.clear();
+}
+
+void IOLoop::drain_remote_callbacks() { remote_->drain_into(callbacks_); }
+
+// ---- timers ---------------------------------------------------------------------------
+
+double IOLoop::time() const noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool IOLoop::timer_less(uint32_t a, uint32_t b) const noexcept {
+  const TimerSlot& x = timer_slots_[a];
+  const TimerSlot& y = timer_slots_[b];
+  return x.deadline < y.deadline || (x.deadline == y.deadline && x.sequence < y.sequence);
+}
+
+void IOLoop::heap_swap(uint32_t i, uint32_t j) noexcept {
+  std::swap(heap_[i], heap_[j]);
+  timer_slots_[heap_[i]].heap_index = i;
+  timer_slots_[heap_[j]].heap_index = j;
+}
+
+void IOLoop::sift_up(uint32_t i) noexcept {
+  while (i > 0) {
+    uint32_t parent = (i - 1) / 2;
+    if (!timer_less(heap_[i], heap_[parent])) break;
+    heap_swap(i, parent);
+    i = parent;
+  }
+}
+
+void IOLoop::sift_down(uint32_t i) noexcept {
+  const uint32_t n = static_cast<uint32_t>(heap_.size());
+  for (;;) {
+    uint32_t smallest = i;
+    uint32_t l = 2 * i + 1, r = l + 1;
+    if (l < n && timer_less(heap_[l], heap_[smallest])) smallest = l;
+    if (r < n && timer_less(heap_[r], heap_[smallest])) smallest = r;
+    if (smallest == i) return;
+    heap_swap(i, smallest);
+    i = smallest;
+  }
+}
+
+void IOLoop::heap_remove_at(uint32_t i) noexcept {
+  uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
+  if (i != last) heap_swap(i, last);
+  timer_slots_[heap_.back()].heap_index = UINT32_MAX;
+  heap_.pop_back();
+  if (i < heap_.size()) {
+    sift_down(i);
+    sift_up(i);
+  }
+}
+
+void IOLoop::free_slot(uint32_t slot) noexcept {
+  TimerSlot& s = timer_slots_[slot];
+  s.callback = nullptr;
+  ++s.generation;  // invalidates outstanding handles
+  free_timer_slots_.push_back(slot);
+}
+
+TimeoutHandle IOLoop::call_at(double when, Callback cb) {
+  uint32_t slot;
+  if (!free_timer_slots_.empty()) {
+    slot = free_timer_slots_.back();
+    free_timer_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(timer_slots_.size());
+    timer_slots_.emplace_back();
+  }
+  TimerSlot& s = timer_slots_[slot];
+  s.deadline = when;
+  s.sequence = timer_sequence_++;
+  s.callback = std::move(cb);
+  s.heap_index = static_cast<uint32_t>(heap_.size());
+  heap_.push_back(slot);
+  sift_up(s.heap_index);
+  return TimeoutHandle{slot, s.generation};
+}
+
+TimeoutHandle IOLoop::call_later(Duration delay, Callback cb) {
+  return call_at(time() + delay.count(), std::move(cb));
+}
+
+void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
+  if (!h || h.slot >= timer_slots_.size()) return;
+  TimerSlot& s = timer_slots_[h.slot];
+  if (s.generation != h.generation || s.heap_index == UINT32_MAX) return;
+  heap_remove_at(s.heap_index);
+  free_slot(h.slot);
+}
+
+void IOLoop::run_due_timers() {
+  if (heap_.empty()) return;
+  const double now = time();
+  while (!heap_.empty() && timer_slots_[heap_.front()].deadline <= now) {
+    uint32_t slot = heap_.front();
+    heap_remove_at(0);
+    callbacks_.push_back(std::move(timer_slots_[slot].callback));
+    free_slot(slot);
+  }
+}
+
+int IOLoop::poll_timeout_ms() const {
+  if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
+  if (heap_.empty()) return -1;
+  double wait = timer_slots_[heap_.front()].deadline - time();
+  if (wait <= 0) return 0;
+  // Round up so a timer is never polled for early and spun on.
+  return static_cast<int>(std::min(std::ceil(wait * 1000.0), 3600.0 * 1000));
+}
+
+// ---- the loop -------------------------------------------------------------------------
+
+void IOLoop::run_once() {
+  epoll_event events[kMaxEvents];
+  int n = epoll_wait(epoll_fd_, events, kMaxEvents, poll_timeout_ms());
+  if (n < 0) {
+    if (errno == EINTR) return;
+    throw std::system_error(errno, std::generic_category(), "epoll_wait");
+  }
+  for (int i = 0; i < n; ++i) {
+    const uint64_t data = events[i].data.u64;
+    const int fd = static_cast<int>(static_cast<uint32_t>(data));
+    const uint32_t generation = static_cast<uint32_t>(data >> 32);
+    if (generation == UINT32_MAX) {
+      drain_remote_callbacks();
+      continue;
+    }
+    if (static_cast<std::size_t>(fd) >= handlers_.size()) continue;
+    HandlerEntry& e = handlers_[fd];
+    if (!e.registered || e.generation != generation) continue;  // stale: fd was reused
+    uint32_t ev = events[i].events;
+    if (ev & EPOLLRDHUP) ev |= EPOLLIN;  // peer closed: let the reader see EOF
+    try {
+      e.target->on_events(fd, ev & (READ | WRITE | ERROR));
+    } catch (...) {
+      app_log().error("Exception in I/O handler for fd {}: {}", fd,
+                      detail::describe_exception(std::current_exception()));
+    }
+  }
+  run_due_timers();
+  run_callbacks();
+}
+
+void IOLoop::start() {
+  if (closed()) throw std::logic_error("IOLoop is closed");
+  if (running_) throw std::logic_error("IOLoop is already running");
+  IOLoop* previous = t_current;
+  t_current = this;
+  thread_id_ = std::this_thread::get_id();
+  running_ = true;
+  struct Reset {
+    IOLoop* self;
+    IOLoop* previous;
+    ~Reset() {
+      self->running_ = false;
+      self->stop_requested_.store(false);
+      t_current = previous ? previous : self;
+    }
+  } reset{this, previous};
+  while (!stop_requested_.load(std::memory_order_acquire)) run_once();
+}
+
+void IOLoop::stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  if (!on_loop_thread()) remote_->wake();
+}
+
+// ---- executor -------------------------------------------------------------------------
+
+void IOLoop::submit_to_executor(std::function<void()> job) {
+  detail::ThreadPool::default_pool().submit(std::move(job));
+}
+
+// ---- PeriodicCallback -----------------------------------------------------------------
+
+PeriodicCallback::PeriodicCallback(std::function<void()> callback, Duration period, double jitter)
+    : PeriodicCallback(
+          std::function<Task<>()>([cb = std::move(callback)]() -> Task<> {
+            cb();
+            co_return;
+          }),
+          period, jitter) {}
+
+PeriodicCallback::PeriodicCallback(std::function<Task<>()> callback, Duration period,
+                                   double jitter)
+    : callback_(std::move(callback)), period_(period.count()), jitter_(jitter) {
+  if (period_ <= 0) throw std::invalid_argument("PeriodicCallback: period must be positive");
+}
+
+PeriodicCallback::~PeriodicCallback() {
+  stop();
+  *alive_ = false;
+}
+
+void PeriodicCallback::start() {
+  if (running_) return;
+  loop_ = &IOLoop::current();
+  running_ = true;
+  next_timeout_ = loop_->time();
+  schedule_next();
+}
+
+void PeriodicCallback::stop() {
+  running_ = false;
+  if (loop_ && !loop_->closed()) loop_->remove_timeout(timeout_);
+  timeout_ = {};
+}
+
+void PeriodicCallback::update_next(double current_time) {
+  double period = period_;
+  if (jitter_ != 0) {
+    // Uniform in [1 - jitter/2, 1 + jitter/2), from a per-thread generator.
+    thread_local uint64_t state = 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(::getpid());
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    double unit = static_cast<double>(state >> 11) * (1.0 / 9007199254740992.0);
+    period *= 1 + jitter_ * (unit - 0.5);
+  }
+  if (next_timeout_ <= current_time) {
+    // Skip every tick we missed and land on the next one of the grid.
+    next_timeout_ += (std::floor((current_time - next_timeout_) / period) + 1) * period;
+  } else {
+    // The clock went backwards (or the run was early): one period from the old deadline
+    // is in the future already.
+    next_timeout_ += period;
+  }
+}
+
+void PeriodicCallback::schedule_next() {
+  if (!running_) return;
+  update_next(loop_->time());
+  timeout_ = loop_->call_at(next_timeout_, [this] { run(); });
+}
+
+void PeriodicCallback::run() {
+  timeout_ = {};
+  if (!running_) return;
+  auto alive = alive_;
+  Future<void> done = spawn(callback_());
+  done.add_done_callback([this, alive](const Future<void>& f) {
+    if (auto e = f.exception()) {
+      app_log().error("Exception in PeriodicCallback: {}", detail::describe_exception(e));
+    }
+    if (*alive) schedule_next();
+  });
+}
+
+}  // namespace tornado
