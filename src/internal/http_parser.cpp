@@ -1,0 +1,491 @@
+#include "internal/http_parser.h"
+
+#include <array>
+#include <cctype>
+#include <cstring>
+
+namespace tornado::http1 {
+namespace {
+
+constexpr std::array<bool, 256> make_tchar_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr auto kTchar = make_tchar_table();
+
+constexpr std::array<bool, 256> make_value_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;  // VCHAR
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;  // obs-text
+  t[' '] = t['\t'] = true;
+  return t;
+}
+constexpr auto kFieldValue = make_value_table();
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+ParseStatus fail(ParseError& err, int status, std::string message) {
+  err.status = status;
+  err.message = std::move(message);
+  return ParseStatus::kError;
+}
+
+// Finds the end of the head (just past its blank line) in buf[begin..]; npos if absent.
+std::size_t find_head_end(std::string_view buf, std::size_t begin) {
+  std::size_t i = begin;
+  while (i < buf.size()) {
+    const void* nl = std::memchr(buf.data() + i, '\n', buf.size() - i);
+    if (!nl) return std::string_view::npos;
+    i = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.data());
+    if (i + 1 < buf.size() && buf[i + 1] == '\n') return i + 2;
+    if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
+    ++i;
+  }
+  return std::string_view::npos;
+}
+
+// Splits off the next line of `rest` (without its LF or CRLF).
+std::string_view next_line(std::string_view& rest) {
+  std::size_t nl = rest.find('\n');
+  std::string_view line = rest.substr(0, nl);
+  rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// "HTTP/1.x" -> minor version; other HTTP/d.d -> 505; anything else -> 400.
+ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || !std::isdigit(v[5] & 0xff) ||
+      !std::isdigit(v[7] & 0xff)) {
+    return fail(err, 400, "Malformed HTTP version in start line");
+  }
+  if (v[5] != '1') return fail(err, 505, "HTTP version not supported");
+  minor = v[7] - '0';
+  return ParseStatus::kComplete;
+}
+
+ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& err) {
+  bool first = true;
+  while (!rest.empty()) {
+    std::string_view line = next_line(rest);
+    if (line.empty()) break;  // the blank line
+    if (is_ows(line.front())) {
+      // RFC 9112 5.2 obs-fold: joined with one space, as Tornado does. Whitespace before
+      // the first field cannot be a fold (RFC 9112 2.2) and is rejected.
+      if (first) return fail(err, 400, "Whitespace before the first header line");
+      std::string_view more = trim_ows(line);
+      if (!is_field_value(more)) return fail(err, 400, "Invalid character in header value");
+      Field& last = head.fields.back();
+      std::string joined;
+      joined.reserve(last.value.size() + 1 + more.size());
+      joined.append(last.value).append(more.empty() ? "" : " ").append(more);
+      head.folded_.push_back(std::move(joined));
+      last.value = head.folded_.back();
+      continue;
+    }
+    first = false;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return fail(err, 400, "No colon in header line");
+    std::string_view name = line.substr(0, colon);
+    // RFC 9112 5.1: no whitespace between field name and colon; a server MUST reject.
+    if (!is_token(name)) return fail(err, 400, "Invalid header name");
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    if (!is_field_value(value)) return fail(err, 400, "Invalid character in header value");
+    head.fields.push_back({name, value});
+  }
+  return ParseStatus::kComplete;
+}
+
+// Shared front half: skips empty lines, locates the head, checks the size limit.
+ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end,
+                        ParseError& err, const Limits& limits, std::size_t scan_from) {
+  start = 0;
+  // RFC 9112 2.2: empty lines before the request line SHOULD be ignored.
+  while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
+    if (buf[start] == '\r' && (start + 1 >= buf.size() || buf[start + 1] != '\n')) break;
+    ++start;
+  }
+  std::size_t begin = scan_from > start + 2 ? scan_from - 2 : start;
+  end = find_head_end(buf, begin);
+  if (end == std::string_view::npos) {
+    if (buf.size() > limits.max_header_size) return fail(err, 431, "Header block too large");
+    return ParseStatus::kIncomplete;
+  }
+  if (end - start > limits.max_header_size) return fail(err, 431, "Header block too large");
+  return ParseStatus::kComplete;
+}
+
+}  // namespace
+
+bool is_tchar(unsigned char c) noexcept { return kTchar[c]; }
+
+bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!kTchar[c]) return false;
+  }
+  return true;
+}
+
+bool is_field_value(std::string_view s) noexcept {
+  for (unsigned char c : s) {
+    if (!kFieldValue[c]) return false;
+  }
+  return true;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x != y && (x | 0x20) != (y | 0x20)) return false;
+    if (x != y && !((x | 0x20) >= 'a' && (x | 0x20) <= 'z')) return false;
+  }
+  return true;
+}
+
+const Field* MessageHead::find(std::string_view name) const noexcept {
+  for (const Field& f : fields) {
+    if (iequals(f.name, name)) return &f;
+  }
+  return nullptr;
+}
+
+std::size_t MessageHead::count(std::string_view name) const noexcept {
+  std::size_t n = 0;
+  for (const Field& f : fields) n += iequals(f.name, name) ? 1 : 0;
+  return n;
+}
+
+ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                               ParseError& err, const Limits& limits, std::size_t scan_from) {
+  std::size_t start, end;
+  ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
+  if (st != ParseStatus::kComplete) return st;
+  head.clear();
+  std::string_view rest = buf.substr(start, end - start);
+  std::string_view line = next_line(rest);
+
+  // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
+  std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return fail(err, 400, "Malformed HTTP request line");
+  std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return fail(err, 400, "Malformed HTTP request line");
+  head.method = line.substr(0, sp1);
+  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!is_token(head.method)) return fail(err, 400, "Malformed HTTP method");
+  if (head.target.empty()) return fail(err, 400, "Malformed HTTP request target");
+  for (unsigned char c : head.target) {
+    if (c <= 0x20 || c == 0x7f) return fail(err, 400, "Malformed HTTP request target");
+  }
+  st = parse_version(line.substr(sp2 + 1), head.version_minor, err);
+  if (st != ParseStatus::kComplete) return st;
+  st = parse_fields(rest, head, err);
+  if (st != ParseStatus::kComplete) return st;
+  consumed = end;
+  return ParseStatus::kComplete;
+}
+
+ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                                ParseError& err, const Limits& limits, std::size_t scan_from) {
+  std::size_t start, end;
+  ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
+  if (st != ParseStatus::kComplete) return st;
+  head.clear();
+  std::string_view rest = buf.substr(start, end - start);
+  std::string_view line = next_line(rest);
+
+  // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+  if (line.size() < 12 || line[8] != ' ' || (line.size() > 12 && line[12] != ' ')) {
+    return fail(err, 400, "Malformed HTTP status line");
+  }
+  st = parse_version(line.substr(0, 8), head.version_minor, err);
+  if (st != ParseStatus::kComplete) return st;
+  int code = 0;
+  for (int i = 9; i < 12; ++i) {
+    if (!std::isdigit(line[i] & 0xff)) return fail(err, 400, "Malformed HTTP status code");
+    code = code * 10 + (line[i] - '0');
+  }
+  if (code < 100) return fail(err, 400, "Malformed HTTP status code");
+  head.code = code;
+  head.reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  for (unsigned char c : head.reason) {
+    if (!kFieldValue[c]) return fail(err, 400, "Invalid character in reason phrase");
+  }
+  st = parse_fields(rest, head, err);
+  if (st != ParseStatus::kComplete) return st;
+  consumed = end;
+  return ParseStatus::kComplete;
+}
+
+ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
+  std::size_t hosts = head.count("Host");
+  if (hosts > 1) return fail(err, 400, "Multiple Host headers");
+  if (hosts == 0) {
+    if (head.version_minor >= 1) return fail(err, 400, "Missing Host header");
+    return ParseStatus::kComplete;
+  }
+  // RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
+  for (unsigned char c : head.find("Host")->value) {
+    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
+    if (!ok || c == 0) return fail(err, 400, "Invalid Host header");
+  }
+  return ParseStatus::kComplete;
+}
+
+bool parse_content_length(std::string_view value, uint64_t& out) noexcept {
+  // RFC 9110 8.6: 1*DIGIT; a list of identical values (from a proxy) is one value.
+  bool have = false;
+  uint64_t result = 0;
+  while (true) {
+    std::size_t comma = value.find(',');
+    std::string_view item = trim_ows(value.substr(0, comma));
+    if (item.empty() || item.size() > 19) return false;
+    uint64_t n = 0;
+    for (char c : item) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (have && n != result) return false;
+    result = n;
+    have = true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  out = result;
+  return true;
+}
+
+namespace {
+
+// Content-Length from every CL field (all must agree), or kError.
+ParseStatus content_length(const MessageHead& head, bool& present, uint64_t& length,
+                           ParseError& err) {
+  present = false;
+  for (const Field& f : head.fields) {
+    if (!iequals(f.name, "Content-Length")) continue;
+    uint64_t n;
+    if (!parse_content_length(f.value, n)) return fail(err, 400, "Invalid Content-Length");
+    if (present && n != length) return fail(err, 400, "Conflicting Content-Length values");
+    present = true;
+    length = n;
+  }
+  return ParseStatus::kComplete;
+}
+
+// Transfer-Encoding must be exactly one field "chunked" (RFC 9112 6.1: chunked must be
+// last; Tornado supports no other coding, and anything else is a smuggling risk).
+ParseStatus transfer_encoding(const MessageHead& head, bool& chunked, ParseError& err) {
+  chunked = false;
+  std::size_t n = head.count("Transfer-Encoding");
+  if (n == 0) return ParseStatus::kComplete;
+  if (n > 1) return fail(err, 400, "Multiple Transfer-Encoding fields");
+  if (!iequals(head.find("Transfer-Encoding")->value, "chunked")) {
+    return fail(err, 400, "Unsupported Transfer-Encoding");
+  }
+  chunked = true;
+  return ParseStatus::kComplete;
+}
+
+// RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ).
+// Extensions carry nothing we use, but a malformed one makes the chunk line invalid.
+bool valid_chunk_ext(std::string_view ext) {
+  auto skip_ws = [&] {
+    while (!ext.empty() && is_ows(ext.front())) ext.remove_prefix(1);
+  };
+  auto take_token = [&] {
+    std::size_t n = 0;
+    while (n < ext.size() && kTchar[static_cast<unsigned char>(ext[n])]) ++n;
+    ext.remove_prefix(n);
+    return n > 0;
+  };
+  while (!ext.empty()) {
+    skip_ws();
+    if (ext.empty() || ext.front() != ';') return false;
+    ext.remove_prefix(1);
+    skip_ws();
+    if (!take_token()) return false;
+    skip_ws();
+    if (ext.empty() || ext.front() != '=') continue;
+    ext.remove_prefix(1);
+    skip_ws();
+    if (!ext.empty() && ext.front() == '"') {
+      ext.remove_prefix(1);
+      bool closed = false;
+      while (!ext.empty()) {
+        char c = ext.front();
+        ext.remove_prefix(1);
+        if (c == '\\') {
+          if (ext.empty()) return false;
+          ext.remove_prefix(1);
+        } else if (c == '"') {
+          closed = true;
+          break;
+        } else if (!kFieldValue[static_cast<unsigned char>(c)]) {
+          return false;
+        }
+      }
+      if (!closed) return false;
+    } else if (!take_token()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing,
+                                 ParseError& err) {
+  bool has_length, chunked;
+  uint64_t length = 0;
+  if (content_length(head, has_length, length, err) != ParseStatus::kComplete ||
+      transfer_encoding(head, chunked, err) != ParseStatus::kComplete) {
+    return ParseStatus::kError;
+  }
+  // RFC 9112 6.1: a request with both is a smuggling attempt; reject and close.
+  if (chunked && has_length) {
+    return fail(err, 400, "Message with both Transfer-Encoding and Content-Length");
+  }
+  if (chunked && head.version_minor == 0) {
+    return fail(err, 400, "Transfer-Encoding in an HTTP/1.0 request");
+  }
+  if (chunked) {
+    framing = {BodyFraming::kChunked, 0};
+  } else if (has_length && length > 0) {
+    framing = {BodyFraming::kLength, length};
+  } else {
+    framing = {BodyFraming::kNone, 0};  // RFC 9112 6.3: no body without CL or TE
+  }
+  return ParseStatus::kComplete;
+}
+
+ParseStatus response_body_framing(const MessageHead& head, std::string_view request_method,
+                                  BodyFraming& framing, ParseError& err) {
+  // RFC 9112 6.3 rules 1-2: these responses never have a body.
+  if (request_method == "HEAD" || (head.code >= 100 && head.code < 200) || head.code == 204 ||
+      head.code == 304) {
+    framing = {BodyFraming::kNone, 0};
+    return ParseStatus::kComplete;
+  }
+  bool has_length, chunked;
+  uint64_t length = 0;
+  if (content_length(head, has_length, length, err) != ParseStatus::kComplete) {
+    return ParseStatus::kError;
+  }
+  std::size_t te = head.count("Transfer-Encoding");
+  if (te > 0) {
+    if (transfer_encoding(head, chunked, err) != ParseStatus::kComplete) {
+      return ParseStatus::kError;
+    }
+    framing = {BodyFraming::kChunked, 0};  // RFC 9112 6.3 rule 3: TE overrides CL
+  } else if (has_length) {
+    framing = {length ? BodyFraming::kLength : BodyFraming::kNone, length};
+  } else {
+    framing = {BodyFraming::kUntilClose, 0};
+  }
+  return ParseStatus::kComplete;
+}
+
+ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, std::size_t& pos,
+                                            std::string_view& data, ParseError& err) {
+  constexpr std::size_t kMaxLine = 1024;
+  auto error = [&](const char* message) {
+    err.status = 400;
+    err.message = message;
+    return Status::kError;
+  };
+  while (pos < in.size() || state_ == State::kDone) {
+    switch (state_) {
+      case State::kSize: {
+        std::size_t nl = in.find('\n', pos);
+        if (nl == std::string_view::npos) {
+          if (in.size() - pos > kMaxLine) return error("Chunk size line too long");
+          return Status::kNeedMore;
+        }
+        if (nl - pos > kMaxLine) return error("Chunk size line too long");
+        std::string_view line = in.substr(pos, nl - pos);
+        if (line.empty() || line.back() != '\r') return error("Chunk size line not ended by CRLF");
+        line.remove_suffix(1);
+        std::size_t i = 0;
+        uint64_t size = 0;
+        for (; i < line.size(); ++i) {
+          char c = line[i];
+          int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+          if (d < 0) break;
+          if (size >> 59) return error("Chunk size too large");
+          size = size * 16 + static_cast<uint64_t>(d);
+        }
+        if (i == 0) return error("Invalid chunk size");
+        if (!valid_chunk_ext(line.substr(i))) return error("Invalid chunk extension");
+        pos = nl + 1;
+        if (size == 0) {
+          state_ = State::kTrailer;
+        } else {
+          remaining_ = size;
+          state_ = State::kData;
+        }
+        break;
+      }
+      case State::kData: {
+        std::size_t n = static_cast<std::size_t>(
+            std::min<uint64_t>(remaining_, static_cast<uint64_t>(in.size() - pos)));
+        data = in.substr(pos, n);
+        pos += n;
+        remaining_ -= n;
+        if (remaining_ == 0) state_ = State::kDataEnd;
+        return Status::kData;
+      }
+      case State::kDataEnd: {
+        if (in.size() - pos < 2) {
+          if (in[pos] != '\r') return error("Chunk data not followed by CRLF");
+          return Status::kNeedMore;
+        }
+        if (in[pos] != '\r' || in[pos + 1] != '\n') return error("Chunk data not followed by CRLF");
+        pos += 2;
+        state_ = State::kSize;
+        break;
+      }
+      case State::kTrailer: {
+        // RFC 9112 7.1.2: trailer fields up to a blank line; validated, then dropped.
+        std::size_t nl = in.find('\n', pos);
+        if (nl == std::string_view::npos) {
+          if (in.size() - pos > kMaxLine) return error("Trailer line too long");
+          return Status::kNeedMore;
+        }
+        std::string_view line = in.substr(pos, nl - pos);
+        if (line.empty() || line.back() != '\r') return error("Trailer line not ended by CRLF");
+        line.remove_suffix(1);
+        pos = nl + 1;
+        if (line.empty()) {
+          state_ = State::kDone;
+          return Status::kDone;
+        }
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || !is_token(line.substr(0, colon)) ||
+            !is_field_value(trim_ows(line.substr(colon + 1)))) {
+          return error("Invalid trailer field");
+        }
+        break;
+      }
+      case State::kDone:
+        return Status::kDone;
+    }
+  }
+  return Status::kNeedMore;
+}
+
+}  // namespace tornado::http1

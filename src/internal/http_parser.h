@@ -1,0 +1,132 @@
+// The HTTP/1.x message-head parser and body-framing rules shared by the server and the
+// client (RFC 9112). It works in place: every name and value is a view into the caller's
+// read buffer, and a MessageHead reused across requests allocates nothing once warm.
+//
+//   http1::MessageHead head;
+//   http1::ParseError err;
+//   std::size_t used = 0;
+//   switch (http1::parse_request_head(buffer, head, used, err)) {
+//     case http1::ParseStatus::kIncomplete: /* read more, call again */ break;
+//     case http1::ParseStatus::kError: /* answer err.status, close */ break;
+//     case http1::ParseStatus::kComplete: /* head's views are valid until buffer changes */;
+//   }
+//
+// Strictness follows RFC 9112 where it says MUST and Tornado 6.5 where the RFC allows a
+// choice (see docs/http1connection.md for the table): bare LF line ends and obs-fold are
+// accepted, bare CR, whitespace before a colon, CTLs in values, non-token names are not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tornado::http1 {
+
+struct Field {
+  std::string_view name;
+  std::string_view value;  // without surrounding whitespace
+};
+
+struct MessageHead {
+  // Request line (requests only).
+  std::string_view method;
+  std::string_view target;
+  // Status line (responses only).
+  int code = 0;
+  std::string_view reason;
+  // Both: the minor version of HTTP/1.x.
+  int version_minor = 1;
+  std::vector<Field> fields;
+
+  void clear() {
+    method = target = reason = {};
+    code = 0;
+    version_minor = 1;
+    fields.clear();
+    folded_.clear();
+  }
+  // The first value of `name` (case-insensitive), or nullptr.
+  const Field* find(std::string_view name) const noexcept;
+  // Number of fields named `name`.
+  std::size_t count(std::string_view name) const noexcept;
+
+  // Storage for values joined from obs-fold lines (rare; a deque keeps views stable).
+  std::deque<std::string> folded_;
+};
+
+enum class ParseStatus { kComplete, kIncomplete, kError };
+
+struct ParseError {
+  int status = 400;     // the HTTP status a server answers with
+  std::string message;  // for the log line
+};
+
+struct Limits {
+  std::size_t max_header_size = 64 * 1024;  // Tornado's default; larger heads are 431
+};
+
+// Parses a request head at the start of `buf`. On kComplete, `consumed` is the length of
+// the head including its blank line (and any empty lines before the request line).
+// kIncomplete means no blank line yet: call again with more bytes (`scan_from` may carry
+// the previous buf.size() to skip rescanning). kError fills `err`.
+ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                               ParseError& err, const Limits& limits = {},
+                               std::size_t scan_from = 0);
+// The same for a response head (status line "HTTP/1.x NNN reason").
+ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                                ParseError& err, const Limits& limits = {},
+                                std::size_t scan_from = 0);
+
+// How a message body is delimited (RFC 9112 6).
+struct BodyFraming {
+  enum Kind { kNone, kLength, kChunked, kUntilClose } kind = kNone;
+  uint64_t length = 0;  // for kLength
+};
+
+// The framing of a request body; kError for a smuggling-prone or malformed combination:
+// TE with CL, TE other than exactly "chunked", two TE fields, a non-digit, signed or
+// conflicting Content-Length (equal comma-separated copies are allowed).
+ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err);
+// The framing of a response body to a request with `request_method`.
+ParseStatus response_body_framing(const MessageHead& head, std::string_view request_method,
+                                  BodyFraming& framing, ParseError& err);
+
+// Request checks beyond syntax (RFC 9112 3.2): HTTP/1.1 needs exactly one Host field,
+// HTTP/1.0 at most one, and its value must be a URI host[:port].
+ParseStatus validate_request_head(const MessageHead& head, ParseError& err);
+
+// Parses a Content-Length value: digits only, or a comma list of equal digit strings.
+bool parse_content_length(std::string_view value, uint64_t& out) noexcept;
+
+// Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes; it reports data spans
+// (views into the input) and how much input it used. Chunk extensions are accepted and
+// ignored, trailer fields are accepted and dropped (the RFC allows both; Tornado rejects
+// them). Sizes are bounded: a size line over 1 KiB or a size over 2^63 is an error.
+class ChunkedDecoder {
+ public:
+  enum class Status { kData, kNeedMore, kDone, kError };
+
+  // Consumes from `in` starting at `pos`. Returns kData with `data` set to the next
+  // piece of body (pos advanced past it), kNeedMore when `in` is exhausted, kDone after
+  // the last chunk and trailers (pos just past them), kError with `err`.
+  Status next(std::string_view in, std::size_t& pos, std::string_view& data, ParseError& err);
+  void reset() { *this = ChunkedDecoder(); }
+  bool done() const noexcept { return state_ == State::kDone; }
+
+ private:
+  enum class State { kSize, kData, kDataEnd, kTrailer, kDone };
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+};
+
+// Character classes (RFC 9110 5.6.2).
+bool is_tchar(unsigned char c) noexcept;
+bool is_token(std::string_view s) noexcept;
+// Field-value characters: VCHAR, obs-text, SP, HTAB.
+bool is_field_value(std::string_view s) noexcept;
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace tornado::http1
