@@ -1,0 +1,254 @@
+// tornado/httputil.h — HTTP types shared by the server, the client and the web layer
+// (Tornado's `httputil`).
+//
+//   HTTPHeaders h;
+//   h.add("Set-Cookie", "a=1");
+//   h.add("set-cookie", "b=2");
+//   h.get("SET-COOKIE");          // "a=1,b=2"  (Tornado joins multiple values with ",")
+//   h.get_list("Set-Cookie");     // {"a=1", "b=2"}
+//
+//   auto url = url_concat("/search?q=x", {{"page", "2"}});   // "/search?q=x&page=2"
+//
+// Also here: HTTPServerRequest (what a handler sees), HTTPFile, body and cookie parsing,
+// start lines, dates, and the delegate interfaces between http1connection and the layers
+// above it (HTTPServerConnectionDelegate, HTTPMessageDelegate, HTTPConnection).
+// Thread rule: plain values; no thread affinity except through HTTPConnection (loop thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tornado/iostream.h"
+#include "tornado/task.h"
+
+namespace tornado::httputil {
+
+// Bad input from the peer: answered with 400 (or the given status) and a closed connection.
+class HTTPInputError : public std::runtime_error {
+ public:
+  explicit HTTPInputError(const std::string& what, int status = 400)
+      : std::runtime_error(what), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+// Our own framing mistake (writing more than Content-Length, a header with CR/LF...).
+class HTTPOutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A case-insensitive, multi-valued, insertion-ordered header map. Names keep the case they
+// were first added with; get() joins several values with "," as Tornado does.
+class HTTPHeaders {
+ public:
+  HTTPHeaders() = default;
+  HTTPHeaders(std::initializer_list<std::pair<std::string, std::string>> fields);
+
+  // Adds a value (keeps earlier ones). Throws HTTPOutputError if the name is not a token or
+  // the value holds CR, LF or another control character (header injection guard).
+  void add(std::string_view name, std::string_view value);
+  // Replaces every value of `name` with `value`. Same checks as add.
+  void set(std::string_view name, std::string_view value);
+  // Adds without validation: for fields the parser already validated.
+  void add_unchecked(std::string_view name, std::string_view value);
+  // Removes every value of `name`; returns how many were removed.
+  std::size_t remove(std::string_view name);
+  void clear() noexcept { fields_.clear(); }
+
+  bool contains(std::string_view name) const noexcept;
+  // All values joined with ","; std::nullopt if absent.
+  std::optional<std::string> get(std::string_view name) const;
+  // Like get(), with a default.
+  std::string get(std::string_view name, std::string_view fallback) const;
+  // The first value as a view (valid until the headers change), or nullptr if absent.
+  const std::string* get_first(std::string_view name) const noexcept;
+  std::vector<std::string> get_list(std::string_view name) const;
+  // Every (name, value) in insertion order.
+  const std::vector<std::pair<std::string, std::string>>& get_all() const noexcept {
+    return fields_;
+  }
+  std::size_t size() const noexcept { return fields_.size(); }
+  bool empty() const noexcept { return fields_.empty(); }
+
+  // Parses a header block (lines ending in CRLF or LF, obs-fold joined with a space).
+  // Throws HTTPInputError on a malformed line.
+  static HTTPHeaders parse(std::string_view text);
+  // Parses one "Name: value" line into these headers. Throws HTTPInputError.
+  void parse_line(std::string_view line);
+
+  // Serialises as "Name: value\r\n" lines (no final blank line), appending to `out`.
+  void write_to(std::string& out) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+// An uploaded file from a multipart/form-data body.
+struct HTTPFile {
+  std::string filename;
+  std::string body;
+  std::string content_type;
+};
+
+// Query and form arguments: name -> values in order. Values are bytes (not yet decoded).
+using Arguments = std::map<std::string, std::vector<std::string>, std::less<>>;
+using Files = std::map<std::string, std::vector<HTTPFile>, std::less<>>;
+
+struct RequestStartLine {
+  std::string method;
+  std::string path;     // the request target as sent
+  std::string version;  // "HTTP/1.1"
+};
+
+struct ResponseStartLine {
+  std::string version;
+  int code = 0;
+  std::string reason;
+};
+
+using StartLine = std::variant<RequestStartLine, ResponseStartLine>;
+
+// Parses "GET /foo HTTP/1.1". Throws HTTPInputError ("Malformed HTTP request line").
+RequestStartLine parse_request_start_line(std::string_view line);
+// Parses "HTTP/1.1 200 OK". Throws HTTPInputError ("Error parsing response start line").
+ResponseStartLine parse_response_start_line(std::string_view line);
+
+class HTTPConnection;
+
+// One HTTP request as a handler sees it (Tornado's HTTPServerRequest).
+class HTTPServerRequest {
+ public:
+  HTTPServerRequest() = default;
+  // Builds a request; splits uri into path and query and parses query_arguments.
+  HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.0",
+                    HTTPHeaders headers = {}, std::string body = {},
+                    std::string host = {}, HTTPConnection* connection = nullptr);
+
+  std::string method;
+  std::string uri;
+  std::string version;
+  HTTPHeaders headers;
+  std::string body;
+  std::string remote_ip;
+  std::string protocol = "http";  // "http" or "https"
+  std::string host;               // from Host, or "127.0.0.1"
+  std::string host_name;          // host without the port, lower case
+  std::string path;
+  std::string query;
+  Arguments arguments;            // query and body arguments merged
+  Arguments query_arguments;
+  Arguments body_arguments;
+  Files files;
+  HTTPConnection* connection = nullptr;  // valid while the request is being served
+
+  // scheme://host + uri
+  std::string full_url() const;
+  // Seconds since the request started (until finish, once finished).
+  double request_time() const;
+  // Cookies from the Cookie header, parsed the lenient browser way (bad pairs dropped).
+  const std::map<std::string, std::string, std::less<>>& cookies() const;
+  // Parses body into body_arguments/files (per Content-Type) and merges into arguments.
+  // Malformed bodies are logged on gen_log() and ignored, as Tornado does.
+  void parse_body();
+
+  // Set by the server: when the request started and (once finished) ended.
+  std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> finish_time;
+
+ private:
+  mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
+};
+
+// ---- parsing helpers ----
+
+// Splits `uri` at '?' into path and query.
+std::pair<std::string, std::string> split_uri(std::string_view uri);
+// application/x-www-form-urlencoded → arguments ('+' is a space, %XX decoded; blank values
+// kept, as Tornado does). Malformed escapes are kept literally.
+void parse_qs_into(std::string_view qs, Arguments& out);
+// Fills arguments/files from a body of `content_type`. Throws HTTPInputError on a body the
+// type cannot parse (malformed multipart, Content-Encoding on a form); callers that want
+// Tornado's lenient behaviour catch and log.
+void parse_body_arguments(std::string_view content_type, std::string_view body, Arguments& args,
+                          Files& files, const HTTPHeaders* headers = nullptr);
+// multipart/form-data with `boundary` (already unquoted). Throws HTTPInputError.
+void parse_multipart_form_data(std::string_view boundary, std::string_view body,
+                               Arguments& args, Files& files);
+// The lenient browser-style Cookie parser: "a=1; b=2" → {a:1, b:2}.
+std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view header);
+// Appends arguments to a URL's query (percent-encoded, '+' for spaces as Tornado does).
+std::string url_concat(std::string_view url,
+                       const std::vector<std::pair<std::string, std::string>>& args);
+// An HTTP-date: "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
+std::string format_timestamp(std::chrono::system_clock::time_point t);
+std::string format_timestamp(int64_t unix_seconds);
+// Parses an HTTP-date (IMF-fixdate, RFC 850 and asctime forms); nullopt if invalid.
+std::optional<int64_t> parse_http_date(std::string_view s);
+// "host:port" → {host, port}; "[::1]:80" → {"::1", 80}; no port → nullopt.
+std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc);
+// The standard reason phrase for a status code, or "Unknown".
+std::string_view reason_phrase(int code) noexcept;
+// "user:pass" in base64, for Basic authentication.
+std::string encode_basic_auth(std::string_view username, std::string_view password);
+
+// ---- the interfaces between http1connection and the layers above ----
+
+// Receives one HTTP message (request on a server, response on a client), in order:
+// headers_received, then data_received* , then exactly one of finish or
+// on_connection_close. A returned Task is awaited before more of the body is read
+// (flow control).
+class HTTPMessageDelegate {
+ public:
+  virtual ~HTTPMessageDelegate() = default;
+  virtual Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) = 0;
+  virtual Task<> data_received(std::string_view chunk) = 0;
+  virtual void finish() = 0;
+  virtual void on_connection_close() = 0;
+};
+
+// The writing side of one message exchange (implemented by HTTP1Connection). Writes are
+// eager: bytes are queued (and usually sent) before the call returns; the returned
+// awaitable completes when they reached the kernel, and awaiting it is optional.
+class HTTPConnection {
+ public:
+  using WriteAwaiter = IOStream::WriteAwaiter;
+  virtual ~HTTPConnection() = default;
+  // Sends the start line and headers (and optionally a first chunk). For a response with
+  // neither Content-Length nor a no-body status, chunked encoding is used on HTTP/1.1.
+  // Throws HTTPOutputError on invalid headers; StreamClosedError if the peer is gone.
+  virtual WriteAwaiter write_headers(const StartLine& start_line, const HTTPHeaders& headers,
+                                     std::string_view chunk = {}) = 0;
+  // Sends a piece of the body. Throws HTTPOutputError past a declared Content-Length.
+  virtual WriteAwaiter write(std::string_view chunk) = 0;
+  // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
+  virtual WriteAwaiter finish() = 0;
+  // Per-request overrides (Tornado's set_max_body_size / set_body_timeout).
+  virtual void set_max_body_size(std::size_t bytes) = 0;
+  virtual void set_body_timeout(Duration timeout) = 0;
+  // The peer address as text ("" if unknown).
+  virtual std::string remote_ip() const = 0;
+};
+
+// Called by the server for each request on a connection.
+class HTTPServerConnectionDelegate {
+ public:
+  virtual ~HTTPServerConnectionDelegate() = default;
+  // Returns the delegate that receives this request (owned by the caller of
+  // start_request until finish or on_connection_close has run).
+  virtual std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* connection) = 0;
+  virtual void on_close(HTTPConnection* /*connection*/) {}
+};
+
+}  // namespace tornado::httputil
