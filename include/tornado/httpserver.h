@@ -1,0 +1,77 @@
+// tornado/httpserver.h — a non-blocking, single-threaded HTTP/1.1 server (Tornado's
+// `httpserver`).
+//
+//   HTTPServer server([](httputil::HTTPServerRequest& request) {
+//     std::string body = "Hello, world";
+//     httputil::HTTPHeaders headers{{"Content-Type", "text/plain"},
+//                                   {"Content-Length", std::to_string(body.size())}};
+//     request.connection->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"},
+//                                       headers, body);
+//     request.connection->finish();
+//   });
+//   server.listen(8888);
+//   IOLoop::current().start();
+//
+// The request callback gets a complete request (body read and parsed) and answers through
+// request.connection; web::Application plugs in as an HTTPServerConnectionDelegate instead.
+// Options and defaults are Tornado's; see HTTPServerOptions. Bad input never reaches the
+// callback: it is answered 400/413/431/505 and the connection closed.
+// Thread rule: loop thread only.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tornado/http1connection.h"
+#include "tornado/httputil.h"
+#include "tornado/tcpserver.h"
+
+namespace tornado {
+
+struct HTTPServerOptions {
+  bool no_keep_alive = false;        // close after every response
+  bool xheaders = false;             // trust X-Real-Ip / X-Forwarded-For / X-Scheme / X-Forwarded-Proto
+  std::vector<std::string> trusted_downstream;  // proxies skipped in X-Forwarded-For
+  std::shared_ptr<SSLContext> ssl_options;      // HTTPS when set
+  std::string protocol;              // force "https" behind a TLS-terminating proxy
+  bool decompress_request = false;   // inflate gzip request bodies
+  std::size_t chunk_size = 64 * 1024;
+  std::size_t max_header_size = 64 * 1024;
+  std::optional<Duration> idle_connection_timeout = Duration(3600);
+  std::optional<Duration> body_timeout;                   // none
+  std::optional<std::size_t> max_body_size;               // default: max_buffer_size
+  std::size_t max_buffer_size = 100 * 1024 * 1024;
+};
+
+class HTTPServer : public TCPServer {
+ public:
+  using RequestCallback = std::function<void(httputil::HTTPServerRequest&)>;
+
+  // Serves requests through `delegate` (e.g. a web::Application). The server keeps it alive.
+  explicit HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
+                      HTTPServerOptions options = {});
+  // Serves complete requests to `callback`.
+  explicit HTTPServer(RequestCallback callback, HTTPServerOptions options = {});
+  ~HTTPServer() override;
+
+  // Closes every open connection (idle or busy). With stop(), a graceful shutdown.
+  void close_all_connections();
+  std::size_t connection_count() const noexcept { return connections_.size(); }
+  const HTTPServerOptions& options() const noexcept { return options_; }
+
+ protected:
+  Task<> handle_stream(std::shared_ptr<IOStream> stream, std::string address) override;
+
+ private:
+  HTTPServerOptions options_;
+  HTTP1ConnectionParameters params_;
+  std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate_;
+  std::set<std::shared_ptr<IOStream>> connections_;
+};
+
+}  // namespace tornado

@@ -1,0 +1,566 @@
+#include "tornado/http1connection.h"
+
+#include <ctime>
+#include <stdexcept>
+
+#include "internal/describe_exception.h"
+#include "internal/gzip.h"
+#include "internal/http_parser.h"
+#include "tornado/ioloop.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+using httputil::HTTPHeaders;
+using httputil::HTTPInputError;
+using httputil::HTTPOutputError;
+using httputil::RequestStartLine;
+using httputil::ResponseStartLine;
+using httputil::StartLine;
+
+namespace {
+
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
+const std::string& cached_date_line() {
+  thread_local time_t cached_second = 0;
+  thread_local std::string line;
+  time_t now = ::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(now)) + "\r\n";
+  }
+  return line;
+}
+
+// True if the comma-separated token list `value` holds `token` (case-insensitive).
+bool has_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (http1::iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+void append_chunk(std::string& out, std::string_view chunk) {
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+  out.append(size, static_cast<std::size_t>(n));
+  out.append(chunk);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
+                                 HTTP1ConnectionParameters params,
+                                 httputil::HTTPConnectionContext context)
+    : stream_(std::move(stream)),
+      is_client_(is_client),
+      params_(params),
+      context_(std::move(context)),
+      max_body_size_(params.max_body_size),
+      body_timeout_(params.body_timeout) {}
+
+HTTP1Connection::~HTTP1Connection() = default;
+
+void HTTP1Connection::reset_for_next_message() {
+  request_method_.clear();
+  request_version_minor_ = 1;
+  disconnect_after_ = params_.no_keep_alive;
+  max_body_size_ = params_.max_body_size;
+  body_timeout_ = params_.body_timeout;
+  body_deadline_.reset();
+  body_received_ = 0;
+  read_finished_ = false;
+  decompressor_.reset();
+  headers_written_ = false;
+  chunking_output_ = false;
+  write_finished_ = false;
+  suppress_body_ = false;
+  expected_content_remaining_.reset();
+  response_code_ = 0;
+  write_finished_waiter_ = {};
+  close_callback_ = nullptr;
+}
+
+// Waits for more bytes; past `deadline` the stream is closed, which fails the wait.
+Task<> HTTP1Connection::fill_with_timeout(std::optional<double> deadline) {
+  if (!deadline) {
+    co_await stream_->fill_buffer();
+    co_return;
+  }
+  IOLoop& loop = IOLoop::current();
+  std::weak_ptr<IOStream> weak = stream_;
+  TimeoutHandle timer = loop.call_at(*deadline, [weak] {
+    if (auto s = weak.lock()) s->close(std::make_exception_ptr(TimeoutError("HTTP read timeout")));
+  });
+  try {
+    co_await stream_->fill_buffer();
+  } catch (...) {
+    loop.remove_timeout(timer);
+    throw;
+  }
+  loop.remove_timeout(timer);
+}
+
+void HTTP1Connection::answer_error(int status, const std::string& message) {
+  gen_log().info("Malformed HTTP message from {}: {}", context_.remote_ip, message);
+  disconnect_after_ = true;
+  if (!is_client_ && !headers_written_ && !stream_->closed()) {
+    std::string reply = "HTTP/1.1 " + std::to_string(status) + " " +
+                        std::string(httputil::reason_phrase(status)) +
+                        "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    headers_written_ = true;
+    (void)stream_->write(std::move(reply));
+  }
+  write_finished_ = true;
+}
+
+Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate,
+                                         std::string_view request_method) {
+  reset_for_next_message();
+  if (is_client_) request_method_ = std::string(request_method);
+  if (!head_) head_ = std::make_unique<http1::MessageHead>();
+  http1::MessageHead& head = *head_;
+  http1::Limits limits{.max_header_size = params_.max_header_size};
+  http1::ParseError err;
+  std::size_t used = 0, scan_from = 0;
+  std::optional<double> deadline;
+  if (params_.header_timeout) deadline = IOLoop::current().time() + params_.header_timeout->count();
+
+  // 1. The head, parsed in place on the read buffer.
+  for (;;) {
+    std::string_view buf = stream_->read_buffer();
+    if (!buf.empty()) {
+      auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
+                           : http1::parse_request_head(buf, head, used, err, limits, scan_from);
+      if (st == http1::ParseStatus::kComplete) break;
+      if (st == http1::ParseStatus::kError) {
+        if (is_client_) throw HTTPInputError(err.message, err.status);
+        answer_error(err.status, err.message);
+        co_return false;
+      }
+      scan_from = buf.size();
+    }
+    co_await fill_with_timeout(deadline);
+  }
+
+  http1::BodyFraming framing;
+  if (!is_client_) {
+    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
+        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
+      answer_error(err.status, err.message);
+      co_return false;
+    }
+  } else if (http1::response_body_framing(head, request_method_, framing, err) !=
+             http1::ParseStatus::kComplete) {
+    throw HTTPInputError(err.message, err.status);
+  }
+
+  // 2. Copy what outlives the buffer, then release the head's bytes.
+  HTTPHeaders headers;
+  for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
+  std::string version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  StartLine start_line;
+  if (is_client_) {
+    start_line = ResponseStartLine{std::move(version), head.code, std::string(head.reason)};
+  } else {
+    request_method_ = std::string(head.method);
+    request_version_minor_ = head.version_minor;
+    start_line = RequestStartLine{request_method_, std::string(head.target), std::move(version)};
+  }
+  const int version_minor = head.version_minor;
+  const int code = head.code;
+  stream_->consume(used);
+
+  // 3. Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
+  const std::string* connection = headers.get_first("Connection");
+  if (is_client_) {
+    if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
+                           : (connection && has_token(*connection, "close"))) {
+      disconnect_after_ = true;
+    }
+    if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
+  } else if (version_minor >= 1) {
+    if (connection && has_token(*connection, "close")) disconnect_after_ = true;
+  } else {
+    bool delimited = framing.kind != http1::BodyFraming::kNone || headers.contains("Content-Length") ||
+                     request_method_ == "GET" || request_method_ == "HEAD";
+    if (!(connection && has_token(*connection, "keep-alive") && delimited)) disconnect_after_ = true;
+  }
+  if (params_.no_keep_alive) disconnect_after_ = true;
+
+  if (params_.decompress && framing.kind != http1::BodyFraming::kNone) {
+    const std::string* encoding = headers.get_first("Content-Encoding");
+    if (encoding && http1::iequals(*encoding, "gzip")) {
+      // Tornado renames the header so the application sees a plain body.
+      headers.set("X-Consumed-Content-Encoding", *encoding);
+      headers.remove("Content-Encoding");
+      decompressor_ = std::make_unique<detail::GzipDecompressor>(max_body_size_);
+    }
+  }
+
+  // 4. The application sees the head.
+  bool delegate_open = true;
+  try {
+    co_await delegate.headers_received(start_line, headers);
+    if (is_client_ && code >= 100 && code < 200 && code != 101) {
+      // An interim response (100 Continue): the real one follows.
+      delegate_open = false;
+      co_return co_await read_message(delegate, request_method_);
+    }
+    const bool has_body = framing.kind != http1::BodyFraming::kNone;
+    if (!is_client_ && has_body) {
+      if (write_finished_) {
+        // The application answered before the body (e.g. 401 to a large upload): do not
+        // read it; close after the response instead (Tornado does the same).
+        disconnect_after_ = true;
+        read_finished_ = true;
+        delegate.finish();
+        co_return false;
+      }
+      if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_) {
+        answer_error(413, "Content-Length too long");
+        delegate_open = false;
+        delegate.on_connection_close();
+        co_return false;
+      }
+      const std::string* expect = headers.get_first("Expect");
+      if (expect && http1::iequals(*expect, "100-continue") && version_minor >= 1 &&
+          !headers_written_) {
+        (void)stream_->write(std::string("HTTP/1.1 100 (Continue)\r\n\r\n"));
+      }
+    }
+    if (has_body) {
+      if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
+      switch (framing.kind) {
+        case http1::BodyFraming::kLength:
+          co_await read_fixed_body(delegate, framing.length);
+          break;
+        case http1::BodyFraming::kChunked:
+          co_await read_chunked_body(delegate);
+          break;
+        case http1::BodyFraming::kUntilClose:
+          co_await read_body_until_close(delegate);
+          break;
+        case http1::BodyFraming::kNone:
+          break;
+      }
+      if (decompressor_ && !decompressor_->finished()) {
+        throw HTTPInputError("truncated gzip body");
+      }
+    }
+    read_finished_ = true;
+    delegate_open = false;
+    delegate.finish();
+  } catch (const HTTPInputError& e) {
+    if (is_client_) throw;
+    answer_error(e.status(), e.what());
+    if (delegate_open) delegate.on_connection_close();
+    co_return false;
+  } catch (const StreamClosedError& e) {
+    if (delegate_open) delegate.on_connection_close();
+    if (is_client_) throw;
+    if (e.real_error()) {
+      gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
+                     detail::describe_exception(e.real_error()));
+    }
+    co_return false;
+  }
+
+  // 5. Server: wait until the application finished its response.
+  if (!is_client_ && !write_finished_) co_await wait_write_finished();
+  co_return !disconnect_after_ && !stream_->closed();
+}
+
+Task<> HTTP1Connection::deliver(httputil::HTTPMessageDelegate& delegate, std::string_view data) {
+  if (data.empty()) co_return;
+  if (decompressor_) {
+    std::string inflated;
+    try {
+      decompressor_->decompress(data, inflated);
+    } catch (const std::length_error&) {
+      throw HTTPInputError("Body too large after decompression", 413);
+    } catch (const std::runtime_error& e) {
+      throw HTTPInputError(e.what());
+    }
+    // Hand the inflated bytes over in chunk_size pieces, like the plain path.
+    std::string_view rest = inflated;
+    while (!rest.empty()) {
+      std::size_t n = std::min(rest.size(), params_.chunk_size);
+      co_await delegate.data_received(rest.substr(0, n));
+      rest.remove_prefix(n);
+    }
+    co_return;
+  }
+  co_await delegate.data_received(data);
+}
+
+Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
+                                        uint64_t length) {
+  uint64_t remaining = length;
+  while (remaining > 0) {
+    std::string_view buf = stream_->read_buffer();
+    if (buf.empty()) {
+      co_await fill_with_timeout(body_deadline_);
+      continue;
+    }
+    std::size_t n = static_cast<std::size_t>(
+        std::min<uint64_t>({remaining, buf.size(), static_cast<uint64_t>(params_.chunk_size)}));
+    // The delegate may suspend: copy out of the buffer only when it does not consume at once.
+    std::string piece(buf.substr(0, n));
+    stream_->consume(n);
+    remaining -= n;
+    co_await deliver(delegate, piece);
+  }
+}
+
+Task<> HTTP1Connection::read_chunked_body(httputil::HTTPMessageDelegate& delegate) {
+  http1::ChunkedDecoder decoder;
+  http1::ParseError err;
+  for (;;) {
+    std::string_view buf = stream_->read_buffer();
+    std::size_t pos = 0;
+    std::string_view data;
+    auto st = buf.empty() ? http1::ChunkedDecoder::Status::kNeedMore
+                          : decoder.next(buf, pos, data, err);
+    switch (st) {
+      case http1::ChunkedDecoder::Status::kError:
+        throw HTTPInputError(err.message);
+      case http1::ChunkedDecoder::Status::kData: {
+        body_received_ += data.size();
+        if (body_received_ > max_body_size_ && !decompressor_) {
+          throw HTTPInputError("chunked body too large", 413);
+        }
+        std::string piece(data);
+        stream_->consume(pos);
+        std::string_view rest = piece;
+        while (!rest.empty()) {
+          std::size_t n = std::min(rest.size(), params_.chunk_size);
+          co_await deliver(delegate, rest.substr(0, n));
+          rest.remove_prefix(n);
+        }
+        break;
+      }
+      case http1::ChunkedDecoder::Status::kNeedMore:
+        stream_->consume(pos);
+        co_await fill_with_timeout(body_deadline_);
+        break;
+      case http1::ChunkedDecoder::Status::kDone:
+        stream_->consume(pos);
+        co_return;
+    }
+  }
+}
+
+Task<> HTTP1Connection::read_body_until_close(httputil::HTTPMessageDelegate& delegate) {
+  for (;;) {
+    std::string_view buf = stream_->read_buffer();
+    if (!buf.empty()) {
+      std::size_t n = std::min(buf.size(), params_.chunk_size);
+      body_received_ += n;
+      if (body_received_ > max_body_size_) throw HTTPInputError("body too large", 413);
+      std::string piece(buf.substr(0, n));
+      stream_->consume(n);
+      co_await deliver(delegate, piece);
+      continue;
+    }
+    try {
+      co_await fill_with_timeout(body_deadline_);
+    } catch (const StreamClosedError& e) {
+      if (e.real_error()) throw;
+      co_return;  // an orderly close ends the body
+    }
+  }
+}
+
+// ---- writing ----------------------------------------------------------------------------
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& start_line,
+                                                             const HTTPHeaders& headers,
+                                                             std::string_view chunk) {
+  if (headers_written_) throw HTTPOutputError("write_headers called twice");
+  std::string out;
+  out.reserve(256 + chunk.size());
+  bool has_length = headers.contains("Content-Length");
+  bool has_te = headers.contains("Transfer-Encoding");
+  if (is_client_) {
+    const auto& line = std::get<RequestStartLine>(start_line);
+    request_method_ = line.method;
+    out.append(line.method).append(" ").append(line.path).append(" HTTP/1.1\r\n");
+    chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
+                       !has_length && !has_te;
+  } else {
+    const auto& line = std::get<ResponseStartLine>(start_line);
+    response_code_ = line.code;
+    for (char c : line.reason) {
+      if (c == '\r' || c == '\n') throw HTTPOutputError("CR or LF in reason phrase");
+    }
+    const bool no_body_status = line.code == 204 || line.code == 304 ||
+                                (line.code >= 100 && line.code < 200);
+    suppress_body_ = request_method_ == "HEAD" || no_body_status;
+    chunking_output_ = request_version_minor_ >= 1 && request_method_ != "HEAD" &&
+                       !no_body_status && !has_length && !has_te;
+    out.append("HTTP/1.1 ").append(std::to_string(line.code)).append(" ");
+    out.append(line.reason.empty() ? httputil::reason_phrase(line.code) : line.reason);
+    out.append("\r\n");
+    if (!headers.contains("Date")) out.append(cached_date_line());
+    if (disconnect_after_ && request_version_minor_ >= 1 && !headers.contains("Connection")) {
+      out.append("Connection: close\r\n");
+    } else if (!disconnect_after_ && request_version_minor_ == 0 &&
+               !headers.contains("Connection")) {
+      out.append("Connection: Keep-Alive\r\n");
+    }
+  }
+  headers.write_to(out);
+  if (chunking_output_) out.append("Transfer-Encoding: chunked\r\n");
+  out.append("\r\n");
+
+  if (request_method_ == "HEAD" && !is_client_) {
+    expected_content_remaining_ = 0;
+  } else if (!is_client_ && response_code_ == 304) {
+    expected_content_remaining_ = 0;
+  } else if (const std::string* cl = headers.get_first("Content-Length")) {
+    uint64_t n;
+    if (!http1::parse_content_length(*cl, n)) {
+      throw HTTPOutputError("Only integer Content-Length is allowed: " + *cl);
+    }
+    expected_content_remaining_ = n;
+  }
+  headers_written_ = true;
+  if (!chunk.empty()) append_body(out, chunk);
+  return stream_->write(std::move(out));
+}
+
+void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
+  if (expected_content_remaining_) {
+    if (chunk.size() > *expected_content_remaining_) {
+      stream_->close();
+      throw HTTPOutputError("Tried to write more data than Content-Length");
+    }
+    *expected_content_remaining_ -= chunk.size();
+  }
+  if (suppress_body_ && !is_client_) return;
+  if (chunking_output_) {
+    append_chunk(out, chunk);
+  } else {
+    out.append(chunk);
+  }
+}
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
+  if (!headers_written_) throw HTTPOutputError("write before write_headers");
+  if (write_finished_) throw HTTPOutputError("write after finish");
+  std::string out;
+  if (!chunk.empty()) {
+    out.reserve(chunk.size() + 16);
+    append_body(out, chunk);
+  }
+  return stream_->write(std::move(out));
+}
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
+  if (!headers_written_) throw HTTPOutputError("finish before write_headers");
+  if (write_finished_) throw HTTPOutputError("finish called twice");
+  // A response sent before the request body was read ends the connection.
+  if (!is_client_ && !read_finished_) disconnect_after_ = true;
+  // Mark the exchange finished before writing: a write to a closed stream throws, and the
+  // serve loop must be released either way.
+  on_write_finished();
+  if (expected_content_remaining_ && *expected_content_remaining_ != 0) {
+    uint64_t missing = *expected_content_remaining_;
+    disconnect_after_ = true;
+    stream_->close();
+    throw HTTPOutputError("Tried to write " + std::to_string(missing) +
+                          " bytes less than Content-Length");
+  }
+  return stream_->write(chunking_output_ ? std::string("0\r\n\r\n") : std::string());
+}
+
+void HTTP1Connection::on_write_finished() {
+  write_finished_ = true;
+  if (write_finished_waiter_) {
+    // Resume the serve loop on the next iteration, never inside the handler's finish().
+    auto h = std::exchange(write_finished_waiter_, {});
+    IOLoop::current().add_callback([h] { h.resume(); });
+  }
+}
+
+namespace {
+struct WriteFinishedAwaiter {
+  HTTP1Connection* conn;
+  std::coroutine_handle<>* slot;
+  bool await_ready() const noexcept { return conn->write_finished(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+  void await_resume() const noexcept {}
+};
+}  // namespace
+
+Task<> HTTP1Connection::wait_write_finished() {
+  if (write_finished_) co_return;
+  // If the peer goes away while the application works, tell the application; the
+  // connection object stays until the application finishes, since it still holds a
+  // pointer to it (its writes then fail with StreamClosedError).
+  stream_->set_close_callback([this] {
+    disconnect_after_ = true;
+    if (close_callback_) {
+      auto cb = std::move(close_callback_);
+      close_callback_ = nullptr;
+      cb();
+    }
+  });
+  co_await WriteFinishedAwaiter{this, &write_finished_waiter_};
+  if (!stream_->closed()) stream_->set_close_callback(nullptr);
+}
+
+void HTTP1Connection::set_close_callback(std::function<void()> callback) {
+  close_callback_ = std::move(callback);
+}
+
+std::shared_ptr<IOStream> HTTP1Connection::detach() {
+  disconnect_after_ = true;
+  write_finished_ = true;
+  auto s = stream_;
+  return s;
+}
+
+// ---- server loop ----------------------------------------------------------------------
+
+HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<IOStream> stream,
+                                             HTTP1ConnectionParameters params,
+                                             httputil::HTTPConnectionContext context)
+    : stream_(std::move(stream)), params_(params), context_(std::move(context)) {}
+
+Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate& delegate) {
+  HTTP1Connection conn(stream_, /*is_client=*/false, params_, context_);
+  try {
+    for (;;) {
+      std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
+      bool keep_alive = co_await conn.read_message(*request);
+      if (!keep_alive) break;
+    }
+  } catch (const StreamClosedError&) {
+    // The client went away between requests: the normal end of a keep-alive connection.
+  } catch (...) {
+    app_log().error("Uncaught exception serving {}: {}", context_.remote_ip,
+                    detail::describe_exception(std::current_exception()));
+  }
+  delegate.on_close(&conn);
+  // Let queued response bytes drain before closing (a 400 answer, the last response).
+  if (!stream_->closed()) {
+    try {
+      co_await stream_->write(std::string());
+    } catch (const StreamClosedError&) {
+    }
+    stream_->close();
+  }
+}
+
+void HTTP1ServerConnection::close() { stream_->close(); }
+
+}  // namespace tornado

@@ -1,0 +1,192 @@
+#include "tornado/httpserver.h"
+
+#include <arpa/inet.h>
+
+#include "internal/http_parser.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+using httputil::HTTPConnection;
+using httputil::HTTPHeaders;
+using httputil::HTTPMessageDelegate;
+using httputil::HTTPServerRequest;
+using httputil::StartLine;
+
+namespace {
+
+bool valid_ip(const std::string& s) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Applies X-Real-Ip / X-Forwarded-For and X-Scheme / X-Forwarded-Proto to the connection's
+// context for one request, and restores it afterwards (Tornado's _HTTPRequestContext).
+class XHeadersDelegate final : public HTTPMessageDelegate {
+ public:
+  XHeadersDelegate(std::unique_ptr<HTTPMessageDelegate> inner, HTTP1Connection* conn,
+                   const std::vector<std::string>& trusted)
+      : inner_(std::move(inner)), conn_(conn), saved_(conn->context()), trusted_(trusted) {}
+
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
+    auto& ctx = conn_->mutable_context();
+    // The last X-Forwarded-For hop that is not a trusted proxy is the client.
+    std::string ip;
+    if (auto xff = headers.get("X-Forwarded-For")) {
+      std::vector<std::string> hops;
+      std::string_view rest = *xff;
+      while (true) {
+        std::size_t comma = rest.find(',');
+        hops.push_back(trim(rest.substr(0, comma)));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+      for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+        ip = *it;
+        if (std::find(trusted_.begin(), trusted_.end(), ip) == trusted_.end()) break;
+      }
+    }
+    if (const std::string* real = headers.get_first("X-Real-Ip")) ip = trim(*real);
+    if (!ip.empty() && valid_ip(ip)) ctx.remote_ip = ip;
+    std::string proto;
+    if (const std::string* scheme = headers.get_first("X-Scheme")) {
+      proto = *scheme;
+    } else if (const std::string* fwd = headers.get_first("X-Forwarded-Proto")) {
+      proto = *fwd;
+    }
+    if (!proto.empty()) {
+      std::size_t comma = proto.rfind(',');
+      proto = trim(comma == std::string::npos ? proto : proto.substr(comma + 1));
+      if (proto == "http" || proto == "https") ctx.protocol = proto;
+    }
+    co_await inner_->headers_received(start_line, headers);
+  }
+  Task<> data_received(std::string_view chunk) override {
+    return inner_->data_received(chunk);
+  }
+  void finish() override { inner_->finish(); }
+  void on_connection_close() override {
+    conn_->mutable_context() = saved_;
+    inner_->on_connection_close();
+  }
+  ~XHeadersDelegate() override { conn_->mutable_context() = saved_; }
+
+ private:
+  std::unique_ptr<HTTPMessageDelegate> inner_;
+  HTTP1Connection* conn_;
+  httputil::HTTPConnectionContext saved_;
+  const std::vector<std::string>& trusted_;
+};
+
+// Collects a whole request and hands it to a plain callback.
+class CallbackRequestDelegate final : public HTTPMessageDelegate {
+ public:
+  CallbackRequestDelegate(const HTTPServer::RequestCallback& callback, HTTPConnection* conn)
+      : callback_(callback), conn_(conn) {}
+
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
+    const auto& line = std::get<httputil::RequestStartLine>(start_line);
+    request_ = HTTPServerRequest(line.method, line.path, line.version, std::move(headers), {},
+                                 {}, conn_);
+    request_.remote_ip = conn_->context().remote_ip;
+    request_.protocol = conn_->context().protocol;
+    co_return;
+  }
+  Task<> data_received(std::string_view chunk) override {
+    request_.body.append(chunk);
+    co_return;
+  }
+  void finish() override {
+    request_.parse_body();
+    callback_(request_);
+  }
+  void on_connection_close() override {}
+
+ private:
+  const HTTPServer::RequestCallback& callback_;
+  HTTPConnection* conn_;
+  HTTPServerRequest request_;
+};
+
+class CallbackConnectionDelegate final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  explicit CallbackConnectionDelegate(HTTPServer::RequestCallback cb) : callback_(std::move(cb)) {}
+  std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    return std::make_unique<CallbackRequestDelegate>(callback_, conn);
+  }
+
+ private:
+  HTTPServer::RequestCallback callback_;
+};
+
+TCPServerOptions tcp_options(const HTTPServerOptions& o) {
+  TCPServerOptions t;
+  t.ssl_options = o.ssl_options;
+  t.max_buffer_size = o.max_buffer_size;
+  return t;
+}
+
+// Wraps the user's delegate to add xheaders handling per request.
+class ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  ServerDelegate(httputil::HTTPServerConnectionDelegate& inner, const HTTPServerOptions& options)
+      : inner_(inner), options_(options) {}
+  std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    auto d = inner_.start_request(conn);
+    if (!options_.xheaders) return d;
+    return std::make_unique<XHeadersDelegate>(std::move(d), static_cast<HTTP1Connection*>(conn),
+                                              options_.trusted_downstream);
+  }
+  void on_close(HTTPConnection* conn) override { inner_.on_close(conn); }
+
+ private:
+  httputil::HTTPServerConnectionDelegate& inner_;
+  const HTTPServerOptions& options_;
+};
+
+}  // namespace
+
+HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
+                       HTTPServerOptions options)
+    : TCPServer(tcp_options(options)), options_(std::move(options)), delegate_(std::move(delegate)) {
+  params_.no_keep_alive = options_.no_keep_alive;
+  params_.chunk_size = options_.chunk_size;
+  params_.max_header_size = options_.max_header_size;
+  params_.header_timeout = options_.idle_connection_timeout;
+  params_.max_body_size = options_.max_body_size.value_or(options_.max_buffer_size);
+  params_.body_timeout = options_.body_timeout;
+  params_.decompress = options_.decompress_request;
+}
+
+HTTPServer::HTTPServer(RequestCallback callback, HTTPServerOptions options)
+    : HTTPServer(std::make_shared<CallbackConnectionDelegate>(std::move(callback)),
+                 std::move(options)) {}
+
+HTTPServer::~HTTPServer() { close_all_connections(); }
+
+void HTTPServer::close_all_connections() {
+  auto open = connections_;  // closing runs callbacks that may touch the set
+  for (const auto& s : open) s->close();
+}
+
+Task<> HTTPServer::handle_stream(std::shared_ptr<IOStream> stream, std::string address) {
+  httputil::HTTPConnectionContext context;
+  context.remote_ip = std::move(address);  // numeric IP; "" for a Unix socket peer
+  context.protocol = !options_.protocol.empty() ? options_.protocol
+                     : options_.ssl_options     ? "https"
+                                                : "http";
+  stream->set_nodelay(true);
+  connections_.insert(stream);
+  ServerDelegate delegate(*delegate_, options_);
+  HTTP1ServerConnection conn(stream, params_, std::move(context));
+  co_await conn.start_serving(delegate);
+  connections_.erase(stream);
+}
+
+}  // namespace tornado
