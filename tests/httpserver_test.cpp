@@ -1,0 +1,452 @@
+// HTTPServer and HTTP1Connection over real sockets: the behaviours of Tornado's
+// httpserver_test / http1connection_test, the bad-input table of issue 3 byte for byte,
+// and the llhttp-derived corpus against a live server.
+#include "tornado/httpserver.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "internal/gzip.h"
+#include "tornado/iostream.h"
+#include "tornado/testing.h"
+
+using namespace tornado;
+using httputil::HTTPHeaders;
+using httputil::HTTPServerRequest;
+using httputil::ResponseStartLine;
+using tornado::testing::AsyncTest;
+using tornado::testing::ExpectLog;
+
+namespace {
+
+void respond(HTTPServerRequest& req, int code, const std::string& body,
+             HTTPHeaders extra = {}) {
+  extra.set("Content-Length", std::to_string(body.size()));
+  req.connection->write_headers(ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
+  req.connection->finish();
+}
+
+// The application every test talks to.
+void app(HTTPServerRequest& req) {
+  if (req.path == "/echo") {
+    respond(req, 200, req.method + " " + req.body);
+  } else if (req.path == "/chunked") {
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, HTTPHeaders{});
+    req.connection->write("ab");
+    req.connection->write("");  // an empty write sends no chunk
+    req.connection->write("cde");
+    req.connection->finish();
+  } else if (req.path == "/remote") {
+    respond(req, 200, req.remote_ip + " " + req.protocol);
+  } else if (req.path == "/args") {
+    std::string out;
+    for (const auto& [k, vs] : req.arguments) {
+      for (const auto& v : vs) out += k + "=" + v + ";";
+    }
+    respond(req, 200, out);
+  } else if (req.path == "/delay") {
+    auto* conn = req.connection;
+    IOLoop::current().call_later(20ms, [conn] {
+      std::string body = "late";
+      conn->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"},
+                          HTTPHeaders{{"Content-Length", "4"}}, body);
+      conn->finish();
+    });
+  } else if (req.path == "/nocontent") {
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 204, ""}, HTTPHeaders{});
+    req.connection->finish();
+  } else if (req.path == "/too_high") {
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""},
+                                  HTTPHeaders{{"Content-Length", "10"}}, "abc");
+    EXPECT_THROW(req.connection->finish(), httputil::HTTPOutputError);
+  } else if (req.path == "/too_low") {
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""},
+                                  HTTPHeaders{{"Content-Length", "2"}});
+    EXPECT_THROW(req.connection->write("abc"), httputil::HTTPOutputError);
+  } else {
+    respond(req, 200, "Hello world");
+  }
+}
+
+class HTTPServerTest : public AsyncTest {
+ protected:
+  void start(HTTPServerOptions options = {}) {
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    port_ = port;
+    server_ = std::make_unique<HTTPServer>(app, std::move(options));
+    server_->add_socket(fd);
+  }
+  void TearDown() override {
+    server_.reset();
+    AsyncTest::TearDown();
+  }
+
+  Task<std::shared_ptr<IOStream>> connect() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto stream = IOStream::create(fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    co_return stream;
+  }
+
+  // Sends raw bytes, half-closes, and returns everything until the server closes.
+  std::string exchange(const std::string& bytes, bool half_close = true) {
+    return run_sync([&]() -> Task<std::string> {
+      auto s = co_await connect();
+      co_await s->write(bytes);
+      if (half_close) ::shutdown(s->fd(), SHUT_WR);
+      co_return co_await with_timeout(3s, s->read_until_close());
+    });
+  }
+
+  // Reads one response with Content-Length or chunked framing from `s`.
+  static Task<std::pair<std::string, std::string>> read_response(std::shared_ptr<IOStream> s) {
+    std::string head = co_await s->read_until("\r\n\r\n");
+    std::string body;
+    auto cl = head.find("Content-Length: ");
+    if (cl != std::string::npos) {
+      std::size_t n = std::stoul(head.substr(cl + 16));
+      body = co_await s->read_bytes(n);
+    } else if (head.find("Transfer-Encoding: chunked") != std::string::npos) {
+      for (;;) {
+        std::string size_line = co_await s->read_until("\r\n");
+        std::size_t n = std::stoul(size_line, nullptr, 16);
+        std::string data = co_await s->read_bytes(n + 2);
+        if (n == 0) break;
+        body += data.substr(0, n);
+      }
+    }
+    co_return std::make_pair(head, body);
+  }
+
+  int port_ = 0;
+  std::unique_ptr<HTTPServer> server_;
+};
+
+std::string status_line(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
+}
+
+}  // namespace
+
+TEST_F(HTTPServerTest, HelloWorld) {
+  start();
+  std::string r = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.find("\r\nDate: "), std::string::npos);
+  EXPECT_EQ(r.substr(r.size() - 11), "Hello world");
+}
+
+TEST_F(HTTPServerTest, MalformedFirstLineIs400AndClose) {
+  start();
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  std::string r = exchange("asdf\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
+  EXPECT_NE(r.find("Connection: close"), std::string::npos);
+}
+
+TEST_F(HTTPServerTest, BadInputTable) {
+  start();
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  struct Case {
+    const char* name;
+    std::string request;
+    const char* status;
+  };
+  std::vector<Case> cases = {
+      {"header without colon", "GET / HTTP/1.1\r\nHost: x\r\nasdf\r\n\r\n", "400"},
+      {"host with space", "GET / HTTP/1.1\r\nHost: foo bar\r\n\r\n", "400"},
+      {"missing host", "GET / HTTP/1.1\r\n\r\n", "400"},
+      {"method not a token", "FOO,BAR / HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+      {"CL with TE",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\r\n",
+       "400"},
+      {"two CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+       "400"},
+      {"CL not numeric", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: foo\r\n\r\n", "400"},
+      {"CL signed", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +10\r\n\r\n", "400"},
+      {"CL negative", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "400"},
+      {"CL underscore", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1_0\r\n\r\n", "400"},
+      {"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1_a\r\n",
+       "400"},
+      {"unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       "400"},
+      {"duplicate TE",
+       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
+       "400"},
+      {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505"},
+  };
+  for (const auto& c : cases) {
+    std::string r = exchange(c.request);
+    EXPECT_EQ(status_line(r).substr(9, 3), c.status) << c.name << ": " << r;
+    EXPECT_EQ(r.find("Hello"), std::string::npos) << c.name;
+  }
+}
+
+TEST_F(HTTPServerTest, UnknownMethodReachesApplication) {
+  start();
+  EXPECT_EQ(status_line(exchange("FOO /echo HTTP/1.1\r\nHost: x\r\n\r\n")), "HTTP/1.1 200 OK");
+}
+
+TEST_F(HTTPServerTest, HeadersTooLargeIs431) {
+  start({.max_header_size = 1024});
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  std::string ok = exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
+  EXPECT_EQ(status_line(ok), "HTTP/1.1 200 OK");
+  std::string big =
+      exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(1000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(status_line(big), "HTTP/1.1 431 Request Header Fields Too Large");
+}
+
+TEST_F(HTTPServerTest, BodyTooLargeIs413ByLengthAndChunked) {
+  start({.max_body_size = 4096});
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  std::string ok = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+                            std::string(4096, 'a'));
+  EXPECT_EQ(status_line(ok), "HTTP/1.1 200 OK");
+  std::string by_length = exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10240\r\n\r\n" + std::string(10240, 'a'));
+  EXPECT_EQ(status_line(by_length).substr(9, 3), "413");
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 10; ++i) chunked += "400\r\n" + std::string(1024, 'a') + "\r\n";
+  chunked += "0\r\n\r\n";
+  EXPECT_EQ(status_line(exchange(chunked)).substr(9, 3), "413");
+}
+
+TEST_F(HTTPServerTest, ChunkedRequestBodyCaseInsensitive) {
+  start();
+  std::string r = exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+      "4\r\nfoo=\r\n3\r\nbar\r\n0\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_EQ(r.substr(r.size() - 12), "POST foo=bar");
+}
+
+TEST_F(HTTPServerTest, FormBodyArguments) {
+  start();
+  std::string r = exchange(
+      "POST /args?q=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: 7\r\n\r\nfoo=bar");
+  EXPECT_NE(r.find("foo=bar;q=1;"), std::string::npos) << r;
+}
+
+TEST_F(HTTPServerTest, ChunkedResponseAndEmptyWritesSkipped) {
+  start();
+  std::string r = exchange("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(r.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+}
+
+TEST_F(HTTPServerTest, Http10GetsNoChunkingAndCloses) {
+  start();
+  std::string r = exchange("GET /chunked HTTP/1.0\r\n\r\n", /*half_close=*/false);
+  EXPECT_EQ(r.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_EQ(r.find("Connection:"), std::string::npos);
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "abcde");
+}
+
+TEST_F(HTTPServerTest, NoContentHasNoFraming) {
+  start();
+  std::string r = exchange("GET /nocontent HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 204 No Content");
+  EXPECT_EQ(r.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(r.find("Transfer-Encoding"), std::string::npos);
+}
+
+TEST_F(HTTPServerTest, HeadHasHeadersButNoBody) {
+  start();
+  std::string r = exchange("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(r.find("Content-Length: 11"), std::string::npos);
+  EXPECT_EQ(r.substr(r.size() - 4), "\r\n\r\n");
+}
+
+TEST_F(HTTPServerTest, KeepAliveTwoRequestsThenClose) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [h1, b1] = co_await read_response(s);
+    EXPECT_EQ(b1, "Hello world");
+    co_await s->write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto [h2, b2] = co_await read_response(s);
+    EXPECT_NE(h2.find("Connection: close"), std::string::npos);
+    EXPECT_EQ(co_await s->read_until_close(), "");
+  });
+}
+
+TEST_F(HTTPServerTest, Http10KeepAlive) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto [h1, b1] = co_await read_response(s);
+    EXPECT_NE(h1.find("Connection: Keep-Alive"), std::string::npos);
+    // An extra CRLF between requests is tolerated (RFC 9112 2.2).
+    co_await s->write("\r\nGET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto [h2, b2] = co_await read_response(s);
+    EXPECT_NE(h2.find("Connection: Keep-Alive"), std::string::npos);
+  });
+}
+
+TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write(
+        "GET /delay HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [h1, b1] = co_await read_response(s);
+    auto [h2, b2] = co_await read_response(s);
+    auto [h3, b3] = co_await read_response(s);
+    EXPECT_EQ(b1, "late");
+    EXPECT_EQ(b2, "POST abc");
+    EXPECT_EQ(b3, "Hello world");
+  });
+}
+
+TEST_F(HTTPServerTest, PipelinedClientClosingEarlyIsSafe) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET /delay HTTP/1.1\r\nHost: x\r\n\r\nGET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    s->close();
+    co_await sleep(60ms);
+  });
+  EXPECT_EQ(status_line(exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n")), "HTTP/1.1 200 OK");
+}
+
+TEST_F(HTTPServerTest, Expect100Continue) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    std::string interim = co_await s->read_until("\r\n\r\n");
+    EXPECT_EQ(interim, "HTTP/1.1 100 (Continue)\r\n\r\n");
+    co_await s->write("hello");
+    auto [h, b] = co_await read_response(s);
+    EXPECT_EQ(b, "POST hello");
+  });
+}
+
+TEST_F(HTTPServerTest, GzipRequestBodyDecompressed) {
+  start({.decompress_request = true});
+  std::string gz = detail::gzip_compress("foo=bar");
+  std::string r = exchange(
+      "POST /args HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Encoding: gzip\r\nContent-Length: " +
+      std::to_string(gz.size()) + "\r\n\r\n" + gz);
+  EXPECT_NE(r.find("foo=bar;"), std::string::npos) << r;
+}
+
+TEST_F(HTTPServerTest, GzipLimitAppliesToInflatedSize) {
+  start({.decompress_request = true, .max_body_size = 1000});
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  std::string gz = detail::gzip_compress(std::string(100000, 'a'));
+  ASSERT_LT(gz.size(), 1000u);
+  std::string r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+                           "Content-Length: " + std::to_string(gz.size()) + "\r\n\r\n" + gz);
+  EXPECT_EQ(status_line(r).substr(9, 3), "413");
+}
+
+TEST_F(HTTPServerTest, XHeaders) {
+  start({.xheaders = true, .trusted_downstream = {"5.5.5.5"}});
+  auto body = [&](const std::string& extra) {
+    std::string r = exchange("GET /remote HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n");
+    return r.substr(r.find("\r\n\r\n") + 4);
+  };
+  EXPECT_EQ(body(""), "127.0.0.1 http");
+  EXPECT_EQ(body("X-Real-Ip: 4.4.4.4\r\n"), "4.4.4.4 http");
+  EXPECT_EQ(body("X-Real-Ip: not-an-ip\r\n"), "127.0.0.1 http");
+  EXPECT_EQ(body("X-Forwarded-For: 4.4.4.4, 5.5.5.5\r\n"), "4.4.4.4 http");
+  EXPECT_EQ(body("X-Forwarded-For: 4.4.4.4, 2620:0:1cfe:face:b00c::3\r\n"),
+            "2620:0:1cfe:face:b00c::3 http");
+  EXPECT_EQ(body("X-Scheme: https\r\n"), "127.0.0.1 https");
+  EXPECT_EQ(body("X-Forwarded-Proto: http, https\r\n"), "127.0.0.1 https");
+  EXPECT_EQ(body("X-Forwarded-Proto: unknown\r\n"), "127.0.0.1 http");
+}
+
+TEST_F(HTTPServerTest, ContentLengthMismatchClosesConnection) {
+  start();
+  std::string high = exchange("GET /too_high HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(high.substr(high.find("\r\n\r\n") + 4), "abc");  // cut short, never mis-framed
+  std::string low = exchange("GET /too_low HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(low.substr(low.find("\r\n\r\n") + 4), "");
+}
+
+TEST_F(HTTPServerTest, IdleConnectionTimeout) {
+  start({.idle_connection_timeout = Duration(0.05)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_await read_response(s);
+    // No second request: the server drops the connection at the timeout.
+    EXPECT_EQ(co_await with_timeout(2s, s->read_until_close()), "");
+  });
+}
+
+TEST_F(HTTPServerTest, SlowHeadersDropped) {
+  start({.idle_connection_timeout = Duration(0.05)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET / HTTP/1.1\r\nHo");
+    EXPECT_EQ(co_await with_timeout(2s, s->read_until_close()), "");
+  });
+}
+
+TEST_F(HTTPServerTest, SlowBodyDroppedAtBodyTimeout) {
+  start({.body_timeout = Duration(0.05)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    EXPECT_EQ(co_await with_timeout(2s, s->read_until_close()), "");
+  });
+  // Other connections are unaffected.
+  EXPECT_EQ(status_line(exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n")), "HTTP/1.1 200 OK");
+}
+
+TEST_F(HTTPServerTest, CorpusAgainstLiveServer) {
+  start();
+  ExpectLog log(gen_log(), "Malformed HTTP message|closed while reading", /*required=*/false);
+  std::ifstream in(std::string(TORNADO_SOURCE_DIR) + "/tests/data/http_corpus/requests.jsonl");
+  ASSERT_TRUE(in);
+  std::string line;
+  std::map<std::string, int> either;
+  const std::string rejected_codes = "400 411 413 414 431 501 505";
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    std::string b64 = j["request_b64"];
+    std::string raw(b64.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                            reinterpret_cast<const unsigned char*>(b64.data()),
+                            static_cast<int>(b64.size()));
+    raw.resize(static_cast<std::size_t>(n) - (b64.ends_with("==") ? 2 : b64.ends_with("=") ? 1 : 0));
+    std::string r = exchange(raw);
+    std::string outcome = r.empty() ? "close" : r.rfind("HTTP/1.", 0) == 0 ? r.substr(9, 3) : "junk";
+    bool rejected = outcome == "close" || rejected_codes.find(outcome) != std::string::npos;
+    std::string expect = j["expect"];
+    if (expect == "reject") {
+      EXPECT_TRUE(rejected) << j["id"] << " got " << outcome << ": " << j["why"];
+    } else if (expect == "accept") {
+      EXPECT_FALSE(rejected) << j["id"] << " got " << outcome << ": " << j["why"];
+    } else {
+      ++either[outcome];
+    }
+  }
+  for (const auto& [k, v] : either) std::cout << "either: " << k << " x" << v << "\n";
+}
