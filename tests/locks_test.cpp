@@ -36,9 +36,8 @@ class LocksTest : public AsyncTest {
   }
   // Appends `key` to history_ when `wait` resolves true, "timeout" when it resolves false.
   void record_done(const Future<bool>& wait, std::string key) {
-    wait.add_done_callback([this, key](const Future<bool>& f) {
-      history_.push_back(f.result() ? key : "timeout");
-    });
+    wait.add_done_callback(
+        [this, key](const Future<bool>& f) { history_.push_back(f.result() ? key : "timeout"); });
   }
   std::vector<std::string> history_;
 };
@@ -361,8 +360,9 @@ TEST_F(SemaphoreTest, AcquireTimeoutPreemptedByRelease) {
   io_loop().call_later(10ms, [&] { sem.release(); });  // before the wait times out
   auto acquire = sem.acquire(20ms);
   pause(30ms);
-  run_sync([&]() -> Task<> { auto g = co_await acquire; });  // no TimeoutError
-  EXPECT_EQ(sem.value(), 1);  // the guard released it
+  // No TimeoutError; the guard releases the unit again.
+  run_sync([&]() -> Task<> { auto g = co_await acquire; });
+  EXPECT_EQ(sem.value(), 1);
   EXPECT_EQ(io_loop().pending_timeouts(), 0u);
 }
 
@@ -614,8 +614,7 @@ TEST_F(LockTest, ReleaserThatReacquiresQueuesBehindWaiters) {
 TEST_F(LockTest, AcquireTimeoutLeavesItLocked) {
   Lock lock;
   EXPECT_TRUE(lock.try_acquire());
-  EXPECT_THROW(run_sync([&]() -> Task<> { auto g = co_await lock.acquire(10ms); }),
-               TimeoutError);
+  EXPECT_THROW(run_sync([&]() -> Task<> { auto g = co_await lock.acquire(10ms); }), TimeoutError);
   EXPECT_TRUE(lock.locked());
   EXPECT_FALSE(lock.acquire().done());
 }
