@@ -418,7 +418,10 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
 template <typename... A>
   requires(sizeof...(A) > 1)
 Task<std::tuple<detail::Stored<detail::result_of_t<A>>...>> when_all(A&&... awaitables) {
-  auto futs = std::make_tuple(detail::to_future(std::forward<A>(awaitables))...);
+  // Braced initialization evaluates left to right, so tasks start in argument order
+  // (std::make_tuple's arguments are evaluated right to left by g++).
+  std::tuple<Future<detail::result_of_t<A>>...> futs{
+      detail::to_future(std::forward<A>(awaitables))...};
   std::vector<std::shared_ptr<detail::FutureStateBase>> states;
   std::apply([&](auto&... f) { (states.push_back(f.base()), ...); }, futs);
   co_await detail::wait_all(states);
