@@ -115,7 +115,7 @@ IOLoop::IOLoop(bool make_current)
 }
 
 IOLoop::~IOLoop() {
-  close();
+  close();  // throws (so terminates) if the loop is destroyed while running: a caller bug
   if (t_current == this) t_current = nullptr;
 }
 
@@ -132,6 +132,8 @@ void IOLoop::make_current() { t_current = this; }
 
 void IOLoop::close(bool all_fds) {
   if (epoll_fd_ < 0) return;
+  // Closing from inside a callback would free the callback being run (as asyncio, refuse).
+  if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
   remote_->close();
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
@@ -139,7 +141,11 @@ void IOLoop::close(bool all_fds) {
   handlers_.clear();
   ::close(epoll_fd_);
   epoll_fd_ = -1;
-  // Destroying pending callbacks may destroy suspended coroutine frames' owners; do it last.
+  // Destroying a pending callback may run destructors that call add_callback or
+  // remove_timeout on this loop: empty the members first, destroy the moved-out copies last.
+  auto callbacks = std::move(callbacks_);
+  auto running = std::move(running_callbacks_);
+  auto slots = std::move(timer_slots_);
   callbacks_.clear();
   running_callbacks_.clear();
   timer_slots_.clear();
@@ -197,10 +203,10 @@ void IOLoop::remove_handler(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // fails harmlessly if fd was closed
   e.registered = false;
   e.target = nullptr;
-  // A std::function handler may be removing itself: free it after this iteration.
+  // A std::function handler may be removing itself: free it after this iteration (or
+  // when the loop drops its callbacks on close, so it never leaks).
   if (e.owned) {
-    auto* raw = e.owned.release();
-    callbacks_.push_back([raw] { delete raw; });
+    callbacks_.push_back([owned = std::shared_ptr<FdHandler>(std::move(e.owned))] {});
   }
 }
 
@@ -326,11 +332,19 @@ void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
 void IOLoop::run_due_timers() {
   if (heap_.empty()) return;
   const double now = time();
-  while (!heap_.empty() && timer_slots_[heap_.front()].deadline <= now) {
-    uint32_t slot = heap_.front();
+  // Timers are taken from the heap one at a time, right before each runs, so a timer
+  // due in this same iteration can still be cancelled by an earlier one (Tornado's
+  // test_remove_timeout_from_timeout). Timers added while running wait for the next
+  // iteration even if already due, so one that re-arms itself cannot starve I/O.
+  const uint64_t limit = timer_sequence_;
+  while (!heap_.empty()) {
+    const uint32_t slot = heap_.front();
+    TimerSlot& s = timer_slots_[slot];
+    if (s.deadline > now || s.sequence >= limit) break;
     heap_remove_at(0);
-    callbacks_.push_back(std::move(timer_slots_[slot].callback));
-    free_slot(slot);
+    Callback cb = std::move(s.callback);
+    free_slot(slot);  // before running: the callback may add timers (reusing the slot)
+    invoke(cb);
   }
 }
 
@@ -372,8 +386,9 @@ void IOLoop::run_once() {
                       detail::describe_exception(std::current_exception()));
     }
   }
-  run_due_timers();
+  // asyncio's order: callbacks queued before this iteration, then due timers.
   run_callbacks();
+  run_due_timers();
 }
 
 void IOLoop::start() {
@@ -418,7 +433,10 @@ PeriodicCallback::PeriodicCallback(std::function<void()> callback, Duration peri
 
 PeriodicCallback::PeriodicCallback(std::function<Task<>()> callback, Duration period,
                                    double jitter)
-    : callback_(std::move(callback)), period_(period.count()), jitter_(jitter) {
+    : callback_(std::make_shared<const std::function<Task<>()>>(std::move(callback))),
+      period_(period.count()),
+      jitter_(jitter) {
+  if (!*callback_) throw std::invalid_argument("PeriodicCallback: empty callback");
   if (period_ <= 0) throw std::invalid_argument("PeriodicCallback: period must be positive");
 }
 
@@ -472,12 +490,24 @@ void PeriodicCallback::run() {
   timeout_ = {};
   if (!running_) return;
   auto alive = alive_;
-  Future<void> done = spawn(callback_());
-  done.add_done_callback([this, alive](const Future<void>& f) {
+  auto callback = callback_;
+  Future<void> done;
+  try {
+    done = spawn((*callback)());
+  } catch (...) {
+    // A Task-returning callback can throw before its coroutine starts; Tornado logs and
+    // keeps the schedule, so do we.
+    app_log().error("Exception in PeriodicCallback: {}",
+                    detail::describe_exception(std::current_exception()));
+    schedule_next();
+    return;
+  }
+  done.add_done_callback([this, alive, callback](const Future<void>& f) {
     if (auto e = f.exception()) {
       app_log().error("Exception in PeriodicCallback: {}", detail::describe_exception(e));
     }
-    if (*alive) schedule_next();
+    // A stop() + start() inside the callback has already scheduled the next run.
+    if (*alive && !timeout_) schedule_next();
   });
 }
 

@@ -79,12 +79,13 @@ class IOLoop {
   void stop();
   bool running() const noexcept { return running_; }
   // Releases the epoll fd and the eventfd; with all_fds, also closes every fd still
-  // registered. Pending callbacks are dropped. The loop cannot be used afterwards.
+  // registered. Pending callbacks and timers are dropped. The loop cannot be used
+  // afterwards; a second close is a no-op. Throws std::logic_error while running.
   void close(bool all_fds = false);
   bool closed() const noexcept { return epoll_fd_ < 0; }
 
-  // Runs `fn()`'s task to completion on this loop and returns its result (or rethrows).
-  // With a timeout, raises TimeoutError if the task is not done by then (the task is
+  // Runs `fn()`'s task to completion on this loop (current while it runs) and returns its
+  // result (or rethrows). Throws std::logic_error if the loop is running. With a timeout, raises TimeoutError if the task is not done by then (the task is
   // abandoned: it stays suspended until the loop runs again or is destroyed).
   template <typename F>
   auto run_sync(F&& fn, std::optional<Duration> timeout = std::nullopt);
@@ -134,7 +135,9 @@ class IOLoop {
     uint32_t generation = 0;
   };
 
-  bool on_loop_thread() const noexcept { return std::this_thread::get_id() == thread_id_; }
+  bool on_loop_thread() const noexcept {
+    return std::this_thread::get_id() == thread_id_.load(std::memory_order_relaxed);
+  }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
   int poll_timeout_ms() const;
@@ -153,7 +156,7 @@ class IOLoop {
   void free_slot(uint32_t slot) noexcept;
 
   int epoll_fd_ = -1;
-  std::thread::id thread_id_;
+  std::atomic<std::thread::id> thread_id_;  // read by add_callback on any thread
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
 
@@ -194,7 +197,9 @@ class PeriodicCallback {
   void schedule_next();
   void run();
 
-  std::function<Task<>()> callback_;
+  // Shared with each run in flight: a coroutine callback's closure must outlive its frame
+  // even if the PeriodicCallback is destroyed while the run is suspended.
+  std::shared_ptr<const std::function<Task<>()>> callback_;
   double period_;
   double jitter_;
   IOLoop* loop_ = nullptr;
@@ -210,22 +215,47 @@ template <typename F>
 auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
   using TaskT = std::invoke_result_t<F>;
   using T = typename TaskT::value_type;
+  // The task's first steps run inside spawn, before start(): make this loop current for
+  // them too, or their timers and callbacks would land on another thread-current loop.
+  struct Current {
+    IOLoop* previous;
+    ~Current() {
+      if (previous) previous->make_current();
+    }
+  } current{current_or_null()};
+  make_current();
   auto fut = spawn(std::forward<F>(fn)());
-  bool timed_out = false;
-  TimeoutHandle timer;
+  // Shared with the callbacks below: after a timeout the abandoned task may finish during
+  // a later start(), and must not stop that run (nor write to this returned frame).
+  struct Waiting {
+    bool active = true;
+    bool timed_out = false;
+  };
+  auto waiting = std::make_shared<Waiting>();
   if (!fut.done()) {
-    fut.add_done_callback([this](const Future<T>&) { stop(); });
+    fut.add_done_callback([this, waiting](const Future<T>&) {
+      if (waiting->active) stop();
+    });
+    TimeoutHandle timer;
     if (timeout) {
-      timer = call_later(*timeout, [this, &timed_out] {
-        timed_out = true;
+      timer = call_later(*timeout, [this, waiting] {
+        waiting->timed_out = true;
         stop();
       });
     }
+    struct Disarm {
+      IOLoop* loop;
+      TimeoutHandle timer;
+      Waiting* waiting;
+      ~Disarm() {
+        waiting->active = false;
+        loop->remove_timeout(timer);
+      }
+    } disarm{this, timer, waiting.get()};
     start();
-    remove_timeout(timer);
   }
   if (!fut.done()) {
-    if (timed_out) {
+    if (waiting->timed_out) {
       throw TimeoutError("Operation timed out after " + std::to_string(timeout->count()) +
                          " seconds");
     }
