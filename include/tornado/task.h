@@ -445,7 +445,10 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
 template <typename... A>
   requires(sizeof...(A) > 1)
 Task<std::tuple<detail::Stored<detail::result_of_t<A>>...>> when_all(A&&... awaitables) {
-  auto futs = std::make_tuple(detail::to_future(std::forward<A>(awaitables))...);
+  // Braced initialisation evaluates left to right (function arguments, as in make_tuple,
+  // need not): tasks start in argument order, as Tornado's multi starts them.
+  std::tuple<Future<detail::result_of_t<A>>...> futs{
+      detail::to_future(std::forward<A>(awaitables))...};
   std::vector<std::shared_ptr<detail::FutureStateBase>> states;
   std::apply([&](auto&... f) { (states.push_back(f.base()), ...); }, futs);
   co_await detail::wait_all(states);
