@@ -97,7 +97,9 @@ void BM_MillionTimersAddCancel(benchmark::State& state) {
   const double now = loop.time();
   for (auto _ : state) {
     for (int i = 0; i < kTimers; ++i) {
-      handles[i] = loop.call_at(now + 1 + (i * 7919 % kTimers) * 0.0036, [] {});
+      // Scattered deadlines (64-bit product: an int would overflow, which is UB).
+      const double spread = static_cast<double>(i * 7919LL % kTimers) * 0.0036;
+      handles[i] = loop.call_at(now + 1 + spread, [] {});
     }
     for (uint32_t i : order) loop.remove_timeout(handles[i]);
     if (loop.pending_timeouts() != 0) state.SkipWithError("timers left");

@@ -246,48 +246,50 @@ double IOLoop::time() const noexcept {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-bool IOLoop::timer_less(uint32_t a, uint32_t b) const noexcept {
-  const TimerSlot& x = timer_slots_[a];
-  const TimerSlot& y = timer_slots_[b];
-  return x.deadline < y.deadline || (x.deadline == y.deadline && x.sequence < y.sequence);
+void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
+  heap_[i] = e;
+  timer_slots_[e.slot].heap_index = i;
 }
 
-void IOLoop::heap_swap(uint32_t i, uint32_t j) noexcept {
-  std::swap(heap_[i], heap_[j]);
-  timer_slots_[heap_[i]].heap_index = i;
-  timer_slots_[heap_[j]].heap_index = j;
-}
-
+// Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
+  const HeapEntry e = heap_[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
-    if (!timer_less(heap_[i], heap_[parent])) break;
-    heap_swap(i, parent);
+    if (!timer_less(e, heap_[parent])) break;
+    heap_place(i, heap_[parent]);
     i = parent;
   }
+  heap_place(i, e);
 }
 
 void IOLoop::sift_down(uint32_t i) noexcept {
+  const HeapEntry e = heap_[i];
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   for (;;) {
-    uint32_t smallest = i;
-    uint32_t l = 2 * i + 1, r = l + 1;
-    if (l < n && timer_less(heap_[l], heap_[smallest])) smallest = l;
-    if (r < n && timer_less(heap_[r], heap_[smallest])) smallest = r;
-    if (smallest == i) return;
-    heap_swap(i, smallest);
-    i = smallest;
+    uint32_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
+    if (!timer_less(heap_[child], e)) break;
+    heap_place(i, heap_[child]);
+    i = child;
   }
+  heap_place(i, e);
 }
 
 void IOLoop::heap_remove_at(uint32_t i) noexcept {
-  uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
-  if (i != last) heap_swap(i, last);
-  timer_slots_[heap_.back()].heap_index = UINT32_MAX;
-  heap_.pop_back();
-  if (i < heap_.size()) {
-    sift_down(i);
-    sift_up(i);
+  timer_slots_[heap_[i].slot].heap_index = UINT32_MAX;
+  const uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
+  if (i != last) {
+    heap_place(i, heap_[last]);
+    heap_.pop_back();
+    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
+      sift_up(i);
+    } else {
+      sift_down(i);
+    }
+  } else {
+    heap_.pop_back();
   }
 }
 
@@ -299,6 +301,8 @@ void IOLoop::free_slot(uint32_t slot) noexcept {
 }
 
 TimeoutHandle IOLoop::call_at(double when, Callback cb) {
+  // A NaN deadline would compare false both ways and corrupt the heap order.
+  if (std::isnan(when)) throw std::invalid_argument("call_at: deadline is NaN");
   uint32_t slot;
   if (!free_timer_slots_.empty()) {
     slot = free_timer_slots_.back();
@@ -308,12 +312,10 @@ TimeoutHandle IOLoop::call_at(double when, Callback cb) {
     timer_slots_.emplace_back();
   }
   TimerSlot& s = timer_slots_[slot];
-  s.deadline = when;
-  s.sequence = timer_sequence_++;
   s.callback = std::move(cb);
-  s.heap_index = static_cast<uint32_t>(heap_.size());
-  heap_.push_back(slot);
-  sift_up(s.heap_index);
+  const uint32_t index = static_cast<uint32_t>(heap_.size());
+  heap_.push_back(HeapEntry{when, timer_sequence_++, slot});
+  sift_up(index);  // sets s.heap_index
   return TimeoutHandle{slot, s.generation};
 }
 
@@ -338,11 +340,11 @@ void IOLoop::run_due_timers() {
   // iteration even if already due, so one that re-arms itself cannot starve I/O.
   const uint64_t limit = timer_sequence_;
   while (!heap_.empty()) {
-    const uint32_t slot = heap_.front();
-    TimerSlot& s = timer_slots_[slot];
-    if (s.deadline > now || s.sequence >= limit) break;
+    const HeapEntry& top = heap_.front();
+    if (top.deadline > now || top.sequence >= limit) break;
+    const uint32_t slot = top.slot;
     heap_remove_at(0);
-    Callback cb = std::move(s.callback);
+    Callback cb = std::move(timer_slots_[slot].callback);
     free_slot(slot);  // before running: the callback may add timers (reusing the slot)
     invoke(cb);
   }
@@ -351,7 +353,7 @@ void IOLoop::run_due_timers() {
 int IOLoop::poll_timeout_ms() const {
   if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
   if (heap_.empty()) return -1;
-  double wait = timer_slots_[heap_.front()].deadline - time();
+  double wait = heap_.front().deadline - time();
   if (wait <= 0) return 0;
   // Round up so a timer is never polled for early and spun on.
   return static_cast<int>(std::min(std::ceil(wait * 1000.0), 3600.0 * 1000));

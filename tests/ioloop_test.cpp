@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <memory>
 #include <numeric>
@@ -386,6 +387,11 @@ TEST_F(IOLoopTest, RemoveOwnHandleInsideTimerIsANoop) {
   });
   start_with_guard();
   EXPECT_TRUE(ran);
+}
+
+TEST_F(IOLoopTest, NanDeadlineIsRejected) {
+  EXPECT_THROW(io_loop().call_at(std::nan(""), [] {}), std::invalid_argument);
+  EXPECT_EQ(io_loop().pending_timeouts(), 0u);
 }
 
 TEST_F(IOLoopTest, MillionPendingTimersAddedAndCancelled) {
