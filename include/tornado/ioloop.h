@@ -85,8 +85,10 @@ class IOLoop {
   bool closed() const noexcept { return epoll_fd_ < 0; }
 
   // Runs `fn()`'s task to completion on this loop (current while it runs) and returns its
-  // result (or rethrows). `fn` is kept alive until its task ends. Throws std::logic_error if the loop is running. With a timeout, raises TimeoutError if the task is not done by then (the task is
-  // abandoned: it stays suspended until the loop runs again or is destroyed).
+  // result (or rethrows). `fn` is kept alive until its task ends. Throws std::logic_error
+  // if the loop is running. With a timeout, raises TimeoutError if the task is not done
+  // by then (the task is abandoned: it stays suspended until the loop runs again or is
+  // destroyed; finishing during a later start() does not stop that run).
   template <typename F>
   auto run_sync(F&& fn, std::optional<Duration> timeout = std::nullopt);
 
