@@ -70,6 +70,8 @@ void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void(
   queue->push(std::move(cb));
 }
 
+void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().detached_); }
+
 void post(std::function<void()> fn) { IOLoop::current().add_callback(std::move(fn)); }
 
 }  // namespace detail
@@ -134,6 +136,7 @@ void IOLoop::close(bool all_fds) {
   if (epoll_fd_ < 0) return;
   // Closing from inside a callback would free the callback being run (as asyncio, refuse).
   if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
+  destroy_detached_frames();
   remote_->close();
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
@@ -151,6 +154,15 @@ void IOLoop::close(bool all_fds) {
   timer_slots_.clear();
   heap_.clear();
   free_timer_slots_.clear();
+}
+
+void IOLoop::destroy_detached_frames() noexcept {
+  // Destroying a frame destroys its awaited Task chain; destructors may spawn again, so
+  // take the first frame each time until none is left.
+  while (detached_.next != &detached_) {
+    std::coroutine_handle<> first = detached_.next->handle;
+    first.destroy();  // the promise's destructor unlinks it
+  }
 }
 
 // ---- file descriptors -----------------------------------------------------------------

@@ -163,7 +163,10 @@ class IOLoop {
   void heap_remove_at(uint32_t i) noexcept;
   void free_slot(uint32_t slot) noexcept;
 
+  void destroy_detached_frames() noexcept;
+
   int epoll_fd_ = -1;
+  detail::DetachedNode detached_;  // sentinel of the spawned frames living on this loop
   std::atomic<std::thread::id> thread_id_;  // read by add_callback on any thread
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
@@ -182,6 +185,7 @@ class IOLoop {
   uint64_t timer_sequence_ = 0;
 
   friend class PeriodicCallback;
+  friend void detail::link_detached(detail::DetachedNode*);
 };
 
 // Calls `callback` every `period` (start to start). With jitter j, each period is
