@@ -334,9 +334,12 @@ int bind_unix_socket(const std::string& path, mode_t mode, int backlog) {
 
 Task<std::vector<ResolvedAddress>> DefaultExecutorResolver::resolve(std::string host, int port,
                                                                     int family) {
-  // Everything the job needs is copied in: the resolver may be gone when it runs.
-  co_return co_await IOLoop::current().run_in_executor(
-      [host = std::move(host), port, family] { return getaddrinfo_blocking(host, port, family); });
+  // Everything the job needs is copied in: the resolver may be gone when it runs. The
+  // future is made in a statement of its own: g++ 12 mishandles a lambda temporary with
+  // captures inside a co_await expression (it frees the capture twice).
+  auto job = [host, port, family] { return getaddrinfo_blocking(host, port, family); };
+  Future<std::vector<ResolvedAddress>> fut = IOLoop::current().run_in_executor(std::move(job));
+  co_return co_await fut;
 }
 
 OverrideResolver::OverrideResolver(std::shared_ptr<Resolver> resolver, Mapping mapping)
