@@ -37,16 +37,16 @@ struct ConnectOptions {
   // AF_INET or AF_INET6 to use only that family; AF_UNSPEC (default) for both.
   int af = AF_UNSPEC;
   // Non-null: upgrade with start_tls (client side, SNI and hostname check = host).
-  std::shared_ptr<SSLContext> ssl_options;
+  std::shared_ptr<SSLContext> ssl_options{};
   // Handed to the stream (Tornado's default 100 MiB).
   std::size_t max_buffer_size = IOStreamOptions{}.max_buffer_size;
   // Local address to bind before connecting ("" = any). With only source_port set, the
   // wildcard address of the target's family is bound to that port.
-  std::string source_ip;
+  std::string source_ip{};
   int source_port = 0;
   // Deadline for the whole connect (resolve, TCP, TLS handshake); nullopt = none.
   // Passing it raises TimeoutError when exceeded.
-  std::optional<Duration> timeout;
+  std::optional<Duration> timeout{};
 };
 
 class TCPClient {

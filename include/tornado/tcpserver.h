@@ -39,12 +39,12 @@ namespace tornado {
 
 struct TCPServerOptions {
   // Makes every connection an SSLIOStream (server side) with this context; null = plain.
-  std::shared_ptr<SSLContext> ssl_options;
+  std::shared_ptr<SSLContext> ssl_options{};
   // Per-stream limits handed to each IOStream (Tornado's defaults: 100 MiB and 64 KiB).
   std::size_t max_buffer_size = IOStreamOptions{}.max_buffer_size;
   std::size_t read_chunk_size = IOStreamOptions{}.read_chunk_size;
   // How the listening sockets accept (per-event budget, EMFILE backoff).
-  AcceptOptions accept;
+  AcceptOptions accept{};
 };
 
 class TCPServer {
