@@ -86,8 +86,10 @@ void TCPClient::close() {
   own_resolver_ = false;
 }
 
-Task<std::shared_ptr<IOStream>> TCPClient::connect(std::string host, int port,
-                                                   ConnectOptions options) {
+Task<std::shared_ptr<IOStream>> TCPClient::do_connect(std::shared_ptr<Request> request) {
+  const std::string& host = request->host;
+  const int port = request->port;
+  const ConnectOptions& options = request->options;
   if (port <= 0 || port > 65535) {
     throw std::invalid_argument("TCPClient::connect: port out of range: " +
                                 std::to_string(port));

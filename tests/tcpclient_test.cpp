@@ -534,7 +534,9 @@ TEST_F(TCPClientTest, ConnectTimeoutRaisesTimeoutError) {
   auto resolver = std::make_shared<StuckResolver>();
   EXPECT_THROW(run_sync([&]() -> Task<> {
     TCPClient client(resolver);
-    co_await client.connect("1.2.3.4", 12345, {.timeout = 50ms});
+    // Options are named, not braced inside the co_await: see docs/tcpclient.md (g++ 12).
+    ConnectOptions options{.timeout = 50ms};
+    co_await client.connect("1.2.3.4", 12345, options);
   }),
                TimeoutError);
   // Let the abandoned lookup finish so nothing is left suspended.
@@ -550,7 +552,8 @@ TEST_F(TCPClientTest, BadArgumentsAreRejected) {
                std::invalid_argument);
   EXPECT_THROW(run_sync([]() -> Task<> {
     TCPClient client;
-    co_await client.connect("127.0.0.1", 80, {.af = AF_UNIX});
+    ConnectOptions options{.af = AF_UNIX};
+    co_await client.connect("127.0.0.1", 80, options);
   }),
                std::invalid_argument);
 }
@@ -560,7 +563,8 @@ TEST_F(TCPClientTest, FamilyRestrictsTheResolvedAddresses) {
   // "localhost" restricted to IPv4 reaches the IPv4-only server.
   run_sync([&]() -> Task<> {
     TCPClient client;
-    auto stream = co_await client.connect("localhost", server.port, {.af = AF_INET});
+    ConnectOptions options{.af = AF_INET};
+    auto stream = co_await client.connect("localhost", server.port, options);
     auto [server_stream, address] = co_await server.next();
     EXPECT_EQ(address, "127.0.0.1");
     stream->close();

@@ -64,13 +64,29 @@ class TCPClient {
   //                           handshake failed (real_error(): SSLError);
   //   std::system_error       the name did not resolve (gai_category());
   //   std::invalid_argument   bad port or family, or a server-side ssl_options.
-  Task<std::shared_ptr<IOStream>> connect(std::string host, int port,
-                                          ConnectOptions options = {});
+  // Not coroutines themselves: they pack the arguments into one heap object for the
+  // coroutine. g++ 12 relocates class-type arguments of a coroutine bitwise when the call
+  // sits in a co_await expression (breaking std::string's small-buffer pointer), and
+  // connect() is nearly always called inside one; a shared_ptr survives that.
+  Task<std::shared_ptr<IOStream>> connect(std::string host, int port) {
+    return do_connect(std::make_shared<Request>(Request{std::move(host), port, {}}));
+  }
+  Task<std::shared_ptr<IOStream>> connect(std::string host, int port, ConnectOptions options) {
+    return do_connect(
+        std::make_shared<Request>(Request{std::move(host), port, std::move(options)}));
+  }
 
   // Closes the resolver if this client made it. Idempotent.
   void close();
 
  private:
+  struct Request {
+    std::string host;
+    int port;
+    ConnectOptions options;
+  };
+  Task<std::shared_ptr<IOStream>> do_connect(std::shared_ptr<Request> request);
+
   std::shared_ptr<Resolver> resolver_;
   bool own_resolver_;
 };
