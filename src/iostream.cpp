@@ -700,6 +700,12 @@ Task<void> IOStream::finish_connect() { co_return; }
 void IOStream::close(std::exception_ptr error) {
   if (state_ == State::kClosed) return;
   Impl& m = *impl_;
+  if (!error && state_ == State::kOpen && writing()) {
+    // `write(x); close();` must send x: writes are corked until the end of the iteration,
+    // so give them their (non-blocking) attempt now. A failure closes with its cause.
+    handle_write();
+    if (state_ == State::kClosed) return;
+  }
   if (!error_) error_ = std::move(error);
   if (state_ == State::kOpen && fd_ >= 0) before_close();
   state_ = State::kClosed;
