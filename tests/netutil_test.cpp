@@ -3,10 +3,6 @@
 // accept loop (budget per event, removal from inside the callback, EMFILE backoff).
 #include "tornado/netutil.h"
 
-// g++ 12 with -fsanitize=address reports a false maybe-uninitialized inside std::regex
-// (used by ExpectLog in testing.h) for this file; the warning is not about our code.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>

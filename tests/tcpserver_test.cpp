@@ -3,10 +3,6 @@
 // plus unix sockets, SO_REUSEPORT listeners, per-stream options and TLS via ssl_options.
 #include "tornado/tcpserver.h"
 
-// g++ 12 with -fsanitize=address reports a false maybe-uninitialized inside std::regex
-// (used by ExpectLog in testing.h) for this file; the warning is not about our code.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
