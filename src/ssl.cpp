@@ -104,6 +104,8 @@ std::shared_ptr<SSLContext> SSLContext::server(const SSLServerOptions& options) 
   return std::shared_ptr<SSLContext>(new SSLContext(ctx, true, options.require_client_cert));
 }
 
+std::shared_ptr<SSLContext> SSLContext::client() { return client(SSLClientOptions{}); }
+
 std::shared_ptr<SSLContext> SSLContext::client(const SSLClientOptions& options) {
   SSL_CTX* ctx = new_ctx(TLS_client_method(), options.ciphers);
   if (options.verify) {

@@ -21,11 +21,15 @@ namespace tornado::test {
 
 // A self-signed certificate for CN/SAN "localhost", generated once per test binary.
 struct TestCert {
-  std::string dir, cert, key, other_cert, other_key;
+  std::string dir, cert, key;
 
   static const TestCert& get() {
-    static TestCert c = make();
+    static TestCert c;  // built in place: a copy's destructor would delete the files
     return c;
+  }
+  ~TestCert() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
   }
 
  private:
@@ -34,24 +38,21 @@ struct TestCert {
       throw std::runtime_error("command failed: " + cmd);
     }
   }
-  static TestCert make() {
-    TestCert c;
+  TestCert() {
+    TestCert& c = *this;
     char tmpl[] = "/tmp/tornado-cert-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     c.dir = tmpl;
     c.cert = c.dir + "/cert.pem";
     c.key = c.dir + "/key.pem";
-    c.other_cert = c.dir + "/other.pem";
-    c.other_key = c.dir + "/other-key.pem";
     auto req = [](const std::string& cert, const std::string& key, const std::string& cn) {
       return "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
              "-keyout " + key + " -out " + cert + " -subj /CN=" + cn +
              " -addext subjectAltName=DNS:" + cn;
     };
     run(req(c.cert, c.key, "localhost"));
-    run(req(c.other_cert, c.other_key, "other.example"));
-    return c;
   }
+  TestCert(const TestCert&) = delete;
 };
 
 inline std::shared_ptr<SSLContext> server_context() {
