@@ -70,6 +70,8 @@ void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void(
   queue->push(std::move(cb));
 }
 
+void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().detached_); }
+
 void post(std::function<void()> fn) { IOLoop::current().add_callback(std::move(fn)); }
 
 }  // namespace detail
@@ -115,7 +117,7 @@ IOLoop::IOLoop(bool make_current)
 }
 
 IOLoop::~IOLoop() {
-  close();
+  close();  // throws (so terminates) if the loop is destroyed while running: a caller bug
   if (t_current == this) t_current = nullptr;
 }
 
@@ -132,6 +134,9 @@ void IOLoop::make_current() { t_current = this; }
 
 void IOLoop::close(bool all_fds) {
   if (epoll_fd_ < 0) return;
+  // Closing from inside a callback would free the callback being run (as asyncio, refuse).
+  if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
+  destroy_detached_frames();
   remote_->close();
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
@@ -139,12 +144,25 @@ void IOLoop::close(bool all_fds) {
   handlers_.clear();
   ::close(epoll_fd_);
   epoll_fd_ = -1;
-  // Destroying pending callbacks may destroy suspended coroutine frames' owners; do it last.
+  // Destroying a pending callback may run destructors that call add_callback or
+  // remove_timeout on this loop: empty the members first, destroy the moved-out copies last.
+  auto callbacks = std::move(callbacks_);
+  auto running = std::move(running_callbacks_);
+  auto slots = std::move(timer_slots_);
   callbacks_.clear();
   running_callbacks_.clear();
   timer_slots_.clear();
   heap_.clear();
   free_timer_slots_.clear();
+}
+
+void IOLoop::destroy_detached_frames() noexcept {
+  // Destroying a frame destroys its awaited Task chain; destructors may spawn again, so
+  // take the first frame each time until none is left.
+  while (detached_.next != &detached_) {
+    std::coroutine_handle<> first = detached_.next->handle;
+    first.destroy();  // the promise's destructor unlinks it
+  }
 }
 
 // ---- file descriptors -----------------------------------------------------------------
@@ -197,10 +215,10 @@ void IOLoop::remove_handler(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // fails harmlessly if fd was closed
   e.registered = false;
   e.target = nullptr;
-  // A std::function handler may be removing itself: free it after this iteration.
+  // A std::function handler may be removing itself: free it after this iteration (or
+  // when the loop drops its callbacks on close, so it never leaks).
   if (e.owned) {
-    auto* raw = e.owned.release();
-    callbacks_.push_back([raw] { delete raw; });
+    callbacks_.push_back([owned = std::shared_ptr<FdHandler>(std::move(e.owned))] {});
   }
 }
 
@@ -240,48 +258,50 @@ double IOLoop::time() const noexcept {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-bool IOLoop::timer_less(uint32_t a, uint32_t b) const noexcept {
-  const TimerSlot& x = timer_slots_[a];
-  const TimerSlot& y = timer_slots_[b];
-  return x.deadline < y.deadline || (x.deadline == y.deadline && x.sequence < y.sequence);
+void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
+  heap_[i] = e;
+  timer_slots_[e.slot].heap_index = i;
 }
 
-void IOLoop::heap_swap(uint32_t i, uint32_t j) noexcept {
-  std::swap(heap_[i], heap_[j]);
-  timer_slots_[heap_[i]].heap_index = i;
-  timer_slots_[heap_[j]].heap_index = j;
-}
-
+// Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
+  const HeapEntry e = heap_[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
-    if (!timer_less(heap_[i], heap_[parent])) break;
-    heap_swap(i, parent);
+    if (!timer_less(e, heap_[parent])) break;
+    heap_place(i, heap_[parent]);
     i = parent;
   }
+  heap_place(i, e);
 }
 
 void IOLoop::sift_down(uint32_t i) noexcept {
+  const HeapEntry e = heap_[i];
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   for (;;) {
-    uint32_t smallest = i;
-    uint32_t l = 2 * i + 1, r = l + 1;
-    if (l < n && timer_less(heap_[l], heap_[smallest])) smallest = l;
-    if (r < n && timer_less(heap_[r], heap_[smallest])) smallest = r;
-    if (smallest == i) return;
-    heap_swap(i, smallest);
-    i = smallest;
+    uint32_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
+    if (!timer_less(heap_[child], e)) break;
+    heap_place(i, heap_[child]);
+    i = child;
   }
+  heap_place(i, e);
 }
 
 void IOLoop::heap_remove_at(uint32_t i) noexcept {
-  uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
-  if (i != last) heap_swap(i, last);
-  timer_slots_[heap_.back()].heap_index = UINT32_MAX;
-  heap_.pop_back();
-  if (i < heap_.size()) {
-    sift_down(i);
-    sift_up(i);
+  timer_slots_[heap_[i].slot].heap_index = UINT32_MAX;
+  const uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
+  if (i != last) {
+    heap_place(i, heap_[last]);
+    heap_.pop_back();
+    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
+      sift_up(i);
+    } else {
+      sift_down(i);
+    }
+  } else {
+    heap_.pop_back();
   }
 }
 
@@ -293,6 +313,8 @@ void IOLoop::free_slot(uint32_t slot) noexcept {
 }
 
 TimeoutHandle IOLoop::call_at(double when, Callback cb) {
+  // A NaN deadline would compare false both ways and corrupt the heap order.
+  if (std::isnan(when)) throw std::invalid_argument("call_at: deadline is NaN");
   uint32_t slot;
   if (!free_timer_slots_.empty()) {
     slot = free_timer_slots_.back();
@@ -302,12 +324,10 @@ TimeoutHandle IOLoop::call_at(double when, Callback cb) {
     timer_slots_.emplace_back();
   }
   TimerSlot& s = timer_slots_[slot];
-  s.deadline = when;
-  s.sequence = timer_sequence_++;
   s.callback = std::move(cb);
-  s.heap_index = static_cast<uint32_t>(heap_.size());
-  heap_.push_back(slot);
-  sift_up(s.heap_index);
+  const uint32_t index = static_cast<uint32_t>(heap_.size());
+  heap_.push_back(HeapEntry{when, timer_sequence_++, slot});
+  sift_up(index);  // sets s.heap_index
   return TimeoutHandle{slot, s.generation};
 }
 
@@ -326,18 +346,26 @@ void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
 void IOLoop::run_due_timers() {
   if (heap_.empty()) return;
   const double now = time();
-  while (!heap_.empty() && timer_slots_[heap_.front()].deadline <= now) {
-    uint32_t slot = heap_.front();
+  // Timers are taken from the heap one at a time, right before each runs, so a timer
+  // due in this same iteration can still be cancelled by an earlier one (Tornado's
+  // test_remove_timeout_from_timeout). Timers added while running wait for the next
+  // iteration even if already due, so one that re-arms itself cannot starve I/O.
+  const uint64_t limit = timer_sequence_;
+  while (!heap_.empty()) {
+    const HeapEntry& top = heap_.front();
+    if (top.deadline > now || top.sequence >= limit) break;
+    const uint32_t slot = top.slot;
     heap_remove_at(0);
-    callbacks_.push_back(std::move(timer_slots_[slot].callback));
-    free_slot(slot);
+    Callback cb = std::move(timer_slots_[slot].callback);
+    free_slot(slot);  // before running: the callback may add timers (reusing the slot)
+    invoke(cb);
   }
 }
 
 int IOLoop::poll_timeout_ms() const {
   if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
   if (heap_.empty()) return -1;
-  double wait = timer_slots_[heap_.front()].deadline - time();
+  double wait = heap_.front().deadline - time();
   if (wait <= 0) return 0;
   // Round up so a timer is never polled for early and spun on.
   return static_cast<int>(std::min(std::ceil(wait * 1000.0), 3600.0 * 1000));
@@ -372,8 +400,9 @@ void IOLoop::run_once() {
                       detail::describe_exception(std::current_exception()));
     }
   }
-  run_due_timers();
+  // asyncio's order: callbacks queued before this iteration, then due timers.
   run_callbacks();
+  run_due_timers();
 }
 
 void IOLoop::start() {
@@ -418,7 +447,10 @@ PeriodicCallback::PeriodicCallback(std::function<void()> callback, Duration peri
 
 PeriodicCallback::PeriodicCallback(std::function<Task<>()> callback, Duration period,
                                    double jitter)
-    : callback_(std::move(callback)), period_(period.count()), jitter_(jitter) {
+    : callback_(std::make_shared<const std::function<Task<>()>>(std::move(callback))),
+      period_(period.count()),
+      jitter_(jitter) {
+  if (!*callback_) throw std::invalid_argument("PeriodicCallback: empty callback");
   if (period_ <= 0) throw std::invalid_argument("PeriodicCallback: period must be positive");
 }
 
@@ -472,12 +504,24 @@ void PeriodicCallback::run() {
   timeout_ = {};
   if (!running_) return;
   auto alive = alive_;
-  Future<void> done = spawn(callback_());
-  done.add_done_callback([this, alive](const Future<void>& f) {
+  auto callback = callback_;
+  Future<void> done;
+  try {
+    done = spawn((*callback)());
+  } catch (...) {
+    // A Task-returning callback can throw before its coroutine starts; Tornado logs and
+    // keeps the schedule, so do we.
+    app_log().error("Exception in PeriodicCallback: {}",
+                    detail::describe_exception(std::current_exception()));
+    schedule_next();
+    return;
+  }
+  done.add_done_callback([this, alive, callback](const Future<void>& f) {
     if (auto e = f.exception()) {
       app_log().error("Exception in PeriodicCallback: {}", detail::describe_exception(e));
     }
-    if (*alive) schedule_next();
+    // A stop() + start() inside the callback has already scheduled the next run.
+    if (*alive && !timeout_) schedule_next();
   });
 }
 

@@ -79,13 +79,16 @@ class IOLoop {
   void stop();
   bool running() const noexcept { return running_; }
   // Releases the epoll fd and the eventfd; with all_fds, also closes every fd still
-  // registered. Pending callbacks are dropped. The loop cannot be used afterwards.
+  // registered. Pending callbacks and timers are dropped. The loop cannot be used
+  // afterwards; a second close is a no-op. Throws std::logic_error while running.
   void close(bool all_fds = false);
   bool closed() const noexcept { return epoll_fd_ < 0; }
 
-  // Runs `fn()`'s task to completion on this loop and returns its result (or rethrows).
-  // With a timeout, raises TimeoutError if the task is not done by then (the task is
-  // abandoned: it stays suspended until the loop runs again or is destroyed).
+  // Runs `fn()`'s task to completion on this loop (current while it runs) and returns its
+  // result (or rethrows). `fn` is kept alive until its task ends. Throws std::logic_error
+  // if the loop is running. With a timeout, raises TimeoutError if the task is not done
+  // by then (the task is abandoned: it stays suspended until the loop runs again or is
+  // destroyed; finishing during a later start() does not stop that run).
   template <typename F>
   auto run_sync(F&& fn, std::optional<Duration> timeout = std::nullopt);
 
@@ -105,6 +108,7 @@ class IOLoop {
   void spawn_callback(Callback cb) { add_callback(std::move(cb)); }
   // Monotonic clock in seconds; the time base of call_at.
   double time() const noexcept;
+  // Throws std::invalid_argument for a NaN deadline.
   TimeoutHandle call_at(double when, Callback cb);
   TimeoutHandle call_later(Duration delay, Callback cb);
   // Same as call_at; Tornado's older name.
@@ -127,14 +131,14 @@ class IOLoop {
     bool registered = false;
   };
   struct TimerSlot {
-    double deadline = 0;
-    uint64_t sequence = 0;  // FIFO among equal deadlines
     Callback callback;
     uint32_t heap_index = UINT32_MAX;
     uint32_t generation = 0;
   };
 
-  bool on_loop_thread() const noexcept { return std::this_thread::get_id() == thread_id_; }
+  bool on_loop_thread() const noexcept {
+    return std::this_thread::get_id() == thread_id_.load(std::memory_order_relaxed);
+  }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
   int poll_timeout_ms() const;
@@ -145,15 +149,25 @@ class IOLoop {
   static void submit_to_executor(std::function<void()> job);
 
   // timer heap helpers
-  bool timer_less(uint32_t a, uint32_t b) const noexcept;
-  void heap_swap(uint32_t i, uint32_t j) noexcept;
+  struct HeapEntry {
+    double deadline;
+    uint64_t sequence;  // FIFO among equal deadlines
+    uint32_t slot;
+  };
+  static bool timer_less(const HeapEntry& x, const HeapEntry& y) noexcept {
+    return x.deadline < y.deadline || (x.deadline == y.deadline && x.sequence < y.sequence);
+  }
+  void heap_place(uint32_t i, const HeapEntry& e) noexcept;
   void sift_up(uint32_t i) noexcept;
   void sift_down(uint32_t i) noexcept;
   void heap_remove_at(uint32_t i) noexcept;
   void free_slot(uint32_t slot) noexcept;
 
+  void destroy_detached_frames() noexcept;
+
   int epoll_fd_ = -1;
-  std::thread::id thread_id_;
+  detail::DetachedNode detached_;  // sentinel of the spawned frames living on this loop
+  std::atomic<std::thread::id> thread_id_;  // read by add_callback on any thread
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
 
@@ -164,10 +178,14 @@ class IOLoop {
 
   std::vector<TimerSlot> timer_slots_;
   std::vector<uint32_t> free_timer_slots_;
-  std::vector<uint32_t> heap_;  // slot indices, min-heap on (deadline, sequence)
+  // Min-heap on (deadline, sequence). The keys live in the heap itself, not in the slots,
+  // so sifting compares neighbouring entries instead of chasing slot indices: with a
+  // million timers that is most of the cache misses saved.
+  std::vector<HeapEntry> heap_;
   uint64_t timer_sequence_ = 0;
 
   friend class PeriodicCallback;
+  friend void detail::link_detached(detail::DetachedNode*);
 };
 
 // Calls `callback` every `period` (start to start). With jitter j, each period is
@@ -194,7 +212,9 @@ class PeriodicCallback {
   void schedule_next();
   void run();
 
-  std::function<Task<>()> callback_;
+  // Shared with each run in flight: a coroutine callback's closure must outlive its frame
+  // even if the PeriodicCallback is destroyed while the run is suspended.
+  std::shared_ptr<const std::function<Task<>()>> callback_;
   double period_;
   double jitter_;
   IOLoop* loop_ = nullptr;
@@ -210,22 +230,51 @@ template <typename F>
 auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
   using TaskT = std::invoke_result_t<F>;
   using T = typename TaskT::value_type;
-  auto fut = spawn(std::forward<F>(fn)());
-  bool timed_out = false;
-  TimeoutHandle timer;
+  // The task's first steps run inside spawn, before start(): make this loop current for
+  // them too, or their timers and callbacks would land on another thread-current loop.
+  struct Current {
+    IOLoop* previous;
+    ~Current() {
+      if (previous) previous->make_current();
+    }
+  } current{current_or_null()};
+  make_current();
+  // A lambda coroutine's frame refers to its closure: keep the closure alive until the
+  // task ends, which after a timeout may be long after run_sync (and its caller's
+  // temporary) returned.
+  auto callable = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+  auto fut = spawn((*callable)());
+  // Shared with the callbacks below: after a timeout the abandoned task may finish during
+  // a later start(), and must not stop that run (nor write to this returned frame).
+  struct Waiting {
+    bool active = true;
+    bool timed_out = false;
+  };
+  auto waiting = std::make_shared<Waiting>();
   if (!fut.done()) {
-    fut.add_done_callback([this](const Future<T>&) { stop(); });
+    fut.add_done_callback([this, waiting, callable](const Future<T>&) {
+      if (waiting->active) stop();
+    });
+    TimeoutHandle timer;
     if (timeout) {
-      timer = call_later(*timeout, [this, &timed_out] {
-        timed_out = true;
+      timer = call_later(*timeout, [this, waiting] {
+        waiting->timed_out = true;
         stop();
       });
     }
+    struct Disarm {
+      IOLoop* loop;
+      TimeoutHandle timer;
+      Waiting* waiting;
+      ~Disarm() {
+        waiting->active = false;
+        loop->remove_timeout(timer);
+      }
+    } disarm{this, timer, waiting.get()};
     start();
-    remove_timeout(timer);
   }
   if (!fut.done()) {
-    if (timed_out) {
+    if (waiting->timed_out) {
       throw TimeoutError("Operation timed out after " + std::to_string(timeout->count()) +
                          " seconds");
     }

@@ -14,7 +14,11 @@
 // cause (ECONNRESET, UnsatisfiableReadError, StreamBufferFullError, TLS errors...),
 // except that a read the buffered bytes can still satisfy completes first.
 // An idle stream holds no read buffer: memory is taken when bytes arrive and given back
-// when they are consumed.
+// when they are consumed. With no read pending the stream reads from the socket only to
+// notice a close (when a close callback is set), and at most read_chunk_size bytes: the
+// rest stays in the kernel, which pushes back on the peer.
+// Writes never raise SIGPIPE: sockets are written with sendmsg(MSG_NOSIGNAL).
+// See docs/iostream.md for the buffer layout, defaults and error semantics.
 //
 // Thread rule: loop thread only (the loop current when the stream was made).
 #pragma once
@@ -91,7 +95,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // an intermediate copy when the buffer is empty; returns the count. The span must stay
   // valid until the task completes.
   Task<std::size_t> read_into(std::span<char> buffer, bool partial = false);
-  // Everything until the peer closes. Does not raise on a clean close.
+  // Everything until the stream closes. As in Tornado it completes with the buffered
+  // bytes whatever closed the stream; error() tells whether the close was clean.
+  // Raises StreamBufferFullError (as real_error) past max_buffer_size.
   Task<std::string> read_until_close();
 
   // ---- in-place access, for parsers that work on the read buffer ----
@@ -100,8 +106,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // Drops the first n buffered bytes (n <= read_buffer().size()).
   void consume(std::size_t n) noexcept;
   // Waits until more bytes than are buffered now have arrived. Raises StreamClosedError
-  // (with the real cause) when the stream closes first, and StreamBufferFullError past
-  // max_buffer_size.
+  // (with the real cause) when the stream closes first, and StreamBufferFullError (the
+  // stream stays open) when max_buffer_size bytes are already buffered. Counts as a read.
   Task<void> fill_buffer();
 
   // ---- writes ----
@@ -110,32 +116,44 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // iteration go out in one writev. Raises StreamClosedError if closed, and
   // StreamBufferFullError past max_write_buffer_size.
   WriteAwaiter write(std::string data);
-  WriteAwaiter write(std::string_view data) { return write(std::string(data)); }
-  WriteAwaiter write(const char* data) { return write(std::string(data)); }
+  WriteAwaiter write(std::string_view data);
+  WriteAwaiter write(const char* data);
 
   // ---- connection ----
-  // Connects the (non-blocking) socket to `address`. Raises StreamClosedError whose
-  // real_error is a std::system_error (ECONNREFUSED...).
+  // Connects the (non-blocking) socket to `address`; writes made meanwhile are queued.
+  // Raises StreamClosedError whose real_error is a std::system_error (ECONNREFUSED...).
+  // Call it right after create(): an unconnected socket must not sit in the loop.
+  // On an SSLIOStream it also completes the TLS handshake.
   Task<void> connect(const sockaddr* address, socklen_t length);
-  // Upgrades this plain stream to TLS. Only with empty read and write buffers; this
-  // stream is detached (closed without closing the fd) and must not be used again.
-  // The close callback moves to the new stream.
+  // Upgrades this plain stream to TLS. Only with no read or write pending (else
+  // std::logic_error); bytes already buffered are handed to the TLS layer (a peer may
+  // send its ClientHello early). This stream is detached (closed without closing the fd)
+  // and must not be used again. The close callback moves to the new stream. Raises
+  // StreamClosedError (real_error: SSLError...) if the handshake fails. A client context
+  // defaults to SSLContext::client() (verifying) when `context` is null.
   Task<std::shared_ptr<SSLIOStream>> start_tls(bool server_side,
                                                std::shared_ptr<SSLContext> context,
                                                std::string server_hostname = {});
 
-  // Closes the fd; pending operations fail with StreamClosedError(`error`); the close
-  // callback runs on the next loop iteration. Idempotent.
+  // Closes the fd; pending operations fail with StreamClosedError(`error`) (a pending read
+  // the buffered bytes satisfy completes instead); they resume, and the close callback
+  // runs, on a later loop iteration. Idempotent: the first cause is kept.
   void close(std::exception_ptr error = nullptr);
   bool closed() const noexcept { return state_ == State::kClosed; }
   // What closed the stream (or nullptr).
   std::exception_ptr error() const noexcept { return error_; }
-  // Runs once, after the stream closed (by either side).
+  // Runs once, on the loop, after the stream closed (by either side); at once (next
+  // iteration) if it is already closed. Replaces any previous callback.
   void set_close_callback(std::function<void()> callback);
 
+  // A read is pending.
   bool reading() const noexcept;
+  // Bytes are queued and not yet handed to the kernel.
   bool writing() const noexcept;
+  // TCP_NODELAY; a no-op on a closed stream or a non-TCP socket. Throws std::system_error.
   void set_nodelay(bool value);
+  // Bytes of read buffer memory held now (0 when idle), for tests and metrics.
+  std::size_t read_buffer_capacity() const noexcept;
   int fd() const noexcept { return fd_; }
   const IOStreamOptions& options() const noexcept { return options_; }
 
@@ -147,17 +165,47 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   IOStream(int fd, IOStreamOptions options);
 
   // Transport hooks: a plain socket here, TLS in SSLIOStream. Return bytes moved, 0 on
-  // EOF (read), -1 with errno EAGAIN when it would block; throw on a hard error.
+  // EOF (read), -1 with errno EAGAIN when it would block; throw on a hard error (the
+  // stream then closes with that exception as its error). A test may override them
+  // (e.g. to count writev calls).
   virtual ssize_t read_from_fd(char* buf, std::size_t len);
   virtual ssize_t write_to_fd(const struct iovec* iov, int count);
+  // Runs once connect() has connected the socket (TLS: the handshake).
+  virtual Task<void> finish_connect();
+  // Runs at the start of close() while the fd is still open (TLS: close_notify).
+  virtual void before_close() noexcept {}
 
-  // Implementation state is private to iostream.cpp; see src/iostream.cpp for layout.
+  // Implementation state, defined in src/internal/iostream_impl.h.
   struct Impl;
   std::unique_ptr<Impl> impl_;
+
+  // Wakes suspended readers/writers/connectors on a later iteration (or at the end of the
+  // current on_events). Used by SSLIOStream too.
+  void schedule_wake();
+  void run_wakeups();
+
   int fd_;
   State state_ = State::kOpen;
   IOStreamOptions options_;
   std::exception_ptr error_;
+
+ private:
+  struct ReadOp;
+  struct ConnectOp;
+  enum class ReadKind : uint8_t;
+  void begin_read(ReadKind kind);
+  std::string take(std::size_t n);
+  bool advance_read();
+  bool check_satisfied();
+  std::optional<std::size_t> find_read_pos();
+  void read_loop();
+  ssize_t read_chunk(std::size_t want);
+  void settle_read_on_close();
+  std::size_t finish_read();
+  void handle_write() noexcept;
+  void handle_connect_event(uint32_t events);
+  void schedule_flush();
+  IOLoop* live_loop() const noexcept;
 };
 
 // Awaitable result of IOStream::write: completes when this write's bytes left the
@@ -175,6 +223,13 @@ class IOStream::WriteAwaiter {
   uint64_t end_;  // total bytes written by the stream once this write is flushed
 };
 
+inline IOStream::WriteAwaiter IOStream::write(std::string_view data) {
+  return write(std::string(data));
+}
+inline IOStream::WriteAwaiter IOStream::write(const char* data) {
+  return write(std::string(data));
+}
+
 // A TLS stream (OpenSSL). Server side: handshake on first use; client side: SNI and,
 // with a verifying context (the default for clients), certificate and hostname checks.
 // A handshake failure closes this stream only, with the OpenSSL error as real_error.
@@ -188,11 +243,31 @@ class SSLIOStream : public IOStream {
   Task<void> wait_for_handshake();
   // The protocol ALPN selected ("" if none).
   std::string selected_alpn_protocol() const;
+  // Client: the name given to create(). Server: the name the client sent by SNI ("" if
+  // none), known once the handshake completed.
+  std::string server_hostname() const;
+  // The handshake has completed.
+  bool handshake_done() const noexcept;
+  ~SSLIOStream() override;
+
+  void on_events(int fd, uint32_t events) override;
 
  protected:
   SSLIOStream(int fd, IOStreamOptions options);
   ssize_t read_from_fd(char* buf, std::size_t len) override;
   ssize_t write_to_fd(const struct iovec* iov, int count) override;
+  Task<void> finish_connect() override;
+  void before_close() noexcept override;
+
+ private:
+  friend class IOStream;  // start_tls hands over buffered bytes
+  struct TLS;
+  struct HandshakeOp;
+  void init_tls(bool server_side, std::shared_ptr<SSLContext> context, std::string hostname,
+                std::string preread);
+  bool drive_handshake();
+  [[noreturn]] void raise_ssl_error(int ssl_error, const char* operation);
+  std::unique_ptr<TLS> tls_;
 };
 
 }  // namespace tornado

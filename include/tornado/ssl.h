@@ -44,7 +44,10 @@ class SSLContext {
   static std::shared_ptr<SSLContext> server(const SSLServerOptions& options);
   static std::shared_ptr<SSLContext> server(const std::string& certfile,
                                             const std::string& keyfile = {});
-  static std::shared_ptr<SSLContext> client(const SSLClientOptions& options = {});
+  // Verifying client on the system CA store. (An overload, not a defaulted argument:
+  // g++ 12 double-destroys a defaulted argument's temporary inside a co_await expression.)
+  static std::shared_ptr<SSLContext> client();
+  static std::shared_ptr<SSLContext> client(const SSLClientOptions& options);
   ~SSLContext();
   SSLContext(const SSLContext&) = delete;
   SSLContext& operator=(const SSLContext&) = delete;

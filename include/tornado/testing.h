@@ -100,11 +100,7 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
   void flush_() override { stderr_->flush(); }
 
  private:
-  std::shared_ptr<spdlog::sinks::sink> stderr_ = [] {
-    auto s = std::make_shared<spdlog::sinks::stderr_color_sink_st>();
-    s->set_pattern(log_pattern(isatty(STDERR_FILENO) != 0));
-    return s;
-  }();
+  std::shared_ptr<spdlog::sinks::sink> stderr_ = make_stderr_sink();
   std::vector<Expectation*> expectations_;
   std::vector<std::string> unexpected_;
 };

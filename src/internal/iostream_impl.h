@@ -1,0 +1,90 @@
+// IOStream's state (shared by iostream.cpp and ssl_iostream.cpp). Not a public header.
+#pragma once
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "internal/read_buffer.h"
+#include "tornado/iostream.h"
+
+namespace tornado {
+
+enum class IOStream::ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kInto, kUntilClose, kFill };
+
+namespace detail {
+
+// A compiled read_until_regex pattern (JIT when available) and its match data; one per
+// call, so the pattern is compiled once however many chunks arrive.
+class CompiledRegex {
+ public:
+  CompiledRegex() = default;
+  explicit CompiledRegex(const std::string& pattern);
+  CompiledRegex(CompiledRegex&& o) noexcept
+      : code_(std::exchange(o.code_, nullptr)), match_(std::exchange(o.match_, nullptr)) {}
+  CompiledRegex& operator=(CompiledRegex&& o) noexcept {
+    std::swap(code_, o.code_);
+    std::swap(match_, o.match_);
+    return *this;
+  }
+  ~CompiledRegex();
+  explicit operator bool() const noexcept { return code_ != nullptr; }
+
+  enum class Result { kMatch, kPartial, kNone };
+  // Searches `subject` from `start`. kMatch: [*begin, *end) matched. kPartial: a match
+  // may start at *begin once more bytes arrive. kNone: no match can start before the end.
+  Result search(std::string_view subject, std::size_t start, std::size_t* begin,
+                std::size_t* end) const;
+
+ private:
+  pcre2_code* code_ = nullptr;
+  pcre2_match_data* match_ = nullptr;
+};
+
+}  // namespace detail
+
+struct IOStream::Impl {
+  IOLoop* loop = nullptr;
+  detail::ReadBuffer buffer;
+
+  // ---- the pending read (one at a time) ----
+  ReadKind kind = ReadKind::kNone;
+  bool read_done = false;      // finished: result or error is ready for await_resume
+  bool partial = false;
+  bool readable = true;        // no EAGAIN seen since the last read edge (edge-triggered)
+  bool dispatching = false;    // inside on_events: wake-ups run at its end
+  bool wake_scheduled = false;
+  bool flush_scheduled = false;
+  bool use_writev = false;     // the fd is not a socket (a pipe): writev instead of sendmsg
+  std::size_t read_target = 0; // kBytes: n; kFill: size to exceed
+  std::size_t max_bytes = 0;   // kUntil/kRegex limit (0 = none)
+  std::size_t scan_from = 0;   // where the next delimiter search starts
+  std::size_t read_result = 0;
+  std::exception_ptr read_error;
+  std::string delimiter;
+  detail::CompiledRegex regex;
+  std::span<char> into;
+  std::size_t into_filled = 0;
+  std::coroutine_handle<> read_waiter;
+
+  // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
+  std::vector<std::string> wqueue;
+  std::size_t whead = 0;
+  std::size_t woffset = 0;
+  uint64_t queued = 0;   // bytes ever queued
+  uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
+  std::vector<std::pair<uint64_t, std::coroutine_handle<>>> write_waiters;
+
+  std::coroutine_handle<> connect_waiter;
+  std::coroutine_handle<> handshake_waiter;  // SSLIOStream::wait_for_handshake
+  bool handshake_done = false;               // SSLIOStream
+  std::function<void()> close_callback;
+};
+
+}  // namespace tornado

@@ -1,0 +1,755 @@
+// IOStream: buffered reads and queued writes on a non-blocking fd, driven by the
+// edge-triggered IOLoop. See docs/iostream.md for the design.
+//
+// Control flow in one picture:
+//   read_*()  -> begin_read -> ReadOp::await_ready -> advance_read (buffer, then socket)
+//   on_events -> handle_write, then advance_read / idle read_loop -> run_wakeups (resume)
+//   close()   -> settle the pending read, schedule wake-ups and the close callback
+// Waiters are resumed only at the end of on_events or from a loop callback, never in the
+// middle of a state change, so a resumed coroutine may close or drop the stream safely.
+#include "tornado/iostream.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "internal/describe_exception.h"
+#include "internal/iostream_impl.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+namespace {
+
+constexpr int kMaxIov = 64;  // iovecs per writev; more chunks go out in the next call
+
+// Bytes read from the socket land here first when the stream's buffer is small, so a
+// 200-byte request costs a 200-byte buffer, not a read_chunk_size one.
+thread_local std::vector<char> t_scratch;
+
+std::string closed_message(const std::exception_ptr& e) {
+  if (!e) return "Stream is closed";
+  return "Stream is closed: " + detail::describe_exception(e);
+}
+
+struct MakeShared : IOStream {
+  MakeShared(int fd, IOStreamOptions o) : IOStream(fd, o) {}
+};
+
+}  // namespace
+
+StreamClosedError::StreamClosedError(std::exception_ptr real_error)
+    : std::runtime_error(closed_message(real_error)), real_error_(std::move(real_error)) {}
+
+// ---- regex ------------------------------------------------------------------------------
+
+namespace detail {
+
+CompiledRegex::CompiledRegex(const std::string& pattern) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &err,
+                        &offset, nullptr);
+  if (!code_) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof msg);
+    throw std::invalid_argument("read_until_regex: bad pattern at offset " +
+                                std::to_string(offset) + ": " + reinterpret_cast<char*>(msg));
+  }
+  // JIT is an optimisation: when unavailable, pcre2_match interprets.
+  pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_SOFT);
+  match_ = pcre2_match_data_create_from_pattern(code_, nullptr);
+  if (!match_) {
+    pcre2_code_free(code_);
+    throw std::bad_alloc();
+  }
+}
+
+CompiledRegex::~CompiledRegex() {
+  if (match_) pcre2_match_data_free(match_);
+  if (code_) pcre2_code_free(code_);
+}
+
+CompiledRegex::Result CompiledRegex::search(std::string_view subject, std::size_t start,
+                                            std::size_t* begin, std::size_t* end) const {
+  // Soft partial matching: a complete match wins (like Python's re.search on the buffer);
+  // otherwise PCRE2 reports where a match could still begin, so the next search resumes
+  // there instead of rescanning the whole buffer (linear, not quadratic, in the input).
+  int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                       start, PCRE2_PARTIAL_SOFT, match_, nullptr);
+  PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match_);
+  if (rc >= 0) {
+    *begin = ov[0];
+    *end = ov[1];
+    return Result::kMatch;
+  }
+  if (rc == PCRE2_ERROR_PARTIAL) {
+    *begin = ov[0];
+    return Result::kPartial;
+  }
+  if (rc == PCRE2_ERROR_NOMATCH) return Result::kNone;
+  PCRE2_UCHAR msg[256];
+  pcre2_get_error_message(rc, msg, sizeof msg);
+  throw std::runtime_error(std::string("read_until_regex: match failed: ") +
+                           reinterpret_cast<char*>(msg));
+}
+
+}  // namespace detail
+
+// ---- construction -----------------------------------------------------------------------
+
+std::shared_ptr<IOStream> IOStream::create(int fd, IOStreamOptions options) {
+  return std::make_shared<MakeShared>(fd, options);
+}
+
+IOStream::IOStream(int fd, IOStreamOptions options)
+    : impl_(std::make_unique<Impl>()), fd_(fd), options_(options) {
+  try {
+    if (fd < 0) throw std::invalid_argument("IOStream: negative fd");
+    if (options_.max_buffer_size == 0) throw std::invalid_argument("IOStream: max_buffer_size 0");
+    if (options_.read_chunk_size == 0) throw std::invalid_argument("IOStream: read_chunk_size 0");
+    // A chunk may not exceed half the buffer, so one read never overshoots the limit.
+    options_.read_chunk_size =
+        std::min(options_.read_chunk_size, std::max<std::size_t>(1, options_.max_buffer_size / 2));
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      throw std::system_error(errno, std::system_category(), "IOStream: fcntl");
+    }
+    impl_->loop = &IOLoop::current();
+    // Registered once for both directions (edge-triggered): no epoll_ctl per operation.
+    impl_->loop->add_handler(fd, this, IOLoop::READ | IOLoop::WRITE);
+  } catch (...) {
+    if (fd >= 0) ::close(fd);  // the stream owned it
+    fd_ = -1;
+    throw;
+  }
+}
+
+IOStream::~IOStream() {
+  if (fd_ >= 0) {
+    if (IOLoop* loop = live_loop()) loop->remove_handler(fd_);
+    ::close(fd_);
+  }
+}
+
+// The loop, if it is still there: a stream may outlive its IOLoop (tests destroy the loop
+// with streams open). A destroyed loop is no longer current on this thread, and a closed
+// one reports closed(); in both cases the fd left epoll when the loop's epoll fd closed.
+IOLoop* IOStream::live_loop() const noexcept {
+  IOLoop* loop = impl_->loop;
+  if (loop && IOLoop::current_or_null() == loop && !loop->closed()) return loop;
+  return nullptr;
+}
+
+// ---- reads ------------------------------------------------------------------------------
+
+struct IOStream::ReadOp {
+  IOStream* s;
+  bool await_ready() { return s->advance_read(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { s->impl_->read_waiter = h; }
+  std::size_t await_resume() { return s->finish_read(); }
+};
+
+void IOStream::begin_read(ReadKind kind) {
+  Impl& m = *impl_;
+  if (m.kind != ReadKind::kNone) throw std::logic_error("Already reading");
+  m.kind = kind;
+  m.read_done = false;
+  m.read_error = nullptr;
+  m.read_result = 0;
+  m.scan_from = 0;
+  m.max_bytes = 0;
+  m.partial = false;
+}
+
+std::size_t IOStream::finish_read() {
+  Impl& m = *impl_;
+  m.kind = ReadKind::kNone;
+  m.read_done = false;
+  m.regex = {};
+  m.delimiter.clear();
+  m.delimiter.shrink_to_fit();
+  m.into = {};
+  if (m.read_error) std::rethrow_exception(std::exchange(m.read_error, nullptr));
+  return m.read_result;
+}
+
+std::string IOStream::take(std::size_t n) {
+  std::string out(impl_->buffer.data(), n);
+  impl_->buffer.consume(n);
+  return out;
+}
+
+Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_bytes) {
+  auto self = shared_from_this();
+  if (delimiter.empty()) throw std::invalid_argument("read_until: empty delimiter");
+  begin_read(ReadKind::kUntil);
+  impl_->delimiter = std::move(delimiter);
+  impl_->max_bytes = max_bytes;
+  std::size_t n = co_await ReadOp{this};
+  co_return take(n);
+}
+
+Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t max_bytes) {
+  auto self = shared_from_this();
+  detail::CompiledRegex regex(pattern);  // throws std::invalid_argument before the read
+  begin_read(ReadKind::kRegex);
+  impl_->regex = std::move(regex);
+  impl_->max_bytes = max_bytes;
+  std::size_t n = co_await ReadOp{this};
+  co_return take(n);
+}
+
+Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
+  auto self = shared_from_this();
+  begin_read(ReadKind::kBytes);
+  impl_->read_target = n;
+  impl_->partial = partial;
+  std::size_t got = co_await ReadOp{this};
+  co_return take(got);
+}
+
+Task<std::size_t> IOStream::read_into(std::span<char> buffer, bool partial) {
+  auto self = shared_from_this();
+  begin_read(ReadKind::kInto);
+  impl_->into = buffer;
+  impl_->into_filled = 0;
+  impl_->partial = partial;
+  co_return co_await ReadOp{this};
+}
+
+Task<std::string> IOStream::read_until_close() {
+  auto self = shared_from_this();
+  begin_read(ReadKind::kUntilClose);
+  std::size_t n = co_await ReadOp{this};
+  co_return take(n);
+}
+
+Task<void> IOStream::fill_buffer() {
+  auto self = shared_from_this();
+  if (impl_->kind != ReadKind::kNone) throw std::logic_error("Already reading");
+  if (impl_->buffer.size() >= options_.max_buffer_size) {
+    throw StreamBufferFullError("fill_buffer: read buffer holds max_buffer_size (" +
+                                std::to_string(options_.max_buffer_size) + ") bytes");
+  }
+  begin_read(ReadKind::kFill);
+  impl_->read_target = impl_->buffer.size();
+  co_await ReadOp{this};
+}
+
+std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
+
+void IOStream::consume(std::size_t n) noexcept {
+  impl_->buffer.consume(std::min(n, impl_->buffer.size()));
+}
+
+std::size_t IOStream::read_buffer_capacity() const noexcept { return impl_->buffer.allocated(); }
+
+bool IOStream::reading() const noexcept { return impl_->kind != ReadKind::kNone; }
+
+bool IOStream::writing() const noexcept { return impl_->whead < impl_->wqueue.size(); }
+
+// Where the pending read ends in the buffer, if the buffer already satisfies it.
+// Throws UnsatisfiableReadError when max_bytes rules the read out.
+std::optional<std::size_t> IOStream::find_read_pos() {
+  Impl& m = *impl_;
+  detail::ReadBuffer& b = m.buffer;
+  const std::size_t size = b.size();
+  auto check_max = [&](std::size_t needed) {
+    if (m.max_bytes && needed > m.max_bytes) {
+      throw UnsatisfiableReadError("delimiter not found within " + std::to_string(m.max_bytes) +
+                                   " bytes");
+    }
+  };
+  switch (m.kind) {
+    case ReadKind::kBytes:
+      if (size >= m.read_target) return m.read_target;
+      if (m.partial && size > 0) return size;
+      return std::nullopt;
+    case ReadKind::kUntil: {
+      const std::size_t dl = m.delimiter.size();
+      if (size >= dl + m.scan_from) {
+        const void* hit = memmem(b.data() + m.scan_from, size - m.scan_from, m.delimiter.data(), dl);
+        if (hit) {
+          std::size_t end = static_cast<const char*>(hit) - b.data() + dl;
+          check_max(end);
+          return end;
+        }
+        // A delimiter straddling the end may complete later: keep its first dl-1 bytes.
+        m.scan_from = size - dl + 1;
+      }
+      check_max(size);
+      return std::nullopt;
+    }
+    case ReadKind::kRegex: {
+      std::size_t begin = 0, end = 0;
+      switch (m.regex.search(b.view(), m.scan_from, &begin, &end)) {
+        case detail::CompiledRegex::Result::kMatch:
+          check_max(end);
+          return end;
+        case detail::CompiledRegex::Result::kPartial:
+          m.scan_from = begin;
+          break;
+        case detail::CompiledRegex::Result::kNone:
+          m.scan_from = size;
+          break;
+      }
+      check_max(size);
+      return std::nullopt;
+    }
+    case ReadKind::kFill:
+      if (size > m.read_target) return size;
+      return std::nullopt;
+    case ReadKind::kInto: {
+      std::size_t n = std::min(size, m.into.size() - m.into_filled);
+      if (n) {
+        std::memcpy(m.into.data() + m.into_filled, b.data(), n);
+        b.consume(n);
+        m.into_filled += n;
+      }
+      if (m.into_filled == m.into.size() || (m.partial && m.into_filled > 0)) {
+        return m.into_filled;
+      }
+      return std::nullopt;
+    }
+    case ReadKind::kUntilClose:
+    case ReadKind::kNone:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Completes the pending read from the buffer if it can. True when the read is finished
+// (with a result, or failed because the stream closed).
+bool IOStream::check_satisfied() {
+  Impl& m = *impl_;
+  if (m.read_done) return true;
+  try {
+    if (auto pos = find_read_pos()) {
+      m.read_result = *pos;
+      m.read_done = true;
+      return true;
+    }
+  } catch (const UnsatisfiableReadError& e) {
+    // Tornado's rule: the connection is unusable (its framing is lost), so close it; the
+    // read fails with StreamClosedError whose real_error is this exception.
+    gen_log().info("Unsatisfiable read, closing connection: {}", e.what());
+    close(std::current_exception());
+  } catch (...) {
+    close(std::current_exception());
+  }
+  return m.read_done;
+}
+
+// The pending read's next step: from the buffer, then from the socket.
+bool IOStream::advance_read() {
+  Impl& m = *impl_;
+  if (check_satisfied()) return true;
+  if (state_ == State::kClosed) {
+    settle_read_on_close();
+    return true;
+  }
+  if (state_ == State::kOpen) read_loop();
+  return m.read_done;
+}
+
+// Reads until the pending read is satisfied or the socket would block. With no read
+// pending it reads only while a close callback wants to hear about a close, and no more
+// than read_chunk_size: past that the kernel's buffer holds the data (backpressure).
+// An edge-triggered fd reports readiness once, so `readable` remembers that we stopped
+// before EAGAIN; the next read resumes from the socket without waiting for an edge.
+void IOStream::read_loop() {
+  Impl& m = *impl_;
+  while (state_ == State::kOpen && m.readable) {
+    if (m.kind == ReadKind::kNone) {
+      if (!m.close_callback || m.buffer.size() >= options_.read_chunk_size) break;
+    } else if (m.read_done) {
+      break;
+    }
+    ssize_t n;
+    try {
+      if (m.kind == ReadKind::kInto && m.buffer.empty()) {
+        // Straight into the caller's memory: no intermediate copy.
+        n = read_from_fd(m.into.data() + m.into_filled, m.into.size() - m.into_filled);
+        if (n > 0) m.into_filled += static_cast<std::size_t>(n);
+      } else {
+        std::size_t room = options_.max_buffer_size - m.buffer.size();
+        if (room == 0) {
+          gen_log().error("Reached maximum read buffer size on fd {}", fd_);
+          close(std::make_exception_ptr(StreamBufferFullError(
+              "Reached maximum read buffer size (" + std::to_string(options_.max_buffer_size) +
+              " bytes)")));
+          break;
+        }
+        n = read_chunk(std::min(room, options_.read_chunk_size));
+      }
+    } catch (const std::system_error& e) {
+      const int code = e.code().value();
+      if (code != ECONNRESET && code != EPIPE && code != ETIMEDOUT) {
+        gen_log().warn("Read error on fd {}: {}", fd_, e.what());
+      }
+      close(std::current_exception());
+      break;
+    } catch (...) {
+      close(std::current_exception());
+      break;
+    }
+    if (n < 0) {
+      if (state_ == State::kOpen) m.readable = false;
+      break;
+    }
+    if (n == 0) {
+      close();  // orderly EOF
+      break;
+    }
+    if (m.kind != ReadKind::kNone) check_satisfied();
+  }
+}
+
+ssize_t IOStream::read_chunk(std::size_t want) {
+  detail::ReadBuffer& b = impl_->buffer;
+  if (b.capacity() >= options_.read_chunk_size) {
+    // A large transfer: read in place, no copy.
+    ssize_t n = read_from_fd(b.prepare(want), want);
+    if (n > 0) b.commit(static_cast<std::size_t>(n));
+    return n;
+  }
+  if (t_scratch.size() < want) t_scratch.resize(want);
+  ssize_t n = read_from_fd(t_scratch.data(), want);
+  if (n > 0) b.append(t_scratch.data(), static_cast<std::size_t>(n));
+  return n;
+}
+
+// The stream closed with a read pending: the buffered bytes may still satisfy it.
+void IOStream::settle_read_on_close() {
+  Impl& m = *impl_;
+  if (m.kind == ReadKind::kNone || m.read_done) return;
+  m.read_done = true;
+  if (m.kind == ReadKind::kUntilClose) {
+    m.read_result = m.buffer.size();
+    return;
+  }
+  try {
+    if (auto pos = find_read_pos()) {
+      m.read_result = *pos;
+      return;
+    }
+  } catch (...) {
+    // Unsatisfiable after close is still "closed" (Tornado raises StreamClosedError).
+  }
+  m.read_error = std::make_exception_ptr(StreamClosedError(error_));
+}
+
+ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, len);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    // ENOTCONN: a socket that is not connected yet (connect() is about to be called).
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN) {
+      errno = EAGAIN;
+      return -1;
+    }
+    throw std::system_error(errno, std::system_category(), "read");
+  }
+}
+
+// ---- writes -----------------------------------------------------------------------------
+
+ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
+  for (;;) {
+    ssize_t n;
+    if (!impl_->use_writev) {
+      // sendmsg is writev with flags: MSG_NOSIGNAL turns SIGPIPE into EPIPE, per call,
+      // without touching the process's signal disposition.
+      msghdr msg{};
+      msg.msg_iov = const_cast<struct iovec*>(iov);
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n < 0 && errno == ENOTSOCK) {
+        impl_->use_writev = true;  // a pipe: writev (SIGPIPE is the process's business)
+        continue;
+      }
+    } else {
+      n = ::writev(fd_, iov, count);
+    }
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+    throw std::system_error(errno, std::system_category(), "write");
+  }
+}
+
+IOStream::WriteAwaiter IOStream::write(std::string data) {
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  Impl& m = *impl_;
+  const uint64_t pending = m.queued - m.flushed;
+  if (options_.max_write_buffer_size && pending + data.size() > options_.max_write_buffer_size) {
+    throw StreamBufferFullError("Reached maximum write buffer size (" +
+                                std::to_string(options_.max_write_buffer_size) + " bytes)");
+  }
+  auto self = shared_from_this();
+  if (!data.empty()) {
+    m.queued += data.size();
+    m.wqueue.push_back(std::move(data));
+    schedule_flush();
+  }
+  return WriteAwaiter(std::move(self), m.queued);
+}
+
+// Corking: writes made in one loop iteration and not awaited go out together, in one
+// writev, from a callback at the end of the iteration. Awaiting a write flushes at once.
+void IOStream::schedule_flush() {
+  Impl& m = *impl_;
+  if (m.flush_scheduled || state_ != State::kOpen) return;
+  IOLoop* loop = live_loop();
+  if (!loop) return;
+  m.flush_scheduled = true;
+  loop->add_callback([self = shared_from_this()] {
+    self->impl_->flush_scheduled = false;
+    if (self->state_ == State::kOpen) self->handle_write();
+    self->run_wakeups();
+  });
+}
+
+void IOStream::handle_write() noexcept {
+  Impl& m = *impl_;
+  const uint64_t before = m.flushed;
+  try {
+    while (state_ == State::kOpen && m.whead < m.wqueue.size()) {
+      iovec iov[kMaxIov];
+      int count = 0;
+      for (std::size_t i = m.whead; i < m.wqueue.size() && count < kMaxIov; ++i, ++count) {
+        const std::size_t skip = i == m.whead ? m.woffset : 0;
+        iov[count].iov_base = m.wqueue[i].data() + skip;
+        iov[count].iov_len = m.wqueue[i].size() - skip;
+      }
+      ssize_t n = write_to_fd(iov, count);
+      if (n < 0) break;  // EAGAIN: the next EPOLLOUT edge resumes
+      m.flushed += static_cast<uint64_t>(n);
+      auto left = static_cast<std::size_t>(n);
+      while (left > 0) {
+        std::string& head = m.wqueue[m.whead];
+        const std::size_t rest = head.size() - m.woffset;
+        if (left < rest) {
+          m.woffset += left;
+          break;
+        }
+        left -= rest;
+        std::string().swap(head);  // give the chunk's memory back now
+        ++m.whead;
+        m.woffset = 0;
+      }
+    }
+    if (m.whead == m.wqueue.size()) {
+      std::vector<std::string>().swap(m.wqueue);  // an idle stream keeps no queue storage
+      m.whead = m.woffset = 0;
+    } else if (m.whead > 32 && m.whead * 2 > m.wqueue.size()) {
+      m.wqueue.erase(m.wqueue.begin(), m.wqueue.begin() + static_cast<std::ptrdiff_t>(m.whead));
+      m.whead = 0;
+    }
+  } catch (const std::system_error& e) {
+    const int code = e.code().value();
+    if (code != ECONNRESET && code != EPIPE && code != ETIMEDOUT) {
+      gen_log().warn("Write error on fd {}: {}", fd_, e.what());
+    }
+    close(std::current_exception());
+  } catch (...) {
+    close(std::current_exception());
+  }
+  if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
+}
+
+bool IOStream::WriteAwaiter::await_ready() const noexcept {
+  IOStream& s = *stream_;
+  if (s.impl_->flushed >= end_ || s.state_ == State::kClosed) return true;
+  // The immediate attempt: usually the kernel takes everything and nothing suspends
+  // (nor allocates).
+  if (s.state_ == State::kOpen) s.handle_write();
+  return s.impl_->flushed >= end_ || s.state_ == State::kClosed;
+}
+
+void IOStream::WriteAwaiter::await_suspend(std::coroutine_handle<> h) {
+  stream_->impl_->write_waiters.emplace_back(end_, h);
+}
+
+void IOStream::WriteAwaiter::await_resume() const {
+  if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
+}
+
+// ---- wake-ups ---------------------------------------------------------------------------
+
+void IOStream::schedule_wake() {
+  Impl& m = *impl_;
+  if (m.wake_scheduled) return;
+  if (!m.read_waiter && !m.connect_waiter && !m.handshake_waiter && m.write_waiters.empty()) {
+    return;
+  }
+  IOLoop* loop = live_loop();
+  auto self = weak_from_this().lock();
+  if (!loop || !self) return;
+  m.wake_scheduled = true;
+  loop->add_callback([self = std::move(self)] { self->run_wakeups(); });
+}
+
+// Resumes every waiter whose operation finished. Re-checks state after each resume: the
+// resumed coroutine may have closed the stream or started new operations.
+void IOStream::run_wakeups() {
+  Impl& m = *impl_;
+  m.wake_scheduled = false;
+  if (m.connect_waiter && state_ != State::kConnecting) {
+    std::exchange(m.connect_waiter, {}).resume();
+  }
+  if (m.handshake_waiter && (m.handshake_done || state_ == State::kClosed)) {
+    std::exchange(m.handshake_waiter, {}).resume();
+  }
+  if (m.read_waiter && m.read_done) std::exchange(m.read_waiter, {}).resume();
+  while (!m.write_waiters.empty()) {
+    auto [end, h] = m.write_waiters.front();
+    if (end > m.flushed && state_ != State::kClosed) break;
+    m.write_waiters.erase(m.write_waiters.begin());
+    h.resume();
+  }
+  if (m.write_waiters.empty() && m.write_waiters.capacity() > 0) {
+    std::vector<std::pair<uint64_t, std::coroutine_handle<>>>().swap(m.write_waiters);
+  }
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+void IOStream::on_events(int /*fd*/, uint32_t events) {
+  // Callbacks below may drop the owner's last reference: keep the object alive.
+  auto self = shared_from_this();
+  Impl& m = *impl_;
+  m.dispatching = true;
+  if (state_ == State::kConnecting) {
+    handle_connect_event(events);
+  } else if (state_ == State::kOpen) {
+    if (events & (IOLoop::READ | IOLoop::ERROR)) m.readable = true;
+    if (writing()) handle_write();
+    if (state_ == State::kOpen) {
+      if (m.kind == ReadKind::kNone) {
+        read_loop();
+      } else if (!m.read_done) {
+        advance_read();
+      }
+    }
+  }
+  m.dispatching = false;
+  run_wakeups();
+}
+
+// ---- connect ----------------------------------------------------------------------------
+
+struct IOStream::ConnectOp {
+  IOStream* s;
+  bool await_ready() const noexcept { return s->state_ != State::kConnecting; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { s->impl_->connect_waiter = h; }
+  void await_resume() const noexcept {}
+};
+
+void IOStream::handle_connect_event(uint32_t events) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (err != 0) {
+    gen_log().debug("Connect error on fd {}: {}", fd_, std::strerror(err));
+    state_ = State::kOpen;  // so close() runs its full path
+    close(std::make_exception_ptr(std::system_error(err, std::system_category(), "connect")));
+    return;
+  }
+  if (events & IOLoop::WRITE) {
+    state_ = State::kOpen;
+    impl_->readable = true;
+  }
+}
+
+Task<void> IOStream::connect(const sockaddr* address, socklen_t length) {
+  auto self = shared_from_this();
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  if (state_ == State::kConnecting) throw std::logic_error("Already connecting");
+  int rc;
+  do {
+    rc = ::connect(fd_, address, length);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno != EINPROGRESS) {
+    close(std::make_exception_ptr(std::system_error(errno, std::system_category(), "connect")));
+    throw StreamClosedError(error_);
+  }
+  if (rc < 0) {
+    state_ = State::kConnecting;
+    co_await ConnectOp{this};
+  }
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  if (writing()) handle_write();  // writes queued while connecting
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  co_await finish_connect();
+}
+
+Task<void> IOStream::finish_connect() { co_return; }
+
+// ---- close ------------------------------------------------------------------------------
+
+void IOStream::close(std::exception_ptr error) {
+  if (state_ == State::kClosed) return;
+  Impl& m = *impl_;
+  if (!error && state_ == State::kOpen && writing()) {
+    // `write(x); close();` must send x: writes are corked until the end of the iteration,
+    // so give them their (non-blocking) attempt now. A failure closes with its cause.
+    handle_write();
+    if (state_ == State::kClosed) return;
+  }
+  if (!error_) error_ = std::move(error);
+  if (state_ == State::kOpen && fd_ >= 0) before_close();
+  state_ = State::kClosed;
+  if (fd_ >= 0) {
+    if (IOLoop* loop = live_loop()) loop->remove_handler(fd_);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  settle_read_on_close();
+  std::vector<std::string>().swap(m.wqueue);
+  m.whead = m.woffset = 0;
+  if (!m.dispatching) schedule_wake();
+  if (m.close_callback) {
+    auto self = weak_from_this().lock();
+    IOLoop* loop = live_loop();
+    if (self && loop) {
+      loop->add_callback([self = std::move(self), cb = std::move(m.close_callback)] { cb(); });
+    }
+    m.close_callback = nullptr;
+  }
+}
+
+void IOStream::set_close_callback(std::function<void()> callback) {
+  impl_->close_callback = std::move(callback);
+  if (state_ == State::kClosed && impl_->close_callback) {
+    if (IOLoop* loop = live_loop()) {
+      loop->add_callback([self = shared_from_this(), cb = std::move(impl_->close_callback)] {
+        cb();
+      });
+    }
+    impl_->close_callback = nullptr;
+  }
+}
+
+void IOStream::set_nodelay(bool value) {
+  if (state_ == State::kClosed || fd_ < 0) return;
+  int v = value ? 1 : 0;
+  if (setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0) {
+    // Not TCP (a Unix socket, a pipe): nothing to tune.
+    if (errno == EOPNOTSUPP || errno == ENOPROTOOPT || errno == ENOTSOCK || errno == EINVAL) {
+      return;
+    }
+    throw std::system_error(errno, std::system_category(), "set_nodelay");
+  }
+}
+
+}  // namespace tornado

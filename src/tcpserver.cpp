@@ -1,0 +1,108 @@
+// TCPServer (tornado/tcpserver.h).
+#include "tornado/tcpserver.h"
+
+#include <unistd.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "internal/describe_exception.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+TCPServer::TCPServer(TCPServerOptions options) : options_(std::move(options)) {
+  if (options_.ssl_options && !options_.ssl_options->is_server()) {
+    throw std::invalid_argument("TCPServer: ssl_options must be a server context "
+                                "(SSLContext::server)");
+  }
+  if (options_.max_buffer_size == 0 || options_.read_chunk_size == 0) {
+    throw std::invalid_argument("TCPServer: max_buffer_size and read_chunk_size must be > 0");
+  }
+}
+
+TCPServer::~TCPServer() {
+  stop();
+  for (int fd : pending_fds_) ::close(fd);
+}
+
+void TCPServer::listen(int port, const std::string& address, int family, int backlog,
+                       bool reuse_port) {
+  add_sockets(bind_sockets(port, address, family, backlog, reuse_port));
+}
+
+void TCPServer::add_sockets(const std::vector<int>& fds) {
+  for (int fd : fds) {
+    // Register first: if the loop refuses this fd, the caller still owns it and the
+    // ones already registered stay with the server.
+    auto remove = add_accept_handler(
+        fd, [this](int conn, const ResolvedAddress& peer) { handle_connection(conn, peer); },
+        options_.accept);
+    listeners_.push_back({fd, std::move(remove)});
+  }
+}
+
+void TCPServer::bind(int port, const std::string& address, int family, int backlog,
+                     bool reuse_port) {
+  auto fds = bind_sockets(port, address, family, backlog, reuse_port);
+  pending_fds_.insert(pending_fds_.end(), fds.begin(), fds.end());
+}
+
+void TCPServer::start(int num_processes) {
+  if (started_) throw std::logic_error("TCPServer::start called twice");
+  if (num_processes != 1) {
+    throw std::invalid_argument(
+        "TCPServer::start: only num_processes=1 is supported; fork with process.h "
+        "(fork_processes) and call add_sockets in each child");
+  }
+  started_ = true;
+  auto fds = std::exchange(pending_fds_, {});
+  add_sockets(fds);
+}
+
+void TCPServer::stop() {
+  // Swap first so a re-entrant stop() (from a callback) sees nothing left to close.
+  auto listeners = std::exchange(listeners_, {});
+  for (auto& l : listeners) {
+    l.remove();
+    ::close(l.fd);
+  }
+}
+
+std::vector<ResolvedAddress> TCPServer::listening_addresses() const {
+  std::vector<ResolvedAddress> out;
+  for (const auto& l : listeners_) out.push_back(sock_name(l.fd));
+  for (int fd : pending_fds_) out.push_back(sock_name(fd));
+  return out;
+}
+
+Task<> TCPServer::handle_stream(std::shared_ptr<IOStream> /*stream*/, std::string /*address*/) {
+  throw std::logic_error("TCPServer::handle_stream is not overridden");
+  co_return;
+}
+
+void TCPServer::handle_connection(int fd, const ResolvedAddress& peer) {
+  IOStreamOptions stream_options;
+  stream_options.max_buffer_size = options_.max_buffer_size;
+  stream_options.read_chunk_size = options_.read_chunk_size;
+  std::shared_ptr<IOStream> stream;
+  if (options_.ssl_options) {
+    stream = SSLIOStream::create(fd, /*server_side=*/true, options_.ssl_options, {},
+                                 stream_options);
+  } else {
+    stream = IOStream::create(fd, stream_options);
+  }
+  std::string address = peer.family == AF_UNIX ? std::string() : peer.host();
+  auto fut = spawn(handle_stream(stream, address));
+  // Retrieve the outcome ourselves so a failure is reported with its connection.
+  fut.add_done_callback([address](const Future<void>& f) {
+    std::exception_ptr e = f.exception();
+    if (!e) return;
+    // As in Tornado, every escaping exception is an application error, StreamClosedError
+    // included: a handler that expects clients to leave catches it.
+    app_log().error("Exception in callback handle_stream for {}: {}", address,
+                    detail::describe_exception(e));
+  });
+}
+
+}  // namespace tornado
