@@ -20,12 +20,12 @@ namespace {
 // or a balanced "(...)". Inside a piece, '&' only appears as an escaped &amp; or &quot;
 // (the text is already xhtml-escaped), so "&lt;" and "&gt;" end a URL.
 constexpr const char* kUrlPattern =
-    R"(\b()"
-    R"((?:([\w-]+):(/{1,3})|www[.]))"                                    // 2: proto, 3: slashes
-    R"((?:(?:(?:[^\s&()]|&amp;|&quot;)*)"                                // ordinary characters
-    R"((?:[^!"#$%&'()*+,.:;<=>?@\[\]^`{|}~\s]))"                         // last: no punctuation
-    R"(|(?:\((?:[^\s&()]|&amp;|&quot;)*\)))+)"                           // or a (...) group
-    R"())";
+    R"re(\b()re"
+    R"re((?:([\w-]+):(/{1,3})|www[.]))re"                  // 2: proto, 3: slashes
+    R"re((?:(?:(?:[^\s&()]|&amp;|&quot;)*)re"               // ordinary characters,
+    R"re((?:[^!"#$%&'()*+,.:;<=>?@\[\]^`{|}~\s])))re"       // the last one no punctuation
+    R"re(|(?:\((?:[^\s&()]|&amp;|&quot;)*\)))+)re"          // or a (...) group
+    R"re())re";
 
 struct CodeDeleter {
   void operator()(pcre2_code* c) const { pcre2_code_free(c); }
@@ -53,6 +53,34 @@ const pcre2_code* url_regex() {
 struct MatchDataDeleter {
   void operator()(pcre2_match_data* m) const { pcre2_match_data_free(m); }
 };
+
+// The JIT keeps one backtracking frame per character of a URL, so long URLs outgrow the
+// default 32 KiB JIT stack: give each thread a stack that can grow to 4 MiB. Past that
+// the interpreter (heap-backed) takes over, see match_at.
+struct JitContext {
+  pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, nullptr);
+  pcre2_match_context* context = pcre2_match_context_create(nullptr);
+  JitContext() {
+    if (stack != nullptr && context != nullptr) pcre2_jit_stack_assign(context, nullptr, stack);
+  }
+  ~JitContext() {
+    pcre2_match_context_free(context);
+    pcre2_jit_stack_free(stack);
+  }
+  JitContext(const JitContext&) = delete;
+  JitContext& operator=(const JitContext&) = delete;
+};
+
+int match_at(const pcre2_code* re, std::string_view subject, std::size_t pos,
+             pcre2_match_data* md) {
+  thread_local JitContext jit;
+  const auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data());
+  int rc = pcre2_match(re, data, subject.size(), pos, 0, md, jit.context);
+  if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+    rc = pcre2_match(re, data, subject.size(), pos, PCRE2_NO_JIT, md, jit.context);
+  }
+  return rc;
+}
 
 std::string_view strip_whitespace(std::string_view s) {
   auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
@@ -110,9 +138,8 @@ std::string linkify(std::string_view text, const LinkifyOptions& options) {
   std::string out;
   out.reserve(escaped.size() + escaped.size() / 2);
   std::size_t pos = 0;
-  const auto* subject = reinterpret_cast<PCRE2_SPTR>(escaped.data());
   while (pos <= escaped.size()) {
-    int rc = pcre2_match(re, subject, escaped.size(), pos, 0, md.get(), nullptr);
+    int rc = match_at(re, escaped, pos, md.get());
     if (rc < 0) {
       if (rc != PCRE2_ERROR_NOMATCH) {
         throw std::runtime_error("linkify: pattern matching failed (error " +
