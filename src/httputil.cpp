@@ -302,8 +302,11 @@ bool is_legal_cookie_key(std::string_view key) {
 const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookies() const {
   if (!cookies_) {
     cookies_.emplace();
-    if (auto header = headers.get("Cookie")) {
-      for (auto& [name, value] : parse_cookie(*header)) {
+    // Several Cookie fields (HTTP/2 gateways split them) are read as one list joined with
+    // "; " (RFC 9113 8.2.3), not with "," as get() would join them.
+    for (const auto& [field, header] : headers.get_all()) {
+      if (!http1::iequals(field, "Cookie")) continue;
+      for (auto& [name, value] : parse_cookie(header)) {
         if (is_legal_cookie_key(name)) cookies_->insert_or_assign(name, std::move(value));
       }
     }
