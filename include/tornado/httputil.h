@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -138,6 +139,12 @@ ResponseStartLine parse_response_start_line(std::string_view line);
 
 class HTTPConnection;
 
+// Where a request came from, as the server sees it (after xheaders, if enabled).
+struct HTTPConnectionContext {
+  std::string remote_ip;          // peer address ("" for a Unix socket)
+  std::string protocol = "http";  // "http" or "https"
+};
+
 // One HTTP request as a handler sees it (Tornado's HTTPServerRequest).
 class HTTPServerRequest {
  public:
@@ -250,11 +257,14 @@ class HTTPConnection {
   virtual WriteAwaiter write(std::string_view chunk) = 0;
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
   virtual WriteAwaiter finish() = 0;
+  // Runs `callback` if the peer closes the connection before the response is finished
+  // (RequestHandler::on_connection_close uses it). Replaced by a later call.
+  virtual void set_close_callback(std::function<void()> callback) = 0;
   // Per-request overrides (Tornado's set_max_body_size / set_body_timeout).
   virtual void set_max_body_size(std::size_t bytes) = 0;
   virtual void set_body_timeout(Duration timeout) = 0;
-  // The peer address as text ("" if unknown).
-  virtual std::string remote_ip() const = 0;
+  // The peer address and scheme for the current request.
+  virtual const HTTPConnectionContext& context() const = 0;
 };
 
 // Called by the server for each request on a connection.
