@@ -1,9 +1,8 @@
 #include "tornado/escape.h"
 
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "internal/html_entities.h"
@@ -115,12 +114,23 @@ std::string xhtml_escape(std::string_view value) {
   out.reserve(value.size() + value.size() / 8);
   for (char c : value) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#x27;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#x27;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -236,7 +246,9 @@ std::string base64_encode(std::string_view data, bool urlsafe) {
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(data[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(data[k]));
+  };
   for (; i + 3 <= data.size(); i += 3) {
     uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out.push_back(alphabet[n >> 18 & 63]);

@@ -21,10 +21,10 @@ namespace {
 // (the text is already xhtml-escaped), so "&lt;" and "&gt;" end a URL.
 constexpr const char* kUrlPattern =
     R"re(\b()re"
-    R"re((?:([\w-]+):(/{1,3})|www[.]))re"                  // 2: proto, 3: slashes
-    R"re((?:(?:(?:[^\s&()]|&amp;|&quot;)*)re"               // ordinary characters,
-    R"re((?:[^!"#$%&'()*+,.:;<=>?@\[\]^`{|}~\s])))re"       // the last one no punctuation
-    R"re(|(?:\((?:[^\s&()]|&amp;|&quot;)*\)))+)re"          // or a (...) group
+    R"re((?:([\w-]+):(/{1,3})|www[.]))re"              // 2: proto, 3: slashes
+    R"re((?:(?:(?:[^\s&()]|&amp;|&quot;)*)re"          // ordinary characters,
+    R"re((?:[^!"#$%&'()*+,.:;<=>?@\[\]^`{|}~\s])))re"  // the last one no punctuation
+    R"re(|(?:\((?:[^\s&()]|&amp;|&quot;)*\)))+)re"     // or a (...) group
     R"re())re";
 
 struct CodeDeleter {
@@ -35,9 +35,9 @@ const pcre2_code* url_regex() {
   static const std::unique_ptr<pcre2_code, CodeDeleter> code = [] {
     int error = 0;
     PCRE2_SIZE offset = 0;
-    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kUrlPattern), PCRE2_ZERO_TERMINATED,
-                                  PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error,
-                                  &offset, nullptr);
+    pcre2_code* c =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kUrlPattern), PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset, nullptr);
     if (c == nullptr) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error, message, sizeof message);
@@ -142,8 +142,8 @@ std::string linkify(std::string_view text, const LinkifyOptions& options) {
     int rc = match_at(re, escaped, pos, md.get());
     if (rc < 0) {
       if (rc != PCRE2_ERROR_NOMATCH) {
-        throw std::runtime_error("linkify: pattern matching failed (error " +
-                                 std::to_string(rc) + ")");
+        throw std::runtime_error("linkify: pattern matching failed (error " + std::to_string(rc) +
+                                 ")");
       }
       break;
     }
@@ -159,9 +159,9 @@ std::string linkify(std::string_view text, const LinkifyOptions& options) {
     bool has_proto = rc > 2 && ov[4] != PCRE2_UNSET;
 
     if ((options.require_protocol && !has_proto) ||
-        (has_proto && std::find(options.permitted_protocols.begin(),
-                                options.permitted_protocols.end(),
-                                proto) == options.permitted_protocols.end())) {
+        (has_proto &&
+         std::find(options.permitted_protocols.begin(), options.permitted_protocols.end(), proto) ==
+             options.permitted_protocols.end())) {
       out.append(url);
       continue;
     }

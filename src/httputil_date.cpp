@@ -11,10 +11,9 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
-                                                   "Thu", "Fri", "Sat"};
-constexpr std::array<std::string_view, 7> kLongDays = {
-    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::array<std::string_view, 7> kLongDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                       "Thursday", "Friday", "Saturday"};
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
@@ -54,8 +53,7 @@ struct Cursor {
     return false;
   }
   bool take_time(int& h, int& m, int& sec) {
-    return take_digits(2, h) && take(":") && take_digits(2, m) && take(":") &&
-           take_digits(2, sec);
+    return take_digits(2, h) && take(":") && take_digits(2, m) && take(":") && take_digits(2, sec);
   }
 };
 
@@ -122,8 +120,8 @@ std::optional<int64_t> parse_http_date(std::string_view text) {
         c.take_month(month) && c.take("-") && c.take_digits(2, year) && c.take(" ") &&
         c.take_time(h, m, sec) && c.take(" GMT") && c.s.empty()) {
       // RFC 9110 5.6.7: a two-digit year more than 50 years in the future is in the past.
-      int now_year = static_cast<int>(
-          year_month_day{floor<std::chrono::days>(system_clock::now())}.year());
+      int now_year =
+          static_cast<int>(year_month_day{floor<std::chrono::days>(system_clock::now())}.year());
       int full = now_year / 100 * 100 + year;
       if (full > now_year + 50) full -= 100;
       return to_unix(full, month, day, h, m, sec);

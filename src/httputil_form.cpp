@@ -37,7 +37,8 @@ void for_each_qs_pair(std::string_view qs, Fn&& fn) {
     if (!pair.empty()) {
       std::size_t eq = pair.find('=');
       std::string_view name = pair.substr(0, eq);
-      std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      std::string_view value =
+          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
       fn(escape::url_unescape(name, true), escape::url_unescape(value, true));
     }
     if (amp == std::string_view::npos) break;
@@ -80,7 +81,11 @@ std::string sanitize_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::size_t len = c < 0x80         ? 1
+                      : (c >> 5) == 6  ? 2
+                      : (c >> 4) == 14 ? 3
+                      : (c >> 3) == 30 ? 4
+                                       : 0;
     bool ok = len > 0 && i + len <= s.size();
     uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
     for (std::size_t k = 1; ok && k < len; ++k) {
@@ -284,9 +289,8 @@ void parse_body_arguments(std::string_view content_type, std::string_view body, 
   }
 }
 
-void parse_multipart_form_data(std::string_view boundary, std::string_view data,
-                               Arguments& args, Files& files,
-                               const ParseMultipartConfig& config) {
+void parse_multipart_form_data(std::string_view boundary, std::string_view data, Arguments& args,
+                               Files& files, const ParseMultipartConfig& config) {
   if (!config.enabled) throw HTTPInputError("multipart/form-data parsing is disabled");
   // RFC 2046 5.1.1 allows a quoted boundary parameter.
   if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"') {
@@ -363,7 +367,8 @@ std::string unquote_cookie(std::string_view s) {
     }
     auto octal = [&](std::size_t k, char hi) { return s[k] >= '0' && s[k] <= hi; };
     if (i + 3 < s.size() && octal(i + 1, '3') && octal(i + 2, '7') && octal(i + 3, '7')) {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else if (s[i + 1] != '\n') {
       out.push_back(s[i + 1]);
@@ -388,7 +393,8 @@ std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view he
     std::string_view val = eq == std::string_view::npos ? chunk : chunk.substr(eq + 1);
     key = strip(key);
     val = strip(val);
-    if (!key.empty() || !val.empty()) cookies.insert_or_assign(std::string(key), unquote_cookie(val));
+    if (!key.empty() || !val.empty())
+      cookies.insert_or_assign(std::string(key), unquote_cookie(val));
     if (semi == std::string_view::npos) break;
     header.remove_prefix(semi + 1);
   }

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,15 +36,18 @@ std::vector<LinkifyCase> linkify_cases() {
   extra.extra_params = R"x(rel="nofollow" class="external")x";
   LinkifyOptions extra_fn;
   extra_fn.extra_params_fn = [](std::string_view href) -> std::string {
-    return href.starts_with("http://www.internal-link.com") ? R"x(class="internal")x"
-                                                            : R"x(rel="nofollow" class="external")x";
+    return href.starts_with("http://www.internal-link.com")
+               ? R"x(class="internal")x"
+               : R"x(rel="nofollow" class="external")x";
   };
   LinkifyOptions extra_fn_spaces;
   extra_fn_spaces.extra_params_fn = [](std::string_view) -> std::string {
     return R"x(    rel="nofollow" class="external"  )x";
   };
   return {
-      {"hello http://world.com/!", {}, R"x(hello <a href="http://world.com/">http://world.com/</a>!)x"},
+      {"hello http://world.com/!",
+       {},
+       R"x(hello <a href="http://world.com/">http://world.com/</a>!)x"},
       {"hello http://world.com/with?param=true&stuff=yes",
        {},
        R"x(hello <a href="http://world.com/with?param=true&amp;stuff=yes">http://world.com/with?param=true&amp;stuff=yes</a>)x"},
@@ -60,8 +62,12 @@ std::vector<LinkifyCase> linkify_cases() {
       {"http://url.com/withmany((((((((((((((((((((((((((((((((((a)",
        {},
        R"x(<a href="http://url.com/withmany">http://url.com/withmany</a>((((((((((((((((((((((((((((((((((a))x"},
-      {"http://foo.com/blah_blah", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>)x"},
-      {"http://foo.com/blah_blah/", {}, R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>)x"},
+      {"http://foo.com/blah_blah",
+       {},
+       R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>)x"},
+      {"http://foo.com/blah_blah/",
+       {},
+       R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>)x"},
       {"(Something like http://foo.com/blah_blah)",
        {},
        R"x((Something like <a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>))x"},
@@ -74,15 +80,21 @@ std::vector<LinkifyCase> linkify_cases() {
       {"(Something like http://foo.com/blah_blah_(wikipedia))",
        {},
        R"x((Something like <a href="http://foo.com/blah_blah_(wikipedia)">http://foo.com/blah_blah_(wikipedia)</a>))x"},
-      {"http://foo.com/blah_blah.", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>.)x"},
-      {"http://foo.com/blah_blah/.", {}, R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>.)x"},
+      {"http://foo.com/blah_blah.",
+       {},
+       R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>.)x"},
+      {"http://foo.com/blah_blah/.",
+       {},
+       R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>.)x"},
       {"<http://foo.com/blah_blah>",
        {},
        R"x(&lt;<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>&gt;)x"},
       {"<http://foo.com/blah_blah/>",
        {},
        R"x(&lt;<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>&gt;)x"},
-      {"http://foo.com/blah_blah,", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>,)x"},
+      {"http://foo.com/blah_blah,",
+       {},
+       R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>,)x"},
       {"http://www.example.com/wpstyle/?p=364.",
        {},
        R"x(<a href="http://www.example.com/wpstyle/?p=364">http://www.example.com/wpstyle/?p=364</a>.)x"},
@@ -91,7 +103,9 @@ std::vector<LinkifyCase> linkify_cases() {
       {"http://userid:password@example.com:8080",
        {},
        R"x(<a href="http://userid:password@example.com:8080">http://userid:password@example.com:8080</a>)x"},
-      {"http://userid@example.com", {}, R"x(<a href="http://userid@example.com">http://userid@example.com</a>)x"},
+      {"http://userid@example.com",
+       {},
+       R"x(<a href="http://userid@example.com">http://userid@example.com</a>)x"},
       {"http://userid@example.com:8080",
        {},
        R"x(<a href="http://userid@example.com:8080">http://userid@example.com:8080</a>)x"},
@@ -101,33 +115,31 @@ std::vector<LinkifyCase> linkify_cases() {
       {"message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e",
        protocols({"http", "message"}),
        R"x(<a href="message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e">message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e</a>)x"},
-      {"http://\u27a1.ws/\u4a39", {}, "<a href=\"http://\u27a1.ws/\u4a39\">http://\u27a1.ws/\u4a39</a>"},
+      {"http://\u27a1.ws/\u4a39",
+       {},
+       "<a href=\"http://\u27a1.ws/\u4a39\">http://\u27a1.ws/\u4a39</a>"},
       {"<tag>http://example.com</tag>",
        {},
        R"x(&lt;tag&gt;<a href="http://example.com">http://example.com</a>&lt;/tag&gt;)x"},
-      {"Just a www.example.com link.", {}, R"x(Just a <a href="http://www.example.com">www.example.com</a> link.)x"},
+      {"Just a www.example.com link.",
+       {},
+       R"x(Just a <a href="http://www.example.com">www.example.com</a> link.)x"},
       {"Just a www.example.com link.", require, "Just a www.example.com link."},
-      {"A http://reallylong.com/link/that/exceedsthelenglimit.html",
-       require_shorten,
+      {"A http://reallylong.com/link/that/exceedsthelenglimit.html", require_shorten,
        R"x(A <a href="http://reallylong.com/link/that/exceedsthelenglimit.html" title="http://reallylong.com/link/that/exceedsthelenglimit.html">http://reallylong.com/link...</a>)x"},
-      {"A http://reallylongdomainnamethatwillbetoolong.com/hi!",
-       shorten,
+      {"A http://reallylongdomainnamethatwillbetoolong.com/hi!", shorten,
        R"x(A <a href="http://reallylongdomainnamethatwillbetoolong.com/hi" title="http://reallylongdomainnamethatwillbetoolong.com/hi">http://reallylongdomainnametha...</a>!)x"},
       {"A file:///passwords.txt and http://web.com link",
        {},
        R"x(A file:///passwords.txt and <a href="http://web.com">http://web.com</a> link)x"},
-      {"A file:///passwords.txt and http://web.com link",
-       protocols({"file"}),
+      {"A file:///passwords.txt and http://web.com link", protocols({"file"}),
        R"x(A <a href="file:///passwords.txt">file:///passwords.txt</a> and http://web.com link)x"},
-      {"www.external-link.com",
-       extra,
+      {"www.external-link.com", extra,
        R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"},
-      {"www.external-link.com and www.internal-link.com/blogs extra",
-       extra_fn,
+      {"www.external-link.com and www.internal-link.com/blogs extra", extra_fn,
        R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"
        R"x( and <a href="http://www.internal-link.com/blogs" class="internal">www.internal-link.com/blogs</a> extra)x"},
-      {"www.external-link.com",
-       extra_fn_spaces,
+      {"www.external-link.com", extra_fn_spaces,
        R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"},
   };
 }
@@ -146,8 +158,8 @@ TEST(EscapeTest, LinkifyEscapesTheTextAroundLinks) {
 TEST(EscapeTest, LinkifyLongParenRunIsFast) {
   // Nested quantifiers must not backtrack exponentially (the Gruber regex failure mode).
   std::string text = "http://url.com/w(" + std::string(5000, 'a');
-  EXPECT_EQ(linkify(text), "<a href=\"http://url.com/w\">http://url.com/w</a>(" +
-                               std::string(5000, 'a'));
+  EXPECT_EQ(linkify(text),
+            "<a href=\"http://url.com/w\">http://url.com/w</a>(" + std::string(5000, 'a'));
 }
 
 TEST(EscapeTest, LinkifyVeryLongUrlIsLinked) {
@@ -189,7 +201,9 @@ TEST(EscapeTest, XhtmlUnescapeNumeric) {
       {"foo&#32;bar", "foo bar"},
       {"foo&#x20;bar", "foo bar"},
       {"foo&#X20;bar", "foo bar"},
-      {"foo&#xabc;bar", "foo\u0abc" "bar"},
+      {"foo&#xabc;bar",
+       "foo\u0abc"
+       "bar"},
       {"foo&#xyz;bar", "foo&#xyz;bar"},  // invalid encoding
       {"foo&#;bar", "foo&#;bar"},        // invalid encoding
       {"foo&#x;bar", "foo&#x;bar"},      // invalid encoding

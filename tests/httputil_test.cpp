@@ -20,8 +20,10 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 std::string crlf(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '\n') out += "\r\n";
-    else out.push_back(c);
+    if (c == '\n')
+      out += "\r\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -259,8 +261,7 @@ TEST(MultipartFormDataTest, LineDoesNotEndWithCorrectLineBreak) {
 
 TEST(MultipartFormDataTest, BareLfLineEndingsAreRejected) {
   // Tornado (and RFC 2046) need CRLF around boundaries; a LF-only body has no part headers.
-  expect_form_error("1234",
-                    "--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n--1234--",
+  expect_form_error("1234", "--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n--1234--",
                     "missing headers");
 }
 
@@ -298,16 +299,17 @@ TEST(MultipartFormDataTest, MalformedPartHeader) {
 }
 
 TEST(MultipartFormDataTest, FieldsFilesAndPerPartContentType) {
-  Form f = parse_form("xYz", crlf("--xYz\n"
-                                  "Content-Disposition: form-data; name=\"title\"\n\n"
-                                  "hello\nworld\n"
-                                  "--xYz\n"
-                                  "Content-Disposition: form-data; name=\"title\"\n\n\n"
-                                  "--xYz\n"
-                                  "Content-Disposition: form-data; name=\"up\"; filename=\"a.png\"\n"
-                                  "Content-Type: image/png\n\n"
-                                  "\x89PNG\n"
-                                  "--xYz--\n"));
+  Form f =
+      parse_form("xYz", crlf("--xYz\n"
+                             "Content-Disposition: form-data; name=\"title\"\n\n"
+                             "hello\nworld\n"
+                             "--xYz\n"
+                             "Content-Disposition: form-data; name=\"title\"\n\n\n"
+                             "--xYz\n"
+                             "Content-Disposition: form-data; name=\"up\"; filename=\"a.png\"\n"
+                             "Content-Type: image/png\n\n"
+                             "\x89PNG\n"
+                             "--xYz--\n"));
   EXPECT_EQ(f.args["title"], (std::vector<std::string>{"hello\r\nworld", ""}));
   ASSERT_EQ(f.files["up"].size(), 1u);
   EXPECT_EQ(f.files["up"][0].content_type, "image/png");
@@ -317,8 +319,7 @@ TEST(MultipartFormDataTest, FieldsFilesAndPerPartContentType) {
 TEST(MultipartFormDataTest, DispositionParamsWithManySemicolons) {
   // Tornado's linear-performance regression input; here we check the result (the scanner
   // is a single pass), not the time.
-  std::string message = "--1234\r\nContent-Disposition: form-data; x=\"" +
-                        std::string(10000, ';') +
+  std::string message = "--1234\r\nContent-Disposition: form-data; x=\"" + std::string(10000, ';') +
                         "\"; name=\"files\"; filename=\"a.txt\"\r\n\r\nFoo\r\n--1234--\r\n";
   Form f = parse_form("1234", message);
   EXPECT_EQ(f.files["files"].at(0).filename, "a.txt");
@@ -327,7 +328,8 @@ TEST(MultipartFormDataTest, DispositionParamsWithManySemicolons) {
 std::string many_parts(int n) {
   std::string body;
   for (int i = 0; i < n; ++i) {
-    body += "--B\r\nContent-Disposition: form-data; name=\"p" + std::to_string(i) + "\"\r\n\r\nv\r\n";
+    body +=
+        "--B\r\nContent-Disposition: form-data; name=\"p" + std::to_string(i) + "\"\r\n\r\nv\r\n";
   }
   return body + "--B--\r\n";
 }
@@ -345,8 +347,9 @@ TEST(MultipartFormDataTest, TooManyParts) {
 }
 
 TEST(MultipartFormDataTest, PartHeaderTooLarge) {
-  std::string big = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " +
-                    std::string(11 * 1024, 'x') + "\r\n\r\nv\r\n--B--";
+  std::string big =
+      "--B\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " + std::string(11 * 1024, 'x') +
+      "\r\n\r\nv\r\n--B--";
   expect_form_error("B", big, "part header too large");
   ParseMultipartConfig larger;
   larger.max_part_header_size = 16 * 1024;
@@ -373,8 +376,8 @@ TEST(ParseBodyArgumentsTest, UrlEncoded) {
 TEST(ParseBodyArgumentsTest, MultipartWithQuotedBoundary) {
   Arguments args;
   Files files;
-  parse_body_arguments("multipart/form-data; charset=utf-8; boundary=\"1234\"", kFileUpload,
-                       args, files);
+  parse_body_arguments("multipart/form-data; charset=utf-8; boundary=\"1234\"", kFileUpload, args,
+                       files);
   EXPECT_EQ(files["files"].at(0).body, "Foo");
 }
 
@@ -393,7 +396,8 @@ TEST(ParseBodyArgumentsTest, ContentEncodingOnAFormIsRefused) {
   HTTPHeaders headers{{"Content-Encoding", "gzip"}};
   Arguments args;
   Files files;
-  for (std::string_view type : {"application/x-www-form-urlencoded", "multipart/form-data; boundary=1234"}) {
+  for (std::string_view type :
+       {"application/x-www-form-urlencoded", "multipart/form-data; boundary=1234"}) {
     try {
       parse_body_arguments(type, "a=1", args, files, &headers);
       ADD_FAILURE() << "no error for " << type;
@@ -419,13 +423,14 @@ TEST(ParseBodyArgumentsTest, OtherContentTypesAreIgnored) {
 
 TEST(HTTPHeadersTest, MultiLine) {
   // Continuation lines join the previous value with a single space.
-  HTTPHeaders headers = HTTPHeaders::parse(crlf("Foo: bar\n"
-                                                " baz\n"
-                                                "Asdf: qwer\n"
-                                                "\tzxcv\n"
-                                                "Foo: even\n"
-                                                "     more\n"
-                                                "     lines\n"));
+  HTTPHeaders headers =
+      HTTPHeaders::parse(crlf("Foo: bar\n"
+                              " baz\n"
+                              "Asdf: qwer\n"
+                              "\tzxcv\n"
+                              "Foo: even\n"
+                              "     more\n"
+                              "     lines\n"));
   EXPECT_EQ(headers.get("asdf"), "qwer zxcv");
   EXPECT_EQ(headers.get_list("asdf"), (std::vector<std::string>{"qwer zxcv"}));
   EXPECT_EQ(headers.get("Foo"), "bar baz,even more lines");
@@ -450,7 +455,8 @@ TEST(HTTPHeadersTest, UnicodeNewlinesAreNotSeparators) {
   }
   // The C0 separators Tornado's test also tries are control characters: RFC 9110 5.5
   // forbids them in a field value (Tornado 6.2 kept them; 6.5 refuses them too).
-  for (std::string ctl : std::vector<std::string>{"\x1b", "\x1c", "\x1d", "\x1e", "\x0b", "\x7f", std::string(1, '\0')}) {
+  for (std::string ctl : std::vector<std::string>{"\x1b", "\x1c", "\x1d", "\x1e", "\x0b", "\x7f",
+                                                  std::string(1, '\0')}) {
     EXPECT_THROW(HTTPHeaders::parse("Cookie: foo=" + ctl + "bar"), HTTPInputError);
   }
 }
@@ -460,8 +466,7 @@ TEST(HTTPHeadersTest, OptionalCr) {
   HTTPHeaders headers = HTTPHeaders::parse("CRLF: crlf\r\nLF: lf\nCR: cr\r\n");
   EXPECT_EQ(headers.get_all(), (Pairs{{"CRLF", "crlf"}, {"LF", "lf"}, {"CR", "cr"}}));
   // A bare CR is not a line end and not allowed in a value (RFC 9112 2.2).
-  EXPECT_THROW(HTTPHeaders::parse("CRLF: crlf\r\nLF: lf\nCR: cr\rMore: more\r\n"),
-               HTTPInputError);
+  EXPECT_THROW(HTTPHeaders::parse("CRLF: crlf\r\nLF: lf\nCR: cr\rMore: more\r\n"), HTTPInputError);
 }
 
 TEST(HTTPHeadersTest, ParseRejectsBadNamesAndMissingColon) {
@@ -552,8 +557,9 @@ TEST(HTTPHeadersTest, SetReplacesInPlaceAndRemoveCounts) {
 TEST(HTTPHeadersTest, InvalidHeaderValuesAreRefused) {
   // The header injection guard: CR, LF, NUL, DEL and other CTLs (but not HTAB).
   HTTPHeaders h;
-  for (std::string bad : std::vector<std::string>{"a\r\nSet-Cookie: x=1", "a\nb", "a\rb", std::string("a\0b", 3),
-                          "a\x7f", "\x01", "a\x1b[31m"}) {
+  for (std::string bad :
+       std::vector<std::string>{"a\r\nSet-Cookie: x=1", "a\nb", "a\rb", std::string("a\0b", 3),
+                                "a\x7f", "\x01", "a\x1b[31m"}) {
     EXPECT_THROW(h.add("X-Foo", bad), HTTPOutputError) << bad;
     EXPECT_THROW(h.set("X-Foo", bad), HTTPOutputError) << bad;
   }
@@ -621,8 +627,9 @@ TEST(ParseHttpDateTest, RoundTripsFormatTimestamp) {
 
 TEST(ParseHttpDateTest, InvalidDates) {
   for (std::string_view bad :
-       {"", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 31 Feb 1994 08:49:37 GMT",
-        "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "06 Nov 1994 08:49:37 GMT",
+       {"", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:49:37 GMT", "06 Nov 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 08:49:37 GMT x", "Sunday, 06-Nov-1994 08:49:37 GMT", "yesterday"}) {
     EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
   }
@@ -669,8 +676,9 @@ TEST(ParseResponseStartLineTest, Parses) {
 }
 
 TEST(ParseResponseStartLineTest, Malformed) {
-  for (std::string_view bad : {"", "HTTP/1.1", "HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK",
-                               "HTTP/1.1 abc OK", "HTTP/1.1 200OK", "ICY 200 OK"}) {
+  for (std::string_view bad :
+       {"", "HTTP/1.1", "HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "HTTP/1.1 abc OK",
+        "HTTP/1.1 200OK", "ICY 200 OK"}) {
     EXPECT_THROW(parse_response_start_line(bad), HTTPInputError) << bad;
   }
 }
@@ -799,10 +807,9 @@ TEST(HTTPServerRequestTest, ParseBodyMergesIntoArguments) {
 }
 
 TEST(HTTPServerRequestTest, ParseBodyLogsMalformedMultipartAndGoesOn) {
-  HTTPServerRequest request(
-      "POST", "/?a=q", "HTTP/1.1",
-      HTTPHeaders{{"Content-Type", "multipart/form-data; boundary=1234"}},
-      crlf("--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n"));
+  HTTPServerRequest request("POST", "/?a=q", "HTTP/1.1",
+                            HTTPHeaders{{"Content-Type", "multipart/form-data; boundary=1234"}},
+                            crlf("--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n"));
   {
     testing::ExpectLog expect(gen_log(), "Invalid multipart/form-data: no final boundary");
     request.parse_body();
@@ -832,8 +839,9 @@ TEST(ParseCookieTest, PythonCookies) {
   EXPECT_EQ(parse_cookie("chips=ahoy; vienna=finger"),
             (CookieMap{{"chips", "ahoy"}, {"vienna", "finger"}}));
   // Every semicolon is a delimiter, even inside quotes.
-  EXPECT_EQ(parse_cookie(R"(keebler="E=mc2; L=\"Loves\"; fudge=\012;")"),
-            (CookieMap{{"keebler", "\"E=mc2"}, {"L", R"(\"Loves\")"}, {"fudge", R"(\012)"}, {"", "\""}}));
+  EXPECT_EQ(
+      parse_cookie(R"(keebler="E=mc2; L=\"Loves\"; fudge=\012;")"),
+      (CookieMap{{"keebler", "\"E=mc2"}, {"L", R"(\"Loves\")"}, {"fudge", R"(\012)"}, {"", "\""}}));
   // Illegal cookies that have an '=' char in an unquoted value.
   EXPECT_EQ(parse_cookie("keebler=E=mc2"), (CookieMap{{"keebler", "E=mc2"}}));
   // Cookies with ':' in their name.
@@ -866,21 +874,11 @@ TEST(ParseCookieTest, InvalidCookies) {
 
 TEST(ParseCookieTest, Unquote) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"(a="b=\"")", "b=\""},
-      {R"(a="b=\\")", "b=\\"},
-      {R"(a="b=\=")", "b=="},
-      {R"(a="b=\n")", "b=n"},
-      {R"(a="b=\042")", "b=\""},
-      {R"(a="b=\134")", "b=\\"},
-      {R"(a="b=\377")", "b=\xff"},
-      {R"(a="b=\400")", "b=400"},
-      {R"(a="b=\42")", "b=42"},
-      {R"(a="b=\\042")", "b=\\042"},
-      {R"(a="b=\\134")", "b=\\134"},
-      {R"(a="b=\\\"")", "b=\\\""},
-      {R"(a="b=\\\042")", "b=\\\""},
-      {R"(a="b=\134\"")", "b=\\\""},
-      {R"(a="b=\134\042")", "b=\\\""},
+      {R"(a="b=\"")", "b=\""},       {R"(a="b=\\")", "b=\\"},       {R"(a="b=\=")", "b=="},
+      {R"(a="b=\n")", "b=n"},        {R"(a="b=\042")", "b=\""},     {R"(a="b=\134")", "b=\\"},
+      {R"(a="b=\377")", "b=\xff"},   {R"(a="b=\400")", "b=400"},    {R"(a="b=\42")", "b=42"},
+      {R"(a="b=\\042")", "b=\\042"}, {R"(a="b=\\134")", "b=\\134"}, {R"(a="b=\\\"")", "b=\\\""},
+      {R"(a="b=\\\042")", "b=\\\""}, {R"(a="b=\134\"")", "b=\\\""}, {R"(a="b=\134\042")", "b=\\\""},
   };
   for (const auto& [encoded, decoded] : cases) {
     EXPECT_EQ(parse_cookie(encoded)["a"], decoded) << encoded;

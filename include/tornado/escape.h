@@ -16,9 +16,8 @@
 // Thread rule: pure functions, any thread.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
