@@ -92,6 +92,9 @@ class HTTPHeaders {
   // Serialises as "Name: value\r\n" lines (no final blank line), appending to `out`.
   void write_to(std::string& out) const;
 
+  // Same fields, same order, same name spelling.
+  bool operator==(const HTTPHeaders& other) const = default;
+
  private:
   std::vector<std::pair<std::string, std::string>> fields_;
 };
@@ -101,6 +104,14 @@ struct HTTPFile {
   std::string filename;
   std::string body;
   std::string content_type;
+};
+
+// Limits for multipart/form-data bodies (Tornado 6.5's ParseMultipartConfig). A body past a
+// limit is an HTTPInputError, like any other malformed body.
+struct ParseMultipartConfig {
+  bool enabled = true;                         // false: every multipart body is refused
+  std::size_t max_parts = 100;                 // parts per body
+  std::size_t max_part_header_size = 10 * 1024;  // bytes of one part's header block
 };
 
 // Query and form arguments: name -> values in order. Values are bytes (not yet decoded).
@@ -167,8 +178,9 @@ class HTTPServerRequest {
   // Cookies from the Cookie header, parsed the lenient browser way (bad pairs dropped).
   const std::map<std::string, std::string, std::less<>>& cookies() const;
   // Parses body into body_arguments/files (per Content-Type) and merges into arguments.
-  // Malformed bodies are logged on gen_log() and ignored, as Tornado does.
-  void parse_body();
+  // Malformed bodies are logged on gen_log() at warning and ignored (the request goes on
+  // with whatever was parsed before the error); never throws HTTPInputError.
+  void parse_body(const ParseMultipartConfig& config = {});
 
   // Set by the server: when the request started and (once finished) ended.
   std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
@@ -189,10 +201,14 @@ void parse_qs_into(std::string_view qs, Arguments& out);
 // type cannot parse (malformed multipart, Content-Encoding on a form); callers that want
 // Tornado's lenient behaviour catch and log.
 void parse_body_arguments(std::string_view content_type, std::string_view body, Arguments& args,
-                          Files& files, const HTTPHeaders* headers = nullptr);
-// multipart/form-data with `boundary` (already unquoted). Throws HTTPInputError.
+                          Files& files, const HTTPHeaders* headers = nullptr,
+                          const ParseMultipartConfig& config = {});
+// multipart/form-data with `boundary` (surrounding double quotes are removed). Throws
+// HTTPInputError on a missing final boundary, a part without headers, name or form-data
+// disposition, or a limit of `config` passed.
 void parse_multipart_form_data(std::string_view boundary, std::string_view body,
-                               Arguments& args, Files& files);
+                               Arguments& args, Files& files,
+                               const ParseMultipartConfig& config = {});
 // The lenient browser-style Cookie parser: "a=1; b=2" → {a:1, b:2}.
 std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view header);
 // Appends arguments to a URL's query (percent-encoded, '+' for spaces as Tornado does).

@@ -110,8 +110,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // iteration go out in one writev. Raises StreamClosedError if closed, and
   // StreamBufferFullError past max_write_buffer_size.
   WriteAwaiter write(std::string data);
-  WriteAwaiter write(std::string_view data) { return write(std::string(data)); }
-  WriteAwaiter write(const char* data) { return write(std::string(data)); }
+  WriteAwaiter write(std::string_view data);
+  WriteAwaiter write(const char* data);
 
   // ---- connection ----
   // Connects the (non-blocking) socket to `address`. Raises StreamClosedError whose
@@ -174,6 +174,11 @@ class IOStream::WriteAwaiter {
   std::shared_ptr<IOStream> stream_;
   uint64_t end_;  // total bytes written by the stream once this write is flushed
 };
+
+inline IOStream::WriteAwaiter IOStream::write(std::string_view data) {
+  return write(std::string(data));
+}
+inline IOStream::WriteAwaiter IOStream::write(const char* data) { return write(std::string(data)); }
 
 // A TLS stream (OpenSSL). Server side: handshake on first use; client side: SNI and,
 // with a verifying context (the default for clients), certificate and hostname checks.

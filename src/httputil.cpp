@@ -1,0 +1,450 @@
+// httputil: HTTPHeaders, HTTPServerRequest, start lines, host/port, reason phrases.
+// Form bodies, multipart, cookies and url_concat are in httputil_form.cpp; dates in
+// httputil_date.cpp.
+#include "tornado/httputil.h"
+
+#include <tuple>
+
+#include "internal/http_parser.h"
+#include "tornado/escape.h"
+#include "tornado/log.h"
+
+namespace tornado::httputil {
+namespace {
+
+bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Text for error messages: printable ASCII kept, everything else as \xNN, capped.
+std::string printable(std::string_view s) {
+  constexpr std::size_t kMax = 64;
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+void check_field(std::string_view name, std::string_view value) {
+  if (!http1::is_token(name)) {
+    throw HTTPOutputError("Invalid header name '" + printable(name) +
+                          "': a field name must be a non-empty token (RFC 9110 5.1)");
+  }
+  if (!http1::is_field_value(value)) {
+    throw HTTPOutputError("Invalid value for header " + std::string(name) +
+                          ": CR, LF and other control characters are not allowed "
+                          "(header injection guard): '" +
+                          printable(value) + "'");
+  }
+}
+
+}  // namespace
+
+// ---- HTTPHeaders ----
+
+HTTPHeaders::HTTPHeaders(std::initializer_list<std::pair<std::string, std::string>> fields) {
+  fields_.reserve(fields.size());
+  for (const auto& [name, value] : fields) add(name, value);
+}
+
+void HTTPHeaders::add(std::string_view name, std::string_view value) {
+  check_field(name, value);
+  add_unchecked(name, value);
+}
+
+void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
+  // The first spelling of a name wins, so get_all() shows one spelling per field.
+  for (const auto& field : fields_) {
+    if (http1::iequals(field.first, name)) {
+      std::string spelling = field.first;  // copied first: emplace_back may reallocate
+      fields_.emplace_back(std::move(spelling), value);
+      return;
+    }
+  }
+  fields_.emplace_back(name, value);
+}
+
+void HTTPHeaders::set(std::string_view name, std::string_view value) {
+  check_field(name, value);
+  // Keep the position (and spelling) of the first occurrence; drop the others.
+  auto it = fields_.begin();
+  while (it != fields_.end() && !http1::iequals(it->first, name)) ++it;
+  if (it == fields_.end()) {
+    fields_.emplace_back(name, value);
+    return;
+  }
+  it->second.assign(value);
+  auto first = it - fields_.begin();
+  std::erase_if(fields_, [&, i = std::ptrdiff_t{0}](const auto& f) mutable {
+    return i++ > first && http1::iequals(f.first, name);
+  });
+}
+
+std::size_t HTTPHeaders::remove(std::string_view name) {
+  return std::erase_if(fields_, [name](const auto& f) { return http1::iequals(f.first, name); });
+}
+
+bool HTTPHeaders::contains(std::string_view name) const noexcept {
+  return get_first(name) != nullptr;
+}
+
+const std::string* HTTPHeaders::get_first(std::string_view name) const noexcept {
+  for (const auto& field : fields_) {
+    if (http1::iequals(field.first, name)) return &field.second;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
+  std::optional<std::string> joined;
+  for (const auto& field : fields_) {
+    if (!http1::iequals(field.first, name)) continue;
+    if (joined) {
+      joined->push_back(',');
+      joined->append(field.second);
+    } else {
+      joined.emplace(field.second);
+    }
+  }
+  return joined;
+}
+
+std::string HTTPHeaders::get(std::string_view name, std::string_view fallback) const {
+  std::optional<std::string> v = get(name);
+  return v ? std::move(*v) : std::string(fallback);
+}
+
+std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
+  std::vector<std::string> values;
+  for (const auto& field : fields_) {
+    if (http1::iequals(field.first, name)) values.push_back(field.second);
+  }
+  return values;
+}
+
+HTTPHeaders HTTPHeaders::parse(std::string_view text) {
+  HTTPHeaders h;
+  while (!text.empty()) {
+    std::size_t lf = text.find('\n');
+    std::string_view line = text.substr(0, lf);
+    text.remove_prefix(lf == std::string_view::npos ? text.size() : lf + 1);
+    h.parse_line(line);
+  }
+  return h;
+}
+
+void HTTPHeaders::parse_line(std::string_view line) {
+  // RFC 9112 2.2: LF alone ends a line too, and a CR before it is dropped. A CR anywhere
+  // else is not a line end (and fails the value check below).
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return;
+  if (is_ows(line.front())) {
+    // RFC 9112 5.2 obs-fold: the continuation joins the previous value with one space.
+    if (fields_.empty()) {
+      throw HTTPInputError("First header line cannot start with whitespace");
+    }
+    std::string_view more = trim_ows(line);
+    if (!http1::is_field_value(more)) {
+      throw HTTPInputError("Invalid header continuation '" + printable(more) + "'");
+    }
+    std::string& last = fields_.back().second;
+    if (!more.empty()) last.append(" ").append(more);
+    return;
+  }
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) throw HTTPInputError("No colon in header line");
+  std::string_view name = line.substr(0, colon);
+  // RFC 9112 5.1: no whitespace between the name and the colon.
+  if (!http1::is_token(name)) {
+    throw HTTPInputError("Invalid header name '" + printable(name) + "'");
+  }
+  std::string_view value = trim_ows(line.substr(colon + 1));
+  if (!http1::is_field_value(value)) {
+    throw HTTPInputError("Invalid header value '" + printable(value) + "'");
+  }
+  add_unchecked(name, value);
+}
+
+void HTTPHeaders::write_to(std::string& out) const {
+  for (const auto& [name, value] : fields_) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+}
+
+// ---- start lines ----
+
+RequestStartLine parse_request_start_line(std::string_view line) {
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    // RFC 9112 3: exactly three parts separated by single spaces.
+    throw HTTPInputError("Malformed HTTP request line");
+  }
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!http1::is_token(method)) {
+    throw HTTPInputError("Malformed HTTP method in request line: '" + printable(method) + "'");
+  }
+  bool target_ok = !target.empty();
+  for (unsigned char c : target) target_ok = target_ok && c > 0x20 && c != 0x7f;
+  if (!target_ok) {
+    throw HTTPInputError("Malformed request target in request line: '" + printable(target) +
+                         "'");
+  }
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' ||
+      version[7] > '9') {
+    throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: '" + printable(version) +
+                         "'");
+  }
+  return {std::string(method), std::string(target), std::string(version)};
+}
+
+ResponseStartLine parse_response_start_line(std::string_view line) {
+  // "HTTP/1.x" SP 3DIGIT [SP reason]. RFC 9112 4 requires the space before an empty
+  // reason; it is accepted missing, as many servers omit it and the reason is ignorable.
+  auto fail = [&]() -> ResponseStartLine {
+    throw HTTPInputError("Error parsing response start line: '" + printable(line) + "'");
+  };
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[7] < '0' || line[7] > '9' ||
+      line[8] != ' ') {
+    return fail();
+  }
+  int code = 0;
+  for (std::size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return fail();
+    code = code * 10 + (line[i] - '0');
+  }
+  std::string_view reason;
+  if (line.size() > 12) {
+    if (line[12] != ' ') return fail();
+    reason = line.substr(13);
+    if (reason.find('\r') != std::string_view::npos ||
+        reason.find('\n') != std::string_view::npos) {
+      return fail();
+    }
+  }
+  return {std::string(line.substr(0, 8)), code, std::string(reason)};
+}
+
+// ---- HTTPServerRequest ----
+
+HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
+                                     std::string version_in, HTTPHeaders headers_in,
+                                     std::string body_in, std::string host_in,
+                                     HTTPConnection* connection_in)
+    : method(std::move(method_in)),
+      uri(std::move(uri_in)),
+      version(std::move(version_in)),
+      headers(std::move(headers_in)),
+      body(std::move(body_in)),
+      connection(connection_in) {
+  if (connection != nullptr) remote_ip = connection->remote_ip();
+  if (!host_in.empty()) {
+    host = std::move(host_in);
+  } else if (const std::string* h = headers.get_first("Host"); h != nullptr && !h->empty()) {
+    host = *h;
+  } else {
+    host = "127.0.0.1";
+  }
+  std::string lowered = host;
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  host_name = split_host_and_port(lowered).first;
+  std::tie(path, query) = split_uri(uri);
+  parse_qs_into(query, query_arguments);
+  arguments = query_arguments;
+}
+
+std::string HTTPServerRequest::full_url() const { return protocol + "://" + host + uri; }
+
+double HTTPServerRequest::request_time() const {
+  auto end = finish_time.value_or(std::chrono::steady_clock::now());
+  return std::chrono::duration<double>(end - start_time).count();
+}
+
+namespace {
+
+// What Python's SimpleCookie accepts as a key (Tornado drops the rest): a non-empty run of
+// letters, digits and !#$%&'*+-.^_`|~: that is not a cookie attribute name.
+bool is_legal_cookie_key(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~:").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  for (std::string_view reserved : {"expires", "path", "comment", "domain", "max-age", "secure",
+                                    "httponly", "version", "samesite"}) {
+    if (http1::iequals(key, reserved)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookies() const {
+  if (!cookies_) {
+    cookies_.emplace();
+    // Several Cookie fields (HTTP/2 gateways split them) are read as one list joined with
+    // "; " (RFC 9113 8.2.3), not with "," as get() would join them.
+    for (const auto& [field, header] : headers.get_all()) {
+      if (!http1::iequals(field, "Cookie")) continue;
+      for (auto& [name, value] : parse_cookie(header)) {
+        if (is_legal_cookie_key(name)) cookies_->insert_or_assign(name, std::move(value));
+      }
+    }
+  }
+  return *cookies_;
+}
+
+void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
+  try {
+    parse_body_arguments(headers.get("Content-Type", ""), body, body_arguments, files, &headers,
+                         config);
+  } catch (const HTTPInputError& e) {
+    // Tornado's behaviour: a malformed form body is logged and the request goes on.
+    gen_log().warn("{}", e.what());
+  }
+  for (const auto& [name, values] : body_arguments) {
+    auto& merged = arguments[name];
+    merged.insert(merged.end(), values.begin(), values.end());
+  }
+}
+
+// ---- small helpers ----
+
+std::pair<std::string, std::string> split_uri(std::string_view uri) {
+  std::size_t q = uri.find('?');
+  if (q == std::string_view::npos) return {std::string(uri), std::string()};
+  return {std::string(uri.substr(0, q)), std::string(uri.substr(q + 1))};
+}
+
+std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc) {
+  auto parse_port = [](std::string_view digits) -> std::optional<int> {
+    if (digits.empty() || digits.size() > 5) return std::nullopt;
+    int port = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + (c - '0');
+    }
+    return port <= 65535 ? std::optional<int>(port) : std::nullopt;
+  };
+  // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
+  if (!netloc.empty() && netloc.front() == '[') {
+    std::size_t close = netloc.find(']');
+    if (close != std::string_view::npos) {
+      std::string host(netloc.substr(1, close - 1));
+      std::string_view rest = netloc.substr(close + 1);
+      if (rest.empty()) return {std::move(host), std::nullopt};
+      if (rest.front() == ':') {
+        if (auto port = parse_port(rest.substr(1))) return {std::move(host), port};
+      }
+    }
+    return {std::string(netloc), std::nullopt};
+  }
+  std::size_t colon = netloc.rfind(':');
+  // A bare IPv6 address (several colons) has no port.
+  if (colon == std::string_view::npos || colon == 0 ||
+      netloc.find(':') != colon) {
+    return {std::string(netloc), std::nullopt};
+  }
+  if (auto port = parse_port(netloc.substr(colon + 1))) {
+    return {std::string(netloc.substr(0, colon)), port};
+  }
+  return {std::string(netloc), std::nullopt};
+}
+
+std::string_view reason_phrase(int code) noexcept {
+  // The phrases of Python's http.HTTPStatus (http.client.responses), which Tornado uses.
+  switch (code) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 102: return "Processing";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 207: return "Multi-Status";
+    case 208: return "Already Reported";
+    case 226: return "IM Used";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 305: return "Use Proxy";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Request Entity Too Large";
+    case 414: return "Request-URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Requested Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 418: return "I'm a Teapot";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Entity";
+    case 423: return "Locked";
+    case 424: return "Failed Dependency";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 506: return "Variant Also Negotiates";
+    case 507: return "Insufficient Storage";
+    case 508: return "Loop Detected";
+    case 510: return "Not Extended";
+    case 511: return "Network Authentication Required";
+    default: return "Unknown";
+  }
+}
+
+std::string encode_basic_auth(std::string_view username, std::string_view password) {
+  std::string pair;
+  pair.reserve(username.size() + 1 + password.size());
+  pair.append(username).append(":").append(password);
+  return escape::base64_encode(pair);
+}
+
+}  // namespace tornado::httputil

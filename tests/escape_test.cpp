@@ -1,0 +1,322 @@
+// Ports tornado/test/escape_test.py (Tornado 6.3+ semantics: html.escape / html.unescape),
+// plus the HTML5 reference edge cases of Python's html.unescape and base64.
+#include "tornado/escape.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tornado::escape {
+namespace {
+
+struct LinkifyCase {
+  std::string text;
+  LinkifyOptions options;
+  std::string expected;
+};
+
+LinkifyOptions protocols(std::vector<std::string> p) {
+  LinkifyOptions o;
+  o.permitted_protocols = std::move(p);
+  return o;
+}
+
+std::vector<LinkifyCase> linkify_cases() {
+  LinkifyOptions require;
+  require.require_protocol = true;
+  LinkifyOptions require_shorten;
+  require_shorten.require_protocol = true;
+  require_shorten.shorten = true;
+  LinkifyOptions shorten;
+  shorten.shorten = true;
+  LinkifyOptions extra;
+  extra.extra_params = R"x(rel="nofollow" class="external")x";
+  LinkifyOptions extra_fn;
+  extra_fn.extra_params_fn = [](std::string_view href) -> std::string {
+    return href.starts_with("http://www.internal-link.com") ? R"x(class="internal")x"
+                                                            : R"x(rel="nofollow" class="external")x";
+  };
+  LinkifyOptions extra_fn_spaces;
+  extra_fn_spaces.extra_params_fn = [](std::string_view) -> std::string {
+    return R"x(    rel="nofollow" class="external"  )x";
+  };
+  return {
+      {"hello http://world.com/!", {}, R"x(hello <a href="http://world.com/">http://world.com/</a>!)x"},
+      {"hello http://world.com/with?param=true&stuff=yes",
+       {},
+       R"x(hello <a href="http://world.com/with?param=true&amp;stuff=yes">http://world.com/with?param=true&amp;stuff=yes</a>)x"},
+      // An opened paren followed by many chars killed Gruber's regex.
+      {"http://url.com/w(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+       {},
+       R"x(<a href="http://url.com/w">http://url.com/w</a>(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)x"},
+      // As did too many dots at the end.
+      {"http://url.com/withmany.......................................",
+       {},
+       R"x(<a href="http://url.com/withmany">http://url.com/withmany</a>.......................................)x"},
+      {"http://url.com/withmany((((((((((((((((((((((((((((((((((a)",
+       {},
+       R"x(<a href="http://url.com/withmany">http://url.com/withmany</a>((((((((((((((((((((((((((((((((((a))x"},
+      {"http://foo.com/blah_blah", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>)x"},
+      {"http://foo.com/blah_blah/", {}, R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>)x"},
+      {"(Something like http://foo.com/blah_blah)",
+       {},
+       R"x((Something like <a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>))x"},
+      {"http://foo.com/blah_blah_(wikipedia)",
+       {},
+       R"x(<a href="http://foo.com/blah_blah_(wikipedia)">http://foo.com/blah_blah_(wikipedia)</a>)x"},
+      {"http://foo.com/blah_(blah)_(wikipedia)_blah",
+       {},
+       R"x(<a href="http://foo.com/blah_(blah)_(wikipedia)_blah">http://foo.com/blah_(blah)_(wikipedia)_blah</a>)x"},
+      {"(Something like http://foo.com/blah_blah_(wikipedia))",
+       {},
+       R"x((Something like <a href="http://foo.com/blah_blah_(wikipedia)">http://foo.com/blah_blah_(wikipedia)</a>))x"},
+      {"http://foo.com/blah_blah.", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>.)x"},
+      {"http://foo.com/blah_blah/.", {}, R"x(<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>.)x"},
+      {"<http://foo.com/blah_blah>",
+       {},
+       R"x(&lt;<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>&gt;)x"},
+      {"<http://foo.com/blah_blah/>",
+       {},
+       R"x(&lt;<a href="http://foo.com/blah_blah/">http://foo.com/blah_blah/</a>&gt;)x"},
+      {"http://foo.com/blah_blah,", {}, R"x(<a href="http://foo.com/blah_blah">http://foo.com/blah_blah</a>,)x"},
+      {"http://www.example.com/wpstyle/?p=364.",
+       {},
+       R"x(<a href="http://www.example.com/wpstyle/?p=364">http://www.example.com/wpstyle/?p=364</a>.)x"},
+      {"rdar://1234", protocols({"http", "rdar"}), R"x(<a href="rdar://1234">rdar://1234</a>)x"},
+      {"rdar:/1234", protocols({"rdar"}), R"x(<a href="rdar:/1234">rdar:/1234</a>)x"},
+      {"http://userid:password@example.com:8080",
+       {},
+       R"x(<a href="http://userid:password@example.com:8080">http://userid:password@example.com:8080</a>)x"},
+      {"http://userid@example.com", {}, R"x(<a href="http://userid@example.com">http://userid@example.com</a>)x"},
+      {"http://userid@example.com:8080",
+       {},
+       R"x(<a href="http://userid@example.com:8080">http://userid@example.com:8080</a>)x"},
+      {"http://userid:password@example.com",
+       {},
+       R"x(<a href="http://userid:password@example.com">http://userid:password@example.com</a>)x"},
+      {"message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e",
+       protocols({"http", "message"}),
+       R"x(<a href="message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e">message://%3c330e7f8409726r6a4ba78dkf1fd71420c1bf6ff@mail.gmail.com%3e</a>)x"},
+      {"http://\u27a1.ws/\u4a39", {}, "<a href=\"http://\u27a1.ws/\u4a39\">http://\u27a1.ws/\u4a39</a>"},
+      {"<tag>http://example.com</tag>",
+       {},
+       R"x(&lt;tag&gt;<a href="http://example.com">http://example.com</a>&lt;/tag&gt;)x"},
+      {"Just a www.example.com link.", {}, R"x(Just a <a href="http://www.example.com">www.example.com</a> link.)x"},
+      {"Just a www.example.com link.", require, "Just a www.example.com link."},
+      {"A http://reallylong.com/link/that/exceedsthelenglimit.html",
+       require_shorten,
+       R"x(A <a href="http://reallylong.com/link/that/exceedsthelenglimit.html" title="http://reallylong.com/link/that/exceedsthelenglimit.html">http://reallylong.com/link...</a>)x"},
+      {"A http://reallylongdomainnamethatwillbetoolong.com/hi!",
+       shorten,
+       R"x(A <a href="http://reallylongdomainnamethatwillbetoolong.com/hi" title="http://reallylongdomainnamethatwillbetoolong.com/hi">http://reallylongdomainnametha...</a>!)x"},
+      {"A file:///passwords.txt and http://web.com link",
+       {},
+       R"x(A file:///passwords.txt and <a href="http://web.com">http://web.com</a> link)x"},
+      {"A file:///passwords.txt and http://web.com link",
+       protocols({"file"}),
+       R"x(A <a href="file:///passwords.txt">file:///passwords.txt</a> and http://web.com link)x"},
+      {"www.external-link.com",
+       extra,
+       R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"},
+      {"www.external-link.com and www.internal-link.com/blogs extra",
+       extra_fn,
+       R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"
+       R"x( and <a href="http://www.internal-link.com/blogs" class="internal">www.internal-link.com/blogs</a> extra)x"},
+      {"www.external-link.com",
+       extra_fn_spaces,
+       R"x(<a href="http://www.external-link.com" rel="nofollow" class="external">www.external-link.com</a>)x"},
+  };
+}
+
+TEST(EscapeTest, LinkifyTable) {
+  for (const auto& c : linkify_cases()) {
+    EXPECT_EQ(linkify(c.text, c.options), c.expected) << "input: " << c.text;
+  }
+}
+
+TEST(EscapeTest, LinkifyEscapesTheTextAroundLinks) {
+  EXPECT_EQ(linkify("it's <b> & \"q\""), "it&#x27;s &lt;b&gt; &amp; &quot;q&quot;");
+  EXPECT_EQ(linkify(""), "");
+}
+
+TEST(EscapeTest, LinkifyLongParenRunIsFast) {
+  // Nested quantifiers must not backtrack exponentially (the Gruber regex failure mode).
+  std::string text = "http://url.com/w(" + std::string(5000, 'a');
+  EXPECT_EQ(linkify(text), "<a href=\"http://url.com/w\">http://url.com/w</a>(" +
+                               std::string(5000, 'a'));
+}
+
+TEST(EscapeTest, LinkifyVeryLongUrlIsLinked) {
+  // Longer than the JIT stack allows: the interpreter fallback finishes the match.
+  std::string url = "http://x.com/" + std::string(200000, 'a');
+  EXPECT_EQ(linkify(url), "<a href=\"" + url + "\">" + url + "</a>");
+}
+
+TEST(EscapeTest, LinkifyInvalidUtf8DoesNotThrow) {
+  std::string out = linkify("bad \xff\xfe http://x.com/ ok");
+  EXPECT_NE(out.find("<a href=\"http://x.com/\">http://x.com/</a>"), std::string::npos) << out;
+}
+
+TEST(EscapeTest, XhtmlEscapeTable) {
+  struct Case {
+    std::string unescaped, escaped;
+  };
+  const std::vector<Case> cases = {
+      {"<foo>", "&lt;foo&gt;"},
+      {"<>&\"'", "&lt;&gt;&amp;&quot;&#x27;"},
+      {"&amp;", "&amp;amp;"},
+      {"<\u00e9>", "&lt;\u00e9&gt;"},
+      {"<\xc3\xa9>", "&lt;\xc3\xa9&gt;"},
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(xhtml_escape(c.unescaped), c.escaped);
+    EXPECT_EQ(xhtml_unescape(c.escaped), c.unescaped);
+  }
+  // Tornado before 6.3 wrote &#39;; both decode.
+  EXPECT_EQ(xhtml_unescape("&#39;"), "'");
+}
+
+TEST(EscapeTest, XhtmlUnescapeNumeric) {
+  struct Case {
+    std::string escaped, unescaped;
+  };
+  const std::vector<Case> cases = {
+      {"foo&#32;bar", "foo bar"},
+      {"foo&#x20;bar", "foo bar"},
+      {"foo&#X20;bar", "foo bar"},
+      {"foo&#xabc;bar", "foo\u0abc" "bar"},
+      {"foo&#xyz;bar", "foo&#xyz;bar"},  // invalid encoding
+      {"foo&#;bar", "foo&#;bar"},        // invalid encoding
+      {"foo&#x;bar", "foo&#x;bar"},      // invalid encoding
+  };
+  for (const auto& c : cases) EXPECT_EQ(xhtml_unescape(c.escaped), c.unescaped) << c.escaped;
+}
+
+TEST(EscapeTest, XhtmlUnescapeFollowsHtml5LikePython) {
+  // Expected values are Python 3.11's html.unescape on the same input.
+  struct Case {
+    std::string escaped, unescaped;
+  };
+  const std::vector<Case> cases = {
+      {"&amp;", "&"},
+      {"&ampx", "&x"},  // legacy names work without ';'
+      {"&amp", "&"},
+      {"&notit;", "\u00acit;"},  // longest known prefix
+      {"&notin;", "\u2209"},
+      {"&#0;", "\ufffd"},
+      {"&#x80;", "\u20ac"},  // windows-1252 fix-up
+      {"&#x81;", "\xc2\x81"},
+      {"&#xd800;", "\ufffd"},  // surrogate
+      {"&#1114112;", "\ufffd"},
+      {"&#99999999999999999999;", "\ufffd"},
+      {"&#1;", ""},  // forbidden code points vanish
+      {"&#x10FFFF;", ""},
+      {"&#xFFFF;", ""},
+      {"&#13;", "\r"},
+      {"&#65", "A"},
+      {"&#x41", "A"},
+      {"&lt", "<"},
+      {"&unknown;", "&unknown;"},
+      {"&", "&"},
+      {"&#", "&#"},
+      {"&;", "&;"},
+      {"a&b", "a&b"},
+      {"&AMP;", "&"},
+      {"&eacute;", "\u00e9"},
+      {"&Eacute", "\u00c9"},
+      {"&" + std::string(40, 'a') + ";", "&" + std::string(40, 'a') + ";"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(xhtml_unescape(c.escaped), c.unescaped) << c.escaped;
+}
+
+TEST(EscapeTest, UrlEscapeUnicode) {
+  EXPECT_EQ(url_escape("\xc3\xa9"), "%C3%A9");  // bytes pass through as they are
+  EXPECT_EQ(url_escape("\xe9"), "%E9");
+}
+
+TEST(EscapeTest, UrlUnescapeUnicode) {
+  EXPECT_EQ(url_unescape("%C3%A9"), "\xc3\xa9");
+  EXPECT_EQ(url_unescape("%c3%a9"), "\xc3\xa9");
+}
+
+TEST(EscapeTest, UrlEscapeQuotePlus) {
+  const std::string unescaped = "+ #%";
+  const std::string plus_escaped = "%2B+%23%25";
+  const std::string escaped = "%2B%20%23%25";
+  EXPECT_EQ(url_escape(unescaped), plus_escaped);
+  EXPECT_EQ(url_escape(unescaped, false), escaped);
+  EXPECT_EQ(url_unescape(plus_escaped), unescaped);
+  EXPECT_EQ(url_unescape(escaped, false), unescaped);
+}
+
+TEST(EscapeTest, UrlEscapeSafeCharactersMatchPython) {
+  // Python: quote_plus("a b/c~_.-!*'()") and quote(...) with its default safe="/".
+  EXPECT_EQ(url_escape("a b/c~_.-!*'()"), "a+b%2Fc~_.-%21%2A%27%28%29");
+  EXPECT_EQ(url_escape("a b/c~_.-!*'()", false), "a%20b/c~_.-%21%2A%27%28%29");
+  EXPECT_EQ(url_escape(std::string("\0\n", 2)), "%00%0A");
+}
+
+TEST(EscapeTest, UrlUnescapeKeepsMalformedEscapes) {
+  EXPECT_EQ(url_unescape("%zz%4"), "%zz%4");
+  EXPECT_EQ(url_unescape("100%"), "100%");
+  EXPECT_EQ(url_unescape("a+b", false), "a+b");
+  EXPECT_EQ(url_unescape("%2B"), "+");
+}
+
+TEST(EscapeTest, JsonEncodeEscapesScriptEnd) {
+  EXPECT_EQ(json_encode("</script>"), R"x("<\/script>")x");
+  nlohmann::json v = {{"a", "</b>"}};
+  EXPECT_EQ(json_encode(v), R"x({"a":"<\/b>"})x");
+  EXPECT_EQ(json_decode(json_encode(v)), v);
+}
+
+TEST(EscapeTest, JsonEncodeWritesNonAsciiAsEscapes) {
+  EXPECT_EQ(json_encode("\u00e9"), R"x("\u00e9")x");
+  EXPECT_EQ(json_decode(json_encode("\u00e9")), "\u00e9");
+}
+
+TEST(EscapeTest, JsonEncodeInvalidUtf8Throws) {
+  EXPECT_THROW(json_encode(std::string("\xe9")), std::invalid_argument);
+}
+
+TEST(EscapeTest, JsonDecode) {
+  EXPECT_EQ(json_decode(R"x("foo")x"), "foo");
+  EXPECT_EQ(json_decode("\"\xc3\xa9\""), "\u00e9");
+  EXPECT_EQ(json_decode("[1, 2]")[1], 2);
+  EXPECT_THROW(json_decode("{bad"), std::invalid_argument);
+}
+
+TEST(EscapeTest, Squeeze) {
+  EXPECT_EQ(squeeze("sequences     of    whitespace   chars"), "sequences of whitespace chars");
+  EXPECT_EQ(squeeze("  \t lead\r\n\x01trail \n"), "lead trail");
+  EXPECT_EQ(squeeze(""), "");
+}
+
+TEST(EscapeTest, Base64RoundTrip) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("\xfb\xff", false), "+/8=");
+  EXPECT_EQ(base64_encode("\xfb\xff", true), "-_8=");
+  for (std::string s : {"", "a", "ab", "abc", "abcd", "\x00\xff\x10"}) {
+    EXPECT_EQ(base64_decode(base64_encode(s)), s);
+    EXPECT_EQ(base64_decode(base64_encode(s, true), true), s);
+  }
+  EXPECT_EQ(base64_decode("Zm8"), "fo");  // missing padding accepted
+}
+
+TEST(EscapeTest, Base64DecodeRejectsBadInput) {
+  EXPECT_THROW(base64_decode("Zm9v!"), std::invalid_argument);
+  EXPECT_THROW(base64_decode("Z"), std::invalid_argument);
+  EXPECT_THROW(base64_decode("Zm8=="), std::invalid_argument);
+  EXPECT_THROW(base64_decode("-_8=", false), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tornado::escape
