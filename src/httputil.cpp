@@ -254,7 +254,10 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
       headers(std::move(headers_in)),
       body(std::move(body_in)),
       connection(connection_in) {
-  if (connection != nullptr) remote_ip = connection->remote_ip();
+  if (connection != nullptr) {
+    remote_ip = connection->context().remote_ip;
+    protocol = connection->context().protocol;
+  }
   if (!host_in.empty()) {
     host = std::move(host_in);
   } else if (const std::string* h = headers.get_first("Host"); h != nullptr && !h->empty()) {

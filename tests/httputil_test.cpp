@@ -741,6 +741,33 @@ TEST(HTTPServerRequestTest, HostArgumentAndIpv6Host) {
   EXPECT_EQ(b.host_name, "::1");
 }
 
+// Only context() matters to HTTPServerRequest; the writing side is never called here.
+class FakeConnection : public HTTPConnection {
+ public:
+  explicit FakeConnection(HTTPConnectionContext context) : context_(std::move(context)) {}
+  WriteAwaiter write_headers(const StartLine&, const HTTPHeaders&, std::string_view) override {
+    throw std::logic_error("not used");
+  }
+  WriteAwaiter write(std::string_view) override { throw std::logic_error("not used"); }
+  WriteAwaiter finish() override { throw std::logic_error("not used"); }
+  void set_close_callback(std::function<void()>) override {}
+  void set_max_body_size(std::size_t) override {}
+  void set_body_timeout(Duration) override {}
+  const HTTPConnectionContext& context() const override { return context_; }
+
+ private:
+  HTTPConnectionContext context_;
+};
+
+TEST(HTTPServerRequestTest, RemoteIpAndProtocolFromTheConnection) {
+  FakeConnection conn({"10.0.0.7", "https"});
+  HTTPServerRequest request("GET", "/x", "HTTP/1.1", HTTPHeaders{{"Host", "h"}}, "", "", &conn);
+  EXPECT_EQ(request.remote_ip, "10.0.0.7");
+  EXPECT_EQ(request.protocol, "https");
+  EXPECT_EQ(request.full_url(), "https://h/x");
+  EXPECT_EQ(request.connection, &conn);
+}
+
 TEST(HTTPServerRequestTest, RequestTime) {
   HTTPServerRequest request("GET", "/");
   request.finish_time = request.start_time + std::chrono::milliseconds(1500);
