@@ -108,6 +108,17 @@ TEST(HttpParser, ObsFoldJoinedWithSpace) {
   EXPECT_EQ(head.find("X-Long")->value, "a b c");
 }
 
+// Found by fuzz/request_parser_fuzzer: a fold onto an empty value gave " close".
+TEST(HttpParser, ObsFoldOntoEmptyValueHasNoEdgeWhitespace) {
+  MessageHead head;
+  ParseError err;
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection:\r\n close\r\nA: b\r\n \r\n\r\n",
+                  head, err),
+            ParseStatus::kComplete);
+  EXPECT_EQ(head.find("Connection")->value, "close");
+  EXPECT_EQ(head.find("A")->value, "b");
+}
+
 TEST(HttpParser, MalformedInputIs400) {
   const char* cases[] = {
       "asdf\r\n\r\n",                                  // garbage request line
