@@ -163,6 +163,21 @@ TEST(HttpParser, HeaderBlockOverLimitIs431) {
   EXPECT_EQ(parse_request_head(big.substr(0, 1100), head, used, err, limits), ParseStatus::kError);
 }
 
+// Found by fuzz/request_parser_fuzzer: leading empty lines counted toward the limit while
+// the head was incomplete but not once it was, so the answer depended on the read sizes.
+TEST(HttpParser, LeadingEmptyLinesCountTowardHeaderLimit) {
+  MessageHead head;
+  ParseError err;
+  std::size_t used;
+  Limits limits{.max_header_size = 30};
+  std::string req = std::string(8, '\n') + "GET / HTTP/1.1\r\nHost: x\r\n\r\n";  // 8 + 27
+  EXPECT_EQ(parse_request_head(req.substr(0, 31), head, used, err, limits), ParseStatus::kError);
+  EXPECT_EQ(err.status, 431);
+  EXPECT_EQ(parse_request_head(req, head, used, err, limits), ParseStatus::kError);
+  EXPECT_EQ(err.status, 431);
+  EXPECT_EQ(parse_request_head(req.substr(8), head, used, err, limits), ParseStatus::kComplete);
+}
+
 TEST(HttpParser, HostRules) {
   auto check = [](const std::string& req) {
     MessageHead head;

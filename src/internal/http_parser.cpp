@@ -124,7 +124,9 @@ ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& e
     if (buf.size() > limits.max_header_size) return fail(err, 431, "Header block too large");
     return ParseStatus::kIncomplete;
   }
-  if (end - start > limits.max_header_size) return fail(err, 431, "Header block too large");
+  // Leading empty lines count toward the limit, as they do above while the head is
+  // incomplete: otherwise whether a head passes would depend on how it was split into reads.
+  if (end > limits.max_header_size) return fail(err, 431, "Header block too large");
   return ParseStatus::kComplete;
 }
 
