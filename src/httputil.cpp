@@ -163,7 +163,8 @@ void HTTPHeaders::parse_line(std::string_view line) {
       throw HTTPInputError("Invalid header continuation '" + printable(more) + "'");
     }
     std::string& last = fields_.back().second;
-    if (!more.empty()) last.append(" ").append(more);
+    // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
+    if (!more.empty()) last.append(last.empty() ? "" : " ").append(more);
     return;
   }
   std::size_t colon = line.find(':');

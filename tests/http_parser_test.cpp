@@ -108,6 +108,17 @@ TEST(HttpParser, ObsFoldJoinedWithSpace) {
   EXPECT_EQ(head.find("X-Long")->value, "a b c");
 }
 
+// Found by fuzz/request_parser_fuzzer: a fold onto an empty value gave " close".
+TEST(HttpParser, ObsFoldOntoEmptyValueHasNoEdgeWhitespace) {
+  MessageHead head;
+  ParseError err;
+  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection:\r\n close\r\nA: b\r\n \r\n\r\n",
+                  head, err),
+            ParseStatus::kComplete);
+  EXPECT_EQ(head.find("Connection")->value, "close");
+  EXPECT_EQ(head.find("A")->value, "b");
+}
+
 TEST(HttpParser, MalformedInputIs400) {
   const char* cases[] = {
       "asdf\r\n\r\n",                                  // garbage request line
@@ -150,6 +161,21 @@ TEST(HttpParser, HeaderBlockOverLimitIs431) {
   EXPECT_EQ(err.status, 431);
   // Also while still incomplete: never buffer past the limit.
   EXPECT_EQ(parse_request_head(big.substr(0, 1100), head, used, err, limits), ParseStatus::kError);
+}
+
+// Found by fuzz/request_parser_fuzzer: leading empty lines counted toward the limit while
+// the head was incomplete but not once it was, so the answer depended on the read sizes.
+TEST(HttpParser, LeadingEmptyLinesCountTowardHeaderLimit) {
+  MessageHead head;
+  ParseError err;
+  std::size_t used;
+  Limits limits{.max_header_size = 30};
+  std::string req = std::string(8, '\n') + "GET / HTTP/1.1\r\nHost: x\r\n\r\n";  // 8 + 27
+  EXPECT_EQ(parse_request_head(req.substr(0, 31), head, used, err, limits), ParseStatus::kError);
+  EXPECT_EQ(err.status, 431);
+  EXPECT_EQ(parse_request_head(req, head, used, err, limits), ParseStatus::kError);
+  EXPECT_EQ(err.status, 431);
+  EXPECT_EQ(parse_request_head(req.substr(8), head, used, err, limits), ParseStatus::kComplete);
 }
 
 TEST(HttpParser, HostRules) {

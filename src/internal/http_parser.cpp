@@ -86,9 +86,12 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
       std::string_view more = trim_ows(line);
       if (!is_field_value(more)) return fail(err, 400, "Invalid character in header value");
       Field& last = head.fields.back();
+      // The space goes only between two non-empty parts: a value never starts or ends
+      // with whitespace (RFC 9110 5.5), so "Name:" folded onto " close" is "close".
       std::string joined;
       joined.reserve(last.value.size() + 1 + more.size());
-      joined.append(last.value).append(more.empty() ? "" : " ").append(more);
+      bool space = !last.value.empty() && !more.empty();
+      joined.append(last.value).append(space ? " " : "").append(more);
       head.folded_.push_back(std::move(joined));
       last.value = head.folded_.back();
       continue;
@@ -121,7 +124,9 @@ ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& e
     if (buf.size() > limits.max_header_size) return fail(err, 431, "Header block too large");
     return ParseStatus::kIncomplete;
   }
-  if (end - start > limits.max_header_size) return fail(err, 431, "Header block too large");
+  // Leading empty lines count toward the limit, as they do above while the head is
+  // incomplete: otherwise whether a head passes would depend on how it was split into reads.
+  if (end > limits.max_header_size) return fail(err, 431, "Header block too large");
   return ParseStatus::kComplete;
 }
 

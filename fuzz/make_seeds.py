@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/.
+
+Requests come from tests/data/http_corpus/requests.jsonl (decoded, one file per case, named
+after its llhttp case number); responses, chunked bodies, header blocks and multipart bodies
+are written out below. Crash inputs found by fuzzing are added by hand as
+corpus/<target>/crash-<what>; this script leaves every other file alone.
+
+Usage: fuzz/make_seeds.py   (from anywhere; rerun after changing the samples below)
+"""
+import base64
+import json
+import pathlib
+
+FUZZ = pathlib.Path(__file__).resolve().parent
+ROOT = FUZZ.parent
+CORPUS = FUZZ / "corpus"
+
+
+def write(target, name, data):
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data.encode("latin-1") if isinstance(data, str) else data)
+
+
+def requests():
+    for line in (ROOT / "tests/data/http_corpus/requests.jsonl").read_text().splitlines():
+        case = json.loads(line)
+        n = case["id"].rsplit("#", 1)[1]
+        write("request_parser_fuzzer", f"llhttp-{int(n):03d}-{case['expect']}",
+              base64.b64decode(case["request_b64"]))
+    # Pipelining with every framing kind, and leading empty lines.
+    write("request_parser_fuzzer", "pipelined-framings",
+          "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+          "POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n"
+          "GET /c HTTP/1.0\r\n\r\n")
+    write("request_parser_fuzzer", "leading-crlf-obsfold",
+          "\r\n\nGET / HTTP/1.1\nHost: h\nX: a\n  b\n\t\nY:\n\n")
+
+
+RESPONSES = {
+    "length": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    "chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n6;ext=\"q\"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+    "until-close": "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until the connection closes",
+    "no-body-codes": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n"
+                     "HTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "te-over-cl": "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "0\r\n\r\n",
+    "empty-reason": "HTTP/1.1 599 \r\nContent-Length: 1, 1\r\n\r\nx",
+    "no-reason": "HTTP/1.1 200\nContent-Length: 2\n\nok",
+    "bad-version": "HTTP/2.0 200 OK\r\n\r\n",
+    "bad-code": "HTTP/1.1 20x OK\r\n\r\n",
+    "conflicting-cl": "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    "obs-fold": "HTTP/1.1 301 Moved\r\nLocation: /a\r\nX-Long: one\r\n two\r\n\r\n",
+    "reason-obs-text": "HTTP/1.1 200 \xc3\xa9t\xe9\r\nSet-Cookie: a=b\r\nSet-Cookie: c=d\r\n\r\n",
+}
+
+CHUNKED = {
+    "simple": "5\r\nhello\r\n0\r\n\r\n",
+    "several": "1\r\na\r\nA\r\n0123456789\r\n00010\r\n0123456789abcdef\r\n0\r\n\r\n",
+    "extensions": "3;a=1;b=\"x\\\"y\"\r\nabc\r\n2 ; c\r\nde\r\n0;last\r\n\r\n",
+    "trailers": "4\r\ndata\r\n0\r\nExpires: never\r\nX-Sum: 12\r\n\r\n",
+    "after-end": "2\r\nok\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    "bare-lf-size": "5\nhello\r\n0\r\n\r\n",
+    "bad-data-end": "5\r\nhelloXX0\r\n\r\n",
+    "huge-size": "ffffffffffffffffff\r\n",
+    "bad-ext": "5;=x\r\nhello\r\n0\r\n\r\n",
+    "truncated": "a\r\n01234",
+}
+
+HEADERS = {
+    "basic": "Content-Type: text/html\r\nContent-Length: 42\r\n",
+    "multi": "Set-Cookie: a=1\r\nset-cookie: b=2\r\nSET-COOKIE: c=3\r\nX: \r\n",
+    "obs-fold": "X-Folded: first\r\n  second\r\n\tthird\r\nY: z\r\n",
+    "bare-lf": "A: 1\nB: 2\n",
+    "blank-lines": "A: 1\r\n\r\nB: 2\r\n",
+    "space-before-colon": "Bad : value\r\n",
+    "leading-space": " X: y\r\n",
+    "ctl-in-value": "X: a\x01b\r\n",
+    "obs-text": "X: caf\xe9\r\nY:\t tabbed \t\r\n",
+    "no-colon": "just a line\r\n",
+    "bare-cr": "X: a\rb\r\n",
+}
+
+MULTIPART = {
+    "form": "1234\n"
+            "--1234\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue a\r\n"
+            "--1234\r\nContent-Disposition: form-data; name=\"files\"; filename=\"ab.txt\"\r\n"
+            "Content-Type: text/plain\r\n\r\nfile body\r\n"
+            "--1234--\r\n",
+    "quoted-boundary": "\"a b\"\n--a b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a b--",
+    "unicode-filename": "B\n--B\r\nContent-Disposition: form-data; name=\"f\"; "
+                        "filename*=UTF-8''%C3%A1b.txt\r\n\r\n\xff\x00\r\n--B--\r\n",
+    "many-parts": "x\n" + "".join(
+        f"--x\r\nContent-Disposition: form-data; name=\"n{i}\"\r\n\r\n{i}\r\n" for i in range(5))
+        + "--x--",
+    "no-final": "B\n--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n",
+    "no-headers": "B\n--B\r\nno header end\r\n--B--",
+    "no-name": "B\n--B\r\nContent-Disposition: form-data\r\n\r\nv\r\n--B--",
+    "not-form-data": "B\n--B\r\nContent-Disposition: attachment; name=a\r\n\r\nv\r\n--B--",
+    "folded-header": "B\n--B\r\nContent-Disposition: form-data;\r\n name=\"a\"\r\n\r\nv\r\n--B--",
+    "empty-value": "B\n--B\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n\r\n--B--\r\n",
+}
+
+
+def main():
+    requests()
+    for name, data in RESPONSES.items():
+        write("response_parser_fuzzer", name, data)
+    for name, data in CHUNKED.items():
+        write("chunked_fuzzer", name, data)
+    for name, data in HEADERS.items():
+        write("headers_fuzzer", name, data)
+    for name, data in MULTIPART.items():
+        write("multipart_fuzzer", name, data)
+
+
+if __name__ == "__main__":
+    main()
