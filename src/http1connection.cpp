@@ -205,6 +205,11 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
     }
   }
 
+  // The delegate may take the headers (move them into its request): decide now.
+  const std::string* expect = headers.get_first("Expect");
+  const bool expect_continue =
+      !is_client_ && expect && http1::iequals(*expect, "100-continue") && version_minor >= 1;
+
   // 4. The application sees the head.
   bool delegate_open = true;
   try {
@@ -230,9 +235,7 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
         delegate.on_connection_close();
         co_return false;
       }
-      const std::string* expect = headers.get_first("Expect");
-      if (expect && http1::iequals(*expect, "100-continue") && version_minor >= 1 &&
-          !headers_written_) {
+      if (expect_continue && !headers_written_) {
         (void)stream_->write(std::string("HTTP/1.1 100 (Continue)\r\n\r\n"));
       }
     }
@@ -421,10 +424,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (chunking_output_) out.append("Transfer-Encoding: chunked\r\n");
   out.append("\r\n");
 
-  if (request_method_ == "HEAD" && !is_client_) {
-    expected_content_remaining_ = 0;
-  } else if (!is_client_ && response_code_ == 304) {
-    expected_content_remaining_ = 0;
+  // HEAD/204/304 responses carry no body: whatever the application writes is dropped
+  // (HEAD keeps the Content-Length of the body it would have had).
+  if (suppress_body_) {
+    expected_content_remaining_.reset();
   } else if (const std::string* cl = headers.get_first("Content-Length")) {
     uint64_t n;
     if (!http1::parse_content_length(*cl, n)) {
@@ -434,10 +437,11 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   }
   headers_written_ = true;
   if (!chunk.empty()) append_body(out, chunk);
-  return stream_->write(std::move(out));
+  return send(std::move(out));
 }
 
 void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
+  if (suppress_body_ && !is_client_) return;
   if (expected_content_remaining_) {
     if (chunk.size() > *expected_content_remaining_) {
       stream_->close();
@@ -445,12 +449,19 @@ void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
     }
     *expected_content_remaining_ -= chunk.size();
   }
-  if (suppress_body_ && !is_client_) return;
   if (chunking_output_) {
     append_chunk(out, chunk);
   } else {
     out.append(chunk);
   }
+}
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string bytes) {
+  // A peer that left makes the write fail when awaited, not at the call: an application
+  // finishing a response for a client that is gone needs no try/catch (Tornado's futures
+  // behave the same).
+  if (stream_->closed()) return WriteAwaiter(stream_, UINT64_MAX);
+  return stream_->write(std::move(bytes));
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
@@ -461,7 +472,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
     out.reserve(chunk.size() + 16);
     append_body(out, chunk);
   }
-  return stream_->write(std::move(out));
+  return send(std::move(out));
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
@@ -479,7 +490,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
     throw HTTPOutputError("Tried to write " + std::to_string(missing) +
                           " bytes less than Content-Length");
   }
-  return stream_->write(chunking_output_ ? std::string("0\r\n\r\n") : std::string());
+  return send(chunking_output_ ? std::string("0\r\n\r\n") : std::string());
 }
 
 void HTTP1Connection::on_write_finished() {

@@ -67,14 +67,9 @@ void HTTPHeaders::add(std::string_view name, std::string_view value) {
 }
 
 void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
-  // The first spelling of a name wins, so get_all() shows one spelling per field.
-  for (const auto& field : fields_) {
-    if (http1::iequals(field.first, name)) {
-      std::string spelling = field.first;  // copied first: emplace_back may reallocate
-      fields_.emplace_back(std::move(spelling), value);
-      return;
-    }
-  }
+  // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
+  // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
+  // denial of service. Lookups are case-insensitive either way.
   fields_.emplace_back(name, value);
 }
 

@@ -95,6 +95,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<> fill_with_timeout(std::optional<double> deadline);
   void answer_error(int status, const std::string& message);
   void append_body(std::string& out, std::string_view chunk);
+  WriteAwaiter send(std::string bytes);
   void reset_for_next_message();
   void on_write_finished();
 

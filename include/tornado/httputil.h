@@ -50,8 +50,8 @@ class HTTPOutputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A case-insensitive, multi-valued, insertion-ordered header map. Names keep the case they
-// were first added with; get() joins several values with "," as Tornado does.
+// A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
+// spelling it was added with; get() joins several values with "," as Tornado does.
 class HTTPHeaders {
  public:
   HTTPHeaders() = default;
@@ -235,6 +235,7 @@ std::string encode_basic_auth(std::string_view username, std::string_view passwo
 class HTTPMessageDelegate {
  public:
   virtual ~HTTPMessageDelegate() = default;
+  // `headers` may be moved away by the delegate: the connection reads nothing from it after.
   virtual Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) = 0;
   virtual Task<> data_received(std::string_view chunk) = 0;
   virtual void finish() = 0;
