@@ -1,0 +1,19 @@
+# Interop tests: real peers (curl, Python requests, Python Tornado's clients) against our
+# HTTPServer, through tests/interop/echo_server.cpp. Each tests/interop/test_*.py is one
+# ctest test, run with Debian's /usr/bin/python3 (python3-requests, python3-tornado).
+# A missing peer program makes its cases skip (unittest reports each skip by name).
+add_executable(interop_echo_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/echo_server.cpp)
+target_compile_options(interop_echo_server PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(interop_echo_server PRIVATE tornado nlohmann_json::nlohmann_json)
+
+file(GLOB INTEROP_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_*.py)
+foreach(script ${INTEROP_SCRIPTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^test_" "interop_" test_name ${name})
+  add_test(NAME ${test_name}
+           COMMAND /usr/bin/python3 ${script} -v
+           WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(${test_name} PROPERTIES
+    TIMEOUT 120
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>")
+endforeach()
