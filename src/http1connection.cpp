@@ -413,7 +413,11 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     out.append(line.reason.empty() ? httputil::reason_phrase(line.code) : line.reason);
     out.append("\r\n");
     if (!headers.contains("Date")) out.append(cached_date_line());
-    if (disconnect_after_ && request_version_minor_ >= 1 && !headers.contains("Connection")) {
+    // Our status line says HTTP/1.1, and a client judges persistence by the response's
+    // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
+    // reuses the connection we are about to close. So every response that ends its
+    // connection says so, whatever the request's version (Tornado omits it for 1.0).
+    if (disconnect_after_ && !headers.contains("Connection")) {
       out.append("Connection: close\r\n");
     } else if (!disconnect_after_ && request_version_minor_ == 0 &&
                !headers.contains("Connection")) {

@@ -255,7 +255,8 @@ TEST_F(HTTPServerTest, Http10GetsNoChunkingAndCloses) {
   start();
   std::string r = exchange("GET /chunked HTTP/1.0\r\n\r\n", /*half_close=*/false);
   EXPECT_EQ(r.find("Transfer-Encoding"), std::string::npos);
-  EXPECT_EQ(r.find("Connection:"), std::string::npos);
+  // The status line says HTTP/1.1, so the close is announced (RFC 9112 9.3; Tornado omits it).
+  EXPECT_NE(r.find("\r\nConnection: close\r\n"), std::string::npos);
   EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "abcde");
 }
 
