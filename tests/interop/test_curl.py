@@ -124,8 +124,12 @@ class PlainCurlTest(CurlTest):
         self.assertEqual(json.loads(proc.stdout[len(b"Hello world"):])["version"], "HTTP/1.0")
 
     def test_http10_closes_without_keep_alive(self):
+        # Our status line says HTTP/1.1, so without "Connection: close" curl would take the
+        # connection as persistent (RFC 9112 9.3), reuse it, and meet a reset.
         proc = self.run_curl("-v", "--http1.0", self.server.url("/"), self.server.url("/"))
+        self.assertEqual(proc.stderr.count(b"< Connection: close"), 2, proc.stderr)
         self.assertNotIn(b"Re-using existing connection", proc.stderr)
+        self.assertNotIn(b"Connection died", proc.stderr)
         self.assertEqual(proc.stdout, b"Hello worldHello world")
 
     def test_large_download(self):
