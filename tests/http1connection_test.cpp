@@ -1,0 +1,319 @@
+// HTTP1Connection on its own, both sides: Tornado's http1connection_test (an HTTP/1.0
+// response without Content-Length) and direct exchanges over a socketpair, where one side
+// writes with write_headers/write/finish and the other reads with read_message.
+#include "tornado/http1connection.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tornado/iostream.h"
+#include "tornado/testing.h"
+
+using namespace tornado;
+using httputil::HTTPHeaders;
+using httputil::HTTPInputError;
+using httputil::RequestStartLine;
+using httputil::ResponseStartLine;
+using httputil::StartLine;
+using tornado::testing::AsyncTest;
+
+namespace {
+
+// Records what the connection hands it, in order.
+class Recorder final : public httputil::HTTPMessageDelegate {
+ public:
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
+    events.push_back("headers");
+    if (const auto* req = std::get_if<RequestStartLine>(&start_line)) {
+      request = *req;
+    } else {
+      response = std::get<ResponseStartLine>(start_line);
+    }
+    this->headers = headers;
+    co_return;
+  }
+  Task<> data_received(std::string_view chunk) override {
+    events.push_back("data");
+    chunks.emplace_back(chunk);
+    body.append(chunk);
+    co_return;
+  }
+  void finish() override {
+    events.push_back("finish");
+    if (on_finish) on_finish();
+  }
+  void on_connection_close() override { events.push_back("close"); }
+
+  std::vector<std::string> events;
+  RequestStartLine request;
+  ResponseStartLine response;
+  HTTPHeaders headers;
+  std::vector<std::string> chunks;
+  std::string body;
+  std::function<void()> on_finish;
+};
+
+class HTTP1ConnectionTest : public AsyncTest {
+ protected:
+  void SetUp() override {
+    AsyncTest::SetUp();
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    client_stream_ = IOStream::create(fds[0]);
+    server_stream_ = IOStream::create(fds[1]);
+  }
+  void TearDown() override {
+    client_stream_->close();
+    server_stream_->close();
+    client_stream_.reset();
+    server_stream_.reset();
+    AsyncTest::TearDown();
+  }
+
+  std::shared_ptr<IOStream> client_stream_;
+  std::shared_ptr<IOStream> server_stream_;
+};
+
+}  // namespace
+
+// Tornado's test_http10_no_content_length: an HTTP/1.0 response without Content-Length is
+// delimited by the close, and the connection is not kept.
+TEST_F(HTTP1ConnectionTest, Http10ResponseWithoutContentLengthReadsUntilClose) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection conn(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string("HTTP/1.0 200 Not Modified\r\n\r\nhello"));
+    co_await server_stream_->write(std::string());
+    server_stream_->close();
+    Recorder d;
+    bool keep_alive = co_await conn.read_message(d, "GET");
+    EXPECT_FALSE(keep_alive);
+    EXPECT_EQ(d.response.code, 200);
+    EXPECT_EQ(d.response.reason, "Not Modified");
+    EXPECT_EQ(d.body, "hello");
+    EXPECT_EQ(d.events.back(), "finish");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientRequestReadByServerAndAnswered) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    RequestStartLine req_line{"POST", "/submit?x=1", "HTTP/1.1"};
+    HTTPHeaders req_headers{{"Host", "example.com"}, {"Content-Length", "5"}};
+    (void)client.write_headers(req_line, req_headers, "hel");
+    (void)client.write("lo");
+    co_await client.finish();
+
+    Recorder at_server;
+    at_server.on_finish = [&] {
+      ResponseStartLine line{"HTTP/1.1", 201, "Created"};
+      HTTPHeaders headers{{"Content-Length", "2"}, {"X-Thing", "a"}};
+      (void)server.write_headers(line, headers, "ok");
+      (void)server.finish();
+    };
+    EXPECT_TRUE(co_await server.read_message(at_server));
+    EXPECT_EQ(at_server.request.method, "POST");
+    EXPECT_EQ(at_server.request.path, "/submit?x=1");
+    EXPECT_EQ(at_server.request.version, "HTTP/1.1");
+    EXPECT_EQ(at_server.headers.get("host", ""), "example.com");
+    EXPECT_EQ(at_server.body, "hello");
+    EXPECT_EQ(at_server.events.front(), "headers");
+    EXPECT_EQ(at_server.events.back(), "finish");
+
+    Recorder at_client;
+    EXPECT_TRUE(co_await client.read_message(at_client, "POST"));
+    EXPECT_EQ(at_client.response.code, 201);
+    EXPECT_EQ(at_client.response.reason, "Created");
+    EXPECT_EQ(at_client.headers.get("X-Thing", ""), "a");
+    EXPECT_TRUE(at_client.headers.contains("Date"));
+    EXPECT_EQ(at_client.body, "ok");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ChunkedBothWays) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    // A POST without Content-Length goes out chunked; each write is one chunk and the
+    // reader sees the chunk boundaries.
+    RequestStartLine req_line{"POST", "/up", "HTTP/1.1"};
+    HTTPHeaders req_headers{{"Host", "x"}};
+    (void)client.write_headers(req_line, req_headers);
+    (void)client.write("abc");
+    (void)client.write("");  // no empty chunk: that would end the body
+    (void)client.write("defg");
+    co_await client.finish();
+
+    Recorder at_server;
+    at_server.on_finish = [&] {
+      ResponseStartLine line{"HTTP/1.1", 200, "OK"};
+      HTTPHeaders none;
+      (void)server.write_headers(line, none, "first");
+      (void)server.write("second");
+      (void)server.finish();
+    };
+    EXPECT_TRUE(co_await server.read_message(at_server));
+    EXPECT_EQ(at_server.headers.get("Transfer-Encoding", ""), "chunked");
+    EXPECT_EQ(at_server.chunks, (std::vector<std::string>{"abc", "defg"}));
+
+    Recorder at_client;
+    EXPECT_TRUE(co_await client.read_message(at_client, "POST"));
+    EXPECT_EQ(at_client.headers.get("Transfer-Encoding", ""), "chunked");
+    EXPECT_EQ(at_client.chunks, (std::vector<std::string>{"first", "second"}));
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, HeadResponseHasNoBodyAndConnectionStaysUsable) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    for (const char* method : {"HEAD", "GET"}) {
+      RequestStartLine req_line{method, "/", "HTTP/1.1"};
+      HTTPHeaders req_headers{{"Host", "x"}};
+      (void)client.write_headers(req_line, req_headers);
+      co_await client.finish();
+      Recorder at_server;
+      at_server.on_finish = [&] {
+        // The same code answers both: for HEAD the body bytes are dropped, the length kept.
+        ResponseStartLine line{"HTTP/1.1", 200, "OK"};
+        HTTPHeaders headers{{"Content-Length", "10"}};
+        (void)server.write_headers(line, headers, "0123456789");
+        (void)server.finish();
+      };
+      EXPECT_TRUE(co_await server.read_message(at_server));
+      Recorder at_client;
+      EXPECT_TRUE(co_await client.read_message(at_client, method));
+      EXPECT_EQ(at_client.headers.get("Content-Length", ""), "10");
+      EXPECT_EQ(at_client.body, std::string(method) == "HEAD" ? "" : "0123456789") << method;
+      EXPECT_EQ(at_client.events.back(), "finish");
+    }
+    // Nothing stray is left on the wire after the HEAD exchange.
+    EXPECT_TRUE(client_stream_->read_buffer().empty());
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientReadsResponseUntilClose) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string("HTTP/1.1 200 OK\r\nServer: raw\r\n\r\nabc"));
+    co_await sleep(10ms);
+    co_await server_stream_->write(std::string("def"));
+    server_stream_->close();
+    Recorder d;
+    EXPECT_FALSE(co_await client.read_message(d, "GET"));
+    EXPECT_EQ(d.body, "abcdef");
+    EXPECT_EQ(d.events.back(), "finish");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientSkipsInterimContinue) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    Recorder d;
+    EXPECT_TRUE(co_await client.read_message(d, "POST"));
+    EXPECT_EQ(d.response.code, 200);
+    EXPECT_EQ(d.body, "ok");
+    EXPECT_EQ(d.events.back(), "finish");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientNotModifiedHasNoBodyDespiteLength) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string(
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
+    Recorder first;
+    EXPECT_TRUE(co_await client.read_message(first, "GET"));
+    EXPECT_EQ(first.body, "");
+    Recorder second;
+    EXPECT_TRUE(co_await client.read_message(second, "GET"));
+    EXPECT_EQ(second.body, "z");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientMalformedResponseThrows) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string("HTTP/1.1 abc Broken\r\n\r\n"));
+    Recorder d;
+    bool threw = false;
+    try {
+      co_await client.read_message(d, "GET");
+    } catch (const HTTPInputError&) {
+      threw = true;
+    }
+    EXPECT_TRUE(threw);
+    EXPECT_TRUE(d.events.empty());
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientConnectionCloseEndsKeepAlive) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(
+        std::string("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nz"));
+    Recorder d;
+    EXPECT_FALSE(co_await client.read_message(d, "GET"));
+    EXPECT_EQ(d.body, "z");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ServerStreamClosedBeforeHeadRaises) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    client_stream_->close();
+    Recorder d;
+    bool threw = false;
+    try {
+      co_await server.read_message(d);
+    } catch (const StreamClosedError&) {
+      threw = true;
+    }
+    EXPECT_TRUE(threw);
+    EXPECT_TRUE(d.events.empty());
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ServerPeerLeavingMidBodyCallsOnConnectionClose) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    co_await client_stream_->write(
+        std::string("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial"));
+    client_stream_->close();
+    Recorder d;
+    EXPECT_FALSE(co_await server.read_message(d));
+    EXPECT_EQ(d.body, "partial");
+    EXPECT_EQ(d.events.back(), "close");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ServerMalformedRequestAnswers400) {
+  run_sync([&]() -> Task<> {
+    tornado::testing::ExpectLog log(gen_log(), "Malformed HTTP message");
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    co_await client_stream_->write(std::string("GET / HTTP/1.1\r\nBad Header\r\n\r\n"));
+    Recorder d;
+    EXPECT_FALSE(co_await server.read_message(d));
+    EXPECT_TRUE(d.events.empty());
+    std::string answer = co_await client_stream_->read_until("\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 25), "HTTP/1.1 400 Bad Request\r");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, WritesPastContentLengthAreRefused) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    RequestStartLine line{"PUT", "/", "HTTP/1.1"};
+    HTTPHeaders headers{{"Host", "x"}, {"Content-Length", "3"}};
+    (void)client.write_headers(line, headers, "ab");
+    EXPECT_THROW((void)client.write("cd"), httputil::HTTPOutputError);
+    co_return;
+  });
+}
