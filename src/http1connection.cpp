@@ -210,6 +210,10 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
   const bool expect_continue =
       !is_client_ && expect && http1::iequals(*expect, "100-continue") && version_minor >= 1;
 
+  // A request without a body is fully read once its head is: an answer given from
+  // headers_received then keeps the connection (see write_headers).
+  if (!is_client_ && framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
+
   // 4. The application sees the head.
   bool delegate_open = true;
   try {
@@ -413,6 +417,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     out.append(line.reason.empty() ? httputil::reason_phrase(line.code) : line.reason);
     out.append("\r\n");
     if (!headers.contains("Date")) out.append(cached_date_line());
+    // A response that starts before the request body was read ends the connection (the
+    // unread body cannot be skipped safely); say so in this head, so that a client which
+    // sends its body anyway does not reuse the connection (RFC 9112 9.6).
+    if (!read_finished_) disconnect_after_ = true;
     // Our status line says HTTP/1.1, and a client judges persistence by the response's
     // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
     // reuses the connection we are about to close. So every response that ends its

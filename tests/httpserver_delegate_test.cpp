@@ -1,0 +1,384 @@
+// HTTPServer with a streaming HTTPServerConnectionDelegate: the behaviours of Tornado's
+// httpserver_test that concern the delegate interface (StreamingChunkSizeTest,
+// BodyLimitsTest's per-request overrides, early answers, client disconnects,
+// close_all_connections). tests/httpserver_test.cpp covers the callback interface.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "internal/gzip.h"
+#include "tornado/httpserver.h"
+#include "tornado/iostream.h"
+#include "tornado/testing.h"
+
+using namespace tornado;
+using httputil::HTTPConnection;
+using httputil::HTTPHeaders;
+using httputil::RequestStartLine;
+using httputil::ResponseStartLine;
+using httputil::StartLine;
+using tornado::testing::AsyncTest;
+using tornado::testing::ExpectLog;
+
+namespace {
+
+// What happened to one request, as its delegate saw it.
+struct Trace {
+  std::string path;
+  std::vector<std::string> events;  // "headers", "data", "finish", "close"
+  std::vector<std::size_t> chunk_lengths;
+  std::string body;
+};
+
+struct ServerLog {
+  std::vector<std::shared_ptr<Trace>> requests;
+  int connections_closed = 0;
+};
+
+std::string query_value(const std::string& path, const std::string& name) {
+  auto pos = path.find(name + "=");
+  if (pos == std::string::npos) return {};
+  auto end = path.find('&', pos);
+  return path.substr(pos + name.size() + 1, end == std::string::npos ? end : end - pos - 1);
+}
+
+void answer(HTTPConnection* conn, int code, const std::string& body) {
+  ResponseStartLine line{"HTTP/1.1", code, ""};
+  HTTPHeaders headers{{"Content-Length", std::to_string(body.size())}};
+  (void)conn->write_headers(line, headers, body);
+  (void)conn->finish();
+}
+
+// Streams the body; answers with the chunk lengths it saw. Paths:
+//   /early            answers 401 from headers_received, before any body
+//   /limit?size=N     raises this request's max_body_size to N
+//   /timeout?ms=N     sets this request's body timeout
+//   /slow_consumer    data_received suspends for a moment per chunk (flow control)
+//   /hold             answers only once the client is gone (set_close_callback)
+class StreamingDelegate final : public httputil::HTTPMessageDelegate {
+ public:
+  StreamingDelegate(HTTPConnection* conn, ServerLog& log)
+      : conn_(conn), log_(log), trace_(std::make_shared<Trace>()) {}
+
+  // The server asks for a delegate before the next head arrives: a request is logged once
+  // its head is in.
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders&) override {
+    log_.requests.push_back(trace_);
+    trace_->events.push_back("headers");
+    trace_->path = std::get<RequestStartLine>(start_line).path;
+    const std::string& path = trace_->path;
+    if (path.starts_with("/early")) {
+      answer(conn_, 401, "no");
+    } else if (path.starts_with("/limit")) {
+      conn_->set_max_body_size(std::stoul(query_value(path, "size")));
+    } else if (path == "/hold") {
+      // A well-behaved application that answers late finishes its response when told the
+      // client left; the connection is released only then (docs/http1connection.md).
+      conn_->set_close_callback([conn = conn_, trace = trace_] {
+        trace->events.push_back("conn_closed");
+        answer(conn, 200, "too late");
+      });
+    } else if (path.starts_with("/timeout")) {
+      conn_->set_body_timeout(Duration(std::stod(query_value(path, "ms")) / 1000));
+    }
+    co_return;
+  }
+  Task<> data_received(std::string_view chunk) override {
+    trace_->events.push_back("data");
+    trace_->chunk_lengths.push_back(chunk.size());
+    trace_->body.append(chunk);
+    if (trace_->path == "/slow_consumer") co_await sleep(1ms);
+  }
+  void finish() override {
+    trace_->events.push_back("finish");
+    if (trace_->path.starts_with("/early") || trace_->path == "/hold") return;
+    std::string lengths;
+    for (std::size_t n : trace_->chunk_lengths) {
+      lengths += (lengths.empty() ? "" : ",") + std::to_string(n);
+    }
+    answer(conn_, 200, "[" + lengths + "]");
+  }
+  void on_connection_close() override { trace_->events.push_back("close"); }
+
+ private:
+  HTTPConnection* conn_;
+  ServerLog& log_;
+  std::shared_ptr<Trace> trace_;
+};
+
+class StreamingApp final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  explicit StreamingApp(ServerLog& log) : log_(log) {}
+  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    return std::make_unique<StreamingDelegate>(conn, log_);
+  }
+  void on_close(HTTPConnection*) override { ++log_.connections_closed; }
+
+ private:
+  ServerLog& log_;
+};
+
+class HTTPServerDelegateTest : public AsyncTest {
+ protected:
+  void start(HTTPServerOptions options = {}) {
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    port_ = port;
+    server_ = std::make_unique<HTTPServer>(std::make_shared<StreamingApp>(log_),
+                                           std::move(options));
+    server_->add_socket(fd);
+  }
+  void TearDown() override {
+    server_.reset();
+    AsyncTest::TearDown();
+  }
+
+  Task<std::shared_ptr<IOStream>> connect() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto stream = IOStream::create(fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    co_return stream;
+  }
+
+  // One request on a fresh connection; returns the body of the response ("" if none).
+  std::string post(const std::string& path, const std::string& extra_headers,
+                   const std::string& body) {
+    return run_sync([&]() -> Task<std::string> {
+      auto s = co_await connect();
+      co_await s->write("POST " + path + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n" +
+                        body);
+      std::string head = co_await s->read_until("\r\n\r\n");
+      auto cl = head.find("Content-Length: ");
+      co_return co_await s->read_bytes(std::stoul(head.substr(cl + 16)));
+    });
+  }
+
+  static std::string chunked(const std::vector<std::string>& pieces) {
+    std::string out;
+    char size[20];
+    for (const auto& p : pieces) {
+      std::snprintf(size, sizeof size, "%zx\r\n", p.size());
+      out += size + p + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+  }
+
+  // Waits (bounded) until `done` holds, running the loop meanwhile.
+  template <typename F>
+  void wait_for(F done) {
+    run_sync([&]() -> Task<> {
+      while (!done()) co_await sleep(1ms);
+    });
+  }
+
+  ServerLog log_;
+  int port_ = 0;
+  std::unique_ptr<HTTPServer> server_;
+};
+
+const std::string kBody = "01234567890123456789012345678901234567890123456789";  // 50 bytes
+
+}  // namespace
+
+TEST_F(HTTPServerDelegateTest, FixedBodyStreamsInChunkSizePieces) {
+  start({.decompress_request = true, .chunk_size = 16});
+  EXPECT_EQ(post("/", "Content-Length: 50\r\n", kBody), "[16,16,16,2]");
+  ASSERT_EQ(log_.requests.size(), 1u);
+  EXPECT_EQ(log_.requests[0]->events,
+            (std::vector<std::string>{"headers", "data", "data", "data", "data", "finish"}));
+  EXPECT_EQ(log_.requests[0]->body, kBody);
+}
+
+TEST_F(HTTPServerDelegateTest, ChunkedBodyKeepsChunkBoundaries) {
+  start({.decompress_request = true, .chunk_size = 16});
+  std::string body = chunked({kBody.substr(0, 20), kBody.substr(20)});
+  EXPECT_EQ(post("/", "Transfer-Encoding: chunked\r\n", body), "[16,4,16,14]");
+  EXPECT_EQ(log_.requests[0]->events.front(), "headers");
+  EXPECT_EQ(log_.requests[0]->events.back(), "finish");
+}
+
+TEST_F(HTTPServerDelegateTest, GzipBodiesStreamInBoundedNonEmptyPieces) {
+  start({.decompress_request = true, .chunk_size = 16});
+  std::string gz = detail::gzip_compress(kBody);
+  ASSERT_LT(gz.size(), kBody.size());
+  ASSERT_GT(gz.size(), 20u);
+  const std::string fixed = "Content-Encoding: gzip\r\nContent-Length: " +
+                            std::to_string(gz.size()) + "\r\n";
+  const std::string chunked_headers = "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n";
+  post("/", fixed, gz);
+  post("/", chunked_headers, chunked({gz.substr(0, 20), gz.substr(20)}));
+  ASSERT_EQ(log_.requests.size(), 2u);
+  for (const auto& trace : log_.requests) {
+    std::size_t total = 0;
+    for (std::size_t n : trace->chunk_lengths) {
+      EXPECT_GT(n, 0u);
+      EXPECT_LE(n, 16u);
+      total += n;
+    }
+    EXPECT_EQ(total, 50u);
+    EXPECT_EQ(trace->body, kBody);
+    EXPECT_EQ(trace->events.back(), "finish");
+  }
+}
+
+TEST_F(HTTPServerDelegateTest, SuspendingDataReceivedKeepsOrder) {
+  start({.chunk_size = 1000});
+  std::string body;
+  for (int i = 0; i < 2000; ++i) body += std::to_string(i % 10);
+  post("/slow_consumer", "Content-Length: 2000\r\n", body);
+  EXPECT_EQ(log_.requests[0]->body, body);
+  EXPECT_EQ(log_.requests[0]->events.back(), "finish");
+}
+
+TEST_F(HTTPServerDelegateTest, EarlyAnswerSkipsBodyAndContinueAndCloses) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    // The client waits for 100 before sending its megabyte; the application refuses first.
+    co_await s->write(
+        "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    std::string all = co_await with_timeout(3s, s->read_until_close());
+    EXPECT_EQ(all.substr(0, 27), "HTTP/1.1 401 Unauthorized\r\n");
+    EXPECT_EQ(all.find("100"), std::string::npos) << all;
+    EXPECT_NE(all.find("\r\nConnection: close\r\n"), std::string::npos) << all;
+    EXPECT_TRUE(all.ends_with("\r\n\r\nno"));
+  });
+  ASSERT_EQ(log_.requests.size(), 1u);
+  EXPECT_EQ(log_.requests[0]->chunk_lengths.size(), 0u);  // not a byte of the body read
+}
+
+TEST_F(HTTPServerDelegateTest, AnswerFromHeadersReceivedWithoutBodyKeepsAlive) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    for (int i = 0; i < 2; ++i) {
+      co_await s->write("GET /early HTTP/1.1\r\nHost: x\r\n\r\n");
+      std::string head = co_await s->read_until("\r\n\r\n");
+      EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
+      EXPECT_EQ(co_await s->read_bytes(2), "no");
+    }
+  });
+  EXPECT_EQ(log_.requests.size(), 2u);
+}
+
+TEST_F(HTTPServerDelegateTest, EarlyAnswerWithBodyInFlightCloses) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("PUT /early HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+    std::string all = co_await with_timeout(3s, s->read_until_close());
+    EXPECT_EQ(all.substr(0, 12), "HTTP/1.1 401");
+  });
+  EXPECT_EQ(log_.requests.size(), 1u);  // the body was never taken for a second request
+}
+
+TEST_F(HTTPServerDelegateTest, ClientLeavingMidUploadCallsOnConnectionClose) {
+  start({.chunk_size = 4});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabcdefgh");
+    while (log_.requests.empty() || log_.requests[0]->body.size() < 8) co_await sleep(1ms);
+    s->close();
+  });
+  wait_for([&] { return log_.connections_closed == 1; });
+  const auto& events = log_.requests[0]->events;
+  EXPECT_EQ(events, (std::vector<std::string>{"headers", "data", "data", "close"}));
+}
+
+TEST_F(HTTPServerDelegateTest, ClientLeavingMidChunkedUploadCallsOnConnectionClose) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    while (log_.requests.empty() || log_.requests[0]->body.size() < 3) co_await sleep(1ms);
+    s->close();
+  });
+  wait_for([&] { return log_.connections_closed == 1; });
+  EXPECT_EQ(log_.requests[0]->events.back(), "close");
+}
+
+TEST_F(HTTPServerDelegateTest, MaxBodySizeOverrideResetsForNextRequest) {
+  start({.max_body_size = 4096});
+  ExpectLog expect(gen_log(), "Malformed HTTP message.*Content-Length too long");
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("PUT /limit?size=10240 HTTP/1.1\r\nHost: x\r\nContent-Length: 10240\r\n\r\n" +
+                      std::string(10240, 'a'));
+    std::string head = co_await s->read_until("\r\n\r\n");
+    EXPECT_EQ(head.substr(0, 15), "HTTP/1.1 200 OK");
+    co_await s->read_bytes(std::stoul(head.substr(head.find("Length: ") + 8)));
+    EXPECT_EQ(log_.requests.at(0)->body.size(), 10240u);
+    // Same connection, no override: the server-wide limit is back.
+    co_await s->write("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10240\r\n\r\n");
+    std::string rest = co_await with_timeout(3s, s->read_until_close());
+    EXPECT_EQ(rest.substr(0, 12), "HTTP/1.1 413");
+  });
+}
+
+TEST_F(HTTPServerDelegateTest, MaxBodySizeOverrideAppliesToChunkedBodies) {
+  start({.max_body_size = 4096});
+  std::string body = chunked({std::string(6000, 'a'), std::string(4240, 'b')});
+  EXPECT_EQ(post("/limit?size=10240", "Transfer-Encoding: chunked\r\n", body),
+            "[6000,4240]");
+}
+
+TEST_F(HTTPServerDelegateTest, BodyTimeoutOverrideDropsSlowUpload) {
+  start({.body_timeout = Duration(3600)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("PUT /timeout?ms=50 HTTP/1.0\r\nContent-Length: 42\r\n\r\n");
+    EXPECT_EQ(co_await with_timeout(3s, s->read_until_close()), "");
+  });
+  EXPECT_EQ(log_.requests[0]->events.back(), "close");
+}
+
+TEST_F(HTTPServerDelegateTest, CloseAllConnectionsClosesIdleAndBusyOnes) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto idle = co_await connect();
+    co_await idle->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz");
+    co_await idle->read_until("[1]");
+    auto mid_body = co_await connect();
+    co_await mid_body->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nab");
+    while (log_.requests.size() < 2) co_await sleep(1ms);  // keeps the traces in order
+    auto waiting = co_await connect();
+    co_await waiting->write("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (server_->connection_count() < 3 || log_.requests.size() < 3) co_await sleep(1ms);
+    server_->close_all_connections();
+    for (auto* s : {&idle, &mid_body, &waiting}) {
+      EXPECT_EQ(co_await with_timeout(3s, (*s)->read_until_close()), "");
+    }
+    while (server_->connection_count() > 0) co_await sleep(1ms);
+  });
+  EXPECT_EQ(log_.connections_closed, 3);
+  EXPECT_EQ(log_.requests[1]->events.back(), "close");  // the one cut mid-body
+  // The one waiting for its answer had its whole request: finish ran, then the
+  // connection's close callback told the application.
+  EXPECT_EQ(log_.requests[2]->events,
+            (std::vector<std::string>{"headers", "finish", "conn_closed"}));
+}
+
+TEST_F(HTTPServerDelegateTest, OnCloseOncePerConnectionAfterKeepAlive) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    for (int i = 0; i < 3; ++i) {
+      co_await s->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+      co_await s->read_until("[2]");
+    }
+    s->close();
+    while (log_.connections_closed == 0) co_await sleep(1ms);
+  });
+  EXPECT_EQ(log_.requests.size(), 3u);
+  EXPECT_EQ(log_.connections_closed, 1);
+}
