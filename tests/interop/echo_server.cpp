@@ -28,6 +28,7 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "tornado/httpserver.h"
@@ -121,13 +122,21 @@ void slow(HTTPServerRequest& req) {
   const int ms = std::max(0, std::atoi(argument(req, "ms", "100").c_str()));
   auto* conn = req.connection;
   // The connection object outlives the request until finish() (docs/http1connection.md),
-  // even when the peer leaves meanwhile; the write then fails when awaited, which we don't.
-  IOLoop::current().call_later(std::chrono::milliseconds(ms), [conn, ms] {
+  // even when the peer leaves meanwhile. Whichever comes first, the timer or the client
+  // leaving, finishes the response (its write then fails when awaited, which we don't), so
+  // an abandoned request does not hold its connection until the timer.
+  auto timer = std::make_shared<std::optional<TimeoutHandle>>();
+  auto send = [conn, ms, timer] {
+    if (!timer->has_value()) return;
+    IOLoop::current().remove_timeout(**timer);
+    timer->reset();
     std::string body = "slow " + std::to_string(ms);
     conn->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"},
                         HTTPHeaders{{"Content-Length", std::to_string(body.size())}}, body);
     conn->finish();
-  });
+  };
+  *timer = IOLoop::current().call_later(std::chrono::milliseconds(ms), send);
+  conn->set_close_callback(send);
 }
 
 void app(HTTPServerRequest& req) {
@@ -211,7 +220,14 @@ int main(int argc, char** argv) {
     }
   }
   loop.start();
+  // Graceful shutdown: stop accepting, close every connection, and let their coroutines
+  // end on the loop before it is destroyed.
   server.stop();
   server.close_all_connections();
+  loop.run_sync(
+      [&]() -> Task<> {
+        while (server.connection_count() > 0) co_await sleep(std::chrono::milliseconds(1));
+      },
+      Duration(5));
   return 0;
 }
