@@ -25,9 +25,9 @@ Future<void> wait_all(const std::vector<std::shared_ptr<FutureStateBase>>& state
   }
   auto remaining = std::make_shared<std::size_t>(states.size());
   for (const auto& st : states) {
-    st->add_callback([all, remaining, weak = std::weak_ptr<FutureStateBase>(st)]() mutable {
-      auto s = weak.lock();
-      if (s && s->exception) {
+    st->add_callback([all, remaining, s = st.get()]() mutable {
+      // `s` is alive here: a posted callback holds its state.
+      if (s->exception) {
         if (!all.done()) {
           all.set_exception(s->exception);
         } else {

@@ -183,7 +183,8 @@ Task<> converse(std::shared_ptr<IOStream> stream, long index, long messages, Loa
       std::string line = "connection " + std::to_string(index) + " message " +
                          std::to_string(m) + "\n";
       co_await stream->write(line);
-      std::string reply = co_await stream->read_until("\n", 1 << 16);
+      // Bounded: a lost echo fails this connection with a message instead of hanging.
+      std::string reply = co_await with_timeout(10s, stream->read_until("\n", 1 << 16));
       if (reply != line) {
         stats.fail("connection " + std::to_string(index) + ": sent '" + line + "' got '" +
                    reply + "'");

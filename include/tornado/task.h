@@ -195,7 +195,9 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 
 // ---- Future state -------------------------------------------------------------------
 
-struct FutureStateBase {
+// Callbacks are stored without a reference to their own state (that would be a cycle that
+// leaks a Future nobody completes); the state keeps itself alive only once they are posted.
+struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   bool done = false;
   bool retrieved = false;  // someone looked at the exception (or it had none)
   std::exception_ptr exception;
@@ -212,14 +214,19 @@ struct FutureStateBase {
     done = true;
     auto cbs = std::move(callbacks);
     callbacks.clear();
-    for (auto& cb : cbs) post(std::move(cb));
+    for (auto& cb : cbs) post_holding_self(std::move(cb));
   }
   void add_callback(std::function<void()> cb) {
     if (done) {
-      post(std::move(cb));
+      post_holding_self(std::move(cb));
     } else {
       callbacks.push_back(std::move(cb));
     }
+  }
+
+ private:
+  void post_holding_self(std::function<void()> cb) {
+    post([cb = std::move(cb), self = shared_from_this()] { cb(); });
   }
 };
 
@@ -274,7 +281,11 @@ class Future {
 
   // Runs fn(future) on the loop once done (next iteration if already done).
   void add_done_callback(std::function<void(const Future&)> fn) const {
-    state_->add_callback([self = *this, fn = std::move(fn)] { fn(self); });
+    // The state is alive when this runs (the posted callback holds it): a raw pointer here
+    // avoids a state -> callback -> state cycle.
+    state_->add_callback([state = state_.get(), fn = std::move(fn)] {
+      fn(Future(std::static_pointer_cast<detail::FutureState<T>>(state->shared_from_this())));
+    });
   }
 
   auto operator co_await() const noexcept { return Awaiter{*this}; }
@@ -297,6 +308,7 @@ class Future {
       }
     }
   };
+  explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::FutureState<T>> state_;
 };
 
