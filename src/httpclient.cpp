@@ -200,6 +200,9 @@ Registry& registry() {
 // then, and takes it out of the registry (a later loop at the same address must not find
 // it) and closes it.
 struct Unregister {
+  explicit Unregister(std::shared_ptr<AsyncHTTPClient> c) : client(std::move(c)) {}
+  Unregister(const Unregister&) = delete;
+  Unregister& operator=(const Unregister&) = delete;
   std::shared_ptr<AsyncHTTPClient> client;
   ~Unregister() {
     std::erase_if(registry(), [this](const auto& e) {
@@ -227,7 +230,7 @@ std::shared_ptr<AsyncHTTPClient> AsyncHTTPClient::current() {
   }
   auto client = std::make_shared<AsyncHTTPClient>();
   reg.emplace_back(&loop, client);
-  auto guard = std::make_shared<detail::Unregister>(detail::Unregister{client});
+  auto guard = std::make_shared<detail::Unregister>(client);
   (void)spawn(detail::hold_until_loop_closes(std::move(guard), Future<void>()));
   return client;
 }
