@@ -127,10 +127,6 @@ class HTTPClientTest : public AsyncHTTPTest {
       });
     } else if (p == "/large") {
       respond(req, 200, std::string(100 * 1024, 'a'));
-    } else if (p == "/connection") {
-      // Which server connection served this (the HTTP1Connection lives per connection).
-      auto [it, inserted] = connection_ids_.try_emplace(req.connection, connection_ids_.size());
-      respond(req, 200, std::to_string(it->second));
     } else if (p == "/raw") {
       // Writes the bytes of ?r= verbatim and closes (for malformed or unusual responses).
       auto stream = static_cast<HTTP1Connection*>(req.connection)->detach();
@@ -146,7 +142,6 @@ class HTTPClientTest : public AsyncHTTPTest {
   }
 
   std::deque<std::function<void()>> triggers_;
-  std::map<const void*, std::size_t> connection_ids_;
 };
 
 // quote_plus: '/' ':' '?' are escaped too, so a URL fits in one query argument.
