@@ -434,6 +434,19 @@ TEST_F(HTTPClientTest, StreamingAndHeaderCallbacksSeeOnlyTheFinalResponse) {
   EXPECT_EQ(start_lines, 1);
 }
 
+TEST_F(HTTPClientTest, CallbackExceptionPropagatesUnchanged) {
+  HTTPRequest o;
+  o.streaming_callback = [](std::string_view) { throw std::runtime_error("stop here"); };
+  try {
+    fetch("/hello", o);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "stop here");
+  }
+  EXPECT_EQ(http_client().active_count(), 0u);  // the slot was given back
+  EXPECT_EQ(fetch("/hello").body, "Hello world!");
+}
+
 TEST_F(HTTPClientTest, HeaderWithCRLFIsRefused) {
   HTTPRequest o;
   EXPECT_THROW(o.headers.add("X-Bad", "a\r\nInjected: 1"), httputil::HTTPOutputError);
