@@ -32,13 +32,14 @@ void ConnectionPool::checkin(const PoolKey& key, std::shared_ptr<IOStream> strea
     stream->close();
     return;
   }
-  auto& list = idle_[key];
-  if (list.size() >= max_per_key_) {
-    Idle oldest = std::move(list.front());
-    list.pop_front();
+  // Make room first: no empty list may sit in the map while evict_oldest looks at fronts.
+  if (auto it = idle_.find(key); it != idle_.end() && it->second.size() >= max_per_key_) {
+    Idle oldest = std::move(it->second.front());
+    it->second.pop_front();
     --total_;
     forget(oldest);
     oldest.stream->close();
+    if (it->second.empty()) idle_.erase(it);
   }
   if (total_ >= max_total_) evict_oldest();
   IOLoop& loop = loop_;
@@ -73,6 +74,7 @@ void ConnectionPool::discard(const PoolKey& key, uint64_t id) {
 void ConnectionPool::evict_oldest() {
   auto oldest = idle_.end();
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (it->second.empty()) continue;
     if (oldest == idle_.end() || it->second.front().since < oldest->second.front().since) {
       oldest = it;
     }

@@ -532,6 +532,18 @@ TEST_F(SimpleHTTPClientTest, IdleBoundPerHost) {
   EXPECT_EQ(client.idle_connection_count(), 1u);
 }
 
+TEST_F(SimpleHTTPClientTest, IdleBoundOverall) {
+  AsyncHTTPClientOptions o;
+  o.max_idle_total = 1;
+  AsyncHTTPClient client(o);
+  fetch_with(client, "/hello");
+  fetch_with(client, "http://localhost:" + std::to_string(get_http_port()) + "/hello");
+  EXPECT_EQ(client.connections_opened(), 2u);
+  EXPECT_EQ(client.idle_connection_count(), 1u);  // the older one was closed
+  fetch_with(client, "http://localhost:" + std::to_string(get_http_port()) + "/hello");
+  EXPECT_EQ(client.connections_opened(), 2u);  // the newer one (localhost) was kept
+}
+
 TEST_F(SimpleHTTPClientTest, IdleConnectionsExpire) {
   AsyncHTTPClientOptions o;
   o.idle_timeout = Duration(0.05);
