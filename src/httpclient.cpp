@@ -75,8 +75,7 @@ void ClientState::release_slot() {
 
 namespace {
 
-const char* const kStandardMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
-                                        "OPTIONS"};
+const char* const kStandardMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
 
 // Tornado's checks in _HTTPConnection.run, made before anything is queued.
 void validate(const HTTPRequest& request) {
@@ -124,8 +123,8 @@ void prepare_redirect(HTTPRequest& next, int code, const std::string& location,
       (code == 303 && next.method != "HEAD")) {
     next.method = "GET";
     next.body.reset();
-    for (const char* h : {"Content-Length", "Content-Type", "Content-Encoding",
-                          "Transfer-Encoding"}) {
+    for (const char* h :
+         {"Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding"}) {
       next.headers.remove(h);
     }
   }
@@ -179,8 +178,8 @@ Task<HTTPResponse> run_fetch(std::shared_ptr<ClientState> state,
     }
     if (response.code < 200 || response.code >= 300) {
       auto copy = std::make_shared<HTTPResponse>(response);
-      response.error = std::make_exception_ptr(
-          HTTPClientError(response.code, response.reason, std::move(copy)));
+      response.error =
+          std::make_exception_ptr(HTTPClientError(response.code, response.reason, std::move(copy)));
       if (raise_error) std::rethrow_exception(response.error);
     }
     co_return response;
@@ -249,8 +248,7 @@ Task<HTTPResponse> AsyncHTTPClient::fetch(HTTPRequest request, bool raise_error)
                            raise_error);
 }
 
-Task<HTTPResponse> AsyncHTTPClient::fetch(std::string url, HTTPRequest options,
-                                          bool raise_error) {
+Task<HTTPResponse> AsyncHTTPClient::fetch(std::string url, HTTPRequest options, bool raise_error) {
   options.url = std::move(url);
   return fetch(std::move(options), raise_error);
 }
@@ -263,9 +261,7 @@ void AsyncHTTPClient::close() {
 }
 
 bool AsyncHTTPClient::closed() const noexcept { return state_->closed; }
-const AsyncHTTPClientOptions& AsyncHTTPClient::options() const noexcept {
-  return state_->options;
-}
+const AsyncHTTPClientOptions& AsyncHTTPClient::options() const noexcept { return state_->options; }
 std::size_t AsyncHTTPClient::queue_size() const noexcept { return state_->queue.size(); }
 std::size_t AsyncHTTPClient::active_count() const noexcept { return state_->active; }
 std::size_t AsyncHTTPClient::idle_connection_count() const noexcept {

@@ -31,8 +31,7 @@ std::optional<Duration> positive(std::optional<Duration> d) {
 }
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool idempotent(const std::string& method) {
@@ -170,8 +169,8 @@ Task<std::shared_ptr<IOStream>> open_connection(ClientState& state, const HTTPRe
   if (!proxied) options.ssl_options = tls;
   std::string host = proxied ? request.proxy_host : url.host;
   int port = proxied ? request.proxy_port : url.port;
-  std::shared_ptr<IOStream> stream = co_await state.tcp.connect(std::move(host), port,
-                                                                std::move(options));
+  std::shared_ptr<IOStream> stream =
+      co_await state.tcp.connect(std::move(host), port, std::move(options));
   ++state.connections_opened;
   if (!proxied || !tls) co_return stream;
 
@@ -356,7 +355,8 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
     response.reason = std::move(collector->reason_);
     response.headers = std::move(collector->headers_);
     response.body = std::move(collector->body_);
-    if (collector->first_byte_) response.time_info["starttransfer"] = *collector->first_byte_ - start;
+    if (collector->first_byte_)
+      response.time_info["starttransfer"] = *collector->first_byte_ - start;
     break;
   }
   response.request_time = loop.time() - start;

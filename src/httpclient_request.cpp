@@ -17,9 +17,8 @@ void HTTPResponse::rethrow() const {
 HTTPClientError::HTTPClientError(int code, std::string message,
                                  std::shared_ptr<const HTTPResponse> response,
                                  std::exception_ptr cause)
-    : std::runtime_error(
-          "HTTP " + std::to_string(code) + ": " +
-          (message.empty() ? std::string(httputil::reason_phrase(code)) : message)),
+    : std::runtime_error("HTTP " + std::to_string(code) + ": " +
+                         (message.empty() ? std::string(httputil::reason_phrase(code)) : message)),
       code_(code),
       message_(message.empty() ? std::string(httputil::reason_phrase(code)) : std::move(message)),
       response_(std::move(response)),

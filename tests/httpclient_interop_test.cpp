@@ -265,15 +265,14 @@ class NginxPeerTest : public PeerTest {
         << "events { worker_connections 64; }\n"
         << "http {\n  access_log off;\n  default_type text/plain;\n"
         << "  gzip on; gzip_types text/plain; gzip_min_length 1;\n"
-        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << dir_
-        << "/html;\n"
+        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << dir_ << "/html;\n"
         << "    location = /hello { return 200 \"hello from nginx\"; }\n"
         << "    location = /redirect { return 302 /hello; }\n"
         << "    location = /connection { gzip off; return 200 \"$connection\"; }\n"
         << "    location = /auth { return 200 \"$http_authorization\"; }\n"
         << "  }\n}\n";
-    ASSERT_TRUE(start_peer({nginx, "-p", dir_, "-e", dir_ + "/logs/error.log", "-c",
-                            dir_ + "/nginx.conf"}))
+    ASSERT_TRUE(
+        start_peer({nginx, "-p", dir_, "-e", dir_ + "/logs/error.log", "-c", dir_ + "/nginx.conf"}))
         << "nginx did not start: " << read_file(dir_ + "/peer.log")
         << read_file(dir_ + "/logs/error.log");
   }

@@ -86,8 +86,9 @@ class HTTPClientTest : public AsyncHTTPTest {
     } else if (p == "/see_other_get") {
       respond(req, req.body.empty() && req.method == "GET" ? 200 : 500, "ok " + req.method);
     } else if (p == "/method") {
-      respond(req, 200, req.method + (req.body.empty() ? "" : " " + req.body) + " " +
-                            req.headers.get("Content-Type", "-"));
+      respond(req, 200,
+              req.method + (req.body.empty() ? "" : " " + req.body) + " " +
+                  req.headers.get("Content-Type", "-"));
     } else if (p == "/user_agent") {
       respond(req, 200, req.headers.get("User-Agent", ""));
     } else if (p == "/host_echo") {
@@ -289,8 +290,7 @@ TEST_F(HTTPClientTest, Redirect307And308KeepPost) {
 TEST_F(HTTPClientTest, MethodAfterRedirect) {
   // 301/302 turn POST into GET; 303 turns everything but HEAD into GET.
   for (const char* status : {"301", "302", "303"}) {
-    HTTPResponse r =
-        fetch(std::string("/redirect?url=/see_other_get&status=") + status, post(""));
+    HTTPResponse r = fetch(std::string("/redirect?url=/see_other_get&status=") + status, post(""));
     EXPECT_EQ(r.body, "ok GET") << status;
   }
   HTTPRequest del;
@@ -570,8 +570,8 @@ TEST_F(HTTPClientTest, AllowNonstandardMethods) {
 }
 
 TEST_F(HTTPClientTest, ResponseTimesAreFilled) {
-  double before = std::chrono::duration<double>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+  double before =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   HTTPResponse r = fetch("/hello");
   EXPECT_GE(r.start_time, before - 1);
   EXPECT_GT(r.request_time, 0);
@@ -704,15 +704,12 @@ TEST(HTTPUrlTest, ResolveRfc3986Examples) {
   using httpclient::detail::resolve_url;
   const std::string base = "http://a/b/c/d;p?q";
   std::vector<std::pair<std::string, std::string>> cases = {
-      {"g", "http://a/b/c/g"},         {"./g", "http://a/b/c/g"},
-      {"g/", "http://a/b/c/g/"},       {"/g", "http://a/g"},
-      {"//g", "http://g"},             {"?y", "http://a/b/c/d;p?y"},
-      {"g?y", "http://a/b/c/g?y"},     {"#s", "http://a/b/c/d;p?q"},
-      {"", "http://a/b/c/d;p?q"},      {".", "http://a/b/c/"},
-      {"./", "http://a/b/c/"},         {"..", "http://a/b/"},
-      {"../g", "http://a/b/g"},        {"../..", "http://a/"},
-      {"../../g", "http://a/g"},       {"../../../g", "http://a/g"},
-      {"/./g", "http://a/g"},          {"g/../h", "http://a/b/c/h"},
+      {"g", "http://a/b/c/g"},        {"./g", "http://a/b/c/g"},    {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"},           {"//g", "http://g"},          {"?y", "http://a/b/c/d;p?y"},
+      {"g?y", "http://a/b/c/g?y"},    {"#s", "http://a/b/c/d;p?q"}, {"", "http://a/b/c/d;p?q"},
+      {".", "http://a/b/c/"},         {"./", "http://a/b/c/"},      {"..", "http://a/b/"},
+      {"../g", "http://a/b/g"},       {"../..", "http://a/"},       {"../../g", "http://a/g"},
+      {"../../../g", "http://a/g"},   {"/./g", "http://a/g"},       {"g/../h", "http://a/b/c/h"},
       {"https://x/y", "https://x/y"},
   };
   for (const auto& [ref, want] : cases) EXPECT_EQ(resolve_url(base, ref), want) << ref;

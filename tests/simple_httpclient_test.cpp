@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "httpclient_test_peers.h"
 #include "internal/gzip.h"
 #include "internal/http_url.h"
 #include "tornado/escape.h"
@@ -32,6 +33,8 @@ using httpclient::HTTPResponse;
 using httputil::HTTPHeaders;
 using httputil::HTTPServerRequest;
 using httputil::ResponseStartLine;
+using tornado::test::RawServer;
+using tornado::test::TinyProxy;
 using tornado::testing::AsyncHTTPSTest;
 using tornado::testing::AsyncHTTPTest;
 using tornado::testing::ExpectLog;
@@ -172,30 +175,6 @@ class SimpleClientFixture : public Base {
 
 class SimpleHTTPClientTest : public SimpleClientFixture<AsyncHTTPTest> {};
 
-// A TCP server whose connections a coroutine function handles (raw HTTP peers).
-class RawServer : public TCPServer {
- public:
-  using Handler = std::function<Task<>(std::shared_ptr<IOStream>)>;
-  explicit RawServer(Handler h) : handler_(std::move(h)) {
-    auto [fd, port] = tornado::testing::bind_unused_port();
-    port_ = port;
-    add_socket(fd);
-  }
-  int port() const { return port_; }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- protected:
-  Task<> handle_stream(std::shared_ptr<IOStream> stream, std::string) override {
-    return handler_(std::move(stream));
-  }
-
- private:
-  Handler handler_;
-  int port_;
-};
-
 // ---- queueing and limits -------------------------------------------------------------------
 
 TEST_F(SimpleHTTPClientTest, ConnectionLimitQueuesInOrder) {
@@ -209,9 +188,8 @@ TEST_F(SimpleHTTPClientTest, ConnectionLimitQueuesInOrder) {
     HTTPRequest r;
     r.url = get_url("/trigger");
     futures.push_back(spawn(client.fetch(r)));
-    futures.back().add_done_callback([&seen, i](const Future<HTTPResponse>&) {
-      seen.push_back(i);
-    });
+    futures.back().add_done_callback(
+        [&seen, i](const Future<HTTPResponse>&) { seen.push_back(i); });
   }
   wait_for(*this, [&] { return triggers_.size() == 2; });
   EXPECT_EQ(client.queue_size(), 2u);
@@ -304,8 +282,8 @@ TEST_F(SimpleHTTPClientTest, RequestTimeout) {
 TEST_F(SimpleHTTPClientTest, ConnectionRefusedIs599WithTheSystemError) {
   auto [fd, port] = tornado::testing::bind_unused_port();
   ::close(fd);  // nothing listens there now
-  HTTPClientError e = expect_client_error(
-      [&] { fetch("http://127.0.0.1:" + std::to_string(port) + "/"); });
+  HTTPClientError e =
+      expect_client_error([&] { fetch("http://127.0.0.1:" + std::to_string(port) + "/"); });
   EXPECT_EQ(e.code(), 599);
   EXPECT_NE(e.message().find(std::strerror(ECONNREFUSED)), std::string::npos) << e.message();
   ASSERT_TRUE(e.cause());
@@ -615,7 +593,8 @@ Task<> answer_once_then_close(std::shared_ptr<IOStream> s, int* connections) {
 
 TEST_F(SimpleHTTPClientTest, ReusedConnectionClosedByServerIsRetriedForIdempotentMethods) {
   int connections = 0;
-  RawServer server([&](std::shared_ptr<IOStream> s) { return answer_once_then_close(s, &connections); });
+  RawServer server(
+      [&](std::shared_ptr<IOStream> s) { return answer_once_then_close(s, &connections); });
   EXPECT_EQ(fetch(server.url("/a")).body, "ok");
   HTTPResponse again = fetch(server.url("/b"));  // reused, closed, retried on a new one
   EXPECT_EQ(again.body, "ok");
@@ -625,7 +604,8 @@ TEST_F(SimpleHTTPClientTest, ReusedConnectionClosedByServerIsRetriedForIdempoten
 
 TEST_F(SimpleHTTPClientTest, ReusedConnectionClosedByServerFailsPost) {
   int connections = 0;
-  RawServer server([&](std::shared_ptr<IOStream> s) { return answer_once_then_close(s, &connections); });
+  RawServer server(
+      [&](std::shared_ptr<IOStream> s) { return answer_once_then_close(s, &connections); });
   HTTPRequest r;
   r.method = "POST";
   r.body = "x";
@@ -637,74 +617,6 @@ TEST_F(SimpleHTTPClientTest, ReusedConnectionClosedByServerFailsPost) {
 }
 
 // ---- HTTP proxy -----------------------------------------------------------------------------
-
-// Relays bytes one way until either side closes.
-Task<> pump(std::shared_ptr<IOStream> from, std::shared_ptr<IOStream> to) {
-  try {
-    for (;;) {
-      std::string data = co_await from->read_bytes(64 * 1024, true);
-      co_await to->write(std::move(data));
-    }
-  } catch (const std::exception&) {
-  }
-  to->close();
-  from->close();
-}
-
-// A minimal forward proxy: absolute-form requests (one per connection) and CONNECT.
-class TinyProxy : public TCPServer {
- public:
-  TinyProxy() {
-    auto [fd, port] = tornado::testing::bind_unused_port();
-    port_ = port;
-    add_socket(fd);
-  }
-  int port() const { return port_; }
-  std::vector<std::string> request_lines;
-  std::vector<std::string> auths;
-  std::string required_auth;  // "Basic ..." or empty
-
- protected:
-  Task<> handle_stream(std::shared_ptr<IOStream> client, std::string) override {
-    try {
-      std::string head = co_await client->read_until("\r\n\r\n", 64 * 1024);
-      std::string first = head.substr(0, head.find("\r\n"));
-      HTTPHeaders headers = HTTPHeaders::parse(head.substr(first.size() + 2));
-      request_lines.push_back(first);
-      auths.push_back(headers.get("Proxy-Authorization", ""));
-      if (!required_auth.empty() && auths.back() != required_auth) {
-        co_await client->write(
-            "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n");
-        client->close();
-        co_return;
-      }
-      auto line = httputil::parse_request_start_line(first);
-      TCPClient tcp;
-      if (line.method == "CONNECT") {
-        auto [host, port] = httputil::split_host_and_port(line.path);
-        auto upstream = co_await tcp.connect(host, port.value_or(443));
-        co_await client->write("HTTP/1.1 200 Connection established\r\n\r\n");
-        co_await when_all(pump(client, upstream), pump(upstream, client));
-      } else {
-        auto url = httpclient::detail::parse_url(line.path);
-        auto upstream = co_await tcp.connect(url.host, url.port);
-        headers.remove("Proxy-Authorization");
-        headers.set("Connection", "close");
-        std::string out = line.method + " " + url.target + " " + line.version + "\r\n";
-        headers.write_to(out);
-        out += "\r\n";
-        co_await upstream->write(std::move(out));
-        co_await when_all(pump(client, upstream), pump(upstream, client));
-      }
-    } catch (const std::exception&) {
-    }
-    client->close();
-  }
-
- private:
-  int port_;
-};
 
 TEST_F(SimpleHTTPClientTest, HttpThroughProxyUsesAbsoluteForm) {
   TinyProxy proxy;

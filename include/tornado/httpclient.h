@@ -46,15 +46,15 @@ namespace tornado::httpclient {
 
 // What to fetch and how. Plain values: copy, keep and reuse freely.
 struct HTTPRequest {
-  std::string url;                          // http:// or https://, may hold user:pass@
+  std::string url;  // http:// or https://, may hold user:pass@
   std::string method = "GET";
-  httputil::HTTPHeaders headers;            // never modified by fetch
-  std::optional<std::string> body;          // nullopt = no body (different from "")
+  httputil::HTTPHeaders headers;    // never modified by fetch
+  std::optional<std::string> body;  // nullopt = no body (different from "")
 
   // Basic authentication (URL userinfo wins, as in Tornado). Only "basic" is supported.
   std::optional<std::string> auth_username;
   std::optional<std::string> auth_password;
-  std::string auth_mode = "basic";          // anything else: std::invalid_argument
+  std::string auth_mode = "basic";  // anything else: std::invalid_argument
 
   // Timeouts; nullopt (or <= 0) = none. The queue wait is bounded by the smaller one.
   std::optional<Duration> connect_timeout = Duration(20);  // resolve+TCP+proxy+TLS
@@ -63,8 +63,8 @@ struct HTTPRequest {
   std::optional<std::chrono::system_clock::time_point> if_modified_since;
   bool follow_redirects = true;
   int max_redirects = 5;
-  std::optional<std::string> user_agent;    // default "tornado-cpp/<version>"
-  bool decompress_response = true;          // sends Accept-Encoding: gzip, inflates
+  std::optional<std::string> user_agent;  // default "tornado-cpp/<version>"
+  bool decompress_response = true;        // sends Accept-Encoding: gzip, inflates
   // Body pieces as they arrive (the response body is then empty). Called on the loop.
   std::function<void(std::string_view chunk)> streaming_callback;
   // The status line, each header line, then "\r\n", each ending in CRLF (as Tornado).
@@ -72,9 +72,9 @@ struct HTTPRequest {
 
   // TLS (https:// and CONNECT tunnels). ssl_options, when set, replaces the four below.
   bool validate_cert = true;
-  std::string ca_certs;                     // PEM bundle; empty = the system store
-  std::string client_cert;                  // PEM, for mutual TLS
-  std::string client_key;                   // defaults to client_cert's file
+  std::string ca_certs;     // PEM bundle; empty = the system store
+  std::string client_cert;  // PEM, for mutual TLS
+  std::string client_key;   // defaults to client_cert's file
   std::shared_ptr<SSLContext> ssl_options;
 
   // false: POST/PUT/PATCH need a body and other methods must not have one
@@ -99,15 +99,15 @@ struct HTTPResponse {
   int code = 0;
   std::string reason;
   httputil::HTTPHeaders headers;
-  std::string body;                  // empty with a streaming_callback
-  std::string effective_url;         // the final URL after redirects
-  double request_time = 0;           // seconds, from dequeue to the end (last hop)
-  double start_time = 0;             // Unix time the last hop started
+  std::string body;           // empty with a streaming_callback
+  std::string effective_url;  // the final URL after redirects
+  double request_time = 0;    // seconds, from dequeue to the end (last hop)
+  double start_time = 0;      // Unix time the last hop started
   // Seconds per phase of the last hop: "queue", "connect" (0 on a reused connection),
   // "starttransfer" (first response byte), "total".
   std::map<std::string, double> time_info;
-  std::exception_ptr error;          // HTTPClientError for a non-2xx code or a 599
-  bool reused_connection = false;    // served on a pooled keep-alive connection
+  std::exception_ptr error;        // HTTPClientError for a non-2xx code or a 599
+  bool reused_connection = false;  // served on a pooled keep-alive connection
 
   // Rethrows `error` if set.
   void rethrow() const;
@@ -142,9 +142,9 @@ struct AsyncHTTPClientOptions {
   std::shared_ptr<Resolver> resolver;               // default: DefaultExecutorResolver
   // Keep-alive pool. keep_alive = false sends Connection: close and pools nothing.
   bool keep_alive = true;
-  std::size_t max_idle_per_host = 10;               // idle connections per pool key
-  std::size_t max_idle_total = 100;                 // idle connections overall
-  Duration idle_timeout = Duration(60);             // an idle connection is closed after
+  std::size_t max_idle_per_host = 10;    // idle connections per pool key
+  std::size_t max_idle_total = 100;      // idle connections overall
+  Duration idle_timeout = Duration(60);  // an idle connection is closed after
 };
 
 namespace detail {

@@ -9,13 +9,13 @@
 namespace tornado::httpclient::detail {
 
 struct ParsedURL {
-  std::string scheme;    // "http" or "https" (lower case)
+  std::string scheme;                   // "http" or "https" (lower case)
   std::optional<std::string> username;  // percent-decoded userinfo, if any
   std::optional<std::string> password;
-  std::string host;      // without brackets for IPv6 literals; lower case
-  int port = 0;          // explicit or the scheme's default
+  std::string host;  // without brackets for IPv6 literals; lower case
+  int port = 0;      // explicit or the scheme's default
   bool explicit_port = false;
-  std::string target;    // path and query, "/" when empty; no fragment
+  std::string target;  // path and query, "/" when empty; no fragment
 
   bool is_ipv6() const { return host.find(':') != std::string::npos; }
   // host, bracketed if IPv6, with ":port" unless it is the scheme's default.

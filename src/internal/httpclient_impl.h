@@ -38,7 +38,9 @@ class ConnectionPool {
  public:
   ConnectionPool(IOLoop& loop, std::size_t max_per_key, std::size_t max_total,
                  Duration idle_timeout)
-      : loop_(loop), max_per_key_(max_per_key), max_total_(max_total),
+      : loop_(loop),
+        max_per_key_(max_per_key),
+        max_total_(max_total),
         idle_timeout_(idle_timeout) {}
   ~ConnectionPool() { close_all(); }
   ConnectionPool(const ConnectionPool&) = delete;
@@ -103,8 +105,8 @@ struct ClientState {
 
 // Per-hop information the redirect loop hands to fetch_hop.
 struct HopContext {
-  int redirects_left = 0;   // a 3xx with Location is followed only if > 0
-  double fetch_start = 0;   // IOLoop time the hop was queued
+  int redirects_left = 0;  // a 3xx with Location is followed only if > 0
+  double fetch_start = 0;  // IOLoop time the hop was queued
   double queue_seconds = 0;
 };
 
