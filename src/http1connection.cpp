@@ -54,6 +54,25 @@ void append_chunk(std::string& out, std::string_view chunk) {
   out.append("\r\n");
 }
 
+bool headers_say_gzip(const http1::MessageHead& head) {
+  const http1::Field* f = head.find("Content-Encoding");
+  return f && http1::iequals(f->value, "gzip");
+}
+
+// Client side: responses Tornado refuses although RFC 9112 6.3 gives them a reading (a
+// body on a no-body status, Transfer-Encoding with Content-Length: both smuggling signs).
+void check_response_framing(const http1::MessageHead& head) {
+  const http1::Field* cl = head.find("Content-Length");
+  const bool te = head.find("Transfer-Encoding") != nullptr;
+  if (head.code >= 100 && head.code < 200 && (cl || te)) {
+    throw HTTPInputError("Response code " + std::to_string(head.code) + " cannot have body");
+  }
+  if (head.code == 204 && (te || (cl && cl->value != "0"))) {
+    throw HTTPInputError("Response with code 204 should not have body");
+  }
+  if (te && cl) throw HTTPInputError("Response with both Transfer-Encoding and Content-Length");
+}
+
 }  // namespace
 
 HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
@@ -78,6 +97,14 @@ void HTTP1Connection::reset_for_next_message() {
   body_received_ = 0;
   read_finished_ = false;
   decompressor_.reset();
+  close_callback_ = nullptr;
+  // A client writes its request before reading the response (and, with Expect:
+  // 100-continue, writes the body while reading): its writing side is reset by
+  // write_headers, never here.
+  if (!is_client_) reset_write_side();
+}
+
+void HTTP1Connection::reset_write_side() {
   headers_written_ = false;
   chunking_output_ = false;
   write_finished_ = false;
@@ -85,7 +112,6 @@ void HTTP1Connection::reset_for_next_message() {
   expected_content_remaining_.reset();
   response_code_ = 0;
   write_finished_waiter_ = {};
-  close_callback_ = nullptr;
 }
 
 // Waits for more bytes; past `deadline` the stream is closed, which fails the wait.
@@ -157,9 +183,18 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
       answer_error(err.status, err.message);
       co_return false;
     }
-  } else if (http1::response_body_framing(head, request_method_, framing, err) !=
-             http1::ParseStatus::kComplete) {
-    throw HTTPInputError(err.message, err.status);
+  } else {
+    check_response_framing(head);
+    if (http1::response_body_framing(head, request_method_, framing, err) !=
+        http1::ParseStatus::kComplete) {
+      throw HTTPInputError(err.message, err.status);
+    }
+    // The bound applies to the inflated size when decompressing (the decompressor checks
+    // it); otherwise a declared length past it is refused before reading (as Tornado).
+    if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
+        !(params_.decompress && headers_say_gzip(head))) {
+      throw HTTPInputError("Content-Length too long", 413);
+    }
   }
 
   // 2. Copy what outlives the buffer, then release the head's bytes.
@@ -371,7 +406,9 @@ Task<> HTTP1Connection::read_body_until_close(httputil::HTTPMessageDelegate& del
     if (!buf.empty()) {
       std::size_t n = std::min(buf.size(), params_.chunk_size);
       body_received_ += n;
-      if (body_received_ > max_body_size_) throw HTTPInputError("body too large", 413);
+      if (body_received_ > max_body_size_ && !decompressor_) {
+        throw HTTPInputError("body too large", 413);
+      }
       std::string piece(buf.substr(0, n));
       stream_->consume(n);
       co_await deliver(delegate, piece);
@@ -397,6 +434,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   bool has_length = headers.contains("Content-Length");
   bool has_te = headers.contains("Transfer-Encoding");
   if (is_client_) {
+    reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
     request_method_ = line.method;
     out.append(line.method).append(" ").append(line.path).append(" HTTP/1.1\r\n");

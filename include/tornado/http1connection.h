@@ -97,6 +97,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   void append_body(std::string& out, std::string_view chunk);
   WriteAwaiter send(std::string bytes);
   void reset_for_next_message();
+  void reset_write_side();
   void on_write_finished();
 
   std::shared_ptr<IOStream> stream_;

@@ -1,0 +1,201 @@
+// tornado/httpclient.h — a non-blocking HTTP/1.1 client (Tornado's `httpclient` with the
+// `simple_httpclient` implementation), with keep-alive connection pooling and HTTP proxies.
+//
+//   auto client = httpclient::AsyncHTTPClient::current();      // one per IOLoop
+//   httpclient::HTTPResponse r = co_await client->fetch("http://example.com/");
+//
+//   httpclient::HTTPRequest req;                                // build it as a named
+//   req.url = "https://example.com/api";                        // variable, then fetch
+//   req.method = "POST";
+//   req.body = R"({"a": 1})";
+//   req.headers.set("Content-Type", "application/json");
+//   req.request_timeout = 5s;
+//   auto response = co_await client->fetch(req, /*raise_error=*/false);
+//   if (response.code == 200) use(response.body);
+//
+// fetch() raises HTTPClientError for a response whose code is not 2xx (unless raise_error
+// is false) and, always, with code 599 when no HTTP response arrived (connection refused,
+// DNS failure, TLS failure, timeouts, a malformed response, a closed stream). Redirects
+// (301/302/303/307/308) are followed up to max_redirects. Requests wait in a FIFO queue
+// while max_clients requests are active. Connections are kept alive and reused per
+// (scheme, host, port, TLS settings, proxy, source address); see docs/httpclient.md.
+//
+// g++ 12 note: build an HTTPRequest as a named variable before `co_await client->fetch(req)`
+// rather than as a braced temporary inside the co_await expression.
+//
+// Thread rule: loop thread only (the loop that was current when the client was made).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "tornado/httputil.h"
+#include "tornado/netutil.h"
+#include "tornado/ssl.h"
+#include "tornado/task.h"
+
+namespace tornado::httpclient {
+
+// What to fetch and how. Plain values: copy, keep and reuse freely.
+struct HTTPRequest {
+  std::string url;  // http:// or https://, may hold user:pass@
+  std::string method = "GET";
+  httputil::HTTPHeaders headers;    // never modified by fetch
+  std::optional<std::string> body;  // nullopt = no body (different from "")
+
+  // Basic authentication (URL userinfo wins, as in Tornado). Only "basic" is supported.
+  std::optional<std::string> auth_username;
+  std::optional<std::string> auth_password;
+  std::string auth_mode = "basic";  // anything else: std::invalid_argument
+
+  // Timeouts; nullopt (or <= 0) = none. The queue wait is bounded by the smaller one.
+  std::optional<Duration> connect_timeout = Duration(20);  // resolve+TCP+proxy+TLS
+  std::optional<Duration> request_timeout = Duration(20);  // whole exchange, from dequeue
+
+  std::optional<std::chrono::system_clock::time_point> if_modified_since;
+  bool follow_redirects = true;
+  int max_redirects = 5;
+  std::optional<std::string> user_agent;  // default "tornado-cpp/<version>"
+  bool decompress_response = true;        // sends Accept-Encoding: gzip, inflates
+  // Body pieces as they arrive (the response body is then empty). Called on the loop.
+  std::function<void(std::string_view chunk)> streaming_callback;
+  // The status line, each header line, then "\r\n", each ending in CRLF (as Tornado).
+  std::function<void(std::string_view line)> header_callback;
+
+  // TLS (https:// and CONNECT tunnels). ssl_options, when set, replaces the four below.
+  bool validate_cert = true;
+  std::string ca_certs;     // PEM bundle; empty = the system store
+  std::string client_cert;  // PEM, for mutual TLS
+  std::string client_key;   // defaults to client_cert's file
+  std::shared_ptr<SSLContext> ssl_options;
+
+  // false: POST/PUT/PATCH need a body and other methods must not have one
+  // (std::invalid_argument otherwise).
+  bool allow_nonstandard_methods = false;
+
+  // An HTTP proxy: http:// URLs go to it in absolute form, https:// through CONNECT.
+  std::string proxy_host;
+  int proxy_port = 0;
+  std::string proxy_username;
+  std::string proxy_password;
+  std::string proxy_auth_mode = "basic";
+
+  // Send Expect: 100-continue and the body only after the server's 100 (POST/PUT/PATCH).
+  bool expect_100_continue = false;
+  // Local address to connect from ("" = any): Tornado's network_interface.
+  std::string network_interface;
+};
+
+struct HTTPResponse {
+  std::shared_ptr<const HTTPRequest> request;  // the request as given (before redirects)
+  int code = 0;
+  std::string reason;
+  httputil::HTTPHeaders headers;
+  std::string body;           // empty with a streaming_callback
+  std::string effective_url;  // the final URL after redirects
+  double request_time = 0;    // seconds, from dequeue to the end (last hop)
+  double start_time = 0;      // Unix time the last hop started
+  // Seconds per phase of the last hop: "queue", "connect" (0 on a reused connection),
+  // "starttransfer" (first response byte), "total".
+  std::map<std::string, double> time_info;
+  std::exception_ptr error;        // HTTPClientError for a non-2xx code or a 599
+  bool reused_connection = false;  // served on a pooled keep-alive connection
+
+  // Rethrows `error` if set.
+  void rethrow() const;
+};
+
+// An HTTP error response (code = its status) or, with code 599, no response at all.
+// what() is "HTTP <code>: <message>" as Tornado's str(); message() is the bare message.
+class HTTPClientError : public std::runtime_error {
+ public:
+  HTTPClientError(int code, std::string message = {},
+                  std::shared_ptr<const HTTPResponse> response = nullptr,
+                  std::exception_ptr cause = nullptr);
+  int code() const noexcept { return code_; }
+  const std::string& message() const noexcept { return message_; }
+  // The response (its `error` is empty), or null for 599.
+  const std::shared_ptr<const HTTPResponse>& response() const noexcept { return response_; }
+  // For 599: what failed underneath (std::system_error, SSLError, TimeoutError...), or null.
+  const std::exception_ptr& cause() const noexcept { return cause_; }
+
+ private:
+  int code_;
+  std::string message_;
+  std::shared_ptr<const HTTPResponse> response_;
+  std::exception_ptr cause_;
+};
+
+struct AsyncHTTPClientOptions {
+  std::size_t max_clients = 10;                     // concurrent requests; others queue
+  std::size_t max_buffer_size = 100 * 1024 * 1024;  // per stream
+  std::size_t max_header_size = 64 * 1024;          // response head
+  std::optional<std::size_t> max_body_size;         // default max_buffer_size (inflated)
+  std::shared_ptr<Resolver> resolver;               // default: DefaultExecutorResolver
+  // Keep-alive pool. keep_alive = false sends Connection: close and pools nothing.
+  bool keep_alive = true;
+  std::size_t max_idle_per_host = 10;    // idle connections per pool key
+  std::size_t max_idle_total = 100;      // idle connections overall
+  Duration idle_timeout = Duration(60);  // an idle connection is closed after
+};
+
+namespace detail {
+struct ClientState;
+}
+
+class AsyncHTTPClient {
+ public:
+  // The client shared by everything on the current IOLoop (made on first use, with
+  // default options); it lives as long as the loop.
+  static std::shared_ptr<AsyncHTTPClient> current();
+  // A private client (Tornado's force_instance=True). Closing it is the owner's job (the
+  // destructor closes too).
+  explicit AsyncHTTPClient(AsyncHTTPClientOptions options = {});
+  ~AsyncHTTPClient();
+  AsyncHTTPClient(const AsyncHTTPClient&) = delete;
+  AsyncHTTPClient& operator=(const AsyncHTTPClient&) = delete;
+
+  // Fetches `request`. With raise_error (the default) a non-2xx response raises
+  // HTTPClientError; with raise_error = false it is returned, but 599 failures still
+  // raise. std::invalid_argument for a bad URL, scheme, method/body combination or auth
+  // mode; std::logic_error after close(). Exceptions thrown by the request's callbacks
+  // propagate unchanged. Not coroutines themselves: the arguments are moved to the heap
+  // before the coroutine starts (g++ 12 relocates a coroutine's by-value class arguments
+  // bitwise inside co_await expressions).
+  Task<HTTPResponse> fetch(HTTPRequest request) { return fetch(std::move(request), true); }
+  Task<HTTPResponse> fetch(HTTPRequest request, bool raise_error);
+  Task<HTTPResponse> fetch(std::string url) { return fetch(std::move(url), HTTPRequest{}); }
+  // `options` is a request whose url is replaced by `url` (Tornado's fetch(url, **kwargs)).
+  Task<HTTPResponse> fetch(std::string url, HTTPRequest options, bool raise_error = true);
+
+  // Closes idle pooled connections and refuses further fetches. Requests in flight finish.
+  // Idempotent. The shared instance is closed when its loop is destroyed.
+  void close();
+  bool closed() const noexcept;
+
+  const AsyncHTTPClientOptions& options() const noexcept;
+  // Requests waiting for a slot (Tornado's len(client.queue)).
+  std::size_t queue_size() const noexcept;
+  // Requests holding a slot.
+  std::size_t active_count() const noexcept;
+  // Idle pooled connections.
+  std::size_t idle_connection_count() const noexcept;
+  // Connections opened so far (for tests and metrics: reuse keeps it low).
+  std::size_t connections_opened() const noexcept;
+
+ private:
+  std::shared_ptr<detail::ClientState> state_;
+};
+
+// "tornado-cpp/<version>", the default User-Agent.
+std::string_view default_user_agent() noexcept;
+
+}  // namespace tornado::httpclient
