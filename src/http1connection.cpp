@@ -428,7 +428,10 @@ Task<> HTTP1Connection::read_body_until_close(httputil::HTTPMessageDelegate& del
 HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& start_line,
                                                              const HTTPHeaders& headers,
                                                              std::string_view chunk) {
-  if (headers_written_) throw HTTPOutputError("write_headers called twice");
+  // A client may start its next request once the previous one was finished.
+  if (headers_written_ && !(is_client_ && write_finished_)) {
+    throw HTTPOutputError("write_headers called twice");
+  }
   std::string out;
   out.reserve(256 + chunk.size());
   bool has_length = headers.contains("Content-Length");
