@@ -39,11 +39,17 @@ wait_port() {
   echo "server on port $1 did not start" >&2; return 1
 }
 
-# run_one NAME CONNS CMD... -> prints "rate per_cpu p50 p99"
+# run_one CONNS ours|theirs -> prints "rate per_cpu p50 p99"
 run_one() {
-  local conns=$1; shift
+  local conns=$1 kind=$2
   local port; port=$(free_port)
-  taskset -c 1 "$@" "$port" >/dev/null 2>&1 &
+  local cmd
+  if [ "$kind" = ours ]; then
+    cmd=("$build/demos/tcpecho/tcpecho" --address=127.0.0.1 --port="$port")
+  else
+    cmd=(/usr/bin/python3 bench/peers/tornado_echo.py "$port")
+  fi
+  taskset -c 1 "${cmd[@]}" >/dev/null 2>&1 &
   local pid=$!
   wait_port "$port"
   local before; before=$(cpu_ticks "$pid")
@@ -61,8 +67,6 @@ run_one() {
   echo "$rate $per_cpu $p50 $p99"
 }
 
-ours() { "$build/demos/tcpecho/tcpecho" --address=127.0.0.1 --port="$1"; }
-theirs() { /usr/bin/python3 bench/peers/tornado_echo.py "$1"; }
 
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 

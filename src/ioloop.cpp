@@ -394,7 +394,8 @@ void IOLoop::run_once() {
     uint32_t ev = events[i].events;
     if (ev & EPOLLRDHUP) ev |= EPOLLIN;  // peer closed: let the reader see EOF
     try {
-      e.target->on_events(fd, ev & (READ | WRITE | ERROR));
+      // EPOLLRDHUP is passed on (streams use it to know a FIN came with the data).
+      e.target->on_events(fd, ev & (READ | WRITE | ERROR | EPOLLRDHUP));
     } catch (...) {
       app_log().error("Exception in I/O handler for fd {}: {}", fd,
                       detail::describe_exception(std::current_exception()));

@@ -374,10 +374,12 @@ void IOStream::read_loop() {
       break;
     }
     ssize_t n;
+    std::size_t asked = 0;
     try {
       if (m.kind == ReadKind::kInto && m.buffer.empty()) {
         // Straight into the caller's memory: no intermediate copy.
-        n = read_from_fd(m.into.data() + m.into_filled, m.into.size() - m.into_filled);
+        asked = m.into.size() - m.into_filled;
+        n = read_from_fd(m.into.data() + m.into_filled, asked);
         if (n > 0) m.into_filled += static_cast<std::size_t>(n);
       } else {
         std::size_t room = options_.max_buffer_size - m.buffer.size();
@@ -388,7 +390,8 @@ void IOStream::read_loop() {
               " bytes)")));
           break;
         }
-        n = read_chunk(std::min(room, options_.read_chunk_size));
+        asked = std::min(room, options_.read_chunk_size);
+        n = read_chunk(asked);
       }
     } catch (const std::system_error& e) {
       const int code = e.code().value();
@@ -408,6 +411,13 @@ void IOStream::read_loop() {
     if (n == 0) {
       close();  // orderly EOF
       break;
+    }
+    // A short read emptied the socket: the next bytes raise a new edge, so do not spend a
+    // recv() on the EAGAIN (nginx does the same with EPOLLET). Not for TLS, whose library
+    // may hold decrypted bytes back.
+    // Unless the peer's FIN came with this edge: then the read that sees EOF is still due.
+    if (static_cast<std::size_t>(n) < asked && !m.eof_pending && short_read_drains()) {
+      m.readable = false;
     }
     if (m.kind != ReadKind::kNone) check_satisfied();
   }
@@ -633,6 +643,7 @@ void IOStream::on_events(int /*fd*/, uint32_t events) {
     handle_connect_event(events);
   } else if (state_ == State::kOpen) {
     if (events & (IOLoop::READ | IOLoop::ERROR)) m.readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) m.eof_pending = true;
     if (writing()) handle_write();
     if (state_ == State::kOpen) {
       if (m.kind == ReadKind::kNone) {

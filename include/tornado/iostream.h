@@ -169,6 +169,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // stream then closes with that exception as its error). A test may override them
   // (e.g. to count writev calls).
   virtual ssize_t read_from_fd(char* buf, std::size_t len);
+  // True if a read_from_fd that returned fewer bytes than asked left nothing readable
+  // (a plain socket); TLS may hold bytes back, so it says false.
+  virtual bool short_read_drains() const noexcept { return true; }
   virtual ssize_t write_to_fd(const struct iovec* iov, int count);
   // Runs once connect() has connected the socket (TLS: the handshake).
   virtual Task<void> finish_connect();
@@ -255,6 +258,7 @@ class SSLIOStream : public IOStream {
  protected:
   SSLIOStream(int fd, IOStreamOptions options);
   ssize_t read_from_fd(char* buf, std::size_t len) override;
+  bool short_read_drains() const noexcept override { return false; }
   ssize_t write_to_fd(const struct iovec* iov, int count) override;
   Task<void> finish_connect() override;
   void before_close() noexcept override;

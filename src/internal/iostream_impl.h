@@ -58,6 +58,7 @@ struct IOStream::Impl {
   bool read_done = false;      // finished: result or error is ready for await_resume
   bool partial = false;
   bool readable = true;        // no EAGAIN seen since the last read edge (edge-triggered)
+  bool eof_pending = false;    // the peer's FIN (or an error) was reported: read to EOF
   bool dispatching = false;    // inside on_events: wake-ups run at its end
   bool wake_scheduled = false;
   bool flush_scheduled = false;
