@@ -172,15 +172,9 @@ std::size_t MessageHead::count(std::string_view name) const noexcept {
   return n;
 }
 
-ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
-                               ParseError& err, const Limits& limits, std::size_t scan_from) {
-  std::size_t start, end;
-  ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
-  if (st != ParseStatus::kComplete) return st;
-  head.clear();
-  std::string_view rest = buf.substr(start, end - start);
-  std::string_view line = next_line(rest);
+namespace {
 
+ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err) {
   // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
   std::size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos) return fail(err, 400, "Malformed HTTP request line");
@@ -193,28 +187,15 @@ ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::siz
   for (unsigned char c : head.target) {
     if (c <= 0x20 || c == 0x7f) return fail(err, 400, "Malformed HTTP request target");
   }
-  st = parse_version(line.substr(sp2 + 1), head.version_minor, err);
-  if (st != ParseStatus::kComplete) return st;
-  st = parse_fields(rest, head, err);
-  if (st != ParseStatus::kComplete) return st;
-  consumed = end;
-  return ParseStatus::kComplete;
+  return parse_version(line.substr(sp2 + 1), head.version_minor, err);
 }
 
-ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
-                                ParseError& err, const Limits& limits, std::size_t scan_from) {
-  std::size_t start, end;
-  ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
-  if (st != ParseStatus::kComplete) return st;
-  head.clear();
-  std::string_view rest = buf.substr(start, end - start);
-  std::string_view line = next_line(rest);
-
+ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseError& err) {
   // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
   if (line.size() < 12 || line[8] != ' ' || (line.size() > 12 && line[12] != ' ')) {
     return fail(err, 400, "Malformed HTTP status line");
   }
-  st = parse_version(line.substr(0, 8), head.version_minor, err);
+  ParseStatus st = parse_version(line.substr(0, 8), head.version_minor, err);
   if (st != ParseStatus::kComplete) return st;
   int code = 0;
   for (int i = 9; i < 12; ++i) {
@@ -227,10 +208,36 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
   for (unsigned char c : head.reason) {
     if (!kFieldValue[c]) return fail(err, 400, "Invalid character in reason phrase");
   }
+  return ParseStatus::kComplete;
+}
+
+// Both heads: locate the blank line, parse the start line with `parse_start`, then fields.
+ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                       ParseError& err, const Limits& limits, std::size_t scan_from,
+                       ParseStatus (*parse_start)(std::string_view, MessageHead&, ParseError&)) {
+  std::size_t start, end;
+  ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
+  if (st != ParseStatus::kComplete) return st;
+  head.clear();
+  std::string_view rest = buf.substr(start, end - start);
+  st = parse_start(next_line(rest), head, err);
+  if (st != ParseStatus::kComplete) return st;
   st = parse_fields(rest, head, err);
   if (st != ParseStatus::kComplete) return st;
   consumed = end;
   return ParseStatus::kComplete;
+}
+
+}  // namespace
+
+ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                               ParseError& err, const Limits& limits, std::size_t scan_from) {
+  return parse_head(buf, head, consumed, err, limits, scan_from, parse_request_line);
+}
+
+ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                                ParseError& err, const Limits& limits, std::size_t scan_from) {
+  return parse_head(buf, head, consumed, err, limits, scan_from, parse_status_line);
 }
 
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
