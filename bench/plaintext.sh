@@ -34,16 +34,7 @@ ninja -C "$build" helloworld >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
+source bench/common.sh
 
 ours() { taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"; }
 ours_multicore() { "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2; }
@@ -94,8 +85,6 @@ run() {
   local per_cpu; per_cpu=$(awk -v n="$total" -v c="$cpu" 'BEGIN{ if (c > 0) printf "%.0f", n/c; else print 0}')
   echo "$rps $per_cpu ${p99:-0}"
 }
-
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 printf '%-5s %-10s %-16s %10s %14s %8s\n' conns mode server "req/s" "req/s per cpu" "p99 ms"
 for c in $connections; do

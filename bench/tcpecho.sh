@@ -28,16 +28,7 @@ if [ ! -x "$build/demos/tcpecho/tcpecho" ] || [ ! -x "$build/bench/echo_load" ];
 fi
 ninja -C "$build" tcpecho echo_load >/dev/null
 
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
+source bench/common.sh
 
 # run_one CONNS ours|theirs -> prints "rate per_cpu p50 p99"
 run_one() {
@@ -67,8 +58,6 @@ run_one() {
   echo "$rate $per_cpu $p50 $p99"
 }
 
-
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 printf '%-6s %-16s %12s %16s %9s %9s\n' conns server "msgs/s" "msgs/s per cpu" "p50 ms" "p99 ms"
 for c in $connections; do
