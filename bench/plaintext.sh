@@ -83,7 +83,9 @@ run() {
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")
   local cpu; cpu=$(awk -v a="$before" -v b="$after" -v t="$ticks" 'BEGIN{printf "%.3f", (b-a)/t}')
   local per_cpu; per_cpu=$(awk -v n="$total" -v c="$cpu" 'BEGIN{ if (c > 0) printf "%.0f", n/c; else print 0}')
-  echo "$rps $per_cpu ${p99:-0}"
+  # wrk's latency histogram is empty for pipelined batches (it prints 99% as 0.00us).
+  [ "${p99:-0}" = "0.00" ] && p99=n/a
+  echo "$rps $per_cpu ${p99:-n/a}"
 }
 
 printf '%-5s %-10s %-16s %10s %14s %8s\n' conns mode server "req/s" "req/s per cpu" "p99 ms"
