@@ -16,6 +16,8 @@
 #include "tornado/http1connection.h"
 #include "tornado/testing.h"
 
+#include "http_test_util.h"
+
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
 using httpclient::HTTPClientError;
@@ -28,13 +30,9 @@ using tornado::testing::AsyncHTTPTest;
 using tornado::testing::ExpectLog;
 using tornado::testing::HTTPApp;
 
-namespace {
+using tornado::test::respond;
 
-void respond(HTTPServerRequest& req, int code, const std::string& body, HTTPHeaders extra = {}) {
-  extra.set("Content-Length", std::to_string(body.size()));
-  req.connection->write_headers(ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
-  req.connection->finish();
-}
+namespace {
 
 void redirect(HTTPServerRequest& req, int code, const std::string& location) {
   HTTPHeaders h{{"Location", location}};

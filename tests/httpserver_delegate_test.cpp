@@ -17,6 +17,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
 
+#include "http_test_util.h"
+
 using namespace tornado;
 using httputil::HTTPConnection;
 using httputil::HTTPHeaders;
@@ -146,16 +148,7 @@ class HTTPServerDelegateTest : public AsyncTest {
     AsyncTest::TearDown();
   }
 
-  Task<std::shared_ptr<IOStream>> connect() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    auto stream = IOStream::create(fd);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port_));
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    co_return stream;
-  }
+  Task<std::shared_ptr<IOStream>> connect() { return test::connect_loopback(port_); }
 
   // One request on a fresh connection; returns the body of the response ("" if none).
   std::string post(const std::string& path, const std::string& extra_headers,

@@ -19,6 +19,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
 
+#include "http_test_util.h"
+
 using namespace tornado;
 using httputil::HTTPHeaders;
 using httputil::HTTPServerRequest;
@@ -26,14 +28,9 @@ using httputil::ResponseStartLine;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
 
-namespace {
+using tornado::test::respond;
 
-void respond(HTTPServerRequest& req, int code, const std::string& body,
-             HTTPHeaders extra = {}) {
-  extra.set("Content-Length", std::to_string(body.size()));
-  req.connection->write_headers(ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
-  req.connection->finish();
-}
+namespace {
 
 // The application every test talks to.
 void app(HTTPServerRequest& req) {
@@ -90,16 +87,7 @@ class HTTPServerTest : public AsyncTest {
     AsyncTest::TearDown();
   }
 
-  Task<std::shared_ptr<IOStream>> connect() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    auto stream = IOStream::create(fd);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port_));
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    co_return stream;
-  }
+  Task<std::shared_ptr<IOStream>> connect() { return test::connect_loopback(port_); }
 
   // Sends raw bytes, half-closes, and returns everything until the server closes.
   std::string exchange(const std::string& bytes, bool half_close = true) {

@@ -24,6 +24,8 @@
 #include "tornado/tcpserver.h"
 #include "tornado/testing.h"
 
+#include "http_test_util.h"
+
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
 using httpclient::AsyncHTTPClientOptions;
@@ -40,13 +42,9 @@ using tornado::testing::AsyncHTTPTest;
 using tornado::testing::ExpectLog;
 using tornado::testing::HTTPApp;
 
-namespace {
+using tornado::test::respond;
 
-void respond(HTTPServerRequest& req, int code, const std::string& body, HTTPHeaders extra = {}) {
-  extra.set("Content-Length", std::to_string(body.size()));
-  req.connection->write_headers(ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
-  req.connection->finish();
-}
+namespace {
 
 std::string arg(const HTTPServerRequest& req, const std::string& name, std::string fallback = {}) {
   auto it = req.arguments.find(name);

@@ -1,0 +1,38 @@
+// Helpers shared by the HTTP test files: a whole response in one call, and a raw client
+// connection to a loopback port.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+
+#include "tornado/httputil.h"
+#include "tornado/iostream.h"
+#include "tornado/task.h"
+
+namespace tornado::test {
+
+// Answers `req` with `code`, `body` (Content-Length set) and `extra` headers, and finishes.
+inline void respond(httputil::HTTPServerRequest& req, int code, const std::string& body,
+                    httputil::HTTPHeaders extra = {}) {
+  extra.set("Content-Length", std::to_string(body.size()));
+  req.connection->write_headers(httputil::ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
+  req.connection->finish();
+}
+
+// A plain IOStream connected to 127.0.0.1:`port`.
+inline Task<std::shared_ptr<IOStream>> connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto stream = IOStream::create(fd);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  co_return stream;
+}
+
+}  // namespace tornado::test
