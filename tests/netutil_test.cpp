@@ -21,6 +21,8 @@
 
 #include "tornado/testing.h"
 
+#include "net_test_util.h"
+
 namespace tornado {
 namespace {
 
@@ -33,17 +35,6 @@ struct FdCloser {
     for (int fd : fds) ::close(fd);
   }
 };
-
-bool ipv6_available() {
-  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_addr = in6addr_loopback;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
-}
 
 // A blocking client socket connected to `addr` (the listener's backlog accepts it).
 int connect_to(const ResolvedAddress& addr) {
@@ -106,7 +97,7 @@ TEST(BindSocketsTest, PortZeroGivesTheSamePortToEveryAddress) {
   int port = sock_name(c.fds[0]).port();
   EXPECT_GT(port, 0);
   for (int fd : c.fds) EXPECT_EQ(sock_name(fd).port(), port);
-  if (ipv6_available()) {
+  if (test::ipv6_loopback_available()) {
     ASSERT_EQ(c.fds.size(), 2u);
     std::vector<int> families;
     for (int fd : c.fds) families.push_back(sock_name(fd).family);

@@ -18,6 +18,8 @@
 #include "tornado/tcpserver.h"
 #include "tornado/testing.h"
 
+#include "net_test_util.h"
+
 namespace tornado {
 namespace {
 
@@ -370,17 +372,6 @@ class QueueingServer : public TCPServer {
   }
 };
 
-bool ipv6_loopback_available() {
-  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_addr = in6addr_loopback;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
-}
-
 bool localhost_has_ipv6() {
   try {
     for (auto& a : getaddrinfo_blocking("localhost", 80)) {
@@ -417,13 +408,13 @@ TEST_F(TCPClientTest, ConnectIPv4ToIPv4) { do_test_connect(AF_INET, "127.0.0.1")
 TEST_F(TCPClientTest, ConnectIPv4ServerByLocalhost) { do_test_connect(AF_INET, "localhost"); }
 
 TEST_F(TCPClientTest, ConnectIPv6ToIPv6) {
-  if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
+  if (!test::ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
   if (!localhost_has_ipv6()) GTEST_SKIP() << "localhost does not resolve to IPv6";
   do_test_connect(AF_INET6, "::1");
 }
 
 TEST_F(TCPClientTest, ConnectIPv6ByLiteralToAnIPv6Server) {
-  if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
+  if (!test::ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
   QueueingServer server(AF_INET6, "::1");
   run_sync([&]() -> Task<> {
     TCPClient client;
@@ -437,7 +428,7 @@ TEST_F(TCPClientTest, ConnectIPv6ByLiteralToAnIPv6Server) {
 }
 
 TEST_F(TCPClientTest, ConnectIPv6ServerByLocalhost) {
-  if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
+  if (!test::ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
   if (!localhost_has_ipv6()) GTEST_SKIP() << "localhost does not resolve to IPv6";
   do_test_connect(AF_INET6, "localhost");
 }
@@ -445,7 +436,7 @@ TEST_F(TCPClientTest, ConnectIPv6ServerByLocalhost) {
 TEST_F(TCPClientTest, ConnectUnspecServerByIPv4) { do_test_connect(AF_UNSPEC, "127.0.0.1"); }
 
 TEST_F(TCPClientTest, ConnectUnspecServerByIPv6) {
-  if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
+  if (!test::ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback";
   if (!localhost_has_ipv6()) GTEST_SKIP() << "localhost does not resolve to IPv6";
   do_test_connect(AF_UNSPEC, "::1");
 }
