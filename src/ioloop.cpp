@@ -17,26 +17,25 @@ namespace tornado {
 
 namespace detail {
 
-// Other threads' callbacks for one loop, with the eventfd that wakes it. Shared with
-// executor jobs so that a result arriving after the loop closed is dropped, not
-// written into freed memory.
-class CrossThreadQueue {
+// The loop's liveness token: other threads' callbacks with the eventfd that wakes the
+// loop, and the loop's address until it closes. Shared with every LoopRef and executor
+// job, so that a holder outliving the loop finds nullptr (or a closed queue that drops
+// what it is given) instead of freed memory.
+class LoopCore {
  public:
-  CrossThreadQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  explicit LoopCore(IOLoop* loop) : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), loop_(loop) {
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   }
-  ~CrossThreadQueue() { ::close(fd_); }
+  ~LoopCore() { ::close(fd_); }
+  LoopCore(const LoopCore&) = delete;
+  LoopCore& operator=(const LoopCore&) = delete;
   int fd() const noexcept { return fd_; }
+  // Written and read on the loop's thread only (LoopRef::get's thread rule).
+  IOLoop* loop() const noexcept { return loop_; }
 
-  void push(std::function<void()> cb) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      pending_.push_back(std::move(cb));
-    }
-    // Only the first push after a drain writes: one syscall per wake-up, not per callback.
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake();
-  }
+  // Only the first push after a drain writes the eventfd: one syscall per wake-up, not per
+  // callback. A push after close is dropped.
+  void push(std::function<void()> cb) { push_if_open(cb); }
   void wake() noexcept {
     uint64_t one = 1;
     ssize_t n = ::write(fd_, &one, sizeof one);
@@ -52,22 +51,38 @@ class CrossThreadQueue {
     for (auto& cb : pending_) out.push_back(std::move(cb));
     pending_.clear();
   }
+  // The loop closed: refs report nullptr, and pushes are dropped from now on.
   void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    pending_.clear();
+    loop_ = nullptr;
+    std::vector<std::function<void()>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      dropped.swap(pending_);
+    }
+    // Destroyed outside the lock: a destructor may post again (and be dropped).
+  }
+  bool push_if_open(std::function<void()>& cb) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return false;
+      pending_.push_back(std::move(cb));
+    }
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake();
+    return true;
   }
 
  private:
   int fd_;
+  IOLoop* loop_;
   std::mutex mutex_;
   std::vector<std::function<void()>> pending_;
   bool closed_ = false;
   std::atomic<bool> wake_pending_{false};
 };
 
-void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void()> cb) {
-  queue->push(std::move(cb));
+void post_to(const std::shared_ptr<LoopCore>& core, std::function<void()> cb) {
+  core->push(std::move(cb));
 }
 
 void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().detached_); }
@@ -75,6 +90,18 @@ void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().det
 void post(std::function<void()> fn) { IOLoop::current().add_callback(std::move(fn)); }
 
 }  // namespace detail
+
+// ---- LoopRef ----------------------------------------------------------------------------
+
+IOLoop* LoopRef::get() const noexcept { return core_ ? core_->loop() : nullptr; }
+
+bool LoopRef::add_callback(std::function<void()> cb) const {
+  return core_ && core_->push_if_open(cb);
+}
+
+bool LoopRef::refers_to(const IOLoop& loop) const noexcept {
+  return core_ && core_ == loop.core_;
+}
 
 namespace {
 
@@ -103,12 +130,12 @@ uint64_t pack(int fd, uint32_t generation) {
 IOLoop::IOLoop(bool make_current)
     : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
       thread_id_(std::this_thread::get_id()),
-      remote_(std::make_shared<detail::CrossThreadQueue>()) {
+      core_(std::make_shared<detail::LoopCore>(this)) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = pack(remote_->fd(), UINT32_MAX);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote_->fd(), &ev) < 0) {
+  ev.data.u64 = pack(core_->fd(), UINT32_MAX);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, core_->fd(), &ev) < 0) {
     int err = errno;
     ::close(epoll_fd_);
     throw std::system_error(err, std::generic_category(), "epoll_ctl(eventfd)");
@@ -137,7 +164,7 @@ void IOLoop::close(bool all_fds) {
   // Closing from inside a callback would free the callback being run (as asyncio, refuse).
   if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
   destroy_detached_frames();
-  remote_->close();
+  core_->close();  // from here on every LoopRef reports nullptr
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
   }
@@ -228,7 +255,7 @@ void IOLoop::add_callback(Callback cb) {
   if (on_loop_thread()) {
     callbacks_.push_back(std::move(cb));
   } else {
-    remote_->push(std::move(cb));
+    core_->push(std::move(cb));
   }
 }
 
@@ -248,7 +275,7 @@ void IOLoop::run_callbacks() {
   running_callbacks_.clear();
 }
 
-void IOLoop::drain_remote_callbacks() { remote_->drain_into(callbacks_); }
+void IOLoop::drain_remote_callbacks() { core_->drain_into(callbacks_); }
 
 // ---- timers ---------------------------------------------------------------------------
 
@@ -427,7 +454,7 @@ void IOLoop::start() {
 
 void IOLoop::stop() {
   stop_requested_.store(true, std::memory_order_release);
-  if (!on_loop_thread()) remote_->wake();
+  if (!on_loop_thread()) core_->wake();
 }
 
 // ---- executor -------------------------------------------------------------------------
@@ -462,15 +489,17 @@ PeriodicCallback::~PeriodicCallback() {
 
 void PeriodicCallback::start() {
   if (running_) return;
-  loop_ = &IOLoop::current();
+  IOLoop& loop = IOLoop::current();
+  loop_ = loop.ref();
   running_ = true;
-  next_timeout_ = loop_->time();
+  next_timeout_ = loop.time();
   schedule_next();
 }
 
 void PeriodicCallback::stop() {
   running_ = false;
-  if (loop_ && !loop_->closed()) loop_->remove_timeout(timeout_);
+  // The loop may be gone (a fixture member destroyed after its loop): then so is the timer.
+  if (IOLoop* loop = loop_.get()) loop->remove_timeout(timeout_);
   timeout_ = {};
 }
 
@@ -497,8 +526,13 @@ void PeriodicCallback::update_next(double current_time) {
 
 void PeriodicCallback::schedule_next() {
   if (!running_) return;
-  update_next(loop_->time());
-  timeout_ = loop_->call_at(next_timeout_, [this] { run(); });
+  IOLoop* loop = loop_.get();
+  if (!loop) {
+    running_ = false;  // the loop closed: nothing can run any more
+    return;
+  }
+  update_next(loop->time());
+  timeout_ = loop->call_at(next_timeout_, [this] { run(); });
 }
 
 void PeriodicCallback::run() {

@@ -29,11 +29,39 @@
 
 namespace tornado {
 
+class IOLoop;
+
 namespace detail {
-class CrossThreadQueue;
-// Queues `cb` for the loop owning `queue`, from any thread; dropped if that loop closed.
-void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void()> cb);
+// The loop's liveness token: its cross-thread queue, eventfd and "open" flag, shared with
+// every LoopRef (see below). Defined in ioloop.cpp.
+class LoopCore;
+// Queues `cb` for the loop owning `core`, from any thread; dropped if that loop closed.
+void post_to(const std::shared_ptr<LoopCore>& core, std::function<void()> cb);
 }  // namespace detail
+
+// A weak reference to an IOLoop: what an object that may outlive its loop keeps instead of
+// an IOLoop* (PeriodicCallback, lock and queue waiters, IOStream, accept handlers, the TCP
+// connector). It is the loop's one liveness token: get() gives the loop until close() (or
+// the destructor, which closes) and nullptr from then on, so a holder destroyed or used
+// after its loop never touches freed memory. Copying is cheap (a shared_ptr).
+class LoopRef {
+ public:
+  LoopRef() = default;
+  // The loop while it is open, else nullptr (also for an empty ref). Call it on the loop's
+  // thread (or while the loop is not running), like the loop's own methods.
+  IOLoop* get() const noexcept;
+  explicit operator bool() const noexcept { return get() != nullptr; }
+  // Queues `cb` on the loop from any thread. Returns false, and drops `cb`, if the ref is
+  // empty or the loop closed.
+  bool add_callback(std::function<void()> cb) const;
+  // True if this refers to `loop` (open or not).
+  bool refers_to(const IOLoop& loop) const noexcept;
+
+ private:
+  friend class IOLoop;
+  explicit LoopRef(std::shared_ptr<detail::LoopCore> core) : core_(std::move(core)) {}
+  std::shared_ptr<detail::LoopCore> core_;
+};
 
 // Receives readiness events for one fd. Lower overhead than a std::function handler;
 // what IOStream uses. The object must outlive its registration.
@@ -72,6 +100,8 @@ class IOLoop {
   // The current thread's loop or nullptr, without creating one.
   static IOLoop* current_or_null() noexcept;
   void make_current();
+  // A weak reference to this loop, for objects that may outlive it (see LoopRef).
+  LoopRef ref() const { return LoopRef(core_); }
 
   // Runs until stop(). Throws std::logic_error if already running or closed.
   void start();
@@ -174,7 +204,8 @@ class IOLoop {
   std::vector<HandlerEntry> handlers_;  // indexed by fd
   std::vector<Callback> callbacks_;     // loop-thread queue
   std::vector<Callback> running_callbacks_;
-  std::shared_ptr<detail::CrossThreadQueue> remote_;  // other threads' queue + eventfd
+  // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.
+  std::shared_ptr<detail::LoopCore> core_;
 
   std::vector<TimerSlot> timer_slots_;
   std::vector<uint32_t> free_timer_slots_;
@@ -185,13 +216,15 @@ class IOLoop {
   uint64_t timer_sequence_ = 0;
 
   friend class PeriodicCallback;
+  friend class LoopRef;
   friend void detail::link_detached(detail::DetachedNode*);
 };
 
 // Calls `callback` every `period` (start to start). With jitter j, each period is
 // scaled by a random factor in [1 - j/2, 1 + j/2]. A run that overruns skips the
 // ticks it missed instead of bunching them. A callback returning Task<> is awaited
-// before the next run is scheduled. Loop thread only.
+// before the next run is scheduled. Loop thread only. It keeps a LoopRef, not the loop:
+// it may be stopped or destroyed after its loop closed (its timer went with the loop).
 class PeriodicCallback {
  public:
   PeriodicCallback(std::function<void()> callback, Duration period, double jitter = 0);
@@ -217,7 +250,7 @@ class PeriodicCallback {
   std::shared_ptr<const std::function<Task<>()>> callback_;
   double period_;
   double jitter_;
-  IOLoop* loop_ = nullptr;
+  LoopRef loop_;
   bool running_ = false;
   double next_timeout_ = 0;
   TimeoutHandle timeout_;
@@ -291,8 +324,8 @@ template <typename F>
 auto IOLoop::run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>> {
   using R = std::invoke_result_t<F>;
   Future<R> fut;
-  // The job holds the queue, not the loop: a loop closed meanwhile just drops the result.
-  submit_to_executor([remote = remote_, fut, fn = std::forward<F>(fn)]() mutable {
+  // The job holds the loop's core, not the loop: a loop closed meanwhile drops the result.
+  submit_to_executor([remote = core_, fut, fn = std::forward<F>(fn)]() mutable {
     Callback deliver;
     try {
       if constexpr (std::is_void_v<R>) {
