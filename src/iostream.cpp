@@ -122,9 +122,10 @@ IOStream::IOStream(int fd, IOStreamOptions options)
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
       throw std::system_error(errno, std::system_category(), "IOStream: fcntl");
     }
-    impl_->loop = &IOLoop::current();
+    IOLoop& loop = IOLoop::current();
+    impl_->loop = loop.ref();
     // Registered once for both directions (edge-triggered): no epoll_ctl per operation.
-    impl_->loop->add_handler(fd, this, IOLoop::READ | IOLoop::WRITE);
+    loop.add_handler(fd, this, IOLoop::READ | IOLoop::WRITE);
   } catch (...) {
     if (fd >= 0) ::close(fd);  // the stream owned it
     fd_ = -1;
@@ -139,14 +140,10 @@ IOStream::~IOStream() {
   }
 }
 
-// The loop, if it is still there: a stream may outlive its IOLoop (tests destroy the loop
-// with streams open). A destroyed loop is no longer current on this thread, and a closed
-// one reports closed(); in both cases the fd left epoll when the loop's epoll fd closed.
-IOLoop* IOStream::live_loop() const noexcept {
-  IOLoop* loop = impl_->loop;
-  if (loop && IOLoop::current_or_null() == loop && !loop->closed()) return loop;
-  return nullptr;
-}
+// The loop the stream registered with, while it is open: a stream may outlive its IOLoop
+// (tests destroy the loop with streams open), and then the fd left epoll with the loop's
+// epoll fd. Whichever loop is current, it is the registering loop that is unregistered.
+IOLoop* IOStream::live_loop() const noexcept { return impl_->loop.get(); }
 
 // ---- reads ------------------------------------------------------------------------------
 

@@ -1,14 +1,17 @@
 // Objects that outlive their IOLoop, or are used while another loop is current: each keeps a
 // LoopRef (the loop's liveness token), never a raw IOLoop*. Under ASan the "before" code of
-// every test here was a heap-use-after-free.
+// every test here was a heap-use-after-free or a leftover epoll registration.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "tornado/ioloop.h"
+#include "tornado/iostream.h"
 #include "tornado/locks.h"
 #include "tornado/netutil.h"
 #include "tornado/queues.h"
@@ -18,6 +21,14 @@
 using namespace tornado;
 
 namespace {
+
+std::pair<int, int> socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  return {fds[0], fds[1]};
+}
 
 // Runs the current loop for one iteration, so posted callbacks run.
 void run_one_iteration(IOLoop& loop) {
@@ -150,6 +161,41 @@ TEST(AcceptHandlerLifetimeTest, RemoverAfterItsLoopIsGoneIsANoop) {
   IOLoop next(true);
   remove();
   ::close(fd);
+}
+
+TEST(IOStreamLifetimeTest, ClosedWhileAnotherLoopIsCurrentLeavesItsOwnLoop) {
+  IOLoop first(true);
+  auto [a, b] = socket_pair();
+  auto stream = IOStream::create(a);
+  {
+    IOLoop second(true);  // current while the stream closes
+    stream->close();
+  }
+  first.make_current();
+  ::close(b);
+  // The fd number is free again; the next socket that gets it must register on `first`.
+  auto [c, d] = socket_pair();
+  ASSERT_EQ(c, a) << "the kernel hands out the lowest free fd";
+  std::shared_ptr<IOStream> next;
+  EXPECT_NO_THROW(next = IOStream::create(c));
+  ::close(d);
+}
+
+TEST(IOStreamLifetimeTest, DestroyedWhileAnotherLoopIsCurrentLeavesItsOwnLoop) {
+  IOLoop first(true);
+  auto [a, b] = socket_pair();
+  auto stream = IOStream::create(a);
+  {
+    IOLoop second(true);
+    stream.reset();
+  }
+  first.make_current();
+  ::close(b);
+  auto [c, d] = socket_pair();
+  ASSERT_EQ(c, a);
+  std::shared_ptr<IOStream> next;
+  EXPECT_NO_THROW(next = IOStream::create(c));
+  ::close(d);
 }
 
 }  // namespace
