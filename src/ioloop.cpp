@@ -129,7 +129,6 @@ uint64_t pack(int fd, uint32_t generation) {
 
 IOLoop::IOLoop(bool make_current)
     : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
-      thread_id_(std::this_thread::get_id()),
       core_(std::make_shared<detail::LoopCore>(this)) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_event ev{};
@@ -438,17 +437,21 @@ void IOLoop::start() {
   if (running_) throw std::logic_error("IOLoop is already running");
   IOLoop* previous = t_current;
   t_current = this;
-  thread_id_ = std::this_thread::get_id();
+  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   running_ = true;
   struct Reset {
     IOLoop* self;
     IOLoop* previous;
     ~Reset() {
+      self->running_thread_.store(std::thread::id(), std::memory_order_relaxed);
       self->running_ = false;
       self->stop_requested_.store(false);
       t_current = previous ? previous : self;
     }
   } reset{this, previous};
+  // What was added while the loop was not running went through the locked queue: it runs
+  // first, before anything this run adds.
+  drain_remote_callbacks();
   while (!stop_requested_.load(std::memory_order_acquire)) run_once();
 }
 

@@ -133,6 +133,9 @@ class IOLoop {
 
   // ---- callbacks and timers ----
   // Runs `cb` on the next iteration. The only method safe from any thread (with stop).
+  // On the thread running the loop it is a plain queue push; from any other thread (or
+  // while the loop is not running) it goes through a mutex and wakes the loop. FIFO per
+  // calling thread. Dropped once the loop closed.
   void add_callback(Callback cb);
   // Alias kept for Tornado users.
   void spawn_callback(Callback cb) { add_callback(std::move(cb)); }
@@ -166,8 +169,11 @@ class IOLoop {
     uint32_t generation = 0;
   };
 
+  // True only on the thread inside start(). Only that thread ever stores its own id in
+  // running_thread_ (and clears it before start() returns), so a thread can read its own id
+  // there only while it runs the loop: the check is exact even with a relaxed load.
   bool on_loop_thread() const noexcept {
-    return std::this_thread::get_id() == thread_id_.load(std::memory_order_relaxed);
+    return std::this_thread::get_id() == running_thread_.load(std::memory_order_relaxed);
   }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
@@ -197,7 +203,9 @@ class IOLoop {
 
   int epoll_fd_ = -1;
   detail::DetachedNode detached_;  // sentinel of the spawned frames living on this loop
-  std::atomic<std::thread::id> thread_id_;  // read by add_callback on any thread
+  // The thread inside start(), or id{} when none is: add_callback's unlocked path is for it
+  // alone. (Keying on the constructing thread let that thread race a loop run elsewhere.)
+  std::atomic<std::thread::id> running_thread_;
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
 
