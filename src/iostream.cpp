@@ -10,6 +10,8 @@
 #include "tornado/iostream.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <system_error>
 
 #include "internal/describe_exception.h"
@@ -470,6 +473,35 @@ ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
 
 // ---- writes -----------------------------------------------------------------------------
 
+namespace {
+
+// writev(2) on a non-socket (a pipe) whose reader may be gone. There is no MSG_NOSIGNAL for
+// pipes, and ignoring SIGPIPE process-wide would change the application's signal setup, so
+// SIGPIPE is blocked for this thread around the call and, if the write raised one (EPIPE),
+// that pending signal is taken back with a zero-timeout sigtimedwait before the old mask
+// returns. The kernel sends a write's SIGPIPE to the writing thread, so no other thread
+// sees it; one that was already pending before the write is left alone.
+ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
+  sigset_t sigpipe, old_mask, pending;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t n = ::writev(fd, iov, count);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !already_pending) {
+    const timespec zero{};
+    while (sigtimedwait(&sigpipe, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = err;
+  return n;
+}
+
+}  // namespace
+
 ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   for (;;) {
     ssize_t n;
@@ -481,11 +513,11 @@ ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
       msg.msg_iovlen = static_cast<std::size_t>(count);
       n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
       if (n < 0 && errno == ENOTSOCK) {
-        impl_->use_writev = true;  // a pipe: writev (SIGPIPE is the process's business)
+        impl_->use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
         continue;
       }
     } else {
-      n = ::writev(fd_, iov, count);
+      n = writev_without_sigpipe(fd_, iov, count);
     }
     if (n >= 0) return n;
     if (errno == EINTR) continue;

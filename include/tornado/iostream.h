@@ -17,7 +17,8 @@
 // when they are consumed. With no read pending the stream reads from the socket only to
 // notice a close (when a close callback is set), and at most read_chunk_size bytes: the
 // rest stays in the kernel, which pushes back on the peer.
-// Writes never raise SIGPIPE: sockets are written with sendmsg(MSG_NOSIGNAL).
+// Writes never raise SIGPIPE: sockets are written with sendmsg(MSG_NOSIGNAL), pipes with
+// SIGPIPE blocked for the writing thread (a raised one is consumed); both fail with EPIPE.
 // See docs/iostream.md for the buffer layout, defaults and error semantics.
 //
 // Thread rule: loop thread only (the loop current when the stream was made).
