@@ -437,12 +437,31 @@ ssize_t IOStream::read_chunk(std::size_t want) {
   return n;
 }
 
+namespace {
+bool is_buffer_full(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const StreamBufferFullError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace
+
 // The stream closed with a read pending: the buffered bytes may still satisfy it.
 void IOStream::settle_read_on_close() {
   Impl& m = *impl_;
   if (m.kind == ReadKind::kNone || m.read_done) return;
   m.read_done = true;
   if (m.kind == ReadKind::kUntilClose) {
+    // Closed because the buffer filled up: the bytes held are not the whole stream, so
+    // returning them as if they were would hide the truncation.
+    if (is_buffer_full(error_)) {
+      m.read_error = std::make_exception_ptr(StreamClosedError(error_));
+      return;
+    }
     m.read_result = m.buffer.size();
     return;
   }

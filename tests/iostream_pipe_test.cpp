@@ -1,5 +1,5 @@
 // IOStream over pipes: a write whose reader is gone fails with StreamClosedError (EPIPE)
-// instead of killing the process with SIGPIPE.
+// instead of killing the process with SIGPIPE; and read_until_close past max_buffer_size.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -87,6 +87,43 @@ TEST_F(IOStreamPipeTest, WriteToOpenPipeArrives) {
     co_return co_await reader->read_until("\n");
   });
   EXPECT_EQ(got, "ping\n");
+}
+
+// read_until_close must not return the first max_buffer_size bytes as if they were all.
+TEST_F(IOStreamPipeTest, ReadUntilClosePastMaxBufferSizeRaisesBufferFull) {
+  auto [r, w] = make_pipe();
+  IOStreamOptions options;
+  options.max_buffer_size = 64 * 1024;
+  auto reader = IOStream::create(r, options);
+  auto writer = IOStream::create(w);
+  std::exception_ptr real;
+  run_sync([&]() -> Task<> {
+    writer->write(std::string(200 * 1024, 'x'));  // more than the limit, then close
+    auto read = reader->read_until_close();
+    try {
+      std::string data = co_await std::move(read);
+      ADD_FAILURE() << "read_until_close returned " << data.size() << " bytes";
+    } catch (const StreamClosedError& e) {
+      real = e.real_error();
+    }
+    writer->close();
+  });
+  ASSERT_TRUE(real);
+  EXPECT_THROW(std::rethrow_exception(real), StreamBufferFullError);
+}
+
+TEST_F(IOStreamPipeTest, ReadUntilCloseWithinMaxBufferSizeReturnsEverything) {
+  auto [r, w] = make_pipe();
+  IOStreamOptions options;
+  options.max_buffer_size = 64 * 1024;
+  auto reader = IOStream::create(r, options);
+  auto writer = IOStream::create(w);
+  std::string data = run_sync([&]() -> Task<std::string> {
+    co_await writer->write(std::string(48 * 1024, 'y'));
+    writer->close();
+    co_return co_await reader->read_until_close();
+  });
+  EXPECT_EQ(data, std::string(48 * 1024, 'y'));
 }
 
 }  // namespace

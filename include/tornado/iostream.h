@@ -97,8 +97,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // valid until the task completes.
   Task<std::size_t> read_into(std::span<char> buffer, bool partial = false);
   // Everything until the stream closes. As in Tornado it completes with the buffered
-  // bytes whatever closed the stream; error() tells whether the close was clean.
-  // Raises StreamBufferFullError (as real_error) past max_buffer_size.
+  // bytes whatever closed the stream; error() tells whether the close was clean. Past
+  // max_buffer_size it raises StreamClosedError whose real_error is StreamBufferFullError
+  // (the stream is closed) instead of returning a truncated result.
   Task<std::string> read_until_close();
 
   // ---- in-place access, for parsers that work on the read buffer ----
