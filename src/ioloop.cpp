@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "internal/describe_exception.h"
+#include "internal/signal_watcher.h"
 #include "internal/thread_pool.h"
 #include "tornado/log.h"
 
@@ -164,6 +165,10 @@ void IOLoop::close(bool all_fds) {
   if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
   destroy_detached_frames();
   core_->close();  // from here on every LoopRef reports nullptr
+  if (signals_) {
+    remove_handler(signals_->fd());
+    signals_.reset();  // closes the signalfd and restores the thread's signal mask
+  }
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
   }

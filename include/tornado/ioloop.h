@@ -39,6 +39,10 @@ class LoopCore;
 void post_to(const std::shared_ptr<LoopCore>& core, std::function<void()> cb);
 }  // namespace detail
 
+namespace detail {
+class SignalWatcher;  // src/internal/signal_watcher.h
+}  // namespace detail
+
 // A weak reference to an IOLoop: what an object that may outlive its loop keeps instead of
 // an IOLoop* (PeriodicCallback, lock and queue waiters, IOStream, accept handlers, the TCP
 // connector). It is the loop's one liveness token: get() gives the loop until close() (or
@@ -131,6 +135,19 @@ class IOLoop {
   // Stops watching fd; a no-op if it is not registered. Does not close it.
   void remove_handler(int fd);
 
+  // ---- signals (a signalfd; see docs/ioloop.md "Signals") ----
+  // Runs `callback` on this loop each time signal `signum` arrives (replacing an earlier
+  // handler for it). A signalfd only sees blocked signals, so `signum` is blocked in the
+  // calling thread; every other thread must have it blocked too, or the kernel may deliver
+  // it there with its usual action: add handlers (or block the signals in main()) before
+  // starting threads, which inherit the mask. The executor's pool threads block them all.
+  // Throws std::invalid_argument for SIGKILL, SIGSTOP, an invalid number or an empty
+  // callback; std::system_error if signalfd fails. Loop thread only.
+  void add_signal_handler(int signum, Callback callback);
+  // Stops handling `signum`: an instance not yet handled is discarded, and the thread's
+  // mask for it is restored (close() does the same for all). False if none was set.
+  bool remove_signal_handler(int signum);
+
   // ---- callbacks and timers ----
   // Runs `cb` on the next iteration. The only method safe from any thread (with stop).
   // On the thread running the loop it is a plain queue push; from any other thread (or
@@ -214,6 +231,8 @@ class IOLoop {
   std::vector<Callback> running_callbacks_;
   // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.
   std::shared_ptr<detail::LoopCore> core_;
+
+  std::unique_ptr<detail::SignalWatcher> signals_;  // made by the first add_signal_handler
 
   std::vector<TimerSlot> timer_slots_;
   std::vector<uint32_t> free_timer_slots_;
