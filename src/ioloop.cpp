@@ -467,8 +467,14 @@ void IOLoop::stop() {
 
 // ---- executor -------------------------------------------------------------------------
 
-void IOLoop::submit_to_executor(std::function<void()> job) {
-  detail::ThreadPool::default_pool().submit(std::move(job));
+void IOLoop::submit_to_executor(const Executor& executor, std::function<void()> job) {
+  if (executor) {
+    executor(std::move(job));
+  } else if (default_executor_) {
+    default_executor_(std::move(job));
+  } else {
+    detail::ThreadPool::default_pool().submit(std::move(job));
+  }
 }
 
 // ---- PeriodicCallback -----------------------------------------------------------------

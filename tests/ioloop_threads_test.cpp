@@ -119,4 +119,56 @@ TEST(IOLoopThreadsTest, StopFromAnotherThreadWakesAnIdleLoop) {
   SUCCEED();
 }
 
+// ---- executors -------------------------------------------------------------------------
+
+// An executor that runs each job on a thread of its own, counting the jobs it was given.
+struct CountingExecutor {
+  std::atomic<int> jobs{0};
+  std::vector<std::thread> threads;
+  IOLoop::Executor executor() {
+    return [this](std::function<void()> job) {
+      jobs.fetch_add(1);
+      threads.emplace_back(std::move(job));
+    };
+  }
+  ~CountingExecutor() {
+    for (auto& t : threads) t.join();
+  }
+};
+
+TEST(IOLoopExecutorTest, SetDefaultExecutorIsWhereRunInExecutorRuns) {
+  CountingExecutor mine;
+  IOLoop loop(true);
+  loop.set_default_executor(mine.executor());
+  int v = loop.run_sync(
+      [&]() -> Task<int> { co_return co_await loop.run_in_executor([] { return 42; }); });
+  EXPECT_EQ(v, 42);
+  EXPECT_EQ(mine.jobs.load(), 1);
+  // An empty executor restores the built-in pool.
+  loop.set_default_executor(nullptr);
+  v = loop.run_sync(
+      [&]() -> Task<int> { co_return co_await loop.run_in_executor([] { return 7; }); });
+  EXPECT_EQ(v, 7);
+  EXPECT_EQ(mine.jobs.load(), 1);
+}
+
+TEST(IOLoopExecutorTest, ExplicitExecutorWinsOverTheDefault) {
+  CountingExecutor fallback, chosen;
+  IOLoop loop(true);
+  loop.set_default_executor(fallback.executor());
+  auto id = loop.run_sync([&]() -> Task<std::thread::id> {
+    co_return co_await loop.run_in_executor(chosen.executor(),
+                                            [] { return std::this_thread::get_id(); });
+  });
+  EXPECT_NE(id, std::this_thread::get_id());
+  EXPECT_EQ(chosen.jobs.load(), 1);
+  EXPECT_EQ(fallback.jobs.load(), 0);
+}
+
+TEST(IOLoopExecutorTest, ExecutorRefusingTheJobThrowsToTheCaller) {
+  IOLoop loop(true);
+  loop.set_default_executor([](std::function<void()>) { throw std::runtime_error("shut down"); });
+  EXPECT_THROW(loop.run_in_executor([] { return 1; }), std::runtime_error);
+}
+
 }  // namespace

@@ -168,10 +168,22 @@ class IOLoop {
   // Number of pending timers (for tests and metrics).
   std::size_t pending_timeouts() const noexcept { return heap_.size(); }
 
-  // Runs `fn` on the default thread pool; its result or exception arrives in the
-  // returned Future on this loop. Loop thread only.
+  // ---- executors ----
+  // Runs a job on some other thread; called from the loop's thread, must not block long.
+  // A thread pool's submit, say: [pool](auto job) { pool->submit(std::move(job)); }.
+  using Executor = std::function<void(std::function<void()> job)>;
+  // Runs `fn` on `executor` (or, empty, this loop's default executor); its result or
+  // exception arrives in the returned Future on this loop. An exception thrown by the
+  // executor itself (refusing the job) propagates. Loop thread only.
   template <typename F>
-  auto run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>>;
+  auto run_in_executor(const Executor& executor, F&& fn) -> Future<std::invoke_result_t<F>>;
+  template <typename F>
+  auto run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>> {
+    return run_in_executor(Executor(), std::forward<F>(fn));
+  }
+  // The executor run_in_executor uses when given none (Tornado's set_default_executor);
+  // an empty one restores the built-in pool (min(32, cores + 4) threads). Loop thread only.
+  void set_default_executor(Executor executor) { default_executor_ = std::move(executor); }
 
  private:
   struct HandlerEntry {
@@ -199,7 +211,7 @@ class IOLoop {
   void run_callbacks();
   void drain_remote_callbacks();
   void invoke(Callback& cb) noexcept;
-  static void submit_to_executor(std::function<void()> job);
+  void submit_to_executor(const Executor& executor, std::function<void()> job);
 
   // timer heap helpers
   struct HeapEntry {
@@ -232,6 +244,7 @@ class IOLoop {
   // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.
   std::shared_ptr<detail::LoopCore> core_;
 
+  Executor default_executor_;  // empty: the built-in pool
   std::unique_ptr<detail::SignalWatcher> signals_;  // made by the first add_signal_handler
 
   std::vector<TimerSlot> timer_slots_;
@@ -348,11 +361,11 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
 }
 
 template <typename F>
-auto IOLoop::run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>> {
+auto IOLoop::run_in_executor(const Executor& executor, F&& fn) -> Future<std::invoke_result_t<F>> {
   using R = std::invoke_result_t<F>;
   Future<R> fut;
   // The job holds the loop's core, not the loop: a loop closed meanwhile drops the result.
-  submit_to_executor([remote = core_, fut, fn = std::forward<F>(fn)]() mutable {
+  submit_to_executor(executor, [remote = core_, fut, fn = std::forward<F>(fn)]() mutable {
     Callback deliver;
     try {
       if constexpr (std::is_void_v<R>) {
