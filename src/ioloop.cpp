@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <ctime>
@@ -179,9 +180,10 @@ void IOLoop::close(bool all_fds) {
   // remove_timeout on this loop: empty the members first, destroy the moved-out copies last.
   auto callbacks = std::move(callbacks_);
   auto running = std::move(running_callbacks_);
-  auto slots = std::move(timer_slots_);
+  auto timer_callbacks = std::move(timer_callbacks_);
   callbacks_.clear();
   running_callbacks_.clear();
+  timer_callbacks_.clear();
   timer_slots_.clear();
   heap_.clear();
   free_timer_slots_.clear();
@@ -294,11 +296,16 @@ void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
   timer_slots_[e.slot].heap_index = i;
 }
 
+namespace {
+constexpr uint32_t kArity = 4;
+constexpr uint32_t parent_of(uint32_t i) noexcept { return (i - 1) / kArity; }
+}  // namespace
+
 // Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   while (i > 0) {
-    uint32_t parent = (i - 1) / 2;
+    uint32_t parent = parent_of(i);
     if (!timer_less(e, heap_[parent])) break;
     heap_place(i, heap_[parent]);
     i = parent;
@@ -310,12 +317,16 @@ void IOLoop::sift_down(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   for (;;) {
-    uint32_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
-    if (!timer_less(heap_[child], e)) break;
-    heap_place(i, heap_[child]);
-    i = child;
+    const uint32_t first = kArity * i + 1;
+    if (first >= n) break;
+    const uint32_t last = std::min(first + kArity, n);
+    uint32_t best = first;
+    for (uint32_t c = first + 1; c < last; ++c) {
+      if (timer_less(heap_[c], heap_[best])) best = c;
+    }
+    if (!timer_less(heap_[best], e)) break;
+    heap_place(i, heap_[best]);
+    i = best;
   }
   heap_place(i, e);
 }
@@ -326,7 +337,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
   if (i != last) {
     heap_place(i, heap_[last]);
     heap_.pop_back();
-    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
+    if (i > 0 && timer_less(heap_[i], heap_[parent_of(i)])) {
       sift_up(i);
     } else {
       sift_down(i);
@@ -338,7 +349,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
 
 void IOLoop::free_slot(uint32_t slot) noexcept {
   TimerSlot& s = timer_slots_[slot];
-  s.callback = nullptr;
+  timer_callbacks_[slot] = nullptr;  // a cancelled timer releases its captures at once
   ++s.generation;  // invalidates outstanding handles
   free_timer_slots_.push_back(slot);
 }
@@ -353,9 +364,10 @@ TimeoutHandle IOLoop::call_at(double when, Callback cb) {
   } else {
     slot = static_cast<uint32_t>(timer_slots_.size());
     timer_slots_.emplace_back();
+    timer_callbacks_.emplace_back();
   }
   TimerSlot& s = timer_slots_[slot];
-  s.callback = std::move(cb);
+  timer_callbacks_[slot] = std::move(cb);
   const uint32_t index = static_cast<uint32_t>(heap_.size());
   heap_.push_back(HeapEntry{when, timer_sequence_++, slot});
   sift_up(index);  // sets s.heap_index
@@ -387,7 +399,7 @@ void IOLoop::run_due_timers() {
     if (top.deadline > now || top.sequence >= limit) break;
     const uint32_t slot = top.slot;
     heap_remove_at(0);
-    Callback cb = std::move(timer_slots_[slot].callback);
+    Callback cb = std::move(timer_callbacks_[slot]);
     free_slot(slot);  // before running: the callback may add timers (reusing the slot)
     invoke(cb);
   }

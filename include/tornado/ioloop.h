@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -192,8 +193,9 @@ class IOLoop {
     uint32_t generation = 0;
     bool registered = false;
   };
+  // What sifting updates, 8 bytes a timer: a million of them fit in 8 MB of cache-friendly
+  // memory. The callbacks live apart (timer_callbacks_) and are touched once per timer.
   struct TimerSlot {
-    Callback callback;
     uint32_t heap_index = UINT32_MAX;
     uint32_t generation = 0;
   };
@@ -248,10 +250,14 @@ class IOLoop {
   std::unique_ptr<detail::SignalWatcher> signals_;  // made by the first add_signal_handler
 
   std::vector<TimerSlot> timer_slots_;
+  // Parallel to timer_slots_. A deque: growing it never moves (so never re-constructs) the
+  // callbacks already stored, which was most of a cold million-timer start.
+  std::deque<Callback> timer_callbacks_;
   std::vector<uint32_t> free_timer_slots_;
-  // Min-heap on (deadline, sequence). The keys live in the heap itself, not in the slots,
-  // so sifting compares neighbouring entries instead of chasing slot indices: with a
-  // million timers that is most of the cache misses saved.
+  // 4-ary min-heap on (deadline, sequence): half the depth of a binary heap, so half the
+  // slot updates per sift, and a node's four children share one or two cache lines. The
+  // keys live in the heap itself, not in the slots, so sifting compares neighbouring
+  // entries instead of chasing slot indices.
   std::vector<HeapEntry> heap_;
   uint64_t timer_sequence_ = 0;
 
