@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tornado/ioloop.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 using namespace tornado;
 using tornado::testing::AsyncTest;

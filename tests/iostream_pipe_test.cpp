@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "tornado/iostream.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 using namespace tornado;
 using tornado::testing::AsyncTest;
