@@ -18,17 +18,24 @@ using namespace tornado;
 
 namespace {
 
-// A loop made (and destroyed) on the test's thread, run on another: the constructing
-// thread's callbacks must take the locked path while another thread runs the loop. The
-// bug this guards against corrupted the queue in about half the runs, so it is repeated.
+// A loop made (and destroyed) on the test's thread, run on another that starts while this
+// thread is still adding callbacks: once the other thread runs the loop, this thread's
+// callbacks must take the locked path. Before the fix they were pushed unlocked into the
+// queue the runner was swapping out, and a push that was reallocating the queue when the
+// runner started corrupted it (a crash in about half the runs); TSan reports it every time.
 TEST(IOLoopThreadsTest, ConstructedHereRunThereLosesNoCallback) {
-  constexpr int kIterations = 200;
-  constexpr int kCallbacks = 500;
+  constexpr int kIterations = 20;
+  constexpr int kCallbacks = 200'000;
   for (int iter = 0; iter < kIterations; ++iter) {
     IOLoop loop;  // constructed on this thread
     std::atomic<int> ran{0};
-    std::thread runner([&] { loop.start(); });
+    std::atomic<bool> go{false};
+    std::thread runner([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      loop.start();
+    });
     for (int i = 0; i < kCallbacks; ++i) {
+      if (i == kCallbacks / 10) go.store(true, std::memory_order_release);
       loop.add_callback([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
     }
     // Per producing thread FIFO: this runs after all of the above.
