@@ -14,3 +14,43 @@ wait_port() {
 }
 # The median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+# Every server a script starts runs as the leader of its own process group (setsid), and its
+# pid is recorded in $bench_started (a file: servers are started inside $(...) subshells).
+# stop_group ends one group; the EXIT trap (set by common.sh, also on ^C and on errors) ends
+# every group still recorded, so no benchmark leaves a server behind.
+bench_started=$(mktemp)
+# start_server CMD...: starts the command CMD in the background in a new process group; sets
+# server_pid to its pid (= the group id: setsid execs, it does not fork, in a script).
+start_server() {
+  setsid "$@" &
+  server_pid=$!
+  echo "$server_pid" >>"$bench_started"
+}
+# stop_group PID: TERM to the whole group, KILL after 2 s, then reaps it if it is our child.
+stop_group() {
+  local pid=$1
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 40); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+stop_all_servers() {
+  local pid
+  [ -f "$bench_started" ] || return 0
+  while read -r pid; do stop_group "$pid"; done <"$bench_started"
+  rm -f "$bench_started"
+}
+# The scripts add their own cleanup to bench_cleanup (e.g. removing a work directory).
+bench_cleanup=()
+on_exit() {
+  stop_all_servers
+  local c
+  for c in "${bench_cleanup[@]}"; do eval "$c"; done
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM

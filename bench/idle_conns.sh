@@ -26,24 +26,27 @@ if [ ! -x "$build/demos/helloworld/helloworld" ]; then
 fi
 ninja -C "$build" helloworld >/dev/null
 
+source bench/common.sh
 work=$(mktemp -d)
-started=()
+clients=()
 cleanup() {
-  for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${clients[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${clients[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
-trap cleanup EXIT
-source bench/common.sh
+# common.sh's EXIT trap stops every server (process group) started with start_server, then
+# runs these.
+bench_cleanup+=(cleanup)
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 tcp_pages() { awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
 
-start_server() {  # NAME PORT -> sets server_pid
+start_named() {  # NAME PORT -> sets server_pid (common.sh's start_server: own process group)
   case $1 in
-    tornado-cpp) "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$2" \
-                   >"$work/$1.log" 2>&1 & ;;
-    python-tornado) /usr/bin/python3 bench/peers/tornado_hello.py "$2" >"$work/$1.log" 2>&1 & ;;
+    tornado-cpp) start_server "$build/demos/helloworld/helloworld" --address=127.0.0.1 \
+                   --port="$2" >"$work/$1.log" 2>&1 ;;
+    python-tornado) start_server /usr/bin/python3 bench/peers/tornado_hello.py "$2" \
+                      >"$work/$1.log" 2>&1 ;;
     nginx)
       mkdir -p "$work/nginx/logs"
       cat >"$work/nginx/nginx.conf" <<CONF
@@ -64,17 +67,15 @@ http {
   }
 }
 CONF
-      nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & ;;
+      start_server nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" ;;
   esac
-  server_pid=$!
-  started+=("$server_pid")
 }
 
 printf '%-15s %8s %10s %10s %14s %16s\n' server conns "rss before" "rss after" "KiB per conn" "kernel TCP KiB/conn"
 declare -A per=()
 for name in tornado-cpp nginx python-tornado; do
   port=$(free_port)
-  start_server "$name" "$port"
+  start_named "$name" "$port"
   wait_port "$port"
   # One warm-up request, so that lazily built state (the first response) is in "before".
   curl -s "http://127.0.0.1:$port/" >/dev/null
@@ -83,14 +84,14 @@ for name in tornado-cpp nginx python-tornado; do
   tcp_before=$(tcp_pages)
   coproc CLIENT { exec /usr/bin/python3 bench/peers/idle_client.py "$port" "$connections"; }
   client_pid=$CLIENT_PID
-  started+=("$client_pid")
+  clients+=("$client_pid")
   read -r ready opened failed <&"${CLIENT[0]}"
   sleep 0.5  # let the server finish its bookkeeping for the last responses
   after=$(rss_kib "$server_pid")
   tcp_after=$(tcp_pages)
   exec {CLIENT[1]}>&-   # the client closes its connections and exits
   wait "$client_pid" 2>/dev/null || true
-  kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+  stop_group "$server_pid"
   per[$name]=$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN{printf "%.2f", (a-b)/n}')
   ktcp=$(awk -v a="$tcp_after" -v b="$tcp_before" -v n="$opened" 'BEGIN{printf "%.2f", (a-b)*4/n}')
   printf '%-15s %8s %10s %10s %14s %16s\n' "$name" "$opened" "$before" "$after" "${per[$name]}" "$ktcp"

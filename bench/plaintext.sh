@@ -32,13 +32,15 @@ if [ ! -x "$build/demos/helloworld/helloworld" ]; then
 fi
 ninja -C "$build" helloworld >/dev/null
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 source bench/common.sh
+work=$(mktemp -d)
+bench_cleanup+=('rm -rf "$work"')
 
-ours() { taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"; }
-ours_multicore() { "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2; }
-tornado() { taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"; }
+# Each server function sets `cmd` to the command that serves on port $1; run() starts it with
+# start_server, so the server process itself leads the process group that stop_group ends.
+ours() { cmd=(taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"); }
+ours_multicore() { cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2); }
+tornado() { cmd=(taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"); }
 nginx_one() {
   mkdir -p "$work/nginx/logs"
   cat >"$work/nginx/nginx.conf" <<CONF
@@ -57,15 +59,17 @@ http {
   }
 }
 CONF
-  taskset -c 1 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
+  cmd=(taskset -c 1 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf")
 }
 
 # run SERVER CONNS PIPELINED -> "req_per_s req_per_cpu_s p99_ms"
 run() {
   local server=$1 conns=$2 pipelined=$3
   local port; port=$(free_port)
-  $server "$port" >"$work/server.log" 2>&1 &
-  local pid=$!
+  local cmd=()
+  $server "$port"
+  start_server "${cmd[@]}" >"$work/server.log" 2>&1
+  local pid=$server_pid
   wait_port "$port"
   local script=()
   [ "$pipelined" = 1 ] && script=(-s bench/peers/pipeline.lua)
@@ -76,7 +80,7 @@ run() {
   out=$(taskset -c 0 wrk -t1 -c"$conns" -d"${seconds}s" --latency "${script[@]}" \
         "http://127.0.0.1:$port/" 2>&1)
   for p in $pids; do after=$((after + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  stop_group "$pid"
   local total rps p99
   total=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")

@@ -40,14 +40,14 @@ run_one() {
   else
     cmd=(/usr/bin/python3 bench/peers/tornado_echo.py "$port")
   fi
-  taskset -c 1 "${cmd[@]}" >/dev/null 2>&1 &
-  local pid=$!
+  start_server taskset -c 1 "${cmd[@]}" >/dev/null 2>&1
+  local pid=$server_pid
   wait_port "$port"
   local before; before=$(cpu_ticks "$pid")
   local out; out=$(taskset -c 0 "$build/bench/echo_load" --port="$port" --connections="$conns" \
                    --seconds="$seconds" --size="$size")
   local after; after=$(cpu_ticks "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop_group "$pid"
   local msgs rate p50 p99
   msgs=$(sed -E 's/.*messages=([0-9]+).*/\1/' <<<"$out")
   rate=$(sed -E 's/.*msgs_per_s=([0-9]+).*/\1/' <<<"$out")

@@ -286,6 +286,8 @@ TEST(ChunkedDecoder, DecodesAcrossArbitrarySplits) {
     }
     EXPECT_TRUE(done) << split;
     EXPECT_EQ(out, "hello world") << split;
+    // The decoder consumed the message and its trailer exactly: "NEXT" is the next one's.
+    EXPECT_EQ(fed, body.size() - std::string_view("NEXT").size()) << split;
   }
 }
 

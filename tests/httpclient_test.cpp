@@ -713,4 +713,29 @@ TEST(HTTPUrlTest, ResolveRfc3986Examples) {
   for (const auto& [ref, want] : cases) EXPECT_EQ(resolve_url(base, ref), want) << ref;
 }
 
+// ---- the g++ 12 rule: requests built inline inside the co_await ---------------------
+
+// HTTPRequest is not an aggregate; the setters build a class temporary, which g++ 12 keeps
+// intact inside a co_await expression (docs/task.md, "the g++ 12 rule"). The body is longer
+// than std::string's small buffer, so a double destruction would free it twice.
+TEST_F(HTTPClientTest, RequestBuiltInlineWithSettersSurvivesTheCoAwait) {
+  const std::string body(100, 'x');
+  std::vector<std::string> chunks;
+  auto [echoed, streamed] = run_sync([&]() -> Task<std::pair<HTTPResponse, HTTPResponse>> {
+    HTTPResponse a = co_await http_client().fetch(
+        HTTPRequest(get_url("/echopost")).set_method("POST").set_body(body).set_header("X-A", "1"));
+    HTTPResponse b = co_await http_client().fetch(
+        HTTPRequest(get_url("/hello")).set_streaming_callback([&chunks](std::string_view c) {
+          chunks.emplace_back(c);
+        }));
+    co_return std::pair{std::move(a), std::move(b)};
+  });
+  EXPECT_EQ(echoed.body, "POST " + body);
+  EXPECT_EQ(echoed.request->headers.get("X-A", ""), "1");
+  EXPECT_EQ(streamed.body, "");
+  std::string all;
+  for (auto& c : chunks) all += c;
+  EXPECT_EQ(all, "Hello world!");
+}
+
 }  // namespace

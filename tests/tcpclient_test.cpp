@@ -479,7 +479,7 @@ TEST_F(TCPClientTest, RefusedConnectionRaisesWithTheRealError) {
 
 TEST_F(TCPClientTest, SourceIPThatIsNotLocalFails) {
   try {
-    do_test_connect(AF_INET, "127.0.0.1", {.source_ip = "8.8.8.8"});
+    do_test_connect(AF_INET, "127.0.0.1", ConnectOptions().set_source_ip("8.8.8.8"));
     FAIL() << "bound a source address that is not ours";
   } catch (const StreamClosedError& e) {
     EXPECT_EQ(system_error_code(e), EADDRNOTAVAIL);
@@ -488,23 +488,24 @@ TEST_F(TCPClientTest, SourceIPThatIsNotLocalFails) {
 
 TEST_F(TCPClientTest, SourceIPIsUsed) {
   // All of 127.0.0.0/8 is local: 127.0.0.2 shows the address really was bound.
-  auto peer = do_test_connect(AF_INET, "127.0.0.1", {.source_ip = "127.0.0.2"});
+  auto peer = do_test_connect(AF_INET, "127.0.0.1", ConnectOptions().set_source_ip("127.0.0.2"));
   EXPECT_EQ(peer.host(), "127.0.0.2");
-  peer = do_test_connect(AF_INET, "127.0.0.1", {.source_ip = "127.0.0.1"});
+  peer = do_test_connect(AF_INET, "127.0.0.1", ConnectOptions().set_source_ip("127.0.0.1"));
   EXPECT_EQ(peer.host(), "127.0.0.1");
 }
 
 TEST_F(TCPClientTest, SourcePortIsUsed) {
   auto [probe, port] = testing::bind_unused_port();
   ::close(probe);
-  auto peer = do_test_connect(AF_INET, "127.0.0.1", {.source_port = port});
+  auto peer = do_test_connect(AF_INET, "127.0.0.1", ConnectOptions().set_source_port(port));
   EXPECT_EQ(peer.port(), port);
 }
 
 TEST_F(TCPClientTest, SourcePortInUseFails) {
   auto [busy, port] = testing::bind_unused_port();
   try {
-    do_test_connect(AF_INET, "127.0.0.1", {.source_ip = "127.0.0.1", .source_port = port});
+    do_test_connect(AF_INET, "127.0.0.1",
+                    ConnectOptions().set_source_ip("127.0.0.1").set_source_port(port));
     FAIL() << "bound a source port that is in use";
   } catch (const StreamClosedError& e) {
     EXPECT_EQ(system_error_code(e), EADDRINUSE);
@@ -525,9 +526,8 @@ TEST_F(TCPClientTest, ConnectTimeoutRaisesTimeoutError) {
   auto resolver = std::make_shared<StuckResolver>();
   EXPECT_THROW(run_sync([&]() -> Task<> {
     TCPClient client(resolver);
-    // Options are named, not braced inside the co_await: see docs/tcpclient.md (g++ 12).
-    ConnectOptions options{.timeout = 50ms};
-    co_await client.connect("1.2.3.4", 12345, options);
+    // Built inline with the setters: a class temporary, safe inside co_await with g++ 12.
+    co_await client.connect("1.2.3.4", 12345, ConnectOptions().set_timeout(50ms));
   }),
                TimeoutError);
   // Let the abandoned lookup finish so nothing is left suspended.
@@ -543,8 +543,7 @@ TEST_F(TCPClientTest, BadArgumentsAreRejected) {
                std::invalid_argument);
   EXPECT_THROW(run_sync([]() -> Task<> {
     TCPClient client;
-    ConnectOptions options{.af = AF_UNIX};
-    co_await client.connect("127.0.0.1", 80, options);
+    co_await client.connect("127.0.0.1", 80, ConnectOptions().set_af(AF_UNIX));
   }),
                std::invalid_argument);
 }
@@ -554,7 +553,8 @@ TEST_F(TCPClientTest, FamilyRestrictsTheResolvedAddresses) {
   // "localhost" restricted to IPv4 reaches the IPv4-only server.
   run_sync([&]() -> Task<> {
     TCPClient client;
-    ConnectOptions options{.af = AF_INET};
+    ConnectOptions options;  // the named-object form
+    options.af = AF_INET;
     auto stream = co_await client.connect("localhost", server.port, options);
     auto [server_stream, address] = co_await server.next();
     EXPECT_EQ(address, "127.0.0.1");

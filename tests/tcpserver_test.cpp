@@ -300,8 +300,8 @@ TEST_F(TCPServerTest, SSLOptionsMakeTLSStreamsAndTheClientVerifiesTheHost) {
     SSLClientOptions verify_ours;
     verify_ours.ca_certs = certificate.cert;
     auto ctx = SSLContext::client(verify_ours);
-    ConnectOptions options{.af = AF_INET, .ssl_options = ctx};
-    auto stream = co_await client.connect("localhost", port, options);
+    auto stream = co_await client.connect(
+        "localhost", port, ConnectOptions().set_af(AF_INET).set_ssl_options(ctx));
     EXPECT_NE(std::dynamic_pointer_cast<SSLIOStream>(stream), nullptr);
     co_await stream->write("secret\n");
     EXPECT_EQ(co_await stream->read_until("\n"), "secret\n");

@@ -20,8 +20,11 @@
 // while max_clients requests are active. Connections are kept alive and reused per
 // (scheme, host, port, TLS settings, proxy, source address); see docs/httpclient.md.
 //
-// g++ 12 note: build an HTTPRequest as a named variable before `co_await client->fetch(req)`
-// rather than as a braced temporary inside the co_await expression.
+//   auto created = co_await client->fetch(                     // or inline, with setters
+//       httpclient::HTTPRequest(url).set_method("POST").set_body("{}"));
+//
+// g++ 12: never a braced aggregate or a by-value-capturing lambda inside the co_await
+// (docs/task.md, "the g++ 12 rule"); HTTPRequest is not an aggregate for that reason.
 //
 // Thread rule: loop thread only (the loop that was current when the client was made).
 #pragma once
@@ -45,7 +48,20 @@
 namespace tornado::httpclient {
 
 // What to fetch and how. Plain values: copy, keep and reuse freely.
+//
+// Not an aggregate, on purpose: g++ 12 destroys an aggregate temporary created inside a
+// co_await expression twice (docs/task.md, "the g++ 12 rule"), and
+// `co_await client->fetch({.url = u, .method = "POST"})` is exactly that. Either fill a named
+// request (`HTTPRequest req(url); req.method = "POST"; co_await client->fetch(req);`) or
+// build it inline with the set_* setters (a class temporary is safe):
+//   co_await client->fetch(HTTPRequest(url).set_method("POST").set_body("x"));
+// A callback lambda built inside the co_await must capture nothing or only by reference
+// (`[&chunks](std::string_view c) {...}`); one that captures by value is an aggregate
+// temporary too: make it a named std::function first.
 struct HTTPRequest {
+  HTTPRequest() {}  // user-provided: makes the struct a non-aggregate (see above)
+  explicit HTTPRequest(std::string url) : url(std::move(url)) {}
+
   std::string url;  // http:// or https://, may hold user:pass@
   std::string method = "GET";
   httputil::HTTPHeaders headers;    // never modified by fetch
@@ -92,6 +108,129 @@ struct HTTPRequest {
   bool expect_100_continue = false;
   // Local address to connect from ("" = any): Tornado's network_interface.
   std::string network_interface;
+
+  // One setter per field, for building a request inline (on a temporary); a named request
+  // sets its fields directly. set_header adds one header field.
+  HTTPRequest&& set_header(std::string_view name, std::string_view value) && {
+    headers.add(name, value);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_url(std::string v) && {
+    url = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_method(std::string v) && {
+    method = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_headers(httputil::HTTPHeaders v) && {
+    headers = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_body(std::optional<std::string> v) && {
+    body = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_auth_username(std::optional<std::string> v) && {
+    auth_username = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_auth_password(std::optional<std::string> v) && {
+    auth_password = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_auth_mode(std::string v) && {
+    auth_mode = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_connect_timeout(std::optional<Duration> v) && {
+    connect_timeout = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_request_timeout(std::optional<Duration> v) && {
+    request_timeout = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_if_modified_since(std::optional<std::chrono::system_clock::time_point> v) && {
+    if_modified_since = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_follow_redirects(bool v) && {
+    follow_redirects = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_max_redirects(int v) && {
+    max_redirects = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_user_agent(std::optional<std::string> v) && {
+    user_agent = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_decompress_response(bool v) && {
+    decompress_response = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_streaming_callback(std::function<void(std::string_view chunk)> v) && {
+    streaming_callback = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_header_callback(std::function<void(std::string_view line)> v) && {
+    header_callback = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_validate_cert(bool v) && {
+    validate_cert = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_ca_certs(std::string v) && {
+    ca_certs = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_client_cert(std::string v) && {
+    client_cert = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_client_key(std::string v) && {
+    client_key = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_ssl_options(std::shared_ptr<SSLContext> v) && {
+    ssl_options = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_allow_nonstandard_methods(bool v) && {
+    allow_nonstandard_methods = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_proxy_host(std::string v) && {
+    proxy_host = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_proxy_port(int v) && {
+    proxy_port = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_proxy_username(std::string v) && {
+    proxy_username = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_proxy_password(std::string v) && {
+    proxy_password = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_proxy_auth_mode(std::string v) && {
+    proxy_auth_mode = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_expect_100_continue(bool v) && {
+    expect_100_continue = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_network_interface(std::string v) && {
+    network_interface = std::move(v);
+    return std::move(*this);
+  }
 };
 
 struct HTTPResponse {

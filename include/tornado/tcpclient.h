@@ -2,8 +2,9 @@
 //
 //   TCPClient client;                                      // DefaultExecutorResolver
 //   auto stream = co_await client.connect("localhost", 9888);
-//   auto tls = co_await client.connect("example.com", 443,
-//                                      {.ssl_options = SSLContext::client(), .timeout = 10s});
+//   auto tls = co_await client.connect(
+//       "example.com", 443,
+//       ConnectOptions().set_ssl_options(SSLContext::client()).set_timeout(10s));
 //
 // connect() resolves the host, then races the addresses with "Happy Eyeballs" (RFC 6555,
 // Tornado's _Connector): addresses are split by the family of the first result; the first
@@ -33,7 +34,16 @@
 
 namespace tornado {
 
-struct ConnectOptions {
+// Options of TCPClient::connect. Not an aggregate, on purpose: g++ 12 destroys an aggregate
+// temporary created inside a co_await expression twice (docs/task.md, "the g++ 12 rule"),
+// and `co_await client.connect(h, p, {.timeout = 1s})` is exactly that. Build it inline with
+// the setters (a class temporary is safe) or as a named variable:
+//   co_await client.connect(h, p, ConnectOptions().set_timeout(1s).set_af(AF_INET));
+//   ConnectOptions options;  options.timeout = 1s;  co_await client.connect(h, p, options);
+class ConnectOptions {
+ public:
+  ConnectOptions() {}  // user-provided: makes the class a non-aggregate (see above)
+
   // AF_INET or AF_INET6 to use only that family; AF_UNSPEC (default) for both.
   int af = AF_UNSPEC;
   // Non-null: upgrade with start_tls (client side, SNI and hostname check = host).
@@ -47,6 +57,44 @@ struct ConnectOptions {
   // Deadline for the whole connect (resolve, TCP, TLS handshake); nullopt = none.
   // Passing it raises TimeoutError when exceeded.
   std::optional<Duration> timeout{};
+
+  // Setters, one per member, chainable on a temporary and on a named object.
+  ConnectOptions&& set_af(int v) && { return std::move(set_af(v)); }
+  ConnectOptions& set_af(int v) & {
+    af = v;
+    return *this;
+  }
+  ConnectOptions&& set_ssl_options(std::shared_ptr<SSLContext> v) && {
+    return std::move(set_ssl_options(std::move(v)));
+  }
+  ConnectOptions& set_ssl_options(std::shared_ptr<SSLContext> v) & {
+    ssl_options = std::move(v);
+    return *this;
+  }
+  ConnectOptions&& set_max_buffer_size(std::size_t v) && {
+    return std::move(set_max_buffer_size(v));
+  }
+  ConnectOptions& set_max_buffer_size(std::size_t v) & {
+    max_buffer_size = v;
+    return *this;
+  }
+  ConnectOptions&& set_source_ip(std::string v) && {
+    return std::move(set_source_ip(std::move(v)));
+  }
+  ConnectOptions& set_source_ip(std::string v) & {
+    source_ip = std::move(v);
+    return *this;
+  }
+  ConnectOptions&& set_source_port(int v) && { return std::move(set_source_port(v)); }
+  ConnectOptions& set_source_port(int v) & {
+    source_port = v;
+    return *this;
+  }
+  ConnectOptions&& set_timeout(Duration v) && { return std::move(set_timeout(v)); }
+  ConnectOptions& set_timeout(Duration v) & {
+    timeout = v;
+    return *this;
+  }
 };
 
 class TCPClient {
@@ -65,9 +113,7 @@ class TCPClient {
   //   std::system_error       the name did not resolve (gai_category());
   //   std::invalid_argument   bad port or family, or a server-side ssl_options.
   // Not coroutines themselves: they pack the arguments into one heap object for the
-  // coroutine. g++ 12 relocates class-type arguments of a coroutine bitwise when the call
-  // sits in a co_await expression (breaking std::string's small-buffer pointer), and
-  // connect() is nearly always called inside one; a shared_ptr survives that.
+  // coroutine, so the frame owns them whatever the caller's expression looks like.
   Task<std::shared_ptr<IOStream>> connect(std::string host, int port) {
     return do_connect(std::make_shared<Request>(Request{std::move(host), port, {}}));
   }
