@@ -562,5 +562,18 @@ TEST_F(TCPClientTest, FamilyRestrictsTheResolvedAddresses) {
   });
 }
 
+TEST_F(TCPClientTest, ConnectTaskStoredPastItsClient) {
+  // The task owns what it needs (the resolver too): the client may be gone before it runs.
+  QueueingServer server(AF_INET, "127.0.0.1");
+  run_sync([&]() -> Task<> {
+    Task<std::shared_ptr<IOStream>> connecting = TCPClient().connect("127.0.0.1", server.port);
+    auto stream = co_await std::move(connecting);
+    auto [server_stream, address] = co_await server.next();
+    co_await stream->write("hi");
+    EXPECT_EQ(co_await server_stream->read_bytes(2), "hi");
+    stream->close();
+  });
+}
+
 }  // namespace
 }  // namespace tornado

@@ -68,12 +68,14 @@ class TCPClient {
   // coroutine. g++ 12 relocates class-type arguments of a coroutine bitwise when the call
   // sits in a co_await expression (breaking std::string's small-buffer pointer), and
   // connect() is nearly always called inside one; a shared_ptr survives that.
+  // The task holds the resolver too, so it may be stored and awaited after this client is
+  // gone (`auto t = TCPClient().connect(...)`).
   Task<std::shared_ptr<IOStream>> connect(std::string host, int port) {
-    return do_connect(std::make_shared<Request>(Request{std::move(host), port, {}}));
+    return do_connect(resolver_, std::make_shared<Request>(Request{std::move(host), port, {}}));
   }
   Task<std::shared_ptr<IOStream>> connect(std::string host, int port, ConnectOptions options) {
-    return do_connect(
-        std::make_shared<Request>(Request{std::move(host), port, std::move(options)}));
+    return do_connect(resolver_, std::make_shared<Request>(
+                                     Request{std::move(host), port, std::move(options)}));
   }
 
   // Closes the resolver if this client made it. Idempotent.
@@ -85,7 +87,8 @@ class TCPClient {
     int port;
     ConnectOptions options;
   };
-  Task<std::shared_ptr<IOStream>> do_connect(std::shared_ptr<Request> request);
+  static Task<std::shared_ptr<IOStream>> do_connect(std::shared_ptr<Resolver> resolver,
+                                                    std::shared_ptr<Request> request);
 
   std::shared_ptr<Resolver> resolver_;
   bool own_resolver_;
