@@ -69,7 +69,7 @@ struct StreamOp : Cancellable {
 }  // namespace detail
 
 struct IOStream::Impl {
-  IOLoop* loop = nullptr;
+  LoopRef loop;  // the loop the fd is registered with
   detail::ReadBuffer buffer;
 
   // ---- the pending read (one at a time) ----
