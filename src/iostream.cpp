@@ -150,11 +150,41 @@ IOLoop* IOStream::live_loop() const noexcept { return impl_->loop.get(); }
 
 // ---- reads ------------------------------------------------------------------------------
 
-struct IOStream::ReadOp {
+struct IOStream::ReadOp : detail::StreamOp {
   IOStream* s;
+  explicit ReadOp(IOStream* stream) noexcept : StreamOp(&cancel), s(stream) {}
+  ReadOp(const ReadOp&) = delete;
+  ReadOp& operator=(const ReadOp&) = delete;
+  // A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
+  ~ReadOp() {
+    disarm();
+    if (h && s->impl_->read_waiter == h) {
+      s->impl_->read_waiter = {};
+      s->abandon_read();
+    }
+  }
   bool await_ready() { return s->advance_read(); }
-  void await_suspend(std::coroutine_handle<> h) noexcept { s->impl_->read_waiter = h; }
-  std::size_t await_resume() { return s->finish_read(); }
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> c) {
+    h = c;
+    s->impl_->read_waiter = c;
+    arm(detail::cancel_state_of(c));
+  }
+  std::size_t await_resume() {
+    finish();
+    return s->finish_read();
+  }
+  // Cancelling a read leaves the bytes it would have taken in the buffer.
+  static bool cancel(detail::CancelHook* hook) {
+    auto* op = static_cast<ReadOp*>(hook);
+    if (op->cancelled) return true;
+    Impl& m = *op->s->impl_;
+    if (m.read_waiter != op->h || m.read_done) return false;  // its result is on the way
+    m.read_waiter = {};
+    op->s->abandon_read();
+    op->resume_cancelled();
+    return true;
+  }
 };
 
 void IOStream::begin_read(ReadKind kind) {
@@ -181,6 +211,11 @@ std::size_t IOStream::finish_read() {
   return m.read_result;
 }
 
+void IOStream::abandon_read() noexcept {
+  impl_->read_error = nullptr;
+  finish_read();
+}
+
 std::string IOStream::take(std::size_t n) {
   std::string out(impl_->buffer.data(), n);
   impl_->buffer.consume(n);
@@ -193,7 +228,7 @@ Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_by
   begin_read(ReadKind::kUntil);
   impl_->delimiter = std::move(delimiter);
   impl_->max_bytes = max_bytes;
-  std::size_t n = co_await ReadOp{this};
+  std::size_t n = co_await ReadOp(this);
   co_return take(n);
 }
 
@@ -203,7 +238,7 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
   begin_read(ReadKind::kRegex);
   impl_->regex = std::move(regex);
   impl_->max_bytes = max_bytes;
-  std::size_t n = co_await ReadOp{this};
+  std::size_t n = co_await ReadOp(this);
   co_return take(n);
 }
 
@@ -212,7 +247,7 @@ Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
   begin_read(ReadKind::kBytes);
   impl_->read_target = n;
   impl_->partial = partial;
-  std::size_t got = co_await ReadOp{this};
+  std::size_t got = co_await ReadOp(this);
   co_return take(got);
 }
 
@@ -222,13 +257,13 @@ Task<std::size_t> IOStream::read_into(std::span<char> buffer, bool partial) {
   impl_->into = buffer;
   impl_->into_filled = 0;
   impl_->partial = partial;
-  co_return co_await ReadOp{this};
+  co_return co_await ReadOp(this);
 }
 
 Task<std::string> IOStream::read_until_close() {
   auto self = shared_from_this();
   begin_read(ReadKind::kUntilClose);
-  std::size_t n = co_await ReadOp{this};
+  std::size_t n = co_await ReadOp(this);
   co_return take(n);
 }
 
@@ -241,7 +276,7 @@ Task<void> IOStream::fill_buffer() {
   }
   begin_read(ReadKind::kFill);
   impl_->read_target = impl_->buffer.size();
-  co_await ReadOp{this};
+  co_await ReadOp(this);
 }
 
 std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
@@ -634,11 +669,44 @@ bool IOStream::WriteAwaiter::await_ready() const noexcept {
   return s.impl_->flushed >= end_ || s.state_ == State::kClosed;
 }
 
-void IOStream::WriteAwaiter::await_suspend(std::coroutine_handle<> h) {
+void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
+  h_ = h;
   stream_->impl_->write_waiters.emplace_back(end_, h);
 }
 
-void IOStream::WriteAwaiter::await_resume() const {
+// Removes this awaiter's entry from the stream's waiters; false if it is not there (its
+// resumption has started).
+bool IOStream::WriteAwaiter::unregister() noexcept {
+  if (!h_ || !stream_) return false;
+  auto& waiters = stream_->impl_->write_waiters;
+  for (auto it = waiters.begin(); it != waiters.end(); ++it) {
+    if (it->second == h_) {
+      waiters.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+IOStream::WriteAwaiter::~WriteAwaiter() {
+  disarm();
+  unregister();  // a frame destroyed while suspended here
+}
+
+// Cancelling stops the wait only: the bytes stay queued and are still sent.
+bool IOStream::WriteAwaiter::cancel(detail::CancelHook* hook) {
+  auto* self = static_cast<WriteAwaiter*>(hook);
+  if (self->cancelled_) return true;
+  if (!self->unregister()) return false;
+  self->cancelled_ = true;
+  detail::post([h = self->h_] { h.resume(); });
+  return true;
+}
+
+void IOStream::WriteAwaiter::await_resume() {
+  h_ = {};
+  disarm();
+  if (cancelled_) throw CancelledError();
   if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
 }
 
@@ -707,11 +775,33 @@ void IOStream::on_events(int /*fd*/, uint32_t events) {
 
 // ---- connect ----------------------------------------------------------------------------
 
-struct IOStream::ConnectOp {
+struct IOStream::ConnectOp : detail::StreamOp {
   IOStream* s;
+  explicit ConnectOp(IOStream* stream) noexcept : StreamOp(&cancel), s(stream) {}
+  ConnectOp(const ConnectOp&) = delete;
+  ConnectOp& operator=(const ConnectOp&) = delete;
+  ~ConnectOp() {
+    disarm();
+    if (h && s->impl_->connect_waiter == h) s->impl_->connect_waiter = {};
+  }
   bool await_ready() const noexcept { return s->state_ != State::kConnecting; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { s->impl_->connect_waiter = h; }
-  void await_resume() const noexcept {}
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> c) {
+    h = c;
+    s->impl_->connect_waiter = c;
+    arm(detail::cancel_state_of(c));
+  }
+  void await_resume() { finish(); }
+  // A cancelled connect closes the stream: a half-open socket is of no use.
+  static bool cancel(detail::CancelHook* hook) {
+    auto* op = static_cast<ConnectOp*>(hook);
+    if (op->cancelled) return true;
+    if (op->s->impl_->connect_waiter != op->h) return false;
+    op->s->impl_->connect_waiter = {};
+    op->s->close(std::make_exception_ptr(CancelledError("connect cancelled")));
+    op->resume_cancelled();
+    return true;
+  }
 };
 
 void IOStream::handle_connect_event(uint32_t events) {
@@ -731,7 +821,19 @@ void IOStream::handle_connect_event(uint32_t events) {
 }
 
 Task<void> IOStream::connect(const sockaddr* address, socklen_t length) {
+  // Not a coroutine: the address is copied now, so the task may be stored and awaited
+  // after the caller's sockaddr is gone.
+  sockaddr_storage copy{};
+  if (address == nullptr || length > sizeof copy) {
+    throw std::invalid_argument("IOStream::connect: bad address length");
+  }
+  std::memcpy(&copy, address, length);
+  return connect_to(copy, length);
+}
+
+Task<void> IOStream::connect_to(sockaddr_storage address_copy, socklen_t length) {
   auto self = shared_from_this();
+  const sockaddr* address = reinterpret_cast<const sockaddr*>(&address_copy);
   if (state_ == State::kClosed) throw StreamClosedError(error_);
   if (state_ == State::kConnecting) throw std::logic_error("Already connecting");
   int rc;
@@ -744,7 +846,7 @@ Task<void> IOStream::connect(const sockaddr* address, socklen_t length) {
   }
   if (rc < 0) {
     state_ = State::kConnecting;
-    co_await ConnectOp{this};
+    co_await ConnectOp(this);
   }
   if (state_ == State::kClosed) throw StreamClosedError(error_);
   if (writing()) handle_write();  // writes queued while connecting

@@ -313,20 +313,42 @@ void SSLIOStream::before_close() noexcept {
   ERR_clear_error();
 }
 
-struct SSLIOStream::HandshakeOp {
+struct SSLIOStream::HandshakeOp : detail::StreamOp {
   SSLIOStream* s;
+  explicit HandshakeOp(SSLIOStream* stream) noexcept : StreamOp(&cancel), s(stream) {}
+  HandshakeOp(const HandshakeOp&) = delete;
+  HandshakeOp& operator=(const HandshakeOp&) = delete;
+  ~HandshakeOp() {
+    disarm();
+    if (h && s->impl_->handshake_waiter == h) s->impl_->handshake_waiter = {};
+  }
   bool await_ready() {
     if (s->impl_->handshake_done || s->state_ == State::kClosed) return true;
     return s->drive_handshake() || s->state_ == State::kClosed;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept { s->impl_->handshake_waiter = h; }
-  void await_resume() const noexcept {}
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> c) {
+    h = c;
+    s->impl_->handshake_waiter = c;
+    arm(detail::cancel_state_of(c));
+  }
+  void await_resume() { finish(); }
+  // A cancelled handshake closes the stream.
+  static bool cancel(detail::CancelHook* hook) {
+    auto* op = static_cast<HandshakeOp*>(hook);
+    if (op->cancelled) return true;
+    if (op->s->impl_->handshake_waiter != op->h) return false;
+    op->s->impl_->handshake_waiter = {};
+    op->s->close(std::make_exception_ptr(CancelledError("TLS handshake cancelled")));
+    op->resume_cancelled();
+    return true;
+  }
 };
 
 Task<void> SSLIOStream::wait_for_handshake() {
   auto self = shared_from_this();
   if (impl_->handshake_waiter) throw std::logic_error("Already waiting for the handshake");
-  co_await HandshakeOp{this};
+  co_await HandshakeOp(this);
   if (!impl_->handshake_done) throw StreamClosedError(error_);
 }
 

@@ -1,6 +1,7 @@
 #include "tornado/task.h"
 
 #include <typeinfo>
+#include <vector>
 
 #include "internal/describe_exception.h"
 #include "tornado/ioloop.h"
@@ -17,6 +18,105 @@ void log_unretrieved(const std::exception_ptr& e, const char* context) noexcept 
   }
 }
 
+// ---- the driver -----------------------------------------------------------------------
+
+namespace {
+// Handles waiting for the innermost driver on this thread (a stack: each driver resumes
+// only what was queued above the point where it started).
+thread_local std::vector<std::coroutine_handle<>> t_ready;
+}  // namespace
+
+void drive(std::coroutine_handle<> h) noexcept {
+  Driver& d = t_driver;
+  const Driver saved = d;
+  const std::size_t base = t_ready.size();
+  d.active = true;
+  for (;;) {
+    d.depth = 0;
+    h.resume();
+    if (t_ready.size() == base) break;
+    h = t_ready.back();
+    t_ready.pop_back();
+  }
+  d = saved;
+}
+
+void hand_to_driver(std::coroutine_handle<> h) { t_ready.push_back(h); }
+
+// ---- Future state ---------------------------------------------------------------------
+
+namespace {
+
+// A done-callback entry, owned by the state until it runs.
+struct CallbackNode : FutureNode {
+  std::function<void()> fn;
+  explicit CallbackNode(std::function<void()> f) : FutureNode(&run), fn(std::move(f)) {}
+  static void run(FutureNode* n) {
+    std::unique_ptr<CallbackNode> self(static_cast<CallbackNode*>(n));
+    self->fn();
+  }
+};
+
+}  // namespace
+
+FutureStateBase::~FutureStateBase() {
+  // Only callback entries can be left: an awaiter holds the state alive while linked.
+  while (waiters.linked()) {
+    FutureNode* n = waiters.next;
+    n->unlink();
+    delete static_cast<CallbackNode*>(n);
+  }
+  if (exception && !retrieved) log_unretrieved(exception, "Future exception was never retrieved");
+}
+
+void FutureStateBase::mark_done() {
+  if (done) throw InvalidStateError("Future result already set");
+  done = true;
+  if (waiters.linked()) post([self = shared_from_this()] { self->dispatch(); });
+}
+
+void FutureStateBase::dispatch() noexcept {
+  // One entry at a time from the front: an entry may destroy a frame whose awaiter is
+  // further down the list, which then unlinks itself.
+  while (waiters.linked()) {
+    FutureNode* n = waiters.next;
+    n->unlink();
+    try {
+      n->fire(n);
+    } catch (...) {
+      app_log().error("Exception in callback: {}", describe_exception(std::current_exception()));
+    }
+  }
+}
+
+void FutureStateBase::add_callback(std::function<void()> cb) {
+  if (done) {
+    post([cb = std::move(cb), self = shared_from_this()] { cb(); });
+  } else {
+    (new CallbackNode(std::move(cb)))->link_before(&waiters);
+  }
+}
+
+bool FutureStateBase::cancel() {
+  if (done) return false;
+  if (task) {
+    request_cancel(*task);
+    return true;
+  }
+  finish_cancelled(std::make_exception_ptr(CancelledError()));
+  return true;
+}
+
+void FutureStateBase::finish_cancelled(std::exception_ptr e) {
+  if (done) throw InvalidStateError("Future result already set");
+  exception = std::move(e);
+  cancelled = true;
+  retrieved = true;  // cancellation is an outcome, not a lost failure
+  mark_done();
+}
+
+// ---- combinators ----------------------------------------------------------------------
+
 Future<void> wait_all(const std::vector<std::shared_ptr<FutureStateBase>>& states) {
   Future<void> all;
   if (states.empty()) {
@@ -30,7 +130,7 @@ Future<void> wait_all(const std::vector<std::shared_ptr<FutureStateBase>>& state
       if (s->exception) {
         if (!all.done()) {
           all.set_exception(s->exception);
-        } else {
+        } else if (!s->cancelled) {
           log_unretrieved(s->exception, "Multiple exceptions in yield list");
         }
         s->retrieved = true;
@@ -51,6 +151,18 @@ Future<std::size_t> wait_any(const std::vector<std::shared_ptr<FutureStateBase>>
   return first;
 }
 
+Future<void> settled(const std::shared_ptr<FutureStateBase>& state) {
+  Future<void> out;
+  state->add_callback([out]() mutable {
+    if (!out.done()) out.set_result();
+  });
+  return out;
+}
+
+void cancel_all(const std::vector<std::shared_ptr<FutureStateBase>>& states) {
+  for (const auto& s : states) s->cancel();
+}
+
 std::function<void()> arm_timeout(Duration timeout, Future<void> waiter) {
   IOLoop& loop = IOLoop::current();
   TimeoutHandle h = loop.call_later(timeout, [waiter, timeout]() mutable {
@@ -65,7 +177,9 @@ std::function<void()> arm_timeout(Duration timeout, Future<void> waiter) {
 
 Future<void> sleep(Duration delay) {
   Future<void> fut;
-  IOLoop::current().call_later(delay, [fut]() mutable { fut.set_result(); });
+  IOLoop::current().call_later(delay, [fut]() mutable {
+    if (!fut.done()) fut.set_result();  // done already if cancelled
+  });
   return fut;
 }
 

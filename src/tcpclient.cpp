@@ -86,7 +86,8 @@ void TCPClient::close() {
   own_resolver_ = false;
 }
 
-Task<std::shared_ptr<IOStream>> TCPClient::do_connect(std::shared_ptr<Request> request) {
+Task<std::shared_ptr<IOStream>> TCPClient::do_connect(std::shared_ptr<Resolver> resolver,
+                                                      std::shared_ptr<Request> request) {
   const std::string& host = request->host;
   const int port = request->port;
   const ConnectOptions& options = request->options;
@@ -107,9 +108,9 @@ Task<std::shared_ptr<IOStream>> TCPClient::do_connect(std::shared_ptr<Request> r
 
   std::vector<ResolvedAddress> addresses;
   if (deadline) {
-    addresses = co_await with_timeout(remaining(), resolver_->resolve(host, port, options.af));
+    addresses = co_await with_timeout(remaining(), resolver->resolve(host, port, options.af));
   } else {
-    addresses = co_await resolver_->resolve(host, port, options.af);
+    addresses = co_await resolver->resolve(host, port, options.af);
   }
   std::vector<StreamConnector::Entry> addrinfo;
   for (auto& a : addresses) addrinfo.emplace_back(a.family, a);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tornado/ioloop.h"
+#include "tornado/locks.h"
 #include "tornado/task.h"
 #include "tornado/testing.h"
 
@@ -169,4 +170,119 @@ TEST_F(ConcurrentTest, FutureSetFromAnotherThreadViaAddCallback) {
   int v = run_sync([&]() -> Task<int> { co_return co_await f; });
   t.join();
   EXPECT_EQ(v, 77);
+}
+
+// ---- frames destroyed by IOLoop::close() leave the Futures they awaited -----------------
+
+namespace {
+
+// Sets *flag when destroyed: shows a frame's locals were destroyed.
+struct SetOnDestroy {
+  bool* flag;
+  ~SetOnDestroy() { *flag = true; }
+};
+
+Task<> wait_for_event(locks::Event* event, bool* destroyed, bool* resumed) {
+  SetOnDestroy guard{destroyed};
+  co_await event->wait();
+  *resumed = true;
+}
+
+Task<> wait_for_future(Future<int> f, bool* destroyed, bool* resumed) {
+  SetOnDestroy guard{destroyed};
+  co_await f;
+  *resumed = true;
+}
+
+}  // namespace
+
+TEST(FutureLifetimeTest, FrameDestroyedByLoopCloseIsNotResumedByAnEventOfTheNextLoop) {
+  locks::Event event;  // outlives loop 1, then serves loop 2
+  bool destroyed = false;
+  bool resumed = false;
+  {
+    IOLoop loop1(/*make_current=*/true);
+    spawn(wait_for_event(&event, &destroyed, &resumed));
+    loop1.close();  // destroys the suspended frame
+  }
+  EXPECT_TRUE(destroyed);
+  IOLoop loop2(/*make_current=*/true);
+  event.set();  // must not resume the freed frame
+  loop2.run_sync([]() -> Task<> {
+    co_await moment();
+    co_await moment();
+  });
+  EXPECT_FALSE(resumed);
+}
+
+TEST(FutureLifetimeTest, FrameDestroyedByLoopCloseLeavesItsFuture) {
+  Future<int> f;  // outlives loop 1
+  bool destroyed = false;
+  bool resumed = false;
+  {
+    IOLoop loop1(/*make_current=*/true);
+    spawn(wait_for_future(f, &destroyed, &resumed));
+    loop1.close();
+  }
+  EXPECT_TRUE(destroyed);
+  IOLoop loop2(/*make_current=*/true);
+  bool callback_ran = false;
+  f.add_done_callback([&](const Future<int>& g) { callback_ran = g.result() == 3; });
+  f.set_result(3);
+  loop2.run_sync([]() -> Task<> { co_await moment(); });
+  EXPECT_FALSE(resumed);
+  EXPECT_TRUE(callback_ran) << "other callbacks on the Future still run";
+}
+
+// ---- IOLoop::add_future (Tornado's ioloop_test add_future tests) -----------------------
+
+TEST_F(ConcurrentTest, AddFutureThreads) {
+  // test_add_future_threads: a Future completed by the executor.
+  Future<void> seen;
+  std::function<void(const Future<void>&)> callback = [seen](const Future<void>& f) mutable {
+    EXPECT_TRUE(f.done());
+    f.result();
+    seen.set_result();
+  };
+  io_loop().add_future(io_loop().run_in_executor([] {}), callback);
+  run_sync([seen]() -> Task<> { co_await seen; });
+}
+
+TEST_F(ConcurrentTest, AddFutureCallbackSeesTheFailure) {
+  Future<int> f;
+  std::string what;
+  bool ran = false;
+  io_loop().add_future(f, std::function<void(const Future<int>&)>([&](const Future<int>& g) {
+    ran = true;
+    try {
+      g.result();
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+  }));
+  f.set_exception(std::runtime_error("add-future-failure"));
+  run_sync([]() -> Task<> {
+    co_await moment();
+    co_await moment();
+  });
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(what, "add-future-failure");
+}
+
+TEST(AddFutureTest, CallbackRunsOnItsLoopNotTheOneThatCompletes) {
+  Future<int> f;
+  IOLoop target(/*make_current=*/false);
+  bool ran_on_target = false;
+  target.add_future(f, std::function<void(const Future<int>&)>([&](const Future<int>&) {
+    ran_on_target = IOLoop::current_or_null() == &target;
+    target.stop();
+  }));
+  {
+    IOLoop other(/*make_current=*/true);
+    f.set_result(1);
+    other.run_sync([]() -> Task<> { co_await moment(); });  // runs f's callbacks
+  }
+  target.make_current();
+  target.start();  // stopped by the callback
+  EXPECT_TRUE(ran_on_target);
 }

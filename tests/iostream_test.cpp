@@ -820,5 +820,27 @@ TEST_F(PlainIOStreamTest, IdleStreamMemoryFootprint) {
 #endif
 }
 
+TEST_F(PlainIOStreamTest, ConnectTaskStoredAfterItsAddressIsGone) {
+  // The task copies the address when made: the caller's sockaddr may be gone when the task
+  // is awaited.
+  run_sync([&]() -> Task<> {
+    test::Acceptor acceptor;
+    auto client = IOStream::create(test::tcp_socket());
+    Task<> connecting;
+    {
+      sockaddr_in sa = test::loopback(acceptor.port());
+      connecting = client->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      std::memset(&sa, 0xff, sizeof sa);  // what a reused stack slot would hold
+    }
+    auto connected = spawn(std::move(connecting));
+    auto server = IOStream::create(co_await acceptor.accept());
+    co_await connected;
+    co_await client->write("ok");
+    EXPECT_EQ(co_await server->read_bytes(2), "ok");
+    server->close();
+    client->close();
+  });
+}
+
 }  // namespace
 }  // namespace tornado

@@ -530,9 +530,9 @@ TEST_F(TCPClientTest, ConnectTimeoutRaisesTimeoutError) {
     co_await client.connect("1.2.3.4", 12345, ConnectOptions().set_timeout(50ms));
   }),
                TimeoutError);
-  // Let the abandoned lookup finish so nothing is left suspended.
-  resolver->answer.set_result({});
-  run_sync([]() -> Task<> { co_await moment{}; });
+  // The timeout cancelled the lookup (with_timeout cancels the task it owns), which
+  // cancelled the Future it was waiting on: nothing is left suspended.
+  EXPECT_TRUE(resolver->answer.cancelled());
 }
 
 TEST_F(TCPClientTest, BadArgumentsAreRejected) {
@@ -558,6 +558,19 @@ TEST_F(TCPClientTest, FamilyRestrictsTheResolvedAddresses) {
     auto stream = co_await client.connect("localhost", server.port, options);
     auto [server_stream, address] = co_await server.next();
     EXPECT_EQ(address, "127.0.0.1");
+    stream->close();
+  });
+}
+
+TEST_F(TCPClientTest, ConnectTaskStoredPastItsClient) {
+  // The task owns what it needs (the resolver too): the client may be gone before it runs.
+  QueueingServer server(AF_INET, "127.0.0.1");
+  run_sync([&]() -> Task<> {
+    Task<std::shared_ptr<IOStream>> connecting = TCPClient().connect("127.0.0.1", server.port);
+    auto stream = co_await std::move(connecting);
+    auto [server_stream, address] = co_await server.next();
+    co_await stream->write("hi");
+    EXPECT_EQ(co_await server_stream->read_bytes(2), "hi");
     stream->close();
   });
 }

@@ -121,9 +121,10 @@ class IOLoop {
 
   // Runs `fn()`'s task to completion on this loop (current while it runs) and returns its
   // result (or rethrows). `fn` is kept alive until its task ends. Throws std::logic_error
-  // if the loop is running. With a timeout, raises TimeoutError if the task is not done
-  // by then (the task is abandoned: it stays suspended until the loop runs again or is
-  // destroyed; finishing during a later start() does not stop that run).
+  // if the loop is running. With a timeout, the task is cancelled when the time is up
+  // (CancelledError at its suspension point); the loop runs on until it has unwound (its
+  // destructors have run) and TimeoutError is raised — unless it finished with a result
+  // anyway, which is returned. A task that ignores the cancellation keeps run_sync waiting.
   template <typename F>
   auto run_sync(F&& fn, std::optional<Duration> timeout = std::nullopt);
 
@@ -168,6 +169,16 @@ class IOLoop {
   void remove_timeout(TimeoutHandle h) noexcept;
   // Number of pending timers (for tests and metrics).
   std::size_t pending_timeouts() const noexcept { return heap_.size(); }
+
+  // Runs callback(future) on this loop once `future` is done (Tornado's add_future): at
+  // the earliest on the iteration after the future's own callbacks. Dropped if this loop
+  // is closed first. Exceptions from the callback are logged. Loop thread only.
+  template <typename T>
+  void add_future(const Future<T>& future, std::function<void(const Future<T>&)> callback) {
+    future.add_done_callback([core = core_, cb = std::move(callback)](const Future<T>& f) {
+      detail::post_to(core, [cb, f] { cb(f); });
+    });
+  }
 
   // ---- executors ----
   // Runs a job on some other thread; called from the loop's thread, must not block long.
@@ -323,8 +334,9 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
   // temporary) returned.
   auto callable = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
   auto fut = spawn((*callable)());
-  // Shared with the callbacks below: after a timeout the abandoned task may finish during
-  // a later start(), and must not stop that run (nor write to this returned frame).
+  // Shared with the callbacks below: a task still running when start() returned (the loop
+  // was stopped by someone else) may finish during a later start(), and must not stop that
+  // run (nor write to this returned frame).
   struct Waiting {
     bool active = true;
     bool timed_out = false;
@@ -336,9 +348,10 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
     });
     TimeoutHandle timer;
     if (timeout) {
-      timer = call_later(*timeout, [this, waiting] {
+      // The done-callback above stops the loop once the cancelled task has unwound.
+      timer = call_later(*timeout, [waiting, fut]() mutable {
         waiting->timed_out = true;
-        stop();
+        fut.cancel();
       });
     }
     struct Disarm {
@@ -352,7 +365,7 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
     } disarm{this, timer, waiting.get()};
     start();
   }
-  if (!fut.done()) {
+  if (!fut.done() || (waiting->timed_out && fut.cancelled())) {
     if (waiting->timed_out) {
       throw TimeoutError("Operation timed out after " + std::to_string(timeout->count()) +
                          " seconds");
@@ -376,14 +389,18 @@ auto IOLoop::run_in_executor(const Executor& executor, F&& fn) -> Future<std::in
     try {
       if constexpr (std::is_void_v<R>) {
         fn();
-        deliver = [fut = std::move(fut)]() mutable { fut.set_result(); };
+        deliver = [fut = std::move(fut)]() mutable {
+          if (!fut.done()) fut.set_result();  // done already if cancelled
+        };
       } else {
         auto r = std::make_shared<R>(fn());
-        deliver = [fut = std::move(fut), r]() mutable { fut.set_result(std::move(*r)); };
+        deliver = [fut = std::move(fut), r]() mutable {
+          if (!fut.done()) fut.set_result(std::move(*r));
+        };
       }
     } catch (...) {
       deliver = [fut = std::move(fut), e = std::current_exception()]() mutable {
-        fut.set_exception(e);
+        if (!fut.done()) fut.set_exception(e);
       };
     }
     detail::post_to(remote, std::move(deliver));

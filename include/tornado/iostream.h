@@ -125,7 +125,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // Connects the (non-blocking) socket to `address`; writes made meanwhile are queued.
   // Raises StreamClosedError whose real_error is a std::system_error (ECONNREFUSED...).
   // Call it right after create(): an unconnected socket must not sit in the loop.
-  // On an SSLIOStream it also completes the TLS handshake.
+  // On an SSLIOStream it also completes the TLS handshake. The address is copied at once
+  // (the task may be awaited later). Cancelling the task closes the stream.
   Task<void> connect(const sockaddr* address, socklen_t length);
   // Upgrades this plain stream to TLS. Only with no read or write pending (else
   // std::logic_error); bytes already buffered are handed to the TLS layer (a peer may
@@ -199,6 +200,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   struct ConnectOp;
   enum class ReadKind : uint8_t;
   void begin_read(ReadKind kind);
+  void abandon_read() noexcept;
+  Task<void> connect_to(sockaddr_storage address, socklen_t length);
   std::string take(std::size_t n);
   bool advance_read();
   bool check_satisfied();
@@ -215,17 +218,30 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 
 // Awaitable result of IOStream::write: completes when this write's bytes left the
 // user-space buffer. Awaiting is optional.
-class IOStream::WriteAwaiter {
+// Cancelling the awaiting task stops the wait with CancelledError; the bytes stay queued.
+class IOStream::WriteAwaiter : detail::Cancellable {
  public:
   WriteAwaiter(std::shared_ptr<IOStream> stream, uint64_t end_position)
-      : stream_(std::move(stream)), end_(end_position) {}
+      : Cancellable(&cancel), stream_(std::move(stream)), end_(end_position) {}
+  WriteAwaiter(WriteAwaiter&&) noexcept = default;  // before it is awaited
+  WriteAwaiter& operator=(WriteAwaiter&&) = delete;
+  ~WriteAwaiter();
   bool await_ready() const noexcept;
-  void await_suspend(std::coroutine_handle<> h);
-  void await_resume() const;
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    suspend(h);
+    arm(detail::cancel_state_of(h));
+  }
+  void await_resume();
 
  private:
+  void suspend(std::coroutine_handle<> h);
+  bool unregister() noexcept;
+  static bool cancel(detail::CancelHook* hook);
   std::shared_ptr<IOStream> stream_;
   uint64_t end_;  // total bytes written by the stream once this write is flushed
+  std::coroutine_handle<> h_;  // set while suspended
+  bool cancelled_ = false;
 };
 
 inline IOStream::WriteAwaiter IOStream::write(std::string_view data) {

@@ -234,20 +234,28 @@ class [[nodiscard]] Acquire {
   // instead of awaiting the Acquire takes on the release.
   const Future<void>& future() const noexcept { return future_; }
 
-  auto operator co_await() & noexcept { return Awaiter{this}; }
-  auto operator co_await() && noexcept { return Awaiter{this}; }
+  auto operator co_await() & noexcept { return Awaiter(this); }
+  auto operator co_await() && noexcept { return Awaiter(this); }
 
  private:
   friend class Semaphore;
   Acquire(Semaphore* sem, Future<void> future) : sem_(sem), future_(std::move(future)) {}
 
+  // Waits like an await of the Future (so a cancelled task's acquisition is cancelled: the
+  // unit never goes to it), then hands out the Guard.
   struct Awaiter {
+    explicit Awaiter(Acquire* a) noexcept : self(a), wait(a->future_) {}
     Acquire* self;
-    bool await_ready() const noexcept { return self->future_.done(); }
-    void await_suspend(std::coroutine_handle<> h) const {
-      self->future_.base()->add_callback([h] { h.resume(); });
+    Future<void>::Awaiter wait;
+    bool await_ready() const noexcept { return wait.await_ready(); }
+    template <typename P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      wait.await_suspend(h);
     }
-    Guard await_resume() const { return self->take_guard(); }
+    Guard await_resume() {
+      wait.await_resume();  // rethrows TimeoutError or CancelledError
+      return self->take_guard();
+    }
   };
   Guard take_guard();
 

@@ -1,21 +1,28 @@
 // tornado/task.h — coroutines and futures (Tornado's `gen` and `concurrent`).
 //
 //   Task<T>    a lazy coroutine: nothing runs until it is awaited (or spawned).
-//              Awaiting a task that completes synchronously costs no stack: the awaiter
-//              runs it inline and carries on without suspending, so a loop of a million
-//              awaits is fine at any optimisation level and under ASan (see Awaiter).
+//              Awaiting tasks costs no stack however they nest: a million sequential or
+//              a million nested synchronous awaits run at constant depth (see Awaiter).
 //   Future<T>  a shared, settable result: any number of awaiters and done-callbacks,
 //              which run on the IOLoop one iteration after the result is set
 //              (asyncio's call_soon semantics, so `notify()` never re-enters the caller).
 //   spawn      starts a task now and returns its Future. A failure nobody retrieves is
 //              logged on `tornado.application` when the last reference goes away.
-//   sleep, moment, with_timeout, when_all (alias multi), when_any.
+//   cancel     Future::cancel() on a spawned task's Future raises CancelledError inside
+//              the task at its suspension point (asyncio's Task.cancel()).
+//   sleep, moment; with_timeout, when_all (alias multi), when_any, WaitIterator (gen.h).
 //
 //   Task<int> answer() { co_await sleep(10ms); co_return 42; }
 //   Task<> main_task() {
 //     auto [a, b] = co_await when_all(answer(), answer());
-//     int c = co_await with_timeout(1s, answer());   // TimeoutError after 1 s
+//     int c = co_await with_timeout(1s, answer());   // TimeoutError after 1 s (cancelled)
+//     Future<int> f = spawn(answer());
+//     f.cancel();                                    // answer() gets CancelledError
 //   }
+//
+// Ownership: every coroutine owns its arguments. A Task may be stored and awaited later,
+// so coroutines take their arguments by value (never a reference, string_view or pointer
+// to a caller's temporary); member coroutines need their object alive until they finish.
 //
 // Thread rule: Tasks and Futures belong to the thread of the IOLoop they run on. To hand
 // a result from another thread, use IOLoop::add_callback (or run_in_executor).
@@ -30,11 +37,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
-#include <vector>
 
 namespace tornado {
 
@@ -55,6 +60,13 @@ class InvalidStateError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// Raised at the suspension point of a cancelled task (and by a cancelled Future).
+// asyncio's CancelledError. A task may catch it and carry on; it is then not cancelled.
+class CancelledError : public std::runtime_error {
+ public:
+  explicit CancelledError(const std::string& what = "Cancelled") : std::runtime_error(what) {}
+};
+
 template <typename T = void>
 class Task;
 template <typename T = void>
@@ -70,14 +82,103 @@ void log_unretrieved(const std::exception_ptr& e, const char* context) noexcept;
 template <typename T>
 using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+// ---- the driver: flat stacks for nested awaits ---------------------------------------
+//
+// Awaiting a task starts it inline (the common, cheap case) up to kMaxInlineDepth nested
+// levels; deeper, the awaiting coroutine suspends and hands the task to the driver, a loop
+// further down the stack that resumes one handle at a time. A task that completes after
+// having suspended hands its awaiter to the driver the same way. No handle is ever
+// returned from await_suspend, so nothing depends on the compiler making tail calls (GCC
+// 12 does not at -O0/-O1 nor under ASan).
+struct Driver {
+  bool active = false;  // a driver loop is on this thread's stack
+  unsigned depth = 0;   // tasks started inline above the innermost driver
+};
+inline thread_local Driver t_driver;
+inline constexpr unsigned kMaxInlineDepth = 64;
+// Resumes `h` and then every handle handed over meanwhile, until none is left.
+void drive(std::coroutine_handle<> h) noexcept;
+// Queues `h` for the innermost driver (one must be active).
+void hand_to_driver(std::coroutine_handle<> h);
+
+// A fresh driver context for code that must run to its first suspension before returning
+// (spawn), whatever the depth of its caller.
+struct DriverScope {
+  Driver saved = t_driver;
+  DriverScope() noexcept { t_driver = {}; }
+  ~DriverScope() { t_driver = saved; }
+  DriverScope(const DriverScope&) = delete;
+  DriverScope& operator=(const DriverScope&) = delete;
+};
+
+// ---- cancellation --------------------------------------------------------------------
+//
+// Each spawned task has one CancelState, shared by every frame of its await chain. An
+// awaiter that can be cancelled registers itself as the state's hook while suspended
+// (two stores: the common path costs ~nothing). Cancelling calls the hook, which cancels
+// what the task waits on and arranges its resumption with CancelledError. With no hook
+// (running, or suspended somewhere that cannot be cancelled) the request waits for the
+// next cancellable suspension; a task that finishes with a request pending ends cancelled.
+struct CancelHook {
+  // Cancels what the awaiter waits on. False if that can no longer be done (its result is
+  // already on the way); true if done now or earlier.
+  bool (*try_cancel)(CancelHook*);
+};
+struct CancelState {
+  CancelHook* hook = nullptr;
+  bool requested = false;
+};
+inline void request_cancel(CancelState& s) {
+  if (s.hook && s.hook->try_cancel(s.hook)) return;
+  s.requested = true;
+}
+// Promises that carry a task's CancelState (Task's and spawn's).
+struct CancelScope {
+  CancelState* cancel_state = nullptr;
+};
+template <typename P>
+CancelState* cancel_state_of(std::coroutine_handle<P> h) noexcept {
+  if constexpr (std::is_base_of_v<CancelScope, P>) {
+    return h.promise().cancel_state;
+  } else {
+    return nullptr;
+  }
+}
+// Base of cancellable awaiters: arm() in await_suspend, disarm() in await_resume and the
+// destructor.
+struct Cancellable : CancelHook {
+  CancelState* scope = nullptr;
+  explicit Cancellable(bool (*fn)(CancelHook*)) noexcept : CancelHook{fn} {}
+  void arm(CancelState* s) {
+    if (!s) return;
+    scope = s;
+    s->hook = this;
+    // A request made while the task was running is delivered at this suspension.
+    if (s->requested && try_cancel(this)) s->requested = false;
+  }
+  void disarm() noexcept {
+    if (scope && scope->hook == this) scope->hook = nullptr;
+    scope = nullptr;
+  }
+  // Throws CancelledError if a request is pending (for awaiters that resume on their own).
+  void deliver_pending() {
+    if (scope && scope->requested) {
+      scope->requested = false;
+      disarm();
+      throw CancelledError();
+    }
+    disarm();
+  }
+};
+
 // ---- Task ---------------------------------------------------------------------------
 
-struct TaskPromiseBase {
+struct TaskPromiseBase : CancelScope {
   // Where the task is relative to its awaiter's await_suspend (see Task::Awaiter).
   enum class Run : unsigned char {
     kDetached,      // suspended once: whoever resumes it later must resume the awaiter
-    kInline,        // running inside the awaiter's await_suspend
-    kDoneInline,    // finished inside await_suspend: the awaiter continues without suspending
+    kInline,        // started by the awaiter's await_suspend (or its driver), not finished
+    kDoneInline,    // finished that way: the awaiter continues without suspending
   };
   std::coroutine_handle<> continuation = std::noop_coroutine();
   std::exception_ptr exception;
@@ -87,14 +188,21 @@ struct TaskPromiseBase {
   struct FinalAwaiter {
     bool await_ready() noexcept { return false; }
     template <typename P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       TaskPromiseBase& p = h.promise();
       if (p.run == Run::kInline) {
-        // Return into the awaiter's await_suspend, which resumes nothing: no stack grows.
+        // Back into the awaiter's await_suspend (or its driver), which carries on.
         p.run = Run::kDoneInline;
-        return std::noop_coroutine();
+        return;
       }
-      return p.continuation;  // completed later, from the loop: resume the awaiter
+      // Completed after suspending: the awaiter must be resumed. `h` may be destroyed as
+      // soon as the awaiter runs, so nothing of it is touched after this point.
+      std::coroutine_handle<> awaiter = p.continuation;
+      if (t_driver.active) {
+        hand_to_driver(awaiter);
+      } else {
+        drive(awaiter);
+      }
     }
     void await_resume() noexcept {}
   };
@@ -156,24 +264,36 @@ class [[nodiscard]] Task {
   auto operator co_await() & noexcept { return Awaiter{handle_}; }
 
  private:
-  // Why not plain symmetric transfer (return h from await_suspend, and the continuation
-  // from final_suspend)? It only keeps the stack flat if the compiler turns the resume
-  // into a tail call. GCC 12 does so at -O2 but not at -O0/-O1 nor under ASan (its
-  // redzones stop the sibling call), and a loop of a million synchronous awaits then
-  // overflows the stack. So the task runs inline here; if it finishes before suspending,
-  // final_suspend hands control back and await_suspend returns false: the awaiter goes
-  // on in the same frame, every iteration on the same stack depth. If the task suspends,
-  // it is marked detached and, when it finishes later, resumes the awaiter itself.
+  // The task starts inline here; if it finishes before suspending, final_suspend hands
+  // control back and await_suspend returns false: the awaiter goes on in the same frame,
+  // so sequential awaits never grow the stack. Nested awaits are inline up to
+  // kMaxInlineDepth levels, then handed to the driver (see detail::Driver). A task that
+  // suspends is marked detached; when it finishes later it hands its awaiter to a driver.
   struct Awaiter {
     std::coroutine_handle<promise_type> h;
     bool await_ready() const noexcept { return !h || h.done(); }
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    template <typename P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) {
+      using Run = detail::TaskPromiseBase::Run;
       auto& p = h.promise();
       p.continuation = awaiting;
-      p.run = detail::TaskPromiseBase::Run::kInline;
-      h.resume();
-      if (p.run == detail::TaskPromiseBase::Run::kDoneInline) return false;
-      p.run = detail::TaskPromiseBase::Run::kDetached;
+      p.cancel_state = detail::cancel_state_of(awaiting);
+      detail::Driver& d = detail::t_driver;
+      if (!d.active) {
+        p.run = Run::kInline;
+        detail::drive(h);
+      } else if (d.depth < detail::kMaxInlineDepth) {
+        p.run = Run::kInline;
+        ++d.depth;
+        h.resume();
+        --d.depth;
+      } else {
+        p.run = Run::kDetached;
+        detail::hand_to_driver(h);
+        return true;
+      }
+      if (p.run == Run::kDoneInline) return false;
+      p.run = Run::kDetached;
       return true;
     }
     T await_resume() {
@@ -195,39 +315,68 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 
 // ---- Future state -------------------------------------------------------------------
 
-// Callbacks are stored without a reference to their own state (that would be a cycle that
-// leaks a Future nobody completes); the state keeps itself alive only once they are posted.
+// One entry of a Future's waiter list: an awaiting coroutine (owned by its awaiter, in the
+// coroutine frame) or a done-callback (owned by the state). Intrusive, so an awaiter
+// unlinks itself when its frame is destroyed (by IOLoop::close(), say) and a destroyed
+// frame is never resumed.
+struct FutureNode {
+  FutureNode* prev = this;
+  FutureNode* next = this;
+  void (*fire)(FutureNode*) = nullptr;  // runs the entry; a callback entry frees itself
+
+  FutureNode() = default;
+  explicit FutureNode(void (*f)(FutureNode*)) noexcept : fire(f) {}
+  FutureNode(const FutureNode&) = delete;
+  FutureNode& operator=(const FutureNode&) = delete;
+  bool linked() const noexcept { return next != this; }
+  void unlink() noexcept {
+    prev->next = next;
+    next->prev = prev;
+    prev = next = this;
+  }
+  void link_before(FutureNode* head) noexcept {
+    prev = head->prev;
+    next = head;
+    head->prev->next = this;
+    head->prev = this;
+  }
+};
+
+// An awaiting coroutine's entry; unlinks itself when destroyed.
+struct WaiterNode : FutureNode {
+  std::coroutine_handle<> handle;
+  WaiterNode() noexcept : FutureNode(&resume) {}
+  ~WaiterNode() { unlink(); }
+  static void resume(FutureNode* n) { static_cast<WaiterNode*>(n)->handle.resume(); }
+};
+
+// Entries never hold a reference to their own state (that would be a cycle that leaks a
+// Future nobody completes); the state keeps itself alive once its entries are posted.
 struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   bool done = false;
   bool retrieved = false;  // someone looked at the exception (or it had none)
+  bool cancelled = false;  // the failure is a CancelledError from cancel()
   std::exception_ptr exception;
-  std::vector<std::function<void()>> callbacks;
+  FutureNode waiters;         // sentinel: awaiters and callbacks, in the order added
+  CancelState* task = nullptr;  // the spawned task that completes this Future, if any
 
   FutureStateBase() = default;
   FutureStateBase(const FutureStateBase&) = delete;
   FutureStateBase& operator=(const FutureStateBase&) = delete;
-  ~FutureStateBase() {
-    if (exception && !retrieved) log_unretrieved(exception, "Future exception was never retrieved");
-  }
-  void mark_done() {
-    if (done) throw InvalidStateError("Future result already set");
-    done = true;
-    auto cbs = std::move(callbacks);
-    callbacks.clear();
-    for (auto& cb : cbs) post_holding_self(std::move(cb));
-  }
-  void add_callback(std::function<void()> cb) {
-    if (done) {
-      post_holding_self(std::move(cb));
-    } else {
-      callbacks.push_back(std::move(cb));
-    }
-  }
+  ~FutureStateBase();
 
- private:
-  void post_holding_self(std::function<void()> cb) {
-    post([cb = std::move(cb), self = shared_from_this()] { cb(); });
-  }
+  // Marks done and posts one loop callback that runs every entry (defined in task.cpp).
+  void mark_done();
+  // Runs `cb` on the loop once done (next iteration if already done).
+  void add_callback(std::function<void()> cb);
+  // Links an awaiter (the Future is not done).
+  void add_waiter(WaiterNode* n) noexcept { n->link_before(&waiters); }
+  // Fails the Future with CancelledError, or asks its task to cancel. False if done.
+  bool cancel();
+  // Completes with a CancelledError raised by the task (not logged as unretrieved).
+  void finish_cancelled(std::exception_ptr e);
+  // Runs the entries (the posted callback).
+  void dispatch() noexcept;
 };
 
 template <typename T>
@@ -246,8 +395,11 @@ class Future {
   Future() : state_(std::make_shared<detail::FutureState<T>>()) {}
 
   bool done() const noexcept { return state_->done; }
+  // Done through cancel() (or its task ended with CancelledError).
+  bool cancelled() const noexcept { return state_->cancelled; }
 
-  // Sets the result and schedules awaiters and callbacks. Throws InvalidStateError if done.
+  // Sets the result and schedules awaiters and callbacks. Throws InvalidStateError if done
+  // (which includes cancelled: a producer that may race with cancel() checks done()).
   template <typename U = detail::Stored<T>>
   void set_result(U&& v = {}) {
     if (state_->done) throw InvalidStateError("Future result already set");
@@ -265,6 +417,12 @@ class Future {
     set_exception(std::make_exception_ptr(std::move(e)));
   }
 
+  // asyncio's Future.cancel(). Returns false if already done (a no-op). For the Future of
+  // a spawned task, asks the task to cancel: it gets CancelledError at its suspension
+  // point and this Future completes with the task's outcome (normally CancelledError).
+  // Otherwise fails the Future with CancelledError now. Loop thread only.
+  bool cancel() { return state_->cancel(); }
+
   // The result; rethrows the failure. Throws InvalidStateError if not done.
   decltype(auto) result() const {
     if (!state_->done) throw InvalidStateError("Future result is not ready");
@@ -281,33 +439,51 @@ class Future {
 
   // Runs fn(future) on the loop once done (next iteration if already done).
   void add_done_callback(std::function<void(const Future&)> fn) const {
-    // The state is alive when this runs (the posted callback holds it): a raw pointer here
+    // The state is alive when this runs (the posted dispatch holds it): a raw pointer here
     // avoids a state -> callback -> state cycle.
     state_->add_callback([state = state_.get(), fn = std::move(fn)] {
       fn(Future(std::static_pointer_cast<detail::FutureState<T>>(state->shared_from_this())));
     });
   }
 
-  auto operator co_await() const noexcept { return Awaiter{*this}; }
+  // Awaiting a Future: the value, or rethrows. Cancelling the awaiting task cancels this
+  // Future (asyncio semantics; a Future shared with others is cancelled for them too).
+  class Awaiter : detail::Cancellable {
+   public:
+    explicit Awaiter(Future f) noexcept : Cancellable(&cancel_awaited), fut_(std::move(f)) {}
+    Awaiter(const Awaiter&) = delete;
+    Awaiter& operator=(const Awaiter&) = delete;
+    ~Awaiter() { disarm(); }  // node_ (declared last) unlinks before fut_ goes
+    bool await_ready() const noexcept { return fut_.done(); }
+    template <typename P>
+    void await_suspend(std::coroutine_handle<P> h) {
+      node_.handle = h;
+      fut_.state_->add_waiter(&node_);
+      arm(detail::cancel_state_of(h));
+    }
+    T await_resume() {
+      disarm();
+      if constexpr (std::is_void_v<T>) {
+        fut_.result();
+      } else {
+        return fut_.result();
+      }
+    }
+
+   private:
+    static bool cancel_awaited(detail::CancelHook* hook) {
+      auto* self = static_cast<Awaiter*>(hook);
+      return self->fut_.cancelled() || self->fut_.cancel();
+    }
+    Future fut_;
+    detail::WaiterNode node_;
+  };
+  Awaiter operator co_await() const noexcept { return Awaiter(*this); }
 
   // The type-erased state, for combinators.
   const std::shared_ptr<detail::FutureStateBase> base() const { return state_; }
 
  private:
-  struct Awaiter {
-    Future fut;
-    bool await_ready() const noexcept { return fut.done(); }
-    void await_suspend(std::coroutine_handle<> h) {
-      fut.state_->add_callback([h] { h.resume(); });
-    }
-    T await_resume() const {
-      if constexpr (std::is_void_v<T>) {
-        fut.result();
-      } else {
-        return fut.result();
-      }
-    }
-  };
   explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::FutureState<T>> state_;
 };
@@ -340,14 +516,23 @@ struct DetachedNode {
 // Links `node` into the current IOLoop's list (defined in ioloop.cpp).
 void link_detached(DetachedNode* node);
 
-// A coroutine that starts at once and frees itself when done: the body of spawn().
+// A coroutine that starts at once and frees itself when done: the body of spawn(). Its
+// promise holds the task's CancelState and lends it to the Future it completes.
 struct Detached {
-  struct promise_type : DetachedNode {
-    promise_type() {
+  struct promise_type : DetachedNode, CancelScope {
+    CancelState state;
+    FutureStateBase* future = nullptr;  // alive while the frame is (a parameter holds it)
+    template <typename T>
+    promise_type(Task<T>&, Future<T>& fut) : future(fut.base().get()) {
       handle = std::coroutine_handle<promise_type>::from_promise(*this);
+      cancel_state = &state;
+      future->task = &state;
       link_detached(this);
     }
-    ~promise_type() { unlink(); }
+    ~promise_type() {
+      future->task = nullptr;
+      unlink();
+    }
     Detached get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() noexcept { return {}; }
     std::suspend_never final_suspend() noexcept { return {}; }
@@ -358,13 +543,22 @@ struct Detached {
 
 template <typename T>
 Detached run_into(Task<T> task, Future<T> fut) {
+  // A local, destroyed before the promise: a frame torn down by IOLoop::close() unwinds the
+  // task (whose awaiters refer to the promise's CancelState) first.
+  Task<T> body = std::move(task);
+  const CancelState& cancel = *fut.base()->task;
   try {
     if constexpr (std::is_void_v<T>) {
-      co_await std::move(task);
+      co_await std::move(body);
+      if (cancel.requested) throw CancelledError();  // asyncio: cancelled right before the end
       fut.set_result();
     } else {
-      fut.set_result(co_await std::move(task));
+      auto value = co_await std::move(body);
+      if (cancel.requested) throw CancelledError();
+      fut.set_result(std::move(value));
     }
+  } catch (const CancelledError&) {
+    fut.base()->finish_cancelled(std::current_exception());
   } catch (...) {
     fut.set_exception(std::current_exception());
   }
@@ -373,150 +567,38 @@ Detached run_into(Task<T> task, Future<T> fut) {
 }  // namespace detail
 
 // Starts `task` now (it runs until its first suspension before spawn returns) and
-// returns its Future. Dropping the Future is fine: the task runs on, and a failure
-// nobody retrieves is logged. Loop thread only.
+// returns its Future; Future::cancel() cancels the task. Dropping the Future is fine: the
+// task runs on, and a failure nobody retrieves is logged. Loop thread only.
 template <typename T>
 Future<T> spawn(Task<T> task) {
   Future<T> fut;
+  detail::DriverScope scope;
   detail::run_into(std::move(task), fut);
   return fut;
 }
 
-// A Future that completes after `delay` on the current IOLoop.
+// A Future that completes after `delay` on the current IOLoop (cancellable: the timer then
+// fires into a done Future and does nothing).
 Future<void> sleep(Duration delay);
 
-// Yields to the IOLoop for one iteration (Tornado's gen.moment).
+// Yields to the IOLoop for one iteration (Tornado's gen.moment). A cancelled task gets
+// CancelledError when it resumes.
 struct moment {
+  detail::CancelState* scope = nullptr;
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const {
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    scope = detail::cancel_state_of(h);
     detail::post([h] { h.resume(); });
   }
-  void await_resume() const noexcept {}
-};
-
-namespace detail {
-// Completes when every state is done, or fails with the first failure in time;
-// later failures are logged. Defined in task.cpp.
-Future<void> wait_all(const std::vector<std::shared_ptr<FutureStateBase>>& states);
-// Completes with the index of the first state to finish. Defined in task.cpp.
-Future<std::size_t> wait_any(const std::vector<std::shared_ptr<FutureStateBase>>& states);
-// Arms a timer that fails `waiter` with TimeoutError; returns a canceller.
-std::function<void()> arm_timeout(Duration timeout, Future<void> waiter);
-
-template <typename T>
-Future<T> to_future(Task<T>&& t) {
-  return spawn(std::move(t));
-}
-template <typename T>
-Future<T> to_future(const Future<T>& f) {
-  return f;
-}
-template <typename A>
-struct awaitable_traits;
-template <typename T>
-struct awaitable_traits<Task<T>> {
-  using type = T;
-};
-template <typename T>
-struct awaitable_traits<Future<T>> {
-  using type = T;
-};
-template <typename A>
-using result_of_t = typename awaitable_traits<std::remove_cvref_t<A>>::type;
-
-template <typename T>
-Stored<T> stored_result(const Future<T>& f) {
-  if constexpr (std::is_void_v<T>) {
-    f.result();
-    return {};
-  } else {
-    return f.result();
-  }
-}
-}  // namespace detail
-
-// Waits for `awaitable` (a Task or a Future) at most `timeout`; then raises TimeoutError.
-// A task that times out keeps running to completion in the background (C++ cannot
-// abandon a frame mid-flight safely); its later failure is logged, never lost.
-template <typename A>
-Task<detail::result_of_t<A>> with_timeout(Duration timeout, A&& awaitable) {
-  using T = detail::result_of_t<A>;
-  Future<T> fut = detail::to_future(std::forward<A>(awaitable));
-  if (!fut.done()) {
-    Future<void> waiter;
-    auto cancel = detail::arm_timeout(timeout, waiter);
-    fut.add_done_callback([waiter](const Future<T>&) mutable {
-      if (!waiter.done()) waiter.set_result();
-    });
-    try {
-      co_await waiter;
-    } catch (...) {
-      cancel();
-      throw;
+  void await_resume() const {
+    if (scope && scope->requested) {
+      scope->requested = false;
+      throw CancelledError();
     }
-    cancel();
   }
-  co_return co_await fut;
-}
-
-// Runs every task concurrently and returns their results in order. The first failure
-// (in time) is raised as soon as it happens; later failures are logged.
-// Tornado's gen.multi.
-template <typename T>
-Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
-    std::vector<Task<T>> tasks) {
-  std::vector<Future<T>> futs;
-  std::vector<std::shared_ptr<detail::FutureStateBase>> states;
-  futs.reserve(tasks.size());
-  for (auto& t : tasks) {
-    futs.push_back(spawn(std::move(t)));
-    states.push_back(futs.back().base());
-  }
-  co_await detail::wait_all(states);
-  if constexpr (std::is_void_v<T>) {
-    co_return;
-  } else {
-    std::vector<T> out;
-    out.reserve(futs.size());
-    for (auto& f : futs) out.push_back(f.result());
-    co_return out;
-  }
-}
-
-// Tuple form: co_await when_all(task_a(), future_b, ...) -> std::tuple of results
-// (void results become std::monostate).
-template <typename... A>
-  requires(sizeof...(A) > 1)
-Task<std::tuple<detail::Stored<detail::result_of_t<A>>...>> when_all(A&&... awaitables) {
-  // Braced initialisation evaluates left to right (function arguments, as in make_tuple,
-  // need not): tasks start in argument order, as Tornado's multi starts them.
-  std::tuple<Future<detail::result_of_t<A>>...> futs{
-      detail::to_future(std::forward<A>(awaitables))...};
-  std::vector<std::shared_ptr<detail::FutureStateBase>> states;
-  std::apply([&](auto&... f) { (states.push_back(f.base()), ...); }, futs);
-  co_await detail::wait_all(states);
-  co_return std::apply([](auto&... f) { return std::make_tuple(detail::stored_result(f)...); },
-                       futs);
-}
-
-template <typename... A>
-auto multi(A&&... a) {
-  return when_all(std::forward<A>(a)...);
-}
-
-// Runs every task concurrently and returns {index, result} of the first to finish
-// (rethrowing if that one failed). The others run on in the background.
-template <typename T>
-Task<std::pair<std::size_t, detail::Stored<T>>> when_any(std::vector<Task<T>> tasks) {
-  if (tasks.empty()) throw std::invalid_argument("when_any of no tasks");
-  std::vector<Future<T>> futs;
-  std::vector<std::shared_ptr<detail::FutureStateBase>> states;
-  for (auto& t : tasks) {
-    futs.push_back(spawn(std::move(t)));
-    states.push_back(futs.back().base());
-  }
-  std::size_t i = co_await detail::wait_any(states);
-  co_return std::pair<std::size_t, detail::Stored<T>>{i, detail::stored_result(futs[i])};
-}
+};
 
 }  // namespace tornado
+
+#include "tornado/gen.h"  // with_timeout, when_all/multi, when_any, WaitIterator

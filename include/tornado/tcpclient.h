@@ -114,12 +114,14 @@ class TCPClient {
   //   std::invalid_argument   bad port or family, or a server-side ssl_options.
   // Not coroutines themselves: they pack the arguments into one heap object for the
   // coroutine, so the frame owns them whatever the caller's expression looks like.
+  // The task holds the resolver too, so it may be stored and awaited after this client is
+  // gone (`auto t = TCPClient().connect(...)`).
   Task<std::shared_ptr<IOStream>> connect(std::string host, int port) {
-    return do_connect(std::make_shared<Request>(Request{std::move(host), port, {}}));
+    return do_connect(resolver_, std::make_shared<Request>(Request{std::move(host), port, {}}));
   }
   Task<std::shared_ptr<IOStream>> connect(std::string host, int port, ConnectOptions options) {
-    return do_connect(
-        std::make_shared<Request>(Request{std::move(host), port, std::move(options)}));
+    return do_connect(resolver_, std::make_shared<Request>(
+                                     Request{std::move(host), port, std::move(options)}));
   }
 
   // Closes the resolver if this client made it. Idempotent.
@@ -131,7 +133,8 @@ class TCPClient {
     int port;
     ConnectOptions options;
   };
-  Task<std::shared_ptr<IOStream>> do_connect(std::shared_ptr<Request> request);
+  static Task<std::shared_ptr<IOStream>> do_connect(std::shared_ptr<Resolver> resolver,
+                                                    std::shared_ptr<Request> request);
 
   std::shared_ptr<Resolver> resolver_;
   bool own_resolver_;

@@ -47,6 +47,25 @@ class CompiledRegex {
   pcre2_match_data* match_ = nullptr;
 };
 
+// A suspended stream operation that a task's cancellation can abandon: the hook clears the
+// stream's waiter slot and undoes the operation's state, then the coroutine resumes on the
+// next loop iteration and finish() raises CancelledError.
+struct StreamOp : Cancellable {
+  std::coroutine_handle<> h;  // set while suspended
+  bool cancelled = false;
+  using Cancellable::Cancellable;
+  void resume_cancelled() {
+    cancelled = true;
+    post([h = h] { h.resume(); });
+  }
+  // In await_resume: throws CancelledError if the operation was abandoned.
+  void finish() {
+    h = {};
+    disarm();
+    if (cancelled) throw CancelledError();
+  }
+};
+
 }  // namespace detail
 
 struct IOStream::Impl {
