@@ -449,8 +449,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     for (char c : line.reason) {
       if (c == '\r' || c == '\n') throw HTTPOutputError("CR or LF in reason phrase");
     }
-    const bool no_body_status = line.code == 204 || line.code == 304 ||
-                                (line.code >= 100 && line.code < 200);
+    const bool no_body_status =
+        line.code == 204 || line.code == 304 || (line.code >= 100 && line.code < 200);
     suppress_body_ = request_method_ == "HEAD" || no_body_status;
     chunking_output_ = request_version_minor_ >= 1 && request_method_ != "HEAD" &&
                        !no_body_status && !has_length && !has_te;
@@ -607,6 +607,12 @@ Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelega
       std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
       bool keep_alive = co_await conn.read_message(*request);
       if (!keep_alive) break;
+      // Backpressure: a client that pipelines requests without reading the answers must
+      // not make us queue answers without bound. Responses that fit under the bound still
+      // leave together in one writev at the end of the iteration.
+      if (stream_->write_buffer_size() > params_.max_unsent_output) {
+        co_await stream_->write(std::string_view());
+      }
     }
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.

@@ -15,11 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "http_test_util.h"
 #include "internal/gzip.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
-
-#include "http_test_util.h"
 
 using namespace tornado;
 using httputil::HTTPHeaders;
@@ -32,9 +31,14 @@ using tornado::test::respond;
 
 namespace {
 
+int big_responses = 0;  // how many /big requests were answered
+
 // The application every test talks to.
 void app(HTTPServerRequest& req) {
-  if (req.path == "/echo") {
+  if (req.path == "/big") {
+    ++big_responses;
+    respond(req, 200, std::string(32 * 1024, 'b'));
+  } else if (req.path == "/echo") {
     respond(req, 200, req.method + " " + req.body);
   } else if (req.path == "/chunked") {
     req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, HTTPHeaders{});
@@ -193,7 +197,8 @@ TEST_F(HTTPServerTest, UnknownMethodReachesApplication) {
 TEST_F(HTTPServerTest, HeadersTooLargeIs431) {
   start({.max_header_size = 1024});
   ExpectLog log(gen_log(), "Malformed HTTP message");
-  std::string ok = exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
+  std::string ok =
+      exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
   EXPECT_EQ(status_line(ok), "HTTP/1.1 200 OK");
   std::string big =
       exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(1000, 'a') + "\r\n\r\n");
@@ -308,11 +313,44 @@ TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {
   });
 }
 
+// A client that pipelines requests and never reads the answers: the server stops reading
+// once the unsent answers pass max_unsent_output, instead of answering every request into
+// memory; another client is served meanwhile.
+TEST_F(HTTPServerTest, PipeliningWithoutReadingIsBoundedByUnsentOutput) {
+  start();
+  big_responses = 0;
+  run_sync([&]() -> Task<> {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int small = 4096;  // a small receive window: the kernel holds few answers for us
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    auto hostile = IOStream::create(fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    co_await hostile->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    std::string requests;
+    for (int i = 0; i < 1000; ++i) requests += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)hostile->write(requests);  // never read; 1000 answers would be 32 MiB
+    co_await sleep(500ms);
+    // Bounded by the kernel's socket buffers plus max_unsent_output (64 KiB = 2 answers).
+    EXPECT_LT(big_responses, 200) << "answers queued for a client that does not read";
+    EXPECT_GT(big_responses, 0);
+    // Another connection is not disturbed.
+    auto other = co_await connect();
+    co_await other->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [h, b] = co_await with_timeout(2s, read_response(other));
+    EXPECT_EQ(b, "Hello world");
+    hostile->close();
+  });
+}
+
 TEST_F(HTTPServerTest, PipelinedClientClosingEarlyIsSafe) {
   start();
   run_sync([&]() -> Task<> {
     auto s = co_await connect();
-    co_await s->write("GET /delay HTTP/1.1\r\nHost: x\r\n\r\nGET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_await s->write(
+        "GET /delay HTTP/1.1\r\nHost: x\r\n\r\nGET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
     s->close();
     co_await sleep(60ms);
   });
@@ -348,8 +386,10 @@ TEST_F(HTTPServerTest, GzipLimitAppliesToInflatedSize) {
   ExpectLog log(gen_log(), "Malformed HTTP message");
   std::string gz = detail::gzip_compress(std::string(100000, 'a'));
   ASSERT_LT(gz.size(), 1000u);
-  std::string r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
-                           "Content-Length: " + std::to_string(gz.size()) + "\r\n\r\n" + gz);
+  std::string r = exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+      "Content-Length: " +
+      std::to_string(gz.size()) + "\r\n\r\n" + gz);
   EXPECT_EQ(status_line(r).substr(9, 3), "413");
 }
 
@@ -424,9 +464,13 @@ TEST_F(HTTPServerTest, CorpusAgainstLiveServer) {
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
                             reinterpret_cast<const unsigned char*>(b64.data()),
                             static_cast<int>(b64.size()));
-    raw.resize(static_cast<std::size_t>(n) - (b64.ends_with("==") ? 2 : b64.ends_with("=") ? 1 : 0));
+    raw.resize(static_cast<std::size_t>(n) - (b64.ends_with("==")  ? 2
+                                              : b64.ends_with("=") ? 1
+                                                                   : 0));
     std::string r = exchange(raw);
-    std::string outcome = r.empty() ? "close" : r.rfind("HTTP/1.", 0) == 0 ? r.substr(9, 3) : "junk";
+    std::string outcome = r.empty()                    ? "close"
+                          : r.rfind("HTTP/1.", 0) == 0 ? r.substr(9, 3)
+                                                       : "junk";
     bool rejected = outcome == "close" || rejected_codes.find(outcome) != std::string::npos;
     std::string expect = j["expect"];
     if (expect == "reject") {

@@ -39,12 +39,16 @@ class GzipDecompressor;
 
 struct HTTP1ConnectionParameters {
   bool no_keep_alive = false;
-  std::size_t chunk_size = 64 * 1024;        // largest piece given to data_received
-  std::size_t max_header_size = 64 * 1024;   // 431 past it
-  std::optional<Duration> header_timeout;    // wait for a (next) request head; none = forever
+  std::size_t chunk_size = 64 * 1024;             // largest piece given to data_received
+  std::size_t max_header_size = 64 * 1024;        // 431 past it
+  std::optional<Duration> header_timeout;         // wait for a (next) request head; none = forever
   std::size_t max_body_size = 100 * 1024 * 1024;  // 413 past it (after decompression)
-  std::optional<Duration> body_timeout;      // whole body; none = forever
-  bool decompress = false;                   // inflate Content-Encoding: gzip bodies
+  std::optional<Duration> body_timeout;           // whole body; none = forever
+  bool decompress = false;                        // inflate Content-Encoding: gzip bodies
+  // Server: the next (pipelined) request is read only once the unsent response bytes are
+  // at most this many; above it the connection waits for them to drain (a client that
+  // pipelines without reading is held to this much memory).
+  std::size_t max_unsent_output = 64 * 1024;
 };
 
 // One HTTP/1.x message exchange at a time on `stream`.
@@ -108,7 +112,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   std::function<void()> close_callback_;
 
   // Per message: reading side.
-  std::string request_method_;     // server: the request's method (HEAD has no body)
+  std::string request_method_;  // server: the request's method (HEAD has no body)
   int request_version_minor_ = 1;
   bool disconnect_after_ = false;  // close once this exchange is done
   std::size_t max_body_size_;
@@ -122,7 +126,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool headers_written_ = false;
   bool chunking_output_ = false;
   bool write_finished_ = false;
-  bool suppress_body_ = false;     // HEAD / 204 / 304
+  bool suppress_body_ = false;  // HEAD / 204 / 304
   std::optional<uint64_t> expected_content_remaining_;
   int response_code_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
