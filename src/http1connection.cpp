@@ -363,17 +363,17 @@ Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
 }
 
 Task<> HTTP1Connection::read_chunked_body(httputil::HTTPMessageDelegate& delegate) {
-  http1::ChunkedDecoder decoder;
+  http1::ChunkedDecoder decoder(params_.max_header_size);
   http1::ParseError err;
   for (;;) {
     std::string_view buf = stream_->read_buffer();
     std::size_t pos = 0;
     std::string_view data;
-    auto st = buf.empty() ? http1::ChunkedDecoder::Status::kNeedMore
-                          : decoder.next(buf, pos, data, err);
+    auto st =
+        buf.empty() ? http1::ChunkedDecoder::Status::kNeedMore : decoder.next(buf, pos, data, err);
     switch (st) {
       case http1::ChunkedDecoder::Status::kError:
-        throw HTTPInputError(err.message);
+        throw HTTPInputError(err.message, err.status);
       case http1::ChunkedDecoder::Status::kData: {
         body_received_ += data.size();
         if (body_received_ > max_body_size_ && !decompressor_) {

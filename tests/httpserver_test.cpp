@@ -220,6 +220,22 @@ TEST_F(HTTPServerTest, BodyTooLargeIs413ByLengthAndChunked) {
   EXPECT_EQ(status_line(exchange(chunked)).substr(9, 3), "413");
 }
 
+// 100 KiB of trailer fields after the last chunk, against a 64 KiB header limit: 431.
+TEST_F(HTTPServerTest, TrailerSectionPastHeaderLimitIs431) {
+  start();
+  ExpectLog log(gen_log(), "Trailer section too large");
+  std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n";
+  for (int i = 0; i < 2000; ++i) request += "X-T: " + std::string(45, 't') + "\r\n";
+  request += "\r\n";
+  EXPECT_EQ(status_line(exchange(request)), "HTTP/1.1 431 Request Header Fields Too Large");
+  // A small trailer section is still accepted.
+  std::string small =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+      "X-T: 1\r\n\r\n";
+  EXPECT_EQ(status_line(exchange(small)), "HTTP/1.1 200 OK");
+}
+
 TEST_F(HTTPServerTest, ChunkedRequestBodyCaseInsensitive) {
   start();
   std::string r = exchange(

@@ -110,8 +110,8 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
 }
 
 // Shared front half: skips empty lines, locates the head, checks the size limit.
-ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end,
-                        ParseError& err, const Limits& limits, std::size_t scan_from) {
+ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end, ParseError& err,
+                        const Limits& limits, std::size_t scan_from) {
   start = 0;
   // RFC 9112 2.2: empty lines before the request line SHOULD be ignored.
   while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
@@ -357,8 +357,7 @@ bool valid_chunk_ext(std::string_view ext) {
 
 }  // namespace
 
-ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing,
-                                 ParseError& err) {
+ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err) {
   bool has_length, chunked;
   uint64_t length = 0;
   if (content_length(head, has_length, length, err) != ParseStatus::kComplete ||
@@ -473,11 +472,16 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, std::size_t& po
       }
       case State::kTrailer: {
         // RFC 9112 7.1.2: trailer fields up to a blank line; validated, then dropped.
+        // The section counts against the header limit, as a head does (431 past it).
         std::size_t nl = in.find('\n', pos);
-        if (nl == std::string_view::npos) {
-          if (in.size() - pos > kMaxLine) return error("Trailer line too long");
-          return Status::kNeedMore;
+        std::size_t line_bytes = nl == std::string_view::npos ? in.size() - pos : nl + 1 - pos;
+        if (trailer_bytes_ + line_bytes > max_trailer_size_) {
+          err.status = 431;
+          err.message = "Trailer section too large";
+          return Status::kError;
         }
+        if (nl == std::string_view::npos) return Status::kNeedMore;
+        trailer_bytes_ += line_bytes;
         std::string_view line = in.substr(pos, nl - pos);
         if (line.empty() || line.back() != '\r') return error("Trailer line not ended by CRLF");
         line.remove_suffix(1);

@@ -104,22 +104,28 @@ bool parse_content_length(std::string_view value, uint64_t& out) noexcept;
 // Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes; it reports data spans
 // (views into the input) and how much input it used. Chunk extensions are accepted and
 // ignored, trailer fields are accepted and dropped (the RFC allows both; Tornado rejects
-// them). Sizes are bounded: a size line over 1 KiB or a size over 2^63 is an error.
+// them). Sizes are bounded: a size line over 1 KiB or a size over 2^63 is an error, and the
+// trailer section (fields and line ends) counts against `max_trailer_size`, the header
+// limit, with 431 past it.
 class ChunkedDecoder {
  public:
   enum class Status { kData, kNeedMore, kDone, kError };
 
+  explicit ChunkedDecoder(std::size_t max_trailer_size = Limits{}.max_header_size)
+      : max_trailer_size_(max_trailer_size) {}
   // Consumes from `in` starting at `pos`. Returns kData with `data` set to the next
   // piece of body (pos advanced past it), kNeedMore when `in` is exhausted, kDone after
   // the last chunk and trailers (pos just past them), kError with `err`.
   Status next(std::string_view in, std::size_t& pos, std::string_view& data, ParseError& err);
-  void reset() { *this = ChunkedDecoder(); }
+  void reset() { *this = ChunkedDecoder(max_trailer_size_); }
   bool done() const noexcept { return state_ == State::kDone; }
 
  private:
   enum class State { kSize, kData, kDataEnd, kTrailer, kDone };
   State state_ = State::kSize;
   uint64_t remaining_ = 0;
+  std::size_t max_trailer_size_;
+  std::size_t trailer_bytes_ = 0;  // of the trailer section so far
 };
 
 // Character classes (RFC 9110 5.6.2).
