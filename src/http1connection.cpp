@@ -459,14 +459,20 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
     request_method_ = line.method;
+    // Checked at write time like the fields: a CR or LF here would split the request.
+    bool target_ok = !line.path.empty();
+    for (unsigned char c : line.path) target_ok = target_ok && c > 0x20 && c != 0x7f;
+    if (!http1::is_token(line.method) || !target_ok) {
+      throw HTTPOutputError("Invalid method or request target in the request line");
+    }
     out.append(line.method).append(" ").append(line.path).append(" HTTP/1.1\r\n");
     chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
                        !has_length && !has_te;
   } else {
     const auto& line = std::get<ResponseStartLine>(start_line);
     response_code_ = line.code;
-    for (char c : line.reason) {
-      if (c == '\r' || c == '\n') throw HTTPOutputError("CR or LF in reason phrase");
+    if (!http1::is_field_value(line.reason)) {
+      throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
     const bool no_body_status =
         line.code == 204 || line.code == 304 || (line.code >= 100 && line.code < 200);
@@ -481,6 +487,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
     if (!read_finished_) disconnect_after_ = true;
+    // A body with neither Content-Length nor chunking (an HTTP/1.0 request) ends at the
+    // close: promising keep-alive would leave the client waiting for more.
+    if (!suppress_body_ && !chunking_output_ && !has_length && !has_te) disconnect_after_ = true;
     // Our status line says HTTP/1.1, and a client judges persistence by the response's
     // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
     // reuses the connection we are about to close. So every response that ends its

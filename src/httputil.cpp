@@ -178,6 +178,9 @@ void HTTPHeaders::parse_line(std::string_view line) {
 
 void HTTPHeaders::write_to(std::string& out) const {
   for (const auto& [name, value] : fields_) {
+    // Fields added through add_unchecked (or parsed leniently) are checked here, where
+    // they would reach the wire: a CR or LF would inject fields or split the message.
+    if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     out.append(name).append(": ").append(value).append("\r\n");
   }
 }
@@ -253,8 +256,14 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
   }
+  // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
+  std::string_view target_authority, target_rest;
+  const bool absolute_form =
+      http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
     host = std::move(host_in);
+  } else if (absolute_form) {
+    host = std::string(target_authority);
   } else if (const std::string* h = headers.get_first("Host"); h != nullptr && !h->empty()) {
     host = *h;
   } else {
@@ -265,7 +274,13 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   host_name = split_host_and_port(lowered).first;
-  std::tie(path, query) = split_uri(uri);
+  if (absolute_form) {
+    std::string origin_form(target_rest);
+    if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
+    std::tie(path, query) = split_uri(origin_form);
+  } else {
+    std::tie(path, query) = split_uri(uri);
+  }
   parse_qs_into(query, query_arguments);
   arguments = query_arguments;
 }

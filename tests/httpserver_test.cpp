@@ -38,6 +38,18 @@ void app(HTTPServerRequest& req) {
   if (req.path == "/big") {
     ++big_responses;
     respond(req, 200, std::string(32 * 1024, 'b'));
+  } else if (req.path == "/hostpath") {
+    respond(req, 200, req.host + " " + req.path + " " + req.query);
+  } else if (req.path == "/inject") {
+    HTTPHeaders evil;
+    evil.add_unchecked("X-A", "1\r\nInjected: yes");
+    EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, evil),
+                 httputil::HTTPOutputError);
+    HTTPHeaders bad_name;
+    bad_name.add_unchecked("X-B\r\nInjected", "yes");
+    EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, bad_name),
+                 httputil::HTTPOutputError);
+    respond(req, 200, "refused");
   } else if (req.path == "/echo") {
     respond(req, 200, req.method + " " + req.body);
   } else if (req.path == "/chunked") {
@@ -310,6 +322,42 @@ TEST_F(HTTPServerTest, Http10KeepAlive) {
     auto [h2, b2] = co_await read_response(s);
     EXPECT_NE(h2.find("Connection: Keep-Alive"), std::string::npos);
   });
+}
+
+// An HTTP/1.0 keep-alive request whose answer has no Content-Length (so no framing but
+// the close): the server closes instead of promising keep-alive and leaving the client
+// waiting for the idle timeout.
+TEST_F(HTTPServerTest, Http10KeepAliveAnswerWithoutLengthCloses) {
+  start();
+  std::string r = exchange("GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                           /*half_close=*/false);
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.find("Keep-Alive"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "abcde");
+}
+
+// RFC 9112 3.2.2: an absolute-form target names the host (the Host field is ignored) and
+// its path is the request's path.
+TEST_F(HTTPServerTest, AbsoluteFormTargetGivesHostAndPath) {
+  start();
+  std::string r =
+      exchange("GET http://Example.com:8080/hostpath?a=1 HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "Example.com:8080 /hostpath a=1");
+  r = exchange("GET HTTPS://example.com HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "Hello world");  // path "/"
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  r = exchange("GET http://a\"b/hostpath HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
+}
+
+// Fields added through add_unchecked are checked when written: no CR/LF reaches the wire.
+TEST_F(HTTPServerTest, UncheckedHeaderWithCrLfRefusedAtWriteTime) {
+  start();
+  std::string r = exchange("GET /inject HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_EQ(r.find("Injected"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "refused");
 }
 
 TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {

@@ -90,6 +90,8 @@ class HTTPHeaders {
   void parse_line(std::string_view line);
 
   // Serialises as "Name: value\r\n" lines (no final blank line), appending to `out`.
+  // Throws HTTPOutputError for a field that is not a token name with a valid value (CR, LF
+  // or another CTL: one added through add_unchecked), before writing it.
   void write_to(std::string& out) const;
 
   // Same fields, same order, same name spelling.

@@ -240,17 +240,43 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
   return parse_head(buf, head, consumed, err, limits, scan_from, parse_status_line);
 }
 
+namespace {
+
+// RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
+bool is_uri_host(std::string_view host) {
+  for (unsigned char c : host) {
+    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
+    if (!ok || c == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) noexcept {
+  std::size_t colon = target.find("://");
+  if (colon == std::string_view::npos) return false;
+  std::string_view scheme = target.substr(0, colon);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  std::string_view after = target.substr(colon + 3);
+  std::size_t end = after.find_first_of("/?#");
+  authority = after.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view() : after.substr(end);
+  return true;
+}
+
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
   std::size_t hosts = head.count("Host");
   if (hosts > 1) return fail(err, 400, "Multiple Host headers");
-  if (hosts == 0) {
-    if (head.version_minor >= 1) return fail(err, 400, "Missing Host header");
-    return ParseStatus::kComplete;
+  if (hosts == 0 && head.version_minor >= 1) return fail(err, 400, "Missing Host header");
+  if (hosts == 1 && !is_uri_host(head.find("Host")->value)) {
+    return fail(err, 400, "Invalid Host header");
   }
-  // RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
-  for (unsigned char c : head.find("Host")->value) {
-    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
-    if (!ok || c == 0) return fail(err, 400, "Invalid Host header");
+  std::string_view authority, rest;
+  if (split_absolute_form(head.target, authority, rest) &&
+      (authority.empty() || !is_uri_host(authority))) {
+    return fail(err, 400, "Invalid host in absolute-form request target");
   }
   return ParseStatus::kComplete;
 }

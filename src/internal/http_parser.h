@@ -95,8 +95,15 @@ ParseStatus response_body_framing(const MessageHead& head, std::string_view requ
                                   BodyFraming& framing, ParseError& err);
 
 // Request checks beyond syntax (RFC 9112 3.2): HTTP/1.1 needs exactly one Host field,
-// HTTP/1.0 at most one, and its value must be a URI host[:port].
+// HTTP/1.0 at most one, and its value must be a URI host[:port]; so must the authority of
+// an absolute-form target, which then names the host (3.2.2).
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err);
+
+// RFC 9112 3.2.2 absolute-form ("http://host[:port]/path?query", scheme case-insensitive):
+// sets `authority` and `rest` (the path and query, possibly empty) and returns true; false
+// for every other form of request target.
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) noexcept;
 
 // Parses a Content-Length value: digits only, or a comma list of equal digit strings.
 bool parse_content_length(std::string_view value, uint64_t& out) noexcept;
