@@ -80,6 +80,17 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
                                 ParseError& err, const Limits& limits = {},
                                 std::size_t scan_from = 0);
 
+// The single start-line and field-line grammar, shared by the head parsers above, by
+// httputil's parse_*_start_line and HTTPHeaders::parse_line, and by the client's CONNECT.
+// `line` has no line end. Statuses: 400 malformed, 505 for an HTTP/d.d other than 1.x.
+ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err);
+ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseError& err);
+// A "name: value" line (not an obs-fold continuation): the token name and the value
+// without surrounding whitespace.
+ParseStatus parse_field_line(std::string_view line, Field& field, ParseError& err);
+// An obs-fold continuation line (starts with SP/HTAB): the text to join, trimmed.
+ParseStatus parse_continuation_line(std::string_view line, std::string_view& more, ParseError& err);
+
 // How a message body is delimited (RFC 9112 6).
 struct BodyFraming {
   enum Kind { kNone, kLength, kChunked, kUntilClose } kind = kNone;
