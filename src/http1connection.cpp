@@ -150,184 +150,234 @@ void HTTP1Connection::answer_error(int status, const std::string& message) {
   write_finished_ = true;
 }
 
+// ---- reading: shared steps ------------------------------------------------------------
+
 Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate,
                                          std::string_view request_method) {
-  for (int interim = 0;; ++interim) {
-    reset_for_next_message();
-    if (is_client_) request_method_ = std::string(request_method);
-    if (!head_) head_ = std::make_unique<http1::MessageHead>();
-    http1::MessageHead& head = *head_;
-    http1::Limits limits{.max_header_size = params_.max_header_size};
-    http1::ParseError err;
-    std::size_t used = 0, scan_from = 0;
-    std::optional<double> deadline;
-    if (params_.header_timeout)
-      deadline = IOLoop::current().time() + params_.header_timeout->count();
+  // Not a coroutine: the role's coroutine is the only frame.
+  return is_client_ ? read_response(delegate, request_method) : read_request(delegate);
+}
 
-    // 1. The head, parsed in place on the read buffer.
-    for (;;) {
-      std::string_view buf = stream_->read_buffer();
-      if (!buf.empty()) {
-        auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
-                             : http1::parse_request_head(buf, head, used, err, limits, scan_from);
-        if (st == http1::ParseStatus::kComplete) break;
-        if (st == http1::ParseStatus::kError) {
-          if (is_client_) throw HTTPInputError(err.message, err.status);
-          answer_error(err.status, err.message);
-          co_return false;
-        }
-        scan_from = buf.size();
-      }
-      co_await fill_with_timeout(deadline);
+Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head) {
+  const http1::Limits limits{.max_header_size = params_.max_header_size};
+  http1::ParseError err;
+  std::size_t used = 0, scan_from = 0;
+  std::optional<double> deadline;
+  if (params_.header_timeout) {
+    deadline = IOLoop::current().time() + params_.header_timeout->count();
+  }
+  // The head, parsed in place on the read buffer.
+  for (;;) {
+    std::string_view buf = stream_->read_buffer();
+    if (!buf.empty()) {
+      auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
+                           : http1::parse_request_head(buf, head, used, err, limits, scan_from);
+      if (st == http1::ParseStatus::kComplete) co_return used;
+      if (st == http1::ParseStatus::kError) throw HTTPInputError(err.message, err.status);
+      scan_from = buf.size();
     }
+    co_await fill_with_timeout(deadline);
+  }
+}
 
-    http1::BodyFraming framing;
-    if (!is_client_) {
-      if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
-          http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
-        answer_error(err.status, err.message);
+http1::MessageHead& HTTP1Connection::reusable_head() {
+  if (!head_) head_ = std::make_unique<http1::MessageHead>();
+  return *head_;
+}
+
+void HTTP1Connection::start_decompression(const http1::BodyFraming& framing, HTTPHeaders& headers) {
+  if (!params_.decompress || framing.kind == http1::BodyFraming::kNone) return;
+  const std::string* encoding = headers.get_first("Content-Encoding");
+  if (encoding && http1::iequals(*encoding, "gzip")) {
+    // Tornado renames the header so the application sees a plain body.
+    headers.set("X-Consumed-Content-Encoding", *encoding);
+    headers.remove("Content-Encoding");
+    decompressor_ = std::make_unique<detail::GzipDecompressor>(max_body_size_);
+  }
+}
+
+Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
+                                  const http1::BodyFraming& framing) {
+  if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
+  switch (framing.kind) {
+    case http1::BodyFraming::kLength:
+      co_await read_fixed_body(delegate, framing.length);
+      break;
+    case http1::BodyFraming::kChunked:
+      co_await read_chunked_body(delegate);
+      break;
+    case http1::BodyFraming::kUntilClose:
+      co_await read_body_until_close(delegate);
+      break;
+    case http1::BodyFraming::kNone:
+      break;
+  }
+  if (decompressor_ && !decompressor_->finished()) throw HTTPInputError("truncated gzip body");
+}
+
+namespace {
+
+HTTPHeaders copy_fields(const http1::MessageHead& head) {
+  HTTPHeaders headers;
+  for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
+  return headers;
+}
+
+std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
+
+}  // namespace
+
+// ---- reading: the server's side (requests) ---------------------------------------------
+
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
+  reset_for_next_message();
+  http1::MessageHead& head = reusable_head();
+  http1::BodyFraming framing;
+  std::size_t used = 0;
+  try {
+    used = co_await read_head(head);
+    http1::ParseError err;
+    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
+        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
+      throw HTTPInputError(err.message, err.status);
+    }
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    co_return false;
+  }
+
+  // Copy what outlives the buffer, then release the head's bytes.
+  HTTPHeaders headers = copy_fields(head);
+  request_method_ = std::string(head.method);
+  request_version_minor_ = head.version_minor;
+  const RequestStartLine start_line{request_method_, std::string(head.target),
+                                    version_name(head.version_minor)};
+  stream_->consume(used);
+
+  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
+  const std::string* connection = headers.get_first("Connection");
+  if (request_version_minor_ >= 1) {
+    if (connection && has_token(*connection, "close")) disconnect_after_ = true;
+  } else {
+    bool delimited = framing.kind != http1::BodyFraming::kNone ||
+                     headers.contains("Content-Length") || request_method_ == "GET" ||
+                     request_method_ == "HEAD";
+    if (!(connection && has_token(*connection, "keep-alive") && delimited)) {
+      disconnect_after_ = true;
+    }
+  }
+  if (params_.no_keep_alive) disconnect_after_ = true;
+  start_decompression(framing, headers);
+
+  // The delegate may take the headers (move them into its request): decide now.
+  const std::string* expect = headers.get_first("Expect");
+  const bool expect_continue =
+      expect && http1::iequals(*expect, "100-continue") && request_version_minor_ >= 1;
+  const bool has_body = framing.kind != http1::BodyFraming::kNone;
+  // A request without a body is fully read once its head is: an answer given from
+  // headers_received then keeps the connection (see write_headers).
+  if (!has_body) read_finished_ = true;
+
+  bool delegate_open = true;
+  try {
+    co_await delegate.headers_received(start_line, headers);
+    if (has_body) {
+      if (write_finished_) {
+        // The application answered before the body (e.g. 401 to a large upload): do not
+        // read it; close after the response instead (Tornado does the same).
+        disconnect_after_ = true;
+        read_finished_ = true;
+        delegate.finish();
         co_return false;
       }
-    } else {
-      check_response_framing(head);
-      if (http1::response_body_framing(head, request_method_, framing, err) !=
-          http1::ParseStatus::kComplete) {
-        throw HTTPInputError(err.message, err.status);
+      if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_) {
+        answer_error(413, "Content-Length too long");
+        delegate_open = false;
+        delegate.on_connection_close();
+        co_return false;
       }
-      // The bound applies to the inflated size when decompressing (the decompressor checks
-      // it); otherwise a declared length past it is refused before reading (as Tornado).
-      if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
-          !(params_.decompress && headers_say_gzip(head))) {
-        throw HTTPInputError("Content-Length too long", 413);
+      if (expect_continue && !headers_written_) {
+        (void)stream_->write(std::string("HTTP/1.1 100 (Continue)\r\n\r\n"));
       }
+      co_await read_body(delegate, framing);
+    }
+    read_finished_ = true;
+    delegate_open = false;
+    delegate.finish();
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    if (delegate_open) delegate.on_connection_close();
+    co_return false;
+  } catch (const StreamClosedError& e) {
+    if (delegate_open) delegate.on_connection_close();
+    if (e.real_error()) {
+      gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
+                     detail::describe_exception(e.real_error()));
+    }
+    co_return false;
+  }
+
+  // Wait until the application finished its response.
+  if (!write_finished_) co_await wait_write_finished();
+  co_return !disconnect_after_ && !stream_->closed();
+}
+
+// ---- reading: the client's side (responses) --------------------------------------------
+
+Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegate,
+                                          std::string_view request_method) {
+  // Interim responses (100 Continue, 103 Early Hints) precede the real one: a loop, not a
+  // recursion, and a bounded one, so that a server cannot keep us reading them forever.
+  for (int interim = 0;; ++interim) {
+    reset_for_next_message();
+    request_method_ = std::string(request_method);
+    http1::MessageHead& head = reusable_head();
+    const std::size_t used = co_await read_head(head);
+    http1::BodyFraming framing;
+    http1::ParseError err;
+    check_response_framing(head);
+    if (http1::response_body_framing(head, request_method_, framing, err) !=
+        http1::ParseStatus::kComplete) {
+      throw HTTPInputError(err.message, err.status);
+    }
+    // The bound applies to the inflated size when decompressing (the decompressor checks
+    // it); otherwise a declared length past it is refused before reading (as Tornado).
+    if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
+        !(params_.decompress && headers_say_gzip(head))) {
+      throw HTTPInputError("Content-Length too long", 413);
     }
 
-    // 2. Copy what outlives the buffer, then release the head's bytes.
-    HTTPHeaders headers;
-    for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
-    std::string version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-    StartLine start_line;
-    if (is_client_) {
-      start_line = ResponseStartLine{std::move(version), head.code, std::string(head.reason)};
-    } else {
-      request_method_ = std::string(head.method);
-      request_version_minor_ = head.version_minor;
-      start_line = RequestStartLine{request_method_, std::string(head.target), std::move(version)};
-    }
-    const int version_minor = head.version_minor;
+    HTTPHeaders headers = copy_fields(head);
     const int code = head.code;
+    const int version_minor = head.version_minor;
+    const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
     stream_->consume(used);
 
-    // 3. Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
     const std::string* connection = headers.get_first("Connection");
-    if (is_client_) {
-      if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
-                             : (connection && has_token(*connection, "close"))) {
-        disconnect_after_ = true;
-      }
-      if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
-    } else if (version_minor >= 1) {
-      if (connection && has_token(*connection, "close")) disconnect_after_ = true;
-    } else {
-      bool delimited = framing.kind != http1::BodyFraming::kNone ||
-                       headers.contains("Content-Length") || request_method_ == "GET" ||
-                       request_method_ == "HEAD";
-      if (!(connection && has_token(*connection, "keep-alive") && delimited))
-        disconnect_after_ = true;
+    if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
+                           : (connection && has_token(*connection, "close"))) {
+      disconnect_after_ = true;
     }
+    if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
     if (params_.no_keep_alive) disconnect_after_ = true;
+    start_decompression(framing, headers);
 
-    if (params_.decompress && framing.kind != http1::BodyFraming::kNone) {
-      const std::string* encoding = headers.get_first("Content-Encoding");
-      if (encoding && http1::iequals(*encoding, "gzip")) {
-        // Tornado renames the header so the application sees a plain body.
-        headers.set("X-Consumed-Content-Encoding", *encoding);
-        headers.remove("Content-Encoding");
-        decompressor_ = std::make_unique<detail::GzipDecompressor>(max_body_size_);
-      }
-    }
-
-    // The delegate may take the headers (move them into its request): decide now.
-    const std::string* expect = headers.get_first("Expect");
-    const bool expect_continue =
-        !is_client_ && expect && http1::iequals(*expect, "100-continue") && version_minor >= 1;
-
-    // A request without a body is fully read once its head is: an answer given from
-    // headers_received then keeps the connection (see write_headers).
-    if (!is_client_ && framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
-
-    // 4. The application sees the head.
-    bool delegate_open = true;
     try {
       co_await delegate.headers_received(start_line, headers);
-      if (is_client_ && code >= 100 && code < 200 && code != 101) {
-        // An interim response (100 Continue, 103 Early Hints): the real one follows. A loop,
-        // not a recursion, and a bounded one: a server may not send them forever.
+      if (code >= 100 && code < 200 && code != 101) {
         if (interim >= kMaxInterimResponses) {
           throw HTTPInputError("More than " + std::to_string(kMaxInterimResponses) +
                                " interim (1xx) responses");
         }
         continue;
       }
-      const bool has_body = framing.kind != http1::BodyFraming::kNone;
-      if (!is_client_ && has_body) {
-        if (write_finished_) {
-          // The application answered before the body (e.g. 401 to a large upload): do not
-          // read it; close after the response instead (Tornado does the same).
-          disconnect_after_ = true;
-          read_finished_ = true;
-          delegate.finish();
-          co_return false;
-        }
-        if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_) {
-          answer_error(413, "Content-Length too long");
-          delegate_open = false;
-          delegate.on_connection_close();
-          co_return false;
-        }
-        if (expect_continue && !headers_written_) {
-          (void)stream_->write(std::string("HTTP/1.1 100 (Continue)\r\n\r\n"));
-        }
-      }
-      if (has_body) {
-        if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
-        switch (framing.kind) {
-          case http1::BodyFraming::kLength:
-            co_await read_fixed_body(delegate, framing.length);
-            break;
-          case http1::BodyFraming::kChunked:
-            co_await read_chunked_body(delegate);
-            break;
-          case http1::BodyFraming::kUntilClose:
-            co_await read_body_until_close(delegate);
-            break;
-          case http1::BodyFraming::kNone:
-            break;
-        }
-        if (decompressor_ && !decompressor_->finished()) {
-          throw HTTPInputError("truncated gzip body");
-        }
-      }
-      read_finished_ = true;
-      delegate_open = false;
-      delegate.finish();
-    } catch (const HTTPInputError& e) {
-      if (is_client_) throw;
-      answer_error(e.status(), e.what());
-      if (delegate_open) delegate.on_connection_close();
-      co_return false;
-    } catch (const StreamClosedError& e) {
-      if (delegate_open) delegate.on_connection_close();
-      if (is_client_) throw;
-      if (e.real_error()) {
-        gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
-                       detail::describe_exception(e.real_error()));
-      }
-      co_return false;
+      co_await read_body(delegate, framing);
+    } catch (const StreamClosedError&) {
+      delegate.on_connection_close();
+      throw;
     }
-
-    // 5. Server: wait until the application finished its response.
-    if (!is_client_ && !write_finished_) co_await wait_write_finished();
+    read_finished_ = true;
+    delegate.finish();
     co_return !disconnect_after_ && !stream_->closed();
   }
 }

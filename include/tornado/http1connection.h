@@ -28,6 +28,7 @@
 
 namespace tornado::http1 {
 struct MessageHead;
+struct BodyFraming;
 class ChunkedDecoder;
 }  // namespace tornado::http1
 
@@ -90,8 +91,15 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   const HTTP1ConnectionParameters& params() const noexcept { return params_; }
 
  private:
-  Task<bool> read_body(httputil::HTTPMessageDelegate& delegate, const http1::MessageHead& head,
-                       bool is_request, std::string_view request_method);
+  // The read path, split by role; both share read_head, start_decompression and the body
+  // readers below.
+  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
+  Task<bool> read_response(httputil::HTTPMessageDelegate& delegate,
+                           std::string_view request_method);
+  Task<std::size_t> read_head(http1::MessageHead& head);  // HTTPInputError when malformed
+  http1::MessageHead& reusable_head();
+  void start_decompression(const http1::BodyFraming& framing, httputil::HTTPHeaders& headers);
+  Task<> read_body(httputil::HTTPMessageDelegate& delegate, const http1::BodyFraming& framing);
   Task<> deliver(httputil::HTTPMessageDelegate& delegate, std::string_view data);
   Task<> read_fixed_body(httputil::HTTPMessageDelegate& delegate, uint64_t length);
   Task<> read_chunked_body(httputil::HTTPMessageDelegate& delegate);
