@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <ctime>
@@ -10,6 +11,7 @@
 #include <system_error>
 
 #include "internal/describe_exception.h"
+#include "internal/signal_watcher.h"
 #include "internal/thread_pool.h"
 #include "tornado/log.h"
 
@@ -17,26 +19,25 @@ namespace tornado {
 
 namespace detail {
 
-// Other threads' callbacks for one loop, with the eventfd that wakes it. Shared with
-// executor jobs so that a result arriving after the loop closed is dropped, not
-// written into freed memory.
-class CrossThreadQueue {
+// The loop's liveness token: other threads' callbacks with the eventfd that wakes the
+// loop, and the loop's address until it closes. Shared with every LoopRef and executor
+// job, so that a holder outliving the loop finds nullptr (or a closed queue that drops
+// what it is given) instead of freed memory.
+class LoopCore {
  public:
-  CrossThreadQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  explicit LoopCore(IOLoop* loop) : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), loop_(loop) {
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   }
-  ~CrossThreadQueue() { ::close(fd_); }
+  ~LoopCore() { ::close(fd_); }
+  LoopCore(const LoopCore&) = delete;
+  LoopCore& operator=(const LoopCore&) = delete;
   int fd() const noexcept { return fd_; }
+  // Written and read on the loop's thread only (LoopRef::get's thread rule).
+  IOLoop* loop() const noexcept { return loop_; }
 
-  void push(std::function<void()> cb) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      pending_.push_back(std::move(cb));
-    }
-    // Only the first push after a drain writes: one syscall per wake-up, not per callback.
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake();
-  }
+  // Only the first push after a drain writes the eventfd: one syscall per wake-up, not per
+  // callback. A push after close is dropped.
+  void push(std::function<void()> cb) { push_if_open(cb); }
   void wake() noexcept {
     uint64_t one = 1;
     ssize_t n = ::write(fd_, &one, sizeof one);
@@ -52,22 +53,38 @@ class CrossThreadQueue {
     for (auto& cb : pending_) out.push_back(std::move(cb));
     pending_.clear();
   }
+  // The loop closed: refs report nullptr, and pushes are dropped from now on.
   void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    pending_.clear();
+    loop_ = nullptr;
+    std::vector<std::function<void()>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      dropped.swap(pending_);
+    }
+    // Destroyed outside the lock: a destructor may post again (and be dropped).
+  }
+  bool push_if_open(std::function<void()>& cb) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return false;
+      pending_.push_back(std::move(cb));
+    }
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake();
+    return true;
   }
 
  private:
   int fd_;
+  IOLoop* loop_;
   std::mutex mutex_;
   std::vector<std::function<void()>> pending_;
   bool closed_ = false;
   std::atomic<bool> wake_pending_{false};
 };
 
-void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void()> cb) {
-  queue->push(std::move(cb));
+void post_to(const std::shared_ptr<LoopCore>& core, std::function<void()> cb) {
+  core->push(std::move(cb));
 }
 
 void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().detached_); }
@@ -75,6 +92,18 @@ void link_detached(DetachedNode* node) { node->link_after(&IOLoop::current().det
 void post(std::function<void()> fn) { IOLoop::current().add_callback(std::move(fn)); }
 
 }  // namespace detail
+
+// ---- LoopRef ----------------------------------------------------------------------------
+
+IOLoop* LoopRef::get() const noexcept { return core_ ? core_->loop() : nullptr; }
+
+bool LoopRef::add_callback(std::function<void()> cb) const {
+  return core_ && core_->push_if_open(cb);
+}
+
+bool LoopRef::refers_to(const IOLoop& loop) const noexcept {
+  return core_ && core_ == loop.core_;
+}
 
 namespace {
 
@@ -102,13 +131,12 @@ uint64_t pack(int fd, uint32_t generation) {
 
 IOLoop::IOLoop(bool make_current)
     : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
-      thread_id_(std::this_thread::get_id()),
-      remote_(std::make_shared<detail::CrossThreadQueue>()) {
+      core_(std::make_shared<detail::LoopCore>(this)) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = pack(remote_->fd(), UINT32_MAX);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote_->fd(), &ev) < 0) {
+  ev.data.u64 = pack(core_->fd(), UINT32_MAX);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, core_->fd(), &ev) < 0) {
     int err = errno;
     ::close(epoll_fd_);
     throw std::system_error(err, std::generic_category(), "epoll_ctl(eventfd)");
@@ -137,7 +165,11 @@ void IOLoop::close(bool all_fds) {
   // Closing from inside a callback would free the callback being run (as asyncio, refuse).
   if (running_) throw std::logic_error("IOLoop::close: the loop is running; stop() it first");
   destroy_detached_frames();
-  remote_->close();
+  core_->close();  // from here on every LoopRef reports nullptr
+  if (signals_) {
+    remove_handler(signals_->fd());
+    signals_.reset();  // closes the signalfd and restores the thread's signal mask
+  }
   for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
     if (handlers_[fd].registered && all_fds) ::close(static_cast<int>(fd));
   }
@@ -148,9 +180,10 @@ void IOLoop::close(bool all_fds) {
   // remove_timeout on this loop: empty the members first, destroy the moved-out copies last.
   auto callbacks = std::move(callbacks_);
   auto running = std::move(running_callbacks_);
-  auto slots = std::move(timer_slots_);
+  auto timer_callbacks = std::move(timer_callbacks_);
   callbacks_.clear();
   running_callbacks_.clear();
+  timer_callbacks_.clear();
   timer_slots_.clear();
   heap_.clear();
   free_timer_slots_.clear();
@@ -228,7 +261,7 @@ void IOLoop::add_callback(Callback cb) {
   if (on_loop_thread()) {
     callbacks_.push_back(std::move(cb));
   } else {
-    remote_->push(std::move(cb));
+    core_->push(std::move(cb));
   }
 }
 
@@ -248,7 +281,7 @@ void IOLoop::run_callbacks() {
   running_callbacks_.clear();
 }
 
-void IOLoop::drain_remote_callbacks() { remote_->drain_into(callbacks_); }
+void IOLoop::drain_remote_callbacks() { core_->drain_into(callbacks_); }
 
 // ---- timers ---------------------------------------------------------------------------
 
@@ -263,11 +296,16 @@ void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
   timer_slots_[e.slot].heap_index = i;
 }
 
+namespace {
+constexpr uint32_t kArity = 4;
+constexpr uint32_t parent_of(uint32_t i) noexcept { return (i - 1) / kArity; }
+}  // namespace
+
 // Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   while (i > 0) {
-    uint32_t parent = (i - 1) / 2;
+    uint32_t parent = parent_of(i);
     if (!timer_less(e, heap_[parent])) break;
     heap_place(i, heap_[parent]);
     i = parent;
@@ -279,12 +317,16 @@ void IOLoop::sift_down(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   for (;;) {
-    uint32_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
-    if (!timer_less(heap_[child], e)) break;
-    heap_place(i, heap_[child]);
-    i = child;
+    const uint32_t first = kArity * i + 1;
+    if (first >= n) break;
+    const uint32_t last = std::min(first + kArity, n);
+    uint32_t best = first;
+    for (uint32_t c = first + 1; c < last; ++c) {
+      if (timer_less(heap_[c], heap_[best])) best = c;
+    }
+    if (!timer_less(heap_[best], e)) break;
+    heap_place(i, heap_[best]);
+    i = best;
   }
   heap_place(i, e);
 }
@@ -295,7 +337,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
   if (i != last) {
     heap_place(i, heap_[last]);
     heap_.pop_back();
-    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
+    if (i > 0 && timer_less(heap_[i], heap_[parent_of(i)])) {
       sift_up(i);
     } else {
       sift_down(i);
@@ -307,7 +349,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
 
 void IOLoop::free_slot(uint32_t slot) noexcept {
   TimerSlot& s = timer_slots_[slot];
-  s.callback = nullptr;
+  timer_callbacks_[slot] = nullptr;  // a cancelled timer releases its captures at once
   ++s.generation;  // invalidates outstanding handles
   free_timer_slots_.push_back(slot);
 }
@@ -322,9 +364,10 @@ TimeoutHandle IOLoop::call_at(double when, Callback cb) {
   } else {
     slot = static_cast<uint32_t>(timer_slots_.size());
     timer_slots_.emplace_back();
+    timer_callbacks_.emplace_back();
   }
   TimerSlot& s = timer_slots_[slot];
-  s.callback = std::move(cb);
+  timer_callbacks_[slot] = std::move(cb);
   const uint32_t index = static_cast<uint32_t>(heap_.size());
   heap_.push_back(HeapEntry{when, timer_sequence_++, slot});
   sift_up(index);  // sets s.heap_index
@@ -356,7 +399,7 @@ void IOLoop::run_due_timers() {
     if (top.deadline > now || top.sequence >= limit) break;
     const uint32_t slot = top.slot;
     heap_remove_at(0);
-    Callback cb = std::move(timer_slots_[slot].callback);
+    Callback cb = std::move(timer_callbacks_[slot]);
     free_slot(slot);  // before running: the callback may add timers (reusing the slot)
     invoke(cb);
   }
@@ -411,29 +454,39 @@ void IOLoop::start() {
   if (running_) throw std::logic_error("IOLoop is already running");
   IOLoop* previous = t_current;
   t_current = this;
-  thread_id_ = std::this_thread::get_id();
+  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   running_ = true;
   struct Reset {
     IOLoop* self;
     IOLoop* previous;
     ~Reset() {
+      self->running_thread_.store(std::thread::id(), std::memory_order_relaxed);
       self->running_ = false;
       self->stop_requested_.store(false);
       t_current = previous ? previous : self;
     }
   } reset{this, previous};
+  // What was added while the loop was not running went through the locked queue: it runs
+  // first, before anything this run adds.
+  drain_remote_callbacks();
   while (!stop_requested_.load(std::memory_order_acquire)) run_once();
 }
 
 void IOLoop::stop() {
   stop_requested_.store(true, std::memory_order_release);
-  if (!on_loop_thread()) remote_->wake();
+  if (!on_loop_thread()) core_->wake();
 }
 
 // ---- executor -------------------------------------------------------------------------
 
-void IOLoop::submit_to_executor(std::function<void()> job) {
-  detail::ThreadPool::default_pool().submit(std::move(job));
+void IOLoop::submit_to_executor(const Executor& executor, std::function<void()> job) {
+  if (executor) {
+    executor(std::move(job));
+  } else if (default_executor_) {
+    default_executor_(std::move(job));
+  } else {
+    detail::ThreadPool::default_pool().submit(std::move(job));
+  }
 }
 
 // ---- PeriodicCallback -----------------------------------------------------------------
@@ -462,15 +515,17 @@ PeriodicCallback::~PeriodicCallback() {
 
 void PeriodicCallback::start() {
   if (running_) return;
-  loop_ = &IOLoop::current();
+  IOLoop& loop = IOLoop::current();
+  loop_ = loop.ref();
   running_ = true;
-  next_timeout_ = loop_->time();
+  next_timeout_ = loop.time();
   schedule_next();
 }
 
 void PeriodicCallback::stop() {
   running_ = false;
-  if (loop_ && !loop_->closed()) loop_->remove_timeout(timeout_);
+  // The loop may be gone (a fixture member destroyed after its loop): then so is the timer.
+  if (IOLoop* loop = loop_.get()) loop->remove_timeout(timeout_);
   timeout_ = {};
 }
 
@@ -497,8 +552,13 @@ void PeriodicCallback::update_next(double current_time) {
 
 void PeriodicCallback::schedule_next() {
   if (!running_) return;
-  update_next(loop_->time());
-  timeout_ = loop_->call_at(next_timeout_, [this] { run(); });
+  IOLoop* loop = loop_.get();
+  if (!loop) {
+    running_ = false;  // the loop closed: nothing can run any more
+    return;
+  }
+  update_next(loop->time());
+  timeout_ = loop->call_at(next_timeout_, [this] { run(); });
 }
 
 void PeriodicCallback::run() {

@@ -10,6 +10,8 @@
 #include "tornado/iostream.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <system_error>
 
 #include "internal/describe_exception.h"
@@ -122,9 +125,10 @@ IOStream::IOStream(int fd, IOStreamOptions options)
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
       throw std::system_error(errno, std::system_category(), "IOStream: fcntl");
     }
-    impl_->loop = &IOLoop::current();
+    IOLoop& loop = IOLoop::current();
+    impl_->loop = loop.ref();
     // Registered once for both directions (edge-triggered): no epoll_ctl per operation.
-    impl_->loop->add_handler(fd, this, IOLoop::READ | IOLoop::WRITE);
+    loop.add_handler(fd, this, IOLoop::READ | IOLoop::WRITE);
   } catch (...) {
     if (fd >= 0) ::close(fd);  // the stream owned it
     fd_ = -1;
@@ -139,14 +143,10 @@ IOStream::~IOStream() {
   }
 }
 
-// The loop, if it is still there: a stream may outlive its IOLoop (tests destroy the loop
-// with streams open). A destroyed loop is no longer current on this thread, and a closed
-// one reports closed(); in both cases the fd left epoll when the loop's epoll fd closed.
-IOLoop* IOStream::live_loop() const noexcept {
-  IOLoop* loop = impl_->loop;
-  if (loop && IOLoop::current_or_null() == loop && !loop->closed()) return loop;
-  return nullptr;
-}
+// The loop the stream registered with, while it is open: a stream may outlive its IOLoop
+// (tests destroy the loop with streams open), and then the fd left epoll with the loop's
+// epoll fd. Whichever loop is current, it is the registering loop that is unregistered.
+IOLoop* IOStream::live_loop() const noexcept { return impl_->loop.get(); }
 
 // ---- reads ------------------------------------------------------------------------------
 
@@ -441,12 +441,31 @@ ssize_t IOStream::read_chunk(std::size_t want) {
   return n;
 }
 
+namespace {
+bool is_buffer_full(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const StreamBufferFullError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace
+
 // The stream closed with a read pending: the buffered bytes may still satisfy it.
 void IOStream::settle_read_on_close() {
   Impl& m = *impl_;
   if (m.kind == ReadKind::kNone || m.read_done) return;
   m.read_done = true;
   if (m.kind == ReadKind::kUntilClose) {
+    // Closed because the buffer filled up: the bytes held are not the whole stream, so
+    // returning them as if they were would hide the truncation.
+    if (is_buffer_full(error_)) {
+      m.read_error = std::make_exception_ptr(StreamClosedError(error_));
+      return;
+    }
     m.read_result = m.buffer.size();
     return;
   }
@@ -477,6 +496,35 @@ ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
 
 // ---- writes -----------------------------------------------------------------------------
 
+namespace {
+
+// writev(2) on a non-socket (a pipe) whose reader may be gone. There is no MSG_NOSIGNAL for
+// pipes, and ignoring SIGPIPE process-wide would change the application's signal setup, so
+// SIGPIPE is blocked for this thread around the call and, if the write raised one (EPIPE),
+// that pending signal is taken back with a zero-timeout sigtimedwait before the old mask
+// returns. The kernel sends a write's SIGPIPE to the writing thread, so no other thread
+// sees it; one that was already pending before the write is left alone.
+ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
+  sigset_t sigpipe, old_mask, pending;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t n = ::writev(fd, iov, count);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !already_pending) {
+    const timespec zero{};
+    while (sigtimedwait(&sigpipe, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = err;
+  return n;
+}
+
+}  // namespace
+
 ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   for (;;) {
     ssize_t n;
@@ -488,11 +536,11 @@ ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
       msg.msg_iovlen = static_cast<std::size_t>(count);
       n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
       if (n < 0 && errno == ENOTSOCK) {
-        impl_->use_writev = true;  // a pipe: writev (SIGPIPE is the process's business)
+        impl_->use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
         continue;
       }
     } else {
-      n = ::writev(fd_, iov, count);
+      n = writev_without_sigpipe(fd_, iov, count);
     }
     if (n >= 0) return n;
     if (errno == EINTR) continue;

@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "tornado/iostream.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 namespace tornado::test {
 

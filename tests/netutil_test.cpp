@@ -19,7 +19,7 @@
 #include <system_error>
 #include <vector>
 
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 #include "net_test_util.h"
 

@@ -16,7 +16,7 @@
 
 #include "tornado/ioloop.h"
 #include "tornado/task.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 using namespace tornado;
 using tornado::queues::LifoQueue;

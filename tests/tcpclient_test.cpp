@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "tornado/tcpserver.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 #include "net_test_util.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "tornado/tcpclient.h"
-#include "tornado/testing.h"
+#include "tornado/testing_core.h"
 
 namespace tornado {
 namespace {

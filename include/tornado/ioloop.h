@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,11 +30,43 @@
 
 namespace tornado {
 
+class IOLoop;
+
 namespace detail {
-class CrossThreadQueue;
-// Queues `cb` for the loop owning `queue`, from any thread; dropped if that loop closed.
-void post_to(const std::shared_ptr<CrossThreadQueue>& queue, std::function<void()> cb);
+// The loop's liveness token: its cross-thread queue, eventfd and "open" flag, shared with
+// every LoopRef (see below). Defined in ioloop.cpp.
+class LoopCore;
+// Queues `cb` for the loop owning `core`, from any thread; dropped if that loop closed.
+void post_to(const std::shared_ptr<LoopCore>& core, std::function<void()> cb);
 }  // namespace detail
+
+namespace detail {
+class SignalWatcher;  // src/internal/signal_watcher.h
+}  // namespace detail
+
+// A weak reference to an IOLoop: what an object that may outlive its loop keeps instead of
+// an IOLoop* (PeriodicCallback, lock and queue waiters, IOStream, accept handlers, the TCP
+// connector). It is the loop's one liveness token: get() gives the loop until close() (or
+// the destructor, which closes) and nullptr from then on, so a holder destroyed or used
+// after its loop never touches freed memory. Copying is cheap (a shared_ptr).
+class LoopRef {
+ public:
+  LoopRef() = default;
+  // The loop while it is open, else nullptr (also for an empty ref). Call it on the loop's
+  // thread (or while the loop is not running), like the loop's own methods.
+  IOLoop* get() const noexcept;
+  explicit operator bool() const noexcept { return get() != nullptr; }
+  // Queues `cb` on the loop from any thread. Returns false, and drops `cb`, if the ref is
+  // empty or the loop closed.
+  bool add_callback(std::function<void()> cb) const;
+  // True if this refers to `loop` (open or not).
+  bool refers_to(const IOLoop& loop) const noexcept;
+
+ private:
+  friend class IOLoop;
+  explicit LoopRef(std::shared_ptr<detail::LoopCore> core) : core_(std::move(core)) {}
+  std::shared_ptr<detail::LoopCore> core_;
+};
 
 // Receives readiness events for one fd. Lower overhead than a std::function handler;
 // what IOStream uses. The object must outlive its registration.
@@ -72,6 +105,8 @@ class IOLoop {
   // The current thread's loop or nullptr, without creating one.
   static IOLoop* current_or_null() noexcept;
   void make_current();
+  // A weak reference to this loop, for objects that may outlive it (see LoopRef).
+  LoopRef ref() const { return LoopRef(core_); }
 
   // Runs until stop(). Throws std::logic_error if already running or closed.
   void start();
@@ -101,8 +136,24 @@ class IOLoop {
   // Stops watching fd; a no-op if it is not registered. Does not close it.
   void remove_handler(int fd);
 
+  // ---- signals (a signalfd; see docs/ioloop.md "Signals") ----
+  // Runs `callback` on this loop each time signal `signum` arrives (replacing an earlier
+  // handler for it). A signalfd only sees blocked signals, so `signum` is blocked in the
+  // calling thread; every other thread must have it blocked too, or the kernel may deliver
+  // it there with its usual action: add handlers (or block the signals in main()) before
+  // starting threads, which inherit the mask. The executor's pool threads block them all.
+  // Throws std::invalid_argument for SIGKILL, SIGSTOP, an invalid number or an empty
+  // callback; std::system_error if signalfd fails. Loop thread only.
+  void add_signal_handler(int signum, Callback callback);
+  // Stops handling `signum`: an instance not yet handled is discarded, and the thread's
+  // mask for it is restored (close() does the same for all). False if none was set.
+  bool remove_signal_handler(int signum);
+
   // ---- callbacks and timers ----
   // Runs `cb` on the next iteration. The only method safe from any thread (with stop).
+  // On the thread running the loop it is a plain queue push; from any other thread (or
+  // while the loop is not running) it goes through a mutex and wakes the loop. FIFO per
+  // calling thread. Dropped once the loop closed.
   void add_callback(Callback cb);
   // Alias kept for Tornado users.
   void spawn_callback(Callback cb) { add_callback(std::move(cb)); }
@@ -118,10 +169,22 @@ class IOLoop {
   // Number of pending timers (for tests and metrics).
   std::size_t pending_timeouts() const noexcept { return heap_.size(); }
 
-  // Runs `fn` on the default thread pool; its result or exception arrives in the
-  // returned Future on this loop. Loop thread only.
+  // ---- executors ----
+  // Runs a job on some other thread; called from the loop's thread, must not block long.
+  // A thread pool's submit, say: [pool](auto job) { pool->submit(std::move(job)); }.
+  using Executor = std::function<void(std::function<void()> job)>;
+  // Runs `fn` on `executor` (or, empty, this loop's default executor); its result or
+  // exception arrives in the returned Future on this loop. An exception thrown by the
+  // executor itself (refusing the job) propagates. Loop thread only.
   template <typename F>
-  auto run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>>;
+  auto run_in_executor(const Executor& executor, F&& fn) -> Future<std::invoke_result_t<F>>;
+  template <typename F>
+  auto run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>> {
+    return run_in_executor(Executor(), std::forward<F>(fn));
+  }
+  // The executor run_in_executor uses when given none (Tornado's set_default_executor);
+  // an empty one restores the built-in pool (min(32, cores + 4) threads). Loop thread only.
+  void set_default_executor(Executor executor) { default_executor_ = std::move(executor); }
 
  private:
   struct HandlerEntry {
@@ -130,14 +193,18 @@ class IOLoop {
     uint32_t generation = 0;
     bool registered = false;
   };
+  // What sifting updates, 8 bytes a timer: a million of them fit in 8 MB of cache-friendly
+  // memory. The callbacks live apart (timer_callbacks_) and are touched once per timer.
   struct TimerSlot {
-    Callback callback;
     uint32_t heap_index = UINT32_MAX;
     uint32_t generation = 0;
   };
 
+  // True only on the thread inside start(). Only that thread ever stores its own id in
+  // running_thread_ (and clears it before start() returns), so a thread can read its own id
+  // there only while it runs the loop: the check is exact even with a relaxed load.
   bool on_loop_thread() const noexcept {
-    return std::this_thread::get_id() == thread_id_.load(std::memory_order_relaxed);
+    return std::this_thread::get_id() == running_thread_.load(std::memory_order_relaxed);
   }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
@@ -146,7 +213,7 @@ class IOLoop {
   void run_callbacks();
   void drain_remote_callbacks();
   void invoke(Callback& cb) noexcept;
-  static void submit_to_executor(std::function<void()> job);
+  void submit_to_executor(const Executor& executor, std::function<void()> job);
 
   // timer heap helpers
   struct HeapEntry {
@@ -167,31 +234,43 @@ class IOLoop {
 
   int epoll_fd_ = -1;
   detail::DetachedNode detached_;  // sentinel of the spawned frames living on this loop
-  std::atomic<std::thread::id> thread_id_;  // read by add_callback on any thread
+  // The thread inside start(), or id{} when none is: add_callback's unlocked path is for it
+  // alone. (Keying on the constructing thread let that thread race a loop run elsewhere.)
+  std::atomic<std::thread::id> running_thread_;
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
 
   std::vector<HandlerEntry> handlers_;  // indexed by fd
   std::vector<Callback> callbacks_;     // loop-thread queue
   std::vector<Callback> running_callbacks_;
-  std::shared_ptr<detail::CrossThreadQueue> remote_;  // other threads' queue + eventfd
+  // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.
+  std::shared_ptr<detail::LoopCore> core_;
+
+  Executor default_executor_;  // empty: the built-in pool
+  std::unique_ptr<detail::SignalWatcher> signals_;  // made by the first add_signal_handler
 
   std::vector<TimerSlot> timer_slots_;
+  // Parallel to timer_slots_. A deque: growing it never moves (so never re-constructs) the
+  // callbacks already stored, which was most of a cold million-timer start.
+  std::deque<Callback> timer_callbacks_;
   std::vector<uint32_t> free_timer_slots_;
-  // Min-heap on (deadline, sequence). The keys live in the heap itself, not in the slots,
-  // so sifting compares neighbouring entries instead of chasing slot indices: with a
-  // million timers that is most of the cache misses saved.
+  // 4-ary min-heap on (deadline, sequence): half the depth of a binary heap, so half the
+  // slot updates per sift, and a node's four children share one or two cache lines. The
+  // keys live in the heap itself, not in the slots, so sifting compares neighbouring
+  // entries instead of chasing slot indices.
   std::vector<HeapEntry> heap_;
   uint64_t timer_sequence_ = 0;
 
   friend class PeriodicCallback;
+  friend class LoopRef;
   friend void detail::link_detached(detail::DetachedNode*);
 };
 
 // Calls `callback` every `period` (start to start). With jitter j, each period is
 // scaled by a random factor in [1 - j/2, 1 + j/2]. A run that overruns skips the
 // ticks it missed instead of bunching them. A callback returning Task<> is awaited
-// before the next run is scheduled. Loop thread only.
+// before the next run is scheduled. Loop thread only. It keeps a LoopRef, not the loop:
+// it may be stopped or destroyed after its loop closed (its timer went with the loop).
 class PeriodicCallback {
  public:
   PeriodicCallback(std::function<void()> callback, Duration period, double jitter = 0);
@@ -217,7 +296,7 @@ class PeriodicCallback {
   std::shared_ptr<const std::function<Task<>()>> callback_;
   double period_;
   double jitter_;
-  IOLoop* loop_ = nullptr;
+  LoopRef loop_;
   bool running_ = false;
   double next_timeout_ = 0;
   TimeoutHandle timeout_;
@@ -288,11 +367,11 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
 }
 
 template <typename F>
-auto IOLoop::run_in_executor(F&& fn) -> Future<std::invoke_result_t<F>> {
+auto IOLoop::run_in_executor(const Executor& executor, F&& fn) -> Future<std::invoke_result_t<F>> {
   using R = std::invoke_result_t<F>;
   Future<R> fut;
-  // The job holds the queue, not the loop: a loop closed meanwhile just drops the result.
-  submit_to_executor([remote = remote_, fut, fn = std::forward<F>(fn)]() mutable {
+  // The job holds the loop's core, not the loop: a loop closed meanwhile drops the result.
+  submit_to_executor(executor, [remote = core_, fut, fn = std::forward<F>(fn)]() mutable {
     Callback deliver;
     try {
       if constexpr (std::is_void_v<R>) {

@@ -17,7 +17,8 @@
 // when they are consumed. With no read pending the stream reads from the socket only to
 // notice a close (when a close callback is set), and at most read_chunk_size bytes: the
 // rest stays in the kernel, which pushes back on the peer.
-// Writes never raise SIGPIPE: sockets are written with sendmsg(MSG_NOSIGNAL).
+// Writes never raise SIGPIPE: sockets are written with sendmsg(MSG_NOSIGNAL), pipes with
+// SIGPIPE blocked for the writing thread (a raised one is consumed); both fail with EPIPE.
 // See docs/iostream.md for the buffer layout, defaults and error semantics.
 //
 // Thread rule: loop thread only (the loop current when the stream was made).
@@ -96,8 +97,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // valid until the task completes.
   Task<std::size_t> read_into(std::span<char> buffer, bool partial = false);
   // Everything until the stream closes. As in Tornado it completes with the buffered
-  // bytes whatever closed the stream; error() tells whether the close was clean.
-  // Raises StreamBufferFullError (as real_error) past max_buffer_size.
+  // bytes whatever closed the stream; error() tells whether the close was clean. Past
+  // max_buffer_size it raises StreamClosedError whose real_error is StreamBufferFullError
+  // (the stream is closed) instead of returning a truncated result.
   Task<std::string> read_until_close();
 
   // ---- in-place access, for parsers that work on the read buffer ----

@@ -60,7 +60,7 @@ template <typename T>
 struct Waiter {
   explicit Waiter(Future<T> f) : future(std::move(f)) {}
   Future<T> future;
-  IOLoop* loop = nullptr;
+  LoopRef loop;  // the timer's loop; may close before the waiter is served
   TimeoutHandle timer;
 };
 
@@ -79,7 +79,7 @@ class WaiterQueue : public std::enable_shared_from_this<WaiterQueue<Entry>> {
   void push(Entry entry, std::optional<Duration> timeout, Expire expire) {
     if (timeout) {
       IOLoop& loop = IOLoop::current();
-      entry.loop = &loop;
+      entry.loop = loop.ref();
       entry.timer = loop.call_later(
           *timeout, [fut = entry.future, weak = this->weak_from_this(), expire]() mutable {
             if (fut.done()) return;
@@ -103,7 +103,9 @@ class WaiterQueue : public std::enable_shared_from_this<WaiterQueue<Entry>> {
   Entry pop() {
     Entry e = std::move(entries_.front());
     entries_.pop_front();
-    if (e.timer) e.loop->remove_timeout(e.timer);
+    if (e.timer) {
+      if (IOLoop* loop = e.loop.get()) loop->remove_timeout(e.timer);
+    }
     return e;
   }
 

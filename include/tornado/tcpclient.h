@@ -140,7 +140,7 @@ class Connector : public std::enable_shared_from_this<Connector<Stream, Address>
   Future<Result> start(Duration timeout = kInitialConnectTimeout,
                        std::optional<double> connect_deadline = std::nullopt) {
     IOLoop& loop = IOLoop::current();
-    loop_ = &loop;
+    loop_ = loop.ref();
     try_connect(kPrimary);
     std::weak_ptr<Connector> weak = this->weak_from_this();
     timeout_ = loop.call_later(timeout, [weak] {
@@ -208,7 +208,7 @@ class Connector : public std::enable_shared_from_this<Connector<Stream, Address>
       try_connect(q);
       if (timeout_armed_) {
         // A failure need not wait for the timer before trying the other family.
-        loop_->remove_timeout(timeout_);
+        if (IOLoop* loop = loop_.get()) loop->remove_timeout(timeout_);
         on_timeout();
       }
       return;
@@ -225,9 +225,12 @@ class Connector : public std::enable_shared_from_this<Connector<Stream, Address>
   }
 
   void clear_timeouts() {
-    if (timeout_armed_) loop_->remove_timeout(timeout_);
+    // An attempt may finish after the loop closed (and took the timers with it).
+    if (IOLoop* loop = loop_.get()) {
+      if (timeout_armed_) loop->remove_timeout(timeout_);
+      loop->remove_timeout(connect_timeout_);
+    }
     timeout_armed_ = false;
-    loop_->remove_timeout(connect_timeout_);
   }
 
   void close_streams() {
@@ -243,7 +246,7 @@ class Connector : public std::enable_shared_from_this<Connector<Stream, Address>
   std::vector<StreamPtr> streams_;
   std::exception_ptr last_error_;
   Future<Result> future_;
-  IOLoop* loop_ = nullptr;
+  LoopRef loop_;  // the timers' loop
   TimeoutHandle timeout_;
   bool timeout_armed_ = true;
   TimeoutHandle connect_timeout_;

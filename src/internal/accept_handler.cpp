@@ -24,7 +24,7 @@ namespace {
 
 struct AcceptState : std::enable_shared_from_this<AcceptState> {
   int fd = -1;
-  IOLoop* loop = nullptr;
+  LoopRef loop;  // the loop the listener is registered with
   AcceptCallback callback;
   AcceptOptions options;
   bool removed = false;
@@ -65,7 +65,7 @@ void AcceptState::accept_some() {
       // EBADF/EINVAL: the listener was closed under us (e.g. stop() without the remover).
       gen_log().error("accept on fd {} failed: {}; no longer accepting", fd,
                       std::system_category().message(err));
-      loop->remove_handler(fd);
+      if (IOLoop* l = loop.get()) l->remove_handler(fd);
       removed = true;
       return;
     }
@@ -90,7 +90,9 @@ void AcceptState::accept_some() {
   // Budget spent with connections possibly still queued: continue next iteration.
   if (!removed && !continuation_queued) {
     continuation_queued = true;
-    loop->add_callback([weak = weak_from_this()] {
+    IOLoop* l = loop.get();
+    if (!l) return;
+    l->add_callback([weak = weak_from_this()] {
       if (auto s = weak.lock()) {
         s->continuation_queued = false;
         s->accept_some();
@@ -108,7 +110,9 @@ void AcceptState::schedule_retry(int err) {
   } else {
     current_backoff = std::min(current_backoff * 2, options.max_backoff);
   }
-  retry = loop->call_later(current_backoff, [weak = weak_from_this()] {
+  IOLoop* l = loop.get();
+  if (!l) return;
+  retry = l->call_later(current_backoff, [weak = weak_from_this()] {
     if (auto s = weak.lock()) {
       s->retry = TimeoutHandle{};
       s->accept_some();
@@ -129,20 +133,23 @@ std::function<void()> add_accept_handler(int fd, AcceptCallback callback,
   }
   auto state = std::make_shared<AcceptState>();
   state->fd = fd;
-  state->loop = &IOLoop::current();
+  IOLoop& loop = IOLoop::current();
+  state->loop = loop.ref();
   state->callback = std::move(callback);
   state->options = options;
   // The loop holds the state through the handler; the remover drops that reference.
-  state->loop->add_handler(
+  loop.add_handler(
       fd, [state](int, uint32_t) { state->accept_some(); }, IOLoop::READ);
   return [weak = std::weak_ptr<AcceptState>(state)] {
     auto s = weak.lock();
     if (!s || s->removed) return;
     s->removed = true;
-    s->loop->remove_timeout(s->retry);
+    IOLoop* loop = s->loop.get();
+    if (!loop) return;  // the loop closed: the timer and the registration went with it
+    loop->remove_timeout(s->retry);
     s->retry = TimeoutHandle{};
     // remove_handler destroys the handler holding `state`; `s` keeps it alive here.
-    s->loop->remove_handler(s->fd);
+    loop->remove_handler(s->fd);
   };
 }
 

@@ -50,7 +50,7 @@ class CompiledRegex {
 }  // namespace detail
 
 struct IOStream::Impl {
-  IOLoop* loop = nullptr;
+  LoopRef loop;  // the loop the fd is registered with
   detail::ReadBuffer buffer;
 
   // ---- the pending read (one at a time) ----

@@ -1,12 +1,25 @@
 #include "internal/thread_pool.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 
 namespace tornado::detail {
 
 ThreadPool::ThreadPool(unsigned threads) {
+  // Workers start with every asynchronous signal blocked (they inherit this thread's mask
+  // while it is widened), so a process-directed signal that an IOLoop handles through a
+  // signalfd is never delivered to a pool thread instead.
+  sigset_t all, old;
+  sigfillset(&all);
+  for (int sync : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) {
+    sigdelset(&all, sync);
+  }
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 ThreadPool::~ThreadPool() {

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Memory per idle keep-alive HTTP connection: demos/helloworld beside nginx (1 worker) and
+# Python Tornado's hello world, in the same run.
+#
+#   bench/idle_conns.sh [--connections=10000]
+#
+# For each server: start it, read its RSS (VmRSS), open N connections that each make one
+# request and then stay open and idle (bench/peers/idle_client.py), read the RSS again, and
+# report (after - before) / N in KiB, plus the kernel's TCP memory from /proc/net/sockstat
+# (the same for every server: socket buffers are the kernel's). Everything started is stopped
+# on exit. Reports only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+connections=10000
+for a in "$@"; do
+  case "$a" in
+    --connections=*) connections=${a#*=} ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
+command -v nginx >/dev/null || { echo "missing nginx: run scripts/bootstrap" >&2; exit 1; }
+build=${BUILD_DIR:-build-release}
+if [ ! -x "$build/demos/helloworld/helloworld" ]; then
+  cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
+fi
+ninja -C "$build" helloworld >/dev/null
+
+work=$(mktemp -d)
+started=()
+cleanup() {
+  for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+source bench/common.sh
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+tcp_pages() { awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
+
+start_server() {  # NAME PORT -> sets server_pid
+  case $1 in
+    tornado-cpp) "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$2" \
+                   >"$work/$1.log" 2>&1 & ;;
+    python-tornado) /usr/bin/python3 bench/peers/tornado_hello.py "$2" >"$work/$1.log" 2>&1 & ;;
+    nginx)
+      mkdir -p "$work/nginx/logs"
+      cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $work/nginx/logs/error.log;
+pid $work/nginx/nginx.pid;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  keepalive_timeout 3600s;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$2 backlog=4096;
+    location / { return 200 "Hello, world"; }
+  }
+}
+CONF
+      nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & ;;
+  esac
+  server_pid=$!
+  started+=("$server_pid")
+}
+
+printf '%-15s %8s %10s %10s %14s %16s\n' server conns "rss before" "rss after" "KiB per conn" "kernel TCP KiB/conn"
+declare -A per=()
+for name in tornado-cpp nginx python-tornado; do
+  port=$(free_port)
+  start_server "$name" "$port"
+  wait_port "$port"
+  # One warm-up request, so that lazily built state (the first response) is in "before".
+  curl -s "http://127.0.0.1:$port/" >/dev/null
+  sleep 0.2
+  before=$(rss_kib "$server_pid")
+  tcp_before=$(tcp_pages)
+  coproc CLIENT { exec /usr/bin/python3 bench/peers/idle_client.py "$port" "$connections"; }
+  client_pid=$CLIENT_PID
+  started+=("$client_pid")
+  read -r ready opened failed <&"${CLIENT[0]}"
+  sleep 0.5  # let the server finish its bookkeeping for the last responses
+  after=$(rss_kib "$server_pid")
+  tcp_after=$(tcp_pages)
+  exec {CLIENT[1]}>&-   # the client closes its connections and exits
+  wait "$client_pid" 2>/dev/null || true
+  kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+  per[$name]=$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN{printf "%.2f", (a-b)/n}')
+  ktcp=$(awk -v a="$tcp_after" -v b="$tcp_before" -v n="$opened" 'BEGIN{printf "%.2f", (a-b)*4/n}')
+  printf '%-15s %8s %10s %10s %14s %16s\n' "$name" "$opened" "$before" "$after" "${per[$name]}" "$ktcp"
+  [ "$failed" = 0 ] || echo "  ($failed connections failed)"
+done
+awk -v a="${per[tornado-cpp]}" -v n="${per[nginx]}" -v t="${per[python-tornado]}" \
+  'BEGIN{printf "ratios (KiB per idle connection): tornado-cpp/nginx %.2fx, tornado-cpp/python-tornado %.2fx\n", (n>0?a/n:0), (t>0?a/t:0)}'

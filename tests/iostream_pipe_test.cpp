@@ -1,0 +1,129 @@
+// IOStream over pipes: a write whose reader is gone fails with StreamClosedError (EPIPE)
+// instead of killing the process with SIGPIPE; and read_until_close past max_buffer_size.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "tornado/iostream.h"
+#include "tornado/testing_core.h"
+
+using namespace tornado;
+using tornado::testing::AsyncTest;
+
+namespace {
+
+std::pair<int, int> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+  return {fds[0], fds[1]};
+}
+
+// The system_error code a StreamClosedError carries, or 0.
+int real_errno(const StreamClosedError& e) {
+  if (!e.real_error()) return 0;
+  try {
+    std::rethrow_exception(e.real_error());
+  } catch (const std::system_error& se) {
+    return se.code().value();
+  } catch (...) {
+    return 0;
+  }
+}
+
+bool sigpipe_pending() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGPIPE) == 1;
+}
+
+class IOStreamPipeTest : public AsyncTest {};
+
+// Before the fix the process died here with SIGPIPE (exit status 141).
+TEST_F(IOStreamPipeTest, WriteAfterReaderClosedRaisesStreamClosedError) {
+  auto [r, w] = make_pipe();
+  ::close(r);
+  auto stream = IOStream::create(w);
+  int code = run_sync([stream]() -> Task<int> {
+    try {
+      co_await stream->write("hello");
+    } catch (const StreamClosedError& e) {
+      co_return real_errno(e);
+    }
+    co_return -1;
+  });
+  EXPECT_EQ(code, EPIPE);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_FALSE(sigpipe_pending());
+}
+
+// A thread that blocks SIGPIPE itself must not be left with one pending (it would be
+// delivered the moment the thread unblocks it).
+TEST_F(IOStreamPipeTest, WriteWithSigpipeBlockedLeavesNonePending) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+  auto [r, w] = make_pipe();
+  ::close(r);
+  auto stream = IOStream::create(w);
+  EXPECT_THROW(run_sync([stream]() -> Task<> { co_await stream->write("x"); }), StreamClosedError);
+  EXPECT_FALSE(sigpipe_pending());
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+TEST_F(IOStreamPipeTest, WriteToOpenPipeArrives) {
+  auto [r, w] = make_pipe();
+  auto writer = IOStream::create(w);
+  auto reader = IOStream::create(r);
+  std::string got = run_sync([writer, reader]() -> Task<std::string> {
+    co_await writer->write("ping\n");
+    co_return co_await reader->read_until("\n");
+  });
+  EXPECT_EQ(got, "ping\n");
+}
+
+// read_until_close must not return the first max_buffer_size bytes as if they were all.
+TEST_F(IOStreamPipeTest, ReadUntilClosePastMaxBufferSizeRaisesBufferFull) {
+  auto [r, w] = make_pipe();
+  IOStreamOptions options;
+  options.max_buffer_size = 64 * 1024;
+  auto reader = IOStream::create(r, options);
+  auto writer = IOStream::create(w);
+  std::exception_ptr real;
+  run_sync([&]() -> Task<> {
+    writer->write(std::string(200 * 1024, 'x'));  // more than the limit, then close
+    auto read = reader->read_until_close();
+    try {
+      std::string data = co_await std::move(read);
+      ADD_FAILURE() << "read_until_close returned " << data.size() << " bytes";
+    } catch (const StreamClosedError& e) {
+      real = e.real_error();
+    }
+    writer->close();
+  });
+  ASSERT_TRUE(real);
+  EXPECT_THROW(std::rethrow_exception(real), StreamBufferFullError);
+}
+
+TEST_F(IOStreamPipeTest, ReadUntilCloseWithinMaxBufferSizeReturnsEverything) {
+  auto [r, w] = make_pipe();
+  IOStreamOptions options;
+  options.max_buffer_size = 64 * 1024;
+  auto reader = IOStream::create(r, options);
+  auto writer = IOStream::create(w);
+  std::string data = run_sync([&]() -> Task<std::string> {
+    co_await writer->write(std::string(48 * 1024, 'y'));
+    writer->close();
+    co_return co_await reader->read_until_close();
+  });
+  EXPECT_EQ(data, std::string(48 * 1024, 'y'));
+}
+
+}  // namespace
