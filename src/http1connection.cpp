@@ -20,6 +20,9 @@ using httputil::StartLine;
 
 namespace {
 
+// A client reads at most this many 1xx responses before the final one.
+constexpr int kMaxInterimResponses = 100;
+
 // "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
 const std::string& cached_date_line() {
   thread_local time_t cached_second = 0;
@@ -147,119 +150,138 @@ void HTTP1Connection::answer_error(int status, const std::string& message) {
   write_finished_ = true;
 }
 
+// ---- reading: shared steps ------------------------------------------------------------
+
 Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate,
                                          std::string_view request_method) {
-  reset_for_next_message();
-  if (is_client_) request_method_ = std::string(request_method);
-  if (!head_) head_ = std::make_unique<http1::MessageHead>();
-  http1::MessageHead& head = *head_;
-  http1::Limits limits{.max_header_size = params_.max_header_size};
+  // Not a coroutine: the role's coroutine is the only frame.
+  return is_client_ ? read_response(delegate, request_method) : read_request(delegate);
+}
+
+Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head) {
+  const http1::Limits limits{.max_header_size = params_.max_header_size};
   http1::ParseError err;
   std::size_t used = 0, scan_from = 0;
   std::optional<double> deadline;
-  if (params_.header_timeout) deadline = IOLoop::current().time() + params_.header_timeout->count();
-
-  // 1. The head, parsed in place on the read buffer.
+  if (params_.header_timeout) {
+    deadline = IOLoop::current().time() + params_.header_timeout->count();
+  }
+  // The head, parsed in place on the read buffer.
   for (;;) {
     std::string_view buf = stream_->read_buffer();
     if (!buf.empty()) {
       auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
                            : http1::parse_request_head(buf, head, used, err, limits, scan_from);
-      if (st == http1::ParseStatus::kComplete) break;
-      if (st == http1::ParseStatus::kError) {
-        if (is_client_) throw HTTPInputError(err.message, err.status);
-        answer_error(err.status, err.message);
-        co_return false;
-      }
+      if (st == http1::ParseStatus::kComplete) co_return used;
+      if (st == http1::ParseStatus::kError) throw HTTPInputError(err.message, err.status);
       scan_from = buf.size();
     }
     co_await fill_with_timeout(deadline);
   }
+}
 
-  http1::BodyFraming framing;
-  if (!is_client_) {
-    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
-        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
-      answer_error(err.status, err.message);
-      co_return false;
-    }
-  } else {
-    check_response_framing(head);
-    if (http1::response_body_framing(head, request_method_, framing, err) !=
-        http1::ParseStatus::kComplete) {
-      throw HTTPInputError(err.message, err.status);
-    }
-    // The bound applies to the inflated size when decompressing (the decompressor checks
-    // it); otherwise a declared length past it is refused before reading (as Tornado).
-    if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
-        !(params_.decompress && headers_say_gzip(head))) {
-      throw HTTPInputError("Content-Length too long", 413);
-    }
+http1::MessageHead& HTTP1Connection::reusable_head() {
+  if (!head_) head_ = std::make_unique<http1::MessageHead>();
+  return *head_;
+}
+
+void HTTP1Connection::start_decompression(const http1::BodyFraming& framing, HTTPHeaders& headers) {
+  if (!params_.decompress || framing.kind == http1::BodyFraming::kNone) return;
+  const std::string* encoding = headers.get_first("Content-Encoding");
+  if (encoding && http1::iequals(*encoding, "gzip")) {
+    // Tornado renames the header so the application sees a plain body.
+    headers.set("X-Consumed-Content-Encoding", *encoding);
+    headers.remove("Content-Encoding");
+    decompressor_ = std::make_unique<detail::GzipDecompressor>(max_body_size_);
   }
+}
 
-  // 2. Copy what outlives the buffer, then release the head's bytes.
+Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
+                                  const http1::BodyFraming& framing) {
+  if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
+  switch (framing.kind) {
+    case http1::BodyFraming::kLength:
+      co_await read_fixed_body(delegate, framing.length);
+      break;
+    case http1::BodyFraming::kChunked:
+      co_await read_chunked_body(delegate);
+      break;
+    case http1::BodyFraming::kUntilClose:
+      co_await read_body_until_close(delegate);
+      break;
+    case http1::BodyFraming::kNone:
+      break;
+  }
+  if (decompressor_ && !decompressor_->finished()) throw HTTPInputError("truncated gzip body");
+}
+
+namespace {
+
+HTTPHeaders copy_fields(const http1::MessageHead& head) {
   HTTPHeaders headers;
   for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
-  std::string version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-  StartLine start_line;
-  if (is_client_) {
-    start_line = ResponseStartLine{std::move(version), head.code, std::string(head.reason)};
-  } else {
-    request_method_ = std::string(head.method);
-    request_version_minor_ = head.version_minor;
-    start_line = RequestStartLine{request_method_, std::string(head.target), std::move(version)};
+  return headers;
+}
+
+std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
+
+}  // namespace
+
+// ---- reading: the server's side (requests) ---------------------------------------------
+
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
+  reset_for_next_message();
+  http1::MessageHead& head = reusable_head();
+  http1::BodyFraming framing;
+  std::size_t used = 0;
+  try {
+    used = co_await read_head(head);
+    http1::ParseError err;
+    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
+        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
+      throw HTTPInputError(err.message, err.status);
+    }
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    co_return false;
   }
-  const int version_minor = head.version_minor;
-  const int code = head.code;
+
+  // Copy what outlives the buffer, then release the head's bytes.
+  HTTPHeaders headers = copy_fields(head);
+  request_method_ = std::string(head.method);
+  request_version_minor_ = head.version_minor;
+  const RequestStartLine start_line{request_method_, std::string(head.target),
+                                    version_name(head.version_minor)};
   stream_->consume(used);
 
-  // 3. Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
+  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
   const std::string* connection = headers.get_first("Connection");
-  if (is_client_) {
-    if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
-                           : (connection && has_token(*connection, "close"))) {
-      disconnect_after_ = true;
-    }
-    if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
-  } else if (version_minor >= 1) {
+  if (request_version_minor_ >= 1) {
     if (connection && has_token(*connection, "close")) disconnect_after_ = true;
   } else {
-    bool delimited = framing.kind != http1::BodyFraming::kNone || headers.contains("Content-Length") ||
-                     request_method_ == "GET" || request_method_ == "HEAD";
-    if (!(connection && has_token(*connection, "keep-alive") && delimited)) disconnect_after_ = true;
-  }
-  if (params_.no_keep_alive) disconnect_after_ = true;
-
-  if (params_.decompress && framing.kind != http1::BodyFraming::kNone) {
-    const std::string* encoding = headers.get_first("Content-Encoding");
-    if (encoding && http1::iequals(*encoding, "gzip")) {
-      // Tornado renames the header so the application sees a plain body.
-      headers.set("X-Consumed-Content-Encoding", *encoding);
-      headers.remove("Content-Encoding");
-      decompressor_ = std::make_unique<detail::GzipDecompressor>(max_body_size_);
+    bool delimited = framing.kind != http1::BodyFraming::kNone ||
+                     headers.contains("Content-Length") || request_method_ == "GET" ||
+                     request_method_ == "HEAD";
+    if (!(connection && has_token(*connection, "keep-alive") && delimited)) {
+      disconnect_after_ = true;
     }
   }
+  if (params_.no_keep_alive) disconnect_after_ = true;
+  start_decompression(framing, headers);
 
   // The delegate may take the headers (move them into its request): decide now.
   const std::string* expect = headers.get_first("Expect");
   const bool expect_continue =
-      !is_client_ && expect && http1::iequals(*expect, "100-continue") && version_minor >= 1;
-
+      expect && http1::iequals(*expect, "100-continue") && request_version_minor_ >= 1;
+  const bool has_body = framing.kind != http1::BodyFraming::kNone;
   // A request without a body is fully read once its head is: an answer given from
   // headers_received then keeps the connection (see write_headers).
-  if (!is_client_ && framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
+  if (!has_body) read_finished_ = true;
 
-  // 4. The application sees the head.
   bool delegate_open = true;
   try {
     co_await delegate.headers_received(start_line, headers);
-    if (is_client_ && code >= 100 && code < 200 && code != 101) {
-      // An interim response (100 Continue): the real one follows.
-      delegate_open = false;
-      co_return co_await read_message(delegate, request_method_);
-    }
-    const bool has_body = framing.kind != http1::BodyFraming::kNone;
-    if (!is_client_ && has_body) {
+    if (has_body) {
       if (write_finished_) {
         // The application answered before the body (e.g. 401 to a large upload): do not
         // read it; close after the response instead (Tornado does the same).
@@ -277,37 +299,17 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
       if (expect_continue && !headers_written_) {
         (void)stream_->write(std::string("HTTP/1.1 100 (Continue)\r\n\r\n"));
       }
-    }
-    if (has_body) {
-      if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
-      switch (framing.kind) {
-        case http1::BodyFraming::kLength:
-          co_await read_fixed_body(delegate, framing.length);
-          break;
-        case http1::BodyFraming::kChunked:
-          co_await read_chunked_body(delegate);
-          break;
-        case http1::BodyFraming::kUntilClose:
-          co_await read_body_until_close(delegate);
-          break;
-        case http1::BodyFraming::kNone:
-          break;
-      }
-      if (decompressor_ && !decompressor_->finished()) {
-        throw HTTPInputError("truncated gzip body");
-      }
+      co_await read_body(delegate, framing);
     }
     read_finished_ = true;
     delegate_open = false;
     delegate.finish();
   } catch (const HTTPInputError& e) {
-    if (is_client_) throw;
     answer_error(e.status(), e.what());
     if (delegate_open) delegate.on_connection_close();
     co_return false;
   } catch (const StreamClosedError& e) {
     if (delegate_open) delegate.on_connection_close();
-    if (is_client_) throw;
     if (e.real_error()) {
       gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
                      detail::describe_exception(e.real_error()));
@@ -315,36 +317,103 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
     co_return false;
   }
 
-  // 5. Server: wait until the application finished its response.
-  if (!is_client_ && !write_finished_) co_await wait_write_finished();
+  // Wait until the application finished its response.
+  if (!write_finished_) co_await wait_write_finished();
   co_return !disconnect_after_ && !stream_->closed();
+}
+
+// ---- reading: the client's side (responses) --------------------------------------------
+
+Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegate,
+                                          std::string_view request_method) {
+  // Interim responses (100 Continue, 103 Early Hints) precede the real one: a loop, not a
+  // recursion, and a bounded one, so that a server cannot keep us reading them forever.
+  for (int interim = 0;; ++interim) {
+    reset_for_next_message();
+    request_method_ = std::string(request_method);
+    http1::MessageHead& head = reusable_head();
+    const std::size_t used = co_await read_head(head);
+    http1::BodyFraming framing;
+    http1::ParseError err;
+    check_response_framing(head);
+    if (http1::response_body_framing(head, request_method_, framing, err) !=
+        http1::ParseStatus::kComplete) {
+      throw HTTPInputError(err.message, err.status);
+    }
+    // The bound applies to the inflated size when decompressing (the decompressor checks
+    // it); otherwise a declared length past it is refused before reading (as Tornado).
+    if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
+        !(params_.decompress && headers_say_gzip(head))) {
+      throw HTTPInputError("Content-Length too long", 413);
+    }
+
+    HTTPHeaders headers = copy_fields(head);
+    const int code = head.code;
+    const int version_minor = head.version_minor;
+    const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
+    stream_->consume(used);
+
+    const std::string* connection = headers.get_first("Connection");
+    if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
+                           : (connection && has_token(*connection, "close"))) {
+      disconnect_after_ = true;
+    }
+    if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
+    if (params_.no_keep_alive) disconnect_after_ = true;
+    start_decompression(framing, headers);
+
+    try {
+      co_await delegate.headers_received(start_line, headers);
+      if (code >= 100 && code < 200 && code != 101) {
+        if (interim >= kMaxInterimResponses) {
+          throw HTTPInputError("More than " + std::to_string(kMaxInterimResponses) +
+                               " interim (1xx) responses");
+        }
+        continue;
+      }
+      co_await read_body(delegate, framing);
+    } catch (const StreamClosedError&) {
+      delegate.on_connection_close();
+      throw;
+    }
+    read_finished_ = true;
+    delegate.finish();
+    co_return !disconnect_after_ && !stream_->closed();
+  }
 }
 
 Task<> HTTP1Connection::deliver(httputil::HTTPMessageDelegate& delegate, std::string_view data) {
   if (data.empty()) co_return;
-  if (decompressor_) {
-    std::string inflated;
+  if (!decompressor_) {
+    co_await delegate.data_received(data);
+    co_return;
+  }
+  // A gzip bomb inflates a thousandfold: inflate at most chunk_size bytes at a time, hand
+  // each piece on as it comes, and give the loop a turn between pieces, so that neither
+  // memory nor loop time depends on the compression ratio (Tornado's _GzipMessageDelegate).
+  std::string inflated;
+  bool first = true;
+  try {
+    decompressor_->feed(data);
+  } catch (const std::runtime_error& e) {
+    throw HTTPInputError(e.what());
+  }
+  while (decompressor_->has_pending()) {
+    if (!first) co_await moment{};
+    first = false;
+    inflated.clear();
     try {
-      decompressor_->decompress(data, inflated);
+      decompressor_->inflate_some(inflated, params_.chunk_size);
     } catch (const std::length_error&) {
       throw HTTPInputError("Body too large after decompression", 413);
     } catch (const std::runtime_error& e) {
       throw HTTPInputError(e.what());
     }
-    // Hand the inflated bytes over in chunk_size pieces, like the plain path.
-    std::string_view rest = inflated;
-    while (!rest.empty()) {
-      std::size_t n = std::min(rest.size(), params_.chunk_size);
-      co_await delegate.data_received(rest.substr(0, n));
-      rest.remove_prefix(n);
-    }
-    co_return;
+    if (!inflated.empty()) co_await delegate.data_received(inflated);
   }
-  co_await delegate.data_received(data);
 }
 
-Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
-                                        uint64_t length) {
+Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate, uint64_t length) {
   uint64_t remaining = length;
   while (remaining > 0) {
     std::string_view buf = stream_->read_buffer();
@@ -363,17 +432,17 @@ Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
 }
 
 Task<> HTTP1Connection::read_chunked_body(httputil::HTTPMessageDelegate& delegate) {
-  http1::ChunkedDecoder decoder;
+  http1::ChunkedDecoder decoder(params_.max_header_size);
   http1::ParseError err;
   for (;;) {
     std::string_view buf = stream_->read_buffer();
     std::size_t pos = 0;
     std::string_view data;
-    auto st = buf.empty() ? http1::ChunkedDecoder::Status::kNeedMore
-                          : decoder.next(buf, pos, data, err);
+    auto st =
+        buf.empty() ? http1::ChunkedDecoder::Status::kNeedMore : decoder.next(buf, pos, data, err);
     switch (st) {
       case http1::ChunkedDecoder::Status::kError:
-        throw HTTPInputError(err.message);
+        throw HTTPInputError(err.message, err.status);
       case http1::ChunkedDecoder::Status::kData: {
         body_received_ += data.size();
         if (body_received_ > max_body_size_ && !decompressor_) {
@@ -440,17 +509,23 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
     request_method_ = line.method;
+    // Checked at write time like the fields: a CR or LF here would split the request.
+    bool target_ok = !line.path.empty();
+    for (unsigned char c : line.path) target_ok = target_ok && c > 0x20 && c != 0x7f;
+    if (!http1::is_token(line.method) || !target_ok) {
+      throw HTTPOutputError("Invalid method or request target in the request line");
+    }
     out.append(line.method).append(" ").append(line.path).append(" HTTP/1.1\r\n");
     chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
                        !has_length && !has_te;
   } else {
     const auto& line = std::get<ResponseStartLine>(start_line);
     response_code_ = line.code;
-    for (char c : line.reason) {
-      if (c == '\r' || c == '\n') throw HTTPOutputError("CR or LF in reason phrase");
+    if (!http1::is_field_value(line.reason)) {
+      throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
-    const bool no_body_status = line.code == 204 || line.code == 304 ||
-                                (line.code >= 100 && line.code < 200);
+    const bool no_body_status =
+        line.code == 204 || line.code == 304 || (line.code >= 100 && line.code < 200);
     suppress_body_ = request_method_ == "HEAD" || no_body_status;
     chunking_output_ = request_version_minor_ >= 1 && request_method_ != "HEAD" &&
                        !no_body_status && !has_length && !has_te;
@@ -462,6 +537,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
     if (!read_finished_) disconnect_after_ = true;
+    // A body with neither Content-Length nor chunking (an HTTP/1.0 request) ends at the
+    // close: promising keep-alive would leave the client waiting for more.
+    if (!suppress_body_ && !chunking_output_ && !has_length && !has_te) disconnect_after_ = true;
     // Our status line says HTTP/1.1, and a client judges persistence by the response's
     // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
     // reuses the connection we are about to close. So every response that ends its
@@ -607,6 +685,12 @@ Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelega
       std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
       bool keep_alive = co_await conn.read_message(*request);
       if (!keep_alive) break;
+      // Backpressure: a client that pipelines requests without reading the answers must
+      // not make us queue answers without bound. Responses that fit under the bound still
+      // leave together in one writev at the end of the iteration.
+      if (stream_->write_buffer_size() > params_.max_unsent_output) {
+        co_await stream_->write(std::string_view());
+      }
     }
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.

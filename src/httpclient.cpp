@@ -171,8 +171,14 @@ Task<HTTPResponse> run_fetch(std::shared_ptr<ClientState> state,
     const std::string* location = response.headers.get_first("Location");
     if (current.follow_redirects && hop.redirects_left > 0 && is_redirect_code(response.code) &&
         location) {
-      prepare_redirect(current, response.code, *location, url);
-      url = parse_url(current.url);
+      try {
+        prepare_redirect(current, response.code, *location, url);
+        url = parse_url(current.url);
+      } catch (const std::invalid_argument& bad) {
+        // The server's Location is the server's error, not a bad argument of ours.
+        throw HTTPClientError(599, std::string("Invalid redirect Location: ") + bad.what(), nullptr,
+                              std::current_exception());
+      }
       --hop.redirects_left;
       continue;
     }

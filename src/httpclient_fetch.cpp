@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "internal/describe_exception.h"
+#include "internal/http_parser.h"
 #include "internal/httpclient_impl.h"
 #include "tornado/http1connection.h"
 #include "tornado/ioloop.h"
@@ -185,11 +186,20 @@ Task<std::shared_ptr<IOStream>> open_connection(ClientState& state, const HTTPRe
   connect += "\r\n";
   co_await stream->write(std::move(connect));
   std::string head = co_await stream->read_until("\r\n\r\n", state.options.max_header_size);
-  auto line = httputil::parse_response_start_line(head.substr(0, head.find("\r\n")));
-  if (line.code < 200 || line.code >= 300) {
+  // The reply is parsed like every response head (status line and fields).
+  http1::MessageHead reply;
+  http1::ParseError err;
+  std::size_t used = 0;
+  if (http1::parse_response_head(head, reply, used, err,
+                                 {.max_header_size = state.options.max_header_size}) !=
+      http1::ParseStatus::kComplete) {
+    stream->close();
+    throw httputil::HTTPInputError("Bad reply to CONNECT: " + err.message, err.status);
+  }
+  if (reply.code < 200 || reply.code >= 300) {
     stream->close();
     throw HTTPClientError(599, "Proxy refused CONNECT to " + authority + ": " +
-                                   std::to_string(line.code) + " " + line.reason);
+                                   std::to_string(reply.code) + " " + std::string(reply.reason));
   }
   // start_tls detaches `stream`: the watch cannot close the handshake, so bound it here.
   Duration left = deadline ? Duration(std::max(0.0, *deadline - loop.time())) : Duration(3.0e9);

@@ -67,9 +67,7 @@ class XHeadersDelegate final : public HTTPMessageDelegate {
     }
     co_await inner_->headers_received(start_line, headers);
   }
-  Task<> data_received(std::string_view chunk) override {
-    return inner_->data_received(chunk);
-  }
+  Task<> data_received(std::string_view chunk) override { return inner_->data_received(chunk); }
   void finish() override { inner_->finish(); }
   void on_connection_close() override {
     conn_->mutable_context() = saved_;
@@ -92,8 +90,8 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate {
 
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
-    request_ = HTTPServerRequest(line.method, line.path, line.version, std::move(headers), {},
-                                 {}, conn_);
+    request_ =
+        HTTPServerRequest(line.method, line.path, line.version, std::move(headers), {}, {}, conn_);
     request_.remote_ip = conn_->context().remote_ip;
     request_.protocol = conn_->context().protocol;
     co_return;
@@ -154,7 +152,9 @@ class ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
 
 HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
                        HTTPServerOptions options)
-    : TCPServer(tcp_options(options)), options_(std::move(options)), delegate_(std::move(delegate)) {
+    : TCPServer(tcp_options(options)),
+      options_(std::move(options)),
+      delegate_(std::move(delegate)) {
   params_.no_keep_alive = options_.no_keep_alive;
   params_.chunk_size = options_.chunk_size;
   params_.max_header_size = options_.max_header_size;
@@ -162,6 +162,7 @@ HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> d
   params_.max_body_size = options_.max_body_size.value_or(options_.max_buffer_size);
   params_.body_timeout = options_.body_timeout;
   params_.decompress = options_.decompress_request;
+  params_.max_unsent_output = options_.max_unsent_output;
 }
 
 HTTPServer::HTTPServer(RequestCallback callback, HTTPServerOptions options)

@@ -14,12 +14,6 @@ namespace {
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Text for error messages: printable ASCII kept, everything else as \xNN, capped.
 std::string printable(std::string_view s) {
   constexpr std::size_t kMax = 64;
@@ -144,97 +138,63 @@ HTTPHeaders HTTPHeaders::parse(std::string_view text) {
 
 void HTTPHeaders::parse_line(std::string_view line) {
   // RFC 9112 2.2: LF alone ends a line too, and a CR before it is dropped. A CR anywhere
-  // else is not a line end (and fails the value check below).
+  // else is not a line end (and fails the value check).
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return;
+  http1::ParseError err;
   if (is_ows(line.front())) {
     // RFC 9112 5.2 obs-fold: the continuation joins the previous value with one space.
     if (fields_.empty()) {
       throw HTTPInputError("First header line cannot start with whitespace");
     }
-    std::string_view more = trim_ows(line);
-    if (!http1::is_field_value(more)) {
-      throw HTTPInputError("Invalid header continuation '" + printable(more) + "'");
+    std::string_view more;
+    if (http1::parse_continuation_line(line, more, err) != http1::ParseStatus::kComplete) {
+      throw HTTPInputError("Invalid header continuation '" + printable(line) + "'");
     }
     std::string& last = fields_.back().second;
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
     if (!more.empty()) last.append(last.empty() ? "" : " ").append(more);
     return;
   }
-  std::size_t colon = line.find(':');
-  if (colon == std::string_view::npos) throw HTTPInputError("No colon in header line");
-  std::string_view name = line.substr(0, colon);
-  // RFC 9112 5.1: no whitespace between the name and the colon.
-  if (!http1::is_token(name)) {
-    throw HTTPInputError("Invalid header name '" + printable(name) + "'");
+  // The HTTP/1 parser's field grammar: one definition for the wire and for parse().
+  http1::Field field;
+  if (http1::parse_field_line(line, field, err) != http1::ParseStatus::kComplete) {
+    throw HTTPInputError(err.message + " '" + printable(line) + "'");
   }
-  std::string_view value = trim_ows(line.substr(colon + 1));
-  if (!http1::is_field_value(value)) {
-    throw HTTPInputError("Invalid header value '" + printable(value) + "'");
-  }
-  add_unchecked(name, value);
+  add_unchecked(field.name, field.value);
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
   for (const auto& [name, value] : fields_) {
+    // Fields added through add_unchecked (or parsed leniently) are checked here, where
+    // they would reach the wire: a CR or LF would inject fields or split the message.
+    if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     out.append(name).append(": ").append(value).append("\r\n");
   }
 }
 
 // ---- start lines ----
 
+// Both start-line parsers are the HTTP/1 parser's (one grammar for the wire and for these):
+// 400 for a malformed line, 505 for an HTTP version other than 1.x.
 RequestStartLine parse_request_start_line(std::string_view line) {
-  std::size_t sp1 = line.find(' ');
-  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    // RFC 9112 3: exactly three parts separated by single spaces.
-    throw HTTPInputError("Malformed HTTP request line");
+  http1::MessageHead head;
+  http1::ParseError err;
+  if (http1::parse_request_line(line, head, err) != http1::ParseStatus::kComplete) {
+    throw HTTPInputError(err.message + ": '" + printable(line) + "'", err.status);
   }
-  std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!http1::is_token(method)) {
-    throw HTTPInputError("Malformed HTTP method in request line: '" + printable(method) + "'");
-  }
-  bool target_ok = !target.empty();
-  for (unsigned char c : target) target_ok = target_ok && c > 0x20 && c != 0x7f;
-  if (!target_ok) {
-    throw HTTPInputError("Malformed request target in request line: '" + printable(target) + "'");
-  }
-  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' ||
-      version[7] > '9') {
-    throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: '" + printable(version) +
-                         "'");
-  }
-  return {std::string(method), std::string(target), std::string(version)};
+  return {std::string(head.method), std::string(head.target),
+          head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1." + std::to_string(head.version_minor)};
 }
 
 ResponseStartLine parse_response_start_line(std::string_view line) {
-  // "HTTP/1.x" SP 3DIGIT [SP reason]. RFC 9112 4 requires the space before an empty
-  // reason; it is accepted missing, as many servers omit it and the reason is ignorable.
-  auto fail = [&]() -> ResponseStartLine {
-    throw HTTPInputError("Error parsing response start line: '" + printable(line) + "'");
-  };
-  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[7] < '0' || line[7] > '9' ||
-      line[8] != ' ') {
-    return fail();
+  http1::MessageHead head;
+  http1::ParseError err;
+  if (http1::parse_status_line(line, head, err) != http1::ParseStatus::kComplete) {
+    throw HTTPInputError(err.message + ": '" + printable(line) + "'", err.status);
   }
-  int code = 0;
-  for (std::size_t i = 9; i < 12; ++i) {
-    if (line[i] < '0' || line[i] > '9') return fail();
-    code = code * 10 + (line[i] - '0');
-  }
-  std::string_view reason;
-  if (line.size() > 12) {
-    if (line[12] != ' ') return fail();
-    reason = line.substr(13);
-    if (reason.find('\r') != std::string_view::npos ||
-        reason.find('\n') != std::string_view::npos) {
-      return fail();
-    }
-  }
-  return {std::string(line.substr(0, 8)), code, std::string(reason)};
+  return {"HTTP/1." + std::to_string(head.version_minor), head.code, std::string(head.reason)};
 }
 
 // ---- HTTPServerRequest ----
@@ -253,8 +213,14 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
   }
+  // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
+  std::string_view target_authority, target_rest;
+  const bool absolute_form =
+      http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
     host = std::move(host_in);
+  } else if (absolute_form) {
+    host = std::string(target_authority);
   } else if (const std::string* h = headers.get_first("Host"); h != nullptr && !h->empty()) {
     host = *h;
   } else {
@@ -265,7 +231,13 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   host_name = split_host_and_port(lowered).first;
-  std::tie(path, query) = split_uri(uri);
+  if (absolute_form) {
+    std::string origin_form(target_rest);
+    if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
+    std::tie(path, query) = split_uri(origin_form);
+  } else {
+    std::tie(path, query) = split_uri(uri);
+  }
   parse_qs_into(query, query_arguments);
   arguments = query_arguments;
 }

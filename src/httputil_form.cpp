@@ -1,6 +1,7 @@
 // httputil: query strings, form bodies (urlencoded and multipart), cookies, url_concat.
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -289,6 +290,40 @@ void parse_body_arguments(std::string_view content_type, std::string_view body, 
   }
 }
 
+namespace {
+
+constexpr std::size_t kMaxBoundaryLength = 70;
+
+// std::string_view::find/rfind compare at every position: O(body x pattern) against a body
+// of near-matches. glibc's memmem is linear in the worst case (two-way fallback).
+std::size_t find_first(std::string_view hay, std::string_view needle) {
+  const void* at = ::memmem(hay.data(), hay.size(), needle.data(), needle.size());
+  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - hay.data())
+            : std::string_view::npos;
+}
+
+// The last occurrence of `needle`: Knuth-Morris-Pratt run from the end, linear whatever
+// the body holds (the final boundary is normally found within its last few bytes).
+std::size_t find_last(std::string_view hay, std::string_view needle) {
+  const std::size_t m = needle.size();
+  if (m == 0 || m > hay.size()) return m == 0 ? hay.size() : std::string_view::npos;
+  auto pat = [&](std::size_t i) { return needle[m - 1 - i]; };  // the needle reversed
+  std::vector<std::size_t> fail(m, 0);
+  for (std::size_t i = 1, k = 0; i < m; ++i) {
+    while (k > 0 && pat(i) != pat(k)) k = fail[k - 1];
+    if (pat(i) == pat(k)) ++k;
+    fail[i] = k;
+  }
+  std::size_t matched = 0;
+  for (std::size_t i = hay.size(); i-- > 0;) {
+    while (matched > 0 && hay[i] != pat(matched)) matched = fail[matched - 1];
+    if (hay[i] == pat(matched)) ++matched;
+    if (matched == m) return i;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 void parse_multipart_form_data(std::string_view boundary, std::string_view data, Arguments& args,
                                Files& files, const ParseMultipartConfig& config) {
   if (!config.enabled) throw HTTPInputError("multipart/form-data parsing is disabled");
@@ -297,8 +332,14 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view data,
     boundary = boundary.substr(1, boundary.size() - 2);
   }
   if (boundary.empty()) throw HTTPInputError("Invalid multipart/form-data: empty boundary");
+  // RFC 2046 5.1.1: 1 to 70 characters. A longer one is refused, which also keeps every
+  // search below linear in the body (each step skips up to the pattern's length).
+  if (boundary.size() > kMaxBoundaryLength) {
+    throw HTTPInputError("Invalid multipart/form-data: boundary longer than " +
+                         std::to_string(kMaxBoundaryLength) + " characters");
+  }
   const std::string delimiter = "--" + std::string(boundary);
-  std::size_t final_index = data.rfind(delimiter + "--");
+  std::size_t final_index = find_last(data, delimiter + "--");
   if (final_index == std::string_view::npos) {
     throw HTTPInputError("Invalid multipart/form-data: no final boundary found");
   }
@@ -308,7 +349,7 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view data,
   std::vector<std::string_view> parts;
   std::string_view body = data.substr(0, final_index);
   while (true) {
-    std::size_t at = body.find(separator);
+    std::size_t at = find_first(body, separator);
     std::string_view part = body.substr(0, at);
     if (!part.empty()) {
       if (parts.size() == config.max_parts) {

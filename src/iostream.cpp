@@ -291,6 +291,10 @@ bool IOStream::reading() const noexcept { return impl_->kind != ReadKind::kNone;
 
 bool IOStream::writing() const noexcept { return impl_->whead < impl_->wqueue.size(); }
 
+std::size_t IOStream::write_buffer_size() const noexcept {
+  return static_cast<std::size_t>(impl_->queued - impl_->flushed);
+}
+
 // Where the pending read ends in the buffer, if the buffer already satisfies it.
 // Throws UnsatisfiableReadError when max_bytes rules the read out.
 std::optional<std::size_t> IOStream::find_read_pos() {

@@ -69,7 +69,8 @@ std::string server_verdict(const std::string& bytes) {
 TEST(HttpParser, SimpleRequest) {
   MessageHead head;
   ParseError err;
-  std::string in = "GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Empty:\r\nAccept:  */* \r\n\r\nrest";
+  std::string in =
+      "GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Empty:\r\nAccept:  */* \r\n\r\nrest";
   std::size_t used = 0;
   ASSERT_EQ(parse_request_head(in, head, used, err), ParseStatus::kComplete);
   EXPECT_EQ(used, in.size() - 4);
@@ -112,27 +113,27 @@ TEST(HttpParser, ObsFoldJoinedWithSpace) {
 TEST(HttpParser, ObsFoldOntoEmptyValueHasNoEdgeWhitespace) {
   MessageHead head;
   ParseError err;
-  ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection:\r\n close\r\nA: b\r\n \r\n\r\n",
-                  head, err),
-            ParseStatus::kComplete);
+  ASSERT_EQ(
+      parse("GET / HTTP/1.1\r\nHost: x\r\nConnection:\r\n close\r\nA: b\r\n \r\n\r\n", head, err),
+      ParseStatus::kComplete);
   EXPECT_EQ(head.find("Connection")->value, "close");
   EXPECT_EQ(head.find("A")->value, "b");
 }
 
 TEST(HttpParser, MalformedInputIs400) {
   const char* cases[] = {
-      "asdf\r\n\r\n",                                  // garbage request line
-      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",           // double space
-      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",           // trailing space
-      "FOO,BAR / HTTP/1.1\r\nHost: x\r\n\r\n",        // method not a token
-      "GET / HTTP/1.x\r\nHost: x\r\n\r\n",            // bad version
-      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",           // space before colon (RFC MUST reject)
-      "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",  // no colon
-      "GET / HTTP/1.1\r\nHost: x\r\nFo@: y\r\n\r\n",  // name not a token
-      "GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n",  // bare CR
+      "asdf\r\n\r\n",                                   // garbage request line
+      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",             // double space
+      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",             // trailing space
+      "FOO,BAR / HTTP/1.1\r\nHost: x\r\n\r\n",          // method not a token
+      "GET / HTTP/1.x\r\nHost: x\r\n\r\n",              // bad version
+      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",             // space before colon (RFC MUST reject)
+      "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",   // no colon
+      "GET / HTTP/1.1\r\nHost: x\r\nFo@: y\r\n\r\n",    // name not a token
+      "GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n",   // bare CR
       "GET / HTTP/1.1\r\nHost: x\r\nA: b\x01\r\n\r\n",  // CTL in value
-      "GET / HTTP/1.1\r\n Host: x\r\n\r\n",           // whitespace before first field
-      "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",       // DEL in target
+      "GET / HTTP/1.1\r\n Host: x\r\n\r\n",             // whitespace before first field
+      "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",         // DEL in target
   };
   for (const char* c : cases) {
     MessageHead head;
@@ -252,6 +253,42 @@ TEST(HttpParser, ResponseHead) {
   EXPECT_EQ(parse_response_head("HTTP/1.1 20 OK\r\n\r\n", head, used, err), ParseStatus::kError);
 }
 
+// The trailer section counts against the header limit (431), whether it arrives at once
+// or line by line across many reads.
+TEST(ChunkedDecoder, TrailerSectionPastLimitIs431) {
+  std::string trailers;
+  for (int i = 0; i < 20; ++i) trailers += "X-Trailer: 0123456789\r\n";  // 20 x 23 bytes
+  for (std::size_t limit : {std::size_t(100), std::size_t(460)}) {
+    ChunkedDecoder dec(limit);
+    ParseError err;
+    std::string buffered = "3\r\nabc\r\n0\r\n";
+    std::string_view data;
+    ChunkedDecoder::Status st = ChunkedDecoder::Status::kNeedMore;
+    // One trailer line per read, consumed as a connection would.
+    for (std::size_t i = 0; i <= 20 && st != ChunkedDecoder::Status::kError; ++i) {
+      buffered += i < 20 ? trailers.substr(i * 23, 23) : std::string("\r\n");
+      std::size_t pos = 0;
+      do {
+        st = dec.next(buffered, pos, data, err);
+      } while (st == ChunkedDecoder::Status::kData);
+      buffered.erase(0, pos);
+    }
+    ASSERT_EQ(st, ChunkedDecoder::Status::kError) << limit;
+    EXPECT_EQ(err.status, 431);
+  }
+  ChunkedDecoder roomy(462);  // the 20 fields and the blank line fit exactly
+  ParseError err;
+  std::string all = "3\r\nabc\r\n0\r\n" + trailers + "\r\n";
+  std::size_t pos = 0;
+  std::string_view data;
+  EXPECT_EQ(roomy.next(all, pos, data, err), ChunkedDecoder::Status::kData);
+  ChunkedDecoder::Status st;
+  do {
+    st = roomy.next(all, pos, data, err);
+  } while (st == ChunkedDecoder::Status::kData);
+  EXPECT_EQ(st, ChunkedDecoder::Status::kDone) << err.message;
+}
+
 TEST(ChunkedDecoder, DecodesAcrossArbitrarySplits) {
   std::string body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
   for (std::size_t split = 0; split <= body.size(); ++split) {
@@ -261,8 +298,8 @@ TEST(ChunkedDecoder, DecodesAcrossArbitrarySplits) {
     std::size_t fed = 0;
     bool done = false;
     // Feed in two pieces, keeping unconsumed bytes like a read buffer would.
-    for (std::string_view piece : {std::string_view(body).substr(0, split),
-                                   std::string_view(body).substr(split)}) {
+    for (std::string_view piece :
+         {std::string_view(body).substr(0, split), std::string_view(body).substr(split)}) {
       buffered += piece;
       std::size_t pos = 0;
       std::string_view data;
@@ -292,8 +329,14 @@ TEST(ChunkedDecoder, DecodesAcrossArbitrarySplits) {
 }
 
 TEST(ChunkedDecoder, RejectsBadChunks) {
-  const char* cases[] = {"1_a\r\n", "-1\r\n", "\r\n", "zz\r\n", "5\r\nhelloXX", "5 5\r\n",
-                         "fffffffffffffffffff\r\n", "5\nhello\r\n"};
+  const char* cases[] = {"1_a\r\n",
+                         "-1\r\n",
+                         "\r\n",
+                         "zz\r\n",
+                         "5\r\nhelloXX",
+                         "5 5\r\n",
+                         "fffffffffffffffffff\r\n",
+                         "5\nhello\r\n"};
   for (const char* c : cases) {
     ChunkedDecoder dec;
     ParseError err;

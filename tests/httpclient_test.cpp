@@ -360,8 +360,16 @@ TEST_F(HTTPClientTest, RelativeRedirectResolvesAgainstCurrentUrl) {
   EXPECT_EQ(r.effective_url, get_url("/hello?name=Rel"));
 }
 
-TEST_F(HTTPClientTest, RedirectToUnsupportedSchemeRaises) {
-  EXPECT_THROW(fetch("/redirect?url=ftp%3A%2F%2Fexample.com%2F"), std::invalid_argument);
+// The Location comes from the server: an unusable one fails the fetch like any other bad
+// response (599), not as a programming error (std::invalid_argument).
+TEST_F(HTTPClientTest, RedirectToUnsupportedSchemeIs599) {
+  try {
+    fetch("/redirect?url=ftp%3A%2F%2Fexample.com%2F");
+    ADD_FAILURE() << "no HTTPClientError";
+  } catch (const HTTPClientError& e) {
+    EXPECT_EQ(e.code(), 599);
+    EXPECT_NE(std::string(e.what()).find("Unsupported url scheme"), std::string::npos);
+  }
 }
 
 TEST_F(HTTPClientTest, BodyIsSentAsBytes) {

@@ -12,12 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "http_test_util.h"
 #include "internal/gzip.h"
 #include "tornado/httpserver.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
-
-#include "http_test_util.h"
 
 using namespace tornado;
 using httputil::HTTPConnection;
@@ -31,7 +30,11 @@ using tornado::testing::ExpectLog;
 namespace {
 
 // What happened to one request, as its delegate saw it.
+// Loop iterations counted by a callback that re-posts itself (see LoopTicker).
+uint64_t loop_ticks = 0;
+
 struct Trace {
+  std::vector<uint64_t> ticks_at_data;  // loop_ticks at each data_received
   std::string path;
   std::vector<std::string> events;  // "headers", "data", "finish", "close"
   std::vector<std::size_t> chunk_lengths;
@@ -93,6 +96,7 @@ class StreamingDelegate final : public httputil::HTTPMessageDelegate {
   }
   Task<> data_received(std::string_view chunk) override {
     trace_->events.push_back("data");
+    trace_->ticks_at_data.push_back(loop_ticks);
     trace_->chunk_lengths.push_back(chunk.size());
     trace_->body.append(chunk);
     if (trace_->path == "/slow_consumer") co_await sleep(1ms);
@@ -131,8 +135,8 @@ class HTTPServerDelegateTest : public AsyncTest {
   void start(HTTPServerOptions options = {}) {
     auto [fd, port] = tornado::testing::bind_unused_port();
     port_ = port;
-    server_ = std::make_unique<HTTPServer>(std::make_shared<StreamingApp>(log_),
-                                           std::move(options));
+    server_ =
+        std::make_unique<HTTPServer>(std::make_shared<StreamingApp>(log_), std::move(options));
     server_->add_socket(fd);
   }
   void TearDown() override {
@@ -212,8 +216,8 @@ TEST_F(HTTPServerDelegateTest, GzipBodiesStreamInBoundedNonEmptyPieces) {
   std::string gz = detail::gzip_compress(kBody);
   ASSERT_LT(gz.size(), kBody.size());
   ASSERT_GT(gz.size(), 20u);
-  const std::string fixed = "Content-Encoding: gzip\r\nContent-Length: " +
-                            std::to_string(gz.size()) + "\r\n";
+  const std::string fixed =
+      "Content-Encoding: gzip\r\nContent-Length: " + std::to_string(gz.size()) + "\r\n";
   const std::string chunked_headers = "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n";
   post("/", fixed, gz);
   post("/", chunked_headers, chunked({gz.substr(0, 20), gz.substr(20)}));
@@ -229,6 +233,52 @@ TEST_F(HTTPServerDelegateTest, GzipBodiesStreamInBoundedNonEmptyPieces) {
     EXPECT_EQ(trace->body, kBody);
     EXPECT_EQ(trace->events.back(), "finish");
   }
+}
+
+// Counts loop iterations into loop_ticks until stopped.
+struct LoopTicker : std::enable_shared_from_this<LoopTicker> {
+  bool stopped = false;
+  void tick() {
+    if (stopped) return;
+    ++loop_ticks;
+    IOLoop::current().add_callback([self = shared_from_this()] { self->tick(); });
+  }
+};
+
+// A request gzip bomb (64 MiB of zeros in ~64 KiB) against an 8 MiB limit: the inflated
+// body reaches the application in chunk_size pieces as it is inflated, the loop gets a
+// turn between pieces, and inflation stops at the limit with a 413.
+TEST_F(HTTPServerDelegateTest, GzipBombInflatesInPiecesWithLoopTurnsAndStopsAtLimit) {
+  const std::size_t limit = 8 * 1024 * 1024, chunk = 64 * 1024;
+  start({.decompress_request = true, .chunk_size = chunk, .max_body_size = limit});
+  ExpectLog log(gen_log(), "Body too large after decompression");
+  std::string bomb = detail::gzip_compress(std::string(64 * 1024 * 1024, '\0'));
+  auto ticker = std::make_shared<LoopTicker>();
+  ticker->tick();
+  std::string reply = run_sync([&]() -> Task<std::string> {
+    auto s = co_await connect();
+    co_await s->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                      std::to_string(bomb.size()) + "\r\n\r\n" + bomb);
+    co_return co_await with_timeout(10s, s->read_until_close());
+  });
+  ticker->stopped = true;
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 413") << reply.substr(0, 40);
+  ASSERT_EQ(log_.requests.size(), 1u);
+  const Trace& trace = *log_.requests[0];
+  // Handed on as inflated: the application saw the body up to the limit, piece by piece.
+  EXPECT_GE(trace.chunk_lengths.size(), limit / chunk);
+  std::size_t total = 0;
+  for (std::size_t n : trace.chunk_lengths) {
+    EXPECT_LE(n, chunk);
+    total += n;
+  }
+  EXPECT_LE(total, limit);
+  for (std::size_t i = 1; i < trace.ticks_at_data.size(); ++i) {
+    EXPECT_GT(trace.ticks_at_data[i], trace.ticks_at_data[i - 1])
+        << "no loop turn before piece " << i;
+    if (trace.ticks_at_data[i] == trace.ticks_at_data[i - 1]) break;
+  }
+  EXPECT_EQ(trace.events.back(), "close");
 }
 
 TEST_F(HTTPServerDelegateTest, SuspendingDataReceivedKeepsOrder) {
@@ -300,7 +350,8 @@ TEST_F(HTTPServerDelegateTest, ClientLeavingMidChunkedUploadCallsOnConnectionClo
   start();
   run_sync([&]() -> Task<> {
     auto s = co_await connect();
-    co_await s->write("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    co_await s->write(
+        "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
     while (log_.requests.empty() || log_.requests[0]->body.size() < 3) co_await sleep(1ms);
     s->close();
   });
@@ -329,8 +380,7 @@ TEST_F(HTTPServerDelegateTest, MaxBodySizeOverrideResetsForNextRequest) {
 TEST_F(HTTPServerDelegateTest, MaxBodySizeOverrideAppliesToChunkedBodies) {
   start({.max_body_size = 4096});
   std::string body = chunked({std::string(6000, 'a'), std::string(4240, 'b')});
-  EXPECT_EQ(post("/limit?size=10240", "Transfer-Encoding: chunked\r\n", body),
-            "[6000,4240]");
+  EXPECT_EQ(post("/limit?size=10240", "Transfer-Encoding: chunked\r\n", body), "[6000,4240]");
 }
 
 TEST_F(HTTPServerDelegateTest, BodyTimeoutOverrideDropsSlowUpload) {

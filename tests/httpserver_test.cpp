@@ -15,11 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "http_test_util.h"
 #include "internal/gzip.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
-
-#include "http_test_util.h"
 
 using namespace tornado;
 using httputil::HTTPHeaders;
@@ -32,9 +31,26 @@ using tornado::test::respond;
 
 namespace {
 
+int big_responses = 0;  // how many /big requests were answered
+
 // The application every test talks to.
 void app(HTTPServerRequest& req) {
-  if (req.path == "/echo") {
+  if (req.path == "/big") {
+    ++big_responses;
+    respond(req, 200, std::string(32 * 1024, 'b'));
+  } else if (req.path == "/hostpath") {
+    respond(req, 200, req.host + " " + req.path + " " + req.query);
+  } else if (req.path == "/inject") {
+    HTTPHeaders evil;
+    evil.add_unchecked("X-A", "1\r\nInjected: yes");
+    EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, evil),
+                 httputil::HTTPOutputError);
+    HTTPHeaders bad_name;
+    bad_name.add_unchecked("X-B\r\nInjected", "yes");
+    EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, bad_name),
+                 httputil::HTTPOutputError);
+    respond(req, 200, "refused");
+  } else if (req.path == "/echo") {
     respond(req, 200, req.method + " " + req.body);
   } else if (req.path == "/chunked") {
     req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, HTTPHeaders{});
@@ -193,7 +209,8 @@ TEST_F(HTTPServerTest, UnknownMethodReachesApplication) {
 TEST_F(HTTPServerTest, HeadersTooLargeIs431) {
   start({.max_header_size = 1024});
   ExpectLog log(gen_log(), "Malformed HTTP message");
-  std::string ok = exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
+  std::string ok =
+      exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\r\n\r\n");
   EXPECT_EQ(status_line(ok), "HTTP/1.1 200 OK");
   std::string big =
       exchange("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(1000, 'a') + "\r\n\r\n");
@@ -213,6 +230,22 @@ TEST_F(HTTPServerTest, BodyTooLargeIs413ByLengthAndChunked) {
   for (int i = 0; i < 10; ++i) chunked += "400\r\n" + std::string(1024, 'a') + "\r\n";
   chunked += "0\r\n\r\n";
   EXPECT_EQ(status_line(exchange(chunked)).substr(9, 3), "413");
+}
+
+// 100 KiB of trailer fields after the last chunk, against a 64 KiB header limit: 431.
+TEST_F(HTTPServerTest, TrailerSectionPastHeaderLimitIs431) {
+  start();
+  ExpectLog log(gen_log(), "Trailer section too large");
+  std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n";
+  for (int i = 0; i < 2000; ++i) request += "X-T: " + std::string(45, 't') + "\r\n";
+  request += "\r\n";
+  EXPECT_EQ(status_line(exchange(request)), "HTTP/1.1 431 Request Header Fields Too Large");
+  // A small trailer section is still accepted.
+  std::string small =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+      "X-T: 1\r\n\r\n";
+  EXPECT_EQ(status_line(exchange(small)), "HTTP/1.1 200 OK");
 }
 
 TEST_F(HTTPServerTest, ChunkedRequestBodyCaseInsensitive) {
@@ -291,6 +324,42 @@ TEST_F(HTTPServerTest, Http10KeepAlive) {
   });
 }
 
+// An HTTP/1.0 keep-alive request whose answer has no Content-Length (so no framing but
+// the close): the server closes instead of promising keep-alive and leaving the client
+// waiting for the idle timeout.
+TEST_F(HTTPServerTest, Http10KeepAliveAnswerWithoutLengthCloses) {
+  start();
+  std::string r = exchange("GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                           /*half_close=*/false);
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.find("Keep-Alive"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "abcde");
+}
+
+// RFC 9112 3.2.2: an absolute-form target names the host (the Host field is ignored) and
+// its path is the request's path.
+TEST_F(HTTPServerTest, AbsoluteFormTargetGivesHostAndPath) {
+  start();
+  std::string r =
+      exchange("GET http://Example.com:8080/hostpath?a=1 HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "Example.com:8080 /hostpath a=1");
+  r = exchange("GET HTTPS://example.com HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "Hello world");  // path "/"
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  r = exchange("GET http://a\"b/hostpath HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
+}
+
+// Fields added through add_unchecked are checked when written: no CR/LF reaches the wire.
+TEST_F(HTTPServerTest, UncheckedHeaderWithCrLfRefusedAtWriteTime) {
+  start();
+  std::string r = exchange("GET /inject HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
+  EXPECT_EQ(r.find("Injected"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "refused");
+}
+
 TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {
   start();
   run_sync([&]() -> Task<> {
@@ -308,11 +377,44 @@ TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {
   });
 }
 
+// A client that pipelines requests and never reads the answers: the server stops reading
+// once the unsent answers pass max_unsent_output, instead of answering every request into
+// memory; another client is served meanwhile.
+TEST_F(HTTPServerTest, PipeliningWithoutReadingIsBoundedByUnsentOutput) {
+  start();
+  big_responses = 0;
+  run_sync([&]() -> Task<> {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int small = 4096;  // a small receive window: the kernel holds few answers for us
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    auto hostile = IOStream::create(fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    co_await hostile->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    std::string requests;
+    for (int i = 0; i < 1000; ++i) requests += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)hostile->write(requests);  // never read; 1000 answers would be 32 MiB
+    co_await sleep(500ms);
+    // Bounded by the kernel's socket buffers plus max_unsent_output (64 KiB = 2 answers).
+    EXPECT_LT(big_responses, 200) << "answers queued for a client that does not read";
+    EXPECT_GT(big_responses, 0);
+    // Another connection is not disturbed.
+    auto other = co_await connect();
+    co_await other->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [h, b] = co_await with_timeout(2s, read_response(other));
+    EXPECT_EQ(b, "Hello world");
+    hostile->close();
+  });
+}
+
 TEST_F(HTTPServerTest, PipelinedClientClosingEarlyIsSafe) {
   start();
   run_sync([&]() -> Task<> {
     auto s = co_await connect();
-    co_await s->write("GET /delay HTTP/1.1\r\nHost: x\r\n\r\nGET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_await s->write(
+        "GET /delay HTTP/1.1\r\nHost: x\r\n\r\nGET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
     s->close();
     co_await sleep(60ms);
   });
@@ -348,8 +450,10 @@ TEST_F(HTTPServerTest, GzipLimitAppliesToInflatedSize) {
   ExpectLog log(gen_log(), "Malformed HTTP message");
   std::string gz = detail::gzip_compress(std::string(100000, 'a'));
   ASSERT_LT(gz.size(), 1000u);
-  std::string r = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
-                           "Content-Length: " + std::to_string(gz.size()) + "\r\n\r\n" + gz);
+  std::string r = exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+      "Content-Length: " +
+      std::to_string(gz.size()) + "\r\n\r\n" + gz);
   EXPECT_EQ(status_line(r).substr(9, 3), "413");
 }
 
@@ -424,9 +528,13 @@ TEST_F(HTTPServerTest, CorpusAgainstLiveServer) {
     int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
                             reinterpret_cast<const unsigned char*>(b64.data()),
                             static_cast<int>(b64.size()));
-    raw.resize(static_cast<std::size_t>(n) - (b64.ends_with("==") ? 2 : b64.ends_with("=") ? 1 : 0));
+    raw.resize(static_cast<std::size_t>(n) - (b64.ends_with("==")  ? 2
+                                              : b64.ends_with("=") ? 1
+                                                                   : 0));
     std::string r = exchange(raw);
-    std::string outcome = r.empty() ? "close" : r.rfind("HTTP/1.", 0) == 0 ? r.substr(9, 3) : "junk";
+    std::string outcome = r.empty()                    ? "close"
+                          : r.rfind("HTTP/1.", 0) == 0 ? r.substr(9, 3)
+                                                       : "junk";
     bool rejected = outcome == "close" || rejected_codes.find(outcome) != std::string::npos;
     std::string expect = j["expect"];
     if (expect == "reject") {

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "http_test_util.h"
 #include "httpclient_test_peers.h"
 #include "internal/gzip.h"
 #include "internal/http_url.h"
@@ -23,8 +24,6 @@
 #include "tornado/tcpclient.h"
 #include "tornado/tcpserver.h"
 #include "tornado/testing.h"
-
-#include "http_test_util.h"
 
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
@@ -409,6 +408,60 @@ TEST_F(SimpleHTTPClientTest, NoContentWithBodyLengthRefused) {
 TEST_F(SimpleHTTPClientTest, InterimResponseIsSkipped) {
   std::string raw = "HTTP/1.1 100 CONTINUE\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA";
   EXPECT_EQ(fetch("/raw?r=" + q(raw)).body, "A");
+}
+
+// A server that sends interim responses without end: refused after 100 (Tornado reads
+// them one by one too; without a cap the client grows without bound).
+TEST_F(SimpleHTTPClientTest, EndlessInterimResponsesAre599) {
+  std::string interims;
+  for (int i = 0; i < 101; ++i) interims += "HTTP/1.1 100 Continue\r\n\r\n";
+  std::string ok = interims.substr(0, 100 * 25) + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA";
+  EXPECT_EQ(fetch("/raw?r=" + q(ok)).body, "A");
+  ExpectLog log(gen_log(), "Malformed HTTP response");
+  std::string endless = interims + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA";
+  HTTPClientError e = expect_client_error([&] { fetch("/raw?r=" + q(endless)); });
+  EXPECT_EQ(e.code(), 599);
+  EXPECT_NE(e.message().find("More than 100 interim"), std::string::npos) << e.message();
+}
+
+// A redirect to a Location that is no URL (a space in it) fails the fetch with 599, like
+// any other bad response, instead of std::invalid_argument.
+TEST_F(SimpleHTTPClientTest, RedirectToInvalidLocationIs599) {
+  std::string raw = "HTTP/1.1 302 Found\r\nLocation: /a b\r\nContent-Length: 0\r\n\r\n";
+  HTTPClientError e = expect_client_error([&] { fetch("/raw?r=" + q(raw)); });
+  EXPECT_EQ(e.code(), 599);
+  EXPECT_NE(e.message().find("Invalid redirect Location"), std::string::npos) << e.message();
+}
+
+// A gzip bomb read with a streaming_callback: the inflated body arrives in chunk_size
+// pieces as it is inflated, with a loop turn between pieces (not inflated whole first).
+TEST_F(SimpleHTTPClientTest, GzipBombStreamsInBoundedPiecesWithLoopTurns) {
+  uint64_t ticks = 0;
+  bool ticking = true;
+  std::function<void()> tick = [&] {
+    if (!ticking) return;
+    ++ticks;
+    IOLoop::current().add_callback(tick);
+  };
+  tick();
+  std::vector<std::pair<std::size_t, uint64_t>> pieces;  // (size, ticks) per callback
+  HTTPRequest r;
+  r.decompress_response = true;
+  r.streaming_callback = [&](std::string_view chunk) { pieces.emplace_back(chunk.size(), ticks); };
+  HTTPResponse resp = fetch("/gzip?n=" + std::to_string(16 * 1024 * 1024), r);
+  ticking = false;
+  run_sync([]() -> Task<> { co_await moment{}; });  // let the ticker see it stopped
+  EXPECT_EQ(resp.code, 200);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_LE(pieces[i].first, 64u * 1024);
+    total += pieces[i].first;
+    if (i > 0 && pieces[i].second == pieces[i - 1].second) {
+      ADD_FAILURE() << "no loop turn before piece " << i;
+      break;
+    }
+  }
+  EXPECT_EQ(total, 16u * 1024 * 1024);
 }
 
 TEST_F(SimpleHTTPClientTest, HostHeader) {

@@ -28,6 +28,7 @@
 
 namespace tornado::http1 {
 struct MessageHead;
+struct BodyFraming;
 class ChunkedDecoder;
 }  // namespace tornado::http1
 
@@ -39,12 +40,16 @@ class GzipDecompressor;
 
 struct HTTP1ConnectionParameters {
   bool no_keep_alive = false;
-  std::size_t chunk_size = 64 * 1024;        // largest piece given to data_received
-  std::size_t max_header_size = 64 * 1024;   // 431 past it
-  std::optional<Duration> header_timeout;    // wait for a (next) request head; none = forever
+  std::size_t chunk_size = 64 * 1024;             // largest piece given to data_received
+  std::size_t max_header_size = 64 * 1024;        // 431 past it
+  std::optional<Duration> header_timeout;         // wait for a (next) request head; none = forever
   std::size_t max_body_size = 100 * 1024 * 1024;  // 413 past it (after decompression)
-  std::optional<Duration> body_timeout;      // whole body; none = forever
-  bool decompress = false;                   // inflate Content-Encoding: gzip bodies
+  std::optional<Duration> body_timeout;           // whole body; none = forever
+  bool decompress = false;                        // inflate Content-Encoding: gzip bodies
+  // Server: the next (pipelined) request is read only once the unsent response bytes are
+  // at most this many; above it the connection waits for them to drain (a client that
+  // pipelines without reading is held to this much memory).
+  std::size_t max_unsent_output = 64 * 1024;
 };
 
 // One HTTP/1.x message exchange at a time on `stream`.
@@ -86,8 +91,15 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   const HTTP1ConnectionParameters& params() const noexcept { return params_; }
 
  private:
-  Task<bool> read_body(httputil::HTTPMessageDelegate& delegate, const http1::MessageHead& head,
-                       bool is_request, std::string_view request_method);
+  // The read path, split by role; both share read_head, start_decompression and the body
+  // readers below.
+  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
+  Task<bool> read_response(httputil::HTTPMessageDelegate& delegate,
+                           std::string_view request_method);
+  Task<std::size_t> read_head(http1::MessageHead& head);  // HTTPInputError when malformed
+  http1::MessageHead& reusable_head();
+  void start_decompression(const http1::BodyFraming& framing, httputil::HTTPHeaders& headers);
+  Task<> read_body(httputil::HTTPMessageDelegate& delegate, const http1::BodyFraming& framing);
   Task<> deliver(httputil::HTTPMessageDelegate& delegate, std::string_view data);
   Task<> read_fixed_body(httputil::HTTPMessageDelegate& delegate, uint64_t length);
   Task<> read_chunked_body(httputil::HTTPMessageDelegate& delegate);
@@ -108,7 +120,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   std::function<void()> close_callback_;
 
   // Per message: reading side.
-  std::string request_method_;     // server: the request's method (HEAD has no body)
+  std::string request_method_;  // server: the request's method (HEAD has no body)
   int request_version_minor_ = 1;
   bool disconnect_after_ = false;  // close once this exchange is done
   std::size_t max_body_size_;
@@ -122,7 +134,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool headers_written_ = false;
   bool chunking_output_ = false;
   bool write_finished_ = false;
-  bool suppress_body_ = false;     // HEAD / 204 / 304
+  bool suppress_body_ = false;  // HEAD / 204 / 304
   std::optional<uint64_t> expected_content_remaining_;
   int response_code_ = 0;
   std::coroutine_handle<> write_finished_waiter_;

@@ -34,18 +34,20 @@
 namespace tornado {
 
 struct HTTPServerOptions {
-  bool no_keep_alive = false;        // close after every response
-  bool xheaders = false;             // trust X-Real-Ip / X-Forwarded-For / X-Scheme / X-Forwarded-Proto
+  bool no_keep_alive = false;  // close after every response
+  bool xheaders = false;       // trust X-Real-Ip / X-Forwarded-For / X-Scheme / X-Forwarded-Proto
   std::vector<std::string> trusted_downstream;  // proxies skipped in X-Forwarded-For
   std::shared_ptr<SSLContext> ssl_options;      // HTTPS when set
-  std::string protocol;              // force "https" behind a TLS-terminating proxy
-  bool decompress_request = false;   // inflate gzip request bodies
+  std::string protocol;                         // force "https" behind a TLS-terminating proxy
+  bool decompress_request = false;              // inflate gzip request bodies
   std::size_t chunk_size = 64 * 1024;
   std::size_t max_header_size = 64 * 1024;
   std::optional<Duration> idle_connection_timeout = Duration(3600);
-  std::optional<Duration> body_timeout;                   // none
-  std::optional<std::size_t> max_body_size;               // default: max_buffer_size
+  std::optional<Duration> body_timeout;      // none
+  std::optional<std::size_t> max_body_size;  // default: max_buffer_size
   std::size_t max_buffer_size = 100 * 1024 * 1024;
+  // Read no further pipelined request while more response bytes than this are unsent.
+  std::size_t max_unsent_output = 64 * 1024;
 };
 
 class HTTPServer : public TCPServer {

@@ -16,8 +16,8 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -90,6 +90,8 @@ class HTTPHeaders {
   void parse_line(std::string_view line);
 
   // Serialises as "Name: value\r\n" lines (no final blank line), appending to `out`.
+  // Throws HTTPOutputError for a field that is not a token name with a valid value (CR, LF
+  // or another CTL: one added through add_unchecked), before writing it.
   void write_to(std::string& out) const;
 
   // Same fields, same order, same name spelling.
@@ -109,8 +111,8 @@ struct HTTPFile {
 // Limits for multipart/form-data bodies (Tornado 6.5's ParseMultipartConfig). A body past a
 // limit is an HTTPInputError, like any other malformed body.
 struct ParseMultipartConfig {
-  bool enabled = true;                         // false: every multipart body is refused
-  std::size_t max_parts = 100;                 // parts per body
+  bool enabled = true;                           // false: every multipart body is refused
+  std::size_t max_parts = 100;                   // parts per body
   std::size_t max_part_header_size = 10 * 1024;  // bytes of one part's header block
 };
 
@@ -151,8 +153,8 @@ class HTTPServerRequest {
   HTTPServerRequest() = default;
   // Builds a request; splits uri into path and query and parses query_arguments.
   HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.0",
-                    HTTPHeaders headers = {}, std::string body = {},
-                    std::string host = {}, HTTPConnection* connection = nullptr);
+                    HTTPHeaders headers = {}, std::string body = {}, std::string host = {},
+                    HTTPConnection* connection = nullptr);
 
   std::string method;
   std::string uri;
@@ -165,7 +167,7 @@ class HTTPServerRequest {
   std::string host_name;          // host without the port, lower case
   std::string path;
   std::string query;
-  Arguments arguments;            // query and body arguments merged
+  Arguments arguments;  // query and body arguments merged
   Arguments query_arguments;
   Arguments body_arguments;
   Files files;
@@ -204,11 +206,11 @@ void parse_body_arguments(std::string_view content_type, std::string_view body, 
                           Files& files, const HTTPHeaders* headers = nullptr,
                           const ParseMultipartConfig& config = {});
 // multipart/form-data with `boundary` (surrounding double quotes are removed). Throws
-// HTTPInputError on a missing final boundary, a part without headers, name or form-data
-// disposition, or a limit of `config` passed.
-void parse_multipart_form_data(std::string_view boundary, std::string_view body,
-                               Arguments& args, Files& files,
-                               const ParseMultipartConfig& config = {});
+// HTTPInputError on a boundary longer than RFC 2046's 70 characters, a missing final
+// boundary, a part without headers, name or form-data disposition, or a limit of `config`
+// passed. Linear in the body whatever it holds.
+void parse_multipart_form_data(std::string_view boundary, std::string_view body, Arguments& args,
+                               Files& files, const ParseMultipartConfig& config = {});
 // The lenient browser-style Cookie parser: "a=1; b=2" → {a:1, b:2}.
 std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view header);
 // Appends arguments to a URL's query (percent-encoded, '+' for spaces as Tornado does).

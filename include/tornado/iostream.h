@@ -153,6 +153,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   bool reading() const noexcept;
   // Bytes are queued and not yet handed to the kernel.
   bool writing() const noexcept;
+  // Bytes queued and not yet handed to the kernel (or to TLS).
+  std::size_t write_buffer_size() const noexcept;
   // TCP_NODELAY; a no-op on a closed stream or a non-TCP socket. Throws std::system_error.
   void set_nodelay(bool value);
   // Bytes of read buffer memory held now (0 when idle), for tests and metrics.

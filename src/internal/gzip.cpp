@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace tornado::detail {
@@ -20,30 +21,44 @@ GzipDecompressor::~GzipDecompressor() {
   delete z_;
 }
 
-void GzipDecompressor::decompress(std::string_view in, std::string& out) {
-  if (finished_) {
-    if (!in.empty()) throw std::runtime_error("data after the end of the gzip stream");
-    return;
-  }
+void GzipDecompressor::feed(std::string_view in) {
+  if (in.empty()) return;
+  if (finished_) throw std::runtime_error("data after the end of the gzip stream");
   z_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z_->avail_in = static_cast<uInt>(in.size());
-  char buf[16384];
-  while (z_->avail_in > 0 || z_->avail_out == 0) {
-    z_->next_out = reinterpret_cast<Bytef*>(buf);
-    z_->avail_out = sizeof buf;
-    int rc = inflate(z_, Z_NO_FLUSH);
-    std::size_t produced = sizeof buf - z_->avail_out;
-    total_out_ += produced;
-    if (total_out_ > max_output_) throw std::length_error("decompressed body too large");
-    out.append(buf, produced);
-    if (rc == Z_STREAM_END) {
-      finished_ = true;
-      if (z_->avail_in > 0) throw std::runtime_error("data after the end of the gzip stream");
-      return;
+  pending_ = true;
+}
+
+void GzipDecompressor::inflate_some(std::string& out, std::size_t limit) {
+  if (!pending_) return;
+  // Never produce more than one byte past the bound: the bomb stops at the limit.
+  const std::size_t room = max_output_ - total_out_;
+  if (room < limit) limit = room + 1;
+  limit = std::min<std::size_t>(limit, 1u << 30);  // zlib counts in uInt
+  const std::size_t start = out.size();
+  out.resize(start + limit);
+  z_->next_out = reinterpret_cast<Bytef*>(out.data() + start);
+  z_->avail_out = static_cast<uInt>(limit);
+  int rc = Z_OK;
+  while (z_->avail_out > 0) {
+    rc = inflate(z_, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END || rc == Z_BUF_ERROR) break;  // done, or needs more input
+    if (rc != Z_OK) {
+      out.resize(start);
+      pending_ = false;
+      throw std::runtime_error(std::string("invalid gzip data: ") + (z_->msg ? z_->msg : "error"));
     }
-    if (rc == Z_BUF_ERROR) return;  // needs more input
-    if (rc != Z_OK) throw std::runtime_error(std::string("invalid gzip data: ") + (z_->msg ? z_->msg : "error"));
-    if (z_->avail_in == 0 && z_->avail_out != 0) return;
+    if (z_->avail_in == 0) break;
+  }
+  const std::size_t produced = limit - z_->avail_out;
+  out.resize(start + produced);
+  total_out_ += produced;
+  // A full output buffer may leave inflated bytes inside zlib even with no input left.
+  pending_ = rc != Z_STREAM_END && (z_->avail_in > 0 || z_->avail_out == 0);
+  if (total_out_ > max_output_) throw std::length_error("decompressed body too large");
+  if (rc == Z_STREAM_END) {
+    finished_ = true;
+    if (z_->avail_in > 0) throw std::runtime_error("data after the end of the gzip stream");
   }
 }
 

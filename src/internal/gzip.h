@@ -18,8 +18,16 @@ class GzipDecompressor {
   GzipDecompressor(const GzipDecompressor&) = delete;
   GzipDecompressor& operator=(const GzipDecompressor&) = delete;
 
-  // Inflates `in`, appending to `out`. Throws std::runtime_error on corrupt data.
-  void decompress(std::string_view in, std::string& out);
+  // Hands over the next compressed bytes; they must stay valid until has_pending() is
+  // false. Call only when has_pending() is false. Throws std::runtime_error for bytes after
+  // the end of the gzip stream.
+  void feed(std::string_view in);
+  // Inflates at most `limit` bytes of what was fed, appending them to `out` (so a gzip
+  // bomb costs at most `limit` bytes per call). Throws std::runtime_error on corrupt data
+  // and std::length_error as soon as the total passes max_output.
+  void inflate_some(std::string& out, std::size_t limit);
+  // More output may come from what was fed (call inflate_some again).
+  bool has_pending() const noexcept { return pending_; }
   // True once the gzip trailer was read.
   bool finished() const noexcept { return finished_; }
   std::size_t total_out() const noexcept { return total_out_; }
@@ -29,6 +37,7 @@ class GzipDecompressor {
   std::size_t max_output_;
   std::size_t total_out_ = 0;
   bool finished_ = false;
+  bool pending_ = false;
 };
 
 // gzip-compresses `in` at `level` (Tornado's GZipContentEncoding uses 6).

@@ -83,8 +83,10 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
       // RFC 9112 5.2 obs-fold: joined with one space, as Tornado does. Whitespace before
       // the first field cannot be a fold (RFC 9112 2.2) and is rejected.
       if (first) return fail(err, 400, "Whitespace before the first header line");
-      std::string_view more = trim_ows(line);
-      if (!is_field_value(more)) return fail(err, 400, "Invalid character in header value");
+      std::string_view more;
+      if (parse_continuation_line(line, more, err) != ParseStatus::kComplete) {
+        return ParseStatus::kError;
+      }
       Field& last = head.fields.back();
       // The space goes only between two non-empty parts: a value never starts or ends
       // with whitespace (RFC 9110 5.5), so "Name:" folded onto " close" is "close".
@@ -97,21 +99,16 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
       continue;
     }
     first = false;
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return fail(err, 400, "No colon in header line");
-    std::string_view name = line.substr(0, colon);
-    // RFC 9112 5.1: no whitespace between field name and colon; a server MUST reject.
-    if (!is_token(name)) return fail(err, 400, "Invalid header name");
-    std::string_view value = trim_ows(line.substr(colon + 1));
-    if (!is_field_value(value)) return fail(err, 400, "Invalid character in header value");
-    head.fields.push_back({name, value});
+    Field field;
+    if (parse_field_line(line, field, err) != ParseStatus::kComplete) return ParseStatus::kError;
+    head.fields.push_back(field);
   }
   return ParseStatus::kComplete;
 }
 
 // Shared front half: skips empty lines, locates the head, checks the size limit.
-ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end,
-                        ParseError& err, const Limits& limits, std::size_t scan_from) {
+ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end, ParseError& err,
+                        const Limits& limits, std::size_t scan_from) {
   start = 0;
   // RFC 9112 2.2: empty lines before the request line SHOULD be ignored.
   while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
@@ -172,26 +169,26 @@ std::size_t MessageHead::count(std::string_view name) const noexcept {
   return n;
 }
 
-namespace {
-
 ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err) {
   // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
   std::size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos) return fail(err, 400, "Malformed HTTP request line");
-  std::size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos) return fail(err, 400, "Malformed HTTP request line");
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
+      line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail(err, 400, "Malformed HTTP request line");
+  }
   head.method = line.substr(0, sp1);
   head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   if (!is_token(head.method)) return fail(err, 400, "Malformed HTTP method");
-  if (head.target.empty()) return fail(err, 400, "Malformed HTTP request target");
   for (unsigned char c : head.target) {
-    if (c <= 0x20 || c == 0x7f) return fail(err, 400, "Malformed HTTP request target");
+    if (c <= 0x20 || c == 0x7f) return fail(err, 400, "Malformed request target");
   }
   return parse_version(line.substr(sp2 + 1), head.version_minor, err);
 }
 
 ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseError& err) {
-  // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+  // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]. The space
+  // before an empty reason is accepted missing, as many servers omit it.
   if (line.size() < 12 || line[8] != ' ' || (line.size() > 12 && line[12] != ' ')) {
     return fail(err, 400, "Malformed HTTP status line");
   }
@@ -205,11 +202,29 @@ ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseErr
   if (code < 100) return fail(err, 400, "Malformed HTTP status code");
   head.code = code;
   head.reason = line.size() > 13 ? line.substr(13) : std::string_view();
-  for (unsigned char c : head.reason) {
-    if (!kFieldValue[c]) return fail(err, 400, "Invalid character in reason phrase");
-  }
+  if (!is_field_value(head.reason)) return fail(err, 400, "Invalid character in reason phrase");
   return ParseStatus::kComplete;
 }
+
+ParseStatus parse_field_line(std::string_view line, Field& field, ParseError& err) {
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return fail(err, 400, "No colon in header line");
+  // RFC 9112 5.1: no whitespace between field name and colon; a server MUST reject.
+  field.name = line.substr(0, colon);
+  if (!is_token(field.name)) return fail(err, 400, "Invalid header name");
+  field.value = trim_ows(line.substr(colon + 1));
+  if (!is_field_value(field.value)) return fail(err, 400, "Invalid character in header value");
+  return ParseStatus::kComplete;
+}
+
+ParseStatus parse_continuation_line(std::string_view line, std::string_view& more,
+                                    ParseError& err) {
+  more = trim_ows(line);
+  if (!is_field_value(more)) return fail(err, 400, "Invalid character in header value");
+  return ParseStatus::kComplete;
+}
+
+namespace {
 
 // Both heads: locate the blank line, parse the start line with `parse_start`, then fields.
 ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
@@ -240,17 +255,43 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
   return parse_head(buf, head, consumed, err, limits, scan_from, parse_status_line);
 }
 
+namespace {
+
+// RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
+bool is_uri_host(std::string_view host) {
+  for (unsigned char c : host) {
+    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
+    if (!ok || c == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) noexcept {
+  std::size_t colon = target.find("://");
+  if (colon == std::string_view::npos) return false;
+  std::string_view scheme = target.substr(0, colon);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  std::string_view after = target.substr(colon + 3);
+  std::size_t end = after.find_first_of("/?#");
+  authority = after.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view() : after.substr(end);
+  return true;
+}
+
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
   std::size_t hosts = head.count("Host");
   if (hosts > 1) return fail(err, 400, "Multiple Host headers");
-  if (hosts == 0) {
-    if (head.version_minor >= 1) return fail(err, 400, "Missing Host header");
-    return ParseStatus::kComplete;
+  if (hosts == 0 && head.version_minor >= 1) return fail(err, 400, "Missing Host header");
+  if (hosts == 1 && !is_uri_host(head.find("Host")->value)) {
+    return fail(err, 400, "Invalid Host header");
   }
-  // RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
-  for (unsigned char c : head.find("Host")->value) {
-    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
-    if (!ok || c == 0) return fail(err, 400, "Invalid Host header");
+  std::string_view authority, rest;
+  if (split_absolute_form(head.target, authority, rest) &&
+      (authority.empty() || !is_uri_host(authority))) {
+    return fail(err, 400, "Invalid host in absolute-form request target");
   }
   return ParseStatus::kComplete;
 }
@@ -357,8 +398,7 @@ bool valid_chunk_ext(std::string_view ext) {
 
 }  // namespace
 
-ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing,
-                                 ParseError& err) {
+ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err) {
   bool has_length, chunked;
   uint64_t length = 0;
   if (content_length(head, has_length, length, err) != ParseStatus::kComplete ||
@@ -473,11 +513,16 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, std::size_t& po
       }
       case State::kTrailer: {
         // RFC 9112 7.1.2: trailer fields up to a blank line; validated, then dropped.
+        // The section counts against the header limit, as a head does (431 past it).
         std::size_t nl = in.find('\n', pos);
-        if (nl == std::string_view::npos) {
-          if (in.size() - pos > kMaxLine) return error("Trailer line too long");
-          return Status::kNeedMore;
+        std::size_t line_bytes = nl == std::string_view::npos ? in.size() - pos : nl + 1 - pos;
+        if (trailer_bytes_ + line_bytes > max_trailer_size_) {
+          err.status = 431;
+          err.message = "Trailer section too large";
+          return Status::kError;
         }
+        if (nl == std::string_view::npos) return Status::kNeedMore;
+        trailer_bytes_ += line_bytes;
         std::string_view line = in.substr(pos, nl - pos);
         if (line.empty() || line.back() != '\r') return error("Trailer line not ended by CRLF");
         line.remove_suffix(1);
@@ -486,9 +531,8 @@ ChunkedDecoder::Status ChunkedDecoder::next(std::string_view in, std::size_t& po
           state_ = State::kDone;
           return Status::kDone;
         }
-        std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || !is_token(line.substr(0, colon)) ||
-            !is_field_value(trim_ows(line.substr(colon + 1)))) {
+        Field field;  // the one field grammar; the trailer is then dropped
+        if (parse_field_line(line, field, err) != ParseStatus::kComplete) {
           return error("Invalid trailer field");
         }
         break;

@@ -80,6 +80,17 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
                                 ParseError& err, const Limits& limits = {},
                                 std::size_t scan_from = 0);
 
+// The single start-line and field-line grammar, shared by the head parsers above, by
+// httputil's parse_*_start_line and HTTPHeaders::parse_line, and by the client's CONNECT.
+// `line` has no line end. Statuses: 400 malformed, 505 for an HTTP/d.d other than 1.x.
+ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err);
+ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseError& err);
+// A "name: value" line (not an obs-fold continuation): the token name and the value
+// without surrounding whitespace.
+ParseStatus parse_field_line(std::string_view line, Field& field, ParseError& err);
+// An obs-fold continuation line (starts with SP/HTAB): the text to join, trimmed.
+ParseStatus parse_continuation_line(std::string_view line, std::string_view& more, ParseError& err);
+
 // How a message body is delimited (RFC 9112 6).
 struct BodyFraming {
   enum Kind { kNone, kLength, kChunked, kUntilClose } kind = kNone;
@@ -95,8 +106,15 @@ ParseStatus response_body_framing(const MessageHead& head, std::string_view requ
                                   BodyFraming& framing, ParseError& err);
 
 // Request checks beyond syntax (RFC 9112 3.2): HTTP/1.1 needs exactly one Host field,
-// HTTP/1.0 at most one, and its value must be a URI host[:port].
+// HTTP/1.0 at most one, and its value must be a URI host[:port]; so must the authority of
+// an absolute-form target, which then names the host (3.2.2).
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err);
+
+// RFC 9112 3.2.2 absolute-form ("http://host[:port]/path?query", scheme case-insensitive):
+// sets `authority` and `rest` (the path and query, possibly empty) and returns true; false
+// for every other form of request target.
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) noexcept;
 
 // Parses a Content-Length value: digits only, or a comma list of equal digit strings.
 bool parse_content_length(std::string_view value, uint64_t& out) noexcept;
@@ -104,22 +122,28 @@ bool parse_content_length(std::string_view value, uint64_t& out) noexcept;
 // Incremental chunked-body decoder (RFC 9112 7.1). Feed it bytes; it reports data spans
 // (views into the input) and how much input it used. Chunk extensions are accepted and
 // ignored, trailer fields are accepted and dropped (the RFC allows both; Tornado rejects
-// them). Sizes are bounded: a size line over 1 KiB or a size over 2^63 is an error.
+// them). Sizes are bounded: a size line over 1 KiB or a size over 2^63 is an error, and the
+// trailer section (fields and line ends) counts against `max_trailer_size`, the header
+// limit, with 431 past it.
 class ChunkedDecoder {
  public:
   enum class Status { kData, kNeedMore, kDone, kError };
 
+  explicit ChunkedDecoder(std::size_t max_trailer_size = Limits{}.max_header_size)
+      : max_trailer_size_(max_trailer_size) {}
   // Consumes from `in` starting at `pos`. Returns kData with `data` set to the next
   // piece of body (pos advanced past it), kNeedMore when `in` is exhausted, kDone after
   // the last chunk and trailers (pos just past them), kError with `err`.
   Status next(std::string_view in, std::size_t& pos, std::string_view& data, ParseError& err);
-  void reset() { *this = ChunkedDecoder(); }
+  void reset() { *this = ChunkedDecoder(max_trailer_size_); }
   bool done() const noexcept { return state_ == State::kDone; }
 
  private:
   enum class State { kSize, kData, kDataEnd, kTrailer, kDone };
   State state_ = State::kSize;
   uint64_t remaining_ = 0;
+  std::size_t max_trailer_size_;
+  std::size_t trailer_bytes_ = 0;  // of the trailer section so far
 };
 
 // Character classes (RFC 9110 5.6.2).
