@@ -54,3 +54,13 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# build_targets TARGET...: a Release build (in $BUILD_DIR, default build-release) of the named
+# targets, configured on first use; sets `build` to the directory.
+build_targets() {
+  build=${BUILD_DIR:-build-release}
+  if [ ! -f "$build/build.ninja" ]; then
+    cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
+  fi
+  ninja -C "$build" "$@" >/dev/null
+}

@@ -20,13 +20,8 @@ for a in "$@"; do
   esac
 done
 command -v nginx >/dev/null || { echo "missing nginx: run scripts/bootstrap" >&2; exit 1; }
-build=${BUILD_DIR:-build-release}
-if [ ! -x "$build/demos/helloworld/helloworld" ]; then
-  cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
-fi
-ninja -C "$build" helloworld >/dev/null
-
 source bench/common.sh
+build_targets helloworld
 work=$(mktemp -d)
 clients=()
 cleanup() {

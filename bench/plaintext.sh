@@ -26,13 +26,8 @@ done
 for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/bootstrap" >&2; exit 1; }
 done
-build=${BUILD_DIR:-build-release}
-if [ ! -x "$build/demos/helloworld/helloworld" ]; then
-  cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
-fi
-ninja -C "$build" helloworld >/dev/null
-
 source bench/common.sh
+build_targets helloworld
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
 

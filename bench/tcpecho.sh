@@ -22,13 +22,8 @@ for a in "$@"; do
   esac
 done
 
-build=${BUILD_DIR:-build-release}
-if [ ! -x "$build/demos/tcpecho/tcpecho" ] || [ ! -x "$build/bench/echo_load" ]; then
-  cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
-fi
-ninja -C "$build" tcpecho echo_load >/dev/null
-
 source bench/common.sh
+build_targets tcpecho echo_load
 
 # run_one CONNS ours|theirs -> prints "rate per_cpu p50 p99"
 run_one() {
