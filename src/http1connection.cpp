@@ -155,7 +155,8 @@ void HTTP1Connection::answer_error(int status, const std::string& message) {
 Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate,
                                          std::string_view request_method) {
   // Not a coroutine: the role's coroutine is the only frame.
-  return is_client_ ? read_response(delegate, request_method) : read_request(delegate);
+  return is_client_ ? read_response(delegate, std::string(request_method))
+                    : read_request(delegate);
 }
 
 Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head) {
@@ -325,12 +326,12 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 // ---- reading: the client's side (responses) --------------------------------------------
 
 Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegate,
-                                          std::string_view request_method) {
+                                          std::string request_method) {
   // Interim responses (100 Continue, 103 Early Hints) precede the real one: a loop, not a
   // recursion, and a bounded one, so that a server cannot keep us reading them forever.
   for (int interim = 0;; ++interim) {
     reset_for_next_message();
-    request_method_ = std::string(request_method);
+    request_method_ = request_method;
     http1::MessageHead& head = reusable_head();
     const std::size_t used = co_await read_head(head);
     http1::BodyFraming framing;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -220,6 +221,26 @@ TEST_F(HTTP1ConnectionTest, ClientSkipsInterimContinue) {
     EXPECT_EQ(d.response.code, 200);
     EXPECT_EQ(d.body, "ok");
     EXPECT_EQ(d.events.back(), "finish");
+  });
+}
+
+// A coroutine owns its arguments: a read stored before it is awaited still knows its
+// request's method after the caller's string is gone (ASan: heap-use-after-free before).
+TEST_F(HTTP1ConnectionTest, ClientReadStoredAfterItsMethodStringIsGoneStillSkipsHeadBody) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    (void)server_stream_->write(std::string(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
+    Recorder head;
+    auto method = std::make_unique<std::string>("HEAD");
+    Task<bool> read = client.read_message(head, *method);
+    method.reset();
+    EXPECT_TRUE(co_await std::move(read));
+    EXPECT_EQ(head.body, "");
+    Recorder next;
+    EXPECT_TRUE(co_await client.read_message(next, "GET"));
+    EXPECT_EQ(next.body, "z");
   });
 }
 

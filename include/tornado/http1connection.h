@@ -94,8 +94,8 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // The read path, split by role; both share read_head, start_decompression and the body
   // readers below.
   Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
-  Task<bool> read_response(httputil::HTTPMessageDelegate& delegate,
-                           std::string_view request_method);
+  // The method by value: a coroutine owns its arguments (the Task may be stored).
+  Task<bool> read_response(httputil::HTTPMessageDelegate& delegate, std::string request_method);
   Task<std::size_t> read_head(http1::MessageHead& head);  // HTTPInputError when malformed
   http1::MessageHead& reusable_head();
   void start_decompression(const http1::BodyFraming& framing, httputil::HTTPHeaders& headers);
