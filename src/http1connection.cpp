@@ -155,8 +155,7 @@ void HTTP1Connection::answer_error(int status, const std::string& message) {
 Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate,
                                          std::string_view request_method) {
   // Not a coroutine: the role's coroutine is the only frame.
-  return is_client_ ? read_response(delegate, std::string(request_method))
-                    : read_request(delegate);
+  return is_client_ ? read_response(delegate, std::string(request_method)) : read_request(delegate);
 }
 
 Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head) {

@@ -214,8 +214,8 @@ TEST_F(HTTP1ConnectionTest, ClientReadsResponseUntilClose) {
 TEST_F(HTTP1ConnectionTest, ClientSkipsInterimContinue) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);
-    (void)server_stream_->write(std::string(
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    (void)server_stream_->write(
+        std::string("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
     Recorder d;
     EXPECT_TRUE(co_await client.read_message(d, "POST"));
     EXPECT_EQ(d.response.code, 200);
@@ -229,9 +229,9 @@ TEST_F(HTTP1ConnectionTest, ClientSkipsInterimContinue) {
 TEST_F(HTTP1ConnectionTest, ClientReadStoredAfterItsMethodStringIsGoneStillSkipsHeadBody) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);
-    (void)server_stream_->write(std::string(
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
-        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
+    (void)server_stream_->write(
+        std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                    "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
     Recorder head;
     auto method = std::make_unique<std::string>("HEAD");
     Task<bool> read = client.read_message(head, *method);
@@ -247,9 +247,9 @@ TEST_F(HTTP1ConnectionTest, ClientReadStoredAfterItsMethodStringIsGoneStillSkips
 TEST_F(HTTP1ConnectionTest, ClientNotModifiedHasNoBodyDespiteLength) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);
-    (void)server_stream_->write(std::string(
-        "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
-        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
+    (void)server_stream_->write(
+        std::string("HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
+                    "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"));
     Recorder first;
     EXPECT_TRUE(co_await client.read_message(first, "GET"));
     EXPECT_EQ(first.body, "");
