@@ -23,9 +23,13 @@ inline void respond(httputil::HTTPServerRequest& req, int code, const std::strin
   req.connection->finish();
 }
 
-// A plain IOStream connected to 127.0.0.1:`port`.
-inline Task<std::shared_ptr<IOStream>> connect_loopback(int port) {
+// A plain IOStream connected to 127.0.0.1:`port`; a non-zero `receive_buffer` sets SO_RCVBUF
+// before the connect (the window is fixed at the handshake).
+inline Task<std::shared_ptr<IOStream>> connect_loopback(int port, int receive_buffer = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   auto stream = IOStream::create(fd);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;

@@ -384,15 +384,8 @@ TEST_F(HTTPServerTest, PipeliningWithoutReadingIsBoundedByUnsentOutput) {
   start();
   big_responses = 0;
   run_sync([&]() -> Task<> {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int small = 4096;  // a small receive window: the kernel holds few answers for us
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    auto hostile = IOStream::create(fd);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port_));
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    co_await hostile->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    // A small receive window: the kernel holds few answers for us.
+    auto hostile = co_await test::connect_loopback(port_, /*receive_buffer=*/4096);
     std::string requests;
     for (int i = 0; i < 1000; ++i) requests += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
     (void)hostile->write(requests);  // never read; 1000 answers would be 32 MiB
