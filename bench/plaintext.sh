@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# HTTP/1.1 plaintext benchmark: demos/helloworld beside nginx (1 worker, `return 200`) and
-# Python Tornado's hello world, in the same run.
+# HTTP/1.1 plaintext benchmark: demos/helloworld beside uWebSockets (when built), nginx (1 worker,
+# `return 200`) and Python Tornado's hello world, in the same run.
 #
 #   bench/plaintext.sh [--seconds=5] [--connections="64 256"] [--rounds=3] [--multicore]
+#                      [--servers="tornado-cpp uws nginx python-tornado"]
 #
 # Every server runs single-threaded on core 1, wrk -t1 on core 0. wrk saturates its core
 # before a fast server does, so the figure to compare is requests per second of *server CPU
 # time* (utime+stime from /proc/PID/stat), printed beside raw req/s, p99 latency and the
-# ratios. Plain keep-alive and pipelined (depth 16). --multicore adds a run of helloworld
-# with 2 loops on SO_REUSEPORT over both cores (wrk then shares core 0). Reports only.
+# ratios. Plain keep-alive and pipelined (depth 16). The rounds are interleaved (round 1 of
+# every server, then round 2...), so a burst of load on the shared machine hits all alike.
+# --multicore adds a run of helloworld with 2 loops on SO_REUSEPORT over both cores (wrk then
+# shares core 0). The uWebSockets peer is build/bench-peers/uws_hello (bench/peers/build_uws.sh
+# builds it; skipped when absent). Reports only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=5 connections="64 256" rounds=3 multicore=0
+servers="tornado-cpp uws nginx python-tornado"
 for a in "$@"; do
   case "$a" in
     --seconds=*) seconds=${a#*=} ;;
     --connections=*) connections=${a#*=} ;;
     --rounds=*) rounds=${a#*=} ;;
+    --servers=*) servers=${a#*=} ;;
     --multicore) multicore=1 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
@@ -30,13 +36,19 @@ source bench/common.sh
 build_targets helloworld
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
+uws_hello=${UWS_HELLO:-build/bench-peers/uws_hello}
+if [[ " $servers " == *" uws "* ]] && [ ! -x "$uws_hello" ]; then
+  echo "uWebSockets peer not built ($uws_hello): skipped; bench/peers/build_uws.sh builds it"
+  servers=$(tr ' ' '\n' <<<"$servers" | grep -vx uws | tr '\n' ' ')
+fi
 
 # Each server function sets `cmd` to the command that serves on port $1; run() starts it with
 # start_server, so the server process itself leads the process group that stop_group ends.
-ours() { cmd=(taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"); }
-ours_multicore() { cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2); }
-tornado() { cmd=(taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"); }
-nginx_one() {
+cmd_tornado-cpp() { cmd=(taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"); }
+cmd_multicore() { cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2); }
+cmd_uws() { cmd=(taskset -c 1 "$uws_hello" "$1" 127.0.0.1); }
+cmd_python-tornado() { cmd=(taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"); }
+cmd_nginx() {
   mkdir -p "$work/nginx/logs"
   cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -62,7 +74,7 @@ run() {
   local server=$1 conns=$2 pipelined=$3
   local port; port=$(free_port)
   local cmd=()
-  $server "$port"
+  "cmd_$server" "$port"
   start_server "${cmd[@]}" >"$work/server.log" 2>&1
   local pid=$server_pid
   wait_port "$port"
@@ -87,30 +99,38 @@ run() {
   echo "$rps $per_cpu ${p99:-n/a}"
 }
 
+# ratio A B: A/B with two decimals, or n/a when either is missing.
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN{ if (a > 0 && b > 0) printf "%.2fx", a/b; else print "n/a" }'; }
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${seconds}s, medians"
 printf '%-5s %-10s %-16s %10s %14s %8s\n' conns mode server "req/s" "req/s per cpu" "p99 ms"
 for c in $connections; do
   for pipelined in 0 1; do
     mode=$([ $pipelined = 1 ] && echo "pipe16" || echo "keepalive")
-    declare -A pc=()
-    for server in ours nginx_one tornado; do
-      results=()
-      for _ in $(seq "$rounds"); do results+=("$(run "$server" "$c" "$pipelined")"); done
-      rps=$(printf '%s\n' "${results[@]}" | awk '{print $1}' | median)
-      per=$(printf '%s\n' "${results[@]}" | awk '{print $2}' | median)
-      p99=$(printf '%s\n' "${results[@]}" | awk '{print $3}' | median)
-      label=$(case $server in ours) echo tornado-cpp;; nginx_one) echo nginx;; *) echo python-tornado;; esac)
-      printf '%-5s %-10s %-16s %10s %14s %8s\n' "$c" "$mode" "$label" "$rps" "$per" "$p99"
+    declare -A results=() pc=()
+    for _ in $(seq "$rounds"); do
+      for server in $servers; do results[$server]+="$(run "$server" "$c" "$pipelined")"$'\n'; done
+    done
+    for server in $servers; do
+      rps=$(awk 'NF {print $1}' <<<"${results[$server]}" | median)
+      per=$(awk 'NF {print $2}' <<<"${results[$server]}" | median)
+      p99=$(awk 'NF {print $3}' <<<"${results[$server]}" | median)
+      printf '%-5s %-10s %-16s %10s %14s %8s\n' "$c" "$mode" "$server" "$rps" "$per" "$p99"
       pc[$server]=$per
     done
-    awk -v a="${pc[ours]}" -v n="${pc[nginx_one]}" -v t="${pc[tornado]}" -v c="$c" -v m="$mode" \
-      'BEGIN{ printf "%-5s %-10s ratios per server cpu: tornado-cpp/nginx %.2fx, tornado-cpp/python-tornado %.1fx\n", c, m, (n>0?a/n:0), (t>0?a/t:0) }'
+    printf '%-5s %-10s ratios per server cpu: tornado-cpp/uws %s, tornado-cpp/nginx %s, tornado-cpp/python-tornado %s\n' \
+      "$c" "$mode" "$(ratio "${pc[tornado-cpp]:-}" "${pc[uws]:-}")" \
+      "$(ratio "${pc[tornado-cpp]:-}" "${pc[nginx]:-}")" \
+      "$(ratio "${pc[tornado-cpp]:-}" "${pc[python-tornado]:-}")"
+    unset results pc
   done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$multicore" = 1 ]; then
   echo "multi-core: helloworld with 2 SO_REUSEPORT loops (wrk shares core 0 with one of them)"
   for c in $connections; do
-    r=$(run ours_multicore "$c" 0)
+    r=$(run multicore "$c" 0)
     printf '%-5s keepalive  tornado-cpp x2 loops  %s req/s\n' "$c" "$(cut -d' ' -f1 <<<"$r")"
   done
 fi
