@@ -64,3 +64,33 @@ build_targets() {
   fi
   ninja -C "$build" "$@" >/dev/null
 }
+
+# nginx_hello DIR PORT: nginx's hello world, the peer of demos/helloworld in every script: one
+# process (no master), access log off, `return 200 "Hello, world"` as text/html like ours, room for
+# 19,000 connections (the machine's hard limit on open files is 20,000) and keep-alive long
+# enough for idle-connection runs. Writes DIR/nginx.conf and sets `nginx_cmd` to the command
+# that runs it in the foreground.
+nginx_hello() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $dir/logs/error.log;
+pid $dir/nginx.pid;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  default_type "text/html; charset=UTF-8";
+  keepalive_timeout 3600s;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / { return 200 "Hello, world"; }
+  }
+}
+CONF
+  nginx_cmd=(nginx -p "$dir" -c "$dir/nginx.conf")
+}

@@ -43,26 +43,8 @@ start_named() {  # NAME PORT -> sets server_pid (common.sh's start_server: own p
     python-tornado) start_server /usr/bin/python3 bench/peers/tornado_hello.py "$2" \
                       >"$work/$1.log" 2>&1 ;;
     nginx)
-      mkdir -p "$work/nginx/logs"
-      cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $work/nginx/logs/error.log;
-pid $work/nginx/nginx.pid;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-  access_log off;
-  keepalive_timeout 3600s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$2 backlog=4096;
-    location / { return 200 "Hello, world"; }
-  }
-}
-CONF
-      start_server nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" ;;
+      nginx_hello "$work/nginx" "$2"
+      start_server "${nginx_cmd[@]}" ;;
   esac
 }
 

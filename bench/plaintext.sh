@@ -56,24 +56,8 @@ cmd_multicore() { cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 
 cmd_uws() { cmd=(taskset -c 1 "$uws_hello" "$1" 127.0.0.1); }
 cmd_python-tornado() { cmd=(taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"); }
 cmd_nginx() {
-  mkdir -p "$work/nginx/logs"
-  cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $work/nginx/logs/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$1 backlog=4096;
-    location / { return 200 "Hello, world"; }
-  }
-}
-CONF
-  cmd=(taskset -c 1 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf")
+  nginx_hello "$work/nginx" "$1"
+  cmd=(taskset -c 1 "${nginx_cmd[@]}")
 }
 
 # run SERVER CONNS PIPELINED [HEADS] -> "req_per_s req_per_cpu_s p99_ms"
