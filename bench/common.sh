@@ -94,3 +94,30 @@ http {
 CONF
   nginx_cmd=(nginx -p "$dir" -c "$dir/nginx.conf")
 }
+
+# The uWebSockets peer (bench/peers/build_uws.sh builds it), used when present.
+uws_hello=${UWS_HELLO:-build/bench-peers/uws_hello}
+# without_missing_peers NAME...: prints the names, minus uws (with a message on stderr) when
+# its binary is absent.
+without_missing_peers() {
+  local name
+  for name in "$@"; do
+    if [ "$name" = uws ] && [ ! -x "$uws_hello" ]; then
+      echo "uWebSockets peer not built ($uws_hello): skipped; bench/peers/build_uws.sh builds it" >&2
+      continue
+    fi
+    printf '%s ' "$name"
+  done
+}
+# hello_cmd NAME PORT: sets `cmd` to the command line of the hello-world server NAME
+# (tornado-cpp, uws, nginx, python-tornado) on 127.0.0.1:PORT, one thread, unpinned.
+# Needs `build` (build_targets) and `work` (a scratch directory).
+hello_cmd() {
+  case $1 in
+    tornado-cpp) cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$2") ;;
+    uws) cmd=("$uws_hello" "$2" 127.0.0.1) ;;
+    nginx) nginx_hello "$work/nginx" "$2" && cmd=("${nginx_cmd[@]}") ;;
+    python-tornado) cmd=(/usr/bin/python3 bench/peers/tornado_hello.py "$2") ;;
+    *) echo "unknown server $1" >&2; return 1 ;;
+  esac
+}

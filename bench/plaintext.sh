@@ -43,29 +43,23 @@ source bench/common.sh
 build_targets helloworld
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
-uws_hello=${UWS_HELLO:-build/bench-peers/uws_hello}
-if [[ " $servers " == *" uws "* ]] && [ ! -x "$uws_hello" ]; then
-  echo "uWebSockets peer not built ($uws_hello): skipped; bench/peers/build_uws.sh builds it"
-  servers=$(tr ' ' '\n' <<<"$servers" | grep -vx uws | tr '\n' ' ')
-fi
+# shellcheck disable=SC2086 # the list is split on purpose
+servers=$(without_missing_peers $servers)
 
-# Each server function sets `cmd` to the command that serves on port $1; run() starts it with
-# start_server, so the server process itself leads the process group that stop_group ends.
-cmd_tornado-cpp() { cmd=(taskset -c 1 "$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1"); }
-cmd_multicore() { cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$1" --threads=2); }
-cmd_uws() { cmd=(taskset -c 1 "$uws_hello" "$1" 127.0.0.1); }
-cmd_python-tornado() { cmd=(taskset -c 1 /usr/bin/python3 bench/peers/tornado_hello.py "$1"); }
-cmd_nginx() {
-  nginx_hello "$work/nginx" "$1"
-  cmd=(taskset -c 1 "${nginx_cmd[@]}")
-}
-
+# run() starts each server with start_server, so the server process itself leads the process
+# group that stop_group ends.
 # run SERVER CONNS PIPELINED [HEADS] -> "req_per_s req_per_cpu_s p99_ms"
 run() {
   local server=$1 conns=$2 pipelined=$3 heads=${4:-wrk}
   local port; port=$(free_port)
   local cmd=()
-  "cmd_$server" "$port"
+  if [ "$server" = multicore ]; then
+    hello_cmd tornado-cpp "$port"
+    cmd+=(--threads=2)
+  else
+    hello_cmd "$server" "$port"
+    cmd=(taskset -c 1 "${cmd[@]}")
+  fi
   start_server "${cmd[@]}" >"$work/server.log" 2>&1
   local pid=$server_pid
   wait_port "$port"
