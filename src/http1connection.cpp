@@ -873,7 +873,7 @@ Task<> HTTP1ServerConnection::serve(std::shared_ptr<IOStream> stream,
       // not make us queue answers without bound. Responses that fit under the bound still
       // leave together in one writev at the end of the iteration.
       if (stream->write_buffer_size() > conn.params().max_unsent_output) {
-        co_await stream->write(std::string_view());
+        co_await drain_output(*stream);
       }
     }
   } catch (const StreamClosedError&) {
@@ -886,11 +886,17 @@ Task<> HTTP1ServerConnection::serve(std::shared_ptr<IOStream> stream,
   // Let queued response bytes drain before closing (a 400 answer, the last response).
   if (!stream->closed()) {
     try {
-      co_await stream->write(std::string_view());
+      co_await drain_output(*stream);
     } catch (const StreamClosedError&) {
     }
     stream->close();
   }
+}
+
+// Its own small frame, made only when needed: awaiting the stream's write awaiter inside
+// serve() would keep room for it in the frame of every idle connection.
+Task<> HTTP1ServerConnection::drain_output(IOStream& stream) {
+  co_await stream.write(std::string_view());
 }
 
 // ---- the server's connection list --------------------------------------------------------

@@ -284,16 +284,6 @@ void IOLoop::drain_remote_callbacks() { core_->drain_into(callbacks_); }
 
 // ---- timers ---------------------------------------------------------------------------
 
-namespace {
-// Set while an iteration of a loop runs on this thread (see iteration_clock).
-thread_local bool t_iteration_clock_valid = false;
-thread_local std::chrono::steady_clock::time_point t_iteration_clock;
-}  // namespace
-
-std::chrono::steady_clock::time_point IOLoop::iteration_clock() noexcept {
-  return t_iteration_clock_valid ? t_iteration_clock : std::chrono::steady_clock::now();
-}
-
 double IOLoop::time() const noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -432,10 +422,10 @@ void IOLoop::run_once() {
     if (errno == EINTR) return;
     throw std::system_error(errno, std::generic_category(), "epoll_wait");
   }
-  t_iteration_clock = std::chrono::steady_clock::now();
-  t_iteration_clock_valid = true;
+  detail::t_iteration_clock = std::chrono::steady_clock::now();
+  detail::t_iteration_clock_valid = true;
   struct Invalidate {
-    ~Invalidate() { t_iteration_clock_valid = false; }
+    ~Invalidate() { detail::t_iteration_clock_valid = false; }
   } invalidate;
   for (int i = 0; i < n; ++i) {
     const uint64_t data = events[i].data.u64;

@@ -13,8 +13,9 @@ namespace tornado {
 
 TCPServer::TCPServer(TCPServerOptions options) : options_(std::move(options)) {
   if (options_.ssl_options && !options_.ssl_options->is_server()) {
-    throw std::invalid_argument("TCPServer: ssl_options must be a server context "
-                                "(SSLContext::server)");
+    throw std::invalid_argument(
+        "TCPServer: ssl_options must be a server context "
+        "(SSLContext::server)");
   }
   if (options_.max_buffer_size == 0 || options_.read_chunk_size == 0) {
     throw std::invalid_argument("TCPServer: max_buffer_size and read_chunk_size must be > 0");
@@ -87,19 +88,16 @@ void TCPServer::handle_connection(int fd, const ResolvedAddress& peer) {
   stream_options.read_chunk_size = options_.read_chunk_size;
   std::shared_ptr<IOStream> stream;
   if (options_.ssl_options) {
-    stream = SSLIOStream::create(fd, /*server_side=*/true, options_.ssl_options, {},
-                                 stream_options);
+    stream =
+        SSLIOStream::create(fd, /*server_side=*/true, options_.ssl_options, {}, stream_options);
   } else {
     stream = IOStream::create(fd, stream_options);
   }
   std::string address = peer.family == AF_UNIX ? std::string() : peer.host();
-  auto fut = spawn(handle_stream(stream, address));
-  // Retrieve the outcome ourselves so a failure is reported with its connection.
-  fut.add_done_callback([address](const Future<void>& f) {
-    std::exception_ptr e = f.exception();
-    if (!e) return;
-    // As in Tornado, every escaping exception is an application error, StreamClosedError
-    // included: a handler that expects clients to leave catches it.
+  Task<> serving = handle_stream(std::move(stream), address);
+  // As in Tornado, every escaping exception is an application error, StreamClosedError
+  // included: a handler that expects clients to leave catches it.
+  spawn_detached(std::move(serving), [address = std::move(address)](std::exception_ptr e) {
     app_log().error("Exception in callback handle_stream for {}: {}", address,
                     detail::describe_exception(e));
   });

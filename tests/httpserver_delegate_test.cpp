@@ -433,3 +433,77 @@ TEST_F(HTTPServerDelegateTest, OnCloseOncePerConnectionAfterKeepAlive) {
   EXPECT_EQ(log_.requests.size(), 3u);
   EXPECT_EQ(log_.connections_closed, 1);
 }
+
+namespace {
+
+// A request handler run as a spawned task that the connection's close callback cancels:
+// how an application stops work for a client that went away (Tornado users ask for it;
+// asyncio gives it with task.cancel()).
+struct HandlerRecord {
+  bool started = false;
+  bool cancelled = false;       // the handler saw CancelledError at its suspension point
+  bool frame_released = false;  // the handler frame's locals were destroyed
+};
+
+class CancellingDelegate final : public httputil::HTTPMessageDelegate {
+ public:
+  CancellingDelegate(HTTPConnection* conn, HandlerRecord& record) : conn_(conn), record_(record) {}
+  Task<> headers_received(const StartLine&, HTTPHeaders&) override { co_return; }
+  Task<> data_received(std::string_view) override { co_return; }
+  void finish() override {
+    Future<void> handler = spawn(handle(conn_, record_));
+    conn_->set_close_callback([handler]() mutable { handler.cancel(); });
+  }
+  void on_connection_close() override {}
+
+ private:
+  static Task<> handle(HTTPConnection* conn, HandlerRecord& record) {
+    struct Guard {
+      HandlerRecord& r;
+      ~Guard() { r.frame_released = true; }
+    } guard{record};
+    record.started = true;
+    try {
+      co_await sleep(60s);  // slow work: a query, an upstream call
+    } catch (const CancelledError&) {
+      record.cancelled = true;
+      // The exchange ends with finish() whoever left: the connection object stays until
+      // then, since the handler still holds it. Nothing is sent to a closed stream.
+      answer(conn, 503, "");
+      throw;
+    }
+    answer(conn, 200, "late");
+  }
+  HTTPConnection* conn_;
+  HandlerRecord& record_;
+};
+
+class CancellingApp final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  explicit CancellingApp(HandlerRecord& record) : record_(record) {}
+  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    return std::make_unique<CancellingDelegate>(conn, record_);
+  }
+
+ private:
+  HandlerRecord& record_;
+};
+
+}  // namespace
+
+TEST_F(HTTPServerDelegateTest, HandlerTaskIsCancelledWhenItsClientGoesAway) {
+  HandlerRecord record;
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  HTTPServer server(std::make_shared<CancellingApp>(record));
+  server.add_socket(fd);
+  run_sync([&]() -> Task<> {
+    auto client = co_await test::connect_loopback(port);
+    co_await client->write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!record.started) co_await sleep(1ms);
+    client->close();
+    for (int i = 0; i < 2000 && !record.frame_released; ++i) co_await sleep(1ms);
+  });
+  EXPECT_TRUE(record.cancelled);
+  EXPECT_TRUE(record.frame_released);
+  EXPECT_EQ(server.connection_count(), 0u);
+}

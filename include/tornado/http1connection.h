@@ -212,6 +212,8 @@ class HTTP1ServerConnection {
   void close();
 
  private:
+  static Task<> drain_output(IOStream& stream);  // completes once queued bytes are sent
+
   std::shared_ptr<IOStream> stream_;
   HTTP1ConnectionParameters params_;
   httputil::HTTPConnectionContext context_;

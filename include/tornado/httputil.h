@@ -324,7 +324,9 @@ class HTTPConnection {
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
   virtual WriteAwaiter finish() = 0;
   // Runs `callback` if the peer closes the connection before the response is finished
-  // (RequestHandler::on_connection_close uses it). Replaced by a later call.
+  // (RequestHandler::on_connection_close uses it; cancelling the handler's task from it
+  // stops the work). Replaced by a later call. The exchange still ends only with finish()
+  // (nothing is sent once the peer is gone): the connection object stays valid until then.
   virtual void set_close_callback(std::function<void()> callback) = 0;
   // Per-request overrides (Tornado's set_max_body_size / set_body_timeout).
   virtual void set_max_body_size(std::size_t bytes) = 0;

@@ -84,6 +84,13 @@ struct TimeoutHandle {
   explicit operator bool() const noexcept { return slot != UINT32_MAX; }
 };
 
+namespace detail {
+// IOLoop::iteration_clock()'s reading, valid while an iteration runs on this thread (inline
+// here so that code using it links without the loop, e.g. httputil in the fuzzers).
+inline thread_local bool t_iteration_clock_valid = false;
+inline thread_local std::chrono::steady_clock::time_point t_iteration_clock;
+}  // namespace detail
+
 class IOLoop {
  public:
   // Event bits, the same values as Tornado's (and epoll's).
@@ -164,7 +171,10 @@ class IOLoop {
   // The steady clock as read once when the current iteration's events arrived, on the
   // thread running a loop; a fresh reading anywhere else. For timestamps that need no
   // finer grain than one iteration (a request's start): one clock read per iteration.
-  static std::chrono::steady_clock::time_point iteration_clock() noexcept;
+  static std::chrono::steady_clock::time_point iteration_clock() noexcept {
+    return detail::t_iteration_clock_valid ? detail::t_iteration_clock
+                                           : std::chrono::steady_clock::now();
+  }
   // Throws std::invalid_argument for a NaN deadline.
   TimeoutHandle call_at(double when, Callback cb);
   TimeoutHandle call_later(Duration delay, Callback cb);

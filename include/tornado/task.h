@@ -176,9 +176,9 @@ struct Cancellable : CancelHook {
 struct TaskPromiseBase : CancelScope {
   // Where the task is relative to its awaiter's await_suspend (see Task::Awaiter).
   enum class Run : unsigned char {
-    kDetached,      // suspended once: whoever resumes it later must resume the awaiter
-    kInline,        // started by the awaiter's await_suspend (or its driver), not finished
-    kDoneInline,    // finished that way: the awaiter continues without suspending
+    kDetached,    // suspended once: whoever resumes it later must resume the awaiter
+    kInline,      // started by the awaiter's await_suspend (or its driver), not finished
+    kDoneInline,  // finished that way: the awaiter continues without suspending
   };
   std::coroutine_handle<> continuation = std::noop_coroutine();
   std::exception_ptr exception;
@@ -357,7 +357,7 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   bool retrieved = false;  // someone looked at the exception (or it had none)
   bool cancelled = false;  // the failure is a CancelledError from cancel()
   std::exception_ptr exception;
-  FutureNode waiters;         // sentinel: awaiters and callbacks, in the order added
+  FutureNode waiters;           // sentinel: awaiters and callbacks, in the order added
   CancelState* task = nullptr;  // the spawned task that completes this Future, if any
 
   FutureStateBase() = default;
@@ -564,7 +564,49 @@ Detached run_into(Task<T> task, Future<T> fut) {
   }
 }
 
+// The body of spawn_detached: like run_into, with no Future to complete.
+struct DetachedRoot {
+  struct promise_type : DetachedNode, CancelScope {
+    CancelState state;
+    template <typename... Args>
+    explicit promise_type(Args&...) {
+      handle = std::coroutine_handle<promise_type>::from_promise(*this);
+      cancel_state = &state;
+      link_detached(this);
+    }
+    ~promise_type() { unlink(); }
+    DetachedRoot get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+template <typename OnError>
+DetachedRoot run_detached(Task<void> task, OnError on_error) {
+  Task<void> body = std::move(task);  // destroyed before the promise, as in run_into
+  try {
+    co_await std::move(body);
+  } catch (...) {
+    try {
+      on_error(std::current_exception());
+    } catch (...) {
+    }
+  }
+}
+
 }  // namespace detail
+
+// Starts `task` now, like spawn, with no Future: an exception that escapes it is passed to
+// `on_error(std::exception_ptr)`. For a task per connection, where a Future would be an
+// allocation nobody reads (an idle server connection is then one frame less). Loop thread
+// only.
+template <typename OnError>
+void spawn_detached(Task<void> task, OnError on_error) {
+  detail::DriverScope scope;
+  detail::run_detached(std::move(task), std::move(on_error));
+}
 
 // Starts `task` now (it runs until its first suspension before spawn returns) and
 // returns its Future; Future::cancel() cancels the task. Dropping the Future is fine: the
