@@ -24,6 +24,9 @@
 // so coroutines take their arguments by value (never a reference, string_view or pointer
 // to a caller's temporary); member coroutines need their object alive until they finish.
 //
+// Frames: Task and spawn frames come from a small per-thread cache of freed frames
+// (frame_alloc.h), not from malloc each time.
+//
 // Thread rule: Tasks and Futures belong to the thread of the IOLoop they run on. To hand
 // a result from another thread, use IOLoop::add_callback (or run_in_executor).
 #pragma once
@@ -40,6 +43,8 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "tornado/frame_alloc.h"
 
 namespace tornado {
 
@@ -173,7 +178,7 @@ struct Cancellable : CancelHook {
 
 // ---- Task ---------------------------------------------------------------------------
 
-struct TaskPromiseBase : CancelScope {
+struct TaskPromiseBase : CancelScope, PooledFrame {
   // Where the task is relative to its awaiter's await_suspend (see Task::Awaiter).
   enum class Run : unsigned char {
     kDetached,      // suspended once: whoever resumes it later must resume the awaiter
@@ -519,7 +524,7 @@ void link_detached(DetachedNode* node);
 // A coroutine that starts at once and frees itself when done: the body of spawn(). Its
 // promise holds the task's CancelState and lends it to the Future it completes.
 struct Detached {
-  struct promise_type : DetachedNode, CancelScope {
+  struct promise_type : DetachedNode, CancelScope, PooledFrame {
     CancelState state;
     FutureStateBase* future = nullptr;  // alive while the frame is (a parameter holds it)
     template <typename T>
