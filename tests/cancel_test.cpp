@@ -80,6 +80,42 @@ TEST_F(CancelTest, FutureAwaitIsCancelledAndSoIsTheFuture) {
   Future<void> f = spawn(await_guarded(pending, &out));
   f.cancel();
   spin();
+// A cancelled sleep takes its timer out of the loop at once: a long-lived server that
+// cancels timed waits must not accumulate dead timers until their deadlines.
+TEST_F(CancelTest, CancelledSleepsLeaveNoTimerInTheLoop) {
+  const std::size_t before = io_loop().pending_timeouts();
+  constexpr int kSleeps = 1000;
+  std::vector<Outcome> outs(kSleeps);
+  std::vector<Future<void>> tasks;
+  for (int i = 0; i < kSleeps; ++i) tasks.push_back(spawn(await_guarded(sleep(3600s), &outs[i])));
+  ASSERT_EQ(io_loop().pending_timeouts(), before + kSleeps);
+  for (auto& f : tasks) f.cancel();
+  EXPECT_EQ(io_loop().pending_timeouts(), before) << "cancel() removes the timer, not its firing";
+  spin();
+  for (int i = 0; i < kSleeps; ++i) expect_cancelled(tasks[i], outs[i]);
+  EXPECT_EQ(io_loop().pending_timeouts(), before);
+}
+
+TEST_F(CancelTest, CancellingASleepFutureRemovesItsTimer) {
+  const std::size_t before = io_loop().pending_timeouts();
+  Future<void> s = sleep(3600s);
+  ASSERT_EQ(io_loop().pending_timeouts(), before + 1);
+  EXPECT_TRUE(s.cancel());
+  EXPECT_TRUE(s.cancelled());
+  EXPECT_EQ(io_loop().pending_timeouts(), before);
+}
+
+// The loop may be gone when a sleep is cancelled: nothing of it is touched then.
+TEST(CancelSleepAfterLoop, CancellingASleepAfterItsLoopClosedIsSafe) {
+  Future<void> s;
+  {
+    IOLoop loop(true);
+    s = sleep(3600s);
+  }
+  EXPECT_TRUE(s.cancel());
+  EXPECT_TRUE(s.cancelled());
+}
+
   expect_cancelled(f, out);
   EXPECT_TRUE(pending.cancelled()) << "asyncio: cancelling the awaiter cancels the awaited";
 }

@@ -79,6 +79,8 @@ class Future;
 
 namespace detail {
 
+struct FutureAccess;
+
 // Runs `fn` on the current thread's IOLoop at its next iteration (defined in ioloop.cpp).
 void post(std::function<void()> fn);
 // Logs an exception nobody retrieved (defined in task.cpp, on tornado.application).
@@ -380,6 +382,9 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   bool cancel();
   // Completes with a CancelledError raised by the task (not logged as unretrieved).
   void finish_cancelled(std::exception_ptr e);
+  // Run by cancel() just before it fails a Future that has no task: releases what would
+  // have produced the result (sleep's timer).
+  void (*on_cancel)(FutureStateBase*) noexcept = nullptr;
   // Runs the entries (the posted callback).
   void dispatch() noexcept;
 };
@@ -405,6 +410,14 @@ class Future {
 
   // Sets the result and schedules awaiters and callbacks. Throws InvalidStateError if done
   // (which includes cancelled: a producer that may race with cancel() checks done()).
+// Makes a Future on a state of a derived type (sleep's, which knows its timer).
+struct FutureAccess {
+  template <typename T>
+  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
+    return Future<T>(std::move(state));
+  }
+};
+
   template <typename U = detail::Stored<T>>
   void set_result(U&& v = {}) {
     if (state_->done) throw InvalidStateError("Future result already set");
@@ -505,6 +518,7 @@ struct DetachedNode {
 
   DetachedNode() = default;
   DetachedNode(const DetachedNode&) = delete;
+  friend struct detail::FutureAccess;
   DetachedNode& operator=(const DetachedNode&) = delete;
   void unlink() noexcept {
     prev->next = next;
@@ -582,8 +596,8 @@ Future<T> spawn(Task<T> task) {
   return fut;
 }
 
-// A Future that completes after `delay` on the current IOLoop (cancellable: the timer then
-// fires into a done Future and does nothing).
+// A Future that completes after `delay` on the current IOLoop. Cancelling it (or the task
+// awaiting it) removes its timer from the loop at once.
 Future<void> sleep(Duration delay);
 
 // Yields to the IOLoop for one iteration (Tornado's gen.moment). A cancelled task gets
