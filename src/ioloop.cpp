@@ -241,6 +241,12 @@ void IOLoop::update_handler(int fd, uint32_t events) {
   }
 }
 
+std::size_t IOLoop::handler_count() const noexcept {
+  std::size_t n = 0;
+  for (const HandlerEntry& e : handlers_) n += e.registered ? 1 : 0;
+  return n;
+}
+
 void IOLoop::remove_handler(int fd) {
   if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size()) return;
   HandlerEntry& e = handlers_[fd];

@@ -136,6 +136,8 @@ class IOLoop {
   void update_handler(int fd, uint32_t events);
   // Stops watching fd; a no-op if it is not registered. Does not close it.
   void remove_handler(int fd);
+  // Number of fds registered with add_handler (for tests and metrics; O(highest fd)).
+  std::size_t handler_count() const noexcept;
 
   // ---- signals (a signalfd; see docs/ioloop.md "Signals") ----
   // Runs `callback` on this loop each time signal `signum` arrives (replacing an earlier
