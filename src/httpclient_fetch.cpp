@@ -325,6 +325,7 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
       params.max_header_size = state->options.max_header_size;
       params.max_body_size = state->max_body_size;
       params.decompress = request.decompress_response;
+      params.max_interim_responses = state->options.max_interim_responses;
       HTTP1Connection conn(stream, /*is_client=*/true, params);
       collector.emplace(request, conn, hop);
       httputil::RequestStartLine line{request.method, target, "HTTP/1.1"};
