@@ -192,8 +192,8 @@ void IOLoop::close(bool all_fds) {
 void IOLoop::destroy_detached_frames() noexcept {
   // Destroying a frame destroys its awaited Task chain; destructors may spawn again, so
   // take the first frame each time until none is left.
-  while (detached_.next != &detached_) {
-    std::coroutine_handle<> first = detached_.next->handle;
+  while (detached_.linked()) {
+    std::coroutine_handle<> first = detached_.front()->handle;
     first.destroy();  // the promise's destructor unlinks it
   }
 }

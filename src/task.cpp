@@ -62,7 +62,7 @@ struct CallbackNode : FutureNode {
 FutureStateBase::~FutureStateBase() {
   // Only callback entries can be left: an awaiter holds the state alive while linked.
   while (waiters.linked()) {
-    FutureNode* n = waiters.next;
+    FutureNode* n = waiters.front();
     n->unlink();
     delete static_cast<CallbackNode*>(n);
   }
@@ -79,7 +79,7 @@ void FutureStateBase::dispatch() noexcept {
   // One entry at a time from the front: an entry may destroy a frame whose awaiter is
   // further down the list, which then unlinks itself.
   while (waiters.linked()) {
-    FutureNode* n = waiters.next;
+    FutureNode* n = waiters.front();
     n->unlink();
     try {
       n->fire(n);

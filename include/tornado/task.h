@@ -322,31 +322,47 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 
 // ---- Future state -------------------------------------------------------------------
 
-// One entry of a Future's waiter list: an awaiting coroutine (owned by its awaiter, in the
-// coroutine frame) or a done-callback (owned by the state). Intrusive, so an awaiter
-// unlinks itself when its frame is destroyed (by IOLoop::close(), say) and a destroyed
-// frame is never resumed.
-struct FutureNode {
-  FutureNode* prev = this;
-  FutureNode* next = this;
-  void (*fire)(FutureNode*) = nullptr;  // runs the entry; a callback entry frees itself
+// A circular doubly linked list node whose list head (a sentinel) is a node too: what a
+// Future's waiters and a loop's spawned frames are kept in. Intrusive, so linking never
+// allocates and an entry can unlink itself in O(1) when its owner goes.
+template <typename Entry>
+struct ListNode {
+  ListNode* prev = this;
+  ListNode* next = this;
 
-  FutureNode() = default;
-  explicit FutureNode(void (*f)(FutureNode*)) noexcept : fire(f) {}
-  FutureNode(const FutureNode&) = delete;
-  FutureNode& operator=(const FutureNode&) = delete;
+  ListNode() = default;
+  ListNode(const ListNode&) = delete;
+  ListNode& operator=(const ListNode&) = delete;
   bool linked() const noexcept { return next != this; }
+  // The first entry after this head (the list must not be empty).
+  Entry* front() const noexcept { return static_cast<Entry*>(next); }
   void unlink() noexcept {
     prev->next = next;
     next->prev = prev;
     prev = next = this;
   }
-  void link_before(FutureNode* head) noexcept {
+  void link_before(ListNode* head) noexcept {
     prev = head->prev;
     next = head;
     head->prev->next = this;
     head->prev = this;
   }
+  void link_after(ListNode* head) noexcept {
+    next = head->next;
+    prev = head;
+    head->next->prev = this;
+    head->next = this;
+  }
+};
+
+// One entry of a Future's waiter list: an awaiting coroutine (owned by its awaiter, in the
+// coroutine frame) or a done-callback (owned by the state). An awaiter unlinks itself when
+// its frame is destroyed (by IOLoop::close(), say), so a destroyed frame is never resumed.
+struct FutureNode : ListNode<FutureNode> {
+  void (*fire)(FutureNode*) = nullptr;  // runs the entry; a callback entry frees itself
+
+  FutureNode() = default;
+  explicit FutureNode(void (*f)(FutureNode*)) noexcept : fire(f) {}
 };
 
 // An awaiting coroutine's entry; unlinks itself when destroyed.
@@ -366,6 +382,9 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   std::exception_ptr exception;
   FutureNode waiters;         // sentinel: awaiters and callbacks, in the order added
   CancelState* task = nullptr;  // the spawned task that completes this Future, if any
+  // Run by cancel() just before it fails a Future that has no task: releases what would
+  // have produced the result (sleep's timer).
+  void (*on_cancel)(FutureStateBase*) noexcept = nullptr;
 
   FutureStateBase() = default;
   FutureStateBase(const FutureStateBase&) = delete;
@@ -382,9 +401,6 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   bool cancel();
   // Completes with a CancelledError raised by the task (not logged as unretrieved).
   void finish_cancelled(std::exception_ptr e);
-  // Run by cancel() just before it fails a Future that has no task: releases what would
-  // have produced the result (sleep's timer).
-  void (*on_cancel)(FutureStateBase*) noexcept = nullptr;
   // Runs the entries (the posted callback).
   void dispatch() noexcept;
 };
@@ -392,6 +408,14 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
 template <typename T>
 struct FutureState : FutureStateBase {
   std::optional<Stored<T>> value;
+};
+
+// Makes a Future on a state of a derived type (sleep's, which knows its timer).
+struct FutureAccess {
+  template <typename T>
+  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
+    return Future<T>(std::move(state));
+  }
 };
 
 }  // namespace detail
@@ -410,14 +434,6 @@ class Future {
 
   // Sets the result and schedules awaiters and callbacks. Throws InvalidStateError if done
   // (which includes cancelled: a producer that may race with cancel() checks done()).
-// Makes a Future on a state of a derived type (sleep's, which knows its timer).
-struct FutureAccess {
-  template <typename T>
-  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
-    return Future<T>(std::move(state));
-  }
-};
-
   template <typename U = detail::Stored<T>>
   void set_result(U&& v = {}) {
     if (state_->done) throw InvalidStateError("Future result already set");
@@ -502,6 +518,7 @@ struct FutureAccess {
   const std::shared_ptr<detail::FutureStateBase> base() const { return state_; }
 
  private:
+  friend struct detail::FutureAccess;
   explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::FutureState<T>> state_;
 };
@@ -511,26 +528,8 @@ namespace detail {
 // Spawned frames are linked into their IOLoop's list, so that frames still suspended when
 // the loop closes are destroyed with it (their locals' destructors run; they never resume)
 // instead of leaking. Intrusive: no allocation per spawn.
-struct DetachedNode {
-  DetachedNode* prev = this;
-  DetachedNode* next = this;
+struct DetachedNode : ListNode<DetachedNode> {
   std::coroutine_handle<> handle;
-
-  DetachedNode() = default;
-  DetachedNode(const DetachedNode&) = delete;
-  friend struct detail::FutureAccess;
-  DetachedNode& operator=(const DetachedNode&) = delete;
-  void unlink() noexcept {
-    prev->next = next;
-    next->prev = prev;
-    prev = next = this;
-  }
-  void link_after(DetachedNode* head) noexcept {
-    next = head->next;
-    prev = head;
-    head->next->prev = this;
-    head->next = this;
-  }
 };
 // Links `node` into the current IOLoop's list (defined in ioloop.cpp).
 void link_detached(DetachedNode* node);
