@@ -18,15 +18,23 @@ using namespace tornado::detail;
 
 namespace {
 
-Task<int> small_task(int v) { co_return v; }
+Task<int> small_coroutine(int v) { co_return v; }
+// Not inlined: clang elides the heap allocation of a coroutine created and destroyed in one
+// scope (the frame then lives on the caller's stack), which would bypass the cache.
+[[gnu::noinline]] Task<int> small_task(int v) { return small_coroutine(v); }
 
 // A frame of about 2 KiB: a buffer live across a suspension point.
-Task<int> big_task(int v) {
+Task<int> big_coroutine(int v) {
   char buf[2048];
   buf[0] = static_cast<char>(v);
+  // The buffer's address escapes on both sides of the suspension, so no compiler can
+  // shrink it out of the frame.
+  asm volatile("" : : "r"(buf) : "memory");
   co_await moment();
+  asm volatile("" : : "r"(buf) : "memory");
   co_return buf[0];
 }
+[[gnu::noinline]] Task<int> big_task(int v) { return big_coroutine(v); }
 
 // The address of a task's frame (the promise lives in it). Task has no accessor for its
 // handle: its only member is the handle, whose only member is the frame's address.
