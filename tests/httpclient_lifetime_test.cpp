@@ -65,7 +65,9 @@ TEST(HTTPClientLifetimeTest, ClientWithAnIdleConnectionClosedByItsDestructorAfte
 }
 
 // A fetch suspended with its request-timeout watchdog armed when the loop goes: the loop
-// destroys the fetch's frames; the client, destroyed later, finds nothing of the loop.
+// destroys the fetch's frames; the client, destroyed later, finds nothing of the loop. (This
+// one passed with the raw IOLoop* too — nothing cancels the watchdog on that path — and is
+// kept as the contract for the watchdog's LoopRef.)
 TEST(HTTPClientLifetimeTest, FetchInFlightWithATimeoutWhenItsLoopIsDestroyed) {
   LoopWithServer env;
   // A server that never answers: the fetch waits for the response head.
