@@ -64,3 +64,60 @@ build_targets() {
   fi
   ninja -C "$build" "$@" >/dev/null
 }
+
+# nginx_hello DIR PORT: nginx's hello world, the peer of demos/helloworld in every script: one
+# process (no master), access log off, `return 200 "Hello, world"` as text/html like ours, room for
+# 19,000 connections (the machine's hard limit on open files is 20,000) and keep-alive long
+# enough for idle-connection runs. Writes DIR/nginx.conf and sets `nginx_cmd` to the command
+# that runs it in the foreground.
+nginx_hello() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $dir/logs/error.log;
+pid $dir/nginx.pid;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  default_type "text/html; charset=UTF-8";
+  keepalive_timeout 3600s;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / { return 200 "Hello, world"; }
+  }
+}
+CONF
+  nginx_cmd=(nginx -p "$dir" -c "$dir/nginx.conf")
+}
+
+# The uWebSockets peer (bench/peers/build_uws.sh builds it), used when present.
+uws_hello=${UWS_HELLO:-build/bench-peers/uws_hello}
+# without_missing_peers NAME...: prints the names, minus uws (with a message on stderr) when
+# its binary is absent.
+without_missing_peers() {
+  local name
+  for name in "$@"; do
+    if [ "$name" = uws ] && [ ! -x "$uws_hello" ]; then
+      echo "uWebSockets peer not built ($uws_hello): skipped; bench/peers/build_uws.sh builds it" >&2
+      continue
+    fi
+    printf '%s ' "$name"
+  done
+}
+# hello_cmd NAME PORT: sets `cmd` to the command line of the hello-world server NAME
+# (tornado-cpp, uws, nginx, python-tornado) on 127.0.0.1:PORT, one thread, unpinned.
+# Needs `build` (build_targets) and `work` (a scratch directory).
+hello_cmd() {
+  case $1 in
+    tornado-cpp) cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$2") ;;
+    uws) cmd=("$uws_hello" "$2" 127.0.0.1) ;;
+    nginx) nginx_hello "$work/nginx" "$2" && cmd=("${nginx_cmd[@]}") ;;
+    python-tornado) cmd=(/usr/bin/python3 bench/peers/tornado_hello.py "$2") ;;
+    *) echo "unknown server $1" >&2; return 1 ;;
+  esac
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Memory per idle keep-alive HTTP connection: demos/helloworld beside nginx (1 worker) and
-# Python Tornado's hello world, in the same run.
+# Memory per idle keep-alive HTTP connection: demos/helloworld beside uWebSockets (when
+# bench/peers/build_uws.sh has built it), nginx (1 worker) and Python Tornado's hello world, in
+# the same run.
 #
 #   bench/idle_conns.sh [--connections=10000]
 #
@@ -37,38 +38,15 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 tcp_pages() { awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
 
 start_named() {  # NAME PORT -> sets server_pid (common.sh's start_server: own process group)
-  case $1 in
-    tornado-cpp) start_server "$build/demos/helloworld/helloworld" --address=127.0.0.1 \
-                   --port="$2" >"$work/$1.log" 2>&1 ;;
-    python-tornado) start_server /usr/bin/python3 bench/peers/tornado_hello.py "$2" \
-                      >"$work/$1.log" 2>&1 ;;
-    nginx)
-      mkdir -p "$work/nginx/logs"
-      cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $work/nginx/logs/error.log;
-pid $work/nginx/nginx.pid;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-  access_log off;
-  keepalive_timeout 3600s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$2 backlog=4096;
-    location / { return 200 "Hello, world"; }
-  }
-}
-CONF
-      start_server nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" ;;
-  esac
+  local cmd=()
+  hello_cmd "$1" "$2"
+  start_server "${cmd[@]}" >"$work/$1.log" 2>&1
 }
 
 printf '%-15s %8s %10s %10s %14s %16s\n' server conns "rss before" "rss after" "KiB per conn" "kernel TCP KiB/conn"
 declare -A per=()
-for name in tornado-cpp nginx python-tornado; do
+# shellcheck disable=SC2046 # the list is split on purpose
+for name in $(without_missing_peers tornado-cpp uws nginx python-tornado); do
   port=$(free_port)
   start_named "$name" "$port"
   wait_port "$port"
@@ -92,5 +70,5 @@ for name in tornado-cpp nginx python-tornado; do
   printf '%-15s %8s %10s %10s %14s %16s\n' "$name" "$opened" "$before" "$after" "${per[$name]}" "$ktcp"
   [ "$failed" = 0 ] || echo "  ($failed connections failed)"
 done
-awk -v a="${per[tornado-cpp]}" -v n="${per[nginx]}" -v t="${per[python-tornado]}" \
-  'BEGIN{printf "ratios (KiB per idle connection): tornado-cpp/nginx %.2fx, tornado-cpp/python-tornado %.2fx\n", (n>0?a/n:0), (t>0?a/t:0)}'
+awk -v a="${per[tornado-cpp]}" -v u="${per[uws]:-0}" -v n="${per[nginx]}" -v t="${per[python-tornado]}" \
+  'BEGIN{printf "ratios (KiB per idle connection): tornado-cpp/uws %s, tornado-cpp/nginx %.2fx, tornado-cpp/python-tornado %.2fx\n", (u>0?sprintf("%.2fx",a/u):"n/a"), (n>0?a/n:0), (t>0?a/t:0)}'

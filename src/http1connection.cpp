@@ -46,10 +46,19 @@ bool has_token(std::string_view value, std::string_view token) {
   return false;
 }
 
+// "<size in hex>\r\n", the line before a chunk's data.
+void append_chunk_size(std::string& out, std::size_t size) {
+  char digits[16];
+  char* p = digits + sizeof digits;
+  do {
+    *--p = "0123456789abcdef"[size & 0xf];
+    size >>= 4;
+  } while (size != 0);
+  out.append(p, static_cast<std::size_t>(digits + sizeof digits - p)).append("\r\n");
+}
+
 void append_chunk(std::string& out, std::string_view chunk) {
-  char size[20];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-  out.append(size, static_cast<std::size_t>(n));
+  append_chunk_size(out, chunk.size());
   out.append(chunk);
   out.append("\r\n");
 }
@@ -78,21 +87,89 @@ void check_response_framing(const http1::MessageHead& head) {
 HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
                                  HTTP1ConnectionParameters params,
                                  httputil::HTTPConnectionContext context)
+    : HTTP1Connection(std::move(stream), is_client,
+                      std::make_shared<const HTTP1ConnectionParameters>(params),
+                      std::move(context)) {}
+
+HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
+                                 std::shared_ptr<const HTTP1ConnectionParameters> params,
+                                 httputil::HTTPConnectionContext context)
     : stream_(std::move(stream)),
       is_client_(is_client),
-      params_(params),
+      params_(std::move(params)),
       context_(std::move(context)),
-      max_body_size_(params.max_body_size),
-      body_timeout_(params.body_timeout) {}
+      max_body_size_(params_->max_body_size),
+      body_timeout_(params_->body_timeout) {}
 
-HTTP1Connection::~HTTP1Connection() = default;
+HTTP1Connection::~HTTP1Connection() {
+  if (list_) list_->remove(*this);
+  release_head();
+  if (head_timer_) {
+    if (IOLoop* loop = stream_->io_loop()) loop->remove_timeout(head_timer_);
+  }
+}
+
+namespace {
+// Parsed heads kept for reuse per thread: a request borrows one, so a warm server parses
+// without allocating while idle connections hold none.
+constexpr std::size_t kMaxSpareHeads = 64;
+thread_local std::vector<std::unique_ptr<http1::MessageHead>> t_spare_heads;
+}  // namespace
+
+http1::MessageHead& HTTP1Connection::borrow_head() {
+  if (head_ == nullptr) {
+    if (t_spare_heads.empty()) {
+      head_ = new http1::MessageHead();
+    } else {
+      head_ = t_spare_heads.back().release();
+      t_spare_heads.pop_back();
+    }
+  }
+  return *head_;
+}
+
+void HTTP1Connection::release_head() noexcept {
+  if (head_ == nullptr) return;
+  std::unique_ptr<http1::MessageHead> head(std::exchange(head_, nullptr));
+  // A head that grew for a huge request is not kept (nor is any past the bound).
+  if (t_spare_heads.size() < kMaxSpareHeads && head->fields.capacity() <= 64) {
+    head->clear();
+    try {
+      t_spare_heads.push_back(std::move(head));
+    } catch (const std::bad_alloc&) {
+    }
+  }
+}
+
+void HTTP1Connection::start_head_wait() {
+  if (!params_->header_timeout || head_deadline_ != 0) return;
+  const double now =
+      std::chrono::duration<double>(IOLoop::iteration_clock().time_since_epoch()).count();
+  head_deadline_ = now + params_->header_timeout->count();
+  if (head_timer_) return;  // armed for an earlier deadline: it re-arms when it fires
+  if (IOLoop* loop = stream_->io_loop()) {
+    head_timer_ = loop->call_at(head_deadline_, [this] { on_head_timer(); });
+  }
+}
+
+void HTTP1Connection::on_head_timer() {
+  head_timer_ = {};
+  if (head_deadline_ == 0) return;  // not waiting for a head now: the next wait re-arms
+  IOLoop* loop = stream_->io_loop();
+  if (loop == nullptr) return;
+  if (loop->time() >= head_deadline_) {
+    stream_->close(std::make_exception_ptr(TimeoutError("HTTP read timeout")));
+  } else {
+    head_timer_ = loop->call_at(head_deadline_, [this] { on_head_timer(); });
+  }
+}
 
 void HTTP1Connection::reset_for_next_message() {
   request_method_.clear();
   request_version_minor_ = 1;
-  disconnect_after_ = params_.no_keep_alive;
-  max_body_size_ = params_.max_body_size;
-  body_timeout_ = params_.body_timeout;
+  disconnect_after_ = params_->no_keep_alive;
+  max_body_size_ = params_->max_body_size;
+  body_timeout_ = params_->body_timeout;
   body_deadline_.reset();
   body_received_ = 0;
   read_finished_ = false;
@@ -155,36 +232,35 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
   return is_client_ ? read_response(delegate, std::string(request_method)) : read_request(delegate);
 }
 
-Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head) {
-  const http1::Limits limits{.max_header_size = params_.max_header_size};
+std::size_t HTTP1Connection::parse_buffered_head(http1::MessageHead& head, std::size_t& scan_from) {
+  std::string_view buf = stream_->read_buffer();
+  if (buf.empty()) return 0;
+  const http1::Limits limits{.max_header_size = params_->max_header_size};
   http1::ParseError err;
-  std::size_t used = 0, scan_from = 0;
-  std::optional<double> deadline;
-  if (params_.header_timeout) {
-    deadline = IOLoop::current().time() + params_.header_timeout->count();
+  std::size_t used = 0;
+  auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
+                       : http1::parse_request_head(buf, head, used, err, limits, scan_from);
+  if (st == http1::ParseStatus::kError) throw HTTPInputError(err.message, err.status);
+  if (st == http1::ParseStatus::kIncomplete) {
+    scan_from = buf.size();
+    return 0;
   }
-  // The head, parsed in place on the read buffer.
-  for (;;) {
-    std::string_view buf = stream_->read_buffer();
-    if (!buf.empty()) {
-      auto st = is_client_ ? http1::parse_response_head(buf, head, used, err, limits, scan_from)
-                           : http1::parse_request_head(buf, head, used, err, limits, scan_from);
-      if (st == http1::ParseStatus::kComplete) co_return used;
-      if (st == http1::ParseStatus::kError) throw HTTPInputError(err.message, err.status);
-      scan_from = buf.size();
-    }
-    co_await fill_with_timeout(deadline);
-  }
+  end_head_wait();
+  return used;
 }
 
-http1::MessageHead& HTTP1Connection::reusable_head() {
-  if (!head_) head_ = std::make_unique<http1::MessageHead>();
-  return *head_;
+Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head, std::size_t scan_from) {
+  start_head_wait();
+  for (;;) {
+    // The head timer closes the stream at the deadline, which ends this wait.
+    co_await stream_->fill_buffer();
+    if (std::size_t used = parse_buffered_head(head, scan_from)) co_return used;
+  }
 }
 
 void HTTP1Connection::start_decompression(const http1::BodyFraming& framing, HTTPHeaders& headers) {
-  if (!params_.decompress || framing.kind == http1::BodyFraming::kNone) return;
-  const std::string* encoding = headers.get_first("Content-Encoding");
+  if (!params_->decompress || framing.kind == http1::BodyFraming::kNone) return;
+  auto encoding = headers.get_first("Content-Encoding");
   if (encoding && http1::iequals(*encoding, "gzip")) {
     // Tornado renames the header so the application sees a plain body.
     headers.set("X-Consumed-Content-Encoding", *encoding);
@@ -214,8 +290,13 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
+// One copy of the head's names and values into the headers' own storage (two allocations
+// whatever the field count); the read buffer is then free to move on.
 HTTPHeaders copy_fields(const http1::MessageHead& head) {
   HTTPHeaders headers;
+  std::size_t bytes = 0;
+  for (const http1::Field& f : head.fields) bytes += f.name.size() + f.value.size();
+  headers.reserve(head.fields.size(), bytes);
   for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
   return headers;
 }
@@ -228,11 +309,14 @@ std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1
 
 Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
   reset_for_next_message();
-  http1::MessageHead& head = reusable_head();
+  http1::MessageHead& head = borrow_head();
   http1::BodyFraming framing;
   std::size_t used = 0;
   try {
-    used = co_await read_head(head);
+    start_head_wait();
+    std::size_t scan_from = 0;
+    used = parse_buffered_head(head, scan_from);
+    if (used == 0) used = co_await read_head(head, scan_from);
     http1::ParseError err;
     if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
         http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
@@ -250,9 +334,10 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
   const RequestStartLine start_line{request_method_, std::string(head.target),
                                     version_name(head.version_minor)};
   stream_->consume(used);
+  release_head();
 
   // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
-  const std::string* connection = headers.get_first("Connection");
+  auto connection = headers.get_first("Connection");
   if (request_version_minor_ >= 1) {
     if (connection && has_token(*connection, "close")) disconnect_after_ = true;
   } else {
@@ -263,11 +348,11 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
       disconnect_after_ = true;
     }
   }
-  if (params_.no_keep_alive) disconnect_after_ = true;
+  if (params_->no_keep_alive) disconnect_after_ = true;
   start_decompression(framing, headers);
 
   // The delegate may take the headers (move them into its request): decide now.
-  const std::string* expect = headers.get_first("Expect");
+  auto expect = headers.get_first("Expect");
   const bool expect_continue =
       expect && http1::iequals(*expect, "100-continue") && request_version_minor_ >= 1;
   const bool has_body = framing.kind != http1::BodyFraming::kNone;
@@ -328,8 +413,11 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
   for (int interim = 0;; ++interim) {
     reset_for_next_message();
     request_method_ = request_method;
-    http1::MessageHead& head = reusable_head();
-    const std::size_t used = co_await read_head(head);
+    http1::MessageHead& head = borrow_head();
+    start_head_wait();
+    std::size_t scan_from = 0;
+    std::size_t used = parse_buffered_head(head, scan_from);
+    if (used == 0) used = co_await read_head(head, scan_from);
     http1::BodyFraming framing;
     http1::ParseError err;
     check_response_framing(head);
@@ -340,7 +428,7 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     // The bound applies to the inflated size when decompressing (the decompressor checks
     // it); otherwise a declared length past it is refused before reading (as Tornado).
     if (framing.kind == http1::BodyFraming::kLength && framing.length > max_body_size_ &&
-        !(params_.decompress && headers_say_gzip(head))) {
+        !(params_->decompress && headers_say_gzip(head))) {
       throw HTTPInputError("Content-Length too long", 413);
     }
 
@@ -349,14 +437,15 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     const int version_minor = head.version_minor;
     const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
     stream_->consume(used);
+    release_head();
 
-    const std::string* connection = headers.get_first("Connection");
+    auto connection = headers.get_first("Connection");
     if (version_minor == 0 ? !(connection && has_token(*connection, "keep-alive"))
                            : (connection && has_token(*connection, "close"))) {
       disconnect_after_ = true;
     }
     if (framing.kind == http1::BodyFraming::kUntilClose) disconnect_after_ = true;
-    if (params_.no_keep_alive) disconnect_after_ = true;
+    if (params_->no_keep_alive) disconnect_after_ = true;
     start_decompression(framing, headers);
 
     try {
@@ -400,7 +489,7 @@ Task<> HTTP1Connection::deliver(httputil::HTTPMessageDelegate& delegate, std::st
     first = false;
     inflated.clear();
     try {
-      decompressor_->inflate_some(inflated, params_.chunk_size);
+      decompressor_->inflate_some(inflated, params_->chunk_size);
     } catch (const std::length_error&) {
       throw HTTPInputError("Body too large after decompression", 413);
     } catch (const std::runtime_error& e) {
@@ -419,7 +508,7 @@ Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
       continue;
     }
     std::size_t n = static_cast<std::size_t>(
-        std::min<uint64_t>({remaining, buf.size(), static_cast<uint64_t>(params_.chunk_size)}));
+        std::min<uint64_t>({remaining, buf.size(), static_cast<uint64_t>(params_->chunk_size)}));
     // The delegate may suspend: copy out of the buffer only when it does not consume at once.
     std::string piece(buf.substr(0, n));
     stream_->consume(n);
@@ -429,7 +518,7 @@ Task<> HTTP1Connection::read_fixed_body(httputil::HTTPMessageDelegate& delegate,
 }
 
 Task<> HTTP1Connection::read_chunked_body(httputil::HTTPMessageDelegate& delegate) {
-  http1::ChunkedDecoder decoder(params_.max_header_size);
+  http1::ChunkedDecoder decoder(params_->max_header_size);
   http1::ParseError err;
   for (;;) {
     std::string_view buf = stream_->read_buffer();
@@ -449,7 +538,7 @@ Task<> HTTP1Connection::read_chunked_body(httputil::HTTPMessageDelegate& delegat
         stream_->consume(pos);
         std::string_view rest = piece;
         while (!rest.empty()) {
-          std::size_t n = std::min(rest.size(), params_.chunk_size);
+          std::size_t n = std::min(rest.size(), params_->chunk_size);
           co_await deliver(delegate, rest.substr(0, n));
           rest.remove_prefix(n);
         }
@@ -470,7 +559,7 @@ Task<> HTTP1Connection::read_body_until_close(httputil::HTTPMessageDelegate& del
   for (;;) {
     std::string_view buf = stream_->read_buffer();
     if (!buf.empty()) {
-      std::size_t n = std::min(buf.size(), params_.chunk_size);
+      std::size_t n = std::min(buf.size(), params_->chunk_size);
       body_received_ += n;
       if (body_received_ > max_body_size_ && !decompressor_) {
         throw HTTPInputError("body too large", 413);
@@ -491,6 +580,63 @@ Task<> HTTP1Connection::read_body_until_close(httputil::HTTPMessageDelegate& del
 
 // ---- writing ----------------------------------------------------------------------------
 
+namespace {
+
+// The fields of an outgoing head that framing depends on, found in one pass.
+struct FramingFields {
+  std::optional<std::string_view> content_length;
+  bool transfer_encoding = false;
+  bool date = false;
+  bool connection = false;
+};
+
+FramingFields scan_framing_fields(const HTTPHeaders& headers) {
+  FramingFields found;
+  for (auto [name, value] : headers) {
+    // The length decides first: most fields are compared no further.
+    switch (name.size()) {
+      case 4:
+        found.date = found.date || http1::iequals(name, "Date");
+        break;
+      case 10:
+        found.connection = found.connection || http1::iequals(name, "Connection");
+        break;
+      case 14:
+        if (!found.content_length && http1::iequals(name, "Content-Length")) {
+          found.content_length = value;
+        }
+        break;
+      case 17:
+        found.transfer_encoding =
+            found.transfer_encoding || http1::iequals(name, "Transfer-Encoding");
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
+// "HTTP/1.1 200 OK\r\n"; the standard reason when none is given.
+void append_status_line(std::string& out, int code, std::string_view reason) {
+  out.append("HTTP/1.1 ");
+  if (code >= 100 && code <= 999) {
+    const char digits[3] = {static_cast<char>('0' + code / 100),
+                            static_cast<char>('0' + code / 10 % 10),
+                            static_cast<char>('0' + code % 10)};
+    out.append(digits, 3).append(" ");
+  } else {
+    out.append(std::to_string(code)).append(" ");
+  }
+  out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
+}
+
+// Response heads are assembled here and copied onto the stream's write queue: no
+// allocation per response once warm.
+thread_local std::string t_head_scratch;
+
+}  // namespace
+
 HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& start_line,
                                                              const HTTPHeaders& headers,
                                                              std::string_view chunk) {
@@ -498,10 +644,11 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (headers_written_ && !(is_client_ && write_finished_)) {
     throw HTTPOutputError("write_headers called twice");
   }
-  std::string out;
-  out.reserve(256 + chunk.size());
-  bool has_length = headers.contains("Content-Length");
-  bool has_te = headers.contains("Transfer-Encoding");
+  std::string& out = t_head_scratch;
+  out.clear();
+  const FramingFields fields = scan_framing_fields(headers);
+  const bool has_length = fields.content_length.has_value();
+  const bool has_te = fields.transfer_encoding;
   if (is_client_) {
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
@@ -526,10 +673,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     suppress_body_ = request_method_ == "HEAD" || no_body_status;
     chunking_output_ = request_version_minor_ >= 1 && request_method_ != "HEAD" &&
                        !no_body_status && !has_length && !has_te;
-    out.append("HTTP/1.1 ").append(std::to_string(line.code)).append(" ");
-    out.append(line.reason.empty() ? httputil::reason_phrase(line.code) : line.reason);
-    out.append("\r\n");
-    if (!headers.contains("Date")) out.append(cached_date_line());
+    append_status_line(out, line.code, line.reason);
+    if (!fields.date) out.append(cached_date_line());
     // A response that starts before the request body was read ends the connection (the
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
@@ -541,10 +686,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
     // reuses the connection we are about to close. So every response that ends its
     // connection says so, whatever the request's version (Tornado omits it for 1.0).
-    if (disconnect_after_ && !headers.contains("Connection")) {
+    if (disconnect_after_ && !fields.connection) {
       out.append("Connection: close\r\n");
-    } else if (!disconnect_after_ && request_version_minor_ == 0 &&
-               !headers.contains("Connection")) {
+    } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
       out.append("Connection: Keep-Alive\r\n");
     }
   }
@@ -556,27 +700,31 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   // (HEAD keeps the Content-Length of the body it would have had).
   if (suppress_body_) {
     expected_content_remaining_.reset();
-  } else if (const std::string* cl = headers.get_first("Content-Length")) {
+  } else if (fields.content_length) {
     uint64_t n;
-    if (!http1::parse_content_length(*cl, n)) {
-      throw HTTPOutputError("Only integer Content-Length is allowed: " + *cl);
+    if (!http1::parse_content_length(*fields.content_length, n)) {
+      throw HTTPOutputError("Only integer Content-Length is allowed: " +
+                            std::string(*fields.content_length));
     }
     expected_content_remaining_ = n;
   }
   headers_written_ = true;
   if (!chunk.empty()) append_body(out, chunk);
-  return send(std::move(out));
+  return send(out);
+}
+
+void HTTP1Connection::count_body(std::size_t size) {
+  if (!expected_content_remaining_) return;
+  if (size > *expected_content_remaining_) {
+    stream_->close();
+    throw HTTPOutputError("Tried to write more data than Content-Length");
+  }
+  *expected_content_remaining_ -= size;
 }
 
 void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
   if (suppress_body_ && !is_client_) return;
-  if (expected_content_remaining_) {
-    if (chunk.size() > *expected_content_remaining_) {
-      stream_->close();
-      throw HTTPOutputError("Tried to write more data than Content-Length");
-    }
-    *expected_content_remaining_ -= chunk.size();
-  }
+  count_body(chunk.size());
   if (chunking_output_) {
     append_chunk(out, chunk);
   } else {
@@ -584,23 +732,36 @@ void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
   }
 }
 
-HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string bytes) {
+HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
   // A peer that left makes the write fail when awaited, not at the call: an application
   // finishing a response for a client that is gone needs no try/catch (Tornado's futures
   // behave the same).
   if (stream_->closed()) return WriteAwaiter(stream_, UINT64_MAX);
-  return stream_->write(std::move(bytes));
+  return stream_->write(bytes);
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
   if (!headers_written_) throw HTTPOutputError("write before write_headers");
   if (write_finished_) throw HTTPOutputError("write after finish");
-  std::string out;
-  if (!chunk.empty()) {
-    out.reserve(chunk.size() + 16);
-    append_body(out, chunk);
+  if (chunk.empty() || (suppress_body_ && !is_client_)) return send({});
+  if (!chunking_output_) {
+    count_body(chunk.size());
+    return send(chunk);
   }
-  return send(std::move(out));
+  if (chunk.size() > 4096) {
+    // A big piece is framed around (size line, piece, CRLF: the queue joins the small
+    // parts), so that it is copied once, not twice.
+    std::string& line = t_head_scratch;
+    line.clear();
+    append_chunk_size(line, chunk.size());
+    (void)send(line);
+    (void)send(chunk);
+    return send("\r\n");
+  }
+  std::string& out = t_head_scratch;
+  out.clear();
+  append_chunk(out, chunk);
+  return send(out);
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
@@ -618,7 +779,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
     throw HTTPOutputError("Tried to write " + std::to_string(missing) +
                           " bytes less than Content-Length");
   }
-  return send(chunking_output_ ? std::string("0\r\n\r\n") : std::string());
+  return send(chunking_output_ ? std::string_view("0\r\n\r\n") : std::string_view());
 }
 
 void HTTP1Connection::on_write_finished() {
@@ -676,34 +837,99 @@ HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<IOStream> stream,
     : stream_(std::move(stream)), params_(params), context_(std::move(context)) {}
 
 Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate& delegate) {
-  HTTP1Connection conn(stream_, /*is_client=*/false, params_, context_);
+  co_await serve(stream_, std::make_shared<const HTTP1ConnectionParameters>(params_), context_,
+                 delegate);
+}
+
+Task<> HTTP1ServerConnection::serve(std::shared_ptr<IOStream> stream,
+                                    std::shared_ptr<const HTTP1ConnectionParameters> params,
+                                    httputil::HTTPConnectionContext context,
+                                    httputil::HTTPServerConnectionDelegate& delegate,
+                                    HTTP1ConnectionList* list) {
+  HTTP1Connection conn(stream, /*is_client=*/false, std::move(params), std::move(context));
+  struct Membership {
+    HTTP1ConnectionList* list;
+    HTTP1Connection& conn;
+    ~Membership() {
+      if (list) list->remove(conn);
+    }
+  } membership{list, conn};
+  if (list) list->add(conn);
   try {
     for (;;) {
+      // Idle: wait for the next request's first bytes here, in this frame, before making
+      // anything for it (delegate, head, the request's frames). The head timer bounds the
+      // wait (idle_connection_timeout) by closing the stream, which ends it.
+      conn.start_head_wait();
+      while (stream->read_buffer().empty()) co_await stream->fill_buffer();
       std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
       bool keep_alive = co_await conn.read_message(*request);
+      request.reset();
       if (!keep_alive) break;
       // Backpressure: a client that pipelines requests without reading the answers must
       // not make us queue answers without bound. Responses that fit under the bound still
       // leave together in one writev at the end of the iteration.
-      if (stream_->write_buffer_size() > params_.max_unsent_output) {
-        co_await stream_->write(std::string_view());
+      if (stream->write_buffer_size() > conn.params().max_unsent_output) {
+        co_await stream->write(std::string_view());
       }
     }
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.
   } catch (...) {
-    app_log().error("Uncaught exception serving {}: {}", context_.remote_ip,
+    app_log().error("Uncaught exception serving {}: {}", conn.context().remote_ip,
                     detail::describe_exception(std::current_exception()));
   }
   delegate.on_close(&conn);
   // Let queued response bytes drain before closing (a 400 answer, the last response).
-  if (!stream_->closed()) {
+  if (!stream->closed()) {
     try {
-      co_await stream_->write(std::string());
+      co_await stream->write(std::string_view());
     } catch (const StreamClosedError&) {
     }
-    stream_->close();
+    stream->close();
   }
+}
+
+// ---- the server's connection list --------------------------------------------------------
+
+HTTP1ConnectionList::~HTTP1ConnectionList() {
+  // Connections still linked (their frames outlive the server) just forget the list.
+  for (HTTP1Connection* c = first_; c != nullptr;) {
+    HTTP1Connection* next = c->list_next_;
+    c->list_ = nullptr;
+    c->list_prev_ = c->list_next_ = nullptr;
+    c = next;
+  }
+}
+
+void HTTP1ConnectionList::add(HTTP1Connection& conn) noexcept {
+  conn.list_ = this;
+  conn.list_prev_ = nullptr;
+  conn.list_next_ = first_;
+  if (first_) first_->list_prev_ = &conn;
+  first_ = &conn;
+  ++size_;
+}
+
+void HTTP1ConnectionList::remove(HTTP1Connection& conn) noexcept {
+  if (conn.list_ != this) return;
+  if (conn.list_prev_) {
+    conn.list_prev_->list_next_ = conn.list_next_;
+  } else {
+    first_ = conn.list_next_;
+  }
+  if (conn.list_next_) conn.list_next_->list_prev_ = conn.list_prev_;
+  conn.list_ = nullptr;
+  conn.list_prev_ = conn.list_next_ = nullptr;
+  --size_;
+}
+
+void HTTP1ConnectionList::close_all() {
+  // Closing runs callbacks: take the streams first, then close them.
+  std::vector<std::shared_ptr<IOStream>> open;
+  open.reserve(size_);
+  for (HTTP1Connection* c = first_; c != nullptr; c = c->list_next_) open.push_back(c->stream_);
+  for (const auto& s : open) s->close();
 }
 
 void HTTP1ServerConnection::close() { stream_->close(); }

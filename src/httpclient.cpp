@@ -168,11 +168,11 @@ Task<HTTPResponse> run_fetch(std::shared_ptr<ClientState> state,
     response.request = original;
     if (response.error) std::rethrow_exception(response.error);  // 599: always raised
 
-    const std::string* location = response.headers.get_first("Location");
+    std::optional<std::string_view> location = response.headers.get_first("Location");
     if (current.follow_redirects && hop.redirects_left > 0 && is_redirect_code(response.code) &&
         location) {
       try {
-        prepare_redirect(current, response.code, *location, url);
+        prepare_redirect(current, response.code, std::string(*location), url);
         url = parse_url(current.url);
       } catch (const std::invalid_argument& bad) {
         // The server's Location is the server's error, not a bad argument of ours.

@@ -125,8 +125,10 @@ class ResponseCollector final : public httputil::HTTPMessageDelegate {
                    is_redirect_code(code_) && headers_.contains("Location");
     if (redirecting_ || !request_.header_callback) co_return;
     request_.header_callback(line.version + " " + std::to_string(code_) + " " + reason_ + "\r\n");
-    for (const auto& [name, value] : headers_.get_all()) {
-      request_.header_callback(name + ": " + value + "\r\n");
+    for (auto [name, value] : headers_) {
+      std::string line;
+      line.append(name).append(": ").append(value).append("\r\n");
+      request_.header_callback(line);
     }
     request_.header_callback("\r\n");
   }

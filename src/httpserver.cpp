@@ -52,12 +52,12 @@ class XHeadersDelegate final : public HTTPMessageDelegate {
         if (std::find(trusted_.begin(), trusted_.end(), ip) == trusted_.end()) break;
       }
     }
-    if (const std::string* real = headers.get_first("X-Real-Ip")) ip = trim(*real);
+    if (auto real = headers.get_first("X-Real-Ip")) ip = trim(*real);
     if (!ip.empty() && valid_ip(ip)) ctx.remote_ip = ip;
     std::string proto;
-    if (const std::string* scheme = headers.get_first("X-Scheme")) {
+    if (auto scheme = headers.get_first("X-Scheme")) {
       proto = *scheme;
-    } else if (const std::string* fwd = headers.get_first("X-Forwarded-Proto")) {
+    } else if (auto fwd = headers.get_first("X-Forwarded-Proto")) {
       proto = *fwd;
     }
     if (!proto.empty()) {
@@ -90,26 +90,25 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate {
 
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
-    request_ =
-        HTTPServerRequest(line.method, line.path, line.version, std::move(headers), {}, {}, conn_);
-    request_.remote_ip = conn_->context().remote_ip;
-    request_.protocol = conn_->context().protocol;
+    // Built in place: the request is large, a temporary and a move would cost twice.
+    request_.emplace(line.method, line.path, line.version, std::move(headers), std::string(),
+                     std::string(), conn_);
     co_return;
   }
   Task<> data_received(std::string_view chunk) override {
-    request_.body.append(chunk);
+    request_->body.append(chunk);
     co_return;
   }
   void finish() override {
-    request_.parse_body();
-    callback_(request_);
+    request_->parse_body();
+    callback_(*request_);
   }
   void on_connection_close() override {}
 
  private:
   const HTTPServer::RequestCallback& callback_;
   HTTPConnection* conn_;
-  HTTPServerRequest request_;
+  std::optional<HTTPServerRequest> request_;
 };
 
 class CallbackConnectionDelegate final : public httputil::HTTPServerConnectionDelegate {
@@ -130,8 +129,10 @@ TCPServerOptions tcp_options(const HTTPServerOptions& o) {
   return t;
 }
 
+}  // namespace
+
 // Wraps the user's delegate to add xheaders handling per request.
-class ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
+class HTTPServer::ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
  public:
   ServerDelegate(httputil::HTTPServerConnectionDelegate& inner, const HTTPServerOptions& options)
       : inner_(inner), options_(options) {}
@@ -148,21 +149,22 @@ class ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
   const HTTPServerOptions& options_;
 };
 
-}  // namespace
-
 HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
                        HTTPServerOptions options)
     : TCPServer(tcp_options(options)),
       options_(std::move(options)),
-      delegate_(std::move(delegate)) {
-  params_.no_keep_alive = options_.no_keep_alive;
-  params_.chunk_size = options_.chunk_size;
-  params_.max_header_size = options_.max_header_size;
-  params_.header_timeout = options_.idle_connection_timeout;
-  params_.max_body_size = options_.max_body_size.value_or(options_.max_buffer_size);
-  params_.body_timeout = options_.body_timeout;
-  params_.decompress = options_.decompress_request;
-  params_.max_unsent_output = options_.max_unsent_output;
+      delegate_(std::move(delegate)),
+      server_delegate_(std::make_unique<ServerDelegate>(*delegate_, options_)) {
+  HTTP1ConnectionParameters params;
+  params.no_keep_alive = options_.no_keep_alive;
+  params.chunk_size = options_.chunk_size;
+  params.max_header_size = options_.max_header_size;
+  params.header_timeout = options_.idle_connection_timeout;
+  params.max_body_size = options_.max_body_size.value_or(options_.max_buffer_size);
+  params.body_timeout = options_.body_timeout;
+  params.decompress = options_.decompress_request;
+  params.max_unsent_output = options_.max_unsent_output;
+  params_ = std::make_shared<const HTTP1ConnectionParameters>(params);
 }
 
 HTTPServer::HTTPServer(RequestCallback callback, HTTPServerOptions options)
@@ -171,11 +173,10 @@ HTTPServer::HTTPServer(RequestCallback callback, HTTPServerOptions options)
 
 HTTPServer::~HTTPServer() { close_all_connections(); }
 
-void HTTPServer::close_all_connections() {
-  auto open = connections_;  // closing runs callbacks that may touch the set
-  for (const auto& s : open) s->close();
-}
+void HTTPServer::close_all_connections() { connections_.close_all(); }
 
+// Not a coroutine: the connection's whole state lives in HTTP1ServerConnection::serve's
+// frame, the only one an idle connection holds.
 Task<> HTTPServer::handle_stream(std::shared_ptr<IOStream> stream, std::string address) {
   httputil::HTTPConnectionContext context;
   context.remote_ip = std::move(address);  // numeric IP; "" for a Unix socket peer
@@ -183,11 +184,8 @@ Task<> HTTPServer::handle_stream(std::shared_ptr<IOStream> stream, std::string a
                      : options_.ssl_options     ? "https"
                                                 : "http";
   stream->set_nodelay(true);
-  connections_.insert(stream);
-  ServerDelegate delegate(*delegate_, options_);
-  HTTP1ServerConnection conn(stream, params_, std::move(context));
-  co_await conn.start_serving(delegate);
-  connections_.erase(stream);
+  return HTTP1ServerConnection::serve(std::move(stream), params_, std::move(context),
+                                      *server_delegate_, &connections_);
 }
 
 }  // namespace tornado

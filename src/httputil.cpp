@@ -51,62 +51,137 @@ void check_field(std::string_view name, std::string_view value) {
 // ---- HTTPHeaders ----
 
 HTTPHeaders::HTTPHeaders(std::initializer_list<std::pair<std::string, std::string>> fields) {
-  fields_.reserve(fields.size());
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : fields) bytes += name.size() + value.size();
+  reserve(fields.size(), bytes);
   for (const auto& [name, value] : fields) add(name, value);
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
   check_field(name, value);
-  add_unchecked(name, value);
+  append_field(name, value);
+}
+
+uint32_t HTTPHeaders::store(std::string_view bytes) {
+  if (text_.size() + bytes.size() > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
+  const auto at = static_cast<uint32_t>(text_.size());
+  text_.append(bytes);
+  return at;
+}
+
+bool HTTPHeaders::aliases(std::string_view bytes) const noexcept {
+  const std::less<const char*> before;
+  return !bytes.empty() && !before(bytes.data(), text_.data()) &&
+         before(bytes.data(), text_.data() + text_.size());
 }
 
 void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
+  unchecked_ = true;  // write_to checks the fields before they reach the wire
+  append_field(name, value);
+}
+
+void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
+  // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
+  // the text grows: copy it out first.
+  if (aliases(name) || aliases(value)) {
+    append_field(std::string(name), std::string(value));
+    return;
+  }
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
-  fields_.emplace_back(name, value);
+  Entry e;
+  e.name_at = store(name);
+  e.name_size = static_cast<uint32_t>(name.size());
+  e.value_at = store(value);
+  e.value_size = static_cast<uint32_t>(value.size());
+  entries_.push_back(e);
+}
+
+void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
+  entries_.reserve(entries_.size() + fields);
+  text_.reserve(text_.size() + bytes);
 }
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_field(name, value);
-  // Keep the position (and spelling) of the first occurrence; drop the others.
-  auto it = fields_.begin();
-  while (it != fields_.end() && !http1::iequals(it->first, name)) ++it;
-  if (it == fields_.end()) {
-    fields_.emplace_back(name, value);
+  if (aliases(name) || aliases(value)) {
+    set(std::string(name), std::string(value));
     return;
   }
-  it->second.assign(value);
-  auto first = it - fields_.begin();
-  std::erase_if(fields_, [&, i = std::ptrdiff_t{0}](const auto& f) mutable {
-    return i++ > first && http1::iequals(f.first, name);
+  // Keep the position (and spelling) of the first occurrence; drop the others.
+  const std::size_t first = find(name);
+  if (first == npos) {
+    append_field(name, value);
+    return;
+  }
+  Entry& e = entries_[first];
+  dead_bytes_ += e.value_size;
+  e.value_at = store(value);
+  e.value_size = static_cast<uint32_t>(value.size());
+  std::size_t i = 0;
+  std::erase_if(entries_, [&](const Entry& other) {
+    const bool drop =
+        i++ > first && http1::iequals({text_.data() + other.name_at, other.name_size}, name);
+    if (drop) dead_bytes_ += other.name_size + other.value_size;
+    return drop;
   });
+  compact_if_wasteful();
 }
 
 std::size_t HTTPHeaders::remove(std::string_view name) {
-  return std::erase_if(fields_, [name](const auto& f) { return http1::iequals(f.first, name); });
+  const std::size_t removed = std::erase_if(entries_, [&](const Entry& e) {
+    const bool drop = http1::iequals({text_.data() + e.name_at, e.name_size}, name);
+    if (drop) dead_bytes_ += e.name_size + e.value_size;
+    return drop;
+  });
+  compact_if_wasteful();
+  return removed;
 }
 
-bool HTTPHeaders::contains(std::string_view name) const noexcept {
-  return get_first(name) != nullptr;
-}
-
-const std::string* HTTPHeaders::get_first(std::string_view name) const noexcept {
-  for (const auto& field : fields_) {
-    if (http1::iequals(field.first, name)) return &field.second;
+void HTTPHeaders::compact_if_wasteful() {
+  // A handler that sets the same header again and again must not grow the text forever.
+  if (dead_bytes_ < 256 || dead_bytes_ * 2 < text_.size()) return;
+  std::string live;
+  live.reserve(text_.size() - dead_bytes_);
+  for (Entry& e : entries_) {
+    const auto name_at = static_cast<uint32_t>(live.size());
+    live.append(text_, e.name_at, e.name_size);
+    const auto value_at = static_cast<uint32_t>(live.size());
+    live.append(text_, e.value_at, e.value_size);
+    e.name_at = name_at;
+    e.value_at = value_at;
   }
-  return nullptr;
+  text_ = std::move(live);
+  dead_bytes_ = 0;
+}
+
+std::size_t HTTPHeaders::find(std::string_view name) const noexcept {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (e.name_size == name.size() &&
+        http1::iequals({text_.data() + e.name_at, e.name_size}, name)) {
+      return i;
+    }
+  }
+  return npos;
+}
+
+std::optional<std::string_view> HTTPHeaders::get_first(std::string_view name) const noexcept {
+  const std::size_t i = find(name);
+  if (i == npos) return std::nullopt;
+  return field(i).second;
 }
 
 std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
   std::optional<std::string> joined;
-  for (const auto& field : fields_) {
-    if (!http1::iequals(field.first, name)) continue;
+  for (auto [field_name, value] : *this) {
+    if (!http1::iequals(field_name, name)) continue;
     if (joined) {
       joined->push_back(',');
-      joined->append(field.second);
+      joined->append(value);
     } else {
-      joined.emplace(field.second);
+      joined.emplace(value);
     }
   }
   return joined;
@@ -119,10 +194,25 @@ std::string HTTPHeaders::get(std::string_view name, std::string_view fallback) c
 
 std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
   std::vector<std::string> values;
-  for (const auto& field : fields_) {
-    if (http1::iequals(field.first, name)) values.push_back(field.second);
+  for (auto [field_name, value] : *this) {
+    if (http1::iequals(field_name, name)) values.emplace_back(value);
   }
   return values;
+}
+
+std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
+  std::vector<std::pair<std::string, std::string>> all;
+  all.reserve(entries_.size());
+  for (auto [name, value] : *this) all.emplace_back(name, value);
+  return all;
+}
+
+bool HTTPHeaders::operator==(const HTTPHeaders& other) const noexcept {
+  if (size() != other.size()) return false;
+  for (std::size_t i = 0; i < size(); ++i) {
+    if (field(i) != other.field(i)) return false;
+  }
+  return true;
 }
 
 HTTPHeaders HTTPHeaders::parse(std::string_view text) {
@@ -145,16 +235,22 @@ void HTTPHeaders::parse_line(std::string_view line) {
   http1::ParseError err;
   if (is_ows(line.front())) {
     // RFC 9112 5.2 obs-fold: the continuation joins the previous value with one space.
-    if (fields_.empty()) {
+    if (entries_.empty()) {
       throw HTTPInputError("First header line cannot start with whitespace");
     }
     std::string_view more;
     if (http1::parse_continuation_line(line, more, err) != http1::ParseStatus::kComplete) {
       throw HTTPInputError("Invalid header continuation '" + printable(line) + "'");
     }
-    std::string& last = fields_.back().second;
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
-    if (!more.empty()) last.append(last.empty() ? "" : " ").append(more);
+    if (!more.empty()) {
+      Entry& last = entries_.back();
+      std::string joined(text_, last.value_at, last.value_size);
+      joined.append(joined.empty() ? "" : " ").append(more);
+      dead_bytes_ += last.value_size;
+      last.value_at = store(joined);
+      last.value_size = static_cast<uint32_t>(joined.size());
+    }
     return;
   }
   // The HTTP/1 parser's field grammar: one definition for the wire and for parse().
@@ -166,10 +262,13 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
-  for (const auto& [name, value] : fields_) {
+  for (auto [name, value] : *this) {
     // Fields added through add_unchecked (or parsed leniently) are checked here, where
     // they would reach the wire: a CR or LF would inject fields or split the message.
-    if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
+    // Headers built only through add/set were checked as they were added.
+    if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
+      check_field(name, value);
+    }
     out.append(name).append(": ").append(value).append("\r\n");
   }
 }
@@ -221,16 +320,15 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     host = std::move(host_in);
   } else if (absolute_form) {
     host = std::string(target_authority);
-  } else if (const std::string* h = headers.get_first("Host"); h != nullptr && !h->empty()) {
+  } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
     host = *h;
   } else {
     host = "127.0.0.1";
   }
-  std::string lowered = host;
-  for (char& c : lowered) {
+  host_name = split_host_and_port(host).first;
+  for (char& c : host_name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  host_name = split_host_and_port(lowered).first;
   if (absolute_form) {
     std::string origin_form(target_rest);
     if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
@@ -238,8 +336,10 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
   } else {
     std::tie(path, query) = split_uri(uri);
   }
-  parse_qs_into(query, query_arguments);
-  arguments = query_arguments;
+  if (!query.empty()) {
+    parse_qs_into(query, query_arguments);
+    arguments = query_arguments;
+  }
 }
 
 std::string HTTPServerRequest::full_url() const { return protocol + "://" + host + uri; }
@@ -274,7 +374,7 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
     cookies_.emplace();
     // Several Cookie fields (HTTP/2 gateways split them) are read as one list joined with
     // "; " (RFC 9113 8.2.3), not with "," as get() would join them.
-    for (const auto& [field, header] : headers.get_all()) {
+    for (auto [field, header] : headers) {
       if (!http1::iequals(field, "Cookie")) continue;
       for (auto& [name, value] : parse_cookie(header)) {
         if (is_legal_cookie_key(name)) cookies_->insert_or_assign(name, std::move(value));

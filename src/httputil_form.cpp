@@ -246,9 +246,9 @@ std::string with_multipart_prefix(const char* what) {
 
 void check_content_encoding(const HTTPHeaders* headers) {
   if (headers == nullptr) return;
-  const std::string* ce = headers->get_first("Content-Encoding");
+  auto ce = headers->get_first("Content-Encoding");
   // A decompressing server removes the header; anything left here was not decoded.
-  if (ce != nullptr && !http1::iequals(*ce, "identity")) {
+  if (ce && !http1::iequals(*ce, "identity")) {
     throw HTTPInputError("Unsupported Content-Encoding: " + headers->get("Content-Encoding", ""));
   }
 }

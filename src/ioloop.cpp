@@ -101,9 +101,7 @@ bool LoopRef::add_callback(std::function<void()> cb) const {
   return core_ && core_->push_if_open(cb);
 }
 
-bool LoopRef::refers_to(const IOLoop& loop) const noexcept {
-  return core_ && core_ == loop.core_;
-}
+bool LoopRef::refers_to(const IOLoop& loop) const noexcept { return core_ && core_ == loop.core_; }
 
 namespace {
 
@@ -130,8 +128,7 @@ uint64_t pack(int fd, uint32_t generation) {
 }  // namespace
 
 IOLoop::IOLoop(bool make_current)
-    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
-      core_(std::make_shared<detail::LoopCore>(this)) {
+    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), core_(std::make_shared<detail::LoopCore>(this)) {
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -205,7 +202,8 @@ void IOLoop::register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> o
   if (fd < 0) throw std::invalid_argument("add_handler: negative fd");
   if (static_cast<std::size_t>(fd) >= handlers_.size()) handlers_.resize(fd + 1);
   HandlerEntry& e = handlers_[fd];
-  if (e.registered) throw std::logic_error("add_handler: fd " + std::to_string(fd) + " already registered");
+  if (e.registered)
+    throw std::logic_error("add_handler: fd " + std::to_string(fd) + " already registered");
   ++e.generation;
   if (e.generation == UINT32_MAX) e.generation = 0;  // UINT32_MAX marks the eventfd
   epoll_event ev{};
@@ -275,7 +273,8 @@ void IOLoop::invoke(Callback& cb) noexcept {
   try {
     cb();
   } catch (...) {
-    app_log().error("Exception in callback: {}", detail::describe_exception(std::current_exception()));
+    app_log().error("Exception in callback: {}",
+                    detail::describe_exception(std::current_exception()));
   }
 }
 
@@ -290,6 +289,16 @@ void IOLoop::run_callbacks() {
 void IOLoop::drain_remote_callbacks() { core_->drain_into(callbacks_); }
 
 // ---- timers ---------------------------------------------------------------------------
+
+namespace {
+// Set while an iteration of a loop runs on this thread (see iteration_clock).
+thread_local bool t_iteration_clock_valid = false;
+thread_local std::chrono::steady_clock::time_point t_iteration_clock;
+}  // namespace
+
+std::chrono::steady_clock::time_point IOLoop::iteration_clock() noexcept {
+  return t_iteration_clock_valid ? t_iteration_clock : std::chrono::steady_clock::now();
+}
 
 double IOLoop::time() const noexcept {
   timespec ts;
@@ -347,7 +356,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
 void IOLoop::free_slot(uint32_t slot) noexcept {
   TimerSlot& s = timer_slots_[slot];
   timer_callbacks_[slot] = nullptr;  // a cancelled timer releases its captures at once
-  ++s.generation;  // invalidates outstanding handles
+  ++s.generation;                    // invalidates outstanding handles
   free_timer_slots_.push_back(slot);
 }
 
@@ -420,6 +429,11 @@ void IOLoop::run_once() {
     if (errno == EINTR) return;
     throw std::system_error(errno, std::generic_category(), "epoll_wait");
   }
+  t_iteration_clock = std::chrono::steady_clock::now();
+  t_iteration_clock_valid = true;
+  struct Invalidate {
+    ~Invalidate() { t_iteration_clock_valid = false; }
+  } invalidate;
   for (int i = 0; i < n; ++i) {
     const uint64_t data = events[i].data.u64;
     const int fd = static_cast<int>(static_cast<uint32_t>(data));
@@ -489,15 +503,13 @@ void IOLoop::submit_to_executor(const Executor& executor, std::function<void()> 
 // ---- PeriodicCallback -----------------------------------------------------------------
 
 PeriodicCallback::PeriodicCallback(std::function<void()> callback, Duration period, double jitter)
-    : PeriodicCallback(
-          std::function<Task<>()>([cb = std::move(callback)]() -> Task<> {
-            cb();
-            co_return;
-          }),
-          period, jitter) {}
+    : PeriodicCallback(std::function<Task<>()>([cb = std::move(callback)]() -> Task<> {
+                         cb();
+                         co_return;
+                       }),
+                       period, jitter) {}
 
-PeriodicCallback::PeriodicCallback(std::function<Task<>()> callback, Duration period,
-                                   double jitter)
+PeriodicCallback::PeriodicCallback(std::function<Task<>()> callback, Duration period, double jitter)
     : callback_(std::make_shared<const std::function<Task<>()>>(std::move(callback))),
       period_(period.count()),
       jitter_(jitter) {

@@ -2,7 +2,7 @@
 // edge-triggered IOLoop. See docs/iostream.md for the design.
 //
 // Control flow in one picture:
-//   read_*()  -> begin_read -> ReadOp::await_ready -> advance_read (buffer, then socket)
+//   read_*()  -> begin_read -> ReadAwaiter::await_ready -> advance_read (buffer, then socket)
 //   on_events -> handle_write, then advance_read / idle read_loop -> run_wakeups (resume)
 //   close()   -> settle the pending read, schedule wake-ups and the close callback
 // Waiters are resumed only at the end of on_events or from a loop callback, never in the
@@ -10,10 +10,10 @@
 #include "tornado/iostream.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -85,8 +85,8 @@ CompiledRegex::Result CompiledRegex::search(std::string_view subject, std::size_
   // Soft partial matching: a complete match wins (like Python's re.search on the buffer);
   // otherwise PCRE2 reports where a match could still begin, so the next search resumes
   // there instead of rescanning the whole buffer (linear, not quadratic, in the input).
-  int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
-                       start, PCRE2_PARTIAL_SOFT, match_, nullptr);
+  int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), start,
+                       PCRE2_PARTIAL_SOFT, match_, nullptr);
   PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match_);
   if (rc >= 0) {
     *begin = ov[0];
@@ -150,42 +150,38 @@ IOLoop* IOStream::live_loop() const noexcept { return impl_->loop.get(); }
 
 // ---- reads ------------------------------------------------------------------------------
 
-struct IOStream::ReadOp : detail::StreamOp {
-  IOStream* s;
-  explicit ReadOp(IOStream* stream) noexcept : StreamOp(&cancel), s(stream) {}
-  ReadOp(const ReadOp&) = delete;
-  ReadOp& operator=(const ReadOp&) = delete;
-  // A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
-  ~ReadOp() {
-    disarm();
-    if (h && s->impl_->read_waiter == h) {
-      s->impl_->read_waiter = {};
-      s->abandon_read();
-    }
+// A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
+IOStream::ReadAwaiter::~ReadAwaiter() {
+  disarm();
+  if (h && s_->impl_->read_waiter == h) {
+    s_->impl_->read_waiter = {};
+    s_->abandon_read();
   }
-  bool await_ready() { return s->advance_read(); }
-  template <typename P>
-  void await_suspend(std::coroutine_handle<P> c) {
-    h = c;
-    s->impl_->read_waiter = c;
-    arm(detail::cancel_state_of(c));
-  }
-  std::size_t await_resume() {
-    finish();
-    return s->finish_read();
-  }
-  // Cancelling a read leaves the bytes it would have taken in the buffer.
-  static bool cancel(detail::CancelHook* hook) {
-    auto* op = static_cast<ReadOp*>(hook);
-    if (op->cancelled) return true;
-    Impl& m = *op->s->impl_;
-    if (m.read_waiter != op->h || m.read_done) return false;  // its result is on the way
-    m.read_waiter = {};
-    op->s->abandon_read();
-    op->resume_cancelled();
-    return true;
-  }
-};
+}
+
+bool IOStream::ReadAwaiter::await_ready() { return s_->advance_read(); }
+
+void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) noexcept {
+  h = c;
+  s_->impl_->read_waiter = c;
+}
+
+std::size_t IOStream::ReadAwaiter::await_resume() {
+  finish();
+  return s_->finish_read();
+}
+
+// Cancelling a read leaves the bytes it would have taken in the buffer.
+bool IOStream::ReadAwaiter::cancel(detail::CancelHook* hook) {
+  auto* op = static_cast<ReadAwaiter*>(hook);
+  if (op->cancelled) return true;
+  Impl& m = *op->s_->impl_;
+  if (m.read_waiter != op->h || m.read_done) return false;  // its result is on the way
+  m.read_waiter = {};
+  op->s_->abandon_read();
+  op->resume_cancelled();
+  return true;
+}
 
 void IOStream::begin_read(ReadKind kind) {
   Impl& m = *impl_;
@@ -228,7 +224,7 @@ Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_by
   begin_read(ReadKind::kUntil);
   impl_->delimiter = std::move(delimiter);
   impl_->max_bytes = max_bytes;
-  std::size_t n = co_await ReadOp(this);
+  std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
 
@@ -238,7 +234,7 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
   begin_read(ReadKind::kRegex);
   impl_->regex = std::move(regex);
   impl_->max_bytes = max_bytes;
-  std::size_t n = co_await ReadOp(this);
+  std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
 
@@ -247,7 +243,7 @@ Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
   begin_read(ReadKind::kBytes);
   impl_->read_target = n;
   impl_->partial = partial;
-  std::size_t got = co_await ReadOp(this);
+  std::size_t got = co_await ReadAwaiter(this);
   co_return take(got);
 }
 
@@ -257,18 +253,17 @@ Task<std::size_t> IOStream::read_into(std::span<char> buffer, bool partial) {
   impl_->into = buffer;
   impl_->into_filled = 0;
   impl_->partial = partial;
-  co_return co_await ReadOp(this);
+  co_return co_await ReadAwaiter(this);
 }
 
 Task<std::string> IOStream::read_until_close() {
   auto self = shared_from_this();
   begin_read(ReadKind::kUntilClose);
-  std::size_t n = co_await ReadOp(this);
+  std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
 
-Task<void> IOStream::fill_buffer() {
-  auto self = shared_from_this();
+IOStream::ReadAwaiter IOStream::fill_buffer() {
   if (impl_->kind != ReadKind::kNone) throw std::logic_error("Already reading");
   if (impl_->buffer.size() >= options_.max_buffer_size) {
     throw StreamBufferFullError("fill_buffer: read buffer holds max_buffer_size (" +
@@ -276,7 +271,7 @@ Task<void> IOStream::fill_buffer() {
   }
   begin_read(ReadKind::kFill);
   impl_->read_target = impl_->buffer.size();
-  co_await ReadOp(this);
+  return ReadAwaiter(this);
 }
 
 std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
@@ -315,7 +310,8 @@ std::optional<std::size_t> IOStream::find_read_pos() {
     case ReadKind::kUntil: {
       const std::size_t dl = m.delimiter.size();
       if (size >= dl + m.scan_from) {
-        const void* hit = memmem(b.data() + m.scan_from, size - m.scan_from, m.delimiter.data(), dl);
+        const void* hit =
+            memmem(b.data() + m.scan_from, size - m.scan_from, m.delimiter.data(), dl);
         if (hit) {
           std::size_t end = static_cast<const char*>(hit) - b.data() + dl;
           check_max(end);
@@ -424,9 +420,9 @@ void IOStream::read_loop() {
         std::size_t room = options_.max_buffer_size - m.buffer.size();
         if (room == 0) {
           gen_log().error("Reached maximum read buffer size on fd {}", fd_);
-          close(std::make_exception_ptr(StreamBufferFullError(
-              "Reached maximum read buffer size (" + std::to_string(options_.max_buffer_size) +
-              " bytes)")));
+          close(std::make_exception_ptr(
+              StreamBufferFullError("Reached maximum read buffer size (" +
+                                    std::to_string(options_.max_buffer_size) + " bytes)")));
           break;
         }
         asked = std::min(room, options_.read_chunk_size);
@@ -584,21 +580,83 @@ ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   }
 }
 
-IOStream::WriteAwaiter IOStream::write(std::string data) {
-  if (state_ == State::kClosed) throw StreamClosedError(error_);
+namespace {
+
+// Small writes are copied onto the last queued chunk instead of queued on their own (a
+// pipelined batch of responses becomes one chunk, one iovec), up to this chunk size.
+constexpr std::size_t kCoalesceLimit = 16 * 1024;
+
+// Flushed chunks of at most kCoalesceLimit bytes of capacity are kept per thread for the
+// next write, so steady small writes allocate nothing; an idle stream keeps none.
+thread_local std::vector<std::string> t_spare_chunks;
+constexpr std::size_t kMaxSpareChunks = 64;
+
+std::string take_spare_chunk() {
+  if (t_spare_chunks.empty()) return {};
+  std::string s = std::move(t_spare_chunks.back());
+  t_spare_chunks.pop_back();
+  return s;
+}
+
+void give_back_chunk(std::string& chunk) {
+  if (chunk.capacity() > 15 && chunk.capacity() <= kCoalesceLimit &&
+      t_spare_chunks.size() < kMaxSpareChunks) {
+    chunk.clear();
+    t_spare_chunks.push_back(std::move(chunk));
+  }
+  std::string().swap(chunk);  // give the chunk's memory back now
+}
+
+}  // namespace
+
+// The chunk a small write may be appended to: the last queued one, while it is small.
+// Appending is safe even to the chunk being sent: only offsets are kept between sends.
+std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
   Impl& m = *impl_;
-  const uint64_t pending = m.queued - m.flushed;
-  if (options_.max_write_buffer_size && pending + data.size() > options_.max_write_buffer_size) {
+  if (m.whead >= m.wqueue.size()) return nullptr;
+  std::string& tail = m.wqueue.back();
+  return tail.size() + adding <= kCoalesceLimit ? &tail : nullptr;
+}
+
+void IOStream::check_write(std::size_t size) {
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  const uint64_t pending = impl_->queued - impl_->flushed;
+  if (options_.max_write_buffer_size && pending + size > options_.max_write_buffer_size) {
     throw StreamBufferFullError("Reached maximum write buffer size (" +
                                 std::to_string(options_.max_write_buffer_size) + " bytes)");
   }
-  auto self = shared_from_this();
+}
+
+IOStream::WriteAwaiter IOStream::write(std::string data) {
+  check_write(data.size());
+  Impl& m = *impl_;
   if (!data.empty()) {
     m.queued += data.size();
-    m.wqueue.push_back(std::move(data));
+    if (std::string* tail = coalescing_tail(data.size())) {
+      tail->append(data);
+    } else {
+      m.wqueue.push_back(std::move(data));
+    }
     schedule_flush();
   }
-  return WriteAwaiter(std::move(self), m.queued);
+  return WriteAwaiter(shared_from_this(), m.queued);
+}
+
+IOStream::WriteAwaiter IOStream::write(std::string_view data) {
+  check_write(data.size());
+  Impl& m = *impl_;
+  if (!data.empty()) {
+    if (std::string* tail = coalescing_tail(data.size())) {
+      tail->append(data);
+    } else {
+      std::string chunk = data.size() <= kCoalesceLimit ? take_spare_chunk() : std::string();
+      chunk.assign(data);
+      m.wqueue.push_back(std::move(chunk));
+    }
+    m.queued += data.size();
+    schedule_flush();
+  }
+  return WriteAwaiter(shared_from_this(), m.queued);
 }
 
 // Corking: writes made in one loop iteration and not awaited go out together, in one
@@ -640,7 +698,7 @@ void IOStream::handle_write() noexcept {
           break;
         }
         left -= rest;
-        std::string().swap(head);  // give the chunk's memory back now
+        give_back_chunk(head);
         ++m.whead;
         m.woffset = 0;
       }
@@ -897,9 +955,8 @@ void IOStream::set_close_callback(std::function<void()> callback) {
   impl_->close_callback = std::move(callback);
   if (state_ == State::kClosed && impl_->close_callback) {
     if (IOLoop* loop = live_loop()) {
-      loop->add_callback([self = shared_from_this(), cb = std::move(impl_->close_callback)] {
-        cb();
-      });
+      loop->add_callback(
+          [self = shared_from_this(), cb = std::move(impl_->close_callback)] { cb(); });
     }
     impl_->close_callback = nullptr;
   }

@@ -54,13 +54,21 @@ struct HTTP1ConnectionParameters {
   int max_interim_responses = 100;
 };
 
+class HTTP1ConnectionList;
+
 // One HTTP/1.x message exchange at a time on `stream`.
 class HTTP1Connection final : public httputil::HTTPConnection {
  public:
   HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
                   HTTP1ConnectionParameters params = {},
                   httputil::HTTPConnectionContext context = {});
+  // Shares the parameters (a server's connections all use one copy).
+  HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
+                  std::shared_ptr<const HTTP1ConnectionParameters> params,
+                  httputil::HTTPConnectionContext context = {});
   ~HTTP1Connection() override;
+  HTTP1Connection(const HTTP1Connection&) = delete;
+  HTTP1Connection& operator=(const HTTP1Connection&) = delete;
 
   // Reads one message (a request on a server, a response on a client) into `delegate`.
   // Returns true if the connection may carry another message afterwards. Raises
@@ -90,16 +98,31 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // Takes the stream away (for WebSocket upgrades): the connection stops using it.
   std::shared_ptr<IOStream> detach();
   IOStream& stream() noexcept { return *stream_; }
-  const HTTP1ConnectionParameters& params() const noexcept { return params_; }
+  const HTTP1ConnectionParameters& params() const noexcept { return *params_; }
 
  private:
+  friend class HTTP1ServerConnection;
+  friend class HTTP1ConnectionList;
   // The read path, split by role; both share read_head, start_decompression and the body
   // readers below.
   Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
   // The method by value: a coroutine owns its arguments (the Task may be stored).
   Task<bool> read_response(httputil::HTTPMessageDelegate& delegate, std::string request_method);
-  Task<std::size_t> read_head(http1::MessageHead& head);  // HTTPInputError when malformed
-  http1::MessageHead& reusable_head();
+  // The head already buffered, parsed in place: its length, or 0 while it is incomplete
+  // (`scan_from` carries where to resume). HTTPInputError when malformed.
+  std::size_t parse_buffered_head(http1::MessageHead& head, std::size_t& scan_from);
+  // Waits for the rest of a head parse_buffered_head found incomplete.
+  Task<std::size_t> read_head(http1::MessageHead& head, std::size_t scan_from);
+  // The parsed head is borrowed from a per-thread pool for one message only: a connection
+  // between messages holds none.
+  http1::MessageHead& borrow_head();
+  void release_head() noexcept;
+  // header_timeout: the next head must be complete that long after the wait for it began
+  // (idle time between requests included). One timer per connection, re-armed lazily when
+  // it fires, not one added and removed per wait.
+  void start_head_wait();
+  void end_head_wait() noexcept { head_deadline_ = 0; }
+  void on_head_timer();
   void start_decompression(const http1::BodyFraming& framing, httputil::HTTPHeaders& headers);
   Task<> read_body(httputil::HTTPMessageDelegate& delegate, const http1::BodyFraming& framing);
   Task<> deliver(httputil::HTTPMessageDelegate& delegate, std::string_view data);
@@ -109,16 +132,19 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<> fill_with_timeout(std::optional<double> deadline);
   void answer_error(int status, const std::string& message);
   void append_body(std::string& out, std::string_view chunk);
-  WriteAwaiter send(std::string bytes);
+  void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it
+  WriteAwaiter send(std::string_view bytes);
   void reset_for_next_message();
   void reset_write_side();
   void on_write_finished();
 
   std::shared_ptr<IOStream> stream_;
   bool is_client_;
-  HTTP1ConnectionParameters params_;
+  std::shared_ptr<const HTTP1ConnectionParameters> params_;
   httputil::HTTPConnectionContext context_;
-  std::unique_ptr<http1::MessageHead> head_;  // reused: no allocation per request once warm
+  http1::MessageHead* head_ = nullptr;  // borrowed while a message is read
+  double head_deadline_ = 0;            // IOLoop::time() base; 0 = not waiting for a head
+  TimeoutHandle head_timer_;
   std::function<void()> close_callback_;
 
   // Per message: reading side.
@@ -140,9 +166,35 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   std::optional<uint64_t> expected_content_remaining_;
   int response_code_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
+
+  // Membership of a server's HTTP1ConnectionList (intrusive: no allocation per connection).
+  HTTP1ConnectionList* list_ = nullptr;
+  HTTP1Connection* list_prev_ = nullptr;
+  HTTP1Connection* list_next_ = nullptr;
 };
 
-// Serves requests on one stream until it closes or keep-alive ends.
+// The server connections open on one server, linked through the connections themselves.
+// Loop thread only.
+class HTTP1ConnectionList {
+ public:
+  HTTP1ConnectionList() = default;
+  HTTP1ConnectionList(const HTTP1ConnectionList&) = delete;
+  HTTP1ConnectionList& operator=(const HTTP1ConnectionList&) = delete;
+  ~HTTP1ConnectionList();
+  void add(HTTP1Connection& conn) noexcept;
+  void remove(HTTP1Connection& conn) noexcept;
+  std::size_t size() const noexcept { return size_; }
+  // Closes every connection's stream (each one's serve loop then ends and leaves the list).
+  void close_all();
+
+ private:
+  HTTP1Connection* first_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Serves requests on one stream until it closes or keep-alive ends. Between requests a
+// connection holds its stream, this object and one suspended frame: no request delegate,
+// no parsed head and no buffers (see docs/performance.md, idle connections).
 class HTTP1ServerConnection {
  public:
   HTTP1ServerConnection(std::shared_ptr<IOStream> stream, HTTP1ConnectionParameters params,
@@ -150,6 +202,14 @@ class HTTP1ServerConnection {
   // Reads request after request and passes each to delegate.start_request(). Completes when
   // the connection is done; never throws for peer errors (they are logged).
   Task<> start_serving(httputil::HTTPServerConnectionDelegate& delegate);
+  // The same as one coroutine that owns everything it needs: an idle connection is this
+  // one frame. `delegate` (and `list`, if given: the connection is in it while served)
+  // must outlive the task; HTTPServer's do.
+  static Task<> serve(std::shared_ptr<IOStream> stream,
+                      std::shared_ptr<const HTTP1ConnectionParameters> params,
+                      httputil::HTTPConnectionContext context,
+                      httputil::HTTPServerConnectionDelegate& delegate,
+                      HTTP1ConnectionList* list = nullptr);
   // Closes the stream; start_serving then completes.
   void close();
 

@@ -23,7 +23,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -70,10 +69,12 @@ class HTTPServer : public TCPServer {
   Task<> handle_stream(std::shared_ptr<IOStream> stream, std::string address) override;
 
  private:
+  class ServerDelegate;
   HTTPServerOptions options_;
-  HTTP1ConnectionParameters params_;
+  std::shared_ptr<const HTTP1ConnectionParameters> params_;
   std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate_;
-  std::set<std::shared_ptr<IOStream>> connections_;
+  std::unique_ptr<ServerDelegate> server_delegate_;  // the user's, plus xheaders
+  HTTP1ConnectionList connections_;
 };
 
 }  // namespace tornado

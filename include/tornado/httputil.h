@@ -52,8 +52,15 @@ class HTTPOutputError : public std::runtime_error {
 
 // A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
 // spelling it was added with; get() joins several values with "," as Tornado does.
+//
+// Storage: every name and value sits back to back in one string, indexed by a small array
+// of offsets, so a parsed request head becomes headers with two allocations (not two per
+// field) and one copy. Views returned by get_first() and iteration stay valid until the
+// headers change.
 class HTTPHeaders {
  public:
+  using Field = std::pair<std::string_view, std::string_view>;
+
   HTTPHeaders() = default;
   HTTPHeaders(std::initializer_list<std::pair<std::string, std::string>> fields);
 
@@ -64,24 +71,64 @@ class HTTPHeaders {
   void set(std::string_view name, std::string_view value);
   // Adds without validation: for fields the parser already validated.
   void add_unchecked(std::string_view name, std::string_view value);
+  // Room for `fields` more fields holding `bytes` more bytes of names and values.
+  void reserve(std::size_t fields, std::size_t bytes);
   // Removes every value of `name`; returns how many were removed.
   std::size_t remove(std::string_view name);
-  void clear() noexcept { fields_.clear(); }
+  void clear() noexcept {
+    entries_.clear();
+    text_.clear();
+    dead_bytes_ = 0;
+    unchecked_ = false;
+  }
 
-  bool contains(std::string_view name) const noexcept;
+  bool contains(std::string_view name) const noexcept { return find(name) != npos; }
   // All values joined with ","; std::nullopt if absent.
   std::optional<std::string> get(std::string_view name) const;
   // Like get(), with a default.
   std::string get(std::string_view name, std::string_view fallback) const;
-  // The first value as a view (valid until the headers change), or nullptr if absent.
-  const std::string* get_first(std::string_view name) const noexcept;
+  // The first value (valid until the headers change), or nullopt if absent.
+  std::optional<std::string_view> get_first(std::string_view name) const noexcept;
   std::vector<std::string> get_list(std::string_view name) const;
-  // Every (name, value) in insertion order.
-  const std::vector<std::pair<std::string, std::string>>& get_all() const noexcept {
-    return fields_;
+  // Every (name, value) in insertion order, copied (iterate the headers to avoid the copy).
+  std::vector<std::pair<std::string, std::string>> get_all() const;
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+  // Bytes of name and value text held (live and not yet compacted away).
+  std::size_t storage_bytes() const noexcept { return text_.size(); }
+
+  // for (auto [name, value] : headers): views, in insertion order.
+  class const_iterator {
+   public:
+    using value_type = Field;
+    using difference_type = std::ptrdiff_t;
+    const_iterator() = default;
+    Field operator*() const noexcept { return owner_->field(index_); }
+    const_iterator& operator++() noexcept {
+      ++index_;
+      return *this;
+    }
+    const_iterator operator++(int) noexcept {
+      auto copy = *this;
+      ++index_;
+      return copy;
+    }
+    bool operator==(const const_iterator& o) const noexcept { return index_ == o.index_; }
+
+   private:
+    friend class HTTPHeaders;
+    const_iterator(const HTTPHeaders* owner, std::size_t index) : owner_(owner), index_(index) {}
+    const HTTPHeaders* owner_ = nullptr;
+    std::size_t index_ = 0;
+  };
+  const_iterator begin() const noexcept { return {this, 0}; }
+  const_iterator end() const noexcept { return {this, entries_.size()}; }
+  // The i-th field, 0 <= i < size().
+  Field field(std::size_t i) const noexcept {
+    const Entry& e = entries_[i];
+    return {std::string_view(text_.data() + e.name_at, e.name_size),
+            std::string_view(text_.data() + e.value_at, e.value_size)};
   }
-  std::size_t size() const noexcept { return fields_.size(); }
-  bool empty() const noexcept { return fields_.empty(); }
 
   // Parses a header block (lines ending in CRLF or LF, obs-fold joined with a space).
   // Throws HTTPInputError on a malformed line.
@@ -95,10 +142,26 @@ class HTTPHeaders {
   void write_to(std::string& out) const;
 
   // Same fields, same order, same name spelling.
-  bool operator==(const HTTPHeaders& other) const = default;
+  bool operator==(const HTTPHeaders& other) const noexcept;
 
  private:
-  std::vector<std::pair<std::string, std::string>> fields_;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  struct Entry {
+    uint32_t name_at, name_size, value_at, value_size;
+  };
+  std::size_t find(std::string_view name) const noexcept;
+  // True if `bytes` points into text_ (and would dangle when it grows).
+  bool aliases(std::string_view bytes) const noexcept;
+  void append_field(std::string_view name, std::string_view value);
+  // Appends bytes to text_ and returns where they start.
+  uint32_t store(std::string_view bytes);
+  // Drops text no entry points to once it outweighs the live text (set/remove leave some).
+  void compact_if_wasteful();
+
+  std::string text_;
+  std::vector<Entry> entries_;
+  std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
+  bool unchecked_ = false;      // some field came through add_unchecked
 };
 
 // An uploaded file from a multipart/form-data body.
@@ -185,7 +248,7 @@ class HTTPServerRequest {
   void parse_body(const ParseMultipartConfig& config = {});
 
   // Set by the server: when the request started and (once finished) ended.
-  std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point start_time = IOLoop::iteration_clock();
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:

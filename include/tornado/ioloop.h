@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -86,9 +87,9 @@ struct TimeoutHandle {
 class IOLoop {
  public:
   // Event bits, the same values as Tornado's (and epoll's).
-  static constexpr uint32_t READ = EPOLLIN;                // 0x1
-  static constexpr uint32_t WRITE = EPOLLOUT;              // 0x4
-  static constexpr uint32_t ERROR = EPOLLERR | EPOLLHUP;   // 0x18
+  static constexpr uint32_t READ = EPOLLIN;               // 0x1
+  static constexpr uint32_t WRITE = EPOLLOUT;             // 0x4
+  static constexpr uint32_t ERROR = EPOLLERR | EPOLLHUP;  // 0x18
 
   using Callback = std::function<void()>;
   using Handler = std::function<void(int fd, uint32_t events)>;
@@ -162,11 +163,17 @@ class IOLoop {
   void spawn_callback(Callback cb) { add_callback(std::move(cb)); }
   // Monotonic clock in seconds; the time base of call_at.
   double time() const noexcept;
+  // The steady clock as read once when the current iteration's events arrived, on the
+  // thread running a loop; a fresh reading anywhere else. For timestamps that need no
+  // finer grain than one iteration (a request's start): one clock read per iteration.
+  static std::chrono::steady_clock::time_point iteration_clock() noexcept;
   // Throws std::invalid_argument for a NaN deadline.
   TimeoutHandle call_at(double when, Callback cb);
   TimeoutHandle call_later(Duration delay, Callback cb);
   // Same as call_at; Tornado's older name.
-  TimeoutHandle add_timeout(double deadline, Callback cb) { return call_at(deadline, std::move(cb)); }
+  TimeoutHandle add_timeout(double deadline, Callback cb) {
+    return call_at(deadline, std::move(cb));
+  }
   // Cancels a timer in O(log n). Safe with a fired, removed or empty handle.
   void remove_timeout(TimeoutHandle h) noexcept;
   // Number of pending timers (for tests and metrics).
@@ -259,7 +266,7 @@ class IOLoop {
   // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.
   std::shared_ptr<detail::LoopCore> core_;
 
-  Executor default_executor_;  // empty: the built-in pool
+  Executor default_executor_;                       // empty: the built-in pool
   std::unique_ptr<detail::SignalWatcher> signals_;  // made by the first add_signal_handler
 
   std::vector<TimerSlot> timer_slots_;

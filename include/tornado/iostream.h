@@ -75,6 +75,29 @@ struct IOStreamOptions {
 
 class SSLIOStream;
 
+namespace detail {
+
+// A suspended stream operation that a task's cancellation can abandon: the hook clears the
+// stream's waiter slot and undoes the operation's state, then the coroutine resumes on the
+// next loop iteration and finish() raises CancelledError.
+struct StreamOp : Cancellable {
+  std::coroutine_handle<> h;  // set while suspended
+  bool cancelled = false;
+  using Cancellable::Cancellable;
+  void resume_cancelled() {
+    cancelled = true;
+    post([h = h] { h.resume(); });
+  }
+  // In await_resume: throws CancelledError if the operation was abandoned.
+  void finish() {
+    h = {};
+    disarm();
+    if (cancelled) throw CancelledError();
+  }
+};
+
+}  // namespace detail
+
 class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream> {
  public:
   // Takes ownership of `fd` (made non-blocking here). Use create() to get the shared_ptr.
@@ -109,8 +132,15 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void consume(std::size_t n) noexcept;
   // Waits until more bytes than are buffered now have arrived. Raises StreamClosedError
   // (with the real cause) when the stream closes first, and StreamBufferFullError (the
-  // stream stays open) when max_buffer_size bytes are already buffered. Counts as a read.
-  Task<void> fill_buffer();
+  // stream stays open, raised at the call) when max_buffer_size bytes are already
+  // buffered. Counts as a read. Not a coroutine (a server waiting on ten thousand idle
+  // connections holds no frame for it): the caller keeps the stream alive until the
+  // await completes, and awaits the result at once.
+  class ReadAwaiter;
+  ReadAwaiter fill_buffer();
+
+  // The loop the stream is registered with, or nullptr once that loop closed.
+  IOLoop* io_loop() const noexcept { return live_loop(); }
 
   // ---- writes ----
   class WriteAwaiter;
@@ -198,7 +228,6 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   std::exception_ptr error_;
 
  private:
-  struct ReadOp;
   struct ConnectOp;
   enum class ReadKind : uint8_t;
   void begin_read(ReadKind kind);
@@ -215,6 +244,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void handle_write() noexcept;
   void handle_connect_event(uint32_t events);
   void schedule_flush();
+  void check_write(std::size_t size);
+  std::string* coalescing_tail(std::size_t adding) noexcept;
   IOLoop* live_loop() const noexcept;
 };
 
@@ -241,16 +272,36 @@ class IOStream::WriteAwaiter : detail::Cancellable {
   bool unregister() noexcept;
   static bool cancel(detail::CancelHook* hook);
   std::shared_ptr<IOStream> stream_;
-  uint64_t end_;  // total bytes written by the stream once this write is flushed
+  uint64_t end_;               // total bytes written by the stream once this write is flushed
   std::coroutine_handle<> h_;  // set while suspended
   bool cancelled_ = false;
 };
 
-inline IOStream::WriteAwaiter IOStream::write(std::string_view data) {
-  return write(std::string(data));
-}
+// Awaits the stream's current read (fill_buffer, and every read_* inside): the result is
+// the read's byte count. A frame destroyed while suspended here leaves the stream usable;
+// cancelling leaves the bytes in the buffer.
+class IOStream::ReadAwaiter : public detail::StreamOp {
+ public:
+  explicit ReadAwaiter(IOStream* stream) noexcept : StreamOp(&cancel), s_(stream) {}
+  ReadAwaiter(const ReadAwaiter&) = delete;
+  ReadAwaiter& operator=(const ReadAwaiter&) = delete;
+  ~ReadAwaiter();
+  bool await_ready();
+  template <typename P>
+  void await_suspend(std::coroutine_handle<P> c) {
+    suspend(c);
+    arm(detail::cancel_state_of(c));
+  }
+  std::size_t await_resume();
+
+ private:
+  void suspend(std::coroutine_handle<> c) noexcept;
+  static bool cancel(detail::CancelHook* hook);
+  IOStream* s_;
+};
+
 inline IOStream::WriteAwaiter IOStream::write(const char* data) {
-  return write(std::string(data));
+  return write(std::string_view(data));
 }
 
 // A TLS stream (OpenSSL). Server side: handshake on first use; client side: SNI and,

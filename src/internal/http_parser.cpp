@@ -94,8 +94,8 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
       joined.reserve(last.value.size() + 1 + more.size());
       bool space = !last.value.empty() && !more.empty();
       joined.append(last.value).append(space ? " " : "").append(more);
-      head.folded_.push_back(std::move(joined));
-      last.value = head.folded_.back();
+      head.folded_.push_front(std::move(joined));
+      last.value = head.folded_.front();
       continue;
     }
     first = false;
@@ -257,11 +257,20 @@ ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::si
 
 namespace {
 
+constexpr std::array<bool, 256> make_uri_host_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("-._~!$&'()*+;=:[]%")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr auto kUriHost = make_uri_host_table();
+
 // RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
 bool is_uri_host(std::string_view host) {
   for (unsigned char c : host) {
-    bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+;=:[]%", c) != nullptr;
-    if (!ok || c == 0) return false;
+    if (!kUriHost[c]) return false;
   }
   return true;
 }

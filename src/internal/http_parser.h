@@ -18,7 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <forward_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +53,9 @@ struct MessageHead {
   // Number of fields named `name`.
   std::size_t count(std::string_view name) const noexcept;
 
-  // Storage for values joined from obs-fold lines (rare; a deque keeps views stable).
-  std::deque<std::string> folded_;
+  // Storage for values joined from obs-fold lines (rare; list nodes keep views stable, and
+  // an empty list allocates nothing, unlike a deque).
+  std::forward_list<std::string> folded_;
 };
 
 enum class ParseStatus { kComplete, kIncomplete, kError };

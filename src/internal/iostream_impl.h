@@ -16,7 +16,15 @@
 
 namespace tornado {
 
-enum class IOStream::ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kInto, kUntilClose, kFill };
+enum class IOStream::ReadKind : uint8_t {
+  kNone,
+  kBytes,
+  kUntil,
+  kRegex,
+  kInto,
+  kUntilClose,
+  kFill
+};
 
 namespace detail {
 
@@ -47,25 +55,6 @@ class CompiledRegex {
   pcre2_match_data* match_ = nullptr;
 };
 
-// A suspended stream operation that a task's cancellation can abandon: the hook clears the
-// stream's waiter slot and undoes the operation's state, then the coroutine resumes on the
-// next loop iteration and finish() raises CancelledError.
-struct StreamOp : Cancellable {
-  std::coroutine_handle<> h;  // set while suspended
-  bool cancelled = false;
-  using Cancellable::Cancellable;
-  void resume_cancelled() {
-    cancelled = true;
-    post([h = h] { h.resume(); });
-  }
-  // In await_resume: throws CancelledError if the operation was abandoned.
-  void finish() {
-    h = {};
-    disarm();
-    if (cancelled) throw CancelledError();
-  }
-};
-
 }  // namespace detail
 
 struct IOStream::Impl {
@@ -74,17 +63,17 @@ struct IOStream::Impl {
 
   // ---- the pending read (one at a time) ----
   ReadKind kind = ReadKind::kNone;
-  bool read_done = false;      // finished: result or error is ready for await_resume
+  bool read_done = false;  // finished: result or error is ready for await_resume
   bool partial = false;
-  bool readable = true;        // no EAGAIN seen since the last read edge (edge-triggered)
-  bool eof_pending = false;    // the peer's FIN (or an error) was reported: read to EOF
-  bool dispatching = false;    // inside on_events: wake-ups run at its end
+  bool readable = true;      // no EAGAIN seen since the last read edge (edge-triggered)
+  bool eof_pending = false;  // the peer's FIN (or an error) was reported: read to EOF
+  bool dispatching = false;  // inside on_events: wake-ups run at its end
   bool wake_scheduled = false;
   bool flush_scheduled = false;
-  bool use_writev = false;     // the fd is not a socket (a pipe): writev instead of sendmsg
-  std::size_t read_target = 0; // kBytes: n; kFill: size to exceed
-  std::size_t max_bytes = 0;   // kUntil/kRegex limit (0 = none)
-  std::size_t scan_from = 0;   // where the next delimiter search starts
+  bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
+  std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
+  std::size_t max_bytes = 0;    // kUntil/kRegex limit (0 = none)
+  std::size_t scan_from = 0;    // where the next delimiter search starts
   std::size_t read_result = 0;
   std::exception_ptr read_error;
   std::string delimiter;
