@@ -451,8 +451,8 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     try {
       co_await delegate.headers_received(start_line, headers);
       if (code >= 100 && code < 200 && code != 101) {
-        if (interim >= params_.max_interim_responses) {
-          throw HTTPInputError("More than " + std::to_string(params_.max_interim_responses) +
+        if (interim >= params_->max_interim_responses) {
+          throw HTTPInputError("More than " + std::to_string(params_->max_interim_responses) +
                                " interim (1xx) responses");
         }
         continue;
