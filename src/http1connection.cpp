@@ -20,9 +20,6 @@ using httputil::StartLine;
 
 namespace {
 
-// A client reads at most this many 1xx responses before the final one.
-constexpr int kMaxInterimResponses = 100;
-
 // "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
 const std::string& cached_date_line() {
   thread_local time_t cached_second = 0;
@@ -454,8 +451,8 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     try {
       co_await delegate.headers_received(start_line, headers);
       if (code >= 100 && code < 200 && code != 101) {
-        if (interim >= kMaxInterimResponses) {
-          throw HTTPInputError("More than " + std::to_string(kMaxInterimResponses) +
+        if (interim >= params_->max_interim_responses) {
+          throw HTTPInputError("More than " + std::to_string(params_->max_interim_responses) +
                                " interim (1xx) responses");
         }
         continue;

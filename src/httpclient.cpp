@@ -16,7 +16,7 @@ ClientState::ClientState(AsyncHTTPClientOptions o)
     : options(std::move(o)),
       max_body_size(options.max_body_size.value_or(options.max_buffer_size)),
       tcp(options.resolver),
-      pool(IOLoop::current(), options.max_idle_per_host, options.max_idle_total,
+      pool(IOLoop::current().ref(), options.max_idle_per_host, options.max_idle_total,
            options.idle_timeout) {}
 
 std::shared_ptr<SSLContext> ClientState::ssl_context_for(const HTTPRequest& request) {

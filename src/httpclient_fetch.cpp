@@ -45,19 +45,23 @@ struct Watch {
   std::weak_ptr<IOStream> stream;
   const char* fired = nullptr;
   TimeoutHandle timer;
-  IOLoop* loop = nullptr;
+  LoopRef loop;  // the hop's loop; a LoopRef like every holder that may outlive it
 
   void arm(const std::shared_ptr<Watch>& self, double deadline, const char* message) {
     cancel();
+    IOLoop* l = loop.get();
+    if (l == nullptr) return;
     std::weak_ptr<Watch> weak = self;
-    timer = loop->call_at(deadline, [weak, message] {
+    timer = l->call_at(deadline, [weak, message] {
       auto w = weak.lock();
       if (!w) return;
       w->fired = message;
       if (auto s = w->stream.lock()) s->close(std::make_exception_ptr(TimeoutError(message)));
     });
   }
-  void cancel() { loop->remove_timeout(timer); }
+  void cancel() {
+    if (IOLoop* l = loop.get()) l->remove_timeout(timer);
+  }
 };
 
 // The request headers Tornado's simple client sends, on a copy of the caller's headers.
@@ -285,7 +289,7 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
   if (request_timeout) request_deadline = start + request_timeout->count();
 
   auto watch = std::make_shared<Watch>();
-  watch->loop = &loop;
+  watch->loop = loop.ref();
   std::exception_ptr failure;
   for (int attempt = 0;; ++attempt) {
     std::shared_ptr<IOStream> stream;
@@ -323,6 +327,7 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
       params.max_header_size = state->options.max_header_size;
       params.max_body_size = state->max_body_size;
       params.decompress = request.decompress_response;
+      params.max_interim_responses = state->options.max_interim_responses;
       HTTP1Connection conn(stream, /*is_client=*/true, params);
       collector.emplace(request, conn, hop);
       httputil::RequestStartLine line{request.method, target, "HTTP/1.1"};

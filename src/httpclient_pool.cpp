@@ -28,7 +28,8 @@ std::shared_ptr<IOStream> ConnectionPool::checkout(const PoolKey& key) {
 }
 
 void ConnectionPool::checkin(const PoolKey& key, std::shared_ptr<IOStream> stream) {
-  if (max_per_key_ == 0 || max_total_ == 0 || stream->closed()) {
+  IOLoop* loop = loop_.get();
+  if (max_per_key_ == 0 || max_total_ == 0 || stream->closed() || loop == nullptr) {
     stream->close();
     return;
   }
@@ -42,13 +43,12 @@ void ConnectionPool::checkin(const PoolKey& key, std::shared_ptr<IOStream> strea
     if (it->second.empty()) idle_.erase(it);
   }
   if (total_ >= max_total_) evict_oldest();
-  IOLoop& loop = loop_;
   uint64_t id = next_id_++;
   std::weak_ptr<ConnectionPool*> token = token_;
   auto drop = [token, key, id] {
     if (auto t = token.lock()) (*t)->discard(key, id);
   };
-  Idle idle{id, stream, loop.time(), loop.call_later(idle_timeout_, drop)};
+  Idle idle{id, stream, loop->time(), loop->call_later(idle_timeout_, drop)};
   // With a close callback set, the idle stream reads just enough to notice a close.
   stream->set_close_callback(drop);
   idle_[key].push_back(std::move(idle));
@@ -89,7 +89,7 @@ void ConnectionPool::evict_oldest() {
 }
 
 void ConnectionPool::forget(Idle& idle) {
-  loop_.remove_timeout(idle.expiry);
+  if (IOLoop* loop = loop_.get()) loop->remove_timeout(idle.expiry);
   if (!idle.stream->closed()) idle.stream->set_close_callback(nullptr);
 }
 

@@ -189,8 +189,8 @@ void IOLoop::close(bool all_fds) {
 void IOLoop::destroy_detached_frames() noexcept {
   // Destroying a frame destroys its awaited Task chain; destructors may spawn again, so
   // take the first frame each time until none is left.
-  while (detached_.next != &detached_) {
-    std::coroutine_handle<> first = detached_.next->handle;
+  while (detached_.linked()) {
+    std::coroutine_handle<> first = detached_.front()->handle;
     first.destroy();  // the promise's destructor unlinks it
   }
 }
@@ -237,6 +237,12 @@ void IOLoop::update_handler(int fd, uint32_t events) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
     throw std::system_error(errno, std::generic_category(), "epoll_ctl(MOD)");
   }
+}
+
+std::size_t IOLoop::handler_count() const noexcept {
+  std::size_t n = 0;
+  for (const HandlerEntry& e : handlers_) n += e.registered ? 1 : 0;
+  return n;
 }
 
 void IOLoop::remove_handler(int fd) {
@@ -295,16 +301,11 @@ void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
   timer_slots_[e.slot].heap_index = i;
 }
 
-namespace {
-constexpr uint32_t kArity = 4;
-constexpr uint32_t parent_of(uint32_t i) noexcept { return (i - 1) / kArity; }
-}  // namespace
-
 // Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   while (i > 0) {
-    uint32_t parent = parent_of(i);
+    uint32_t parent = (i - 1) / 2;
     if (!timer_less(e, heap_[parent])) break;
     heap_place(i, heap_[parent]);
     i = parent;
@@ -316,16 +317,12 @@ void IOLoop::sift_down(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   for (;;) {
-    const uint32_t first = kArity * i + 1;
-    if (first >= n) break;
-    const uint32_t last = std::min(first + kArity, n);
-    uint32_t best = first;
-    for (uint32_t c = first + 1; c < last; ++c) {
-      if (timer_less(heap_[c], heap_[best])) best = c;
-    }
-    if (!timer_less(heap_[best], e)) break;
-    heap_place(i, heap_[best]);
-    i = best;
+    uint32_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
+    if (!timer_less(heap_[child], e)) break;
+    heap_place(i, heap_[child]);
+    i = child;
   }
   heap_place(i, e);
 }
@@ -336,7 +333,7 @@ void IOLoop::heap_remove_at(uint32_t i) noexcept {
   if (i != last) {
     heap_place(i, heap_[last]);
     heap_.pop_back();
-    if (i > 0 && timer_less(heap_[i], heap_[parent_of(i)])) {
+    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
       sift_up(i);
     } else {
       sift_down(i);

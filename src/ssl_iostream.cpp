@@ -302,6 +302,25 @@ ssize_t SSLIOStream::write_to_fd(const struct iovec* iov, int count) {
   raise_ssl_error(err, "write");
 }
 
+namespace {
+// Closing a socket with unread input makes the kernel answer with a RST instead of a FIN,
+// and the RST discards whatever of ours is still queued: under load, the close_notify just
+// written and even the last data, so the peer sees a reset instead of an orderly close. A TLS
+// peer sends bytes nobody asked for (TLS 1.3 session tickets reach the client after its
+// handshake completed; a stream that never reads again leaves them in the socket): they are
+// read off before the close, up to kMaxDiscard bytes (more is input the application chose
+// not to read, and the RST then says so).
+void discard_unread_input(int fd) noexcept {
+  constexpr std::size_t kMaxDiscard = 64 * 1024;
+  char buf[4096];
+  for (std::size_t total = 0; total < kMaxDiscard;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+}
+}  // namespace
+
 void SSLIOStream::before_close() noexcept {
   TLS& t = *tls_;
   if (!t.ssl || t.fatal || !impl_->handshake_done) return;
@@ -311,6 +330,7 @@ void SSLIOStream::before_close() noexcept {
   ERR_clear_error();
   SSL_shutdown(t.ssl);
   ERR_clear_error();
+  discard_unread_input(fd_);
 }
 
 struct SSLIOStream::HandshakeOp : detail::StreamOp {

@@ -62,7 +62,7 @@ struct CallbackNode : FutureNode {
 FutureStateBase::~FutureStateBase() {
   // Only callback entries can be left: an awaiter holds the state alive while linked.
   while (waiters.linked()) {
-    FutureNode* n = waiters.next;
+    FutureNode* n = waiters.front();
     n->unlink();
     delete static_cast<CallbackNode*>(n);
   }
@@ -79,7 +79,7 @@ void FutureStateBase::dispatch() noexcept {
   // One entry at a time from the front: an entry may destroy a frame whose awaiter is
   // further down the list, which then unlinks itself.
   while (waiters.linked()) {
-    FutureNode* n = waiters.next;
+    FutureNode* n = waiters.front();
     n->unlink();
     try {
       n->fire(n);
@@ -103,6 +103,7 @@ bool FutureStateBase::cancel() {
     request_cancel(*task);
     return true;
   }
+  if (on_cancel) on_cancel(this);
   finish_cancelled(std::make_exception_ptr(CancelledError()));
   return true;
 }
@@ -175,12 +176,30 @@ std::function<void()> arm_timeout(Duration timeout, Future<void> waiter) {
 
 }  // namespace detail
 
+namespace {
+// A sleep's Future knows its timer, so that cancelling it removes the timer at once instead
+// of leaving it in the heap until its deadline. The loop is held through its LoopRef: the
+// Future may be cancelled after the loop closed (its timer went with it).
+struct SleepState : detail::FutureState<void> {
+  LoopRef loop;
+  TimeoutHandle timer;
+  static void remove_timer(detail::FutureStateBase* base) noexcept {
+    auto* self = static_cast<SleepState*>(base);
+    if (IOLoop* loop = self->loop.get()) loop->remove_timeout(self->timer);
+  }
+};
+}  // namespace
+
 Future<void> sleep(Duration delay) {
-  Future<void> fut;
-  IOLoop::current().call_later(delay, [fut]() mutable {
-    if (!fut.done()) fut.set_result();  // done already if cancelled
+  IOLoop& loop = IOLoop::current();
+  auto state = std::make_shared<SleepState>();
+  state->on_cancel = &SleepState::remove_timer;
+  state->loop = loop.ref();
+  // The timer holds the state (not a cycle: cancelling or firing releases the timer).
+  state->timer = loop.call_later(delay, [state]() {
+    if (!state->done) detail::FutureAccess::make<void>(state).set_result();
   });
-  return fut;
+  return detail::FutureAccess::make<void>(std::move(state));
 }
 
 }  // namespace tornado

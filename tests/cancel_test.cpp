@@ -1,7 +1,11 @@
 // Task cancellation (asyncio's Task.cancel()): Future::cancel() on a spawned task's Future
 // raises CancelledError at the task's suspension point, for each kind of suspension, and
 // the frame unwinds (destructors run, locks are released, waiters are removed).
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,7 +17,9 @@
 #include "tornado/iostream.h"
 #include "tornado/locks.h"
 #include "tornado/queues.h"
+#include "tornado/ssl.h"
 #include "tornado/task.h"
+#include "tornado/tcpclient.h"
 #include "tornado/testing.h"
 
 using namespace tornado;
@@ -72,6 +78,42 @@ TEST_F(CancelTest, SleepIsCancelled) {
   EXPECT_FALSE(f.done()) << "the task unwinds on the loop, not inside cancel()";
   spin();
   expect_cancelled(f, out);
+}
+
+// A cancelled sleep takes its timer out of the loop at once: a long-lived server that
+// cancels timed waits must not accumulate dead timers until their deadlines.
+TEST_F(CancelTest, CancelledSleepsLeaveNoTimerInTheLoop) {
+  const std::size_t before = io_loop().pending_timeouts();
+  constexpr int kSleeps = 1000;
+  std::vector<Outcome> outs(kSleeps);
+  std::vector<Future<void>> tasks;
+  for (int i = 0; i < kSleeps; ++i) tasks.push_back(spawn(await_guarded(sleep(3600s), &outs[i])));
+  ASSERT_EQ(io_loop().pending_timeouts(), before + kSleeps);
+  for (auto& f : tasks) f.cancel();
+  EXPECT_EQ(io_loop().pending_timeouts(), before) << "cancel() removes the timer, not its firing";
+  spin();
+  for (int i = 0; i < kSleeps; ++i) expect_cancelled(tasks[i], outs[i]);
+  EXPECT_EQ(io_loop().pending_timeouts(), before);
+}
+
+TEST_F(CancelTest, CancellingASleepFutureRemovesItsTimer) {
+  const std::size_t before = io_loop().pending_timeouts();
+  Future<void> s = sleep(3600s);
+  ASSERT_EQ(io_loop().pending_timeouts(), before + 1);
+  EXPECT_TRUE(s.cancel());
+  EXPECT_TRUE(s.cancelled());
+  EXPECT_EQ(io_loop().pending_timeouts(), before);
+}
+
+// The loop may be gone when a sleep is cancelled: nothing of it is touched then.
+TEST(CancelSleepAfterLoop, CancellingASleepAfterItsLoopClosedIsSafe) {
+  Future<void> s;
+  {
+    IOLoop loop(true);
+    s = sleep(3600s);
+  }
+  EXPECT_TRUE(s.cancel());
+  EXPECT_TRUE(s.cancelled());
 }
 
 TEST_F(CancelTest, FutureAwaitIsCancelledAndSoIsTheFuture) {
@@ -322,6 +364,165 @@ TEST_F(CancelTest, StreamWriteWaitIsCancelledAndTheBytesStillGo) {
   std::string got =
       run_sync([&]() -> Task<std::string> { co_return co_await p.b->read_bytes(big.size()); });
   EXPECT_EQ(got.size(), big.size());
+}
+
+// ---- connect and the TLS handshake ---------------------------------------------------
+
+// Open file descriptors of this process: a cancelled connect must not leave its socket.
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d) != nullptr) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// A listener whose accept queue is full (backlog 0 and one connection parked in it): the
+// kernel drops further SYNs, so a connect to it stays in progress until it is cancelled.
+struct FullListener {
+  int fd = -1;
+  int parked = -1;
+  sockaddr_in addr{};
+  FullListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd, 0) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("FullListener: listen");
+    }
+    parked = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(parked, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("FullListener: park");
+    }
+    pollfd p{fd, POLLIN, 0};  // the parked connection is in the accept queue
+    ::poll(&p, 1, 1000);
+  }
+  ~FullListener() {
+    ::close(parked);
+    ::close(fd);
+  }
+  int port() const { return ntohs(addr.sin_port); }
+};
+
+// What must be back where it was after a cancelled connect: open fds, fds watched by the
+// loop, pending timers.
+struct LoopFootprint {
+  std::size_t fds, handlers, timeouts;
+  explicit LoopFootprint(const IOLoop& loop)
+      : fds(open_fd_count()), handlers(loop.handler_count()), timeouts(loop.pending_timeouts()) {}
+};
+void expect_same_footprint(const IOLoop& loop, const LoopFootprint& before) {
+  const LoopFootprint after(loop);
+  EXPECT_EQ(after.fds, before.fds) << "a socket was left open";
+  EXPECT_EQ(after.handlers, before.handlers) << "an fd was left registered with the loop";
+  EXPECT_EQ(after.timeouts, before.timeouts) << "a timer was left in the loop";
+}
+
+// Waits on the loop long enough for a connect to get under way (the resolver may use the
+// executor).
+void settle(IOLoop& loop) {
+  loop.run_sync([]() -> Task<> { co_await sleep(50ms); });
+}
+
+TEST_F(CancelTest, IOStreamConnectIsCancelledAndClosesItsSocket) {
+  FullListener listener;
+  const LoopFootprint before(io_loop());
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto stream = IOStream::create(fd);
+  Outcome out;
+  Future<void> f = spawn(await_guarded(
+      stream->connect(reinterpret_cast<const sockaddr*>(&listener.addr), sizeof listener.addr),
+      &out));
+  settle(io_loop());
+  ASSERT_FALSE(f.done()) << "the connect should be in progress";
+  EXPECT_TRUE(f.cancel());
+  spin();
+  expect_cancelled(f, out);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the socket is closed";
+  stream.reset();
+  expect_same_footprint(io_loop(), before);
+}
+
+TEST_F(CancelTest, TCPClientConnectIsCancelledAndLeavesNothingBehind) {
+  FullListener listener;
+  auto client = std::make_shared<TCPClient>();
+  const LoopFootprint before(io_loop());
+  Outcome out;
+  Future<void> f = spawn(await_guarded(client->connect("127.0.0.1", listener.port()), &out));
+  settle(io_loop());
+  ASSERT_FALSE(f.done()) << "the connect should be in progress";
+  EXPECT_TRUE(f.cancel());
+  spin();
+  expect_cancelled(f, out);
+  expect_same_footprint(io_loop(), before);
+}
+
+TEST_F(CancelTest, TCPClientConnectWithATimeoutIsCancelledAndItsTimerRemoved) {
+  FullListener listener;
+  auto client = std::make_shared<TCPClient>();
+  const LoopFootprint before(io_loop());
+  Outcome out;
+  Future<void> f = spawn(await_guarded(
+      client->connect("127.0.0.1", listener.port(), ConnectOptions().set_timeout(3600s)), &out));
+  settle(io_loop());
+  ASSERT_FALSE(f.done()) << "the connect should be in progress";
+  EXPECT_TRUE(f.cancel());
+  spin();
+  expect_cancelled(f, out);
+  expect_same_footprint(io_loop(), before);
+}
+
+// A TCP listener that accepts (through its backlog) and never says a word: a TLS client's
+// handshake stays in progress.
+struct SilentListener {
+  int fd, port;
+  SilentListener() { std::tie(fd, port) = tornado::testing::bind_unused_port(); }
+  ~SilentListener() { ::close(fd); }
+};
+
+TEST_F(CancelTest, TLSHandshakeInProgressIsCancelledAndClosesItsSocket) {
+  SilentListener listener;
+  const LoopFootprint before(io_loop());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(listener.port));
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto stream = SSLIOStream::create(fd, false, SSLContext::client(), "localhost");
+  Outcome out;
+  Future<void> f = spawn(
+      await_guarded(stream->connect(reinterpret_cast<const sockaddr*>(&addr), sizeof addr), &out));
+  settle(io_loop());
+  ASSERT_FALSE(f.done()) << "the handshake should be in progress";
+  EXPECT_FALSE(stream->handshake_done());
+  EXPECT_TRUE(f.cancel());
+  spin();
+  expect_cancelled(f, out);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the socket is closed";
+  stream.reset();
+  expect_same_footprint(io_loop(), before);
+}
+
+TEST_F(CancelTest, TCPClientTLSHandshakeIsCancelledAndLeavesNothingBehind) {
+  SilentListener listener;
+  auto client = std::make_shared<TCPClient>();
+  const LoopFootprint before(io_loop());
+  Outcome out;
+  Future<void> f =
+      spawn(await_guarded(client->connect("127.0.0.1", listener.port,
+                                          ConnectOptions().set_ssl_options(SSLContext::client())),
+                          &out));
+  settle(io_loop());
+  ASSERT_FALSE(f.done()) << "the handshake should be in progress";
+  EXPECT_TRUE(f.cancel());
+  spin();
+  expect_cancelled(f, out);
+  expect_same_footprint(io_loop(), before);
 }
 
 // The mechanism for an HTTP handler whose client goes away: the connection's close

@@ -224,6 +224,43 @@ TEST_F(HTTP1ConnectionTest, ClientSkipsInterimContinue) {
   });
 }
 
+// The cap on interim responses is a parameter: with 3, a fourth 1xx is refused, and three
+// are read through to the final response.
+TEST_F(HTTP1ConnectionTest, ClientRefusesMoreInterimResponsesThanItsParameterAllows) {
+  run_sync([&]() -> Task<> {
+    HTTP1ConnectionParameters params;
+    params.max_interim_responses = 3;
+    HTTP1Connection client(client_stream_, /*is_client=*/true, params);
+    std::string four;
+    for (int i = 0; i < 4; ++i) four += "HTTP/1.1 100 Continue\r\n\r\n";
+    (void)server_stream_->write(four + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    Recorder d;
+    bool refused = false;
+    try {
+      (void)co_await client.read_message(d, "POST");
+    } catch (const HTTPInputError& e) {
+      refused = std::string(e.what()).find("More than 3 interim") != std::string::npos;
+    }
+    EXPECT_TRUE(refused);
+    EXPECT_NE(d.body, "ok");
+  });
+}
+
+TEST_F(HTTP1ConnectionTest, ClientReadsAsManyInterimResponsesAsItsParameterAllows) {
+  run_sync([&]() -> Task<> {
+    HTTP1ConnectionParameters params;
+    params.max_interim_responses = 3;
+    HTTP1Connection client(client_stream_, /*is_client=*/true, params);
+    std::string three;
+    for (int i = 0; i < 3; ++i) three += "HTTP/1.1 100 Continue\r\n\r\n";
+    (void)server_stream_->write(three + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    Recorder d;
+    EXPECT_TRUE(co_await client.read_message(d, "POST"));
+    EXPECT_EQ(d.response.code, 200);
+    EXPECT_EQ(d.body, "ok");
+  });
+}
+
 // A coroutine owns its arguments: a read stored before it is awaited still knows its
 // request's method after the caller's string is gone (ASan: heap-use-after-free before).
 TEST_F(HTTP1ConnectionTest, ClientReadStoredAfterItsMethodStringIsGoneStillSkipsHeadBody) {

@@ -424,6 +424,21 @@ TEST_F(SimpleHTTPClientTest, EndlessInterimResponsesAre599) {
   EXPECT_NE(e.message().find("More than 100 interim"), std::string::npos) << e.message();
 }
 
+TEST_F(SimpleHTTPClientTest, InterimResponseCapIsAnOption) {
+  AsyncHTTPClientOptions o;
+  o.max_interim_responses = 3;
+  AsyncHTTPClient client(o);
+  std::string four;
+  for (int i = 0; i < 4; ++i) four += "HTTP/1.1 100 Continue\r\n\r\n";
+  ExpectLog log(gen_log(), "Malformed HTTP response");
+  HTTPClientError e = expect_client_error([&] {
+    fetch_with(client, "/raw?r=" + q(four + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"), {},
+               /*raise_error=*/true);
+  });
+  EXPECT_EQ(e.code(), 599);
+  EXPECT_NE(e.message().find("More than 3 interim"), std::string::npos) << e.message();
+}
+
 // A redirect to a Location that is no URL (a space in it) fails the fetch with 599, like
 // any other bad response, instead of std::invalid_argument.
 TEST_F(SimpleHTTPClientTest, RedirectToInvalidLocationIs599) {

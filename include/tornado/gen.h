@@ -59,6 +59,18 @@ struct awaitable_traits<Future<T>> {
 template <typename A>
 using result_of_t = typename awaitable_traits<std::remove_cvref_t<A>>::type;
 
+// Awaits every state (the first failure is raised at once, later ones are logged). If the
+// awaiting task is cancelled, so is every state: when_all's children go with it.
+inline Task<> await_all(std::vector<std::shared_ptr<FutureStateBase>> states) {
+  Future<void> all = wait_all(states);
+  try {
+    co_await all;
+  } catch (const CancelledError&) {
+    if (all.cancelled()) cancel_all(states);  // this task was cancelled, not a child
+    throw;
+  }
+}
+
 template <typename T>
 Stored<T> stored_result(const Future<T>& f) {
   if constexpr (std::is_void_v<T>) {
@@ -125,13 +137,7 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
     futs.push_back(spawn(std::move(t)));
     states.push_back(futs.back().base());
   }
-  Future<void> all = detail::wait_all(states);
-  try {
-    co_await all;
-  } catch (const CancelledError&) {
-    if (all.cancelled()) detail::cancel_all(states);  // this task was cancelled, not a child
-    throw;
-  }
+  co_await detail::await_all(std::move(states));
   if constexpr (std::is_void_v<T>) {
     co_return;
   } else {
@@ -153,13 +159,7 @@ Task<std::tuple<detail::Stored<detail::result_of_t<A>>...>> when_all(A... awaita
       detail::to_future(std::move(awaitables))...};
   std::vector<std::shared_ptr<detail::FutureStateBase>> states;
   std::apply([&](auto&... f) { (states.push_back(f.base()), ...); }, futs);
-  Future<void> all = detail::wait_all(states);
-  try {
-    co_await all;
-  } catch (const CancelledError&) {
-    if (all.cancelled()) detail::cancel_all(states);  // this task was cancelled, not a child
-    throw;
-  }
+  co_await detail::await_all(std::move(states));
   co_return std::apply([](auto&... f) { return std::make_tuple(detail::stored_result(f)...); },
                        futs);
 }

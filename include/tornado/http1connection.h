@@ -50,6 +50,8 @@ struct HTTP1ConnectionParameters {
   // at most this many; above it the connection waits for them to drain (a client that
   // pipelines without reading is held to this much memory).
   std::size_t max_unsent_output = 64 * 1024;
+  // Client: interim (1xx) responses read before the final one; more is an HTTPInputError.
+  int max_interim_responses = 100;
 };
 
 class HTTP1ConnectionList;

@@ -278,6 +278,7 @@ struct AsyncHTTPClientOptions {
   std::size_t max_buffer_size = 100 * 1024 * 1024;  // per stream
   std::size_t max_header_size = 64 * 1024;          // response head
   std::optional<std::size_t> max_body_size;         // default max_buffer_size (inflated)
+  int max_interim_responses = 100;                  // 1xx responses before the final one
   std::shared_ptr<Resolver> resolver;               // default: DefaultExecutorResolver
   // Keep-alive pool. keep_alive = false sends Connection: close and pools nothing.
   bool keep_alive = true;

@@ -144,6 +144,8 @@ class IOLoop {
   void update_handler(int fd, uint32_t events);
   // Stops watching fd; a no-op if it is not registered. Does not close it.
   void remove_handler(int fd);
+  // Number of fds registered with add_handler (for tests and metrics; O(highest fd)).
+  std::size_t handler_count() const noexcept;
 
   // ---- signals (a signalfd; see docs/ioloop.md "Signals") ----
   // Runs `callback` on this loop each time signal `signum` arrives (replacing an earlier
@@ -282,10 +284,9 @@ class IOLoop {
   // callbacks already stored, which was most of a cold million-timer start.
   std::deque<Callback> timer_callbacks_;
   std::vector<uint32_t> free_timer_slots_;
-  // 4-ary min-heap on (deadline, sequence): half the depth of a binary heap, so half the
-  // slot updates per sift, and a node's four children share one or two cache lines. The
-  // keys live in the heap itself, not in the slots, so sifting compares neighbouring
-  // entries instead of chasing slot indices.
+  // Binary min-heap on (deadline, sequence). The keys live in the heap itself, not in the
+  // slots, so sifting compares neighbouring entries instead of chasing slot indices. (A
+  // 4-ary heap measured no faster on the million-timer benchmark: docs/performance.md.)
   std::vector<HeapEntry> heap_;
   uint64_t timer_sequence_ = 0;
 

@@ -24,6 +24,9 @@
 // so coroutines take their arguments by value (never a reference, string_view or pointer
 // to a caller's temporary); member coroutines need their object alive until they finish.
 //
+// Frames: Task and spawn frames come from a small per-thread cache of freed frames
+// (frame_alloc.h), not from malloc each time.
+//
 // Thread rule: Tasks and Futures belong to the thread of the IOLoop they run on. To hand
 // a result from another thread, use IOLoop::add_callback (or run_in_executor).
 #pragma once
@@ -40,6 +43,8 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "tornado/frame_alloc.h"
 
 namespace tornado {
 
@@ -73,6 +78,8 @@ template <typename T = void>
 class Future;
 
 namespace detail {
+
+struct FutureAccess;
 
 // Runs `fn` on the current thread's IOLoop at its next iteration (defined in ioloop.cpp).
 void post(std::function<void()> fn);
@@ -173,7 +180,7 @@ struct Cancellable : CancelHook {
 
 // ---- Task ---------------------------------------------------------------------------
 
-struct TaskPromiseBase : CancelScope {
+struct TaskPromiseBase : CancelScope, PooledFrame {
   // Where the task is relative to its awaiter's await_suspend (see Task::Awaiter).
   enum class Run : unsigned char {
     kDetached,    // suspended once: whoever resumes it later must resume the awaiter
@@ -315,31 +322,47 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 
 // ---- Future state -------------------------------------------------------------------
 
-// One entry of a Future's waiter list: an awaiting coroutine (owned by its awaiter, in the
-// coroutine frame) or a done-callback (owned by the state). Intrusive, so an awaiter
-// unlinks itself when its frame is destroyed (by IOLoop::close(), say) and a destroyed
-// frame is never resumed.
-struct FutureNode {
-  FutureNode* prev = this;
-  FutureNode* next = this;
-  void (*fire)(FutureNode*) = nullptr;  // runs the entry; a callback entry frees itself
+// A circular doubly linked list node whose list head (a sentinel) is a node too: what a
+// Future's waiters and a loop's spawned frames are kept in. Intrusive, so linking never
+// allocates and an entry can unlink itself in O(1) when its owner goes.
+template <typename Entry>
+struct ListNode {
+  ListNode* prev = this;
+  ListNode* next = this;
 
-  FutureNode() = default;
-  explicit FutureNode(void (*f)(FutureNode*)) noexcept : fire(f) {}
-  FutureNode(const FutureNode&) = delete;
-  FutureNode& operator=(const FutureNode&) = delete;
+  ListNode() = default;
+  ListNode(const ListNode&) = delete;
+  ListNode& operator=(const ListNode&) = delete;
   bool linked() const noexcept { return next != this; }
+  // The first entry after this head (the list must not be empty).
+  Entry* front() const noexcept { return static_cast<Entry*>(next); }
   void unlink() noexcept {
     prev->next = next;
     next->prev = prev;
     prev = next = this;
   }
-  void link_before(FutureNode* head) noexcept {
+  void link_before(ListNode* head) noexcept {
     prev = head->prev;
     next = head;
     head->prev->next = this;
     head->prev = this;
   }
+  void link_after(ListNode* head) noexcept {
+    next = head->next;
+    prev = head;
+    head->next->prev = this;
+    head->next = this;
+  }
+};
+
+// One entry of a Future's waiter list: an awaiting coroutine (owned by its awaiter, in the
+// coroutine frame) or a done-callback (owned by the state). An awaiter unlinks itself when
+// its frame is destroyed (by IOLoop::close(), say), so a destroyed frame is never resumed.
+struct FutureNode : ListNode<FutureNode> {
+  void (*fire)(FutureNode*) = nullptr;  // runs the entry; a callback entry frees itself
+
+  FutureNode() = default;
+  explicit FutureNode(void (*f)(FutureNode*)) noexcept : fire(f) {}
 };
 
 // An awaiting coroutine's entry; unlinks itself when destroyed.
@@ -359,6 +382,9 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
   std::exception_ptr exception;
   FutureNode waiters;           // sentinel: awaiters and callbacks, in the order added
   CancelState* task = nullptr;  // the spawned task that completes this Future, if any
+  // Run by cancel() just before it fails a Future that has no task: releases what would
+  // have produced the result (sleep's timer).
+  void (*on_cancel)(FutureStateBase*) noexcept = nullptr;
 
   FutureStateBase() = default;
   FutureStateBase(const FutureStateBase&) = delete;
@@ -382,6 +408,14 @@ struct FutureStateBase : std::enable_shared_from_this<FutureStateBase> {
 template <typename T>
 struct FutureState : FutureStateBase {
   std::optional<Stored<T>> value;
+};
+
+// Makes a Future on a state of a derived type (sleep's, which knows its timer).
+struct FutureAccess {
+  template <typename T>
+  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
+    return Future<T>(std::move(state));
+  }
 };
 
 }  // namespace detail
@@ -484,6 +518,7 @@ class Future {
   const std::shared_ptr<detail::FutureStateBase> base() const { return state_; }
 
  private:
+  friend struct detail::FutureAccess;
   explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::FutureState<T>> state_;
 };
@@ -493,25 +528,8 @@ namespace detail {
 // Spawned frames are linked into their IOLoop's list, so that frames still suspended when
 // the loop closes are destroyed with it (their locals' destructors run; they never resume)
 // instead of leaking. Intrusive: no allocation per spawn.
-struct DetachedNode {
-  DetachedNode* prev = this;
-  DetachedNode* next = this;
+struct DetachedNode : ListNode<DetachedNode> {
   std::coroutine_handle<> handle;
-
-  DetachedNode() = default;
-  DetachedNode(const DetachedNode&) = delete;
-  DetachedNode& operator=(const DetachedNode&) = delete;
-  void unlink() noexcept {
-    prev->next = next;
-    next->prev = prev;
-    prev = next = this;
-  }
-  void link_after(DetachedNode* head) noexcept {
-    next = head->next;
-    prev = head;
-    head->next->prev = this;
-    head->next = this;
-  }
 };
 // Links `node` into the current IOLoop's list (defined in ioloop.cpp).
 void link_detached(DetachedNode* node);
@@ -519,7 +537,7 @@ void link_detached(DetachedNode* node);
 // A coroutine that starts at once and frees itself when done: the body of spawn(). Its
 // promise holds the task's CancelState and lends it to the Future it completes.
 struct Detached {
-  struct promise_type : DetachedNode, CancelScope {
+  struct promise_type : DetachedNode, CancelScope, PooledFrame {
     CancelState state;
     FutureStateBase* future = nullptr;  // alive while the frame is (a parameter holds it)
     template <typename T>
@@ -619,8 +637,8 @@ Future<T> spawn(Task<T> task) {
   return fut;
 }
 
-// A Future that completes after `delay` on the current IOLoop (cancellable: the timer then
-// fires into a done Future and does nothing).
+// A Future that completes after `delay` on the current IOLoop. Cancelling it (or the task
+// awaiting it) removes its timer from the loop at once.
 Future<void> sleep(Duration delay);
 
 // Yields to the IOLoop for one iteration (Tornado's gen.moment). A cancelled task gets

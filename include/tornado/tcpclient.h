@@ -200,6 +200,15 @@ class Connector : public std::enable_shared_from_this<Connector<Stream, Address>
         if (auto self = weak.lock()) self->on_connect_timeout();
       });
     }
+    // Cancelled (the connecting task was): no attempt or timer may outlive the caller's
+    // interest, or a cancelled connect would leave its sockets open and its timers armed.
+    future_.add_done_callback([weak](const Future<Result>& f) {
+      if (!f.cancelled()) return;
+      if (auto self = weak.lock()) {
+        self->clear_timeouts();
+        self->close_streams();
+      }
+    });
     return future_;
   }
 

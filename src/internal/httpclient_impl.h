@@ -36,9 +36,9 @@ struct PoolKey {
 
 class ConnectionPool {
  public:
-  ConnectionPool(IOLoop& loop, std::size_t max_per_key, std::size_t max_total,
+  ConnectionPool(LoopRef loop, std::size_t max_per_key, std::size_t max_total,
                  Duration idle_timeout)
-      : loop_(loop),
+      : loop_(std::move(loop)),
         max_per_key_(max_per_key),
         max_total_(max_total),
         idle_timeout_(idle_timeout) {}
@@ -66,7 +66,9 @@ class ConnectionPool {
   void evict_oldest();
   void forget(Idle& idle);
 
-  IOLoop& loop_;  // the loop the streams and timers belong to
+  // The loop the streams and timers belong to. A LoopRef: the client (and its pool) may be
+  // closed or destroyed after the loop is gone, when there is no timer left to remove.
+  LoopRef loop_;
   std::size_t max_per_key_;
   std::size_t max_total_;
   Duration idle_timeout_;

@@ -1,0 +1,91 @@
+// tornado/frame_alloc.h — where coroutine frames live (an implementation detail of task.h).
+//
+// Every Task and spawn frame is allocated through PooledFrame: a per-thread cache of
+// freed frames in size classes of kFrameGranule bytes up to kFrameClasses * kFrameGranule
+// (1 KiB); bigger frames go to the global allocator. Each class keeps at most
+// kFrameCacheBytes of free frames per thread, so a burst does not hoard memory; the rest
+// go back to the global allocator. A frame freed on another thread joins that thread's
+// cache (no locks: each cache is touched by its own thread only). A thread's cache is
+// released when the thread exits.
+//
+// Under AddressSanitizer the cache is bypassed, so a use of a freed frame is still reported.
+#pragma once
+
+#include <cstddef>
+#include <new>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TORNADO_FRAME_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TORNADO_FRAME_CACHE 0
+#endif
+#endif
+#ifndef TORNADO_FRAME_CACHE
+#define TORNADO_FRAME_CACHE 1
+#endif
+
+namespace tornado::detail {
+
+inline constexpr std::size_t kFrameGranule = 64;
+inline constexpr std::size_t kFrameClasses = 16;  // 64 B .. 1 KiB
+inline constexpr std::size_t kFrameCacheBytes = 64 * 1024;
+
+// One thread's free lists. Constant-initialised and trivially destructible, so the fast
+// path is a plain TLS access; the exit hook (frame_alloc.cpp) is registered on first use.
+struct FrameCache {
+  void* head[kFrameClasses] = {};  // singly linked through each free frame's first word
+  unsigned short count[kFrameClasses] = {};
+  bool open = false;    // the exit hook is registered and has not run
+  bool closed = false;  // the thread is exiting: frames go to the global allocator
+};
+inline thread_local constinit FrameCache t_frame_cache{};
+
+constexpr std::size_t frame_class(std::size_t n) noexcept { return (n - 1) / kFrameGranule; }
+constexpr std::size_t frame_class_bytes(std::size_t c) noexcept { return (c + 1) * kFrameGranule; }
+constexpr unsigned frame_class_limit(std::size_t c) noexcept {
+  return static_cast<unsigned>(kFrameCacheBytes / frame_class_bytes(c));
+}
+
+// The slow paths (frame_alloc.cpp): a fresh block of class `c`; keeping `p` on a thread
+// whose cache is not open yet.
+void* allocate_frame_slow(std::size_t c);
+void free_frame_slow(void* p, std::size_t c) noexcept;
+
+inline void* allocate_frame(std::size_t n) {
+  const std::size_t c = frame_class(n);
+  if (c >= kFrameClasses) return ::operator new(n);
+  FrameCache& fc = t_frame_cache;
+  if (void* p = fc.head[c]) {
+    fc.head[c] = *static_cast<void**>(p);
+    --fc.count[c];
+    return p;
+  }
+  return allocate_frame_slow(c);
+}
+
+inline void free_frame(void* p, std::size_t n) noexcept {
+  const std::size_t c = frame_class(n);
+  if (c >= kFrameClasses) {
+    ::operator delete(p);
+    return;
+  }
+  FrameCache& fc = t_frame_cache;
+  if (fc.open && fc.count[c] < frame_class_limit(c)) {
+    *static_cast<void**>(p) = fc.head[c];
+    fc.head[c] = p;
+    ++fc.count[c];
+    return;
+  }
+  free_frame_slow(p, c);
+}
+
+// Base of the promise types: their frames come from the cache.
+struct PooledFrame {
+#if TORNADO_FRAME_CACHE
+  static void* operator new(std::size_t n) { return allocate_frame(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { free_frame(p, n); }
+#endif
+};
+
+}  // namespace tornado::detail
