@@ -584,7 +584,7 @@ Detached run_into(Task<T> task, Future<T> fut) {
 
 // The body of spawn_detached: like run_into, with no Future to complete.
 struct DetachedRoot {
-  struct promise_type : DetachedNode, CancelScope {
+  struct promise_type : DetachedNode, CancelScope, PooledFrame {
     CancelState state;
     template <typename... Args>
     explicit promise_type(Args&...) {
