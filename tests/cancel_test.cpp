@@ -427,20 +427,33 @@ void settle(IOLoop& loop) {
   loop.run_sync([]() -> Task<> { co_await sleep(50ms); });
 }
 
+// Starts `work`, lets it reach its suspension (`what`: "connect", "handshake"), runs
+// `while_pending` (checks on the state in progress), cancels it and checks that it ended
+// with CancelledError, its frame unwound.
+template <typename Awaitable, typename Check = void (*)()>
+void cancel_in_progress(
+    Awaitable work, const char* what, Check while_pending = [] {}) {
+  Outcome out;
+  Future<void> f = spawn(await_guarded(std::move(work), &out));
+  settle(IOLoop::current());
+  ASSERT_FALSE(f.done()) << "the " << what << " should be in progress";
+  while_pending();
+  EXPECT_TRUE(f.cancel());
+  // Cancellation resumes the task on a later iteration.
+  IOLoop::current().run_sync([]() -> Task<> {
+    for (int i = 0; i < 3; ++i) co_await moment();
+  });
+  expect_cancelled(f, out);
+}
+
 TEST_F(CancelTest, IOStreamConnectIsCancelledAndClosesItsSocket) {
   FullListener listener;
   const LoopFootprint before(io_loop());
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto stream = IOStream::create(fd);
-  Outcome out;
-  Future<void> f = spawn(await_guarded(
+  cancel_in_progress(
       stream->connect(reinterpret_cast<const sockaddr*>(&listener.addr), sizeof listener.addr),
-      &out));
-  settle(io_loop());
-  ASSERT_FALSE(f.done()) << "the connect should be in progress";
-  EXPECT_TRUE(f.cancel());
-  spin();
-  expect_cancelled(f, out);
+      "connect");
   EXPECT_TRUE(stream->closed());
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the socket is closed";
   stream.reset();
@@ -451,13 +464,7 @@ TEST_F(CancelTest, TCPClientConnectIsCancelledAndLeavesNothingBehind) {
   FullListener listener;
   auto client = std::make_shared<TCPClient>();
   const LoopFootprint before(io_loop());
-  Outcome out;
-  Future<void> f = spawn(await_guarded(client->connect("127.0.0.1", listener.port()), &out));
-  settle(io_loop());
-  ASSERT_FALSE(f.done()) << "the connect should be in progress";
-  EXPECT_TRUE(f.cancel());
-  spin();
-  expect_cancelled(f, out);
+  cancel_in_progress(client->connect("127.0.0.1", listener.port()), "connect");
   expect_same_footprint(io_loop(), before);
 }
 
@@ -465,14 +472,9 @@ TEST_F(CancelTest, TCPClientConnectWithATimeoutIsCancelledAndItsTimerRemoved) {
   FullListener listener;
   auto client = std::make_shared<TCPClient>();
   const LoopFootprint before(io_loop());
-  Outcome out;
-  Future<void> f = spawn(await_guarded(
-      client->connect("127.0.0.1", listener.port(), ConnectOptions().set_timeout(3600s)), &out));
-  settle(io_loop());
-  ASSERT_FALSE(f.done()) << "the connect should be in progress";
-  EXPECT_TRUE(f.cancel());
-  spin();
-  expect_cancelled(f, out);
+  cancel_in_progress(
+      client->connect("127.0.0.1", listener.port(), ConnectOptions().set_timeout(3600s)),
+      "connect");
   expect_same_footprint(io_loop(), before);
 }
 
@@ -493,15 +495,8 @@ TEST_F(CancelTest, TLSHandshakeInProgressIsCancelledAndClosesItsSocket) {
   addr.sin_port = htons(static_cast<uint16_t>(listener.port));
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto stream = SSLIOStream::create(fd, false, SSLContext::client(), "localhost");
-  Outcome out;
-  Future<void> f = spawn(
-      await_guarded(stream->connect(reinterpret_cast<const sockaddr*>(&addr), sizeof addr), &out));
-  settle(io_loop());
-  ASSERT_FALSE(f.done()) << "the handshake should be in progress";
-  EXPECT_FALSE(stream->handshake_done());
-  EXPECT_TRUE(f.cancel());
-  spin();
-  expect_cancelled(f, out);
+  cancel_in_progress(stream->connect(reinterpret_cast<const sockaddr*>(&addr), sizeof addr),
+                     "handshake", [&] { EXPECT_FALSE(stream->handshake_done()); });
   EXPECT_TRUE(stream->closed());
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the socket is closed";
   stream.reset();
@@ -512,16 +507,9 @@ TEST_F(CancelTest, TCPClientTLSHandshakeIsCancelledAndLeavesNothingBehind) {
   SilentListener listener;
   auto client = std::make_shared<TCPClient>();
   const LoopFootprint before(io_loop());
-  Outcome out;
-  Future<void> f =
-      spawn(await_guarded(client->connect("127.0.0.1", listener.port,
-                                          ConnectOptions().set_ssl_options(SSLContext::client())),
-                          &out));
-  settle(io_loop());
-  ASSERT_FALSE(f.done()) << "the handshake should be in progress";
-  EXPECT_TRUE(f.cancel());
-  spin();
-  expect_cancelled(f, out);
+  cancel_in_progress(client->connect("127.0.0.1", listener.port,
+                                     ConnectOptions().set_ssl_options(SSLContext::client())),
+                     "handshake");
   expect_same_footprint(io_loop(), before);
 }
 
