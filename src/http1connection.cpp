@@ -46,21 +46,16 @@ bool has_token(std::string_view value, std::string_view token) {
   return false;
 }
 
-// "<size in hex>\r\n", the line before a chunk's data.
-void append_chunk_size(std::string& out, std::size_t size) {
-  char digits[16];
-  char* p = digits + sizeof digits;
+// "<size in hex>\r\n", the line before a chunk's data, written at the end of `buf`.
+std::string_view chunk_size_line(char (&buf)[20], std::size_t size) {
+  char* p = buf + sizeof buf;
+  *--p = '\n';
+  *--p = '\r';
   do {
     *--p = "0123456789abcdef"[size & 0xf];
     size >>= 4;
   } while (size != 0);
-  out.append(p, static_cast<std::size_t>(digits + sizeof digits - p)).append("\r\n");
-}
-
-void append_chunk(std::string& out, std::string_view chunk) {
-  append_chunk_size(out, chunk.size());
-  out.append(chunk);
-  out.append("\r\n");
+  return {p, static_cast<std::size_t>(buf + sizeof buf - p)};
 }
 
 bool headers_say_gzip(const http1::MessageHead& head) {
@@ -110,34 +105,53 @@ HTTP1Connection::~HTTP1Connection() {
 }
 
 namespace {
+
 // Parsed heads kept for reuse per thread: a request borrows one, so a warm server parses
-// without allocating while idle connections hold none.
+// without allocating while idle connections hold none. Trivially destructible, so that a
+// connection destroyed during thread exit or static destruction (a frame of a static loop)
+// finds it still usable; the releaser frees the heads at thread exit and closes the pool.
 constexpr std::size_t kMaxSpareHeads = 64;
-thread_local std::vector<std::unique_ptr<http1::MessageHead>> t_spare_heads;
+struct SpareHeads {
+  http1::MessageHead* heads[kMaxSpareHeads];
+  std::size_t count;
+  bool open;    // the releaser is registered
+  bool closed;  // the thread is exiting: heads are freed, not kept
+};
+thread_local constinit SpareHeads t_spare_heads{};
+
+struct SpareHeadsReleaser {
+  ~SpareHeadsReleaser() {
+    SpareHeads& pool = t_spare_heads;
+    pool.closed = true;
+    while (pool.count > 0) delete pool.heads[--pool.count];
+  }
+};
+thread_local SpareHeadsReleaser t_spare_heads_releaser;
+
 }  // namespace
 
 http1::MessageHead& HTTP1Connection::borrow_head() {
   if (head_ == nullptr) {
-    if (t_spare_heads.empty()) {
-      head_ = new http1::MessageHead();
-    } else {
-      head_ = t_spare_heads.back().release();
-      t_spare_heads.pop_back();
-    }
+    SpareHeads& pool = t_spare_heads;
+    head_ = pool.count > 0 ? pool.heads[--pool.count] : new http1::MessageHead();
   }
   return *head_;
 }
 
 void HTTP1Connection::release_head() noexcept {
   if (head_ == nullptr) return;
-  std::unique_ptr<http1::MessageHead> head(std::exchange(head_, nullptr));
+  http1::MessageHead* head = std::exchange(head_, nullptr);
+  SpareHeads& pool = t_spare_heads;
   // A head that grew for a huge request is not kept (nor is any past the bound).
-  if (t_spare_heads.size() < kMaxSpareHeads && head->fields.capacity() <= 64) {
-    head->clear();
-    try {
-      t_spare_heads.push_back(std::move(head));
-    } catch (const std::bad_alloc&) {
+  if (!pool.closed && pool.count < kMaxSpareHeads && head->fields.capacity() <= 64) {
+    if (!pool.open) {
+      [[maybe_unused]] SpareHeadsReleaser* registered = &t_spare_heads_releaser;
+      pool.open = true;
     }
+    head->clear();
+    pool.heads[pool.count++] = head;
+  } else {
+    delete head;
   }
 }
 
@@ -250,7 +264,6 @@ std::size_t HTTP1Connection::parse_buffered_head(http1::MessageHead& head, std::
 }
 
 Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head, std::size_t scan_from) {
-  start_head_wait();
   for (;;) {
     // The head timer closes the stream at the deadline, which ends this wait.
     co_await stream_->fill_buffer();
@@ -709,8 +722,13 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     expected_content_remaining_ = n;
   }
   headers_written_ = true;
-  if (!chunk.empty()) append_body(out, chunk);
-  return send(out);
+  // Counted before anything is queued: a first piece past Content-Length sends nothing.
+  if (!chunk.empty() && !suppress_body_) count_body(chunk.size());
+  WriteAwaiter head = send(out);
+  // The scratch keeps the capacity of ordinary heads only.
+  if (out.capacity() > 64 * 1024) std::string().swap(out);
+  if (chunk.empty() || suppress_body_) return head;
+  return send_body(chunk);
 }
 
 void HTTP1Connection::count_body(std::size_t size) {
@@ -722,14 +740,14 @@ void HTTP1Connection::count_body(std::size_t size) {
   *expected_content_remaining_ -= size;
 }
 
-void HTTP1Connection::append_body(std::string& out, std::string_view chunk) {
-  if (suppress_body_ && !is_client_) return;
-  count_body(chunk.size());
-  if (chunking_output_) {
-    append_chunk(out, chunk);
-  } else {
-    out.append(chunk);
-  }
+// A counted piece of body: as it is, or framed as a chunk. The parts join the write queue's
+// last chunk when small, so a piece is copied once whatever its size.
+HTTP1Connection::WriteAwaiter HTTP1Connection::send_body(std::string_view chunk) {
+  if (!chunking_output_) return send(chunk);
+  char size_line[20];
+  (void)send(chunk_size_line(size_line, chunk.size()));
+  (void)send(chunk);
+  return send("\r\n");
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
@@ -743,25 +761,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
 HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
   if (!headers_written_) throw HTTPOutputError("write before write_headers");
   if (write_finished_) throw HTTPOutputError("write after finish");
-  if (chunk.empty() || (suppress_body_ && !is_client_)) return send({});
-  if (!chunking_output_) {
-    count_body(chunk.size());
-    return send(chunk);
-  }
-  if (chunk.size() > 4096) {
-    // A big piece is framed around (size line, piece, CRLF: the queue joins the small
-    // parts), so that it is copied once, not twice.
-    std::string& line = t_head_scratch;
-    line.clear();
-    append_chunk_size(line, chunk.size());
-    (void)send(line);
-    (void)send(chunk);
-    return send("\r\n");
-  }
-  std::string& out = t_head_scratch;
-  out.clear();
-  append_chunk(out, chunk);
-  return send(out);
+  // HEAD/204/304 responses carry no body: what the application writes is dropped.
+  if (chunk.empty() || suppress_body_) return send({});
+  count_body(chunk.size());
+  return send_body(chunk);
 }
 
 HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {

@@ -365,6 +365,50 @@ TEST_F(HTTP1ConnectionTest, ServerMalformedRequestAnswers400) {
   });
 }
 
+// Pieces past the write queue's small-write size (16 KiB), including the first piece given
+// to write_headers, are framed (size line, piece, CRLF) and read back intact.
+TEST_F(HTTP1ConnectionTest, LargeChunkedPiecesAreFramedAndReadBackIntact) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
+    HTTPHeaders req_headers{{"Host", "x"}};
+    (void)client.write_headers(req_line, req_headers);
+    co_await client.finish();
+
+    const std::string first(100'000, 'a'), second(20'000, 'b'), third(5, 'c');
+    Recorder at_server;
+    at_server.on_finish = [&] {
+      ResponseStartLine line{"HTTP/1.1", 200, "OK"};
+      HTTPHeaders none;
+      (void)server.write_headers(line, none, first);
+      (void)server.write(second);
+      (void)server.write(third);
+      (void)server.finish();
+    };
+    EXPECT_TRUE(co_await server.read_message(at_server));
+    Recorder at_client;
+    EXPECT_TRUE(co_await client.read_message(at_client, "GET"));
+    EXPECT_EQ(at_client.headers.get("Transfer-Encoding", ""), "chunked");
+    std::string body;
+    for (const auto& c : at_client.chunks) body += c;
+    EXPECT_EQ(body, first + second + third);
+  });
+}
+
+// A first piece longer than the declared Content-Length is refused before anything of the
+// response is queued.
+TEST_F(HTTP1ConnectionTest, FirstPiecePastContentLengthQueuesNothing) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    RequestStartLine line{"PUT", "/", "HTTP/1.1"};
+    HTTPHeaders headers{{"Host", "x"}, {"Content-Length", "3"}};
+    EXPECT_THROW((void)client.write_headers(line, headers, "abcd"), httputil::HTTPOutputError);
+    EXPECT_EQ(client_stream_->write_buffer_size(), 0u);
+    co_return;
+  });
+}
+
 TEST_F(HTTP1ConnectionTest, WritesPastContentLengthAreRefused) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);

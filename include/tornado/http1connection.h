@@ -111,7 +111,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // The head already buffered, parsed in place: its length, or 0 while it is incomplete
   // (`scan_from` carries where to resume). HTTPInputError when malformed.
   std::size_t parse_buffered_head(http1::MessageHead& head, std::size_t& scan_from);
-  // Waits for the rest of a head parse_buffered_head found incomplete.
+  // Waits for the rest of a head parse_buffered_head found incomplete (after start_head_wait).
   Task<std::size_t> read_head(http1::MessageHead& head, std::size_t scan_from);
   // The parsed head is borrowed from a per-thread pool for one message only: a connection
   // between messages holds none.
@@ -131,8 +131,8 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<> read_body_until_close(httputil::HTTPMessageDelegate& delegate);
   Task<> fill_with_timeout(std::optional<double> deadline);
   void answer_error(int status, const std::string& message);
-  void append_body(std::string& out, std::string_view chunk);
   void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it
+  WriteAwaiter send_body(std::string_view chunk);  // a counted, non-empty piece
   WriteAwaiter send(std::string_view bytes);
   void reset_for_next_message();
   void reset_write_side();
