@@ -495,6 +495,43 @@ TEST_F(HTTPServerTest, SlowHeadersDropped) {
   });
 }
 
+// Slowloris: a head trickled a byte at a time is cut at the timeout counted from when the
+// wait for it began; each byte does not restart the clock.
+TEST_F(HTTPServerTest, TrickledHeadIsDroppedAtTheTimeoutNotRestartedByEachByte) {
+  start({.idle_connection_timeout = Duration(0.2)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(100, 'p');
+    const auto began = std::chrono::steady_clock::now();
+    try {
+      for (char c : head) {  // 100+ bytes, one per 10 ms: over a second if never cut
+        co_await s->write(std::string(1, c));
+        co_await sleep(10ms);
+      }
+    } catch (const StreamClosedError&) {
+    }
+    EXPECT_EQ(co_await with_timeout(2s, s->read_until_close()), "");
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 900ms);
+  });
+}
+
+// The one header timer re-arms itself: a keep-alive connection whose requests come more
+// often than the timeout, over several timeouts, is never dropped.
+TEST_F(HTTPServerTest, BusyKeepAliveConnectionOutlivesManyIdleTimeouts) {
+  start({.idle_connection_timeout = Duration(0.3)});
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    for (int i = 0; i < 35; ++i) {  // over a second: several timeouts, gaps of 30 ms
+      co_await s->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      co_await read_response(s);
+      co_await sleep(30ms);
+    }
+    EXPECT_FALSE(s->closed());
+    // Then left idle, it is dropped.
+    EXPECT_EQ(co_await with_timeout(2s, s->read_until_close()), "");
+  });
+}
+
 TEST_F(HTTPServerTest, SlowBodyDroppedAtBodyTimeout) {
   start({.body_timeout = Duration(0.05)});
   run_sync([&]() -> Task<> {
