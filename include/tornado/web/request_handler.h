@@ -130,15 +130,28 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::string get_argument(std::string_view name, bool strip = true) const;
   std::string get_argument(std::string_view name, std::string_view default_value,
                            bool strip = true) const;
+  // (a string literal default must not become the `strip` bool)
+  std::string get_argument(std::string_view name, const char* default_value,
+                           bool strip = true) const {
+    return get_argument(name, std::string_view(default_value), strip);
+  }
   std::optional<std::string> get_optional_argument(std::string_view name, bool strip = true) const;
   std::vector<std::string> get_arguments(std::string_view name, bool strip = true) const;
   std::string get_query_argument(std::string_view name, bool strip = true) const;
   std::string get_query_argument(std::string_view name, std::string_view default_value,
                                  bool strip = true) const;
+  std::string get_query_argument(std::string_view name, const char* default_value,
+                                 bool strip = true) const {
+    return get_query_argument(name, std::string_view(default_value), strip);
+  }
   std::vector<std::string> get_query_arguments(std::string_view name, bool strip = true) const;
   std::string get_body_argument(std::string_view name, bool strip = true) const;
   std::string get_body_argument(std::string_view name, std::string_view default_value,
                                 bool strip = true) const;
+  std::string get_body_argument(std::string_view name, const char* default_value,
+                                bool strip = true) const {
+    return get_body_argument(name, std::string_view(default_value), strip);
+  }
   std::vector<std::string> get_body_arguments(std::string_view name, bool strip = true) const;
 
   // ---- the response ----
