@@ -156,6 +156,7 @@ void MultipartStreamParser::scan_delimiter(std::string_view chunk, std::size_t& 
       if (data_end > emit_from) emit(chunk.substr(emit_from, data_end - emit_from));
       matched_ = 0;
       after_cr_ = false;
+      virtual_ = 0;
       pos = p + 1;
       if (state_ == State::kData && callbacks_.on_part_end) callbacks_.on_part_end();
       if (complete == 2) {
@@ -171,11 +172,15 @@ void MultipartStreamParser::scan_delimiter(std::string_view chunk, std::size_t& 
     std::size_t released = before + 1 - matched_;
     std::size_t from_carried = std::min(released, carried_len);
     if (from_carried > 0) {
-      emit(carried.substr(carried_off, from_carried));
+      // The virtual CRLF at the front of the tail was never in the body: dropped.
+      std::size_t skip =
+          std::min(virtual_ > carried_off ? virtual_ - carried_off : 0, from_carried);
+      emit(carried.substr(carried_off + skip, from_carried - skip));
       carried_off += from_carried;
       carried_len -= from_carried;
     }
   }
+  virtual_ = virtual_ > carried_off ? virtual_ - carried_off : 0;
   // Everything in this chunk but the held-back tail.
   std::size_t tail_in_chunk = matched_ - carried_len;
   std::size_t data_end = chunk.size() - tail_in_chunk;
@@ -234,7 +239,11 @@ void MultipartStreamParser::feed_headers(std::string_view chunk, std::size_t& po
   header_block_.clear();
   header_block_.shrink_to_fit();
   state_ = State::kData;
-  matched_ = 0;
+  // RFC 2046: a part is headers [CRLF body], so the CRLF ending the header block may also be
+  // the one that opens the delimiter (a part with no body bytes): it counts as matched, and
+  // is dropped, not delivered, if no delimiter follows.
+  matched_ = 2;
+  virtual_ = 2;
   after_cr_ = false;
   if (callbacks_.on_part_begin) callbacks_.on_part_begin(part);
 }

@@ -165,6 +165,28 @@ TEST(MultipartStreamTest, PreambleAndEpilogueAreIgnored) {
   EXPECT_EQ(parse_every_way("xx", "--xx--").parts.size(), 0u) << "no parts at all";
 }
 
+// RFC 2046: a body part is headers [CRLF body], so the CRLF that ends the header block may
+// also open the delimiter. Found by multipart_stream_fuzzer.
+TEST(MultipartStreamTest, PartWithoutBodyEndsRightAfterItsHeaders) {
+  std::string body =
+      "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n--x\r\n"
+      "Content-Disposition: form-data; name=\"b\"\r\n\r\n--x--";
+  Outcome out = parse_every_way("x", body);
+  ASSERT_EQ(out.error, "");
+  ASSERT_EQ(out.parts.size(), 2u);
+  EXPECT_EQ(out.parts[0], (Part{"a", std::nullopt, "application/unknown", "", true}));
+  EXPECT_EQ(out.parts[1], (Part{"b", std::nullopt, "application/unknown", "", true}));
+  Arguments args;
+  Files files;
+  parse_multipart_form_data("x", body, args, files);
+  EXPECT_EQ(args, (Arguments{{"a", {""}}, {"b", {""}}}));
+  // The bytes right after the header block are data when no delimiter follows.
+  Outcome data =
+      parse_every_way("x", "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n-\r\n--x--");
+  ASSERT_EQ(data.parts.size(), 1u);
+  EXPECT_EQ(data.parts[0].body, "-");
+}
+
 TEST(MultipartStreamTest, AgreesWithTheBufferedParser) {
   std::vector<std::string> bodies = {
       body_of("b", {part("name=\"a\"", "1"), part("name=\"a\"", "2"),

@@ -24,7 +24,8 @@
 // line followed by anything but CRLF or "--" (transport padding included) is part content,
 // as in Tornado. Each part needs a header block ending in an empty line with
 // `Content-Disposition: form-data` and a non-empty `name` (filename and RFC 2231 `name*=`
-// decoded as parse_multipart_form_data does).
+// decoded as parse_multipart_form_data does). A part may have no body at all: the CRLF that
+// ends its header block then also opens the next delimiter (RFC 2046: headers [CRLF body]).
 //
 // Errors: MultipartError (an HTTPInputError, status 400) with the messages of
 // parse_multipart_form_data. After an error (or an exception from a callback) the parser is
@@ -108,7 +109,10 @@ class MultipartStreamParser {
   // Bytes of the delimiter (and of its suffix) matched at the end of what was fed: held
   // back, and known to be `tail()` without storing them.
   std::size_t matched_ = 2;  // the body's start counts as a CRLF: it may open with "--b"
-  bool after_cr_ = false;    // matched_ == delimiter size + 1 and the extra byte was '\r'
+  // How many bytes at the front of the held-back tail are that virtual CRLF (at the body's
+  // start, and after a header block, whose last CRLF may also open the delimiter).
+  std::size_t virtual_ = 2;
+  bool after_cr_ = false;  // matched_ == delimiter size + 1 and the extra byte was '\r'
   std::string header_block_;
   std::size_t header_scan_ = 0;  // where the search for "\r\n\r\n" resumes
   std::size_t parts_ = 0;
