@@ -27,6 +27,32 @@ struct Literal {
   std::string s;
   std::vector<Literal> list;
 
+  static Literal of(Kind kind) {
+    Literal l;
+    l.kind = kind;
+    return l;
+  }
+  static Literal boolean(bool v) {
+    Literal l = of(Bool);
+    l.b = v;
+    return l;
+  }
+  static Literal integer(std::int64_t v) {
+    Literal l = of(Int);
+    l.i = v;
+    return l;
+  }
+  static Literal real(double v) {
+    Literal l = of(Float);
+    l.f = v;
+    return l;
+  }
+  static Literal str(std::string v) {
+    Literal l = of(Str);
+    l.s = std::move(v);
+    return l;
+  }
+
   std::string_view kind_name() const {
     static constexpr std::string_view names[] = {"NoneType", "bool", "int", "float", "str", "list"};
     return names[kind];
@@ -163,7 +189,7 @@ class ConfigReader {
       skip_inline_space();
       Literal operand = expression(depth + 1);
       if (operand.kind == Literal::Bool) {
-        operand = Literal{Literal::Int, false, operand.b ? 1 : 0};
+        operand = Literal::integer(operand.b ? 1 : 0);
       }
       if (operand.kind == Literal::Int) {
         if (c == '-') {
@@ -182,9 +208,9 @@ class ConfigReader {
     if ((c >= '0' && c <= '9') || (c == '.' && peek(1) >= '0' && peek(1) <= '9')) return number();
     std::size_t start = pos_;
     std::string word = identifier();
-    if (word == "True" || word == "False") return Literal{Literal::Bool, word == "True"};
+    if (word == "True" || word == "False") return Literal::boolean(word == "True");
     if (word == "None") return Literal{};
-    if (word == "__file__") return Literal{Literal::Str, false, 0, 0, abs_path_};
+    if (word == "__file__") return Literal::str(abs_path_);
     std::string lower = word;
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if ((lower == "r" || lower == "u") && (peek() == '"' || peek() == '\'')) {
@@ -200,7 +226,7 @@ class ConfigReader {
 
   Literal list(int depth) {
     ++pos_;  // '['
-    Literal out{Literal::List};
+    Literal out = Literal::of(Literal::List);
     while (true) {
       skip_space_in_brackets();
       if (peek() == ']') {
@@ -221,7 +247,7 @@ class ConfigReader {
 
   // One or more adjacent string literals (Python concatenates them).
   Literal strings() {
-    Literal out{Literal::Str};
+    Literal out = Literal::of(Literal::Str);
     do {
       out.s += string_literal();
       skip_inline_space();
@@ -368,7 +394,7 @@ class ConfigReader {
       if (clean.empty() || *end != '\0' || errno == ERANGE || v > INT64_MAX) {
         fail("bad integer literal");
       }
-      return Literal{Literal::Int, false, static_cast<std::int64_t>(v)};
+      return Literal::integer(static_cast<std::int64_t>(v));
     }
     digits_of(dec);
     bool is_float = false;
@@ -386,8 +412,8 @@ class ConfigReader {
     if (is_ident(peek())) fail("bad number literal");
     std::string_view token = text_.substr(start, pos_ - start);
     try {
-      if (is_float) return Literal{Literal::Float, false, 0, internal::parse_float(token)};
-      return Literal{Literal::Int, false, internal::parse_int(token)};
+      if (is_float) return Literal::real(internal::parse_float(token));
+      return Literal::integer(internal::parse_int(token));
     } catch (const Error& e) {
       fail(e.what());
     }
