@@ -163,8 +163,6 @@ class BaseLoader {
   virtual std::optional<std::string> read_source(const std::string& name) = 0;
   // True if the cached copy of `name` is stale (Loader with watch = true checks mtimes).
   virtual bool is_stale(const std::string& /*name*/) { return false; }
-  // Called after `name` is (re)parsed, e.g. to record its mtime.
-  virtual void loaded(const std::string& /*name*/) {}
 
  private:
   TemplateOptions options_;
@@ -183,7 +181,6 @@ class Loader : public BaseLoader {
  protected:
   std::optional<std::string> read_source(const std::string& name) override;
   bool is_stale(const std::string& name) override;
-  void loaded(const std::string& name) override;
 
  private:
   std::string root_;
