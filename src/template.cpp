@@ -21,8 +21,10 @@ ParseError::ParseError(std::string message, std::string filename, int lineno)
       filename_(std::move(filename)),
       lineno_(lineno) {}
 
-TemplateError::TemplateError(std::string kind, std::string message, std::string filename, int lineno)
-    : std::runtime_error(kind + ": " + message + " at " + filename + ":" + std::to_string(lineno)),
+TemplateError::TemplateError(std::string kind, std::string message, std::string filename, int lineno,
+                             std::string via)
+    : std::runtime_error(kind + ": " + message + " at " + filename + ":" + std::to_string(lineno) +
+                         (via.empty() ? "" : " (via " + via + ")")),
       kind_(std::move(kind)),
       message_(std::move(message)),
       filename_(std::move(filename)),

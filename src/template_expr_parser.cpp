@@ -321,7 +321,6 @@ struct ExprParser {
 
   // testlist: one expression, or a tuple when commas separate several ("1, 2").
   ExprPtr testlist() {
-    DepthGuard g(*this);
     ExprPtr first = test();
     if (!is_op(",")) return first;
     auto t = make(ExprKind::Tuple);
@@ -335,11 +334,11 @@ struct ExprParser {
   }
 
   ExprPtr test() {
-    DepthGuard g(*this);
     if (is_word("lambda")) fail("lambda is not supported in templates");
     ExprPtr body = or_test();
     if (is_word("if")) {
       ++pos;
+      DepthGuard g(*this);
       auto e = make(ExprKind::Cond);
       e->a = std::move(body);
       e->b = or_test();
@@ -352,7 +351,6 @@ struct ExprParser {
   }
 
   ExprPtr or_test() {
-    DepthGuard g(*this);
     ExprPtr left = and_test();
     int links = 0;
     while (is_word("or")) {
@@ -364,7 +362,6 @@ struct ExprParser {
     return left;
   }
   ExprPtr and_test() {
-    DepthGuard g(*this);
     ExprPtr left = not_test();
     int links = 0;
     while (is_word("and")) {
@@ -376,9 +373,9 @@ struct ExprParser {
     return left;
   }
   ExprPtr not_test() {
-    DepthGuard g(*this);
     if (is_word("not")) {
       ++pos;
+      DepthGuard g(*this);
       auto e = make(ExprKind::Unary);
       e->name = "not";
       e->a = not_test();
@@ -388,7 +385,6 @@ struct ExprParser {
   }
 
   ExprPtr comparison() {
-    DepthGuard g(*this);
     ExprPtr first = bit_or();
     ExprPtr cmp;
     while (true) {
@@ -426,7 +422,6 @@ struct ExprParser {
   // Left-associative binary levels; each link of a chain deepens the tree by one.
   template <typename Next>
   ExprPtr left_chain(std::initializer_list<std::string_view> ops, Next next) {
-    DepthGuard g(*this);
     ExprPtr left = (this->*next)();
     int links = 0;
     while (peek().kind == Tok::Op) {
@@ -449,8 +444,8 @@ struct ExprParser {
   ExprPtr term() { return left_chain({"*", "/", "//", "%"}, &ExprParser::factor); }
 
   ExprPtr factor() {
-    DepthGuard g(*this);
     if (is_op("-") || is_op("+") || is_op("~")) {
+      DepthGuard g(*this);
       auto e = make(ExprKind::Unary);
       e->name = peek().text;
       ++pos;
@@ -460,17 +455,16 @@ struct ExprParser {
     return power();
   }
   ExprPtr power() {
-    DepthGuard g(*this);
     ExprPtr base = primary();
     if (is_op("**")) {
       ++pos;
+      DepthGuard g(*this);
       return binary(ExprKind::Binary, "**", std::move(base), factor());
     }
     return base;
   }
 
   ExprPtr primary() {
-    DepthGuard g(*this);
     ExprPtr e = atom();
     int links = 0;
     while (true) {
@@ -567,7 +561,6 @@ struct ExprParser {
   }
 
   ExprPtr atom() {
-    DepthGuard g(*this);
     const Token& t = peek();
     switch (t.kind) {
       case Tok::End: fail("unexpected end of expression");
@@ -602,6 +595,8 @@ struct ExprParser {
       }
       case Tok::Op: break;
     }
+    // Brackets nest: each level counts against max_expression_depth (as Python's 200).
+    DepthGuard g(*this);
     if (is_op("(")) {
       ++pos;
       if (is_op(")")) {

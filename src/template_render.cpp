@@ -379,8 +379,7 @@ std::string render(const Template& t, const json& values, const Functions& funct
   Renderer r(ctx, out);
   auto fail = [&](const std::string& kind, const std::string& message, const std::string& filename, int line,
                   const std::string& via) -> TemplateError {
-    TemplateError err(kind, message + (via.empty() ? "" : " (via " + via + ")"), filename, line);
-    return err;
+    return TemplateError(kind, message, filename, line, via);
   };
   try {
     r.render(t);

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,8 +60,9 @@ struct TemplateOptions {
   int max_include_depth = 32;
   // Nesting of block directives (if/for/while/try/apply/block) in one file.
   int max_block_depth = 100;
-  // Depth of one expression's tree (parentheses, operator chains): bounds the evaluator's
-  // recursion, so a hostile template cannot overflow the stack.
+  // Depth of one expression: each bracket, unary operator, conditional and each link of an
+  // operator or access chain (a + b + c, a.b[c]) counts one. Bounds the parser's and the
+  // evaluator's recursion, so a hostile template cannot overflow the stack.
   int max_expression_depth = 200;
   // Render budgets, 0 = unlimited. max_output_bytes bounds what generate() returns;
   // max_loop_iterations bounds the for/while iterations of one generate() call (a
@@ -90,10 +92,11 @@ class ParseError : public std::runtime_error {
 // An error while rendering: `kind` is the Python exception class the same template raises
 // in Tornado (NameError, KeyError, TypeError, ZeroDivisionError, ...; "Exception" for a
 // Function that threw; "LimitError" for a broken TemplateOptions budget). what() is
-// "<kind>: <message> at <filename>:<lineno>".
+// "<kind>: <message> at <filename>:<lineno>", then " (via <includer>:<line>, ...)" when the
+// error came through include or a block.
 class TemplateError : public std::runtime_error {
  public:
-  TemplateError(std::string kind, std::string message, std::string filename, int lineno);
+  TemplateError(std::string kind, std::string message, std::string filename, int lineno, std::string via = {});
   const std::string& kind() const noexcept { return kind_; }
   const std::string& message() const noexcept { return message_; }
   const std::string& filename() const noexcept { return filename_; }
@@ -192,6 +195,9 @@ class Loader : public BaseLoader {
 class DictLoader : public BaseLoader {
  public:
   explicit DictLoader(std::map<std::string, std::string, std::less<>> templates, TemplateOptions options = {});
+  // DictLoader loader({{"base.html", "..."}, {"page.html", "..."}});
+  DictLoader(std::initializer_list<std::pair<const std::string, std::string>> templates, TemplateOptions options = {})
+      : DictLoader(std::map<std::string, std::string, std::less<>>(templates), std::move(options)) {}
   std::string resolve_path(std::string_view name, std::string_view parent_path) const override;
 
  protected:
