@@ -88,6 +88,7 @@ struct ExceptClause {
 };
 
 struct Node {
+  explicit Node(NodeKind k) : kind(k) {}
   NodeKind kind;
   int line = 0;
   std::string text;  // Text (already whitespace-filtered); Include/Extends/Block name
