@@ -18,7 +18,8 @@ namespace {
 const char* kFortunesTemplate =
     "<!DOCTYPE html>\n<html>\n<head><title>Fortunes</title></head>\n<body>\n<table>\n"
     "<tr><th>id</th><th>message</th></tr>\n"
-    "{% for f in fortunes %}\n<tr><td>{{ f['id'] }}</td><td>{{ f['message'] }}</td></tr>\n{% end %}\n"
+    "{% for f in fortunes %}\n<tr><td>{{ f['id'] }}</td><td>{{ f['message'] }}</td></tr>\n{% end "
+    "%}\n"
     "</table>\n</body>\n</html>\n";
 
 json fortunes() {
@@ -38,7 +39,8 @@ json fortunes() {
   };
   std::vector<std::pair<int, std::string>> rows(std::begin(kRows), std::end(kRows));
   rows.emplace_back(0, "Additional fortune added at request time.");
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
   json list = json::array();
   for (const auto& [id, message] : rows) list.push_back({{"id", id}, {"message", message}});
   return {{"fortunes", std::move(list)}};

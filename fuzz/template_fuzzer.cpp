@@ -17,12 +17,12 @@
 
 #include "tornado/template.h"
 
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
+#define FUZZ_CHECK(cond)                                                                      \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
       std::fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                 \
-    }                                                                               \
+      std::abort();                                                                           \
+    }                                                                                         \
   } while (0)
 
 namespace {
@@ -46,8 +46,10 @@ const json& values() {
 
 const Functions& functions() {
   static const Functions f{
-      {"upper", [](const std::vector<json>& a, const json&) -> json { return a.empty() ? json("") : a[0]; }},
-      {"fail", [](const std::vector<json>&, const json&) -> json { throw std::runtime_error("fail()"); }},
+      {"upper",
+       [](const std::vector<json>& a, const json&) -> json { return a.empty() ? json("") : a[0]; }},
+      {"fail",
+       [](const std::vector<json>&, const json&) -> json { throw std::runtime_error("fail()"); }},
   };
   return f;
 }

@@ -21,8 +21,8 @@ ParseError::ParseError(std::string message, std::string filename, int lineno)
       filename_(std::move(filename)),
       lineno_(lineno) {}
 
-TemplateError::TemplateError(std::string kind, std::string message, std::string filename, int lineno,
-                             std::string via)
+TemplateError::TemplateError(std::string kind, std::string message, std::string filename,
+                             int lineno, std::string via)
     : std::runtime_error(kind + ": " + message + " at " + filename + ":" + std::to_string(lineno) +
                          (via.empty() ? "" : " (via " + via + ")")),
       kind_(std::move(kind)),
@@ -33,14 +33,16 @@ TemplateError::TemplateError(std::string kind, std::string message, std::string 
 Template::Template(std::string source, std::string name, TemplateOptions options)
     : Template(std::move(source), std::move(name), std::move(options), nullptr) {}
 
-Template::Template(std::string source, std::string name, TemplateOptions options, BaseLoader* loader)
+Template::Template(std::string source, std::string name, TemplateOptions options,
+                   BaseLoader* loader)
     : file_(std::make_unique<detail::File>()), loader_(loader) {
   std::string whitespace = options.whitespace;
   if (whitespace.empty()) {
     // Tornado's default: compress whitespace in HTML and JavaScript, keep it elsewhere.
     whitespace = name.ends_with(".html") || name.ends_with(".js") ? "single" : "all";
   }
-  if (!detail::valid_whitespace_mode(whitespace)) throw std::invalid_argument("invalid whitespace mode " + whitespace);
+  if (!detail::valid_whitespace_mode(whitespace))
+    throw std::invalid_argument("invalid whitespace mode " + whitespace);
   file_->name = std::move(name);
   file_->autoescape = options.autoescape;
   file_->options = std::move(options);
@@ -51,13 +53,15 @@ Template::Template(std::string source, std::string name, TemplateOptions options
   // cycle is an error at load time, as in Tornado (which compiles them in).
   std::vector<const detail::Node*> refs;
   detail::for_each_node(file_->body, [&](const detail::Node& n) {
-    if (n.kind == detail::NodeKind::Include || n.kind == detail::NodeKind::Extends) refs.push_back(&n);
+    if (n.kind == detail::NodeKind::Include || n.kind == detail::NodeKind::Extends)
+      refs.push_back(&n);
   });
   for (const detail::Node* n : refs) {
     if (!loader_) {
-      throw ParseError(std::string(n->kind == detail::NodeKind::Extends ? "{% extends %}" : "{% include %}") +
-                           " block found, but no template loader",
-                       file_->name, n->line);
+      throw ParseError(
+          std::string(n->kind == detail::NodeKind::Extends ? "{% extends %}" : "{% include %}") +
+              " block found, but no template loader",
+          file_->name, n->line);
     }
     loader_->load(n->text, file_->name);
   }
@@ -65,7 +69,8 @@ Template::Template(std::string source, std::string name, TemplateOptions options
 
 Template::~Template() = default;
 
-Template::Template(Template&& other) noexcept : file_(std::move(other.file_)), loader_(other.loader_) {
+Template::Template(Template&& other) noexcept
+    : file_(std::move(other.file_)), loader_(other.loader_) {
   if (file_) file_->owner = this;
 }
 
@@ -91,12 +96,14 @@ BaseLoader::~BaseLoader() = default;
 
 void BaseLoader::reset() { templates_.clear(); }
 
-std::shared_ptr<const Template> BaseLoader::load(std::string_view name, std::string_view parent_path) {
+std::shared_ptr<const Template> BaseLoader::load(std::string_view name,
+                                                 std::string_view parent_path) {
   std::string resolved = resolve_path(name, parent_path);
   auto it = templates_.find(resolved);
   if (it != templates_.end() && !is_stale(resolved)) return it->second;
   if (loading_depth_ >= options_.max_include_depth) {
-    throw ParseError("include/extends nested deeper than " + std::to_string(options_.max_include_depth) +
+    throw ParseError("include/extends nested deeper than " +
+                         std::to_string(options_.max_include_depth) +
                          " levels (does a template include or extend itself?)",
                      std::string(parent_path), 0);
   }
@@ -106,7 +113,9 @@ std::shared_ptr<const Template> BaseLoader::load(std::string_view name, std::str
     ~DepthGuard() { --depth; }
   } guard(loading_depth_);
   std::optional<std::string> source = read_source(resolved);
-  if (!source) throw ParseError("template not found: " + resolved, std::string(parent_path.empty() ? "<loader>" : parent_path), 0);
+  if (!source)
+    throw ParseError("template not found: " + resolved,
+                     std::string(parent_path.empty() ? "<loader>" : parent_path), 0);
   std::shared_ptr<const Template> t(new Template(std::move(*source), resolved, options_, this));
   templates_[resolved] = t;
   return t;
@@ -114,7 +123,8 @@ std::shared_ptr<const Template> BaseLoader::load(std::string_view name, std::str
 
 namespace {
 bool is_template_relative(std::string_view name, std::string_view parent) {
-  return !parent.empty() && !parent.starts_with('<') && !parent.starts_with('/') && !name.starts_with('/');
+  return !parent.empty() && !parent.starts_with('<') && !parent.starts_with('/') &&
+         !name.starts_with('/');
 }
 }  // namespace
 
@@ -147,7 +157,9 @@ std::optional<std::string> Loader::read_source(const std::string& name) {
   if (!in) return std::nullopt;
   std::ostringstream text;
   text << in.rdbuf();
-  if (watch_) mtimes_[name] = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (watch_)
+    mtimes_[name] =
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return std::move(text).str();
 }
 
@@ -158,11 +170,13 @@ bool Loader::is_stale(const std::string& name) {
   while (rel.starts_with('/')) rel.remove_prefix(1);
   struct stat st {};
   if (::stat((fs::path(root_) / rel).c_str(), &st) != 0) return true;  // gone: reload reports it
-  std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  std::int64_t mtime =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return it == mtimes_.end() || it->second != mtime;
 }
 
-DictLoader::DictLoader(std::map<std::string, std::string, std::less<>> templates, TemplateOptions options)
+DictLoader::DictLoader(std::map<std::string, std::string, std::less<>> templates,
+                       TemplateOptions options)
     : BaseLoader(std::move(options)), dict_(std::move(templates)) {}
 
 std::string DictLoader::resolve_path(std::string_view name, std::string_view parent_path) const {

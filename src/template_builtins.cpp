@@ -19,12 +19,16 @@ using Builtin = Value (*)(Args&, Ctx&);
 void arity(const Args& a, std::string_view name, std::size_t min, std::size_t max) {
   std::size_t n = a.positional.size();
   if (n < min || n > max) {
-    std::string expected = min == max ? std::to_string(min) : min + 1 == max ? std::to_string(min) + " or " + std::to_string(max)
-                                                                             : "from " + std::to_string(min) + " to " + std::to_string(max);
-    raise("TypeError", std::string(name) + "() takes " + expected + " positional arguments but " + std::to_string(n) + " were given");
+    std::string expected = min == max ? std::to_string(min)
+                           : min + 1 == max
+                               ? std::to_string(min) + " or " + std::to_string(max)
+                               : "from " + std::to_string(min) + " to " + std::to_string(max);
+    raise("TypeError", std::string(name) + "() takes " + expected + " positional arguments but " +
+                           std::to_string(n) + " were given");
   }
 }
-void no_keywords(const Args& a, std::string_view name, std::initializer_list<std::string_view> allowed = {}) {
+void no_keywords(const Args& a, std::string_view name,
+                 std::initializer_list<std::string_view> allowed = {}) {
   for (const auto& [k, v] : a.keywords)
     if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
       raise("TypeError", std::string(name) + "() got an unexpected keyword argument '" + k + "'");
@@ -36,13 +40,16 @@ const Value* arg(const Args& a, std::size_t i, std::string_view name) {
 }
 const std::string& want_str(const Value& v, std::string_view fn) {
   if (!v->is_string())
-    raise("TypeError", std::string(fn) + "() expects a str, not '" + std::string(type_name(*v)) + "'");
+    raise("TypeError",
+          std::string(fn) + "() expects a str, not '" + std::string(type_name(*v)) + "'");
   return v->get_ref<const std::string&>();
 }
 bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 std::int64_t want_int(const Value& v, std::string_view fn) {
   if (!is_int(*v) || (v->is_number_unsigned() && v->get<std::uint64_t>() > INT64_MAX))
-    raise("TypeError", "'" + std::string(type_name(*v)) + "' object cannot be interpreted as an integer (in " + std::string(fn) + "())");
+    raise("TypeError", "'" + std::string(type_name(*v)) +
+                           "' object cannot be interpreted as an integer (in " + std::string(fn) +
+                           "())");
   return v->is_boolean() ? v->get<bool>() : v->get<std::int64_t>();
 }
 
@@ -55,7 +62,8 @@ Value b_url_escape(Args& a, Ctx&) {
   arity(a, "url_escape", 1, 2);
   no_keywords(a, "url_escape", {"plus"});
   const Value* plus = arg(a, 1, "plus");
-  return Value::own(escape::url_escape(want_str(a.positional[0], "url_escape"), plus ? truthy(**plus) : true));
+  return Value::own(
+      escape::url_escape(want_str(a.positional[0], "url_escape"), plus ? truthy(**plus) : true));
 }
 Value b_json_encode(Args& a, Ctx&) {
   arity(a, "json_encode", 1, 1);
@@ -88,7 +96,8 @@ Value b_linkify(Args& a, Ctx&) {
   if (const Value* v = arg(a, 4, "permitted_protocols")) {
     if (!(*v)->is_array()) raise("TypeError", "linkify() permitted_protocols must be a list");
     o.permitted_protocols.clear();
-    for (const auto& p : **v) o.permitted_protocols.push_back(p.is_string() ? p.get<std::string>() : py_str(p));
+    for (const auto& p : **v)
+      o.permitted_protocols.push_back(p.is_string() ? p.get<std::string>() : py_str(p));
   }
   return Value::own(escape::linkify(want_str(a.positional[0], "linkify"), o));
 }
@@ -97,7 +106,8 @@ Value b_len(Args& a, Ctx&) {
   arity(a, "len", 1, 1);
   no_keywords(a, "len");
   const json& v = *a.positional[0];
-  if (v.is_string()) return Value::own(static_cast<std::int64_t>(code_point_count(v.get_ref<const std::string&>())));
+  if (v.is_string())
+    return Value::own(static_cast<std::int64_t>(code_point_count(v.get_ref<const std::string&>())));
   if (v.is_array() || v.is_object()) return Value::own(static_cast<std::int64_t>(v.size()));
   raise("TypeError", "object of type '" + std::string(type_name(v)) + "' has no len()");
 }
@@ -117,7 +127,9 @@ Value b_range(Args& a, Ctx& ctx) {
   std::uint64_t count = 0;
   if (step > 0 && start < stop) count = (static_cast<std::uint64_t>(stop) - start - 1) / step + 1;
   if (step < 0 && start > stop)
-    count = (static_cast<std::uint64_t>(start) - stop - 1) / (static_cast<std::uint64_t>(-(step + 1)) + 1) + 1;
+    count = (static_cast<std::uint64_t>(start) - stop - 1) /
+                (static_cast<std::uint64_t>(-(step + 1)) + 1) +
+            1;
   ctx.check_length(count);
   json out = json::array();
   std::int64_t v = start;
@@ -155,22 +167,29 @@ Value b_int(Args& a, Ctx&) {
     bool neg = !digits.empty() && digits[0] == '-';
     if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.erase(0, 1);
     std::int64_t r = 0;
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), r, base < 2 || base > 36 ? 10 : base);
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), r,
+                                   base < 2 || base > 36 ? 10 : base);
     if (digits.empty() || ec == std::errc::invalid_argument || p != digits.data() + digits.size())
-      raise("ValueError", "invalid literal for int() with base " + std::to_string(base) + ": " + py_repr(v));
-    if (ec == std::errc::result_out_of_range) raise("OverflowError", "integer overflow (template integers are 64-bit)");
+      raise("ValueError",
+            "invalid literal for int() with base " + std::to_string(base) + ": " + py_repr(v));
+    if (ec == std::errc::result_out_of_range)
+      raise("OverflowError", "integer overflow (template integers are 64-bit)");
     return Value::own(neg ? -r : r);
   }
   if (base_v) raise("TypeError", "int() can't convert non-string with explicit base");
-  if (is_int(v)) return v.is_boolean() ? Value::own(static_cast<std::int64_t>(v.get<bool>())) : a.positional[0];
+  if (is_int(v))
+    return v.is_boolean() ? Value::own(static_cast<std::int64_t>(v.get<bool>())) : a.positional[0];
   if (v.is_number_float()) {
     double d = v.get<double>();
     if (std::isnan(d)) raise("ValueError", "cannot convert float NaN to integer");
     if (std::isinf(d)) raise("OverflowError", "cannot convert float infinity to integer");
-    if (std::fabs(d) >= 9.2e18) raise("OverflowError", "integer overflow (template integers are 64-bit)");
+    if (std::fabs(d) >= 9.2e18)
+      raise("OverflowError", "integer overflow (template integers are 64-bit)");
     return Value::own(static_cast<std::int64_t>(std::trunc(d)));
   }
-  raise("TypeError", "int() argument must be a string, a bytes-like object or a real number, not '" + std::string(type_name(v)) + "'");
+  raise("TypeError",
+        "int() argument must be a string, a bytes-like object or a real number, not '" +
+            std::string(type_name(v)) + "'");
 }
 Value b_float(Args& a, Ctx&) {
   arity(a, "float", 0, 1);
@@ -190,11 +209,13 @@ Value b_float(Args& a, Ctx&) {
     double d = 0;
     const char* first = s.data() + (!s.empty() && s[0] == '+' ? 1 : 0);
     auto [p, ec] = std::from_chars(first, s.data() + s.size(), d);
-    if (s.empty() || p != s.data() + s.size() || (ec != std::errc() && ec != std::errc::result_out_of_range))
+    if (s.empty() || p != s.data() + s.size() ||
+        (ec != std::errc() && ec != std::errc::result_out_of_range))
       raise("ValueError", "could not convert string to float: " + py_repr(v));
     return Value::own(d);
   }
-  raise("TypeError", "float() argument must be a string or a real number, not '" + std::string(type_name(v)) + "'");
+  raise("TypeError", "float() argument must be a string or a real number, not '" +
+                         std::string(type_name(v)) + "'");
 }
 Value b_bool(Args& a, Ctx&) {
   arity(a, "bool", 0, 1);
@@ -219,7 +240,8 @@ Value b_dict(Args& a, Ctx& ctx) {
       for (const Value& pair : iterate(a.positional[0], ctx)) {
         if (!pair->is_array() || pair->size() != 2)
           raise("ValueError", "dictionary update sequence element has wrong length (need 2)");
-        if (!(*pair)[0].is_string()) raise("TypeError", "dict keys must be strings in templates (JSON objects)");
+        if (!(*pair)[0].is_string())
+          raise("TypeError", "dict keys must be strings in templates (JSON objects)");
         out[(*pair)[0].get<std::string>()] = (*pair)[1];
       }
     }
@@ -231,7 +253,8 @@ Value b_sorted(Args& a, Ctx& ctx) {
   arity(a, "sorted", 1, 1);
   no_keywords(a, "sorted", {"reverse"});
   std::vector<Value> items = iterate(a.positional[0], ctx);
-  std::stable_sort(items.begin(), items.end(), [](const Value& x, const Value& y) { return py_compare(*x, *y, "<") == -1; });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Value& x, const Value& y) { return py_compare(*x, *y, "<") == -1; });
   if (const Value* r = a.keyword("reverse"); r && truthy(**r)) {
     // Python keeps equal items in their original order when reversing.
     std::vector<Value> rev;
@@ -250,7 +273,8 @@ Value b_sorted(Args& a, Ctx& ctx) {
 Value b_reversed(Args& a, Ctx& ctx) {
   arity(a, "reversed", 1, 1);
   no_keywords(a, "reversed");
-  if (a.positional[0]->is_object()) raise("TypeError", "'dict' object is not reversible in templates");
+  if (a.positional[0]->is_object())
+    raise("TypeError", "'dict' object is not reversible in templates");
   std::vector<Value> items = iterate(a.positional[0], ctx);
   json out = json::array();
   for (auto it = items.rbegin(); it != items.rend(); ++it) out.push_back(**it);
@@ -283,8 +307,10 @@ Value b_zip(Args& a, Ctx& ctx) {
 }
 Value min_max(Args& a, Ctx& ctx, std::string_view name, int want) {
   no_keywords(a, name, {"default"});
-  if (a.positional.empty()) raise("TypeError", std::string(name) + " expected at least 1 argument, got 0");
-  std::vector<Value> items = a.positional.size() == 1 ? iterate(a.positional[0], ctx) : a.positional;
+  if (a.positional.empty())
+    raise("TypeError", std::string(name) + " expected at least 1 argument, got 0");
+  std::vector<Value> items =
+      a.positional.size() == 1 ? iterate(a.positional[0], ctx) : a.positional;
   if (items.empty()) {
     if (const Value* d = a.keyword("default")) return *d;
     raise("ValueError", std::string(name) + "() arg is an empty sequence");
@@ -314,9 +340,12 @@ Value b_round(Args& a, Ctx&) {
   const json& v = *a.positional[0];
   const Value* nd = arg(a, 1, "ndigits");
   bool has_nd = nd && !(*nd)->is_null();
-  if (!is_number(v)) raise("TypeError", "type " + std::string(type_name(v)) + " doesn't define __round__ method");
+  if (!is_number(v))
+    raise("TypeError", "type " + std::string(type_name(v)) + " doesn't define __round__ method");
   if (is_int(v)) {
-    if (!has_nd || want_int(*nd, "round") >= 0) return Value::own(v.is_boolean() ? static_cast<std::int64_t>(v.get<bool>()) : v.get<std::int64_t>());
+    if (!has_nd || want_int(*nd, "round") >= 0)
+      return Value::own(v.is_boolean() ? static_cast<std::int64_t>(v.get<bool>())
+                                       : v.get<std::int64_t>());
     std::int64_t p = 1;
     for (std::int64_t k = want_int(*nd, "round"); k < 0 && p < INT64_MAX / 10; ++k) p *= 10;
     std::int64_t x = v.get<std::int64_t>();
@@ -327,7 +356,8 @@ Value b_round(Args& a, Ctx&) {
   if (!has_nd) {
     if (std::isnan(d)) raise("ValueError", "cannot convert float NaN to integer");
     if (std::isinf(d)) raise("OverflowError", "cannot convert float infinity to integer");
-    if (std::fabs(d) >= 9.2e18) raise("OverflowError", "integer overflow (template integers are 64-bit)");
+    if (std::fabs(d) >= 9.2e18)
+      raise("OverflowError", "integer overflow (template integers are 64-bit)");
     return Value::own(static_cast<std::int64_t>(std::nearbyint(d)));
   }
   std::int64_t n = want_int(*nd, "round");
@@ -371,15 +401,33 @@ struct Entry {
   Builtin fn;
 };
 constexpr Entry kBuiltins[] = {
-    {"abs", b_abs},         {"all", b_all},         {"any", b_any},
-    {"bool", b_bool},       {"dict", b_dict},       {"enumerate", b_enumerate},
-    {"escape", b_xhtml_escape}, {"float", b_float}, {"int", b_int},
-    {"json_encode", b_json_encode}, {"len", b_len}, {"linkify", b_linkify},
-    {"list", b_list},       {"max", b_max},         {"min", b_min},
-    {"range", b_range},     {"repr", b_repr},       {"reversed", b_reversed},
-    {"round", b_round},     {"sorted", b_sorted},   {"squeeze", b_squeeze},
-    {"str", b_str},         {"sum", b_sum},         {"tuple", b_list},
-    {"url_escape", b_url_escape}, {"xhtml_escape", b_xhtml_escape}, {"zip", b_zip},
+    {"abs", b_abs},
+    {"all", b_all},
+    {"any", b_any},
+    {"bool", b_bool},
+    {"dict", b_dict},
+    {"enumerate", b_enumerate},
+    {"escape", b_xhtml_escape},
+    {"float", b_float},
+    {"int", b_int},
+    {"json_encode", b_json_encode},
+    {"len", b_len},
+    {"linkify", b_linkify},
+    {"list", b_list},
+    {"max", b_max},
+    {"min", b_min},
+    {"range", b_range},
+    {"repr", b_repr},
+    {"reversed", b_reversed},
+    {"round", b_round},
+    {"sorted", b_sorted},
+    {"squeeze", b_squeeze},
+    {"str", b_str},
+    {"sum", b_sum},
+    {"tuple", b_list},
+    {"url_escape", b_url_escape},
+    {"xhtml_escape", b_xhtml_escape},
+    {"zip", b_zip},
 };
 
 Builtin find_builtin(std::string_view name) {

@@ -2,18 +2,19 @@
 // (ints are 64-bit and checked: an overflow is an OverflowError, not a big int), comparisons
 // (chained), and/or/not, conditional expressions and comprehensions. Recursion follows the
 // expression tree, whose depth the parser bounds (max_expression_depth).
+#include "internal/template_eval.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
-
-#include "internal/template_eval.h"
 
 namespace tornado::templates::detail {
 namespace {
 
 bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 bool fits_int64(const json& v) {
-  return v.is_boolean() || (v.is_number_integer() && (!v.is_number_unsigned() || v.get<std::uint64_t>() <= INT64_MAX));
+  return v.is_boolean() || (v.is_number_integer() &&
+                            (!v.is_number_unsigned() || v.get<std::uint64_t>() <= INT64_MAX));
 }
 std::int64_t as_int(const json& v) {
   if (v.is_boolean()) return v.get<bool>();
@@ -21,10 +22,12 @@ std::int64_t as_int(const json& v) {
 }
 
 [[noreturn]] void unsupported(std::string_view op, const json& a, const json& b) {
-  raise("TypeError", "unsupported operand type(s) for " + std::string(op) + ": '" + std::string(type_name(a)) +
-                         "' and '" + std::string(type_name(b)) + "'");
+  raise("TypeError", "unsupported operand type(s) for " + std::string(op) + ": '" +
+                         std::string(type_name(a)) + "' and '" + std::string(type_name(b)) + "'");
 }
-[[noreturn]] void overflow() { raise("OverflowError", "integer overflow (template integers are 64-bit)"); }
+[[noreturn]] void overflow() {
+  raise("OverflowError", "integer overflow (template integers are 64-bit)");
+}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   if (a == INT64_MIN && b == -1) overflow();
@@ -43,14 +46,16 @@ json repeat(const json& seq, std::int64_t times, Ctx& ctx) {
   if (times < 0) times = 0;
   if (seq.is_string()) {
     const auto& s = seq.get_ref<const std::string&>();
-    if (!s.empty() && static_cast<std::uint64_t>(times) > ctx.options.max_sequence_length / s.size())
+    if (!s.empty() &&
+        static_cast<std::uint64_t>(times) > ctx.options.max_sequence_length / s.size())
       ctx.check_length(ctx.options.max_sequence_length + 1);
     std::string out;
     out.reserve(s.size() * times);
     for (std::int64_t i = 0; i < times; ++i) out += s;
     return out;
   }
-  if (!seq.empty() && static_cast<std::uint64_t>(times) > ctx.options.max_sequence_length / seq.size())
+  if (!seq.empty() &&
+      static_cast<std::uint64_t>(times) > ctx.options.max_sequence_length / seq.size())
     ctx.check_length(ctx.options.max_sequence_length + 1);
   json out = json::array();
   for (std::int64_t i = 0; i < times; ++i)
@@ -69,7 +74,8 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
     }
     if (nums) return as_double(a) + as_double(b);
     if (a.is_string() && b.is_string()) {
-      ctx.check_length(a.get_ref<const std::string&>().size() + b.get_ref<const std::string&>().size());
+      ctx.check_length(a.get_ref<const std::string&>().size() +
+                       b.get_ref<const std::string&>().size());
       return a.get<std::string>() + b.get_ref<const std::string&>();
     }
     if (a.is_array() && b.is_array()) {
@@ -79,8 +85,8 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
       return r;
     }
     if (a.is_string() || a.is_array())
-      raise("TypeError", "can only concatenate " + std::string(type_name(a)) + " (not \"" + std::string(type_name(b)) +
-                             "\") to " + std::string(type_name(a)));
+      raise("TypeError", "can only concatenate " + std::string(type_name(a)) + " (not \"" +
+                             std::string(type_name(b)) + "\") to " + std::string(type_name(a)));
     unsupported(op, a, b);
   }
   if (op == "-") {
@@ -116,14 +122,18 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
     return as_double(a) / y;
   }
   if (op == "//" || op == "%") {
-    if (op == "%" && a.is_string()) raise("TypeError", "'%' string formatting is not supported in templates");
+    if (op == "%" && a.is_string())
+      raise("TypeError", "'%' string formatting is not supported in templates");
     if (ints) {
-      if (as_int(b) == 0) raise("ZeroDivisionError", op == "//" ? "integer division or modulo by zero" : "integer modulo by zero");
+      if (as_int(b) == 0)
+        raise("ZeroDivisionError",
+              op == "//" ? "integer division or modulo by zero" : "integer modulo by zero");
       return op == "//" ? floor_div(as_int(a), as_int(b)) : floor_mod(as_int(a), as_int(b));
     }
     if (!nums) unsupported(op, a, b);
     double x = as_double(a), y = as_double(b);
-    if (y == 0) raise("ZeroDivisionError", op == "//" ? "float floor division by zero" : "float modulo");
+    if (y == 0)
+      raise("ZeroDivisionError", op == "//" ? "float floor division by zero" : "float modulo");
     double m = std::fmod(x, y);
     if (m != 0 && ((m < 0) != (y < 0))) m += y;
     if (op == "%") return m == 0 ? std::copysign(0.0, y) : m;
@@ -142,17 +152,22 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
     if (!nums) unsupported(op, a, b);
     double x = as_double(a), y = as_double(b);
     if (x == 0 && y < 0) raise("ZeroDivisionError", "0.0 cannot be raised to a negative power");
-    if (x < 0 && y != std::floor(y)) raise("ValueError", "negative number cannot be raised to a fractional power");
+    if (x < 0 && y != std::floor(y))
+      raise("ValueError", "negative number cannot be raised to a fractional power");
     double r = std::pow(x, y);
-    if (std::isinf(r) && std::isfinite(x) && std::isfinite(y)) raise("OverflowError", "(34, 'Numerical result out of range')");
+    if (std::isinf(r) && std::isfinite(x) && std::isfinite(y))
+      raise("OverflowError", "(34, 'Numerical result out of range')");
     return r;
   }
   // Bitwise operators: ints only.
   if (!ints) unsupported(op, a, b);
   std::int64_t x = as_int(a), y = as_int(b);
-  if (op == "&") return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x & y)) : json(x & y);
-  if (op == "|") return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x | y)) : json(x | y);
-  if (op == "^") return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x ^ y)) : json(x ^ y);
+  if (op == "&")
+    return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x & y)) : json(x & y);
+  if (op == "|")
+    return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x | y)) : json(x | y);
+  if (op == "^")
+    return (a.is_boolean() && b.is_boolean()) ? json(static_cast<bool>(x ^ y)) : json(x ^ y);
   if (y < 0) raise("ValueError", "negative shift count");
   if (op == ">>") return y >= 64 ? (x < 0 ? -1 : 0) : x >> y;
   if (y >= 64 || (x != 0 && (x > (INT64_MAX >> y) || x < (INT64_MIN >> y)))) overflow();
@@ -162,16 +177,20 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
 bool contains(const json& container, const json& item) {
   if (container.is_string()) {
     if (!item.is_string())
-      raise("TypeError", "'in <string>' requires string as left operand, not " + std::string(type_name(item)));
-    return container.get_ref<const std::string&>().find(item.get_ref<const std::string&>()) != std::string::npos;
+      raise("TypeError",
+            "'in <string>' requires string as left operand, not " + std::string(type_name(item)));
+    return container.get_ref<const std::string&>().find(item.get_ref<const std::string&>()) !=
+           std::string::npos;
   }
   if (container.is_array()) {
     for (const auto& x : container)
       if (py_equal(x, item)) return true;
     return false;
   }
-  if (container.is_object()) return item.is_string() && container.contains(item.get_ref<const std::string&>());
-  raise("TypeError", "argument of type '" + std::string(type_name(container)) + "' is not iterable");
+  if (container.is_object())
+    return item.is_string() && container.contains(item.get_ref<const std::string&>());
+  raise("TypeError",
+        "argument of type '" + std::string(type_name(container)) + "' is not iterable");
 }
 
 bool compare(std::string_view op, const json& a, const json& b) {
@@ -194,10 +213,12 @@ bool compare(std::string_view op, const json& a, const json& b) {
 
 std::int64_t index_of(const json& idx, std::size_t size, std::string_view what) {
   if (!is_int(idx) || !fits_int64(idx))
-    raise("TypeError", std::string(what) + " indices must be integers or slices, not " + std::string(type_name(idx)));
+    raise("TypeError", std::string(what) + " indices must be integers or slices, not " +
+                           std::string(type_name(idx)));
   std::int64_t i = as_int(idx);
   if (i < 0) i += static_cast<std::int64_t>(size);
-  if (i < 0 || i >= static_cast<std::int64_t>(size)) raise("IndexError", std::string(what) + " index out of range");
+  if (i < 0 || i >= static_cast<std::int64_t>(size))
+    raise("IndexError", std::string(what) + " index out of range");
   return i;
 }
 
@@ -221,7 +242,8 @@ Value subscript(const Value& obj, const json& idx) {
 // Python's slice.indices(): clamps start/stop for the step's direction.
 std::int64_t slice_bound(const Value* v, std::int64_t size, std::int64_t step, bool is_start) {
   if (!v || (*v)->is_null()) return step > 0 ? (is_start ? 0 : size) : (is_start ? size - 1 : -1);
-  if (!is_int(**v) || !fits_int64(**v)) raise("TypeError", "slice indices must be integers or None");
+  if (!is_int(**v) || !fits_int64(**v))
+    raise("TypeError", "slice indices must be integers or None");
   std::int64_t i = as_int(**v);
   if (i < 0) {
     i += size;
@@ -235,7 +257,8 @@ std::int64_t slice_bound(const Value* v, std::int64_t size, std::int64_t step, b
 Value slice(const Value& obj, const Value* start, const Value* stop, const Value* step_v) {
   std::int64_t step = 1;
   if (step_v && !(*step_v)->is_null()) {
-    if (!is_int(**step_v) || !fits_int64(**step_v)) raise("TypeError", "slice indices must be integers or None");
+    if (!is_int(**step_v) || !fits_int64(**step_v))
+      raise("TypeError", "slice indices must be integers or None");
     step = as_int(**step_v);
     if (step == 0) raise("ValueError", "slice step cannot be zero");
     if (step == INT64_MIN) step = INT64_MIN + 1;
@@ -323,17 +346,26 @@ void comprehension(const Expr& e, std::size_t level, Ctx& ctx, json& out) {
 
 }  // namespace
 
-json binary_op(std::string_view op, const json& a, const json& b, Ctx& ctx) { return arithmetic(op, a, b, ctx); }
+json binary_op(std::string_view op, const json& a, const json& b, Ctx& ctx) {
+  return arithmetic(op, a, b, ctx);
+}
 
 bool truthy(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return false;
-    case json::value_t::boolean: return v.get<bool>();
-    case json::value_t::number_integer: return v.get<std::int64_t>() != 0;
-    case json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
-    case json::value_t::number_float: return v.get<double>() != 0;
-    case json::value_t::string: return !v.get_ref<const std::string&>().empty();
-    default: return !v.empty();
+    case json::value_t::null:
+      return false;
+    case json::value_t::boolean:
+      return v.get<bool>();
+    case json::value_t::number_integer:
+      return v.get<std::int64_t>() != 0;
+    case json::value_t::number_unsigned:
+      return v.get<std::uint64_t>() != 0;
+    case json::value_t::number_float:
+      return v.get<double>() != 0;
+    case json::value_t::string:
+      return !v.get_ref<const std::string&>().empty();
+    default:
+      return !v.empty();
   }
 }
 
@@ -365,16 +397,19 @@ void assign(const Target& target, const Value& value, Ctx& ctx) {
   std::vector<Value> items = iterate(value, ctx);
   if (items.size() != target.items.size()) {
     if (items.size() < target.items.size())
-      raise("ValueError", "not enough values to unpack (expected " + std::to_string(target.items.size()) + ", got " +
+      raise("ValueError", "not enough values to unpack (expected " +
+                              std::to_string(target.items.size()) + ", got " +
                               std::to_string(items.size()) + ")");
-    raise("ValueError", "too many values to unpack (expected " + std::to_string(target.items.size()) + ")");
+    raise("ValueError",
+          "too many values to unpack (expected " + std::to_string(target.items.size()) + ")");
   }
   for (std::size_t i = 0; i < items.size(); ++i) assign(target.items[i], items[i], ctx);
 }
 
 Value eval(const Expr& e, Ctx& ctx) {
   switch (e.kind) {
-    case ExprKind::Literal: return Value::borrow(e.literal);
+    case ExprKind::Literal:
+      return Value::borrow(e.literal);
     case ExprKind::Name: {
       if (const Value* local = ctx.scope->find(e.name)) return *local;
       if (ctx.values.is_object()) {
@@ -382,7 +417,8 @@ Value eval(const Expr& e, Ctx& ctx) {
         if (it != ctx.values.end()) return Value::borrow(*it);
       }
       if (has_function(e.name, ctx))
-        raise("TypeError", "function '" + e.name + "' can only be called in a template, not used as a value");
+        raise("TypeError",
+              "function '" + e.name + "' can only be called in a template, not used as a value");
       raise("NameError", "name '" + e.name + "' is not defined");
     }
     case ExprKind::List:
@@ -396,7 +432,9 @@ Value eval(const Expr& e, Ctx& ctx) {
       for (std::size_t i = 0; i + 1 < e.items.size(); i += 2) {
         Value k = eval(*e.items[i], ctx);
         Value v = eval(*e.items[i + 1], ctx);
-        if (!k->is_string()) raise("TypeError", "dict keys must be strings in templates (JSON objects), not " + std::string(type_name(*k)));
+        if (!k->is_string())
+          raise("TypeError", "dict keys must be strings in templates (JSON objects), not " +
+                                 std::string(type_name(*k)));
         out[k->get<std::string>()] = *v;
       }
       return Value::own(std::move(out));
@@ -407,7 +445,8 @@ Value eval(const Expr& e, Ctx& ctx) {
         auto it = obj->find(e.name);
         if (it != obj->end()) return obj.part(*it);
       }
-      raise("AttributeError", "'" + std::string(type_name(*obj)) + "' object has no attribute '" + e.name + "'");
+      raise("AttributeError",
+            "'" + std::string(type_name(*obj)) + "' object has no attribute '" + e.name + "'");
     }
     case ExprKind::Index: {
       Value obj = eval(*e.a, ctx);
@@ -422,7 +461,8 @@ Value eval(const Expr& e, Ctx& ctx) {
       if (e.d) d = eval(*e.d, ctx);
       return slice(obj, b ? &*b : nullptr, c ? &*c : nullptr, d ? &*d : nullptr);
     }
-    case ExprKind::Call: return eval_call(e, ctx);
+    case ExprKind::Call:
+      return eval_call(e, ctx);
     case ExprKind::Unary: {
       Value v = eval(*e.a, ctx);
       if (e.name == "not") return Value::own(!truthy(*v));
@@ -435,7 +475,8 @@ Value eval(const Expr& e, Ctx& ctx) {
         return Value::own(-as_double(*v));
       }
       if (e.name == "~" && fits_int64(*v)) return Value::own(~as_int(*v));
-      raise("TypeError", "bad operand type for unary " + e.name + ": '" + std::string(type_name(*v)) + "'");
+      raise("TypeError",
+            "bad operand type for unary " + e.name + ": '" + std::string(type_name(*v)) + "'");
     }
     case ExprKind::Binary: {
       Value a = eval(*e.a, ctx);
@@ -459,7 +500,8 @@ Value eval(const Expr& e, Ctx& ctx) {
       }
       return Value::own(true);
     }
-    case ExprKind::Cond: return truthy(*eval(*e.b, ctx)) ? eval(*e.a, ctx) : eval(*e.c, ctx);
+    case ExprKind::Cond:
+      return truthy(*eval(*e.b, ctx)) ? eval(*e.a, ctx) : eval(*e.c, ctx);
     case ExprKind::ListComp: {
       Scope inner;
       inner.parent = ctx.scope;

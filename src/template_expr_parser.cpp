@@ -1,266 +1,21 @@
-// The expression language: a tokenizer and a recursive-descent parser for the Python subset
-// templates use (Python's precedence, from `x if c else y` down to atoms). Every level counts
-// its depth, so a hostile expression is a ParseError and never a deep recursion later.
+// The expression parser: recursive descent over the tokens of src/template_lexer.cpp for the
+// Python subset templates use (Python's precedence, from `x if c else y` down to atoms). Nesting
+// counts against max_expression_depth, so a hostile expression is a ParseError, never a deep
+// recursion later.
 #include <cctype>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <string_view>
 
-#include "internal/template_ast.h"
+#include "internal/template_lexer.h"
 
 namespace tornado::templates::detail {
-namespace {
-
-enum class Tok { Name, Number, String, Op, End };
-
-struct Token {
-  Tok kind;
-  std::string text;  // name, operator, decoded string
-  json number;
-};
-
-bool is_name_start(unsigned char c) { return c == '_' || std::isalpha(c) || c >= 0x80; }
-bool is_name_char(unsigned char c) { return is_name_start(c) || std::isdigit(c); }
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-class Lexer {
- public:
-  Lexer(std::string_view text, const File& file, int line) : s_(text), file_(file), line_(line) {}
-
-  [[noreturn]] void fail(const std::string& what) const { throw ParseError(what, file_.name, line_); }
-
-  std::vector<Token> run() {
-    std::vector<Token> out;
-    while (true) {
-      while (pos_ < s_.size() && (std::isspace(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '\\')) {
-        if (s_[pos_] == '\\' && (pos_ + 1 >= s_.size() || s_[pos_ + 1] != '\n')) fail("unexpected character '\\'");
-        ++pos_;
-      }
-      if (pos_ >= s_.size()) break;
-      unsigned char c = s_[pos_];
-      if (is_name_start(c)) {
-        std::size_t start = pos_;
-        while (pos_ < s_.size() && is_name_char(s_[pos_])) ++pos_;
-        std::string_view word = s_.substr(start, pos_ - start);
-        if (pos_ < s_.size() && (s_[pos_] == '\'' || s_[pos_] == '"') && word.size() <= 2) {
-          std::string lower;
-          for (char ch : word) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          if (lower == "r" || lower == "u" || lower == "b" || lower == "rb" || lower == "br") {
-            string_literal(out, lower.find('r') != std::string::npos);
-            continue;
-          }
-          if (lower.find('f') != std::string::npos) fail("f-strings are not supported in templates");
-        }
-        out.push_back({Tok::Name, std::string(word), {}});
-      } else if (std::isdigit(c) || (c == '.' && pos_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_ + 1])))) {
-        out.push_back({Tok::Number, {}, number()});
-      } else if (c == '\'' || c == '"') {
-        string_literal(out, false);
-      } else {
-        static constexpr std::string_view ops3[] = {"**=", "//=", ">>=", "<<=", "..."};
-        static constexpr std::string_view ops2[] = {"**", "//", "==", "!=", "<=", ">=", "<<", ">>", "+=",
-                                                    "-=", "*=", "/=", "%=", "&=", "|=", "^=", "->", ":="};
-        std::string_view rest = s_.substr(pos_);
-        std::string op;
-        for (auto o : ops3)
-          if (rest.starts_with(o)) op = o;
-        if (op.empty())
-          for (auto o : ops2)
-            if (rest.starts_with(o)) op = o;
-        if (op.empty()) {
-          if (std::string_view("+-*/%<>=()[]{},.:~&|^").find(static_cast<char>(c)) == std::string_view::npos)
-            fail(std::string("unexpected character '") + static_cast<char>(c) + "' in expression");
-          op = std::string(1, static_cast<char>(c));
-        }
-        pos_ += op.size();
-        out.push_back({Tok::Op, op, {}});
-      }
-    }
-    out.push_back({Tok::End, {}, {}});
-    return out;
-  }
-
- private:
-  json number() {
-    std::size_t start = pos_;
-    std::string digits;
-    auto take_digits = [&](auto is_digit) {
-      while (pos_ < s_.size() && (is_digit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) {
-        if (s_[pos_] != '_') digits += s_[pos_];
-        ++pos_;
-      }
-    };
-    if (s_[pos_] == '0' && pos_ + 1 < s_.size() && std::strchr("xXoObB", s_[pos_ + 1]) && s_[pos_ + 1] != '\0') {
-      char kind = static_cast<char>(std::tolower(static_cast<unsigned char>(s_[pos_ + 1])));
-      pos_ += 2;
-      int base = kind == 'x' ? 16 : kind == 'o' ? 8 : 2;
-      take_digits([&](unsigned char ch) { return std::isxdigit(ch) != 0; });
-      std::int64_t v = 0;
-      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
-      if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size())
-        fail("invalid number '" + std::string(s_.substr(start, pos_ - start)) + "'");
-      return v;
-    }
-    bool is_float = false;
-    take_digits([](unsigned char ch) { return std::isdigit(ch) != 0; });
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      is_float = true;
-      digits += '.';
-      ++pos_;
-      take_digits([](unsigned char ch) { return std::isdigit(ch) != 0; });
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      is_float = true;
-      digits += 'e';
-      ++pos_;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) digits += s_[pos_++];
-      take_digits([](unsigned char ch) { return std::isdigit(ch) != 0; });
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'j' || s_[pos_] == 'J')) fail("complex numbers are not supported");
-    if (pos_ < s_.size() && is_name_char(s_[pos_])) fail("invalid number '" + std::string(s_.substr(start, pos_ + 1 - start)) + "'");
-    if (is_float) {
-      double d = 0;
-      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), d);
-      if (ec == std::errc::result_out_of_range) return digits.find("e-") != std::string::npos ? 0.0 : HUGE_VAL;
-      if (ec != std::errc() || p != digits.data() + digits.size()) fail("invalid number '" + digits + "'");
-      return d;
-    }
-    if (digits.size() > 1 && digits[0] == '0' && digits.find_first_not_of('0') != std::string::npos)
-      fail("leading zeros in a decimal integer are not permitted");
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec == std::errc::result_out_of_range) {
-      std::uint64_t u = 0;
-      auto [p2, ec2] = std::from_chars(digits.data(), digits.data() + digits.size(), u);
-      if (ec2 != std::errc()) fail("integer literal too large: " + digits);
-      return u;
-    }
-    if (ec != std::errc()) fail("invalid number '" + digits + "'");
-    return v;
-  }
-
-  void string_literal(std::vector<Token>& out, bool raw) {
-    char quote = s_[pos_];
-    bool triple = s_.substr(pos_, 3) == std::string(3, quote);
-    pos_ += triple ? 3 : 1;
-    std::string value;
-    while (true) {
-      if (pos_ >= s_.size()) fail("unterminated string literal");
-      char c = s_[pos_];
-      if (c == quote && (!triple || s_.substr(pos_, 3) == std::string(3, quote))) {
-        pos_ += triple ? 3 : 1;
-        break;
-      }
-      if (c == '\n' && !triple) fail("unterminated string literal");
-      if (c != '\\') {
-        value += c;
-        ++pos_;
-        continue;
-      }
-      if (pos_ + 1 >= s_.size()) fail("unterminated string literal");
-      char e = s_[pos_ + 1];
-      if (raw) {
-        value += c;
-        value += e;
-        pos_ += 2;
-        continue;
-      }
-      pos_ += 2;
-      switch (e) {
-        case '\n': break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case 'a': value += '\a'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'n': value += '\n'; break;
-        case 'r': value += '\r'; break;
-        case 't': value += '\t'; break;
-        case 'v': value += '\v'; break;
-        case 'x': append_utf8(value, hex_escape(2)); break;
-        case 'u': append_utf8(value, hex_escape(4)); break;
-        case 'U': {
-          std::uint32_t cp = hex_escape(8);
-          if (cp > 0x10FFFF) fail("illegal Unicode character in \\U escape");
-          append_utf8(value, cp);
-          break;
-        }
-        default:
-          if (e >= '0' && e <= '7') {
-            std::uint32_t cp = e - '0';
-            for (int i = 0; i < 2 && pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '7'; ++i)
-              cp = cp * 8 + (s_[pos_++] - '0');
-            append_utf8(value, cp);
-          } else {
-            value += '\\';
-            value += e;
-          }
-      }
-    }
-    // Adjacent literals concatenate, as in Python.
-    if (!out.empty() && out.back().kind == Tok::String && adjacent_string_) {
-      out.back().text += value;
-    } else {
-      out.push_back({Tok::String, std::move(value), {}});
-    }
-    adjacent_string_ = true;
-    std::size_t save = pos_;
-    while (save < s_.size() && std::isspace(static_cast<unsigned char>(s_[save]))) ++save;
-    if (save >= s_.size() || (s_[save] != '\'' && s_[save] != '"' && !is_name_start(s_[save]))) adjacent_string_ = false;
-  }
-
-  std::uint32_t hex_escape(int n) {
-    if (pos_ + n > s_.size()) fail("truncated \\x/\\u escape in string literal");
-    std::uint32_t cp = 0;
-    for (int i = 0; i < n; ++i) {
-      unsigned char h = s_[pos_ + i];
-      if (!std::isxdigit(h)) fail("truncated \\x/\\u escape in string literal");
-      cp = cp * 16 + (std::isdigit(h) ? h - '0' : std::tolower(h) - 'a' + 10);
-    }
-    pos_ += n;
-    return cp;
-  }
-
-  std::string_view s_;
-  const File& file_;
-  int line_;
-  std::size_t pos_ = 0;
-  bool adjacent_string_ = false;
-};
-
-bool is_keyword(std::string_view w) {
-  static constexpr std::string_view kw[] = {"and", "or", "not", "in", "is", "if", "else", "for", "lambda",
-                                            "True", "False", "None", "await", "yield"};
-  for (auto k : kw)
-    if (w == k) return true;
-  return false;
-}
-
-}  // namespace
 
 struct ExprParser {
   ExprParser(std::string_view text, const File& file, int line)
-      : toks(Lexer(text, file, line).run()), file(file), line(line) {}
+      : toks(tokenize(text, file, line)), file(file), line(line) {}
 
   std::vector<Token> toks;
   std::size_t pos = 0;
@@ -269,7 +24,9 @@ struct ExprParser {
   int depth = 0;
 
   [[noreturn]] void fail(const std::string& what) const { throw ParseError(what, file.name, line); }
-  const Token& peek(std::size_t ahead = 0) const { return toks[std::min(pos + ahead, toks.size() - 1)]; }
+  const Token& peek(std::size_t ahead = 0) const {
+    return toks[std::min(pos + ahead, toks.size() - 1)];
+  }
   bool is_op(std::string_view op, std::size_t ahead = 0) const {
     return peek(ahead).kind == Tok::Op && peek(ahead).text == op;
   }
@@ -278,15 +35,20 @@ struct ExprParser {
   }
   bool at_end() const { return peek().kind == Tok::End; }
   void expect_op(std::string_view op) {
-    if (!is_op(op)) fail("expected '" + std::string(op) + "' in expression, found " + describe(peek()));
+    if (!is_op(op))
+      fail("expected '" + std::string(op) + "' in expression, found " + describe(peek()));
     ++pos;
   }
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Tok::End: return "end of expression";
-      case Tok::String: return "a string";
-      case Tok::Number: return "a number";
-      default: return "'" + t.text + "'";
+      case Tok::End:
+        return "end of expression";
+      case Tok::String:
+        return "a string";
+      case Tok::Number:
+        return "a number";
+      default:
+        return "'" + t.text + "'";
     }
   }
 
@@ -294,7 +56,8 @@ struct ExprParser {
     ExprParser& p;
     explicit DepthGuard(ExprParser& parser) : p(parser) {
       if (++p.depth > p.file.options.max_expression_depth)
-        p.fail("expression nested too deeply (more than " + std::to_string(p.file.options.max_expression_depth) + " levels)");
+        p.fail("expression nested too deeply (more than " +
+               std::to_string(p.file.options.max_expression_depth) + " levels)");
     }
     ~DepthGuard() { --p.depth; }
   };
@@ -303,7 +66,8 @@ struct ExprParser {
   void deepen(int& links) {
     ++links;
     if (++depth > file.options.max_expression_depth)
-      fail("expression nested too deeply (more than " + std::to_string(file.options.max_expression_depth) + " levels)");
+      fail("expression nested too deeply (more than " +
+           std::to_string(file.options.max_expression_depth) + " levels)");
   }
 
   static ExprPtr make(ExprKind kind) {
@@ -389,8 +153,9 @@ struct ExprParser {
     ExprPtr cmp;
     while (true) {
       std::string op;
-      if (peek().kind == Tok::Op && (peek().text == "<" || peek().text == ">" || peek().text == "==" ||
-                                     peek().text == ">=" || peek().text == "<=" || peek().text == "!=")) {
+      if (peek().kind == Tok::Op &&
+          (peek().text == "<" || peek().text == ">" || peek().text == "==" || peek().text == ">=" ||
+           peek().text == "<=" || peek().text == "!=")) {
         op = peek().text;
         ++pos;
       } else if (is_word("in")) {
@@ -470,7 +235,8 @@ struct ExprParser {
     while (true) {
       if (is_op(".")) {
         ++pos;
-        if (peek().kind != Tok::Name || is_keyword(peek().text)) fail("expected an attribute name after '.'");
+        if (peek().kind != Tok::Name || is_keyword(peek().text))
+          fail("expected an attribute name after '.'");
         auto a = make(ExprKind::Attr);
         a->a = std::move(e);
         a->name = peek().text;
@@ -563,7 +329,8 @@ struct ExprParser {
   ExprPtr atom() {
     const Token& t = peek();
     switch (t.kind) {
-      case Tok::End: fail("unexpected end of expression");
+      case Tok::End:
+        fail("unexpected end of expression");
       case Tok::Number: {
         auto e = make(ExprKind::Literal);
         e->literal = t.number;
@@ -593,7 +360,8 @@ struct ExprParser {
         ++pos;
         return e;
       }
-      case Tok::Op: break;
+      case Tok::Op:
+        break;
     }
     // Brackets nest: each level counts against max_expression_depth (as Python's 200).
     DepthGuard g(*this);
@@ -679,7 +447,8 @@ struct ExprParser {
       expect_op(close);
       return t;
     }
-    if (peek().kind != Tok::Name || is_keyword(peek().text)) fail("expected a variable name, found " + describe(peek()));
+    if (peek().kind != Tok::Name || is_keyword(peek().text))
+      fail("expected a variable name, found " + describe(peek()));
     Target t;
     t.name = peek().text;
     ++pos;
@@ -739,7 +508,8 @@ Target expr_to_target(const Expr& e, const ExprParser& p) {
 void parse_assignment(std::string_view text, const File& file, int line, Node& node) {
   ExprParser p(text, file, line);
   ExprPtr e = p.testlist();
-  static constexpr std::string_view aug[] = {"+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^=", "<<=", ">>="};
+  static constexpr std::string_view aug[] = {
+      "+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^=", "<<=", ">>="};
   for (auto a : aug) {
     if (p.is_op(a)) {
       if (e->kind != ExprKind::Name) p.fail("augmented assignment needs a single name");

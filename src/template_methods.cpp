@@ -14,20 +14,25 @@ void arity(const Args& a, std::string_view name, std::size_t min, std::size_t ma
   if (!a.keywords.empty()) raise("TypeError", std::string(name) + "() takes no keyword arguments");
   std::size_t n = a.positional.size();
   if (n < min || n > max)
-    raise("TypeError", std::string(name) + "() takes " + (min == max ? std::to_string(min) : "at most " + std::to_string(max)) +
+    raise("TypeError", std::string(name) + "() takes " +
+                           (min == max ? std::to_string(min) : "at most " + std::to_string(max)) +
                            " arguments (" + std::to_string(n) + " given)");
 }
 const std::string& str_arg(const Value& v, std::string_view name) {
   if (!v->is_string())
-    raise("TypeError", std::string(name) + "() argument must be str, not " + std::string(type_name(*v)));
+    raise("TypeError",
+          std::string(name) + "() argument must be str, not " + std::string(type_name(*v)));
   return v->get_ref<const std::string&>();
 }
 std::int64_t int_arg(const Value& v) {
   if (!v->is_number_integer() && !v->is_boolean())
-    raise("TypeError", "'" + std::string(type_name(*v)) + "' object cannot be interpreted as an integer");
+    raise("TypeError",
+          "'" + std::string(type_name(*v)) + "' object cannot be interpreted as an integer");
   return v->is_boolean() ? v->get<bool>() : v->get<std::int64_t>();
 }
-bool ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+bool ascii_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
 
 std::string strip(std::string_view s, const Value* chars, bool left, bool right) {
   auto drop = [&](char c) {
@@ -67,7 +72,9 @@ json split(const std::string& s, const Value* sep_v, std::int64_t maxsplit, Ctx&
   std::size_t start = 0;
   while (true) {
     std::size_t at = s.find(sep, start);
-    if (at == std::string::npos || (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit)) break;
+    if (at == std::string::npos ||
+        (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit))
+      break;
     out.push_back(s.substr(start, at - start));
     ctx.check_length(out.size());
     start = at + sep.size();
@@ -78,7 +85,9 @@ json split(const std::string& s, const Value* sep_v, std::int64_t maxsplit, Ctx&
 
 bool affix_match(const std::string& s, const Value& affix, bool prefix, std::string_view name) {
   auto one = [&](const json& a) {
-    if (!a.is_string()) raise("TypeError", std::string(name) + " first arg must be str or a tuple of str, not " + std::string(type_name(a)));
+    if (!a.is_string())
+      raise("TypeError", std::string(name) + " first arg must be str or a tuple of str, not " +
+                             std::string(type_name(a)));
     const auto& x = a.get_ref<const std::string&>();
     return prefix ? s.starts_with(x) : s.ends_with(x);
   };
@@ -93,7 +102,7 @@ std::string format(const std::string& fmt, const Args& a) {
   std::size_t auto_index = 0;
   for (std::size_t i = 0; i < fmt.size(); ++i) {
     char c = fmt[i];
-    if (c == '}' ) {
+    if (c == '}') {
       if (i + 1 < fmt.size() && fmt[i + 1] == '}') {
         out += '}';
         ++i;
@@ -117,19 +126,26 @@ std::string format(const std::string& fmt, const Args& a) {
     bool repr = false;
     if (auto bang = field.find('!'); bang != std::string::npos) {
       repr = field.substr(bang) == "!r";
-      if (!repr && field.substr(bang) != "!s") raise("ValueError", "unsupported conversion in format string");
+      if (!repr && field.substr(bang) != "!s")
+        raise("ValueError", "unsupported conversion in format string");
       field.resize(bang);
     }
-    if (field.find(':') != std::string::npos) raise("ValueError", "format specs are not supported in templates");
+    if (field.find(':') != std::string::npos)
+      raise("ValueError", "format specs are not supported in templates");
     std::size_t name_end = std::min(field.find('.'), field.find('['));
     std::string head = field.substr(0, name_end);
     const Value* v = nullptr;
     if (head.empty()) {
-      if (auto_index >= a.positional.size()) raise("IndexError", "Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
+      if (auto_index >= a.positional.size())
+        raise("IndexError", "Replacement index " + std::to_string(auto_index) +
+                                " out of range for positional args tuple");
       v = &a.positional[auto_index++];
-    } else if (std::all_of(head.begin(), head.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+    } else if (std::all_of(head.begin(), head.end(),
+                           [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
       std::size_t k = std::stoul(head);
-      if (k >= a.positional.size()) raise("IndexError", "Replacement index " + head + " out of range for positional args tuple");
+      if (k >= a.positional.size())
+        raise("IndexError",
+              "Replacement index " + head + " out of range for positional args tuple");
       v = &a.positional[k];
     } else {
       v = a.keyword(head);
@@ -144,7 +160,8 @@ std::string format(const std::string& fmt, const Args& a) {
         key = rest.substr(1, e == std::string::npos ? std::string::npos : e - 1);
         rest = e == std::string::npos ? "" : rest.substr(e);
         if (!cur->is_object() || !cur->contains(key))
-          raise("AttributeError", "'" + std::string(type_name(*cur)) + "' object has no attribute '" + key + "'");
+          raise("AttributeError",
+                "'" + std::string(type_name(*cur)) + "' object has no attribute '" + key + "'");
         cur = &(*cur)[key];
       } else {
         std::size_t e = rest.find(']');
@@ -176,7 +193,9 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
   };
   auto test_all = [&](auto pred) {
     arity(a, name, 0, 0);
-    bool ok = !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return pred(static_cast<unsigned char>(c)) != 0; });
+    bool ok = !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+      return pred(static_cast<unsigned char>(c)) != 0;
+    });
     return Value::own(ok);
   };
   if (name == "upper") return arity(a, name, 0, 0), map_chars(::toupper);
@@ -212,7 +231,8 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     bool first = true;
     for (const Value& item : iterate(a.positional[0], ctx)) {
       if (!item->is_string())
-        raise("TypeError", "sequence item: expected str instance, " + std::string(type_name(*item)) + " found");
+        raise("TypeError",
+              "sequence item: expected str instance, " + std::string(type_name(*item)) + " found");
       if (!first) out += s;
       first = false;
       out += item->get_ref<const std::string&>();
@@ -262,7 +282,8 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     if (name == "count") {
       if (sub.empty()) return Value::own(static_cast<std::int64_t>(code_point_count(s) + 1));
       std::int64_t n = 0;
-      for (std::size_t p = s.find(sub); p != std::string::npos; p = s.find(sub, p + sub.size())) ++n;
+      for (std::size_t p = s.find(sub); p != std::string::npos; p = s.find(sub, p + sub.size()))
+        ++n;
       return Value::own(n);
     }
     std::size_t at = s.find(sub);
@@ -270,7 +291,8 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
       if (name == "index") raise("ValueError", "substring not found");
       return Value::own(-1);
     }
-    return Value::own(static_cast<std::int64_t>(code_point_count(std::string_view(s).substr(0, at))));
+    return Value::own(
+        static_cast<std::int64_t>(code_point_count(std::string_view(s).substr(0, at))));
   }
   if (name == "capitalize" || name == "title") {
     arity(a, name, 0, 0);
@@ -291,7 +313,8 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
   if (name == "isdigit") return test_all(::isdigit);
   if (name == "isalpha") return test_all(::isalpha);
   if (name == "isalnum") return test_all(::isalnum);
-  if (name == "isspace") return test_all([](unsigned char c) { return ascii_space(static_cast<char>(c)); });
+  if (name == "isspace")
+    return test_all([](unsigned char c) { return ascii_space(static_cast<char>(c)); });
   if (name == "isupper" || name == "islower") {
     arity(a, name, 0, 0);
     bool cased = false, ok = true;
@@ -307,7 +330,8 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     arity(a, name, 1, name == "zfill" ? 1 : 2);
     std::int64_t width = int_arg(a.positional[0]);
     std::string fill = a.positional.size() > 1 ? str_arg(a.positional[1], name) : std::string(" ");
-    if (code_point_count(fill) != 1) raise("TypeError", "The fill character must be exactly one character long");
+    if (code_point_count(fill) != 1)
+      raise("TypeError", "The fill character must be exactly one character long");
     std::int64_t len = static_cast<std::int64_t>(code_point_count(s));
     if (width <= len) return self;
     ctx.check_length(static_cast<std::size_t>(width));
@@ -360,7 +384,8 @@ Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
       return a.positional.size() > 1 ? a.positional[1] : Value::own(nullptr);
     }
     if (v.contains(name))
-      raise("TypeError", "'" + std::string(type_name(v[std::string(name)])) + "' object is not callable");
+      raise("TypeError",
+            "'" + std::string(type_name(v[std::string(name)])) + "' object is not callable");
   }
   if (v.is_array() && (name == "index" || name == "count")) {
     arity(a, name, 1, 1);
@@ -373,7 +398,8 @@ Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
     if (name == "index") raise("ValueError", py_repr(*a.positional[0]) + " is not in list");
     return Value::own(n);
   }
-  raise("AttributeError", "'" + std::string(type_name(v)) + "' object has no attribute '" + std::string(name) + "'");
+  raise("AttributeError",
+        "'" + std::string(type_name(v)) + "' object has no attribute '" + std::string(name) + "'");
 }
 
 }  // namespace tornado::templates::detail

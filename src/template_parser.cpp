@@ -11,9 +11,9 @@ namespace {
 
 // Python's str.isspace() on one code point (what \s matches in a str regex).
 bool is_py_space(std::uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 // Length of the whitespace code point at text[i], 0 if none.
@@ -63,11 +63,15 @@ class Reader {
   Reader(File& file, std::string_view text, std::string whitespace)
       : file_(file), text_(text), whitespace_(std::move(whitespace)) {}
 
-  [[noreturn]] void fail(const std::string& what) const { throw ParseError(what, file_.name, line_); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ParseError(what, file_.name, line_);
+  }
 
-  Body parse(std::string_view in_block, bool in_loop, int block_depth, std::string* stopped_at, int* stop_line) {
+  Body parse(std::string_view in_block, bool in_loop, int block_depth, std::string* stopped_at,
+             int* stop_line) {
     if (block_depth > file_.options.max_block_depth)
-      fail("blocks nested too deeply (more than " + std::to_string(file_.options.max_block_depth) + " levels)");
+      fail("blocks nested too deeply (more than " + std::to_string(file_.options.max_block_depth) +
+           " levels)");
     Body body;
     while (true) {
       std::size_t curly = pos_;
@@ -122,14 +126,19 @@ class Reader {
       if (contents.empty()) fail("Empty block tag ({% %})");
       std::size_t space = contents.find(' ');
       std::string_view op = contents.substr(0, space);
-      std::string_view suffix = space == std::string_view::npos ? std::string_view() : py_strip(contents.substr(space + 1));
+      std::string_view suffix = space == std::string_view::npos
+                                    ? std::string_view()
+                                    : py_strip(contents.substr(space + 1));
 
       if (op == "else" || op == "elif" || op == "except" || op == "finally") {
-        bool allowed = op == "else"   ? (in_block == "if" || in_block == "for" || in_block == "while" || in_block == "try")
+        bool allowed = op == "else"   ? (in_block == "if" || in_block == "for" ||
+                                       in_block == "while" || in_block == "try")
                        : op == "elif" ? in_block == "if"
                                       : in_block == "try";
         if (in_block.empty()) fail(std::string(op) + " outside " + parents_of(op) + " block");
-        if (!allowed) fail(std::string(op) + " block cannot be attached to " + std::string(in_block) + " block");
+        if (!allowed)
+          fail(std::string(op) + " block cannot be attached to " + std::string(in_block) +
+               " block");
         if (stopped_at) *stopped_at = std::string(contents);
         if (stop_line) *stop_line = line;
         return body;
@@ -172,7 +181,8 @@ class Reader {
         n.kind = NodeKind::Expression;
         n.raw = true;
         n.expr = parse_expression(suffix, file_, line);
-      } else if (op == "apply" || op == "block" || op == "try" || op == "if" || op == "for" || op == "while") {
+      } else if (op == "apply" || op == "block" || op == "try" || op == "if" || op == "for" ||
+                 op == "while") {
         parse_block(n, op, suffix, in_loop, block_depth);
       } else if (op == "break" || op == "continue") {
         if (!in_loop) fail(std::string(op) + " outside {'for', 'while'} block");
@@ -191,7 +201,8 @@ class Reader {
     return "{'try'}";
   }
 
-  void parse_block(Node& n, std::string_view op, std::string_view suffix, bool in_loop, int block_depth) {
+  void parse_block(Node& n, std::string_view op, std::string_view suffix, bool in_loop,
+                   int block_depth) {
     int line = n.line;
     bool body_in_loop = op == "for" || op == "while" ? true : op == "apply" ? false : in_loop;
     std::string stop;
@@ -231,8 +242,12 @@ class Reader {
       std::string clause = stop;
       std::size_t space = clause.find(' ');
       std::string word = clause.substr(0, space);
-      std::string_view arg = space == std::string::npos ? std::string_view() : py_strip(std::string_view(clause).substr(space + 1));
-      auto fail_at = [&](const std::string& what) { throw ParseError(what, file_.name, stop_line); };
+      std::string_view arg = space == std::string::npos
+                                 ? std::string_view()
+                                 : py_strip(std::string_view(clause).substr(space + 1));
+      auto fail_at = [&](const std::string& what) {
+        throw ParseError(what, file_.name, stop_line);
+      };
       if (seen_else && word != "finally") fail_at("'" + word + "' after else");
       if (n.finally_body) fail_at("'" + word + "' after finally");
       int clause_line = stop_line;
@@ -242,7 +257,8 @@ class Reader {
         n.elifs.emplace_back(std::move(cond), sub(op));
       } else if (word == "else") {
         if (!arg.empty()) fail_at("else takes no argument");
-        if (n.kind == NodeKind::Try && n.handlers.empty()) fail_at("try's else needs an except before it");
+        if (n.kind == NodeKind::Try && n.handlers.empty())
+          fail_at("try's else needs an except before it");
         seen_else = true;
         n.else_body = sub(op);
       } else if (word == "except") {
@@ -260,8 +276,9 @@ class Reader {
   }
 
   void add_text(Body& body, std::string_view value) {
-    std::string filtered = value.find("<pre>") == std::string_view::npos ? filter_whitespace(whitespace_, value)
-                                                                          : std::string(value);
+    std::string filtered = value.find("<pre>") == std::string_view::npos
+                               ? filter_whitespace(whitespace_, value)
+                               : std::string(value);
     if (filtered.empty()) return;
     Node n{NodeKind::Text};
     n.line = line_;
@@ -285,7 +302,9 @@ class Reader {
 
 }  // namespace
 
-bool valid_whitespace_mode(std::string_view mode) { return mode == "all" || mode == "single" || mode == "oneline"; }
+bool valid_whitespace_mode(std::string_view mode) {
+  return mode == "all" || mode == "single" || mode == "oneline";
+}
 
 std::string filter_whitespace(std::string_view mode, std::string_view text) {
   if (mode == "all") return std::string(text);

@@ -35,7 +35,8 @@ void append_hex(std::string& out, std::uint32_t v, int digits) {
 }
 
 void repr_string(std::string& out, std::string_view s) {
-  char quote = s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos ? '"' : '\'';
+  char quote =
+      s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos ? '"' : '\'';
   out += quote;
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
@@ -83,14 +84,29 @@ void json_string(std::string& out, std::string_view s) {
     }
     i += n;
     switch (cp) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (cp >= 0x20 && cp < 0x7F) {
       out += static_cast<char>(cp);
@@ -132,8 +148,12 @@ void json_dump(std::string& out, const json& v) {
       out += ']';
       return;
     }
-    case json::value_t::string: json_string(out, v.get_ref<const std::string&>()); return;
-    case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
+    case json::value_t::string:
+      json_string(out, v.get_ref<const std::string&>());
+      return;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
     case json::value_t::number_float: {
       double d = v.get<double>();
       if (std::isnan(d)) {
@@ -146,8 +166,12 @@ void json_dump(std::string& out, const json& v) {
       return;
     }
     case json::value_t::null:
-    case json::value_t::discarded: out += "null"; return;
-    default: out += py_str(v); return;
+    case json::value_t::discarded:
+      out += "null";
+      return;
+    default:
+      out += py_str(v);
+      return;
   }
 }
 
@@ -200,21 +224,31 @@ std::string py_float_repr(double d) {
 
 std::string_view type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::string: return "str";
+    case json::value_t::string:
+      return "str";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "int";
-    case json::value_t::number_float: return "float";
-    case json::value_t::boolean: return "bool";
-    case json::value_t::array: return "list";
-    case json::value_t::object: return "dict";
-    case json::value_t::binary: return "bytes";
-    default: return "NoneType";
+    case json::value_t::number_unsigned:
+      return "int";
+    case json::value_t::number_float:
+      return "float";
+    case json::value_t::boolean:
+      return "bool";
+    case json::value_t::array:
+      return "list";
+    case json::value_t::object:
+      return "dict";
+    case json::value_t::binary:
+      return "bytes";
+    default:
+      return "NoneType";
   }
 }
 
 void py_repr_append(std::string& out, const json& v) {
   switch (v.type()) {
-    case json::value_t::string: repr_string(out, v.get_ref<const std::string&>()); return;
+    case json::value_t::string:
+      repr_string(out, v.get_ref<const std::string&>());
+      return;
     case json::value_t::array:
       out += '[';
       for (std::size_t i = 0; i < v.size(); ++i) {
@@ -236,12 +270,24 @@ void py_repr_append(std::string& out, const json& v) {
       out += '}';
       return;
     }
-    case json::value_t::boolean: out += v.get<bool>() ? "True" : "False"; return;
-    case json::value_t::number_integer: out += std::to_string(v.get<std::int64_t>()); return;
-    case json::value_t::number_unsigned: out += std::to_string(v.get<std::uint64_t>()); return;
-    case json::value_t::number_float: out += py_float_repr(v.get<double>()); return;
-    case json::value_t::binary: out += "b''"; return;
-    default: out += "None"; return;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "True" : "False";
+      return;
+    case json::value_t::number_integer:
+      out += std::to_string(v.get<std::int64_t>());
+      return;
+    case json::value_t::number_unsigned:
+      out += std::to_string(v.get<std::uint64_t>());
+      return;
+    case json::value_t::number_float:
+      out += py_float_repr(v.get<double>());
+      return;
+    case json::value_t::binary:
+      out += "b''";
+      return;
+    default:
+      out += "None";
+      return;
   }
 }
 
@@ -314,7 +360,8 @@ bool py_equal(const json& a, const json& b) {
       }
       return true;
     }
-    default: return a == b;
+    default:
+      return a == b;
   }
 }
 
@@ -336,8 +383,8 @@ int py_compare(const json& a, const json& b, std::string_view op) {
     }
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
   }
-  raise("TypeError", "'" + std::string(op) + "' not supported between instances of '" + std::string(type_name(a)) +
-                         "' and '" + std::string(type_name(b)) + "'");
+  raise("TypeError", "'" + std::string(op) + "' not supported between instances of '" +
+                         std::string(type_name(a)) + "' and '" + std::string(type_name(b)) + "'");
 }
 
 std::size_t code_point_count(std::string_view s) {

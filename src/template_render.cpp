@@ -2,10 +2,10 @@
 // break and continue as return values, not exceptions), set, apply, include, and extends with
 // Tornado's named-block resolution (the most derived template's block wins; each block
 // renders with its own file's autoescape). Errors get the template name and line here.
+#include "internal/template_render.h"
+
 #include <map>
 #include <string>
-
-#include "internal/template_render.h"
 
 namespace tornado::templates::detail {
 namespace {
@@ -17,12 +17,23 @@ void append_xhtml_escaped(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char* rep = nullptr;
     switch (s[i]) {
-      case '&': rep = "&amp;"; break;
-      case '<': rep = "&lt;"; break;
-      case '>': rep = "&gt;"; break;
-      case '"': rep = "&quot;"; break;
-      case '\'': rep = "&#x27;"; break;
-      default: continue;
+      case '&':
+        rep = "&amp;";
+        break;
+      case '<':
+        rep = "&lt;";
+        break;
+      case '>':
+        rep = "&gt;";
+        break;
+      case '"':
+        rep = "&quot;";
+        break;
+      case '\'':
+        rep = "&#x27;";
+        break;
+      default:
+        continue;
     }
     out.append(s.data() + run, i - run);
     out += rep;
@@ -39,9 +50,9 @@ bool exception_matches(std::string_view handler, std::string_view kind) {
 }
 bool known_exception(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "Exception",   "BaseException", "LookupError", "ArithmeticError", "KeyError",     "IndexError",
-      "TypeError",   "ValueError",    "NameError",   "AttributeError",  "ZeroDivisionError", "OverflowError",
-      "SyntaxError", "SystemError"};
+      "Exception",         "BaseException", "LookupError", "ArithmeticError", "KeyError",
+      "IndexError",        "TypeError",     "ValueError",  "NameError",       "AttributeError",
+      "ZeroDivisionError", "OverflowError", "SyntaxError", "SystemError"};
   for (auto n : kNames)
     if (n == name) return true;
   return false;
@@ -62,7 +73,8 @@ class Renderer {
     if (self.has_blocks_or_includes) {
       std::vector<const File*> ancestors;
       collect_ancestors(t, ancestors, 0);
-      for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) find_blocks((*it)->body, **it, 0);
+      for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it)
+        find_blocks((*it)->body, **it, 0);
       root = ancestors.back();
       use_block_map_ = true;
     }
@@ -77,14 +89,16 @@ class Renderer {
     out.push_back(&f);
     for (const std::string& parent : f.extends) {
       if (depth + 1 > f.options.max_include_depth)
-        throw LimitExceeded("extends nested deeper than " + std::to_string(f.options.max_include_depth) + " levels");
+        throw LimitExceeded("extends nested deeper than " +
+                            std::to_string(f.options.max_include_depth) + " levels");
       auto p = load(t, parent);
       collect_ancestors(*p, out, depth + 1);
     }
   }
 
   std::shared_ptr<const Template> load(const Template& from, const std::string& name) {
-    if (!from.loader()) throw LimitExceeded("{% include %} or {% extends %} found, but no template loader");
+    if (!from.loader())
+      throw LimitExceeded("{% include %} or {% extends %} found, but no template loader");
     auto t = from.loader()->load(name, from.name());
     keep_alive_.push_back(t);
     return t;
@@ -95,7 +109,8 @@ class Renderer {
       if (n.kind == NodeKind::Block) blocks_[n.text] = BlockRef{&n, &file};
       if (n.kind == NodeKind::Include) {
         if (depth + 1 > file.options.max_include_depth)
-          throw LimitExceeded("include nested deeper than " + std::to_string(file.options.max_include_depth) + " levels");
+          throw LimitExceeded("include nested deeper than " +
+                              std::to_string(file.options.max_include_depth) + " levels");
         auto t = load(*file.owner, n.text);
         find_blocks(File::of(*t).body, File::of(*t), depth + 1);
       }
@@ -146,7 +161,8 @@ class Renderer {
   }
   void check_output() const {
     if (ctx_.options.max_output_bytes && out_.size() > ctx_.options.max_output_bytes)
-      throw LimitExceeded("output larger than max_output_bytes (" + std::to_string(ctx_.options.max_output_bytes) + ")");
+      throw LimitExceeded("output larger than max_output_bytes (" +
+                          std::to_string(ctx_.options.max_output_bytes) + ")");
   }
 
   void output(const Node& n) {
@@ -164,7 +180,8 @@ class Renderer {
       emit(text);
       return;
     }
-    if ((*esc == "xhtml_escape" || *esc == "escape") && ctx_.functions.find(*esc) == ctx_.functions.end()) {
+    if ((*esc == "xhtml_escape" || *esc == "escape") &&
+        ctx_.functions.find(*esc) == ctx_.functions.end()) {
       append_xhtml_escaped(out_, text);
       check_output();
       return;
@@ -173,14 +190,19 @@ class Renderer {
     args.positional.push_back(Value::own(std::string(text)));
     Value escaped = call_function(*esc, args, ctx_);
     if (!escaped->is_string())
-      raise("TypeError", "Expected bytes, unicode, or None; got " + std::string(type_name(*escaped)) + " from autoescape " + *esc);
+      raise("TypeError", "Expected bytes, unicode, or None; got " +
+                             std::string(type_name(*escaped)) + " from autoescape " + *esc);
     emit(escaped->get_ref<const std::string&>());
   }
 
   Flow run(const Node& n) {
     switch (n.kind) {
-      case NodeKind::Text: emit(n.text); return Flow::Normal;
-      case NodeKind::Expression: output(n); return Flow::Normal;
+      case NodeKind::Text:
+        emit(n.text);
+        return Flow::Normal;
+      case NodeKind::Expression:
+        output(n);
+        return Flow::Normal;
       case NodeKind::If: {
         if (truthy(*eval(*n.expr, ctx_))) return body(n.body);
         for (const auto& [cond, b] : n.elifs)
@@ -206,15 +228,25 @@ class Renderer {
         if (n.else_body) return body(*n.else_body);
         return Flow::Normal;
       }
-      case NodeKind::Set: run_set(n); return Flow::Normal;
-      case NodeKind::Try: return run_try(n);
-      case NodeKind::Include: return include(n);
-      case NodeKind::Extends: return Flow::Normal;  // resolved before rendering
-      case NodeKind::Block: return block(n);
-      case NodeKind::Apply: return apply(n);
-      case NodeKind::Break: return Flow::Break;
-      case NodeKind::Continue: return Flow::Continue;
-      case NodeKind::Noop: return Flow::Normal;
+      case NodeKind::Set:
+        run_set(n);
+        return Flow::Normal;
+      case NodeKind::Try:
+        return run_try(n);
+      case NodeKind::Include:
+        return include(n);
+      case NodeKind::Extends:
+        return Flow::Normal;  // resolved before rendering
+      case NodeKind::Block:
+        return block(n);
+      case NodeKind::Apply:
+        return apply(n);
+      case NodeKind::Break:
+        return Flow::Break;
+      case NodeKind::Continue:
+        return Flow::Continue;
+      case NodeKind::Noop:
+        return Flow::Normal;
     }
     return Flow::Normal;
   }
@@ -290,7 +322,8 @@ class Renderer {
 
   Flow include(const Node& n) {
     if (++include_depth_ > current_->options.max_include_depth)
-      throw LimitExceeded("include nested deeper than " + std::to_string(current_->options.max_include_depth) + " levels");
+      throw LimitExceeded("include nested deeper than " +
+                          std::to_string(current_->options.max_include_depth) + " levels");
     auto t = load(*current_->owner, n.text);
     Flow f = with_file(File::of(*t), n, [&] { return body(File::of(*t).body); });
     --include_depth_;
@@ -353,7 +386,8 @@ class Renderer {
     if (result->is_string()) {
       emit(result->get_ref<const std::string&>());
     } else {
-      raise("TypeError", "Expected bytes, unicode, or None; got " + std::string(type_name(*result)) + " from apply " + n.expr->name);
+      raise("TypeError", "Expected bytes, unicode, or None; got " +
+                             std::string(type_name(*result)) + " from apply " + n.expr->name);
     }
     return Flow::Normal;
   }
@@ -377,8 +411,8 @@ std::string render(const Template& t, const json& values, const Functions& funct
   std::string out;
   out.reserve(file.size_hint.load(std::memory_order_relaxed));
   Renderer r(ctx, out);
-  auto fail = [&](const std::string& kind, const std::string& message, const std::string& filename, int line,
-                  const std::string& via) -> TemplateError {
+  auto fail = [&](const std::string& kind, const std::string& message, const std::string& filename,
+                  int line, const std::string& via) -> TemplateError {
     return TemplateError(kind, message, filename, line, via);
   };
   try {

@@ -15,12 +15,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string render(std::string_view source, const json& values = json::object(), const Functions& fns = {}) {
+std::string render(std::string_view source, const json& values = json::object(),
+                   const Functions& fns = {}) {
   return Template(std::string(source)).generate(values, fns);
 }
 
-std::string render_in(DictLoader& loader, std::string_view name, const json& values = json::object(),
-                      const Functions& fns = {}) {
+std::string render_in(DictLoader& loader, std::string_view name,
+                      const json& values = json::object(), const Functions& fns = {}) {
   return loader.load(name)->generate(values, fns);
 }
 
@@ -34,14 +35,19 @@ Function upper_fn() {
 
 // --- Tornado's TemplateTest ---
 
-TEST(TemplateTest, Simple) { EXPECT_EQ(render("Hello {{ name }}!", {{"name", "Ben"}}), "Hello Ben!"); }
+TEST(TemplateTest, Simple) {
+  EXPECT_EQ(render("Hello {{ name }}!", {{"name", "Ben"}}), "Hello Ben!");
+}
 
 TEST(TemplateTest, Expressions) { EXPECT_EQ(render("2 + 2 = {{ 2 + 2 }}"), "2 + 2 = 4"); }
 
-TEST(TemplateTest, Comment) { EXPECT_EQ(render("Hello{# TODO i18n #} {{ name }}!", {{"name", "Ben"}}), "Hello Ben!"); }
+TEST(TemplateTest, Comment) {
+  EXPECT_EQ(render("Hello{# TODO i18n #} {{ name }}!", {{"name", "Ben"}}), "Hello Ben!");
+}
 
 TEST(TemplateTest, Include) {
-  DictLoader loader({{"index.html", "{% include \"header.html\" %}\nbody text"}, {"header.html", "header text"}});
+  DictLoader loader(
+      {{"index.html", "{% include \"header.html\" %}\nbody text"}, {"header.html", "header text"}});
   EXPECT_EQ(render_in(loader, "index.html"), "header text\nbody text");
 }
 
@@ -77,7 +83,9 @@ TEST(TemplateTest, UnicodeTemplateAndLiteral) {
 }
 
 TEST(TemplateTest, CustomFunction) {
-  Functions fns{{"inc", [](const std::vector<json>& a, const json&) -> json { return a.at(0).get<int>() + 1; }}};
+  Functions fns{{"inc", [](const std::vector<json>& a, const json&) -> json {
+                   return a.at(0).get<int>() + 1;
+                 }}};
   EXPECT_EQ(render("{{ inc(5) }}", {}, fns), "6");
 }
 
@@ -95,7 +103,8 @@ TEST(TemplateTest, IfEmptyBody) { EXPECT_EQ(render("{% if True %}{% else %}{% en
 
 TEST(TemplateTest, Try) {
   Template t(
-      "{% try %}\ntry{% set y = 1/x %}\n{% except %}-except\n{% else %}-else\n{% finally %}-finally\n{% end %}");
+      "{% try %}\ntry{% set y = 1/x %}\n{% except %}-except\n{% else %}-else\n{% finally "
+      "%}-finally\n{% end %}");
   EXPECT_EQ(t.generate({{"x", 1}}), "\ntry\n-else\n-finally\n");
   EXPECT_EQ(t.generate({{"x", 0}}), "\ntry-except\n-finally\n");
 }
@@ -104,16 +113,20 @@ TEST(TemplateTest, CommentDirective) { EXPECT_EQ(render("{% comment blah blah %}
 
 TEST(TemplateTest, BreakContinue) {
   std::string out = render(
-      "{% for i in range(10) %}\n    {% if i == 2 %}\n        {% continue %}\n    {% end %}\n    {{ i }}\n"
+      "{% for i in range(10) %}\n    {% if i == 2 %}\n        {% continue %}\n    {% end %}\n    "
+      "{{ i }}\n"
       "    {% if i == 6 %}\n        {% break %}\n    {% end %}\n{% end %}");
   std::erase_if(out, [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
   EXPECT_EQ(out, "013456");
 }
 
-TEST(TemplateTest, BreakOutsideLoopIsParseError) { EXPECT_THROW(Template("{% break %}"), ParseError); }
+TEST(TemplateTest, BreakOutsideLoopIsParseError) {
+  EXPECT_THROW(Template("{% break %}"), ParseError);
+}
 
 TEST(TemplateTest, BreakInApplyIsParseError) {
-  EXPECT_THROW(Template("{% for i in [] %}{% apply foo %}{% break %}{% end %}{% end %}"), ParseError);
+  EXPECT_THROW(Template("{% for i in [] %}{% apply foo %}{% break %}{% end %}{% end %}"),
+               ParseError);
 }
 
 TEST(TemplateTest, NonAsciiName) {
@@ -176,8 +189,10 @@ TEST(TemplateStackTraceTest, ErrorLineNumberExtendsBaseError) {
 }
 
 TEST(TemplateStackTraceTest, ErrorLineNumberExtendsSubError) {
-  DictLoader loader({{"base.html", "{% block 'block' %}{% end %}"},
-                     {"sub.html", "\n{% extends 'base.html' %}\n{% block 'block' %}\n{{1/0}}\n{% end %}\n            "}});
+  DictLoader loader(
+      {{"base.html", "{% block 'block' %}{% end %}"},
+       {"sub.html",
+        "\n{% extends 'base.html' %}\n{% block 'block' %}\n{{1/0}}\n{% end %}\n            "}});
   TemplateError e = render_error(loader, "sub.html");
   EXPECT_EQ(e.filename(), "sub.html");
   EXPECT_EQ(e.lineno(), 4);
@@ -185,9 +200,12 @@ TEST(TemplateStackTraceTest, ErrorLineNumberExtendsSubError) {
 }
 
 TEST(TemplateStackTraceTest, MultiIncludes) {
-  DictLoader loader({{"a.html", "{% include 'b.html' %}"}, {"b.html", "{% include 'c.html' %}"}, {"c.html", "{{1/0}}"}});
+  DictLoader loader({{"a.html", "{% include 'b.html' %}"},
+                     {"b.html", "{% include 'c.html' %}"},
+                     {"c.html", "{{1/0}}"}});
   TemplateError e = render_error(loader, "a.html");
-  EXPECT_NE(std::string(e.what()).find("at c.html:1 (via b.html:1, a.html:1)"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("at c.html:1 (via b.html:1, a.html:1)"), std::string::npos)
+      << e.what();
 }
 
 // --- Tornado's ParseErrorDetailTest ---
@@ -221,7 +239,8 @@ TEST(TemplateParseErrorTest, BlockStructureIsCheckedAtParseTime) {
   expect_parse_error("{% end %}", "Extra {% end %} block");
   expect_parse_error("{% frobnicate %}", "unknown operator: 'frobnicate'");
   expect_parse_error("{% else %}", "else outside");
-  expect_parse_error("{% for x in y %}{% elif z %}{% end %}", "elif block cannot be attached to for block");
+  expect_parse_error("{% for x in y %}{% elif z %}{% end %}",
+                     "elif block cannot be attached to for block");
   expect_parse_error("{% if x %}{% else %}{% elif y %}{% end %}", "after else");
   expect_parse_error("{% try %}x{% end %}", "needs an except or a finally");
   expect_parse_error("{% continue %}", "continue outside");
@@ -256,15 +275,19 @@ class TemplateAutoEscapeTest : public ::testing::Test {
       {"include.html",
        "escaped: {% include 'escaped.html' %}\nunescaped: {% include 'unescaped.html' %}\n"
        "default: {% include 'default.html' %}\n"},
-      {"escaped_block.html", "{% autoescape xhtml_escape %}{% block name %}base: {{ name }}{% end %}"},
+      {"escaped_block.html",
+       "{% autoescape xhtml_escape %}{% block name %}base: {{ name }}{% end %}"},
       {"unescaped_block.html", "{% autoescape None %}{% block name %}base: {{ name }}{% end %}"},
-      {"escaped_extends_unescaped.html", "{% autoescape xhtml_escape %}{% extends \"unescaped_block.html\" %}"},
+      {"escaped_extends_unescaped.html",
+       "{% autoescape xhtml_escape %}{% extends \"unescaped_block.html\" %}"},
       {"escaped_overrides_unescaped.html",
        "{% autoescape xhtml_escape %}{% extends \"unescaped_block.html\" %}"
        "{% block name %}extended: {{ name }}{% end %}"},
-      {"unescaped_extends_escaped.html", "{% autoescape None %}{% extends \"escaped_block.html\" %}"},
+      {"unescaped_extends_escaped.html",
+       "{% autoescape None %}{% extends \"escaped_block.html\" %}"},
       {"unescaped_overrides_escaped.html",
-       "{% autoescape None %}{% extends \"escaped_block.html\" %}{% block name %}extended: {{ name }}{% end %}"},
+       "{% autoescape None %}{% extends \"escaped_block.html\" %}{% block name %}extended: {{ name "
+       "}}{% end %}"},
       {"raw_expression.html", "{% autoescape xhtml_escape %}expr: {{ name }}\nraw: {% raw name %}"},
   };
 };
@@ -287,8 +310,9 @@ TEST_F(TemplateAutoEscapeTest, DefaultOn) {
   EXPECT_EQ(render_in(loader, "escaped.html", v), "Bobby &lt;table&gt;s");
   EXPECT_EQ(render_in(loader, "unescaped.html", v), "Bobby <table>s");
   EXPECT_EQ(render_in(loader, "default.html", v), "Bobby &lt;table&gt;s");
-  EXPECT_EQ(render_in(loader, "include.html", v),
-            "escaped: Bobby &lt;table&gt;s\nunescaped: Bobby <table>s\ndefault: Bobby &lt;table&gt;s\n");
+  EXPECT_EQ(
+      render_in(loader, "include.html", v),
+      "escaped: Bobby &lt;table&gt;s\nunescaped: Bobby <table>s\ndefault: Bobby &lt;table&gt;s\n");
 }
 
 TEST_F(TemplateAutoEscapeTest, UnextendedBlock) {
@@ -309,7 +333,8 @@ TEST_F(TemplateAutoEscapeTest, ExtendedBlockUsesTheDefiningFilesAutoescape) {
 
 TEST_F(TemplateAutoEscapeTest, RawExpression) {
   DictLoader loader(templates_);
-  EXPECT_EQ(render_in(loader, "raw_expression.html", {{"name", "<>&\""}}), "expr: &lt;&gt;&amp;&quot;\nraw: <>&\"");
+  EXPECT_EQ(render_in(loader, "raw_expression.html", {{"name", "<>&\""}}),
+            "expr: &lt;&gt;&amp;&quot;\nraw: <>&\"");
 }
 
 TEST_F(TemplateAutoEscapeTest, CustomEscapeFunctionGetsTheStrForm) {
@@ -318,11 +343,13 @@ TEST_F(TemplateAutoEscapeTest, CustomEscapeFunctionGetsTheStrForm) {
                    return "<" + a.at(0).get<std::string>() + ">";
                  }}};
   EXPECT_EQ(render_in(loader, "foo.py", {{"name", "x"}}, fns), "s = <x>\n");
-  EXPECT_EQ(render_in(loader, "foo.py", {{"name", json::array({"not a string"})}}, fns), "s = <['not a string']>\n");
+  EXPECT_EQ(render_in(loader, "foo.py", {{"name", json::array({"not a string"})}}, fns),
+            "s = <['not a string']>\n");
 }
 
 TEST_F(TemplateAutoEscapeTest, ManualMinimizeWhitespace) {
-  DictLoader loader({{"foo.txt", "{% for i in items\n  %}{% if i > 0 %}, {% end %}{#\n  #}{{i\n  }}{% end\n%}"}});
+  DictLoader loader(
+      {{"foo.txt", "{% for i in items\n  %}{% if i > 0 %}, {% end %}{#\n  #}{{i\n  }}{% end\n%}"}});
   EXPECT_EQ(render_in(loader, "foo.txt", {{"items", {0, 1, 2, 3, 4}}}), "0, 1, 2, 3, 4");
 }
 
@@ -340,7 +367,8 @@ TEST_F(TemplateAutoEscapeTest, WhitespaceByFilename) {
 }
 
 TEST_F(TemplateAutoEscapeTest, WhitespaceByLoader) {
-  std::map<std::string, std::string, std::less<>> t{{"foo.html", "\t\tfoo\n\n"}, {"bar.txt", "\t\tbar\n\n"}};
+  std::map<std::string, std::string, std::less<>> t{{"foo.html", "\t\tfoo\n\n"},
+                                                    {"bar.txt", "\t\tbar\n\n"}};
   auto with = [&](std::string mode) {
     TemplateOptions o;
     o.whitespace = std::move(mode);
@@ -359,9 +387,10 @@ TEST_F(TemplateAutoEscapeTest, WhitespaceByLoader) {
 }
 
 TEST_F(TemplateAutoEscapeTest, WhitespaceDirective) {
-  DictLoader loader({{"foo.html",
-                      "{% whitespace oneline %}\n    {% for i in range(3) %}\n        {{ i }}\n    {% end %}\n"
-                      "{% whitespace all %}\n    pre\tformatted\n"}});
+  DictLoader loader(
+      {{"foo.html",
+        "{% whitespace oneline %}\n    {% for i in range(3) %}\n        {{ i }}\n    {% end %}\n"
+        "{% whitespace all %}\n    pre\tformatted\n"}});
   EXPECT_EQ(render_in(loader, "foo.html"), "  0  1  2  \n    pre\tformatted\n");
 }
 
@@ -379,7 +408,9 @@ class TemplateLoaderTest : public ::testing::Test {
     std::filesystem::create_directories(dir_ / "sub");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name, std::ios::binary) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+  }
   std::filesystem::path dir_;
 };
 
@@ -423,7 +454,9 @@ TEST_F(TemplateLoaderTest, MissingFileAndPathsOutsideTheRootAreErrors) {
 }
 
 TEST(TemplateLoaderLimitTest, SelfIncludeIsRefusedAtLoad) {
-  DictLoader loader({{"a.html", "{% include 'a.html' %}"}, {"b.html", "{% extends 'c.html' %}"}, {"c.html", "{% extends 'b.html' %}"}});
+  DictLoader loader({{"a.html", "{% include 'a.html' %}"},
+                     {"b.html", "{% extends 'c.html' %}"},
+                     {"c.html", "{% extends 'b.html' %}"}});
   try {
     loader.load("a.html");
     FAIL() << "no error";
@@ -435,7 +468,8 @@ TEST(TemplateLoaderLimitTest, SelfIncludeIsRefusedAtLoad) {
 
 TEST(TemplateLoaderLimitTest, IncludeDepthIsConfigurable) {
   std::map<std::string, std::string, std::less<>> t;
-  for (int i = 0; i < 10; ++i) t["t" + std::to_string(i)] = "{% include 't" + std::to_string(i + 1) + "' %}";
+  for (int i = 0; i < 10; ++i)
+    t["t" + std::to_string(i)] = "{% include 't" + std::to_string(i + 1) + "' %}";
   t["t10"] = "end";
   DictLoader deep(t);
   EXPECT_EQ(render_in(deep, "t0"), "end");
@@ -452,32 +486,41 @@ TEST(TemplateExpressionTest, ValuesPrintAsPythonStr) {
             "True None 1.0 1e+16 1e-05 0.30000000000000004");
   TemplateOptions raw;
   raw.autoescape = std::nullopt;
-  EXPECT_EQ(Template("{{ ['a', 1, None, {'k': 2.5}] }}", "<string>", raw).generate({}), "['a', 1, None, {'k': 2.5}]");
-  EXPECT_EQ(render("{{ x }}", {{"x", {"it's", "a\"b"}}}), "[&quot;it&#x27;s&quot;, &#x27;a&quot;b&#x27;]");
+  EXPECT_EQ(Template("{{ ['a', 1, None, {'k': 2.5}] }}", "<string>", raw).generate({}),
+            "['a', 1, None, {'k': 2.5}]");
+  EXPECT_EQ(render("{{ x }}", {{"x", {"it's", "a\"b"}}}),
+            "[&quot;it&#x27;s&quot;, &#x27;a&quot;b&#x27;]");
 }
 
 TEST(TemplateExpressionTest, Arithmetic) {
-  EXPECT_EQ(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ True + 1 }}"),
+  EXPECT_EQ(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 2 ** -1 "
+                   "}} {{ True + 1 }}"),
             "3 -4 2 3.5 1024 0.5 2");
-  EXPECT_EQ(render("{{ 'ab' * 3 }} {{ [1] * 2 }} {{ 'a' + 'b' }} {{ [1] + [2] }} {{ -(3) }} {{ ~5 }}"),
-            "ababab [1, 1] ab [1, 2] -3 -6");
+  EXPECT_EQ(
+      render("{{ 'ab' * 3 }} {{ [1] * 2 }} {{ 'a' + 'b' }} {{ [1] + [2] }} {{ -(3) }} {{ ~5 }}"),
+      "ababab [1, 1] ab [1, 2] -3 -6");
   EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), TemplateError);
 }
 
 TEST(TemplateExpressionTest, ComparisonsAndLogic) {
-  EXPECT_EQ(render("{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 'a' in 'cat' }} {{ 2 not in [1, 2] }} {{ 1 == 1.0 }}"),
+  EXPECT_EQ(render("{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 'a' in 'cat' }} {{ 2 not in [1, 2] }} {{ 1 "
+                   "== 1.0 }}"),
             "True False True False True");
-  EXPECT_EQ(render("{{ 0 or 'x' }} {{ 1 and 0 }} {{ not [] }} {{ 'y' if x else 'n' }} {{ x is None }}",
-                   {{"x", nullptr}}),
-            "x 0 True n True");
+  EXPECT_EQ(
+      render("{{ 0 or 'x' }} {{ 1 and 0 }} {{ not [] }} {{ 'y' if x else 'n' }} {{ x is None }}",
+             {{"x", nullptr}}),
+      "x 0 True n True");
   EXPECT_THROW(render("{{ 'a' < 1 }}"), TemplateError);
 }
 
 TEST(TemplateExpressionTest, AccessIndexingAndSlices) {
   json v = {{"user", {{"name", "Ann"}, {"tags", {"a", "b", "c", "d"}}}}};
-  EXPECT_EQ(render("{{ user.name }} {{ user['tags'][-1] }} {{ user.tags[1:3] }} {{ user.tags[::-2] }}", v),
-            "Ann d [&#x27;b&#x27;, &#x27;c&#x27;] [&#x27;d&#x27;, &#x27;b&#x27;]");
-  EXPECT_EQ(render("{{ 'h\xc3\xa9llo'[1] }}{{ 'h\xc3\xa9llo'[1:3] }}{{ len('h\xc3\xa9llo') }}"), "\xc3\xa9\xc3\xa9l5");
+  EXPECT_EQ(
+      render("{{ user.name }} {{ user['tags'][-1] }} {{ user.tags[1:3] }} {{ user.tags[::-2] }}",
+             v),
+      "Ann d [&#x27;b&#x27;, &#x27;c&#x27;] [&#x27;d&#x27;, &#x27;b&#x27;]");
+  EXPECT_EQ(render("{{ 'h\xc3\xa9llo'[1] }}{{ 'h\xc3\xa9llo'[1:3] }}{{ len('h\xc3\xa9llo') }}"),
+            "\xc3\xa9\xc3\xa9l5");
   try {
     render("{{ user.missing }}", v);
     FAIL();
@@ -490,22 +533,32 @@ TEST(TemplateExpressionTest, AccessIndexingAndSlices) {
 TEST(TemplateExpressionTest, BuiltinsAndMethods) {
   TemplateOptions raw;
   raw.autoescape = std::nullopt;
-  auto r = [&](std::string s) { return Template(s, "<string>", raw).generate({{"d", {{"b", 2}, {"a", 1}}}}); };
-  EXPECT_EQ(r("{{ sorted([3, 1, 2]) }} {{ sorted(['b', 'a'], reverse=True) }} {{ list(enumerate('ab')) }}"),
+  auto r = [&](std::string s) {
+    return Template(s, "<string>", raw).generate({{"d", {{"b", 2}, {"a", 1}}}});
+  };
+  EXPECT_EQ(r("{{ sorted([3, 1, 2]) }} {{ sorted(['b', 'a'], reverse=True) }} {{ "
+              "list(enumerate('ab')) }}"),
             "[1, 2, 3] ['b', 'a'] [[0, 'a'], [1, 'b']]");
-  EXPECT_EQ(r("{{ zip([1, 2], 'ab') }} {{ min(3, 1) }} {{ max([1, 5]) }} {{ abs(-2) }} {{ round(2.5) }} {{ round(2.675, 2) }}"),
+  EXPECT_EQ(r("{{ zip([1, 2], 'ab') }} {{ min(3, 1) }} {{ max([1, 5]) }} {{ abs(-2) }} {{ "
+              "round(2.5) }} {{ round(2.675, 2) }}"),
             "[[1, 'a'], [2, 'b']] 1 5 2 2 2.67");
-  EXPECT_EQ(r("{{ int('42') + 1 }} {{ float('1.5') }} {{ str(1.0) }} {{ bool('') }} {{ len(d) }} {{ d.items() }}"),
+  EXPECT_EQ(r("{{ int('42') + 1 }} {{ float('1.5') }} {{ str(1.0) }} {{ bool('') }} {{ len(d) }} "
+              "{{ d.items() }}"),
             "43 1.5 1.0 False 2 [['a', 1], ['b', 2]]");
-  EXPECT_EQ(r("{{ ' A b '.strip().lower() }} {{ 'a,b'.split(',') }} {{ '-'.join(['x', 'y']) }} {{ 'aXa'.replace('a', 'b') }}"),
+  EXPECT_EQ(r("{{ ' A b '.strip().lower() }} {{ 'a,b'.split(',') }} {{ '-'.join(['x', 'y']) }} {{ "
+              "'aXa'.replace('a', 'b') }}"),
             "a b ['a', 'b'] x-y bXb");
-  EXPECT_EQ(r("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }} {{ '{} and {name}'.format(1, name='n') }}"),
+  EXPECT_EQ(r("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }} {{ '{} and "
+              "{name}'.format(1, name='n') }}"),
             "True True 1 and n");
-  EXPECT_EQ(r("{{ [x * 2 for x in range(4) if x % 2] }} {{ sum(x for x in [1, 2, 3]) }} {{ d.get('z', 'none') }}"),
+  EXPECT_EQ(r("{{ [x * 2 for x in range(4) if x % 2] }} {{ sum(x for x in [1, 2, 3]) }} {{ "
+              "d.get('z', 'none') }}"),
             "[2, 6] 6 none");
-  EXPECT_EQ(r("{{ json_encode({'a': [1, '</script>']}) }} {{ url_escape('a b/c') }} {{ squeeze(' a  b ') }}"),
+  EXPECT_EQ(r("{{ json_encode({'a': [1, '</script>']}) }} {{ url_escape('a b/c') }} {{ squeeze(' a "
+              " b ') }}"),
             "{\"a\": [1, \"<\\/script>\"]} a+b%2Fc a b");
-  EXPECT_EQ(r("{{ linkify('see http://x.org') }}"), "see <a href=\"http://x.org\">http://x.org</a>");
+  EXPECT_EQ(r("{{ linkify('see http://x.org') }}"),
+            "see <a href=\"http://x.org\">http://x.org</a>");
 }
 
 TEST(TemplateExpressionTest, ForUnpackingSetAndLoopElse) {
@@ -514,20 +567,25 @@ TEST(TemplateExpressionTest, ForUnpackingSetAndLoopElse) {
   EXPECT_EQ(render("{% set a, b = 1, 2 %}{% set a += 10 %}{{ a }} {{ b }}"), "11 2");
   EXPECT_EQ(render("{% for x in [] %}x{% else %}empty{% end %}"), "empty");
   EXPECT_EQ(render("{% set i = 0 %}{% while i < 3 %}{{ i }}{% set i = i + 1 %}{% end %}"), "012");
-  EXPECT_EQ(render("{% for i in range(3) %}{% end %}{{ i }}"), "2");  // the loop variable outlives the loop
+  EXPECT_EQ(render("{% for i in range(3) %}{% end %}{{ i }}"),
+            "2");  // the loop variable outlives the loop
 }
 
 TEST(TemplateExpressionTest, TryExceptNamesAndOutputBeforeTheError) {
-  EXPECT_EQ(render("{% try %}a{{ 1/0 }}b{% except ZeroDivisionError as e %}[{{ e }}]{% end %}"), "a[division by zero]");
+  EXPECT_EQ(render("{% try %}a{{ 1/0 }}b{% except ZeroDivisionError as e %}[{{ e }}]{% end %}"),
+            "a[division by zero]");
   EXPECT_EQ(render("{% try %}{{ {}['k'] }}{% except LookupError %}lookup{% end %}"), "lookup");
   EXPECT_THROW(render("{% try %}{{ {}['k'] }}{% except TypeError %}no{% end %}"), TemplateError);
-  EXPECT_EQ(render("{% for i in range(3) %}{% try %}{% if i == 1 %}{% break %}{% end %}{% finally %}f{{ i }}{% end %}{% end %}"),
+  EXPECT_EQ(render("{% for i in range(3) %}{% try %}{% if i == 1 %}{% break %}{% end %}{% finally "
+                   "%}f{{ i }}{% end %}{% end %}"),
             "f0f1");
 }
 
 TEST(TemplateExpressionTest, ApplyWithBuiltinAndScope) {
-  EXPECT_EQ(render("{% apply linkify %}http://a.b{% end %}"), "<a href=\"http://a.b\">http://a.b</a>");
-  EXPECT_EQ(render("{% set x = 1 %}{% apply upper %}{% set x = 2 %}{{ x }}{% end %}{{ x }}", {}, {{"upper", upper_fn()}}),
+  EXPECT_EQ(render("{% apply linkify %}http://a.b{% end %}"),
+            "<a href=\"http://a.b\">http://a.b</a>");
+  EXPECT_EQ(render("{% set x = 1 %}{% apply upper %}{% set x = 2 %}{{ x }}{% end %}{{ x }}", {},
+                   {{"upper", upper_fn()}}),
             "21");
 }
 
@@ -540,7 +598,9 @@ TEST(TemplateExpressionTest, NameErrorsAndFunctionsAsValues) {
     EXPECT_EQ(e.message(), "name 'nope' is not defined");
   }
   EXPECT_THROW(render("{{ len }}"), TemplateError);
-  Functions fns{{"boom", [](const std::vector<json>&, const json&) -> json { throw std::runtime_error("bad"); }}};
+  Functions fns{{"boom", [](const std::vector<json>&, const json&) -> json {
+                   throw std::runtime_error("bad");
+                 }}};
   try {
     render("{{ boom() }}", {}, fns);
     FAIL();
@@ -550,12 +610,15 @@ TEST(TemplateExpressionTest, NameErrorsAndFunctionsAsValues) {
 }
 
 TEST(TemplateExpressionTest, KeywordArgumentsReachFunctions) {
-  Functions fns{{"f", [](const std::vector<json>& a, const json& kw) -> json { return a.size() * 10 + kw.value("k", 0); }}};
+  Functions fns{{"f", [](const std::vector<json>& a, const json& kw) -> json {
+                   return a.size() * 10 + kw.value("k", 0);
+                 }}};
   EXPECT_EQ(render("{{ f(1, 2, k=3) }}", {}, fns), "23");
 }
 
 TEST(TemplateExpressionTest, ModuleAndRawAreNotEscaped) {
-  Functions fns{{"Widget", [](const std::vector<json>&, const json&) -> json { return "<b>w</b>"; }}};
+  Functions fns{
+      {"Widget", [](const std::vector<json>&, const json&) -> json { return "<b>w</b>"; }}};
   EXPECT_EQ(render("{% module Widget() %}{{ Widget() }}", {}, fns), "<b>w</b>&lt;b&gt;w&lt;/b&gt;");
   EXPECT_EQ(render("{% import os %}{% from a import b %}ok"), "ok");
 }
@@ -568,9 +631,17 @@ TEST(TemplateLimitTest, DeepExpressionsAreParseErrors) {
   std::string chain = "{{ 1";
   for (int i = 0; i < 100000; ++i) chain += " + 1";
   expect_parse_error(chain + " }}", "nested too deeply");
-  std::string nots = "{{ " + [] { std::string s; for (int i = 0; i < 100000; ++i) s += "not "; return s; }() + "1 }}";
+  std::string nots = "{{ " + [] {
+    std::string s;
+    for (int i = 0; i < 100000; ++i) s += "not ";
+    return s;
+  }() + "1 }}";
   expect_parse_error(nots, "nested too deeply");
-  std::string attrs = "{{ x" + [] { std::string s; for (int i = 0; i < 100000; ++i) s += ".a"; return s; }() + " }}";
+  std::string attrs = "{{ x" + [] {
+    std::string s;
+    for (int i = 0; i < 100000; ++i) s += ".a";
+    return s;
+  }() + " }}";
   expect_parse_error(attrs, "nested too deeply");
   // At the limit it still renders.
   EXPECT_EQ(render("{{ " + std::string(150, '(') + "1" + std::string(150, ')') + " }}"), "1");
@@ -587,9 +658,11 @@ TEST(TemplateLimitTest, RenderBudgets) {
   o.max_loop_iterations = 1000;
   o.max_output_bytes = 100;
   EXPECT_THROW(Template("{% while True %}{% end %}", "<string>", o).generate({}), TemplateError);
-  EXPECT_THROW(Template("{% for i in range(50) %}xxxxxxxx{% end %}", "<string>", o).generate({}), TemplateError);
+  EXPECT_THROW(Template("{% for i in range(50) %}xxxxxxxx{% end %}", "<string>", o).generate({}),
+               TemplateError);
   try {
-    Template("{% try %}{% while True %}{% end %}{% except %}caught{% end %}", "<string>", o).generate({});
+    Template("{% try %}{% while True %}{% end %}{% except %}caught{% end %}", "<string>", o)
+        .generate({});
     FAIL();
   } catch (const TemplateError& e) {
     EXPECT_EQ(e.kind(), "LimitError");  // not catchable by {% except %}

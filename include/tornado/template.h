@@ -43,8 +43,8 @@ namespace tornado::templates {
 // object, empty when none). Its result is data: escaped by autoescape like any expression,
 // unless output with {% raw %} or {% module %}. Throwing std::exception from it becomes a
 // TemplateError (kind "Exception") that {% try %}/{% except %} can catch.
-using Function =
-    std::function<nlohmann::json(const std::vector<nlohmann::json>& args, const nlohmann::json& kwargs)>;
+using Function = std::function<nlohmann::json(const std::vector<nlohmann::json>& args,
+                                              const nlohmann::json& kwargs)>;
 // Names callable in expressions, on top of (and shadowing) the built-ins.
 using Functions = std::map<std::string, Function, std::less<>>;
 
@@ -96,7 +96,8 @@ class ParseError : public std::runtime_error {
 // error came through include or a block.
 class TemplateError : public std::runtime_error {
  public:
-  TemplateError(std::string kind, std::string message, std::string filename, int lineno, std::string via = {});
+  TemplateError(std::string kind, std::string message, std::string filename, int lineno,
+                std::string via = {});
   const std::string& kind() const noexcept { return kind_; }
   const std::string& message() const noexcept { return message_; }
   const std::string& filename() const noexcept { return filename_; }
@@ -119,7 +120,8 @@ class Template {
   // Parses `source` (UTF-8). Throws ParseError; std::invalid_argument for a bad
   // options.whitespace. A template made this way has no loader: include/extends in it are
   // a ParseError, as in Tornado.
-  explicit Template(std::string source, std::string name = "<string>", TemplateOptions options = {});
+  explicit Template(std::string source, std::string name = "<string>",
+                    TemplateOptions options = {});
   ~Template();
   Template(Template&&) noexcept;
   Template& operator=(Template&&) noexcept;
@@ -194,10 +196,13 @@ class Loader : public BaseLoader {
 // Templates from a map of name -> source.
 class DictLoader : public BaseLoader {
  public:
-  explicit DictLoader(std::map<std::string, std::string, std::less<>> templates, TemplateOptions options = {});
+  explicit DictLoader(std::map<std::string, std::string, std::less<>> templates,
+                      TemplateOptions options = {});
   // DictLoader loader({{"base.html", "..."}, {"page.html", "..."}});
-  DictLoader(std::initializer_list<std::pair<const std::string, std::string>> templates, TemplateOptions options = {})
-      : DictLoader(std::map<std::string, std::string, std::less<>>(templates), std::move(options)) {}
+  DictLoader(std::initializer_list<std::pair<const std::string, std::string>> templates,
+             TemplateOptions options = {})
+      : DictLoader(std::map<std::string, std::string, std::less<>>(templates), std::move(options)) {
+  }
   std::string resolve_path(std::string_view name, std::string_view parent_path) const override;
 
  protected:

@@ -93,15 +93,15 @@ struct Node {
   int line = 0;
   std::string text;  // Text (already whitespace-filtered); Include/Extends/Block name
   bool raw = false;
-  ExprPtr expr;  // Expression value, If/While condition, For iterable, Set value, Apply function
+  ExprPtr expr;   // Expression value, If/While condition, For iterable, Set value, Apply function
   Target target;  // For
   std::vector<Target> set_targets;  // Set: a = b = value
-  std::string aug_op;  // Set: "+" for "+=", ... empty for "="
+  std::string aug_op;               // Set: "+" for "+=", ... empty for "="
   Body body;
   std::vector<std::pair<ExprPtr, Body>> elifs;  // If
-  std::optional<Body> else_body;  // If, For, While, Try
-  std::vector<ExceptClause> handlers;  // Try
-  std::optional<Body> finally_body;  // Try
+  std::optional<Body> else_body;                // If, For, While, Try
+  std::vector<ExceptClause> handlers;           // Try
+  std::optional<Body> finally_body;             // Try
 };
 
 struct File {
@@ -111,9 +111,9 @@ struct File {
   std::optional<std::string> autoescape;
   Body body;
   TemplateOptions options;
-  bool has_blocks_or_includes = false;  // a render needs the named-block map
-  std::vector<std::string> extends;     // names in the top-level {% extends %}, in order
-  const Template* owner = nullptr;  // kept current by Template's move operations
+  bool has_blocks_or_includes = false;            // a render needs the named-block map
+  std::vector<std::string> extends;               // names in the top-level {% extends %}, in order
+  const Template* owner = nullptr;                // kept current by Template's move operations
   mutable std::atomic<std::size_t> size_hint{0};  // the last output's size, to reserve
 };
 
@@ -121,7 +121,6 @@ struct File {
 void parse_template(File& file, std::string_view source, const std::string& whitespace);
 
 // Parses the text of one expression / directive argument. `line` is for errors.
-struct ExprParser;
 ExprPtr parse_expression(std::string_view text, const File& file, int line);
 Target parse_for_header(std::string_view text, const File& file, int line, ExprPtr& iterable);
 void parse_assignment(std::string_view text, const File& file, int line, Node& node);

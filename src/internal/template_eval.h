@@ -88,11 +88,13 @@ struct Ctx {
   std::uint64_t iterations = 0;
   void count_iteration() {
     if (options.max_loop_iterations && ++iterations > options.max_loop_iterations)
-      throw LimitExceeded("more than " + std::to_string(options.max_loop_iterations) + " loop iterations");
+      throw LimitExceeded("more than " + std::to_string(options.max_loop_iterations) +
+                          " loop iterations");
   }
   void check_length(std::size_t n) const {
     if (n > options.max_sequence_length)
-      throw LimitExceeded("a value of " + std::to_string(n) + " items or bytes is past max_sequence_length (" +
+      throw LimitExceeded("a value of " + std::to_string(n) +
+                          " items or bytes is past max_sequence_length (" +
                           std::to_string(options.max_sequence_length) + ")");
   }
 };
