@@ -134,10 +134,26 @@ json arithmetic(std::string_view op, const json& a, const json& b, Ctx& ctx) {
     double x = as_double(a), y = as_double(b);
     if (y == 0)
       raise("ZeroDivisionError", op == "//" ? "float floor division by zero" : "float modulo");
-    double m = std::fmod(x, y);
-    if (m != 0 && ((m < 0) != (y < 0))) m += y;
-    if (op == "%") return m == 0 ? std::copysign(0.0, y) : m;
-    return std::floor((x - m) / y + 0.0);
+    // CPython's float_divmod, step by step, so the results match to the last bit.
+    double mod = std::fmod(x, y);
+    double div = (x - mod) / y;
+    if (mod != 0) {
+      if ((y < 0) != (mod < 0)) {
+        mod += y;
+        div -= 1.0;
+      }
+    } else {
+      mod = std::copysign(0.0, y);
+    }
+    if (op == "%") return mod;
+    double floordiv = 0;
+    if (div != 0) {
+      floordiv = std::floor(div);
+      if (div - floordiv > 0.5) floordiv += 1.0;
+    } else {
+      floordiv = std::copysign(0.0, x / y);
+    }
+    return floordiv;
   }
   if (op == "**") {
     if (ints && as_int(b) >= 0) {

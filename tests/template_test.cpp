@@ -502,6 +502,14 @@ TEST(TemplateExpressionTest, Arithmetic) {
   EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), TemplateError);
 }
 
+// Found by a differential run against Python over 3,000 random floats: floor division
+// must follow CPython's float_divmod step by step (floor((x - fmod) / y) is one ulp off).
+TEST(TemplateExpressionTest, FloatFloorDivisionAndModuloMatchCPython) {
+  EXPECT_EQ(render("{{ -5.650001188929331e+16 // 7 }} {{ -7.678646470319949e+16 // 7 }} {{ -5.650001188929331e+16 % 7 }}"),
+            "-8071430269899046.0 -1.0969494957599928e+16 3.0");
+  EXPECT_EQ(render("{{ 7.5 // 2 }} {{ -7.5 % 2 }} {{ 0.0 // -3 }} {{ -0.0 % 5 }} {{ 5.0 % -3 }}"), "3.0 0.5 -0.0 0.0 -1.0");
+}
+
 TEST(TemplateExpressionTest, ComparisonsAndLogic) {
   EXPECT_EQ(render("{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 'a' in 'cat' }} {{ 2 not in [1, 2] }} {{ 1 "
                    "== 1.0 }}"),
