@@ -17,6 +17,11 @@ add_executable(interop_web_app_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/web_ap
 target_compile_options(interop_web_app_server PRIVATE ${TORNADO_WARNINGS})
 target_link_libraries(interop_web_app_server PRIVATE tornado)
 
+# The template renderer test_templates.py compares with Python Tornado's output.
+add_executable(interop_template_render ${CMAKE_CURRENT_SOURCE_DIR}/interop/template_render.cpp)
+target_compile_options(interop_template_render PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(interop_template_render PRIVATE tornado)
+
 file(GLOB INTEROP_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_*.py)
 foreach(script ${INTEROP_SCRIPTS})
   get_filename_component(name ${script} NAME_WE)
@@ -26,5 +31,5 @@ foreach(script ${INTEROP_SCRIPTS})
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
     TIMEOUT 120
-    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>")
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>")
 endforeach()

@@ -87,6 +87,21 @@ HTTPServer& Application::listen(int port, HTTPServerOptions options, std::string
   return *servers_.back();
 }
 
+templates::BaseLoader& Application::template_loader(const std::string& path) {
+  if (settings_.template_loader) return *settings_.template_loader;
+  auto it = loaders_.find(path);
+  if (it == loaders_.end()) {
+    templates::TemplateOptions options;
+    options.autoescape = settings_.autoescape;
+    options.whitespace = settings_.template_whitespace;
+    it = loaders_
+             .emplace(path, std::make_shared<templates::Loader>(
+                                path, options, /*watch=*/!settings_.compiled_template_cache))
+             .first;
+  }
+  return *it->second;
+}
+
 const HandlerFactory& Application::find_handler(const httputil::HTTPServerRequest& request,
                                                 routing::PathArgs& args) const {
   if (const routing::Rule* rule = default_router_.find(request, args)) {

@@ -11,6 +11,7 @@
 // add_transform) before serving; serving is on the loop thread.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -138,6 +139,11 @@ class Application : public httputil::HTTPServerConnectionDelegate {
   routing::RuleRouter& router() noexcept { return default_router_; }
   const std::vector<OutputTransformFactory>& transforms() const noexcept { return transforms_; }
 
+  // The template loader for `path`: settings.template_loader if set, else one Loader per
+  // path, made on first use with settings.autoescape / template_whitespace and re-reading
+  // changed files when compiled_template_cache is off (debug).
+  templates::BaseLoader& template_loader(const std::string& path);
+
   // HTTPServerConnectionDelegate: one dispatcher per request.
   std::unique_ptr<httputil::HTTPMessageDelegate> start_request(
       httputil::HTTPConnection* connection) override;
@@ -157,6 +163,7 @@ class Application : public httputil::HTTPServerConnectionDelegate {
   std::vector<OutputTransformFactory> transforms_;
   std::shared_ptr<const HandlerFactory> not_found_;
   std::vector<std::unique_ptr<HTTPServer>> servers_;
+  std::map<std::string, std::shared_ptr<templates::BaseLoader>, std::less<>> loaders_;
 };
 
 }  // namespace tornado::web

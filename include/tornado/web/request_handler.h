@@ -37,6 +37,7 @@
 #include "tornado/ioloop.h"
 #include "tornado/routing.h"
 #include "tornado/task.h"
+#include "tornado/template.h"
 #include "tornado/web/errors.h"
 #include "tornado/web/settings.h"
 #include "tornado/web/xsrf.h"
@@ -203,6 +204,25 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void clear_cookie(std::string_view name, std::string_view path = "/",
                     std::string_view domain = {});
   void clear_all_cookies(std::string_view path = "/", std::string_view domain = {});
+
+  // ---- templates ----
+  // Renders template `name` (through the application's loader for get_template_path()) with
+  // get_template_namespace() and `values` (which win), and the functions of
+  // get_template_functions(). Throws templates::ParseError / TemplateError.
+  std::string render_string(std::string_view name,
+                            const nlohmann::json& values = nlohmann::json::object());
+  // render_string, then finish() with it. After finish(): std::logic_error.
+  void render(std::string_view name, const nlohmann::json& values = nlohmann::json::object());
+  // Where render() looks (default settings.template_path).
+  virtual std::string get_template_path() const;
+  // The values every template sees: `request` (method, uri, path, query, host, host_name,
+  // remote_ip, protocol, version, arguments), `current_user`, `locale` (the browser-locale
+  // stub). Override to add more (call the base).
+  virtual nlohmann::json get_template_namespace();
+  // The functions every template can call besides the built-ins (escape, url_escape,
+  // json_encode, squeeze, linkify, ...): xsrf_form_html() and reverse_url(name, args...).
+  // static_url comes with StaticFileHandler (not in this branch). Override to add more.
+  virtual templates::Functions get_template_functions();
 
   // ---- signed cookies (Tornado's format; settings.cookie_secret, key_version) ----
   // Sets a cookie signed with cookie_secret (v2 unless `version`), expiring in

@@ -18,6 +18,10 @@
 #include "tornado/task.h"
 #include "tornado/web/signing.h"
 
+namespace tornado::templates {
+class BaseLoader;
+}
+
 namespace tornado::web {
 
 class HandlerFactory;
@@ -70,6 +74,9 @@ struct Settings {
   std::size_t websocket_max_message_size = 10 * 1024 * 1024;
   // Anything else an application wants to reach through handler.settings().
   nlohmann::json extra = nlohmann::json::object();
+  // Loads render()'s templates instead of a Loader on template_path (Tornado's
+  // template_loader), e.g. a templates::DictLoader.
+  std::shared_ptr<templates::BaseLoader> template_loader;
 };
 
 // Rewrites the response on its way out (Tornado's OutputTransform, e.g. gzip). One is made

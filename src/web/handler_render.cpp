@@ -1,0 +1,75 @@
+// RequestHandler: render/render_string through the template module, with Tornado's default
+// template namespace expressed as JSON values and functions.
+#include "tornado/web.h"
+#include "web/web_internal.h"
+
+namespace tornado::web {
+
+namespace {
+
+nlohmann::json utf8_or_null(const std::string& s) {
+  return detail::is_valid_utf8(s) ? nlohmann::json(s) : nlohmann::json();
+}
+
+}  // namespace
+
+std::string RequestHandler::get_template_path() const { return settings().template_path; }
+
+nlohmann::json RequestHandler::get_template_namespace() {
+  nlohmann::json arguments = nlohmann::json::object();
+  for (const auto& [name, values] : request_.arguments) {
+    if (!detail::is_valid_utf8(name)) continue;
+    auto& list = arguments[name] = nlohmann::json::array();
+    for (const auto& v : values) list.push_back(utf8_or_null(v));
+  }
+  return {
+      {"request",
+       {{"method", request_.method},
+        {"uri", utf8_or_null(request_.uri)},
+        {"path", utf8_or_null(request_.path)},
+        {"query", utf8_or_null(request_.query)},
+        {"host", utf8_or_null(request_.host)},
+        {"host_name", utf8_or_null(request_.host_name)},
+        {"remote_ip", request_.remote_ip},
+        {"protocol", request_.protocol},
+        {"version", request_.version},
+        {"arguments", std::move(arguments)}}},
+      {"current_user", current_user()},
+      {"locale", get_browser_locale()},
+  };
+}
+
+templates::Functions RequestHandler::get_template_functions() {
+  templates::Functions f;
+  f["xsrf_form_html"] = [this](const std::vector<nlohmann::json>&, const nlohmann::json&) {
+    return nlohmann::json(xsrf_form_html());
+  };
+  f["reverse_url"] = [this](const std::vector<nlohmann::json>& args, const nlohmann::json&) {
+    if (args.empty() || !args[0].is_string()) {
+      throw std::invalid_argument("reverse_url(name, args...) needs a rule name");
+    }
+    std::vector<std::string> rest;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      rest.push_back(args[i].is_string() ? args[i].get<std::string>() : args[i].dump());
+    }
+    return nlohmann::json(reverse_url(args[0].get<std::string>(), rest));
+  };
+  return f;
+}
+
+std::string RequestHandler::render_string(std::string_view name, const nlohmann::json& values) {
+  auto& loader = application_->template_loader(get_template_path());
+  auto t = loader.load(name);
+  nlohmann::json ns = get_template_namespace();
+  if (values.is_object()) {
+    for (auto it = values.begin(); it != values.end(); ++it) ns[it.key()] = it.value();
+  }
+  return t->generate(ns, get_template_functions());
+}
+
+void RequestHandler::render(std::string_view name, const nlohmann::json& values) {
+  if (finished_) throw std::logic_error("Cannot render() after finish()");
+  finish(render_string(name, values));
+}
+
+}  // namespace tornado::web
