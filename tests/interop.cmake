@@ -6,6 +6,12 @@ add_executable(interop_echo_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/echo_serv
 target_compile_options(interop_echo_server PRIVATE ${TORNADO_WARNINGS})
 target_link_libraries(interop_echo_server PRIVATE tornado nlohmann_json::nlohmann_json)
 
+# Signed values and XSRF tokens, made and read by both sides (test_web_signing.py).
+add_executable(interop_signing_tool ${CMAKE_CURRENT_SOURCE_DIR}/interop/signing_tool.cpp)
+target_compile_options(interop_signing_tool PRIVATE ${TORNADO_WARNINGS})
+target_include_directories(interop_signing_tool PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(interop_signing_tool PRIVATE tornado nlohmann_json::nlohmann_json)
+
 # The template renderer test_templates.py compares with Python Tornado's output.
 add_executable(interop_template_render ${CMAKE_CURRENT_SOURCE_DIR}/interop/template_render.cpp)
 target_compile_options(interop_template_render PRIVATE ${TORNADO_WARNINGS})
@@ -20,5 +26,5 @@ foreach(script ${INTEROP_SCRIPTS})
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
     TIMEOUT 120
-    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>")
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>")
 endforeach()
