@@ -497,6 +497,9 @@ Value eval(const Expr& e, Ctx& ctx) {
     case ExprKind::Binary: {
       Value a = eval(*e.a, ctx);
       Value b = eval(*e.b, ctx);
+      if (e.name == "%" && a->is_string())
+        return Value::own(percent_format(a->get_ref<const std::string&>(), *b,
+                                         e.b->kind == ExprKind::Tuple, ctx));
       return Value::own(arithmetic(e.name, *a, *b, ctx));
     }
     case ExprKind::And: {

@@ -3,6 +3,9 @@
 // (index, count). Case mapping and the is*() tests are ASCII-only (docs/template.md).
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "internal/template_eval.h"
@@ -355,6 +358,95 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
 }
 
 }  // namespace
+
+json percent_format(const std::string& fmt, const json& args, bool args_is_tuple, Ctx& ctx) {
+  std::vector<const json*> positional;
+  if (args_is_tuple) {
+    for (const auto& a : args) positional.push_back(&a);
+  } else {
+    positional.push_back(&args);
+  }
+  std::size_t next = 0;
+  bool used_mapping = false;
+  std::string out;
+  for (std::size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    if (++i >= fmt.size()) raise("ValueError", "incomplete format");
+    const json* value = nullptr;
+    if (fmt[i] == '(') {
+      std::size_t close = fmt.find(')', i);
+      if (close == std::string::npos) raise("ValueError", "incomplete format key");
+      if (args_is_tuple || !args.is_object()) raise("TypeError", "format requires a mapping");
+      std::string key = fmt.substr(i + 1, close - i - 1);
+      auto it = args.find(key);
+      if (it == args.end()) raise("KeyError", py_repr(json(key)));
+      value = &*it;
+      used_mapping = true;
+      i = close + 1;
+    }
+    std::string spec = "%";
+    while (i < fmt.size() && std::strchr("-+ 0#", fmt[i])) spec += fmt[i++];
+    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) spec += fmt[i++];
+    if (i < fmt.size() && fmt[i] == '.') {
+      spec += fmt[i++];
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) spec += fmt[i++];
+    }
+    if (i >= fmt.size()) raise("ValueError", "incomplete format");
+    char conv = fmt[i];
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    if (!value) {
+      if (next >= positional.size()) raise("TypeError", "not enough arguments for format string");
+      value = positional[next++];
+    }
+    char buf[512];
+    if (conv == 's' || conv == 'r') {
+      std::string text = conv == 's' ? py_str(*value) : py_repr(*value);
+      // Width and precision count code points, as Python does; only ASCII is padded exactly.
+      std::snprintf(buf, sizeof buf, (spec + "s").c_str(), "");
+      std::size_t width = 0, prec = std::string::npos;
+      std::string digits = spec.substr(1);
+      bool left = digits.find('-') != std::string::npos;
+      digits.erase(0, digits.find_first_not_of("-+ 0#"));
+      if (auto dot = digits.find('.'); dot != std::string::npos) {
+        prec = dot + 1 < digits.size() ? std::stoul(digits.substr(dot + 1)) : 0;
+        digits.resize(dot);
+      }
+      if (!digits.empty()) width = std::stoul(digits);
+      if (prec != std::string::npos && code_point_count(text) > prec)
+        text = text.substr(0, code_point_offsets(text)[prec]);
+      std::size_t len = code_point_count(text);
+      std::string pad(width > len ? width - len : 0, ' ');
+      out += left ? text + pad : pad + text;
+    } else if (std::strchr("dixXo", conv)) {
+      if (!is_number(*value))
+        raise("TypeError", std::string("%") + conv + " format: a real number is required, not " +
+                               std::string(type_name(*value)));
+      long long n = value->is_number_float()
+                        ? static_cast<long long>(std::trunc(value->get<double>()))
+                        : static_cast<long long>(as_double(*value));
+      if (value->is_number_integer()) n = value->get<std::int64_t>();
+      std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), n);
+      out += buf;
+    } else if (std::strchr("eEfFgG", conv)) {
+      if (!is_number(*value))
+        raise("TypeError", "must be real number, not " + std::string(type_name(*value)));
+      std::snprintf(buf, sizeof buf, (spec + conv).c_str(), as_double(*value));
+      out += buf;
+    } else {
+      raise("ValueError", std::string("unsupported format character '") + conv + "'");
+    }
+    ctx.check_length(out.size());
+  }
+  if (!used_mapping && next < positional.size() && !(positional.size() == 1 && args.is_object()))
+    raise("TypeError", "not all arguments converted during string formatting");
+  return out;
+}
 
 Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
   const json& v = *self;

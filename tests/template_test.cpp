@@ -505,9 +505,21 @@ TEST(TemplateExpressionTest, Arithmetic) {
 // Found by a differential run against Python over 3,000 random floats: floor division
 // must follow CPython's float_divmod step by step (floor((x - fmod) / y) is one ulp off).
 TEST(TemplateExpressionTest, FloatFloorDivisionAndModuloMatchCPython) {
-  EXPECT_EQ(render("{{ -5.650001188929331e+16 // 7 }} {{ -7.678646470319949e+16 // 7 }} {{ -5.650001188929331e+16 % 7 }}"),
+  EXPECT_EQ(render("{{ -5.650001188929331e+16 // 7 }} {{ -7.678646470319949e+16 // 7 }} {{ "
+                   "-5.650001188929331e+16 % 7 }}"),
             "-8071430269899046.0 -1.0969494957599928e+16 3.0");
-  EXPECT_EQ(render("{{ 7.5 // 2 }} {{ -7.5 % 2 }} {{ 0.0 // -3 }} {{ -0.0 % 5 }} {{ 5.0 % -3 }}"), "3.0 0.5 -0.0 0.0 -1.0");
+  EXPECT_EQ(render("{{ 7.5 // 2 }} {{ -7.5 % 2 }} {{ 0.0 // -3 }} {{ -0.0 % 5 }} {{ 5.0 % -3 }}"),
+            "3.0 0.5 -0.0 0.0 -1.0");
+}
+
+TEST(TemplateExpressionTest, PercentFormatting) {
+  EXPECT_EQ(
+      render(
+          "{{ '%s and %s' % (1, 'two') }}|{{ '%05.1f' % 2.25 }}|{{ '%(n)s' % d }}|{{ '%s' % [1] }}",
+          {{"d", {{"n", "x"}}}}),
+      "1 and two|002.2|x|[1]");
+  EXPECT_THROW(render("{{ '%s %s' % (1,) }}"), TemplateError);
+  EXPECT_THROW(render("{{ '%s' % (1, 2) }}"), TemplateError);
 }
 
 TEST(TemplateExpressionTest, ComparisonsAndLogic) {

@@ -123,6 +123,9 @@ bool has_function(std::string_view name, const Ctx& ctx);
 // Built-ins; false if `name` is not one.
 bool call_builtin(std::string_view name, Args& args, Ctx& ctx, Value& out);
 bool is_builtin(std::string_view name);
+// Python's `fmt % args` (%s %r %d %i %x %X %o %e %f %g %%, flags, width, precision,
+// %(key)s with a dict); args_is_tuple when the right operand was a tuple literal.
+json percent_format(const std::string& fmt, const json& args, bool args_is_tuple, Ctx& ctx);
 // obj.name(args): string, list and dict methods.
 Value call_method(const Value& self, std::string_view name, Args& args, Ctx& ctx);
 
