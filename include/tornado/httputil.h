@@ -324,8 +324,8 @@ std::string get_content_range(std::optional<int64_t> start, std::optional<int64_
 //   end, a start after the end, `bytes=-0`, any range of an empty file).
 struct RangeDecision {
   enum Kind { kWhole, kPartial, kUnsatisfiable } kind = kWhole;
-  int64_t start = 0;  // first byte to send
-  int64_t end = 0;    // one past the last byte to send (size for kWhole)
+  int64_t start = 0;          // first byte to send
+  int64_t end = 0;            // one past the last byte to send (size for kWhole)
   std::string content_range;  // empty for kWhole
   int64_t length() const noexcept { return end - start; }
 };
