@@ -1,10 +1,13 @@
 // web: the gzip output transform (Tornado's GZipContentEncoding) over zlib.
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "tornado/web/gzip.h"
 
@@ -106,21 +109,29 @@ struct GZipContentEncoding::Deflater {
 
   // Compresses `input` and returns what zlib emits with `flush` (Z_SYNC_FLUSH or Z_FINISH).
   std::string run(std::string_view input, int flush) {
+    constexpr std::size_t kSlice = std::size_t{1} << 30;  // zlib counts in uInt
     std::string out;
-    out.resize(deflateBound(&stream, static_cast<uLong>(input.size())) + 16);
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-    stream.avail_in = static_cast<uInt>(input.size());
+    out.resize(deflateBound(&stream, static_cast<uLong>(std::min(input.size(), kSlice))) + 64);
     std::size_t used = 0;
     for (;;) {
-      if (used == out.size()) out.resize(out.size() * 2);
-      stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-      stream.avail_out = static_cast<uInt>(out.size() - used);
-      int rc = deflate(&stream, flush);
-      used = out.size() - stream.avail_out;
-      if (rc == Z_STREAM_END) break;
-      if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("zlib deflate failed");
-      // Done when zlib had room left over: everything is flushed.
-      if (stream.avail_out != 0 && stream.avail_in == 0) break;
+      std::size_t take = std::min(input.size(), kSlice);
+      bool last = take == input.size();
+      stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+      stream.avail_in = static_cast<uInt>(take);
+      for (;;) {
+        if (out.size() - used < 64) out.resize(out.size() * 2);
+        std::size_t room = std::min(out.size() - used, kSlice);
+        stream.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+        stream.avail_out = static_cast<uInt>(room);
+        int rc = deflate(&stream, last ? flush : Z_NO_FLUSH);
+        used += room - stream.avail_out;
+        if (rc == Z_STREAM_END) break;
+        if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("zlib deflate failed");
+        // Done with this slice when zlib had room left over: all of it went in (and out).
+        if (stream.avail_out != 0 && stream.avail_in == 0) break;
+      }
+      input.remove_prefix(take);
+      if (last) break;
     }
     out.resize(used);
     return out;
