@@ -1,0 +1,30 @@
+// tornado/web.h — the web framework: Application, RequestHandler, HTTPError (Tornado's `web`).
+//
+//   #include <tornado/web.h>
+//   using namespace tornado;
+//
+//   struct MainHandler : web::RequestHandler {
+//     Task<> get() override { write("Hello, world"); co_return; }
+//   };
+//
+//   int main() {
+//     web::Application app({{"/", web::handler<MainHandler>()}});
+//     app.listen(8888);
+//     IOLoop::current().start();
+//   }
+//
+// The pieces, one header each (all included here):
+//   web/errors.h           HTTPError, MissingArgumentError, Finish
+//   web/settings.h         Settings (Tornado's keys and defaults), CookieOptions, OutputTransform
+//   web/request_handler.h  RequestHandler: arguments, output, cookies, users, ETags, errors
+//   web/application.h      Application (routing table + settings; the server's delegate),
+//                          handler<H>(init args...), URLSpec
+// Routing itself (Rule, PathMatches, HostMatches, reverse_url) is in routing.h.
+// See docs/web.md for the request flow and what differs from Python Tornado.
+#pragma once
+
+#include "tornado/routing.h"
+#include "tornado/web/application.h"
+#include "tornado/web/errors.h"
+#include "tornado/web/request_handler.h"
+#include "tornado/web/settings.h"

@@ -1,0 +1,272 @@
+// tornado/web/request_handler.h — RequestHandler, the base of every handler (part of web.h).
+//
+//   struct ItemHandler : web::RequestHandler {        // route "/items/([0-9]+)"
+//     void initialize(std::string db) { db_ = std::move(db); }   // the rule's arguments
+//     Task<> get() override {
+//       auto id = path_arg(0);
+//       auto fmt = get_argument("format", "html");
+//       if (fmt == "json") co_return write(nlohmann::json{{"id", id}});
+//       write("<p>" + escape::xhtml_escape(id) + "</p>");
+//       co_return;
+//     }
+//     std::string db_;
+//   };
+//
+// One handler object serves one request; it is made when the request's head is read and
+// destroyed when the response is finished and its task has returned. The method runs on
+// the loop thread; every method here is loop-thread only.
+// The flow (Tornado's _execute): 405 unless the method is supported and implemented; the
+// body parsed (unless stream_request_body); the XSRF check for POST/PUT/PATCH/DELETE when
+// xsrf_cookies is on; prepare(); the method; finish() unless it already happened. An
+// exception becomes an error page: HTTPError(code) → code, Finish → the response as is,
+// anything else → 500 (logged with the request).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tornado/frame_alloc.h"
+#include "tornado/httputil.h"
+#include "tornado/ioloop.h"
+#include "tornado/routing.h"
+#include "tornado/task.h"
+#include "tornado/web/errors.h"
+#include "tornado/web/settings.h"
+
+namespace tornado::web {
+
+class Application;
+namespace detail {
+class RequestDispatcher;
+}
+
+// The HTTP methods as bits, for the methods a handler class implements (Allow on a 405).
+enum class Method : unsigned {
+  kGet = 1,
+  kHead = 2,
+  kPost = 4,
+  kDelete = 8,
+  kPatch = 16,
+  kPut = 32,
+  kOptions = 64,
+};
+
+class RequestHandler : public tornado::detail::PooledFrame {
+ public:
+  RequestHandler();
+  virtual ~RequestHandler();
+  RequestHandler(const RequestHandler&) = delete;
+  RequestHandler& operator=(const RequestHandler&) = delete;
+
+  // ---- what a handler overrides ----
+  // The HTTP methods; each default answers 405 (with Allow: the methods the class
+  // implements). `delete` is a C++ keyword: delete_().
+  virtual Task<> get();
+  virtual Task<> head();
+  virtual Task<> post();
+  virtual Task<> delete_();
+  virtual Task<> patch();
+  virtual Task<> put();
+  virtual Task<> options();
+  // Runs before the method (and, for stream_request_body handlers, before the body is read).
+  // May finish the request (then the method is not called).
+  virtual Task<> prepare();
+  // Headers every response of this handler starts with (called by clear(), so also after
+  // an error resets the response). Tornado's set_default_headers.
+  virtual void set_default_headers() {}
+  // After the response is finished (Tornado's on_finish): cleanup, logging.
+  virtual void on_finish() {}
+  // The client went away before the response was finished. The default does nothing; then
+  // the framework cancels the handler's task (CancelledError at its suspension point).
+  virtual void on_connection_close() {}
+  // Methods this handler accepts at all (Tornado's SUPPORTED_METHODS); others get 405.
+  virtual std::span<const std::string_view> supported_methods() const;
+  // true: the body is not collected; data_received gets it piece by piece, and reading the
+  // socket waits while the returned task runs (backpressure). prepare() runs first.
+  virtual bool stream_request_body() const { return false; }
+  virtual Task<> data_received(std::string_view chunk);
+  // Per-handler limits for streamed bodies (nullopt: the server's).
+  virtual std::optional<std::size_t> max_body_size() const { return std::nullopt; }
+  virtual std::optional<Duration> body_timeout() const { return std::nullopt; }
+  // Overrides Settings::request_timeout for this handler.
+  virtual std::optional<Duration> request_timeout() const;
+  // The user for current_user() (computed once per request); null = nobody.
+  virtual nlohmann::json get_current_user() { return nullptr; }
+  // Writes the error page's body (Tornado's write_error). The default is a small HTML page,
+  // or the exception's text as text/plain with serve_traceback.
+  virtual void write_error(int status_code, std::exception_ptr error);
+  // The ETag for the buffered body (Tornado: a quoted SHA-1 hex of it); nullopt = none.
+  virtual std::optional<std::string> compute_etag() const;
+  // Where authenticated() sends anonymous users (default: settings.login_url).
+  virtual std::string get_login_url() const;
+  // Locale hooks: STUBS until a locale module exists. Return the Accept-Language's first
+  // tag (browser) and nullopt (user): no translation is done.
+  virtual std::optional<std::string> get_user_locale() { return std::nullopt; }
+  virtual std::string get_browser_locale(std::string_view default_locale = "en_US") const;
+
+  // ---- the request ----
+  Application& application() const noexcept { return *application_; }
+  const Settings& settings() const noexcept;
+  httputil::HTTPServerRequest& request() noexcept { return request_; }
+  const httputil::HTTPServerRequest& request() const noexcept { return request_; }
+  // Positional path arguments (groups of the route pattern), UTF-8 checked.
+  const std::string& path_arg(std::size_t index) const;
+  std::size_t path_arg_count() const noexcept { return path_args_.args.size(); }
+  // A named group (?P<name>...) of the route pattern; throws std::out_of_range if none.
+  const std::string& path_kwarg(std::string_view name) const;
+  const routing::PathArgs& path_args() const noexcept { return path_args_; }
+
+  // Query and body arguments merged (Tornado's get_argument): the last value, control
+  // characters other than \t\n\r replaced by spaces, stripped of surrounding whitespace
+  // when `strip`. Missing → MissingArgumentError (400); not UTF-8 → HTTPError 400.
+  std::string get_argument(std::string_view name, bool strip = true) const;
+  std::string get_argument(std::string_view name, std::string_view default_value,
+                           bool strip = true) const;
+  std::optional<std::string> get_optional_argument(std::string_view name, bool strip = true) const;
+  std::vector<std::string> get_arguments(std::string_view name, bool strip = true) const;
+  std::string get_query_argument(std::string_view name, bool strip = true) const;
+  std::string get_query_argument(std::string_view name, std::string_view default_value,
+                                 bool strip = true) const;
+  std::vector<std::string> get_query_arguments(std::string_view name, bool strip = true) const;
+  std::string get_body_argument(std::string_view name, bool strip = true) const;
+  std::string get_body_argument(std::string_view name, std::string_view default_value,
+                                bool strip = true) const;
+  std::vector<std::string> get_body_arguments(std::string_view name, bool strip = true) const;
+
+  // ---- the response ----
+  // Sets the status; `reason` replaces the standard phrase (a reason with "<" or a control
+  // character becomes "Unknown", as in Tornado). An unknown code without reason: "Unknown".
+  void set_status(int status_code, std::optional<std::string_view> reason = std::nullopt);
+  int get_status() const noexcept { return status_code_; }
+  const std::string& reason() const noexcept { return reason_; }
+  // Header values may be text or numbers; CR, LF and other controls are refused with
+  // std::invalid_argument (header injection).
+  void set_header(std::string_view name, std::string_view value);
+  void set_header(std::string_view name, std::int64_t value);
+  void set_header(std::string_view name, std::chrono::system_clock::time_point date);
+  void add_header(std::string_view name, std::string_view value);
+  void clear_header(std::string_view name);
+  const httputil::HTTPHeaders& response_headers() const noexcept { return headers_; }
+  // Resets status, headers and buffered body to the defaults (Tornado's clear()).
+  void clear();
+
+  // Buffers a body piece. A JSON object is encoded and sets Content-Type application/json;
+  // other JSON values are refused (std::invalid_argument, as Tornado refuses a list).
+  // After finish(): std::logic_error.
+  void write(std::string_view chunk);
+  void write(const char* chunk) { write(std::string_view(chunk)); }
+  void write(const std::string& chunk) { write(std::string_view(chunk)); }
+  void write(const nlohmann::json& object);
+  // Sends the headers (first time) and the buffered body now, chunked. Awaiting the result
+  // waits until those bytes reached the kernel (backpressure for a streaming response);
+  // not awaiting it is fine.
+  httputil::HTTPConnection::WriteAwaiter flush();
+  // Ends the response (sends what is buffered, with Content-Length when nothing was flushed;
+  // a 304 when the ETag matches If-None-Match). Twice: std::logic_error.
+  httputil::HTTPConnection::WriteAwaiter finish();
+  httputil::HTTPConnection::WriteAwaiter finish(std::string_view chunk);
+  // Redirects (302, or 301 with `permanent`, or `status` 300-399; other statuses are
+  // std::invalid_argument) and finishes. The URL goes into Location as given (Tornado 6);
+  // a control character in it (CR/LF: header injection) is std::invalid_argument.
+  void redirect(std::string_view url, bool permanent = false, std::optional<int> status = {});
+  // Answers with an error page for `status_code` (clears what was buffered). After the
+  // headers were sent it can only end the response (logged).
+  void send_error(int status_code = 500, std::exception_ptr error = nullptr);
+  bool finished() const noexcept { return finished_; }
+  bool headers_written() const noexcept { return headers_written_; }
+
+  // ---- cookies ----
+  std::optional<std::string> get_cookie(std::string_view name) const;
+  // Name and value may not contain controls, spaces or ';' (std::invalid_argument).
+  void set_cookie(std::string_view name, std::string_view value, const CookieOptions& options = {});
+  void clear_cookie(std::string_view name, std::string_view path = "/",
+                    std::string_view domain = {});
+  void clear_all_cookies(std::string_view path = "/", std::string_view domain = {});
+
+  // ---- users ----
+  // get_current_user(), computed on first use and kept (set_current_user overrides, e.g.
+  // from an async prepare()).
+  const nlohmann::json& current_user();
+  void set_current_user(nlohmann::json user);
+  // Tornado's @authenticated, called at the top of a method: an anonymous GET/HEAD is
+  // redirected to login_url?next=<uri> and Finish is thrown; other methods get 403.
+  void authenticated();
+
+  // ---- ETags ----
+  void set_etag_header();
+  // True if If-None-Match matches the ETag header (weak comparison, "*", lists).
+  bool check_etag_header() const;
+
+  // ---- misc ----
+  std::string reverse_url(std::string_view name, const std::vector<std::string>& args = {}) const;
+  // "GET /path?x (1.2.3.4)"
+  std::string request_summary() const;
+  // Logs an exception the way Tornado does: HTTPError with a log message at warning on
+  // tornado.general; anything else at error on tornado.application with the request.
+  void log_exception(std::exception_ptr error) const;
+  // The Allow set of this handler's class (set by handler<H>()).
+  unsigned implemented_methods() const noexcept { return implemented_; }
+
+ protected:
+  // Throws HTTPError(405) (what the default get() etc. do); the error page carries Allow.
+  [[noreturn]] void unsupported_method();
+  // The methods the class implements, "GET, POST".
+  std::string allow_header() const;
+
+ private:
+  friend class Application;
+  friend class detail::RequestDispatcher;
+  friend class HandlerFactory;
+
+  // Runs the request from the XSRF check to the end of prepare(); false if it ended there.
+  Task<bool> run_prepare();
+  // Runs the method and finishes; called once the body is in.
+  Task<> run_method();
+  // The whole request (non-streaming): run_prepare, then run_method.
+  static Task<> execute(std::unique_ptr<RequestHandler> self);
+  static Task<> execute_rest(std::unique_ptr<RequestHandler> self);
+  // Spawns the request's task; while it runs, the client's departure and the request
+  // timeout cancel it. `this` may be gone when it returns.
+  void start(Task<> task);
+  void handle_request_exception(std::exception_ptr error);
+  void on_cancelled();
+  void on_timeout();
+  void connection_closed();
+  void check_xsrf_cookie();
+  void log_request() const;
+  // Sends the buffered body (with the headers the first time) through the transforms.
+  void send_buffer(bool finishing);
+  std::vector<std::string> collect_arguments(const httputil::Arguments& source,
+                                             std::string_view name, bool strip) const;
+
+  Application* application_ = nullptr;
+  const HandlerFactory* factory_ = nullptr;
+  httputil::HTTPServerRequest request_;
+  routing::PathArgs path_args_;
+  httputil::HTTPHeaders headers_;
+  std::string write_buffer_;
+  std::string reason_ = "OK";
+  std::vector<std::unique_ptr<OutputTransform>> transforms_;
+  std::vector<std::string> new_cookies_;  // Set-Cookie lines, by set order
+  std::optional<nlohmann::json> current_user_;
+  std::optional<Future<void>> task_;  // the running request, for cancellation
+  TimeoutHandle timeout_{};
+  int status_code_ = 200;
+  unsigned implemented_ = 0;
+  bool headers_written_ = false;
+  bool finished_ = false;
+  bool streaming_ = false;  // stream_request_body, fixed when the request starts
+  bool prepared_ = false;
+  bool timed_out_ = false;
+  bool client_gone_ = false;
+  bool has_timeout_ = false;
+};
+
+}  // namespace tornado::web

@@ -1,0 +1,187 @@
+// Application: the routing table, and the per-request dispatcher that makes a handler and
+// drives it through the connection's delegate calls.
+#include <stdexcept>
+
+#include "internal/describe_exception.h"
+#include "tornado/log.h"
+#include "tornado/web.h"
+
+namespace tornado::web {
+
+using httputil::HTTPConnection;
+using httputil::HTTPHeaders;
+using httputil::StartLine;
+
+namespace {
+
+// What answers when no rule matches and there is no default_handler_class.
+struct NotFoundHandler final : RequestHandler {
+  Task<> prepare() override { throw HTTPError(404); }
+};
+
+}  // namespace
+
+URLSpec::URLSpec(std::string_view pattern, std::shared_ptr<const HandlerFactory> handler,
+                 std::string name)
+    : rule(std::make_shared<routing::PathMatches>(pattern), std::move(handler), std::move(name)) {}
+
+URLSpec::URLSpec(std::string_view pattern, std::shared_ptr<routing::RuleRouter> router,
+                 std::string name)
+    : rule(std::make_shared<routing::PathMatches>(pattern), std::move(router), std::move(name)) {}
+
+URLSpec::URLSpec(routing::Rule r) : rule(std::move(r)) {}
+
+Application::Application(std::vector<URLSpec> handlers, Settings settings, std::string default_host)
+    : settings_(std::move(settings)),
+      default_host_(std::move(default_host)),
+      wildcard_(std::make_shared<routing::RuleRouter>()),
+      not_found_(handler<NotFoundHandler>()) {
+  if (settings_.debug) {  // Tornado's debug implies these
+    settings_.serve_traceback = true;
+    settings_.static_hash_cache = false;
+    settings_.compiled_template_cache = false;
+  }
+  for (auto& spec : handlers) wildcard_->add_rule(std::move(spec.rule));
+  default_router_.add_rule(routing::Rule(std::make_shared<routing::AnyMatches>(), wildcard_));
+}
+
+Application::~Application() {
+  for (auto& server : servers_) {
+    server->stop();
+    server->close_all_connections();
+  }
+}
+
+void Application::add_handlers(std::string_view host_pattern, std::vector<URLSpec> handlers) {
+  auto router = std::make_shared<routing::RuleRouter>();
+  for (auto& spec : handlers) router->add_rule(std::move(spec.rule));
+  // Before the catch-all, after earlier host rules (Tornado inserts at -1).
+  default_router_.insert_rule(
+      host_rules_++,
+      routing::Rule(std::make_shared<routing::HostMatches>(host_pattern), std::move(router)));
+  if (!default_host_.empty()) {
+    // Tornado adds these to the wildcard router: after the application's own rules.
+    wildcard_->add_rule(
+        routing::Rule(std::make_shared<routing::DefaultHostMatches>(default_host_, host_pattern),
+                      default_router_.rules()[host_rules_ - 1].router));
+  }
+}
+
+void Application::add_transform(OutputTransformFactory factory) {
+  transforms_.push_back(std::move(factory));
+}
+
+std::string Application::reverse_url(std::string_view name,
+                                     const std::vector<std::string>& args) const {
+  auto url = default_router_.reverse_url(name, args);
+  if (!url) throw std::out_of_range(std::string(name) + " not found in named urls");
+  return *url;
+}
+
+HTTPServer& Application::listen(int port, HTTPServerOptions options, std::string address) {
+  // The server must not own the Application (it may live on the stack): a non-owning
+  // pointer; the Application owns the server instead.
+  std::shared_ptr<Application> self(this, [](Application*) {});
+  servers_.push_back(std::make_unique<HTTPServer>(std::move(self), std::move(options)));
+  servers_.back()->listen(port, address);
+  return *servers_.back();
+}
+
+const HandlerFactory& Application::find_handler(const httputil::HTTPServerRequest& request,
+                                                routing::PathArgs& args) const {
+  if (const routing::Rule* rule = default_router_.find(request, args)) {
+    return static_cast<const HandlerFactory&>(*rule->target);
+  }
+  args.clear();
+  if (settings_.default_handler_class) return *settings_.default_handler_class;
+  return *not_found_;
+}
+
+namespace detail {
+
+// One per request: routes at the head, owns the handler while the body arrives, then hands
+// the handler to its own task (which outlives this delegate) at finish().
+class RequestDispatcher final : public httputil::HTTPMessageDelegate,
+                                public tornado::detail::PooledFrame {
+ public:
+  RequestDispatcher(Application& app, HTTPConnection* conn) : app_(app), conn_(conn) {}
+
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
+    const auto& line = std::get<httputil::RequestStartLine>(start_line);
+    routing::PathArgs args;
+    // Built in the handler's own request: routing reads it there (no second copy).
+    std::unique_ptr<RequestHandler> h;
+    {
+      httputil::HTTPServerRequest request(line.method, line.path, line.version, std::move(headers),
+                                          std::string(), std::string(), conn_);
+      const HandlerFactory& factory = app_.find_handler(request, args);
+      h = factory.create();
+      h->factory_ = &factory;
+      h->request_ = std::move(request);
+    }
+    h->application_ = &app_;
+    h->path_args_ = std::move(args);
+    handler_ = std::move(h);
+    if (!handler_->stream_request_body()) co_return;
+    streaming_ = true;
+    handler_->streaming_ = true;
+    if (auto limit = handler_->max_body_size()) conn_->set_max_body_size(*limit);
+    if (auto timeout = handler_->body_timeout()) conn_->set_body_timeout(*timeout);
+    // prepare() before the body: reading waits for it (Tornado's _prepared_future).
+    co_await handler_->run_prepare();
+  }
+
+  Task<> data_received(std::string_view chunk) override {
+    if (!streaming_) {
+      handler_->request_.body.append(chunk);
+      co_return;
+    }
+    if (handler_->finished_) co_return;  // answered early: the rest is dropped
+    try {
+      co_await handler_->data_received(chunk);
+    } catch (...) {
+      handler_->handle_request_exception(std::current_exception());
+    }
+  }
+
+  void finish() override {
+    if (!handler_) return;
+    RequestHandler* h = handler_.get();
+    if (streaming_) {
+      if (h->finished_) return;  // prepare() or data_received ended it
+      h->start(RequestHandler::execute_rest(std::move(handler_)));
+    } else {
+      h->start(RequestHandler::execute(std::move(handler_)));
+    }
+  }
+
+  void on_connection_close() override {
+    // Only reached while the body is read: the handler has no task yet, and the connection
+    // goes away with this delegate.
+    if (handler_ && streaming_) {
+      handler_->client_gone_ = true;
+      try {
+        handler_->on_connection_close();
+      } catch (...) {
+        app_log().error("Exception in on_connection_close: {}",
+                        tornado::detail::describe_exception(std::current_exception()));
+      }
+    }
+    handler_.reset();
+  }
+
+ private:
+  Application& app_;
+  HTTPConnection* conn_;
+  std::unique_ptr<RequestHandler> handler_;
+  bool streaming_ = false;
+};
+
+}  // namespace detail
+
+std::unique_ptr<httputil::HTTPMessageDelegate> Application::start_request(
+    HTTPConnection* connection) {
+  return std::make_unique<detail::RequestDispatcher>(*this, connection);
+}
+
+}  // namespace tornado::web

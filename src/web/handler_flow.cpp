@@ -1,0 +1,266 @@
+// RequestHandler: how one request runs (Tornado's _execute), its errors, timeout,
+// cancellation and access log line.
+#include <algorithm>
+#include <array>
+
+#include "internal/describe_exception.h"
+#include "tornado/escape.h"
+#include "tornado/http1connection.h"
+#include "tornado/log.h"
+#include "tornado/web.h"
+#include "web/web_internal.h"
+
+namespace tornado::web {
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kDefaultMethods = {"GET",   "HEAD", "POST",   "DELETE",
+                                                             "PATCH", "PUT",  "OPTIONS"};
+
+constexpr std::array<std::pair<std::string_view, Method>, 7> kMethodBits = {{
+    {"GET", Method::kGet},
+    {"HEAD", Method::kHead},
+    {"POST", Method::kPost},
+    {"DELETE", Method::kDelete},
+    {"PATCH", Method::kPatch},
+    {"PUT", Method::kPut},
+    {"OPTIONS", Method::kOptions},
+}};
+
+}  // namespace
+
+RequestHandler::RequestHandler() { clear(); }
+
+RequestHandler::~RequestHandler() {
+  if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
+}
+
+std::span<const std::string_view> RequestHandler::supported_methods() const {
+  return kDefaultMethods;
+}
+
+std::optional<Duration> RequestHandler::request_timeout() const {
+  return settings().request_timeout;
+}
+
+void RequestHandler::unsupported_method() { throw HTTPError(405); }
+
+std::string RequestHandler::allow_header() const {
+  std::string allow;
+  for (const auto& [name, bit] : kMethodBits) {
+    if ((implemented_ & unsigned(bit)) == 0) continue;
+    if (!allow.empty()) allow += ", ";
+    allow += name;
+  }
+  return allow;
+}
+
+Task<> RequestHandler::get() { unsupported_method(); }
+Task<> RequestHandler::head() { unsupported_method(); }
+Task<> RequestHandler::post() { unsupported_method(); }
+Task<> RequestHandler::delete_() { unsupported_method(); }
+Task<> RequestHandler::patch() { unsupported_method(); }
+Task<> RequestHandler::put() { unsupported_method(); }
+Task<> RequestHandler::options() { unsupported_method(); }
+Task<> RequestHandler::prepare() { co_return; }
+Task<> RequestHandler::data_received(std::string_view) { co_return; }
+
+Task<bool> RequestHandler::run_prepare() {
+  try {
+    factory_->initialize(*this);
+    for (const auto& make : application_->transforms()) {
+      if (auto t = make(request_)) transforms_.push_back(std::move(t));
+    }
+    const auto methods = supported_methods();
+    if (std::find(methods.begin(), methods.end(), request_.method) == methods.end()) {
+      unsupported_method();
+    }
+    if (!streaming_) request_.parse_body();
+    for (const auto& arg : path_args_.args) {
+      if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
+    }
+    for (const auto& [name, value] : path_args_.kwargs) {
+      if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
+    }
+    const std::string& m = request_.method;
+    if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {
+      check_xsrf_cookie();
+    }
+    co_await prepare();
+    prepared_ = true;
+    co_return !finished_;
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    handle_request_exception(std::current_exception());
+  }
+  co_return false;
+}
+
+Task<> RequestHandler::run_method() {
+  try {
+    const std::string& m = request_.method;
+    if (m == "GET") {
+      co_await get();
+    } else if (m == "POST") {
+      co_await post();
+    } else if (m == "HEAD") {
+      co_await head();
+    } else if (m == "PUT") {
+      co_await put();
+    } else if (m == "DELETE") {
+      co_await delete_();
+    } else if (m == "PATCH") {
+      co_await patch();
+    } else if (m == "OPTIONS") {
+      co_await options();
+    } else {
+      unsupported_method();  // a custom SUPPORTED_METHODS entry without a C++ method
+    }
+    if (!finished_) finish();
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    handle_request_exception(std::current_exception());
+  }
+}
+
+// The body of a handler's task: runs `steps` and ends the response however they end.
+Task<> RequestHandler::execute(std::unique_ptr<RequestHandler> self) {
+  RequestHandler& h = *self;
+  try {
+    if (co_await h.run_prepare()) co_await h.run_method();
+  } catch (const CancelledError&) {
+    h.on_cancelled();
+  }
+}
+
+Task<> RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {
+  RequestHandler& h = *self;
+  try {
+    co_await h.run_method();
+  } catch (const CancelledError&) {
+    h.on_cancelled();
+  }
+}
+
+void RequestHandler::start(Task<> task) {
+  httputil::HTTPConnection* conn = request_.connection;
+  auto future = spawn(std::move(task));
+  if (future.done()) return;  // finished synchronously: `this` is gone
+  task_ = std::move(future);
+  conn->set_close_callback([this] { connection_closed(); });
+  if (auto timeout = request_timeout()) {
+    timeout_ = IOLoop::current().call_later(*timeout, [this] { on_timeout(); });
+    has_timeout_ = true;
+  }
+}
+
+void RequestHandler::connection_closed() {
+  client_gone_ = true;
+  try {
+    on_connection_close();
+  } catch (...) {
+    app_log().error("Exception in on_connection_close: {}",
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+  if (task_ && !finished_) task_->cancel();
+}
+
+void RequestHandler::on_timeout() {
+  has_timeout_ = false;
+  if (finished_) return;
+  timed_out_ = true;
+  if (task_) task_->cancel();
+}
+
+void RequestHandler::on_cancelled() {
+  if (finished_) return;
+  if (timed_out_) {
+    gen_log().warn("Request timed out after {}s: {}", request_timeout()->count(),
+                   request_summary());
+    if (!headers_written_) {
+      send_error(503);
+      return;
+    }
+    // The status is out: all we can say is that the response is incomplete.
+    if (auto* http1 = dynamic_cast<HTTP1Connection*>(request_.connection)) http1->stream().close();
+  }
+  try {
+    finish();
+  } catch (...) {
+  }
+}
+
+void RequestHandler::handle_request_exception(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Finish& f) {
+    if (!finished_) {
+      if (f.has_chunk()) write(f.chunk());
+      finish();
+    }
+    return;
+  } catch (...) {
+  }
+  try {
+    log_exception(error);
+  } catch (...) {
+    app_log().error("Error in exception logger");
+  }
+  if (finished_) return;
+  int status = 500;
+  try {
+    std::rethrow_exception(error);
+  } catch (const HTTPError& e) {
+    status = e.status_code();
+  } catch (...) {
+  }
+  try {
+    send_error(status, error);
+  } catch (...) {
+    app_log().error("Exception in exception handler: {}",
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+}
+
+void RequestHandler::log_exception(std::exception_ptr error) const {
+  try {
+    std::rethrow_exception(error);
+  } catch (const HTTPError& e) {
+    if (!e.log_message().empty()) {
+      gen_log().warn("{} {}: {}", e.status_code(), request_summary(), e.log_message());
+    }
+  } catch (...) {
+    app_log().error("Uncaught exception {}\n{}", request_summary(),
+                    tornado::detail::describe_exception(error));
+  }
+}
+
+std::string RequestHandler::request_summary() const {
+  std::string s;
+  s.reserve(request_.method.size() + request_.uri.size() + request_.remote_ip.size() + 4);
+  s += request_.method;
+  s += ' ';
+  s += request_.uri;
+  s += " (";
+  s += request_.remote_ip;
+  s += ')';
+  return s;
+}
+
+void RequestHandler::log_request() const {
+  if (settings().log_function) {
+    settings().log_function(*this);
+    return;
+  }
+  auto level = status_code_ < 400   ? spdlog::level::info
+               : status_code_ < 500 ? spdlog::level::warn
+                                    : spdlog::level::err;
+  auto& log = access_log();
+  if (!log.should_log(level)) return;
+  log.log(level, "{} {} {} ({}) {:.2f}ms", status_code_, request_.method, request_.uri,
+          request_.remote_ip, 1000.0 * request_.request_time());
+}
+
+}  // namespace tornado::web

@@ -1,0 +1,285 @@
+// RequestHandler: status, headers, body, flush/finish, redirects, error pages, ETags.
+#include <openssl/evp.h>
+
+#include "internal/describe_exception.h"
+#include "tornado/escape.h"
+#include "tornado/log.h"
+#include "tornado/web.h"
+#include "web/web_internal.h"
+
+namespace tornado::web {
+
+namespace {
+
+constexpr std::string_view kServerHeader = "TornadoServer/6.2 (tornado-cpp)";
+
+// Tornado's _INVALID_HEADER_CHAR_RE: any control character below 0x20 (and DEL).
+void check_header_value(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      throw std::invalid_argument("Unsafe header value " + std::string(value));
+    }
+  }
+}
+
+// Python's reason_phrase_re ((?:[\t ]|[\x21-\x7E]|[\x80-\xFF])+), and no "<".
+bool valid_reason(std::string_view reason) {
+  if (reason.empty()) return false;
+  for (char c : reason) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '<' || !(c == '\t' || c == ' ' || (u >= 0x21 && u <= 0x7e) || u >= 0x80)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string sha1_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * size + 2);
+  out.push_back('"');
+  for (unsigned i = 0; i < size; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The entity tags of an If-None-Match value: "*", or each (W/)"..." in order.
+std::vector<std::string_view> parse_etags(std::string_view s) {
+  std::vector<std::string_view> tags;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == '*') {
+      tags.push_back(s.substr(i, 1));
+      ++i;
+    } else if (s[i] == '"' || (s.substr(i, 3) == "W/\"")) {
+      std::size_t open = s[i] == '"' ? i : i + 2;
+      std::size_t close = s.find('"', open + 1);
+      if (close == std::string_view::npos) break;
+      tags.push_back(s.substr(i, close + 1 - i));
+      i = close + 1;
+    } else {
+      ++i;
+    }
+  }
+  return tags;
+}
+
+std::string_view strip_weak(std::string_view tag) {
+  if (tag.starts_with("W/")) tag.remove_prefix(2);
+  return tag;
+}
+
+}  // namespace
+
+const Settings& RequestHandler::settings() const noexcept { return application_->settings(); }
+
+void RequestHandler::clear() {
+  headers_.clear();
+  headers_.add_unchecked("Server", kServerHeader);
+  headers_.add_unchecked("Content-Type", "text/html; charset=UTF-8");
+  set_default_headers();
+  write_buffer_.clear();
+  status_code_ = 200;
+  reason_ = "OK";
+}
+
+void RequestHandler::set_status(int status_code, std::optional<std::string_view> reason) {
+  status_code_ = status_code;
+  if (reason) {
+    reason_ = valid_reason(*reason) ? std::string(*reason) : "Unknown";
+  } else {
+    reason_ = httputil::reason_phrase(status_code);
+  }
+}
+
+void RequestHandler::set_header(std::string_view name, std::string_view value) {
+  check_header_value(value);
+  headers_.set(name, value);
+}
+
+void RequestHandler::set_header(std::string_view name, std::int64_t value) {
+  headers_.set(name, std::to_string(value));
+}
+
+void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
+  headers_.set(name, httputil::format_timestamp(date));
+}
+
+void RequestHandler::add_header(std::string_view name, std::string_view value) {
+  check_header_value(value);
+  headers_.add(name, value);
+}
+
+void RequestHandler::clear_header(std::string_view name) { headers_.remove(name); }
+
+void RequestHandler::write(std::string_view chunk) {
+  if (finished_) throw std::logic_error("Cannot write() after finish()");
+  write_buffer_.append(chunk);
+}
+
+void RequestHandler::write(const nlohmann::json& object) {
+  if (!object.is_object()) {
+    // Tornado refuses lists (a top-level JSON array is a cross-site hazard) and anything
+    // that is not a dict.
+    throw std::invalid_argument(
+        "write() only accepts text, bytes and JSON objects (a top-level array is refused; "
+        "wrap it in an object)");
+  }
+  write(escape::json_encode(object));
+  headers_.set("Content-Type", "application/json; charset=UTF-8");
+}
+
+void RequestHandler::send_buffer(bool finishing) {
+  httputil::HTTPConnection* conn = request_.connection;
+  if (!headers_written_) {
+    headers_written_ = true;
+    std::string& chunk = write_buffer_;
+    for (auto& t : transforms_) t->transform_first_chunk(status_code_, headers_, chunk, finishing);
+    if (request_.method == "HEAD") chunk.clear();
+    for (const auto& cookie : new_cookies_) headers_.add_unchecked("Set-Cookie", cookie);
+    (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, reason_},
+                              headers_, chunk);
+  } else {
+    for (auto& t : transforms_) t->transform_chunk(write_buffer_, finishing);
+    if (request_.method != "HEAD" && !write_buffer_.empty()) (void)conn->write(write_buffer_);
+  }
+  write_buffer_.clear();
+}
+
+httputil::HTTPConnection::WriteAwaiter RequestHandler::flush() {
+  if (finished_) throw std::logic_error("Cannot flush() after finish()");
+  send_buffer(false);
+  return request_.connection->write(std::string_view());
+}
+
+httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view chunk) {
+  if (finished_) throw std::logic_error("finish() called twice");
+  write(chunk);
+  return finish();
+}
+
+httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
+  if (finished_) throw std::logic_error("finish() called twice");
+  if (!headers_written_) {
+    const std::string& m = request_.method;
+    if (status_code_ == 200 && (m == "GET" || m == "HEAD") && !headers_.contains("Etag")) {
+      set_etag_header();
+      if (check_etag_header()) {
+        write_buffer_.clear();
+        set_status(304);
+      }
+    }
+    if (status_code_ == 204 || status_code_ == 304 || (status_code_ >= 100 && status_code_ < 200)) {
+      write_buffer_.clear();  // these carry no body (Tornado asserts none was written)
+      for (auto name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
+        headers_.remove(name);
+      }
+    } else if (!headers_.contains("Content-Length")) {
+      headers_.set("Content-Length", std::to_string(write_buffer_.size()));
+    }
+  }
+  send_buffer(true);
+  finished_ = true;
+  auto done = request_.connection->finish();
+  request_.finish_time = std::chrono::steady_clock::now();
+  if (has_timeout_) {
+    IOLoop::current().remove_timeout(timeout_);
+    has_timeout_ = false;
+  }
+  log_request();
+  try {
+    on_finish();
+  } catch (...) {
+    app_log().error("Exception in on_finish {}: {}", request_summary(),
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+  return done;
+}
+
+void RequestHandler::redirect(std::string_view url, bool permanent, std::optional<int> status) {
+  if (headers_written_) throw std::logic_error("Cannot redirect after headers have been written");
+  int code = status.value_or(permanent ? 301 : 302);
+  if (code < 300 || code > 399) throw std::invalid_argument("redirect status must be 3xx");
+  set_status(code);
+  set_header("Location", url);
+  finish();
+}
+
+void RequestHandler::send_error(int status_code, std::exception_ptr error) {
+  if (headers_written_) {
+    gen_log().error("Cannot send error response after headers written");
+    if (!finished_) {
+      try {
+        finish();
+      } catch (...) {
+        gen_log().error("Failed to flush partial response: {}",
+                        tornado::detail::describe_exception(std::current_exception()));
+      }
+    }
+    return;
+  }
+  clear();
+  std::optional<std::string> reason;
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const HTTPError& e) {
+      if (!e.reason().empty()) reason = e.reason();
+    } catch (...) {
+    }
+  }
+  set_status(status_code, reason ? std::optional<std::string_view>(*reason) : std::nullopt);
+  if (status_code == 405) {  // RFC 9110 15.5.6: a 405 lists the methods that work
+    if (auto allow = allow_header(); !allow.empty()) headers_.set("Allow", allow);
+  }
+  try {
+    write_error(status_code, error);
+  } catch (...) {
+    app_log().error("Uncaught exception in write_error: {}",
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+  if (!finished_) finish();
+}
+
+void RequestHandler::write_error(int status_code, std::exception_ptr error) {
+  if (settings().serve_traceback && error) {
+    set_header("Content-Type", "text/plain");
+    write(tornado::detail::describe_exception(error));
+    write("\n");
+    finish();
+    return;
+  }
+  const std::string code = std::to_string(status_code);
+  const std::string message = escape::xhtml_escape(reason_);
+  finish("<html><title>" + code + ": " + message + "</title><body>" + code + ": " + message +
+         "</body></html>");
+}
+
+std::optional<std::string> RequestHandler::compute_etag() const { return sha1_hex(write_buffer_); }
+
+void RequestHandler::set_etag_header() {
+  if (auto etag = compute_etag()) set_header("Etag", *etag);
+}
+
+bool RequestHandler::check_etag_header() const {
+  auto computed = headers_.get_first("Etag");
+  auto inm = request_.headers.get_first("If-None-Match");
+  if (!computed || computed->empty() || !inm) return false;
+  auto tags = parse_etags(*inm);
+  if (tags.empty()) return false;
+  if (tags.front() == "*") return true;
+  for (auto tag : tags) {
+    if (strip_weak(tag) == strip_weak(*computed)) return true;
+  }
+  return false;
+}
+
+}  // namespace tornado::web

@@ -1,0 +1,134 @@
+// web::Application and RequestHandler basics: routing to handlers, the method set and 405,
+// the default error pages, the access log, and the example of DESIGN.md.
+#include <gtest/gtest.h>
+
+#include "tornado/testing.h"
+#include "tornado/web.h"
+
+using namespace tornado;
+using tornado::testing::ExpectLog;
+
+namespace {
+
+struct MainHandler : web::RequestHandler {
+  Task<> get() override {
+    write("Hello, world");
+    co_return;
+  }
+};
+
+struct EntryHandler : web::RequestHandler {
+  Task<> get() override {
+    auto slug = path_arg(0);
+    if (slug == "missing") throw web::HTTPError(404);
+    write("entry " + slug);
+    co_return;
+  }
+};
+
+struct EchoHandler : web::RequestHandler {
+  Task<> post() override {
+    write(get_argument("text"));
+    co_return;
+  }
+};
+
+struct InitHandler : web::RequestHandler {
+  void initialize(std::string greeting, int times) {
+    greeting_ = std::move(greeting);
+    times_ = times;
+  }
+  Task<> get() override {
+    for (int i = 0; i < times_; ++i) write(greeting_);
+    co_return;
+  }
+  std::string greeting_;
+  int times_ = 0;
+};
+
+struct ThrowingHandler : web::RequestHandler {
+  Task<> get() override {
+    co_await sleep(1ms);
+    throw std::runtime_error("boom");
+  }
+};
+
+class WebBasicTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(std::vector<web::URLSpec>{
+        {"/", web::handler<MainHandler>()},
+        {"/entry/([^/]+)", web::handler<EntryHandler>(), "entry"},
+        {"/echo", web::handler<EchoHandler>()},
+        {"/init", web::handler<InitHandler>("hi", 3)},
+        {"/throw", web::handler<ThrowingHandler>()},
+    });
+  }
+};
+
+TEST_F(WebBasicTest, HelloWorld) {
+  auto r = fetch("/");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "Hello, world");
+  EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8");
+  EXPECT_EQ(r.headers.get("Content-Length", ""), "12");
+  EXPECT_TRUE(r.headers.contains("Etag"));
+}
+
+TEST_F(WebBasicTest, PathArgumentsReachTheHandler) {
+  auto r = fetch("/entry/first%20post");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "entry first post");
+}
+
+TEST_F(WebBasicTest, HTTPErrorGivesItsStatusAndPage) {
+  auto r = fetch("/entry/missing");
+  EXPECT_EQ(r.code, 404);
+  EXPECT_EQ(r.body, "<html><title>404: Not Found</title><body>404: Not Found</body></html>");
+}
+
+TEST_F(WebBasicTest, UnknownPathIs404) {
+  ExpectLog log(access_log(), "404 GET /nowhere");
+  auto r = fetch("/nowhere");
+  EXPECT_EQ(r.code, 404);
+}
+
+TEST_F(WebBasicTest, UnimplementedMethodIs405WithAllow) {
+  ExpectLog log(access_log(), "405 POST /");
+  httpclient::HTTPRequest req;
+  req.method = "POST";
+  req.body = "x";
+  auto r = fetch("/", req);
+  EXPECT_EQ(r.code, 405);
+  EXPECT_EQ(r.headers.get("Allow", ""), "GET");
+}
+
+TEST_F(WebBasicTest, InitializeGetsTheRuleArguments) { EXPECT_EQ(fetch("/init").body, "hihihi"); }
+
+TEST_F(WebBasicTest, UncaughtExceptionIs500AndLogged) {
+  ExpectLog app(app_log(), "Uncaught exception GET /throw");
+  ExpectLog acc(access_log(), "500 GET /throw");
+  auto r = fetch("/throw");
+  EXPECT_EQ(r.code, 500);
+  EXPECT_EQ(r.body.find("boom"), std::string::npos);  // no traceback without serve_traceback
+}
+
+TEST_F(WebBasicTest, BodyArgument) {
+  httpclient::HTTPRequest req;
+  req.method = "POST";
+  req.body = "text=hello+there";
+  auto r = fetch("/echo", req);
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "hello there");
+}
+
+TEST_F(WebBasicTest, MissingArgumentIs400) {
+  ExpectLog gen(gen_log(), "400 POST /echo .*Missing argument text");
+  httpclient::HTTPRequest req;
+  req.method = "POST";
+  req.body = "other=1";
+  auto r = fetch("/echo", req);
+  EXPECT_EQ(r.code, 400);
+}
+
+}  // namespace
