@@ -26,10 +26,11 @@
 #include <string_view>
 
 #include "tornado/httputil.h"
+#include "tornado/web/settings.h"
 
 namespace tornado::web {
 
-class GZipContentEncoding {
+class GZipContentEncoding final : public OutputTransform {
  public:
   // zlib level 6, as Tornado (gzip's default: a better CPU/size trade than 9).
   static constexpr int kGzipLevel = 6;
@@ -39,17 +40,21 @@ class GZipContentEncoding {
   // Reads the request's method and Accept-Encoding.
   explicit GZipContentEncoding(const httputil::HTTPServerRequest& request);
   GZipContentEncoding(std::string_view method, std::string_view accept_encoding);
-  ~GZipContentEncoding();
+  ~GZipContentEncoding() override;
   GZipContentEncoding(const GZipContentEncoding&) = delete;
   GZipContentEncoding& operator=(const GZipContentEncoding&) = delete;
 
   // Called once with the status, the headers and the first piece of the body (`finishing`:
   // it is the whole body). Rewrites headers and chunk in place as described above.
   void transform_first_chunk(int& status_code, httputil::HTTPHeaders& headers, std::string& chunk,
-                             bool finishing);
+                             bool finishing) override;
   // Every later piece; `finishing` on the last one (which may be empty). Compresses in place
   // when gzipping, else leaves the chunk alone.
-  void transform_chunk(std::string& chunk, bool finishing);
+  void transform_chunk(std::string& chunk, bool finishing) override;
+
+  // What Application::add_transform takes: one GZipContentEncoding per request (added by
+  // the Application itself when settings.compress_response is on).
+  static OutputTransformFactory factory();
 
   // True once transform_first_chunk decided to compress.
   bool gzipping() const noexcept { return gzipping_; }

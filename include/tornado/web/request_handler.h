@@ -206,6 +206,11 @@ class RequestHandler : public tornado::detail::PooledFrame {
 
   // ---- misc ----
   std::string reverse_url(std::string_view name, const std::vector<std::string>& args = {}) const;
+  // The URL of a static file with its content version, "/static/css/a.css?v=<sha512 hex>"
+  // (Tornado's static_url; web/static.h). Needs settings.static_path (else
+  // std::logic_error). `include_host` (default: include_host_) puts scheme://host first.
+  std::string static_url(std::string_view path, std::optional<bool> include_host = std::nullopt,
+                         bool include_version = true) const;
   // "GET /path?x (1.2.3.4)"
   std::string request_summary() const;
   // Logs an exception the way Tornado does: HTTPError with a log message at warning on
@@ -219,6 +224,12 @@ class RequestHandler : public tornado::detail::PooledFrame {
   [[noreturn]] void unsupported_method();
   // The methods the class implements, "GET, POST".
   std::string allow_header() const;
+  // The response went out another way (FallbackHandler answered through the connection):
+  // marks it finished without writing anything and runs on_finish().
+  void mark_finished();
+
+  // static_url's default for include_host (Tornado's include_host attribute).
+  bool include_host_ = false;
 
  private:
   friend class Application;
@@ -239,7 +250,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void on_cancelled();
   void on_timeout();
   void connection_closed();
-  void check_xsrf_cookie();
+  // Virtual so that a handler may skip it (ErrorHandler: a POST to a bad URL is 404, not 403).
+  virtual void check_xsrf_cookie();
   void log_request() const;
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);

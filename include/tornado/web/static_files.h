@@ -108,6 +108,9 @@ class StaticHashCache {
   // The version of `absolute_path`; with `use_cache` false (the static_hash_cache setting,
   // off in debug mode) it is recomputed and the cache is left alone.
   std::optional<std::string> get(const std::string& absolute_path, bool use_cache = true);
+  // The cached entry for `absolute_path` (itself nullopt for a remembered failure), or
+  // nullopt when nothing is cached: never computes.
+  std::optional<std::optional<std::string>> find(const std::string& absolute_path) const;
   // Forgets every hash (Tornado's StaticFileHandler.reset()).
   void reset();
   std::size_t size() const;

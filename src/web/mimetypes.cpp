@@ -1,5 +1,7 @@
 // web: media types by extension (Python's mimetypes rules, /etc/mime.types over a built-in
 // table).
+#include "tornado/web/mimetypes.h"
+
 #include <array>
 #include <fstream>
 #include <string>
@@ -7,7 +9,6 @@
 #include <utility>
 
 #include "tornado/log.h"
-#include "tornado/web/mimetypes.h"
 
 namespace tornado::web {
 namespace {

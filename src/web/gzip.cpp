@@ -1,15 +1,16 @@
 // web: the gzip output transform (Tornado's GZipContentEncoding) over zlib.
+#include "tornado/web/gzip.h"
+
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include "tornado/web/gzip.h"
 
 namespace tornado::web {
 namespace {
@@ -146,6 +147,12 @@ GZipContentEncoding::GZipContentEncoding(std::string_view method, std::string_vi
     : gzipping_(accepts_gzip(accept_encoding)), head_(method == "HEAD") {}
 
 GZipContentEncoding::~GZipContentEncoding() = default;
+
+OutputTransformFactory GZipContentEncoding::factory() {
+  return [](const httputil::HTTPServerRequest& request) -> std::unique_ptr<OutputTransform> {
+    return std::make_unique<GZipContentEncoding>(request);
+  };
+}
 
 bool GZipContentEncoding::compressible_type(std::string_view content_type) noexcept {
   std::string_view type = trim(content_type.substr(0, content_type.find(';')));

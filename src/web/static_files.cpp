@@ -1,5 +1,7 @@
 // web: static file resolution (never outside the root, symlinks included), safe opening,
 // and the content-hash versions of static URLs.
+#include "tornado/web/static_files.h"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "tornado/log.h"
-#include "tornado/web/static_files.h"
 
 namespace tornado::web {
 namespace {
@@ -285,6 +286,13 @@ std::optional<std::string> StaticHashCache::get(const std::string& absolute_path
     return hashes_.try_emplace(absolute_path, std::move(version)).first->second;
   }
   return version;
+}
+
+std::optional<std::optional<std::string>> StaticHashCache::find(
+    const std::string& absolute_path) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = hashes_.find(absolute_path); it != hashes_.end()) return it->second;
+  return std::nullopt;
 }
 
 void StaticHashCache::reset() {
