@@ -104,6 +104,38 @@ MULTIPART = {
     "empty-value": "B\n--B\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n\r\n--B--\r\n",
 }
 
+# The streaming parser takes the multipart seeds plus bodies aimed at its chunk-boundary
+# logic: near-delimiters, preamble and epilogue, a 70-character boundary.
+MULTIPART_STREAM = {
+    "near-delimiters": "bd\n--bd\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n"
+                       "\r\r\n-\r\n--\r\n--b\r\n--bdX\r\n--bd-x\r\n--bd \r\n\r\n--bd--",
+    "preamble-epilogue": "B\npreamble\r\n--B\r\nContent-Disposition: form-data; name=a\r\n\r\n"
+                         "1\r\n--B--\r\nepilogue\r\n--B\r\n",
+    "long-boundary": "z" * 70 + "\n--" + "z" * 70 + "\r\nContent-Disposition: form-data; "
+                     "name=\"f\"; filename=\"f.bin\"\r\nContent-Type: application/x\r\n\r\n"
+                     "\x00\xff\r\n--" + "z" * 69 + "\r\n--" + "z" * 70 + "--",
+    "no-parts": "B\n--B--",
+}
+
+COOKIES = {
+    "simple": "a=1; b=2",
+    "quoted": 'a="quoted \\"value\\" \\073"; b=x',
+    "browser": "_xsrf=2|1a2b3c4d|00112233445566778899aabbccddeeff|1300000000; "
+               "user=\"2|1:0|10:1300000000|4:user|8:YWxpY2U=|abc\"",
+    "odd": "  ; =; a; =b; c=d=e;;  f = g ;\n h=1; expires=x; $Path=/",
+    "illegal-names": "a b=1; c,d=2; e\x7f=3; \xc3\xa9=4",
+}
+
+SIGNED = {
+    "v1": "dmFsdWU=|1300000000|31c934969f53e48164c50768b40cbd7e2daaaa4f",
+    "v2": "2|1:0|10:1300000000|3:key|8:dmFsdWU=|"
+          "3d4e60b996ff9c5d5788e333a0cba6f238a22c6c0f94788870e1a9ecd482e152",
+    "v2-key-version": "2|1:7|10:1300000000|3:key|8:dmFsdWU=|00",
+    "xsrf-v2": "2|01020304|011321374557|1300000000",
+    "xsrf-v1": "00112233445566778899aabbccddeeff",
+    "malformed": "2|99999999999999999999:0|",
+}
+
 
 def main():
     requests()
@@ -115,6 +147,13 @@ def main():
         write("headers_fuzzer", name, data)
     for name, data in MULTIPART.items():
         write("multipart_fuzzer", name, data)
+        write("multipart_stream_fuzzer", name, data)
+    for name, data in MULTIPART_STREAM.items():
+        write("multipart_stream_fuzzer", name, data)
+    for name, data in COOKIES.items():
+        write("cookie_fuzzer", name, data)
+    for name, data in SIGNED.items():
+        write("signed_value_fuzzer", name, data)
 
 
 if __name__ == "__main__":

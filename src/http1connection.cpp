@@ -1,5 +1,6 @@
 #include "tornado/http1connection.h"
 
+#include <cassert>
 #include <ctime>
 #include <stdexcept>
 
@@ -90,16 +91,26 @@ HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_clien
                                  std::shared_ptr<const HTTP1ConnectionParameters> params,
                                  httputil::HTTPConnectionContext context)
     : stream_(std::move(stream)),
-      is_client_(is_client),
       params_(std::move(params)),
       context_(std::move(context)),
+      is_client_(is_client),
       max_body_size_(params_->max_body_size),
-      body_timeout_(params_->body_timeout) {}
+      body_timeout_(params_->body_timeout.value_or(Duration(-1))) {}
+
+HTTP1Connection::HTTP1Connection(HTTP1Connection&& other) noexcept
+    : stream_(std::move(other.stream_)),
+      params_(std::move(other.params_)),
+      context_(std::move(other.context_)),
+      is_client_(other.is_client_),
+      max_body_size_(other.max_body_size_),
+      body_timeout_(other.body_timeout_) {
+  assert(other.head_ == nullptr && !other.head_timer_ && other.list_ == nullptr);
+}
 
 HTTP1Connection::~HTTP1Connection() {
   if (list_) list_->remove(*this);
   release_head();
-  if (head_timer_) {
+  if (head_timer_ && stream_) {
     if (IOLoop* loop = stream_->io_loop()) loop->remove_timeout(head_timer_);
   }
 }
@@ -179,12 +190,12 @@ void HTTP1Connection::on_head_timer() {
 }
 
 void HTTP1Connection::reset_for_next_message() {
-  request_method_.clear();
+  head_request_ = false;
   request_version_minor_ = 1;
   disconnect_after_ = params_->no_keep_alive;
   max_body_size_ = params_->max_body_size;
-  body_timeout_ = params_->body_timeout;
-  body_deadline_.reset();
+  body_timeout_ = params_->body_timeout.value_or(Duration(-1));
+  body_deadline_ = 0;
   body_received_ = 0;
   read_finished_ = false;
   decompressor_.reset();
@@ -200,20 +211,21 @@ void HTTP1Connection::reset_write_side() {
   chunking_output_ = false;
   write_finished_ = false;
   suppress_body_ = false;
-  expected_content_remaining_.reset();
+  length_declared_ = false;
+  expected_remaining_ = 0;
   response_code_ = 0;
   write_finished_waiter_ = {};
 }
 
 // Waits for more bytes; past `deadline` the stream is closed, which fails the wait.
-Task<> HTTP1Connection::fill_with_timeout(std::optional<double> deadline) {
-  if (!deadline) {
+Task<> HTTP1Connection::fill_with_timeout(double deadline) {
+  if (deadline == 0) {
     co_await stream_->fill_buffer();
     co_return;
   }
   IOLoop& loop = IOLoop::current();
   std::weak_ptr<IOStream> weak = stream_;
-  TimeoutHandle timer = loop.call_at(*deadline, [weak] {
+  TimeoutHandle timer = loop.call_at(deadline, [weak] {
     if (auto s = weak.lock()) s->close(std::make_exception_ptr(TimeoutError("HTTP read timeout")));
   });
   try {
@@ -284,7 +296,10 @@ void HTTP1Connection::start_decompression(const http1::BodyFraming& framing, HTT
 
 Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
                                   const http1::BodyFraming& framing) {
-  if (body_timeout_) body_deadline_ = IOLoop::current().time() + body_timeout_->count();
+  if (body_timeout_ >= Duration::zero()) {
+    // At least a hair past now: 0 means "no deadline".
+    body_deadline_ = std::max(IOLoop::current().time() + body_timeout_.count(), 1e-9);
+  }
   switch (framing.kind) {
     case http1::BodyFraming::kLength:
       co_await read_fixed_body(delegate, framing.length);
@@ -342,9 +357,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   // Copy what outlives the buffer, then release the head's bytes.
   HTTPHeaders headers = copy_fields(head);
-  request_method_ = std::string(head.method);
+  head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
-  const RequestStartLine start_line{request_method_, std::string(head.target),
+  const RequestStartLine start_line{std::string(head.method), std::string(head.target),
                                     version_name(head.version_minor)};
   stream_->consume(used);
   release_head();
@@ -355,8 +370,8 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     if (connection && has_token(*connection, "close")) disconnect_after_ = true;
   } else {
     bool delimited = framing.kind != http1::BodyFraming::kNone ||
-                     headers.contains("Content-Length") || request_method_ == "GET" ||
-                     request_method_ == "HEAD";
+                     headers.contains("Content-Length") || start_line.method == "GET" ||
+                     head_request_;
     if (!(connection && has_token(*connection, "keep-alive") && delimited)) {
       disconnect_after_ = true;
     }
@@ -425,7 +440,7 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
   // recursion, and a bounded one, so that a server cannot keep us reading them forever.
   for (int interim = 0;; ++interim) {
     reset_for_next_message();
-    request_method_ = request_method;
+    head_request_ = request_method == "HEAD";
     http1::MessageHead& head = borrow_head();
     start_head_wait();
     std::size_t scan_from = 0;
@@ -434,7 +449,7 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     http1::BodyFraming framing;
     http1::ParseError err;
     check_response_framing(head);
-    if (http1::response_body_framing(head, request_method_, framing, err) !=
+    if (http1::response_body_framing(head, head_request_ ? "HEAD" : "", framing, err) !=
         http1::ParseStatus::kComplete) {
       throw HTTPInputError(err.message, err.status);
     }
@@ -665,7 +680,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (is_client_) {
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
-    request_method_ = line.method;
+    head_request_ = line.method == "HEAD";
     // Checked at write time like the fields: a CR or LF here would split the request.
     bool target_ok = !line.path.empty();
     for (unsigned char c : line.path) target_ok = target_ok && c > 0x20 && c != 0x7f;
@@ -683,9 +698,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     }
     const bool no_body_status =
         line.code == 204 || line.code == 304 || (line.code >= 100 && line.code < 200);
-    suppress_body_ = request_method_ == "HEAD" || no_body_status;
-    chunking_output_ = request_version_minor_ >= 1 && request_method_ != "HEAD" &&
-                       !no_body_status && !has_length && !has_te;
+    suppress_body_ = head_request_ || no_body_status;
+    chunking_output_ =
+        request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
     append_status_line(out, line.code, line.reason);
     if (!fields.date) out.append(cached_date_line());
     // A response that starts before the request body was read ends the connection (the
@@ -712,14 +727,15 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
   if (suppress_body_) {
-    expected_content_remaining_.reset();
+    length_declared_ = false;
   } else if (fields.content_length) {
     uint64_t n;
     if (!http1::parse_content_length(*fields.content_length, n)) {
       throw HTTPOutputError("Only integer Content-Length is allowed: " +
                             std::string(*fields.content_length));
     }
-    expected_content_remaining_ = n;
+    length_declared_ = true;
+    expected_remaining_ = n;
   }
   headers_written_ = true;
   // Counted before anything is queued: a first piece past Content-Length sends nothing.
@@ -732,12 +748,12 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
 }
 
 void HTTP1Connection::count_body(std::size_t size) {
-  if (!expected_content_remaining_) return;
-  if (size > *expected_content_remaining_) {
+  if (!length_declared_) return;
+  if (size > expected_remaining_) {
     stream_->close();
     throw HTTPOutputError("Tried to write more data than Content-Length");
   }
-  *expected_content_remaining_ -= size;
+  expected_remaining_ -= size;
 }
 
 // A counted piece of body: as it is, or framed as a chunk. The parts join the write queue's
@@ -775,8 +791,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
   // Mark the exchange finished before writing: a write to a closed stream throws, and the
   // serve loop must be released either way.
   on_write_finished();
-  if (expected_content_remaining_ && *expected_content_remaining_ != 0) {
-    uint64_t missing = *expected_content_remaining_;
+  if (length_declared_ && expected_remaining_ != 0) {
+    uint64_t missing = expected_remaining_;
     disconnect_after_ = true;
     stream_->close();
     throw HTTPOutputError("Tried to write " + std::to_string(missing) +
@@ -844,59 +860,85 @@ Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelega
                  delegate);
 }
 
-Task<> HTTP1ServerConnection::serve(std::shared_ptr<IOStream> stream,
-                                    std::shared_ptr<const HTTP1ConnectionParameters> params,
-                                    httputil::HTTPConnectionContext context,
-                                    httputil::HTTPServerConnectionDelegate& delegate,
-                                    HTTP1ConnectionList* list) {
-  HTTP1Connection conn(stream, /*is_client=*/false, std::move(params), std::move(context));
-  struct Membership {
-    HTTP1ConnectionList* list;
-    HTTP1Connection& conn;
-    ~Membership() {
-      if (list) list->remove(conn);
-    }
-  } membership{list, conn};
-  if (list) list->add(conn);
+// The serve frame is what an idle connection costs, and a coroutine frame keeps room for
+// every awaiter and local it ever has: so it awaits only the idle wait and two sub-tasks,
+// whose frames exist only while a request is served and while the connection closes.
+template <typename Coroutine>
+Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
+                                            httputil::HTTPServerConnectionDelegate& delegate,
+                                            HTTP1ConnectionList* list) {
+  if (list) list->add(conn);  // the connection's destructor leaves the list
   try {
-    for (;;) {
+    do {
       // Idle: wait for the next request's first bytes here, in this frame, before making
       // anything for it (delegate, head, the request's frames). The head timer bounds the
       // wait (idle_connection_timeout) by closing the stream, which ends it.
       conn.start_head_wait();
-      while (stream->read_buffer().empty()) co_await stream->fill_buffer();
-      std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
-      bool keep_alive = co_await conn.read_message(*request);
-      request.reset();
-      if (!keep_alive) break;
-      // Backpressure: a client that pipelines requests without reading the answers must
-      // not make us queue answers without bound. Responses that fit under the bound still
-      // leave together in one writev at the end of the iteration.
-      if (stream->write_buffer_size() > conn.params().max_unsent_output) {
-        co_await drain_output(*stream);
-      }
-    }
+      while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
+    } while (co_await serve_request(conn, delegate));
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.
   } catch (...) {
     app_log().error("Uncaught exception serving {}: {}", conn.context().remote_ip,
                     detail::describe_exception(std::current_exception()));
   }
-  delegate.on_close(&conn);
+  // Never throws: as a root frame (start) there is nobody to rethrow to.
+  co_await close_connection(conn, delegate);
+}
+
+Task<bool> HTTP1ServerConnection::serve_request(HTTP1Connection& conn,
+                                                httputil::HTTPServerConnectionDelegate& delegate) {
+  std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
+  const bool keep_alive = co_await conn.read_message(*request);
+  request.reset();
+  if (!keep_alive) co_return false;
+  // Backpressure: a client that pipelines requests without reading the answers must not
+  // make us queue answers without bound. Responses that fit under the bound still leave
+  // together in one writev at the end of the iteration.
+  if (conn.stream().write_buffer_size() > conn.params().max_unsent_output) {
+    co_await conn.stream().write(std::string_view());
+  }
+  co_return true;
+}
+
+Task<> HTTP1ServerConnection::close_connection(
+    HTTP1Connection& conn, httputil::HTTPServerConnectionDelegate& delegate) noexcept {
+  try {
+    delegate.on_close(&conn);
+  } catch (...) {
+    app_log().error("Uncaught exception in on_close for {}: {}", conn.context().remote_ip,
+                    detail::describe_exception(std::current_exception()));
+  }
   // Let queued response bytes drain before closing (a 400 answer, the last response).
-  if (!stream->closed()) {
+  IOStream& stream = conn.stream();
+  if (!stream.closed()) {
     try {
-      co_await drain_output(*stream);
-    } catch (const StreamClosedError&) {
+      co_await stream.write(std::string_view());
+    } catch (...) {
     }
-    stream->close();
+    stream.close();
   }
 }
 
-// Its own small frame, made only when needed: awaiting the stream's write awaiter inside
-// serve() would keep room for it in the frame of every idle connection.
-Task<> HTTP1ServerConnection::drain_output(IOStream& stream) {
-  co_await stream.write(std::string_view());
+Task<> HTTP1ServerConnection::serve(std::shared_ptr<IOStream> stream,
+                                    std::shared_ptr<const HTTP1ConnectionParameters> params,
+                                    httputil::HTTPConnectionContext context,
+                                    httputil::HTTPServerConnectionDelegate& delegate,
+                                    HTTP1ConnectionList* list) {
+  return serve_loop<Task<>>(HTTP1Connection(std::move(stream), /*is_client=*/false,
+                                            std::move(params), std::move(context)),
+                            delegate, list);
+}
+
+void HTTP1ServerConnection::start(std::shared_ptr<IOStream> stream,
+                                  std::shared_ptr<const HTTP1ConnectionParameters> params,
+                                  httputil::HTTPConnectionContext context,
+                                  httputil::HTTPServerConnectionDelegate& delegate,
+                                  HTTP1ConnectionList* list) {
+  detail::DriverScope scope;
+  serve_loop<detail::DetachedRoot>(HTTP1Connection(std::move(stream), /*is_client=*/false,
+                                                   std::move(params), std::move(context)),
+                                   delegate, list);
 }
 
 // ---- the server's connection list --------------------------------------------------------

@@ -176,17 +176,28 @@ HTTPServer::~HTTPServer() { close_all_connections(); }
 
 void HTTPServer::close_all_connections() { connections_.close_all(); }
 
-// Not a coroutine: the connection's whole state lives in HTTP1ServerConnection::serve's
-// frame, the only one an idle connection holds.
-Task<> HTTPServer::handle_stream(std::shared_ptr<IOStream> stream, std::string address) {
+httputil::HTTPConnectionContext HTTPServer::make_context(std::string address) const {
   httputil::HTTPConnectionContext context;
   context.remote_ip = std::move(address);  // numeric IP; "" for a Unix socket peer
   context.protocol = !options_.protocol.empty() ? options_.protocol
                      : options_.ssl_options     ? "https"
                                                 : "http";
+  return context;
+}
+
+// Not a coroutine: the connection's whole state lives in HTTP1ServerConnection::serve's
+// frame, the only one an idle connection holds.
+Task<> HTTPServer::handle_stream(std::shared_ptr<IOStream> stream, std::string address) {
   stream->set_nodelay(true);
-  return HTTP1ServerConnection::serve(std::move(stream), params_, std::move(context),
+  return HTTP1ServerConnection::serve(std::move(stream), params_, make_context(std::move(address)),
                                       *server_delegate_, &connections_);
+}
+
+void HTTPServer::handle_connection(int fd, const ResolvedAddress& peer) {
+  std::shared_ptr<IOStream> stream = make_stream(fd);
+  stream->set_nodelay(true);
+  HTTP1ServerConnection::start(std::move(stream), params_, make_context(peer_address(peer)),
+                               *server_delegate_, &connections_);
 }
 
 }  // namespace tornado

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "internal/header_params.h"
 #include "internal/http_parser.h"
 #include "internal/utf8.h"
 #include "tornado/escape.h"
@@ -138,22 +139,10 @@ std::string decode_rfc2231(std::string_view raw) {
   return out;
 }
 
-struct ParsedHeader {
-  std::string value;  // "form-data"
-  std::vector<std::pair<std::string, std::string>> params;
-  const std::string* get(std::string_view name) const {
-    for (auto it = params.rbegin(); it != params.rend(); ++it) {
-      if (it->first == name) return &it->second;
-    }
-    return nullptr;
-  }
-};
+}  // namespace
 
-// Parses a Content-Disposition-like value: "form-data; name=\"a\"; filename*=UTF-8''%C3%A1".
-// Parameters are split at ';' outside double quotes in one linear pass (a quote preceded
-// by a backslash does not open or close). Names are lower-cased; parameters without '='
-// are dropped; RFC 2231 "name*" and "name*0", "name*1*" continuations are decoded and win
-// over a plain parameter of the same name.
+namespace detail {
+
 ParsedHeader parse_header_params(std::string_view line) {
   std::vector<std::string_view> pieces;
   bool quoted = false;
@@ -237,6 +226,13 @@ ParsedHeader parse_header_params(std::string_view line) {
   }
   return out;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::parse_header_params;
+using detail::ParsedHeader;
 
 std::string with_multipart_prefix(const char* what) {
   std::string_view w(what);

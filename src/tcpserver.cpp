@@ -82,7 +82,7 @@ Task<> TCPServer::handle_stream(std::shared_ptr<IOStream> /*stream*/, std::strin
   co_return;
 }
 
-void TCPServer::handle_connection(int fd, const ResolvedAddress& peer) {
+std::shared_ptr<IOStream> TCPServer::make_stream(int fd) {
   IOStreamOptions stream_options;
   stream_options.max_buffer_size = options_.max_buffer_size;
   stream_options.read_chunk_size = options_.read_chunk_size;
@@ -93,7 +93,16 @@ void TCPServer::handle_connection(int fd, const ResolvedAddress& peer) {
   } else {
     stream = IOStream::create(fd, stream_options);
   }
-  std::string address = peer.family == AF_UNIX ? std::string() : peer.host();
+  return stream;
+}
+
+std::string TCPServer::peer_address(const ResolvedAddress& peer) {
+  return peer.family == AF_UNIX ? std::string() : peer.host();
+}
+
+void TCPServer::handle_connection(int fd, const ResolvedAddress& peer) {
+  std::shared_ptr<IOStream> stream = make_stream(fd);
+  std::string address = peer_address(peer);
   Task<> serving = handle_stream(std::move(stream), address);
   // As in Tornado, every escaping exception is an application error, StreamClosedError
   // included: a handler that expects clients to leave catches it.

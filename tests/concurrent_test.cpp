@@ -140,8 +140,7 @@ TEST_F(ConcurrentTest, ExecutorResultAsFuture) {
 }
 
 TEST_F(ConcurrentTest, ExecutorErrorAsFuture) {
-  EXPECT_THROW(run_sync([&]() -> Task<> { co_await capitalize(io_loop(), "an error"); }),
-               CapError);
+  EXPECT_THROW(run_sync([&]() -> Task<> { co_await capitalize(io_loop(), "an error"); }), CapError);
 }
 
 TEST_F(ConcurrentTest, ExecutorCallsFromACoroutine) {
@@ -164,9 +163,8 @@ TEST_F(ConcurrentTest, ExecutorCallsConcurrentlyViaMulti) {
 TEST_F(ConcurrentTest, FutureSetFromAnotherThreadViaAddCallback) {
   // The documented way to hand a result across threads: add_callback onto the loop.
   Future<int> f;
-  std::thread t([&, loop = &io_loop()] {
-    loop->add_callback([f]() mutable { f.set_result(77); });
-  });
+  std::thread t(
+      [&, loop = &io_loop()] { loop->add_callback([f]() mutable { f.set_result(77); }); });
   int v = run_sync([&]() -> Task<int> { co_return co_await f; });
   t.join();
   EXPECT_EQ(v, 77);
@@ -253,13 +251,13 @@ TEST_F(ConcurrentTest, AddFutureCallbackSeesTheFailure) {
   std::string what;
   bool ran = false;
   io_loop().add_future(f, std::function<void(const Future<int>&)>([&](const Future<int>& g) {
-    ran = true;
-    try {
-      g.result();
-    } catch (const std::exception& e) {
-      what = e.what();
-    }
-  }));
+                         ran = true;
+                         try {
+                           g.result();
+                         } catch (const std::exception& e) {
+                           what = e.what();
+                         }
+                       }));
   f.set_exception(std::runtime_error("add-future-failure"));
   run_sync([]() -> Task<> {
     co_await moment();
@@ -274,9 +272,9 @@ TEST(AddFutureTest, CallbackRunsOnItsLoopNotTheOneThatCompletes) {
   IOLoop target(/*make_current=*/false);
   bool ran_on_target = false;
   target.add_future(f, std::function<void(const Future<int>&)>([&](const Future<int>&) {
-    ran_on_target = IOLoop::current_or_null() == &target;
-    target.stop();
-  }));
+                      ran_on_target = IOLoop::current_or_null() == &target;
+                      target.stop();
+                    }));
   {
     IOLoop other(/*make_current=*/true);
     f.set_result(1);

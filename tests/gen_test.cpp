@@ -125,10 +125,9 @@ TEST_F(GenTest, WithTimeoutPassesResultAndCancelsTimer) {
 TEST_F(GenTest, WithTimeoutCancelledTaskNeverFailsLater) {
   // The inner task is cancelled at the timeout: its later failure never happens (the
   // fixture fails the test on any error logged).
-  EXPECT_THROW(run_sync([]() -> Task<> {
-                 co_await with_timeout(5ms, failing_after(20ms, "late-failure"));
-               }),
-               TimeoutError);
+  EXPECT_THROW(
+      run_sync([]() -> Task<> { co_await with_timeout(5ms, failing_after(20ms, "late-failure")); }),
+      TimeoutError);
   run_sync([]() -> Task<> { co_await sleep(40ms); });
 }
 
@@ -321,16 +320,15 @@ TEST_F(GenTest, MultiOfMoments) {
 }
 
 TEST_F(GenTest, MultiEmptyVector) {
-  auto out = run_sync([]() -> Task<std::vector<int>> {
-    co_return co_await when_all(std::vector<Task<int>>{});
-  });
+  auto out = run_sync(
+      []() -> Task<std::vector<int>> { co_return co_await when_all(std::vector<Task<int>>{}); });
   EXPECT_TRUE(out.empty());
   run_sync([]() -> Task<> { co_await when_all(std::vector<Task<>>{}); });
 }
 
 TEST_F(GenTest, MultiDelayedResultsKeepOrderOfArguments) {
-  auto [s, n, unit, d] = run_sync(
-      []() -> Task<std::tuple<std::string, int, std::monostate, double>> {
+  auto [s, n, unit, d] =
+      run_sync([]() -> Task<std::tuple<std::string, int, std::monostate, double>> {
         auto str = []() -> Task<std::string> {
           co_await sleep(3ms);
           co_return "s";
@@ -394,8 +392,7 @@ TEST_F(GenTest, WithTimeoutCancelsItsInnerTask) {
     inner_finished = true;
     co_return 1;
   };
-  EXPECT_THROW(run_sync([&]() -> Task<> { co_await with_timeout(5ms, inner()); }),
-               TimeoutError);
+  EXPECT_THROW(run_sync([&]() -> Task<> { co_await with_timeout(5ms, inner()); }), TimeoutError);
   EXPECT_FALSE(inner_finished);
   run_sync([]() -> Task<> { co_await sleep(40ms); });
   EXPECT_FALSE(inner_finished) << "with_timeout cancels the Task it was given";
@@ -403,9 +400,8 @@ TEST_F(GenTest, WithTimeoutCancelsItsInnerTask) {
 
 TEST_F(GenTest, WithTimeoutInnerFailureBeforeTimeoutPropagates) {
   // test_fails_before_timeout: the inner error, not TimeoutError.
-  EXPECT_THROW(
-      run_sync([]() -> Task<> { co_await with_timeout(1s, failing_after(1ms, "inner")); }),
-      std::runtime_error);
+  EXPECT_THROW(run_sync([]() -> Task<> { co_await with_timeout(1s, failing_after(1ms, "inner")); }),
+               std::runtime_error);
   EXPECT_EQ(io_loop().pending_timeouts(), 0u) << "the timeout timer is cancelled";
 }
 

@@ -10,13 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "http_test_util.h"
 #include "internal/gzip.h"
 #include "internal/http_url.h"
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/testing.h"
-
-#include "http_test_util.h"
 
 using namespace tornado;
 using httpclient::AsyncHTTPClient;

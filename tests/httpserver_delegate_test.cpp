@@ -44,6 +44,7 @@ struct Trace {
 struct ServerLog {
   std::vector<std::shared_ptr<Trace>> requests;
   int connections_closed = 0;
+  bool throw_in_on_close = false;
 };
 
 std::string query_value(const std::string& path, const std::string& name) {
@@ -124,7 +125,10 @@ class StreamingApp final : public httputil::HTTPServerConnectionDelegate {
   std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
     return std::make_unique<StreamingDelegate>(conn, log_);
   }
-  void on_close(HTTPConnection*) override { ++log_.connections_closed; }
+  void on_close(HTTPConnection*) override {
+    ++log_.connections_closed;
+    if (log_.throw_in_on_close) throw std::runtime_error("on_close failed");
+  }
 
  private:
   ServerLog& log_;
@@ -432,6 +436,30 @@ TEST_F(HTTPServerDelegateTest, OnCloseOncePerConnectionAfterKeepAlive) {
   });
   EXPECT_EQ(log_.requests.size(), 3u);
   EXPECT_EQ(log_.connections_closed, 1);
+}
+
+// A connection is served as a root frame with nobody to rethrow to: an application whose
+// on_close throws gets a log line, and the server (and its other connections) go on.
+TEST_F(HTTPServerDelegateTest, OnCloseThatThrowsIsLoggedAndServingGoesOn) {
+  start();
+  log_.throw_in_on_close = true;
+  ExpectLog expect(app_log(), "Uncaught exception in on_close.*on_close failed");
+  run_sync([&]() -> Task<> {
+    auto other = co_await connect();
+    for (int i = 0; i < 2; ++i) {
+      auto s = co_await connect();
+      co_await s->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+      co_await s->read_until("[2]");
+      s->close();
+      while (log_.connections_closed < i + 1) co_await sleep(1ms);
+    }
+    co_await other->write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz");
+    co_await with_timeout(3s, other->read_until("[1]"));
+  });
+  // (The third connection may have been closed too by now: it leaves with the task.)
+  EXPECT_GE(log_.connections_closed, 2);
+  EXPECT_EQ(expect.matched(), log_.connections_closed);
+  log_.throw_in_on_close = false;
 }
 
 namespace {

@@ -6,6 +6,17 @@ add_executable(interop_echo_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/echo_serv
 target_compile_options(interop_echo_server PRIVATE ${TORNADO_WARNINGS})
 target_link_libraries(interop_echo_server PRIVATE tornado nlohmann_json::nlohmann_json)
 
+# Signed values and XSRF tokens, made and read by both sides (test_web_signing.py).
+add_executable(interop_signing_tool ${CMAKE_CURRENT_SOURCE_DIR}/interop/signing_tool.cpp)
+target_compile_options(interop_signing_tool PRIVATE ${TORNADO_WARNINGS})
+target_include_directories(interop_signing_tool PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(interop_signing_tool PRIVATE tornado nlohmann_json::nlohmann_json)
+
+# A web::Application sharing a cookie secret with Python Tornado (test_web_app.py).
+add_executable(interop_web_app_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/web_app_server.cpp)
+target_compile_options(interop_web_app_server PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(interop_web_app_server PRIVATE tornado)
+
 file(GLOB INTEROP_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_*.py)
 foreach(script ${INTEROP_SCRIPTS})
   get_filename_component(name ${script} NAME_WE)
@@ -15,5 +26,5 @@ foreach(script ${INTEROP_SCRIPTS})
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
     TIMEOUT 120
-    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>")
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>")
 endforeach()

@@ -1,6 +1,8 @@
 // Behaviours of Tornado's ioloop_test.py that apply to the C++ IOLoop: callbacks from the
 // loop and from other threads, stop(), fd handlers, close(all_fds), run_sync,
 // run_in_executor and IOLoop::current(). Timers and PeriodicCallback: ioloop_timer_test.cpp.
+#include "tornado/ioloop.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -20,15 +22,14 @@
 #include <thread>
 #include <vector>
 
-#include "tornado/ioloop.h"
-#include "tornado/task.h"
 #include "ioloop_test_util.h"
+#include "tornado/task.h"
 #include "tornado/testing_core.h"
 
 using namespace tornado;
+using tornado::test::IOLoopTest;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
-using tornado::test::IOLoopTest;
 
 namespace {
 
@@ -103,7 +104,12 @@ TEST_F(IOLoopTest, AddCallbackWhileNotRunningRunsOnStart) {
 
 TEST_F(IOLoopTest, AddCallbackFromOtherThreadWhileNotRunning) {
   bool ran = false;
-  std::thread([&] { io_loop().add_callback([&] { ran = true; io_loop().stop(); }); }).join();
+  std::thread([&] {
+    io_loop().add_callback([&] {
+      ran = true;
+      io_loop().stop();
+    });
+  }).join();
   EXPECT_FALSE(ran);
   start_with_guard();
   EXPECT_TRUE(ran);
@@ -346,8 +352,8 @@ TEST_F(IOLoopTest, ReusedFdDoesNotReceiveStaleEvents) {
     io_loop().remove_handler(replaced);
     ::close(replaced);
     ASSERT_EQ(::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
-    io_loop().add_handler(pipe_fds[0], [&](int, uint32_t) { ++stale_deliveries; },
-                          IOLoop::READ);
+    io_loop().add_handler(
+        pipe_fds[0], [&](int, uint32_t) { ++stale_deliveries; }, IOLoop::READ);
   };
   io_loop().add_handler(one.a, handler, IOLoop::READ);
   io_loop().add_handler(two.a, handler, IOLoop::READ);
@@ -365,18 +371,22 @@ TEST_F(IOLoopTest, ReusedFdDoesNotReceiveStaleEvents) {
 
 TEST_F(IOLoopTest, HandlerRegistrationErrors) {
   SocketPair sp;
-  io_loop().add_handler(sp.a, [](int, uint32_t) {}, IOLoop::READ);
-  EXPECT_THROW(io_loop().add_handler(sp.a, [](int, uint32_t) {}, IOLoop::READ),
+  io_loop().add_handler(
+      sp.a, [](int, uint32_t) {}, IOLoop::READ);
+  EXPECT_THROW(io_loop().add_handler(
+                   sp.a, [](int, uint32_t) {}, IOLoop::READ),
                std::logic_error);
   EXPECT_THROW(io_loop().update_handler(sp.b, IOLoop::READ), std::logic_error);
-  EXPECT_THROW(io_loop().add_handler(-1, [](int, uint32_t) {}, IOLoop::READ),
+  EXPECT_THROW(io_loop().add_handler(
+                   -1, [](int, uint32_t) {}, IOLoop::READ),
                std::invalid_argument);
   io_loop().remove_handler(sp.b);  // not registered: a no-op
   io_loop().remove_handler(12345);
   io_loop().remove_handler(sp.a);
   io_loop().remove_handler(sp.a);
   // After removal the fd can be registered again.
-  io_loop().add_handler(sp.a, [](int, uint32_t) {}, IOLoop::WRITE);
+  io_loop().add_handler(
+      sp.a, [](int, uint32_t) {}, IOLoop::WRITE);
   io_loop().remove_handler(sp.a);
 }
 
@@ -396,9 +406,11 @@ TEST_F(IOLoopTest, CloseAllFdsClosesRegisteredFds) {
   SocketPair keep, closed_by_loop;
   {
     IOLoop loop;
-    loop.add_handler(keep.a, [](int, uint32_t) {}, IOLoop::READ);
+    loop.add_handler(
+        keep.a, [](int, uint32_t) {}, IOLoop::READ);
     loop.remove_handler(keep.a);  // no longer registered: close must leave it alone
-    loop.add_handler(closed_by_loop.a, [](int, uint32_t) {}, IOLoop::READ);
+    loop.add_handler(
+        closed_by_loop.a, [](int, uint32_t) {}, IOLoop::READ);
     loop.close(/*all_fds=*/true);
     EXPECT_TRUE(loop.closed());
   }
@@ -410,7 +422,8 @@ TEST_F(IOLoopTest, CloseAllFdsClosesRegisteredFds) {
 TEST_F(IOLoopTest, CloseWithoutAllFdsLeavesFdsOpen) {
   SocketPair sp;
   IOLoop loop;
-  loop.add_handler(sp.a, [](int, uint32_t) {}, IOLoop::READ);
+  loop.add_handler(
+      sp.a, [](int, uint32_t) {}, IOLoop::READ);
   loop.close();
   loop.close();  // twice is fine
   EXPECT_TRUE(fd_is_open(sp.a));
@@ -462,7 +475,10 @@ TEST_F(IOLoopTest, RunSyncReturnsAsynchronousResult) {
 
 TEST_F(IOLoopTest, RunSyncRethrowsSynchronousAndAsynchronousExceptions) {
   try {
-    io_loop().run_sync([]() -> Task<> { throw std::out_of_range("sync-fail"); co_return; });
+    io_loop().run_sync([]() -> Task<> {
+      throw std::out_of_range("sync-fail");
+      co_return;
+    });
     FAIL() << "no exception";
   } catch (const std::out_of_range& e) {
     EXPECT_STREQ(e.what(), "sync-fail");
@@ -491,8 +507,7 @@ TEST_F(IOLoopTest, RunSyncMakesTheLoopCurrent) {
 
 TEST_F(IOLoopTest, RunSyncTimeoutRaisesTimeoutError) {
   const double start = io_loop().time();
-  EXPECT_THROW(io_loop().run_sync([]() -> Task<> { co_await sleep(60ms); }, 20ms),
-               TimeoutError);
+  EXPECT_THROW(io_loop().run_sync([]() -> Task<> { co_await sleep(60ms); }, 20ms), TimeoutError);
   EXPECT_GE(io_loop().time() - start, 0.020);
 }
 
@@ -520,9 +535,8 @@ TEST_F(IOLoopTest, RunSyncTimeoutCancelsItsTaskAndALaterRunIsUndisturbed) {
 TEST_F(IOLoopTest, RunInExecutorDeliversResultOnTheLoop) {
   const auto loop_thread = std::this_thread::get_id();
   auto [value, worker] = run_sync([&]() -> Task<std::pair<int, std::thread::id>> {
-    auto fut = io_loop().run_in_executor([] {
-      return std::pair<int, std::thread::id>(6 * 7, std::this_thread::get_id());
-    });
+    auto fut = io_loop().run_in_executor(
+        [] { return std::pair<int, std::thread::id>(6 * 7, std::this_thread::get_id()); });
     auto r = co_await fut;
     EXPECT_EQ(std::this_thread::get_id(), loop_thread) << "resumed on the loop thread";
     co_return r;
@@ -545,9 +559,7 @@ TEST_F(IOLoopTest, RunInExecutorDeliversException) {
 
 TEST_F(IOLoopTest, RunInExecutorVoidFunction) {
   std::atomic<int> n{0};
-  run_sync([&]() -> Task<> {
-    co_await io_loop().run_in_executor([&] { n = 9; });
-  });
+  run_sync([&]() -> Task<> { co_await io_loop().run_in_executor([&] { n = 9; }); });
   EXPECT_EQ(n.load(), 9);
 }
 

@@ -1,5 +1,7 @@
 // Behaviours of Tornado's log_test: the LogFormatter's shape and colours, robustness to bytes
 // that are not UTF-8, enable_pretty_logging (log file, rotation, bad options), level filtering.
+#include "tornado/log.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pty.h>
@@ -19,8 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "tornado/log.h"
-
 namespace {
 
 using namespace tornado;
@@ -31,10 +31,10 @@ constexpr long long k261122_120000_UTC = 1795348800;  // 2026-11-22 12:00:00 UTC
 std::string format_with(LogFormatter& f, spdlog::level::level_enum level, std::string_view text,
                         long long epoch = k261122_120000_UTC,
                         std::string_view logger = "tornado.general") {
-  spdlog::details::log_msg msg(
-      std::chrono::system_clock::time_point(std::chrono::seconds(epoch)), spdlog::source_loc{},
-      spdlog::string_view_t(logger.data(), logger.size()), level,
-      spdlog::string_view_t(text.data(), text.size()));
+  spdlog::details::log_msg msg(std::chrono::system_clock::time_point(std::chrono::seconds(epoch)),
+                               spdlog::source_loc{},
+                               spdlog::string_view_t(logger.data(), logger.size()), level,
+                               spdlog::string_view_t(text.data(), text.size()));
   spdlog::memory_buf_t buf;
   f.format(msg, buf);
   return std::string(buf.data(), buf.size());
@@ -113,12 +113,12 @@ TEST_F(LogFormatterTest, InvalidUtf8BytesAreEscapedAndTheRestKept) {
     std::string line = format(false, spdlog::level::info, text);
     return line.substr(line.find("] ") + 2);
   };
-  EXPECT_EQ(body("\xff ok"), "\\xff ok\n");                             // never valid
-  EXPECT_EQ(body("a\x80z"), "a\\x80z\n");                               // lone continuation
-  EXPECT_EQ(body("end \xe2\x82"), "end \\xe2\\x82\n");                  // truncated
-  EXPECT_EQ(body("\xc0\xaf"), "\\xc0\\xaf\n");                          // overlong '/'
-  EXPECT_EQ(body("\xed\xa0\x80"), "\\xed\\xa0\\x80\n");                 // UTF-16 surrogate
-  EXPECT_EQ(body("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80\n");        // above U+10FFFF
+  EXPECT_EQ(body("\xff ok"), "\\xff ok\n");                       // never valid
+  EXPECT_EQ(body("a\x80z"), "a\\x80z\n");                         // lone continuation
+  EXPECT_EQ(body("end \xe2\x82"), "end \\xe2\\x82\n");            // truncated
+  EXPECT_EQ(body("\xc0\xaf"), "\\xc0\\xaf\n");                    // overlong '/'
+  EXPECT_EQ(body("\xed\xa0\x80"), "\\xed\\xa0\\x80\n");           // UTF-16 surrogate
+  EXPECT_EQ(body("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80\n");  // above U+10FFFF
   EXPECT_EQ(body("caf\xc3\xa9\xfe\nnext"), "caf\xc3\xa9\\xfe\n    next\n");
 }
 
@@ -218,7 +218,8 @@ class LoggingTest : public ::testing::Test {
   std::ostringstream out_;
 };
 
-const std::regex kLine(R"(\[[DIWEC] \d{6} \d{2}:\d{2}:\d{2} tornado\.(access|application|general)\] .*)");
+const std::regex kLine(
+    R"(\[[DIWEC] \d{6} \d{2}:\d{2}:\d{2} tornado\.(access|application|general)\] .*)");
 
 bool all_lines_well_formed(const std::string& text) {
   std::istringstream in(text);
@@ -323,9 +324,8 @@ TEST_F(LoggingTest, LogFileRotatesAtMaxSizeKeepingNumBackups) {
 
 TEST_F(LoggingTest, ZeroBackupsMeansTheFileNeverRotates) {
   const fs::path file = dir_ / "test.log";
-  enable_pretty_logging({.log_file_prefix = file.string(),
-                         .log_file_max_size = 100,
-                         .log_file_num_backups = 0});
+  enable_pretty_logging(
+      {.log_file_prefix = file.string(), .log_file_max_size = 100, .log_file_num_backups = 0});
   for (int i = 0; i < 10; ++i) gen_log().info("line {}", i);
   EXPECT_GT(fs::file_size(file), 100u);
   EXPECT_FALSE(fs::exists(dir_ / "test.1.log"));
@@ -339,24 +339,24 @@ TEST_F(LoggingTest, TimeRotationWritesADatedFile) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
   ASSERT_EQ(names.size(), 1u);
-  EXPECT_TRUE(std::regex_match(names[0], std::regex(R"(test_\d{4}-\d{2}-\d{2}\.log)")))
-      << names[0];
+  EXPECT_TRUE(std::regex_match(names[0], std::regex(R"(test_\d{4}-\d{2}-\d{2}\.log)"))) << names[0];
 }
 
 TEST_F(LoggingTest, WrongRotateOptionsThrowAndLeaveLoggingAlone) {
   capture();
   const auto before = gen_log().sinks();
   const fs::path file = dir_ / "test.log";
-  EXPECT_THROW(enable_pretty_logging({.log_file_prefix = file.string(), .log_rotate_mode = "wrong"}),
-               std::invalid_argument);
-  EXPECT_THROW(enable_pretty_logging({.log_file_prefix = file.string(),
-                                      .log_rotate_mode = "time",
-                                      .log_rotate_when = "W0"}),
-               std::invalid_argument);
-  EXPECT_THROW(enable_pretty_logging({.log_file_prefix = file.string(),
-                                      .log_rotate_mode = "time",
-                                      .log_rotate_interval = 2}),
-               std::invalid_argument);
+  EXPECT_THROW(
+      enable_pretty_logging({.log_file_prefix = file.string(), .log_rotate_mode = "wrong"}),
+      std::invalid_argument);
+  EXPECT_THROW(
+      enable_pretty_logging(
+          {.log_file_prefix = file.string(), .log_rotate_mode = "time", .log_rotate_when = "W0"}),
+      std::invalid_argument);
+  EXPECT_THROW(
+      enable_pretty_logging(
+          {.log_file_prefix = file.string(), .log_rotate_mode = "time", .log_rotate_interval = 2}),
+      std::invalid_argument);
   EXPECT_THROW(enable_pretty_logging({.logging = "loud"}), std::invalid_argument);
   EXPECT_EQ(gen_log().sinks(), before);
   EXPECT_FALSE(fs::exists(file));

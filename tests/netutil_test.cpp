@@ -19,9 +19,8 @@
 #include <system_error>
 #include <vector>
 
-#include "tornado/testing_core.h"
-
 #include "net_test_util.h"
+#include "tornado/testing_core.h"
 
 namespace tornado {
 namespace {
@@ -182,8 +181,8 @@ TEST(BindUnixSocketTest, ListensWithModeAndAcceptsConnections) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path.c_str());
-  c.fds.push_back(connect_to(
-      ResolvedAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sun), sizeof sun)));
+  c.fds.push_back(
+      connect_to(ResolvedAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sun), sizeof sun)));
   int conn = ::accept(fd, nullptr, nullptr);
   EXPECT_GE(conn, 0);
   c.fds.push_back(conn);
@@ -377,11 +376,10 @@ TEST_F(ResolverTest, OverrideResolverMapsHostPortAndFamily) {
   OverrideResolver::Mapping mapping;
   mapping.host_port[{"google.com", 80}] = {"1.2.3.4", 80};
   mapping.host_port_family[{"google.com", 80, AF_INET}] = {"1.2.3.4", 80};
-  mapping.host_port_family[{"google.com", 80, AF_INET6}] = {"2a02:6b8:7c:40c:c51e:495f:e23a:3",
-                                                            80};
+  mapping.host_port_family[{"google.com", 80, AF_INET6}] = {"2a02:6b8:7c:40c:c51e:495f:e23a:3", 80};
   mapping.host["example.test"] = "127.0.0.1";
-  auto resolver = std::make_shared<OverrideResolver>(std::make_shared<DefaultExecutorResolver>(),
-                                                     mapping);
+  auto resolver =
+      std::make_shared<OverrideResolver>(std::make_shared<DefaultExecutorResolver>(), mapping);
   run_sync([&]() -> Task<> {
     auto v4 = co_await resolver->resolve("google.com", 80, AF_INET);
     EXPECT_TRUE(contains(v4, AF_INET, "1.2.3.4", 80));

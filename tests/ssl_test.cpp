@@ -34,8 +34,7 @@ Task<TLSAttempt> attempt(std::shared_ptr<SSLContext> client_ctx, std::string hos
   sockaddr_in sa = test::loopback(acceptor.port());
   auto connected = spawn(client->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa));
   int fd = co_await acceptor.accept();
-  auto server =
-      SSLIOStream::create(fd, true, server_ctx ? server_ctx : test::server_context(), {});
+  auto server = SSLIOStream::create(fd, true, server_ctx ? server_ctx : test::server_context(), {});
   co_return TLSAttempt{server, client, connected};
 }
 
@@ -238,8 +237,7 @@ TEST_F(SSLTest, StartTLSUpgradesAPlainStream) {
     co_await line(server, client, "220 Go ahead\r\n");
     bool closed = false;
     server->set_close_callback([&] { closed = true; });
-    auto client_tls =
-        spawn(client->start_tls(false, test::trusting_client_context(), "localhost"));
+    auto client_tls = spawn(client->start_tls(false, test::trusting_client_context(), "localhost"));
     auto server_tls = spawn(server->start_tls(true, test::server_context()));
     std::shared_ptr<IOStream> c = co_await client_tls;
     std::shared_ptr<IOStream> s = co_await server_tls;

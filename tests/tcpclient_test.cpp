@@ -15,10 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "net_test_util.h"
 #include "tornado/tcpserver.h"
 #include "tornado/testing_core.h"
-
-#include "net_test_util.h"
 
 namespace tornado {
 namespace {
@@ -52,10 +51,9 @@ TEST(ConnectorSplitTest, MixedFamiliesKeepTheirOrder) {
 }
 
 TEST(ConnectorSplitTest, NoAddressesIsAnError) {
-  EXPECT_THROW(FakeConnector::create({}, [](int, const std::string&) {
-    return FakeConnector::Attempt{};
-  }),
-               std::invalid_argument);
+  EXPECT_THROW(
+      FakeConnector::create({}, [](int, const std::string&) { return FakeConnector::Attempt{}; }),
+      std::invalid_argument);
 }
 
 // ---- the connector state machine --------------------------------------------------------
@@ -119,9 +117,8 @@ class ConnectorTest : public AsyncTest {
 
   std::pair<std::shared_ptr<FakeConnector>, Future<FakeConnector::Result>> start_connect(
       Entries addrinfo) {
-    auto conn = FakeConnector::create(std::move(addrinfo), [this](int af, const std::string& a) {
-      return create_stream(af, a);
-    });
+    auto conn = FakeConnector::create(
+        std::move(addrinfo), [this](int af, const std::string& a) { return create_stream(af, a); });
     // Huge timeouts: the tests fire them by hand.
     auto future = conn->start(3600s, io_loop().time() + 3600);
     return {conn, future};
@@ -328,9 +325,8 @@ TEST_F(ConnectorTest, TwoFamilyTimeoutAfterConnectTimeout) {
 }
 
 TEST_F(ConnectorTest, TheRealTimerStartsTheSecondaryFamily) {
-  auto conn = FakeConnector::create(addrinfo_, [this](int af, const std::string& a) {
-    return create_stream(af, a);
-  });
+  auto conn = FakeConnector::create(
+      addrinfo_, [this](int af, const std::string& a) { return create_stream(af, a); });
   auto future = conn->start(10ms);
   assert_pending({{AF1, "a"}});
   run_sync([]() -> Task<> { co_await sleep(50ms); });
@@ -525,10 +521,11 @@ class StuckResolver : public Resolver {
 TEST_F(TCPClientTest, ConnectTimeoutRaisesTimeoutError) {
   auto resolver = std::make_shared<StuckResolver>();
   EXPECT_THROW(run_sync([&]() -> Task<> {
-    TCPClient client(resolver);
-    // Built inline with the setters: a class temporary, safe inside co_await with g++ 12.
-    co_await client.connect("1.2.3.4", 12345, ConnectOptions().set_timeout(50ms));
-  }),
+                 TCPClient client(resolver);
+                 // Built inline with the setters: a class temporary, safe inside co_await with
+                 // g++ 12.
+                 co_await client.connect("1.2.3.4", 12345, ConnectOptions().set_timeout(50ms));
+               }),
                TimeoutError);
   // The timeout cancelled the lookup (with_timeout cancels the task it owns), which
   // cancelled the Future it was waiting on: nothing is left suspended.
@@ -537,14 +534,14 @@ TEST_F(TCPClientTest, ConnectTimeoutRaisesTimeoutError) {
 
 TEST_F(TCPClientTest, BadArgumentsAreRejected) {
   EXPECT_THROW(run_sync([]() -> Task<> {
-    TCPClient client;
-    co_await client.connect("127.0.0.1", 0);
-  }),
+                 TCPClient client;
+                 co_await client.connect("127.0.0.1", 0);
+               }),
                std::invalid_argument);
   EXPECT_THROW(run_sync([]() -> Task<> {
-    TCPClient client;
-    co_await client.connect("127.0.0.1", 80, ConnectOptions().set_af(AF_UNIX));
-  }),
+                 TCPClient client;
+                 co_await client.connect("127.0.0.1", 80, ConnectOptions().set_af(AF_UNIX));
+               }),
                std::invalid_argument);
 }
 

@@ -142,13 +142,13 @@ TEST_F(TCPServerTest, StopInCallbackDoesNotBreakTheAcceptLoop) {
     TCPClient client;
     std::vector<Task<>> attempts;
     for (int i = 0; i < kClients; ++i) {
-      attempts.push_back([](TCPClient& c, int p, std::vector<std::shared_ptr<IOStream>>& out)
-                             -> Task<> {
-        try {
-          out.push_back(co_await c.connect("127.0.0.1", p));
-        } catch (const StreamClosedError&) {
-        }
-      }(client, port, connected));
+      attempts.push_back(
+          [](TCPClient& c, int p, std::vector<std::shared_ptr<IOStream>>& out) -> Task<> {
+            try {
+              out.push_back(co_await c.connect("127.0.0.1", p));
+            } catch (const StreamClosedError&) {
+            }
+          }(client, port, connected));
     }
     co_await when_all(std::move(attempts));
     // Let the loop run an accept pass on whatever is queued.
@@ -271,9 +271,10 @@ struct TestCertificate {
     std::filesystem::create_directories(dir);
     cert = dir + "/cert.pem";
     key = dir + "/key.pem";
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-                      key + " -out " + cert + " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
     ok = std::system(cmd.c_str()) == 0;
   }
   ~TestCertificate() { std::filesystem::remove_all(dir); }
@@ -300,8 +301,8 @@ TEST_F(TCPServerTest, SSLOptionsMakeTLSStreamsAndTheClientVerifiesTheHost) {
     SSLClientOptions verify_ours;
     verify_ours.ca_certs = certificate.cert;
     auto ctx = SSLContext::client(verify_ours);
-    auto stream = co_await client.connect(
-        "localhost", port, ConnectOptions().set_af(AF_INET).set_ssl_options(ctx));
+    auto stream = co_await client.connect("localhost", port,
+                                          ConnectOptions().set_af(AF_INET).set_ssl_options(ctx));
     EXPECT_NE(std::dynamic_pointer_cast<SSLIOStream>(stream), nullptr);
     co_await stream->write("secret\n");
     EXPECT_EQ(co_await stream->read_until("\n"), "secret\n");

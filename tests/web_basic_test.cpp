@@ -33,6 +33,21 @@ struct EchoHandler : web::RequestHandler {
   }
 };
 
+// get_argument's defaults, strip, repeated values and control characters.
+struct ArgsHandler : web::RequestHandler {
+  Task<> get() override {
+    write(get_argument("missing", "fallback"));  // a literal default, not the strip flag
+    write("|" + get_argument("s"));
+    write("|" + get_argument("s", false));
+    write("|" + std::to_string(get_arguments("multi").size()) + ":" + get_argument("multi"));
+    write("|" + get_argument("ctl", ""));
+    write("|" + get_query_argument("s", "x"));
+    write("|" + get_body_argument("s", "nobody"));
+    write("|" + get_optional_argument("missing").value_or("none"));
+    co_return;
+  }
+};
+
 struct InitHandler : web::RequestHandler {
   void initialize(std::string greeting, int times) {
     greeting_ = std::move(greeting);
@@ -62,6 +77,7 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/echo", web::handler<EchoHandler>()},
         {"/init", web::handler<InitHandler>("hi", 3)},
         {"/throw", web::handler<ThrowingHandler>()},
+        {"/args", web::handler<ArgsHandler>()},
     });
   }
 };
@@ -129,6 +145,16 @@ TEST_F(WebBasicTest, MissingArgumentIs400) {
   req.body = "other=1";
   auto r = fetch("/echo", req);
   EXPECT_EQ(r.code, 400);
+}
+
+TEST_F(WebBasicTest, ArgumentDefaultsStripAndLastValue) {
+  auto r = fetch("/args?s=%20padded%20&multi=1&multi=2&ctl=a%01b");
+  EXPECT_EQ(r.body, "fallback|padded| padded |2:2|a b|padded|nobody|none");
+}
+
+TEST_F(WebBasicTest, ArgumentThatIsNotUtf8Is400) {
+  ExpectLog gen(gen_log(), "400 GET /args.*Invalid unicode in s");
+  EXPECT_EQ(fetch("/args?s=%FF").code, 400);
 }
 
 }  // namespace

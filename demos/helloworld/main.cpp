@@ -1,62 +1,72 @@
-// Tornado's hello world: answers "Hello, world" on every path.
+// Tornado's hello world on web::Application.
 //
-//   build/demos/helloworld/helloworld --port=8888 [--address=127.0.0.1] [--reuse-port --threads=2]
+//   build/demos/helloworld/helloworld --port=8888 [--address=127.0.0.1] [--threads=2]
+//                                     [--logging=info|warning|none]
 //
-// Until web.h exists this uses HTTPServer's request callback directly; the response is the
-// one Tornado's demo sends (text/html, Content-Length, Date, Server).
-#include <cstdlib>
-#include <cstring>
+// "/" → "Hello, world"; for the benchmarks (bench/web.sh) also "/plaintext" → "Hello, World!"
+// as text/plain and "/json" → {"message":"Hello, World!"} from a JSON value. With --threads=N,
+// N loops share the port through SO_REUSEPORT, each with its own Application.
+// (helloworld_raw is the same without the web layer.)
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "tornado/httpserver.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
+#include "tornado/options.h"
+#include "tornado/web.h"
 
 using namespace tornado;
 
+struct MainHandler : web::RequestHandler {
+  Task<> get() override {
+    write("Hello, world");
+    co_return;
+  }
+};
+
+struct PlaintextHandler : web::RequestHandler {
+  Task<> get() override {
+    set_header("Content-Type", "text/plain");
+    write("Hello, World!");
+    co_return;
+  }
+};
+
+struct JsonHandler : web::RequestHandler {
+  Task<> get() override {
+    write(nlohmann::json{{"message", "Hello, World!"}});
+    co_return;
+  }
+};
+
 namespace {
 
-std::string flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return argv[i] + prefix.size();
-    if (name == argv[i] + 2 && std::strncmp(argv[i], "--", 2) == 0) return "true";
-  }
-  return fallback;
-}
-
-void say_hello(httputil::HTTPServerRequest& request) {
-  static const std::string body = "Hello, world";
-  static const httputil::HTTPHeaders headers{
-      {"Server", "TornadoServer/6.5"},
-      {"Content-Type", "text/html; charset=UTF-8"},
-      {"Content-Length", std::to_string(body.size())}};
-  request.connection->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
-                                    body);
-  request.connection->finish();
-}
-
-// One loop on this thread: its own SO_REUSEPORT listener when several threads share a port.
 void serve(int port, const std::string& address, bool reuse_port) {
   IOLoop loop;
-  HTTPServer server(say_hello);
-  server.listen(port, address, AF_UNSPEC, 4096, reuse_port);
+  web::Application app({{"/", web::handler<MainHandler>()},
+                        {"/plaintext", web::handler<PlaintextHandler>()},
+                        {"/json", web::handler<JsonHandler>()}});
+  auto server = std::make_unique<HTTPServer>(
+      std::shared_ptr<web::Application>(&app, [](web::Application*) {}));
+  server->listen(port, address, AF_UNSPEC, 4096, reuse_port);
   loop.start();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int port = std::atoi(flag(argc, argv, "port", "8888").c_str());
-  const std::string address = flag(argc, argv, "address", "127.0.0.1");
-  const int threads = std::max(1, std::atoi(flag(argc, argv, "threads", "1").c_str()));
-  const bool reuse_port = threads > 1 || flag(argc, argv, "reuse-port", "") == "true";
+  options::define<int>("port", 8888, "port to listen on");
+  options::define<std::string>("address", "127.0.0.1", "address to listen on");
+  options::define<int>("threads", 1, "loops (threads) sharing the port with SO_REUSEPORT");
+  options::parse_command_line(argc, argv);
+  const int port = options::get<int>("port");
+  const std::string address = options::get<std::string>("address");
+  const int threads = std::max(1, options::get<int>("threads"));
   app_log().info("helloworld listening on http://{}:{}/ ({} loop{})", address, port, threads,
                  threads > 1 ? "s" : "");
   std::vector<std::thread> extra;
-  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, port, address, reuse_port);
-  serve(port, address, reuse_port);
+  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, port, address, threads > 1);
+  serve(port, address, threads > 1);
   for (auto& t : extra) t.join();
 }

@@ -68,6 +68,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
                   httputil::HTTPConnectionContext context = {});
   ~HTTP1Connection() override;
   HTTP1Connection(const HTTP1Connection&) = delete;
+  HTTP1Connection& operator=(HTTP1Connection&&) = delete;
   HTTP1Connection& operator=(const HTTP1Connection&) = delete;
 
   // Reads one message (a request on a server, a response on a client) into `delegate`.
@@ -85,7 +86,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   WriteAwaiter write(std::string_view chunk) override;
   WriteAwaiter finish() override;
   void set_max_body_size(std::size_t bytes) override { max_body_size_ = bytes; }
-  void set_body_timeout(Duration timeout) override { body_timeout_ = timeout; }
+  void set_body_timeout(Duration timeout) override {
+    body_timeout_ = timeout < Duration::zero() ? Duration::zero() : timeout;
+  }
   const httputil::HTTPConnectionContext& context() const override { return context_; }
   // The server adjusts this per request (xheaders) and restores it afterwards.
   httputil::HTTPConnectionContext& mutable_context() noexcept { return context_; }
@@ -103,6 +106,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
  private:
   friend class HTTP1ServerConnection;
   friend class HTTP1ConnectionList;
+  // Only before first use (HTTP1ServerConnection passes a fresh one into its serve frame):
+  // nothing may point at the connection yet (no timer, no list, no borrowed head).
+  HTTP1Connection(HTTP1Connection&& other) noexcept;
   // The read path, split by role; both share read_head, start_decompression and the body
   // readers below.
   Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
@@ -129,7 +135,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<> read_fixed_body(httputil::HTTPMessageDelegate& delegate, uint64_t length);
   Task<> read_chunked_body(httputil::HTTPMessageDelegate& delegate);
   Task<> read_body_until_close(httputil::HTTPMessageDelegate& delegate);
-  Task<> fill_with_timeout(std::optional<double> deadline);
+  Task<> fill_with_timeout(double deadline);  // 0: none
   void answer_error(int status, const std::string& message);
   void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it
   WriteAwaiter send_body(std::string_view chunk);  // a counted, non-empty piece
@@ -139,32 +145,34 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   void on_write_finished();
 
   std::shared_ptr<IOStream> stream_;
-  bool is_client_;
   std::shared_ptr<const HTTP1ConnectionParameters> params_;
   httputil::HTTPConnectionContext context_;
   http1::MessageHead* head_ = nullptr;  // borrowed while a message is read
   double head_deadline_ = 0;            // IOLoop::time() base; 0 = not waiting for a head
   TimeoutHandle head_timer_;
   std::function<void()> close_callback_;
+  // Kept small and packed: this object is most of an idle server connection's frame.
+  bool is_client_;
 
   // Per message: reading side.
-  std::string request_method_;  // server: the request's method (HEAD has no body)
-  int request_version_minor_ = 1;
+  bool head_request_ = false;      // the request is a HEAD (its response has no body)
   bool disconnect_after_ = false;  // close once this exchange is done
-  std::size_t max_body_size_;
-  std::optional<Duration> body_timeout_;
-  std::optional<double> body_deadline_;
-  uint64_t body_received_ = 0;
   bool read_finished_ = false;
+  int request_version_minor_ = 1;
+  std::size_t max_body_size_;
+  Duration body_timeout_;     // negative: none
+  double body_deadline_ = 0;  // IOLoop::time() base; 0 = none
+  uint64_t body_received_ = 0;
   std::unique_ptr<detail::GzipDecompressor> decompressor_;
 
   // Per message: writing side.
   bool headers_written_ = false;
   bool chunking_output_ = false;
   bool write_finished_ = false;
-  bool suppress_body_ = false;  // HEAD / 204 / 304
-  std::optional<uint64_t> expected_content_remaining_;
+  bool suppress_body_ = false;    // HEAD / 204 / 304
+  bool length_declared_ = false;  // Content-Length given: expected_remaining_ counts it down
   int response_code_ = 0;
+  uint64_t expected_remaining_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
 
   // Membership of a server's HTTP1ConnectionList (intrusive: no allocation per connection).
@@ -210,11 +218,28 @@ class HTTP1ServerConnection {
                       httputil::HTTPConnectionContext context,
                       httputil::HTTPServerConnectionDelegate& delegate,
                       HTTP1ConnectionList* list = nullptr);
+  // The same, started now as a root frame of the current loop (like spawn_detached, with
+  // no Task to wrap): what HTTPServer does per accepted connection. Loop thread only.
+  static void start(std::shared_ptr<IOStream> stream,
+                    std::shared_ptr<const HTTP1ConnectionParameters> params,
+                    httputil::HTTPConnectionContext context,
+                    httputil::HTTPServerConnectionDelegate& delegate,
+                    HTTP1ConnectionList* list = nullptr);
   // Closes the stream; start_serving then completes.
   void close();
 
  private:
-  static Task<> drain_output(IOStream& stream);  // completes once queued bytes are sent
+  // One request (false: the connection ends after it); the end of the connection.
+  static Task<bool> serve_request(HTTP1Connection& conn,
+                                  httputil::HTTPServerConnectionDelegate& delegate);
+  static Task<> close_connection(HTTP1Connection& conn,
+                                 httputil::HTTPServerConnectionDelegate& delegate) noexcept;
+  // The body of serve and start. The connection is the frame's only copy of the stream,
+  // parameters and context (a parameter, not a local built from parameters).
+  template <typename Coroutine>
+  static Coroutine serve_loop(HTTP1Connection conn,
+                              httputil::HTTPServerConnectionDelegate& delegate,
+                              HTTP1ConnectionList* list);
 
   std::shared_ptr<IOStream> stream_;
   HTTP1ConnectionParameters params_;

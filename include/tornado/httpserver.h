@@ -66,10 +66,14 @@ class HTTPServer : public TCPServer {
   const HTTPServerOptions& options() const noexcept { return options_; }
 
  protected:
+  // One coroutine per connection, as TCPServer's contract says; handle_connection starts
+  // the same serve loop as a root frame instead (no Task or spawn frame around it).
   Task<> handle_stream(std::shared_ptr<IOStream> stream, std::string address) override;
+  void handle_connection(int fd, const ResolvedAddress& peer) override;
 
  private:
   class ServerDelegate;
+  httputil::HTTPConnectionContext make_context(std::string address) const;
   HTTPServerOptions options_;
   std::shared_ptr<const HTTP1ConnectionParameters> params_;
   std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate_;

@@ -386,3 +386,6 @@ class HTTPServerConnectionDelegate {
 };
 
 }  // namespace tornado::httputil
+
+// The streaming multipart/form-data parser (MultipartStreamParser).
+#include "tornado/httputil_multipart.h"  // IWYU pragma: export

@@ -59,8 +59,8 @@ class TCPServer {
   // Binds (bind_sockets) and starts accepting on this loop: the single-process way.
   // Defaults as bind_sockets: all interfaces, AF_UNSPEC, backlog 128, no SO_REUSEPORT.
   // Throws what bind_sockets throws.
-  void listen(int port, const std::string& address = "", int family = AF_UNSPEC,
-              int backlog = 128, bool reuse_port = false);
+  void listen(int port, const std::string& address = "", int family = AF_UNSPEC, int backlog = 128,
+              bool reuse_port = false);
 
   // Starts accepting on listening sockets made elsewhere (bind_sockets, bind_unix_socket,
   // or inherited across fork). The server owns the fds from now on and closes them in
@@ -70,8 +70,8 @@ class TCPServer {
 
   // Binds sockets now but accepts only after start(): the pre-fork pattern. Same
   // arguments and exceptions as listen(). May be called more than once.
-  void bind(int port, const std::string& address = "", int family = AF_UNSPEC,
-            int backlog = 128, bool reuse_port = false);
+  void bind(int port, const std::string& address = "", int family = AF_UNSPEC, int backlog = 128,
+            bool reuse_port = false);
   // Starts accepting on the sockets from bind(). Only num_processes == 1 is supported
   // here: forking belongs to process.h (fork_processes), which is not part of this module
   // yet; any other value throws std::invalid_argument rather than pretending.
@@ -100,6 +100,10 @@ class TCPServer {
   // Wraps an accepted fd in a stream and spawns handle_stream. Override to take over the
   // raw connection (HTTPServer does not need to).
   virtual void handle_connection(int fd, const ResolvedAddress& peer);
+  // For overrides of handle_connection: the stream for an accepted fd (TLS when the
+  // server has ssl_options), and the address handle_stream would be given.
+  std::shared_ptr<IOStream> make_stream(int fd);
+  static std::string peer_address(const ResolvedAddress& peer);
 
  private:
   struct Listener {

@@ -27,23 +27,27 @@ bool cookie_legal(char c) {
   return std::string_view("!#$%&'*+-.^_`|~:").find(c) != std::string_view::npos;
 }
 
-// The value as Python's SimpleCookie writes it: as is when every character is legal,
-// otherwise in double quotes with '"' and '\' backslashed and other bytes outside
-// printable ASCII as \ooo (so both sides read each other's cookies the same way).
+// The value as Python's SimpleCookie writes it: as is when non-empty and every character
+// is legal, otherwise in double quotes, with '"' and '\' backslashed and any byte other
+// than the legal ones and " ()/<=>?@[]{}" as \ooo (';' is \073). Both sides then read
+// each other's cookies the same way.
 std::string quote_cookie_value(std::string_view value) {
-  if (std::all_of(value.begin(), value.end(), cookie_legal)) return std::string(value);
+  if (!value.empty() && std::all_of(value.begin(), value.end(), cookie_legal)) {
+    return std::string(value);
+  }
   std::string out = "\"";
   for (char c : value) {
     auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(c);
-    } else if (u < 0x20 || u > 0x7e) {
+    } else if (cookie_legal(c) ||
+               std::string_view(" ()/<=>?@[]{}").find(c) != std::string_view::npos) {
+      out.push_back(c);
+    } else {
       char buf[5];
       std::snprintf(buf, sizeof buf, "\\%03o", u);
       out += buf;
-    } else {
-      out.push_back(c);
     }
   }
   out.push_back('"');

@@ -43,9 +43,9 @@ class ErrorHandler : public RequestHandler {
  public:
   void initialize(int status_code);
   Task<> prepare() override;
+  void check_xsrf_cookie() override {}
 
  private:
-  void check_xsrf_cookie() override {}
   int status_code_ = 500;
 };
 

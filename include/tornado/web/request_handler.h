@@ -39,6 +39,7 @@
 #include "tornado/task.h"
 #include "tornado/web/errors.h"
 #include "tornado/web/settings.h"
+#include "tornado/web/xsrf.h"
 
 namespace tornado::web {
 
@@ -129,15 +130,28 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::string get_argument(std::string_view name, bool strip = true) const;
   std::string get_argument(std::string_view name, std::string_view default_value,
                            bool strip = true) const;
+  // (a string literal default must not become the `strip` bool)
+  std::string get_argument(std::string_view name, const char* default_value,
+                           bool strip = true) const {
+    return get_argument(name, std::string_view(default_value), strip);
+  }
   std::optional<std::string> get_optional_argument(std::string_view name, bool strip = true) const;
   std::vector<std::string> get_arguments(std::string_view name, bool strip = true) const;
   std::string get_query_argument(std::string_view name, bool strip = true) const;
   std::string get_query_argument(std::string_view name, std::string_view default_value,
                                  bool strip = true) const;
+  std::string get_query_argument(std::string_view name, const char* default_value,
+                                 bool strip = true) const {
+    return get_query_argument(name, std::string_view(default_value), strip);
+  }
   std::vector<std::string> get_query_arguments(std::string_view name, bool strip = true) const;
   std::string get_body_argument(std::string_view name, bool strip = true) const;
   std::string get_body_argument(std::string_view name, std::string_view default_value,
                                 bool strip = true) const;
+  std::string get_body_argument(std::string_view name, const char* default_value,
+                                bool strip = true) const {
+    return get_body_argument(name, std::string_view(default_value), strip);
+  }
   std::vector<std::string> get_body_arguments(std::string_view name, bool strip = true) const;
 
   // ---- the response ----
@@ -189,6 +203,35 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void clear_cookie(std::string_view name, std::string_view path = "/",
                     std::string_view domain = {});
   void clear_all_cookies(std::string_view path = "/", std::string_view domain = {});
+
+  // ---- signed cookies (Tornado's format; settings.cookie_secret, key_version) ----
+  // Sets a cookie signed with cookie_secret (v2 unless `version`), expiring in
+  // `expires_days` (default 30; nullopt: a session cookie). std::logic_error without a
+  // cookie_secret, or with versioned secrets and no settings.key_version.
+  void set_signed_cookie(std::string_view name, std::string_view value,
+                         std::optional<double> expires_days = 30, CookieOptions options = {},
+                         std::optional<int> version = std::nullopt);
+  // The value of a signed cookie (or of `value` if given) if its signature is good, it is
+  // younger than `max_age_days` and at least `min_version`; otherwise nullopt.
+  std::optional<std::string> get_signed_cookie(std::string_view name,
+                                               std::optional<std::string_view> value = {},
+                                               double max_age_days = 31, int min_version = 1);
+  // The key version a signed cookie was made with (nullopt: v1, absent or malformed).
+  std::optional<int> get_signed_cookie_key_version(std::string_view name,
+                                                   std::optional<std::string_view> value = {});
+  // Signs `value` as set_signed_cookie would (for values sent other ways).
+  std::string create_signed_value(std::string_view name, std::string_view value,
+                                  std::optional<int> version = std::nullopt) const;
+
+  // ---- XSRF ----
+  // This request's XSRF token in settings.xsrf_cookie_version's format (v2: masked anew per
+  // request). Sets the _xsrf cookie when the request had none (or an undecodable one).
+  const std::string& xsrf_token();
+  // <input type="hidden" name="_xsrf" value="..."/> for forms.
+  std::string xsrf_form_html();
+  // 403 unless the `_xsrf` argument (or X-XSRFToken / X-CSRFToken) holds the cookie's token
+  // (compared in constant time). Run for POST/PUT/PATCH/DELETE when xsrf_cookies is on.
+  virtual void check_xsrf_cookie();
 
   // ---- users ----
   // get_current_user(), computed on first use and kept (set_current_user overrides, e.g.
@@ -250,8 +293,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void on_cancelled();
   void on_timeout();
   void connection_closed();
-  // Virtual so that a handler may skip it (ErrorHandler: a POST to a bad URL is 404, not 403).
-  virtual void check_xsrf_cookie();
+  // The cookie's token (version 0: none or undecodable, then a fresh random one).
+  const XsrfToken& raw_xsrf_token();
   void log_request() const;
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);
@@ -268,6 +311,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::vector<std::unique_ptr<OutputTransform>> transforms_;
   std::vector<std::string> new_cookies_;  // Set-Cookie lines, by set order
   std::optional<nlohmann::json> current_user_;
+  std::optional<XsrfToken> raw_xsrf_token_;
+  std::string xsrf_token_;
   std::optional<Future<void>> task_;  // the running request, for cancellation
   TimeoutHandle timeout_{};
   int status_code_ = 200;

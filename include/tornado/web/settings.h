@@ -16,7 +16,7 @@
 
 #include "tornado/httputil.h"
 #include "tornado/task.h"
-#include "tornado/web/cookie_secret_placeholder.h"
+#include "tornado/web/signing.h"
 
 namespace tornado::web {
 

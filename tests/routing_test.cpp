@@ -1,0 +1,241 @@
+// routing.h: PathMatches (anchoring, groups, unescaping, reverse), HostMatches,
+// DefaultHostMatches, nested routers, and the same through a live Application (the
+// behaviours of Tornado's routing_test and web_test's URLSpec/path-argument tests).
+#include "tornado/routing.h"
+
+#include <gtest/gtest.h>
+
+#include "tornado/testing.h"
+#include "tornado/web.h"
+
+using namespace tornado;
+using routing::PathArgs;
+using routing::PathMatches;
+using routing::RoutingError;
+
+namespace {
+
+httputil::HTTPServerRequest request_for(std::string uri, std::string host = "127.0.0.1",
+                                        httputil::HTTPHeaders headers = {}) {
+  headers.set("Host", host);
+  return httputil::HTTPServerRequest("GET", std::move(uri), "HTTP/1.1", std::move(headers));
+}
+
+TEST(PathMatchesTest, PatternMustMatchTheWholePath) {
+  PathMatches m("/foo");
+  PathArgs args;
+  EXPECT_TRUE(m.match_path("/foo", args));
+  EXPECT_FALSE(m.match_path("/foobar", args));
+  EXPECT_FALSE(m.match_path("/x/foo", args));  // anchored at the start too
+  EXPECT_EQ(m.pattern(), "/foo$");
+}
+
+TEST(PathMatchesTest, RegexPatternIsAnchoredAtBothEnds) {
+  PathMatches m("/fo+");
+  PathArgs args;
+  EXPECT_TRUE(m.match_path("/fooo", args));
+  EXPECT_FALSE(m.match_path("/fooox", args));
+  EXPECT_FALSE(m.match_path("x/foo", args));
+}
+
+TEST(PathMatchesTest, PositionalGroupsAreUnescapedWithoutPlus) {
+  PathMatches m("/str/(.*)/(.*)");
+  PathArgs args;
+  ASSERT_TRUE(m.match_path("/str/a%20b+c/%E9", args));
+  ASSERT_EQ(args.args.size(), 2u);
+  EXPECT_EQ(args.args[0], "a b+c");  // '+' stays: path arguments are not form-encoded
+  EXPECT_EQ(args.args[1], "\xe9");   // bytes; the handler checks UTF-8
+  EXPECT_TRUE(args.kwargs.empty());
+}
+
+TEST(PathMatchesTest, NamedGroupsBecomeKeywordArgumentsOnly) {
+  PathMatches m("/(?P<year>[0-9]{4})/(?P<slug>[^/]+)/([a-z]+)");
+  PathArgs args;
+  ASSERT_TRUE(m.match_path("/2024/hello%2Fworld/x", args));
+  EXPECT_TRUE(args.args.empty());  // Tornado drops unnamed groups when any is named
+  ASSERT_EQ(args.kwargs.size(), 2u);
+  EXPECT_EQ(args.kwargs[0], (std::pair<std::string, std::string>{"year", "2024"}));
+  EXPECT_EQ(args.kwargs[1], (std::pair<std::string, std::string>{"slug", "hello/world"}));
+}
+
+TEST(PathMatchesTest, UnmatchedOptionalGroupIsEmpty) {
+  PathMatches m("/opt(/x)?");
+  PathArgs args;
+  ASSERT_TRUE(m.match_path("/opt", args));
+  ASSERT_EQ(args.args.size(), 1u);
+  EXPECT_EQ(args.args[0], "");
+}
+
+TEST(PathMatchesTest, BadPatternIsAClearError) {
+  try {
+    PathMatches m("/broken(");
+    FAIL() << "no error";
+  } catch (const RoutingError& e) {
+    EXPECT_NE(std::string(e.what()).find("/broken("), std::string::npos);
+  }
+}
+
+TEST(PathMatchesTest, Reverse) {
+  EXPECT_EQ(PathMatches(R"(/favicon\.ico)").reverse({}), "/favicon.ico");
+  EXPECT_EQ(PathMatches(R"(^/favicon\.ico$)").reverse({}), "/favicon.ico");
+}
+
+TEST(PathMatchesTest, ReverseArgumentsAreUrlEscaped) {
+  EXPECT_EQ(PathMatches(R"(^/api/v1/foo/(\w+)$)").reverse({"bar"}), "/api/v1/foo/bar");
+  EXPECT_EQ(PathMatches(R"(/api\.v1/foo/([0-9]+)/icon\.png)").reverse({"5"}),
+            "/api.v1/foo/5/icon.png");
+  EXPECT_EQ(PathMatches("/a/(.*)/b").reverse({"x y/z?"}), "/a/x%20y/z%3F/b");
+}
+
+TEST(PathMatchesTest, NonReversiblePatternThrows) {
+  EXPECT_THROW(PathMatches(R"(^/api/v\d+/foo/(\w+)$)").reverse({"x"}), RoutingError);
+  EXPECT_THROW(PathMatches("/(?:a|b)/(x)").reverse({"x"}), RoutingError);  // non-capturing
+}
+
+TEST(PathMatchesTest, ReverseWithWrongArgumentCountThrows) {
+  PathMatches m("/(a)/(b)");
+  EXPECT_THROW(m.reverse({"1"}), RoutingError);
+  EXPECT_THROW(m.reverse({"1", "2", "3"}), RoutingError);
+  EXPECT_EQ(m.reverse({"1", "2"}), "/1/2");
+}
+
+TEST(ReUnescapeTest, LiteralEscapesOnly) {
+  EXPECT_EQ(routing::re_unescape(R"(/a\.b\/c\-)"), "/a.b/c-");
+  EXPECT_EQ(routing::re_unescape(R"(\d)"), std::nullopt);
+  EXPECT_EQ(routing::re_unescape(R"(\w+)"), std::nullopt);
+}
+
+TEST(HostMatchesTest, MatchesHostNameWithoutPort) {
+  routing::HostMatches m("www\\.example\\.com");
+  PathArgs args;
+  EXPECT_TRUE(m.match(request_for("/", "www.example.com:8080"), args));
+  EXPECT_TRUE(m.match(request_for("/", "WWW.Example.com"), args));  // host_name is lower case
+  EXPECT_FALSE(m.match(request_for("/", "www.example.com.evil"), args));
+}
+
+TEST(DefaultHostMatchesTest, OnlyWithoutXRealIp) {
+  std::string default_host = "www.example.com";
+  routing::DefaultHostMatches m(default_host, "www\\.example\\.com");
+  PathArgs args;
+  EXPECT_TRUE(m.match(request_for("/", "other"), args));
+  httputil::HTTPHeaders proxied{{"X-Real-Ip", "1.2.3.4"}};
+  EXPECT_FALSE(m.match(request_for("/", "other", proxied), args));
+  default_host = "elsewhere";  // read at match time
+  EXPECT_FALSE(m.match(request_for("/", "other"), args));
+}
+
+struct Marker : routing::Target {
+  explicit Marker(std::string n) : name(std::move(n)) {}
+  std::string name;
+};
+
+std::string found(const routing::RuleRouter& router, std::string uri, std::string host = "h") {
+  PathArgs args;
+  auto req = request_for(std::move(uri), std::move(host));
+  const routing::Rule* rule = router.find(req, args);
+  if (rule == nullptr) return "none";
+  std::string out = static_cast<const Marker&>(*rule->target).name;
+  for (const auto& a : args.args) out += "," + a;
+  return out;
+}
+
+TEST(RuleRouterTest, FirstMatchWinsAndNestedRoutersAreSearched) {
+  auto nested = std::make_shared<routing::RuleRouter>();
+  nested->add_rule({std::make_shared<PathMatches>("/api/items/([0-9]+)"),
+                    std::make_shared<Marker>("item"), "item"});
+  routing::RuleRouter root;
+  root.add_rule({std::make_shared<PathMatches>("/api/.*"), nested});
+  root.add_rule({std::make_shared<PathMatches>("/api/other"), std::make_shared<Marker>("other")});
+  root.add_rule({std::make_shared<PathMatches>("/(.*)"), std::make_shared<Marker>("any")});
+  EXPECT_EQ(found(root, "/api/items/7"), "item,7");  // the inner match's arguments
+  EXPECT_EQ(found(root, "/api/other"), "other");     // nested found nothing: next rule
+  EXPECT_EQ(found(root, "/x"), "any,x");
+  EXPECT_EQ(root.reverse_url("item", {"9"}), "/api/items/9");
+  EXPECT_EQ(root.reverse_url("nope"), std::nullopt);
+}
+
+TEST(RuleRouterTest, HostRuleLeadsToItsRouter) {
+  auto example = std::make_shared<routing::RuleRouter>();
+  example->add_rule({std::make_shared<PathMatches>("/"), std::make_shared<Marker>("example")});
+  routing::RuleRouter root;
+  root.add_rule({std::make_shared<routing::HostMatches>("www\\.example\\.com"), example});
+  root.add_rule({std::make_shared<PathMatches>("/"), std::make_shared<Marker>("default")});
+  EXPECT_EQ(found(root, "/", "www.example.com"), "example");
+  EXPECT_EQ(found(root, "/", "other.com"), "default");
+}
+
+// ---- through an Application ----
+
+struct NameHandler : web::RequestHandler {
+  void initialize(std::string name) { name_ = std::move(name); }
+  Task<> get() override {
+    write(name_ + ": " + request().path);
+    for (std::size_t i = 0; i < path_arg_count(); ++i) write("," + path_arg(i));
+    for (const auto& [k, v] : path_args().kwargs) write("," + k + "=" + v);
+    co_return;
+  }
+  std::string name_;
+};
+
+class ApplicationRoutingTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    auto nested = std::make_shared<routing::RuleRouter>();
+    nested->add_rule({std::make_shared<PathMatches>("/nested_handler"),
+                      web::handler<NameHandler>(std::string("nested_handler"))});
+    auto app = std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{
+            {"/first_handler", web::handler<NameHandler>(std::string("first_handler")),
+             "first_handler"},
+            {"/.*handler", nested},
+            {"/str/(?P<path>.*)", web::handler<NameHandler>(std::string("named"))},
+            {"/pos/(.*)/(.*)", web::handler<NameHandler>(std::string("pos"))},
+        },
+        web::Settings{}, "www.default.com");
+    app->add_handlers("www\\.example\\.com",
+                      {{"/first_handler", web::handler<NameHandler>(std::string("second_handler")),
+                        "second_handler"}});
+    return app;
+  }
+  std::string get_with_host(const std::string& path, const std::string& host,
+                            httputil::HTTPHeaders extra = {}) {
+    httpclient::HTTPRequest req;
+    req.headers = std::move(extra);
+    req.headers.set("Host", host);
+    return fetch(path, req).body;
+  }
+};
+
+TEST_F(ApplicationRoutingTest, RuleBasedRouter) {
+  EXPECT_EQ(fetch("/first_handler").body, "first_handler: /first_handler");
+  EXPECT_EQ(get_with_host("/first_handler", "www.example.com"), "second_handler: /first_handler");
+  EXPECT_EQ(fetch("/nested_handler").body, "nested_handler: /nested_handler");
+  EXPECT_EQ(fetch("/nested_not_found_handler").code, 404);
+  EXPECT_EQ(fetch("/404").code, 404);
+}
+
+TEST_F(ApplicationRoutingTest, DefaultHostServesItsHostRulesToUnknownHosts) {
+  // Host rules for www.example.com, default_host is www.default.com: neither matches.
+  EXPECT_EQ(get_with_host("/first_handler", "unknown.com"), "first_handler: /first_handler");
+}
+
+TEST_F(ApplicationRoutingTest, PathArgumentsArriveUnescaped) {
+  EXPECT_EQ(fetch("/str/a%2Fb%20c").body, "named: /str/a%2Fb%20c,path=a/b c");
+  EXPECT_EQ(fetch("/pos/x%2By/%C3%A9").body, "pos: /pos/x%2By/%C3%A9,x+y,\xc3\xa9");
+}
+
+TEST_F(ApplicationRoutingTest, PathArgumentThatIsNotUtf8Is400) {
+  tornado::testing::ExpectLog log(gen_log(), "Invalid unicode", false);
+  EXPECT_EQ(fetch("/pos/%FF/x").code, 400);
+}
+
+TEST(ApplicationReverseUrlTest, NamedRulesAndMissingNames) {
+  web::Application app({{"/entry/([^/]+)", web::handler<NameHandler>(std::string("e")), "entry"}});
+  app.add_handlers("www\\.example\\.com",
+                   {{"/x/([0-9]+)", web::handler<NameHandler>(std::string("x")), "x"}});
+  EXPECT_EQ(app.reverse_url("entry", {"a b"}), "/entry/a%20b");
+  EXPECT_EQ(app.reverse_url("x", {"5"}), "/x/5");
+  EXPECT_THROW(app.reverse_url("none"), std::out_of_range);
+}
+
+}  // namespace

@@ -1,0 +1,354 @@
+// RequestHandler output: status and reason, headers (injection refused, also on a raw
+// socket), JSON, flush/chunked streaming, redirect, ETag/304, HEAD, 204/304 bodies,
+// send_error/write_error, serve_traceback (Tornado's web_test output behaviours).
+#include <gtest/gtest.h>
+
+#include "http_test_util.h"
+#include "tornado/testing.h"
+#include "tornado/web.h"
+
+using namespace tornado;
+using tornado::testing::ExpectLog;
+
+namespace {
+
+struct StatusHandler : web::RequestHandler {
+  Task<> get() override {
+    int code = std::stoi(get_argument("code"));
+    if (auto reason = get_optional_argument("reason")) {
+      set_status(code, *reason);
+    } else {
+      set_status(code);
+    }
+    co_return;
+  }
+};
+
+struct HeaderHandler : web::RequestHandler {
+  Task<> get() override {
+    auto which = get_argument("case");
+    if (which == "inject") {
+      try {
+        set_header("X-Foo", "bar\r\nSet-Cookie: evil=1");
+        write("accepted");
+      } catch (const std::invalid_argument&) {
+        write("refused");
+      }
+    } else if (which == "inject_lf") {
+      try {
+        add_header("X-Foo", "bar\nX-Evil: 1");
+        write("accepted");
+      } catch (const std::invalid_argument&) {
+        write("refused");
+      }
+    } else if (which == "types") {
+      set_header("X-Int", std::int64_t{42});
+      set_header("X-Date", std::chrono::system_clock::time_point(std::chrono::seconds(784111777)));
+      add_header("X-Multi", "a");
+      add_header("X-Multi", "b");
+      set_header("X-Gone", "x");
+      clear_header("X-Gone");
+    }
+    co_return;
+  }
+};
+
+struct RedirectHandler : web::RequestHandler {
+  Task<> get() override {
+    auto which = get_argument("case", "");
+    if (which == "permanent") {
+      redirect("/dest", true);
+    } else if (which == "status") {
+      redirect("/dest", false, 307);
+    } else if (which == "inject") {
+      redirect("/dest\r\nSet-Cookie: evil=1");
+    } else {
+      redirect("/dest");
+    }
+    co_return;
+  }
+};
+
+struct JsonHandler : web::RequestHandler {
+  Task<> get() override {
+    if (get_argument("case", "") == "array") {
+      write(nlohmann::json::array({1, 2}));
+    } else {
+      write(nlohmann::json{{"message", "Hello, World!"}, {"html", "</script>"}});
+    }
+    co_return;
+  }
+};
+
+struct FlushHandler : web::RequestHandler {
+  Task<> get() override {
+    write("first,");
+    co_await flush();
+    co_await sleep(5ms);
+    write("second,");
+    co_await flush();
+    write("last");
+    co_return;
+  }
+};
+
+struct EtagHandler : web::RequestHandler {
+  Task<> get() override {
+    write("etag body");
+    co_return;
+  }
+};
+
+struct CustomEtagHandler : web::RequestHandler {
+  std::optional<std::string> compute_etag() const override {
+    return "\"" + request().query_arguments.at("tag").front() + "\"";
+  }
+  Task<> get() override {
+    write("custom");
+    co_return;
+  }
+};
+
+struct NoBodyHandler : web::RequestHandler {
+  Task<> get() override {
+    set_status(204);
+    co_return;
+  }
+};
+
+struct HeadHandler : web::RequestHandler {
+  Task<> get() override {
+    write("body of get");
+    co_return;
+  }
+  Task<> head() override { return get(); }
+};
+
+struct ErrorHandlerWithReason : web::RequestHandler {
+  Task<> get() override {
+    if (get_argument("case") == "reason") throw web::HTTPError(418, "", "I'm a Teapot");
+    if (get_argument("case") == "finish") {
+      set_status(201);
+      throw web::Finish("finished early");
+    }
+    if (get_argument("case") == "after_flush") {
+      write("partial");
+      co_await flush();
+      throw web::HTTPError(500, "late error");
+    }
+    throw std::runtime_error("something secret went wrong");
+  }
+};
+
+struct CustomWriteError : web::RequestHandler {
+  Task<> get() override { throw web::HTTPError(503); }
+  void write_error(int status, std::exception_ptr) override {
+    write("custom error " + std::to_string(status));
+  }
+};
+
+std::vector<web::URLSpec> output_handlers() {
+  return {
+      {"/status", web::handler<StatusHandler>()},
+      {"/header", web::handler<HeaderHandler>()},
+      {"/redirect", web::handler<RedirectHandler>()},
+      {"/json", web::handler<JsonHandler>()},
+      {"/flush", web::handler<FlushHandler>()},
+      {"/etag", web::handler<EtagHandler>()},
+      {"/custom_etag", web::handler<CustomEtagHandler>()},
+      {"/nobody", web::handler<NoBodyHandler>()},
+      {"/head", web::handler<HeadHandler>()},
+      {"/error", web::handler<ErrorHandlerWithReason>()},
+      {"/custom_error", web::handler<CustomWriteError>()},
+  };
+}
+
+class WebOutputTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(output_handlers());
+  }
+  httpclient::HTTPResponse get(const std::string& path, httputil::HTTPHeaders headers = {},
+                               std::string method = "GET") {
+    httpclient::HTTPRequest req;
+    req.method = std::move(method);
+    req.headers = std::move(headers);
+    req.follow_redirects = false;
+    return fetch(path, req);
+  }
+  // The raw response bytes to a raw request (up to the close).
+  std::string raw(const std::string& request) {
+    int port = get_http_port();
+    return run_sync([port, request]() -> Task<std::string> {
+      auto s = co_await test::connect_loopback(port);
+      co_await s->write(request);
+      co_return co_await s->read_until_close();
+    });
+  }
+};
+
+TEST_F(WebOutputTest, StatusWithStandardAndCustomReason) {
+  auto r = get("/status?code=304");
+  EXPECT_EQ(r.code, 304);
+  r = get("/status?code=682&reason=Foo");
+  EXPECT_EQ(r.code, 682);
+  EXPECT_EQ(r.reason, "Foo");
+}
+
+TEST_F(WebOutputTest, UnknownStatusWithoutReasonIsUnknown) {
+  auto r = get("/status?code=682");
+  EXPECT_EQ(r.code, 682);
+  EXPECT_EQ(r.reason, "Unknown");
+}
+
+TEST_F(WebOutputTest, ReasonWithMarkupOrControlsBecomesUnknown) {
+  auto r = get("/status?code=400&reason=%3Cscript%3E");
+  EXPECT_EQ(r.reason, "Unknown");
+}
+
+TEST_F(WebOutputTest, HeaderInjectionThroughSetHeaderIsRefused) {
+  EXPECT_EQ(get("/header?case=inject").body, "refused");
+  EXPECT_EQ(get("/header?case=inject_lf").body, "refused");
+}
+
+TEST_F(WebOutputTest, HeaderInjectionOnTheWire) {
+  std::string answer =
+      raw("GET /header?case=inject HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(answer.find("evil"), std::string::npos);
+  EXPECT_EQ(answer.find("X-Foo"), std::string::npos);
+}
+
+TEST_F(WebOutputTest, RedirectInjectionOnTheWireIs500WithoutTheHeader) {
+  ExpectLog log(app_log(), "Uncaught exception GET /redirect");
+  std::string answer =
+      raw("GET /redirect?case=inject HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 500 Internal Server Error\r\n")) << answer;
+  EXPECT_EQ(answer.find("evil"), std::string::npos);
+  EXPECT_EQ(answer.find("Location"), std::string::npos);
+}
+
+TEST_F(WebOutputTest, HeaderValueTypesAndClearHeader) {
+  auto r = get("/header?case=types");
+  EXPECT_EQ(r.headers.get("X-Int", ""), "42");
+  EXPECT_EQ(r.headers.get("X-Date", ""), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(r.headers.get_list("X-Multi"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(r.headers.contains("X-Gone"));
+  EXPECT_EQ(r.headers.get("Server", "").rfind("TornadoServer/", 0), 0u);
+}
+
+TEST_F(WebOutputTest, Redirects) {
+  auto r = get("/redirect");
+  EXPECT_EQ(r.code, 302);
+  EXPECT_EQ(r.headers.get("Location", ""), "/dest");
+  EXPECT_EQ(get("/redirect?case=permanent").code, 301);
+  EXPECT_EQ(get("/redirect?case=status").code, 307);
+}
+
+TEST_F(WebOutputTest, JsonObjectIsEncodedWithItsContentType) {
+  auto r = get("/json");
+  EXPECT_EQ(r.headers.get("Content-Type", ""), "application/json; charset=UTF-8");
+  EXPECT_EQ(r.body, R"({"html":"<\/script>","message":"Hello, World!"})");
+}
+
+TEST_F(WebOutputTest, JsonArrayIsRefused) {
+  ExpectLog log(app_log(), "Uncaught exception GET /json");
+  EXPECT_EQ(get("/json?case=array").code, 500);
+}
+
+TEST_F(WebOutputTest, FlushStreamsTheBodyChunked) {
+  std::string answer = raw("GET /flush HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(answer.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(answer.find("Content-Length"), std::string::npos);
+  EXPECT_NE(answer.find("\r\n\r\n6\r\nfirst,\r\n7\r\nsecond,\r\n4\r\nlast\r\n0\r\n\r\n"),
+            std::string::npos)
+      << answer;
+  EXPECT_EQ(get("/flush").body, "first,second,last");
+}
+
+TEST_F(WebOutputTest, EtagAndIfNoneMatchGive304) {
+  auto r = get("/etag");
+  auto etag = r.headers.get("Etag", "");
+  ASSERT_EQ(etag.size(), 42u);  // quoted SHA-1 hex
+  auto again = get("/etag", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.code, 304);
+  EXPECT_EQ(again.body, "");
+  EXPECT_EQ(get("/etag", {{"If-None-Match", "W/" + etag}}).code, 304);  // weak comparison
+  EXPECT_EQ(get("/etag", {{"If-None-Match", "*"}}).code, 304);
+  EXPECT_EQ(get("/etag", {{"If-None-Match", "\"x\", " + etag}}).code, 304);  // a list
+  EXPECT_EQ(get("/etag", {{"If-None-Match", "\"other\""}}).code, 200);
+}
+
+TEST_F(WebOutputTest, ComputeEtagCanBeOverridden) {
+  auto r = get("/custom_etag?tag=abc");
+  EXPECT_EQ(r.headers.get("Etag", ""), "\"abc\"");
+  EXPECT_EQ(get("/custom_etag?tag=abc", {{"If-None-Match", "\"abc\""}}).code, 304);
+  EXPECT_EQ(get("/custom_etag?tag=abc", {{"If-None-Match", "W/\"abc\""}}).code, 304);
+}
+
+TEST_F(WebOutputTest, NoContentHasNoBodyNorContentType) {
+  std::string answer = raw("GET /nobody HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 204 No Content\r\n"));
+  EXPECT_EQ(answer.find("Content-Type"), std::string::npos);
+  EXPECT_TRUE(answer.ends_with("\r\n\r\n"));
+}
+
+TEST_F(WebOutputTest, HeadSendsHeadersOnly) {
+  std::string answer = raw("HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(answer.find("Content-Length: 11\r\n"), std::string::npos);
+  EXPECT_TRUE(answer.ends_with("\r\n\r\n"));
+  EXPECT_EQ(answer.find("body of get"), std::string::npos);
+}
+
+TEST_F(WebOutputTest, HTTPErrorReasonIsUsed) {
+  auto r = get("/error?case=reason");
+  EXPECT_EQ(r.code, 418);
+  EXPECT_EQ(r.reason, "I'm a Teapot");
+  EXPECT_EQ(
+      r.body,
+      "<html><title>418: I&#x27;m a Teapot</title><body>418: I&#x27;m a Teapot</body></html>");
+}
+
+TEST_F(WebOutputTest, FinishExceptionEndsTheResponseAsItStands) {
+  auto r = get("/error?case=finish");
+  EXPECT_EQ(r.code, 201);
+  EXPECT_EQ(r.body, "finished early");
+}
+
+TEST_F(WebOutputTest, ErrorAfterFlushCanOnlyEndTheResponse) {
+  ExpectLog a(gen_log(), "500 GET /error.*late error");
+  ExpectLog b(gen_log(), "Cannot send error response after headers written");
+  auto r = get("/error?case=after_flush");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "partial");
+}
+
+TEST_F(WebOutputTest, WriteErrorCanBeOverridden) {
+  auto r = get("/custom_error");
+  EXPECT_EQ(r.code, 503);
+  EXPECT_EQ(r.body, "custom error 503");
+}
+
+class WebTracebackTest : public WebOutputTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(output_handlers(), web::Settings{.debug = true});
+  }
+};
+
+TEST_F(WebTracebackTest, ServeTracebackShowsTheException) {
+  ExpectLog log(app_log(), "Uncaught exception GET /error");
+  auto r = get("/error?case=secret");
+  EXPECT_EQ(r.code, 500);
+  EXPECT_EQ(r.headers.get("Content-Type", ""), "text/plain");
+  EXPECT_NE(r.body.find("something secret went wrong"), std::string::npos) << r.body;
+}
+
+TEST_F(WebOutputTest, WithoutServeTracebackTheExceptionStaysPrivate) {
+  ExpectLog log(app_log(), "Uncaught exception GET /error");
+  auto r = get("/error?case=secret");
+  EXPECT_EQ(r.code, 500);
+  EXPECT_EQ(r.body.find("secret"), std::string::npos);
+}
+
+}  // namespace
