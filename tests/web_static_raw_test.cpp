@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "http_test_util.h"
+#include "tornado/frame_alloc.h"
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
@@ -189,7 +190,13 @@ TEST_F(StaticRawTest, TenGigabyteRangeStreamsWithFlatMemoryAndStopsWhenTheClient
     co_return rss;
   });
   std::printf("streamed 256 MiB of a 10 GiB range: RSS %ld -> %ld KiB\n", before, after);
+#if TORNADO_FRAME_CACHE == 0  // AddressSanitizer (tornado/frame_alloc.h detects it)
+  // ASan's quarantine keeps every freed piece (up to 256 MiB): RSS means nothing there.
+  (void)before;
+  (void)after;
+#else
   EXPECT_LT(after - before, 16 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
+#endif
   // The server noticed the departure and serves the next request.
   EXPECT_EQ(status_line(raw("/static/robots.txt")), "HTTP/1.1 200 OK");
 }
