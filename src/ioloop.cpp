@@ -183,6 +183,7 @@ void IOLoop::close(bool all_fds) {
   timer_callbacks_.clear();
   timer_slots_.clear();
   heap_.clear();
+  dead_timers_ = 0;
   free_timer_slots_.clear();
 }
 
@@ -296,21 +297,16 @@ double IOLoop::time() const noexcept {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-void IOLoop::heap_place(uint32_t i, const HeapEntry& e) noexcept {
-  heap_[i] = e;
-  timer_slots_[e.slot].heap_index = i;
-}
-
 // Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
   const HeapEntry e = heap_[i];
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
     if (!timer_less(e, heap_[parent])) break;
-    heap_place(i, heap_[parent]);
+    heap_[i] = heap_[parent];
     i = parent;
   }
-  heap_place(i, e);
+  heap_[i] = e;
 }
 
 void IOLoop::sift_down(uint32_t i) noexcept {
@@ -321,31 +317,36 @@ void IOLoop::sift_down(uint32_t i) noexcept {
     if (child >= n) break;
     if (child + 1 < n && timer_less(heap_[child + 1], heap_[child])) ++child;
     if (!timer_less(heap_[child], e)) break;
-    heap_place(i, heap_[child]);
+    heap_[i] = heap_[child];
     i = child;
   }
-  heap_place(i, e);
+  heap_[i] = e;
 }
 
-void IOLoop::heap_remove_at(uint32_t i) noexcept {
-  timer_slots_[heap_[i].slot].heap_index = UINT32_MAX;
-  const uint32_t last = static_cast<uint32_t>(heap_.size() - 1);
-  if (i != last) {
-    heap_place(i, heap_[last]);
-    heap_.pop_back();
-    if (i > 0 && timer_less(heap_[i], heap_[(i - 1) / 2])) {
-      sift_up(i);
-    } else {
-      sift_down(i);
-    }
-  } else {
-    heap_.pop_back();
+void IOLoop::heap_pop() noexcept {
+  heap_.front() = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0);
+}
+
+void IOLoop::drop_dead_top() noexcept {
+  while (!heap_.empty() && !timer_live(heap_.front())) {
+    heap_pop();
+    --dead_timers_;
   }
+}
+
+void IOLoop::compact_timers() noexcept {
+  std::erase_if(heap_, [this](const HeapEntry& e) { return !timer_live(e); });
+  dead_timers_ = 0;
+  // Floyd's heap construction: O(n).
+  for (std::size_t i = heap_.size() / 2; i-- > 0;) sift_down(static_cast<uint32_t>(i));
 }
 
 void IOLoop::free_slot(uint32_t slot) noexcept {
   TimerSlot& s = timer_slots_[slot];
   timer_callbacks_[slot] = nullptr;  // a cancelled timer releases its captures at once
+  s.sequence = kFreeSlot;            // its heap entry, if still there, is dead
   ++s.generation;                    // invalidates outstanding handles
   free_timer_slots_.push_back(slot);
 }
@@ -364,9 +365,9 @@ TimeoutHandle IOLoop::call_at(double when, Callback cb) {
   }
   TimerSlot& s = timer_slots_[slot];
   timer_callbacks_[slot] = std::move(cb);
-  const uint32_t index = static_cast<uint32_t>(heap_.size());
-  heap_.push_back(HeapEntry{when, timer_sequence_++, slot});
-  sift_up(index);  // sets s.heap_index
+  s.sequence = timer_sequence_++;
+  heap_.push_back(HeapEntry{when, s.sequence, slot});
+  sift_up(static_cast<uint32_t>(heap_.size() - 1));
   return TimeoutHandle{slot, s.generation};
 }
 
@@ -377,9 +378,15 @@ TimeoutHandle IOLoop::call_later(Duration delay, Callback cb) {
 void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
   if (!h || h.slot >= timer_slots_.size()) return;
   TimerSlot& s = timer_slots_[h.slot];
-  if (s.generation != h.generation || s.heap_index == UINT32_MAX) return;
-  heap_remove_at(s.heap_index);
+  if (s.generation != h.generation || s.sequence == kFreeSlot) return;
   free_slot(h.slot);
+  ++dead_timers_;
+  if (dead_timers_ == heap_.size()) {
+    heap_.clear();  // all removed: nothing to look at
+    dead_timers_ = 0;
+  } else if (dead_timers_ > 1024 && dead_timers_ * 2 > heap_.size()) {
+    compact_timers();
+  }
 }
 
 void IOLoop::run_due_timers() {
@@ -392,17 +399,23 @@ void IOLoop::run_due_timers() {
   const uint64_t limit = timer_sequence_;
   while (!heap_.empty()) {
     const HeapEntry& top = heap_.front();
+    if (!timer_live(top)) {
+      heap_pop();
+      --dead_timers_;
+      continue;
+    }
     if (top.deadline > now || top.sequence >= limit) break;
     const uint32_t slot = top.slot;
-    heap_remove_at(0);
+    heap_pop();
     Callback cb = std::move(timer_callbacks_[slot]);
     free_slot(slot);  // before running: the callback may add timers (reusing the slot)
     invoke(cb);
   }
 }
 
-int IOLoop::poll_timeout_ms() const {
+int IOLoop::poll_timeout_ms() {
   if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
+  drop_dead_top();  // a removed timer must not wake the loop
   if (heap_.empty()) return -1;
   double wait = heap_.front().deadline - time();
   if (wait <= 0) return 0;

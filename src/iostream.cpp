@@ -199,10 +199,7 @@ std::size_t IOStream::finish_read() {
   Impl& m = *impl_;
   m.kind = ReadKind::kNone;
   m.read_done = false;
-  m.regex = {};
-  m.delimiter.clear();
-  m.delimiter.shrink_to_fit();
-  m.into = {};
+  m.args.reset();
   if (m.read_error) std::rethrow_exception(std::exchange(m.read_error, nullptr));
   return m.read_result;
 }
@@ -222,7 +219,7 @@ Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_by
   auto self = shared_from_this();
   if (delimiter.empty()) throw std::invalid_argument("read_until: empty delimiter");
   begin_read(ReadKind::kUntil);
-  impl_->delimiter = std::move(delimiter);
+  impl_->read_args().delimiter = std::move(delimiter);
   impl_->max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
@@ -232,7 +229,7 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
   auto self = shared_from_this();
   detail::CompiledRegex regex(pattern);  // throws std::invalid_argument before the read
   begin_read(ReadKind::kRegex);
-  impl_->regex = std::move(regex);
+  impl_->read_args().regex = std::move(regex);
   impl_->max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
@@ -250,8 +247,9 @@ Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
 Task<std::size_t> IOStream::read_into(std::span<char> buffer, bool partial) {
   auto self = shared_from_this();
   begin_read(ReadKind::kInto);
-  impl_->into = buffer;
-  impl_->into_filled = 0;
+  detail::ReadArgs& args = impl_->read_args();
+  args.into = buffer;
+  args.into_filled = 0;
   impl_->partial = partial;
   co_return co_await ReadAwaiter(this);
 }
@@ -308,10 +306,10 @@ std::optional<std::size_t> IOStream::find_read_pos() {
       if (m.partial && size > 0) return size;
       return std::nullopt;
     case ReadKind::kUntil: {
-      const std::size_t dl = m.delimiter.size();
+      const std::size_t dl = m.args->delimiter.size();
       if (size >= dl + m.scan_from) {
         const void* hit =
-            memmem(b.data() + m.scan_from, size - m.scan_from, m.delimiter.data(), dl);
+            memmem(b.data() + m.scan_from, size - m.scan_from, m.args->delimiter.data(), dl);
         if (hit) {
           std::size_t end = static_cast<const char*>(hit) - b.data() + dl;
           check_max(end);
@@ -325,7 +323,7 @@ std::optional<std::size_t> IOStream::find_read_pos() {
     }
     case ReadKind::kRegex: {
       std::size_t begin = 0, end = 0;
-      switch (m.regex.search(b.view(), m.scan_from, &begin, &end)) {
+      switch (m.args->regex.search(b.view(), m.scan_from, &begin, &end)) {
         case detail::CompiledRegex::Result::kMatch:
           check_max(end);
           return end;
@@ -343,14 +341,14 @@ std::optional<std::size_t> IOStream::find_read_pos() {
       if (size > m.read_target) return size;
       return std::nullopt;
     case ReadKind::kInto: {
-      std::size_t n = std::min(size, m.into.size() - m.into_filled);
+      std::size_t n = std::min(size, m.args->into.size() - m.args->into_filled);
       if (n) {
-        std::memcpy(m.into.data() + m.into_filled, b.data(), n);
+        std::memcpy(m.args->into.data() + m.args->into_filled, b.data(), n);
         b.consume(n);
-        m.into_filled += n;
+        m.args->into_filled += n;
       }
-      if (m.into_filled == m.into.size() || (m.partial && m.into_filled > 0)) {
-        return m.into_filled;
+      if (m.args->into_filled == m.args->into.size() || (m.partial && m.args->into_filled > 0)) {
+        return m.args->into_filled;
       }
       return std::nullopt;
     }
@@ -413,9 +411,9 @@ void IOStream::read_loop() {
     try {
       if (m.kind == ReadKind::kInto && m.buffer.empty()) {
         // Straight into the caller's memory: no intermediate copy.
-        asked = m.into.size() - m.into_filled;
-        n = read_from_fd(m.into.data() + m.into_filled, asked);
-        if (n > 0) m.into_filled += static_cast<std::size_t>(n);
+        asked = m.args->into.size() - m.args->into_filled;
+        n = read_from_fd(m.args->into.data() + m.args->into_filled, asked);
+        if (n > 0) m.args->into_filled += static_cast<std::size_t>(n);
       } else {
         std::size_t room = options_.max_buffer_size - m.buffer.size();
         if (room == 0) {

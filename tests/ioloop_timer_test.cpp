@@ -214,6 +214,69 @@ TEST_F(IOLoopTest, MillionPendingTimersAddedAndCancelled) {
   EXPECT_EQ(fired, 0);
 }
 
+// A removed timer's heap entry stays until it reaches the top; the slot it named may by
+// then hold a new timer with a later deadline, which must not run at the old one's time.
+TEST_F(IOLoopTest, RemovedTimersEntryDoesNotFireTheTimerReusingItsSlot) {
+  const double now = io_loop().time();
+  TimeoutHandle early = io_loop().call_at(now + 0.01, [] { ADD_FAILURE() << "removed timer ran"; });
+  io_loop().remove_timeout(early);
+  std::vector<std::string> order;
+  TimeoutHandle late = io_loop().call_at(now + 0.15, [&] { order.push_back("late"); });
+  ASSERT_EQ(late.slot, early.slot) << "the freed slot should be reused";
+  io_loop().call_at(now + 0.05,
+                    [&] { order.push_back(order.empty() ? "nothing yet" : "late ran early"); });
+  io_loop().call_at(now + 0.3, [&] { io_loop().stop(); });
+  start_with_guard();
+  EXPECT_EQ(order, (std::vector<std::string>{"nothing yet", "late"}));
+}
+
+// Timers added and removed without ever firing (a timeout per request that is always
+// cancelled) leave dead entries behind: they are dropped in bulk, so the heap stays under
+// twice the live timers plus 1,024 however many come and go.
+TEST_F(IOLoopTest, AMillionTimersAddedAndRemovedOneByOneKeepTheHeapBounded) {
+  const double now = io_loop().time();
+  TimeoutHandle keep = io_loop().call_at(now + 7200, [] {});
+  std::size_t largest = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    TimeoutHandle h = io_loop().call_at(now + 3600 + (i % 1000), [] {});
+    io_loop().remove_timeout(h);
+    largest = std::max(largest, io_loop().timer_heap_entries());
+  }
+  EXPECT_EQ(io_loop().pending_timeouts(), 1u);
+  EXPECT_LE(largest, 2 * 2 + 1024u);
+  io_loop().remove_timeout(keep);
+  EXPECT_EQ(io_loop().pending_timeouts(), 0u);
+}
+
+// Removing most of many timers in random order (so that dead entries are dropped in bulk,
+// mid-heap) leaves the rest firing in deadline order, FIFO for equal deadlines.
+TEST_F(IOLoopTest, SurvivorsOfMassRemovalFireInOrder) {
+  constexpr int kTimers = 20'000;
+  const double now = io_loop().time();
+  std::vector<std::pair<TimeoutHandle, int>> handles;
+  std::vector<int> fired;
+  for (int i = 0; i < kTimers; ++i) {
+    // Deadlines in the past, 40 distinct values: equal deadlines run in insertion order.
+    handles.emplace_back(
+        io_loop().call_at(now - 1 + (i % 40) * 1e-3, [&fired, i] { fired.push_back(i); }), i);
+  }
+  std::shuffle(handles.begin(), handles.end(), std::mt19937(11));
+  std::vector<int> survivors;
+  for (int k = 0; k < kTimers; ++k) {
+    if (k % 10 == 0) {
+      survivors.push_back(handles[k].second);
+    } else {
+      io_loop().remove_timeout(handles[k].first);
+    }
+  }
+  EXPECT_LT(io_loop().timer_heap_entries(), kTimers / 2) << "dead entries were never dropped";
+  std::sort(survivors.begin(), survivors.end(),
+            [](int a, int b) { return std::pair(a % 40, a) < std::pair(b % 40, b); });
+  io_loop().call_later(10ms, [&] { io_loop().stop(); });
+  start_with_guard();
+  EXPECT_EQ(fired, survivors);
+}
+
 // ---- PeriodicCallback ---------------------------------------------------------------
 
 namespace {

@@ -127,6 +127,18 @@ TEST(SignedValueTest, MinVersionTwoRejectsVersionOne) {
   EXPECT_THROW(decode_signed_value(kSecret, "key", v1, 31, kPresent, 3), std::invalid_argument);
 }
 
+// Vectors from Python Tornado 6.2. Signing with a key, then with the empty key, checks that
+// the cached HMAC context is re-keyed (OpenSSL keeps the old key when given none).
+TEST(SignedValueTest, EmptySecretSignsAsPythonAfterAnotherKey) {
+  create_signed_value(kSecret, "n", "v", 2, kPresent);
+  create_signed_value(kSecret, "n", "v", 1, kPresent);
+  EXPECT_EQ(create_signed_value("", "n", "v", 2, kPresent),
+            "2|1:0|10:1300000000|1:n|4:dg==|"
+            "55849556b2ac54951ff86cd6acc0523f7348b518911aa0e0cfa16b2ec4ae84fa");
+  EXPECT_EQ(create_signed_value("", "n", "v", 1, kPresent),
+            "dg==|1300000000|055d1cb2761fc02393eaf282a302cce98498d448");
+}
+
 TEST(SignedValueTest, WrongSecretIsRejected) {
   for (int version : {1, 2}) {
     std::string value = create_signed_value(kSecret, "key", "value", version, kPresent);

@@ -184,10 +184,14 @@ class IOLoop {
   TimeoutHandle add_timeout(double deadline, Callback cb) {
     return call_at(deadline, std::move(cb));
   }
-  // Cancels a timer in O(log n). Safe with a fired, removed or empty handle.
+  // Cancels a timer in O(1) (its callback is released at once; its heap entry is dropped
+  // later, see docs/ioloop.md). Safe with a fired, removed or empty handle.
   void remove_timeout(TimeoutHandle h) noexcept;
   // Number of pending timers (for tests and metrics).
-  std::size_t pending_timeouts() const noexcept { return heap_.size(); }
+  std::size_t pending_timeouts() const noexcept { return heap_.size() - dead_timers_; }
+  // Entries in the timer heap, removed timers not yet dropped included (for tests: it stays
+  // under twice pending_timeouts() plus 1,024).
+  std::size_t timer_heap_entries() const noexcept { return heap_.size(); }
 
   // Runs callback(future) on this loop once `future` is done (Tornado's add_future): at
   // the earliest on the iteration after the future's own callbacks. Dropped if this loop
@@ -223,11 +227,13 @@ class IOLoop {
     uint32_t generation = 0;
     bool registered = false;
   };
-  // What sifting updates, 8 bytes a timer: a million of them fit in 8 MB of cache-friendly
-  // memory. The callbacks live apart (timer_callbacks_) and are touched once per timer.
+  // A timer's identity. Its heap entry is live while `sequence` matches the entry's (a
+  // sequence is never reused; a free slot has kFreeSlot). Sifting never touches slots.
+  // The callbacks live apart (timer_callbacks_) and are touched once per timer.
+  static constexpr uint64_t kFreeSlot = UINT64_MAX;
   struct TimerSlot {
-    uint32_t heap_index = UINT32_MAX;
-    uint32_t generation = 0;
+    uint64_t sequence = kFreeSlot;
+    uint32_t generation = 0;  // for handles: bumped when the timer fires or is removed
   };
 
   // True only on the thread inside start(). Only that thread ever stores its own id in
@@ -238,7 +244,7 @@ class IOLoop {
   }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
-  int poll_timeout_ms() const;
+  int poll_timeout_ms();
   void run_due_timers();
   void run_callbacks();
   void drain_remote_callbacks();
@@ -254,10 +260,14 @@ class IOLoop {
   static bool timer_less(const HeapEntry& x, const HeapEntry& y) noexcept {
     return x.deadline < y.deadline || (x.deadline == y.deadline && x.sequence < y.sequence);
   }
-  void heap_place(uint32_t i, const HeapEntry& e) noexcept;
+  bool timer_live(const HeapEntry& e) const noexcept {
+    return timer_slots_[e.slot].sequence == e.sequence;
+  }
   void sift_up(uint32_t i) noexcept;
   void sift_down(uint32_t i) noexcept;
-  void heap_remove_at(uint32_t i) noexcept;
+  void heap_pop() noexcept;
+  void drop_dead_top() noexcept;   // pops removed timers off the top
+  void compact_timers() noexcept;  // drops every removed timer's entry, re-heapifies
   void free_slot(uint32_t slot) noexcept;
 
   void destroy_detached_frames() noexcept;
@@ -287,7 +297,11 @@ class IOLoop {
   // Binary min-heap on (deadline, sequence). The keys live in the heap itself, not in the
   // slots, so sifting compares neighbouring entries instead of chasing slot indices. (A
   // 4-ary heap measured no faster on the million-timer benchmark: docs/performance.md.)
+  // Removed timers leave their entry behind (dead_timers_ of them) until it reaches the
+  // top or they outnumber the live ones, when compact_timers() drops them all: removal
+  // touches no heap memory, and the heap stays under twice the live timers (plus 1,024).
   std::vector<HeapEntry> heap_;
+  std::size_t dead_timers_ = 0;
   uint64_t timer_sequence_ = 0;
 
   friend class PeriodicCallback;

@@ -6,6 +6,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -55,6 +56,16 @@ class CompiledRegex {
   pcre2_match_data* match_ = nullptr;
 };
 
+// The arguments of a read_until / read_until_regex / read_into, allocated for that read
+// only: most streams (every server connection) never make one, and an idle stream keeps
+// none.
+struct ReadArgs {
+  std::string delimiter;
+  CompiledRegex regex;
+  std::span<char> into;
+  std::size_t into_filled = 0;
+};
+
 }  // namespace detail
 
 struct IOStream::Impl {
@@ -71,15 +82,13 @@ struct IOStream::Impl {
   bool wake_scheduled = false;
   bool flush_scheduled = false;
   bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
+  bool handshake_done = false;  // SSLIOStream
   std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
   std::size_t max_bytes = 0;    // kUntil/kRegex limit (0 = none)
   std::size_t scan_from = 0;    // where the next delimiter search starts
   std::size_t read_result = 0;
   std::exception_ptr read_error;
-  std::string delimiter;
-  detail::CompiledRegex regex;
-  std::span<char> into;
-  std::size_t into_filled = 0;
+  std::unique_ptr<detail::ReadArgs> args;  // while a read that needs them is pending
   std::coroutine_handle<> read_waiter;
 
   // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
@@ -92,8 +101,12 @@ struct IOStream::Impl {
 
   std::coroutine_handle<> connect_waiter;
   std::coroutine_handle<> handshake_waiter;  // SSLIOStream::wait_for_handshake
-  bool handshake_done = false;               // SSLIOStream
   std::function<void()> close_callback;
+
+  detail::ReadArgs& read_args() {
+    if (!args) args = std::make_unique<detail::ReadArgs>();
+    return *args;
+  }
 };
 
 }  // namespace tornado
