@@ -291,6 +291,46 @@ std::string_view reason_phrase(int code) noexcept;
 // "user:pass" in base64, for Basic authentication.
 std::string encode_basic_auth(std::string_view username, std::string_view password);
 
+// ---- byte ranges (RFC 9110 14; Tornado's _parse_request_range / _get_content_range) ----
+
+// One parsed `Range: bytes=...` header, as slice indexes (Tornado's (start, end) pair):
+// `bytes=1-2` → {1, 3}; `bytes=6-` → {6, none}; `bytes=-6` (the last 6 bytes) → {-6, none};
+// `bytes=-0` → {none, 0}; `bytes=` → {none, none} (the whole representation).
+struct ByteRange {
+  std::optional<int64_t> start;  // negative: a suffix of that many bytes
+  std::optional<int64_t> end;    // exclusive
+  bool operator==(const ByteRange&) const = default;
+};
+
+// Parses a Range header. nullopt for anything Tornado ignores (RFC 9110 14.2: an invalid
+// Range is treated as absent): another unit, a list of ranges (`bytes=0-1,5-9`: only one
+// range is served, as in Tornado), a position that is not decimal digits (signs, `_`,
+// hex...). The unit is matched case-insensitively (RFC 9110 14.1; Tornado wants `bytes`);
+// SP/HTAB around the unit, the `=`, the `-` and the numbers is allowed. A position past
+// INT64_MAX saturates (so a huge start is unsatisfiable and a huge end is capped).
+std::optional<ByteRange> parse_request_range(std::string_view header) noexcept;
+
+// The `Content-Range` value for slice [start, end) of `total` bytes: `bytes 0-0/4` for
+// {none, 1}, `bytes 1-2/4` for {1, 3}, `bytes 0-3/4` for {none, none} (Tornado's forms).
+std::string get_content_range(std::optional<int64_t> start, std::optional<int64_t> end,
+                              int64_t total);
+
+// What a server does with a Range header against a representation of `size` bytes
+// (StaticFileHandler's rules):
+// - kWhole: 200 with the whole body (no or an ignored Range, `bytes=0-`, a suffix at least
+//   as long as the file, an end past the file from 0);
+// - kPartial: 206 with bytes [start, end) and `content_range`;
+// - kUnsatisfiable: 416 with `content_range` = `bytes */size` (a start at or past the
+//   end, a start after the end, `bytes=-0`, any range of an empty file).
+struct RangeDecision {
+  enum Kind { kWhole, kPartial, kUnsatisfiable } kind = kWhole;
+  int64_t start = 0;          // first byte to send
+  int64_t end = 0;            // one past the last byte to send (size for kWhole)
+  std::string content_range;  // empty for kWhole
+  int64_t length() const noexcept { return end - start; }
+};
+RangeDecision decide_range(const std::optional<ByteRange>& range, int64_t size);
+
 // ---- the interfaces between http1connection and the layers above ----
 
 // Receives one HTTP message (request on a server, response on a client), in order:

@@ -19,12 +19,18 @@
 //   web/request_handler.h  RequestHandler: arguments, output, cookies, users, ETags, errors
 //   web/application.h      Application (routing table + settings; the server's delegate),
 //                          handler<H>(init args...), URLSpec
+//   web/static.h           StaticFileHandler, static_handler<H>() (docs/static.md)
+//   web/builtin_handlers.h RedirectHandler, ErrorHandler, FallbackHandler
+//   web/gzip.h             GZipContentEncoding (the compress_response transform)
 // Routing itself (Rule, PathMatches, HostMatches, reverse_url) is in routing.h.
 // See docs/web.md for the request flow and what differs from Python Tornado.
 #pragma once
 
 #include "tornado/routing.h"
 #include "tornado/web/application.h"
+#include "tornado/web/builtin_handlers.h"
 #include "tornado/web/errors.h"
+#include "tornado/web/gzip.h"
 #include "tornado/web/request_handler.h"
 #include "tornado/web/settings.h"
+#include "tornado/web/static.h"

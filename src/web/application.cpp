@@ -41,6 +41,9 @@ Application::Application(std::vector<URLSpec> handlers, Settings settings, std::
     settings_.static_hash_cache = false;
     settings_.compiled_template_cache = false;
   }
+  if (settings_.compress_response) add_transform(GZipContentEncoding::factory());
+  // Tornado puts the static routes before the application's own.
+  for (auto& rule : detail::static_routes(settings_)) wildcard_->add_rule(std::move(rule));
   for (auto& spec : handlers) wildcard_->add_rule(std::move(spec.rule));
   default_router_.add_rule(routing::Rule(std::make_shared<routing::AnyMatches>(), wildcard_));
 }

@@ -269,6 +269,11 @@ class RequestHandler : public tornado::detail::PooledFrame {
 
   // ---- misc ----
   std::string reverse_url(std::string_view name, const std::vector<std::string>& args = {}) const;
+  // The URL of a static file with its content version, "/static/css/a.css?v=<sha512 hex>"
+  // (Tornado's static_url; web/static.h). Needs settings.static_path (else
+  // std::logic_error). `include_host` (default: include_host_) puts scheme://host first.
+  std::string static_url(std::string_view path, std::optional<bool> include_host = std::nullopt,
+                         bool include_version = true) const;
   // "GET /path?x (1.2.3.4)"
   std::string request_summary() const;
   // Logs an exception the way Tornado does: HTTPError with a log message at warning on
@@ -282,6 +287,12 @@ class RequestHandler : public tornado::detail::PooledFrame {
   [[noreturn]] void unsupported_method();
   // The methods the class implements, "GET, POST".
   std::string allow_header() const;
+  // The response went out another way (FallbackHandler answered through the connection):
+  // marks it finished without writing anything and runs on_finish().
+  void mark_finished();
+
+  // static_url's default for include_host (Tornado's include_host attribute).
+  bool include_host_ = false;
 
  private:
   friend class Application;

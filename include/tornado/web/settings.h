@@ -59,6 +59,8 @@ struct Settings {
   std::string xsrf_cookie_name = "_xsrf";
   std::string login_url;
   std::shared_ptr<const HandlerFactory> static_handler_class;  // null: StaticFileHandler
+  // Arguments of the static routes' handler; StaticFileHandler reads "default_filename".
+  nlohmann::json static_handler_args = nlohmann::json::object();
   bool static_hash_cache = true;
   std::shared_ptr<const HandlerFactory> default_handler_class;  // null: 404
   bool serve_traceback = false;
