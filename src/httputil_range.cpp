@@ -5,29 +5,16 @@
 #include <string>
 #include <string_view>
 
+#include "internal/http_parser.h"
 #include "tornado/httputil.h"
 
 namespace tornado::httputil {
 namespace {
 
+using http1::iequals;
+using http1::trim_ows;
+
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A byte position: empty → none; decimal digits only → the value, saturating at INT64_MAX;
 // anything else → `ok` false.

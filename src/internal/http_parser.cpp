@@ -28,12 +28,6 @@ constexpr auto kFieldValue = make_value_table();
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 ParseStatus fail(ParseError& err, int status, std::string message) {
   err.status = status;
   err.message = std::move(message);
@@ -144,6 +138,12 @@ bool is_field_value(std::string_view s) noexcept {
     if (!kFieldValue[c]) return false;
   }
   return true;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

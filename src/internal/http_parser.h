@@ -152,6 +152,9 @@ bool is_tchar(unsigned char c) noexcept;
 bool is_token(std::string_view s) noexcept;
 // Field-value characters: VCHAR, obs-text, SP, HTAB.
 bool is_field_value(std::string_view s) noexcept;
+// ASCII case-insensitive equality (header names, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// Without the optional whitespace (SP, HTAB) around a field value or list element.
+std::string_view trim_ows(std::string_view s) noexcept;
 
 }  // namespace tornado::http1

@@ -12,30 +12,18 @@
 #include <string_view>
 #include <utility>
 
+#include "internal/http_parser.h"
+
 namespace tornado::web {
 namespace {
+
+using http1::iequals;
+using http1::trim_ows;
 
 constexpr std::array<std::string_view, 7> kCompressibleTypes = {
     "application/javascript", "application/x-javascript", "application/xml", "application/atom+xml",
     "application/json",       "application/xhtml+xml",    "image/svg+xml",
 };
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
@@ -53,15 +41,15 @@ bool is_zero_qvalue(std::string_view q) noexcept {
 // Splits "coding;q=0.5" into the coding and whether its weight is above zero.
 std::pair<std::string_view, bool> coding_and_weight(std::string_view element) noexcept {
   auto semi = element.find(';');
-  std::string_view coding = trim(element.substr(0, semi));
+  std::string_view coding = trim_ows(element.substr(0, semi));
   bool positive = true;
   while (semi != std::string_view::npos) {
     element.remove_prefix(semi + 1);
     semi = element.find(';');
-    std::string_view param = trim(element.substr(0, semi));
+    std::string_view param = trim_ows(element.substr(0, semi));
     auto eq = param.find('=');
-    if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "q")) {
-      positive = !is_zero_qvalue(trim(param.substr(eq + 1)));
+    if (eq != std::string_view::npos && iequals(trim_ows(param.substr(0, eq)), "q")) {
+      positive = !is_zero_qvalue(trim_ows(param.substr(eq + 1)));
     }
   }
   return {coding, positive};
@@ -70,14 +58,14 @@ std::pair<std::string_view, bool> coding_and_weight(std::string_view element) no
 // Adds "Accept-Encoding" to Vary unless it is listed already or Vary is "*".
 void add_vary_accept_encoding(httputil::HTTPHeaders& headers) {
   std::optional<std::string> vary = headers.get("Vary");
-  if (!vary || trim(*vary).empty()) {
+  if (!vary || trim_ows(*vary).empty()) {
     headers.set("Vary", "Accept-Encoding");
     return;
   }
   std::string_view rest = *vary;
   while (!rest.empty()) {
     auto comma = rest.find(',');
-    std::string_view name = trim(rest.substr(0, comma));
+    std::string_view name = trim_ows(rest.substr(0, comma));
     if (name == "*" || iequals(name, "Accept-Encoding")) return;
     rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
   }
@@ -155,7 +143,7 @@ OutputTransformFactory GZipContentEncoding::factory() {
 }
 
 bool GZipContentEncoding::compressible_type(std::string_view content_type) noexcept {
-  std::string_view type = trim(content_type.substr(0, content_type.find(';')));
+  std::string_view type = trim_ows(content_type.substr(0, content_type.find(';')));
   if (istarts_with(type, "text/")) return true;
   for (std::string_view t : kCompressibleTypes) {
     if (iequals(type, t)) return true;
