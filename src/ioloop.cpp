@@ -397,13 +397,10 @@ void IOLoop::run_due_timers() {
   // test_remove_timeout_from_timeout). Timers added while running wait for the next
   // iteration even if already due, so one that re-arms itself cannot starve I/O.
   const uint64_t limit = timer_sequence_;
-  while (!heap_.empty()) {
+  for (;;) {
+    drop_dead_top();
+    if (heap_.empty()) break;
     const HeapEntry& top = heap_.front();
-    if (!timer_live(top)) {
-      heap_pop();
-      --dead_timers_;
-      continue;
-    }
     if (top.deadline > now || top.sequence >= limit) break;
     const uint32_t slot = top.slot;
     heap_pop();
