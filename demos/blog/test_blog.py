@@ -33,11 +33,12 @@ def free_port():
 
 
 class BlogServer:
-    def __init__(self, db_path):
+    def __init__(self, db_path, *extra_args):
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="blog_", suffix=".log")
         self.proc = subprocess.Popen(
-            [BINARY, "--port=%d" % self.port, "--db=" + db_path, "--cookie_secret=test-secret"],
+            [BINARY, "--port=%d" % self.port, "--db=" + db_path, "--cookie_secret=test-secret",
+             *extra_args],
             stdout=self.log, stderr=self.log, cwd=os.path.dirname(db_path))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -278,7 +279,24 @@ class BlogTest(unittest.TestCase):
             r = self.get(s, "/auth/logout?next=" + urllib.parse.quote(target, safe=""))
             self.assertEqual(r.status_code, 400, target)
 
-    def test_10_restart_keeps_the_data(self):
+    def test_10_concurrent_readers_and_a_writer(self):
+        # Requests overlap on the loop while the database thread serves them in turn.
+        import concurrent.futures
+        writer = requests.Session()
+        r = self.post(writer, "/auth/login", {"email": "ann@example.com", "password": PASSWORD})
+        self.assertEqual(r.status_code, 302)
+
+        def read(i):
+            path = ("/", "/archive", "/feed", "/entry/my-first-post")[i % 4]
+            return requests.get(self.server.url(path), timeout=30).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            reads = [pool.submit(read, i) for i in range(200)]
+            slugs = [self.compose(writer, "Concurrent %d" % i, "text") for i in range(5)]
+            self.assertEqual([f.result() for f in reads], [200] * 200)
+        self.assertEqual(slugs, ["concurrent-%d" % i for i in range(5)])
+
+    def test_11_restart_keeps_the_data(self):
         self.assertEqual(self.server.stop(), 0, self.server.log_text())
         type(self).server = BlogServer(self.db)
         r = self.get(requests.Session(), "/entry/my-first-post")
@@ -287,6 +305,26 @@ class BlogTest(unittest.TestCase):
         s = requests.Session()
         r = self.post(s, "/auth/login", {"email": "ann@example.com", "password": PASSWORD})
         self.assertEqual(r.status_code, 302)
+
+
+    def test_12_templates_and_static_from_directories(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        other = BlogServer(os.path.join(self.tmp.name, "other.db"),
+                           "--template_path=" + os.path.join(here, "templates"),
+                           "--static_path=" + os.path.join(here, "static"))
+        try:
+            s = requests.Session()
+            r = s.get(other.url("/"), timeout=30)  # a fresh database: on to sign-up
+            self.assertEqual(urllib.parse.urlparse(r.url).path, "/auth/create")
+            href = r.text.split('rel="stylesheet" href="')[1].split('"')[0]
+            # StaticFileHandler's version (SHA-512) this time.
+            self.assertRegex(href, r"^/static/blog\.css\?v=[0-9a-f]{128}$")
+            css = s.get(other.url(href), timeout=30)
+            self.assertEqual(css.status_code, 200)
+            with open(os.path.join(here, "static", "blog.css"), "rb") as f:
+                self.assertEqual(css.content, f.read())
+        finally:
+            self.assertEqual(other.stop(), 0, other.log_text())
 
 
 if __name__ == "__main__":
