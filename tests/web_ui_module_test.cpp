@@ -2,11 +2,13 @@
 // test_uimodule_resources, UIMethodUIModuleTest, GetCurrentUserTest's module cases): modules
 // called from {% module %}, their output unescaped, one module object per handler, page parts
 // inserted once before </head> and </body>, the built-in Template module with set_resources,
-// relative resource files through static_url, and the errors.
+// relative resource files through static_url, static_url as a template function, and the
+// errors.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "tornado/testing.h"
 #include "tornado/web.h"
@@ -106,6 +108,9 @@ class WebUIModuleTest : public tornado::testing::AsyncHTTPTest {
             {"method.html", "{{ my_ui_method(42) }} {% module MyModule(123) %}"},
             {"user.html", "{% module UserModule() %}"},
             {"sub.html", "[{{ x }}]"},
+            {"static.html",
+             "{{ static_url('b.js') }}|{{ static_url('b.js', include_version=False) }}|"
+             "{{ static_url('b.js', include_host=True, include_version=False) }}"},
             {"headless.html", "<body>{% module Counting(1) %}</body>"},
             {"conflict.html",
              "<html><head></head><body>{% module Template('res.html', css='a') %}"
@@ -216,6 +221,15 @@ TEST_F(WebUIModuleTest, TemplateModuleHasItsOwnNamespace) {
   auto r = fetch("/render?page=template_scope.html&user=bob");
   ASSERT_EQ(r.code, 200);
   EXPECT_EQ(r.body, "a=1 current_user=bob no secret");
+}
+
+TEST_F(WebUIModuleTest, StaticUrlIsATemplateFunction) {
+  auto r = fetch("/render?page=static.html");
+  ASSERT_EQ(r.code, 200);
+  EXPECT_TRUE(
+      std::regex_match(r.body, std::regex("/static/b\\.js\\?v=[0-9a-f]{128}\\|/static/b\\.js\\|"
+                                          "http://127\\.0\\.0\\.1:[0-9]+/static/b\\.js")))
+      << r.body;
 }
 
 TEST_F(WebUIModuleTest, PartsWithoutHeadTagAre500) {
