@@ -59,6 +59,8 @@ trap 'exit 143' TERM
 # targets, configured on first use; sets `build` to the directory.
 build_targets() {
   build=${BUILD_DIR:-build-release}
+  # BENCH_SKIP_BUILD=1: use the binaries as they are (a build is running in that directory).
+  [ -n "${BENCH_SKIP_BUILD:-}" ] && return 0
   if [ ! -f "$build/build.ninja" ]; then
     cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTORNADO_BUILD_TESTS=OFF >/dev/null
   fi

@@ -164,12 +164,11 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
 
   void finish() override {
     if (!handler_) return;
-    RequestHandler* h = handler_.get();
     if (streaming_) {
-      if (h->finished_) return;  // prepare() or data_received ended it
-      h->start(RequestHandler::execute_rest(std::move(handler_)));
+      if (handler_->finished_) return;  // prepare() or data_received ended it
+      RequestHandler::start(&RequestHandler::execute_rest, std::move(handler_));
     } else {
-      h->start(RequestHandler::execute(std::move(handler_)));
+      RequestHandler::start(&RequestHandler::execute, std::move(handler_));
     }
   }
 

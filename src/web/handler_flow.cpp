@@ -33,6 +33,7 @@ RequestHandler::RequestHandler() { clear(); }
 
 RequestHandler::~RequestHandler() {
   if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
+  if (alive_) *alive_ = false;
 }
 
 std::span<const std::string_view> RequestHandler::supported_methods() const {
@@ -65,27 +66,31 @@ Task<> RequestHandler::options() { unsupported_method(); }
 Task<> RequestHandler::prepare() { co_return; }
 Task<> RequestHandler::data_received(std::string_view) { co_return; }
 
+void RequestHandler::begin_request() {
+  factory_->initialize(*this);
+  for (const auto& make : application_->transforms()) {
+    if (auto t = make(request_)) transforms_.push_back(std::move(t));
+  }
+  const auto methods = supported_methods();
+  if (std::find(methods.begin(), methods.end(), request_.method) == methods.end()) {
+    unsupported_method();
+  }
+  if (!streaming_) request_.parse_body();
+  for (const auto& arg : path_args_.args) {
+    if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
+  }
+  for (const auto& [name, value] : path_args_.kwargs) {
+    if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
+  }
+  const std::string& m = request_.method;
+  if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {
+    check_xsrf_cookie();
+  }
+}
+
 Task<bool> RequestHandler::run_prepare() {
   try {
-    factory_->initialize(*this);
-    for (const auto& make : application_->transforms()) {
-      if (auto t = make(request_)) transforms_.push_back(std::move(t));
-    }
-    const auto methods = supported_methods();
-    if (std::find(methods.begin(), methods.end(), request_.method) == methods.end()) {
-      unsupported_method();
-    }
-    if (!streaming_) request_.parse_body();
-    for (const auto& arg : path_args_.args) {
-      if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
-    }
-    for (const auto& [name, value] : path_args_.kwargs) {
-      if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
-    }
-    const std::string& m = request_.method;
-    if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {
-      check_xsrf_cookie();
-    }
+    begin_request();
     co_await prepare();
     prepared_ = true;
     co_return !finished_;
@@ -97,26 +102,22 @@ Task<bool> RequestHandler::run_prepare() {
   co_return false;
 }
 
+Task<> RequestHandler::method_task() {
+  const std::string& m = request_.method;
+  if (m == "GET") return get();
+  if (m == "POST") return post();
+  if (m == "HEAD") return head();
+  if (m == "PUT") return put();
+  if (m == "DELETE") return delete_();
+  if (m == "PATCH") return patch();
+  if (m == "OPTIONS") return options();
+  unsupported_method();  // a custom SUPPORTED_METHODS entry without a C++ method
+  throw HTTPError(405);  // not reached: unsupported_method throws
+}
+
 Task<> RequestHandler::run_method() {
   try {
-    const std::string& m = request_.method;
-    if (m == "GET") {
-      co_await get();
-    } else if (m == "POST") {
-      co_await post();
-    } else if (m == "HEAD") {
-      co_await head();
-    } else if (m == "PUT") {
-      co_await put();
-    } else if (m == "DELETE") {
-      co_await delete_();
-    } else if (m == "PATCH") {
-      co_await patch();
-    } else if (m == "OPTIONS") {
-      co_await options();
-    } else {
-      unsupported_method();  // a custom SUPPORTED_METHODS entry without a C++ method
-    }
+    co_await method_task();
     if (!finished_) finish();
   } catch (const CancelledError&) {
     throw;
@@ -125,34 +126,96 @@ Task<> RequestHandler::run_method() {
   }
 }
 
-// The body of a handler's task: runs `steps` and ends the response however they end.
-Task<> RequestHandler::execute(std::unique_ptr<RequestHandler> self) {
-  RequestHandler& h = *self;
+struct RequestHandler::Root {
+  struct promise_type : tornado::detail::DetachedNode,
+                        tornado::detail::CancelScope,
+                        tornado::detail::PooledFrame {
+    tornado::detail::CancelState state;
+    explicit promise_type(std::unique_ptr<RequestHandler>& self) {
+      handle = std::coroutine_handle<promise_type>::from_promise(*this);
+      cancel_state = &state;
+      self->cancel_ = &state;
+      // In the loop's list: IOLoop::close() destroys a request still suspended.
+      tornado::detail::link_detached(this);
+    }
+    ~promise_type() { unlink(); }
+    Root get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }  // the bodies catch everything
+  };
+};
+
+namespace {
+
+// What a root does with the CancelledError its handler's task ended with.
+void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) noexcept {
   try {
-    if (co_await h.run_prepare()) co_await h.run_method();
-  } catch (const CancelledError&) {
-    h.on_cancelled();
+    (h.*on_cancelled)();
+  } catch (...) {
+    app_log().error("Exception while ending a cancelled request: {}",
+                    tornado::detail::describe_exception(std::current_exception()));
   }
 }
 
-Task<> RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {
+}  // namespace
+
+// The body of a request: everything in this one frame (a request costs the frames of
+// prepare(), when overridden, and of the method, no others).
+RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> self) {
+  RequestHandler& h = *self;
+  try {
+    try {
+      h.begin_request();
+      if (h.factory_->overrides_prepare()) co_await h.prepare();
+      h.prepared_ = true;
+      if (!h.finished_) {
+        co_await h.method_task();
+        if (!h.finished_) h.finish();
+      }
+    } catch (const CancelledError&) {
+      throw;
+    } catch (...) {
+      h.handle_request_exception(std::current_exception());
+    }
+  } catch (const CancelledError&) {
+    end_cancelled(h, &RequestHandler::on_cancelled);
+  } catch (...) {
+    app_log().error("Uncaught exception ending {}: {}", h.request_summary(),
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+}
+
+// A streamed request once its body is in (prepare ran before the body).
+RequestHandler::Root RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {
   RequestHandler& h = *self;
   try {
     co_await h.run_method();
   } catch (const CancelledError&) {
-    h.on_cancelled();
+    end_cancelled(h, &RequestHandler::on_cancelled);
+  } catch (...) {
+    app_log().error("Uncaught exception ending {}: {}", h.request_summary(),
+                    tornado::detail::describe_exception(std::current_exception()));
   }
 }
 
-void RequestHandler::start(Task<> task) {
-  httputil::HTTPConnection* conn = request_.connection;
-  auto future = spawn(std::move(task));
-  if (future.done()) return;  // finished synchronously: `this` is gone
-  task_ = std::move(future);
-  conn->set_close_callback([this] { connection_closed(); });
-  if (auto timeout = request_timeout()) {
-    timeout_ = IOLoop::current().call_later(*timeout, [this] { on_timeout(); });
-    has_timeout_ = true;
+void RequestHandler::start(RootFunction root, std::unique_ptr<RequestHandler> handler) {
+  RequestHandler* h = handler.get();
+  bool alive = true;
+  h->alive_ = &alive;
+  {
+    tornado::detail::DriverScope scope;  // runs to its first suspension, whatever our depth
+    root(std::move(handler));
+  }
+  if (!alive) return;  // finished synchronously: the handler is gone
+  h->alive_ = nullptr;
+  if (h->finished_) return;  // finished, waiting only for its last write
+  h->request_.connection->set_close_callback([h] { h->connection_closed(); });
+  h->close_hooked_ = true;
+  if (auto timeout = h->request_timeout()) {
+    h->timeout_ = IOLoop::current().call_later(*timeout, [h] { h->on_timeout(); });
+    h->has_timeout_ = true;
   }
 }
 
@@ -164,14 +227,14 @@ void RequestHandler::connection_closed() {
     app_log().error("Exception in on_connection_close: {}",
                     tornado::detail::describe_exception(std::current_exception()));
   }
-  if (task_ && !finished_) task_->cancel();
+  if (cancel_ && !finished_) tornado::detail::request_cancel(*cancel_);
 }
 
 void RequestHandler::on_timeout() {
   has_timeout_ = false;
   if (finished_) return;
   timed_out_ = true;
-  if (task_) task_->cancel();
+  if (cancel_) tornado::detail::request_cancel(*cancel_);
 }
 
 void RequestHandler::on_cancelled() {

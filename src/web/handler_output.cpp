@@ -195,7 +195,10 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   send_buffer(true);
   finished_ = true;
   // This handler may be gone before the connection notices a close: unhook it first.
-  if (task_) request_.connection->set_close_callback(nullptr);
+  if (close_hooked_) {
+    request_.connection->set_close_callback(nullptr);
+    close_hooked_ = false;
+  }
   auto done = request_.connection->finish();
   request_.finish_time = std::chrono::steady_clock::now();
   if (has_timeout_) {

@@ -92,26 +92,26 @@ void RequestHandler::add_ui_functions(templates::Functions& f) {
   }
 }
 
-std::string RequestHandler::render_string(std::string_view name, const nlohmann::json& values) {
-  return render_string(name, values, {});
+std::string RequestHandler::render_string(std::string_view name, nlohmann::json values) {
+  return render_string(name, std::move(values), {});
 }
 
-std::string RequestHandler::render_string(std::string_view name, const nlohmann::json& values,
+std::string RequestHandler::render_string(std::string_view name, nlohmann::json values,
                                           const templates::Functions& extra) {
   auto& loader = application_->template_loader(get_template_path());
   auto t = loader.load(name);
   nlohmann::json ns = get_template_namespace();
   if (values.is_object()) {
-    for (auto it = values.begin(); it != values.end(); ++it) ns[it.key()] = it.value();
+    for (auto it = values.begin(); it != values.end(); ++it) ns[it.key()] = std::move(it.value());
   }
   templates::Functions functions = get_template_functions();
   for (const auto& [fname, fn] : extra) functions[fname] = fn;
   return t->generate(ns, functions);
 }
 
-void RequestHandler::render(std::string_view name, const nlohmann::json& values) {
+void RequestHandler::render(std::string_view name, nlohmann::json values) {
   if (finished_) throw std::logic_error("Cannot render() after finish()");
-  std::string html = render_string(name, values);
+  std::string html = render_string(name, std::move(values));
   if (ui_modules_) detail::insert_ui_module_parts(*this, *ui_modules_, html);
   finish(html);
 }

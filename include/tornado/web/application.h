@@ -37,6 +37,8 @@ class HandlerFactory : public routing::Target {
   virtual void initialize(RequestHandler& handler) const = 0;
   // The methods the handler class overrides (bits of Method), for Allow.
   virtual unsigned implemented_methods() const noexcept = 0;
+  // Whether the class overrides prepare(): when not, the request skips its (empty) frame.
+  virtual bool overrides_prepare() const noexcept = 0;
 
  protected:
   static void set_implemented(RequestHandler& h, unsigned bits) { h.implemented_ = bits; }
@@ -82,6 +84,10 @@ class HandlerFactoryFor final : public HandlerFactory {
     }
   }
   unsigned implemented_methods() const noexcept override { return implemented_methods_of<H>(); }
+  bool overrides_prepare() const noexcept override {
+    // As for the methods: a class that does not override prepare() names the base's.
+    return !std::is_same_v<decltype(&H::prepare), Task<> (RequestHandler::*)()>;
+  }
 
  private:
   std::tuple<Args...> args_;

@@ -209,16 +209,18 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // ---- templates ----
   // Renders template `name` (through the application's loader for get_template_path()) with
   // get_template_namespace() and `values` (which win), and the functions of
-  // get_template_functions(). Throws templates::ParseError / TemplateError.
+  // get_template_functions(). Throws templates::ParseError / TemplateError. `values` is
+  // taken by value and its members moved into the namespace: pass a temporary (or
+  // std::move) and nothing is copied.
   std::string render_string(std::string_view name,
-                            const nlohmann::json& values = nlohmann::json::object());
+                            nlohmann::json values = nlohmann::json::object());
   // The same with `extra` functions on top of get_template_functions().
-  std::string render_string(std::string_view name, const nlohmann::json& values,
+  std::string render_string(std::string_view name, nlohmann::json values,
                             const templates::Functions& extra);
   // render_string, then finish() with it, with the CSS/JS/head/body parts of the UI modules
   // the page used inserted before </head> and </body> (web/ui_module.h). After finish():
   // std::logic_error.
-  void render(std::string_view name, const nlohmann::json& values = nlohmann::json::object());
+  void render(std::string_view name, nlohmann::json values = nlohmann::json::object());
   // Where render() looks (default settings.template_path).
   virtual std::string get_template_path() const;
   // The values every template sees: `request` (method, uri, path, query, host, host_name,
@@ -306,16 +308,28 @@ class RequestHandler : public tornado::detail::PooledFrame {
   friend class detail::RequestDispatcher;
   friend class HandlerFactory;
 
-  // Runs the request from the XSRF check to the end of prepare(); false if it ended there.
+  // The synchronous steps before prepare(): initialize, transforms, the method and UTF-8
+  // checks, the body, XSRF. Throws what ends the request (HTTPError, ...).
+  void begin_request();
+  // Runs the request from begin_request to the end of prepare(); false if it ended there.
+  // (The streaming path: prepare runs before the body is read.)
   Task<bool> run_prepare();
+  // The task of the method the request names (get(), post(), ...); throws 405 for a
+  // supported method without a C++ one.
+  Task<> method_task();
   // Runs the method and finishes; called once the body is in.
   Task<> run_method();
-  // The whole request (non-streaming): run_prepare, then run_method.
-  static Task<> execute(std::unique_ptr<RequestHandler> self);
-  static Task<> execute_rest(std::unique_ptr<RequestHandler> self);
-  // Spawns the request's task; while it runs, the client's departure and the request
-  // timeout cancel it. `this` may be gone when it returns.
-  void start(Task<> task);
+  // The whole request (non-streaming): begin_request, prepare, the method, finish, in one
+  // frame (a request that does not override prepare() makes no frame for it).
+  // A request's root coroutine: started at once, nobody awaits it (no Future), and its
+  // promise lends the handler its CancelState (cancel_). Defined in handler_flow.cpp.
+  struct Root;
+  using RootFunction = Root (*)(std::unique_ptr<RequestHandler>);
+  static Root execute(std::unique_ptr<RequestHandler> self);
+  static Root execute_rest(std::unique_ptr<RequestHandler> self);
+  // Starts the request's root coroutine, which owns the handler from then on; while it runs,
+  // the client's departure and the request timeout cancel it.
+  static void start(RootFunction root, std::unique_ptr<RequestHandler> handler);
   void handle_request_exception(std::exception_ptr error);
   void on_cancelled();
   void on_timeout();
@@ -342,7 +356,9 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::optional<nlohmann::json> current_user_;
   std::optional<XsrfToken> raw_xsrf_token_;
   std::string xsrf_token_;
-  std::optional<Future<void>> task_;                     // the running request, for cancellation
+  // The running request's cancellation (its root's promise; lives as long as the handler).
+  tornado::detail::CancelState* cancel_ = nullptr;
+  bool* alive_ = nullptr;  // start()'s flag, cleared by the destructor: finished synchronously
   std::shared_ptr<detail::ActiveUIModules> ui_modules_;  // made by the first module call
   TimeoutHandle timeout_{};
   int status_code_ = 200;
@@ -354,6 +370,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   bool timed_out_ = false;
   bool client_gone_ = false;
   bool has_timeout_ = false;
+  bool close_hooked_ = false;  // the connection's close callback points at this handler
 };
 
 }  // namespace tornado::web

@@ -117,6 +117,7 @@ class StaticHandlerFactoryFor final : public StaticHandlerFactory {
   std::unique_ptr<RequestHandler> create() const override { return inner_.create(); }
   void initialize(RequestHandler& handler) const override { inner_.initialize(handler); }
   unsigned implemented_methods() const noexcept override { return inner_.implemented_methods(); }
+  bool overrides_prepare() const noexcept override { return inner_.overrides_prepare(); }
   std::string make_static_url(const Settings& settings, std::string_view path,
                               bool include_version) const override {
     return H::make_static_url(settings, path, include_version);
