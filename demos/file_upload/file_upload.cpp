@@ -2,7 +2,7 @@
 // ever held whole in memory, whatever its size.
 //
 //   build/demos/file_upload/file_upload [--port=8888] [--address=127.0.0.1]
-//                                       [--max_body_size=17179869184]
+//                                       [--max_body_size=17179869184] [--data_delay=0ms]
 //
 //   PUT  /upload/<filename>   the body is the file
 //   POST /upload              multipart/form-data, parsed as it arrives (MultipartStreamParser)
@@ -14,7 +14,9 @@
 // (for PUT the one part's name is "file" and its filename the URL's). Each body is hashed
 // (SHA-256) piece by piece as it arrives, and the reading waits for the hashing
 // (stream_request_body's backpressure). The server prints "listening on ADDRESS:PORT" once
-// ready; --port=0 picks a free port.
+// ready; --port=0 picks a free port. --data_delay makes every body piece wait that long
+// after it is hashed (a slow consumer, for bench/upload_rss.sh: the reading of the socket
+// waits too, so memory stays flat).
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -33,6 +35,18 @@ namespace {
 
 std::size_t max_body_size() {
   return static_cast<std::size_t>(options::get<std::int64_t>("max_body_size"));
+}
+
+// --data_delay, read once.
+Duration data_delay() {
+  static const Duration delay =
+      std::chrono::duration_cast<Duration>(options::get<options::Duration>("data_delay"));
+  return delay;
+}
+
+// What every data_received ends with: nothing, or the slow consumer's wait.
+Task<> consumer_delay() {
+  if (data_delay().count() > 0) co_await sleep(data_delay());
 }
 
 // One received part: what the answer lists.
@@ -66,7 +80,7 @@ struct PutHandler : web::RequestHandler {
   Task<> data_received(std::string_view chunk) override {
     size_ += chunk.size();
     sha_.update(chunk);
-    co_return;
+    co_await consumer_delay();
   }
 
   Task<> put() override {
@@ -124,7 +138,7 @@ struct PostHandler : web::RequestHandler {
     } catch (const httputil::MultipartError& e) {
       throw web::HTTPError(400, e.what());
     }
-    co_return;
+    co_await consumer_delay();
   }
 
   Task<> post() override {
@@ -150,6 +164,8 @@ int main(int argc, char** argv) {
   options::define<std::string>("address", "127.0.0.1", "address to listen on");
   options::define<std::int64_t>("max_body_size", std::int64_t(16) << 30,
                                 "largest upload accepted, in bytes (413 past it)");
+  options::define("data_delay", options::Duration(0),
+                  "wait after each body piece (a slow consumer: 1ms, 0 = none)");
   options::parse_command_line(argc, argv);
   if (options::get<std::int64_t>("max_body_size") <= 0) {
     std::fprintf(stderr, "--max_body_size must be positive\n");
