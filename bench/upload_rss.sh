@@ -69,12 +69,12 @@ run_case() {
   stop_group "$server_pid"
   client_kib=$(tail -1 "$work/client.time")
   local ok=ok
-  grep -q "\"sha256\":\"$sum\"" "$work/answer.json" || ok="WRONG SHA-256: $(head -c 300 "$work/answer.json")"
+  grep -Eq "\"sha256\": ?\"$sum\"" "$work/answer.json" || ok="WRONG SHA-256: $(head -c 300 "$work/answer.json")"
   local mib secs
   mib=$(($(stat -c %s "$file") >> 20))
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}')
   printf '%-15s %-5s %6s %7s %9s %9s %14s %14s %14s  %s\n' "$server" "$method" "$mib" \
-    "$secs" "$(awk -v m="$mib" -v s="$secs" 'BEGIN{printf "%.0f", s > 0 ? m / s : 0}')" \
+    "$secs" "$(awk -v m="$mib" -v s="$secs" 'BEGIN{printf "%.0f", (s > 0 ? m / s : 0)}')" \
     "$(awk -v a="$before" -v b="$after" -v t="$ticks" 'BEGIN{printf "%.1f", (b - a) / t}')" \
     "$(kib "$start_kib")" "$(kib "$hwm")" "$(kib "$client_kib")" "$ok"
   if [ "$server" = cpp ] && [ "$hwm" -ge $((50 * 1024)) ]; then
