@@ -49,6 +49,21 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
+// AddressSanitizer keeps freed memory in quarantine (256 MiB by default): under it RSS grows
+// with every piece freed, so the RSS check is left to the other builds (the backpressure
+// itself is checked by SlowServerHoldsTheProducerBack in every build).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 // Resident set size of this process, in bytes (VmRSS), or 0 if unreadable.
 std::size_t resident_bytes() {
   std::ifstream status("/proc/self/status");
@@ -158,8 +173,10 @@ TEST_F(BodyProducerTest, Streams64MiBWithContentLengthInFlatMemory) {
   EXPECT_EQ(r.body, std::to_string(kSize) + " " + sent.hex());
   EXPECT_EQ(server.transfer_encoding, "-");
   // The whole body held anywhere (client or server) would add 64 MiB.
-  EXPECT_LT(rss_peak - rss_start, std::size_t(24) << 20)
-      << "start " << rss_start << " peak " << rss_peak;
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_peak - rss_start, std::size_t(24) << 20)
+        << "start " << rss_start << " peak " << rss_peak;
+  }
   // The connection was left reusable.
   EXPECT_EQ(http_client().idle_connection_count(), 1u);
 }
