@@ -11,6 +11,7 @@
 // (helloworld_raw is the same without the web layer.)
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -76,7 +77,7 @@ struct FortunesHandler : web::RequestHandler {
 };
 
 std::shared_ptr<templates::BaseLoader> fortunes_templates() {
-  return std::make_shared<templates::DictLoader>(templates::DictLoader{
+  return std::make_shared<templates::DictLoader>(std::map<std::string, std::string, std::less<>>{
       {"fortunes.html",
        "<!DOCTYPE html>\n<html>\n<head><title>Fortunes</title></head>\n<body>\n<table>\n"
        "<tr><th>id</th><th>message</th></tr>\n"
