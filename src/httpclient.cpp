@@ -90,11 +90,22 @@ void validate(const HTTPRequest& request) {
     }
     const bool expected =
         request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
-    if (expected != request.body.has_value()) {
+    if (expected != (request.body.has_value() || bool(request.body_producer))) {
       throw std::invalid_argument("Body must " + std::string(expected ? "not " : "") +
                                   "be empty (nullopt) for method " + request.method +
                                   " (unless allow_nonstandard_methods is true)");
     }
+  }
+  if (request.body && request.body_producer) {
+    throw std::invalid_argument("Only one of body and body_producer may be set");
+  }
+  if (request.body_producer && !request.headers.contains("Content-Length") &&
+      !request.headers.contains("Transfer-Encoding") && request.method != "POST" &&
+      request.method != "PUT" && request.method != "PATCH") {
+    // HTTP1Connection chunks only these methods' bodies (as Tornado's does): any other
+    // would go out unframed.
+    throw std::invalid_argument("A body_producer for method " + request.method +
+                                " needs a Content-Length header");
   }
   if (request.auth_username && request.auth_mode != "basic") {
     throw std::invalid_argument("unsupported auth_mode " + request.auth_mode);
@@ -123,6 +134,7 @@ void prepare_redirect(HTTPRequest& next, int code, const std::string& location,
       (code == 303 && next.method != "HEAD")) {
     next.method = "GET";
     next.body.reset();
+    next.body_producer = nullptr;
     for (const char* h :
          {"Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding"}) {
       next.headers.remove(h);

@@ -100,6 +100,36 @@ std::string proxy_authorization(const HTTPRequest& request) {
   return "Basic " + httputil::encode_basic_auth(request.proxy_username, request.proxy_password);
 }
 
+// Runs the request's body_producer on `conn` and ends the request. `producer_failed` tells
+// the caller that an exception came from the producer itself (it then reaches the fetch
+// unchanged), not from the transport (a 599). Awaited at once: the references outlive it.
+Task<> produce_body(HTTP1Connection& conn, const HTTPRequest& request, bool& producer_failed) {
+  // The write function checks this before touching the connection: a producer that keeps
+  // it and calls it after returning gets a clear error, not a dangling connection.
+  auto live = std::make_shared<bool>(true);
+  BodyWriter write = [&conn, live](std::string_view chunk) {
+    if (!*live) throw std::logic_error("body_producer's write called after the producer ended");
+    return conn.write(chunk);
+  };
+  try {
+    co_await request.body_producer(write);
+  } catch (const StreamClosedError&) {
+    *live = false;
+    throw;  // the connection failed under the producer: a transport error
+  } catch (...) {
+    *live = false;
+    producer_failed = true;
+    throw;
+  }
+  *live = false;
+  try {
+    co_await conn.finish();  // HTTPOutputError when fewer bytes than Content-Length came
+  } catch (const httputil::HTTPOutputError&) {
+    producer_failed = true;
+    throw;
+  }
+}
+
 // Collects one response (Tornado's _HTTPConnection as a message delegate).
 class ResponseCollector final : public httputil::HTTPMessageDelegate {
  public:
@@ -112,8 +142,12 @@ class ResponseCollector final : public httputil::HTTPMessageDelegate {
     saw_head_ = true;
     if (line.code == 100 && awaiting_continue_) {
       awaiting_continue_ = false;
-      (void)conn_.write(*request_.body);
-      co_await conn_.finish();
+      if (request_.body_producer) {
+        co_await produce_body(conn_, request_, producer_failed_);
+      } else {
+        (void)conn_.write(*request_.body);
+        co_await conn_.finish();
+      }
       co_return;
     }
     if (line.code >= 100 && line.code < 200) co_return;  // interim: the real one follows
@@ -145,6 +179,7 @@ class ResponseCollector final : public httputil::HTTPMessageDelegate {
   void on_connection_close() override {}
 
   bool awaiting_continue_ = false;
+  bool producer_failed_ = false;  // an exception from the body_producer (passed on as is)
   bool saw_head_ = false;
   bool finished_ = false;
   bool redirecting_ = false;
@@ -179,6 +214,9 @@ Task<std::shared_ptr<IOStream>> open_connection(ClientState& state, const HTTPRe
   std::shared_ptr<IOStream> stream =
       co_await state.tcp.connect(std::move(host), port, std::move(options));
   ++state.connections_opened;
+  // A request goes out in a few writes (head, body pieces, the last chunk): Nagle would hold
+  // a small last one for the server's delayed ACK, 40 ms (Tornado's client sets it too).
+  stream->set_nodelay(true);
   if (!proxied || !tls) co_return stream;
 
   // RFC 9110 9.3.6: CONNECT host:port, then TLS end to end with the origin.
@@ -331,10 +369,13 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
       HTTP1Connection conn(stream, /*is_client=*/true, params);
       collector.emplace(request, conn, hop);
       httputil::RequestStartLine line{request.method, target, "HTTP/1.1"};
-      if (request.expect_100_continue && request.body) {
+      if (request.expect_100_continue && (request.body || request.body_producer)) {
         headers.set("Expect", "100-continue");
         collector->awaiting_continue_ = true;
         (void)conn.write_headers(line, headers);
+      } else if (request.body_producer) {
+        (void)conn.write_headers(line, headers);
+        co_await produce_body(conn, request, collector->producer_failed_);
       } else {
         (void)conn.write_headers(line, headers, request.body ? *request.body : std::string_view());
         (void)conn.finish();
@@ -357,7 +398,8 @@ Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPReque
         continue;
       }
       response.code = 599;
-      response.error = classify(failure, *watch, url);
+      const bool from_producer = collector && collector->producer_failed_ && !watch->fired;
+      response.error = from_producer ? failure : classify(failure, *watch, url);
       response.request_time = loop.time() - start;
       response.time_info["total"] = response.request_time;
       co_return response;

@@ -1,6 +1,7 @@
 // MultipartStreamParser: multipart/form-data parsed as it arrives, in linear time and
 // bounded memory (see include/tornado/httputil_multipart.h for the format and the limits).
 #include <algorithm>
+#include <cstring>
 
 #include "internal/header_params.h"
 #include "tornado/httputil.h"
@@ -116,6 +117,14 @@ void MultipartStreamParser::scan_delimiter(std::string_view chunk, std::size_t& 
   std::size_t carried_len = matched_;
   const std::size_t emit_from = pos;
   for (std::size_t p = pos; p < chunk.size(); ++p) {
+    if (matched_ == 0) {
+      // Nothing held back (so nothing carried either): only a CR can start the delimiter,
+      // and the bytes before it are plain data, emitted with the rest below. memchr keeps
+      // a part's bytes off the byte-by-byte path.
+      const void* cr = std::memchr(chunk.data() + p, '\r', chunk.size() - p);
+      if (cr == nullptr) break;
+      p = static_cast<std::size_t>(static_cast<const char*>(cr) - chunk.data());
+    }
     const char b = chunk[p];
     const std::size_t before = matched_;
     int complete = 0;  // 1: delimiter CRLF, 2: delimiter "--"

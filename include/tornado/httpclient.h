@@ -47,6 +47,17 @@
 
 namespace tornado::httpclient {
 
+// The `write` function a body_producer is given (Tornado's connection.write): queues
+// `chunk` (copied at once) and returns an awaitable that completes when the chunk has left
+// the client's buffer. Awaiting every write is the backpressure: a producer that awaits
+// holds one chunk in memory however large the body. Raises HTTPOutputError past a declared
+// Content-Length; the awaitable raises StreamClosedError when the connection is gone.
+// Valid only while the producer runs (std::logic_error afterwards).
+using BodyWriter = std::function<httputil::HTTPConnection::WriteAwaiter(std::string_view chunk)>;
+// A request body produced piece by piece (Tornado's body_producer): a coroutine given the
+// write function. See HTTPRequest::body_producer.
+using BodyProducer = std::function<Task<>(BodyWriter write)>;
+
 // What to fetch and how. Plain values: copy, keep and reuse freely.
 //
 // Not an aggregate, on purpose: g++ 12 destroys an aggregate temporary created inside a
@@ -66,6 +77,16 @@ struct HTTPRequest {
   std::string method = "GET";
   httputil::HTTPHeaders headers;    // never modified by fetch
   std::optional<std::string> body;  // nullopt = no body (different from "")
+  // The body streamed by a coroutine instead (only one of body and body_producer may be
+  // set). With a Content-Length header the bytes are sent as they are and writing more or
+  // fewer than declared fails the request with HTTPOutputError; without one the request
+  // uses chunked transfer encoding (POST/PUT/PATCH; other methods need a Content-Length).
+  // The request is read once the producer has returned. An exception it throws fails the
+  // fetch unchanged, and the connection is closed. The producer may be called again, and
+  // must then produce the whole body from its start: after a 307/308 redirect, and when a
+  // pooled connection turns out to be closed before any response byte (idempotent methods).
+  // Loop thread only. See docs/httpclient.md, "Streaming request bodies".
+  BodyProducer body_producer;
 
   // Basic authentication (URL userinfo wins, as in Tornado). Only "basic" is supported.
   std::optional<std::string> auth_username;
@@ -104,7 +125,8 @@ struct HTTPRequest {
   std::string proxy_password;
   std::string proxy_auth_mode = "basic";
 
-  // Send Expect: 100-continue and the body only after the server's 100 (POST/PUT/PATCH).
+  // Send Expect: 100-continue and the body (or run the body_producer) only after the
+  // server's 100 (POST/PUT/PATCH).
   bool expect_100_continue = false;
   // Local address to connect from ("" = any): Tornado's network_interface.
   std::string network_interface;
@@ -129,6 +151,10 @@ struct HTTPRequest {
   }
   HTTPRequest&& set_body(std::optional<std::string> v) && {
     body = std::move(v);
+    return std::move(*this);
+  }
+  HTTPRequest&& set_body_producer(BodyProducer v) && {
+    body_producer = std::move(v);
     return std::move(*this);
   }
   HTTPRequest&& set_auth_username(std::optional<std::string> v) && {
