@@ -1,0 +1,278 @@
+// The web layer attacked as a malicious peer and a careless user would: header and cookie
+// injection through every setter, hostile status codes, handlers that throw from each hook,
+// writes after finish, undecodable arguments and path arguments, and XSRF tokens in every
+// wrong shape. Raw sockets where the exact bytes on the wire matter.
+#include <gtest/gtest.h>
+
+#include "http_test_util.h"
+#include "tornado/escape.h"
+#include "tornado/testing.h"
+#include "tornado/web.h"
+
+using namespace tornado;
+using namespace std::chrono_literals;
+using tornado::testing::ExpectLog;
+
+namespace {
+
+// Runs one setter chosen by ?case= and writes "refused" when it throws, "accepted" if not.
+struct InjectionHandler : web::RequestHandler {
+  Task<> get() override {
+    const std::string which = get_argument("case");
+    try {
+      if (which == "cookie_path_nul") {
+        set_cookie("a", "b", {.path = std::string("/\0x", 3)});
+      } else if (which == "cookie_domain_ctl") {
+        set_cookie("a", "b", {.domain = "example.com\x01"});
+      } else if (which == "cookie_samesite_tab") {
+        set_cookie("a", "b", {.samesite = "Lax\x0b"});
+      } else if (which == "cookie_path_del") {
+        set_cookie("a", "b", {.path = "/\x7f"});
+      } else if (which == "header_name_crlf") {
+        set_header("X-A\r\nX-Evil", "1");
+      } else if (which == "header_value_nul") {
+        set_header("X-A", std::string_view("a\0b", 3));
+      } else if (which == "redirect_nul") {
+        redirect(std::string_view("/x\0y", 4));
+      } else {
+        throw web::HTTPError(400, "unknown case");
+      }
+      if (!finished()) write("accepted");
+    } catch (const std::invalid_argument&) {
+      write("refused");
+    } catch (const httputil::HTTPOutputError&) {
+      write("refused");
+    }
+    co_return;
+  }
+};
+
+// set_status with whatever the query says: codes no HTTP/1.1 status line can carry.
+struct BadStatusHandler : web::RequestHandler {
+  Task<> get() override {
+    int code = std::stoi(get_argument("code"));
+    try {
+      set_status(code);
+    } catch (const std::invalid_argument&) {
+      write("refused");
+      co_return;
+    }
+    write("status set");
+    co_return;
+  }
+};
+
+// A handler whose hook named by ?hook= throws.
+struct ThrowingHooksHandler : web::RequestHandler {
+  std::string hook() const { return request().query_arguments.at("hook").front(); }
+  Task<> prepare() override {
+    if (hook() == "prepare") throw std::runtime_error("prepare blew up");
+    co_return;
+  }
+  nlohmann::json get_current_user() override {
+    if (hook() == "current_user") throw std::runtime_error("user lookup blew up");
+    return "alice";
+  }
+  void on_finish() override {
+    if (hook() == "on_finish") throw std::runtime_error("on_finish blew up");
+  }
+  void write_error(int status, std::exception_ptr error) override {
+    if (hook() == "write_error") {
+      write("half an error page");
+      throw std::runtime_error("write_error blew up");
+    }
+    RequestHandler::write_error(status, error);
+  }
+  Task<> get() override {
+    const std::string h = hook();
+    if (h == "current_user") {
+      write(current_user().get<std::string>());
+    } else if (h == "write_error") {
+      throw web::HTTPError(409);
+    } else if (h == "finish_twice") {
+      finish("once");
+      finish("twice");
+    } else if (h == "write_after_finish") {
+      finish("done");
+      write("more");
+    } else if (h == "flush_after_finish") {
+      finish("done");
+      co_await flush();
+    } else {
+      write("fine");
+    }
+    co_return;
+  }
+};
+
+// Raises an HTTPError whose status no status line can carry.
+struct BadHTTPErrorHandler : web::RequestHandler {
+  Task<> get() override { throw web::HTTPError(std::stoi(get_argument("code"))); }
+};
+
+// Writes more (or fewer) bytes than the Content-Length it declared.
+struct LyingLengthHandler : web::RequestHandler {
+  Task<> get() override {
+    set_header("Content-Length", get_argument("declared"));
+    write(std::string(std::stoul(get_argument("actual")), 'x'));
+    co_return;
+  }
+};
+
+std::string status_line(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
+}
+
+class WebHostileTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(std::vector<web::URLSpec>{
+        {"/inject", web::handler<InjectionHandler>()},
+        {"/status", web::handler<BadStatusHandler>()},
+        {"/hooks", web::handler<ThrowingHooksHandler>()},
+        {"/length", web::handler<LyingLengthHandler>()},
+        {"/bad_error", web::handler<BadHTTPErrorHandler>()},
+    });
+  }
+  // The raw response bytes to a raw request (up to the close).
+  std::string raw(const std::string& request) {
+    int port = get_http_port();
+    return run_sync([port, request]() -> Task<std::string> {
+      auto s = co_await test::connect_loopback(port);
+      co_await s->write(request);
+      co_return co_await s->read_until_close();
+    });
+  }
+  std::string raw_get(const std::string& target, const std::string& headers = "") {
+    return raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
+               "Connection: close\r\n\r\n");
+  }
+};
+
+// A control character in a cookie attribute would only be caught as the headers go out,
+// after the handler returned: too late for a clean error. set_cookie refuses it at once,
+// as it refuses CR, LF and ';'.
+TEST_F(WebHostileTest, CookieAttributeWithControlCharacterIsRefusedBySetCookie) {
+  for (const char* c :
+       {"cookie_path_nul", "cookie_domain_ctl", "cookie_samesite_tab", "cookie_path_del"}) {
+    std::string response = raw_get(std::string("/inject?case=") + c);
+    EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK") << c;
+    EXPECT_TRUE(response.ends_with("\r\n\r\nrefused")) << c << ": " << response;
+    EXPECT_EQ(response.find("Set-Cookie"), std::string::npos) << c;
+  }
+}
+
+TEST_F(WebHostileTest, HeaderNameAndValueInjectionIsRefused) {
+  for (const char* c : {"header_name_crlf", "header_value_nul", "redirect_nul"}) {
+    std::string response = raw_get(std::string("/inject?case=") + c);
+    EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK") << c;
+    EXPECT_TRUE(response.ends_with("\r\n\r\nrefused")) << c << ": " << response;
+    EXPECT_EQ(response.find("X-Evil"), std::string::npos) << c;
+  }
+}
+
+TEST_F(WebHostileTest, StatusCodeOutsideThreeDigitsIsRefused) {
+  for (const char* code : {"0", "-1", "99", "1000", "2147483647"}) {
+    std::string response = raw_get(std::string("/status?code=") + code);
+    EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK") << code << ": " << response;
+    EXPECT_TRUE(response.ends_with("\r\n\r\nrefused")) << code << ": " << response;
+  }
+  EXPECT_TRUE(raw_get("/status?code=599").starts_with("HTTP/1.1 599 Unknown\r\n"));
+}
+
+TEST_F(WebHostileTest, ExceptionInPrepareIs500) {
+  ExpectLog expect(app_log(), ".*prepare blew up.*");
+  EXPECT_EQ(status_line(raw_get("/hooks?hook=prepare")), "HTTP/1.1 500 Internal Server Error");
+}
+
+TEST_F(WebHostileTest, ExceptionInGetCurrentUserIs500) {
+  ExpectLog expect(app_log(), ".*user lookup blew up.*");
+  std::string response = raw_get("/hooks?hook=current_user");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error");
+  EXPECT_EQ(response.find("blew up"), std::string::npos) << "the error text leaked";
+}
+
+TEST_F(WebHostileTest, ExceptionInOnFinishKeepsTheResponseAndTheConnection) {
+  ExpectLog expect(app_log(), ".*on_finish blew up.*");
+  int port = get_http_port();
+  run_sync([port]() -> Task<> {
+    auto s = co_await test::connect_loopback(port);
+    for (int i = 0; i < 2; ++i) {
+      co_await s->write("GET /hooks?hook=on_finish HTTP/1.1\r\nHost: x\r\n\r\n");
+      std::string head = co_await s->read_until("\r\n\r\n");
+      EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;
+      EXPECT_EQ(co_await s->read_bytes(4), "fine");
+    }
+  });
+}
+
+TEST_F(WebHostileTest, ExceptionInWriteErrorStillEndsTheResponse) {
+  ExpectLog expect(app_log(), ".*write_error blew up.*");
+  std::string response = raw_get("/hooks?hook=write_error");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 409 Conflict");
+  EXPECT_TRUE(response.ends_with("half an error page")) << response;
+}
+
+TEST_F(WebHostileTest, FinishTwiceWriteOrFlushAfterFinishAreLoggedNotSent) {
+  for (const char* hook : {"finish_twice", "write_after_finish", "flush_after_finish"}) {
+    ExpectLog expect(app_log(), ".*(twice|after finish).*");
+    int port = get_http_port();
+    std::string target = std::string("/hooks?hook=") + hook;
+    run_sync([port, target]() -> Task<> {
+      auto s = co_await test::connect_loopback(port);
+      // Twice on one connection: the second request proves the stream is still in step.
+      for (int i = 0; i < 2; ++i) {
+        co_await s->write("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        std::string head = co_await s->read_until("\r\n\r\n");
+        EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << target << ": " << head;
+        auto at = head.find("Content-Length: ");
+        EXPECT_NE(at, std::string::npos) << head;
+        std::size_t length = std::stoul(head.substr(at + 16));
+        std::string body = co_await s->read_bytes(length);
+        EXPECT_TRUE(body == "once" || body == "done") << target << ": " << body;
+      }
+    });
+  }
+}
+
+TEST_F(WebHostileTest, BodyLongerThanTheDeclaredContentLengthIsNotSent) {
+  ExpectLog expect(app_log(), ".*", false);
+  ExpectLog expect_gen(gen_log(), ".*", false);
+  std::string response = raw_get("/length?declared=3&actual=10");
+  // Never 3 declared bytes followed by 7 more that a keep-alive peer would read as the
+  // next response.
+  EXPECT_EQ(response.find("xxxxxxxxxx"), std::string::npos) << response;
+  EXPECT_EQ(response.find("Content-Length: 3\r\n\r\nxxx"), std::string::npos) << response;
+}
+
+TEST_F(WebHostileTest, BodyShorterThanTheDeclaredContentLengthEndsTheConnection) {
+  ExpectLog expect(app_log(), ".*", false);
+  ExpectLog expect_gen(gen_log(), ".*", false);
+  // Pipelined: nothing of the second response may follow the short first body, or the
+  // client would read it as the missing bytes.
+  std::string response =
+      raw("GET /length?declared=100&actual=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /length?declared=2&actual=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(response.ends_with("\r\n\r\nxxxxxxxxxx")) << response;
+  EXPECT_EQ(response.find("HTTP/1.1", 1), std::string::npos) << response;
+}
+
+// A header the connection refuses as it goes out (here a Content-Length that is not a
+// number) must give the client a 500, not a connection that never answers.
+TEST_F(WebHostileTest, HeadersRefusedOnTheWayOutGive500NotASilentConnection) {
+  ExpectLog expect(app_log(), ".*Only integer Content-Length.*");
+  std::string response = raw_get("/length?declared=abc&actual=3");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << response;
+  EXPECT_EQ(response.find("Content-Length: abc"), std::string::npos) << response;
+}
+
+TEST_F(WebHostileTest, HTTPErrorWithAnImpossibleStatusIs500) {
+  for (const char* code : {"0", "-7", "1000"}) {
+    ExpectLog expect(app_log(), ".*", false);
+    ExpectLog expect_gen(gen_log(), ".*", false);
+    std::string response = raw_get(std::string("/bad_error?code=") + code);
+    EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << code << response;
+  }
+}
+
+}  // namespace
