@@ -110,6 +110,26 @@ struct BadHTTPErrorHandler : web::RequestHandler {
   Task<> get() override { throw web::HTTPError(std::stoi(get_argument("code"))); }
 };
 
+// Every response of this handler has a header the connection refuses.
+struct BrokenDefaultHeadersHandler : web::RequestHandler {
+  void set_default_headers() override { set_header("Content-Length", "many"); }
+  Task<> get() override {
+    write("never sent");
+    co_return;
+  }
+};
+
+struct DefaultHeadersHandler : web::RequestHandler {
+  void set_default_headers() override {
+    set_header("X-Frame-Options", "DENY");
+    if (request().query_arguments.contains("throw")) throw std::runtime_error("defaults blew up");
+  }
+  Task<> get() override {
+    write("with defaults");
+    co_return;
+  }
+};
+
 // Writes more (or fewer) bytes than the Content-Length it declared.
 struct LyingLengthHandler : web::RequestHandler {
   Task<> get() override {
@@ -132,6 +152,8 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/hooks", web::handler<ThrowingHooksHandler>()},
         {"/length", web::handler<LyingLengthHandler>()},
         {"/bad_error", web::handler<BadHTTPErrorHandler>()},
+        {"/broken_defaults", web::handler<BrokenDefaultHeadersHandler>()},
+        {"/defaults", web::handler<DefaultHeadersHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -264,6 +286,30 @@ TEST_F(WebHostileTest, HeadersRefusedOnTheWayOutGive500NotASilentConnection) {
   std::string response = raw_get("/length?declared=abc&actual=3");
   EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << response;
   EXPECT_EQ(response.find("Content-Length: abc"), std::string::npos) << response;
+}
+
+// Tornado's RequestHandler.__init__ calls clear(), which calls the subclass's
+// set_default_headers: its headers are on every response, not only on error pages.
+TEST_F(WebHostileTest, SetDefaultHeadersAppliesToEveryResponse) {
+  std::string response = raw_get("/defaults");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK") << response;
+  EXPECT_NE(response.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos) << response;
+}
+
+TEST_F(WebHostileTest, SetDefaultHeadersThatThrowsIs500) {
+  ExpectLog expect(app_log(), ".*defaults blew up.*");
+  std::string response = raw_get("/defaults?throw=1");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << response;
+}
+
+// When even the error page's headers are refused (set_default_headers puts a bad value in
+// every response), a bare 500 still goes out.
+TEST_F(WebHostileTest, BrokenDefaultHeadersGiveABare500NotASilentConnection) {
+  ExpectLog expect(app_log(), ".*", false);
+  std::string response = raw_get("/broken_defaults");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << response;
+  EXPECT_EQ(response.find("never sent"), std::string::npos) << response;
+  EXPECT_EQ(response.find("many"), std::string::npos) << response;
 }
 
 TEST_F(WebHostileTest, HTTPErrorWithAnImpossibleStatusIs500) {
