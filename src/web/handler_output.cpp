@@ -111,6 +111,10 @@ void RequestHandler::clear() {
 }
 
 void RequestHandler::set_status(int status_code, std::optional<std::string_view> reason) {
+  // RFC 9110 15: a status code is three digits; anything else is not a status line.
+  if (status_code < 100 || status_code > 999) {
+    throw std::invalid_argument("Invalid HTTP status code " + std::to_string(status_code));
+  }
   status_code_ = status_code;
   if (reason) {
     reason_ = valid_reason(*reason) ? std::string(*reason) : "Unknown";
@@ -236,6 +240,8 @@ void RequestHandler::redirect(std::string_view url, bool permanent, std::optiona
   if (headers_written_) throw std::logic_error("Cannot redirect after headers have been written");
   int code = status.value_or(permanent ? 301 : 302);
   if (code < 300 || code > 399) throw std::invalid_argument("redirect status must be 3xx");
+  // The URL is checked before anything changes: a refused URL leaves the response as it was.
+  check_header_value(url);
   set_status(code);
   set_header("Location", url);
   finish();
@@ -271,6 +277,11 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
       if (!e.reason().empty()) reason = e.reason();
     } catch (...) {
     }
+  }
+  if (status_code < 100 || status_code > 999) {
+    app_log().error("send_error({}): not an HTTP status code, sending 500", status_code);
+    status_code = 500;
+    reason.reset();
   }
   set_status(status_code, reason ? std::optional<std::string_view>(*reason) : std::nullopt);
   if (status_code == 405) {  // RFC 9110 15.5.6: a 405 lists the methods that work
