@@ -3,6 +3,7 @@
 // writes after finish, undecodable arguments and path arguments, and XSRF tokens in every
 // wrong shape. Raw sockets where the exact bytes on the wire matter.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "http_test_util.h"
 #include "tornado/escape.h"
@@ -139,6 +140,80 @@ struct LyingLengthHandler : web::RequestHandler {
   }
 };
 
+// Streams 64 KiB pieces with flush() until the client leaves; records what it saw.
+struct StreamingState {
+  int pieces = 0;
+  int closes = 0;
+  int finishes = 0;
+  bool ended = false;
+  std::string ended_by;
+};
+StreamingState g_streaming;
+
+struct EndlessStreamHandler : web::RequestHandler {
+  void on_connection_close() override { ++g_streaming.closes; }
+  void on_finish() override { ++g_streaming.finishes; }
+  ~EndlessStreamHandler() override { g_streaming.ended = true; }
+  Task<> get() override {
+    const std::string piece(64 * 1024, 'p');
+    try {
+      for (;;) {
+        write(piece);
+        co_await flush();
+        ++g_streaming.pieces;
+      }
+    } catch (const StreamClosedError&) {
+      g_streaming.ended_by = "StreamClosedError";
+      throw;
+    }
+  }
+};
+
+// A text body big enough to compress, written in three flushed pieces.
+struct GzipPiecesHandler : web::RequestHandler {
+  Task<> get() override { return body(); }
+  Task<> head() override { return body(); }
+  Task<> body() {
+    set_header("Content-Type", "text/plain");
+    for (int i = 0; i < 3; ++i) {
+      write(std::string(2000, char('a' + i)));
+      co_await flush();
+    }
+  }
+};
+
+std::string gunzip(const std::string& data) {
+  z_stream s{};
+  if (inflateInit2(&s, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  s.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    char buf[16384];
+    s.next_out = reinterpret_cast<Bytef*>(buf);
+    s.avail_out = sizeof buf;
+    rc = inflate(&s, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - s.avail_out);
+  }
+  inflateEnd(&s);
+  return rc == Z_STREAM_END ? out : "<not a complete gzip stream>";
+}
+
+// Decodes a chunked body (the raw bytes after the head).
+std::string dechunk(std::string_view body) {
+  std::string out;
+  while (!body.empty()) {
+    std::size_t eol = body.find("\r\n");
+    if (eol == std::string_view::npos) return "<bad chunking>";
+    std::size_t size = std::stoul(std::string(body.substr(0, eol)), nullptr, 16);
+    if (size == 0) break;
+    out.append(body.substr(eol + 2, size));
+    body.remove_prefix(eol + 2 + size + 2);
+  }
+  return out;
+}
+
 std::string status_line(const std::string& response) {
   return response.substr(0, response.find("\r\n"));
 }
@@ -154,6 +229,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/bad_error", web::handler<BadHTTPErrorHandler>()},
         {"/broken_defaults", web::handler<BrokenDefaultHeadersHandler>()},
         {"/defaults", web::handler<DefaultHeadersHandler>()},
+        {"/endless", web::handler<EndlessStreamHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -319,6 +395,58 @@ TEST_F(WebHostileTest, HTTPErrorWithAnImpossibleStatusIs500) {
     std::string response = raw_get(std::string("/bad_error?code=") + code);
     EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << code << response;
   }
+}
+
+// The client reads a little of an endless flushed stream and leaves: the handler ends
+// (its flush fails or it is cancelled), it finishes once and is
+// destroyed, and the server goes on serving.
+TEST_F(WebHostileTest, ClientLeavingAnEndlessFlushedStreamEndsTheHandler) {
+  g_streaming = {};
+  ExpectLog expect(app_log(), ".*", false);
+  ExpectLog expect_gen(gen_log(), ".*", false);
+  int port = get_http_port();
+  run_sync([port]() -> Task<> {
+    auto s = co_await test::connect_loopback(port, 64 * 1024);
+    co_await s->write("GET /endless HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_await s->read_bytes(256 * 1024);
+    s->close();
+    for (int i = 0; i < 200 && !g_streaming.ended; ++i) co_await sleep(Duration(0.01));
+  });
+  EXPECT_TRUE(g_streaming.ended) << "the handler outlived its client";
+  // As in Tornado, the failed flush resumes the handler before the connection's close
+  // callback runs, and finish() unhooks it: on_connection_close is not guaranteed here.
+  EXPECT_LE(g_streaming.closes, 1);
+  EXPECT_LE(g_streaming.finishes, 1);
+  EXPECT_GE(g_streaming.pieces, 3);
+  EXPECT_EQ(status_line(raw_get("/inject?case=header_value_nul")), "HTTP/1.1 200 OK");
+}
+
+class WebHostileGzipTest : public WebHostileTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    web::Settings settings;
+    settings.compress_response = true;
+    return std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{{"/pieces", web::handler<GzipPiecesHandler>()}}, settings);
+  }
+};
+
+TEST_F(WebHostileGzipTest, FlushedPiecesFormOneGzipStreamEncodedOnce) {
+  std::string response = raw_get("/pieces", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
+  std::string head = response.substr(0, response.find("\r\n\r\n") + 2);
+  EXPECT_NE(head.find("\r\nContent-Encoding: gzip\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << head;
+  std::string body = dechunk(response.substr(response.find("\r\n\r\n") + 4));
+  EXPECT_EQ(gunzip(body), std::string(2000, 'a') + std::string(2000, 'b') + std::string(2000, 'c'));
+}
+
+TEST_F(WebHostileGzipTest, HeadOfAFlushedResponseHasNoBodyAndNoEncoding) {
+  std::string response =
+      raw("HEAD /pieces HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
+  EXPECT_TRUE(response.ends_with("\r\n\r\n")) << response;
+  EXPECT_EQ(response.find("Content-Encoding"), std::string::npos) << response;
 }
 
 }  // namespace
