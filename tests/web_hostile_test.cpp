@@ -169,6 +169,29 @@ struct EndlessStreamHandler : web::RequestHandler {
   }
 };
 
+// Sleeps far longer than any test, under a request timeout (a pending timer of its own).
+struct SleeperState {
+  bool started = false;
+  bool destroyed = false;
+  bool cancelled = false;
+};
+SleeperState g_sleeper;
+
+struct SleeperHandler : web::RequestHandler {
+  std::optional<Duration> request_timeout() const override { return Duration(60); }
+  ~SleeperHandler() override { g_sleeper.destroyed = true; }
+  Task<> get() override {
+    g_sleeper.started = true;
+    try {
+      co_await sleep(Duration(30));
+    } catch (const CancelledError&) {
+      g_sleeper.cancelled = true;
+      throw;
+    }
+    write("woke up");
+  }
+};
+
 // A text body big enough to compress, written in three flushed pieces.
 struct GzipPiecesHandler : web::RequestHandler {
   Task<> get() override { return body(); }
@@ -230,6 +253,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/broken_defaults", web::handler<BrokenDefaultHeadersHandler>()},
         {"/defaults", web::handler<DefaultHeadersHandler>()},
         {"/endless", web::handler<EndlessStreamHandler>()},
+        {"/sleeper", web::handler<SleeperHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -419,6 +443,31 @@ TEST_F(WebHostileTest, ClientLeavingAnEndlessFlushedStreamEndsTheHandler) {
   EXPECT_LE(g_streaming.finishes, 1);
   EXPECT_GE(g_streaming.pieces, 3);
   EXPECT_EQ(status_line(raw_get("/inject?case=header_value_nul")), "HTTP/1.1 200 OK");
+}
+
+// The server shuts down (TearDown: stop, close every connection, destroy the server and
+// the application) while a handler sleeps with its own timeout timer: the handler is
+// cancelled and destroyed while its application and loop still exist (ASan checks the rest).
+class WebHostileShutdownTest : public WebHostileTest {
+ protected:
+  void TearDown() override {
+    WebHostileTest::TearDown();
+    EXPECT_TRUE(g_sleeper.destroyed) << "the handler outlived the server";
+    EXPECT_TRUE(g_sleeper.cancelled);
+  }
+};
+
+TEST_F(WebHostileShutdownTest, ServerShutsDownUnderASleepingHandler) {
+  g_sleeper = {};
+  int port = get_http_port();
+  auto stream = run_sync([port]() -> Task<std::shared_ptr<IOStream>> {
+    auto s = co_await test::connect_loopback(port);
+    co_await s->write("GET /sleeper HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 200 && !g_sleeper.started; ++i) co_await sleep(Duration(0.005));
+    co_return s;
+  });
+  EXPECT_TRUE(g_sleeper.started);
+  EXPECT_FALSE(g_sleeper.destroyed);
 }
 
 class WebHostileGzipTest : public WebHostileTest {
