@@ -2,7 +2,8 @@
 //
 // Every Task and spawn frame is allocated through PooledFrame: a per-thread cache of
 // freed frames in size classes of kFrameGranule bytes up to kFrameClasses * kFrameGranule
-// (1 KiB); bigger frames go to the global allocator. Each class keeps at most
+// (2 KiB: a web::RequestHandler, about 1.1 KiB, and the user's fields fit); bigger frames go
+// to the global allocator. Each class keeps at most
 // kFrameCacheBytes of free frames per thread, so a burst does not hoard memory; the rest
 // go back to the global allocator. A frame freed on another thread joins that thread's
 // cache (no locks: each cache is touched by its own thread only). A thread's cache is
@@ -28,7 +29,7 @@
 namespace tornado::detail {
 
 inline constexpr std::size_t kFrameGranule = 64;
-inline constexpr std::size_t kFrameClasses = 16;  // 64 B .. 1 KiB
+inline constexpr std::size_t kFrameClasses = 32;  // 64 B .. 2 KiB
 inline constexpr std::size_t kFrameCacheBytes = 64 * 1024;
 
 // One thread's free lists. Constant-initialised and trivially destructible, so the fast

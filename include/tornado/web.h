@@ -34,3 +34,4 @@
 #include "tornado/web/request_handler.h"
 #include "tornado/web/settings.h"
 #include "tornado/web/static.h"
+#include "tornado/web/ui_module.h"

@@ -146,16 +146,6 @@ std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x != y && (x | 0x20) != (y | 0x20)) return false;
-    if (x != y && !((x | 0x20) >= 'a' && (x | 0x20) <= 'z')) return false;
-  }
-  return true;
-}
-
 const Field* MessageHead::find(std::string_view name) const noexcept {
   for (const Field& f : fields) {
     if (iequals(f.name, name)) return &f;

@@ -153,7 +153,17 @@ bool is_token(std::string_view s) noexcept;
 // Field-value characters: VCHAR, obs-text, SP, HTAB.
 bool is_field_value(std::string_view s) noexcept;
 // ASCII case-insensitive equality (header names, tokens).
-bool iequals(std::string_view a, std::string_view b) noexcept;
+// Inline: header lookups call it for every field, and most calls end at the size check.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    // Equal up to case only for letters: 0x20 apart and a letter once folded.
+    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+  }
+  return true;
+}
 // Without the optional whitespace (SP, HTAB) around a field value or list element.
 std::string_view trim_ows(std::string_view s) noexcept;
 

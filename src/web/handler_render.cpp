@@ -1,6 +1,7 @@
 // RequestHandler: render/render_string through the template module, with Tornado's default
 // template namespace expressed as JSON values and functions.
 #include "tornado/web.h"
+#include "tornado/web/ui_module.h"
 #include "web/web_internal.h"
 
 namespace tornado::web {
@@ -54,22 +55,65 @@ templates::Functions RequestHandler::get_template_functions() {
     }
     return nlohmann::json(reverse_url(args[0].get<std::string>(), rest));
   };
+  if (!settings().static_path.empty()) {
+    f["static_url"] = [this](const std::vector<nlohmann::json>& args, const nlohmann::json& kw) {
+      if (args.empty() || !args[0].is_string()) {
+        throw std::invalid_argument("static_url(path) needs a path string");
+      }
+      std::optional<bool> include_host;
+      if (kw.contains("include_host")) include_host = kw["include_host"].get<bool>();
+      const bool version =
+          kw.contains("include_version") ? kw["include_version"].get<bool>() : true;
+      return nlohmann::json(static_url(args[0].get<std::string>(), include_host, version));
+    };
+  }
+  add_ui_functions(f);
   return f;
 }
 
+void RequestHandler::add_ui_functions(templates::Functions& f) {
+  const Settings& s = settings();
+  auto add_module = [&](const std::string& name, const UIModuleFactory* make) {
+    f[name] = [this, name, make](const std::vector<nlohmann::json>& args,
+                                 const nlohmann::json& kwargs) {
+      if (!ui_modules_) ui_modules_ = std::make_shared<detail::ActiveUIModules>();
+      static const UIModuleFactory kTemplate = ui_module<TemplateModule>();
+      return nlohmann::json(
+          ui_modules_->get(*this, name, make ? *make : kTemplate).render(args, kwargs));
+    };
+  };
+  if (!s.ui_modules.contains("Template")) add_module("Template", nullptr);
+  for (const auto& [name, make] : s.ui_modules) add_module(name, &make);
+  for (const auto& [name, method] : s.ui_methods) {
+    f[name] = [this, m = &method](const std::vector<nlohmann::json>& args,
+                                  const nlohmann::json& kwargs) {
+      return (*m)(*this, args, kwargs);
+    };
+  }
+}
+
 std::string RequestHandler::render_string(std::string_view name, const nlohmann::json& values) {
+  return render_string(name, values, {});
+}
+
+std::string RequestHandler::render_string(std::string_view name, const nlohmann::json& values,
+                                          const templates::Functions& extra) {
   auto& loader = application_->template_loader(get_template_path());
   auto t = loader.load(name);
   nlohmann::json ns = get_template_namespace();
   if (values.is_object()) {
     for (auto it = values.begin(); it != values.end(); ++it) ns[it.key()] = it.value();
   }
-  return t->generate(ns, get_template_functions());
+  templates::Functions functions = get_template_functions();
+  for (const auto& [fname, fn] : extra) functions[fname] = fn;
+  return t->generate(ns, functions);
 }
 
 void RequestHandler::render(std::string_view name, const nlohmann::json& values) {
   if (finished_) throw std::logic_error("Cannot render() after finish()");
-  finish(render_string(name, values));
+  std::string html = render_string(name, values);
+  if (ui_modules_) detail::insert_ui_module_parts(*this, *ui_modules_, html);
+  finish(html);
 }
 
 }  // namespace tornado::web

@@ -47,7 +47,8 @@ namespace tornado::web {
 class Application;
 namespace detail {
 class RequestDispatcher;
-}
+struct ActiveUIModules;
+}  // namespace detail
 
 // The HTTP methods as bits, for the methods a handler class implements (Allow on a 405).
 enum class Method : unsigned {
@@ -211,7 +212,12 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // get_template_functions(). Throws templates::ParseError / TemplateError.
   std::string render_string(std::string_view name,
                             const nlohmann::json& values = nlohmann::json::object());
-  // render_string, then finish() with it. After finish(): std::logic_error.
+  // The same with `extra` functions on top of get_template_functions().
+  std::string render_string(std::string_view name, const nlohmann::json& values,
+                            const templates::Functions& extra);
+  // render_string, then finish() with it, with the CSS/JS/head/body parts of the UI modules
+  // the page used inserted before </head> and </body> (web/ui_module.h). After finish():
+  // std::logic_error.
   void render(std::string_view name, const nlohmann::json& values = nlohmann::json::object());
   // Where render() looks (default settings.template_path).
   virtual std::string get_template_path() const;
@@ -220,8 +226,9 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // stub). Override to add more (call the base).
   virtual nlohmann::json get_template_namespace();
   // The functions every template can call besides the built-ins (escape, url_escape,
-  // json_encode, squeeze, linkify, ...): xsrf_form_html() and reverse_url(name, args...).
-  // static_url comes with StaticFileHandler (not in this branch). Override to add more.
+  // json_encode, squeeze, linkify, ...): xsrf_form_html(), reverse_url(name, args...),
+  // static_url(path, include_host=, include_version=) when settings.static_path is set, the
+  // settings' UI modules (and the built-in Template) and UI methods. Override to add more.
   virtual templates::Functions get_template_functions();
 
   // ---- signed cookies (Tornado's format; settings.cookie_secret, key_version) ----
@@ -318,6 +325,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void log_request() const;
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);
+  // get_template_functions' UI modules and methods (Settings::ui_modules, ui_methods).
+  void add_ui_functions(templates::Functions& functions);
   std::vector<std::string> collect_arguments(const httputil::Arguments& source,
                                              std::string_view name, bool strip) const;
 
@@ -333,7 +342,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::optional<nlohmann::json> current_user_;
   std::optional<XsrfToken> raw_xsrf_token_;
   std::string xsrf_token_;
-  std::optional<Future<void>> task_;  // the running request, for cancellation
+  std::optional<Future<void>> task_;                     // the running request, for cancellation
+  std::shared_ptr<detail::ActiveUIModules> ui_modules_;  // made by the first module call
   TimeoutHandle timeout_{};
   int status_code_ = 200;
   unsigned implemented_ = 0;

@@ -9,10 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tornado/httputil.h"
 #include "tornado/task.h"
@@ -26,6 +28,14 @@ namespace tornado::web {
 
 class HandlerFactory;
 class RequestHandler;
+class UIModule;
+
+// Makes a UI module for one handler (web/ui_module.h: web::ui_module<M>()).
+using UIModuleFactory = std::function<std::unique_ptr<UIModule>(RequestHandler&)>;
+// A template function that also receives the handler (Tornado's ui_methods).
+using UIMethod =
+    std::function<nlohmann::json(RequestHandler& handler, const std::vector<nlohmann::json>& args,
+                                 const nlohmann::json& kwargs)>;
 
 // Attributes of a Set-Cookie (Tornado's set_cookie keyword arguments). Unset fields are left
 // out of the header; `path` defaults to "/".
@@ -79,6 +89,10 @@ struct Settings {
   // Loads render()'s templates instead of a Loader on template_path (Tornado's
   // template_loader), e.g. a templates::DictLoader.
   std::shared_ptr<templates::BaseLoader> template_loader;
+  // UI modules by name, called from templates as {% module Name(...) %} (web/ui_module.h);
+  // "Template" is built in. UI methods by name, called as name(...) in templates.
+  std::map<std::string, UIModuleFactory, std::less<>> ui_modules;
+  std::map<std::string, UIMethod, std::less<>> ui_methods;
 };
 
 // Rewrites the response on its way out (Tornado's OutputTransform, e.g. gzip). One is made
