@@ -235,7 +235,9 @@ TEST_F(WebHostileInputTest, AFloodOfArgumentsIsParsedInLinearTime) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
   EXPECT_TRUE(body_of(response).starts_with("200000[1][1]"));
-  EXPECT_LT(seconds, 5.0);
+  // Linear: 1.6 s at -O2 and 10 s under ASan on the loaded 2-core machine. A quadratic
+  // parse (a scan per argument) would take hours.
+  EXPECT_LT(seconds, 60.0);
   std::printf("400,000 form arguments: %.2f s\n", seconds);
 }
 
