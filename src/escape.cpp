@@ -215,7 +215,39 @@ std::string json_encode(const nlohmann::json& value) {
   return out;
 }
 
-nlohmann::json json_decode(std::string_view text) {
+namespace {
+
+// The deepest nesting of arrays and objects in JSON text (brackets inside strings do not
+// count), stopping as soon as it passes `limit`: one linear pass, no recursion.
+bool nesting_exceeds(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+nlohmann::json json_decode(std::string_view text, std::size_t max_depth) {
+  if (nesting_exceeds(text, max_depth)) {
+    throw std::invalid_argument("json_decode: arrays/objects nested too deep (limit " +
+                                std::to_string(max_depth) + ")");
+  }
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {

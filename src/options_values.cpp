@@ -431,11 +431,17 @@ Value parse_text(Type type, bool multiple, std::string_view text) {
       if (colon != std::string_view::npos && colon + 1 < part.size()) {
         hi = parse_int(part.substr(colon + 1));
       }
-      if (hi >= lo && static_cast<std::uint64_t>(hi - lo) >= kMaxListItems - items.size()) {
-        throw Error("range " + std::string(part) + " has more than " +
-                    std::to_string(kMaxListItems) + " values");
+      if (hi >= lo) {
+        // In unsigned arithmetic: hi - lo and n + 1 overflow int64 at the type's ends.
+        const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+        if (span >= kMaxListItems - items.size()) {
+          throw Error("range " + std::string(part) + " has more than " +
+                      std::to_string(kMaxListItems) + " values");
+        }
+        for (std::uint64_t i = 0; i <= span; ++i) {
+          items.emplace_back(static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + i));
+        }
       }
-      for (std::int64_t n = lo; n <= hi; ++n) items.emplace_back(n);
     } else {
       items.push_back(parse_scalar(type, part));
     }

@@ -49,8 +49,14 @@ std::string url_unescape(std::string_view value, bool plus = true);
 // separators. Throws std::invalid_argument if a string in `value` is not valid UTF-8.
 std::string json_encode(const nlohmann::json& value);
 
-// Parses JSON text. Throws std::invalid_argument with the parser's message on bad input.
-nlohmann::json json_decode(std::string_view text);
+// Default nesting limit of json_decode: about where Python's json.loads stops with a
+// RecursionError.
+inline constexpr std::size_t kMaxJsonDepth = 1000;
+
+// Parses JSON text. Throws std::invalid_argument with the parser's message on bad input,
+// and on arrays/objects nested deeper than `max_depth` (nlohmann::json parses, copies, prints
+// and compares recursively: a request body of a million '[' would overflow the stack).
+nlohmann::json json_decode(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
 
 // Replaces each run of bytes 0x00..0x20 with one space and trims spaces at both ends.
 std::string squeeze(std::string_view value);

@@ -67,6 +67,9 @@ Task<> RequestHandler::prepare() { co_return; }
 Task<> RequestHandler::data_received(std::string_view) { co_return; }
 
 void RequestHandler::begin_request() {
+  // Tornado's __init__ runs clear() with the subclass in place; the constructor here
+  // could only reach the base class's set_default_headers.
+  set_default_headers();
   factory_->initialize(*this);
   for (const auto& make : application_->transforms()) {
     if (auto t = make(request_)) transforms_.push_back(std::move(t));

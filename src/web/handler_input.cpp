@@ -162,8 +162,12 @@ void RequestHandler::set_cookie(std::string_view name, std::string_view value,
   if (name.empty() || !std::all_of(name.begin(), name.end(), cookie_legal)) {
     throw std::invalid_argument("Illegal cookie name " + std::string(name));
   }
+  // ';' would start another attribute; a control character (CR, LF, NUL, ...) would only
+  // be caught as the headers go out, after the handler has returned.
   for (std::string_view attr : {o.domain, o.path, o.samesite}) {
-    if (attr.find_first_of(";\r\n") != std::string_view::npos) {
+    if (std::any_of(attr.begin(), attr.end(), [](char c) {
+          return c == ';' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        })) {
       throw std::invalid_argument("Invalid cookie attribute " + std::string(attr));
     }
   }

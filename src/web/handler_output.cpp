@@ -98,6 +98,10 @@ void RequestHandler::clear() {
 }
 
 void RequestHandler::set_status(int status_code, std::optional<std::string_view> reason) {
+  // RFC 9110 15: a status code is three digits; anything else is not a status line.
+  if (status_code < 100 || status_code > 999) {
+    throw std::invalid_argument("Invalid HTTP status code " + std::to_string(status_code));
+  }
   status_code_ = status_code;
   if (reason) {
     reason_ = valid_reason(*reason) ? std::string(*reason) : "Unknown";
@@ -151,8 +155,15 @@ void RequestHandler::send_buffer(bool finishing) {
     for (auto& t : transforms_) t->transform_first_chunk(status_code_, headers_, chunk, finishing);
     if (request_.method == "HEAD") chunk.clear();
     for (const auto& cookie : new_cookies_) headers_.add_unchecked("Set-Cookie", cookie);
-    (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, reason_},
-                              headers_, chunk);
+    try {
+      (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, reason_},
+                                headers_, chunk);
+    } catch (const httputil::HTTPOutputError&) {
+      // Refused before a byte went out (a Content-Length that is not a number, ...): the
+      // headers are not written, so send_error can still answer with a 500.
+      headers_written_ = false;
+      throw;
+    }
   } else {
     for (auto& t : transforms_) t->transform_chunk(write_buffer_, finishing);
     if (request_.method != "HEAD" && !write_buffer_.empty()) (void)conn->write(write_buffer_);
@@ -219,6 +230,8 @@ void RequestHandler::redirect(std::string_view url, bool permanent, std::optiona
   if (headers_written_) throw std::logic_error("Cannot redirect after headers have been written");
   int code = status.value_or(permanent ? 301 : 302);
   if (code < 300 || code > 399) throw std::invalid_argument("redirect status must be 3xx");
+  // The URL is checked before anything changes: a refused URL leaves the response as it was.
+  check_header_value(url);
   set_status(code);
   set_header("Location", url);
   finish();
@@ -237,7 +250,15 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     }
     return;
   }
-  clear();
+  try {
+    clear();
+  } catch (...) {
+    // set_default_headers threw: the error page goes out with the default headers only.
+    app_log().error("Exception in set_default_headers: {}",
+                    tornado::detail::describe_exception(std::current_exception()));
+    headers_ = default_headers();
+    write_buffer_.clear();
+  }
   std::optional<std::string> reason;
   if (error) {
     try {
@@ -246,6 +267,11 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
       if (!e.reason().empty()) reason = e.reason();
     } catch (...) {
     }
+  }
+  if (status_code < 100 || status_code > 999) {
+    app_log().error("send_error({}): not an HTTP status code, sending 500", status_code);
+    status_code = 500;
+    reason.reset();
   }
   set_status(status_code, reason ? std::optional<std::string_view>(*reason) : std::nullopt);
   if (status_code == 405) {  // RFC 9110 15.5.6: a 405 lists the methods that work
@@ -257,7 +283,21 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     app_log().error("Uncaught exception in write_error: {}",
                     tornado::detail::describe_exception(std::current_exception()));
   }
-  if (!finished_) finish();
+  if (finished_) return;
+  try {
+    finish();
+  } catch (const httputil::HTTPOutputError& e) {
+    if (headers_written_) throw;
+    // Even the error page's headers were refused (set_default_headers sets a bad value):
+    // a bare 500 without them, so that the client is not left waiting for an answer.
+    app_log().error("Cannot send the error page, sending a bare 500: {}", e.what());
+    headers_ = default_headers();
+    new_cookies_.clear();
+    transforms_.clear();
+    write_buffer_.clear();
+    set_status(500);
+    finish();
+  }
 }
 
 void RequestHandler::write_error(int status_code, std::exception_ptr error) {
