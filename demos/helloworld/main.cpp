@@ -70,7 +70,11 @@ struct FortunesHandler : web::RequestHandler {
     std::sort(rows.begin(), rows.end(),
               [](const auto& a, const auto& b) { return a.second < b.second; });
     nlohmann::json list = nlohmann::json::array();
-    for (auto& [id, message] : rows) list.push_back({{"id", id}, {"message", std::move(message)}});
+    for (auto& [id, message] : rows) {
+      nlohmann::json& row = list.emplace_back(nlohmann::json::object());
+      row["id"] = id;
+      row["message"] = std::move(message);
+    }
     render("fortunes.html", {{"fortunes", std::move(list)}});
     co_return;
   }

@@ -23,21 +23,23 @@ nlohmann::json RequestHandler::get_template_namespace() {
     auto& list = arguments[name] = nlohmann::json::array();
     for (const auto& v : values) list.push_back(utf8_or_null(v));
   }
-  return {
-      {"request",
-       {{"method", request_.method},
-        {"uri", utf8_or_null(request_.uri)},
-        {"path", utf8_or_null(request_.path)},
-        {"query", utf8_or_null(request_.query)},
-        {"host", utf8_or_null(request_.host)},
-        {"host_name", utf8_or_null(request_.host_name)},
-        {"remote_ip", request_.remote_ip},
-        {"protocol", request_.protocol},
-        {"version", request_.version},
-        {"arguments", std::move(arguments)}}},
-      {"current_user", current_user()},
-      {"locale", get_browser_locale()},
-  };
+  // Filled key by key: nlohmann's initializer-list form copies every value it is given.
+  nlohmann::json request = nlohmann::json::object();
+  request["method"] = request_.method;
+  request["uri"] = utf8_or_null(request_.uri);
+  request["path"] = utf8_or_null(request_.path);
+  request["query"] = utf8_or_null(request_.query);
+  request["host"] = utf8_or_null(request_.host);
+  request["host_name"] = utf8_or_null(request_.host_name);
+  request["remote_ip"] = request_.remote_ip;
+  request["protocol"] = request_.protocol;
+  request["version"] = request_.version;
+  request["arguments"] = std::move(arguments);
+  nlohmann::json ns = nlohmann::json::object();
+  ns["request"] = std::move(request);
+  ns["current_user"] = current_user();
+  ns["locale"] = get_browser_locale();
+  return ns;
 }
 
 templates::Functions RequestHandler::get_template_functions() {
