@@ -68,6 +68,22 @@ struct ThrowingHandler : web::RequestHandler {
   }
 };
 
+// prepare() overridden in a base class only: the route's class inherits it, and the request
+// must still run it (a class that overrides nothing skips prepare at compile time).
+struct PreparingBase : web::RequestHandler {
+  Task<> prepare() override {
+    set_header("X-Prepared", "base");
+    co_await sleep(1ms);
+    if (get_argument("stop", "") == "1") throw web::Finish("stopped in prepare");
+  }
+};
+struct InheritsPrepare : PreparingBase {
+  Task<> get() override {
+    write("method ran");
+    co_return;
+  }
+};
+
 class WebBasicTest : public tornado::testing::AsyncHTTPTest {
  protected:
   tornado::testing::HTTPApp get_app() override {
@@ -78,6 +94,7 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/init", web::handler<InitHandler>("hi", 3)},
         {"/throw", web::handler<ThrowingHandler>()},
         {"/args", web::handler<ArgsHandler>()},
+        {"/inherited-prepare", web::handler<InheritsPrepare>()},
     });
   }
 };
@@ -158,3 +175,18 @@ TEST_F(WebBasicTest, ArgumentThatIsNotUtf8Is400) {
 }
 
 }  // namespace
+
+TEST(WebBasicTestStatic, HandlerFactoryKnowsWhichClassesOverridePrepare) {
+  EXPECT_TRUE(web::handler<InheritsPrepare>()->overrides_prepare());
+  EXPECT_FALSE(web::handler<MainHandler>()->overrides_prepare());
+}
+
+TEST_F(WebBasicTest, PrepareInheritedFromABaseClassRunsBeforeTheMethod) {
+  auto ran = fetch("/inherited-prepare");
+  EXPECT_EQ(ran.code, 200);
+  EXPECT_EQ(ran.headers.get("X-Prepared", ""), "base");
+  EXPECT_EQ(ran.body, "method ran");
+  auto stopped = fetch("/inherited-prepare?stop=1");
+  EXPECT_EQ(stopped.code, 200);
+  EXPECT_EQ(stopped.body, "stopped in prepare");  // the method did not run
+}

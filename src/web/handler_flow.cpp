@@ -114,8 +114,7 @@ Task<> RequestHandler::method_task() {
   if (m == "DELETE") return delete_();
   if (m == "PATCH") return patch();
   if (m == "OPTIONS") return options();
-  unsupported_method();  // a custom SUPPORTED_METHODS entry without a C++ method
-  throw HTTPError(405);  // not reached: unsupported_method throws
+  unsupported_method();  // [[noreturn]]: a custom SUPPORTED_METHODS entry without a C++ method
 }
 
 Task<> RequestHandler::run_method() {
