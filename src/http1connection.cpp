@@ -834,7 +834,8 @@ Task<> HTTP1Connection::wait_write_finished() {
     }
   });
   co_await WriteFinishedAwaiter{this, &write_finished_waiter_};
-  if (!stream_->closed()) stream_->set_close_callback(nullptr);
+  // A detached stream belongs to its new owner, close callback included.
+  if (!detached_ && !stream_->closed()) stream_->set_close_callback(nullptr);
 }
 
 void HTTP1Connection::set_close_callback(std::function<void()> callback) {
@@ -843,9 +844,12 @@ void HTTP1Connection::set_close_callback(std::function<void()> callback) {
 
 std::shared_ptr<IOStream> HTTP1Connection::detach() {
   disconnect_after_ = true;
-  write_finished_ = true;
-  auto s = stream_;
-  return s;
+  detached_ = true;
+  close_callback_ = nullptr;
+  // wait_write_finished's callback points at this connection, which goes away first.
+  if (!stream_->closed()) stream_->set_close_callback(nullptr);
+  on_write_finished();  // releases the serve loop (next iteration), which then ends
+  return stream_;
 }
 
 }  // namespace tornado

@@ -72,7 +72,7 @@ Task<> HTTP1ServerConnection::close_connection(
   }
   // Let queued response bytes drain before closing (a 400 answer, the last response).
   IOStream& stream = conn.stream();
-  if (!stream.closed()) {
+  if (!conn.detached() && !stream.closed()) {
     try {
       co_await stream.write(std::string_view());
     } catch (...) {

@@ -274,6 +274,11 @@ IOStream::ReadAwaiter IOStream::fill_buffer() {
 
 std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
 
+std::span<char> IOStream::mutable_read_buffer() noexcept {
+  auto& b = impl_->buffer;
+  return {const_cast<char*>(b.data()), b.size()};  // the buffer's own heap bytes
+}
+
 void IOStream::consume(std::size_t n) noexcept {
   impl_->buffer.consume(std::min(n, impl_->buffer.size()));
 }

@@ -98,8 +98,11 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool write_finished() const noexcept { return write_finished_; }
   // Completes when the outgoing side of the current exchange is finished.
   Task<> wait_write_finished();
-  // Takes the stream away (for WebSocket upgrades): the connection stops using it.
+  // Takes the stream away (for WebSocket upgrades): the connection stops using it. The
+  // current exchange counts as finished, the serve loop ends without closing the stream
+  // and without reading from it again, and the connection's close callbacks are dropped.
   std::shared_ptr<IOStream> detach();
+  bool detached() const noexcept { return detached_; }
   IOStream& stream() noexcept { return *stream_; }
   const HTTP1ConnectionParameters& params() const noexcept { return *params_; }
 
@@ -153,6 +156,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   std::function<void()> close_callback_;
   // Kept small and packed: this object is most of an idle server connection's frame.
   bool is_client_;
+  bool detached_ = false;  // detach() gave the stream away
 
   // Per message: reading side.
   bool head_request_ = false;      // the request is a HEAD (its response has no body)

@@ -128,6 +128,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // ---- in-place access, for parsers that work on the read buffer ----
   // The buffered, unconsumed bytes. Valid until the next read, consume or fill.
   std::string_view read_buffer() const noexcept;
+  // The same bytes, writable: a parser may rewrite them in place (WebSocket unmasking).
+  std::span<char> mutable_read_buffer() noexcept;
   // Drops the first n buffered bytes (n <= read_buffer().size()).
   void consume(std::size_t n) noexcept;
   // Waits until more bytes than are buffered now have arrived. Raises StreamClosedError

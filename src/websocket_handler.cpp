@@ -1,0 +1,425 @@
+// WebSocketHandler: the handshake on top of RequestHandler, then the connection's life (the
+// read loop, the close handshake, keepalive pings) on the stream taken from HTTP/1.1.
+#include <algorithm>
+#include <chrono>
+
+#include "internal/describe_exception.h"
+#include "internal/websocket_deflate.h"
+#include "internal/websocket_frame.h"
+#include "internal/websocket_handshake.h"
+#include "tornado/escape.h"
+#include "tornado/http1connection.h"
+#include "tornado/log.h"
+#include "tornado/websocket.h"
+
+namespace tornado::websocket {
+
+namespace detail {
+
+// How long a close handshake may take before the TCP connection is closed anyway
+// (Tornado's 5 s), including flushing what is queued when the peer does not read.
+constexpr Duration kCloseTimeout = std::chrono::seconds(5);
+
+// The state of an upgraded connection; made only after the 101, so a handshake that fails
+// costs nothing here. What an idle connection holds: the stream (no buffers while idle),
+// the parser (an empty string and a few words), zlib state only with context takeover, and
+// three timer handles.
+struct WebSocketConnection {
+  enum class State : uint8_t { kOpen, kClosing, kClosed };
+  enum class PingPhase : uint8_t { kIdle, kWaitPong };
+
+  WebSocketConnection(WebSocketHandler& h, std::shared_ptr<IOStream> s, std::size_t max_size)
+      : handler(h), stream(std::move(s)), parser(/*server_side=*/true, max_size) {}
+  ~WebSocketConnection() { remove_timers(); }
+
+  void remove_timers() noexcept {
+    IOLoop* loop = stream->io_loop();
+    if (!loop) return;
+    for (TimeoutHandle* t : {&close_timer, &ping_timer}) {
+      if (*t) loop->remove_timeout(*t);
+      *t = {};
+    }
+  }
+
+  // One unfragmented frame: the header and the payload join the stream's write queue in
+  // the same iteration (one writev). Throws StreamClosedError when the stream is closed.
+  IOStream::WriteAwaiter send_frame(Opcode opcode, std::string_view payload, bool rsv1 = false) {
+    char header[kMaxFrameHeader];
+    const std::size_t n = encode_frame_header(header, opcode, payload.size(), true, rsv1, nullptr);
+    (void)stream->write(std::string_view(header, n));
+    return stream->write(payload);
+  }
+
+  // Sends our close frame once and bounds the rest of the closing handshake.
+  void send_close(std::optional<int> code, std::string_view reason) noexcept {
+    if (close_sent) return;
+    close_sent = true;
+    if (state == State::kOpen) state = State::kClosing;
+    try {
+      if (code) {
+        (void)send_frame(Opcode::kClose, close_payload(static_cast<uint16_t>(*code), reason));
+      } else {
+        (void)send_frame(Opcode::kClose, {});
+      }
+    } catch (const StreamClosedError&) {
+      return;  // gone already: the read loop notices
+    }
+    arm_close_timer();
+  }
+
+  void arm_close_timer() {
+    if (close_timer || stream->closed()) return;
+    std::weak_ptr<IOStream> weak = stream;
+    close_timer = IOLoop::current().call_later(kCloseTimeout, [this, weak] {
+      close_timer = {};
+      if (auto s = weak.lock()) s->close();
+    });
+  }
+
+  void start_pings(Duration interval, Duration timeout) {
+    ping_interval = interval;
+    ping_timeout = std::min(timeout, interval);
+    schedule_ping(interval);
+  }
+  void schedule_ping(Duration delay) {
+    ping_timer = IOLoop::current().call_later(delay, [this] {
+      ping_timer = {};
+      on_ping_timer();
+    });
+  }
+  void on_ping_timer() {
+    if (state != State::kOpen || stream->closed()) return;
+    if (ping_phase == PingPhase::kWaitPong) {
+      ping_phase = PingPhase::kIdle;
+      if (awaiting_pong) {
+        gen_log().info("WebSocket ping timed out ({})", handler.request().remote_ip);
+        send_close(close_codes::kNormal, "ping timed out");
+        return;
+      }
+      schedule_ping(ping_interval - ping_timeout);
+      return;
+    }
+    try {
+      (void)send_frame(Opcode::kPing, {});
+    } catch (const StreamClosedError&) {
+      return;
+    }
+    awaiting_pong = true;
+    if (ping_timeout > Duration::zero()) {
+      ping_phase = PingPhase::kWaitPong;
+      schedule_ping(ping_timeout);
+    } else {
+      schedule_ping(ping_interval);
+    }
+  }
+
+  // Lets queued bytes drain (bounded by the close timer), then closes TCP.
+  Task<> close_stream() {
+    arm_close_timer();
+    if (!stream->closed()) {
+      try {
+        co_await stream->write(std::string_view());
+      } catch (...) {
+      }
+      stream->close();
+    }
+  }
+
+  WebSocketHandler& handler;
+  std::shared_ptr<IOStream> stream;
+  FrameParser parser;
+  std::unique_ptr<Inflater> inflater;
+  std::unique_ptr<Deflater> deflater;
+  TimeoutHandle close_timer;
+  TimeoutHandle ping_timer;
+  Duration ping_interval{};
+  Duration ping_timeout{};
+  State state = State::kOpen;
+  PingPhase ping_phase = PingPhase::kIdle;
+  bool close_sent = false;
+  bool awaiting_pong = false;
+};
+
+}  // namespace detail
+
+using detail::FrameEvent;
+using detail::Opcode;
+
+WebSocketHandler::WebSocketHandler() = default;
+WebSocketHandler::~WebSocketHandler() = default;
+
+// ---- defaults of the hooks ----------------------------------------------------------------
+
+Task<> WebSocketHandler::open() { co_return; }
+void WebSocketHandler::on_ping(std::string_view) {}
+void WebSocketHandler::on_pong(std::string_view) {}
+
+std::optional<std::string> WebSocketHandler::select_subprotocol(const std::vector<std::string>&) {
+  return std::nullopt;
+}
+
+bool WebSocketHandler::check_origin(std::string_view origin) {
+  auto host = request().headers.get_first("Host");
+  return detail::same_origin(origin, host.value_or(std::string_view()));
+}
+
+std::optional<CompressionOptions> WebSocketHandler::get_compression_options() {
+  return std::nullopt;
+}
+
+std::size_t WebSocketHandler::max_message_size() const {
+  return settings().websocket_max_message_size;
+}
+
+std::optional<Duration> WebSocketHandler::ping_interval() const {
+  return settings().websocket_ping_interval;
+}
+
+std::optional<Duration> WebSocketHandler::ping_timeout() const {
+  return settings().websocket_ping_timeout;
+}
+
+// ---- the handshake ------------------------------------------------------------------------
+
+void WebSocketHandler::handshake_failed(int status, const char* message) {
+  gen_log().debug("WebSocket handshake refused ({}): {}", status, message);
+  set_status(status);
+  if (status == 426) set_header("Sec-WebSocket-Version", "13");
+  (void)finish(message);
+}
+
+Task<> WebSocketHandler::get() {
+  const auto& headers = request().headers;
+  auto check = detail::check_upgrade_headers(headers);
+  if (check.status != 0) co_return handshake_failed(check.status, check.message);
+  auto origin = headers.get_first("Origin");
+  if (!origin) origin = headers.get_first("Sec-Websocket-Origin");
+  if (origin && !check_origin(*origin)) {
+    co_return handshake_failed(403, "Cross origin websockets not allowed");
+  }
+  check = detail::check_upgrade_version(headers);
+  if (check.status != 0) co_return handshake_failed(check.status, check.message);
+  if (!accept_handshake()) co_return;
+  co_await run();
+}
+
+bool WebSocketHandler::accept_handshake() {
+  auto& req = request();
+  auto* http1 = dynamic_cast<HTTP1Connection*>(req.connection);
+  if (!http1) throw std::logic_error("WebSocket upgrade needs an HTTP/1.1 connection");
+
+  const auto offered = detail::split_list(req.headers.get("Sec-WebSocket-Protocol", ""));
+  if (auto chosen = select_subprotocol(offered)) {
+    if (std::find(offered.begin(), offered.end(), *chosen) == offered.end()) {
+      throw std::logic_error("select_subprotocol returned a subprotocol the client did not offer");
+    }
+    subprotocol_ = std::move(*chosen);
+    set_header("Sec-WebSocket-Protocol", subprotocol_);
+  }
+
+  std::optional<detail::DeflateParams> deflate;
+  const auto options = get_compression_options();
+  if (options) {
+    if (options->compression_level < -1 || options->compression_level > 9 ||
+        options->mem_level < 1 || options->mem_level > 9) {
+      throw std::invalid_argument("CompressionOptions: level 0-9 and mem_level 1-9");
+    }
+    // A malformed header or bad offers are declined: the connection goes on uncompressed.
+    if (auto offers = detail::parse_extensions(req.headers.get("Sec-WebSocket-Extensions", ""))) {
+      for (const auto& offer : *offers) {
+        deflate = detail::accept_deflate_offer(offer, options->server_no_context_takeover);
+        if (deflate) break;
+      }
+    }
+  }
+
+  set_status(101);
+  set_header("Upgrade", "websocket");
+  set_header("Connection", "Upgrade");
+  set_header("Sec-WebSocket-Accept",
+             detail::compute_accept_value(*req.headers.get_first("Sec-WebSocket-Key")));
+  if (deflate) set_header("Sec-WebSocket-Extensions", detail::deflate_response_header(*deflate));
+  (void)finish();  // the 101 is queued (and logged); the connection is ours from here
+
+  conn_ = std::make_unique<detail::WebSocketConnection>(*this, http1->detach(), max_message_size());
+  req.connection = nullptr;  // the HTTP/1.1 connection ends on its next iteration
+  if (deflate) {
+    conn_->inflater = std::make_unique<detail::Inflater>(deflate->client_no_context_takeover);
+    conn_->parser.set_inflater(conn_->inflater.get());
+    conn_->deflater = std::make_unique<detail::Deflater>(
+        options->compression_level, options->mem_level, deflate->server_max_window_bits,
+        deflate->server_no_context_takeover);
+  }
+  return true;
+}
+
+// ---- the connection -----------------------------------------------------------------------
+
+namespace {
+
+// The request as a handler sees it in open(); afterwards only its first line and peer stay.
+void release_request(httputil::HTTPServerRequest& req) {
+  req.headers = httputil::HTTPHeaders();
+  std::string().swap(req.body);
+  req.arguments = httputil::Arguments();
+  req.query_arguments = httputil::Arguments();
+  req.body_arguments = httputil::Arguments();
+  req.files = httputil::Files();
+}
+
+}  // namespace
+
+Task<> WebSocketHandler::run() {
+  auto& c = *conn_;
+  IOStream& stream = *c.stream;
+  std::exception_ptr user_error;
+  try {
+    co_await open();
+  } catch (...) {
+    user_error = std::current_exception();
+  }
+  release_request(request());
+  if (!user_error) {
+    if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
+      c.start_pings(*interval, ping_timeout().value_or(*interval));
+    }
+  }
+
+  while (!user_error) {
+    FrameEvent ev = c.parser.parse(stream.mutable_read_buffer());
+    if (ev.kind == FrameEvent::kNeedMore) {
+      stream.consume(ev.consumed);
+      try {
+        co_await stream.fill_buffer();
+      } catch (const StreamClosedError&) {
+        break;
+      } catch (const StreamBufferFullError&) {
+        break;  // cannot happen: frames are taken as they arrive (control frames <= 139 bytes)
+      }
+      continue;
+    }
+    if (ev.kind == FrameEvent::kMessage) {
+      const bool binary = c.parser.message_is_binary();
+      std::string message = c.parser.take_message();
+      stream.consume(ev.consumed);
+      if (c.state != detail::WebSocketConnection::State::kOpen) continue;  // after our close
+      try {
+        co_await on_message(std::move(message), binary);
+      } catch (...) {
+        user_error = std::current_exception();
+      }
+      continue;
+    }
+    if (ev.kind == FrameEvent::kPing || ev.kind == FrameEvent::kPong) {
+      const std::string data(ev.payload);
+      stream.consume(ev.consumed);
+      try {
+        if (ev.kind == FrameEvent::kPing) {
+          // RFC 6455 §5.5.2: answer with the same payload (not after our close frame).
+          if (!c.close_sent) (void)c.send_frame(Opcode::kPong, data);
+          on_ping(data);
+        } else {
+          c.awaiting_pong = false;
+          on_pong(data);
+        }
+      } catch (const StreamClosedError&) {
+      } catch (...) {
+        user_error = std::current_exception();
+      }
+      continue;
+    }
+    if (ev.kind == FrameEvent::kClose) {
+      if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
+      close_reason_.assign(ev.payload);
+      stream.consume(ev.consumed);
+      // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
+      // code alone), then the server closes the TCP connection.
+      if (close_code_) {
+        c.send_close(*close_code_, {});
+      } else {
+        c.send_close(std::nullopt, {});
+      }
+      break;
+    }
+    // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
+    gen_log().info("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
+    c.send_close(ev.code, ev.error);
+    break;
+  }
+  if (user_error) {
+    log_exception(user_error);
+    c.send_close(detail::close_codes::kInternalError, "Internal error");
+  }
+  co_await c.close_stream();
+  finish_connection();
+}
+
+void WebSocketHandler::finish_connection() noexcept {
+  conn_->state = detail::WebSocketConnection::State::kClosed;
+  conn_->remove_timers();
+  try {
+    on_close();
+  } catch (...) {
+    app_log().error("Exception in on_close {}: {}", request_summary(),
+                    tornado::detail::describe_exception(std::current_exception()));
+  }
+}
+
+// ---- sending --------------------------------------------------------------------------------
+
+bool WebSocketHandler::is_open() const noexcept {
+  return conn_ && conn_->state == detail::WebSocketConnection::State::kOpen &&
+         !conn_->stream->closed();
+}
+
+WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view message,
+                                                               bool binary) {
+  if (!is_open()) throw WebSocketClosedError();
+  auto& c = *conn_;
+  const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
+  try {
+    if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
+    // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
+    std::string payload;
+    c.deflater->compress(message, payload);
+    char header[detail::kMaxFrameHeader];
+    const std::size_t n =
+        detail::encode_frame_header(header, opcode, payload.size(), true, true, nullptr);
+    (void)c.stream->write(std::string_view(header, n));
+    return WriteAwaiter(c.stream->write(std::move(payload)));
+  } catch (const StreamClosedError&) {
+    throw WebSocketClosedError();
+  }
+}
+
+WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(const nlohmann::json& message) {
+  if (!message.is_object()) {
+    throw std::invalid_argument("write_message(json) takes a JSON object (Tornado's dict)");
+  }
+  return write_message(escape::json_encode(message), false);
+}
+
+void WebSocketHandler::close(std::optional<int> code, std::string_view reason) {
+  if (!conn_ || conn_->state == detail::WebSocketConnection::State::kClosed) return;
+  if (!code && !reason.empty()) code = detail::close_codes::kNormal;
+  if (code && !detail::is_valid_close_code(static_cast<uint32_t>(*code))) {
+    throw std::invalid_argument("invalid WebSocket close code " + std::to_string(*code));
+  }
+  conn_->send_close(code, reason);
+}
+
+void WebSocketHandler::ping(std::string_view data) {
+  if (data.size() > 125) throw std::invalid_argument("ping payload over 125 bytes");
+  if (!is_open()) throw WebSocketClosedError();
+  try {
+    (void)conn_->send_frame(Opcode::kPing, data);
+  } catch (const StreamClosedError&) {
+    throw WebSocketClosedError();
+  }
+}
+
+void WebSocketHandler::set_nodelay(bool value) {
+  if (conn_ && !conn_->stream->closed()) conn_->stream->set_nodelay(value);
+}
+
+}  // namespace tornado::websocket
