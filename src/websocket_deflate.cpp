@@ -7,6 +7,7 @@
 #include <array>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 namespace tornado::websocket::detail {
 
@@ -220,6 +221,10 @@ Inflater::~Inflater() {
 
 bool Inflater::run(std::string_view in, std::string& out, std::size_t limit) {
   if (failed_) return false;
+  if (stream_ended_ && !in.empty()) {
+    failed_ = true;  // data after the final block
+    return false;
+  }
   if (!z_) z_ = new_inflate_stream();
   z_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z_->avail_in = static_cast<uInt>(in.size());
@@ -236,15 +241,14 @@ bool Inflater::run(std::string_view in, std::string& out, std::size_t limit) {
     const int rc = ::inflate(z_, Z_SYNC_FLUSH);
     out.resize(start + step - z_->avail_out);
     if (rc == Z_STREAM_END) {
-      // A block with BFINAL ended the stream (allowed, RFC 7692 §7.2.3.3): what follows,
-      // such as the 00 00 FF FF tail, starts a new one.
-      if (inflateReset(z_) != Z_OK) {
+      // A block with BFINAL ended the message's stream (RFC 7692 §7.2.3.3 allows it): the
+      // next message starts a new one. Nothing but the tail may follow in this message.
+      stream_ended_ = true;
+      if (inflateReset(z_) != Z_OK || z_->avail_in != 0) {
         failed_ = true;
         return false;
       }
-      if (out.size() > limit) return false;
-      if (z_->avail_in == 0) return true;
-      continue;
+      return out.size() <= limit;
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
       failed_ = true;
@@ -266,7 +270,10 @@ bool Inflater::inflate(std::string_view in, std::string& out, std::size_t limit)
 }
 
 bool Inflater::finish_message(std::string& out, std::size_t limit) {
-  const bool ok = run({reinterpret_cast<const char*>(kTail), 4}, out, limit);
+  // After a final block the 00 00 FF FF tail is not part of any stream: skip it.
+  const bool ok = std::exchange(stream_ended_, false)
+                      ? !failed_
+                      : run({reinterpret_cast<const char*>(kTail), 4}, out, limit);
   if (ok && no_context_takeover_ && z_) {
     release_inflate_stream(z_, true);
     z_ = nullptr;

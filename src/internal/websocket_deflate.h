@@ -74,6 +74,7 @@ class Inflater {
   z_stream* z_ = nullptr;
   bool no_context_takeover_;
   bool failed_ = false;
+  bool stream_ended_ = false;  // the message's data ended with a BFINAL block
 };
 
 // Deflates whole messages of one direction.
