@@ -342,7 +342,7 @@ Task<> WebSocketHandler::run() {
       break;
     }
     // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
-    gen_log().info("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
+    gen_log().debug("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
     c.send_close(ev.code, ev.error);
     break;
   }
