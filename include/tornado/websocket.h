@@ -158,7 +158,8 @@ class WebSocketHandler : public web::RequestHandler {
   WriteAwaiter write_message(const char* message, bool binary = false) {
     return write_message(std::string_view(message), binary);
   }
-  // A JSON object, encoded, as text (Tornado's dict).
+  // A JSON object, encoded, as text (Tornado's dict). Build it in a statement of its own:
+  // g++ 12 rejects or miscompiles a braced json temporary inside co_await (docs/task.md).
   WriteAwaiter write_message(const nlohmann::json& message);
   // Starts the closing handshake: sends a close frame with `code` (1000 when only a reason
   // is given; none when neither) and closes the TCP connection when the peer answers, or
