@@ -261,6 +261,7 @@ bool Inflater::run(std::string_view in, std::string& out, std::size_t limit) {
 }
 
 bool Inflater::inflate(std::string_view in, std::string& out, std::size_t limit) {
+  if (!in.empty()) message_fed_ = true;
   // zlib counts in uInt: feed very large pieces in parts.
   while (in.size() > (1u << 30)) {
     if (!run(in.substr(0, 1u << 30), out, limit)) return false;
@@ -270,8 +271,10 @@ bool Inflater::inflate(std::string_view in, std::string& out, std::size_t limit)
 }
 
 bool Inflater::finish_message(std::string& out, std::size_t limit) {
-  // After a final block the 00 00 FF FF tail is not part of any stream: skip it.
-  const bool ok = std::exchange(stream_ended_, false)
+  // After a final block the 00 00 FF FF tail is not part of any stream: skip it. An empty
+  // payload (no block at all) is an empty message; the tail alone would not inflate.
+  const bool fed = std::exchange(message_fed_, false);
+  const bool ok = std::exchange(stream_ended_, false) || !fed
                       ? !failed_
                       : run({reinterpret_cast<const char*>(kTail), 4}, out, limit);
   if (ok && no_context_takeover_ && z_) {
@@ -342,9 +345,18 @@ void Deflater::compress(std::string_view message, std::string& out) {
   const int rc = ::deflate(z, Z_SYNC_FLUSH);
   std::size_t produced = out.size() - start - z->avail_out;
   if (no_context_takeover_) deflateReset(z);
-  if (rc != Z_OK || z->avail_in != 0) throw std::runtime_error("deflate failed");
-  // RFC 7692 §7.2.1: remove the sync flush's 00 00 FF FF.
-  if (produced >= 4) produced -= 4;
+  // Z_BUF_ERROR: nothing to do (an empty message right after a flush): an empty payload.
+  if ((rc != Z_OK && rc != Z_BUF_ERROR) || z->avail_in != 0) {
+    throw std::runtime_error("deflate failed");
+  }
+  // RFC 7692 §7.2.1: remove the sync flush's 00 00 FF FF. Nothing produced (an empty
+  // message right after a flush): §7.2.3.6's single 00 byte, an empty stored block's header.
+  if (produced >= 4) {
+    produced -= 4;
+  } else if (produced == 0) {
+    out[start] = '\0';
+    produced = 1;
+  }
   out.resize(start + produced);
 }
 

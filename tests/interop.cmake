@@ -22,6 +22,12 @@ add_executable(interop_template_render ${CMAKE_CURRENT_SOURCE_DIR}/interop/templ
 target_compile_options(interop_template_render PRIVATE ${TORNADO_WARNINGS})
 target_link_libraries(interop_template_render PRIVATE tornado)
 
+# WebSocket handlers for python3-websockets and Python Tornado's websocket_connect
+# (test_websocket_peers.py).
+add_executable(interop_websocket_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/websocket_server.cpp)
+target_compile_options(interop_websocket_server PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(interop_websocket_server PRIVATE tornado)
+
 file(GLOB INTEROP_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_*.py)
 foreach(script ${INTEROP_SCRIPTS})
   get_filename_component(name ${script} NAME_WE)
@@ -31,5 +37,5 @@ foreach(script ${INTEROP_SCRIPTS})
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
     TIMEOUT 120
-    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>")
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>;INTEROP_WEBSOCKET_SERVER=$<TARGET_FILE:interop_websocket_server>")
 endforeach()

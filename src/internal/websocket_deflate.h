@@ -75,6 +75,7 @@ class Inflater {
   bool no_context_takeover_;
   bool failed_ = false;
   bool stream_ended_ = false;  // the message's data ended with a BFINAL block
+  bool message_fed_ = false;   // the current message had compressed bytes
 };
 
 // Deflates whole messages of one direction.
