@@ -137,8 +137,78 @@ SIGNED = {
 }
 
 
+def ws_frame(first, payload, masked=True, form=None):
+    """A WebSocket frame (RFC 6455 5.2), masked with a fixed key by default."""
+    n = len(payload)
+    form = form or (7 if n < 126 else 16 if n <= 0xFFFF else 64)
+    mask_bit = 0x80 if masked else 0
+    out = bytes([first])
+    if form == 7:
+        out += bytes([mask_bit | n])
+    elif form == 16:
+        out += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        out += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    key = b"\x37\xfa\x21\x3d"
+    if masked:
+        out += key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    else:
+        out += payload
+    return out
+
+
+def websocket_seeds():
+    import zlib
+
+    def deflated(data):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    close = ws_frame(0x88, (1000).to_bytes(2, "big") + b"bye")
+    # First byte: bit 0 server side (masked frames), bit 1 permessage-deflate.
+    frames = {
+        "text": b"\x01" + ws_frame(0x81, b"Hello") + close,
+        "binary-16bit": b"\x01" + ws_frame(0x82, bytes(range(256)) * 2),
+        "binary-64bit": b"\x01" + ws_frame(0x82, b"x" * 65536),
+        "fragments-ping": b"\x01" + ws_frame(0x01, b"frag") + ws_frame(0x89, b"p") + ws_frame(0x80, b"ment"),
+        "utf8-split": b"\x01" + ws_frame(0x01, "κόσμε".encode()[:3]) + ws_frame(0x80, "κόσμε".encode()[3:]),
+        "utf8-bad": b"\x01" + ws_frame(0x81, b"\xce\xba\xed\xa0\x80"),
+        "close-codes": b"\x01" + ws_frame(0x88, (1005).to_bytes(2, "big")) + ws_frame(0x88, b""),
+        "nonminimal": b"\x01" + ws_frame(0x81, b"abc", form=16),
+        "unmasked-server": b"\x00" + ws_frame(0x81, b"from server", masked=False) + ws_frame(0x8A, b"", masked=False),
+        "rsv-opcode": b"\x01" + ws_frame(0xC1, b"x") + ws_frame(0x83, b""),
+        "deflate": b"\x03" + ws_frame(0xC1, deflated(b"Hello Hello Hello")) + ws_frame(0xC2, deflated(bytes(1000))),
+        "deflate-fragments": b"\x03" + ws_frame(0x41, deflated(b"abcabcabc")[:3]) + ws_frame(0x80, deflated(b"abcabcabc")[3:]),
+    }
+    for name, data in frames.items():
+        write("websocket_frame_fuzzer", name, data)
+    inflate = {
+        "hello": b"\x00" + deflated(b"Hello, Hello, Hello"),
+        "zeros": b"\x01" + deflated(bytes(100000)),
+        "stored": b"\x00" + b"\x00\x05\x00\xfa\xffhello",
+        "final-block": b"\x00" + zlib.compressobj(6, zlib.DEFLATED, -15).compress(b"x") + b"\x03\x00",
+        "text": b"\x10plain text goes through the deflater and back",
+    }
+    for name, data in inflate.items():
+        write("websocket_inflate_fuzzer", name, data)
+    handshakes = {
+        "upgrade": "Host: example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                   "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n",
+        "deflate-offers": "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, "
+                          "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; "
+                          "client_max_window_bits=\"12\"; client_no_context_takeover\r\n",
+        "bad-offers": "Sec-WebSocket-Extensions: permessage-deflate; foo=1, permessage-deflate; "
+                      "server_max_window_bits=8, x-webkit-deflate-frame\r\nUpgrade: h2c\r\n",
+        "version": "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n",
+    }
+    for name, data in handshakes.items():
+        write("websocket_handshake_fuzzer", name, data)
+
+
 def main():
     requests()
+    websocket_seeds()
     for name, data in RESPONSES.items():
         write("response_parser_fuzzer", name, data)
     for name, data in CHUNKED.items():

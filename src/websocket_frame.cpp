@@ -238,19 +238,28 @@ FrameEvent FrameParser::parse_control(std::span<char> buffer, std::size_t pos,
 bool FrameParser::take_payload(std::string_view piece, FrameEvent& event) {
   if (piece.empty()) return true;
   const std::size_t before = message_.size();
+  bool inflated = true;
   if (compressed_) {
     // The inflater stops one byte past the limit: a compression bomb costs at most that.
-    if (!inflater_->inflate(piece, message_, max_message_size_)) {
-      event = error(inflater_->failed() ? close_codes::kInvalidPayload : close_codes::kTooBig,
-                    inflater_->failed() ? "invalid deflate data" : "message too big after decompression");
-      return false;
-    }
+    inflated = inflater_->inflate(piece, message_, max_message_size_);
   } else {
     message_.append(piece);
   }
+  return check_new_bytes(before, inflated, event);
+}
+
+// The bytes the message grew by are checked as text first, so that the same input gives the
+// same error however it was split (an invalid byte before the limit is a 1007 either way).
+bool FrameParser::check_new_bytes(std::size_t before, bool inflated, FrameEvent& event) {
   if (message_opcode_ == Opcode::kText &&
       !utf8_.feed(std::string_view(message_).substr(before))) {
     event = error(close_codes::kInvalidPayload, "invalid UTF-8 in a text message");
+    return false;
+  }
+  if (!inflated) {
+    event = inflater_->failed()
+                ? error(close_codes::kInvalidPayload, "invalid deflate data")
+                : error(close_codes::kTooBig, "message too big after decompression");
     return false;
   }
   return true;
@@ -259,16 +268,8 @@ bool FrameParser::take_payload(std::string_view piece, FrameEvent& event) {
 bool FrameParser::finish_message(FrameEvent& event) {
   if (compressed_) {
     const std::size_t before = message_.size();
-    if (!inflater_->finish_message(message_, max_message_size_)) {
-      event = error(inflater_->failed() ? close_codes::kInvalidPayload : close_codes::kTooBig,
-                    inflater_->failed() ? "invalid deflate data" : "message too big after decompression");
-      return false;
-    }
-    if (message_opcode_ == Opcode::kText &&
-        !utf8_.feed(std::string_view(message_).substr(before))) {
-      event = error(close_codes::kInvalidPayload, "invalid UTF-8 in a text message");
-      return false;
-    }
+    const bool inflated = inflater_->finish_message(message_, max_message_size_);
+    if (!check_new_bytes(before, inflated, event)) return false;
   }
   if (message_opcode_ == Opcode::kText && !utf8_.complete()) {
     event = error(close_codes::kInvalidPayload, "text message ends inside a code point");

@@ -123,6 +123,7 @@ class FrameParser {
   // Takes a piece of a data frame's payload (already unmasked); false: `event` is an error.
   bool take_payload(std::string_view piece, FrameEvent& event);
   bool finish_message(FrameEvent& event);
+  bool check_new_bytes(std::size_t before, bool inflated, FrameEvent& event);
 
   std::string message_;
   std::size_t max_message_size_;
