@@ -74,6 +74,15 @@ void app(HTTPServerRequest& req) {
                           HTTPHeaders{{"Content-Length", "4"}}, body);
       conn->finish();
     });
+  } else if (req.path == "/detach") {
+    // The protocol switch: the stream is taken and used on later iterations.
+    auto stream = static_cast<HTTP1Connection*>(req.connection)->detach();
+    (void)stream->write(std::string_view("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+    IOLoop::current().call_later(20ms, [stream] {
+      if (stream->closed()) return;
+      (void)stream->write(std::string_view("still mine"));
+      stream->close();
+    });
   } else if (req.path == "/nocontent") {
     req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 204, ""}, HTTPHeaders{});
     req.connection->finish();
@@ -151,6 +160,14 @@ TEST_F(HTTPServerTest, HelloWorld) {
   EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
   EXPECT_NE(r.find("\r\nDate: "), std::string::npos);
   EXPECT_EQ(r.substr(r.size() - 11), "Hello world");
+}
+
+// Before the ws branch the serve loop closed a detached stream when it ended, so the new
+// owner's later writes never went out.
+TEST_F(HTTPServerTest, DetachedStreamStaysOpenForItsNewOwner) {
+  start();
+  std::string r = exchange("GET /detach HTTP/1.1\r\nHost: x\r\n\r\n", /*half_close=*/false);
+  EXPECT_EQ(r, "HTTP/1.1 101 Switching Protocols\r\n\r\nstill mine");
 }
 
 TEST_F(HTTPServerTest, MalformedFirstLineIs400AndClose) {

@@ -80,7 +80,9 @@ struct Settings {
   // A handler still running after this long is cancelled and answered 503 (or its
   // connection closed if the headers went out), with a warning. None by default.
   std::optional<Duration> request_timeout;
-  // Placeholders for the WebSocket issue.
+  // WebSocketHandler's defaults (websocket.h): keepalive pings every interval (none: off),
+  // a peer not answering within the timeout (default: the interval) is closed; messages
+  // over the size are closed with 1009.
   std::optional<Duration> websocket_ping_interval;
   std::optional<Duration> websocket_ping_timeout;
   std::size_t websocket_max_message_size = 10 * 1024 * 1024;
