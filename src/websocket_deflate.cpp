@@ -232,8 +232,8 @@ bool Inflater::run(std::string_view in, std::string& out, std::size_t limit) {
   // memory and the time to produce it.
   for (;;) {
     if (out.size() > limit) return false;
-    const std::size_t step = std::min<std::size_t>(std::max<std::size_t>(in.size() * 4, 4096),
-                                                   limit + 1 - out.size());
+    const std::size_t step =
+        std::min<std::size_t>(std::max<std::size_t>(in.size() * 4, 4096), limit + 1 - out.size());
     const std::size_t start = out.size();
     out.resize(start + step);
     z_->next_out = reinterpret_cast<Bytef*>(out.data() + start);
@@ -316,7 +316,8 @@ struct DeflatePool {
     for (auto& e : entries) {
       if (e.level == level && e.mem_level == mem_level && e.window_bits == window_bits) return e.z;
     }
-    entries.push_back({level, mem_level, window_bits, new_deflate_stream(level, mem_level, window_bits)});
+    entries.push_back(
+        {level, mem_level, window_bits, new_deflate_stream(level, mem_level, window_bits)});
     return entries.back().z;
   }
 };

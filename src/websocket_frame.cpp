@@ -223,7 +223,8 @@ FrameEvent FrameParser::parse_control(std::span<char> buffer, std::size_t pos,
     if (length == 1) return error(close_codes::kProtocolError, "close frame of one byte");
     if (length >= 2) {
       const auto code = static_cast<uint16_t>(read_be(payload, 2));
-      if (!is_valid_close_code(code)) return error(close_codes::kProtocolError, "invalid close code");
+      if (!is_valid_close_code(code))
+        return error(close_codes::kProtocolError, "invalid close code");
       ev.code = code;
       ev.payload = {payload + 2, length - 2};
       Utf8Validator v;
@@ -251,8 +252,7 @@ bool FrameParser::take_payload(std::string_view piece, FrameEvent& event) {
 // The bytes the message grew by are checked as text first, so that the same input gives the
 // same error however it was split (an invalid byte before the limit is a 1007 either way).
 bool FrameParser::check_new_bytes(std::size_t before, bool inflated, FrameEvent& event) {
-  if (message_opcode_ == Opcode::kText &&
-      !utf8_.feed(std::string_view(message_).substr(before))) {
+  if (message_opcode_ == Opcode::kText && !utf8_.feed(std::string_view(message_).substr(before))) {
     event = error(close_codes::kInvalidPayload, "invalid UTF-8 in a text message");
     return false;
   }
@@ -301,7 +301,8 @@ std::size_t encode_frame_header(char* out, Opcode opcode, uint64_t payload_lengt
     out[n++] = static_cast<char>(payload_length);
   } else {
     out[n++] = static_cast<char>(mask_bit | 127);
-    for (int shift = 56; shift >= 0; shift -= 8) out[n++] = static_cast<char>(payload_length >> shift);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out[n++] = static_cast<char>(payload_length >> shift);
   }
   if (mask) {
     std::memcpy(out + n, mask, 4);

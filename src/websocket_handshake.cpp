@@ -76,7 +76,8 @@ bool same_origin(std::string_view origin, std::string_view host) {
   const std::size_t slashes = origin.find("//");
   if (slashes != std::string_view::npos) {
     const std::size_t colon = origin.find(':');
-    const bool scheme_ok = slashes == 0 || (colon != std::string_view::npos && colon + 1 == slashes);
+    const bool scheme_ok =
+        slashes == 0 || (colon != std::string_view::npos && colon + 1 == slashes);
     if (scheme_ok) {
       netloc = origin.substr(slashes + 2);
       netloc = netloc.substr(0, netloc.find_first_of("/?#"));

@@ -85,7 +85,8 @@ TEST_F(WebSocketConformanceTest, Case1_1_TextMessagesOfEveryLengthForm) {
   }
   // 1.1.8: 65536 bytes written in pieces of 997.
   const std::string payload(65536, '*');
-  EXPECT_EQ(talk(ws_frame(0x81, payload) + kClose, 997), (V{"text:" + payload, "close:1000:", "EOF"}));
+  EXPECT_EQ(talk(ws_frame(0x81, payload) + kClose, 997),
+            (V{"text:" + payload, "close:1000:", "EOF"}));
 }
 
 TEST_F(WebSocketConformanceTest, Case1_2_BinaryMessagesOfEveryLengthForm) {
@@ -100,24 +101,26 @@ TEST_F(WebSocketConformanceTest, Case1_2_BinaryMessagesOfEveryLengthForm) {
 // ---- 2: pings and pongs -------------------------------------------------------------------
 
 TEST_F(WebSocketConformanceTest, Case2_PingsAreAnsweredWithTheirPayload) {
-  EXPECT_EQ(talk(ws_frame(0x89, "") + kClose), (V{"pong:", "close:1000:", "EOF"}));     // 2.1
-  EXPECT_EQ(talk(ws_frame(0x89, "Hello, world!") + kClose),                              // 2.2
+  EXPECT_EQ(talk(ws_frame(0x89, "") + kClose), (V{"pong:", "close:1000:", "EOF"}));  // 2.1
+  EXPECT_EQ(talk(ws_frame(0x89, "Hello, world!") + kClose),                          // 2.2
             (V{"pong:Hello, world!", "close:1000:", "EOF"}));
   const std::string bin("\x00\xff\xfe\xfd\xfc\xfb\x00\xff", 8);
   EXPECT_EQ(talk(ws_frame(0x89, bin) + kClose), (V{"pong:" + bin, "close:1000:", "EOF"}));  // 2.3
   const std::string p125(125, 'p');
   EXPECT_EQ(talk(ws_frame(0x89, p125) + kClose), (V{"pong:" + p125, "close:1000:", "EOF"}));  // 2.4
-  EXPECT_EQ(talk(ws_frame(0x89, p125) + kClose, 1), (V{"pong:" + p125, "close:1000:", "EOF"}));  // 2.6
+  EXPECT_EQ(talk(ws_frame(0x89, p125) + kClose, 1),
+            (V{"pong:" + p125, "close:1000:", "EOF"}));  // 2.6
 }
 
 TEST_F(WebSocketConformanceTest, Case2_5_PingOver125BytesIsAProtocolError) {
-  EXPECT_EQ(talk(ws_frame(0x89, std::string(126, 'p')) + kClose), (V{"close:1002:control frame too long", "EOF"}));
+  EXPECT_EQ(talk(ws_frame(0x89, std::string(126, 'p')) + kClose),
+            (V{"close:1002:control frame too long", "EOF"}));
 }
 
 TEST_F(WebSocketConformanceTest, Case2_7_UnsolicitedPongsAreIgnored) {
   EXPECT_EQ(talk(ws_frame(0x8A, "") + kClose), (V{"close:1000:", "EOF"}));
   EXPECT_EQ(talk(ws_frame(0x8A, "unsolicited") + kClose), (V{"close:1000:", "EOF"}));  // 2.8
-  EXPECT_EQ(talk(ws_frame(0x8A, "unsolicited") + ws_frame(0x89, "ping") + kClose),        // 2.9
+  EXPECT_EQ(talk(ws_frame(0x8A, "unsolicited") + ws_frame(0x89, "ping") + kClose),     // 2.9
             (V{"pong:ping", "close:1000:", "EOF"}));
 }
 
@@ -138,14 +141,15 @@ TEST_F(WebSocketConformanceTest, Case2_10_TenPingsTenPongs) {
 TEST_F(WebSocketConformanceTest, Case3_ReservedBitsFailTheConnection) {
   const std::string fail = "close:1002:reserved bits set";
   // 3.1: RSV1 without a negotiated extension
-  EXPECT_EQ(talk(ws_frame(0xC1, "Hello") + kClose), (V{"close:1002:RSV1 set without permessage-deflate", "EOF"}));
+  EXPECT_EQ(talk(ws_frame(0xC1, "Hello") + kClose),
+            (V{"close:1002:RSV1 set without permessage-deflate", "EOF"}));
   // 3.2: a good text, then RSV2 text, then a ping that must not be answered
   EXPECT_EQ(talk(ws_frame(0x81, "Hello") + ws_frame(0xA1, "Hello") + ws_frame(0x89, "")),
             (V{"text:Hello", fail, "EOF"}));
   EXPECT_EQ(talk(ws_frame(0x81, "Hello") + ws_frame(0xB1, "Hello") + ws_frame(0x89, ""), 1),
             (V{"text:Hello", fail, "EOF"}));  // 3.3/3.4: RSV1+2, chopped
-  EXPECT_EQ(talk(ws_frame(0xD2, "\x00\xff") + kClose), (V{fail, "EOF"}));  // 3.5 binary RSV1+3
-  EXPECT_EQ(talk(ws_frame(0xE9, "ping") + kClose), (V{fail, "EOF"}));      // 3.6 ping RSV2+3
+  EXPECT_EQ(talk(ws_frame(0xD2, "\x00\xff") + kClose), (V{fail, "EOF"}));     // 3.5 binary RSV1+3
+  EXPECT_EQ(talk(ws_frame(0xE9, "ping") + kClose), (V{fail, "EOF"}));         // 3.6 ping RSV2+3
   EXPECT_EQ(talk(ws_frame(0xF8, ws_close_payload(1000))), (V{fail, "EOF"}));  // 3.7 close, all
 }
 
@@ -176,15 +180,16 @@ TEST_F(WebSocketConformanceTest, Case5_3_FragmentedTextIsAssembled) {
 }
 
 TEST_F(WebSocketConformanceTest, Case5_6_PingsBetweenFragmentsAreAnswered) {
-  const std::string wire = ws_frame(0x01, "frag1") + ws_frame(0x89, "ping") +
-                           ws_frame(0x80, "frag2") + kClose;
+  const std::string wire =
+      ws_frame(0x01, "frag1") + ws_frame(0x89, "ping") + ws_frame(0x80, "frag2") + kClose;
   for (std::size_t piece : {0, 1}) {  // 5.6, 5.8
     EXPECT_EQ(talk(wire, piece), (V{"pong:ping", "text:frag1frag2", "close:1000:", "EOF"}));
   }
   // 5.19/5.20: several fragments with pings between them.
   std::string many;
   for (int i = 0; i < 5; ++i) {
-    many += ws_frame(i == 0 ? 0x01 : 0x00, "f" + std::to_string(i)) + ws_frame(0x89, std::to_string(i));
+    many +=
+        ws_frame(i == 0 ? 0x01 : 0x00, "f" + std::to_string(i)) + ws_frame(0x89, std::to_string(i));
   }
   many += ws_frame(0x80, "end") + kClose;
   EXPECT_EQ(talk(many), (V{"pong:0", "pong:1", "pong:2", "pong:3", "pong:4", "text:f0f1f2f3f4end",
@@ -194,7 +199,7 @@ TEST_F(WebSocketConformanceTest, Case5_6_PingsBetweenFragmentsAreAnswered) {
 TEST_F(WebSocketConformanceTest, Case5_9_ContinuationWithoutAMessageFails) {
   const std::string fail = "close:1002:continuation of nothing";
   EXPECT_EQ(talk(ws_frame(0x80, "non-continuation payload") + ws_frame(0x81, "Hello")),
-            (V{fail, "EOF"}));                                                       // 5.9
+            (V{fail, "EOF"}));                                                          // 5.9
   EXPECT_EQ(talk(ws_frame(0x80, "x") + ws_frame(0x81, "Hello"), 1), (V{fail, "EOF"}));  // 5.11
   EXPECT_EQ(talk(ws_frame(0x00, "x") + ws_frame(0x81, "Hello")), (V{fail, "EOF"}));     // 5.12
   // 5.15: a whole fragmented message, then a stray continuation.
@@ -220,7 +225,8 @@ TEST_F(WebSocketConformanceTest, Case6_1_EmptyTextFragments) {
 }
 
 TEST_F(WebSocketConformanceTest, Case6_2_ValidUtf8SplitAtEveryByte) {
-  const std::string text = "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!";
+  const std::string text =
+      "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!";
   EXPECT_EQ(talk(ws_frame(0x81, text) + kClose), (V{"text:" + text, "close:1000:", "EOF"}));
   // 6.2.3/6.2.4: one fragment per byte (code points split across fragments).
   std::string wire;
@@ -235,12 +241,13 @@ TEST_F(WebSocketConformanceTest, Case6_InvalidUtf8IsClosedWith1007) {
   const std::string fail = "close:1007:invalid UTF-8 in a text message";
   // A sample of the Autobahn 6.3-6.21 sequences: overlong forms, surrogates, values past
   // U+10FFFF, lone continuation bytes, bytes FE/FF, and a truncated sequence at the end.
-  for (std::string bad : {kHello + "\xed\xa0\x80" + "edited", std::string("\xc0\xaf"),
-                          std::string("\xe0\x80\xaf"), std::string("\xf0\x80\x80\xaf"),
-                          std::string("\xf4\x90\x80\x80"), std::string("\x80"),
-                          std::string("\xbf"), std::string("\xfe"), std::string("\xff"),
-                          std::string("\xed\xbf\xbf"), std::string("\xc0 ")}) {
-    EXPECT_EQ(talk(ws_frame(0x81, bad) + kClose), (V{fail, "EOF"})) << ::testing::PrintToString(bad);
+  for (std::string bad :
+       {kHello + "\xed\xa0\x80" + "edited", std::string("\xc0\xaf"), std::string("\xe0\x80\xaf"),
+        std::string("\xf0\x80\x80\xaf"), std::string("\xf4\x90\x80\x80"), std::string("\x80"),
+        std::string("\xbf"), std::string("\xfe"), std::string("\xff"), std::string("\xed\xbf\xbf"),
+        std::string("\xc0 ")}) {
+    EXPECT_EQ(talk(ws_frame(0x81, bad) + kClose), (V{fail, "EOF"}))
+        << ::testing::PrintToString(bad);
   }
   // Incomplete at the end of the message: caught when the message ends.
   EXPECT_EQ(talk(ws_frame(0x81, "\xce\xba\xe1\xbd") + kClose),
@@ -278,32 +285,34 @@ TEST_F(WebSocketConformanceTest, Case6_4_InvalidUtf8FailsFast) {
 // ---- 7: close handling --------------------------------------------------------------------
 
 TEST_F(WebSocketConformanceTest, Case7_1_NothingIsAnsweredAfterTheClose) {
-  EXPECT_EQ(talk(ws_frame(0x81, "Hello") + kClose), (V{"text:Hello", "close:1000:", "EOF"}));  // 7.1.1
-  EXPECT_EQ(talk(kClose + kClose), (V{"close:1000:", "EOF"}));                                // 7.1.2
-  EXPECT_EQ(talk(kClose + ws_frame(0x89, "")), (V{"close:1000:", "EOF"}));                    // 7.1.3
-  EXPECT_EQ(talk(kClose + ws_frame(0x81, "Hello")), (V{"close:1000:", "EOF"}));               // 7.1.4
-  EXPECT_EQ(talk(ws_frame(0x01, "frag") + kClose + ws_frame(0x80, "ment")),                  // 7.1.5
+  EXPECT_EQ(talk(ws_frame(0x81, "Hello") + kClose),
+            (V{"text:Hello", "close:1000:", "EOF"}));                            // 7.1.1
+  EXPECT_EQ(talk(kClose + kClose), (V{"close:1000:", "EOF"}));                   // 7.1.2
+  EXPECT_EQ(talk(kClose + ws_frame(0x89, "")), (V{"close:1000:", "EOF"}));       // 7.1.3
+  EXPECT_EQ(talk(kClose + ws_frame(0x81, "Hello")), (V{"close:1000:", "EOF"}));  // 7.1.4
+  EXPECT_EQ(talk(ws_frame(0x01, "frag") + kClose + ws_frame(0x80, "ment")),      // 7.1.5
             (V{"close:1000:", "EOF"}));
-  const std::string big(256 << 10, 'b');                                                      // 7.1.6
+  const std::string big(256 << 10, 'b');  // 7.1.6
   EXPECT_EQ(talk(ws_frame(0x81, big) + ws_frame(0x89, "") + kClose),
             (V{"text:" + big, "pong:", "close:1000:", "EOF"}));
 }
 
 TEST_F(WebSocketConformanceTest, Case7_3_ClosePayloads) {
-  EXPECT_EQ(talk(ws_frame(0x88, "")), (V{"close:", "EOF"}));                              // 7.3.1
-  EXPECT_EQ(talk(ws_frame(0x88, "\x03")), (V{"close:1002:close frame of one byte", "EOF"}));  // 7.3.2
-  EXPECT_EQ(talk(close_frame(1000)), (V{"close:1000:", "EOF"}));                           // 7.3.3
-  EXPECT_EQ(talk(close_frame(1000, "Hello World!")), (V{"close:1000:", "EOF"}));           // 7.3.4
-  EXPECT_EQ(talk(close_frame(1000, std::string(123, 'r'))), (V{"close:1000:", "EOF"}));    // 7.3.5
-  EXPECT_EQ(talk(close_frame(1000, std::string(124, 'r'))),                                 // 7.3.6
+  EXPECT_EQ(talk(ws_frame(0x88, "")), (V{"close:", "EOF"}));  // 7.3.1
+  EXPECT_EQ(talk(ws_frame(0x88, "\x03")),
+            (V{"close:1002:close frame of one byte", "EOF"}));                           // 7.3.2
+  EXPECT_EQ(talk(close_frame(1000)), (V{"close:1000:", "EOF"}));                         // 7.3.3
+  EXPECT_EQ(talk(close_frame(1000, "Hello World!")), (V{"close:1000:", "EOF"}));         // 7.3.4
+  EXPECT_EQ(talk(close_frame(1000, std::string(123, 'r'))), (V{"close:1000:", "EOF"}));  // 7.3.5
+  EXPECT_EQ(talk(close_frame(1000, std::string(124, 'r'))),                              // 7.3.6
             (V{"close:1002:control frame too long", "EOF"}));
-  EXPECT_EQ(talk(close_frame(1000, kHello + "\xed\xa0\x80")),                               // 7.5.1
+  EXPECT_EQ(talk(close_frame(1000, kHello + "\xed\xa0\x80")),  // 7.5.1
             (V{"close:1007:close reason not UTF-8", "EOF"}));
 }
 
 TEST_F(WebSocketConformanceTest, Case7_7_ValidCloseCodesAreEchoed) {
-  for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-                   3000, 3999, 4000, 4999}) {
+  for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000,
+                   3999, 4000, 4999}) {
     EXPECT_EQ(talk(close_frame(code)), (V{"close:" + std::to_string(code) + ":", "EOF"})) << code;
   }
 }
@@ -393,7 +402,8 @@ class WebSocketDeflateConformanceTest : public WebSocketConformanceTest {
       wire += ws_frame(0xC1, payload);
       expected.push_back("text:" + msg);
     }
-    auto frames = talk(wire + kClose, 0, "/deflate", "Sec-WebSocket-Extensions: " + c.offer + "\r\n");
+    auto frames =
+        talk(wire + kClose, 0, "/deflate", "Sec-WebSocket-Extensions: " + c.offer + "\r\n");
     EXPECT_NE(head_.find("Sec-WebSocket-Extensions: " + c.response + "\r\n"), std::string::npos)
         << head_;
     // Inflate what came back (with the server's context rules).
@@ -417,20 +427,21 @@ class WebSocketDeflateConformanceTest : public WebSocketConformanceTest {
 
 TEST_F(WebSocketDeflateConformanceTest, Case12_13_CompressedEchoForEachParameterSet) {
   const std::vector<DeflateCase> cases = {
-      {"permessage-deflate", "permessage-deflate", false, false, 15},                           // 13.1
-      {"permessage-deflate; client_no_context_takeover",                                        // 13.2
+      {"permessage-deflate", "permessage-deflate", false, false, 15},  // 13.1
+      {"permessage-deflate; client_no_context_takeover",               // 13.2
        "permessage-deflate; client_no_context_takeover", true, false, 15},
-      {"permessage-deflate; server_no_context_takeover",                                        // 13.3
+      {"permessage-deflate; server_no_context_takeover",  // 13.3
        "permessage-deflate; server_no_context_takeover", false, true, 15},
-      {"permessage-deflate; server_no_context_takeover; client_no_context_takeover",            // 13.4
-       "permessage-deflate; server_no_context_takeover; client_no_context_takeover", true, true, 15},
-      {"permessage-deflate; client_max_window_bits=9",                                          // 13.5
+      {"permessage-deflate; server_no_context_takeover; client_no_context_takeover",  // 13.4
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover", true, true,
+       15},
+      {"permessage-deflate; client_max_window_bits=9",  // 13.5
        "permessage-deflate; client_max_window_bits=9", false, false, 9},
-      {"permessage-deflate; server_max_window_bits=9",                                          // 13.6
+      {"permessage-deflate; server_max_window_bits=9",  // 13.6
        "permessage-deflate; server_max_window_bits=9", false, false, 15},
-      {"permessage-deflate; client_max_window_bits",                                            // 13.7
+      {"permessage-deflate; client_max_window_bits",  // 13.7
        "permessage-deflate", false, false, 15},
-      {"permessage-deflate; server_max_window_bits=8, permessage-deflate",                      // declined, next
+      {"permessage-deflate; server_max_window_bits=8, permessage-deflate",  // declined, next
        "permessage-deflate", false, false, 15},
   };
   for (const auto& c : cases) {
@@ -447,8 +458,9 @@ TEST_F(WebSocketDeflateConformanceTest, NoExtensionWithoutAnOfferOrWithABadOne) 
             (V{"text:plain", "close:1000:", "EOF"}));
   EXPECT_EQ(head_.find("Sec-WebSocket-Extensions"), std::string::npos);
   // Offered to a handler without compression: not accepted, RSV1 stays an error.
-  EXPECT_EQ(talk(ws_frame(0xC1, "x"), 0, "/echo", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
-            (V{"close:1002:RSV1 set without permessage-deflate", "EOF"}));
+  EXPECT_EQ(
+      talk(ws_frame(0xC1, "x"), 0, "/echo", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+      (V{"close:1002:RSV1 set without permessage-deflate", "EOF"}));
   EXPECT_EQ(head_.find("Sec-WebSocket-Extensions"), std::string::npos);
 }
 

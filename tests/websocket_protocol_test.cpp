@@ -45,7 +45,8 @@ std::string frame(uint8_t first_byte, std::string_view payload, bool masked = tr
 }
 
 struct Parsed {
-  std::vector<std::string> events;  // "text:..", "binary:..", "ping:..", "close:1000:..", "error:1002"
+  std::vector<std::string>
+      events;  // "text:..", "binary:..", "ping:..", "close:1000:..", "error:1002"
 };
 
 // Feeds `wire` to a parser in pieces of `piece` bytes (0: all at once), as a stream would.
@@ -108,7 +109,9 @@ TEST(WebSocketFrameParser, ParsesMaskedTextAndBinary) {
 TEST(WebSocketFrameParser, TheSameMessagesHoweverTheBytesAreSplit) {
   std::string wire = frame(0x01, "frag") + frame(0x89, "p") + frame(0x80, "ment") +
                      frame(0x82, std::string(70000, 'x')) + frame(0x81, std::string(300, 'y')) +
-                     frame(0x88, "\x03\xe8" "bye");
+                     frame(0x88,
+                           "\x03\xe8"
+                           "bye");
   const V expected = {"ping:p", "text:fragment", "binary:" + std::string(70000, 'x'),
                       "text:" + std::string(300, 'y'), "close:1000:bye"};
   for (std::size_t piece : {0, 1, 2, 3, 7, 13, 100, 4096}) {
@@ -172,8 +175,9 @@ TEST(WebSocketFrameParser, MessageSizeLimitCountsEveryFragment) {
   EXPECT_EQ(run(frame(0x82, std::string(100, 'a')), 0, 100).events,
             (V{"binary:" + std::string(100, 'a')}));
   EXPECT_EQ(run(frame(0x82, std::string(101, 'a')), 0, 100).events, (V{"error:1009"}));
-  EXPECT_EQ(run(frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'a')), 0, 100).events,
-            (V{"error:1009"}));
+  EXPECT_EQ(
+      run(frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'a')), 0, 100).events,
+      (V{"error:1009"}));
 }
 
 TEST(WebSocketFrameParser, CloseFrames) {
@@ -198,10 +202,12 @@ TEST(WebSocketFrameParser, EveryInvalidCloseCodeIsAProtocolError) {
     }
   }
   EXPECT_EQ(valid, 4 + 8 + 2000);
-  for (uint32_t code : {0u, 999u, 1004u, 1005u, 1006u, 1015u, 1016u, 1100u, 2000u, 2999u, 5000u, 65535u}) {
+  for (uint32_t code :
+       {0u, 999u, 1004u, 1005u, 1006u, 1015u, 1016u, 1100u, 2000u, 2999u, 5000u, 65535u}) {
     EXPECT_FALSE(is_valid_close_code(code)) << code;
   }
-  for (uint32_t code : {1000u, 1001u, 1002u, 1003u, 1007u, 1008u, 1009u, 1010u, 1011u, 3000u, 3999u, 4000u, 4999u}) {
+  for (uint32_t code : {1000u, 1001u, 1002u, 1003u, 1007u, 1008u, 1009u, 1010u, 1011u, 3000u, 3999u,
+                        4000u, 4999u}) {
     EXPECT_TRUE(is_valid_close_code(code)) << code;
   }
 }
@@ -239,7 +245,8 @@ TEST(WebSocketUtf8, RefusesWhatPythonRefuses) {
 
 // Autobahn 6.4.x: the connection fails at the bad byte, before the rest of the frame arrives.
 TEST(WebSocketFrameParser, InvalidUtf8FailsFastInsideAFrame) {
-  std::string payload = "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80" + std::string(1000, 'a');
+  std::string payload =
+      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80" + std::string(1000, 'a');
   std::string wire = frame(0x81, payload);
   // Only the header and the first 15 payload bytes have arrived.
   EXPECT_EQ(events(wire.substr(0, 8 + 15)), (V{"error:1007"}));
@@ -249,14 +256,16 @@ TEST(WebSocketFrameParser, InvalidUtf8FailsFastInsideAFrame) {
 }
 
 TEST(WebSocketFrameParser, TextSplitInsideACodePointAcrossFragments) {
-  EXPECT_EQ(events(frame(0x01, "\xf0\x9f") + frame(0x80, "\x98\x80")), (V{"text:\xf0\x9f\x98\x80"}));
+  EXPECT_EQ(events(frame(0x01, "\xf0\x9f") + frame(0x80, "\x98\x80")),
+            (V{"text:\xf0\x9f\x98\x80"}));
 }
 
 // ---- encoder ------------------------------------------------------------------------------
 
 TEST(WebSocketFrameEncoder, ServerFramesAreUnmaskedWithMinimalLengths) {
   EXPECT_EQ(encode_frame(Opcode::kText, "Hi"), std::string("\x81\x02Hi"));
-  EXPECT_EQ(encode_frame(Opcode::kBinary, std::string(126, 'a')).substr(0, 4), std::string("\x82\x7e\x00\x7e", 4));
+  EXPECT_EQ(encode_frame(Opcode::kBinary, std::string(126, 'a')).substr(0, 4),
+            std::string("\x82\x7e\x00\x7e", 4));
   EXPECT_EQ(encode_frame(Opcode::kBinary, std::string(65536, 'a')).substr(0, 10),
             std::string("\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00", 10));
 }
@@ -275,7 +284,8 @@ TEST(WebSocketFrameEncoder, MaskingAWordAtATimeMatchesBytewise) {
     for (std::size_t n = 0; n < 40; ++n) {
       std::string data(n, 'z');
       std::string expected = data;
-      for (std::size_t i = 0; i < n; ++i) expected[i] = static_cast<char>(expected[i] ^ key[(phase + i) % 4]);
+      for (std::size_t i = 0; i < n; ++i)
+        expected[i] = static_cast<char>(expected[i] ^ key[(phase + i) % 4]);
       apply_mask(data.data(), n, key, phase);
       EXPECT_EQ(data, expected);
     }
@@ -339,7 +349,8 @@ TEST(WebSocketDeflate, BadOffersAreDeclinedAndTheNextOneTaken) {
   EXPECT_TRUE(declined("permessage-deflate; server_max_window_bits=8"));  // zlib cannot
   EXPECT_TRUE(declined("permessage-deflate; client_max_window_bits=abc"));
   EXPECT_TRUE(declined("permessage-deflate; server_no_context_takeover=1"));
-  EXPECT_TRUE(declined("permessage-deflate; server_no_context_takeover; server_no_context_takeover"));
+  EXPECT_TRUE(
+      declined("permessage-deflate; server_no_context_takeover; server_no_context_takeover"));
   EXPECT_TRUE(declined("x-webkit-deflate-frame"));
   EXPECT_TRUE(declined("permessage-deflate; ="));  // malformed header
   EXPECT_EQ(deflate_response_header(
@@ -352,7 +363,8 @@ TEST(WebSocketDeflate, RoundTripWithAndWithoutContextTakeover) {
     Deflater d(6, 8, 15, no_takeover);
     Inflater inf(no_takeover);
     for (int i = 0; i < 5; ++i) {
-      const std::string msg = "Hello, permessage-deflate " + std::to_string(i) + std::string(500, 'x');
+      const std::string msg =
+          "Hello, permessage-deflate " + std::to_string(i) + std::string(500, 'x');
       std::string payload;
       d.compress(msg, payload);
       EXPECT_LT(payload.size(), msg.size());
@@ -386,8 +398,8 @@ TEST(WebSocketDeflate, CompressedMessageAcrossFragmentsWithInterleavedPing) {
   std::string payload;
   d.compress("fragmented and compressed", payload);
   const std::size_t half = payload.size() / 2;
-  std::string wire = frame(0x41, payload.substr(0, half)) + frame(0x89, "") +
-                     frame(0x80, payload.substr(half));
+  std::string wire =
+      frame(0x41, payload.substr(0, half)) + frame(0x89, "") + frame(0x80, payload.substr(half));
   EXPECT_EQ(run(wire, 0, 1 << 20, &inf).events, (V{"ping:", "text:fragmented and compressed"}));
 }
 

@@ -1,13 +1,14 @@
 // WebSocketHandler: the handshake's answers, open/on_message/on_close and their ordering,
 // write_message and its errors, the close handshake from either side and its timeout,
 // pings (on_ping, on_pong, keepalive and its timeout), subprotocols, origins, limits.
+#include "tornado/websocket.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "tornado/testing.h"
-#include "tornado/websocket.h"
 #include "websocket_test_util.h"
 
 using namespace tornado;
@@ -145,7 +146,9 @@ class WebSocketTest : public tornado::testing::AsyncHTTPTest {
     });
   }
   // Waits for the loop to run the server side's last steps (on_close after the TCP close).
-  void settle() { run_sync([]() -> Task<> { co_await sleep(20ms); }); }
+  void settle() {
+    run_sync([]() -> Task<> { co_await sleep(20ms); });
+  }
 };
 
 // ---- handshake ----------------------------------------------------------------------------
@@ -186,9 +189,9 @@ TEST_F(WebSocketTest, WrongVersionIs426WithTheSupportedVersion) {
 
 TEST_F(WebSocketTest, MissingOrBadKeyIs400) {
   for (std::string key : {"", "Sec-WebSocket-Key: not-a-key\r\n"}) {
-    auto ws = connect("/echo",
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" + key,
-                      false);
+    auto ws = connect(
+        "/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" + key,
+        false);
     EXPECT_TRUE(ws->head().starts_with("HTTP/1.1 400 ")) << ws->head();
   }
 }
@@ -203,7 +206,8 @@ TEST_F(WebSocketTest, OtherMethodsAre405) {
 TEST_F(WebSocketTest, CrossOriginIs403AndSameOriginAccepted) {
   auto evil = connect("/echo", "Origin: http://evil.example\r\n");
   EXPECT_TRUE(evil->head().starts_with("HTTP/1.1 403 ")) << evil->head();
-  auto same = connect("/echo", "Origin: http://127.0.0.1:" + std::to_string(get_http_port()) + "\r\n");
+  auto same =
+      connect("/echo", "Origin: http://127.0.0.1:" + std::to_string(get_http_port()) + "\r\n");
   EXPECT_TRUE(same->upgraded()) << same->head();
   auto any = connect("/any-origin", "Origin: http://evil.example\r\n");
   EXPECT_TRUE(any->upgraded()) << any->head();

@@ -66,8 +66,8 @@ class RawWebSocket {
                                                      bool standard_headers = true) {
     auto stream = co_await connect_loopback(port);
     auto ws = std::make_shared<RawWebSocket>(stream);
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                          "\r\n";
+    std::string request =
+        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
     if (standard_headers) {
       request +=
           "Upgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -35,9 +35,9 @@ std::optional<std::vector<ExtensionOffer>> parse_extensions(std::string_view hea
 struct DeflateParams {
   bool server_no_context_takeover = false;
   bool client_no_context_takeover = false;
-  int server_max_window_bits = 15;                 // our deflate window
-  std::optional<int> client_max_window_bits;       // echoed when the client gave a value
-  bool client_max_window_bits_offered = false;     // the client accepts a hint (no value)
+  int server_max_window_bits = 15;              // our deflate window
+  std::optional<int> client_max_window_bits;    // echoed when the client gave a value
+  bool client_max_window_bits_offered = false;  // the client accepts a hint (no value)
 };
 
 // The server's answer to one permessage-deflate offer: nullopt to decline it (unknown or
@@ -82,7 +82,9 @@ class Inflater {
 class Deflater {
  public:
   Deflater(int level, int mem_level, int window_bits, bool no_context_takeover) noexcept
-      : level_(level), mem_level_(mem_level), window_bits_(window_bits),
+      : level_(level),
+        mem_level_(mem_level),
+        window_bits_(window_bits),
         no_context_takeover_(no_context_takeover) {}
   ~Deflater();
   Deflater(const Deflater&) = delete;

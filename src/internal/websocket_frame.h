@@ -68,7 +68,7 @@ class Utf8Validator {
   void reset() noexcept { need_ = 0; }
 
  private:
-  uint8_t need_ = 0;  // continuation bytes still expected
+  uint8_t need_ = 0;   // continuation bytes still expected
   uint8_t lo_ = 0x80;  // the next continuation byte's range (narrowed after E0, ED, F0, F4)
   uint8_t hi_ = 0xBF;
 };
@@ -134,7 +134,7 @@ class FrameParser {
   Opcode message_opcode_ = Opcode::kText;
   Utf8Validator utf8_;
   bool server_side_;
-  bool in_frame_ = false;      // a data frame's header was read, payload pending
+  bool in_frame_ = false;  // a data frame's header was read, payload pending
   bool frame_fin_ = false;
   bool message_open_ = false;  // a message started and its last frame is not read yet
   bool compressed_ = false;    // the open message is compressed (RSV1 on its first frame)

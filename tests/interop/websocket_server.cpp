@@ -51,9 +51,7 @@ struct Proto : websocket::WebSocketHandler {
     }
     return std::nullopt;
   }
-  Task<> open() override {
-    co_await write_message("subprotocol=" + selected_subprotocol());
-  }
+  Task<> open() override { co_await write_message("subprotocol=" + selected_subprotocol()); }
   Task<> on_message(std::string, bool) override { co_return; }
 };
 
