@@ -3,6 +3,8 @@
 // httputil_date.cpp.
 #include "tornado/httputil.h"
 
+#include <cstring>
+
 #include <tuple>
 
 #include "internal/http_parser.h"
@@ -105,8 +107,17 @@ void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_field(name, value);
+  set_field(name, value);
+}
+
+void HTTPHeaders::set_with_checked_value(std::string_view name, std::string_view value) {
+  if (!http1::is_token(name)) check_field(name, value);  // throws, naming the field
+  set_field(name, value);
+}
+
+void HTTPHeaders::set_field(std::string_view name, std::string_view value) {
   if (aliases(name) || aliases(value)) {
-    set(std::string(name), std::string(value));
+    set_field(std::string(name), std::string(value));
     return;
   }
   // Keep the position (and spelling) of the first occurrence; drop the others.
@@ -116,8 +127,14 @@ void HTTPHeaders::set(std::string_view name, std::string_view value) {
     return;
   }
   Entry& e = entries_[first];
-  dead_bytes_ += e.value_size;
-  e.value_at = store(value);
+  if (value.size() <= e.value_size) {
+    // Fits where the old value was (text/html; charset=UTF-8 -> text/plain): no growth.
+    if (!value.empty()) std::memcpy(text_.data() + e.value_at, value.data(), value.size());
+    dead_bytes_ += e.value_size - value.size();
+  } else {
+    dead_bytes_ += e.value_size;
+    e.value_at = store(value);
+  }
   e.value_size = static_cast<uint32_t>(value.size());
   std::size_t i = 0;
   std::erase_if(entries_, [&](const Entry& other) {

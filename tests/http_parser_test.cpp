@@ -376,3 +376,24 @@ TEST(HttpCorpus, EveryCaseAtTheParserLevel) {
   std::cout << "either cases: " << either["accept"] << " accepted, " << either["reject"]
             << " rejected\n";
 }
+
+namespace {
+
+// is_field_value reads eight bytes at a time: every byte value, at every position of a
+// value one to three words long, gives RFC 9110's answer (VCHAR, obs-text, SP, HTAB).
+TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
+  for (std::size_t size : {1u, 7u, 8u, 9u, 16u, 23u}) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string value(size, 'a');
+        value[at] = static_cast<char>(b);
+        const bool expected = b == '\t' || b == ' ' || (b >= 0x21 && b <= 0x7e) || b >= 0x80;
+        ASSERT_EQ(is_field_value(value), expected) << "byte " << b << " at " << at << " of "
+                                                   << size;
+      }
+    }
+  }
+  EXPECT_TRUE(is_field_value(""));
+}
+
+}  // namespace

@@ -580,6 +580,26 @@ TEST(HTTPHeadersTest, SetReplacesInPlaceAndRemoveCounts) {
   EXPECT_TRUE(h.empty());
 }
 
+// A value no longer than the one it replaces is written over it; a longer one is stored
+// anew. Either way the fields read back, iterate and serialize as set.
+TEST(HTTPHeadersTest, SetWithShorterThenLongerValuesReadsBackEachTime) {
+  HTTPHeaders h{{"Server", "x"}, {"Content-Type", "text/html; charset=UTF-8"}};
+  h.set("content-type", "text/plain");
+  EXPECT_EQ(h.get_first("Content-Type"), "text/plain");
+  h.set("Content-Type", "");
+  EXPECT_EQ(h.get_first("Content-Type"), "");
+  h.set("Content-Type", "application/json; charset=UTF-8");
+  EXPECT_EQ(h.get_all(),
+            (Pairs{{"Server", "x"}, {"Content-Type", "application/json; charset=UTF-8"}}));
+  h.set("Server", "y");
+  std::string out;
+  h.write_to(out);
+  EXPECT_EQ(out, "Server: y\r\nContent-Type: application/json; charset=UTF-8\r\n");
+  // The same value set again, and a value taken from the headers themselves.
+  h.set("Server", *h.get_first("Content-Type"));
+  EXPECT_EQ(h.get_first("Server"), "application/json; charset=UTF-8");
+}
+
 TEST(HTTPHeadersTest, InvalidHeaderValuesAreRefused) {
   // The header injection guard: CR, LF, NUL, DEL and other CTLs (but not HTAB).
   HTTPHeaders h;

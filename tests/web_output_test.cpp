@@ -109,6 +109,38 @@ struct CustomEtagHandler : web::RequestHandler {
   }
 };
 
+// The override is protected: the handler's factory cannot see it, and must still use it.
+struct ProtectedEtagHandler : web::RequestHandler {
+  Task<> get() override {
+    write("protected");
+    co_return;
+  }
+
+ protected:
+  std::optional<std::string> compute_etag() const override { return "\"mine\""; }
+};
+
+// No ETag at all (Tornado: compute_etag returning None).
+struct NoEtagHandler : web::RequestHandler {
+  std::optional<std::string> compute_etag() const override { return std::nullopt; }
+  Task<> get() override {
+    write("no tag");
+    co_return;
+  }
+};
+
+struct BadHeaderNameHandler : web::RequestHandler {
+  Task<> get() override {
+    try {
+      set_header("Bad Name", "v");
+      write("accepted");
+    } catch (const std::exception& e) {
+      write(std::string("refused: ") + e.what());
+    }
+    co_return;
+  }
+};
+
 struct NoBodyHandler : web::RequestHandler {
   Task<> get() override {
     set_status(204);
@@ -156,6 +188,9 @@ std::vector<web::URLSpec> output_handlers() {
       {"/flush", web::handler<FlushHandler>()},
       {"/etag", web::handler<EtagHandler>()},
       {"/custom_etag", web::handler<CustomEtagHandler>()},
+      {"/protected_etag", web::handler<ProtectedEtagHandler>()},
+      {"/no_etag", web::handler<NoEtagHandler>()},
+      {"/bad_header_name", web::handler<BadHeaderNameHandler>()},
       {"/nobody", web::handler<NoBodyHandler>()},
       {"/head", web::handler<HeadHandler>()},
       {"/error", web::handler<ErrorHandlerWithReason>()},
@@ -284,6 +319,29 @@ TEST_F(WebOutputTest, ComputeEtagCanBeOverridden) {
   EXPECT_EQ(r.headers.get("Etag", ""), "\"abc\"");
   EXPECT_EQ(get("/custom_etag?tag=abc", {{"If-None-Match", "\"abc\""}}).code, 304);
   EXPECT_EQ(get("/custom_etag?tag=abc", {{"If-None-Match", "W/\"abc\""}}).code, 304);
+}
+
+TEST_F(WebOutputTest, EtagIsTheSha1HexOfTheBodyAsTornadoMakesIt) {
+  // hashlib.sha1(b"etag body").hexdigest(), quoted.
+  EXPECT_EQ(get("/etag").headers.get("Etag", ""), "\"7c3d5163b89d71e9813b68219d97064c4ae9c2f3\"");
+}
+
+TEST_F(WebOutputTest, ProtectedComputeEtagOverrideIsUsed) {
+  EXPECT_EQ(get("/protected_etag").headers.get("Etag", ""), "\"mine\"");
+  EXPECT_EQ(get("/protected_etag", {{"If-None-Match", "\"mine\""}}).code, 304);
+}
+
+TEST_F(WebOutputTest, ComputeEtagReturningNothingSendsNoEtag) {
+  auto r = get("/no_etag");
+  EXPECT_EQ(r.body, "no tag");
+  EXPECT_FALSE(r.headers.contains("Etag"));
+  EXPECT_EQ(r.headers.get("Content-Length", ""), "6");
+}
+
+TEST_F(WebOutputTest, SetHeaderWithAnInvalidNameThrows) {
+  auto body = get("/bad_header_name").body;
+  EXPECT_TRUE(body.starts_with("refused: ")) << body;
+  EXPECT_NE(body.find("Bad Name"), std::string::npos) << body;
 }
 
 TEST_F(WebOutputTest, NoContentHasNoBodyNorContentType) {

@@ -31,6 +31,10 @@
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
+namespace tornado::web {
+class RequestHandler;
+}
+
 namespace tornado::httputil {
 
 // Bad input from the peer: answered with 400 (or the given status) and a closed connection.
@@ -145,7 +149,13 @@ class HTTPHeaders {
   bool operator==(const HTTPHeaders& other) const noexcept;
 
  private:
+  // The web layer appends fields it built from bytes known to be valid (an ETag's quoted
+  // hex, Content-Length's digits) without checking them again.
+  friend class tornado::web::RequestHandler;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  // set() without the checks (set_field), or checking the name only (the value was).
+  void set_field(std::string_view name, std::string_view value);
+  void set_with_checked_value(std::string_view name, std::string_view value);
   struct Entry {
     uint32_t name_at, name_size, value_at, value_size;
   };

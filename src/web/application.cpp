@@ -127,16 +127,12 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
     routing::PathArgs args;
-    // Built in the handler's own request: routing reads it there (no second copy).
-    std::unique_ptr<RequestHandler> h;
-    {
-      httputil::HTTPServerRequest request(line.method, line.path, line.version, std::move(headers),
-                                          std::string(), std::string(), conn_);
-      const HandlerFactory& factory = app_.find_handler(request, args);
-      h = factory.create();
-      h->factory_ = &factory;
-      h->request_ = std::move(request);
-    }
+    // Built once, routed, and handed to the handler as it is.
+    RequestPtr request = make_request(line, std::move(headers), conn_);
+    const HandlerFactory& factory = app_.find_handler(*request, args);
+    std::unique_ptr<RequestHandler> h = factory.create();
+    h->factory_ = &factory;
+    h->request_ = std::move(request);
     h->application_ = &app_;
     h->path_args_ = std::move(args);
     handler_ = std::move(h);
@@ -151,7 +147,7 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
 
   Task<> data_received(std::string_view chunk) override {
     if (!streaming_) {
-      handler_->request_.body.append(chunk);
+      handler_->request_->body.append(chunk);
       co_return;
     }
     if (handler_->finished_) co_return;  // answered early: the rest is dropped

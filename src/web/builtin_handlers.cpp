@@ -116,8 +116,8 @@ void RequestHandler::mark_finished() {
   finished_ = true;
   headers_written_ = true;
   // The handler may be gone before the connection closes: it must not be called back.
-  if (request_.connection != nullptr) request_.connection->set_close_callback({});
-  request_.finish_time = std::chrono::steady_clock::now();
+  if (request_->connection != nullptr) request_->connection->set_close_callback({});
+  request_->finish_time = std::chrono::steady_clock::now();
   if (has_timeout_) {
     IOLoop::current().remove_timeout(timeout_);
     has_timeout_ = false;

@@ -29,6 +29,40 @@ constexpr std::array<std::pair<std::string_view, Method>, 7> kMethodBits = {{
 
 }  // namespace
 
+namespace detail {
+
+void RequestDeleter::operator()(httputil::HTTPServerRequest* request) const noexcept {
+  request->~HTTPServerRequest();
+#if TORNADO_FRAME_CACHE
+  tornado::detail::free_frame(request, sizeof(httputil::HTTPServerRequest));
+#else
+  ::operator delete(request);
+#endif
+}
+
+RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
+                        httputil::HTTPConnection* connection) {
+#if TORNADO_FRAME_CACHE
+  void* memory = tornado::detail::allocate_frame(sizeof(httputil::HTTPServerRequest));
+#else
+  void* memory = ::operator new(sizeof(httputil::HTTPServerRequest));
+#endif
+  try {
+    return RequestPtr(new (memory) httputil::HTTPServerRequest(
+        line.method, line.path, line.version, std::move(headers), std::string(), std::string(),
+        connection));
+  } catch (...) {
+#if TORNADO_FRAME_CACHE
+    tornado::detail::free_frame(memory, sizeof(httputil::HTTPServerRequest));
+#else
+    ::operator delete(memory);
+#endif
+    throw;
+  }
+}
+
+}  // namespace detail
+
 RequestHandler::RequestHandler() { clear(); }
 
 RequestHandler::~RequestHandler() {
@@ -72,20 +106,20 @@ void RequestHandler::begin_request() {
   set_default_headers();
   factory_->initialize(*this);
   for (const auto& make : application_->transforms()) {
-    if (auto t = make(request_)) transforms_.push_back(std::move(t));
+    if (auto t = make(*request_)) transforms_.push_back(std::move(t));
   }
   const auto methods = supported_methods();
-  if (std::find(methods.begin(), methods.end(), request_.method) == methods.end()) {
+  if (std::find(methods.begin(), methods.end(), request_->method) == methods.end()) {
     unsupported_method();
   }
-  if (!streaming_) request_.parse_body();
+  if (!streaming_) request_->parse_body();
   for (const auto& arg : path_args_.args) {
     if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
   }
   for (const auto& [name, value] : path_args_.kwargs) {
     if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
   }
-  const std::string& m = request_.method;
+  const std::string& m = request_->method;
   if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {
     check_xsrf_cookie();
   }
@@ -106,7 +140,7 @@ Task<bool> RequestHandler::run_prepare() {
 }
 
 Task<> RequestHandler::method_task() {
-  const std::string& m = request_.method;
+  const std::string& m = request_->method;
   if (m == "GET") return get();
   if (m == "POST") return post();
   if (m == "HEAD") return head();
@@ -213,7 +247,7 @@ void RequestHandler::start(RootFunction root, std::unique_ptr<RequestHandler> ha
   if (!alive) return;  // finished synchronously: the handler is gone
   h->alive_ = nullptr;
   if (h->finished_) return;  // finished, waiting only for its last write
-  h->request_.connection->set_close_callback([h] { h->connection_closed(); });
+  h->request_->connection->set_close_callback([h] { h->connection_closed(); });
   h->close_hooked_ = true;
   if (auto timeout = h->request_timeout()) {
     h->timeout_ = IOLoop::current().call_later(*timeout, [h] { h->on_timeout(); });
@@ -249,7 +283,7 @@ void RequestHandler::on_cancelled() {
       return;
     }
     // The status is out: all we can say is that the response is incomplete.
-    if (auto* http1 = dynamic_cast<HTTP1Connection*>(request_.connection)) http1->stream().close();
+    if (auto* http1 = dynamic_cast<HTTP1Connection*>(request_->connection)) http1->stream().close();
   }
   try {
     finish();
@@ -304,12 +338,12 @@ void RequestHandler::log_exception(std::exception_ptr error) const {
 
 std::string RequestHandler::request_summary() const {
   std::string s;
-  s.reserve(request_.method.size() + request_.uri.size() + request_.remote_ip.size() + 4);
-  s += request_.method;
+  s.reserve(request_->method.size() + request_->uri.size() + request_->remote_ip.size() + 4);
+  s += request_->method;
   s += ' ';
-  s += request_.uri;
+  s += request_->uri;
   s += " (";
-  s += request_.remote_ip;
+  s += request_->remote_ip;
   s += ')';
   return s;
 }
@@ -324,8 +358,8 @@ void RequestHandler::log_request() const {
                                     : spdlog::level::err;
   auto& log = access_log();
   if (!log.should_log(level)) return;
-  log.log(level, "{} {} {} ({}) {:.2f}ms", status_code_, request_.method, request_.uri,
-          request_.remote_ip, 1000.0 * request_.request_time());
+  log.log(level, "{} {} {} ({}) {:.2f}ms", status_code_, request_->method, request_->uri,
+          request_->remote_ip, 1000.0 * request_->request_time());
 }
 
 }  // namespace tornado::web

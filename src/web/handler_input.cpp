@@ -80,13 +80,13 @@ std::vector<std::string> RequestHandler::collect_arguments(const httputil::Argum
 }
 
 std::vector<std::string> RequestHandler::get_arguments(std::string_view name, bool s) const {
-  return collect_arguments(request_.arguments, name, s);
+  return collect_arguments(request_->arguments, name, s);
 }
 std::vector<std::string> RequestHandler::get_query_arguments(std::string_view name, bool s) const {
-  return collect_arguments(request_.query_arguments, name, s);
+  return collect_arguments(request_->query_arguments, name, s);
 }
 std::vector<std::string> RequestHandler::get_body_arguments(std::string_view name, bool s) const {
-  return collect_arguments(request_.body_arguments, name, s);
+  return collect_arguments(request_->body_arguments, name, s);
 }
 
 namespace {
@@ -145,7 +145,7 @@ const std::string& RequestHandler::path_kwarg(std::string_view name) const {
 // ---- cookies ----
 
 std::optional<std::string> RequestHandler::get_cookie(std::string_view name) const {
-  const auto& cookies = request_.cookies();
+  const auto& cookies = request_->cookies();
   auto it = cookies.find(name);
   if (it == cookies.end()) return std::nullopt;
   return it->second;
@@ -207,7 +207,7 @@ void RequestHandler::clear_cookie(std::string_view name, std::string_view path,
 }
 
 void RequestHandler::clear_all_cookies(std::string_view path, std::string_view domain) {
-  for (const auto& [name, value] : request_.cookies()) clear_cookie(name, path, domain);
+  for (const auto& [name, value] : request_->cookies()) clear_cookie(name, path, domain);
 }
 
 // ---- users ----
@@ -233,12 +233,12 @@ void RequestHandler::authenticated() {
       !(user.is_string() && user.get<std::string>().empty())) {
     return;
   }
-  if (request_.method == "GET" || request_.method == "HEAD") {
+  if (request_->method == "GET" || request_->method == "HEAD") {
     std::string url = get_login_url();
     if (url.find('?') == std::string::npos) {
       // An absolute login URL gets the full URL as next, a relative one the URI.
       bool absolute = url.find("://") != std::string::npos;
-      url = httputil::url_concat(url, {{"next", absolute ? request_.full_url() : request_.uri}});
+      url = httputil::url_concat(url, {{"next", absolute ? request_->full_url() : request_->uri}});
     }
     redirect(url);
     throw Finish();
@@ -250,7 +250,7 @@ void RequestHandler::authenticated() {
 
 std::string RequestHandler::get_browser_locale(std::string_view default_locale) const {
   // STUB until a locale module exists: the first tag of Accept-Language, as ll_CC.
-  auto header = request_.headers.get_first("Accept-Language");
+  auto header = request_->headers.get_first("Accept-Language");
   if (!header) return std::string(default_locale);
   std::string_view first = *header;
   first = first.substr(0, first.find(','));

@@ -18,22 +18,22 @@ std::string RequestHandler::get_template_path() const { return settings().templa
 
 nlohmann::json RequestHandler::get_template_namespace() {
   nlohmann::json arguments = nlohmann::json::object();
-  for (const auto& [name, values] : request_.arguments) {
+  for (const auto& [name, values] : request_->arguments) {
     if (!detail::is_valid_utf8(name)) continue;
     auto& list = arguments[name] = nlohmann::json::array();
     for (const auto& v : values) list.push_back(utf8_or_null(v));
   }
   // Filled key by key: nlohmann's initializer-list form copies every value it is given.
   nlohmann::json request = nlohmann::json::object();
-  request["method"] = request_.method;
-  request["uri"] = utf8_or_null(request_.uri);
-  request["path"] = utf8_or_null(request_.path);
-  request["query"] = utf8_or_null(request_.query);
-  request["host"] = utf8_or_null(request_.host);
-  request["host_name"] = utf8_or_null(request_.host_name);
-  request["remote_ip"] = request_.remote_ip;
-  request["protocol"] = request_.protocol;
-  request["version"] = request_.version;
+  request["method"] = request_->method;
+  request["uri"] = utf8_or_null(request_->uri);
+  request["path"] = utf8_or_null(request_->path);
+  request["query"] = utf8_or_null(request_->query);
+  request["host"] = utf8_or_null(request_->host);
+  request["host_name"] = utf8_or_null(request_->host_name);
+  request["remote_ip"] = request_->remote_ip;
+  request["protocol"] = request_->protocol;
+  request["version"] = request_->version;
   request["arguments"] = std::move(arguments);
   nlohmann::json ns = nlohmann::json::object();
   ns["request"] = std::move(request);

@@ -119,9 +119,9 @@ std::string RequestHandler::xsrf_form_html() {
 void RequestHandler::check_xsrf_cookie() {
   std::optional<std::string> sent = get_optional_argument("_xsrf");
   if (!sent || sent->empty()) {
-    if (auto h = request_.headers.get_first("X-Xsrftoken")) {
+    if (auto h = request_->headers.get_first("X-Xsrftoken")) {
       sent = std::string(*h);
-    } else if (auto c = request_.headers.get_first("X-Csrftoken")) {
+    } else if (auto c = request_->headers.get_first("X-Csrftoken")) {
       sent = std::string(*c);
     }
   }

@@ -216,7 +216,7 @@ std::string RequestHandler::static_url(std::string_view path, std::optional<bool
         "You must define the 'static_path' setting in your application to use static_url");
   }
   std::string base;
-  if (include_host.value_or(include_host_)) base = request_.protocol + "://" + request_.host;
+  if (include_host.value_or(include_host_)) base = request_->protocol + "://" + request_->host;
   if (auto* custom = dynamic_cast<const StaticHandlerFactory*>(s.static_handler_class.get())) {
     return base + custom->make_static_url(s, path, include_version);
   }

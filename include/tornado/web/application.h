@@ -39,6 +39,8 @@ class HandlerFactory : public routing::Target {
   virtual unsigned implemented_methods() const noexcept = 0;
   // Whether the class overrides prepare(): when not, the request skips its (empty) frame.
   virtual bool overrides_prepare() const noexcept = 0;
+  // Whether the class overrides compute_etag(): when not, finish() hashes into a buffer.
+  virtual bool overrides_compute_etag() const noexcept = 0;
 
  protected:
   static void set_implemented(RequestHandler& h, unsigned bits) { h.implemented_ = bits; }
@@ -87,6 +89,15 @@ class HandlerFactoryFor final : public HandlerFactory {
   bool overrides_prepare() const noexcept override {
     // As for the methods: a class that does not override prepare() names the base's.
     return !std::is_same_v<decltype(&H::prepare), Task<> (RequestHandler::*)()>;
+  }
+  bool overrides_compute_etag() const noexcept override {
+    // A class that declares it protected or private overrides it (the base's is public).
+    if constexpr (requires { &H::compute_etag; }) {
+      return !std::is_same_v<decltype(&H::compute_etag),
+                             std::optional<std::string> (RequestHandler::*)() const>;
+    } else {
+      return true;
+    }
   }
 
  private:

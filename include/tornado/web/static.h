@@ -118,6 +118,7 @@ class StaticHandlerFactoryFor final : public StaticHandlerFactory {
   void initialize(RequestHandler& handler) const override { inner_.initialize(handler); }
   unsigned implemented_methods() const noexcept override { return inner_.implemented_methods(); }
   bool overrides_prepare() const noexcept override { return inner_.overrides_prepare(); }
+  bool overrides_compute_etag() const noexcept override { return inner_.overrides_compute_etag(); }
   std::string make_static_url(const Settings& settings, std::string_view path,
                               bool include_version) const override {
     return H::make_static_url(settings, path, include_version);
