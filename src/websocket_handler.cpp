@@ -23,7 +23,7 @@ constexpr Duration kCloseTimeout = std::chrono::seconds(5);
 // The state of an upgraded connection; made only after the 101, so a handshake that fails
 // costs nothing here. What an idle connection holds: the stream (no buffers while idle),
 // the parser (an empty string and a few words), zlib state only with context takeover, and
-// three timer handles.
+// two timer handles.
 struct WebSocketConnection {
   enum class State : uint8_t { kOpen, kClosing, kClosed };
   enum class PingPhase : uint8_t { kIdle, kWaitPong };
