@@ -648,14 +648,10 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
 // "HTTP/1.1 200 OK\r\n"; the standard reason when none is given.
 void append_status_line(std::string& out, int code, std::string_view reason) {
   out.append("HTTP/1.1 ");
-  if (code >= 100 && code <= 999) {
-    const char digits[3] = {static_cast<char>('0' + code / 100),
-                            static_cast<char>('0' + code / 10 % 10),
-                            static_cast<char>('0' + code % 10)};
-    out.append(digits, 3).append(" ");
-  } else {
-    out.append(std::to_string(code)).append(" ");
-  }
+  const char digits[3] = {static_cast<char>('0' + code / 100),  // write_headers allows 100..999
+                          static_cast<char>('0' + code / 10 % 10),
+                          static_cast<char>('0' + code % 10)};
+  out.append(digits, 3).append(" ");
   out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
 }
 
@@ -692,6 +688,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
                        !has_length && !has_te;
   } else {
     const auto& line = std::get<ResponseStartLine>(start_line);
+    if (line.code < 100 || line.code > 999) {
+      throw HTTPOutputError("Invalid status code " + std::to_string(line.code) +
+                            ": a status line carries three digits (RFC 9110 15)");
+    }
     response_code_ = line.code;
     if (!http1::is_field_value(line.reason)) {
       throw HTTPOutputError("CR, LF or another control character in the reason phrase");

@@ -419,3 +419,31 @@ TEST_F(HTTP1ConnectionTest, WritesPastContentLengthAreRefused) {
     co_return;
   });
 }
+
+// A status line carries three digits (RFC 9110 15): a raw delegate's status 0 or 1000 is
+// refused before anything is queued, and the response can still be written.
+TEST_F(HTTP1ConnectionTest, ResponseStatusOutsideThreeDigitsIsRefused) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
+    HTTPHeaders req_headers{{"Host", "x"}};
+    (void)client.write_headers(req_line, req_headers);
+    co_await client.finish();
+    Recorder at_server;
+    at_server.on_finish = [&] {
+      HTTPHeaders none{{"Content-Length", "0"}};
+      for (int code : {0, 99, 1000, -200}) {
+        ResponseStartLine bad{"HTTP/1.1", code, "X"};
+        EXPECT_THROW((void)server.write_headers(bad, none), httputil::HTTPOutputError) << code;
+      }
+      EXPECT_EQ(server_stream_->write_buffer_size(), 0u);
+      ResponseStartLine good{"HTTP/1.1", 200, "OK"};
+      (void)server.write_headers(good, none);
+      (void)server.finish();
+    };
+    EXPECT_TRUE(co_await server.read_message(at_server));
+    std::string answer = co_await client_stream_->read_until("\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 17), "HTTP/1.1 200 OK\r\n");
+  });
+}

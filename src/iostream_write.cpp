@@ -1,0 +1,274 @@
+// IOStream, the write side: the write queue, coalescing, writev/sendmsg and the write
+// awaiter (see iostream.cpp for the control flow).
+#include "tornado/iostream.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "internal/describe_exception.h"
+#include "internal/iostream_impl.h"
+#include "tornado/log.h"
+
+namespace tornado {
+
+namespace {
+
+constexpr int kMaxIov = 64;  // iovecs per writev; more chunks go out in the next call
+
+}  // namespace
+
+// ---- writes -----------------------------------------------------------------------------
+
+namespace {
+
+// writev(2) on a non-socket (a pipe) whose reader may be gone. There is no MSG_NOSIGNAL for
+// pipes, and ignoring SIGPIPE process-wide would change the application's signal setup, so
+// SIGPIPE is blocked for this thread around the call and, if the write raised one (EPIPE),
+// that pending signal is taken back with a zero-timeout sigtimedwait before the old mask
+// returns. The kernel sends a write's SIGPIPE to the writing thread, so no other thread
+// sees it; one that was already pending before the write is left alone.
+ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
+  sigset_t sigpipe, old_mask, pending;
+  sigemptyset(&sigpipe);
+  sigaddset(&sigpipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigpipe, &old_mask);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t n = ::writev(fd, iov, count);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !already_pending) {
+    const timespec zero{};
+    while (sigtimedwait(&sigpipe, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = err;
+  return n;
+}
+
+}  // namespace
+
+ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
+  for (;;) {
+    ssize_t n;
+    if (!impl_->use_writev) {
+      // sendmsg is writev with flags: MSG_NOSIGNAL turns SIGPIPE into EPIPE, per call,
+      // without touching the process's signal disposition.
+      msghdr msg{};
+      msg.msg_iov = const_cast<struct iovec*>(iov);
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n < 0 && errno == ENOTSOCK) {
+        impl_->use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
+        continue;
+      }
+    } else {
+      n = writev_without_sigpipe(fd_, iov, count);
+    }
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+    throw std::system_error(errno, std::system_category(), "write");
+  }
+}
+
+namespace {
+
+// Small writes are copied onto the last queued chunk instead of queued on their own (a
+// pipelined batch of responses becomes one chunk, one iovec), up to this chunk size.
+constexpr std::size_t kCoalesceLimit = 16 * 1024;
+
+// Flushed chunks of at most kCoalesceLimit bytes of capacity are kept per thread for the
+// next write, so steady small writes allocate nothing; an idle stream keeps none.
+thread_local std::vector<std::string> t_spare_chunks;
+constexpr std::size_t kMaxSpareChunks = 64;
+
+std::string take_spare_chunk() {
+  if (t_spare_chunks.empty()) return {};
+  std::string s = std::move(t_spare_chunks.back());
+  t_spare_chunks.pop_back();
+  return s;
+}
+
+void give_back_chunk(std::string& chunk) {
+  if (chunk.capacity() > 15 && chunk.capacity() <= kCoalesceLimit &&
+      t_spare_chunks.size() < kMaxSpareChunks) {
+    chunk.clear();
+    t_spare_chunks.push_back(std::move(chunk));
+  }
+  std::string().swap(chunk);  // give the chunk's memory back now
+}
+
+}  // namespace
+
+// The chunk a small write may be appended to: the last queued one, while it is small.
+// Appending is safe even to the chunk being sent: only offsets are kept between sends.
+std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
+  Impl& m = *impl_;
+  if (m.whead >= m.wqueue.size()) return nullptr;
+  std::string& tail = m.wqueue.back();
+  return tail.size() + adding <= kCoalesceLimit ? &tail : nullptr;
+}
+
+void IOStream::check_write(std::size_t size) {
+  if (state_ == State::kClosed) throw StreamClosedError(error_);
+  const uint64_t pending = impl_->queued - impl_->flushed;
+  if (options_.max_write_buffer_size && pending + size > options_.max_write_buffer_size) {
+    throw StreamBufferFullError("Reached maximum write buffer size (" +
+                                std::to_string(options_.max_write_buffer_size) + " bytes)");
+  }
+}
+
+IOStream::WriteAwaiter IOStream::write(std::string data) {
+  check_write(data.size());
+  Impl& m = *impl_;
+  if (!data.empty()) {
+    m.queued += data.size();
+    if (std::string* tail = coalescing_tail(data.size())) {
+      tail->append(data);
+    } else {
+      m.wqueue.push_back(std::move(data));
+    }
+    schedule_flush();
+  }
+  return WriteAwaiter(shared_from_this(), m.queued);
+}
+
+IOStream::WriteAwaiter IOStream::write(std::string_view data) {
+  check_write(data.size());
+  Impl& m = *impl_;
+  if (!data.empty()) {
+    if (std::string* tail = coalescing_tail(data.size())) {
+      tail->append(data);
+    } else {
+      std::string chunk = data.size() <= kCoalesceLimit ? take_spare_chunk() : std::string();
+      chunk.assign(data);
+      m.wqueue.push_back(std::move(chunk));
+    }
+    m.queued += data.size();
+    schedule_flush();
+  }
+  return WriteAwaiter(shared_from_this(), m.queued);
+}
+
+// Corking: writes made in one loop iteration and not awaited go out together, in one
+// writev, from a callback at the end of the iteration. Awaiting a write flushes at once.
+void IOStream::schedule_flush() {
+  Impl& m = *impl_;
+  if (m.flush_scheduled || state_ != State::kOpen) return;
+  IOLoop* loop = live_loop();
+  if (!loop) return;
+  m.flush_scheduled = true;
+  loop->add_callback([self = shared_from_this()] {
+    self->impl_->flush_scheduled = false;
+    if (self->state_ == State::kOpen) self->handle_write();
+    self->run_wakeups();
+  });
+}
+
+void IOStream::handle_write() noexcept {
+  Impl& m = *impl_;
+  const uint64_t before = m.flushed;
+  try {
+    while (state_ == State::kOpen && m.whead < m.wqueue.size()) {
+      iovec iov[kMaxIov];
+      int count = 0;
+      for (std::size_t i = m.whead; i < m.wqueue.size() && count < kMaxIov; ++i, ++count) {
+        const std::size_t skip = i == m.whead ? m.woffset : 0;
+        iov[count].iov_base = m.wqueue[i].data() + skip;
+        iov[count].iov_len = m.wqueue[i].size() - skip;
+      }
+      ssize_t n = write_to_fd(iov, count);
+      if (n < 0) break;  // EAGAIN: the next EPOLLOUT edge resumes
+      m.flushed += static_cast<uint64_t>(n);
+      auto left = static_cast<std::size_t>(n);
+      while (left > 0) {
+        std::string& head = m.wqueue[m.whead];
+        const std::size_t rest = head.size() - m.woffset;
+        if (left < rest) {
+          m.woffset += left;
+          break;
+        }
+        left -= rest;
+        give_back_chunk(head);
+        ++m.whead;
+        m.woffset = 0;
+      }
+    }
+    if (m.whead == m.wqueue.size()) {
+      std::vector<std::string>().swap(m.wqueue);  // an idle stream keeps no queue storage
+      m.whead = m.woffset = 0;
+    } else if (m.whead > 32 && m.whead * 2 > m.wqueue.size()) {
+      m.wqueue.erase(m.wqueue.begin(), m.wqueue.begin() + static_cast<std::ptrdiff_t>(m.whead));
+      m.whead = 0;
+    }
+  } catch (const std::system_error& e) {
+    const int code = e.code().value();
+    if (code != ECONNRESET && code != EPIPE && code != ETIMEDOUT) {
+      gen_log().warn("Write error on fd {}: {}", fd_, e.what());
+    }
+    close(std::current_exception());
+  } catch (...) {
+    close(std::current_exception());
+  }
+  if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
+}
+
+bool IOStream::WriteAwaiter::await_ready() const noexcept {
+  IOStream& s = *stream_;
+  if (s.impl_->flushed >= end_ || s.state_ == State::kClosed) return true;
+  // The immediate attempt: usually the kernel takes everything and nothing suspends
+  // (nor allocates).
+  if (s.state_ == State::kOpen) s.handle_write();
+  return s.impl_->flushed >= end_ || s.state_ == State::kClosed;
+}
+
+void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
+  h_ = h;
+  stream_->impl_->write_waiters.emplace_back(end_, h);
+}
+
+// Removes this awaiter's entry from the stream's waiters; false if it is not there (its
+// resumption has started).
+bool IOStream::WriteAwaiter::unregister() noexcept {
+  if (!h_ || !stream_) return false;
+  auto& waiters = stream_->impl_->write_waiters;
+  for (auto it = waiters.begin(); it != waiters.end(); ++it) {
+    if (it->second == h_) {
+      waiters.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+IOStream::WriteAwaiter::~WriteAwaiter() {
+  disarm();
+  unregister();  // a frame destroyed while suspended here
+}
+
+// Cancelling stops the wait only: the bytes stay queued and are still sent.
+bool IOStream::WriteAwaiter::cancel(detail::CancelHook* hook) {
+  auto* self = static_cast<WriteAwaiter*>(hook);
+  if (self->cancelled_) return true;
+  if (!self->unregister()) return false;
+  self->cancelled_ = true;
+  detail::post([h = self->h_] { h.resume(); });
+  return true;
+}
+
+void IOStream::WriteAwaiter::await_resume() {
+  h_ = {};
+  disarm();
+  if (cancelled_) throw CancelledError();
+  if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
+}
+
+}  // namespace tornado
