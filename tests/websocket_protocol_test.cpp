@@ -12,37 +12,14 @@
 #include "internal/websocket_frame.h"
 #include "internal/websocket_handshake.h"
 #include "web/web_internal.h"
+#include "websocket_frame_builder.h"
 
 using namespace tornado;
 using namespace tornado::websocket::detail;
 
 namespace {
 
-// A client frame (masked with a fixed key) or a server frame, built by hand.
-std::string frame(uint8_t first_byte, std::string_view payload, bool masked = true,
-                  int length_form = 0) {
-  std::string out;
-  out += static_cast<char>(first_byte);
-  const uint8_t mask_bit = masked ? 0x80 : 0;
-  const uint64_t n = payload.size();
-  if (length_form == 0) length_form = n < 126 ? 7 : n <= 0xFFFF ? 16 : 64;
-  if (length_form == 7) {
-    out += static_cast<char>(mask_bit | n);
-  } else if (length_form == 16) {
-    out += static_cast<char>(mask_bit | 126);
-    out += static_cast<char>(n >> 8);
-    out += static_cast<char>(n);
-  } else {
-    out += static_cast<char>(mask_bit | 127);
-    for (int s = 56; s >= 0; s -= 8) out += static_cast<char>(n >> s);
-  }
-  const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
-  if (masked) out.append(reinterpret_cast<const char*>(key), 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    out += static_cast<char>(payload[i] ^ (masked ? key[i % 4] : 0));
-  }
-  return out;
-}
+using tornado::test::ws_frame;
 
 struct Parsed {
   std::vector<std::string>
@@ -102,16 +79,17 @@ using V = std::vector<std::string>;
 // ---- framing ------------------------------------------------------------------------------
 
 TEST(WebSocketFrameParser, ParsesMaskedTextAndBinary) {
-  EXPECT_EQ(events(frame(0x81, "Hello") + frame(0x82, std::string("\0\xff", 2))),
+  EXPECT_EQ(events(ws_frame(0x81, "Hello") + ws_frame(0x82, std::string("\0\xff", 2))),
             (V{"text:Hello", std::string("binary:\0\xff", 9)}));
 }
 
 TEST(WebSocketFrameParser, TheSameMessagesHoweverTheBytesAreSplit) {
-  std::string wire = frame(0x01, "frag") + frame(0x89, "p") + frame(0x80, "ment") +
-                     frame(0x82, std::string(70000, 'x')) + frame(0x81, std::string(300, 'y')) +
-                     frame(0x88,
-                           "\x03\xe8"
-                           "bye");
+  std::string wire = ws_frame(0x01, "frag") + ws_frame(0x89, "p") + ws_frame(0x80, "ment") +
+                     ws_frame(0x82, std::string(70000, 'x')) +
+                     ws_frame(0x81, std::string(300, 'y')) +
+                     ws_frame(0x88,
+                              "\x03\xe8"
+                              "bye");
   const V expected = {"ping:p", "text:fragment", "binary:" + std::string(70000, 'x'),
                       "text:" + std::string(300, 'y'), "close:1000:bye"};
   for (std::size_t piece : {0, 1, 2, 3, 7, 13, 100, 4096}) {
@@ -120,14 +98,16 @@ TEST(WebSocketFrameParser, TheSameMessagesHoweverTheBytesAreSplit) {
 }
 
 TEST(WebSocketFrameParser, SixteenAndSixtyFourBitLengths) {
-  EXPECT_EQ(events(frame(0x82, std::string(126, 'a'))), (V{"binary:" + std::string(126, 'a')}));
-  EXPECT_EQ(events(frame(0x82, std::string(65535, 'b'))), (V{"binary:" + std::string(65535, 'b')}));
-  EXPECT_EQ(events(frame(0x82, std::string(65536, 'c'))), (V{"binary:" + std::string(65536, 'c')}));
+  EXPECT_EQ(events(ws_frame(0x82, std::string(126, 'a'))), (V{"binary:" + std::string(126, 'a')}));
+  EXPECT_EQ(events(ws_frame(0x82, std::string(65535, 'b'))),
+            (V{"binary:" + std::string(65535, 'b')}));
+  EXPECT_EQ(events(ws_frame(0x82, std::string(65536, 'c'))),
+            (V{"binary:" + std::string(65536, 'c')}));
 }
 
 TEST(WebSocketFrameParser, NonMinimalLengthsAreProtocolErrors) {
-  EXPECT_EQ(events(frame(0x82, "abc", true, 16)), (V{"error:1002"}));
-  EXPECT_EQ(events(frame(0x82, std::string(200, 'a'), true, 64)), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0x82, "abc", true, 16)), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0x82, std::string(200, 'a'), true, 64)), (V{"error:1002"}));
 }
 
 TEST(WebSocketFrameParser, SixtyFourBitLengthWithTopBitIsAnError) {
@@ -137,54 +117,56 @@ TEST(WebSocketFrameParser, SixtyFourBitLengthWithTopBitIsAnError) {
 }
 
 TEST(WebSocketFrameParser, UnmaskedClientFrameAndMaskedServerFrameAreRefused) {
-  EXPECT_EQ(events(frame(0x81, "x", false)), (V{"error:1002"}));
-  EXPECT_EQ(run(frame(0x81, "x", true), 0, 1 << 20, nullptr, /*server_side=*/false).events,
+  EXPECT_EQ(events(ws_frame(0x81, "x", false)), (V{"error:1002"}));
+  EXPECT_EQ(run(ws_frame(0x81, "x", true), 0, 1 << 20, nullptr, /*server_side=*/false).events,
             (V{"error:1002"}));
-  EXPECT_EQ(run(frame(0x81, "ok", false), 0, 1 << 20, nullptr, false).events, (V{"text:ok"}));
+  EXPECT_EQ(run(ws_frame(0x81, "ok", false), 0, 1 << 20, nullptr, false).events, (V{"text:ok"}));
 }
 
 TEST(WebSocketFrameParser, ReservedBitsAndOpcodesAreProtocolErrors) {
-  for (uint8_t b : {0xC1, 0xA1, 0x91, 0xF1}) EXPECT_EQ(events(frame(b, "x")), (V{"error:1002"}));
+  for (uint8_t b : {0xC1, 0xA1, 0x91, 0xF1}) EXPECT_EQ(events(ws_frame(b, "x")), (V{"error:1002"}));
   for (uint8_t op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
-    EXPECT_EQ(events(frame(0x80 | op, "")), (V{"error:1002"})) << int(op);
+    EXPECT_EQ(events(ws_frame(0x80 | op, "")), (V{"error:1002"})) << int(op);
   }
 }
 
 TEST(WebSocketFrameParser, ReservedBitFailsBeforeThePayloadArrives) {
   // Only the first two bytes: the error needs nothing more.
-  EXPECT_EQ(events(frame(0xC1, "xyz").substr(0, 2)), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0xC1, "xyz").substr(0, 2)), (V{"error:1002"}));
 }
 
 TEST(WebSocketFrameParser, ControlFrameRules) {
-  EXPECT_EQ(events(frame(0x89, std::string(125, 'p'))), (V{"ping:" + std::string(125, 'p')}));
-  EXPECT_EQ(events(frame(0x89, std::string(126, 'p'))), (V{"error:1002"}));
-  EXPECT_EQ(events(frame(0x09, "p")), (V{"error:1002"}));  // fragmented ping
-  EXPECT_EQ(events(frame(0x8A, "unsolicited")), (V{"pong:unsolicited"}));
+  EXPECT_EQ(events(ws_frame(0x89, std::string(125, 'p'))), (V{"ping:" + std::string(125, 'p')}));
+  EXPECT_EQ(events(ws_frame(0x89, std::string(126, 'p'))), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0x09, "p")), (V{"error:1002"}));  // fragmented ping
+  EXPECT_EQ(events(ws_frame(0x8A, "unsolicited")), (V{"pong:unsolicited"}));
 }
 
 TEST(WebSocketFrameParser, FragmentationRules) {
-  EXPECT_EQ(events(frame(0x80, "x")), (V{"error:1002"}));  // continuation of nothing
-  EXPECT_EQ(events(frame(0x00, "x")), (V{"error:1002"}));
-  EXPECT_EQ(events(frame(0x01, "a") + frame(0x81, "b")), (V{"error:1002"}));  // new message inside
-  EXPECT_EQ(events(frame(0x01, "a") + frame(0x00, "b") + frame(0x8A, "") + frame(0x80, "c")),
-            (V{"pong:", "text:abc"}));
-  EXPECT_EQ(events(frame(0x01, "") + frame(0x00, "") + frame(0x80, "")), (V{"text:"}));
+  EXPECT_EQ(events(ws_frame(0x80, "x")), (V{"error:1002"}));  // continuation of nothing
+  EXPECT_EQ(events(ws_frame(0x00, "x")), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0x01, "a") + ws_frame(0x81, "b")),
+            (V{"error:1002"}));  // new message inside
+  EXPECT_EQ(
+      events(ws_frame(0x01, "a") + ws_frame(0x00, "b") + ws_frame(0x8A, "") + ws_frame(0x80, "c")),
+      (V{"pong:", "text:abc"}));
+  EXPECT_EQ(events(ws_frame(0x01, "") + ws_frame(0x00, "") + ws_frame(0x80, "")), (V{"text:"}));
 }
 
 TEST(WebSocketFrameParser, MessageSizeLimitCountsEveryFragment) {
-  EXPECT_EQ(run(frame(0x82, std::string(100, 'a')), 0, 100).events,
+  EXPECT_EQ(run(ws_frame(0x82, std::string(100, 'a')), 0, 100).events,
             (V{"binary:" + std::string(100, 'a')}));
-  EXPECT_EQ(run(frame(0x82, std::string(101, 'a')), 0, 100).events, (V{"error:1009"}));
-  EXPECT_EQ(
-      run(frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'a')), 0, 100).events,
-      (V{"error:1009"}));
+  EXPECT_EQ(run(ws_frame(0x82, std::string(101, 'a')), 0, 100).events, (V{"error:1009"}));
+  EXPECT_EQ(run(ws_frame(0x02, std::string(60, 'a')) + ws_frame(0x80, std::string(60, 'a')), 0, 100)
+                .events,
+            (V{"error:1009"}));
 }
 
 TEST(WebSocketFrameParser, CloseFrames) {
-  EXPECT_EQ(events(frame(0x88, "")), (V{"close:1005:"}));
-  EXPECT_EQ(events(frame(0x88, "\x03")), (V{"error:1002"}));
-  EXPECT_EQ(events(frame(0x88, "\x03\xe8\xff")), (V{"error:1007"}));
-  EXPECT_EQ(events(frame(0x88, "\x0f\xa0ok")), (V{"close:4000:ok"}));
+  EXPECT_EQ(events(ws_frame(0x88, "")), (V{"close:1005:"}));
+  EXPECT_EQ(events(ws_frame(0x88, "\x03")), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0x88, "\x03\xe8\xff")), (V{"error:1007"}));
+  EXPECT_EQ(events(ws_frame(0x88, "\x0f\xa0ok")), (V{"close:4000:ok"}));
 }
 
 // Autobahn 7.9.x and 7.13.x: every code a close frame may not carry gives 1002.
@@ -192,7 +174,7 @@ TEST(WebSocketFrameParser, EveryInvalidCloseCodeIsAProtocolError) {
   int valid = 0;
   for (uint32_t code = 0; code <= 65535; ++code) {
     std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-    auto ev = events(frame(0x88, payload));
+    auto ev = events(ws_frame(0x88, payload));
     ASSERT_EQ(ev.size(), 1u);
     if (is_valid_close_code(code)) {
       EXPECT_EQ(ev[0], "close:" + std::to_string(code) + ":");
@@ -247,16 +229,16 @@ TEST(WebSocketUtf8, RefusesWhatPythonRefuses) {
 TEST(WebSocketFrameParser, InvalidUtf8FailsFastInsideAFrame) {
   std::string payload =
       "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80" + std::string(1000, 'a');
-  std::string wire = frame(0x81, payload);
+  std::string wire = ws_frame(0x81, payload);
   // Only the header and the first 15 payload bytes have arrived.
   EXPECT_EQ(events(wire.substr(0, 8 + 15)), (V{"error:1007"}));
   // Across fragments: the first fragment is valid, the second starts badly.
-  EXPECT_EQ(events(frame(0x01, "\xce") + frame(0x00, "\x41")), (V{"error:1007"}));
-  EXPECT_EQ(events(frame(0x01, "\xce") + frame(0x80, "")), (V{"error:1007"}));
+  EXPECT_EQ(events(ws_frame(0x01, "\xce") + ws_frame(0x00, "\x41")), (V{"error:1007"}));
+  EXPECT_EQ(events(ws_frame(0x01, "\xce") + ws_frame(0x80, "")), (V{"error:1007"}));
 }
 
 TEST(WebSocketFrameParser, TextSplitInsideACodePointAcrossFragments) {
-  EXPECT_EQ(events(frame(0x01, "\xf0\x9f") + frame(0x80, "\x98\x80")),
+  EXPECT_EQ(events(ws_frame(0x01, "\xf0\x9f") + ws_frame(0x80, "\x98\x80")),
             (V{"text:\xf0\x9f\x98\x80"}));
 }
 
@@ -369,7 +351,7 @@ TEST(WebSocketDeflate, RoundTripWithAndWithoutContextTakeover) {
       d.compress(msg, payload);
       EXPECT_LT(payload.size(), msg.size());
       // As one compressed frame with RSV1, in pieces of 3 bytes.
-      std::string wire = frame(0xC1, payload);
+      std::string wire = ws_frame(0xC1, payload);
       auto ev = run(wire, 3, 1 << 20, &inf).events;
       EXPECT_EQ(ev, (V{"text:" + msg}));
       EXPECT_EQ(inf.holds_state(), !no_takeover);
@@ -387,7 +369,7 @@ TEST(WebSocketDeflate, EmptyMessagesRoundTripWithContextTakeover) {
     for (std::string msg : {"first", "", "", "after"}) {
       std::string payload;
       d.compress(msg, payload);
-      EXPECT_EQ(run(frame(0xC1, payload), 0, 1 << 20, &inf).events, (V{"text:" + msg}));
+      EXPECT_EQ(run(ws_frame(0xC1, payload), 0, 1 << 20, &inf).events, (V{"text:" + msg}));
     }
   }
 }
@@ -398,16 +380,17 @@ TEST(WebSocketDeflate, CompressedMessageAcrossFragmentsWithInterleavedPing) {
   std::string payload;
   d.compress("fragmented and compressed", payload);
   const std::size_t half = payload.size() / 2;
-  std::string wire =
-      frame(0x41, payload.substr(0, half)) + frame(0x89, "") + frame(0x80, payload.substr(half));
+  std::string wire = ws_frame(0x41, payload.substr(0, half)) + ws_frame(0x89, "") +
+                     ws_frame(0x80, payload.substr(half));
   EXPECT_EQ(run(wire, 0, 1 << 20, &inf).events, (V{"ping:", "text:fragmented and compressed"}));
 }
 
 TEST(WebSocketDeflate, RsvOneWithoutNegotiationOrOnAContinuationIsAnError) {
-  EXPECT_EQ(events(frame(0xC1, "x")), (V{"error:1002"}));
+  EXPECT_EQ(events(ws_frame(0xC1, "x")), (V{"error:1002"}));
   Inflater inf(true);
-  EXPECT_EQ(run(frame(0x01, "a") + frame(0xC0, "b"), 0, 1 << 20, &inf).events, (V{"error:1002"}));
-  EXPECT_EQ(run(frame(0xC9, ""), 0, 1 << 20, &inf).events, (V{"error:1002"}));  // control
+  EXPECT_EQ(run(ws_frame(0x01, "a") + ws_frame(0xC0, "b"), 0, 1 << 20, &inf).events,
+            (V{"error:1002"}));
+  EXPECT_EQ(run(ws_frame(0xC9, ""), 0, 1 << 20, &inf).events, (V{"error:1002"}));  // control
 }
 
 TEST(WebSocketDeflate, CompressionBombStopsAtTheLimit) {
@@ -423,12 +406,12 @@ TEST(WebSocketDeflate, CompressionBombStopsAtTheLimit) {
   EXPECT_FALSE(inf.failed());
   EXPECT_LE(out.size(), (1u << 20) + 1);  // never more than the limit and one byte
   Inflater fresh(true);
-  EXPECT_EQ(run(frame(0xC2, payload), 0, 1 << 20, &fresh).events, (V{"error:1009"}));
+  EXPECT_EQ(run(ws_frame(0xC2, payload), 0, 1 << 20, &fresh).events, (V{"error:1009"}));
 }
 
 TEST(WebSocketDeflate, CorruptDataIsInvalidPayload) {
   Inflater inf(false);
-  EXPECT_EQ(run(frame(0xC2, "\xff\xff\xff\xff"), 0, 1 << 20, &inf).events, (V{"error:1007"}));
+  EXPECT_EQ(run(ws_frame(0xC2, "\xff\xff\xff\xff"), 0, 1 << 20, &inf).events, (V{"error:1007"}));
 }
 
 TEST(WebSocketDeflate, FinalBlockFromThePeerIsAccepted) {
@@ -444,7 +427,7 @@ TEST(WebSocketDeflate, FinalBlockFromThePeerIsAccepted) {
   out.resize(z.total_out);
   deflateEnd(&z);
   Inflater inf(false);
-  EXPECT_EQ(run(frame(0xC1, out) + frame(0xC1, out), 0, 1 << 20, &inf).events,
+  EXPECT_EQ(run(ws_frame(0xC1, out) + ws_frame(0xC1, out), 0, 1 << 20, &inf).events,
             (V{"text:final block", "text:final block"}));
 }
 
