@@ -359,6 +359,33 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
 
 }  // namespace
 
+namespace {
+
+// A %-format's width or precision (digits only): Python's "width too big" past INT_MAX, and
+// the template's max_sequence_length bound, so a pad is never allocated past it.
+std::size_t format_count(std::string_view digits, const char* what, Ctx& ctx) {
+  std::size_t n = 0;
+  for (char c : digits) {
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+    if (n > 2147483647u) raise("ValueError", std::string(what) + " too big");
+  }
+  ctx.check_length(n);
+  return n;
+}
+
+// snprintf into a string of the size it needs (a width may pass any fixed buffer).
+template <typename T>
+std::string c_format(const std::string& spec, T value) {
+  const int n = std::snprintf(nullptr, 0, spec.c_str(), value);
+  if (n < 0) raise("ValueError", "invalid format " + spec);
+  std::string out(static_cast<std::size_t>(n) + 1, '\0');
+  std::snprintf(out.data(), out.size(), spec.c_str(), value);
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace
+
 json percent_format(const std::string& fmt, const json& args, bool args_is_tuple, Ctx& ctx) {
   std::vector<const json*> positional;
   if (args_is_tuple) {
@@ -388,11 +415,20 @@ json percent_format(const std::string& fmt, const json& args, bool args_is_tuple
       i = close + 1;
     }
     std::string spec = "%";
-    while (i < fmt.size() && std::strchr("-+ 0#", fmt[i])) spec += fmt[i++];
+    // (strchr would find a NUL byte: it matches the terminator.)
+    while (i < fmt.size() && std::string_view("-+ 0#").find(fmt[i]) != std::string_view::npos) {
+      spec += fmt[i++];
+    }
+    const std::size_t width_at = i;
     while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) spec += fmt[i++];
+    std::size_t width =
+        format_count(std::string_view(fmt).substr(width_at, i - width_at), "width", ctx);
+    std::size_t prec = std::string::npos;
     if (i < fmt.size() && fmt[i] == '.') {
       spec += fmt[i++];
+      const std::size_t prec_at = i;
       while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) spec += fmt[i++];
+      prec = format_count(std::string_view(fmt).substr(prec_at, i - prec_at), "precision", ctx);
     }
     if (i >= fmt.size()) raise("ValueError", "incomplete format");
     char conv = fmt[i];
@@ -404,26 +440,16 @@ json percent_format(const std::string& fmt, const json& args, bool args_is_tuple
       if (next >= positional.size()) raise("TypeError", "not enough arguments for format string");
       value = positional[next++];
     }
-    char buf[512];
     if (conv == 's' || conv == 'r') {
       std::string text = conv == 's' ? py_str(*value) : py_repr(*value);
-      // Width and precision count code points, as Python does; only ASCII is padded exactly.
-      std::snprintf(buf, sizeof buf, (spec + "s").c_str(), "");
-      std::size_t width = 0, prec = std::string::npos;
-      std::string digits = spec.substr(1);
-      bool left = digits.find('-') != std::string::npos;
-      digits.erase(0, digits.find_first_not_of("-+ 0#"));
-      if (auto dot = digits.find('.'); dot != std::string::npos) {
-        prec = dot + 1 < digits.size() ? std::stoul(digits.substr(dot + 1)) : 0;
-        digits.resize(dot);
-      }
-      if (!digits.empty()) width = std::stoul(digits);
+      // Width and precision count code points, as Python does.
+      const bool left = spec.find('-') != std::string::npos;
       if (prec != std::string::npos && code_point_count(text) > prec)
         text = text.substr(0, code_point_offsets(text)[prec]);
       std::size_t len = code_point_count(text);
       std::string pad(width > len ? width - len : 0, ' ');
       out += left ? text + pad : pad + text;
-    } else if (std::strchr("dixXo", conv)) {
+    } else if (conv != '\0' && std::strchr("dixXo", conv)) {
       if (!is_number(*value))
         raise("TypeError", std::string("%") + conv + " format: a real number is required, not " +
                                std::string(type_name(*value)));
@@ -431,15 +457,19 @@ json percent_format(const std::string& fmt, const json& args, bool args_is_tuple
                         ? static_cast<long long>(std::trunc(value->get<double>()))
                         : static_cast<long long>(as_double(*value));
       if (value->is_number_integer()) n = value->get<std::int64_t>();
-      std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), n);
-      out += buf;
-    } else if (std::strchr("eEfFgG", conv)) {
+      out += c_format(spec + "ll" + (conv == 'i' ? 'd' : conv), n);
+    } else if (conv != '\0' && std::strchr("eEfFgG", conv)) {
       if (!is_number(*value))
         raise("TypeError", "must be real number, not " + std::string(type_name(*value)));
-      std::snprintf(buf, sizeof buf, (spec + conv).c_str(), as_double(*value));
-      out += buf;
+      out += c_format(spec + conv, as_double(*value));
     } else {
-      raise("ValueError", std::string("unsupported format character '") + conv + "'");
+      // As Python words it: the character when printable, else '?', and its code.
+      const auto code = static_cast<unsigned char>(conv);
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%x", code);
+      raise("ValueError", std::string("unsupported format character '") +
+                              (code >= 0x20 && code < 0x7f ? conv : '?') + "' (" + hex +
+                              ") at index " + std::to_string(i));
     }
     ctx.check_length(out.size());
   }
