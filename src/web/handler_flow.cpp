@@ -30,35 +30,21 @@ constexpr std::array<std::pair<std::string_view, Method>, 7> kMethodBits = {{
 }  // namespace
 
 namespace detail {
+namespace {
+// A request in the frame cache (PooledFrame: plain new/delete under ASan).
+struct PooledRequest final : httputil::HTTPServerRequest, tornado::detail::PooledFrame {
+  using HTTPServerRequest::HTTPServerRequest;
+};
+}  // namespace
 
 void RequestDeleter::operator()(httputil::HTTPServerRequest* request) const noexcept {
-  request->~HTTPServerRequest();
-#if TORNADO_FRAME_CACHE
-  tornado::detail::free_frame(request, sizeof(httputil::HTTPServerRequest));
-#else
-  ::operator delete(request);
-#endif
+  delete static_cast<PooledRequest*>(request);  // make_request made every one
 }
 
 RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
                         httputil::HTTPConnection* connection) {
-#if TORNADO_FRAME_CACHE
-  void* memory = tornado::detail::allocate_frame(sizeof(httputil::HTTPServerRequest));
-#else
-  void* memory = ::operator new(sizeof(httputil::HTTPServerRequest));
-#endif
-  try {
-    return RequestPtr(new (memory) httputil::HTTPServerRequest(
-        line.method, line.path, line.version, std::move(headers), std::string(), std::string(),
-        connection));
-  } catch (...) {
-#if TORNADO_FRAME_CACHE
-    tornado::detail::free_frame(memory, sizeof(httputil::HTTPServerRequest));
-#else
-    ::operator delete(memory);
-#endif
-    throw;
-  }
+  return RequestPtr(new PooledRequest(line.method, line.path, line.version, std::move(headers),
+                                      std::string(), std::string(), connection));
 }
 
 }  // namespace detail
