@@ -25,14 +25,19 @@ std::shared_ptr<SSLContext> ClientState::ssl_context_for(const HTTPRequest& requ
                     '\n' + request.client_cert + '\n' + request.client_key;
   auto it = ssl_contexts.find(key);
   if (it != ssl_contexts.end()) return it->second;
+  auto ctx = make_ssl_context(request);
+  ssl_contexts.emplace(std::move(key), ctx);
+  return ctx;
+}
+
+std::shared_ptr<SSLContext> make_ssl_context(const HTTPRequest& request) {
+  if (request.ssl_options) return request.ssl_options;
   SSLClientOptions o;
   o.verify = request.validate_cert;
   o.ca_certs = request.ca_certs;
   o.certfile = request.client_cert;
   o.keyfile = request.client_key;
-  auto ctx = SSLContext::client(o);
-  ssl_contexts.emplace(std::move(key), ctx);
-  return ctx;
+  return SSLContext::client(o);
 }
 
 Task<> ClientState::acquire_slot(std::optional<Duration> timeout) {

@@ -96,10 +96,6 @@ HTTPHeaders build_headers(const HTTPRequest& request, const ParsedURL& url, bool
   return h;
 }
 
-std::string proxy_authorization(const HTTPRequest& request) {
-  return "Basic " + httputil::encode_basic_auth(request.proxy_username, request.proxy_password);
-}
-
 // Runs the request's body_producer on `conn` and ends the request. `producer_failed` tells
 // the caller that an exception came from the producer itself (it then reaches the fetch
 // unchanged), not from the transport (a 599). Awaited at once: the references outlive it.
@@ -221,30 +217,12 @@ Task<std::shared_ptr<IOStream>> open_connection(ClientState& state, const HTTPRe
 
   // RFC 9110 9.3.6: CONNECT host:port, then TLS end to end with the origin.
   watch->stream = stream;
-  std::string authority =
-      (url.is_ipv6() ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
-  std::string connect = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
-  if (!request.proxy_username.empty()) {
-    connect += "Proxy-Authorization: " + proxy_authorization(request) + "\r\n";
-  }
-  connect += "\r\n";
-  co_await stream->write(std::move(connect));
-  std::string head = co_await stream->read_until("\r\n\r\n", state.options.max_header_size);
-  // The reply is parsed like every response head (status line and fields).
-  http1::MessageHead reply;
-  http1::ParseError err;
-  std::size_t used = 0;
-  if (http1::parse_response_head(head, reply, used, err,
-                                 {.max_header_size = state.options.max_header_size}) !=
-      http1::ParseStatus::kComplete) {
-    stream->close();
-    throw httputil::HTTPInputError("Bad reply to CONNECT: " + err.message, err.status);
-  }
-  if (reply.code < 200 || reply.code >= 300) {
-    stream->close();
-    throw HTTPClientError(599, "Proxy refused CONNECT to " + authority + ": " +
-                                   std::to_string(reply.code) + " " + std::string(reply.reason));
-  }
+  std::string auth;
+  if (!request.proxy_username.empty()) auth = proxy_authorization(request);
+  // The task is made in a statement of its own (g++ 12 and co_await temporaries).
+  auto tunnel =
+      connect_tunnel(stream, url.authority(), std::move(auth), state.options.max_header_size);
+  co_await std::move(tunnel);
   // start_tls detaches `stream`: the watch cannot close the handshake, so bound it here.
   Duration left = deadline ? Duration(std::max(0.0, *deadline - loop.time())) : Duration(3.0e9);
   std::shared_ptr<SSLIOStream> tls_stream =
@@ -294,6 +272,35 @@ bool is_stream_closed(const std::exception_ptr& e) {
 }
 
 }  // namespace
+
+std::string proxy_authorization(const HTTPRequest& request) {
+  return "Basic " + httputil::encode_basic_auth(request.proxy_username, request.proxy_password);
+}
+
+Task<> connect_tunnel(std::shared_ptr<IOStream> stream, std::string authority,
+                      std::string proxy_authorization, std::size_t max_header_size) {
+  std::string connect = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+  if (!proxy_authorization.empty()) {
+    connect += "Proxy-Authorization: " + proxy_authorization + "\r\n";
+  }
+  connect += "\r\n";
+  co_await stream->write(std::move(connect));
+  std::string head = co_await stream->read_until("\r\n\r\n", max_header_size);
+  // The reply is parsed like every response head (status line and fields).
+  http1::MessageHead reply;
+  http1::ParseError err;
+  std::size_t used = 0;
+  if (http1::parse_response_head(head, reply, used, err, {.max_header_size = max_header_size}) !=
+      http1::ParseStatus::kComplete) {
+    stream->close();
+    throw httputil::HTTPInputError("Bad reply to CONNECT: " + err.message, err.status);
+  }
+  if (reply.code < 200 || reply.code >= 300) {
+    stream->close();
+    throw HTTPClientError(599, "Proxy refused CONNECT to " + authority + ": " +
+                                   std::to_string(reply.code) + " " + std::string(reply.reason));
+  }
+}
 
 Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPRequest& request,
                              const ParsedURL& url, const HopContext& hop) {

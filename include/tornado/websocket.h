@@ -75,9 +75,31 @@ class CompressionOptions {
     server_no_context_takeover = value;
     return *this;
   }
+  // ---- the client's offer (websocket_connect; a server ignores these three) ----
+  // Offer client_no_context_takeover: our messages are compressed alone (no deflate state
+  // kept between them) whatever the server answers.
+  CompressionOptions& set_client_no_context_takeover(bool value) {
+    client_no_context_takeover = value;
+    return *this;
+  }
+  // Ask the server to compress with at most 2^bits bytes of window (8-15).
+  CompressionOptions& set_server_max_window_bits(int bits) {
+    server_max_window_bits = bits;
+    return *this;
+  }
+  // Offer client_max_window_bits=bits (8-15) for our deflater; unset, the parameter is
+  // offered without a value (the server may choose, as Tornado's client offers).
+  CompressionOptions& set_client_max_window_bits(int bits) {
+    client_max_window_bits = bits;
+    return *this;
+  }
   int compression_level = 6;
   int mem_level = 8;
+  // Server: answer it even when not offered. Client: offer (ask for) it.
   bool server_no_context_takeover = false;
+  bool client_no_context_takeover = false;
+  std::optional<int> server_max_window_bits;
+  std::optional<int> client_max_window_bits;
 };
 
 namespace detail {

@@ -20,6 +20,10 @@ struct ParsedURL {
   bool is_ipv6() const { return host.find(':') != std::string::npos; }
   // host, bracketed if IPv6, with ":port" unless it is the scheme's default.
   std::string host_header() const;
+  // host:port, bracketed if IPv6, always with the port (a CONNECT request's target).
+  std::string authority() const {
+    return (is_ipv6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
   // scheme://host[:port]: two URLs with the same origin share credentials.
   std::string origin() const;
   // scheme://host[:port]/target, without userinfo (the absolute form sent to a proxy).

@@ -118,6 +118,20 @@ struct HopContext {
 Task<HTTPResponse> fetch_hop(std::shared_ptr<ClientState> state, const HTTPRequest& request,
                              const ParsedURL& url, const HopContext& hop);
 
+// "Basic <credentials>" for the request's proxy_username/proxy_password.
+std::string proxy_authorization(const HTTPRequest& request);
+
+// Asks the HTTP proxy at the other end of `stream` for a tunnel to `authority` (host:port;
+// RFC 9110 9.3.6 CONNECT) and reads its reply. Raises HTTPInputError for a malformed reply
+// and HTTPClientError 599 when the proxy refuses (the stream is then closed). Shared by the
+// HTTP client (https through a proxy) and the WebSocket client (ws and wss).
+Task<> connect_tunnel(std::shared_ptr<IOStream> stream, std::string authority,
+                      std::string proxy_authorization, std::size_t max_header_size);
+
+// A new client TLS context for the request's validate_cert, ca_certs, client_cert and
+// client_key (the request's ssl_options, when set, instead).
+std::shared_ptr<SSLContext> make_ssl_context(const HTTPRequest& request);
+
 // True for 301/302/303/307/308.
 bool is_redirect_code(int code) noexcept;
 

@@ -1,0 +1,388 @@
+// The WebSocket client's opening handshake (RFC 6455 §4.1, Tornado's
+// WebSocketClientConnection as an _HTTPConnection): connect directly or through the
+// request's HTTP proxy (a CONNECT tunnel, for ws:// and wss:// alike), TLS for wss://,
+// the upgrade request, and the checks of the server's 101.
+//
+// Timeouts as in the HTTP client: the connect phase (resolve, TCP, tunnel, TLS) is bounded
+// by min(connect_timeout, request_timeout) and fails with 599 "Timeout while connecting";
+// the rest of the handshake by what is left of request_timeout, 599 "Timeout during
+// request".
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <map>
+
+#include "internal/http_parser.h"
+#include "internal/http_url.h"
+#include "internal/httpclient_impl.h"
+#include "internal/websocket_client.h"
+#include "internal/websocket_handshake.h"
+#include "tornado/escape.h"
+#include "tornado/tcpclient.h"
+
+namespace tornado::websocket::detail {
+
+using httpclient::HTTPClientError;
+using httpclient::HTTPRequest;
+
+// ---- the offer and the checks of the answer ------------------------------------------------
+
+std::string make_client_key() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  return escape::base64_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+namespace {
+
+void check_bits(const std::optional<int>& bits, const char* name) {
+  if (bits && (*bits < 8 || *bits > 15)) {
+    throw std::invalid_argument(std::string("CompressionOptions: ") + name + " must be 8-15");
+  }
+}
+
+}  // namespace
+
+std::string deflate_offer(const CompressionOptions& o) {
+  if (o.compression_level < -1 || o.compression_level > 9 || o.mem_level < 1 || o.mem_level > 9) {
+    throw std::invalid_argument("CompressionOptions: level 0-9 and mem_level 1-9");
+  }
+  check_bits(o.server_max_window_bits, "server_max_window_bits");
+  check_bits(o.client_max_window_bits, "client_max_window_bits");
+  std::string out = "permessage-deflate";
+  if (o.server_no_context_takeover) out += "; server_no_context_takeover";
+  if (o.client_no_context_takeover) out += "; client_no_context_takeover";
+  if (o.server_max_window_bits) {
+    out += "; server_max_window_bits=" + std::to_string(*o.server_max_window_bits);
+  }
+  // Always offered, so that a server that wants a smaller window for our messages can say
+  // so (RFC 7692 §7.1.2.2); without a value the choice is the server's.
+  out += "; client_max_window_bits";
+  if (o.client_max_window_bits) out += "=" + std::to_string(*o.client_max_window_bits);
+  return out;
+}
+
+namespace {
+
+// The server's answer against our one offer (RFC 7692 §7.1); nullptr when it fits.
+const char* deflate_answer_problem(const DeflateParams& a, const CompressionOptions& offer) {
+  if (offer.server_no_context_takeover && !a.server_no_context_takeover) {
+    return "server_no_context_takeover was offered and not answered";
+  }
+  if (offer.server_max_window_bits && a.server_max_window_bits > *offer.server_max_window_bits) {
+    return "server_max_window_bits above the offer";
+  }
+  if (offer.client_max_window_bits && a.client_max_window_bits &&
+      *a.client_max_window_bits > *offer.client_max_window_bits) {
+    return "client_max_window_bits above the offer";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void check_handshake_response(const httputil::HTTPHeaders& headers, std::string_view key,
+                              const std::vector<std::string>& subprotocols,
+                              const std::optional<CompressionOptions>& compression,
+                              ClientHandshake& out) {
+  auto upgrade = headers.get_first("Upgrade");
+  if (!upgrade || !has_token(*upgrade, "websocket")) {
+    throw WebSocketError("WebSocket handshake: the 101 has no \"Upgrade: websocket\"");
+  }
+  bool upgrade_token = false;
+  for (const auto& line : headers.get_list("Connection")) {
+    upgrade_token = upgrade_token || has_token(line, "upgrade");
+  }
+  if (!upgrade_token) {
+    throw WebSocketError("WebSocket handshake: the 101 has no \"Connection: Upgrade\"");
+  }
+  auto accept = headers.get_first("Sec-WebSocket-Accept");
+  if (!accept || *accept != compute_accept_value(key)) {
+    throw WebSocketError("WebSocket handshake: missing or wrong Sec-WebSocket-Accept");
+  }
+
+  if (headers.contains("Sec-WebSocket-Extensions")) {
+    std::string all;
+    for (const auto& line : headers.get_list("Sec-WebSocket-Extensions")) {
+      all += (all.empty() ? "" : ", ") + line;
+    }
+    auto answers = parse_extensions(all);
+    if (!answers) throw WebSocketError("WebSocket handshake: malformed Sec-WebSocket-Extensions");
+    if (!answers->empty()) {
+      if (answers->size() > 1 || (*answers)[0].name != "permessage-deflate" || !compression) {
+        throw WebSocketError("WebSocket handshake: the server chose an extension not offered (" +
+                             all + ")");
+      }
+      auto params = accept_deflate_response((*answers)[0]);
+      if (!params) {
+        throw WebSocketError("WebSocket handshake: invalid permessage-deflate answer (" + all +
+                             ")");
+      }
+      if (const char* problem = deflate_answer_problem(*params, *compression)) {
+        throw WebSocketError(std::string("WebSocket handshake: permessage-deflate: ") + problem);
+      }
+      out.deflate = *params;
+    }
+  }
+
+  if (auto chosen = headers.get_first("Sec-WebSocket-Protocol")) {
+    std::string protocol(*chosen);
+    if (std::find(subprotocols.begin(), subprotocols.end(), protocol) == subprotocols.end()) {
+      throw WebSocketError("WebSocket handshake: the server chose subprotocol \"" + protocol +
+                           "\", which was not offered");
+    }
+    out.subprotocol = std::move(protocol);
+  }
+}
+
+ClientDeflateSetup client_deflate_setup(const DeflateParams& a, const CompressionOptions& offer) {
+  ClientDeflateSetup s;
+  s.inflate_no_context_takeover = a.server_no_context_takeover;
+  s.deflate_no_context_takeover = offer.client_no_context_takeover || a.client_no_context_takeover;
+  s.deflate_window_bits =
+      a.client_max_window_bits.value_or(offer.client_max_window_bits.value_or(15));
+  s.deflate_level = offer.compression_level;
+  if (s.deflate_window_bits == 8) {
+    // zlib's raw deflate has no 256-byte window. Stored blocks (level 0) refer to nothing
+    // before them, so they keep within any window.
+    s.deflate_window_bits = 9;
+    s.deflate_level = 0;
+  }
+  return s;
+}
+
+// ---- connecting ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kTimeoutConnecting = "Timeout while connecting";
+constexpr const char* kTimeoutRequest = "Timeout during request";
+
+std::optional<Duration> positive(std::optional<Duration> d) {
+  if (d && d->count() > 0) return d;
+  return std::nullopt;
+}
+
+// The TLS context for the request's settings, cached per thread (loading the system store
+// is not free; contexts are immutable and shared).
+std::shared_ptr<SSLContext> tls_context(const HTTPRequest& request) {
+  if (request.ssl_options) return request.ssl_options;
+  thread_local std::map<std::string, std::shared_ptr<SSLContext>> cache;
+  std::string key = std::string(request.validate_cert ? "1" : "0") + '\n' + request.ca_certs +
+                    '\n' + request.client_cert + '\n' + request.client_key;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= 16) cache.clear();
+  auto ctx = httpclient::detail::make_ssl_context(request);
+  cache.emplace(std::move(key), ctx);
+  return ctx;
+}
+
+// A transport failure as the HTTP client reports it: 599 with the cause underneath.
+[[noreturn]] void rethrow_as_599(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const HTTPClientError&) {
+    throw;
+  } catch (const WebSocketError&) {
+    throw;
+  } catch (const StreamClosedError& sc) {
+    if (!sc.real_error()) throw HTTPClientError(599, "Stream closed", nullptr, e);
+    try {
+      std::rethrow_exception(sc.real_error());
+    } catch (const std::exception& real) {
+      throw HTTPClientError(599, real.what(), nullptr, sc.real_error());
+    }
+  } catch (const httputil::HTTPInputError& bad) {
+    throw HTTPClientError(599, bad.what(), nullptr, e);
+  } catch (const std::system_error& se) {
+    throw HTTPClientError(599, se.what(), nullptr, e);
+  } catch (const SSLError& ssl) {
+    throw HTTPClientError(599, ssl.what(), nullptr, e);
+  }
+}
+
+Task<std::shared_ptr<IOStream>> connect_stream(std::shared_ptr<ConnectArgs> args,
+                                               httpclient::detail::ParsedURL url) {
+  const HTTPRequest& request = args->request;
+  const bool proxied = !request.proxy_host.empty();
+  std::shared_ptr<SSLContext> tls;
+  if (url.scheme == "https") tls = tls_context(request);
+  ConnectOptions options;
+  options.source_ip = request.network_interface;
+  if (!proxied) options.ssl_options = tls;
+  TCPClient tcp(args->options.resolver);
+  std::string host = proxied ? request.proxy_host : url.host;
+  const int port = proxied ? request.proxy_port : url.port;
+  std::shared_ptr<IOStream> stream = co_await tcp.connect(std::move(host), port, options);
+  // Frames are small and written whole: Nagle would only delay them (Tornado sets it too).
+  stream->set_nodelay(true);
+  if (!proxied) co_return stream;
+  try {
+    std::string auth;
+    if (!request.proxy_username.empty()) auth = httpclient::detail::proxy_authorization(request);
+    // The task is made in a statement of its own (g++ 12 and co_await temporaries).
+    auto tunnel = httpclient::detail::connect_tunnel(stream, url.authority(), std::move(auth),
+                                                     args->options.max_header_size);
+    co_await std::move(tunnel);
+    if (!tls) co_return stream;
+    std::shared_ptr<SSLIOStream> tls_stream = co_await stream->start_tls(false, tls, url.host);
+    co_return tls_stream;
+  } catch (...) {
+    stream->close();
+    throw;
+  }
+}
+
+httputil::HTTPHeaders upgrade_headers(const ConnectArgs& args,
+                                      const httpclient::detail::ParsedURL& url,
+                                      const std::string& key) {
+  const HTTPRequest& request = args.request;
+  httputil::HTTPHeaders h = request.headers;
+  if (!h.contains("Host")) h.set("Host", url.host_header());
+  std::optional<std::string> user = url.username ? url.username : request.auth_username;
+  std::optional<std::string> password = url.username ? url.password : request.auth_password;
+  if (user) {
+    if (!url.username && request.auth_mode != "basic") {
+      throw std::invalid_argument("unsupported auth_mode " + request.auth_mode);
+    }
+    h.set("Authorization", "Basic " + httputil::encode_basic_auth(*user, password.value_or("")));
+  }
+  if (request.user_agent) {
+    h.set("User-Agent", *request.user_agent);
+  } else if (!h.contains("User-Agent")) {
+    h.set("User-Agent", httpclient::default_user_agent());
+  }
+  h.set("Upgrade", "websocket");
+  h.set("Connection", "Upgrade");
+  h.set("Sec-WebSocket-Key", key);
+  h.set("Sec-WebSocket-Version", "13");
+  if (!args.options.subprotocols.empty()) {
+    std::string list;
+    for (const auto& p : args.options.subprotocols) list += (list.empty() ? "" : ",") + p;
+    h.set("Sec-WebSocket-Protocol", list);
+  }
+  if (args.options.compression_options) {
+    h.set("Sec-WebSocket-Extensions", deflate_offer(*args.options.compression_options));
+  }
+  return h;
+}
+
+// Writes the upgrade request and reads the answer's head; a non-101 is an HTTPClientError
+// carrying the response (with its body when a small Content-Length announces one).
+Task<> exchange(std::shared_ptr<ConnectArgs> args, std::shared_ptr<IOStream> stream,
+                std::string request_bytes, std::string key, ClientHandshake& out) {
+  co_await stream->write(std::move(request_bytes));
+  const std::size_t limit = args->options.max_header_size;
+  std::string head = co_await stream->read_until("\r\n\r\n", limit);
+  http1::MessageHead reply;
+  http1::ParseError err;
+  std::size_t used = 0;
+  if (http1::parse_response_head(head, reply, used, err, {.max_header_size = limit}) !=
+      http1::ParseStatus::kComplete) {
+    throw httputil::HTTPInputError("Malformed WebSocket handshake response: " + err.message,
+                                   err.status);
+  }
+  httputil::HTTPHeaders headers;
+  for (const auto& f : reply.fields) headers.add_unchecked(f.name, f.value);
+  if (reply.code >= 200 && reply.code < 300) {
+    // Tornado's "Non-websocket response": a success that is not the upgrade.
+    throw WebSocketError("Non-websocket response (" + std::to_string(reply.code) + " " +
+                         std::string(reply.reason) + ")");
+  }
+  if (reply.code != 101) {
+    auto response = std::make_shared<httpclient::HTTPResponse>();
+    response->request = std::make_shared<const HTTPRequest>(args->request);
+    response->code = reply.code;
+    response->reason = std::string(reply.reason);
+    response->effective_url = args->request.url;
+    if (auto length = headers.get_first("Content-Length")) {
+      std::size_t n = 0;
+      try {
+        n = std::stoul(std::string(*length));
+      } catch (const std::exception&) {
+      }
+      if (n > 0 && n <= limit) {
+        try {
+          response->body = co_await stream->read_bytes(n);
+        } catch (const StreamClosedError&) {
+        }
+      }
+    }
+    response->headers = std::move(headers);
+    std::string reason = response->reason;
+    throw HTTPClientError(reply.code, reason, std::move(response));
+  }
+  check_handshake_response(headers, key, args->options.subprotocols,
+                           args->options.compression_options, out);
+  out.headers = std::move(headers);
+}
+
+}  // namespace
+
+Task<ClientHandshake> open_handshake(std::shared_ptr<ConnectArgs> args) {
+  HTTPRequest& request = args->request;
+  // Tornado's websocket_connect: ws -> http, wss -> https, then the HTTP client's URL rules.
+  std::string url_text = request.url;
+  for (auto [from, to] : {std::pair{"ws://", "http://"}, std::pair{"wss://", "https://"}}) {
+    const std::string_view f(from);
+    if (url_text.size() >= f.size() && std::equal(f.begin(), f.end(), url_text.begin(),
+                                                  [](char a, char b) { return a == (b | 0x20); })) {
+      url_text = to + url_text.substr(f.size());
+    }
+  }
+  httpclient::detail::ParsedURL url = httpclient::detail::parse_url(url_text);
+  if (!request.proxy_host.empty() && (request.proxy_port <= 0 || request.proxy_port > 65535)) {
+    throw std::invalid_argument("proxy_host needs a proxy_port in 1..65535");
+  }
+  const std::string key = make_client_key();
+  const httputil::HTTPHeaders headers = upgrade_headers(*args, url, key);
+  std::string request_bytes = "GET " + url.target + " HTTP/1.1\r\n";
+  for (auto [name, value] : headers) {
+    request_bytes.append(name).append(": ").append(value).append("\r\n");
+  }
+  request_bytes += "\r\n";
+
+  const auto connect_timeout = positive(
+      args->options.connect_timeout ? args->options.connect_timeout : request.connect_timeout);
+  const auto request_timeout = positive(
+      args->options.request_timeout ? args->options.request_timeout : request.request_timeout);
+  IOLoop& loop = IOLoop::current();
+  const double start = loop.time();
+  ClientHandshake out;
+  std::exception_ptr failure;
+  try {
+    auto connecting = connect_stream(args, url);
+    if (connect_timeout || request_timeout) {
+      const Duration limit = connect_timeout && request_timeout
+                                 ? std::min(*connect_timeout, *request_timeout)
+                                 : connect_timeout.value_or(request_timeout.value_or(Duration()));
+      try {
+        out.stream = co_await with_timeout(limit, std::move(connecting));
+      } catch (const TimeoutError&) {
+        throw HTTPClientError(599, kTimeoutConnecting, nullptr, std::current_exception());
+      }
+    } else {
+      out.stream = co_await std::move(connecting);
+    }
+    auto exchanging = exchange(args, out.stream, std::move(request_bytes), key, out);
+    if (request_timeout) {
+      const Duration left(std::max(0.0, request_timeout->count() - (loop.time() - start)));
+      try {
+        co_await with_timeout(left, std::move(exchanging));
+      } catch (const TimeoutError&) {
+        throw HTTPClientError(599, kTimeoutRequest, nullptr, std::current_exception());
+      }
+    } else {
+      co_await std::move(exchanging);
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    if (out.stream) out.stream->close();
+    rethrow_as_599(failure);
+  }
+  co_return out;
+}
+
+}  // namespace tornado::websocket::detail

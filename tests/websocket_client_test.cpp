@@ -1,0 +1,652 @@
+// websocket_connect / WebSocketClientConnection against our own server (Tornado's
+// websocket_test.py client cases): echo of text and binary, on_message_callback, close
+// codes and reasons both ways, pings, subprotocols, extra headers, permessage-deflate with
+// each parameter, max_message_size, timeouts, handshake failures, wss:// with certificate
+// checks, proxies, and the connection's lifetime (destroyed while reading, loop destroyed).
+#include "tornado/websocket_client.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "httpclient_test_peers.h"
+#include "tornado/testing.h"
+
+using namespace tornado;
+using namespace std::chrono_literals;
+using httpclient::HTTPClientError;
+using httpclient::HTTPRequest;
+using websocket::CompressionOptions;
+using websocket::WebSocketClientConnection;
+using websocket::WebSocketConnectOptions;
+using websocket::WebSocketMessage;
+using V = std::vector<std::string>;
+using Conn = std::shared_ptr<WebSocketClientConnection>;
+
+namespace {
+
+// What the server handlers saw.
+struct ServerLog {
+  V events;
+  std::optional<int> close_code;
+  std::string close_reason;
+  std::string extensions;  // the client's Sec-WebSocket-Extensions offer
+};
+ServerLog g;
+
+struct Echo : websocket::WebSocketHandler {
+  Task<> open() override {
+    g.extensions = request().headers.get("Sec-WebSocket-Extensions", "");
+    x_test_ = request().headers.get("X-Test", "");
+    co_return;
+  }
+  Task<> on_message(std::string message, bool binary) override {
+    if (message.starts_with("close:")) {  // close:<code>:<reason>
+      const auto colon = message.find(':', 6);
+      close(std::stoi(message.substr(6, colon - 6)), message.substr(colon + 1));
+    } else if (message == "ping") {
+      ping("server-ping");
+    } else if (message.starts_with("big:")) {
+      co_await write_message(std::string(std::stoul(message.substr(4)), 'x'));
+    } else if (message == "header") {
+      co_await write_message(x_test_);
+    } else {
+      co_await write_message(message, binary);
+    }
+  }
+  void on_ping(std::string_view data) override { g.events.push_back("ping:" + std::string(data)); }
+  void on_pong(std::string_view data) override { g.events.push_back("pong:" + std::string(data)); }
+  void on_close() override {
+    g.events.push_back("close");
+    g.close_code = close_code();
+    g.close_reason = close_reason();
+  }
+  std::string x_test_;
+};
+
+// Compression with the server's defaults, or forcing server_no_context_takeover.
+struct DeflateEcho : Echo {
+  std::optional<CompressionOptions> get_compression_options() override {
+    return CompressionOptions();
+  }
+};
+struct DeflateEchoNoContext : Echo {
+  std::optional<CompressionOptions> get_compression_options() override {
+    CompressionOptions o;
+    o.set_server_no_context_takeover(true);
+    return o;
+  }
+};
+
+struct Subprotocol : Echo {
+  std::optional<std::string> select_subprotocol(const std::vector<std::string>& offered) override {
+    std::string all;
+    for (const auto& s : offered) all += s + ";";
+    g.events.push_back("offered:" + all);
+    for (const auto& s : offered) {
+      if (s == "chat") return s;
+    }
+    return std::nullopt;
+  }
+};
+
+struct NotWebSocket : web::RequestHandler {
+  Task<> get() override { co_await finish("plain page"); }
+};
+
+class WebSocketClientTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  void SetUp() override {
+    g = ServerLog();
+    AsyncHTTPTest::SetUp();
+  }
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(std::vector<web::URLSpec>{
+        {"/echo", web::handler<Echo>()},
+        {"/deflate", web::handler<DeflateEcho>()},
+        {"/deflate-nct", web::handler<DeflateEchoNoContext>()},
+        {"/sub", web::handler<Subprotocol>()},
+        {"/plain", web::handler<NotWebSocket>()},
+    });
+  }
+  std::string ws_url(const std::string& path) {
+    return "ws://127.0.0.1:" + std::to_string(get_http_port()) + path;
+  }
+  Conn connect(const std::string& path) {
+    return run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(ws_url(path)); });
+  }
+  Conn connect(const std::string& path, const WebSocketConnectOptions& options) {
+    return run_sync(
+        [&]() -> Task<Conn> { return websocket::websocket_connect(ws_url(path), options); });
+  }
+  // Sends `message` and reads the answer.
+  std::optional<WebSocketMessage> round_trip(WebSocketClientConnection& ws, std::string message,
+                                             bool binary = false) {
+    return run_sync([&]() -> Task<std::optional<WebSocketMessage>> {
+      co_await ws.write_message(message, binary);
+      co_return co_await ws.read_message();
+    });
+  }
+  std::optional<WebSocketMessage> read(WebSocketClientConnection& ws) {
+    return run_sync([&]() -> Task<std::optional<WebSocketMessage>> { return ws.read_message(); });
+  }
+  // Lets the server's side finish (on_close runs after the TCP close).
+  void settle(Duration d = Duration(0.02)) {
+    run_sync([d]() -> Task<> { co_await sleep(d); });
+  }
+  // The exception websocket_connect raised (nullptr if none).
+  template <typename Request>
+  std::exception_ptr connect_error(Request request, const WebSocketConnectOptions& options) {
+    try {
+      run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request, options); });
+    } catch (...) {
+      return std::current_exception();
+    }
+    return nullptr;
+  }
+};
+
+// The exception as an E; anything else (or nothing) fails the test by escaping it.
+template <typename E>
+E expect_error(std::exception_ptr e) {
+  if (!e) throw std::runtime_error("expected an exception, none was raised");
+  try {
+    std::rethrow_exception(e);
+  } catch (const E& expected) {
+    return expected;
+  }
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, EchoesTextAndBinary) {
+  auto ws = connect("/echo");
+  ASSERT_TRUE(ws->is_open());
+  auto text = round_trip(*ws, "hello, wörld");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->data, "hello, wörld");
+  EXPECT_FALSE(text->binary);
+  std::string bytes("\x00\xff\x80 binary", 10);
+  auto bin = round_trip(*ws, bytes, true);
+  ASSERT_TRUE(bin);
+  EXPECT_EQ(bin->data, bytes);
+  EXPECT_TRUE(bin->binary);
+  auto big = round_trip(*ws, std::string(300000, 'q'));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->data.size(), 300000u);
+  auto empty = round_trip(*ws, "");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->data, "");
+}
+
+TEST_F(WebSocketClientTest, JsonObjectIsSentAsText) {
+  auto ws = connect("/echo");
+  auto m = run_sync([&]() -> Task<std::optional<WebSocketMessage>> {
+    const nlohmann::json value = {{"a", 1}};
+    co_await ws->write_message(value);
+    co_return co_await ws->read_message();
+  });
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, R"({"a":1})");
+  EXPECT_THROW((void)ws->write_message(nlohmann::json::array()), std::invalid_argument);
+}
+
+TEST_F(WebSocketClientTest, OnMessageCallbackGetsMessagesThenNullopt) {
+  V got;
+  Future<void> closed;
+  WebSocketConnectOptions options;
+  options.on_message_callback = [&got, &closed](std::optional<WebSocketMessage> m) {
+    if (!m) {
+      got.push_back("None");
+      closed.set_result();
+    } else {
+      got.push_back(m->data);
+    }
+  };
+  auto ws = connect("/echo", options);
+  EXPECT_THROW((void)ws->read_message(), std::logic_error);
+  run_sync([&]() -> Task<> {
+    co_await ws->write_message("one");
+    co_await ws->write_message("two");
+    co_await ws->write_message("close:1000:done");
+    co_await closed;
+  });
+  EXPECT_EQ(got, (V{"one", "two", "None"}));
+  EXPECT_EQ(ws->close_code(), 1000);
+}
+
+TEST_F(WebSocketClientTest, ConcurrentReadsAreServedInOrder) {
+  auto ws = connect("/echo");
+  auto both = run_sync([&]() -> Task<V> {
+    auto first = spawn(ws->read_message());
+    auto second = spawn(ws->read_message());
+    co_await ws->write_message("a");
+    co_await ws->write_message("b");
+    auto a = co_await first;
+    auto b = co_await second;
+    co_return V{a->data, b->data};
+  });
+  EXPECT_EQ(both, (V{"a", "b"}));
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, ServerCloseCodeAndReasonReachTheClient) {
+  auto ws = connect("/echo");
+  auto m = round_trip(*ws, "close:4001:bye now");
+  EXPECT_FALSE(m);
+  EXPECT_EQ(ws->close_code(), 4001);
+  EXPECT_EQ(ws->close_reason(), "bye now");
+  EXPECT_FALSE(ws->is_open());
+  settle();
+  EXPECT_EQ(g.close_code, 4001);  // our echo of the server's code
+}
+
+TEST_F(WebSocketClientTest, ClientCloseCodeAndReasonReachTheServer) {
+  auto ws = connect("/echo");
+  EXPECT_THROW(ws->close(999), std::invalid_argument);  // checked before anything is sent
+  EXPECT_TRUE(ws->is_open());
+  ws->close(4002, "client bye");
+  EXPECT_FALSE(ws->is_open());
+  EXPECT_FALSE(read(*ws));
+  settle();
+  EXPECT_EQ(g.close_code, 4002);
+  EXPECT_EQ(g.close_reason, "client bye");
+  EXPECT_EQ(ws->close_code(), 4002);  // the server echoes the code
+}
+
+TEST_F(WebSocketClientTest, CloseWithoutCodeSendsAnEmptyCloseFrame) {
+  auto ws = connect("/echo");
+  ws->close();
+  EXPECT_FALSE(read(*ws));
+  settle();
+  EXPECT_EQ(g.close_code, std::nullopt);
+  EXPECT_EQ(ws->close_code(), std::nullopt);
+}
+
+TEST_F(WebSocketClientTest, ReadMessageAfterCloseReturnsEmptyEveryTime) {
+  auto ws = connect("/echo");
+  EXPECT_FALSE(round_trip(*ws, "close:1000:x"));
+  EXPECT_FALSE(read(*ws));
+  EXPECT_FALSE(read(*ws));
+}
+
+TEST_F(WebSocketClientTest, WriteAndPingAfterCloseRaise) {
+  auto ws = connect("/echo");
+  ws->close(1000);
+  EXPECT_THROW((void)ws->write_message("late"), websocket::WebSocketClosedError);
+  EXPECT_THROW(ws->ping(), websocket::WebSocketClosedError);
+  EXPECT_FALSE(read(*ws));
+}
+
+TEST_F(WebSocketClientTest, MessagesReceivedBeforeTheCloseAreStillRead) {
+  auto ws = connect("/echo");
+  run_sync([&]() -> Task<> {
+    co_await ws->write_message("first");
+    co_await ws->write_message("close:1000:after first");
+    co_await sleep(50ms);
+  });
+  auto m = read(*ws);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "first");
+  EXPECT_FALSE(read(*ws));
+  EXPECT_EQ(ws->close_reason(), "after first");
+}
+
+// ---- pings ----------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, ClientPingReachesTheServer) {
+  auto ws = connect("/echo");
+  ws->ping("client-ping");
+  EXPECT_THROW(ws->ping(std::string(126, 'p')), std::invalid_argument);
+  auto m = round_trip(*ws, "after");  // the ping went first
+  ASSERT_TRUE(m);
+  EXPECT_EQ(g.events, (V{"ping:client-ping"}));
+}
+
+TEST_F(WebSocketClientTest, ServerPingIsAnsweredWithItsPayload) {
+  auto ws = connect("/echo");
+  run_sync([&]() -> Task<> { co_await ws->write_message("ping"); });
+  ASSERT_TRUE(round_trip(*ws, "sync"));
+  EXPECT_EQ(g.events, (V{"pong:server-ping"}));
+}
+
+TEST_F(WebSocketClientTest, PingIntervalSendsKeepalivePings) {
+  WebSocketConnectOptions options;
+  options.ping_interval = 30ms;
+  auto ws = connect("/echo", options);
+  settle(Duration(0.2));
+  EXPECT_GE(g.events.size(), 3u);
+  for (const auto& e : g.events) EXPECT_EQ(e, "ping:");
+  EXPECT_TRUE(ws->is_open());  // the server's pongs arrived in time
+}
+
+// ---- subprotocols, headers ------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, SubprotocolIsOfferedAndSelected) {
+  WebSocketConnectOptions options;
+  options.subprotocols = {"goodbye", "chat"};
+  auto ws = connect("/sub", options);
+  EXPECT_EQ(ws->selected_subprotocol(), "chat");
+  EXPECT_EQ(ws->headers().get("Sec-WebSocket-Protocol", ""), "chat");
+  EXPECT_EQ(g.events, (V{"offered:goodbye;chat;"}));
+}
+
+TEST_F(WebSocketClientTest, NoSubprotocolWhenNoneIsChosen) {
+  WebSocketConnectOptions options;
+  options.subprotocols = {"other"};
+  auto ws = connect("/sub", options);
+  EXPECT_EQ(ws->selected_subprotocol(), "");
+  auto plain = connect("/sub");
+  EXPECT_EQ(plain->selected_subprotocol(), "");
+  EXPECT_EQ(g.events, (V{"offered:other;", "offered:"}));
+}
+
+TEST_F(WebSocketClientTest, RequestHeadersAreSent) {
+  HTTPRequest request(ws_url("/echo"));
+  request.headers.add("X-Test", "hello");
+  auto ws = run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request); });
+  auto m = round_trip(*ws, "header");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "hello");
+}
+
+// ---- permessage-deflate ---------------------------------------------------------------------
+
+struct DeflateCase {
+  std::string name;
+  std::function<void(CompressionOptions&)> set;
+  std::string path;
+  std::string offer;   // the Sec-WebSocket-Extensions we send
+  std::string answer;  // the server's
+};
+
+TEST_F(WebSocketClientTest, CompressionIsNegotiatedForEachParameter) {
+  const std::vector<DeflateCase> cases = {
+      {"default", [](CompressionOptions&) {}, "/deflate",
+       "permessage-deflate; client_max_window_bits", "permessage-deflate"},
+      {"server_no_context_takeover",
+       [](CompressionOptions& o) { o.set_server_no_context_takeover(true); }, "/deflate",
+       "permessage-deflate; server_no_context_takeover; client_max_window_bits",
+       "permessage-deflate; server_no_context_takeover"},
+      {"client_no_context_takeover",
+       [](CompressionOptions& o) { o.set_client_no_context_takeover(true); }, "/deflate",
+       "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+       "permessage-deflate; client_no_context_takeover"},
+      {"server_max_window_bits", [](CompressionOptions& o) { o.set_server_max_window_bits(10); },
+       "/deflate", "permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+       "permessage-deflate; server_max_window_bits=10"},
+      {"client_max_window_bits", [](CompressionOptions& o) { o.set_client_max_window_bits(9); },
+       "/deflate", "permessage-deflate; client_max_window_bits=9",
+       "permessage-deflate; client_max_window_bits=9"},
+      {"client_max_window_bits=8", [](CompressionOptions& o) { o.set_client_max_window_bits(8); },
+       "/deflate", "permessage-deflate; client_max_window_bits=8",
+       "permessage-deflate; client_max_window_bits=8"},
+      {"forced server_no_context_takeover", [](CompressionOptions&) {}, "/deflate-nct",
+       "permessage-deflate; client_max_window_bits",
+       "permessage-deflate; server_no_context_takeover"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    CompressionOptions compression;
+    c.set(compression);
+    WebSocketConnectOptions options;
+    options.compression_options = compression;
+    auto ws = connect(c.path, options);
+    EXPECT_EQ(g.extensions, c.offer);
+    EXPECT_EQ(ws->headers().get("Sec-WebSocket-Extensions", ""), c.answer);
+    EXPECT_TRUE(ws->compressed());
+    // Repeated, compressible messages: context takeover (or not) matters from the second.
+    std::string text;
+    for (int i = 0; i < 2000; ++i) text += "message " + std::to_string(i % 17) + " ";
+    for (int i = 0; i < 4; ++i) {
+      auto m = round_trip(*ws, text);
+      ASSERT_TRUE(m);
+      EXPECT_EQ(m->data, text);
+      auto b = round_trip(*ws, std::string(5000, static_cast<char>(i)), true);
+      ASSERT_TRUE(b);
+      EXPECT_EQ(b->data, std::string(5000, static_cast<char>(i)));
+      EXPECT_TRUE(b->binary);
+    }
+    auto e = round_trip(*ws, "");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->data, "");
+    ws->close(1000);
+    EXPECT_FALSE(read(*ws));
+    EXPECT_EQ(ws->close_code(), 1000);
+  }
+}
+
+TEST_F(WebSocketClientTest, NoCompressionWhenNotOfferedOrNotAccepted) {
+  auto plain = connect("/deflate");
+  EXPECT_FALSE(plain->compressed());
+  EXPECT_EQ(g.extensions, "");
+  WebSocketConnectOptions options;
+  options.compression_options = CompressionOptions();
+  auto declined = connect("/echo", options);  // a server without compression
+  EXPECT_FALSE(declined->compressed());
+  auto m = round_trip(*declined, "still works");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "still works");
+}
+
+TEST_F(WebSocketClientTest, BadCompressionOptionsAreInvalidArguments) {
+  CompressionOptions bad;
+  bad.set_client_max_window_bits(16);
+  WebSocketConnectOptions options;
+  options.compression_options = bad;
+  auto e = connect_error(ws_url("/deflate"), options);
+  expect_error<std::invalid_argument>(e);
+}
+
+// ---- limits ---------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, MessageOverMaxMessageSizeIsClosedWith1009) {
+  WebSocketConnectOptions options;
+  options.max_message_size = 1000;
+  auto ws = connect("/echo", options);
+  auto ok = round_trip(*ws, "big:1000");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->data.size(), 1000u);
+  EXPECT_FALSE(round_trip(*ws, "big:1001"));
+  settle();
+  EXPECT_EQ(g.close_code, 1009);
+}
+
+TEST_F(WebSocketClientTest, CompressedMessageOverMaxMessageSizeIsClosedWith1009) {
+  WebSocketConnectOptions options;
+  options.max_message_size = 100000;
+  options.compression_options = CompressionOptions();
+  auto ws = connect("/deflate", options);
+  ASSERT_TRUE(ws->compressed());
+  EXPECT_FALSE(round_trip(*ws, "big:200000"));  // 200 KB of 'x' inflate past the limit
+  settle();
+  EXPECT_EQ(g.close_code, 1009);
+}
+
+TEST_F(WebSocketClientTest, DefaultMaxMessageSizeIsTenMebibytes) {
+  EXPECT_EQ(WebSocketConnectOptions().max_message_size, 10u * 1024 * 1024);
+}
+
+// ---- handshake failures ---------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, NotFoundIsAnHTTPClientErrorWithItsCode) {
+  auto e = expect_error<HTTPClientError>(connect_error(ws_url("/nowhere"), {}));
+  EXPECT_EQ(e.code(), 404);
+  ASSERT_TRUE(e.response());
+  EXPECT_EQ(e.response()->code, 404);
+}
+
+TEST_F(WebSocketClientTest, NonWebSocketSuccessIsAWebSocketError) {
+  auto e = expect_error<websocket::WebSocketError>(connect_error(ws_url("/plain"), {}));
+  EXPECT_NE(std::string(e.what()).find("Non-websocket response"), std::string::npos) << e.what();
+}
+
+TEST_F(WebSocketClientTest, ConnectionRefusedIs599) {
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  ::close(fd);
+  auto e = expect_error<HTTPClientError>(
+      connect_error("ws://127.0.0.1:" + std::to_string(port) + "/", {}));
+  EXPECT_EQ(e.code(), 599);
+}
+
+TEST_F(WebSocketClientTest, BadUrlIsAnInvalidArgument) {
+  expect_error<std::invalid_argument>(connect_error(std::string("ftp://127.0.0.1/"), {}));
+  expect_error<std::invalid_argument>(connect_error(std::string("ws://"), {}));
+}
+
+// A listener that never accepts: the kernel completes TCP, nothing ever answers.
+TEST_F(WebSocketClientTest, RequestTimeoutWhenTheServerNeverAnswers) {
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  WebSocketConnectOptions options;
+  options.request_timeout = 100ms;
+  const double start = io_loop().time();
+  auto e = expect_error<HTTPClientError>(
+      connect_error("ws://127.0.0.1:" + std::to_string(port) + "/", options));
+  EXPECT_EQ(e.code(), 599);
+  EXPECT_EQ(e.message(), "Timeout during request");
+  EXPECT_LT(io_loop().time() - start, 2.0);
+  ::close(fd);
+}
+
+TEST_F(WebSocketClientTest, ConnectTimeoutCoversTheTlsHandshake) {
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  WebSocketConnectOptions options;
+  options.connect_timeout = 100ms;
+  const double start = io_loop().time();
+  auto e = expect_error<HTTPClientError>(
+      connect_error("wss://127.0.0.1:" + std::to_string(port) + "/", options));
+  EXPECT_EQ(e.code(), 599);
+  EXPECT_EQ(e.message(), "Timeout while connecting");
+  EXPECT_LT(io_loop().time() - start, 2.0);
+  ::close(fd);
+}
+
+// ---- proxies --------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, ConnectsThroughTheProxyWithConnect) {
+  tornado::test::TinyProxy proxy;
+  proxy.required_auth = "Basic " + httputil::encode_basic_auth("u", "p");
+  HTTPRequest request(ws_url("/echo"));
+  request.proxy_host = "127.0.0.1";
+  request.proxy_port = proxy.port();
+  auto refused = expect_error<HTTPClientError>(connect_error(request, {}));
+  EXPECT_EQ(refused.code(), 599);
+  EXPECT_NE(refused.message().find("407"), std::string::npos) << refused.message();
+  request.proxy_username = "u";
+  request.proxy_password = "p";
+  auto ws = run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request); });
+  auto m = round_trip(*ws, "via proxy");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "via proxy");
+  ASSERT_EQ(proxy.request_lines.size(), 2u);
+  EXPECT_EQ(proxy.request_lines[1],
+            "CONNECT 127.0.0.1:" + std::to_string(get_http_port()) + " HTTP/1.1");
+}
+
+// ---- lifetime -------------------------------------------------------------------------------
+
+TEST_F(WebSocketClientTest, DestroyedWhileAReadIsPending) {
+  auto ws = connect("/echo");
+  auto result = run_sync([&]() -> Task<bool> {
+    auto pending = spawn(ws->read_message());
+    co_await sleep(10ms);
+    ws.reset();  // the read ends with nullopt; the connection closes with 1001
+    auto m = co_await pending;
+    co_return m.has_value();
+  });
+  EXPECT_FALSE(result);
+  settle(Duration(0.05));
+  EXPECT_EQ(g.close_code, 1001);
+}
+
+TEST_F(WebSocketClientTest, DestroyedWithAMessageBuffered) {
+  auto ws = connect("/echo");
+  run_sync([&]() -> Task<> {
+    co_await ws->write_message("unread");
+    co_await sleep(20ms);
+  });
+  ws.reset();
+  settle(Duration(0.05));
+  EXPECT_EQ(g.close_code, 1001);
+}
+
+}  // namespace
+
+// A loop destroyed while a client connection (and its server) are open: the connection
+// object, destroyed later, must not touch the dead loop.
+TEST(WebSocketClientLifetime, LoopDestroyedWithAnOpenClient) {
+  Conn ws;
+  {
+    IOLoop loop(true);
+    auto app = std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{{"/echo", web::handler<Echo>()}});
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    HTTPServer server(app);
+    server.add_socket(fd);
+    ws = loop.run_sync([port]() -> Task<Conn> {
+      return websocket::websocket_connect("ws://127.0.0.1:" + std::to_string(port) + "/echo");
+    });
+    auto pending = spawn(ws->read_message());
+    loop.run_sync([&]() -> Task<> {
+      co_await ws->write_message("x");
+      co_await sleep(10ms);
+    });
+    (void)pending;
+  }
+  EXPECT_FALSE(ws->is_open());
+  EXPECT_THROW((void)ws->write_message("after"), websocket::WebSocketClosedError);
+  ws.reset();
+}
+
+// wss:// with certificate checks.
+class WebSocketClientTlsTest : public tornado::testing::AsyncHTTPSTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{{"/echo", web::handler<Echo>()}});
+  }
+  std::string wss_url() { return "wss://localhost:" + std::to_string(get_http_port()) + "/echo"; }
+};
+
+TEST_F(WebSocketClientTlsTest, TrustedCertificateConnects) {
+  HTTPRequest request(wss_url());
+  request.ca_certs = get_ssl_certfile();
+  auto ws = run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request); });
+  auto m = run_sync([&]() -> Task<std::optional<WebSocketMessage>> {
+    co_await ws->write_message("secure");
+    co_return co_await ws->read_message();
+  });
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "secure");
+}
+
+TEST_F(WebSocketClientTlsTest, UntrustedCertificateFails) {
+  HTTPRequest request(wss_url());  // the system store does not know the test certificate
+  try {
+    (void)run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request); });
+    ADD_FAILURE() << "connected to an untrusted server";
+  } catch (const HTTPClientError& e) {
+    EXPECT_EQ(e.code(), 599);
+    EXPECT_NE(std::string(e.what()).find("certificate"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(WebSocketClientTlsTest, WssThroughAProxy) {
+  tornado::test::TinyProxy proxy;
+  HTTPRequest request(wss_url());
+  request.ca_certs = get_ssl_certfile();
+  request.proxy_host = "127.0.0.1";
+  request.proxy_port = proxy.port();
+  auto ws = run_sync([&]() -> Task<Conn> { return websocket::websocket_connect(request); });
+  auto m = run_sync([&]() -> Task<std::optional<WebSocketMessage>> {
+    co_await ws->write_message("tunnelled");
+    co_return co_await ws->read_message();
+  });
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data, "tunnelled");
+  ASSERT_EQ(proxy.request_lines.size(), 1u);
+  EXPECT_EQ(proxy.request_lines[0],
+            "CONNECT localhost:" + std::to_string(get_http_port()) + " HTTP/1.1");
+}
