@@ -28,6 +28,12 @@ add_executable(interop_websocket_server ${CMAKE_CURRENT_SOURCE_DIR}/interop/webs
 target_compile_options(interop_websocket_server PRIVATE ${TORNADO_WARNINGS})
 target_link_libraries(interop_websocket_server PRIVATE tornado)
 
+# Our WebSocket client against python3-websockets, Python Tornado and node ws servers
+# (test_websocket_client_peers.py; node ws also as a client of interop_websocket_server).
+add_executable(interop_websocket_client ${CMAKE_CURRENT_SOURCE_DIR}/interop/websocket_client.cpp)
+target_compile_options(interop_websocket_client PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(interop_websocket_client PRIVATE tornado)
+
 file(GLOB INTEROP_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/interop/test_*.py)
 foreach(script ${INTEROP_SCRIPTS})
   get_filename_component(name ${script} NAME_WE)
@@ -37,5 +43,5 @@ foreach(script ${INTEROP_SCRIPTS})
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
     TIMEOUT 120
-    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>;INTEROP_WEBSOCKET_SERVER=$<TARGET_FILE:interop_websocket_server>")
+    ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>;INTEROP_WEBSOCKET_SERVER=$<TARGET_FILE:interop_websocket_server>;INTEROP_WEBSOCKET_CLIENT=$<TARGET_FILE:interop_websocket_client>;NODE_PATH=/usr/share/nodejs")
 endforeach()
