@@ -73,7 +73,7 @@ IOStream::WriteAwaiter ClientConnection::send_frame(Opcode opcode, std::string_v
   if (RAND_bytes(key, 4) != 1) throw std::runtime_error("RAND_bytes failed");
   std::string frame(kMaxFrameHeader + payload.size(), '\0');
   const std::size_t n = encode_frame_header(frame.data(), opcode, payload.size(), true, rsv1, key);
-  std::memcpy(frame.data() + n, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(frame.data() + n, payload.data(), payload.size());
   apply_mask(frame.data() + n, payload.size(), key, 0);
   frame.resize(n + payload.size());
   return stream->write(std::move(frame));
