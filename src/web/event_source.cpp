@@ -79,15 +79,10 @@ Task<> EventSourceHandler::get() {
   set_header("X-Accel-Buffering", "no");  // nginx: pass events on as they come
   (void)flush();                          // the head, now
   chunked_ = http1->chunking_output();
-  const bool head = req.method == "HEAD";
   stream_ = http1->detach();
   req.connection = nullptr;
   mark_finished();
   log_request();
-  if (head) {
-    stream_->close();
-    co_return;
-  }
   arm_heartbeat();
   std::exception_ptr error;
   try {
