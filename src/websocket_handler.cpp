@@ -7,6 +7,7 @@
 #include "internal/websocket_deflate.h"
 #include "internal/websocket_frame.h"
 #include "internal/websocket_handshake.h"
+#include "internal/pubsub_state.h"
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
@@ -146,7 +147,9 @@ using detail::FrameEvent;
 using detail::Opcode;
 
 WebSocketHandler::WebSocketHandler() = default;
-WebSocketHandler::~WebSocketHandler() = default;
+WebSocketHandler::~WebSocketHandler() {
+  if (hub_sink_) hub_sink_->detach();
+}
 
 // ---- defaults of the hooks ----------------------------------------------------------------
 
@@ -357,6 +360,7 @@ Task<> WebSocketHandler::run() {
 void WebSocketHandler::finish_connection() noexcept {
   conn_->state = detail::WebSocketConnection::State::kClosed;
   conn_->remove_timers();
+  if (hub_sink_) hub_sink_->detach();  // its subscriptions end with the connection
   try {
     on_close();
   } catch (...) {
@@ -415,6 +419,24 @@ void WebSocketHandler::ping(std::string_view data) {
     (void)conn_->send_frame(Opcode::kPing, data);
   } catch (const StreamClosedError&) {
     throw WebSocketClosedError();
+  }
+}
+
+std::size_t WebSocketHandler::buffered_amount() const noexcept {
+  return conn_ ? conn_->stream->write_buffer_size() : 0;
+}
+
+std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->stream; }
+
+void WebSocketHandler::send_prepared(const pubsub::Message& message) {
+  if (!is_open()) throw WebSocketClosedError();
+  auto& c = *conn_;
+  if (!c.deflater) {
+    (void)c.stream->write(message.websocket_frame());
+  } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
+    (void)c.stream->write(message.websocket_deflated_frame());
+  } else {
+    (void)write_message(message.data(), message.binary());  // this connection's own context
   }
 }
 

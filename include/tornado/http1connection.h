@@ -103,6 +103,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // and without reading from it again, and the connection's close callbacks are dropped.
   std::shared_ptr<IOStream> detach();
   bool detached() const noexcept { return detached_; }
+  // The response's body is sent chunked (decided by write_headers: an HTTP/1.1 request and
+  // a response with a body and no Content-Length).
+  bool chunking_output() const noexcept { return chunking_output_; }
   IOStream& stream() noexcept { return *stream_; }
   const HTTP1ConnectionParameters& params() const noexcept { return *params_; }
 

@@ -33,5 +33,6 @@
 #include "tornado/web/gzip.h"
 #include "tornado/web/request_handler.h"
 #include "tornado/web/settings.h"
+#include "tornado/web/event_source.h"
 #include "tornado/web/static.h"
 #include "tornado/web/ui_module.h"

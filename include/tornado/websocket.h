@@ -40,6 +40,14 @@
 #include "tornado/task.h"
 #include "tornado/web.h"
 
+namespace tornado::pubsub {
+class Message;
+namespace detail {
+class Sink;
+class WebSocketSink;
+}  // namespace detail
+}  // namespace tornado::pubsub
+
 namespace tornado::websocket {
 
 class WebSocketError : public std::runtime_error {
@@ -201,15 +209,23 @@ class WebSocketHandler : public web::RequestHandler {
   const std::string& selected_subprotocol() const noexcept { return subprotocol_; }
   // The connection is open (handshake done, no close frame sent or received).
   bool is_open() const noexcept;
+  // Bytes written and not yet handed to the kernel (the browser's bufferedAmount).
+  std::size_t buffered_amount() const noexcept;
 
  private:
   friend struct detail::WebSocketConnection;
+  friend class pubsub::detail::WebSocketSink;
+  // The hub's writes: a message framed once for every subscriber (deflated once too when
+  // this connection compresses each message alone with a 15-bit window).
+  void send_prepared(const pubsub::Message& message);
+  std::shared_ptr<IOStream> hub_stream() const;
   void handshake_failed(int status, const char* message);
   bool accept_handshake();
   Task<> run();
   void finish_connection() noexcept;
 
   std::unique_ptr<detail::WebSocketConnection> conn_;
+  std::shared_ptr<pubsub::detail::Sink> hub_sink_;  // while subscribed to hub topics
   std::optional<int> close_code_;
   std::string close_reason_;
   std::string subprotocol_;

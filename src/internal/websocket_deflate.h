@@ -93,6 +93,8 @@ class Deflater {
   // Appends the compressed message (sync flush, without its 00 00 FF FF tail) to `out`.
   void compress(std::string_view message, std::string& out);
   bool holds_state() const noexcept { return z_ != nullptr; }
+  bool no_context_takeover() const noexcept { return no_context_takeover_; }
+  int window_bits() const noexcept { return window_bits_; }
 
  private:
   z_stream* z_ = nullptr;  // context takeover only

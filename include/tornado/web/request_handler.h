@@ -315,6 +315,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   friend class Application;
   friend class detail::RequestDispatcher;
   friend class HandlerFactory;
+  friend class EventSourceHandler;  // its response outlives the request/response cycle
 
   // The synchronous steps before prepare(): initialize, transforms, the method and UTF-8
   // checks, the body, XSRF. Throws what ends the request (HTTPError, ...).

@@ -1,0 +1,231 @@
+// tornado/pubsub.h — a hub of topics: publish once, deliver to every subscriber on every
+// loop thread of the process (WebSocket connections, Server-Sent Events streams, callbacks),
+// with a bound per slow subscriber, optional history with recovery, and presence.
+//
+//   pubsub::Hub& hub = pubsub::Hub::instance();       // or a Hub of your own
+//   struct Room : websocket::WebSocketHandler {
+//     pubsub::Subscription sub;
+//     Task<> open() override {
+//       sub = pubsub::Hub::instance().subscribe("room:" + path_arg(0), *this);
+//       co_return;
+//     }
+//     Task<> on_message(std::string m, bool) override {
+//       pubsub::Hub::instance().publish("room:" + path_arg(0), m);
+//       co_return;
+//     }
+//   };
+//
+// A message is encoded once (its WebSocket frame, its deflated frame for subscribers that
+// negotiated no-context-takeover compression, its SSE event) into one immutable,
+// reference-counted Message shared by every subscriber on every thread. Each subscriber
+// receives a topic's messages once, in publish order (a total order per topic, the order of
+// their offsets), on its own loop thread. See docs/pubsub.md for the guarantees.
+//
+// Thread rules: publish, configure, subscriber_count, members and stats from any thread;
+// subscribe and Subscription on the subscriber's loop thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tornado/ioloop.h"
+
+namespace tornado::websocket {
+class WebSocketHandler;
+}
+namespace tornado::web {
+class EventSourceHandler;
+}
+
+namespace tornado::pubsub {
+
+// Where a message sits in its topic's stream: the topic's epoch (a random number drawn when
+// the topic's stream began; a new epoch means earlier positions cannot be recovered) and the
+// message's offset (1, 2, 3, ... in publish order). Text form "<epoch hex>-<offset>", which
+// is also the SSE event id and so comes back as Last-Event-ID.
+struct StreamPosition {
+  uint64_t epoch = 0;
+  uint64_t offset = 0;
+  std::string to_string() const;
+  static std::optional<StreamPosition> parse(std::string_view text) noexcept;
+  friend bool operator==(const StreamPosition&, const StreamPosition&) = default;
+};
+
+// What happens to a message for a subscriber whose unsent bytes would pass the topic's
+// max_pending_bytes.
+enum class SlowConsumerPolicy : uint8_t {
+  kDisconnect,  // close the subscriber (WebSocket code/reason below; SSE: end the stream)
+  kDropNewest,  // the new message is not sent to it
+  kDropOldest,  // its oldest queued messages of this topic are dropped to make room
+  kConflate,    // a queued message with the same key is replaced (dashboards); otherwise as
+                // kDropOldest. With this policy a message replaces a queued one of the same
+                // key even below the limit: only the latest value per key is worth sending.
+};
+
+struct TopicOptions {
+  SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::kDisconnect;
+  // Unsent bytes per subscriber connection (its socket queue plus its hub backlog).
+  std::size_t max_pending_bytes = 1024 * 1024;
+  int disconnect_code = 1008;  // policy violation; 4000-4999 also allowed
+  std::string disconnect_reason = "slow consumer";
+  // History kept for recovery: the last history_size messages (0: no history), and with a
+  // history_ttl only those younger than it.
+  std::size_t history_size = 0;
+  std::optional<Duration> history_ttl;
+  // Keep a member list (client id and info) and publish join/leave events on the topic
+  // presence_topic(topic). Counts are kept for every topic.
+  bool track_members = false;
+};
+
+namespace detail {
+struct Topic;
+struct LocalTopic;
+struct SubscriptionState;
+struct HubState;
+class Sink;
+}  // namespace detail
+
+// One published message, immutable and shared by every subscriber.
+class Message {
+ public:
+  Message(std::string topic, std::string data, bool binary, std::string key);
+  const std::string& topic() const noexcept { return topic_; }
+  std::string_view data() const noexcept;
+  bool binary() const noexcept { return binary_; }
+  // The conflation key ("" when none was given).
+  const std::string& key() const noexcept { return key_; }
+  StreamPosition position() const noexcept { return position_; }
+
+  // Encodings, each made once, by the first subscriber (any thread) that needs it.
+  // A server WebSocket frame (FIN, unmasked) holding data().
+  std::string_view websocket_frame() const noexcept { return frame_; }
+  // The same message deflated alone (RFC 7692, no context takeover, 15-bit window), RSV1 set.
+  std::string_view websocket_deflated_frame() const;
+  // "id: <position>\ndata: <line>\n...\n\n" (data split at CR, LF and CRLF).
+  std::string_view sse_event() const;
+
+ private:
+  friend struct detail::Topic;  // stamps the position when it publishes
+  std::string topic_;
+  std::string frame_;  // header + data: data() is its tail
+  std::size_t header_size_;
+  std::string key_;
+  bool binary_;
+  StreamPosition position_;
+  mutable std::once_flag deflated_once_;
+  mutable std::string deflated_;
+  mutable std::once_flag sse_once_;
+  mutable std::string sse_;
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+// A presence member: who is subscribed (one client may hold several subscriptions; it is
+// listed once, joining with its first and leaving with its last).
+struct Member {
+  std::string client_id;
+  nlohmann::json info;
+};
+
+enum class Recovery : uint8_t {
+  kNotRequested,   // no position was given
+  kRecovered,      // every message after the position was delivered (possibly none)
+  kUnrecoverable,  // the position is from another epoch or older than the history: the
+                   // subscriber missed messages that are gone (it must reload its state)
+};
+
+struct SubscribeOptions {
+  // Recover: deliver the messages after this position first (from the history).
+  std::optional<StreamPosition> since;
+  // Presence: for topics with track_members.
+  std::optional<Member> member;
+};
+
+
+// A subscription: ends when cancelled or destroyed (loop thread only). Move-only.
+class Subscription {
+ public:
+  Subscription() = default;
+  Subscription(Subscription&&) noexcept = default;
+  Subscription& operator=(Subscription&& other) noexcept;
+  ~Subscription();
+  void cancel() noexcept;
+  bool active() const noexcept;
+  explicit operator bool() const noexcept { return active(); }
+  // The result of the recovery asked for in SubscribeOptions::since.
+  Recovery recovery() const noexcept;
+  // The topic's position when the subscription began (after any recovered messages): what
+  // a client keeps to recover from when it has received nothing yet.
+  StreamPosition position() const noexcept;
+
+ private:
+  friend class Hub;
+  explicit Subscription(std::shared_ptr<detail::SubscriptionState> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::SubscriptionState> state_;
+};
+
+struct TopicStats {
+  std::size_t subscribers = 0;  // on every loop thread
+  uint64_t published = 0;
+  uint64_t dropped = 0;         // messages not sent to a subscriber (drop/conflate policies)
+  uint64_t disconnected = 0;    // subscribers closed by the disconnect policy
+  uint64_t undeliverable = 0;   // binary messages not sent to SSE subscribers (text only)
+  StreamPosition position;      // of the last message published
+};
+
+class Hub {
+ public:
+  Hub();
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // The process's hub (made on first use, never destroyed).
+  static Hub& instance();
+
+  // Options for one topic (replacing those it had; history already kept is trimmed to the
+  // new bounds at the next publish), and the options of topics never configured.
+  void configure(std::string_view topic, TopicOptions options);
+  void set_default_options(TopicOptions options);
+
+  // Publishes to every subscriber of `topic`, on every loop thread; returns the message's
+  // position. Text must be valid UTF-8 (std::invalid_argument). `key` names what the message
+  // updates, for the conflate policy. Any thread; never blocks on a subscriber.
+  StreamPosition publish(std::string_view topic, std::string_view data, bool binary = false,
+                         std::string_view key = {});
+
+  // Subscribes a WebSocket connection (open() or later), an SSE stream, or a callback (run on
+  // the current loop with each message). WebSocket and SSE subscriptions end by themselves
+  // when their connection closes; the callback's when cancelled.
+  Subscription subscribe(std::string_view topic, websocket::WebSocketHandler& connection,
+                         SubscribeOptions options = {});
+  Subscription subscribe(std::string_view topic, web::EventSourceHandler& stream,
+                         SubscribeOptions options = {});
+  Subscription subscribe(std::string_view topic, std::function<void(const MessagePtr&)> callback,
+                         SubscribeOptions options = {});
+
+  // Subscribers of `topic` on every thread, in O(1).
+  std::size_t subscriber_count(std::string_view topic) const;
+  // The members of a track_members topic, each once.
+  std::vector<Member> members(std::string_view topic) const;
+  TopicStats stats(std::string_view topic) const;
+  // The topic presence events of `topic` are published on: JSON text
+  // {"event":"join"|"leave","client_id":...,"info":...}.
+  static std::string presence_topic(std::string_view topic);
+
+ private:
+  Subscription subscribe_impl(std::string_view topic, std::shared_ptr<detail::SubscriptionState> s,
+                              SubscribeOptions& options);
+  std::shared_ptr<detail::HubState> state_;
+};
+
+}  // namespace tornado::pubsub

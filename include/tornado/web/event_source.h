@@ -1,0 +1,102 @@
+// tornado/web/event_source.h — Server-Sent Events (the WHATWG EventSource stream), a
+// RequestHandler that keeps its response open and sends events. Tornado leaves SSE to user
+// code; this is what such code does, done once.
+//
+//   struct Clock : web::EventSourceHandler {
+//     Task<> open() override {                          // last_event_id(): a reconnect's
+//       for (int i = 0; is_open(); ++i) {
+//         co_await send(std::to_string(i), "tick");     // waits until handed to the kernel
+//         co_await gen::sleep(1s);
+//       }
+//     }
+//   };
+//
+// get() is the stream: 200 with Content-Type: text/event-stream and Cache-Control: no-cache,
+// sent at once; then open(); the handler lives until the client goes away or close() is
+// called, whether or not open() is still running. A comment line is sent every
+// heartbeat_interval() while the stream is idle, so that proxies keep it open and a lost
+// client is noticed. The stream is taken from the HTTP/1.1 connection (like a WebSocket), so
+// the connection serves no further request; the response body is chunked for HTTP/1.1
+// clients and ends at the close for HTTP/1.0 ones.
+//
+// A handler may subscribe itself to a pubsub::Hub topic: each message becomes an event whose
+// id is the message's stream position, so a reconnecting browser's Last-Event-ID recovers
+// what it missed (docs/sse.md).
+//
+// Thread rule: loop thread only (the handler's loop).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tornado/iostream.h"
+#include "tornado/web/request_handler.h"
+
+namespace tornado::pubsub::detail {
+class Sink;
+class EventSourceSink;
+}  // namespace tornado::pubsub::detail
+
+namespace tornado::web {
+
+class EventSourceHandler : public RequestHandler {
+ public:
+  EventSourceHandler();
+  ~EventSourceHandler() override;
+
+  // The stream. Not to be overridden.
+  Task<> get() final;
+
+  // ---- what a handler overrides ----
+  // After the response head was sent. May run as long as the stream is open (a producer
+  // loop), or return at once and leave the sending to others (a hub subscription, timers).
+  // An exception is logged and ends the stream.
+  virtual Task<> open();
+  // Once, when the stream ended (the client went away, close(), or an error).
+  virtual void on_close() {}
+  // How often a comment is sent while no event is (default 15 s; nullopt: never).
+  virtual std::optional<Duration> heartbeat_interval() const;
+
+  // ---- what a handler calls ----
+  // Sends one event: `data` split into data lines at CR, LF and CRLF (the browser joins them
+  // with LF), with an event type, an id (the browser's Last-Event-ID from then on) and a
+  // reconnection delay when given. event and id must not hold CR, LF or NUL
+  // (std::invalid_argument). Awaiting the result waits until the event was handed to the
+  // kernel (backpressure); it raises StreamClosedError if the stream ended first, as does
+  // send() at once on an ended stream.
+  IOStream::WriteAwaiter send(std::string_view data, std::string_view event = {},
+                              std::string_view id = {}, std::optional<Duration> retry = {});
+  // A comment line (": text"), ignored by the browser.
+  IOStream::WriteAwaiter send_comment(std::string_view text = {});
+  // Ends the stream: what is queued is flushed (bounded by 5 s), then the connection closes.
+  // The browser reconnects after its retry delay unless the page closes it; a server that
+  // wants it gone answers the reconnect with 204.
+  void close();
+
+  bool is_open() const noexcept;
+  // The Last-Event-ID request header of a reconnecting client (nullopt on a first connect).
+  const std::optional<std::string>& last_event_id() const noexcept { return last_event_id_; }
+  // Bytes queued and not yet handed to the kernel.
+  std::size_t buffered_amount() const noexcept;
+
+ private:
+  friend class pubsub::detail::EventSourceSink;
+  IOStream::WriteAwaiter write_body(std::string_view bytes);
+  Task<> watch_connection();
+  void end_stream() noexcept;
+  void arm_heartbeat();
+
+  std::shared_ptr<IOStream> stream_;
+  std::shared_ptr<pubsub::detail::Sink> hub_sink_;
+  std::optional<std::string> last_event_id_;
+  TimeoutHandle heartbeat_;
+  bool chunked_ = false;
+  bool ended_ = false;     // the stream is over for the handler (closed or closing)
+  bool sent_since_beat_ = false;
+  bool on_close_called_ = false;
+};
+
+}  // namespace tornado::web

@@ -1,0 +1,146 @@
+// The hub's shared state: topics (any thread, under their mutex), each topic's subscribers
+// per loop thread (touched only on that thread), subscriptions, and the sink that queues a
+// connection's messages behind its socket.
+//
+// Publishing takes the topic's mutex, numbers the message, keeps it in the history and
+// queues one callback per loop thread holding subscribers; each loop then hands the message
+// to its subscribers. Queuing under the mutex is what makes every subscriber see a topic's
+// messages in offset order. A subscriber also remembers the last offset it got, so a message
+// that arrives after a recovery already delivered it is skipped, not repeated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tornado/iostream.h"
+#include "tornado/pubsub.h"
+
+namespace tornado::pubsub::detail {
+
+struct HubState;
+
+struct HistoryEntry {
+  MessagePtr message;
+  std::chrono::steady_clock::time_point published;
+};
+
+// One loop thread's subscribers to one topic. Only that loop's thread touches `subs`.
+struct LocalTopic {
+  LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), loop(&l), ref(l.ref()) {}
+  void deliver(const MessagePtr& message);
+  void remove(SubscriptionState* s) noexcept;
+
+  std::shared_ptr<Topic> topic;
+  IOLoop* loop;  // identity only
+  LoopRef ref;
+  std::vector<SubscriptionState*> subs;
+  int delivering = 0;     // deliver() running: removals leave a hole, compacted after
+  bool has_holes = false;
+};
+
+struct Topic {
+  std::mutex mu;
+  std::string name;
+  std::weak_ptr<HubState> hub;
+  std::shared_ptr<const TopicOptions> options;
+  uint64_t epoch = 0;
+  uint64_t offset = 0;
+  std::deque<HistoryEntry> history;
+  std::vector<std::shared_ptr<LocalTopic>> locals;  // one per loop thread with subscribers
+  // client id -> (subscriptions, info); only with track_members
+  std::map<std::string, std::pair<std::size_t, nlohmann::json>, std::less<>> members;
+  std::atomic<std::size_t> subscribers{0};
+  std::atomic<uint64_t> published{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> disconnected{0};
+  std::atomic<uint64_t> undeliverable{0};
+
+  // Drops history past the options' bounds. Under mu.
+  void trim_history(std::chrono::steady_clock::time_point now);
+  // Numbers `message`, keeps it in the history and queues it on every loop thread with
+  // subscribers. Under mu.
+  MessagePtr publish_locked(std::shared_ptr<Message> message);
+};
+
+struct HubState {
+  mutable std::mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<Topic>> topics;
+  std::unordered_map<std::string, std::shared_ptr<const TopicOptions>> configured;
+  std::shared_ptr<const TopicOptions> defaults = std::make_shared<const TopicOptions>();
+
+  std::shared_ptr<Topic> find(std::string_view name) const;
+  std::shared_ptr<Topic> find_or_create(std::string_view name, const std::shared_ptr<HubState>& self);
+  std::shared_ptr<const TopicOptions> options_for(std::string_view name) const;  // under mu
+  // Forgets a topic with no subscribers and no history (its position starts a new epoch if
+  // it is used again).
+  void release_if_unused(const std::shared_ptr<Topic>& topic);
+};
+
+// What a WebSocket connection or an SSE stream does with the hub's messages: writes them to
+// its socket while the socket keeps up, else keeps them in a backlog (shared pointers, no
+// copies) that a pump moves to the socket as it drains, applying the topic's slow-consumer
+// policy when the unsent bytes would pass the limit. One sink per connection, shared by its
+// subscriptions; it outlives the handler while a pump runs (the handler detaches it).
+class Sink : public std::enable_shared_from_this<Sink> {
+ public:
+  enum class Outcome : uint8_t { kSent, kQueued, kDropped, kDisconnected, kClosed, kSkipped };
+  virtual ~Sink() = default;
+
+  // One message for this connection under `options`' policy.
+  Outcome offer(const MessagePtr& message, const TopicOptions& options, uint64_t& dropped);
+  // The connection ended (or its handler is going away): its subscriptions end, the backlog
+  // is dropped and nothing more is written.
+  void detach() noexcept;
+  void add_subscription(SubscriptionState* s) { subscriptions_.push_back(s); }
+  void remove_subscription(SubscriptionState* s) noexcept;
+  bool attached() const noexcept { return attached_; }
+
+ protected:
+  explicit Sink(std::shared_ptr<IOStream> stream) : stream_(std::move(stream)) {}
+  virtual bool writable() const noexcept = 0;        // the connection is open
+  virtual bool accepts(const Message&) const noexcept { return true; }
+  virtual std::size_t size_of(const Message& m) const noexcept = 0;
+  virtual void write(const Message& m) = 0;          // into the stream's queue
+  virtual void disconnect(int code, const std::string& reason) = 0;
+  bool attached_ = true;
+  std::shared_ptr<IOStream> stream_;
+
+ private:
+  struct Queued {
+    MessagePtr message;
+    std::size_t size;
+  };
+  std::size_t pending() const noexcept;
+  void make_room(const Message& m, std::size_t need, const TopicOptions& options,
+                 uint64_t& dropped);
+  void start_pump();
+  Task<> pump();
+  std::vector<SubscriptionState*> subscriptions_;
+  std::deque<Queued> backlog_;
+  std::size_t backlog_bytes_ = 0;
+  bool pumping_ = false;
+};
+
+struct SubscriptionState {
+  std::shared_ptr<LocalTopic> local;
+  std::function<void(const MessagePtr&)> callback;  // a callback subscriber
+  std::shared_ptr<Sink> sink;                       // or a connection
+  uint64_t last_offset = 0;
+  uint64_t epoch = 0;
+  Recovery recovery = Recovery::kNotRequested;
+  StreamPosition position;
+  std::optional<std::string> member_id;
+  bool active = false;
+};
+
+// Removes a subscription from its topic (its loop thread).
+void unsubscribe(SubscriptionState& s) noexcept;
+
+}  // namespace tornado::pubsub::detail

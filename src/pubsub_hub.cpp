@@ -1,0 +1,437 @@
+// pubsub: the hub — topics, publishing across loop threads, subscriptions, history and
+// recovery, presence. The ordering argument is in internal/pubsub_state.h.
+#include <algorithm>
+#include <random>
+
+#include "internal/describe_exception.h"
+#include "internal/pubsub_state.h"
+#include "internal/websocket_frame.h"
+#include "tornado/escape.h"
+#include "tornado/log.h"
+
+namespace tornado::pubsub {
+
+using detail::HubState;
+using detail::LocalTopic;
+using detail::SubscriptionState;
+using detail::Topic;
+
+namespace {
+
+uint64_t new_epoch() {
+  static std::mutex mu;
+  static std::mt19937_64 gen{std::random_device{}()};
+  std::lock_guard lock(mu);
+  uint64_t e;
+  do {
+    e = gen() >> 1;  // positive as a signed number too, for clients that parse it so
+  } while (e == 0);
+  return e;
+}
+
+bool is_utf8(std::string_view s) {
+  websocket::detail::Utf8Validator v;
+  return v.feed(s) && v.complete();
+}
+
+}  // namespace
+
+namespace detail {
+
+// ---- Topic / HubState ------------------------------------------------------------------------
+
+void Topic::trim_history(std::chrono::steady_clock::time_point now) {
+  const std::size_t keep = options->history_size;
+  while (history.size() > keep) history.pop_front();
+  if (options->history_ttl) {
+    while (!history.empty() && now - history.front().published > *options->history_ttl) {
+      history.pop_front();
+    }
+  }
+}
+
+MessagePtr Topic::publish_locked(std::shared_ptr<Message> message) {
+  message->position_ = {epoch, ++offset};
+  published.fetch_add(1, std::memory_order_relaxed);
+  if (options->history_size > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    history.push_back({message, now});
+    trim_history(now);
+  } else {
+    history.clear();
+  }
+  MessagePtr shared = std::move(message);
+  for (const auto& local : locals) {
+    local->ref.add_callback([local, shared] { local->deliver(shared); });
+  }
+  return shared;
+}
+
+std::shared_ptr<Topic> HubState::find(std::string_view name) const {
+  std::lock_guard lock(mu);
+  auto it = topics.find(std::string(name));
+  return it == topics.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const TopicOptions> HubState::options_for(std::string_view name) const {
+  auto it = configured.find(std::string(name));
+  return it == configured.end() ? defaults : it->second;
+}
+
+std::shared_ptr<Topic> HubState::find_or_create(std::string_view name,
+                                                const std::shared_ptr<HubState>& self) {
+  std::lock_guard lock(mu);
+  auto [it, inserted] = topics.try_emplace(std::string(name));
+  if (inserted) {
+    auto t = std::make_shared<Topic>();
+    t->name = it->first;
+    t->hub = self;
+    t->options = options_for(name);
+    t->epoch = new_epoch();
+    it->second = std::move(t);
+  }
+  return it->second;
+}
+
+void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
+  std::lock_guard lock(mu);
+  std::lock_guard tlock(topic->mu);
+  if (!topic->locals.empty() || topic->options->history_size > 0) return;
+  auto it = topics.find(topic->name);
+  if (it != topics.end() && it->second == topic) topics.erase(it);
+}
+
+// ---- LocalTopic ------------------------------------------------------------------------------
+
+void LocalTopic::deliver(const MessagePtr& message) {
+  const uint64_t offset = message->position().offset;
+  const TopicOptions& options = *topic->options;  // never changed in place: replaced whole
+  std::shared_ptr<const TopicOptions> keep = topic->options;
+  ++delivering;
+  // Subscriptions added during the loop (by a callback) are not given this message: they
+  // began after it was published.
+  const std::size_t n = subs.size();
+  uint64_t dropped = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    SubscriptionState* s = subs[i];
+    if (!s || !s->active || s->epoch != message->position().epoch || offset <= s->last_offset) {
+      continue;
+    }
+    s->last_offset = offset;
+    if (s->callback) {
+      try {
+        s->callback(message);
+      } catch (...) {
+        app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
+                         tornado::detail::describe_exception(std::current_exception()));
+      }
+      continue;
+    }
+    auto sink = s->sink;  // a disconnect below may end this subscription
+    switch (sink->offer(message, options, dropped)) {
+      case Sink::Outcome::kDisconnected:
+        topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Sink::Outcome::kSkipped:
+        topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
+    }
+  }
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  if (--delivering == 0 && has_holes) {
+    subs.erase(std::remove(subs.begin(), subs.end(), nullptr), subs.end());
+    has_holes = false;
+  }
+}
+
+void LocalTopic::remove(SubscriptionState* s) noexcept {
+  auto it = std::find(subs.begin(), subs.end(), s);
+  if (it == subs.end()) return;
+  if (delivering) {
+    *it = nullptr;
+    has_holes = true;
+  } else {
+    subs.erase(it);
+  }
+}
+
+namespace {
+
+void publish_presence(const std::shared_ptr<HubState>& hub, const std::string& topic,
+                      const char* event, const std::string& client_id,
+                      const nlohmann::json& info);
+
+}  // namespace
+
+void unsubscribe(SubscriptionState& s) noexcept {
+  if (!s.active) return;
+  s.active = false;
+  if (s.sink) s.sink->remove_subscription(&s);
+  std::shared_ptr<LocalTopic> local = std::move(s.local);
+  std::shared_ptr<Topic> topic = local->topic;
+  local->remove(&s);
+  bool left = false;
+  nlohmann::json info;
+  bool empty;
+  {
+    std::lock_guard lock(topic->mu);
+    topic->subscribers.fetch_sub(1, std::memory_order_relaxed);
+    if (local->subs.empty() || (local->has_holes && std::all_of(local->subs.begin(),
+                                                                local->subs.end(),
+                                                                [](auto* p) { return !p; }))) {
+      std::erase(topic->locals, local);
+    }
+    if (s.member_id) {
+      auto it = topic->members.find(*s.member_id);
+      if (it != topic->members.end() && --it->second.first == 0) {
+        info = std::move(it->second.second);
+        topic->members.erase(it);
+        left = true;
+      }
+    }
+    empty = topic->locals.empty();
+  }
+  auto hub = topic->hub.lock();
+  if (!hub) return;
+  try {
+    if (left) publish_presence(hub, topic->name, "leave", *s.member_id, info);
+  } catch (...) {
+  }
+  if (empty) hub->release_if_unused(topic);
+}
+
+}  // namespace detail
+
+// ---- Subscription ----------------------------------------------------------------------------
+
+Subscription& Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    cancel();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+Subscription::~Subscription() { cancel(); }
+
+void Subscription::cancel() noexcept {
+  if (state_) detail::unsubscribe(*state_);
+  state_.reset();
+}
+
+bool Subscription::active() const noexcept { return state_ && state_->active; }
+
+Recovery Subscription::recovery() const noexcept {
+  return state_ ? state_->recovery : Recovery::kNotRequested;
+}
+
+StreamPosition Subscription::position() const noexcept {
+  return state_ ? state_->position : StreamPosition{};
+}
+
+// ---- Hub -------------------------------------------------------------------------------------
+
+Hub::Hub() : state_(std::make_shared<HubState>()) {}
+Hub::~Hub() = default;
+
+Hub& Hub::instance() {
+  static Hub* hub = new Hub();  // never destroyed: subscriptions may end after main returns
+  return *hub;
+}
+
+std::string Hub::presence_topic(std::string_view topic) {
+  return "$presence:" + std::string(topic);
+}
+
+void Hub::configure(std::string_view topic, TopicOptions options) {
+  if (!websocket::detail::is_valid_close_code(static_cast<uint32_t>(options.disconnect_code)) ||
+      options.disconnect_code < 1000) {
+    throw std::invalid_argument("TopicOptions: disconnect_code is not a valid close code");
+  }
+  auto shared = std::make_shared<const TopicOptions>(std::move(options));
+  std::shared_ptr<Topic> t;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->configured[std::string(topic)] = shared;
+    auto it = state_->topics.find(std::string(topic));
+    if (it != state_->topics.end()) t = it->second;
+  }
+  if (t) {
+    std::lock_guard lock(t->mu);
+    t->options = shared;
+  }
+}
+
+void Hub::set_default_options(TopicOptions options) {
+  auto shared = std::make_shared<const TopicOptions>(std::move(options));
+  std::lock_guard lock(state_->mu);
+  state_->defaults = std::move(shared);
+  for (auto& [name, t] : state_->topics) {
+    if (state_->configured.count(name)) continue;
+    std::lock_guard tlock(t->mu);
+    t->options = state_->defaults;
+  }
+}
+
+StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool binary,
+                            std::string_view key) {
+  if (!binary && !is_utf8(data)) {
+    throw std::invalid_argument("pubsub: a text message must be valid UTF-8 (publish binary)");
+  }
+  std::shared_ptr<Topic> t = state_->find(topic);
+  if (!t) {
+    bool keeps_history;
+    {
+      std::lock_guard lock(state_->mu);
+      keeps_history = state_->options_for(topic)->history_size > 0;
+    }
+    // Nobody listens and nothing is kept: the message goes nowhere.
+    if (!keeps_history) return {};
+    t = state_->find_or_create(topic, state_);
+  }
+  auto message = std::make_shared<Message>(t->name, std::string(data), binary, std::string(key));
+  std::lock_guard lock(t->mu);
+  MessagePtr shared = t->publish_locked(std::move(message));
+  return shared->position();
+}
+
+namespace detail {
+namespace {
+
+void publish_presence(const std::shared_ptr<HubState>& hub, const std::string& topic,
+                      const char* event, const std::string& client_id,
+                      const nlohmann::json& info) {
+  nlohmann::json j = {{"event", event}, {"client_id", client_id}, {"info", info}};
+  const std::string name = Hub::presence_topic(topic);
+  const std::string text = escape::json_encode(j);
+  std::shared_ptr<Topic> t = hub->find(name);
+  if (!t) return;
+  auto message = std::make_shared<Message>(t->name, text, false, client_id);
+  std::lock_guard lock(t->mu);
+  t->publish_locked(std::move(message));
+}
+
+}  // namespace
+}  // namespace detail
+
+Subscription Hub::subscribe(std::string_view topic, std::function<void(const MessagePtr&)> callback,
+                            SubscribeOptions options) {
+  if (!callback) throw std::invalid_argument("pubsub: subscribe with an empty callback");
+  auto s = std::make_shared<SubscriptionState>();
+  s->callback = std::move(callback);
+  return subscribe_impl(topic, std::move(s), options);
+}
+
+Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<SubscriptionState> s,
+                                 SubscribeOptions& options) {
+  IOLoop& loop = IOLoop::current();
+  std::shared_ptr<Topic> t = state_->find_or_create(topic, state_);
+  std::vector<MessagePtr> missed;
+  bool joined = false;
+  {
+    std::lock_guard lock(t->mu);
+    std::shared_ptr<LocalTopic> local;
+    for (const auto& l : t->locals) {
+      if (l->loop == &loop) local = l;
+    }
+    if (!local) {
+      local = std::make_shared<LocalTopic>(t, loop);
+      t->locals.push_back(local);
+    }
+    s->local = local;
+    s->epoch = t->epoch;
+    s->last_offset = t->offset;
+    if (options.since) {
+      const StreamPosition since = *options.since;
+      t->trim_history(std::chrono::steady_clock::now());
+      const uint64_t oldest = t->history.empty() ? t->offset + 1
+                                                 : t->history.front().message->position().offset;
+      if (since.epoch == t->epoch && since.offset <= t->offset && since.offset + 1 >= oldest) {
+        s->recovery = Recovery::kRecovered;
+        for (const auto& e : t->history) {
+          if (e.message->position().offset > since.offset) missed.push_back(e.message);
+        }
+      } else {
+        s->recovery = Recovery::kUnrecoverable;
+      }
+    }
+    s->position = {t->epoch, t->offset};
+    if (options.member && t->options->track_members) {
+      auto& entry = t->members[options.member->client_id];
+      joined = entry.first++ == 0;
+      entry.second = options.member->info;
+      s->member_id = options.member->client_id;
+    }
+    t->subscribers.fetch_add(1, std::memory_order_relaxed);
+    local->subs.push_back(s.get());
+    s->active = true;
+  }
+  if (s->sink) s->sink->add_subscription(s.get());
+  // The missed messages go first, in order; anything published since is queued behind this
+  // call on the loop and is skipped if it is one of them (last_offset).
+  if (!missed.empty()) {
+    auto local = s->local;
+    const uint64_t live_from = s->last_offset;
+    s->last_offset = missed.front()->position().offset - 1;
+    for (const auto& m : missed) {
+      if (!s->active) break;
+      // Deliver to this subscription alone: a one-entry LocalTopic pass would reach others.
+      if (s->callback) {
+        s->last_offset = m->position().offset;
+        try {
+          s->callback(m);
+        } catch (...) {
+          app_log().error("Exception in a pubsub callback on {}: {}", t->name,
+                          tornado::detail::describe_exception(std::current_exception()));
+        }
+      } else {
+        s->last_offset = m->position().offset;
+        uint64_t dropped = 0;
+        auto options_now = t->options;
+        if (s->sink->offer(m, *options_now, dropped) == detail::Sink::Outcome::kDisconnected) {
+          t->disconnected.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
+      }
+    }
+    if (s->active && s->last_offset < live_from) s->last_offset = live_from;
+  }
+  if (joined) {
+    detail::publish_presence(state_, t->name, "join", options.member->client_id,
+                             options.member->info);
+  }
+  return Subscription(std::move(s));
+}
+
+std::size_t Hub::subscriber_count(std::string_view topic) const {
+  auto t = state_->find(topic);
+  return t ? t->subscribers.load(std::memory_order_relaxed) : 0;
+}
+
+std::vector<Member> Hub::members(std::string_view topic) const {
+  std::vector<Member> out;
+  auto t = state_->find(topic);
+  if (!t) return out;
+  std::lock_guard lock(t->mu);
+  out.reserve(t->members.size());
+  for (const auto& [id, entry] : t->members) out.push_back({id, entry.second});
+  return out;
+}
+
+TopicStats Hub::stats(std::string_view topic) const {
+  TopicStats st;
+  auto t = state_->find(topic);
+  if (!t) return st;
+  std::lock_guard lock(t->mu);
+  st.subscribers = t->subscribers.load(std::memory_order_relaxed);
+  st.published = t->published.load(std::memory_order_relaxed);
+  st.dropped = t->dropped.load(std::memory_order_relaxed);
+  st.disconnected = t->disconnected.load(std::memory_order_relaxed);
+  st.undeliverable = t->undeliverable.load(std::memory_order_relaxed);
+  st.position = {t->epoch, t->offset};
+  return st;
+}
+
+}  // namespace tornado::pubsub

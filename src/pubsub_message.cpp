@@ -1,0 +1,89 @@
+// pubsub: a message's encodings (made once, shared by every subscriber) and the text form of
+// a stream position.
+#include <charconv>
+
+#include "internal/websocket_deflate.h"
+#include "internal/websocket_frame.h"
+#include "tornado/pubsub.h"
+
+namespace tornado::pubsub {
+
+namespace ws = websocket::detail;
+
+// ---- StreamPosition ------------------------------------------------------------------------
+
+std::string StreamPosition::to_string() const {
+  char buf[48];
+  auto r = std::to_chars(buf, buf + 20, epoch, 16);
+  *r.ptr++ = '-';
+  r = std::to_chars(r.ptr, buf + sizeof buf, offset);
+  return std::string(buf, r.ptr);
+}
+
+std::optional<StreamPosition> StreamPosition::parse(std::string_view text) noexcept {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == text.size()) return std::nullopt;
+  StreamPosition p;
+  const char* end = text.data() + dash;
+  auto r = std::from_chars(text.data(), end, p.epoch, 16);
+  if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
+  end = text.data() + text.size();
+  r = std::from_chars(text.data() + dash + 1, end, p.offset);
+  if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
+  return p;
+}
+
+// ---- Message -------------------------------------------------------------------------------
+
+Message::Message(std::string topic, std::string data, bool binary, std::string key)
+    : topic_(std::move(topic)), key_(std::move(key)), binary_(binary) {
+  char header[ws::kMaxFrameHeader];
+  header_size_ = ws::encode_frame_header(header, binary ? ws::Opcode::kBinary : ws::Opcode::kText,
+                                         data.size(), true, false, nullptr);
+  frame_.reserve(header_size_ + data.size());
+  frame_.append(header, header_size_);
+  frame_.append(data);
+}
+
+std::string_view Message::data() const noexcept {
+  return std::string_view(frame_).substr(header_size_);
+}
+
+std::string_view Message::websocket_deflated_frame() const {
+  std::call_once(deflated_once_, [this] {
+    // A message compressed alone can be read by any peer that agreed to
+    // server_no_context_takeover with a 15-bit window, whatever else it sent before.
+    static thread_local ws::Deflater deflater(6, 8, 15, /*no_context_takeover=*/true);
+    std::string payload;
+    deflater.compress(data(), payload);
+    char header[ws::kMaxFrameHeader];
+    const std::size_t n = ws::encode_frame_header(
+        header, binary_ ? ws::Opcode::kBinary : ws::Opcode::kText, payload.size(), true,
+        /*rsv1=*/true, nullptr);
+    deflated_.reserve(n + payload.size());
+    deflated_.append(header, n);
+    deflated_.append(payload);
+  });
+  return deflated_;
+}
+
+std::string_view Message::sse_event() const {
+  std::call_once(sse_once_, [this] {
+    const std::string_view d = data();
+    sse_.reserve(d.size() + 32);
+    sse_.append("id: ").append(position_.to_string()).push_back('\n');
+    // Every line of the data is a data field: the client joins them with LF (CR, LF and
+    // CRLF all end a line in an event stream).
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t end = d.find_first_of("\r\n", start);
+      sse_.append("data: ").append(d.substr(start, end - start)).push_back('\n');
+      if (end == std::string_view::npos) break;
+      start = end + (d[end] == '\r' && end + 1 < d.size() && d[end + 1] == '\n' ? 2 : 1);
+    }
+    sse_.push_back('\n');
+  });
+  return sse_;
+}
+
+}  // namespace tornado::pubsub

@@ -1,0 +1,202 @@
+// pubsub: a connection as a subscriber — the sink that writes the hub's messages to a
+// WebSocket or an event stream, keeps a backlog behind a slow socket, and applies the
+// topic's slow-consumer policy.
+#include "internal/pubsub_state.h"
+#include "tornado/log.h"
+#include "tornado/web/event_source.h"
+#include "tornado/websocket.h"
+
+namespace tornado::pubsub {
+
+namespace detail {
+
+namespace {
+
+// Messages go straight into the socket's queue while it holds less than this (a burst is
+// still coalesced into large writes); past it they wait in the backlog, where the policies
+// can still drop or replace them.
+constexpr std::size_t kDirectLimit = 16 * 1024;
+
+}  // namespace
+
+std::size_t Sink::pending() const noexcept {
+  return stream_->write_buffer_size() + backlog_bytes_;
+}
+
+void Sink::remove_subscription(SubscriptionState* s) noexcept {
+  std::erase(subscriptions_, s);
+}
+
+void Sink::detach() noexcept {
+  if (!attached_) return;
+  attached_ = false;
+  backlog_.clear();
+  backlog_bytes_ = 0;
+  auto subs = std::move(subscriptions_);
+  subscriptions_.clear();
+  for (SubscriptionState* s : subs) unsubscribe(*s);
+}
+
+void Sink::make_room(const Message& m, std::size_t need, const TopicOptions& options,
+                     uint64_t& dropped) {
+  for (auto it = backlog_.begin(); it != backlog_.end() && pending() + need > options.max_pending_bytes;) {
+    if (it->message->topic() == m.topic()) {
+      backlog_bytes_ -= it->size;
+      it = backlog_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+}
+
+Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options,
+                          uint64_t& dropped) {
+  if (!attached_ || !writable()) return Outcome::kClosed;
+  if (!accepts(*message)) return Outcome::kSkipped;
+  const std::size_t size = size_of(*message);
+  if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty()) {
+    for (Queued& q : backlog_) {
+      if (q.message->key() == message->key() && q.message->topic() == message->topic()) {
+        backlog_bytes_ = backlog_bytes_ - q.size + size;
+        q = {message, size};
+        ++dropped;
+        return Outcome::kQueued;
+      }
+    }
+  }
+  // A message larger than the limit still goes to a subscriber with nothing pending.
+  if (pending() > 0 && pending() + size > options.max_pending_bytes) {
+    switch (options.slow_consumer) {
+      case SlowConsumerPolicy::kDisconnect:
+        gen_log().info("pubsub: disconnecting a slow subscriber of {} ({} bytes pending)",
+                       message->topic(), pending());
+        disconnect(options.disconnect_code, options.disconnect_reason);
+        detach();
+        return Outcome::kDisconnected;
+      case SlowConsumerPolicy::kDropNewest:
+        ++dropped;
+        return Outcome::kDropped;
+      case SlowConsumerPolicy::kDropOldest:
+      case SlowConsumerPolicy::kConflate:
+        make_room(*message, size, options, dropped);
+        if (pending() > 0 && pending() + size > options.max_pending_bytes) {
+          ++dropped;  // the socket's own queue holds the rest: nothing left to drop
+          return Outcome::kDropped;
+        }
+        break;
+    }
+  }
+  if (backlog_.empty() && stream_->write_buffer_size() < kDirectLimit) {
+    try {
+      write(*message);
+    } catch (const StreamClosedError&) {
+      return Outcome::kClosed;
+    } catch (const websocket::WebSocketClosedError&) {
+      return Outcome::kClosed;
+    }
+    return Outcome::kSent;
+  }
+  backlog_.push_back({message, size});
+  backlog_bytes_ += size;
+  start_pump();
+  return Outcome::kQueued;
+}
+
+void Sink::start_pump() {
+  if (pumping_) return;
+  pumping_ = true;
+  spawn_detached(
+      [](std::shared_ptr<Sink> self) -> Task<> { co_await self->pump(); }(shared_from_this()),
+      [](std::exception_ptr) {});
+}
+
+Task<> Sink::pump() {
+  while (attached_ && !backlog_.empty()) {
+    try {
+      co_await stream_->write(std::string_view());  // the socket's queue drained
+    } catch (...) {
+      break;
+    }
+    while (attached_ && !backlog_.empty() && stream_->write_buffer_size() < kDirectLimit) {
+      if (!writable()) {
+        backlog_.clear();
+        backlog_bytes_ = 0;
+        break;
+      }
+      Queued q = std::move(backlog_.front());
+      backlog_.pop_front();
+      backlog_bytes_ -= q.size;
+      try {
+        write(*q.message);
+      } catch (...) {
+        backlog_.clear();
+        backlog_bytes_ = 0;
+      }
+    }
+  }
+  pumping_ = false;
+}
+
+// ---- the two kinds of connection -----------------------------------------------------------
+
+class WebSocketSink final : public Sink {
+ public:
+  explicit WebSocketSink(websocket::WebSocketHandler& h)
+      : Sink(h.hub_stream()), handler_(&h) {}
+  static std::shared_ptr<Sink> of(websocket::WebSocketHandler& h) {
+    if (!h.is_open()) throw websocket::WebSocketClosedError();
+    if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<WebSocketSink>(h);
+    return h.hub_sink_;
+  }
+
+ private:
+  bool writable() const noexcept override { return handler_->is_open(); }
+  std::size_t size_of(const Message& m) const noexcept override {
+    return m.websocket_frame().size();
+  }
+  void write(const Message& m) override { handler_->send_prepared(m); }
+  void disconnect(int code, const std::string& reason) override {
+    handler_->close(code, reason);
+  }
+  websocket::WebSocketHandler* handler_;
+};
+
+class EventSourceSink final : public Sink {
+ public:
+  explicit EventSourceSink(web::EventSourceHandler& h) : Sink(h.stream_), handler_(&h) {}
+  static std::shared_ptr<Sink> of(web::EventSourceHandler& h) {
+    if (!h.is_open()) throw StreamClosedError();
+    if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<EventSourceSink>(h);
+    return h.hub_sink_;
+  }
+
+ private:
+  bool writable() const noexcept override { return handler_->is_open(); }
+  // An event stream is text: binary messages are counted as undeliverable.
+  bool accepts(const Message& m) const noexcept override { return !m.binary(); }
+  std::size_t size_of(const Message& m) const noexcept override {
+    return m.data().size() + 32;  // the SSE framing, roughly (made lazily, on write)
+  }
+  void write(const Message& m) override { (void)handler_->write_body(m.sse_event()); }
+  void disconnect(int, const std::string&) override { handler_->close(); }
+  web::EventSourceHandler* handler_;
+};
+
+}  // namespace detail
+
+Subscription Hub::subscribe(std::string_view topic, websocket::WebSocketHandler& connection,
+                            SubscribeOptions options) {
+  auto s = std::make_shared<detail::SubscriptionState>();
+  s->sink = detail::WebSocketSink::of(connection);
+  return subscribe_impl(topic, std::move(s), options);
+}
+
+Subscription Hub::subscribe(std::string_view topic, web::EventSourceHandler& stream,
+                            SubscribeOptions options) {
+  auto s = std::make_shared<detail::SubscriptionState>();
+  s->sink = detail::EventSourceSink::of(stream);
+  return subscribe_impl(topic, std::move(s), options);
+}
+
+}  // namespace tornado::pubsub
