@@ -4,12 +4,15 @@
 //   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1]
 //                         [--compression=1] [--max-message-size=16777216]
 //
-// /echo echoes every message: text stays text, binary stays binary. permessage-deflate is
-// accepted when the client offers it (--compression=0 turns it off). With --threads=N, N
+// /echo echoes every message: text stays text, binary stays binary. /sub subscribes the
+// connection to one topic of the process's pub/sub hub, and every message received on /pub
+// is published to that topic (every /sub connection, on every loop thread, receives it).
+// permessage-deflate is accepted when the client offers it (--compression=0 turns it off).
+// With --threads=N, N
 // loops share the port through SO_REUSEPORT, each with its own Application. Prints
 // "listening on port P" once every loop listens (--port=0 picks a free port).
 //
-// Not here yet: issue 8's /sub and /pub routes (on the pub/sub hub) and --redis.
+// Not here yet: issue 8's --redis (the hub's Redis backend is not built).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -27,6 +30,7 @@
 #include "tornado/log.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
+#include "tornado/pubsub.h"
 #include "tornado/web.h"
 #include "tornado/websocket.h"
 
@@ -60,10 +64,34 @@ struct EchoHandler : websocket::WebSocketHandler {
   const Settings* settings_ = nullptr;
 };
 
+// The one topic of /sub and /pub.
+constexpr std::string_view kTopic = "echo";
+
+struct SubHandler : EchoHandler {
+  Task<> open() override {
+    set_nodelay(true);
+    subscription_ = pubsub::Hub::instance().subscribe(kTopic, *this);
+    co_return;
+  }
+  Task<> on_message(std::string, bool) override { co_return; }  // listeners only listen
+
+ private:
+  pubsub::Subscription subscription_;
+};
+
+struct PubHandler : EchoHandler {
+  Task<> on_message(std::string message, bool binary) override {
+    pubsub::Hub::instance().publish(kTopic, message, binary);
+    co_return;
+  }
+};
+
 // One loop on `fds` (its own listening sockets, bound with SO_REUSEPORT when shared).
 void serve(std::vector<int> fds, const Settings* settings) {
   IOLoop loop;
-  web::Application app({{"/echo", web::handler<EchoHandler>(settings)}});
+  web::Application app({{"/echo", web::handler<EchoHandler>(settings)},
+                        {"/sub", web::handler<SubHandler>(settings)},
+                        {"/pub", web::handler<PubHandler>(settings)}});
   HTTPServer server(std::shared_ptr<web::Application>(&app, [](web::Application*) {}));
   server.add_sockets(fds);
   loop.start();

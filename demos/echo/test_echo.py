@@ -89,6 +89,25 @@ class EchoServerTest(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_pub_reaches_every_sub_on_every_thread(self):
+        server = EchoServer("--threads=2")
+        try:
+            base = "ws://127.0.0.1:%d" % server.port
+
+            async def go():
+                subs = [await websockets.connect(base + "/sub") for _ in range(8)]
+                async with websockets.connect(base + "/pub") as pub:
+                    for m in ["one", b"two", "three"]:
+                        await pub.send(m)
+                    got = [[await s.recv() for _ in range(3)] for s in subs]
+                for s in subs:
+                    await s.close()
+                return got
+            got = asyncio.run(asyncio.wait_for(go(), 30))
+            self.assertEqual(got, [["one", b"two", "three"]] * 8)
+        finally:
+            server.stop()
+
 
 @unittest.skipIf(websockets is None, "python3-websockets is not installed")
 class EchoClientTest(unittest.TestCase):
