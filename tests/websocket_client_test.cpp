@@ -49,6 +49,9 @@ struct Echo : websocket::WebSocketHandler {
       ping("server-ping");
     } else if (message.starts_with("big:")) {
       co_await write_message(std::string(std::stoul(message.substr(4)), 'x'));
+    } else if (message.starts_with("burst:")) {
+      const int n = std::stoi(message.substr(6));
+      for (int i = 0; i < n; ++i) co_await write_message("m" + std::to_string(i));
     } else if (message == "header") {
       co_await write_message(x_test_);
     } else {
@@ -214,6 +217,41 @@ TEST_F(WebSocketClientTest, OnMessageCallbackGetsMessagesThenNullopt) {
   });
   EXPECT_EQ(got, (V{"one", "two", "None"}));
   EXPECT_EQ(ws->close_code(), 1000);
+}
+
+TEST_F(WebSocketClientTest, AnExceptionInTheCallbackClosesWith1011) {
+  tornado::testing::ExpectLog expected(app_log(), "Exception in the WebSocket client's on_message");
+  Future<void> closed;
+  WebSocketConnectOptions options;
+  options.on_message_callback = [&closed](std::optional<WebSocketMessage> m) {
+    if (!m) return closed.set_result();
+    throw std::runtime_error("callback failed");
+  };
+  auto ws = connect("/echo", options);
+  run_sync([&]() -> Task<> {
+    co_await ws->write_message("boom");
+    co_await closed;
+  });
+  settle();
+  EXPECT_EQ(g.close_code, 1011);
+}
+
+// The reader is slow: messages wait in the socket (one buffered here) and none is lost or
+// reordered.
+TEST_F(WebSocketClientTest, SlowReaderGetsEveryMessageInOrder) {
+  auto ws = connect("/echo");
+  auto got = run_sync([&]() -> Task<V> {
+    co_await ws->write_message("burst:200");
+    co_await sleep(50ms);
+    V out;
+    for (int i = 0; i < 200; ++i) {
+      auto m = co_await ws->read_message();
+      out.push_back(m ? m->data : "none");
+    }
+    co_return out;
+  });
+  ASSERT_EQ(got.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(got[i], "m" + std::to_string(i));
 }
 
 TEST_F(WebSocketClientTest, ConcurrentReadsAreServedInOrder) {
