@@ -420,6 +420,17 @@ std::vector<Member> Hub::members(std::string_view topic) const {
   return out;
 }
 
+std::vector<MessagePtr> Hub::history(std::string_view topic) const {
+  std::vector<MessagePtr> out;
+  auto t = state_->find(topic);
+  if (!t) return out;
+  std::lock_guard lock(t->mu);
+  t->trim_history(std::chrono::steady_clock::now());
+  out.reserve(t->history.size());
+  for (const auto& e : t->history) out.push_back(e.message);
+  return out;
+}
+
 TopicStats Hub::stats(std::string_view topic) const {
   TopicStats st;
   auto t = state_->find(topic);

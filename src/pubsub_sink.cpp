@@ -178,7 +178,7 @@ class EventSourceSink final : public Sink {
   std::size_t size_of(const Message& m) const noexcept override {
     return m.data().size() + 32;  // the SSE framing, roughly (made lazily, on write)
   }
-  void write(const Message& m) override { (void)handler_->write_body(m.sse_event()); }
+  void write(const Message& m) override { handler_->send_prepared(m.sse_event()); }
   void disconnect(int, const std::string&) override { handler_->close(); }
   web::EventSourceHandler* handler_;
 };

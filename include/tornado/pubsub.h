@@ -218,6 +218,9 @@ class Hub {
   // The members of a track_members topic, each once.
   std::vector<Member> members(std::string_view topic) const;
   TopicStats stats(std::string_view topic) const;
+  // The messages the topic's history holds now, oldest first (what a page renders before it
+  // subscribes; recovery is subscribe's `since`). Any thread.
+  std::vector<MessagePtr> history(std::string_view topic) const;
   // The topic presence events of `topic` are published on: JSON text
   // {"event":"join"|"leave","client_id":...,"info":...}.
   static std::string presence_topic(std::string_view topic);
