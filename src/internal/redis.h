@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "tornado/iostream.h"
@@ -90,6 +91,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // error reply raises RedisError; a lost connection StreamClosedError; a bad reply
   // ProtocolError.
   Task<Reply> command(std::vector<std::string> args);
+  // The same with the words as arguments: `co_await c->command("GET", key)`. (A braced list
+  // inside co_await is the form g++ 12 miscompiles: docs/task.md.)
+  template <typename... Words>
+    requires(sizeof...(Words) >= 1 && (std::is_convertible_v<const Words&, std::string_view> && ...))
+  Task<Reply> command(const Words&... words) {
+    std::vector<std::string> args;
+    args.reserve(sizeof...(Words));
+    (args.emplace_back(std::string_view(words)), ...);
+    return command(std::move(args));
+  }
 
   // Pub/sub push messages ("message" and "pmessage") of a connection that SUBSCRIBEd: the
   // channel and the payload. Set before subscribing.
