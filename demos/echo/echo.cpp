@@ -2,7 +2,7 @@
 // client, tests/echo_demo.py) and benchmarks.
 //
 //   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1]
-//                         [--compression=1] [--max-message-size=16777216]
+//                         [--compression=1] [--max-message-size=16777216] [--redis=HOST:PORT]
 //
 // /echo echoes every message: text stays text, binary stays binary. /sub subscribes the
 // connection to one topic of the process's pub/sub hub, and every message received on /pub
@@ -12,7 +12,8 @@
 // loops share the port through SO_REUSEPORT, each with its own Application. Prints
 // "listening on port P" once every loop listens (--port=0 picks a free port).
 //
-// Not here yet: issue 8's --redis (the hub's Redis backend is not built).
+// --redis=HOST:PORT switches the hub to the Redis backend: /pub messages then reach the /sub
+// connections of every echo process connected to the same Redis server.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -39,6 +40,7 @@ using namespace tornado;
 namespace {
 
 struct Settings {
+  std::string redis;  // HOST:PORT, or empty
   bool compression = true;
   std::size_t max_message_size = 16 << 20;
 };
@@ -87,13 +89,21 @@ struct PubHandler : EchoHandler {
 };
 
 // One loop on `fds` (its own listening sockets, bound with SO_REUSEPORT when shared).
-void serve(std::vector<int> fds, const Settings* settings) {
+void serve(std::vector<int> fds, const Settings* settings, bool connect_redis) {
   IOLoop loop;
   web::Application app({{"/echo", web::handler<EchoHandler>(settings)},
                         {"/sub", web::handler<SubHandler>(settings)},
                         {"/pub", web::handler<PubHandler>(settings)}});
   HTTPServer server(std::shared_ptr<web::Application>(&app, [](web::Application*) {}));
   server.add_sockets(fds);
+  if (connect_redis && !settings->redis.empty()) {
+    // The first loop owns the hub's Redis connections (raises if Redis cannot be reached).
+    pubsub::RedisOptions redis;
+    const auto colon = settings->redis.rfind(':');
+    redis.host = settings->redis.substr(0, colon);
+    if (colon != std::string::npos) redis.port = std::stoi(settings->redis.substr(colon + 1));
+    loop.run_sync([&redis]() -> Task<> { return pubsub::Hub::instance().connect_redis(redis); });
+  }
   loop.start();
 }
 
@@ -113,11 +123,13 @@ int main(int argc, char** argv) {
   options::define<int>("port", 9000, "port to listen on (0: a free one)");
   options::define<std::string>("address", "127.0.0.1", "address to listen on");
   options::define<int>("threads", 1, "loops (threads) sharing the port with SO_REUSEPORT");
+  options::define<std::string>("redis", "", "HOST:PORT of a Redis server for the hub (optional)");
   options::define<bool>("compression", true, "accept permessage-deflate when offered");
   options::define<int>("max-message-size", 16 << 20, "largest message (bytes); larger: 1009");
   options::parse_command_line(argc, argv);
   Settings settings;
   settings.compression = options::get<bool>("compression");
+  settings.redis = options::get<std::string>("redis");
   settings.max_message_size =
       static_cast<std::size_t>(std::max(1, options::get<int>("max-message-size")));
   const int threads = std::max(1, options::get<int>("threads"));
@@ -134,7 +146,7 @@ int main(int argc, char** argv) {
   app_log().info("echo: ws://{}:{}/echo ({} loop{}, compression {})", address, port, threads,
                  shared ? "s" : "", settings.compression ? "on" : "off");
   std::vector<std::thread> extra;
-  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &settings);
-  serve(fds[0], &settings);
+  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &settings, false);
+  serve(fds[0], &settings, true);
   for (auto& t : extra) t.join();
 }

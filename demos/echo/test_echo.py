@@ -5,7 +5,11 @@ messages, check the echoes and close."""
 
 import asyncio
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
+import time
 import unittest
 
 try:
@@ -107,6 +111,48 @@ class EchoServerTest(unittest.TestCase):
             self.assertEqual(got, [["one", b"two", "three"]] * 8)
         finally:
             server.stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipIf(websockets is None or shutil.which("redis-server") is None,
+                 "python3-websockets or redis-server is not installed")
+class EchoRedisTest(unittest.TestCase):
+    def test_pub_in_one_process_reaches_sub_in_another(self):
+        port = free_port()
+        with tempfile.TemporaryDirectory() as data_dir:
+            redis = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", data_dir], stdout=subprocess.DEVNULL)
+            try:
+                for _ in range(100):  # until it accepts connections
+                    try:
+                        socket.create_connection(("127.0.0.1", port), 0.1).close()
+                        break
+                    except OSError:
+                        time.sleep(0.05)
+                a = EchoServer("--redis=127.0.0.1:%d" % port)
+                b = EchoServer("--redis=127.0.0.1:%d" % port)
+                try:
+                    async def go():
+                        async with websockets.connect(
+                                "ws://127.0.0.1:%d/sub" % a.port) as sub:
+                            async with websockets.connect(
+                                    "ws://127.0.0.1:%d/pub" % b.port) as pub:
+                                await pub.send("across processes")
+                                return await sub.recv()
+                    got = asyncio.run(asyncio.wait_for(go(), 30))
+                    self.assertEqual(got, "across processes")
+                finally:
+                    a.stop()
+                    b.stop()
+            finally:
+                redis.terminate()
+                redis.wait(10)
 
 
 @unittest.skipIf(websockets is None, "python3-websockets is not installed")
