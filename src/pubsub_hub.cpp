@@ -79,7 +79,8 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   }
   MessagePtr shared = std::move(message);
   for (const auto& local : locals) {
-    local->ref.add_callback([local, shared] { local->deliver(shared); });
+    // The options go with the message (read here, under mu): configure() may replace them.
+    local->ref.add_callback([local, shared, opts = options] { local->deliver(shared, *opts); });
   }
   return shared;
 }
@@ -120,10 +121,8 @@ void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
 
 // ---- LocalTopic ------------------------------------------------------------------------------
 
-void LocalTopic::deliver(const MessagePtr& message) {
+void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options) {
   const uint64_t offset = message->position().offset;
-  const TopicOptions& options = *topic->options;  // never changed in place: replaced whole
-  std::shared_ptr<const TopicOptions> keep = topic->options;
   ++delivering;
   // Subscriptions added during the loop (by a callback) are not given this message: they
   // began after it was published.
@@ -362,6 +361,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   std::vector<MessagePtr> missed;
   bool joined = false;
   bool first_here = false;  // the process's first subscriber of the topic
+  std::shared_ptr<const TopicOptions> recovery_options;  // read under the topic's mutex
   {
     std::lock_guard lock(t->mu);
     std::shared_ptr<LocalTopic> local;
@@ -391,6 +391,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       }
     }
     s->position = {t->epoch, t->offset};
+    recovery_options = t->options;
     if (options.member && t->options->track_members) {
       auto& entry = t->members[options.member->client_id];
       joined = entry.first++ == 0;
@@ -425,8 +426,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       } else {
         s->last_offset = m->position().offset;
         uint64_t dropped = 0;
-        auto options_now = t->options;
-        if (s->sink->offer(m, *options_now, dropped) == detail::Sink::Outcome::kDisconnected) {
+        if (s->sink->offer(m, *recovery_options, dropped) == detail::Sink::Outcome::kDisconnected) {
           t->disconnected.fetch_add(1, std::memory_order_relaxed);
         }
         if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);

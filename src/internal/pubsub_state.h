@@ -34,7 +34,7 @@ struct HistoryEntry {
 // One loop thread's subscribers to one topic. Only that loop's thread touches `subs`.
 struct LocalTopic {
   LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), loop(&l), ref(l.ref()) {}
-  void deliver(const MessagePtr& message);
+  void deliver(const MessagePtr& message, const TopicOptions& options);
   void remove(SubscriptionState* s) noexcept;
 
   std::shared_ptr<Topic> topic;
