@@ -61,8 +61,10 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message) {
     history.clear();
   }
   MessagePtr shared = std::move(message);
+  // The options go with the message: configure() may replace them (under mu) while a loop
+  // delivers.
   for (const auto& local : locals) {
-    local->ref.add_callback([local, shared] { local->deliver(shared); });
+    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, *o); });
   }
   return shared;
 }
@@ -98,15 +100,16 @@ void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
   std::lock_guard tlock(topic->mu);
   if (!topic->locals.empty() || topic->options->history_size > 0) return;
   auto it = topics.find(topic->name);
-  if (it != topics.end() && it->second == topic) topics.erase(it);
+  if (it != topics.end() && it->second == topic) {
+    topics.erase(it);
+    topic->released = true;
+  }
 }
 
 // ---- LocalTopic ------------------------------------------------------------------------------
 
-void LocalTopic::deliver(const MessagePtr& message) {
+void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options) {
   const uint64_t offset = message->position().offset;
-  const TopicOptions& options = *topic->options;  // never changed in place: replaced whole
-  std::shared_ptr<const TopicOptions> keep = topic->options;
   ++delivering;
   // Subscriptions added during the loop (by a callback) are not given this message: they
   // began after it was published.
@@ -119,6 +122,9 @@ void LocalTopic::deliver(const MessagePtr& message) {
     }
     s->last_offset = offset;
     if (s->callback) {
+      // The callback may end its own subscription (destroy its Subscription): its closure
+      // lives until it returns.
+      auto keep = s->shared_from_this();
       try {
         s->callback(message);
       } catch (...) {
@@ -327,14 +333,18 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
 Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<SubscriptionState> s,
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
-  std::shared_ptr<Topic> t = state_->find_or_create(topic, state_);
   std::vector<MessagePtr> missed;
+  std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;
-  {
-    std::lock_guard lock(t->mu);
+  std::shared_ptr<Topic> t;
+  for (;;) {
+    t = state_->find_or_create(topic, state_);
+    std::unique_lock lock(t->mu);
+    // Its last subscriber (another thread) may have made the hub forget it meanwhile.
+    if (t->released) continue;
     std::shared_ptr<LocalTopic> local;
     for (const auto& l : t->locals) {
-      if (l->loop == &loop) local = l;
+      if (l->ref.refers_to(loop)) local = l;
     }
     if (!local) {
       local = std::make_shared<LocalTopic>(t, loop);
@@ -358,6 +368,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       }
     }
     s->position = {t->epoch, t->offset};
+    options_then = t->options;
     if (options.member && t->options->track_members) {
       auto& entry = t->members[options.member->client_id];
       joined = entry.first++ == 0;
@@ -367,6 +378,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     t->subscribers.fetch_add(1, std::memory_order_relaxed);
     local->subs.push_back(s.get());
     s->active = true;
+    break;
   }
   if (s->sink) s->sink->add_subscription(s.get());
   // The missed messages go first, in order; anything published since is queued behind this
@@ -389,8 +401,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       } else {
         s->last_offset = m->position().offset;
         uint64_t dropped = 0;
-        auto options_now = t->options;
-        if (s->sink->offer(m, *options_now, dropped) == detail::Sink::Outcome::kDisconnected) {
+        if (s->sink->offer(m, *options_then, dropped) == detail::Sink::Outcome::kDisconnected) {
           t->disconnected.fetch_add(1, std::memory_order_relaxed);
         }
         if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);

@@ -27,6 +27,15 @@ void Sink::remove_subscription(SubscriptionState* s) noexcept {
   std::erase(subscriptions_, s);
 }
 
+void Sink::check_not_subscribed(std::string_view topic) const {
+  for (const SubscriptionState* s : subscriptions_) {
+    if (s->active && s->local->topic->name == topic) {
+      throw std::invalid_argument("pubsub: this connection is already subscribed to " +
+                                  std::string(topic));
+    }
+  }
+}
+
 void Sink::detach() noexcept {
   if (!attached_) return;
   attached_ = false;
@@ -56,12 +65,14 @@ Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options
   if (!accepts(*message)) return Outcome::kSkipped;
   const std::size_t size = size_of(*message);
   if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty()) {
-    for (Queued& q : backlog_) {
-      if (q.message->key() == message->key() && q.message->topic() == message->topic()) {
-        backlog_bytes_ = backlog_bytes_ - q.size + size;
-        q = {message, size};
+    // The queued value of this key is dropped; the new one then takes the path of any
+    // message (the limit applies to it, and it goes last: offsets stay in order).
+    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+      if (it->message->key() == message->key() && it->message->topic() == message->topic()) {
+        backlog_bytes_ -= it->size;
+        backlog_.erase(it);
         ++dropped;
-        return Outcome::kQueued;
+        break;
       }
     }
   }
@@ -189,6 +200,7 @@ Subscription Hub::subscribe(std::string_view topic, websocket::WebSocketHandler&
                             SubscribeOptions options) {
   auto s = std::make_shared<detail::SubscriptionState>();
   s->sink = detail::WebSocketSink::of(connection);
+  s->sink->check_not_subscribed(topic);
   return subscribe_impl(topic, std::move(s), options);
 }
 
@@ -196,6 +208,7 @@ Subscription Hub::subscribe(std::string_view topic, web::EventSourceHandler& str
                             SubscribeOptions options) {
   auto s = std::make_shared<detail::SubscriptionState>();
   s->sink = detail::EventSourceSink::of(stream);
+  s->sink->check_not_subscribed(topic);
   return subscribe_impl(topic, std::move(s), options);
 }
 
