@@ -251,11 +251,19 @@ std::string Hub::presence_topic(std::string_view topic) {
   return "$presence:" + std::string(topic);
 }
 
-void Hub::configure(std::string_view topic, TopicOptions options) {
+namespace {
+
+void check_options(const TopicOptions& options) {
   if (!websocket::detail::is_valid_close_code(static_cast<uint32_t>(options.disconnect_code)) ||
       options.disconnect_code < 1000) {
     throw std::invalid_argument("TopicOptions: disconnect_code is not a valid close code");
   }
+}
+
+}  // namespace
+
+void Hub::configure(std::string_view topic, TopicOptions options) {
+  check_options(options);
   auto shared = std::make_shared<const TopicOptions>(std::move(options));
   std::shared_ptr<Topic> t;
   {
@@ -271,6 +279,7 @@ void Hub::configure(std::string_view topic, TopicOptions options) {
 }
 
 void Hub::set_default_options(TopicOptions options) {
+  check_options(options);
   auto shared = std::make_shared<const TopicOptions>(std::move(options));
   std::lock_guard lock(state_->mu);
   state_->defaults = std::move(shared);
@@ -381,6 +390,12 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     break;
   }
   if (s->sink) s->sink->add_subscription(s.get());
+  // Before the recovery: it may end the subscription (a slow consumer disconnected), and
+  // then the leave must follow the join.
+  if (joined) {
+    detail::publish_presence(state_, t->name, "join", options.member->client_id,
+                             options.member->info);
+  }
   // The missed messages go first, in order; anything published since is queued behind this
   // call on the loop and is skipped if it is one of them (last_offset).
   if (!missed.empty()) {
@@ -408,10 +423,6 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       }
     }
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
-  }
-  if (joined) {
-    detail::publish_presence(state_, t->name, "join", options.member->client_id,
-                             options.member->info);
   }
   return Subscription(std::move(s));
 }

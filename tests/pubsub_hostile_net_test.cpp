@@ -65,6 +65,20 @@ struct TwiceSub : websocket::WebSocketHandler {
   Task<> on_message(std::string, bool) override { co_return; }
 };
 
+// Recovers "room" from g_since as member "alice".
+std::optional<pubsub::StreamPosition> g_since;
+struct MemberSub : websocket::WebSocketHandler {
+  pubsub::Subscription sub;
+  Task<> open() override {
+    pubsub::SubscribeOptions o;
+    o.since = g_since;
+    o.member = pubsub::Member{"alice", nullptr};
+    sub = g_hub->subscribe("room", *this, o);
+    co_return;
+  }
+  Task<> on_message(std::string, bool) override { co_return; }
+};
+
 // An event stream that sends one large event at once, then only heartbeats.
 struct BigThenIdle : web::EventSourceHandler {
   Task<> open() override {
@@ -113,12 +127,14 @@ class HostileNetTest : public tornado::testing::AsyncHTTPTest {
     g_sse = nullptr;
     g_events.clear();
     g_topics = 1;
+    g_since.reset();
     AsyncHTTPTest::SetUp();
   }
   tornado::testing::HTTPApp get_app() override {
     return std::make_shared<web::Application>(std::vector<web::URLSpec>{
         {"/multi", web::handler<MultiSub>()},
         {"/twice", web::handler<TwiceSub>()},
+        {"/member", web::handler<MemberSub>()},
         {"/big", web::handler<BigThenIdle>()},
         {"/throws", web::handler<OpenThrows>()},
         {"/idle", web::handler<Idle>()},
@@ -222,6 +238,28 @@ TEST_F(HostileNetTest, SameConnectionSubscribingTwiceToATopicIsRefused) {
   auto client = ws_client("/twice");
   EXPECT_EQ(g_events, std::vector<std::string>{"refused"});
   EXPECT_EQ(hub->subscriber_count("t0"), 1u);
+}
+
+// The recovery itself overflows a slow client, which is disconnected inside subscribe(): its
+// presence must read join then leave, never leave then join (a member shown forever).
+TEST_F(HostileNetTest, MemberDisconnectedDuringItsRecoveryJoinsBeforeItLeaves) {
+  pubsub::TopicOptions o;
+  o.history_size = 50;
+  o.track_members = true;
+  o.max_pending_bytes = 64 * 1024;  // policy: disconnect
+  hub->configure("room", o);
+  std::vector<std::string> presence;
+  auto watcher = hub->subscribe(pubsub::Hub::presence_topic("room"), [&](const auto& m) {
+    presence.push_back(nlohmann::json::parse(m->data())["event"]);
+  });
+  for (int i = 0; i < 50; ++i) hub->publish("room", std::string(60 * 1024, 'h'));
+  g_since = pubsub::StreamPosition{hub->stats("room").position.epoch, 0};
+  tornado::testing::ExpectLog log(gen_log(), "disconnecting a slow subscriber of room");
+  auto client = ws_client("/member");
+  settle();
+  EXPECT_EQ(hub->subscriber_count("room"), 0u);
+  EXPECT_TRUE(hub->members("room").empty());
+  EXPECT_EQ(presence, (std::vector<std::string>{"join", "leave"}));
 }
 
 // ---- event streams ----------------------------------------------------------------------------

@@ -111,6 +111,16 @@ TEST_F(HubHostileTest, HistoryShrunkByConfigureWhileInUseNeverGivesAGap) {
   EXPECT_EQ(got, (std::vector<std::string>{"7", "8"}));
 }
 
+TEST_F(HubHostileTest, DefaultOptionsRejectAnInvalidDisconnectCodeLikeConfigure) {
+  pubsub::TopicOptions o;
+  o.disconnect_code = 1005;  // reserved: a close frame never carries it
+  EXPECT_THROW(hub.set_default_options(o), std::invalid_argument);
+  o.disconnect_code = 999;
+  EXPECT_THROW(hub.set_default_options(o), std::invalid_argument);
+  o.disconnect_code = 4000;
+  EXPECT_NO_THROW(hub.set_default_options(o));
+}
+
 // ---- threads ----------------------------------------------------------------------------------
 
 // A loop thread that runs until told to stop, with work posted to it.
