@@ -223,8 +223,18 @@ Subscription& Subscription::operator=(Subscription&& other) noexcept {
 Subscription::~Subscription() { cancel(); }
 
 void Subscription::cancel() noexcept {
-  if (state_) detail::unsubscribe(*state_);
-  state_.reset();
+  if (!state_) return;
+  std::shared_ptr<SubscriptionState> s = std::move(state_);
+  // Another thread than the subscription's loop: the loop ends it (its lists are that
+  // thread's), unless the loop is gone and nobody else touches them.
+  IOLoop* here = IOLoop::current_or_null();
+  if (!here || !s->loop.refers_to(*here)) {
+    try {
+      if (s->loop.add_callback([s] { detail::unsubscribe(*s); })) return;
+    } catch (...) {
+    }
+  }
+  detail::unsubscribe(*s);
 }
 
 bool Subscription::active() const noexcept { return state_ && state_->active; }
@@ -342,6 +352,7 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
 Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<SubscriptionState> s,
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
+  s->loop = loop.ref();
   std::vector<MessagePtr> missed;
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;

@@ -244,6 +244,41 @@ TEST(HubHostileThreadsTest, NewLoopAtTheAddressOfADestroyedOneStillReceives) {
   EXPECT_EQ(hub.subscriber_count("t"), 0u);
 }
 
+// A subscription cancelled (or destroyed) on another thread than its loop while messages
+// flow to it: its loop ends it (without the fix, a data race on the loop's list).
+TEST(HubHostileThreadsTest, SubscriptionCancelledOnAnotherThreadEndsOnItsLoop) {
+  Hub hub;
+  LoopThread a;
+  std::atomic<int> got{0};
+  pubsub::Subscription s1, s2;
+  a.run([&] {
+    s1 = hub.subscribe("t", [&](const MessagePtr&) { got++; });
+    s2 = hub.subscribe("t", [&](const MessagePtr&) { got++; });
+  });
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    while (!stop) {
+      hub.publish("t", "m");
+      std::this_thread::sleep_for(20us);
+    }
+  });
+  while (got < 1000) std::this_thread::yield();
+  s1.cancel();                    // this thread is not a's
+  { auto gone = std::move(s2); }  // nor is this destructor
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (hub.subscriber_count("t") != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  stop = true;
+  publisher.join();
+  EXPECT_EQ(hub.subscriber_count("t"), 0u);
+  a.run([] {});  // what was queued for the ended subscriptions ran
+  const int after = got;
+  hub.publish("t", "late");
+  a.run([] {});
+  EXPECT_EQ(got, after);
+}
+
 // One client id subscribed on two loop threads: listed once, joins once, leaves once.
 TEST(HubHostileThreadsTest, SameClientOnTwoLoopThreadsJoinsAndLeavesOnce) {
   Hub hub;

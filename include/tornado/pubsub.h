@@ -22,7 +22,8 @@
 // their offsets), on its own loop thread. See docs/pubsub.md for the guarantees.
 //
 // Thread rules: publish, configure, subscriber_count, members and stats from any thread;
-// subscribe and Subscription on the subscriber's loop thread.
+// subscribe and Subscription on the subscriber's loop thread (a Subscription ended on
+// another thread is ended by its loop).
 #pragma once
 
 #include <atomic>
@@ -154,7 +155,9 @@ struct SubscribeOptions {
 };
 
 
-// A subscription: ends when cancelled or destroyed (loop thread only). Move-only.
+// A subscription: ends when cancelled or destroyed. Move-only. On its loop's thread it ends
+// at once; cancelled or destroyed on another thread, it ends on its loop shortly after (a
+// message being delivered then may still reach a callback).
 class Subscription {
  public:
   Subscription() = default;

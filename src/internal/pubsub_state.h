@@ -133,6 +133,7 @@ class Sink : public std::enable_shared_from_this<Sink> {
 };
 
 struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
+  LoopRef loop;  // set once at subscribe: read by a cancel from another thread
   std::shared_ptr<LocalTopic> local;
   std::function<void(const MessagePtr&)> callback;  // a callback subscriber
   std::shared_ptr<Sink> sink;                       // or a connection
