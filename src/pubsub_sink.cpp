@@ -186,8 +186,14 @@ class EventSourceSink final : public Sink {
   bool writable() const noexcept override { return handler_->is_open(); }
   // An event stream is text: binary messages are counted as undeliverable.
   bool accepts(const Message& m) const noexcept override { return !m.binary(); }
+  // What is written: the event (made once per message, for every stream) and, at most, its
+  // chunk framing. A message of many short lines is several times larger as an event.
   std::size_t size_of(const Message& m) const noexcept override {
-    return m.data().size() + 32;  // the SSE framing, roughly (made lazily, on write)
+    try {
+      return m.sse_event().size() + 20;
+    } catch (...) {  // out of memory making it: the message's own size is a floor
+      return m.data().size() + 20;
+    }
   }
   void write(const Message& m) override { (void)handler_->write_body(m.sse_event()); }
   void disconnect(int, const std::string&) override { handler_->close(); }

@@ -35,11 +35,12 @@ class LiveMessages {
     subs_.push_back(
         hub.subscribe(topic, [this](const pubsub::MessagePtr& m) { seen_.push_back(m); }));
   }
-  std::size_t bytes() {
+  // The bytes they are written as: WebSocket frames, or SSE events.
+  std::size_t bytes(bool sse = false) {
     std::erase_if(seen_, [](const auto& w) { return w.expired(); });
     std::size_t n = 0;
     for (const auto& w : seen_) {
-      if (auto m = w.lock()) n += m->websocket_frame().size();
+      if (auto m = w.lock()) n += sse ? m->sse_event().size() : m->websocket_frame().size();
     }
     return n;
   }
@@ -103,6 +104,17 @@ struct BigThenIdle : web::EventSourceHandler {
   void on_close() override { g_sse = nullptr; }
 };
 
+// Subscribes the stream to "lines".
+struct LinesSub : web::EventSourceHandler {
+  pubsub::Subscription sub;
+  Task<> open() override {
+    g_sse = this;
+    sub = g_hub->subscribe("lines", *this);
+    co_return;
+  }
+  void on_close() override { g_sse = nullptr; }
+};
+
 struct OpenThrows : web::EventSourceHandler {
   Task<> open() override {
     co_await send("before");
@@ -150,6 +162,7 @@ class HostileNetTest : public tornado::testing::AsyncHTTPTest {
         {"/member", web::handler<MemberSub>()},
         {"/big", web::handler<BigThenIdle>()},
         {"/throws", web::handler<OpenThrows>()},
+        {"/lines", web::handler<LinesSub>()},
         {"/idle", web::handler<Idle>()},
         {"/plain", web::handler<Plain>()},
     });
@@ -290,6 +303,30 @@ TEST_F(HostileNetTest, HeartbeatsDoNotPileUpBehindAClientThatNeverReads) {
   settle(Duration(0.3));  // about 300 heartbeat periods
   ASSERT_TRUE(g_sse);
   EXPECT_LE(g_sse->buffered_amount(), queued);
+}
+
+// A message of many short lines is about 7 times larger as an event ("data: " per line):
+// the limit must count what is written, not the message's size.
+TEST_F(HostileNetTest, EventStreamLimitCountsTheEncodedEventNotTheMessage) {
+  pubsub::TopicOptions o;
+  o.slow_consumer = pubsub::SlowConsumerPolicy::kDropNewest;
+  o.max_pending_bytes = 64 * 1024;
+  hub->configure("lines", o);
+  LiveMessages live;
+  live.watch(*hub, "lines");
+  auto client = raw("GET /lines HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(g_sse);
+  std::string data(999, '\n');  // 1,000 empty lines
+  std::size_t most = 0;
+  for (int i = 0; i < 2000; ++i) {
+    hub->publish("lines", data);
+    if (i % 8 != 7) continue;
+    settle(Duration(0.0005));  // the loop's queue delivered: what lives is in the backlog
+    most = std::max(most, g_sse->buffered_amount() + live.bytes(/*sse=*/true));
+  }
+  EXPECT_GT(hub->stats("lines").dropped, 0u);
+  const std::size_t event = 7 * 1000 + 64;
+  EXPECT_LE(most, o.max_pending_bytes + event) << most;
 }
 
 TEST_F(HostileNetTest, OpenThatThrowsIsLoggedAndEndsTheStreamCleanly) {
