@@ -111,6 +111,28 @@ TEST_F(HubHostileTest, HistoryShrunkByConfigureWhileInUseNeverGivesAGap) {
   EXPECT_EQ(got, (std::vector<std::string>{"7", "8"}));
 }
 
+// Deliveries queued on the loop outlive the Hub that published them; the subscription ends
+// later, on a hub that is gone.
+TEST_F(HubHostileTest, HubDestroyedWithDeliveriesQueuedIsSafe) {
+  auto local = std::make_unique<Hub>();
+  pubsub::TopicOptions o;
+  o.history_size = 4;
+  o.track_members = true;
+  local->configure("t", o);
+  std::vector<std::string> got;
+  pubsub::SubscribeOptions so;
+  so.member = pubsub::Member{"m", nullptr};
+  auto s = local->subscribe(
+      "t", [&](const MessagePtr& m) { got.emplace_back(m->data()); }, so);
+  local->publish("t", "a");
+  local->publish("t", "b");
+  local.reset();
+  settle();
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b"}));  // published before it went
+  s.cancel();
+  EXPECT_FALSE(s.active());
+}
+
 TEST_F(HubHostileTest, DefaultOptionsRejectAnInvalidDisconnectCodeLikeConfigure) {
   pubsub::TopicOptions o;
   o.disconnect_code = 1005;  // reserved: a close frame never carries it
