@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <typeinfo>
 
 #include "internal/describe_exception.h"
 #include "internal/iostream_impl.h"
@@ -156,6 +157,45 @@ IOStream::WriteAwaiter IOStream::write(std::string_view data) {
     schedule_flush();
   }
   return WriteAwaiter(shared_from_this(), m.queued);
+}
+
+void IOStream::write_now(std::initializer_list<std::string_view> parts) {
+  Impl& m = *impl_;
+  constexpr std::size_t kMaxParts = 8;
+  std::size_t total = 0;
+  for (std::string_view p : parts) total += p.size();
+  check_write(total);
+  // A TLS stream encrypts through its own path, and bytes already queued must go first.
+  if (state_ != State::kOpen || m.whead < m.wqueue.size() || parts.size() > kMaxParts ||
+      typeid(*this) != typeid(IOStream) || total == 0) {
+    for (std::string_view p : parts) (void)write(p);
+    return;
+  }
+  iovec iov[kMaxParts];
+  int count = 0;
+  for (std::string_view p : parts) {
+    iov[count].iov_base = const_cast<char*>(p.data());
+    iov[count++].iov_len = p.size();
+  }
+  ssize_t n;
+  try {
+    n = write_to_fd(iov, count);
+  } catch (const std::system_error&) {
+    n = 0;  // queued below: the next attempt meets the error and closes the stream as usual
+  }
+  const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  m.queued += sent;
+  m.flushed += sent;
+  if (sent == total) return;
+  std::size_t skip = sent;
+  for (std::string_view p : parts) {
+    if (skip >= p.size()) {
+      skip -= p.size();
+      continue;
+    }
+    (void)write(p.substr(skip));
+    skip = 0;
+  }
 }
 
 // Corking: writes made in one loop iteration and not awaited go out together, in one

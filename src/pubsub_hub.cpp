@@ -4,6 +4,7 @@
 #include <random>
 
 #include "internal/describe_exception.h"
+#include "internal/pubsub_redis.h"
 #include "internal/pubsub_state.h"
 #include "internal/websocket_frame.h"
 #include "tornado/escape.h"
@@ -18,7 +19,10 @@ using detail::Topic;
 
 namespace {
 
-uint64_t new_epoch() {
+}  // namespace
+
+namespace detail {
+uint64_t new_epoch_value() {
   static std::mutex mu;
   static std::mt19937_64 gen{std::random_device{}()};
   std::lock_guard lock(mu);
@@ -28,6 +32,9 @@ uint64_t new_epoch() {
   } while (e == 0);
   return e;
 }
+}  // namespace detail
+
+namespace {
 
 bool is_utf8(std::string_view s) {
   websocket::detail::Utf8Validator v;
@@ -50,8 +57,18 @@ void Topic::trim_history(std::chrono::steady_clock::time_point now) {
   }
 }
 
-MessagePtr Topic::publish_locked(std::shared_ptr<Message> message) {
-  message->position_ = {epoch, ++offset};
+MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
+                                 std::optional<StreamPosition> given) {
+  if (given) {
+    if (given->epoch != epoch) {
+      epoch = given->epoch;  // Redis started the topic's stream again (or we first hear of it)
+      history.clear();
+    }
+    offset = std::max(offset, given->offset);
+    message->position_ = *given;
+  } else {
+    message->position_ = {epoch, ++offset};
+  }
   published.fetch_add(1, std::memory_order_relaxed);
   if (options->history_size > 0) {
     const auto now = std::chrono::steady_clock::now();
@@ -89,7 +106,7 @@ std::shared_ptr<Topic> HubState::find_or_create(std::string_view name,
     t->name = it->first;
     t->hub = self;
     t->options = options_for(name);
-    t->epoch = new_epoch();
+    t->epoch = new_epoch_value();
     it->second = std::move(t);
   }
   return it->second;
@@ -117,9 +134,14 @@ void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options)
   uint64_t dropped = 0;
   for (std::size_t i = 0; i < n; ++i) {
     SubscriptionState* s = subs[i];
-    if (!s || !s->active || s->epoch != message->position().epoch || offset <= s->last_offset) {
-      continue;
+    if (!s || !s->active) continue;
+    if (s->epoch != message->position().epoch) {
+      // The topic's stream began again (Redis lost its data, or the subscription began
+      // before this process heard the topic's epoch from Redis): count from the new start.
+      s->epoch = message->position().epoch;
+      s->last_offset = 0;
     }
+    if (offset <= s->last_offset) continue;
     s->last_offset = offset;
     if (s->callback) {
       // The callback may end its own subscription (destroy its Subscription): its closure
@@ -203,6 +225,9 @@ void unsubscribe(SubscriptionState& s) noexcept {
   if (!hub) return;
   try {
     if (left) publish_presence(hub, topic->name, "leave", *s.member_id, info);
+    if (empty) {
+      if (auto backend = hub->backend()) backend->topic_unused(topic->name);
+    }
   } catch (...) {
   }
   if (empty) hub->release_if_unused(topic);
@@ -250,7 +275,9 @@ StreamPosition Subscription::position() const noexcept {
 // ---- Hub -------------------------------------------------------------------------------------
 
 Hub::Hub() : state_(std::make_shared<HubState>()) {}
-Hub::~Hub() = default;
+Hub::~Hub() {
+  if (auto backend = state_->backend()) backend->stop();  // on its home loop's thread
+}
 
 Hub& Hub::instance() {
   static Hub* hub = new Hub();  // never destroyed: subscriptions may end after main returns
@@ -305,6 +332,10 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
   if (!binary && !is_utf8(data)) {
     throw std::invalid_argument("pubsub: a text message must be valid UTF-8 (publish binary)");
   }
+  if (auto backend = state_->backend()) {
+    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key));
+    return {};
+  }
   std::shared_ptr<Topic> t = state_->find(topic);
   if (!t) {
     bool keeps_history;
@@ -356,6 +387,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   std::vector<MessagePtr> missed;
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;
+  bool first_here = false;  // the process's first subscriber of the topic
   std::shared_ptr<Topic> t;
   for (;;) {
     t = state_->find_or_create(topic, state_);
@@ -367,6 +399,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       if (l->ref.refers_to(loop)) local = l;
     }
     if (!local) {
+      first_here = t->locals.empty();
       local = std::make_shared<LocalTopic>(t, loop);
       t->locals.push_back(local);
     }
@@ -407,6 +440,9 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     detail::publish_presence(state_, t->name, "join", options.member->client_id,
                              options.member->info);
   }
+  if (first_here) {
+    if (auto backend = state_->backend()) backend->topic_used(t->name);
+  }
   // The missed messages go first, in order; anything published since is queued behind this
   // call on the loop and is skipped if it is one of them (last_offset).
   if (!missed.empty()) {
@@ -438,6 +474,29 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   return Subscription(std::move(s));
 }
 
+Task<> Hub::connect_redis(RedisOptions options) {
+  if (state_->backend()) throw std::logic_error("Hub::connect_redis: already connected");
+  auto backend = std::make_shared<detail::RedisBackend>(state_, std::move(options));
+  co_await backend->start();
+  std::vector<std::string> in_use;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->redis = backend;
+    for (const auto& [name, t] : state_->topics) in_use.push_back(name);
+  }
+  for (const auto& name : in_use) backend->topic_used(name);
+}
+
+uint64_t Hub::redis_lost() const {
+  auto backend = state_->backend();
+  return backend ? backend->lost() : 0;
+}
+
+bool Hub::redis_connected() const {
+  auto backend = state_->backend();
+  return backend && backend->connected();
+}
+
 std::size_t Hub::subscriber_count(std::string_view topic) const {
   auto t = state_->find(topic);
   return t ? t->subscribers.load(std::memory_order_relaxed) : 0;
@@ -450,6 +509,17 @@ std::vector<Member> Hub::members(std::string_view topic) const {
   std::lock_guard lock(t->mu);
   out.reserve(t->members.size());
   for (const auto& [id, entry] : t->members) out.push_back({id, entry.second});
+  return out;
+}
+
+std::vector<MessagePtr> Hub::history(std::string_view topic) const {
+  std::vector<MessagePtr> out;
+  auto t = state_->find(topic);
+  if (!t) return out;
+  std::lock_guard lock(t->mu);
+  t->trim_history(std::chrono::steady_clock::now());
+  out.reserve(t->history.size());
+  for (const auto& e : t->history) out.push_back(e.message);
   return out;
 }
 

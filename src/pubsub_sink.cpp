@@ -195,7 +195,7 @@ class EventSourceSink final : public Sink {
       return m.data().size() + 20;
     }
   }
-  void write(const Message& m) override { (void)handler_->write_body(m.sse_event()); }
+  void write(const Message& m) override { handler_->send_prepared(m.sse_event()); }
   void disconnect(int, const std::string&) override { handler_->close(); }
   web::EventSourceHandler* handler_;
 };

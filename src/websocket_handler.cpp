@@ -432,9 +432,9 @@ void WebSocketHandler::send_prepared(const pubsub::Message& message) {
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   if (!c.deflater) {
-    (void)c.stream->write(message.websocket_frame());
+    c.stream->write_now({message.websocket_frame()});
   } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
-    (void)c.stream->write(message.websocket_deflated_frame());
+    c.stream->write_now({message.websocket_deflated_frame()});
   } else {
     (void)write_message(message.data(), message.binary());  // this connection's own context
   }

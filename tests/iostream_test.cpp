@@ -71,6 +71,25 @@ TEST_P(IOStreamTest, WriteZeroBytesCompletes) {
   });
 }
 
+// write_now: straight to the kernel when nothing is queued, the rest queued in order; after
+// queued bytes (and on TLS) it is write(). The reader sees every byte once, in order.
+TEST_P(IOStreamTest, WriteNowKeepsOrderWithQueuedWritesAndPartialSends) {
+  run_sync([&]() -> Task<> {
+    auto [server, client] = co_await pair();
+    std::string big(4 << 20, '\0');  // far more than the socket takes at once
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+    server->write_now({"head:", std::string_view(big).substr(0, 10)});
+    server->write_now({std::string_view(big)});  // partly sent, the rest queued
+    server->write_now({":after"});               // behind the queued rest
+    (void)server->write(":tail");
+    std::string expected = "head:" + big.substr(0, 10) + big + ":after:tail";
+    std::string got = co_await client->read_bytes(expected.size());
+    EXPECT_TRUE(got == expected);
+    server->close();
+    EXPECT_THROW(server->write_now({"x"}), StreamClosedError);
+  });
+}
+
 TEST_P(IOStreamTest, ReadSatisfiedFromBufferCompletesAfterPeerClose) {
   run_sync([&]() -> Task<> {
     auto [rs, ws] = co_await pair();

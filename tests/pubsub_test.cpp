@@ -298,6 +298,17 @@ TEST_F(HubHistoryTest, MessageQueuedDuringRecoveryIsDeliveredOnce) {
   EXPECT_EQ(other, V({"a@1", "b@2"}));
 }
 
+TEST_F(HubHistoryTest, HistoryListsTheKeptMessagesOldestFirst) {
+  EXPECT_TRUE(hub.history("h").empty());
+  for (int i = 1; i <= 7; ++i) hub.publish("h", std::to_string(i));
+  auto h = hub.history("h");
+  ASSERT_EQ(h.size(), 5u);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    EXPECT_EQ(h[i]->data(), std::to_string(i + 3));
+    EXPECT_EQ(h[i]->position().offset, i + 3);
+  }
+}
+
 TEST_F(HubHistoryTest, HistoryTtlForgetsOldMessages) {
   pubsub::TopicOptions o;
   o.history_size = 100;

@@ -46,7 +46,7 @@ std::string inflate_message(std::string payload) {
   z.next_out = reinterpret_cast<Bytef*>(out.data());
   z.avail_out = static_cast<uInt>(out.size());
   inflate(&z, Z_SYNC_FLUSH);
-  out.resize(out.size() - z.avail_out);
+  out.resize(z.total_out);
   inflateEnd(&z);
   return out;
 }

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -152,6 +153,11 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   WriteAwaiter write(std::string data);
   WriteAwaiter write(std::string_view data);
   WriteAwaiter write(const char* data);
+  // For fan-out (one message to thousands of sockets in one iteration): when nothing is
+  // queued, the parts go to the kernel at once, in one call, straight from the caller's
+  // memory (no copy, no cork); only what the kernel did not take is queued. Otherwise, and
+  // on a TLS stream, the same as write() of each part. Same exceptions as write().
+  void write_now(std::initializer_list<std::string_view> parts);
 
   // ---- connection ----
   // Connects the (non-blocking) socket to `address`; writes made meanwhile are queued.

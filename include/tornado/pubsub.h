@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "tornado/ioloop.h"
+#include "tornado/task.h"
 
 namespace tornado::websocket {
 class WebSocketHandler;
@@ -91,7 +92,18 @@ struct TopicOptions {
   bool track_members = false;
 };
 
+// The Redis backend (Hub::connect_redis): keys and channels are prefix + topic.
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  Duration connect_timeout = std::chrono::seconds(5);
+  // Publishes kept while Redis is unreachable; more are dropped and counted (redis_lost()).
+  std::size_t outbox_limit = 10000;
+  std::string prefix = "tornado:";
+};
+
 namespace detail {
+class RedisBackend;
 struct Topic;
 struct LocalTopic;
 struct SubscriptionState;
@@ -204,7 +216,7 @@ class Hub {
   void set_default_options(TopicOptions options);
 
   // Publishes to every subscriber of `topic`, on every loop thread; returns the message's
-  // position. Text must be valid UTF-8 (std::invalid_argument). `key` names what the message
+  // position (with Redis: an empty position, the number is given by Redis later). Text must be valid UTF-8 (std::invalid_argument). `key` names what the message
   // updates, for the conflate policy. Any thread; never blocks on a subscriber.
   StreamPosition publish(std::string_view topic, std::string_view data, bool binary = false,
                          std::string_view key = {});
@@ -221,11 +233,24 @@ class Hub {
   Subscription subscribe(std::string_view topic, std::function<void(const MessagePtr&)> callback,
                          SubscribeOptions options = {});
 
+  // Switches this hub to Redis (docs/pubsub.md, "Redis"): from now on every publish goes
+  // through Redis, which numbers it and carries it to every process connected to the same
+  // server, this one included; subscribers receive what Redis delivers. Awaited on the loop
+  // that will own the connections; raises if the first connection fails (later losses are
+  // retried with backoff). Build the options in a statement of their own (g++ 12, docs/task.md).
+  Task<> connect_redis(RedisOptions options);
+  // Publishes dropped because Redis was unreachable and the outbox full, or lost in flight.
+  uint64_t redis_lost() const;
+  bool redis_connected() const;
+
   // Subscribers of `topic` on every thread, in O(1).
   std::size_t subscriber_count(std::string_view topic) const;
   // The members of a track_members topic, each once.
   std::vector<Member> members(std::string_view topic) const;
   TopicStats stats(std::string_view topic) const;
+  // The messages the topic's history holds now, oldest first (what a page renders before it
+  // subscribes; recovery is subscribe's `since`). Any thread.
+  std::vector<MessagePtr> history(std::string_view topic) const;
   // The topic presence events of `topic` are published on: JSON text
   // {"event":"join"|"leave","client_id":...,"info":...}.
   static std::string presence_topic(std::string_view topic);

@@ -65,13 +65,25 @@ struct Topic {
 
   // Drops history past the options' bounds. Under mu.
   void trim_history(std::chrono::steady_clock::time_point now);
-  // Numbers `message`, keeps it in the history and queues it on every loop thread with
-  // subscribers. Under mu.
-  MessagePtr publish_locked(std::shared_ptr<Message> message);
+  // Numbers `message` (or gives it `given`, the position Redis gave it: a new epoch starts
+  // the topic's stream again), keeps it in the history and queues it on every loop thread
+  // with subscribers. Under mu.
+  MessagePtr publish_locked(std::shared_ptr<Message> message,
+                            std::optional<StreamPosition> given = std::nullopt);
 };
+
+// A random epoch (never 0).
+uint64_t new_epoch_value();
+
+class RedisBackend;
 
 struct HubState {
   mutable std::mutex mu;
+  std::shared_ptr<RedisBackend> redis;  // set by Hub::connect_redis (under mu)
+  std::shared_ptr<RedisBackend> backend() const {
+    std::lock_guard lock(mu);
+    return redis;
+  }
   std::unordered_map<std::string, std::shared_ptr<Topic>> topics;
   std::unordered_map<std::string, std::shared_ptr<const TopicOptions>> configured;
   std::shared_ptr<const TopicOptions> defaults = std::make_shared<const TopicOptions>();

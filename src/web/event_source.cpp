@@ -177,6 +177,18 @@ IOStream::WriteAwaiter EventSourceHandler::write_body(std::string_view bytes) {
   return stream_->write(std::string_view("\r\n"));
 }
 
+void EventSourceHandler::send_prepared(std::string_view event) {
+  if (!is_open()) throw StreamClosedError();
+  sent_since_beat_ = true;
+  if (!chunked_) return stream_->write_now({event});
+  char line[24];
+  auto r = std::to_chars(line, line + 20, event.size(), 16);
+  *r.ptr++ = '\r';
+  *r.ptr++ = '\n';
+  stream_->write_now({std::string_view(line, static_cast<std::size_t>(r.ptr - line)), event,
+                      std::string_view("\r\n")});
+}
+
 IOStream::WriteAwaiter EventSourceHandler::send(std::string_view data, std::string_view event,
                                                 std::string_view id,
                                                 std::optional<Duration> retry) {

@@ -88,6 +88,8 @@ class EventSourceHandler : public RequestHandler {
  private:
   friend class pubsub::detail::EventSourceSink;
   IOStream::WriteAwaiter write_body(std::string_view bytes);
+  // The hub's writes: an event encoded once for every subscriber, written at once.
+  void send_prepared(std::string_view event);
   Task<> watch_connection();
   void end_stream() noexcept;
   void arm_heartbeat();

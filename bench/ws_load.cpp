@@ -1,0 +1,321 @@
+// ws_load — a WebSocket load generator, independent of tornado-cpp so that it drives every
+// server (ours, Python Tornado, node ws) identically. epoll, one thread per --threads.
+//
+//   ws_load --mode=echo --port=8888 --path=/echo --connections=100 --seconds=5 --size=32
+//       Each connection sends a masked text message, waits for its echo, checks it, sends
+//       the next. Prints: messages, seconds, msgs/s, p50/p99 round trip (ms).
+//   ws_load --mode=broadcast --port=8888 --sub-path=/sub --pub-path=/pub --subscribers=10000
+//           --rounds=20 --size=32
+//       Opens the subscribers, then a publisher; each round the publisher sends one message
+//       and the round ends when every subscriber has it. Prints: deliveries, seconds,
+//       deliveries/s, p50/p99 of the time until the LAST subscriber had the message (ms).
+//   ws_load --mode=idle --port=8888 --path=/echo --connections=10000 --hold=5
+//       Opens the connections, prints "ready N", holds them --hold seconds, then exits.
+//
+// Exits 1 if a handshake fails, a connection is lost, or a message differs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string arg(int argc, char** argv, const char* name, const char* fallback) {
+  const std::string prefix = std::string("--") + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return argv[i] + prefix.size();
+  }
+  return fallback;
+}
+long num(int argc, char** argv, const char* name, long fallback) {
+  std::string v = arg(argc, argv, name, "");
+  return v.empty() ? fallback : std::strtol(v.c_str(), nullptr, 10);
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "ws_load: %s (%s)\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+// A connected, upgraded socket (blocking during the handshake, non-blocking after).
+int open_ws(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  int attempt = 0;
+  while (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    if (++attempt == 100) die("connect");
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    usleep(20000);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) die("write");
+  std::string head;
+  char c;
+  while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+    if (read(fd, &c, 1) != 1) die("handshake: connection closed");
+    head += c;
+  }
+  if (head.compare(0, 12, "HTTP/1.1 101") != 0) {
+    std::fprintf(stderr, "ws_load: handshake refused: %s\n", head.c_str());
+    std::exit(1);
+  }
+  return fd;
+}
+
+// A masked client text frame.
+std::string client_frame(const std::string& payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x81));
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    f.push_back(static_cast<char>(0x80 | n));
+  } else if (n < 65536) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n & 0xff));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  }
+  const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return f;
+}
+
+// Takes whole server frames off `buf`; calls on_message(payload) for text/binary frames.
+// Returns false on a close frame or a malformed one.
+template <typename F>
+bool take_frames(std::string& buf, F&& on_message) {
+  std::size_t pos = 0;
+  for (;;) {
+    if (buf.size() - pos < 2) break;
+    const auto b0 = static_cast<unsigned char>(buf[pos]);
+    const auto b1 = static_cast<unsigned char>(buf[pos + 1]);
+    std::size_t header = 2;
+    uint64_t n = b1 & 0x7f;
+    if (n == 126) {
+      if (buf.size() - pos < 4) break;
+      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) | static_cast<unsigned char>(buf[pos + 3]);
+      header = 4;
+    } else if (n == 127) {
+      if (buf.size() - pos < 10) break;
+      n = 0;
+      for (int i = 0; i < 8; ++i) n = (n << 8) | static_cast<unsigned char>(buf[pos + 2 + i]);
+      header = 10;
+    }
+    if (buf.size() - pos < header + n) break;
+    const int opcode = b0 & 0x0f;
+    if (opcode == 8 || (b1 & 0x80)) return false;
+    if (opcode == 1 || opcode == 2) on_message(std::string_view(buf).substr(pos + header, n));
+    pos += header + n;
+  }
+  buf.erase(0, pos);
+  return true;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
+}
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// ---- echo -----------------------------------------------------------------------------------
+
+struct EchoResult {
+  long messages = 0;
+  std::vector<double> latencies;
+};
+
+void echo_thread(int port, std::string path, int connections, double seconds, std::size_t size,
+                 EchoResult& out) {
+  const std::string payload(size, 'e');
+  const std::string frame = client_frame(payload);
+  std::vector<int> fds;
+  std::vector<std::string> bufs(connections);
+  std::vector<Clock::time_point> sent(connections);
+  int ep = epoll_create1(0);
+  for (int i = 0; i < connections; ++i) {
+    int fd = open_ws(port, path);
+    fds.push_back(fd);
+    epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < connections; ++i) {
+    sent[i] = Clock::now();
+    if (write(fds[i], frame.data(), frame.size()) < 0) die("write");
+  }
+  std::vector<epoll_event> events(256);
+  char chunk[65536];
+  while (Clock::now() < end) {
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < n; ++e) {
+      const uint32_t i = events[e].data.u32;
+      ssize_t r = read(fds[i], chunk, sizeof chunk);
+      if (r <= 0) die("echo: connection lost");
+      bufs[i].append(chunk, static_cast<std::size_t>(r));
+      int got = 0;
+      if (!take_frames(bufs[i], [&](std::string_view m) {
+            if (m != payload) die("echo: message differs");
+            ++got;
+          })) {
+        die("echo: closed by the server");
+      }
+      for (int k = 0; k < got; ++k) {
+        out.latencies.push_back(ms_since(sent[i]));
+        ++out.messages;
+        sent[i] = Clock::now();
+        if (write(fds[i], frame.data(), frame.size()) < 0) die("write");
+      }
+    }
+  }
+  for (int fd : fds) close(fd);
+  close(ep);
+}
+
+int run_echo(int argc, char** argv) {
+  const int port = static_cast<int>(num(argc, argv, "port", 8888));
+  const std::string path = arg(argc, argv, "path", "/echo");
+  const int connections = static_cast<int>(num(argc, argv, "connections", 100));
+  const double seconds = static_cast<double>(num(argc, argv, "seconds", 5));
+  const std::size_t size = static_cast<std::size_t>(num(argc, argv, "size", 32));
+  const int threads = std::max(1, static_cast<int>(num(argc, argv, "threads", 1)));
+  std::vector<EchoResult> results(threads);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    const int share = connections / threads + (t < connections % threads ? 1 : 0);
+    ts.emplace_back(echo_thread, port, path, share, seconds, size, std::ref(results[t]));
+  }
+  for (auto& t : ts) t.join();
+  EchoResult all;
+  for (auto& r : results) {
+    all.messages += r.messages;
+    all.latencies.insert(all.latencies.end(), r.latencies.begin(), r.latencies.end());
+  }
+  std::printf("messages %ld seconds %.1f msgs/s %.0f p50_ms %.3f p99_ms %.3f\n", all.messages,
+              seconds, static_cast<double>(all.messages) / seconds,
+              percentile(all.latencies, 0.5), percentile(all.latencies, 0.99));
+  return 0;
+}
+
+// ---- broadcast --------------------------------------------------------------------------------
+
+int run_broadcast(int argc, char** argv) {
+  const int port = static_cast<int>(num(argc, argv, "port", 8888));
+  const std::string sub_path = arg(argc, argv, "sub-path", "/sub");
+  const std::string pub_path = arg(argc, argv, "pub-path", "/pub");
+  const int subscribers = static_cast<int>(num(argc, argv, "subscribers", 10000));
+  const int rounds = static_cast<int>(num(argc, argv, "rounds", 20));
+  const std::size_t size = static_cast<std::size_t>(num(argc, argv, "size", 32));
+  std::vector<int> fds;
+  int ep = epoll_create1(0);
+  for (int i = 0; i < subscribers; ++i) {
+    int fd = open_ws(port, sub_path);
+    fds.push_back(fd);
+    epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+  const int pub = open_ws(port, pub_path);
+  usleep(200000);  // let the server finish the subscriptions
+  std::vector<std::string> bufs(subscribers);
+  std::vector<int> got_round(subscribers, -1);
+  std::vector<double> fanout;
+  std::vector<epoll_event> events(1024);
+  char chunk[65536];
+  long deliveries = 0;
+  const auto start = Clock::now();
+  for (int round = 0; round < rounds; ++round) {
+    std::string payload = std::to_string(round) + ":";
+    payload.resize(size, 'b');
+    const std::string frame = client_frame(payload);
+    const auto sent = Clock::now();
+    if (write(pub, frame.data(), frame.size()) < 0) die("write");
+    int remaining = subscribers;
+    while (remaining > 0) {
+      int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 10000);
+      if (n == 0) {
+        std::fprintf(stderr, "ws_load: round %d: %d subscribers got nothing in 10 s\n", round,
+                     remaining);
+        return 1;
+      }
+      for (int e = 0; e < n; ++e) {
+        const uint32_t i = events[e].data.u32;
+        ssize_t r = read(fds[i], chunk, sizeof chunk);
+        if (r <= 0) die("broadcast: subscriber lost");
+        bufs[i].append(chunk, static_cast<std::size_t>(r));
+        if (!take_frames(bufs[i], [&](std::string_view m) {
+              if (m != payload) die("broadcast: message differs");
+              if (got_round[i] == round) die("broadcast: message received twice");
+              got_round[i] = round;
+              ++deliveries;
+              --remaining;
+            })) {
+          die("broadcast: closed by the server");
+        }
+      }
+    }
+    fanout.push_back(ms_since(sent));
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("deliveries %ld seconds %.3f deliveries/s %.0f fanout_p50_ms %.3f fanout_p99_ms %.3f\n",
+              deliveries, seconds, static_cast<double>(deliveries) / seconds,
+              percentile(fanout, 0.5), percentile(fanout, 0.99));
+  for (int fd : fds) close(fd);
+  close(pub);
+  return 0;
+}
+
+// ---- idle -------------------------------------------------------------------------------------
+
+int run_idle(int argc, char** argv) {
+  const int port = static_cast<int>(num(argc, argv, "port", 8888));
+  const std::string path = arg(argc, argv, "path", "/echo");
+  const int connections = static_cast<int>(num(argc, argv, "connections", 10000));
+  const long hold = num(argc, argv, "hold", 5);
+  std::vector<int> fds;
+  for (int i = 0; i < connections; ++i) fds.push_back(open_ws(port, path));
+  std::printf("ready %d\n", connections);
+  std::fflush(stdout);
+  sleep(static_cast<unsigned>(hold));
+  for (int fd : fds) close(fd);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = arg(argc, argv, "mode", "echo");
+  if (mode == "echo") return run_echo(argc, argv);
+  if (mode == "broadcast") return run_broadcast(argc, argv);
+  if (mode == "idle") return run_idle(argc, argv);
+  std::fprintf(stderr, "ws_load: unknown --mode=%s (echo, broadcast, idle)\n", mode.c_str());
+  return 2;
+}
