@@ -78,9 +78,10 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
     history.clear();
   }
   MessagePtr shared = std::move(message);
+  // The options go with the message: configure() may replace them (under mu) while a loop
+  // delivers.
   for (const auto& local : locals) {
-    // The options go with the message (read here, under mu): configure() may replace them.
-    local->ref.add_callback([local, shared, opts = options] { local->deliver(shared, *opts); });
+    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, *o); });
   }
   return shared;
 }
@@ -116,7 +117,10 @@ void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
   std::lock_guard tlock(topic->mu);
   if (!topic->locals.empty() || topic->options->history_size > 0) return;
   auto it = topics.find(topic->name);
-  if (it != topics.end() && it->second == topic) topics.erase(it);
+  if (it != topics.end() && it->second == topic) {
+    topics.erase(it);
+    topic->released = true;
+  }
 }
 
 // ---- LocalTopic ------------------------------------------------------------------------------
@@ -140,6 +144,9 @@ void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options)
     if (offset <= s->last_offset) continue;
     s->last_offset = offset;
     if (s->callback) {
+      // The callback may end its own subscription (destroy its Subscription): its closure
+      // lives until it returns.
+      auto keep = s->shared_from_this();
       try {
         s->callback(message);
       } catch (...) {
@@ -241,8 +248,18 @@ Subscription& Subscription::operator=(Subscription&& other) noexcept {
 Subscription::~Subscription() { cancel(); }
 
 void Subscription::cancel() noexcept {
-  if (state_) detail::unsubscribe(*state_);
-  state_.reset();
+  if (!state_) return;
+  std::shared_ptr<SubscriptionState> s = std::move(state_);
+  // Another thread than the subscription's loop: the loop ends it (its lists are that
+  // thread's), unless the loop is gone and nobody else touches them.
+  IOLoop* here = IOLoop::current_or_null();
+  if (!here || !s->loop.refers_to(*here)) {
+    try {
+      if (s->loop.add_callback([s] { detail::unsubscribe(*s); })) return;
+    } catch (...) {
+    }
+  }
+  detail::unsubscribe(*s);
 }
 
 bool Subscription::active() const noexcept { return state_ && state_->active; }
@@ -271,11 +288,19 @@ std::string Hub::presence_topic(std::string_view topic) {
   return "$presence:" + std::string(topic);
 }
 
-void Hub::configure(std::string_view topic, TopicOptions options) {
+namespace {
+
+void check_options(const TopicOptions& options) {
   if (!websocket::detail::is_valid_close_code(static_cast<uint32_t>(options.disconnect_code)) ||
       options.disconnect_code < 1000) {
     throw std::invalid_argument("TopicOptions: disconnect_code is not a valid close code");
   }
+}
+
+}  // namespace
+
+void Hub::configure(std::string_view topic, TopicOptions options) {
+  check_options(options);
   auto shared = std::make_shared<const TopicOptions>(std::move(options));
   std::shared_ptr<Topic> t;
   {
@@ -291,6 +316,7 @@ void Hub::configure(std::string_view topic, TopicOptions options) {
 }
 
 void Hub::set_default_options(TopicOptions options) {
+  check_options(options);
   auto shared = std::make_shared<const TopicOptions>(std::move(options));
   std::lock_guard lock(state_->mu);
   state_->defaults = std::move(shared);
@@ -357,16 +383,20 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
 Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<SubscriptionState> s,
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
-  std::shared_ptr<Topic> t = state_->find_or_create(topic, state_);
+  s->loop = loop.ref();
   std::vector<MessagePtr> missed;
+  std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;
   bool first_here = false;  // the process's first subscriber of the topic
-  std::shared_ptr<const TopicOptions> recovery_options;  // read under the topic's mutex
-  {
-    std::lock_guard lock(t->mu);
+  std::shared_ptr<Topic> t;
+  for (;;) {
+    t = state_->find_or_create(topic, state_);
+    std::unique_lock lock(t->mu);
+    // Its last subscriber (another thread) may have made the hub forget it meanwhile.
+    if (t->released) continue;
     std::shared_ptr<LocalTopic> local;
     for (const auto& l : t->locals) {
-      if (l->loop == &loop) local = l;
+      if (l->ref.refers_to(loop)) local = l;
     }
     if (!local) {
       first_here = t->locals.empty();
@@ -391,7 +421,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       }
     }
     s->position = {t->epoch, t->offset};
-    recovery_options = t->options;
+    options_then = t->options;
     if (options.member && t->options->track_members) {
       auto& entry = t->members[options.member->client_id];
       joined = entry.first++ == 0;
@@ -401,8 +431,15 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     t->subscribers.fetch_add(1, std::memory_order_relaxed);
     local->subs.push_back(s.get());
     s->active = true;
+    break;
   }
   if (s->sink) s->sink->add_subscription(s.get());
+  // Before the recovery: it may end the subscription (a slow consumer disconnected), and
+  // then the leave must follow the join.
+  if (joined) {
+    detail::publish_presence(state_, t->name, "join", options.member->client_id,
+                             options.member->info);
+  }
   if (first_here) {
     if (auto backend = state_->backend()) backend->topic_used(t->name);
   }
@@ -426,17 +463,13 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       } else {
         s->last_offset = m->position().offset;
         uint64_t dropped = 0;
-        if (s->sink->offer(m, *recovery_options, dropped) == detail::Sink::Outcome::kDisconnected) {
+        if (s->sink->offer(m, *options_then, dropped) == detail::Sink::Outcome::kDisconnected) {
           t->disconnected.fetch_add(1, std::memory_order_relaxed);
         }
         if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
       }
     }
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
-  }
-  if (joined) {
-    detail::publish_presence(state_, t->name, "join", options.member->client_id,
-                             options.member->info);
   }
   return Subscription(std::move(s));
 }

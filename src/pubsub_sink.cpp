@@ -27,6 +27,15 @@ void Sink::remove_subscription(SubscriptionState* s) noexcept {
   std::erase(subscriptions_, s);
 }
 
+void Sink::check_not_subscribed(std::string_view topic) const {
+  for (const SubscriptionState* s : subscriptions_) {
+    if (s->active && s->local->topic->name == topic) {
+      throw std::invalid_argument("pubsub: this connection is already subscribed to " +
+                                  std::string(topic));
+    }
+  }
+}
+
 void Sink::detach() noexcept {
   if (!attached_) return;
   attached_ = false;
@@ -56,12 +65,14 @@ Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options
   if (!accepts(*message)) return Outcome::kSkipped;
   const std::size_t size = size_of(*message);
   if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty()) {
-    for (Queued& q : backlog_) {
-      if (q.message->key() == message->key() && q.message->topic() == message->topic()) {
-        backlog_bytes_ = backlog_bytes_ - q.size + size;
-        q = {message, size};
+    // The queued value of this key is dropped; the new one then takes the path of any
+    // message (the limit applies to it, and it goes last: offsets stay in order).
+    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+      if (it->message->key() == message->key() && it->message->topic() == message->topic()) {
+        backlog_bytes_ -= it->size;
+        backlog_.erase(it);
         ++dropped;
-        return Outcome::kQueued;
+        break;
       }
     }
   }
@@ -175,8 +186,14 @@ class EventSourceSink final : public Sink {
   bool writable() const noexcept override { return handler_->is_open(); }
   // An event stream is text: binary messages are counted as undeliverable.
   bool accepts(const Message& m) const noexcept override { return !m.binary(); }
+  // What is written: the event (made once per message, for every stream) and, at most, its
+  // chunk framing. A message of many short lines is several times larger as an event.
   std::size_t size_of(const Message& m) const noexcept override {
-    return m.data().size() + 32;  // the SSE framing, roughly (made lazily, on write)
+    try {
+      return m.sse_event().size() + 20;
+    } catch (...) {  // out of memory making it: the message's own size is a floor
+      return m.data().size() + 20;
+    }
   }
   void write(const Message& m) override { handler_->send_prepared(m.sse_event()); }
   void disconnect(int, const std::string&) override { handler_->close(); }
@@ -189,6 +206,7 @@ Subscription Hub::subscribe(std::string_view topic, websocket::WebSocketHandler&
                             SubscribeOptions options) {
   auto s = std::make_shared<detail::SubscriptionState>();
   s->sink = detail::WebSocketSink::of(connection);
+  s->sink->check_not_subscribed(topic);
   return subscribe_impl(topic, std::move(s), options);
 }
 
@@ -196,6 +214,7 @@ Subscription Hub::subscribe(std::string_view topic, web::EventSourceHandler& str
                             SubscribeOptions options) {
   auto s = std::make_shared<detail::SubscriptionState>();
   s->sink = detail::EventSourceSink::of(stream);
+  s->sink->check_not_subscribed(topic);
   return subscribe_impl(topic, std::move(s), options);
 }
 

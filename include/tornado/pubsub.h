@@ -22,7 +22,8 @@
 // their offsets), on its own loop thread. See docs/pubsub.md for the guarantees.
 //
 // Thread rules: publish, configure, subscriber_count, members and stats from any thread;
-// subscribe and Subscription on the subscriber's loop thread.
+// subscribe and Subscription on the subscriber's loop thread (a Subscription ended on
+// another thread is ended by its loop).
 #pragma once
 
 #include <atomic>
@@ -71,6 +72,9 @@ enum class SlowConsumerPolicy : uint8_t {
   kConflate,    // a queued message with the same key is replaced (dashboards); otherwise as
                 // kDropOldest. With this policy a message replaces a queued one of the same
                 // key even below the limit: only the latest value per key is worth sending.
+                // The queued one is dropped and the new one queued last, under the limit like
+                // any message (so offsets stay in order and a larger value cannot grow the
+                // backlog).
 };
 
 struct TopicOptions {
@@ -163,7 +167,9 @@ struct SubscribeOptions {
 };
 
 
-// A subscription: ends when cancelled or destroyed (loop thread only). Move-only.
+// A subscription: ends when cancelled or destroyed. Move-only. On its loop's thread it ends
+// at once; cancelled or destroyed on another thread, it ends on its loop shortly after (a
+// message being delivered then may still reach a callback).
 class Subscription {
  public:
   Subscription() = default;
@@ -217,7 +223,9 @@ class Hub {
 
   // Subscribes a WebSocket connection (open() or later), an SSE stream, or a callback (run on
   // the current loop with each message). WebSocket and SSE subscriptions end by themselves
-  // when their connection closes; the callback's when cancelled.
+  // when their connection closes; the callback's when cancelled. A connection subscribes to
+  // a topic once (again while subscribed: std::invalid_argument); a callback may end its own
+  // subscription while it runs.
   Subscription subscribe(std::string_view topic, websocket::WebSocketHandler& connection,
                          SubscribeOptions options = {});
   Subscription subscribe(std::string_view topic, web::EventSourceHandler& stream,

@@ -33,13 +33,12 @@ struct HistoryEntry {
 
 // One loop thread's subscribers to one topic. Only that loop's thread touches `subs`.
 struct LocalTopic {
-  LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), loop(&l), ref(l.ref()) {}
+  LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), ref(l.ref()) {}
   void deliver(const MessagePtr& message, const TopicOptions& options);
   void remove(SubscriptionState* s) noexcept;
 
   std::shared_ptr<Topic> topic;
-  IOLoop* loop;  // identity only
-  LoopRef ref;
+  LoopRef ref;  // also its identity: a loop made later at the same address is another
   std::vector<SubscriptionState*> subs;
   int delivering = 0;     // deliver() running: removals leave a hole, compacted after
   bool has_holes = false;
@@ -61,6 +60,8 @@ struct Topic {
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> disconnected{0};
   std::atomic<uint64_t> undeliverable{0};
+  // Forgotten by the hub (release_if_unused): a subscriber must not join it. Under mu.
+  bool released = false;
 
   // Drops history past the options' bounds. Under mu.
   void trim_history(std::chrono::steady_clock::time_point now);
@@ -111,6 +112,9 @@ class Sink : public std::enable_shared_from_this<Sink> {
   // is dropped and nothing more is written.
   void detach() noexcept;
   void add_subscription(SubscriptionState* s) { subscriptions_.push_back(s); }
+  // std::invalid_argument if this connection already has a subscription to `topic` (it
+  // would receive each message twice).
+  void check_not_subscribed(std::string_view topic) const;
   void remove_subscription(SubscriptionState* s) noexcept;
   bool attached() const noexcept { return attached_; }
 
@@ -140,7 +144,8 @@ class Sink : public std::enable_shared_from_this<Sink> {
   bool pumping_ = false;
 };
 
-struct SubscriptionState {
+struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
+  LoopRef loop;  // set once at subscribe: read by a cancel from another thread
   std::shared_ptr<LocalTopic> local;
   std::function<void(const MessagePtr&)> callback;  // a callback subscriber
   std::shared_ptr<Sink> sink;                       // or a connection

@@ -143,7 +143,8 @@ void EventSourceHandler::arm_heartbeat() {
   heartbeat_ = IOLoop::current().call_later(*interval, [this] {
     heartbeat_ = {};
     if (!is_open()) return;
-    if (!sent_since_beat_) {
+    // Not behind unsent bytes: a client that reads nothing would pile heartbeats up.
+    if (!sent_since_beat_ && buffered_amount() == 0) {
       try {
         (void)send_comment();
       } catch (const StreamClosedError&) {

@@ -66,7 +66,10 @@ class EventSourceHandler : public RequestHandler {
   // reconnection delay when given. event and id must not hold CR, LF or NUL
   // (std::invalid_argument). Awaiting the result waits until the event was handed to the
   // kernel (backpressure); it raises StreamClosedError if the stream ended first, as does
-  // send() at once on an ended stream.
+  // send() at once on an ended stream. Not awaited, sends queue without a limit, as
+  // WebSocketHandler::write_message and Tornado's write do: a producer that may outrun its
+  // client awaits them (or watches buffered_amount()). Hub messages are bounded by their
+  // topic's max_pending_bytes, and the heartbeat is never queued behind unsent bytes.
   IOStream::WriteAwaiter send(std::string_view data, std::string_view event = {},
                               std::string_view id = {}, std::optional<Duration> retry = {});
   // A comment line (": text"), ignored by the browser.
