@@ -143,8 +143,14 @@ class EchoRedisTest(unittest.TestCase):
                                 "ws://127.0.0.1:%d/sub" % a.port) as sub:
                             async with websockets.connect(
                                     "ws://127.0.0.1:%d/pub" % b.port) as pub:
-                                await pub.send("across processes")
-                                return await sub.recv()
+                                # a's Redis SUBSCRIBE follows its first subscriber by a
+                                # moment (docs/pubsub.md): publish until it is in place.
+                                while True:
+                                    await pub.send("across processes")
+                                    try:
+                                        return await asyncio.wait_for(sub.recv(), 0.2)
+                                    except asyncio.TimeoutError:
+                                        pass
                     got = asyncio.run(asyncio.wait_for(go(), 30))
                     self.assertEqual(got, "across processes")
                 finally:
