@@ -45,9 +45,14 @@ class WebSocketClientConformanceTest : public tornado::testing::AsyncTest {
     s.sends = std::move(sends);
     return run_script(std::move(s), options);
   }
-  // The handshake error a script causes.
+  // The handshake error a script causes. The peer outlives the test: after a refused
+  // handshake its connection coroutine may still be waiting on the socket, and it must not
+  // be resumed in a later loop turn on a destroyed object (an ASan stack-use-after-return
+  // when the peer lived on this frame). Kept reachable, so not a leak.
   std::string handshake_error(Script script, const WebSocketConnectOptions& options = {}) {
-    PeerServer peer(std::move(script));
+    static auto* kept = new std::vector<std::unique_ptr<PeerServer>>();
+    kept->push_back(std::make_unique<PeerServer>(std::move(script)));
+    PeerServer& peer = *kept->back();
     try {
       (void)run_sync([&]() -> Task<std::shared_ptr<websocket::WebSocketClientConnection>> {
         return websocket::websocket_connect(peer.url(), options);
