@@ -2,6 +2,7 @@
 // a stream position.
 #include <charconv>
 
+#include "internal/sse.h"
 #include "internal/websocket_deflate.h"
 #include "internal/websocket_frame.h"
 #include "tornado/pubsub.h"
@@ -72,15 +73,7 @@ std::string_view Message::sse_event() const {
     const std::string_view d = data();
     sse_.reserve(d.size() + 32);
     sse_.append("id: ").append(position_.to_string()).push_back('\n');
-    // Every line of the data is a data field: the client joins them with LF (CR, LF and
-    // CRLF all end a line in an event stream).
-    std::size_t start = 0;
-    for (;;) {
-      const std::size_t end = d.find_first_of("\r\n", start);
-      sse_.append("data: ").append(d.substr(start, end - start)).push_back('\n');
-      if (end == std::string_view::npos) break;
-      start = end + (d[end] == '\r' && end + 1 < d.size() && d[end + 1] == '\n' ? 2 : 1);
-    }
+    internal::append_sse_data(sse_, d);
     sse_.push_back('\n');
   });
   return sse_;

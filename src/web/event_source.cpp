@@ -9,6 +9,7 @@
 
 #include "internal/describe_exception.h"
 #include "internal/pubsub_state.h"
+#include "internal/sse.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
 
@@ -41,15 +42,17 @@ std::string encode_event(std::string_view data, std::string_view event, std::str
     auto r = std::to_chars(buf, buf + sizeof buf, ms < 0 ? 0 : ms);
     out.append("retry: ").append(buf, r.ptr).push_back('\n');
   }
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = data.find_first_of("\r\n", start);
-    out.append("data: ").append(data.substr(start, end - start)).push_back('\n');
-    if (end == std::string_view::npos) break;
-    start = end + (data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n' ? 2 : 1);
-  }
+  internal::append_sse_data(out, data);
   out.push_back('\n');
   return out;
+}
+
+// "<size in hex>\r\n", the line before a chunk of the body, written into `buf`.
+std::string_view chunk_size_line(char (&buf)[24], std::size_t size) {
+  auto r = std::to_chars(buf, buf + 20, size, 16);
+  *r.ptr++ = '\r';
+  *r.ptr++ = '\n';
+  return std::string_view(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
 }  // namespace
@@ -169,10 +172,7 @@ IOStream::WriteAwaiter EventSourceHandler::write_body(std::string_view bytes) {
   sent_since_beat_ = true;
   if (!chunked_) return stream_->write(bytes);
   char line[24];
-  auto r = std::to_chars(line, line + 20, bytes.size(), 16);
-  *r.ptr++ = '\r';
-  *r.ptr++ = '\n';
-  (void)stream_->write(std::string_view(line, static_cast<std::size_t>(r.ptr - line)));
+  (void)stream_->write(chunk_size_line(line, bytes.size()));
   (void)stream_->write(bytes);
   return stream_->write(std::string_view("\r\n"));
 }
@@ -182,11 +182,7 @@ void EventSourceHandler::send_prepared(std::string_view event) {
   sent_since_beat_ = true;
   if (!chunked_) return stream_->write_now({event});
   char line[24];
-  auto r = std::to_chars(line, line + 20, event.size(), 16);
-  *r.ptr++ = '\r';
-  *r.ptr++ = '\n';
-  stream_->write_now({std::string_view(line, static_cast<std::size_t>(r.ptr - line)), event,
-                      std::string_view("\r\n")});
+  stream_->write_now({chunk_size_line(line, event.size()), event, std::string_view("\r\n")});
 }
 
 IOStream::WriteAwaiter EventSourceHandler::send(std::string_view data, std::string_view event,
