@@ -23,13 +23,6 @@ using httputil::StartLine;
 
 namespace {
 
-constexpr const char* kTimeoutConnecting = "Timeout while connecting";
-constexpr const char* kTimeoutRequest = "Timeout during request";
-
-std::optional<Duration> positive(std::optional<Duration> d) {
-  if (d && d->count() > 0) return d;
-  return std::nullopt;
-}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

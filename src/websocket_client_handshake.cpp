@@ -22,18 +22,14 @@ namespace tornado::websocket::detail {
 
 using httpclient::HTTPClientError;
 using httpclient::HTTPRequest;
+using httpclient::detail::kTimeoutConnecting;
+using httpclient::detail::kTimeoutRequest;
+using httpclient::detail::positive;
 
 // ---- connecting ---------------------------------------------------------------------------
 
 namespace {
 
-constexpr const char* kTimeoutConnecting = "Timeout while connecting";
-constexpr const char* kTimeoutRequest = "Timeout during request";
-
-std::optional<Duration> positive(std::optional<Duration> d) {
-  if (d && d->count() > 0) return d;
-  return std::nullopt;
-}
 
 // The TLS context for the request's settings, cached per thread (loading the system store
 // is not free; contexts are immutable and shared).

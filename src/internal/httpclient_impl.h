@@ -20,6 +20,16 @@
 
 namespace tornado::httpclient::detail {
 
+// The 599 messages of Tornado's simple_httpclient, shared with the WebSocket client.
+inline constexpr const char* kTimeoutConnecting = "Timeout while connecting";
+inline constexpr const char* kTimeoutRequest = "Timeout during request";
+
+// A timeout that is set: zero or negative means none, as in Tornado.
+inline std::optional<Duration> positive(std::optional<Duration> d) {
+  if (d && d->count() > 0) return d;
+  return std::nullopt;
+}
+
 // What makes two connections interchangeable. The TLS context is compared by identity
 // (requests with equal TLS settings share one cached context, so equal settings give the
 // same pointer); the shared_ptr keeps it alive, so an address is never reused while keyed.
