@@ -19,15 +19,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-bool is_ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-// Python's str.strip() for the ASCII whitespace that matters here. (Python also strips
-// U+0085 and U+00A0, which would eat the last byte of some UTF-8 text; we do not.)
-std::string_view strip(std::string_view s) {
-  while (!s.empty() && is_ascii_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ascii_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using detail::kMaxBoundaryLength;
+using detail::strip_ascii_space;
 
 // Python's parse_qsl(qs, keep_blank_values=True): '&' separates pairs (Python >= 3.10 no
 // longer splits on ';'), empty pairs are skipped, a pair without '=' has an empty value.
@@ -150,11 +143,11 @@ ParsedHeader parse_header_params(std::string_view line) {
   for (std::size_t i = 0; i < line.size(); ++i) {
     if (line[i] == '"' && (i == 0 || line[i - 1] != '\\')) quoted = !quoted;
     if (line[i] == ';' && !quoted) {
-      pieces.push_back(strip(line.substr(start, i - start)));
+      pieces.push_back(strip_ascii_space(line.substr(start, i - start)));
       start = i + 1;
     }
   }
-  pieces.push_back(strip(line.substr(start)));
+  pieces.push_back(strip_ascii_space(line.substr(start)));
 
   ParsedHeader out;
   out.value = std::string(pieces.front());
@@ -167,11 +160,11 @@ ParsedHeader parse_header_params(std::string_view line) {
   for (std::size_t k = 1; k < pieces.size(); ++k) {
     std::size_t eq = pieces[k].find('=');
     if (eq == std::string_view::npos) continue;
-    std::string name(strip(pieces[k].substr(0, eq)));
+    std::string name(strip_ascii_space(pieces[k].substr(0, eq)));
     for (char& c : name) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
-    std::string value = email_unquote(strip(pieces[k].substr(eq + 1)));
+    std::string value = email_unquote(strip_ascii_space(pieces[k].substr(eq + 1)));
     // "base*", "base*N" or "base*N*" (base made of word characters).
     std::size_t star = name.find('*');
     bool rfc2231 = star != std::string::npos && star > 0;
@@ -269,7 +262,7 @@ void parse_body_arguments(std::string_view content_type, std::string_view body, 
       std::string_view rest = content_type;
       while (true) {
         std::size_t semi = rest.find(';');
-        std::string_view field = strip(rest.substr(0, semi));
+        std::string_view field = strip_ascii_space(rest.substr(0, semi));
         std::size_t eq = field.find('=');
         if (eq != std::string_view::npos && field.substr(0, eq) == "boundary" &&
             eq + 1 < field.size()) {
@@ -287,8 +280,6 @@ void parse_body_arguments(std::string_view content_type, std::string_view body, 
 }
 
 namespace {
-
-constexpr std::size_t kMaxBoundaryLength = 70;
 
 // std::string_view::find/rfind compare at every position: O(body x pattern) against a body
 // of near-matches. glibc's memmem is linear in the worst case (two-way fallback).
@@ -428,8 +419,8 @@ std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view he
     // A chunk without '=' is a value with an empty name (as browsers do).
     std::string_view key = eq == std::string_view::npos ? std::string_view() : chunk.substr(0, eq);
     std::string_view val = eq == std::string_view::npos ? chunk : chunk.substr(eq + 1);
-    key = strip(key);
-    val = strip(val);
+    key = strip_ascii_space(key);
+    val = strip_ascii_space(val);
     if (!key.empty() || !val.empty())
       cookies.insert_or_assign(std::string(key), unquote_cookie(val));
     if (semi == std::string_view::npos) break;

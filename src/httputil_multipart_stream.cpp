@@ -10,14 +10,8 @@ namespace tornado::httputil {
 
 namespace {
 
-constexpr std::size_t kMaxBoundaryLength = 70;  // RFC 2046 5.1.1
-
-std::string_view strip(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using detail::kMaxBoundaryLength;
+using detail::strip_ascii_space;
 
 }  // namespace
 
@@ -48,13 +42,13 @@ MultipartStreamParser MultipartStreamParser::from_content_type(std::string_view 
                                                                ParseMultipartConfig config) {
   std::string_view rest = content_type;
   std::size_t semi = rest.find(';');
-  if (strip(rest.substr(0, semi)) != "multipart/form-data") {
+  if (strip_ascii_space(rest.substr(0, semi)) != "multipart/form-data") {
     throw MultipartError("Invalid multipart/form-data: Content-Type is not multipart/form-data");
   }
   while (semi != std::string_view::npos) {
     rest.remove_prefix(semi + 1);
     semi = rest.find(';');
-    std::string_view field = strip(rest.substr(0, semi));
+    std::string_view field = strip_ascii_space(rest.substr(0, semi));
     std::size_t eq = field.find('=');
     if (eq != std::string_view::npos && field.substr(0, eq) == "boundary" &&
         eq + 1 < field.size()) {

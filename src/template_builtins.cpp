@@ -16,7 +16,7 @@ namespace {
 
 using Builtin = Value (*)(Args&, Ctx&);
 
-void arity(const Args& a, std::string_view name, std::size_t min, std::size_t max) {
+void builtin_arity(const Args& a, std::string_view name, std::size_t min, std::size_t max) {
   std::size_t n = a.positional.size();
   if (n < min || n > max) {
     std::string expected = min == max ? std::to_string(min)
@@ -44,7 +44,6 @@ const std::string& want_str(const Value& v, std::string_view fn) {
           std::string(fn) + "() expects a str, not '" + std::string(type_name(*v)) + "'");
   return v->get_ref<const std::string&>();
 }
-bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 std::int64_t want_int(const Value& v, std::string_view fn) {
   if (!is_int(*v) || (v->is_number_unsigned() && v->get<std::uint64_t>() > INT64_MAX))
     raise("TypeError", "'" + std::string(type_name(*v)) +
@@ -54,19 +53,19 @@ std::int64_t want_int(const Value& v, std::string_view fn) {
 }
 
 Value b_xhtml_escape(Args& a, Ctx&) {
-  arity(a, "xhtml_escape", 1, 1);
+  builtin_arity(a, "xhtml_escape", 1, 1);
   no_keywords(a, "xhtml_escape");
   return Value::own(escape::xhtml_escape(want_str(a.positional[0], "xhtml_escape")));
 }
 Value b_url_escape(Args& a, Ctx&) {
-  arity(a, "url_escape", 1, 2);
+  builtin_arity(a, "url_escape", 1, 2);
   no_keywords(a, "url_escape", {"plus"});
   const Value* plus = arg(a, 1, "plus");
   return Value::own(
       escape::url_escape(want_str(a.positional[0], "url_escape"), plus ? truthy(**plus) : true));
 }
 Value b_json_encode(Args& a, Ctx&) {
-  arity(a, "json_encode", 1, 1);
+  builtin_arity(a, "json_encode", 1, 1);
   no_keywords(a, "json_encode");
   std::string s = py_json_dumps(*a.positional[0]);
   std::string out;
@@ -82,12 +81,12 @@ Value b_json_encode(Args& a, Ctx&) {
   return Value::own(std::move(out));
 }
 Value b_squeeze(Args& a, Ctx&) {
-  arity(a, "squeeze", 1, 1);
+  builtin_arity(a, "squeeze", 1, 1);
   no_keywords(a, "squeeze");
   return Value::own(escape::squeeze(want_str(a.positional[0], "squeeze")));
 }
 Value b_linkify(Args& a, Ctx&) {
-  arity(a, "linkify", 1, 5);
+  builtin_arity(a, "linkify", 1, 5);
   no_keywords(a, "linkify", {"shorten", "extra_params", "require_protocol", "permitted_protocols"});
   escape::LinkifyOptions o;
   if (const Value* v = arg(a, 1, "shorten")) o.shorten = truthy(**v);
@@ -103,7 +102,7 @@ Value b_linkify(Args& a, Ctx&) {
 }
 
 Value b_len(Args& a, Ctx&) {
-  arity(a, "len", 1, 1);
+  builtin_arity(a, "len", 1, 1);
   no_keywords(a, "len");
   const json& v = *a.positional[0];
   if (v.is_string())
@@ -112,7 +111,7 @@ Value b_len(Args& a, Ctx&) {
   raise("TypeError", "object of type '" + std::string(type_name(v)) + "' has no len()");
 }
 Value b_range(Args& a, Ctx& ctx) {
-  arity(a, "range", 1, 3);
+  builtin_arity(a, "range", 1, 3);
   no_keywords(a, "range");
   std::int64_t start = 0, stop = 0, step = 1;
   if (a.positional.size() == 1) {
@@ -137,14 +136,14 @@ Value b_range(Args& a, Ctx& ctx) {
   return Value::own(std::move(out));
 }
 Value b_str(Args& a, Ctx&) {
-  arity(a, "str", 0, 1);
+  builtin_arity(a, "str", 0, 1);
   no_keywords(a, "str");
   if (a.positional.empty()) return Value::own("");
   if (a.positional[0]->is_string()) return a.positional[0];
   return Value::own(py_str(*a.positional[0]));
 }
 Value b_repr(Args& a, Ctx&) {
-  arity(a, "repr", 1, 1);
+  builtin_arity(a, "repr", 1, 1);
   no_keywords(a, "repr");
   return Value::own(py_repr(*a.positional[0]));
 }
@@ -154,7 +153,7 @@ std::string_view strip_space(std::string_view s) {
   return s;
 }
 Value b_int(Args& a, Ctx&) {
-  arity(a, "int", 0, 2);
+  builtin_arity(a, "int", 0, 2);
   no_keywords(a, "int", {"base"});
   if (a.positional.empty()) return Value::own(0);
   const json& v = *a.positional[0];
@@ -192,7 +191,7 @@ Value b_int(Args& a, Ctx&) {
             std::string(type_name(v)) + "'");
 }
 Value b_float(Args& a, Ctx&) {
-  arity(a, "float", 0, 1);
+  builtin_arity(a, "float", 0, 1);
   no_keywords(a, "float");
   if (a.positional.empty()) return Value::own(0.0);
   const json& v = *a.positional[0];
@@ -218,12 +217,12 @@ Value b_float(Args& a, Ctx&) {
                          std::string(type_name(v)) + "'");
 }
 Value b_bool(Args& a, Ctx&) {
-  arity(a, "bool", 0, 1);
+  builtin_arity(a, "bool", 0, 1);
   no_keywords(a, "bool");
   return Value::own(!a.positional.empty() && truthy(*a.positional[0]));
 }
 Value b_list(Args& a, Ctx& ctx) {
-  arity(a, "list", 0, 1);
+  builtin_arity(a, "list", 0, 1);
   no_keywords(a, "list");
   json out = json::array();
   if (!a.positional.empty())
@@ -231,7 +230,7 @@ Value b_list(Args& a, Ctx& ctx) {
   return Value::own(std::move(out));
 }
 Value b_dict(Args& a, Ctx& ctx) {
-  arity(a, "dict", 0, 1);
+  builtin_arity(a, "dict", 0, 1);
   json out = json::object();
   if (!a.positional.empty()) {
     if (a.positional[0]->is_object()) {
@@ -250,7 +249,7 @@ Value b_dict(Args& a, Ctx& ctx) {
   return Value::own(std::move(out));
 }
 Value b_sorted(Args& a, Ctx& ctx) {
-  arity(a, "sorted", 1, 1);
+  builtin_arity(a, "sorted", 1, 1);
   no_keywords(a, "sorted", {"reverse"});
   std::vector<Value> items = iterate(a.positional[0], ctx);
   std::stable_sort(items.begin(), items.end(),
@@ -271,7 +270,7 @@ Value b_sorted(Args& a, Ctx& ctx) {
   return Value::own(std::move(out));
 }
 Value b_reversed(Args& a, Ctx& ctx) {
-  arity(a, "reversed", 1, 1);
+  builtin_arity(a, "reversed", 1, 1);
   no_keywords(a, "reversed");
   if (a.positional[0]->is_object())
     raise("TypeError", "'dict' object is not reversible in templates");
@@ -281,7 +280,7 @@ Value b_reversed(Args& a, Ctx& ctx) {
   return Value::own(std::move(out));
 }
 Value b_enumerate(Args& a, Ctx& ctx) {
-  arity(a, "enumerate", 1, 2);
+  builtin_arity(a, "enumerate", 1, 2);
   no_keywords(a, "enumerate", {"start"});
   const Value* s = arg(a, 1, "start");
   std::int64_t i = s ? want_int(*s, "enumerate") : 0;
@@ -323,7 +322,7 @@ Value min_max(Args& a, Ctx& ctx, std::string_view name, int want) {
 Value b_min(Args& a, Ctx& ctx) { return min_max(a, ctx, "min", -1); }
 Value b_max(Args& a, Ctx& ctx) { return min_max(a, ctx, "max", 1); }
 Value b_abs(Args& a, Ctx&) {
-  arity(a, "abs", 1, 1);
+  builtin_arity(a, "abs", 1, 1);
   no_keywords(a, "abs");
   const json& v = *a.positional[0];
   if (is_int(v) && !(v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) {
@@ -335,7 +334,7 @@ Value b_abs(Args& a, Ctx&) {
   raise("TypeError", "bad operand type for abs(): '" + std::string(type_name(v)) + "'");
 }
 Value b_round(Args& a, Ctx&) {
-  arity(a, "round", 1, 2);
+  builtin_arity(a, "round", 1, 2);
   no_keywords(a, "round", {"ndigits"});
   const json& v = *a.positional[0];
   const Value* nd = arg(a, 1, "ndigits");
@@ -373,7 +372,7 @@ Value b_round(Args& a, Ctx&) {
   return Value::own(std::strtod(buf, nullptr));
 }
 Value b_sum(Args& a, Ctx& ctx) {
-  arity(a, "sum", 1, 2);
+  builtin_arity(a, "sum", 1, 2);
   no_keywords(a, "sum", {"start"});
   const Value* s = arg(a, 1, "start");
   Value total = s ? *s : Value::own(0);
@@ -384,13 +383,13 @@ Value b_sum(Args& a, Ctx& ctx) {
   return total;
 }
 Value b_any(Args& a, Ctx& ctx) {
-  arity(a, "any", 1, 1);
+  builtin_arity(a, "any", 1, 1);
   for (const Value& v : iterate(a.positional[0], ctx))
     if (truthy(*v)) return Value::own(true);
   return Value::own(false);
 }
 Value b_all(Args& a, Ctx& ctx) {
-  arity(a, "all", 1, 1);
+  builtin_arity(a, "all", 1, 1);
   for (const Value& v : iterate(a.positional[0], ctx))
     if (!truthy(*v)) return Value::own(false);
   return Value::own(true);

@@ -11,7 +11,6 @@
 namespace tornado::templates::detail {
 namespace {
 
-bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 bool fits_int64(const json& v) {
   return v.is_boolean() || (v.is_number_integer() &&
                             (!v.is_number_unsigned() || v.get<std::uint64_t>() <= INT64_MAX));

@@ -13,7 +13,7 @@
 namespace tornado::templates::detail {
 namespace {
 
-void arity(const Args& a, std::string_view name, std::size_t min, std::size_t max) {
+void method_arity(const Args& a, std::string_view name, std::size_t min, std::size_t max) {
   if (!a.keywords.empty()) raise("TypeError", std::string(name) + "() takes no keyword arguments");
   std::size_t n = a.positional.size();
   if (n < min || n > max)
@@ -195,16 +195,16 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(std::move(out));
   };
   auto test_all = [&](auto pred) {
-    arity(a, name, 0, 0);
+    method_arity(a, name, 0, 0);
     bool ok = !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
       return pred(static_cast<unsigned char>(c)) != 0;
     });
     return Value::own(ok);
   };
-  if (name == "upper") return arity(a, name, 0, 0), map_chars(::toupper);
-  if (name == "lower") return arity(a, name, 0, 0), map_chars(::tolower);
+  if (name == "upper") return method_arity(a, name, 0, 0), map_chars(::toupper);
+  if (name == "lower") return method_arity(a, name, 0, 0), map_chars(::tolower);
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
-    arity(a, name, 0, 1);
+    method_arity(a, name, 0, 1);
     const Value* chars = a.positional.empty() ? nullptr : &a.positional[0];
     return Value::own(strip(s, chars, name != "rstrip", name != "lstrip"));
   }
@@ -215,7 +215,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(split(s, sep, maxs ? int_arg(*maxs) : -1, ctx));
   }
   if (name == "splitlines") {
-    arity(a, name, 0, 0);
+    method_arity(a, name, 0, 0);
     json out = json::array();
     std::size_t start = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -229,7 +229,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(std::move(out));
   }
   if (name == "join") {
-    arity(a, name, 1, 1);
+    method_arity(a, name, 1, 1);
     std::string out;
     bool first = true;
     for (const Value& item : iterate(a.positional[0], ctx)) {
@@ -244,7 +244,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(std::move(out));
   }
   if (name == "replace") {
-    arity(a, name, 2, 3);
+    method_arity(a, name, 2, 3);
     const std::string& from = str_arg(a.positional[0], name);
     const std::string& to = str_arg(a.positional[1], name);
     std::int64_t count = a.positional.size() > 2 ? int_arg(a.positional[2]) : -1;
@@ -276,11 +276,11 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(std::move(out));
   }
   if (name == "startswith" || name == "endswith") {
-    arity(a, name, 1, 1);
+    method_arity(a, name, 1, 1);
     return Value::own(affix_match(s, a.positional[0], name == "startswith", name));
   }
   if (name == "find" || name == "count" || name == "index") {
-    arity(a, name, 1, 1);
+    method_arity(a, name, 1, 1);
     const std::string& sub = str_arg(a.positional[0], name);
     if (name == "count") {
       if (sub.empty()) return Value::own(static_cast<std::int64_t>(code_point_count(s) + 1));
@@ -298,7 +298,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
         static_cast<std::int64_t>(code_point_count(std::string_view(s).substr(0, at))));
   }
   if (name == "capitalize" || name == "title") {
-    arity(a, name, 0, 0);
+    method_arity(a, name, 0, 0);
     std::string out = s;
     bool start = true;
     for (char& c : out) {
@@ -319,7 +319,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
   if (name == "isspace")
     return test_all([](unsigned char c) { return ascii_space(static_cast<char>(c)); });
   if (name == "isupper" || name == "islower") {
-    arity(a, name, 0, 0);
+    method_arity(a, name, 0, 0);
     bool cased = false, ok = true;
     for (unsigned char c : s) {
       if (std::isalpha(c)) {
@@ -330,7 +330,7 @@ Value string_method(const Value& self, std::string_view name, Args& a, Ctx& ctx)
     return Value::own(cased && ok);
   }
   if (name == "zfill" || name == "ljust" || name == "rjust" || name == "center") {
-    arity(a, name, 1, name == "zfill" ? 1 : 2);
+    method_arity(a, name, 1, name == "zfill" ? 1 : 2);
     std::int64_t width = int_arg(a.positional[0]);
     std::string fill = a.positional.size() > 1 ? str_arg(a.positional[1], name) : std::string(" ");
     if (code_point_count(fill) != 1)
@@ -483,7 +483,7 @@ Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
   if (v.is_string()) return string_method(self, name, a, ctx);
   if (v.is_object()) {
     if (name == "items" || name == "keys" || name == "values") {
-      arity(a, name, 0, 0);
+      method_arity(a, name, 0, 0);
       json out = json::array();
       for (const auto& [k, item] : v.items()) {
         if (name == "items") {
@@ -497,7 +497,7 @@ Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
       return Value::own(std::move(out));
     }
     if (name == "get") {
-      arity(a, name, 1, 2);
+      method_arity(a, name, 1, 2);
       const json& key = *a.positional[0];
       if (key.is_string()) {
         auto it = v.find(key.get_ref<const std::string&>());
@@ -510,7 +510,7 @@ Value call_method(const Value& self, std::string_view name, Args& a, Ctx& ctx) {
             "'" + std::string(type_name(v[std::string(name)])) + "' object is not callable");
   }
   if (v.is_array() && (name == "index" || name == "count")) {
-    arity(a, name, 1, 1);
+    method_arity(a, name, 1, 1);
     std::int64_t n = 0;
     for (std::size_t i = 0; i < v.size(); ++i) {
       if (!py_equal(v[i], *a.positional[0])) continue;

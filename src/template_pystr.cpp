@@ -337,7 +337,6 @@ int compare_ints(const json& a, const json& b) {
   if (ma == mb) return 0;
   return (ma < mb) != na ? -1 : 1;
 }
-bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 }  // namespace
 
 bool py_equal(const json& a, const json& b) {

@@ -16,14 +16,6 @@ namespace tornado::websocket {
 
 namespace detail {
 
-namespace {
-
-// How long a closing handshake may take before the TCP connection is closed anyway (as on
-// the server, Tornado's 5 s): waiting for the server's close frame, then for its TCP close.
-constexpr Duration kCloseTimeout = std::chrono::seconds(5);
-
-}  // namespace
-
 ClientConnection::ClientConnection(ClientHandshake handshake,
                                    const WebSocketConnectOptions& options)
     : stream(std::move(handshake.stream)),

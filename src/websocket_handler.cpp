@@ -17,10 +17,6 @@ namespace tornado::websocket {
 
 namespace detail {
 
-// How long a close handshake may take before the TCP connection is closed anyway
-// (Tornado's 5 s), including flushing what is queued when the peer does not read.
-constexpr Duration kCloseTimeout = std::chrono::seconds(5);
-
 // The state of an upgraded connection; made only after the 101, so a handshake that fails
 // costs nothing here. What an idle connection holds: the stream (no buffers while idle),
 // the parser (an empty string and a few words), zlib state only with context takeover, and

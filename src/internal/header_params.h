@@ -2,12 +2,25 @@
 // (httputil_form.cpp) and the streaming one (httputil_multipart_stream.cpp).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace tornado::httputil::detail {
+
+// RFC 2046 5.1.1: a multipart boundary is 1 to 70 characters.
+inline constexpr std::size_t kMaxBoundaryLength = 70;
+
+// Python's str.strip() for ASCII whitespace (space, \t \n \v \f \r). Python also strips
+// U+0085 and U+00A0, which would eat the last byte of some UTF-8 text; this does not.
+inline std::string_view strip_ascii_space(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 struct ParsedHeader {
   std::string value;  // "form-data"

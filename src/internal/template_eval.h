@@ -144,6 +144,8 @@ int py_compare(const json& a, const json& b, std::string_view op);
 std::size_t code_point_count(std::string_view s);
 std::vector<std::size_t> code_point_offsets(std::string_view s);
 bool is_number(const json& v);  // int, float or bool (bool is an int in Python)
+// An int in Python's sense: a JSON integer or a bool.
+inline bool is_int(const json& v) { return v.is_number_integer() || v.is_boolean(); }
 double as_double(const json& v);
 
 }  // namespace tornado::templates::detail

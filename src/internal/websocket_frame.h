@@ -17,6 +17,7 @@
 // read. Control frames (at most 125 bytes) are returned whole, as views into the buffer.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +37,11 @@ enum class Opcode : uint8_t {
   kPing = 0x9,
   kPong = 0xA,
 };
+
+// How long a closing handshake may take before the TCP connection is closed anyway
+// (Tornado's 5 s), on either side: flushing what is queued when the peer does not read,
+// then waiting for the peer's close frame and its TCP close.
+inline constexpr std::chrono::seconds kCloseTimeout{5};
 
 // RFC 6455 §7.4.1 codes the implementation itself sends or reports.
 namespace close_codes {

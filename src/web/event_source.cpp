@@ -18,7 +18,7 @@ namespace tornado::web {
 namespace {
 
 constexpr Duration kDefaultHeartbeat = std::chrono::seconds(15);
-constexpr Duration kCloseTimeout = std::chrono::seconds(5);
+constexpr Duration kFinishTimeout = std::chrono::seconds(5);
 // What a client may send on an event stream (it should send nothing): more is an abuse.
 constexpr std::size_t kMaxIncoming = 64 * 1024;
 
@@ -213,7 +213,7 @@ void EventSourceHandler::close() {
   }
   // Flush what is queued, then close; a client that does not read is cut off after 5 s.
   std::weak_ptr<IOStream> weak = stream_;
-  IOLoop::current().call_later(kCloseTimeout, [weak] {
+  IOLoop::current().call_later(kFinishTimeout, [weak] {
     if (auto s = weak.lock()) s->close();
   });
   spawn_detached(

@@ -96,7 +96,7 @@ const std::string_view* lookup(const std::pair<std::string_view, std::string_vie
   return nullptr;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_mime_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 }  // namespace
 
@@ -145,9 +145,9 @@ void MimeTypes::read_text(std::string_view text) {
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     std::string_view type;
     while (!line.empty()) {
-      while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+      while (!line.empty() && is_mime_blank(line.front())) line.remove_prefix(1);
       std::size_t end = 0;
-      while (end < line.size() && !is_space(line[end])) ++end;
+      while (end < line.size() && !is_mime_blank(line[end])) ++end;
       std::string_view word = line.substr(0, end);
       line.remove_prefix(end);
       if (word.empty()) break;
