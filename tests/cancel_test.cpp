@@ -22,6 +22,8 @@
 #include "tornado/tcpclient.h"
 #include "tornado/testing.h"
 
+namespace cancel_test {
+
 using namespace tornado;
 
 namespace {
@@ -628,3 +630,5 @@ TEST_F(CancelTest, ACancelledChildDoesNotCancelItsSiblings) {
 }
 
 }  // namespace
+
+}  // namespace cancel_test

@@ -15,6 +15,8 @@
 #include "tornado/task.h"
 #include "tornado/testing.h"
 
+namespace concurrent_test {
+
 using namespace tornado;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
@@ -284,3 +286,5 @@ TEST(AddFutureTest, CallbackRunsOnItsLoopNotTheOneThatCompletes) {
   target.start();  // stopped by the callback
   EXPECT_TRUE(ran_on_target);
 }
+
+}  // namespace concurrent_test

@@ -5,6 +5,8 @@
 
 #include "tornado/escape.h"
 
+namespace escape_hostile_test {
+
 using namespace tornado;
 
 namespace {
@@ -47,3 +49,5 @@ TEST(EscapeHostileTest, JsonDecodeDepthLimitCountsOnlyRealBrackets) {
 }
 
 }  // namespace
+
+}  // namespace escape_hostile_test

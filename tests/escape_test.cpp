@@ -10,7 +10,7 @@
 #include <vector>
 
 namespace tornado::escape {
-namespace {
+namespace escape_test {
 
 struct LinkifyCase {
   std::string text;
@@ -332,5 +332,5 @@ TEST(EscapeTest, Base64DecodeRejectsBadInput) {
   EXPECT_THROW(base64_decode("-_8=", false), std::invalid_argument);
 }
 
-}  // namespace
+}  // namespace escape_test
 }  // namespace tornado::escape

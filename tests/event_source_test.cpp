@@ -11,6 +11,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace event_source_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 
@@ -288,3 +290,5 @@ TEST_F(EventSourceTest, ReconnectWithLastEventIdRecoversExactlyTheMissedEvents) 
 }
 
 }  // namespace
+
+}  // namespace event_source_test

@@ -13,6 +13,8 @@
 
 #include "tornado/task.h"
 
+namespace frame_alloc_test {
+
 using namespace tornado;
 using namespace tornado::detail;
 
@@ -151,3 +153,5 @@ TEST_F(FrameCacheTest, FramesHandedToAnotherThreadWhileBothAllocate) {
 }
 
 }  // namespace
+
+}  // namespace frame_alloc_test

@@ -11,6 +11,8 @@
 #include "tornado/task.h"
 #include "tornado/testing.h"
 
+namespace gen_test {
+
 using namespace tornado;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
@@ -602,3 +604,5 @@ TEST_F(GenTest, WaitIteratorSecondNextWhilePendingIsAnError) {
   EXPECT_EQ(run_sync([first]() -> Task<int> { co_return co_await first; }), 5);
   fs[0].set_result(6);
 }
+
+}  // namespace gen_test

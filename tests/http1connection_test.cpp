@@ -14,6 +14,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
 
+namespace http1connection_test {
+
 using namespace tornado;
 using httputil::HTTPHeaders;
 using httputil::HTTPInputError;
@@ -447,3 +449,5 @@ TEST_F(HTTP1ConnectionTest, ResponseStatusOutsideThreeDigitsIsRefused) {
     EXPECT_EQ(answer.substr(0, 17), "HTTP/1.1 200 OK\r\n");
   });
 }
+
+}  // namespace http1connection_test

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+namespace http_parser_test {
+
 using namespace tornado::http1;
 
 namespace {
@@ -397,3 +399,5 @@ TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
 }
 
 }  // namespace
+
+}  // namespace http_parser_test

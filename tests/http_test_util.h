@@ -1,5 +1,5 @@
-// Helpers shared by the HTTP test files: a whole response in one call, and a raw client
-// connection to a loopback port.
+// Helpers shared by the HTTP test files: a whole response in one call, a request's argument,
+// a raw response's status line, and a raw client connection to a loopback port.
 #pragma once
 
 #include <arpa/inet.h>
@@ -21,6 +21,19 @@ inline void respond(httputil::HTTPServerRequest& req, int code, const std::strin
   extra.set("Content-Length", std::to_string(body.size()));
   req.connection->write_headers(httputil::ResponseStartLine{"HTTP/1.1", code, ""}, extra, body);
   req.connection->finish();
+}
+
+// The last value of query or body argument `name`, or `fallback` when there is none.
+inline std::string arg(const httputil::HTTPServerRequest& req, const std::string& name,
+                       std::string fallback = {}) {
+  auto it = req.arguments.find(name);
+  if (it == req.arguments.end() || it->second.empty()) return fallback;
+  return it->second.back();
+}
+
+// The first line of a raw HTTP response ("HTTP/1.1 200 OK").
+inline std::string status_line(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
 }
 
 // A plain IOStream connected to 127.0.0.1:`port`; a non-zero `receive_buffer` sets SO_RCVBUF

@@ -17,6 +17,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace httpclient_body_producer_test {
+
 using namespace tornado;
 using httpclient::BodyWriter;
 using httpclient::HTTPRequest;
@@ -371,3 +373,5 @@ TEST_F(BodyProducerTest, InvalidCombinationsAreRefused) {
 }
 
 }  // namespace
+
+}  // namespace httpclient_body_producer_test

@@ -21,6 +21,8 @@
 
 extern char** environ;
 
+namespace httpclient_interop_test {
+
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
 using httpclient::HTTPRequest;
@@ -335,3 +337,5 @@ TEST_F(NginxPeerTest, RedirectHeadPostAnd404) {
 }
 
 }  // namespace
+
+}  // namespace httpclient_interop_test

@@ -13,6 +13,8 @@
 #include "tornado/ioloop.h"
 #include "tornado/testing_core.h"
 
+namespace httpclient_lifetime_test {
+
 using namespace tornado;
 using namespace tornado::httpclient;
 
@@ -85,3 +87,5 @@ TEST(HTTPClientLifetimeTest, FetchInFlightWithATimeoutWhenItsLoopIsDestroyed) {
 }
 
 }  // namespace
+
+}  // namespace httpclient_lifetime_test

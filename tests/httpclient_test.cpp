@@ -17,6 +17,8 @@
 #include "tornado/http1connection.h"
 #include "tornado/testing.h"
 
+namespace httpclient_test {
+
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
 using httpclient::HTTPClientError;
@@ -29,6 +31,7 @@ using tornado::testing::AsyncHTTPTest;
 using tornado::testing::ExpectLog;
 using tornado::testing::HTTPApp;
 
+using tornado::test::arg;
 using tornado::test::respond;
 
 namespace {
@@ -36,12 +39,6 @@ namespace {
 void redirect(HTTPServerRequest& req, int code, const std::string& location) {
   HTTPHeaders h{{"Location", location}};
   respond(req, code, "", h);
-}
-
-std::string arg(const HTTPServerRequest& req, const std::string& name, std::string fallback = {}) {
-  auto it = req.arguments.find(name);
-  if (it == req.arguments.end() || it->second.empty()) return fallback;
-  return it->second.back();
 }
 
 class HTTPClientTest : public AsyncHTTPTest {
@@ -746,3 +743,5 @@ TEST_F(HTTPClientTest, RequestBuiltInlineWithSettersSurvivesTheCoAwait) {
 }
 
 }  // namespace
+
+}  // namespace httpclient_test

@@ -18,6 +18,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
 
+namespace httpserver_delegate_test {
+
 using namespace tornado;
 using httputil::HTTPConnection;
 using httputil::HTTPHeaders;
@@ -535,3 +537,5 @@ TEST_F(HTTPServerDelegateTest, HandlerTaskIsCancelledWhenItsClientGoesAway) {
   EXPECT_TRUE(record.frame_released);
   EXPECT_EQ(server.connection_count(), 0u);
 }
+
+}  // namespace httpserver_delegate_test

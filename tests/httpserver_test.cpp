@@ -20,6 +20,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
 
+namespace httpserver_test {
+
 using namespace tornado;
 using httputil::HTTPHeaders;
 using httputil::HTTPServerRequest;
@@ -28,6 +30,7 @@ using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
 
 using tornado::test::respond;
+using tornado::test::status_line;
 
 namespace {
 
@@ -147,10 +150,6 @@ class HTTPServerTest : public AsyncTest {
   int port_ = 0;
   std::unique_ptr<HTTPServer> server_;
 };
-
-std::string status_line(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
-}
 
 }  // namespace
 
@@ -594,3 +593,5 @@ TEST_F(HTTPServerTest, CorpusAgainstLiveServer) {
   }
   for (const auto& [k, v] : either) std::cout << "either: " << k << " x" << v << "\n";
 }
+
+}  // namespace httpserver_test

@@ -12,6 +12,8 @@
 
 #include "tornado/httputil.h"
 
+namespace httputil_multipart_stream_test {
+
 namespace {
 
 using namespace tornado::httputil;
@@ -356,3 +358,5 @@ TEST(MultipartStreamTest, NearMatchesTakeLinearTime) {
 }
 
 }  // namespace
+
+}  // namespace httputil_multipart_stream_test

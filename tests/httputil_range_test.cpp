@@ -11,7 +11,7 @@
 #include "tornado/httputil.h"
 
 namespace tornado::httputil {
-namespace {
+namespace httputil_range_test {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 const std::optional<int64_t> none;
@@ -198,5 +198,5 @@ TEST(DecideRangeTest, HugeEndDoesNotOverflow) {
   EXPECT_EQ(decide("bytes=-99999999999999999999999").kind, RangeDecision::kWhole);
 }
 
-}  // namespace
+}  // namespace httputil_range_test
 }  // namespace tornado::httputil

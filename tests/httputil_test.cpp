@@ -12,7 +12,7 @@
 #include "tornado/testing.h"
 
 namespace tornado::httputil {
-namespace {
+namespace httputil_test {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
@@ -971,5 +971,5 @@ TEST(HTTPHeadersTest, SettingOneHeaderAMillionTimesKeepsItsStorageBounded) {
   EXPECT_LT(h.storage_bytes(), 1024u);
 }
 
-}  // namespace
+}  // namespace httputil_test
 }  // namespace tornado::httputil

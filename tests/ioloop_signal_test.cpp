@@ -11,6 +11,8 @@
 #include "tornado/ioloop.h"
 #include "tornado/testing_core.h"
 
+namespace ioloop_signal_test {
+
 using namespace tornado;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
@@ -115,3 +117,5 @@ TEST_F(SignalHandlerTest, UnhandleableSignalsAreRejected) {
 }
 
 }  // namespace
+
+}  // namespace ioloop_signal_test

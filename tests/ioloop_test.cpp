@@ -26,6 +26,8 @@
 #include "tornado/task.h"
 #include "tornado/testing_core.h"
 
+namespace ioloop_test {
+
 using namespace tornado;
 using tornado::test::IOLoopTest;
 using tornado::testing::AsyncTest;
@@ -642,3 +644,5 @@ TEST_F(IOLoopTest, LoopsOnTwoThreadsRunIndependently) {
   t.join();
   EXPECT_EQ(other_ran.load(), 1);
 }
+
+}  // namespace ioloop_test

@@ -15,6 +15,8 @@
 #include "tornado/ioloop.h"
 #include "tornado/task.h"
 
+namespace ioloop_threads_test {
+
 using namespace tornado;
 
 namespace {
@@ -182,3 +184,5 @@ TEST(IOLoopExecutorTest, ExecutorRefusingTheJobThrowsToTheCaller) {
 }
 
 }  // namespace
+
+}  // namespace ioloop_threads_test

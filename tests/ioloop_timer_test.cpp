@@ -17,6 +17,8 @@
 #include "tornado/task.h"
 #include "tornado/testing_core.h"
 
+namespace ioloop_timer_test {
+
 using namespace tornado;
 using tornado::test::IOLoopTest;
 using tornado::testing::AsyncTest;
@@ -487,3 +489,5 @@ TEST_F(PeriodicCallbackTest, ThrowingTaskFactoryIsLoggedAndRunsContinue) {
   pc.stop();
   EXPECT_EQ(count, 3);
 }
+
+}  // namespace ioloop_timer_test

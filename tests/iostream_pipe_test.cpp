@@ -14,6 +14,8 @@
 #include "tornado/iostream.h"
 #include "tornado/testing_core.h"
 
+namespace iostream_pipe_test {
+
 using namespace tornado;
 using tornado::testing::AsyncTest;
 
@@ -127,3 +129,5 @@ TEST_F(IOStreamPipeTest, ReadUntilCloseWithinMaxBufferSizeReturnsEverything) {
 }
 
 }  // namespace
+
+}  // namespace iostream_pipe_test

@@ -12,7 +12,7 @@
 #include "iostream_test_util.h"
 
 namespace tornado {
-namespace {
+namespace iostream_test {
 
 using test::make_pair;
 using test::PairOptions;
@@ -876,5 +876,5 @@ TEST_F(PlainIOStreamTest, ConnectTaskStoredAfterItsAddressIsGone) {
   });
 }
 
-}  // namespace
+}  // namespace iostream_test
 }  // namespace tornado

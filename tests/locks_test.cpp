@@ -12,6 +12,8 @@
 #include "tornado/task.h"
 #include "tornado/testing_core.h"
 
+namespace locks_test {
+
 using namespace tornado;
 using tornado::locks::BoundedSemaphore;
 using tornado::locks::Condition;
@@ -659,3 +661,5 @@ TEST_F(LockTest, GuardUnlocksForTheNextWaiter) {
 }
 
 }  // namespace
+
+}  // namespace locks_test

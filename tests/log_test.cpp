@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+namespace log_test {
+
 namespace {
 
 using namespace tornado;
@@ -383,3 +385,5 @@ TEST_F(LoggingTest, StderrIsUsedOnlyWithoutAFileUnlessAskedFor) {
 }
 
 }  // namespace
+
+}  // namespace log_test

@@ -20,6 +20,8 @@
 #include "tornado/tcpclient.h"
 #include "tornado/testing_core.h"
 
+namespace loop_lifetime_test {
+
 using namespace tornado;
 
 namespace {
@@ -201,3 +203,5 @@ TEST(IOStreamLifetimeTest, DestroyedWhileAnotherLoopIsCurrentLeavesItsOwnLoop) {
 }
 
 }  // namespace
+
+}  // namespace loop_lifetime_test

@@ -23,7 +23,7 @@
 #include "tornado/testing_core.h"
 
 namespace tornado {
-namespace {
+namespace netutil_test {
 
 using testing::AsyncTest;
 using testing::ExpectLog;
@@ -394,5 +394,5 @@ TEST_F(ResolverTest, OverrideResolverMapsHostPortAndFamily) {
   });
 }
 
-}  // namespace
+}  // namespace netutil_test
 }  // namespace tornado

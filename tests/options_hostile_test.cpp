@@ -8,6 +8,8 @@
 
 #include "tornado/options.h"
 
+namespace options_hostile_test {
+
 using namespace tornado;
 using namespace tornado::options;
 namespace fs = std::filesystem;
@@ -119,3 +121,5 @@ TEST_F(OptionsHostileTest, IntRangesAtTheEndsOfInt64) {
 }
 
 }  // namespace
+
+}  // namespace options_hostile_test

@@ -14,6 +14,8 @@
 
 #include "tornado/log.h"
 
+namespace options_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -592,3 +594,5 @@ TEST_F(OptionsTest, BadLoggingOptionIsAnOptionsError) {
 }
 
 }  // namespace
+
+}  // namespace options_test

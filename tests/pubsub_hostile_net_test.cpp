@@ -14,6 +14,8 @@
 #include "tornado/websocket.h"
 #include "websocket_test_util.h"
 
+namespace pubsub_hostile_net_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using tornado::test::RawWebSocket;
@@ -381,3 +383,5 @@ TEST_F(HostileNetTest, HugeLastEventIdIsRefusedBeforeTheHandler) {
 }
 
 }  // namespace
+
+}  // namespace pubsub_hostile_net_test

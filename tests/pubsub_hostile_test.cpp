@@ -12,6 +12,8 @@
 #include "tornado/pubsub.h"
 #include "tornado/testing.h"
 
+namespace pubsub_hostile_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using pubsub::Hub;
@@ -341,3 +343,5 @@ TEST(HubHostileThreadsTest, SameClientOnTwoLoopThreadsJoinsAndLeavesOnce) {
 }
 
 }  // namespace
+
+}  // namespace pubsub_hostile_test

@@ -9,6 +9,8 @@
 #include "tornado/pubsub.h"
 #include "tornado/testing.h"
 
+namespace pubsub_redis_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using pubsub::Hub;
@@ -180,3 +182,5 @@ TEST_F(HubRedisTest, ConnectToNoRedisRaises) {
 }
 
 }  // namespace
+
+}  // namespace pubsub_redis_test

@@ -9,6 +9,8 @@
 
 #include "tornado/testing.h"
 
+namespace pubsub_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using pubsub::Hub;
@@ -414,3 +416,5 @@ TEST_F(HubTest, SubscriptionOutlivingTheHubIsSafe) {
 }
 
 }  // namespace
+
+}  // namespace pubsub_test

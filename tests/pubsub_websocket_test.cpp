@@ -9,6 +9,8 @@
 #include "tornado/websocket.h"
 #include "websocket_test_util.h"
 
+namespace pubsub_websocket_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using tornado::test::RawWebSocket;
@@ -271,3 +273,5 @@ TEST_F(PubsubWebSocketTest, ConflateKeepsTheLatestValuePerKey) {
 }
 
 }  // namespace
+
+}  // namespace pubsub_websocket_test

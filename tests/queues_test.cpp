@@ -18,6 +18,8 @@
 #include "tornado/task.h"
 #include "tornado/testing_core.h"
 
+namespace queues_test {
+
 using namespace tornado;
 using tornado::queues::LifoQueue;
 using tornado::queues::PriorityQueue;
@@ -569,3 +571,5 @@ TEST_F(QueueTest, ManyProducersAndConsumersLoseNothing) {
 }
 
 }  // namespace
+
+}  // namespace queues_test

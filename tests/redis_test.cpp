@@ -7,6 +7,8 @@
 #include "redis_test_util.h"
 #include "tornado/testing.h"
 
+namespace redis_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using redis::ProtocolError;
@@ -195,3 +197,5 @@ TEST_F(RedisConnectionTest, ConnectToNothingListeningFails) {
 }
 
 }  // namespace
+
+}  // namespace redis_test

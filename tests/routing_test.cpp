@@ -8,6 +8,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace routing_test {
+
 using namespace tornado;
 using routing::PathArgs;
 using routing::PathMatches;
@@ -239,3 +241,5 @@ TEST(ApplicationReverseUrlTest, NamedRulesAndMissingNames) {
 }
 
 }  // namespace
+
+}  // namespace routing_test

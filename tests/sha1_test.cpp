@@ -9,6 +9,8 @@
 #include "internal/hex.h"
 #include "internal/sha1.h"
 
+namespace sha1_test {
+
 namespace {
 
 using tornado::internal::hex_encode;
@@ -61,3 +63,5 @@ TEST(Sha1Test, EveryLengthUpTo300MatchesOpenSslWholeAndInPieces) {
 }
 
 }  // namespace
+
+}  // namespace sha1_test

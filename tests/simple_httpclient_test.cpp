@@ -25,6 +25,8 @@
 #include "tornado/tcpserver.h"
 #include "tornado/testing.h"
 
+namespace simple_httpclient_test {
+
 using namespace tornado;
 using httpclient::AsyncHTTPClient;
 using httpclient::AsyncHTTPClientOptions;
@@ -41,15 +43,10 @@ using tornado::testing::AsyncHTTPTest;
 using tornado::testing::ExpectLog;
 using tornado::testing::HTTPApp;
 
+using tornado::test::arg;
 using tornado::test::respond;
 
 namespace {
-
-std::string arg(const HTTPServerRequest& req, const std::string& name, std::string fallback = {}) {
-  auto it = req.arguments.find(name);
-  if (it == req.arguments.end() || it->second.empty()) return fallback;
-  return it->second.back();
-}
 
 std::string q(std::string_view s) { return escape::url_escape(s, true); }
 
@@ -816,3 +813,5 @@ TEST_F(MutualTLSTest, ClientCertificateIsPresented) {
 }
 
 }  // namespace
+
+}  // namespace simple_httpclient_test

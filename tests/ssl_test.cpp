@@ -7,7 +7,7 @@
 #include "iostream_test_util.h"
 
 namespace tornado {
-namespace {
+namespace ssl_test {
 
 using test::make_pair;
 using test::PairOptions;
@@ -282,5 +282,5 @@ TEST_F(SSLTest, StartTLSWithPendingReadIsRefused) {
   });
 }
 
-}  // namespace
+}  // namespace ssl_test
 }  // namespace tornado

@@ -20,7 +20,7 @@
 #include "tornado/testing_core.h"
 
 namespace tornado {
-namespace {
+namespace tcpclient_test {
 
 using testing::AsyncTest;
 
@@ -572,5 +572,5 @@ TEST_F(TCPClientTest, ConnectTaskStoredPastItsClient) {
   });
 }
 
-}  // namespace
+}  // namespace tcpclient_test
 }  // namespace tornado

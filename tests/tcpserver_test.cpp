@@ -17,7 +17,7 @@
 #include "tornado/testing_core.h"
 
 namespace tornado {
-namespace {
+namespace tcpserver_test {
 
 using testing::AsyncTest;
 using testing::ExpectLog;
@@ -312,5 +312,5 @@ TEST_F(TCPServerTest, SSLOptionsMakeTLSStreamsAndTheClientVerifiesTheHost) {
   server.stop();
 }
 
-}  // namespace
+}  // namespace tcpserver_test
 }  // namespace tornado

@@ -5,6 +5,8 @@
 
 #include "tornado/template.h"
 
+namespace template_hostile_test {
+
 using namespace tornado::templates;
 using json = nlohmann::json;
 
@@ -140,3 +142,5 @@ TEST(TemplateHostileTest, PercentFormatWideFieldsAreNotTruncated) {
 }
 
 }  // namespace
+
+}  // namespace template_hostile_test

@@ -11,7 +11,7 @@
 #include <thread>
 
 namespace tornado::templates {
-namespace {
+namespace template_test {
 
 using json = nlohmann::json;
 
@@ -705,5 +705,5 @@ TEST(TemplateThreadTest, OneTemplateRendersOnManyThreads) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
-}  // namespace
+}  // namespace template_test
 }  // namespace tornado::templates

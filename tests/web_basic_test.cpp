@@ -5,6 +5,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_basic_test {
+
 using namespace tornado;
 using tornado::testing::ExpectLog;
 
@@ -190,3 +192,5 @@ TEST_F(WebBasicTest, PrepareInheritedFromABaseClassRunsBeforeTheMethod) {
   EXPECT_EQ(stopped.code, 200);
   EXPECT_EQ(stopped.body, "stopped in prepare");  // the method did not run
 }
+
+}  // namespace web_basic_test

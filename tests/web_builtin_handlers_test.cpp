@@ -7,6 +7,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_builtin_handlers_test {
+
 using namespace tornado;
 
 namespace {
@@ -236,3 +238,5 @@ TEST_F(BuiltinHandlersTest, GzipConditionalRequestWithTheWeakEtagIs304) {
 }
 
 }  // namespace
+
+}  // namespace web_builtin_handlers_test

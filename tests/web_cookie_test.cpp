@@ -9,6 +9,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_cookie_test {
+
 using namespace tornado;
 using tornado::testing::ExpectLog;
 
@@ -305,3 +307,5 @@ TEST_F(WebCookieTest, AuthenticatedUserPasses) {
 }
 
 }  // namespace
+
+}  // namespace web_cookie_test

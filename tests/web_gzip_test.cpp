@@ -11,7 +11,7 @@
 #include "tornado/web/gzip.h"
 
 namespace tornado::web {
-namespace {
+namespace web_gzip_test {
 
 using httputil::HTTPHeaders;
 
@@ -348,5 +348,5 @@ TEST(AcceptsGzipTest, CodingsAndWeights) {
   EXPECT_FALSE(GZipContentEncoding::accepts_gzip("gzipx, xgzip"));
 }
 
-}  // namespace
+}  // namespace web_gzip_test
 }  // namespace tornado::web

@@ -12,7 +12,10 @@
 #include "tornado/web.h"
 #include "tornado/web/xsrf.h"
 
+namespace web_hostile_input_test {
+
 using namespace tornado;
+using tornado::test::status_line;
 using tornado::testing::ExpectLog;
 
 namespace {
@@ -49,10 +52,6 @@ struct PathArgHandler : web::RequestHandler {
     co_return;
   }
 };
-
-std::string status_line(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
-}
 
 class WebHostileInputTest : public tornado::testing::AsyncHTTPTest {
  protected:
@@ -242,3 +241,5 @@ TEST_F(WebHostileInputTest, AFloodOfArgumentsIsParsedInLinearTime) {
 }
 
 }  // namespace
+
+}  // namespace web_hostile_input_test

@@ -10,8 +10,11 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_hostile_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
+using tornado::test::status_line;
 using tornado::testing::ExpectLog;
 
 namespace {
@@ -235,10 +238,6 @@ std::string dechunk(std::string_view body) {
     body.remove_prefix(eol + 2 + size + 2);
   }
   return out;
-}
-
-std::string status_line(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
 }
 
 class WebHostileTest : public tornado::testing::AsyncHTTPTest {
@@ -499,3 +498,5 @@ TEST_F(WebHostileGzipTest, HeadOfAFlushedResponseHasNoBodyAndNoEncoding) {
 }
 
 }  // namespace
+
+}  // namespace web_hostile_test

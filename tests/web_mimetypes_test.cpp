@@ -10,7 +10,7 @@
 #include "tornado/web/mimetypes.h"
 
 namespace tornado::web {
-namespace {
+namespace web_mimetypes_test {
 
 using Guess = MimeTypes::Guess;
 const std::optional<std::string> none;
@@ -161,5 +161,5 @@ TEST(StaticContentTypeTest, OtherCodingsAndUnknownTypesAreOctetStream) {
   EXPECT_EQ(static_content_type("Makefile", types), "application/octet-stream");
 }
 
-}  // namespace
+}  // namespace web_mimetypes_test
 }  // namespace tornado::web

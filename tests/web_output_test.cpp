@@ -7,6 +7,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_output_test {
+
 using namespace tornado;
 using tornado::testing::ExpectLog;
 
@@ -410,3 +412,5 @@ TEST_F(WebOutputTest, WithoutServeTracebackTheExceptionStaysPrivate) {
 }
 
 }  // namespace
+
+}  // namespace web_output_test

@@ -12,6 +12,8 @@
 #include "tornado/web/signing.h"
 #include "tornado/web/xsrf.h"
 
+namespace web_signing_test {
+
 namespace {
 
 using namespace tornado::web;
@@ -302,3 +304,5 @@ TEST(XsrfTokenTest, ConstantTimeEqualComparesBytes) {
 }
 
 }  // namespace
+
+}  // namespace web_signing_test

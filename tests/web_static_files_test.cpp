@@ -11,23 +11,19 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 
+#include "file_test_util.h"
 #include "tornado/log.h"
 #include "tornado/testing.h"
 #include "tornado/web/static_files.h"
 
 namespace tornado::web {
-namespace {
+namespace web_static_files_test {
 
 namespace fs = std::filesystem;
-
-void write_file(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
+using test::write_file;
 
 std::string sha512_hex(const std::string& data) {
   unsigned char digest[SHA512_DIGEST_LENGTH];
@@ -335,5 +331,5 @@ TEST_F(StaticFilesTest, NoVersionForFilesOutsideTheRoot) {
   EXPECT_EQ(make_static_url("/static/", root, "link_etc"), "/static/link_etc");
 }
 
-}  // namespace
+}  // namespace web_static_files_test
 }  // namespace tornado::web

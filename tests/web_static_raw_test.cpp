@@ -10,22 +10,22 @@
 #include <filesystem>
 #include <fstream>
 
+#include "file_test_util.h"
 #include "http_test_util.h"
 #include "tornado/frame_alloc.h"
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_static_raw_test {
+
 using namespace tornado;
+using tornado::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr int64_t kTenGiB = int64_t{10} << 30;
 constexpr std::string_view kTail = "the last bytes of ten gibibytes";
-
-void write_file(const fs::path& path, std::string_view content) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-}
 
 // A 10 GiB hash would take the first request ~20 s: this handler tags by size and mtime.
 struct SizeTaggedStaticHandler : web::StaticFileHandler {
@@ -202,3 +202,5 @@ TEST_F(StaticRawTest, TenGigabyteRangeStreamsWithFlatMemoryAndStopsWhenTheClient
 }
 
 }  // namespace
+
+}  // namespace web_static_raw_test

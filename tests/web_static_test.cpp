@@ -6,14 +6,17 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 
+#include "file_test_util.h"
 #include "tornado/escape.h"
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_static_test {
+
 using namespace tornado;
+using tornado::test::write_file;
 using tornado::testing::ExpectLog;
 namespace fs = std::filesystem;
 
@@ -25,10 +28,6 @@ constexpr std::string_view kRobots = "User-agent: *\nDisallow: /\n";
 constexpr std::string_view kRobotsHash =
     "63a36e950e134b5217e33c763e88840c10a07d80e6057d92b9ac97508de7fb1f"
     "a6f0e9b7531e169657165ea764e8963399cb6d921ffe6078425aaafe54c04563";
-
-void write_file(const fs::path& path, std::string_view content) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-}
 
 // A static directory like tornado/test/static, in a fresh temporary directory.
 class StaticDir {
@@ -462,3 +461,5 @@ TEST_F(StaticGzipTest, ConditionalRequestWithTheWeakenedEtagIs304) {
 }
 
 }  // namespace
+
+}  // namespace web_static_test

@@ -7,6 +7,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_stream_test {
+
 using namespace tornado;
 using tornado::testing::ExpectLog;
 
@@ -204,3 +206,5 @@ TEST_F(WebStreamTest, ClientLeavingCancelsTheHandlerAndCallsOnConnectionClose) {
 }
 
 }  // namespace
+
+}  // namespace web_stream_test

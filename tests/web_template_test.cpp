@@ -9,6 +9,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_template_test {
+
 using namespace tornado;
 using tornado::testing::ExpectLog;
 
@@ -110,3 +112,5 @@ TEST_F(WebTemplateLoaderTest, SettingsTemplateLoaderIsUsed) {
 }
 
 }  // namespace
+
+}  // namespace web_template_test

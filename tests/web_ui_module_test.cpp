@@ -13,6 +13,8 @@
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
+namespace web_ui_module_test {
+
 using namespace tornado;
 using nlohmann::json;
 
@@ -245,3 +247,5 @@ TEST_F(WebUIModuleTest, SetResourcesDifferentForSameTemplateIs500) {
 }
 
 }  // namespace
+
+}  // namespace web_ui_module_test

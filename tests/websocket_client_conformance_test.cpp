@@ -14,6 +14,10 @@
 #include "tornado/websocket_client.h"
 #include "websocket_client_peer_server.h"
 
+namespace websocket_client_conformance_test {
+
+using namespace tornado;
+using namespace tornado::test;  // websocket_client_peer_server.h
 using namespace std::chrono_literals;
 using websocket::WebSocketConnectOptions;
 
@@ -391,3 +395,5 @@ TEST_F(WebSocketClientConformanceTest, BadHandshakeAnswersAreErrors) {
 }
 
 }  // namespace
+
+}  // namespace websocket_client_conformance_test

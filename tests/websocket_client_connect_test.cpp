@@ -3,6 +3,11 @@
 #include "httpclient_test_peers.h"
 #include "websocket_client_test_util.h"
 
+namespace websocket_client_connect_test {
+
+using namespace tornado;
+using namespace tornado::test;  // websocket_client_test_util.h
+
 namespace {
 
 // ---- handshake failures ---------------------------------------------------------------------
@@ -186,3 +191,5 @@ TEST_F(WebSocketClientTlsTest, WssThroughAProxy) {
   EXPECT_EQ(proxy.request_lines[0],
             "CONNECT localhost:" + std::to_string(get_http_port()) + " HTTP/1.1");
 }
+
+}  // namespace websocket_client_connect_test

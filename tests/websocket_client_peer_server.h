@@ -15,11 +15,10 @@
 #include "tornado/testing.h"
 #include "websocket_frame_builder.h"
 
-using namespace tornado;
-using tornado::test::ws_frame;
-using V = std::vector<std::string>;
-
+namespace tornado::test {
 namespace {
+
+using V = std::vector<std::string>;
 
 std::string close_payload(int code, std::string_view reason = {}) {
   std::string p{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
@@ -186,3 +185,4 @@ class PeerServer {
 };
 
 }  // namespace
+}  // namespace tornado::test

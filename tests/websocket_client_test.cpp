@@ -5,6 +5,11 @@
 // websocket_client_connect_test.cpp.
 #include "websocket_client_test_util.h"
 
+namespace websocket_client_test {
+
+using namespace tornado;
+using namespace tornado::test;  // websocket_client_test_util.h
+
 namespace {
 
 // ---- messages -------------------------------------------------------------------------------
@@ -354,3 +359,5 @@ TEST_F(WebSocketClientTest, DefaultMaxMessageSizeIsTenMebibytes) {
 }
 
 }  // namespace
+
+}  // namespace websocket_client_test

@@ -11,7 +11,9 @@
 #include "tornado/testing.h"
 #include "tornado/websocket_client.h"
 
-using namespace tornado;
+namespace tornado::test {
+namespace {
+
 using namespace std::chrono_literals;
 using httpclient::HTTPClientError;
 using httpclient::HTTPRequest;
@@ -21,8 +23,6 @@ using websocket::WebSocketConnectOptions;
 using websocket::WebSocketMessage;
 using V = std::vector<std::string>;
 using Conn = std::shared_ptr<WebSocketClientConnection>;
-
-namespace {
 
 // What the server handlers saw.
 struct ServerLog {
@@ -160,3 +160,4 @@ E expect_error(std::exception_ptr e) {
 }
 
 }  // namespace
+}  // namespace tornado::test

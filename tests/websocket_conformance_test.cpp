@@ -14,6 +14,8 @@
 #include "tornado/websocket.h"
 #include "websocket_test_util.h"
 
+namespace websocket_conformance_test {
+
 using namespace tornado;
 using tornado::test::RawWebSocket;
 using tornado::test::ws_close_payload;
@@ -475,3 +477,5 @@ TEST_F(WebSocketDeflateConformanceTest, CompressionBombIsClosedWith1009) {
 }
 
 }  // namespace
+
+}  // namespace websocket_conformance_test

@@ -14,6 +14,8 @@
 #include "web/web_internal.h"
 #include "websocket_frame_builder.h"
 
+namespace websocket_protocol_test {
+
 using namespace tornado;
 using namespace tornado::websocket::detail;
 
@@ -221,7 +223,7 @@ TEST(WebSocketUtf8, RefusesWhatPythonRefuses) {
     const std::size_t cut = s.empty() ? 0 : rng() % (s.size() + 1);
     const bool ours = v.feed(s.substr(0, cut)) && v.feed(s.substr(cut)) && v.complete();
     const bool ref = web::detail::is_valid_utf8(s);  // the web layer's whole-string check
-    EXPECT_EQ(ours, ref) << testing::PrintToString(s);
+    EXPECT_EQ(ours, ref) << ::testing::PrintToString(s);
   }
 }
 
@@ -476,3 +478,5 @@ TEST(WebSocketHandshake, ListsAndTokens) {
   EXPECT_TRUE(has_token("keep-alive, UPGRADE", "upgrade"));
   EXPECT_FALSE(has_token("upgraded", "upgrade"));
 }
+
+}  // namespace websocket_protocol_test

@@ -11,6 +11,8 @@
 #include "tornado/testing.h"
 #include "websocket_test_util.h"
 
+namespace websocket_test {
+
 using namespace tornado;
 using namespace std::chrono_literals;
 using tornado::test::RawWebSocket;
@@ -341,3 +343,5 @@ TEST_F(WebSocketTest, KeepalivePingsAndAPeerThatDoesNotAnswerIsClosed) {
 }
 
 }  // namespace
+
+}  // namespace websocket_test
