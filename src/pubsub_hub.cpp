@@ -63,8 +63,13 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
     if (given->epoch != epoch) {
       epoch = given->epoch;  // Redis started the topic's stream again (or we first hear of it)
       history.clear();
+      offset = 0;
+    } else if (given->offset <= offset) {
+      return nullptr;  // already had it (the catch-up after a reconnection and a live copy)
+    } else if (given->offset != offset + 1) {
+      history.clear();  // this process missed some: the history it keeps stays gapless
     }
-    offset = std::max(offset, given->offset);
+    offset = given->offset;
     message->position_ = *given;
   } else {
     message->position_ = {epoch, ++offset};
@@ -81,7 +86,7 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   // The options go with the message: configure() may replace them (under mu) while a loop
   // delivers.
   for (const auto& local : locals) {
-    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, *o); });
+    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, o); });
   }
   return shared;
 }
@@ -125,8 +130,44 @@ void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
 
 // ---- LocalTopic ------------------------------------------------------------------------------
 
-void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options) {
+void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
+                       const TopicOptions& options, uint64_t& dropped) {
   const uint64_t offset = message->position().offset;
+  if (s.epoch != message->position().epoch) {
+    // The topic's stream began again (Redis lost its data, or the subscription began
+    // before this process heard the topic's epoch from Redis): count from the new start.
+    s.epoch = message->position().epoch;
+    s.last_offset = 0;
+  }
+  if (offset <= s.last_offset) return;
+  s.last_offset = offset;
+  if (s.callback) {
+    // The callback may end its own subscription (destroy its Subscription): its closure
+    // lives until it returns.
+    auto keep = s.shared_from_this();
+    try {
+      s.callback(message);
+    } catch (...) {
+      app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
+                      tornado::detail::describe_exception(std::current_exception()));
+    }
+    return;
+  }
+  auto sink = s.sink;  // a disconnect below may end this subscription
+  switch (sink->offer(message, options, dropped)) {
+    case Sink::Outcome::kDisconnected:
+      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Sink::Outcome::kSkipped:
+      topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      break;
+  }
+}
+
+void LocalTopic::deliver(const MessagePtr& message,
+                         const std::shared_ptr<const TopicOptions>& options) {
   ++delivering;
   // Subscriptions added during the loop (by a callback) are not given this message: they
   // began after it was published.
@@ -135,37 +176,20 @@ void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options)
   for (std::size_t i = 0; i < n; ++i) {
     SubscriptionState* s = subs[i];
     if (!s || !s->active) continue;
-    if (s->epoch != message->position().epoch) {
-      // The topic's stream began again (Redis lost its data, or the subscription began
-      // before this process heard the topic's epoch from Redis): count from the new start.
-      s->epoch = message->position().epoch;
-      s->last_offset = 0;
-    }
-    if (offset <= s->last_offset) continue;
-    s->last_offset = offset;
-    if (s->callback) {
-      // The callback may end its own subscription (destroy its Subscription): its closure
-      // lives until it returns.
-      auto keep = s->shared_from_this();
-      try {
-        s->callback(message);
-      } catch (...) {
-        app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
-                         tornado::detail::describe_exception(std::current_exception()));
+    if (s->recovery == Recovery::kPending) {
+      // Kept until the recovered messages are delivered (finish_recovery), within a bound.
+      if (!s->held_overflow) {
+        s->held_bytes += message->data().size();
+        if (s->held_bytes > options->max_pending_bytes) {
+          s->held_overflow = true;
+          s->held.clear();
+        } else {
+          s->held.push_back({message, options});
+        }
       }
       continue;
     }
-    auto sink = s->sink;  // a disconnect below may end this subscription
-    switch (sink->offer(message, options, dropped)) {
-      case Sink::Outcome::kDisconnected:
-        topic->disconnected.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Sink::Outcome::kSkipped:
-        topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
-        break;
-      default:
-        break;
-    }
+    offer(*s, message, *options, dropped);
   }
   if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
   if (--delivering == 0 && has_holes) {
@@ -333,7 +357,13 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
     throw std::invalid_argument("pubsub: a text message must be valid UTF-8 (publish binary)");
   }
   if (auto backend = state_->backend()) {
-    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key));
+    std::shared_ptr<const TopicOptions> o;
+    {
+      std::lock_guard lock(state_->mu);
+      o = state_->options_for(topic);
+    }
+    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key),
+                     detail::RedisBackend::HistoryBounds::of(*o));
     return {};
   }
   std::shared_ptr<Topic> t = state_->find(topic);
@@ -388,6 +418,9 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;
   bool first_here = false;  // the process's first subscriber of the topic
+  bool redis_recovery = false;
+  // Taken before any topic's mutex (the hub's mutex comes first).
+  const std::shared_ptr<detail::RedisBackend> backend = state_->backend();
   std::shared_ptr<Topic> t;
   for (;;) {
     t = state_->find_or_create(topic, state_);
@@ -406,7 +439,13 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     s->local = local;
     s->epoch = t->epoch;
     s->last_offset = t->offset;
-    if (options.since) {
+    if (options.since && backend && t->options->history_size > 0) {
+      // With Redis the history that counts is Redis's (this process may have missed some):
+      // read it, holding the live messages meanwhile.
+      s->recovery = Recovery::kPending;
+      s->since = *options.since;
+      redis_recovery = true;
+    } else if (options.since) {
       const StreamPosition since = *options.since;
       t->trim_history(std::chrono::steady_clock::now());
       const uint64_t oldest = t->history.empty() ? t->offset + 1
@@ -440,8 +479,11 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     detail::publish_presence(state_, t->name, "join", options.member->client_id,
                              options.member->info);
   }
-  if (first_here) {
-    if (auto backend = state_->backend()) backend->topic_used(t->name);
+  if (first_here && backend) backend->topic_used(t->name);
+  if (redis_recovery) {
+    s->on_recovery = std::move(options.on_recovery);
+    detail::request_recovery(backend, s, t->name, *options_then);
+    return Subscription(std::move(s));
   }
   // The missed messages go first, in order; anything published since is queued behind this
   // call on the loop and is skipped if it is one of them (last_offset).
@@ -449,27 +491,18 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     auto local = s->local;
     const uint64_t live_from = s->last_offset;
     s->last_offset = missed.front()->position().offset - 1;
+    uint64_t dropped = 0;
     for (const auto& m : missed) {
       if (!s->active) break;
-      // Deliver to this subscription alone: a one-entry LocalTopic pass would reach others.
-      if (s->callback) {
-        s->last_offset = m->position().offset;
-        try {
-          s->callback(m);
-        } catch (...) {
-          app_log().error("Exception in a pubsub callback on {}: {}", t->name,
-                          tornado::detail::describe_exception(std::current_exception()));
-        }
-      } else {
-        s->last_offset = m->position().offset;
-        uint64_t dropped = 0;
-        if (s->sink->offer(m, *options_then, dropped) == detail::Sink::Outcome::kDisconnected) {
-          t->disconnected.fetch_add(1, std::memory_order_relaxed);
-        }
-        if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
-      }
+      // To this subscription alone: a LocalTopic pass would reach the others.
+      local->offer(*s, m, *options_then, dropped);
     }
+    if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
+  }
+  if (options.since) {
+    s->on_recovery = std::move(options.on_recovery);
+    detail::report_recovery(*s);
   }
   return Subscription(std::move(s));
 }
