@@ -85,7 +85,18 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   MessagePtr shared = std::move(message);
   // The options go with the message: configure() may replace them (under mu) while a loop
   // delivers.
+  const std::size_t size = shared->data().size();
   for (const auto& local : locals) {
+    // A loop that fell behind gets nothing more past the bound (one message always fits):
+    // its subscribers learn of the skipped ones from one report queued behind the rest.
+    const std::size_t queued = local->queued_bytes.load(std::memory_order_relaxed);
+    if (queued > 0 && queued + size > options->max_queued_bytes) {
+      if (local->skipped.fetch_add(1, std::memory_order_relaxed) == 0) {
+        local->ref.add_callback([local, o = options] { local->report_skipped(*o); });
+      }
+      continue;
+    }
+    local->queued_bytes.fetch_add(size, std::memory_order_relaxed);
     local->ref.add_callback([local, shared, o = options] { local->deliver(shared, o); });
   }
   return shared;
@@ -168,6 +179,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
 
 void LocalTopic::deliver(const MessagePtr& message,
                          const std::shared_ptr<const TopicOptions>& options) {
+  queued_bytes.fetch_sub(message->data().size(), std::memory_order_relaxed);
   ++delivering;
   // Subscriptions added during the loop (by a callback) are not given this message: they
   // began after it was published.
@@ -190,6 +202,32 @@ void LocalTopic::deliver(const MessagePtr& message,
       continue;
     }
     offer(*s, message, *options, dropped);
+  }
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  if (--delivering == 0 && has_holes) {
+    subs.erase(std::remove(subs.begin(), subs.end(), nullptr), subs.end());
+    has_holes = false;
+  }
+}
+
+void LocalTopic::report_skipped(const TopicOptions& options) {
+  const uint64_t count = skipped.exchange(0, std::memory_order_relaxed);
+  if (count == 0) return;
+  ++delivering;
+  const std::size_t n = subs.size();
+  uint64_t dropped = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    SubscriptionState* s = subs[i];
+    if (!s || !s->active) continue;
+    if (s->recovery == Recovery::kPending) {
+      s->held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
+      s->held.clear();
+    } else if (s->callback) {
+      dropped += count;
+    } else if (auto sink = s->sink; sink->missed(count, options, dropped) ==
+                                    Sink::Outcome::kDisconnected) {
+      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
   if (--delivering == 0 && has_holes) {
