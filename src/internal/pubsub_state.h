@@ -45,6 +45,9 @@ struct LocalTopic {
   void offer(SubscriptionState& s, const MessagePtr& message, const TopicOptions& options,
              uint64_t& dropped);
   void remove(SubscriptionState* s) noexcept;
+  // Runs f on each active subscription here (this loop's thread).
+  template <typename F>
+  void each_subscriber(F&& f);
 
   std::shared_ptr<Topic> topic;
   LoopRef ref;  // also its identity: a loop made later at the same address is another
