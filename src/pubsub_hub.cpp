@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "internal/pubsub_redis.h"
 #include "internal/pubsub_state.h"
+#include "internal/pubsub_wire.h"
 #include "internal/websocket_frame.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
@@ -393,7 +394,7 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
       std::lock_guard lock(state_->mu);
       o = state_->options_for(topic);
     }
-    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key),
+    backend->publish(std::string(topic), detail::encode_wire(data, binary, key),
                      detail::RedisBackend::HistoryBounds::of(*o));
     return {};
   }
