@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "internal/pubsub_redis.h"
 #include "internal/pubsub_state.h"
+#include "internal/pubsub_wire.h"
 #include "internal/websocket_frame.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
@@ -63,8 +64,13 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
     if (given->epoch != epoch) {
       epoch = given->epoch;  // Redis started the topic's stream again (or we first hear of it)
       history.clear();
+      offset = 0;
+    } else if (given->offset <= offset) {
+      return nullptr;  // already had it (the catch-up after a reconnection and a live copy)
+    } else if (given->offset != offset + 1) {
+      history.clear();  // this process missed some: the history it keeps stays gapless
     }
-    offset = std::max(offset, given->offset);
+    offset = given->offset;
     message->position_ = *given;
   } else {
     message->position_ = {epoch, ++offset};
@@ -80,8 +86,19 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   MessagePtr shared = std::move(message);
   // The options go with the message: configure() may replace them (under mu) while a loop
   // delivers.
+  const std::size_t size = shared->data().size();
   for (const auto& local : locals) {
-    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, *o); });
+    // A loop that fell behind gets nothing more past the bound (one message always fits):
+    // its subscribers learn of the skipped ones from one report queued behind the rest.
+    const std::size_t queued = local->queued_bytes.load(std::memory_order_relaxed);
+    if (queued > 0 && queued + size > options->max_queued_bytes) {
+      if (local->skipped.fetch_add(1, std::memory_order_relaxed) == 0) {
+        local->ref.add_callback([local, o = options] { local->report_skipped(*o); });
+      }
+      continue;
+    }
+    local->queued_bytes.fetch_add(size, std::memory_order_relaxed);
+    local->ref.add_callback([local, shared, o = options] { local->deliver(shared, o); });
   }
   return shared;
 }
@@ -125,53 +142,92 @@ void HubState::release_if_unused(const std::shared_ptr<Topic>& topic) {
 
 // ---- LocalTopic ------------------------------------------------------------------------------
 
-void LocalTopic::deliver(const MessagePtr& message, const TopicOptions& options) {
+void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
+                       const TopicOptions& options, uint64_t& dropped) {
   const uint64_t offset = message->position().offset;
-  ++delivering;
-  // Subscriptions added during the loop (by a callback) are not given this message: they
-  // began after it was published.
-  const std::size_t n = subs.size();
-  uint64_t dropped = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    SubscriptionState* s = subs[i];
-    if (!s || !s->active) continue;
-    if (s->epoch != message->position().epoch) {
-      // The topic's stream began again (Redis lost its data, or the subscription began
-      // before this process heard the topic's epoch from Redis): count from the new start.
-      s->epoch = message->position().epoch;
-      s->last_offset = 0;
-    }
-    if (offset <= s->last_offset) continue;
-    s->last_offset = offset;
-    if (s->callback) {
-      // The callback may end its own subscription (destroy its Subscription): its closure
-      // lives until it returns.
-      auto keep = s->shared_from_this();
-      try {
-        s->callback(message);
-      } catch (...) {
-        app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
-                         tornado::detail::describe_exception(std::current_exception()));
-      }
-      continue;
-    }
-    auto sink = s->sink;  // a disconnect below may end this subscription
-    switch (sink->offer(message, options, dropped)) {
-      case Sink::Outcome::kDisconnected:
-        topic->disconnected.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Sink::Outcome::kSkipped:
-        topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
-        break;
-      default:
-        break;
-    }
+  if (s.epoch != message->position().epoch) {
+    // The topic's stream began again (Redis lost its data, or the subscription began
+    // before this process heard the topic's epoch from Redis): count from the new start.
+    s.epoch = message->position().epoch;
+    s.last_offset = 0;
   }
-  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  if (offset <= s.last_offset) return;
+  s.last_offset = offset;
+  if (s.callback) {
+    // The callback may end its own subscription (destroy its Subscription): its closure
+    // lives until it returns.
+    auto keep = s.shared_from_this();
+    try {
+      s.callback(message);
+    } catch (...) {
+      app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
+                      tornado::detail::describe_exception(std::current_exception()));
+    }
+    return;
+  }
+  auto sink = s.sink;  // a disconnect below may end this subscription
+  switch (sink->offer(message, options, dropped)) {
+    case Sink::Outcome::kDisconnected:
+      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Sink::Outcome::kSkipped:
+      topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:
+      break;
+  }
+}
+
+template <typename F>
+void LocalTopic::each_subscriber(F&& f) {
+  ++delivering;
+  // Subscriptions added meanwhile (by a callback) are not visited: they began after it.
+  const std::size_t n = subs.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    SubscriptionState* s = subs[i];  // a removal during the pass leaves a hole (nullptr)
+    if (s && s->active) f(*s);
+  }
   if (--delivering == 0 && has_holes) {
     subs.erase(std::remove(subs.begin(), subs.end(), nullptr), subs.end());
     has_holes = false;
   }
+}
+
+void LocalTopic::deliver(const MessagePtr& message,
+                         const std::shared_ptr<const TopicOptions>& options) {
+  queued_bytes.fetch_sub(message->data().size(), std::memory_order_relaxed);
+  uint64_t dropped = 0;
+  each_subscriber([&](SubscriptionState& s) {
+    if (s.recovery != Recovery::kPending) return offer(s, message, *options, dropped);
+    // Kept until the recovered messages are delivered (finish_recovery), within a bound.
+    if (s.held_overflow) return;
+    s.held_bytes += message->data().size();
+    if (s.held_bytes > options->max_pending_bytes) {
+      s.held_overflow = true;
+      s.held.clear();
+    } else {
+      s.held.push_back({message, options});
+    }
+  });
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+}
+
+void LocalTopic::report_skipped(const TopicOptions& options) {
+  const uint64_t count = skipped.exchange(0, std::memory_order_relaxed);
+  if (count == 0) return;
+  uint64_t dropped = 0;
+  each_subscriber([&](SubscriptionState& s) {
+    if (s.recovery == Recovery::kPending) {
+      s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
+      s.held.clear();
+    } else if (s.callback) {
+      dropped += count;
+    } else if (auto sink = s.sink;
+               sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
+      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
 }
 
 void LocalTopic::remove(SubscriptionState* s) noexcept {
@@ -333,7 +389,13 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
     throw std::invalid_argument("pubsub: a text message must be valid UTF-8 (publish binary)");
   }
   if (auto backend = state_->backend()) {
-    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key));
+    std::shared_ptr<const TopicOptions> o;
+    {
+      std::lock_guard lock(state_->mu);
+      o = state_->options_for(topic);
+    }
+    backend->publish(std::string(topic), detail::encode_wire(data, binary, key),
+                     detail::RedisBackend::HistoryBounds::of(*o));
     return {};
   }
   std::shared_ptr<Topic> t = state_->find(topic);
@@ -388,6 +450,9 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;
   bool first_here = false;  // the process's first subscriber of the topic
+  bool redis_recovery = false;
+  // Taken before any topic's mutex (the hub's mutex comes first).
+  const std::shared_ptr<detail::RedisBackend> backend = state_->backend();
   std::shared_ptr<Topic> t;
   for (;;) {
     t = state_->find_or_create(topic, state_);
@@ -406,7 +471,13 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     s->local = local;
     s->epoch = t->epoch;
     s->last_offset = t->offset;
-    if (options.since) {
+    if (options.since && backend && t->options->history_size > 0) {
+      // With Redis the history that counts is Redis's (this process may have missed some):
+      // read it, holding the live messages meanwhile.
+      s->recovery = Recovery::kPending;
+      s->since = *options.since;
+      redis_recovery = true;
+    } else if (options.since) {
       const StreamPosition since = *options.since;
       t->trim_history(std::chrono::steady_clock::now());
       const uint64_t oldest = t->history.empty() ? t->offset + 1
@@ -440,8 +511,11 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     detail::publish_presence(state_, t->name, "join", options.member->client_id,
                              options.member->info);
   }
-  if (first_here) {
-    if (auto backend = state_->backend()) backend->topic_used(t->name);
+  if (first_here && backend) backend->topic_used(t->name);
+  if (redis_recovery) {
+    s->on_recovery = std::move(options.on_recovery);
+    detail::request_recovery(backend, s, t->name, *options_then);
+    return Subscription(std::move(s));
   }
   // The missed messages go first, in order; anything published since is queued behind this
   // call on the loop and is skipped if it is one of them (last_offset).
@@ -449,27 +523,18 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     auto local = s->local;
     const uint64_t live_from = s->last_offset;
     s->last_offset = missed.front()->position().offset - 1;
+    uint64_t dropped = 0;
     for (const auto& m : missed) {
       if (!s->active) break;
-      // Deliver to this subscription alone: a one-entry LocalTopic pass would reach others.
-      if (s->callback) {
-        s->last_offset = m->position().offset;
-        try {
-          s->callback(m);
-        } catch (...) {
-          app_log().error("Exception in a pubsub callback on {}: {}", t->name,
-                          tornado::detail::describe_exception(std::current_exception()));
-        }
-      } else {
-        s->last_offset = m->position().offset;
-        uint64_t dropped = 0;
-        if (s->sink->offer(m, *options_then, dropped) == detail::Sink::Outcome::kDisconnected) {
-          t->disconnected.fetch_add(1, std::memory_order_relaxed);
-        }
-        if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
-      }
+      // To this subscription alone: a LocalTopic pass would reach the others.
+      local->offer(*s, m, *options_then, dropped);
     }
+    if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
+  }
+  if (options.since) {
+    s->on_recovery = std::move(options.on_recovery);
+    detail::report_recovery(*s);
   }
   return Subscription(std::move(s));
 }

@@ -5,6 +5,7 @@
 
 #include "internal/describe_exception.h"
 #include "internal/pubsub_state.h"
+#include "internal/pubsub_wire.h"
 #include "tornado/log.h"
 
 namespace tornado::pubsub::detail {
@@ -12,17 +13,77 @@ namespace tornado::pubsub::detail {
 namespace {
 
 // Numbers the message, gives the topic an epoch the first time (or after Redis lost its
-// data), and publishes "<epoch> <offset> <payload>" on the topic's channel, atomically: the
-// order of the numbers is the order in which every subscriber receives them.
+// data: the history starts again with it), appends it to the topic's history stream when
+// the publisher keeps one, and publishes "<epoch> <offset> <payload>" on the topic's
+// channel, atomically: the order of the numbers is the order in which every subscriber
+// receives them, and the stream holds them in that order.
+// KEYS: offset, epoch, channel, stream. ARGV: payload, a new epoch, history size, ttl (ms).
 constexpr const char* kPublishScript = R"LUA(
 local offset = redis.call('INCR', KEYS[1])
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[2]
   redis.call('SET', KEYS[2], epoch)
+  redis.call('DEL', KEYS[4])
+end
+local size = tonumber(ARGV[3])
+if size > 0 then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  local id = offset .. '-0'
+  local added = redis.pcall('XADD', KEYS[4], 'MAXLEN', size, id, 'm', ARGV[1], 't', now)
+  if type(added) == 'table' and added.err then
+    -- The stream is ahead of the counter (the counter was lost, the stream was not): its
+    -- positions would repeat, so the topic starts a new epoch with a new stream.
+    epoch = ARGV[2]
+    redis.call('SET', KEYS[2], epoch)
+    redis.call('DEL', KEYS[4])
+    redis.call('XADD', KEYS[4], 'MAXLEN', size, id, 'm', ARGV[1], 't', now)
+  end
+  local ttl = tonumber(ARGV[4])
+  if ttl > 0 then
+    local oldest = redis.call('XRANGE', KEYS[4], '-', '+', 'COUNT', 64)
+    local expired = nil
+    for _, e in ipairs(oldest) do
+      if tonumber(e[2][4]) >= now - ttl then break end
+      expired = e[1]
+    end
+    if expired then
+      redis.call('XTRIM', KEYS[4], 'MINID', (tonumber(string.match(expired, '^%d+')) + 1) .. '-0')
+    end
+    redis.call('PEXPIRE', KEYS[4], ttl)
+  end
 end
 redis.call('PUBLISH', KEYS[3], epoch .. ' ' .. offset .. ' ' .. ARGV[1])
 return offset
+)LUA";
+
+// Reads a topic's history: its epoch ("" if it has none) and last offset, and its stream's
+// entries from id ARGV[1] on (at most ARGV[2]), or the newest ARGV[2] when ARGV[1] is "";
+// with a ttl (ARGV[3], ms) only the entries younger than it. Each entry: {id, {"m", encoded,
+// "t", ms}}. KEYS: epoch, offset, stream.
+constexpr const char* kReadScript = R"LUA(
+local epoch = redis.call('GET', KEYS[1]) or ''
+local offset = redis.call('GET', KEYS[2]) or '0'
+local entries
+if ARGV[1] == '' then
+  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[2])
+  entries = {}
+  for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
+else
+  entries = redis.call('XRANGE', KEYS[3], ARGV[1], '+', 'COUNT', ARGV[2])
+end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  local t = redis.call('TIME')
+  local oldest = t[1] * 1000 + math.floor(t[2] / 1000) - ttl
+  local kept = {}
+  for _, e in ipairs(entries) do
+    if tonumber(e[2][4]) >= oldest then kept[#kept + 1] = e end
+  end
+  entries = kept
+end
+return {epoch, offset, entries}
 )LUA";
 
 // (UN)SUBSCRIBE on the subscriber connection. A failure means the connection is lost: the
@@ -37,6 +98,16 @@ Task<> channel_command(std::shared_ptr<redis::Connection> c, const char* verb, s
 constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
 constexpr Duration kMaxBackoff = std::chrono::seconds(5);
 
+// "<n>-0", a history entry's id, gives n.
+std::optional<uint64_t> entry_offset(std::string_view id) {
+  uint64_t n = 0;
+  auto r = std::from_chars(id.data(), id.data() + id.size(), n);
+  if (r.ec != std::errc() || std::string_view(r.ptr, id.data() + id.size() - r.ptr) != "-0") {
+    return std::nullopt;
+  }
+  return n;
+}
+
 std::string random_epoch() {
   char buf[20];
   auto r = std::to_chars(buf, buf + sizeof buf, new_epoch_value(), 16);
@@ -48,13 +119,14 @@ std::string random_epoch() {
 RedisBackend::RedisBackend(std::weak_ptr<HubState> hub, RedisOptions options)
     : hub_(std::move(hub)), options_(std::move(options)) {}
 
-std::string RedisBackend::encode(std::string_view data, bool binary, std::string_view key) {
-  std::string out;
-  out.reserve(data.size() + key.size() + 16);
-  out.push_back(binary ? 'b' : 't');
-  out.append(std::to_string(key.size())).push_back(':');
-  out.append(key).append(data);
-  return out;
+RedisBackend::HistoryBounds RedisBackend::HistoryBounds::of(const TopicOptions& o) {
+  HistoryBounds b;
+  b.size = o.history_size;
+  if (o.history_ttl) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*o.history_ttl).count();
+    b.ttl_ms = std::max<int64_t>(1, static_cast<int64_t>(ms));
+  }
+  return b;
 }
 
 Task<> RedisBackend::connect_both() {
@@ -80,13 +152,70 @@ Task<> RedisBackend::connect_both() {
   sub->set_close_callback(on_close);
   cmd_ = std::move(cmd);
   sub_ = std::move(sub);
-  for (const auto& topic : used_) co_await sub_->command("SUBSCRIBE", options_.prefix + topic);
-  connected_ = true;
-  while (!outbox_.empty() && connected_) {
-    std::pair<std::string, std::string> item = std::move(outbox_.front());
-    outbox_.pop_front();
-    send(item.first, item.second);
+  const uint64_t connection = ++connections_;
+  catching_up_.clear();  // an earlier connection's: its messages come again from the history
+  // The topics with a history catch up on what they missed while Redis was away: their live
+  // messages are held from their SUBSCRIBE on, until the history read says what came first.
+  std::vector<std::pair<std::string, HistoryBounds>> catch_ups;
+  if (auto hub = hub_.lock()) {
+    for (const auto& topic : used_) {
+      std::shared_ptr<Topic> t = hub->find(topic);
+      if (!t) continue;
+      std::lock_guard lock(t->mu);
+      if (t->options->history_size == 0 || t->offset == 0) continue;
+      catch_ups.emplace_back(topic, HistoryBounds::of(*t->options));
+      catching_up_[topic].connection = connection;
+    }
   }
+  // Topics may become used while this waits: each is subscribed once, the late ones too.
+  std::set<std::string> subscribed;
+  for (bool more = true; more;) {
+    more = false;
+    for (const auto& topic : std::vector<std::string>(used_.begin(), used_.end())) {
+      if (!subscribed.insert(topic).second) continue;
+      co_await sub_->command("SUBSCRIBE", options_.prefix + topic);
+      more = true;
+    }
+  }
+  connected_ = true;
+  for (auto& [topic, bounds] : catch_ups) {
+    spawn_detached(catch_up(topic, bounds, connection), [](std::exception_ptr) {});
+  }
+  while (!outbox_.empty() && connected_) {
+    Outgoing item = std::move(outbox_.front());
+    outbox_.pop_front();
+    send(std::move(item));
+  }
+}
+
+Task<> RedisBackend::catch_up(std::string topic, HistoryBounds bounds, uint64_t connection) {
+  auto keep = shared_from_this();
+  std::optional<uint64_t> after;
+  if (auto hub = hub_.lock()) {
+    if (std::shared_ptr<Topic> t = hub->find(topic)) {
+      std::lock_guard lock(t->mu);
+      after = t->offset;
+    }
+  }
+  HistoryRead read;
+  if (after) read = co_await this->read(topic, after, bounds);
+  auto it = catching_up_.find(topic);
+  if (it == catching_up_.end() || it->second.connection != connection) co_return;
+  std::vector<std::string> held = std::move(it->second.held);
+  catching_up_.erase(it);
+  auto hub = hub_.lock();
+  if (!hub) co_return;
+  if (read.ok) {
+    for (auto& m : read.messages) {
+      std::shared_ptr<Topic> t = hub->find(topic);
+      if (!t) break;
+      const StreamPosition position = m->position();
+      std::lock_guard lock(t->mu);
+      t->publish_locked(std::move(m), position);
+    }
+  }
+  const std::string channel = options_.prefix + topic;
+  for (const auto& payload : held) on_message(channel, payload);
 }
 
 Task<> RedisBackend::start() {
@@ -141,13 +270,15 @@ void RedisBackend::stop() {
   connection_lost();
 }
 
-void RedisBackend::publish(const std::string& topic, std::string payload) {
+void RedisBackend::publish(const std::string& topic, std::string payload,
+                           HistoryBounds history) {
   auto self = shared_from_this();
-  if (!home_.add_callback([self, topic, payload = std::move(payload)]() mutable {
+  Outgoing out{topic, std::move(payload), history};
+  if (!home_.add_callback([self, out = std::move(out)]() mutable {
         if (self->connected_) {
-          self->send(topic, payload);
+          self->send(std::move(out));
         } else if (self->outbox_.size() < self->options_.outbox_limit) {
-          self->outbox_.emplace_back(topic, std::move(payload));
+          self->outbox_.push_back(std::move(out));
         } else {
           self->lost_.fetch_add(1, std::memory_order_relaxed);
         }
@@ -156,16 +287,17 @@ void RedisBackend::publish(const std::string& topic, std::string payload) {
   }
 }
 
-void RedisBackend::send(const std::string& topic, const std::string& payload) {
-  spawn_detached(send_one(cmd_, topic, payload), [](std::exception_ptr) {});
+void RedisBackend::send(Outgoing item) {
+  spawn_detached(send_one(cmd_, std::move(item)), [](std::exception_ptr) {});
 }
 
-Task<> RedisBackend::send_one(std::shared_ptr<redis::Connection> c, std::string topic,
-                              std::string payload) {
+Task<> RedisBackend::send_one(std::shared_ptr<redis::Connection> c, Outgoing item) {
   const std::string& p = options_.prefix;
+  const std::string& topic = item.topic;
   try {
-    co_await c->command("EVAL", kPublishScript, "3", p + "offset:" + topic, p + "epoch:" + topic,
-                        p + topic, payload, random_epoch());
+    co_await c->command("EVAL", kPublishScript, "4", p + "offset:" + topic, p + "epoch:" + topic,
+                        p + topic, p + "history:" + topic, item.payload, random_epoch(),
+                        std::to_string(item.history.size), std::to_string(item.history.ttl_ms));
   } catch (const redis::RedisError& e) {
     lost_.fetch_add(1, std::memory_order_relaxed);
     gen_log().error("pubsub: Redis refused a publish to {}: {}", topic, e.what());
@@ -179,14 +311,15 @@ void RedisBackend::topic_used(const std::string& topic) {
   auto self = shared_from_this();
   home_.add_callback([self, topic] {
     if (!self->used_.insert(topic).second || !self->connected_) return;
-    spawn_detached(channel_command(self->sub_, "SUBSCRIBE", self->options_.prefix + topic),
-                   [](std::exception_ptr) {});
+    self->subscribed_[topic] =
+        spawn(channel_command(self->sub_, "SUBSCRIBE", self->options_.prefix + topic));
   });
 }
 
 void RedisBackend::topic_unused(const std::string& topic) {
   auto self = shared_from_this();
   home_.add_callback([self, topic] {
+    self->subscribed_.erase(topic);
     if (self->used_.erase(topic) == 0 || !self->connected_) return;
     spawn_detached(channel_command(self->sub_, "UNSUBSCRIBE", self->options_.prefix + topic),
                    [](std::exception_ptr) {});
@@ -198,31 +331,94 @@ void RedisBackend::on_message(std::string_view channel, std::string_view payload
   auto hub = hub_.lock();
   if (!hub || !channel.starts_with(options_.prefix)) return;
   const std::string topic(channel.substr(options_.prefix.size()));
+  if (auto it = catching_up_.find(topic); it != catching_up_.end()) {
+    it->second.held.emplace_back(payload);  // after the history read (catch_up)
+    return;
+  }
   const auto sp1 = payload.find(' ');
   const auto sp2 = sp1 == std::string_view::npos ? sp1 : payload.find(' ', sp1 + 1);
   auto position = sp2 == std::string_view::npos
                       ? std::nullopt
                       : StreamPosition::parse(std::string(payload.substr(0, sp1)) + "-" +
                                               std::string(payload.substr(sp1 + 1, sp2 - sp1 - 1)));
-  std::string_view rest = sp2 == std::string_view::npos ? std::string_view() : payload.substr(sp2 + 1);
-  const auto colon = rest.find(':');
-  std::size_t key_size = 0;
-  bool ok = position && rest.size() >= 3 && (rest[0] == 't' || rest[0] == 'b') &&
-            colon != std::string_view::npos &&
-            std::from_chars(rest.data() + 1, rest.data() + colon, key_size).ec == std::errc() &&
-            key_size <= rest.size() - colon - 1;
-  if (!ok) {
+  std::shared_ptr<Message> message =
+      position ? decode_wire(topic, payload.substr(sp2 + 1)) : nullptr;
+  if (!message) {
     gen_log().warn("pubsub: a malformed message on Redis channel {}: dropped", channel);
     return;
   }
-  const bool binary = rest[0] == 'b';
-  std::string key(rest.substr(colon + 1, key_size));
-  std::string data(rest.substr(colon + 1 + key_size));
   std::shared_ptr<Topic> t = hub->find(topic);
   if (!t) return;  // nobody here listens any more
-  auto message = std::make_shared<Message>(t->name, std::move(data), binary, std::move(key));
   std::lock_guard lock(t->mu);
   t->publish_locked(std::move(message), *position);
+}
+
+void RedisBackend::read_history(const std::string& topic, std::optional<uint64_t> after,
+                                HistoryBounds bounds, std::function<void(HistoryRead)> done) {
+  auto job = [](std::shared_ptr<RedisBackend> self, std::string topic,
+                std::optional<uint64_t> after, HistoryBounds bounds,
+                std::function<void(HistoryRead)> done) -> Task<> {
+    HistoryRead read = co_await self->read(std::move(topic), after, bounds);
+    done(std::move(read));
+  };
+  auto self = shared_from_this();
+  if (!home_.add_callback([self, topic, after, bounds, done, job] {
+        spawn_detached(job(self, topic, after, bounds, done), [](std::exception_ptr) {});
+      })) {
+    done(HistoryRead{});  // the home loop is gone: Redis cannot be asked
+  }
+}
+
+Task<HistoryRead> RedisBackend::read(std::string topic, std::optional<uint64_t> after,
+                                     HistoryBounds bounds) {
+  HistoryRead result;
+  if (bounds.size == 0) co_return result;
+  // A recovery reads only once this process receives the topic live (every message is then
+  // either in what the read returns or arrives after it).
+  if (auto it = subscribed_.find(topic); it != subscribed_.end()) {
+    co_await Future<void>(it->second);
+  }
+  if (!connected_ || !cmd_) co_return result;
+  auto keep = shared_from_this();
+  const std::string& p = options_.prefix;
+  // After the largest offset: the largest id (no entry has it), to learn the head alone.
+  const std::string start = !after                ? std::string()
+                            : *after == UINT64_MAX ? "18446744073709551615-18446744073709551615"
+                                                   : std::to_string(*after + 1) + "-0";
+  try {
+    redis::Reply reply = co_await cmd_->command(
+        "EVAL", kReadScript, "3", p + "epoch:" + topic, p + "offset:" + topic,
+        p + "history:" + topic, start, std::to_string(bounds.size), std::to_string(bounds.ttl_ms));
+    using Type = redis::Reply::Type;
+    const auto& e = reply.elements;
+    if (reply.type != Type::kArray || e.size() != 3 || e[2].type != Type::kArray) {
+      throw redis::ProtocolError("an unexpected reply: " + reply.describe());
+    }
+    if (e[0].str.empty()) {  // never published
+      result.ok = true;
+      co_return result;
+    }
+    auto head = StreamPosition::parse(e[0].str + "-" + e[1].str);
+    if (!head) throw redis::ProtocolError("a bad epoch or offset: " + reply.describe());
+    result.head = *head;
+    for (const auto& entry : e[2].elements) {
+      const auto& fields = entry.elements;
+      std::optional<uint64_t> offset =
+          entry.elements.size() == 2 ? entry_offset(entry.elements[0].str) : std::nullopt;
+      std::shared_ptr<Message> m;
+      if (offset && fields[1].elements.size() >= 2 && fields[1].elements[0].str == "m") {
+        m = decode_wire(topic, fields[1].elements[1].str);
+      }
+      if (!m) throw redis::ProtocolError("a malformed history entry in " + p + "history:" + topic);
+      result.messages.push_back(Topic::stamped(std::move(m), {head->epoch, *offset}));
+    }
+    result.ok = true;
+  } catch (...) {
+    gen_log().warn("pubsub: cannot read the history of {} from Redis: {}", topic,
+                   tornado::detail::describe_exception(std::current_exception()));
+    result = HistoryRead{};
+  }
+  co_return result;
 }
 
 }  // namespace tornado::pubsub::detail

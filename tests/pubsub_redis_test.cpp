@@ -4,10 +4,7 @@
 // messages published meanwhile buffered, and those past the outbox counted as lost.
 #include <gtest/gtest.h>
 
-#include "internal/redis.h"
-#include "redis_test_util.h"
-#include "tornado/pubsub.h"
-#include "tornado/testing.h"
+#include "pubsub_redis_fixture.h"
 
 namespace pubsub_redis_test {
 
@@ -18,56 +15,8 @@ using pubsub::MessagePtr;
 
 namespace {
 
-using V = std::vector<std::string>;
-
-class HubRedisTest : public tornado::testing::AsyncTest {
- protected:
-  void SetUp() override {
-    AsyncTest::SetUp();
-    redis = std::make_unique<test::RedisServer>();
-    a = std::make_unique<Hub>();
-    b = std::make_unique<Hub>();
-    connect(*a);
-    connect(*b);
-  }
-  void TearDown() override {
-    a.reset();
-    b.reset();
-    settle(20ms);
-    AsyncTest::TearDown();
-  }
-  void connect(Hub& hub, std::size_t outbox = 10000) {
-    pubsub::RedisOptions o;
-    o.port = redis->port();
-    o.outbox_limit = outbox;
-    run_sync([&]() -> Task<> { co_await hub.connect_redis(o); });
-  }
-  void settle(Duration d = Duration(0.1)) {
-    run_sync([d]() -> Task<> { co_await sleep(d); });
-  }
-  // Waits until `out` has `n` entries (or 4 s: within run_sync's 5).
-  void wait_for(const V& out, std::size_t n) {
-    run_sync([&]() -> Task<> {
-      for (int i = 0; i < 400 && out.size() < n; ++i) co_await sleep(10ms);
-    });
-  }
-  pubsub::Subscription record(Hub& hub, const std::string& topic, V& out) {
-    return hub.subscribe(topic, [&out](const MessagePtr& m) {
-      out.push_back(std::string(m->data()) + "@" + std::to_string(m->position().offset));
-    });
-  }
-  // How many Redis subscribers the topic's channel has (PUBSUB NUMSUB).
-  int64_t channel_subscribers(const std::string& topic) {
-    return run_sync([&]() -> Task<int64_t> {
-      auto c = co_await redis::Connection::connect("127.0.0.1", redis->port(), Duration(5));
-      auto r = co_await c->command("PUBSUB", "NUMSUB", "tornado:" + topic);
-      c->close();
-      co_return r.elements.at(1).integer;
-    });
-  }
-  std::unique_ptr<test::RedisServer> redis;
-  std::unique_ptr<Hub> a, b;
-};
+using test::HubRedisTest;
+using test::V;
 
 TEST_F(HubRedisTest, MessagesCrossBetweenHubsInOneOrder) {
   V on_a, on_b;

@@ -81,6 +81,11 @@ struct TopicOptions {
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::kDisconnect;
   // Unsent bytes per subscriber connection (its socket queue plus its hub backlog).
   std::size_t max_pending_bytes = 1024 * 1024;
+  // Bytes published but not yet handed to the subscribers of one loop thread (a loop that
+  // falls behind its publishers on other threads). Past it the topic's messages are not
+  // queued for that loop; its subscribers then missed them: under kDisconnect they are
+  // disconnected, under the other policies the messages count as dropped for each.
+  std::size_t max_queued_bytes = 64 * 1024 * 1024;
   int disconnect_code = 1008;  // policy violation; 4000-4999 also allowed
   std::string disconnect_reason = "slow consumer";
   // History kept for recovery: the last history_size messages (0: no history), and with a
@@ -157,6 +162,8 @@ enum class Recovery : uint8_t {
   kRecovered,      // every message after the position was delivered (possibly none)
   kUnrecoverable,  // the position is from another epoch or older than the history: the
                    // subscriber missed messages that are gone (it must reload its state)
+  kPending,        // with Redis: the history is being read from Redis; live messages wait
+                   // behind the recovered ones (SubscribeOptions::on_recovery gives the end)
 };
 
 struct SubscribeOptions {
@@ -164,6 +171,10 @@ struct SubscribeOptions {
   std::optional<StreamPosition> since;
   // Presence: for topics with track_members.
   std::optional<Member> member;
+  // Called once with the recovery's result (kRecovered or kUnrecoverable), on the
+  // subscriber's loop, after the recovered messages and before any live one: before
+  // subscribe returns without Redis, when Redis has answered with it.
+  std::function<void(Recovery)> on_recovery;
 };
 
 
@@ -249,8 +260,13 @@ class Hub {
   std::vector<Member> members(std::string_view topic) const;
   TopicStats stats(std::string_view topic) const;
   // The messages the topic's history holds now, oldest first (what a page renders before it
-  // subscribes; recovery is subscribe's `since`). Any thread.
+  // subscribes; recovery is subscribe's `since`). Any thread. With Redis this is what this
+  // process received; fetch_history reads the shared history.
   std::vector<MessagePtr> history(std::string_view topic) const;
+  // The topic's history as every process sees it: with Redis, the newest history_size
+  // messages of the topic's Redis stream (empty if Redis is unreachable); without, history().
+  // On a loop thread.
+  Task<std::vector<MessagePtr>> fetch_history(std::string topic);
   // The topic presence events of `topic` are published on: JSON text
   // {"event":"join"|"leave","client_id":...,"info":...}.
   static std::string presence_topic(std::string_view topic);

@@ -7,15 +7,27 @@
 // It lives on the loop that connected it (its home loop): publishes and subscription changes
 // from other threads are posted there. While Redis is unreachable it reconnects with backoff
 // (100 ms doubling to 5 s), keeps publishes in an outbox up to a limit (the rest are counted
-// as lost), and on reconnecting subscribes again and sends the outbox.
+// as lost), and on reconnecting subscribes again, sends the outbox, and catches up on what
+// its topics missed from their Redis history.
+//
+// History: a topic with history_size > 0 also keeps its messages in a Redis stream
+// (<prefix>history:<topic>, entry id "<offset>-0", fields m = the encoded message and t = the
+// publish time in ms by Redis's clock), trimmed to history_size entries and, with a
+// history_ttl, to the entries younger than it (the stream itself expires after the ttl
+// without publishes). The publish script appends to it in the same step that numbers the
+// message, so the stream is exactly the topic's order. Recovery reads it.
 #pragma once
 
 #include <atomic>
 #include <deque>
+#include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "internal/pubsub_state.h"
 #include "internal/redis.h"
 #include "tornado/pubsub.h"
 
@@ -32,21 +44,40 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   Task<> start();
   void stop();
 
+  // What the publishing process keeps in the topic's Redis history (its TopicOptions).
+  struct HistoryBounds {
+    std::size_t size = 0;
+    int64_t ttl_ms = 0;  // 0: no ttl
+    static HistoryBounds of(const TopicOptions& o);
+  };
+
   // Any thread.
-  void publish(const std::string& topic, std::string payload);
+  void publish(const std::string& topic, std::string payload, HistoryBounds history);
+  // Reads the topic's Redis history: the entries after offset `after` (at most `limit`), or
+  // with no `after` the newest `limit`; `done` runs on the home loop (or here if that loop
+  // is gone) with what Redis answered. Any thread.
+  void read_history(const std::string& topic, std::optional<uint64_t> after, HistoryBounds bounds,
+                    std::function<void(HistoryRead)> done);
   void topic_used(const std::string& topic);
   void topic_unused(const std::string& topic);
   uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
-  // "<t|b><key length>:<key><data>": what goes to Redis after the epoch and offset.
-  static std::string encode(std::string_view data, bool binary, std::string_view key);
 
  private:
+  struct Outgoing {
+    std::string topic;
+    std::string payload;
+    HistoryBounds history;
+  };
   Task<> connect_both();
   Task<> run();
-  void send(const std::string& topic, const std::string& payload);
-  Task<> send_one(std::shared_ptr<redis::Connection> c, std::string topic, std::string payload);
+  void send(Outgoing item);
+  Task<> send_one(std::shared_ptr<redis::Connection> c, Outgoing item);
+  Task<HistoryRead> read(std::string topic, std::optional<uint64_t> after, HistoryBounds bounds);
+  // After a reconnection: delivers what each topic in use with a history missed meanwhile,
+  // holding the topic's live messages until it is done.
+  Task<> catch_up(std::string topic, HistoryBounds bounds, uint64_t connection);
   void on_message(std::string_view channel, std::string_view payload);
   void connection_lost();
 
@@ -57,7 +88,18 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   std::shared_ptr<redis::Connection> sub_;
   Future<void> lost_connection_;
   std::set<std::string> used_;  // topics with local subscribers (home loop)
-  std::deque<std::pair<std::string, std::string>> outbox_;
+  // Each used topic's SUBSCRIBE, done once Redis confirmed it (a recovery reads the history
+  // only after that, so that every later message reaches this process live).
+  std::map<std::string, Future<void>> subscribed_;
+  // Topics catching up after a reconnection (which one: a later reconnection's catch-up
+  // replaces an unfinished one), with the live messages held meanwhile.
+  struct CatchUp {
+    uint64_t connection = 0;
+    std::vector<std::string> held;
+  };
+  std::map<std::string, CatchUp> catching_up_;
+  uint64_t connections_ = 0;  // connect_both calls
+  std::deque<Outgoing> outbox_;
   std::atomic<uint64_t> lost_{0};
   std::atomic<bool> connected_{false};
   bool stopping_ = false;

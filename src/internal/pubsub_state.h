@@ -9,6 +9,7 @@
 // that arrives after a recovery already delivered it is skipped, not repeated.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -34,12 +35,27 @@ struct HistoryEntry {
 // One loop thread's subscribers to one topic. Only that loop's thread touches `subs`.
 struct LocalTopic {
   LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), ref(l.ref()) {}
-  void deliver(const MessagePtr& message, const TopicOptions& options);
+  // Hands `message` to every subscriber here (a recovering one keeps it for later).
+  void deliver(const MessagePtr& message, const std::shared_ptr<const TopicOptions>& options);
+  // The messages not queued for this loop (past max_queued_bytes): every subscriber here
+  // missed them (the policy's disconnect, or counted as dropped).
+  void report_skipped(const TopicOptions& options);
+  // Hands `message` to one subscriber: skipped if it already has it (by offset), else to its
+  // callback or its connection under the options' policy; counts what the policy did.
+  void offer(SubscriptionState& s, const MessagePtr& message, const TopicOptions& options,
+             uint64_t& dropped);
   void remove(SubscriptionState* s) noexcept;
+  // Runs f on each active subscription here (this loop's thread).
+  template <typename F>
+  void each_subscriber(F&& f);
 
   std::shared_ptr<Topic> topic;
   LoopRef ref;  // also its identity: a loop made later at the same address is another
   std::vector<SubscriptionState*> subs;
+  // Bytes queued for this loop and not delivered yet, and the messages skipped since the
+  // last report (publishers add under the topic's mutex; the loop takes).
+  std::atomic<std::size_t> queued_bytes{0};
+  std::atomic<uint64_t> skipped{0};
   int delivering = 0;     // deliver() running: removals leave a hole, compacted after
   bool has_holes = false;
 };
@@ -70,6 +86,18 @@ struct Topic {
   // with subscribers. Under mu.
   MessagePtr publish_locked(std::shared_ptr<Message> message,
                             std::optional<StreamPosition> given = std::nullopt);
+  // A message read back from Redis, with the position Redis gave it.
+  static std::shared_ptr<Message> stamped(std::shared_ptr<Message> m, StreamPosition position) {
+    m->position_ = position;
+    return m;
+  }
+};
+
+// What a read of a topic's history in Redis gave (RedisBackend::read_history).
+struct HistoryRead {
+  bool ok = false;           // Redis answered
+  StreamPosition head;       // the topic's epoch and last offset in Redis
+  std::vector<std::shared_ptr<Message>> messages;  // oldest first, each with its position
 };
 
 // A random epoch (never 0).
@@ -108,6 +136,9 @@ class Sink : public std::enable_shared_from_this<Sink> {
 
   // One message for this connection under `options`' policy.
   Outcome offer(const MessagePtr& message, const TopicOptions& options, uint64_t& dropped);
+  // `count` messages of the topic never reached this connection (its loop fell behind):
+  // kDisconnect closes it (kDisconnected), the others count them as dropped.
+  Outcome missed(uint64_t count, const TopicOptions& options, uint64_t& dropped);
   // The connection ended (or its handler is going away): its subscriptions end, the backlog
   // is dropped and nothing more is written.
   void detach() noexcept;
@@ -153,11 +184,35 @@ struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
   uint64_t epoch = 0;
   Recovery recovery = Recovery::kNotRequested;
   StreamPosition position;
+  // With Redis, while the recovery is read (recovery == kPending): the position to recover
+  // from, and the live messages that arrive meanwhile, handed over after the recovered ones.
+  // They are bounded by the topic's max_pending_bytes: past it they are dropped and the
+  // recovery ends kUnrecoverable (the subscriber is told, never left with a silent gap).
+  struct Held {
+    MessagePtr message;
+    std::shared_ptr<const TopicOptions> options;
+  };
+  StreamPosition since;
+  std::vector<Held> held;
+  std::size_t held_bytes = 0;
+  bool held_overflow = false;
+  std::function<void(Recovery)> on_recovery;
   std::optional<std::string> member_id;
   bool active = false;
 };
 
 // Removes a subscription from its topic (its loop thread).
 void unsubscribe(SubscriptionState& s) noexcept;
+
+// Asks Redis for what `s` missed since s->since (s->recovery is kPending); the result is
+// handed to finish_recovery on s's loop.
+void request_recovery(const std::shared_ptr<RedisBackend>& backend,
+                      const std::shared_ptr<SubscriptionState>& s, const std::string& topic,
+                      const TopicOptions& options);
+// Delivers the recovered messages (if they are exactly what s missed) and then the live
+// ones held meanwhile; reports the result to on_recovery. On s's loop.
+void finish_recovery(const std::shared_ptr<SubscriptionState>& s, HistoryRead read);
+// Runs the user's on_recovery once, if any (an exception is logged).
+void report_recovery(SubscriptionState& s);
 
 }  // namespace tornado::pubsub::detail

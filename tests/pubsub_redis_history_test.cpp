@@ -1,0 +1,246 @@
+// The hub's history in Redis streams: recovery across processes (a subscriber of one hub
+// recovers what another hub published while it was away, exactly, or is told it cannot),
+// fetch_history, the history's size and age bounds, the catch-up of live subscribers after
+// a lost Redis connection, and malformed data met in Redis.
+#include <gtest/gtest.h>
+
+#include "pubsub_redis_fixture.h"
+
+namespace pubsub_redis_history_test {
+
+using namespace tornado;
+using namespace std::chrono_literals;
+using pubsub::Hub;
+using pubsub::MessagePtr;
+using pubsub::Recovery;
+using pubsub::StreamPosition;
+
+namespace {
+
+using test::V;
+
+class HubRedisHistoryTest : public test::HubRedisTest {
+ protected:
+  void SetUp() override {
+    HubRedisTest::SetUp();
+    keep_history(100);
+  }
+  void keep_history(std::size_t size, std::optional<Duration> ttl = std::nullopt) {
+    pubsub::TopicOptions o;
+    o.history_size = size;
+    o.history_ttl = ttl;
+    a->configure("room", o);
+    b->configure("room", o);
+  }
+  // Publishes from hub a and waits until a's own subscriber has them all: then they are in
+  // Redis's history. Returns the position of each.
+  std::vector<StreamPosition> publish_from_a(int from, int to) {
+    std::vector<StreamPosition> got;
+    auto s = a->subscribe("room", [&](const MessagePtr& m) { got.push_back(m->position()); });
+    settle();
+    for (int i = from; i <= to; ++i) a->publish("room", "m" + std::to_string(i));
+    const std::size_t n = static_cast<std::size_t>(to - from + 1);
+    run_sync([&]() -> Task<> {
+      for (int i = 0; i < 400 && got.size() < n; ++i) co_await sleep(10ms);
+    });
+    EXPECT_EQ(got.size(), n);
+    return got;
+  }
+  // Subscribes on hub b from `since`, recording each message and the recovery's result.
+  pubsub::Subscription recover_on_b(StreamPosition since, V& out, std::vector<Recovery>& told) {
+    pubsub::SubscribeOptions o;
+    o.since = since;
+    o.on_recovery = [&told](Recovery r) { told.push_back(r); };
+    return b->subscribe(
+        "room",
+        [&out](const MessagePtr& m) {
+          out.push_back(std::string(m->data()) + "@" + std::to_string(m->position().offset));
+        },
+        std::move(o));
+  }
+  void wait_told(const std::vector<Recovery>& told) {
+    run_sync([&]() -> Task<> {
+      for (int i = 0; i < 400 && told.empty(); ++i) co_await sleep(10ms);
+    });
+  }
+};
+
+TEST_F(HubRedisHistoryTest, SubscriberOfAnotherHubRecoversExactlyWhatItMissed) {
+  auto positions = publish_from_a(1, 10);
+  ASSERT_EQ(positions.size(), 10u);
+  V out;
+  std::vector<Recovery> told;
+  auto s = recover_on_b(positions[3], out, told);  // it had m4
+  EXPECT_EQ(s.recovery(), Recovery::kPending);  // Redis is asked; nothing delivered yet
+  EXPECT_TRUE(out.empty());
+  wait_told(told);
+  ASSERT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
+  EXPECT_EQ(s.recovery(), Recovery::kRecovered);
+  EXPECT_EQ(out, V({"m5@5", "m6@6", "m7@7", "m8@8", "m9@9", "m10@10"}));
+  EXPECT_EQ(s.position(), (StreamPosition{positions[0].epoch, 10}));
+  a->publish("room", "m11");  // and then live
+  wait_for(out, 7);
+  EXPECT_EQ(out.back(), "m11@11");
+  EXPECT_EQ(out.size(), 7u);
+}
+
+TEST_F(HubRedisHistoryTest, RecoveryWhileAnotherHubPublishesNeitherRepeatsNorSkips) {
+  auto positions = publish_from_a(1, 5);
+  ASSERT_EQ(positions.size(), 5u);
+  V out;
+  std::vector<Recovery> told;
+  pubsub::Subscription s;
+  // Hub a publishes 300 more, one per loop turn; b recovers from m2 when 50 are out.
+  run_sync([&]() -> Task<> {
+    for (int i = 6; i <= 305; ++i) {
+      a->publish("room", "m" + std::to_string(i));
+      if (i == 55) s = recover_on_b(positions[1], out, told);
+      co_await sleep(0.5ms);
+    }
+  });
+  wait_for(out, 303);
+  ASSERT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
+  ASSERT_EQ(out.size(), 303u);
+  for (int i = 0; i < 303; ++i) {
+    EXPECT_EQ(out[i], "m" + std::to_string(i + 3) + "@" + std::to_string(i + 3));
+  }
+}
+
+TEST_F(HubRedisHistoryTest, PositionsRedisCannotServeAreUnrecoverableAndLiveGoesOn) {
+  keep_history(5);
+  auto positions = publish_from_a(1, 10);
+  ASSERT_EQ(positions.size(), 10u);
+  const uint64_t epoch = positions[0].epoch;
+  struct Case {
+    const char* what;
+    StreamPosition since;
+  };
+  const std::vector<Case> cases = {
+      {"older than the history keeps", {epoch, 2}},
+      {"another epoch", {epoch + 1, 8}},
+      {"later than the last message", {epoch, 11}},
+      {"the largest offset", {epoch, UINT64_MAX}},
+  };
+  for (const auto& c : cases) {
+    V out;
+    std::vector<Recovery> told;
+    auto s = recover_on_b(c.since, out, told);
+    wait_told(told);
+    EXPECT_EQ(told, std::vector<Recovery>({Recovery::kUnrecoverable})) << c.what;
+    EXPECT_TRUE(out.empty()) << c.what << ": a partial history was delivered";
+    EXPECT_EQ(s.position(), (StreamPosition{epoch, 10})) << c.what;
+  }
+  // From the oldest it keeps (m6..m10: since m5) it recovers.
+  V out;
+  std::vector<Recovery> told;
+  auto s = recover_on_b({epoch, 5}, out, told);
+  wait_told(told);
+  EXPECT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
+  EXPECT_EQ(out, V({"m6@6", "m7@7", "m8@8", "m9@9", "m10@10"}));
+}
+
+TEST_F(HubRedisHistoryTest, UpToDatePositionRecoversNothingAndStaysLive) {
+  auto positions = publish_from_a(1, 3);
+  ASSERT_EQ(positions.size(), 3u);
+  V out;
+  std::vector<Recovery> told;
+  auto s = recover_on_b(positions[2], out, told);
+  wait_told(told);
+  EXPECT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
+  EXPECT_TRUE(out.empty());
+  a->publish("room", "m4");
+  wait_for(out, 1);
+  EXPECT_EQ(out, V({"m4@4"}));
+}
+
+TEST_F(HubRedisHistoryTest, FetchHistoryReadsTheNewestFromRedis) {
+  keep_history(4);
+  publish_from_a(1, 10);
+  auto history = run_sync([&]() -> Task<std::vector<MessagePtr>> {
+    co_return co_await b->fetch_history("room");  // b received none of them
+  });
+  V got;
+  for (const auto& m : history) {
+    got.push_back(std::string(m->data()) + "@" + std::to_string(m->position().offset));
+  }
+  EXPECT_EQ(got, V({"m7@7", "m8@8", "m9@9", "m10@10"}));
+  EXPECT_TRUE(b->history("room").empty());  // the local history: b heard nothing
+  // The stream itself is trimmed to the size.
+  EXPECT_EQ(command({"XLEN", "tornado:history:room"}).integer, 4);
+}
+
+TEST_F(HubRedisHistoryTest, HistoryTtlForgetsOldMessagesInRedis) {
+  keep_history(100, Duration(0.3));
+  auto positions = publish_from_a(1, 3);
+  ASSERT_EQ(positions.size(), 3u);
+  settle(Duration(0.45));
+  publish_from_a(4, 4);
+  auto history = run_sync([&]() -> Task<std::vector<MessagePtr>> {
+    co_return co_await b->fetch_history("room");
+  });
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]->data(), "m4");
+  EXPECT_EQ(command({"XLEN", "tornado:history:room"}).integer, 1);  // trimmed at the publish
+  EXPECT_GT(command({"PTTL", "tornado:history:room"}).integer, 0);  // and the stream expires
+  V out;
+  std::vector<Recovery> told;
+  auto s = recover_on_b(positions[0], out, told);  // m2 and m3 are too old
+  wait_told(told);
+  EXPECT_EQ(told, std::vector<Recovery>({Recovery::kUnrecoverable}));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(HubRedisHistoryTest, LostRedisConnectionIsCaughtUpFromTheHistory) {
+  V out;
+  auto s = record(*b, "room", out);
+  settle();
+  a->publish("room", "m1");
+  wait_for(out, 1);
+  ASSERT_EQ(out, V({"m1@1"}));
+  // Redis drops every pub/sub connection: hubs a and b reconnect after their backoff (100
+  // ms). Meanwhile a third hub, connected after the drop, publishes: nobody receives those
+  // live, and b's subscriber gets them from the history when b is back, in order.
+  command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  Hub c;
+  connect(c);
+  pubsub::TopicOptions o;
+  o.history_size = 100;
+  c.configure("room", o);
+  for (int i = 2; i <= 20; ++i) c.publish("room", "m" + std::to_string(i));
+  wait_for(out, 20);
+  ASSERT_EQ(out.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(out[i], "m" + std::to_string(i + 1) + "@" + std::to_string(i + 1));
+  }
+  EXPECT_EQ(a->redis_lost(), 0u);
+}
+
+TEST_F(HubRedisHistoryTest, MalformedMessagesInRedisAreDroppedAndTheRestDelivered) {
+  V out;
+  auto s = record(*b, "room", out);
+  settle();
+  // Not "<epoch> <offset> <t|b><key length>:<key><data>", or text that is not UTF-8.
+  const V bads = {"",          "junk",        "1f 1",       "1f 1 x0:",
+                  "1f 1 t9:ab", "1f 1 tx:",    "1f 1 t-1:",  "zz 1 t0:a",
+                  "1f 1 t2x:ab", std::string("1f 1 t0:\xff\xfe", 10)};
+  for (const std::string& bad : bads) {
+    command({"PUBLISH", "tornado:room", bad});
+  }
+  a->publish("room", "fine");
+  wait_for(out, 1);
+  EXPECT_EQ(out, V({"fine@1"}));
+  // A history entry that is not ours fails the read: the recovery is unrecoverable, not
+  // a gap and not a crash.
+  command({"XADD", "tornado:history:room", "2-0", "x", "y"});
+  command({"SET", "tornado:offset:room", "2"});
+  V recovered;
+  std::vector<Recovery> told;
+  auto r = recover_on_b({b->stats("room").position.epoch, 1}, recovered, told);
+  wait_told(told);
+  EXPECT_EQ(told, std::vector<Recovery>({Recovery::kUnrecoverable}));
+  EXPECT_TRUE(recovered.empty());
+}
+
+}  // namespace
+
+}  // namespace pubsub_redis_history_test
