@@ -30,7 +30,6 @@
 #include <map>
 #include <set>
 
-#include "tornado/gen.h"
 #include "tornado/pubsub.h"
 #include "tornado/web.h"
 #include "tornado/web/event_source.h"
@@ -95,8 +94,16 @@ struct DeflateEcho : CountedSocket {
 struct PlainEcho : CountedSocket {};
 
 struct CloseAfterOne : CountedSocket {
+  int code = 1000;
+  std::string reason;
+  Task<> open() override {
+    co_await CountedSocket::open();
+    // The request's arguments are released once open() returned (docs/websocket.md).
+    code = std::stoi(get_query_argument("code", "1000"));
+    reason = get_query_argument("reason", "");
+  }
   Task<> on_message(std::string, bool) override {
-    close(std::stoi(get_query_argument("code", "1000")), get_query_argument("reason", ""));
+    close(code, reason);
     co_return;
   }
 };
@@ -128,10 +135,14 @@ struct Flood : DeflateEcho {
     co_await DeflateEcho::open();
     const int n = std::stoi(get_query_argument("n", "1000"));
     const std::size_t size = std::stoul(get_query_argument("size", "100"));
-    for (int i = 0; i < n && is_open(); ++i) {
-      std::string message = std::to_string(i) + ":";
-      message.resize(std::max(size, message.size()), 'x');
-      co_await write_message(message);
+    try {
+      for (int i = 0; i < n && is_open(); ++i) {
+        std::string message = std::to_string(i) + ":";
+        message.resize(std::max(size, message.size()), 'x');
+        co_await write_message(message);
+      }
+    } catch (const websocket::WebSocketClosedError&) {
+      // the page went away mid-flood
     }
   }
 };
@@ -216,12 +227,13 @@ struct DropFeed : web::RequestHandler {
 struct CloseReport : web::RequestHandler {
   Task<> get() override {
     for (int waited = 0; waited < 100 && !state.closes.contains(path_arg(0)); ++waited) {
-      co_await gen::sleep(50ms);
+      co_await sleep(50ms);
     }
     auto it = state.closes.find(path_arg(0));
     if (it == state.closes.end()) {
       set_status(404);
-      write(nlohmann::json{{"error", "no close recorded for " + path_arg(0)}});
+      nlohmann::json answer = {{"error", "no close recorded for " + path_arg(0)}};
+      write(answer);
       co_return;
     }
     write(it->second);

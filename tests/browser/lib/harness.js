@@ -17,7 +17,7 @@ const ARTIFACTS = process.env.BROWSER_ARTIFACTS || path.join(process.cwd(), 'bro
 function playwright() {
   const dir = process.env.BROWSER_NODE_MODULES || path.join(__dirname, '..', 'node_modules');
   try {
-    return require(path.join(dir, 'playwright-core'));
+    return require(path.resolve(dir, 'playwright-core'));
   } catch (e) {
     throw new Error(`playwright-core not found in ${dir}: run tests/browser/setup.sh DIR ` +
                     `(the ctest test browser_setup does it) — ${e.message}`);
@@ -120,8 +120,8 @@ async function screenshot(page, name) {
 }
 
 // JSON over HTTP from the Node side (the server's control and report endpoints).
-async function fetchJSON(url, init = {}) {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10000) });
+async function fetchJSON(url, init = {}, timeoutMs = 10000) {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await response.text();
   let body;
   try { body = JSON.parse(text); } catch { body = text; }
