@@ -7,9 +7,12 @@
 // WebSockets (default check_origin: same origin, else 403):
 //   /ws/echo                    echoes (text stays text, binary stays binary); deflate offered
 //   /ws/echo_plain              the same without compression
+//   /ws/small                   echoes messages up to 64 KiB; larger: close 1009
 //   /ws/close?code=C&reason=R   closes with C and R after the first message
 //   /ws/track/<id>              echoes; on_close records the page's code and reason
 //   /ws/room/<name>             subscribed to topic "room:<name>"; each message is published
+//   /ws/room_nct/<name>         the same, deflating with server_no_context_takeover (the
+//                               hub's deflate-once frame)
 //   /ws/flood?n=N&size=S        sends N text messages of S bytes, awaiting each write
 // Server-Sent Events:
 //   /sse/events                 a fixed script of events (multi-line data, named events)
@@ -45,8 +48,8 @@ struct State {
   int open_websockets = 0;
   int open_event_streams = 0;
   int origin_refused = 0;
-  std::map<std::string, nlohmann::json> closes;            // /ws/track/<id> -> {code, reason}
-  std::map<std::string, nlohmann::json> feed_connects;     // /sse/feed/<name> -> [connect...]
+  std::map<std::string, nlohmann::json> closes;         // /ws/track/<id> -> {code, reason}
+  std::map<std::string, nlohmann::json> feed_connects;  // /sse/feed/<name> -> [connect...]
   std::map<std::string, std::set<web::EventSourceHandler*>> feeds;  // open streams by name
 };
 State state;
@@ -93,6 +96,10 @@ struct DeflateEcho : CountedSocket {
 
 struct PlainEcho : CountedSocket {};
 
+struct SmallEcho : CountedSocket {
+  std::size_t max_message_size() const override { return 64 * 1024; }
+};
+
 struct CloseAfterOne : CountedSocket {
   int code = 1000;
   std::string reason;
@@ -127,6 +134,13 @@ struct Room : DeflateEcho {
   Task<> on_message(std::string message, bool binary) override {
     pubsub::Hub::instance().publish(topic(), message, binary);
     co_return;
+  }
+};
+
+// The hub sends these the frame it deflated once for every such subscriber.
+struct RoomNoContext : Room {
+  std::optional<websocket::CompressionOptions> get_compression_options() override {
+    return websocket::CompressionOptions().set_server_no_context_takeover(true);
   }
 };
 
@@ -243,8 +257,8 @@ struct CloseReport : web::RequestHandler {
 struct FeedReport : web::RequestHandler {
   Task<> get() override {
     auto it = state.feed_connects.find(path_arg(0));
-    nlohmann::json connects = it == state.feed_connects.end() ? nlohmann::json::array()
-                                                               : it->second;
+    nlohmann::json connects =
+        it == state.feed_connects.end() ? nlohmann::json::array() : it->second;
     nlohmann::json answer = {{"connects", connects}};
     write(answer);
     co_return;
@@ -290,9 +304,11 @@ int main() {
   web::Application app({{"/", web::handler<PageHandler>()},
                         {"/ws/echo", web::handler<DeflateEcho>()},
                         {"/ws/echo_plain", web::handler<PlainEcho>()},
+                        {"/ws/small", web::handler<SmallEcho>()},
                         {"/ws/close", web::handler<CloseAfterOne>()},
                         {"/ws/track/(\\w+)", web::handler<TrackedEcho>()},
                         {"/ws/room/(\\w+)", web::handler<Room>()},
+                        {"/ws/room_nct/(\\w+)", web::handler<RoomNoContext>()},
                         {"/ws/flood", web::handler<Flood>()},
                         {"/sse/events", web::handler<ScriptedEvents>()},
                         {"/sse/feed/(\\w+)", web::handler<Feed>()},
