@@ -7,12 +7,18 @@
 // position. A Message made of the input keeps the bytes (data() == input, the WebSocket frame
 // ends with them) and its SSE event decodes (WHATWG: data lines joined with LF) to the input
 // with CRLF and CR turned into LF, in lines that never hold CR or LF themselves.
+//
+// The form a message takes in Redis (internal/pubsub_wire.h), met on a channel or in a
+// history entry written by anyone: decode_wire never throws; what it accepts is text only
+// if valid UTF-8, and encodes back to a form that decodes to the same message. Any bytes as
+// binary data and a key made of the input's first bytes survive encode then decode.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "fuzz_common.h"
+#include "internal/pubsub_wire.h"
 #include "tornado/pubsub.h"
 
 using tornado::pubsub::Message;
@@ -84,9 +90,26 @@ void check_message(std::string_view data) {
 
 }  // namespace
 
+void check_wire(std::string_view text) {
+  using tornado::pubsub::detail::decode_wire;
+  using tornado::pubsub::detail::encode_wire;
+  if (const auto m = decode_wire("t", text)) {
+    FUZZ_CHECK(text.size() >= 3 && (text[0] == 't' || text[0] == 'b'));
+    FUZZ_CHECK(m->binary() == (text[0] == 'b'));
+    FUZZ_CHECK(text.ends_with(m->data()) && text.find(m->key()) != std::string_view::npos);
+    const auto again = decode_wire("t", encode_wire(m->data(), m->binary(), m->key()));
+    FUZZ_CHECK(again && again->data() == m->data() && again->binary() == m->binary() &&
+               again->key() == m->key());
+  }
+  const std::string_view key = text.substr(0, text.size() / 3);
+  const auto binary = decode_wire("t", encode_wire(text, true, key));
+  FUZZ_CHECK(binary && binary->data() == text && binary->key() == key && binary->binary());
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(bytes), size);
   check_position(text);
   check_message(text);
+  check_wire(text);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "internal/pubsub_redis.h"
 #include "internal/pubsub_state.h"
+#include "internal/pubsub_wire.h"
 #include "internal/websocket_frame.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
@@ -85,7 +86,18 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   MessagePtr shared = std::move(message);
   // The options go with the message: configure() may replace them (under mu) while a loop
   // delivers.
+  const std::size_t size = shared->data().size();
   for (const auto& local : locals) {
+    // A loop that fell behind gets nothing more past the bound (one message always fits):
+    // its subscribers learn of the skipped ones from one report queued behind the rest.
+    const std::size_t queued = local->queued_bytes.load(std::memory_order_relaxed);
+    if (queued > 0 && queued + size > options->max_queued_bytes) {
+      if (local->skipped.fetch_add(1, std::memory_order_relaxed) == 0) {
+        local->ref.add_callback([local, o = options] { local->report_skipped(*o); });
+      }
+      continue;
+    }
+    local->queued_bytes.fetch_add(size, std::memory_order_relaxed);
     local->ref.add_callback([local, shared, o = options] { local->deliver(shared, o); });
   }
   return shared;
@@ -166,36 +178,56 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
   }
 }
 
-void LocalTopic::deliver(const MessagePtr& message,
-                         const std::shared_ptr<const TopicOptions>& options) {
+template <typename F>
+void LocalTopic::each_subscriber(F&& f) {
   ++delivering;
-  // Subscriptions added during the loop (by a callback) are not given this message: they
-  // began after it was published.
+  // Subscriptions added meanwhile (by a callback) are not visited: they began after it.
   const std::size_t n = subs.size();
-  uint64_t dropped = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    SubscriptionState* s = subs[i];
-    if (!s || !s->active) continue;
-    if (s->recovery == Recovery::kPending) {
-      // Kept until the recovered messages are delivered (finish_recovery), within a bound.
-      if (!s->held_overflow) {
-        s->held_bytes += message->data().size();
-        if (s->held_bytes > options->max_pending_bytes) {
-          s->held_overflow = true;
-          s->held.clear();
-        } else {
-          s->held.push_back({message, options});
-        }
-      }
-      continue;
-    }
-    offer(*s, message, *options, dropped);
+    SubscriptionState* s = subs[i];  // a removal during the pass leaves a hole (nullptr)
+    if (s && s->active) f(*s);
   }
-  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
   if (--delivering == 0 && has_holes) {
     subs.erase(std::remove(subs.begin(), subs.end(), nullptr), subs.end());
     has_holes = false;
   }
+}
+
+void LocalTopic::deliver(const MessagePtr& message,
+                         const std::shared_ptr<const TopicOptions>& options) {
+  queued_bytes.fetch_sub(message->data().size(), std::memory_order_relaxed);
+  uint64_t dropped = 0;
+  each_subscriber([&](SubscriptionState& s) {
+    if (s.recovery != Recovery::kPending) return offer(s, message, *options, dropped);
+    // Kept until the recovered messages are delivered (finish_recovery), within a bound.
+    if (s.held_overflow) return;
+    s.held_bytes += message->data().size();
+    if (s.held_bytes > options->max_pending_bytes) {
+      s.held_overflow = true;
+      s.held.clear();
+    } else {
+      s.held.push_back({message, options});
+    }
+  });
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+}
+
+void LocalTopic::report_skipped(const TopicOptions& options) {
+  const uint64_t count = skipped.exchange(0, std::memory_order_relaxed);
+  if (count == 0) return;
+  uint64_t dropped = 0;
+  each_subscriber([&](SubscriptionState& s) {
+    if (s.recovery == Recovery::kPending) {
+      s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
+      s.held.clear();
+    } else if (s.callback) {
+      dropped += count;
+    } else if (auto sink = s.sink;
+               sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
+      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
 }
 
 void LocalTopic::remove(SubscriptionState* s) noexcept {
@@ -362,7 +394,7 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
       std::lock_guard lock(state_->mu);
       o = state_->options_for(topic);
     }
-    backend->publish(std::string(topic), detail::RedisBackend::encode(data, binary, key),
+    backend->publish(std::string(topic), detail::encode_wire(data, binary, key),
                      detail::RedisBackend::HistoryBounds::of(*o));
     return {};
   }

@@ -2,6 +2,7 @@
 // a stream position.
 #include <charconv>
 
+#include "internal/pubsub_wire.h"
 #include "internal/sse.h"
 #include "internal/websocket_deflate.h"
 #include "internal/websocket_frame.h"
@@ -78,5 +79,42 @@ std::string_view Message::sse_event() const {
   });
   return sse_;
 }
+
+// ---- the form a message takes in Redis --------------------------------------------------------
+
+namespace detail {
+
+std::string encode_wire(std::string_view data, bool binary, std::string_view key) {
+  std::string out;
+  out.reserve(data.size() + key.size() + 16);
+  out.push_back(binary ? 'b' : 't');
+  out.append(std::to_string(key.size())).push_back(':');
+  out.append(key).append(data);
+  return out;
+}
+
+std::shared_ptr<Message> decode_wire(const std::string& topic, std::string_view encoded) {
+  const auto colon = encoded.find(':');
+  std::size_t key_size = 0;
+  if (encoded.size() < 3 || (encoded[0] != 't' && encoded[0] != 'b') ||
+      colon == std::string_view::npos) {
+    return nullptr;
+  }
+  auto r = std::from_chars(encoded.data() + 1, encoded.data() + colon, key_size);
+  if (r.ec != std::errc() || r.ptr != encoded.data() + colon ||
+      key_size > encoded.size() - colon - 1) {
+    return nullptr;
+  }
+  const bool binary = encoded[0] == 'b';
+  std::string_view data = encoded.substr(colon + 1 + key_size);
+  if (!binary) {
+    ws::Utf8Validator v;  // as publish checks it: a text frame must be UTF-8
+    if (!v.feed(data) || !v.complete()) return nullptr;
+  }
+  return std::make_shared<Message>(topic, std::string(data), binary,
+                                   std::string(encoded.substr(colon + 1, key_size)));
+}
+
+}  // namespace detail
 
 }  // namespace tornado::pubsub

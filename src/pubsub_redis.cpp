@@ -5,7 +5,7 @@
 
 #include "internal/describe_exception.h"
 #include "internal/pubsub_state.h"
-#include "internal/websocket_frame.h"
+#include "internal/pubsub_wire.h"
 #include "tornado/log.h"
 
 namespace tornado::pubsub::detail {
@@ -118,37 +118,6 @@ std::string random_epoch() {
 
 RedisBackend::RedisBackend(std::weak_ptr<HubState> hub, RedisOptions options)
     : hub_(std::move(hub)), options_(std::move(options)) {}
-
-std::string RedisBackend::encode(std::string_view data, bool binary, std::string_view key) {
-  std::string out;
-  out.reserve(data.size() + key.size() + 16);
-  out.push_back(binary ? 'b' : 't');
-  out.append(std::to_string(key.size())).push_back(':');
-  out.append(key).append(data);
-  return out;
-}
-
-std::shared_ptr<Message> RedisBackend::decode(const std::string& topic, std::string_view encoded) {
-  const auto colon = encoded.find(':');
-  std::size_t key_size = 0;
-  if (encoded.size() < 3 || (encoded[0] != 't' && encoded[0] != 'b') ||
-      colon == std::string_view::npos) {
-    return nullptr;
-  }
-  auto r = std::from_chars(encoded.data() + 1, encoded.data() + colon, key_size);
-  if (r.ec != std::errc() || r.ptr != encoded.data() + colon ||
-      key_size > encoded.size() - colon - 1) {
-    return nullptr;
-  }
-  const bool binary = encoded[0] == 'b';
-  std::string_view data = encoded.substr(colon + 1 + key_size);
-  if (!binary) {
-    websocket::detail::Utf8Validator v;  // as publish checks it: a text frame must be UTF-8
-    if (!v.feed(data) || !v.complete()) return nullptr;
-  }
-  return std::make_shared<Message>(topic, std::string(data), binary,
-                                   std::string(encoded.substr(colon + 1, key_size)));
-}
 
 RedisBackend::HistoryBounds RedisBackend::HistoryBounds::of(const TopicOptions& o) {
   HistoryBounds b;
@@ -373,7 +342,7 @@ void RedisBackend::on_message(std::string_view channel, std::string_view payload
                       : StreamPosition::parse(std::string(payload.substr(0, sp1)) + "-" +
                                               std::string(payload.substr(sp1 + 1, sp2 - sp1 - 1)));
   std::shared_ptr<Message> message =
-      position ? decode(topic, payload.substr(sp2 + 1)) : nullptr;
+      position ? decode_wire(topic, payload.substr(sp2 + 1)) : nullptr;
   if (!message) {
     gen_log().warn("pubsub: a malformed message on Redis channel {}: dropped", channel);
     return;
@@ -438,7 +407,7 @@ Task<HistoryRead> RedisBackend::read(std::string topic, std::optional<uint64_t> 
           entry.elements.size() == 2 ? entry_offset(entry.elements[0].str) : std::nullopt;
       std::shared_ptr<Message> m;
       if (offset && fields[1].elements.size() >= 2 && fields[1].elements[0].str == "m") {
-        m = decode(topic, fields[1].elements[1].str);
+        m = decode_wire(topic, fields[1].elements[1].str);
       }
       if (!m) throw redis::ProtocolError("a malformed history entry in " + p + "history:" + topic);
       result.messages.push_back(Topic::stamped(std::move(m), {head->epoch, *offset}));

@@ -114,6 +114,19 @@ Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options
   return Outcome::kQueued;
 }
 
+Sink::Outcome Sink::missed(uint64_t count, const TopicOptions& options, uint64_t& dropped) {
+  if (!attached_ || !writable()) return Outcome::kClosed;
+  if (options.slow_consumer == SlowConsumerPolicy::kDisconnect) {
+    gen_log().info("pubsub: disconnecting a subscriber whose loop fell {} messages behind",
+                   count);
+    disconnect(options.disconnect_code, options.disconnect_reason);
+    detach();
+    return Outcome::kDisconnected;
+  }
+  dropped += count;
+  return Outcome::kDropped;
+}
+
 void Sink::start_pump() {
   if (pumping_) return;
   pumping_ = true;

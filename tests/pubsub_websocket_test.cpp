@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <thread>
+
 #include "tornado/pubsub.h"
 #include "tornado/testing.h"
 #include "tornado/websocket.h"
@@ -202,6 +204,38 @@ TEST_F(PubsubWebSocketTest, DisconnectPolicyClosesTheSlowSubscriberWith1008) {
   EXPECT_EQ(got.back(), -1008);
   for (std::size_t i = 0; i + 1 < got.size(); ++i) ASSERT_EQ(got[i], static_cast<int>(i));
   EXPECT_LT(got.size(), static_cast<std::size_t>(kCount));
+}
+
+// The loop itself falls behind: another thread publishes 100 KiB while this loop is busy.
+// Past max_queued_bytes nothing more is queued for it, and its connection, which missed
+// messages, is closed 1008 after the ones that were queued, in order.
+TEST_F(PubsubWebSocketTest, LoopBehindItsPublisherDisconnectsItsConnectionsAfterTheQueued) {
+  pubsub::TopicOptions o;  // kDisconnect
+  o.max_queued_bytes = 16 * 1024;
+  hub->configure("t", o);
+  tornado::testing::ExpectLog log(gen_log(), "loop fell 84 messages behind", false);
+  auto ws = subscribe("/sub/t");
+  // A callback on the same loop keeps the topic (and its counters) after the cut: it cannot
+  // be disconnected, so the 84 messages count as dropped for it.
+  auto keep = hub->subscribe("t", [](const pubsub::MessagePtr&) {});
+  run_sync([&]() -> Task<> {
+    std::thread publisher([&] {
+      for (int i = 0; i < 100; ++i) {
+        std::string data = std::to_string(i) + ":";
+        data.resize(1024, 'x');
+        hub->publish("t", data);
+      }
+    });
+    publisher.join();  // this loop is blocked meanwhile: its deliveries queue up
+    co_return;
+  });
+  auto got = read_numbers(*ws, 99);
+  ASSERT_EQ(got.size(), 17u);  // 16 KiB queued, then the close
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(got[i], i);
+  EXPECT_EQ(got.back(), -1008);
+  EXPECT_EQ(hub->stats("t").disconnected, 1u);
+  EXPECT_EQ(hub->stats("t").dropped, 84u);
+  EXPECT_EQ(hub->subscriber_count("t"), 1u);
 }
 
 TEST_F(PubsubWebSocketTest, DropNewestKeepsTheOldestAndCountsEveryDrop) {

@@ -81,6 +81,11 @@ struct TopicOptions {
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::kDisconnect;
   // Unsent bytes per subscriber connection (its socket queue plus its hub backlog).
   std::size_t max_pending_bytes = 1024 * 1024;
+  // Bytes published but not yet handed to the subscribers of one loop thread (a loop that
+  // falls behind its publishers on other threads). Past it the topic's messages are not
+  // queued for that loop; its subscribers then missed them: under kDisconnect they are
+  // disconnected, under the other policies the messages count as dropped for each.
+  std::size_t max_queued_bytes = 64 * 1024 * 1024;
   int disconnect_code = 1008;  // policy violation; 4000-4999 also allowed
   std::string disconnect_reason = "slow consumer";
   // History kept for recovery: the last history_size messages (0: no history), and with a

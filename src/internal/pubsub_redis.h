@@ -63,10 +63,6 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
-  // "<t|b><key length>:<key><data>": what goes to Redis after the epoch and offset.
-  static std::string encode(std::string_view data, bool binary, std::string_view key);
-  // The inverse: a Message of `topic` (no position yet), or null when malformed.
-  static std::shared_ptr<Message> decode(const std::string& topic, std::string_view encoded);
 
  private:
   struct Outgoing {

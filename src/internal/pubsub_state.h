@@ -9,6 +9,7 @@
 // that arrives after a recovery already delivered it is skipped, not repeated.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -36,15 +37,25 @@ struct LocalTopic {
   LocalTopic(std::shared_ptr<Topic> t, IOLoop& l) : topic(std::move(t)), ref(l.ref()) {}
   // Hands `message` to every subscriber here (a recovering one keeps it for later).
   void deliver(const MessagePtr& message, const std::shared_ptr<const TopicOptions>& options);
+  // The messages not queued for this loop (past max_queued_bytes): every subscriber here
+  // missed them (the policy's disconnect, or counted as dropped).
+  void report_skipped(const TopicOptions& options);
   // Hands `message` to one subscriber: skipped if it already has it (by offset), else to its
   // callback or its connection under the options' policy; counts what the policy did.
   void offer(SubscriptionState& s, const MessagePtr& message, const TopicOptions& options,
              uint64_t& dropped);
   void remove(SubscriptionState* s) noexcept;
+  // Runs f on each active subscription here (this loop's thread).
+  template <typename F>
+  void each_subscriber(F&& f);
 
   std::shared_ptr<Topic> topic;
   LoopRef ref;  // also its identity: a loop made later at the same address is another
   std::vector<SubscriptionState*> subs;
+  // Bytes queued for this loop and not delivered yet, and the messages skipped since the
+  // last report (publishers add under the topic's mutex; the loop takes).
+  std::atomic<std::size_t> queued_bytes{0};
+  std::atomic<uint64_t> skipped{0};
   int delivering = 0;     // deliver() running: removals leave a hole, compacted after
   bool has_holes = false;
 };
@@ -125,6 +136,9 @@ class Sink : public std::enable_shared_from_this<Sink> {
 
   // One message for this connection under `options`' policy.
   Outcome offer(const MessagePtr& message, const TopicOptions& options, uint64_t& dropped);
+  // `count` messages of the topic never reached this connection (its loop fell behind):
+  // kDisconnect closes it (kDisconnected), the others count them as dropped.
+  Outcome missed(uint64_t count, const TopicOptions& options, uint64_t& dropped);
   // The connection ended (or its handler is going away): its subscriptions end, the backlog
   // is dropped and nothing more is written.
   void detach() noexcept;
