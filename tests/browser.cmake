@@ -25,3 +25,13 @@ foreach(script ${BROWSER_TEST_SCRIPTS})
     TIMEOUT 90 LABELS browser FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endforeach()
+
+# demos/echo in the browser, when the demos are built (the pattern for a demo under test).
+if(TARGET echo)
+  add_test(NAME browser_demo_echo
+           COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/echo.test.js
+           WORKING_DIRECTORY ${BROWSER_TEST_DIR})
+  set_tests_properties(browser_demo_echo PROPERTIES
+    TIMEOUT 90 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    ENVIRONMENT "ECHO_BINARY=$<TARGET_FILE:echo>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
+endif()

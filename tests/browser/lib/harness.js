@@ -133,7 +133,9 @@ async function fetchJSON(url, init = {}, timeoutMs = 10000) {
 //     test('...', async () => { const page = await env.page('/'); ... });
 //   });
 // env.server (port, origin), env.browser and env.page(path, origin?) are set before the
-// first case. After the cases, one more case checks that the server exits with status 0.
+// first case. After the cases, one more case checks that the server exits with status 0
+// (or as `exitOk(result)` of the server's options says). `pageServer: [binary, args]`
+// starts a second server as env.pageServer, e.g. to serve pages for a server that has none.
 function browserSuite(name, options, body) {
   const env = { pages: [] };
   env.page = async (pathOrUrl = '/', origin) => {
@@ -146,6 +148,11 @@ function browserSuite(name, options, body) {
     before(async () => {
       const [command, args = [], serverOptions = {}] = options.server;
       env.server = await startServer(command, args, serverOptions);
+      env.exitOk = serverOptions.exitOk || ((r) => r.code === 0);
+      if (options.pageServer) {  // a second server that serves the pages (another origin)
+        const [pageCommand, pageArgs = [], pageOptions = {}] = options.pageServer;
+        env.pageServer = await startServer(pageCommand, pageArgs, pageOptions);
+      }
       env.browser = await launchBrowser();
     });
     body(env);
@@ -154,13 +161,19 @@ function browserSuite(name, options, body) {
       env.browser = null;
       const result = await env.server.stop();
       env.server = null;
-      if (result.code !== 0) {
+      const pageResult = env.pageServer ? await env.pageServer.stop() : { code: 0 };
+      env.pageServer = null;
+      if (!env.exitOk(result)) {
         throw new Error(`server exit ${result.code ?? result.signal}; its output:\n${result.output}`);
+      }
+      if (pageResult.code !== 0) {
+        throw new Error(`page server exit ${pageResult.code ?? pageResult.signal}:\n${pageResult.output}`);
       }
     });
     after(async () => {  // after a failure above: nothing left running
       if (env.browser) await env.browser.close().catch(() => {});
       if (env.server) await env.server.stop(2000);
+      if (env.pageServer) await env.pageServer.stop(2000);
     });
   });
   return env;
