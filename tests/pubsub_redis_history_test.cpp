@@ -38,9 +38,7 @@ class HubRedisHistoryTest : public test::HubRedisTest {
     settle();
     for (int i = from; i <= to; ++i) a->publish("room", "m" + std::to_string(i));
     const std::size_t n = static_cast<std::size_t>(to - from + 1);
-    run_sync([&]() -> Task<> {
-      for (int i = 0; i < 400 && got.size() < n; ++i) co_await sleep(10ms);
-    });
+    wait_until([&] { return got.size() >= n; });
     EXPECT_EQ(got.size(), n);
     return got;
   }
@@ -57,9 +55,7 @@ class HubRedisHistoryTest : public test::HubRedisTest {
         std::move(o));
   }
   void wait_told(const std::vector<Recovery>& told) {
-    run_sync([&]() -> Task<> {
-      for (int i = 0; i < 400 && told.empty(); ++i) co_await sleep(10ms);
-    });
+    wait_until([&] { return !told.empty(); });
   }
 };
 
@@ -95,7 +91,7 @@ TEST_F(HubRedisHistoryTest, RecoveryWhileAnotherHubPublishesNeitherRepeatsNorSki
       if (i == 55) s = recover_on_b(positions[1], out, told);
       co_await sleep(0.5ms);
     }
-  });
+  }, Duration(20));
   wait_for(out, 303);
   ASSERT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
   ASSERT_EQ(out.size(), 303u);
