@@ -75,7 +75,7 @@ MessagePtr Topic::publish_locked(std::shared_ptr<Message> message,
   } else {
     message->position_ = {epoch, ++offset};
   }
-  published.fetch_add(1, std::memory_order_relaxed);
+  count_published();
   if (options->history_size > 0) {
     const auto now = std::chrono::steady_clock::now();
     history.push_back({message, now});
@@ -122,6 +122,7 @@ std::shared_ptr<Topic> HubState::find_or_create(std::string_view name,
     auto t = std::make_shared<Topic>();
     t->name = it->first;
     t->hub = self;
+    t->totals = totals;
     t->options = options_for(name);
     t->epoch = new_epoch_value();
     it->second = std::move(t);
@@ -168,10 +169,10 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
   auto sink = s.sink;  // a disconnect below may end this subscription
   switch (sink->offer(message, options, dropped)) {
     case Sink::Outcome::kDisconnected:
-      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+      topic->count_disconnected();
       break;
     case Sink::Outcome::kSkipped:
-      topic->undeliverable.fetch_add(1, std::memory_order_relaxed);
+      topic->count_undeliverable();
       break;
     default:
       break;
@@ -209,7 +210,7 @@ void LocalTopic::deliver(const MessagePtr& message,
       s.held.push_back({message, options});
     }
   });
-  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  topic->count_dropped(dropped);
 }
 
 void LocalTopic::report_skipped(const TopicOptions& options) {
@@ -224,10 +225,10 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
       dropped += count;
     } else if (auto sink = s.sink;
                sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
-      topic->disconnected.fetch_add(1, std::memory_order_relaxed);
+      topic->count_disconnected();
     }
   });
-  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  topic->count_dropped(dropped);
 }
 
 void LocalTopic::remove(SubscriptionState* s) noexcept {
@@ -262,6 +263,7 @@ void unsubscribe(SubscriptionState& s) noexcept {
   {
     std::lock_guard lock(topic->mu);
     topic->subscribers.fetch_sub(1, std::memory_order_relaxed);
+    topic->totals->subscribers.fetch_sub(1, std::memory_order_relaxed);
     if (local->subs.empty() || (local->has_holes && std::all_of(local->subs.begin(),
                                                                 local->subs.end(),
                                                                 [](auto* p) { return !p; }))) {
@@ -500,6 +502,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       s->member_id = options.member->client_id;
     }
     t->subscribers.fetch_add(1, std::memory_order_relaxed);
+    t->totals->subscribers.fetch_add(1, std::memory_order_relaxed);
     local->subs.push_back(s.get());
     s->active = true;
     break;
@@ -529,7 +532,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       // To this subscription alone: a LocalTopic pass would reach the others.
       local->offer(*s, m, *options_then, dropped);
     }
-    if (dropped) t->dropped.fetch_add(dropped, std::memory_order_relaxed);
+    t->count_dropped(dropped);
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
   }
   if (options.since) {
@@ -586,6 +589,17 @@ std::vector<MessagePtr> Hub::history(std::string_view topic) const {
   out.reserve(t->history.size());
   for (const auto& e : t->history) out.push_back(e.message);
   return out;
+}
+
+TopicStats Hub::totals() const {
+  const detail::HubTotals& t = *state_->totals;
+  TopicStats st;
+  st.subscribers = t.subscribers.load(std::memory_order_relaxed);
+  st.published = t.published.load(std::memory_order_relaxed);
+  st.dropped = t.dropped.load(std::memory_order_relaxed);
+  st.disconnected = t.disconnected.load(std::memory_order_relaxed);
+  st.undeliverable = t.undeliverable.load(std::memory_order_relaxed);
+  return st;
 }
 
 TopicStats Hub::stats(std::string_view topic) const {

@@ -75,7 +75,7 @@ void finish_recovery(const std::shared_ptr<SubscriptionState>& s, HistoryRead re
     if (!s->active) break;
     local->offer(*s, h.message, *h.options, dropped);
   }
-  if (dropped) topic->dropped.fetch_add(dropped, std::memory_order_relaxed);
+  topic->count_dropped(dropped);
 }
 
 void report_recovery(SubscriptionState& s) {

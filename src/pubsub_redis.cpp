@@ -380,13 +380,14 @@ Task<HistoryRead> RedisBackend::read(std::string topic, std::optional<uint64_t> 
   }
   if (!connected_ || !cmd_) co_return result;
   auto keep = shared_from_this();
+  auto c = cmd_;  // a lost connection resets cmd_: the command keeps its connection
   const std::string& p = options_.prefix;
   // After the largest offset: the largest id (no entry has it), to learn the head alone.
   const std::string start = !after                ? std::string()
                             : *after == UINT64_MAX ? "18446744073709551615-18446744073709551615"
                                                    : std::to_string(*after + 1) + "-0";
   try {
-    redis::Reply reply = co_await cmd_->command(
+    redis::Reply reply = co_await c->command(
         "EVAL", kReadScript, "3", p + "epoch:" + topic, p + "offset:" + topic,
         p + "history:" + topic, start, std::to_string(bounds.size), std::to_string(bounds.ttl_ms));
     using Type = redis::Reply::Type;

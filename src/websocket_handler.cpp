@@ -1,13 +1,15 @@
 // WebSocketHandler: the handshake on top of RequestHandler, then the connection's life (the
 // read loop, the close handshake, keepalive pings) on the stream taken from HTTP/1.1.
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 
 #include "internal/describe_exception.h"
+#include "internal/pubsub_state.h"
 #include "internal/websocket_deflate.h"
 #include "internal/websocket_frame.h"
 #include "internal/websocket_handshake.h"
-#include "internal/pubsub_state.h"
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
@@ -107,6 +109,25 @@ struct WebSocketConnection {
       schedule_ping(ping_timeout);
     } else {
       schedule_ping(ping_interval);
+    }
+  }
+
+  // After failing the connection (RFC 6455 §7.1.7) the peer may still be sending, e.g. the
+  // rest of a message over the size limit. Closing with unread bytes makes the kernel send a
+  // reset, and the peer loses our close frame (Chromium then reports 1006, not our code). So:
+  // flush, end our side (FIN), and discard what arrives until the peer closes, bounded by
+  // the close timer.
+  Task<> linger() {
+    arm_close_timer();
+    try {
+      co_await stream->write(std::string_view());
+      if (stream->closed()) co_return;
+      ::shutdown(stream->fd(), SHUT_WR);
+      while (!stream->closed()) {
+        co_await stream->fill_buffer();
+        stream->consume(stream->read_buffer().size());
+      }
+    } catch (...) {  // closed by the peer or the timer: done
     }
   }
 
@@ -343,6 +364,7 @@ Task<> WebSocketHandler::run() {
     // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
     gen_log().debug("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
     c.send_close(ev.code, ev.error);
+    co_await c.linger();
     break;
   }
   if (user_error) {

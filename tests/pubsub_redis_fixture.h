@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,11 +47,17 @@ class HubRedisTest : public tornado::testing::AsyncTest {
   void settle(Duration d = Duration(0.1)) {
     run_sync([d]() -> Task<> { co_await sleep(d); });
   }
-  // Waits until `out` has `n` entries (or 4 s: within run_sync's 5).
-  void wait_for(const V& out, std::size_t n) {
+  // Waits until `out` has `n` entries (or 8 s).
+  // Lets the loop run until `done` or `limit` has passed (by the clock: a loaded machine
+  // stretches a count of sleeps), within run_sync's own timeout.
+  void wait_until(const std::function<bool()>& done, Duration limit = Duration(8)) {
     run_sync([&]() -> Task<> {
-      for (int i = 0; i < 400 && out.size() < n; ++i) co_await sleep(10ms);
-    });
+      const auto deadline = std::chrono::steady_clock::now() + limit;
+      while (!done() && std::chrono::steady_clock::now() < deadline) co_await sleep(10ms);
+    }, limit + Duration(5));
+  }
+  void wait_for(const V& out, std::size_t n) {
+    wait_until([&] { return out.size() >= n; });
   }
   pubsub::Subscription record(Hub& hub, const std::string& topic, V& out) {
     return hub.subscribe(topic, [&out](const MessagePtr& m) {

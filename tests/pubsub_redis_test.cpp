@@ -46,9 +46,7 @@ TEST_F(HubRedisTest, BinaryKeysAndBytesSurviveTheTrip) {
   const std::string bytes("\0 1 2:x\r\n\xff", 10);
   a->publish("t", bytes, true, "k:e y");
   a->publish("t", "text", false);
-  run_sync([&]() -> Task<> {
-    for (int i = 0; i < 500 && got.size() < 2; ++i) co_await sleep(10ms);
-  });
+  wait_until([&] { return got.size() >= 2; });
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], std::make_tuple(bytes, true, std::string("k:e y")));
   EXPECT_EQ(got[1], std::make_tuple(std::string("text"), false, std::string()));
@@ -85,11 +83,7 @@ TEST_F(HubRedisTest, RedisRestartIsSurvivedAndTheOutboxSent) {
   a->publish("t", "while-away-2");
   redis->start();  // same port, no data: Redis starts the topic's numbering again
   EXPECT_EQ(redis->port(), port);
-  run_sync([&]() -> Task<> {
-    for (int i = 0; i < 1000 && !(a->redis_connected() && b->redis_connected()); ++i) {
-      co_await sleep(10ms);
-    }
-  }, Duration(15));
+  wait_until([&] { return a->redis_connected() && b->redis_connected(); }, Duration(15));
   EXPECT_TRUE(a->redis_connected());
   wait_for(on_b, 3);
   // b resubscribed before or after a flushed its outbox: what it missed in between is lost

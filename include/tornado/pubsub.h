@@ -259,6 +259,10 @@ class Hub {
   // The members of a track_members topic, each once.
   std::vector<Member> members(std::string_view topic) const;
   TopicStats stats(std::string_view topic) const;
+  // The same counts over every topic, including those forgotten since (a topic with neither
+  // subscribers nor history is, and its own stats start again); position is empty. Any
+  // thread: what a dashboard samples.
+  TopicStats totals() const;
   // The messages the topic's history holds now, oldest first (what a page renders before it
   // subscribes; recovery is subscribe's `since`). Any thread. With Redis this is what this
   // process received; fetch_history reads the shared history.

@@ -60,6 +60,15 @@ struct LocalTopic {
   bool has_holes = false;
 };
 
+// The hub's counts over every topic, forgotten ones included (Hub::totals).
+struct HubTotals {
+  std::atomic<std::size_t> subscribers{0};
+  std::atomic<uint64_t> published{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> disconnected{0};
+  std::atomic<uint64_t> undeliverable{0};
+};
+
 struct Topic {
   std::mutex mu;
   std::string name;
@@ -76,6 +85,16 @@ struct Topic {
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> disconnected{0};
   std::atomic<uint64_t> undeliverable{0};
+  std::shared_ptr<HubTotals> totals;  // the hub's, counted with the topic's own
+  void count_published() { add(published, totals->published, 1); }
+  void count_dropped(uint64_t n) { add(dropped, totals->dropped, n); }
+  void count_disconnected() { add(disconnected, totals->disconnected, 1); }
+  void count_undeliverable() { add(undeliverable, totals->undeliverable, 1); }
+  static void add(std::atomic<uint64_t>& mine, std::atomic<uint64_t>& hub, uint64_t n) {
+    if (n == 0) return;
+    mine.fetch_add(n, std::memory_order_relaxed);
+    hub.fetch_add(n, std::memory_order_relaxed);
+  }
   // Forgotten by the hub (release_if_unused): a subscriber must not join it. Under mu.
   bool released = false;
 
@@ -115,6 +134,7 @@ struct HubState {
   std::unordered_map<std::string, std::shared_ptr<Topic>> topics;
   std::unordered_map<std::string, std::shared_ptr<const TopicOptions>> configured;
   std::shared_ptr<const TopicOptions> defaults = std::make_shared<const TopicOptions>();
+  std::shared_ptr<HubTotals> totals = std::make_shared<HubTotals>();
 
   std::shared_ptr<Topic> find(std::string_view name) const;
   std::shared_ptr<Topic> find_or_create(std::string_view name, const std::shared_ptr<HubState>& self);

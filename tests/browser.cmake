@@ -1,0 +1,37 @@
+# Browser tests: Debian's headless Chromium, driven by npm's playwright-core (pinned in
+# tests/browser/package-lock.json), opens pages, WebSockets and EventSources against
+# browser_test_server (tests/browser/browser_server.cpp). Each tests/browser/*.test.js is one
+# ctest test (label `browser`), run with node's test runner; browser_setup (a fixture) runs
+# `npm ci` into the build directory first when node_modules is missing or out of date.
+# docs/testing-browser.md says how to add one.
+add_executable(browser_test_server ${CMAKE_CURRENT_SOURCE_DIR}/browser/browser_server.cpp)
+target_compile_options(browser_test_server PRIVATE ${TORNADO_WARNINGS})
+target_link_libraries(browser_test_server PRIVATE tornado)
+
+set(BROWSER_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/browser)
+add_test(NAME browser_setup
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/browser/setup.sh ${BROWSER_TEST_DIR})
+set_tests_properties(browser_setup PROPERTIES TIMEOUT 150 LABELS browser
+                     FIXTURES_SETUP browser_node_modules)
+
+file(GLOB BROWSER_TEST_SCRIPTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/browser/*.test.js)
+foreach(script ${BROWSER_TEST_SCRIPTS})
+  get_filename_component(name ${script} NAME)
+  string(REGEX REPLACE "\\.test\\.js$" "" name ${name})
+  add_test(NAME browser_${name} COMMAND node --test --test-reporter=spec ${script}
+           WORKING_DIRECTORY ${BROWSER_TEST_DIR})
+  # The server is slower under ASan; each file stays well under this.
+  set_tests_properties(browser_${name} PROPERTIES
+    TIMEOUT 90 LABELS browser FIXTURES_REQUIRED browser_node_modules
+    ENVIRONMENT "BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
+endforeach()
+
+# demos/echo in the browser, when the demos are built (the pattern for a demo under test).
+if(TARGET echo)
+  add_test(NAME browser_demo_echo
+           COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/echo.test.js
+           WORKING_DIRECTORY ${BROWSER_TEST_DIR})
+  set_tests_properties(browser_demo_echo PROPERTIES
+    TIMEOUT 90 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    ENVIRONMENT "ECHO_BINARY=$<TARGET_FILE:echo>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
+endif()
