@@ -36,6 +36,7 @@
 #include "tornado/log.h"
 #include "tornado/netutil.h"
 #include "tornado/ssl.h"
+#include "../stdin_watch.h"
 
 using namespace tornado;
 using httputil::HTTPHeaders;
@@ -163,27 +164,6 @@ void app(HTTPServerRequest& req) {
   }
 }
 
-// Stops the loop when stdin reaches EOF: the test script that started us is gone. The loop
-// is edge-triggered, so each event drains stdin until EAGAIN.
-void watch_stdin(IOLoop& loop) {
-  ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
-  loop.add_handler(
-      STDIN_FILENO,
-      [&loop](int fd, uint32_t) {
-        char buf[256];
-        for (;;) {
-          ssize_t n = ::read(fd, buf, sizeof buf);
-          if (n > 0) continue;
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0 && errno == EAGAIN) return;
-          loop.remove_handler(fd);
-          loop.stop();
-          return;
-        }
-      },
-      IOLoop::READ);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,7 +194,7 @@ int main(int argc, char** argv) {
   }
   if (::isatty(STDIN_FILENO) == 0) {
     try {
-      watch_stdin(loop);
+      tornado::test::stop_loop_at_stdin_eof(loop);
     } catch (const std::exception&) {
       // stdin is a regular file or /dev/null (epoll refuses those): serve until SIGTERM.
     }

@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "tornado/websocket.h"
+#include "../stdin_watch.h"
 
 using namespace tornado;
 
@@ -59,24 +60,6 @@ struct PathArg : Echo {
   Task<> open() override { co_await write_message("path=" + path_arg(0)); }
 };
 
-void watch_stdin(IOLoop& loop) {
-  ::fcntl(STDIN_FILENO, F_SETFL, ::fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
-  loop.add_handler(
-      STDIN_FILENO,
-      [&loop](int fd, uint32_t) {
-        char buf[256];
-        for (;;) {
-          ssize_t n = ::read(fd, buf, sizeof buf);
-          if (n > 0 || (n < 0 && errno == EINTR)) continue;
-          if (n < 0 && errno == EAGAIN) return;
-          loop.remove_handler(fd);
-          loop.stop();
-          return;
-        }
-      },
-      IOLoop::READ);
-}
-
 }  // namespace
 
 int main() {
@@ -90,7 +73,7 @@ int main() {
                         {"/path/(.*)", web::handler<PathArg>()}});
   HTTPServer& server = app.listen(0, {}, "127.0.0.1");
   std::cout << "LISTENING " << server.listening_addresses().at(0).port() << std::endl;
-  watch_stdin(loop);
+  tornado::test::stop_loop_at_stdin_eof(loop);
   loop.start();
   server.stop();
   server.close_all_connections();
