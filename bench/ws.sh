@@ -63,7 +63,7 @@ if [[ $only == *echo* ]]; then
       stop_group "$server_pid"
       cpu=$(cpu_s "$t0" "$t1")
       n=$(echo "$out" | field messages)
-      rate=$(awk -v n="$n" -v c="$cpu" 'BEGIN{printf "%.0f", c > 0 ? n / c : 0}')
+      rate=$(awk -v n="$n" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? n / c : 0)}')
       per_cpu["echo$conns-$name"]=$rate
       printf '%-16s %6s %10s %9s %9s %10s %16s\n' "$name" "$conns" "$(echo "$out" | field msgs/s)" \
         "$(echo "$out" | field p50_ms)" "$(echo "$out" | field p99_ms)" "$cpu" "$rate"
@@ -87,7 +87,7 @@ if [[ $only == *broadcast* ]]; then
     stop_group "$server_pid"
     # (t2 - t1) - (t1 - t0): the CPU of `rounds` rounds, without the connections' setup.
     cpu=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v t="$ticks" 'BEGIN{printf "%.3f", ((c - b) - (b - a)) / t}')
-    rate=$(awk -v n="$((subscribers * rounds))" -v c="$cpu" 'BEGIN{printf "%.0f", c > 0 ? n / c : 0}')
+    rate=$(awk -v n="$((subscribers * rounds))" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? n / c : 0)}')
     per_cpu["broadcast-$name"]=$rate
     printf '%-16s %12s %12s %12s %10s %18s\n' "$name" "$(echo "$out" | field deliveries/s)" \
       "$(echo "$out" | field fanout_p50_ms)" "$(echo "$out" | field fanout_p99_ms)" "$cpu" "$rate"
