@@ -74,7 +74,10 @@ Task<> MainHandler::get() {
   auto history = co_await Hub::instance().fetch_history(topic);
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : history) messages.push_back(with_position(m));
-  const std::string position = history.empty() ? "" : history.back()->position().to_string();
+  // No message yet: where the topic stands, if it has begun (else "": the whole history).
+  pubsub::StreamPosition at = history.empty() ? Hub::instance().stats(topic).position
+                                               : history.back()->position();
+  const std::string position = at.epoch != 0 ? at.to_string() : "";
   render("index.html", {{"messages", std::move(messages)},
                         {"room", room},
                         {"position", position},

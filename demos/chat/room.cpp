@@ -74,9 +74,22 @@ nlohmann::json with_position(const pubsub::MessagePtr& m) {
 
 std::optional<pubsub::StreamPosition> resume_position(std::string_view topic,
                                                       std::string_view cursor) {
-  if (cursor.empty()) return std::nullopt;
+  auto& hub = pubsub::Hub::instance();
+  if (cursor.empty()) {
+    // Everything the room still has (Tornado's demo answers a poll without a cursor with
+    // its whole cache): from just before the oldest message kept, else from where the topic
+    // stands. A topic this process has not heard of yet: live only.
+    auto history = hub.history(topic);
+    if (!history.empty()) {
+      auto p = history.front()->position();
+      p.offset -= 1;
+      return p;
+    }
+    auto now = hub.stats(topic).position;
+    return now.epoch != 0 ? std::optional(now) : std::nullopt;
+  }
   if (auto p = pubsub::StreamPosition::parse(cursor)) return p;
-  for (const auto& m : pubsub::Hub::instance().history(topic)) {
+  for (const auto& m : hub.history(topic)) {
     auto j = nlohmann::json::parse(m->data(), nullptr, false);
     if (j.is_object() && j.value("id", "") == cursor) return m->position();
   }

@@ -52,7 +52,8 @@ nlohmann::json make_message(tornado::web::RequestHandler& handler, const Limits&
 nlohmann::json with_position(const tornado::pubsub::MessagePtr& m);
 
 // Where a client resumes: a position ("<epoch>-<offset>"), or (as Tornado's chat sends) the id
-// of the last message it has, looked up in the room's history. nullopt: neither.
+// of the last message it has, looked up in the room's history (an id no longer there: a
+// position that cannot be recovered). Empty: the whole history. nullopt: live only.
 std::optional<tornado::pubsub::StreamPosition> resume_position(std::string_view topic,
                                                                std::string_view cursor);
 
