@@ -130,9 +130,11 @@
       ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
       ctx.fillText(format(v), left - 4, y(v));
     }
-    ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    for (let s = 60; s >= 0; s -= 15) ctx.fillText(s ? `-${s}s` : 'now', x(now - s * 1000), h - bottom + 4);
+    for (let s = 60; s >= 0; s -= 15) {
+      ctx.textAlign = s === 60 ? 'left' : s === 0 ? 'right' : 'center';
+      ctx.fillText(s ? `-${s}s` : 'now', x(now - s * 1000), h - bottom + 4);
+    }
     // Lines.
     let points = 0;
     ctx.lineWidth = 1.6;
