@@ -7,3 +7,12 @@ if(TARGET dashboard_lib)
   target_link_libraries(dashboard_test PRIVATE dashboard_lib)
   gtest_discover_tests(dashboard_test DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120 LABELS demo)
 endif()
+
+# The executable end to end: --threads, and two processes sharing one dashboard through a
+# redis-server the script starts (demos/dashboard/test_dashboard.py).
+if(TARGET dashboard)
+  add_test(NAME demo_dashboard
+           COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/demos/dashboard/test_dashboard.py -v)
+  set_tests_properties(demo_dashboard PROPERTIES TIMEOUT 120 LABELS demo
+                       ENVIRONMENT "DASHBOARD_BINARY=$<TARGET_FILE:dashboard>")
+endif()
