@@ -8,6 +8,7 @@ const path = require('node:path');
 const { browserSuite, test, screenshot, fetchJSON } = require('../lib/harness');
 
 const HELPERS = path.join(__dirname, '..', 'lib', 'page_helpers.js');
+const T_sleep = (ms) => new Promise((r) => setTimeout(r, ms));  // a redraw (every 250 ms)
 
 browserSuite('demo_dashboard', {
   server: [process.env.DASHBOARD_BINARY,
@@ -76,6 +77,8 @@ browserSuite('demo_dashboard', {
     }));
     assert.notEqual(after.image, before.image, 'the requests chart did not change');
     assert.ok(after.ws >= 1, 'the page\'s own WebSocket is not counted');
+    await page.setViewportSize({ width: 1280, height: 1000 });  // every chart
+    await T_sleep(400);
     await screenshot(page, 'dashboard');
     assert.deepEqual(page.problems, []);
     await page.close();
@@ -94,6 +97,8 @@ browserSuite('demo_dashboard', {
     assert.equal(got.transport, 'SSE');
     assert.ok(got.sse >= 1, 'the page\'s event stream is not in the sample');
     assert.match(got.status, /live · SSE/);
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await T_sleep(400);
     await screenshot(page, 'dashboard-sse');
     assert.deepEqual(page.problems, []);
     await page.context().close();
