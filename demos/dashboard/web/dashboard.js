@@ -205,6 +205,7 @@
   // ---- transports: WebSocket first, SSE as the fallback, reconnect with backoff ------
   let delay = 500;
   let useSse = params.has('sse') || typeof window.WebSocket !== 'function';
+  let wsWorked = false;
 
   function onData(text) {
     let msg;
@@ -227,14 +228,16 @@
     let ws;
     try { ws = new WebSocket(url); } catch { useSse = true; return connect(); }
     state.transport = 'WebSocket';
-    ws.onopen = () => { opened = true; delay = 500; state.connects++; };
+    ws.onopen = () => { opened = true; wsWorked = true; delay = 500; state.connects++; };
     ws.onmessage = (e) => onData(e.data);
     ws.onclose = () => {
-      if (!opened) {  // never opened (blocked, a proxy without WebSocket): try SSE instead
+      // A WebSocket that never opened in this page (blocked, a proxy refusing the upgrade):
+      // SSE from now on. One that worked before and fails now: the server is away; retry it.
+      if (!opened && !wsWorked) {
         useSse = true;
         return retry('WebSocket unavailable');
       }
-      retry('WebSocket closed');
+      retry(opened ? 'WebSocket closed' : 'server unreachable');
     };
   }
 

@@ -5,7 +5,7 @@
 'use strict';
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { browserSuite, test, screenshot, fetchJSON } = require('../lib/harness');
+const { browserSuite, test, screenshot, fetchJSON, startServer } = require('../lib/harness');
 
 const HELPERS = path.join(__dirname, '..', 'lib', 'page_helpers.js');
 const T_sleep = (ms) => new Promise((r) => setTimeout(r, ms));  // a redraw (every 250 ms)
@@ -161,5 +161,35 @@ browserSuite('demo_dashboard', {
       const c = (await samples()).at(-1).connections;
       return c.websocket === before.websocket && c.sse === before.sse;
     });
+  });
+
+  test('the page reconnects with backoff when its server restarts, and keeps the first one\'s minute', async () => {
+    const args = (port, name) => [`--port=${port}`, '--address=127.0.0.1', '--self-load=0',
+                                  '--logging=warning', `--process-id=${name}`];
+    const opts = { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM' };
+    const first = await startServer(process.env.DASHBOARD_BINARY, args(0, 'first'), opts);
+    let second;
+    try {
+      const page = await env.page(`${first.origin}/dashboard/`);
+      await page.evaluate(async () => { while (window.dashboard.state.received < 2) await T.sleep(20); });
+      assert.equal((await first.stop()).code, 0);
+      const down = await page.evaluate(async () => {
+        while (document.getElementById('status').dataset.state !== 'reconnecting') await T.sleep(20);
+        await T.sleep(1500);  // a few failed attempts
+        return document.getElementById('status').textContent;
+      });
+      assert.match(down, /reconnecting in/);
+      second = await startServer(process.env.DASHBOARD_BINARY, args(first.port, 'second'), opts);
+      const back = await page.evaluate(async () => {
+        while (!window.dashboard.processes.has('second')) await T.sleep(50);
+        return { connects: window.dashboard.state.connects, transport: window.dashboard.state.transport,
+                 pids: [...window.dashboard.processes.keys()].sort(),
+                 status: document.getElementById('status').dataset.state };
+      });
+      // Still on WebSocket (it had opened before: a drop is not a reason to fall back).
+      assert.deepEqual(back, { connects: 2, transport: 'WebSocket', pids: ['first', 'second'], status: 'live' });
+    } finally {
+      if (second) assert.equal((await second.stop()).code, 0);
+    }
   });
 });
