@@ -3,13 +3,15 @@
 #include <string>
 
 #include "dashboard.h"
-#include "dashboard_assets.h"
+#include "embedded_assets.h"
 #include "tornado/log.h"
 #include "tornado/pubsub.h"
 #include "tornado/web/event_source.h"
 #include "tornado/websocket.h"
 
 namespace dashboard {
+
+const demo::AssetMap& embedded_assets();  // written by demos/common/embed_assets.cmake
 
 using namespace tornado;
 
@@ -47,6 +49,14 @@ pubsub::SubscribeOptions after(const History& h) {
   pubsub::SubscribeOptions o;
   o.since = h.last;
   return o;
+}
+
+// static/<name>, built into the binary (demo_embed_assets).
+std::string_view asset(std::string_view name) {
+  const auto& assets = embedded_assets();
+  auto it = assets.find("static/" + std::string(name));
+  if (it == assets.end()) throw std::out_of_range("no dashboard asset " + std::string(name));
+  return it->second;
 }
 
 struct PageHandler : web::RequestHandler {
