@@ -43,7 +43,7 @@ if(TARGET dashboard)
            COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/dashboard.test.js
            WORKING_DIRECTORY ${BROWSER_TEST_DIR})
   set_tests_properties(browser_demo_dashboard PROPERTIES
-    TIMEOUT 180 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    TIMEOUT 240 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "DASHBOARD_BINARY=$<TARGET_FILE:dashboard>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endif()
 

@@ -14,7 +14,7 @@ browserSuite('demo_dashboard', {
   server: [process.env.DASHBOARD_BINARY,
            ['--port=0', '--address=127.0.0.1', '--self-load=0', '--logging=warning', '--process-id=test'],
            { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM' }],
-  timeoutMs: 150000,  // twenty pages take a while on a loaded two-core machine
+  timeoutMs: 220000,  // twenty pages take 40-85 s on the loaded two-core machine
 }, (env) => {
   const samples = async () => (await fetchJSON(`${env.server.origin}/dashboard/samples.json`)).body.samples;
   const until = async (what, check, ms = 8000) => {
