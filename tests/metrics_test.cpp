@@ -51,6 +51,17 @@ struct Echo : websocket::WebSocketHandler {
     co_return;
   }
 };
+// Hub deliveries as "<position>\n<data>" (SubscribeOptions::send_position).
+struct Positioned : websocket::WebSocketHandler {
+  pubsub::Subscription sub;
+  Task<> open() override {
+    pubsub::SubscribeOptions o;
+    o.send_position = true;
+    sub = pubsub::Hub::instance().subscribe("metrics_test", *this, o);
+    co_return;
+  }
+  Task<> on_message(std::string, bool) override { co_return; }
+};
 struct Stream : web::EventSourceHandler {};
 
 std::shared_ptr<web::Application> make_app() {
@@ -59,6 +70,7 @@ std::shared_ptr<web::Application> make_app() {
                                 {"/moved", web::handler<Moved>()},
                                 {"/boom", web::handler<Boom>()},
                                 {"/ws", web::handler<Echo>()},
+                                {"/positioned", web::handler<Positioned>()},
                                 {"/sse", web::handler<Stream>()}});
 }
 
@@ -142,6 +154,22 @@ TEST_F(MetricsTest, WebSocketConnectionsAndMessagesAreCounted) {
   });
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(metrics::snapshot().websocket_messages_out - before.websocket_messages_out, 4u);
+  // A delivery with its position is one message too.
+  const std::string positioned_url = url.substr(0, url.size() - 3) + "/positioned";
+  auto p =
+      run_sync([positioned_url]() -> Task<std::shared_ptr<websocket::WebSocketClientConnection>> {
+        co_return co_await websocket::websocket_connect(positioned_url);
+      });
+  wait_until([] { return pubsub::Hub::instance().subscriber_count("metrics_test") == 2; });
+  pubsub::Hub::instance().publish("metrics_test", "to both");
+  auto both = run_sync([ws, p]() -> Task<bool> {
+    auto a = co_await ws->read_message();
+    auto b = co_await p->read_message();
+    co_return a&& b && b->data.ends_with("\nto both");
+  });
+  EXPECT_TRUE(both);
+  EXPECT_EQ(metrics::snapshot().websocket_messages_out - before.websocket_messages_out, 6u);
+  p->close();
   ws->close();
   wait_until(
       [&] { return open_now(Transport::kWebSocket) == before.open_of(Transport::kWebSocket); });
