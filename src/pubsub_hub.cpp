@@ -167,7 +167,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
     return;
   }
   auto sink = s.sink;  // a disconnect below may end this subscription
-  switch (sink->offer(message, options, dropped)) {
+  switch (sink->offer(message, s.send_position, options, dropped)) {
     case Sink::Outcome::kDisconnected:
       topic->count_disconnected();
       break;
@@ -217,6 +217,7 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
   const uint64_t count = skipped.exchange(0, std::memory_order_relaxed);
   if (count == 0) return;
   uint64_t dropped = 0;
+  std::size_t disconnected = 0;
   each_subscriber([&](SubscriptionState& s) {
     if (s.recovery == Recovery::kPending) {
       s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
@@ -226,9 +227,14 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
     } else if (auto sink = s.sink;
                sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
       topic->count_disconnected();
+      ++disconnected;
     }
   });
   topic->count_dropped(dropped);
+  if (disconnected > 0) {  // one line for the loop, however many subscribers it had
+    gen_log().info("pubsub: disconnected {} subscriber(s) of {} whose loop fell {} messages behind",
+                   disconnected, topic->name, count);
+  }
 }
 
 void LocalTopic::remove(SubscriptionState* s) noexcept {
@@ -448,6 +454,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
   s->loop = loop.ref();
+  s->send_position = options.send_position;
   std::vector<MessagePtr> missed;
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;

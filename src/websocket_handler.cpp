@@ -13,6 +13,7 @@
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/websocket.h"
 
 namespace tornado::websocket {
@@ -220,6 +221,7 @@ Task<> WebSocketHandler::get() {
   check = detail::check_upgrade_version(headers);
   if (check.status != 0) co_return handshake_failed(check.status, check.message);
   if (!accept_handshake()) co_return;
+  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
   co_await run();
 }
 
@@ -323,6 +325,7 @@ Task<> WebSocketHandler::run() {
       std::string message = c.parser.take_message();
       stream.consume(ev.consumed);
       if (c.state != detail::WebSocketConnection::State::kOpen) continue;  // after our close
+      metrics::detail::websocket_message_in();
       try {
         co_await on_message(std::move(message), binary);
       } catch (...) {
@@ -399,6 +402,7 @@ WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view 
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
+  metrics::detail::websocket_message_out();
   try {
     if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
     // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
@@ -446,16 +450,24 @@ std::size_t WebSocketHandler::buffered_amount() const noexcept {
 
 std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->stream; }
 
-void WebSocketHandler::send_prepared(const pubsub::Message& message) {
+void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_position) {
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   if (!c.deflater) {
-    c.stream->write_now({message.websocket_frame()});
+    c.stream->write_now({with_position ? message.websocket_positioned_frame()
+                                       : message.websocket_frame()});
   } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
-    c.stream->write_now({message.websocket_deflated_frame()});
+    c.stream->write_now({with_position ? message.websocket_positioned_deflated_frame()
+                                       : message.websocket_deflated_frame()});
+  } else if (with_position) {  // this connection's own compression context
+    (void)write_message(message.position().to_string() + "\n" + std::string(message.data()),
+                        message.binary());
+    return;  // (counted by write_message)
   } else {
-    (void)write_message(message.data(), message.binary());  // this connection's own context
+    (void)write_message(message.data(), message.binary());
+    return;  // (counted by write_message)
   }
+  metrics::detail::websocket_message_out();
 }
 
 void WebSocketHandler::set_nodelay(bool value) {
