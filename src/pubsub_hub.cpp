@@ -167,7 +167,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
     return;
   }
   auto sink = s.sink;  // a disconnect below may end this subscription
-  switch (sink->offer(message, options, dropped)) {
+  switch (sink->offer(message, s.send_position, options, dropped)) {
     case Sink::Outcome::kDisconnected:
       topic->count_disconnected();
       break;
@@ -448,6 +448,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
   s->loop = loop.ref();
+  s->send_position = options.send_position;
   std::vector<MessagePtr> missed;
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
   bool joined = false;

@@ -51,22 +51,55 @@ std::string_view Message::data() const noexcept {
   return std::string_view(frame_).substr(header_size_);
 }
 
-std::string_view Message::websocket_deflated_frame() const {
-  std::call_once(deflated_once_, [this] {
-    // A message compressed alone can be read by any peer that agreed to
-    // server_no_context_takeover with a 15-bit window, whatever else it sent before.
+namespace {
+
+// A server frame (FIN, unmasked) of `data`, deflated alone when asked: a message compressed
+// alone can be read by any peer that agreed to server_no_context_takeover with a 15-bit
+// window, whatever else it sent before.
+std::string make_frame(std::string_view data, bool binary, bool deflate) {
+  std::string deflated;
+  if (deflate) {
     static thread_local ws::Deflater deflater(6, 8, 15, /*no_context_takeover=*/true);
-    std::string payload;
-    deflater.compress(data(), payload);
-    char header[ws::kMaxFrameHeader];
-    const std::size_t n = ws::encode_frame_header(
-        header, binary_ ? ws::Opcode::kBinary : ws::Opcode::kText, payload.size(), true,
-        /*rsv1=*/true, nullptr);
-    deflated_.reserve(n + payload.size());
-    deflated_.append(header, n);
-    deflated_.append(payload);
-  });
+    deflater.compress(data, deflated);
+    data = deflated;
+  }
+  char header[ws::kMaxFrameHeader];
+  const std::size_t n = ws::encode_frame_header(
+      header, binary ? ws::Opcode::kBinary : ws::Opcode::kText, data.size(), true,
+      /*rsv1=*/deflate, nullptr);
+  std::string frame;
+  frame.reserve(n + data.size());
+  frame.append(header, n);
+  frame.append(data);
+  return frame;
+}
+
+std::string positioned_payload(const Message& m) {
+  std::string payload = m.position().to_string();
+  payload.reserve(payload.size() + 1 + m.data().size());
+  payload.push_back('\n');
+  payload.append(m.data());
+  return payload;
+}
+
+}  // namespace
+
+std::string_view Message::websocket_deflated_frame() const {
+  std::call_once(deflated_once_, [this] { deflated_ = make_frame(data(), binary_, true); });
   return deflated_;
+}
+
+std::string_view Message::websocket_positioned_frame() const {
+  std::call_once(positioned_once_,
+                 [this] { positioned_ = make_frame(positioned_payload(*this), binary_, false); });
+  return positioned_;
+}
+
+std::string_view Message::websocket_positioned_deflated_frame() const {
+  std::call_once(positioned_deflated_once_, [this] {
+    positioned_deflated_ = make_frame(positioned_payload(*this), binary_, true);
+  });
+  return positioned_deflated_;
 }
 
 std::string_view Message::sse_event() const {

@@ -59,11 +59,11 @@ void Sink::make_room(const Message& m, std::size_t need, const TopicOptions& opt
   }
 }
 
-Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options,
-                          uint64_t& dropped) {
+Sink::Outcome Sink::offer(const MessagePtr& message, bool with_position,
+                          const TopicOptions& options, uint64_t& dropped) {
   if (!attached_ || !writable()) return Outcome::kClosed;
   if (!accepts(*message)) return Outcome::kSkipped;
-  const std::size_t size = size_of(*message);
+  const std::size_t size = size_of(*message, with_position);
   if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty()) {
     // The queued value of this key is dropped; the new one then takes the path of any
     // message (the limit applies to it, and it goes last: offsets stay in order).
@@ -100,7 +100,7 @@ Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options
   }
   if (backlog_.empty() && stream_->write_buffer_size() < kDirectLimit) {
     try {
-      write(*message);
+      write(*message, with_position);
     } catch (const StreamClosedError&) {
       return Outcome::kClosed;
     } catch (const websocket::WebSocketClosedError&) {
@@ -108,7 +108,7 @@ Sink::Outcome Sink::offer(const MessagePtr& message, const TopicOptions& options
     }
     return Outcome::kSent;
   }
-  backlog_.push_back({message, size});
+  backlog_.push_back({message, size, with_position});
   backlog_bytes_ += size;
   start_pump();
   return Outcome::kQueued;
@@ -152,7 +152,7 @@ Task<> Sink::pump() {
       backlog_.pop_front();
       backlog_bytes_ -= q.size;
       try {
-        write(*q.message);
+        write(*q.message, q.with_position);
       } catch (...) {
         backlog_.clear();
         backlog_bytes_ = 0;
@@ -176,10 +176,12 @@ class WebSocketSink final : public Sink {
 
  private:
   bool writable() const noexcept override { return handler_->is_open(); }
-  std::size_t size_of(const Message& m) const noexcept override {
-    return m.websocket_frame().size();
+  std::size_t size_of(const Message& m, bool with_position) const noexcept override {
+    return m.websocket_frame().size() + (with_position ? 24 : 0);  // at most 16 + 1 + 20
   }
-  void write(const Message& m) override { handler_->send_prepared(m); }
+  void write(const Message& m, bool with_position) override {
+    handler_->send_prepared(m, with_position);
+  }
   void disconnect(int code, const std::string& reason) override {
     handler_->close(code, reason);
   }
@@ -201,14 +203,15 @@ class EventSourceSink final : public Sink {
   bool accepts(const Message& m) const noexcept override { return !m.binary(); }
   // What is written: the event (made once per message, for every stream) and, at most, its
   // chunk framing. A message of many short lines is several times larger as an event.
-  std::size_t size_of(const Message& m) const noexcept override {
+  // The position is the event's id: with_position changes nothing.
+  std::size_t size_of(const Message& m, bool) const noexcept override {
     try {
       return m.sse_event().size() + 20;
     } catch (...) {  // out of memory making it: the message's own size is a floor
       return m.data().size() + 20;
     }
   }
-  void write(const Message& m) override { handler_->send_prepared(m.sse_event()); }
+  void write(const Message& m, bool) override { handler_->send_prepared(m.sse_event()); }
   void disconnect(int, const std::string&) override { handler_->close(); }
   web::EventSourceHandler* handler_;
 };

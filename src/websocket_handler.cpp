@@ -486,15 +486,20 @@ std::size_t WebSocketHandler::buffered_amount() const noexcept {
 
 std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->stream; }
 
-void WebSocketHandler::send_prepared(const pubsub::Message& message) {
+void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_position) {
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   if (!c.deflater) {
-    c.stream->write_now({message.websocket_frame()});
+    c.stream->write_now({with_position ? message.websocket_positioned_frame()
+                                       : message.websocket_frame()});
   } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
-    c.stream->write_now({message.websocket_deflated_frame()});
+    c.stream->write_now({with_position ? message.websocket_positioned_deflated_frame()
+                                       : message.websocket_deflated_frame()});
+  } else if (with_position) {  // this connection's own compression context
+    (void)write_message(message.position().to_string() + "\n" + std::string(message.data()),
+                        message.binary());
   } else {
-    (void)write_message(message.data(), message.binary());  // this connection's own context
+    (void)write_message(message.data(), message.binary());
   }
 }
 

@@ -38,6 +38,18 @@ struct SubDeflate : Sub {
     return websocket::CompressionOptions();
   }
 };
+// /sub-pos/<topic>?since=<position>: messages carry their position; recovery from `since`.
+struct SubPositioned : SubDeflate {
+  Task<> open() override {
+    pubsub::SubscribeOptions o;
+    o.send_position = true;
+    if (auto since = get_query_argument("since", std::string()); !since.empty()) {
+      o.since = pubsub::StreamPosition::parse(since);
+    }
+    sub = g_hub->subscribe(path_arg(0), *this, o);
+    co_return;
+  }
+};
 
 // Raw inflate of one permessage-deflate message (RFC 7692: the 00 00 FF FF tail restored).
 std::string inflate_message(std::string payload) {
@@ -67,6 +79,7 @@ class PubsubWebSocketTest : public tornado::testing::AsyncHTTPTest {
     return std::make_shared<web::Application>(std::vector<web::URLSpec>{
         {"/sub/(.+)", web::handler<Sub>()},
         {"/sub-deflate/(.+)", web::handler<SubDeflate>()},
+        {"/sub-pos/([^?]+)", web::handler<SubPositioned>()},
     });
   }
   // A subscriber; `receive_buffer` > 0 makes its socket's window that small (a reader that
@@ -180,6 +193,53 @@ TEST_F(PubsubWebSocketTest, NoContextTakeoverPeersShareOneDeflatedFrame) {
   auto o1 = next(*own), o2 = next(*own);
   EXPECT_TRUE(o1.rsv1());
   EXPECT_LT(o2.payload.size(), o1.payload.size());
+}
+
+TEST_F(PubsubWebSocketTest, SendPositionPrefixesEachMessageWithItsPositionAndRecoversFromIt) {
+  pubsub::TopicOptions history;
+  history.history_size = 10;
+  hub->configure("t", history);
+  const auto p1 = hub->publish("t", "one");
+  const auto p2 = hub->publish("t", "two");
+  const auto p3 = hub->publish("t", "three");
+  // Recovers what came after p1, then the live message; each as "<position>\n<data>".
+  auto plain = subscribe("/sub-pos/t?since=" + p1.to_string());
+  auto shared = subscribe("/sub-pos/t?since=" + p1.to_string(), 0,
+                          "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n");
+  auto own = subscribe("/sub-pos/t?since=" + p1.to_string(), 0,
+                       "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+  auto unpositioned = subscribe("/sub/t");
+  const auto p4 = hub->publish("t", "four");
+  const std::vector<std::string> expected = {p2.to_string() + "\ntwo", p3.to_string() + "\nthree",
+                                             p4.to_string() + "\nfour"};
+  for (const auto& want : expected) {
+    EXPECT_EQ(RawWebSocket::describe(next(*plain)), "text:" + want);
+    auto s = next(*shared);
+    EXPECT_TRUE(s.rsv1());
+    EXPECT_EQ(inflate_message(s.payload), want);
+  }
+  // With its own context, the connection's inflater keeps its window across messages.
+  z_stream z{};
+  inflateInit2(&z, -15);
+  for (const auto& want : expected) {
+    auto f = next(*own);
+    EXPECT_TRUE(f.rsv1());
+    std::string in = f.payload + std::string("\x00\x00\xff\xff", 4), out(4096, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    inflate(&z, Z_SYNC_FLUSH);
+    out.resize(out.size() - z.avail_out);
+    EXPECT_EQ(out, want);
+  }
+  inflateEnd(&z);
+  // A subscriber that did not ask gets the data alone, from the same message.
+  EXPECT_EQ(RawWebSocket::describe(next(*unpositioned)), "text:four");
+  // The position it was sent can be passed back: nothing after p4 yet, so only new ones.
+  auto again = subscribe("/sub-pos/t?since=" + p4.to_string());
+  const auto p5 = hub->publish("t", "five");
+  EXPECT_EQ(RawWebSocket::describe(next(*again)), "text:" + p5.to_string() + "\nfive");
 }
 
 // ---- slow consumers: one client stops reading, the other keeps up -----------------------------

@@ -15,8 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "assets.h"
-#include "embedded_static.h"
+#include "embedded_assets.h"
 #include "handlers.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
@@ -25,6 +24,10 @@
 
 using namespace tornado;
 namespace opts = tornado::options;
+
+namespace blog {
+const demo::AssetMap& embedded_assets();  // written by embed_assets.cmake
+}
 
 namespace {
 
@@ -38,15 +41,6 @@ std::string random_secret() {
     hex += kDigits[b & 15];
   }
   return hex;
-}
-
-// The embedded templates by name ("base.html", "modules/entry.html").
-std::shared_ptr<templates::DictLoader> embedded_templates() {
-  std::map<std::string, std::string, std::less<>> sources;
-  for (const auto& [path, content] : blog::embedded_assets()) {
-    if (path.starts_with("templates/")) sources.emplace(path.substr(10), std::string(content));
-  }
-  return std::make_shared<templates::DictLoader>(std::move(sources));
 }
 
 std::vector<web::URLSpec> routes(const std::shared_ptr<blog::Blog>& b) {
@@ -108,13 +102,14 @@ int main(int argc, char** argv) {
   if (auto dir = opts::get<std::optional<std::string>>("template_path")) {
     s.template_path = *dir;
   } else {
-    s.template_loader = embedded_templates();
+    s.template_loader = demo::embedded_templates(blog::embedded_assets());
   }
   if (auto dir = opts::get<std::optional<std::string>>("static_path")) {
     s.static_path = *dir;
   } else {
     s.static_path = "(built in)";  // a marker: EmbeddedStaticHandler reads no files
-    s.static_handler_class = web::static_handler<blog::EmbeddedStaticHandler>();
+    s.static_handler_class =
+        web::static_handler<demo::EmbeddedStaticHandler<blog::embedded_assets>>();
   }
 
   web::Application app(routes(blog), s);

@@ -134,6 +134,10 @@ class Message {
   std::string_view websocket_deflated_frame() const;
   // "id: <position>\ndata: <line>\n...\n\n" (data split at CR, LF and CRLF).
   std::string_view sse_event() const;
+  // For subscribers with SubscribeOptions::send_position: the frame (plain or deflated as
+  // above) of "<position>\n<data>", the position's text form, a line feed, then the data.
+  std::string_view websocket_positioned_frame() const;
+  std::string_view websocket_positioned_deflated_frame() const;
 
  private:
   friend struct detail::Topic;  // stamps the position when it publishes
@@ -147,6 +151,10 @@ class Message {
   mutable std::string deflated_;
   mutable std::once_flag sse_once_;
   mutable std::string sse_;
+  mutable std::once_flag positioned_once_;
+  mutable std::string positioned_;
+  mutable std::once_flag positioned_deflated_once_;
+  mutable std::string positioned_deflated_;
 };
 using MessagePtr = std::shared_ptr<const Message>;
 
@@ -175,6 +183,10 @@ struct SubscribeOptions {
   // subscriber's loop, after the recovered messages and before any live one: before
   // subscribe returns without Redis, when Redis has answered with it.
   std::function<void(Recovery)> on_recovery;
+  // WebSocket subscribers: each message is sent as "<position>\n<data>" (the position's
+  // text form, a line feed, the data), so that the client knows what to pass back as
+  // `since` when it reconnects (an SSE event carries it as its id: ignored there).
+  bool send_position = false;
 };
 
 

@@ -218,7 +218,7 @@ class WebSocketHandler : public web::RequestHandler {
   friend class pubsub::detail::WebSocketSink;
   // The hub's writes: a message framed once for every subscriber (deflated once too when
   // this connection compresses each message alone with a 15-bit window).
-  void send_prepared(const pubsub::Message& message);
+  void send_prepared(const pubsub::Message& message, bool with_position);
   std::shared_ptr<IOStream> hub_stream() const;
   void handshake_failed(int status, const char* message);
   bool accept_handshake();

@@ -154,8 +154,10 @@ class Sink : public std::enable_shared_from_this<Sink> {
   enum class Outcome : uint8_t { kSent, kQueued, kDropped, kDisconnected, kClosed, kSkipped };
   virtual ~Sink() = default;
 
-  // One message for this connection under `options`' policy.
-  Outcome offer(const MessagePtr& message, const TopicOptions& options, uint64_t& dropped);
+  // One message for this connection under `options`' policy (`with_position`: the
+  // subscription's SubscribeOptions::send_position).
+  Outcome offer(const MessagePtr& message, bool with_position, const TopicOptions& options,
+                uint64_t& dropped);
   // `count` messages of the topic never reached this connection (its loop fell behind):
   // kDisconnect closes it (kDisconnected), the others count them as dropped.
   Outcome missed(uint64_t count, const TopicOptions& options, uint64_t& dropped);
@@ -173,8 +175,8 @@ class Sink : public std::enable_shared_from_this<Sink> {
   explicit Sink(std::shared_ptr<IOStream> stream) : stream_(std::move(stream)) {}
   virtual bool writable() const noexcept = 0;        // the connection is open
   virtual bool accepts(const Message&) const noexcept { return true; }
-  virtual std::size_t size_of(const Message& m) const noexcept = 0;
-  virtual void write(const Message& m) = 0;          // into the stream's queue
+  virtual std::size_t size_of(const Message& m, bool with_position) const noexcept = 0;
+  virtual void write(const Message& m, bool with_position) = 0;  // into the stream's queue
   virtual void disconnect(int code, const std::string& reason) = 0;
   bool attached_ = true;
   std::shared_ptr<IOStream> stream_;
@@ -183,6 +185,7 @@ class Sink : public std::enable_shared_from_this<Sink> {
   struct Queued {
     MessagePtr message;
     std::size_t size;
+    bool with_position;
   };
   std::size_t pending() const noexcept;
   void make_room(const Message& m, std::size_t need, const TopicOptions& options,
@@ -218,6 +221,7 @@ struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
   bool held_overflow = false;
   std::function<void(Recovery)> on_recovery;
   std::optional<std::string> member_id;
+  bool send_position = false;
   bool active = false;
 };
 

@@ -1,0 +1,150 @@
+// The chat demo: Tornado's chat (demos/chat/chatdemo.py: the page, /a/message/new,
+// /a/message/updates long polling) grown into what a chat product needs — sign-in by name,
+// rooms, presence, recovery of missed messages, and WebSocket and Server-Sent Events beside
+// long polling, all three on the pub/sub hub so their users see one another in one order.
+//
+//   build/demos/chat/chat [--port=8888] [--address=127.0.0.1] [--threads=1]
+//                         [--redis=HOST:PORT] [--cookie_secret=...] [--history=200]
+//
+// --threads=N runs N loops on the port (SO_REUSEPORT), sharing the rooms through the hub;
+// --redis makes several processes share them (rooms, presence events, history).
+#include <sys/socket.h>
+
+#include <csignal>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "embedded_assets.h"
+#include "handlers.h"
+#include "tornado/log.h"
+#include "tornado/netutil.h"
+#include "tornado/options.h"
+#include "tornado/web.h"
+
+using namespace tornado;
+
+namespace chat {
+const demo::AssetMap& embedded_assets();  // written by embed_assets.cmake
+}
+
+namespace {
+
+struct Config {
+  web::Settings settings;
+  chat::Rooms* rooms = nullptr;
+  std::string redis;  // HOST:PORT or empty
+};
+
+std::string random_secret() {
+  std::random_device device;
+  std::string hex;
+  for (int i = 0; i < 8; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", device());
+    hex += buf;
+  }
+  return hex;
+}
+
+std::vector<web::URLSpec> routes(chat::Context context) {
+  using namespace chat;
+  return {{"/", web::handler<MainHandler>(context)},
+          {"/room/([A-Za-z0-9_-]{1,64})", web::handler<MainHandler>(context)},
+          {"/auth/login", web::handler<AuthLoginHandler>(context)},
+          {"/auth/logout", web::handler<AuthLogoutHandler>(context)},
+          {"/a/message/new", web::handler<MessageNewHandler>(context)},
+          {"/a/message/updates", web::handler<MessageUpdatesHandler>(context)},
+          {"/a/message/socket", web::handler<MessageSocketHandler>(context)},
+          {"/a/message/events", web::handler<MessageEventsHandler>(context)},
+          {"/a/stats", web::handler<StatsHandler>()}};
+}
+
+// One loop serving `fds` (its own listening sockets when the port is shared).
+void serve(std::vector<int> fds, const Config* config, bool first) {
+  IOLoop loop;
+  const chat::Limits& limits = config->rooms->limits();
+  chat::PollLeases leases(limits.poll_timeout + std::chrono::seconds(10), limits.max_poll_leases);
+  auto app = std::make_shared<web::Application>(routes({config->rooms, &leases}), config->settings);
+  HTTPServer server(app);
+  server.add_sockets(fds);
+  if (first && !config->redis.empty()) {
+    pubsub::RedisOptions redis;
+    const auto colon = config->redis.rfind(':');
+    redis.host = config->redis.substr(0, colon);
+    if (colon != std::string::npos) redis.port = std::stoi(config->redis.substr(colon + 1));
+    redis.prefix = "tornado-chat:";
+    loop.run_sync([&redis]() -> Task<> { return pubsub::Hub::instance().connect_redis(redis); });
+  }
+  loop.start();
+}
+
+int bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  options::define<int>("port", 8888, "port to listen on (0: a free one, printed)");
+  options::define<std::string>("address", "127.0.0.1", "address to listen on");
+  options::define<int>("threads", 1, "loops (threads) sharing the port and the rooms");
+  options::define<std::string>("redis", "", "HOST:PORT of a Redis server shared by processes");
+  options::define<std::string>("cookie_secret", std::nullopt,
+                               "secret for the sign-in cookie (default: random per start)");
+  options::define<int>("history", 200, "messages kept per room");
+  options::define<int>("max_rooms", 1000, "rooms served");
+  options::define<int>("max_body", 4096, "bytes of one message");
+  options::define<int>("poll_timeout", 25, "seconds a long poll waits before answering empty");
+  options::define<bool>("debug", false, "debug mode (tracebacks in error pages)");
+  options::parse_command_line(argc, argv);
+
+  chat::Limits limits;
+  limits.history = static_cast<std::size_t>(std::max(1, options::get<int>("history")));
+  limits.max_rooms = static_cast<std::size_t>(std::max(1, options::get<int>("max_rooms")));
+  limits.max_body = static_cast<std::size_t>(std::max(1, options::get<int>("max_body")));
+  limits.poll_timeout = std::chrono::seconds(std::max(1, options::get<int>("poll_timeout")));
+  chat::Rooms rooms(limits);
+
+  Config config;
+  config.rooms = &rooms;
+  config.redis = options::get<std::string>("redis");
+  web::Settings& s = config.settings;
+  s.debug = options::get<bool>("debug");
+  s.serve_traceback = s.debug;
+  s.xsrf_cookies = true;
+  s.login_url = "/auth/login";
+  if (auto given = options::get<std::optional<std::string>>("cookie_secret")) {
+    s.cookie_secret = *given;
+  } else {
+    app_log().warn("no --cookie_secret given: a random one (sign-ins end at restart)");
+    s.cookie_secret = random_secret();
+  }
+  s.template_loader = demo::embedded_templates(chat::embedded_assets());
+  s.static_path = "(built in)";  // a marker: the handler below reads no files
+  s.static_handler_class =
+      web::static_handler<demo::EmbeddedStaticHandler<chat::embedded_assets>>();
+
+  const int threads = std::max(1, options::get<int>("threads"));
+  const std::string address = options::get<std::string>("address");
+  const bool shared = threads > 1;
+  std::vector<std::vector<int>> fds;
+  fds.push_back(bind_sockets(options::get<int>("port"), address, AF_UNSPEC, 4096, shared));
+  const int port = bound_port(fds[0].front());
+  for (int i = 1; i < threads; ++i) fds.push_back(bind_sockets(port, address, AF_UNSPEC, 4096, true));
+  std::printf("listening on port %d\n", port);
+  std::fflush(stdout);
+  app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",
+                 config.redis.empty() ? "" : ", Redis " + config.redis);
+
+  // Ctrl-C and SIGTERM end the process (a graceful drain is issue 10's).
+  std::vector<std::thread> extra;
+  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &config, false);
+  serve(fds[0], &config, true);
+  for (auto& t : extra) t.join();
+}

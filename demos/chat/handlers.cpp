@@ -1,0 +1,293 @@
+#include "handlers.h"
+
+#include "tornado/escape.h"
+#include "tornado/log.h"
+
+namespace chat {
+
+using namespace tornado;
+using pubsub::Hub;
+using pubsub::Recovery;
+
+namespace {
+
+// `next` when it is a path on this site, else "/" (anything else is an open redirect).
+std::string local_next(std::string_view next) {
+  if (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")) {
+    return std::string(next);
+  }
+  return "/";
+}
+
+// The name is shown to everyone: 1 to max_name bytes, no control characters.
+bool valid_user_name(std::string_view name, std::size_t max) {
+  if (name.empty() || name.size() > max) return false;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+pubsub::Member member(const std::string& name) { return {name, {{"name", name}}}; }
+
+// Counts a waiting long poll for as long as it lives (however its coroutine ends).
+struct WaitingPoll {
+  WaitingPoll() { Counters::waiting_polls.fetch_add(1, std::memory_order_relaxed); }
+  ~WaitingPoll() { Counters::waiting_polls.fetch_sub(1, std::memory_order_relaxed); }
+  WaitingPoll(const WaitingPoll&) = delete;
+  WaitingPoll& operator=(const WaitingPoll&) = delete;
+};
+
+}  // namespace
+
+std::atomic<long> Counters::waiting_polls{0};
+std::atomic<long> Counters::poll_leases{0};
+
+Task<> StatsHandler::get() {
+  write(nlohmann::json{{"waiting_polls", Counters::waiting_polls.load()},
+                       {"poll_leases", Counters::poll_leases.load()}});
+  co_return;
+}
+
+// ---- poll leases -------------------------------------------------------------------------
+
+PollLeases::PollLeases(Duration linger, std::size_t max_leases)
+    : linger_(linger), max_leases_(max_leases), sweep_([this] { expire(); }, std::chrono::seconds(5)) {}
+
+void PollLeases::renew(const std::string& topic, const std::string& user) {
+  auto key = std::make_pair(topic, user);
+  auto it = leases_.find(key);
+  if (it == leases_.end()) {
+    if (leases_.size() >= max_leases_) {
+      throw web::HTTPError(503, "poll lease limit ({}) reached", max_leases_);
+    }
+    pubsub::SubscribeOptions o;
+    o.member = member(user);
+    Lease lease;
+    lease.sub = Hub::instance().subscribe(topic, [](const pubsub::MessagePtr&) {}, o);
+    it = leases_.emplace(std::move(key), std::move(lease)).first;
+    Counters::poll_leases.fetch_add(1, std::memory_order_relaxed);
+  }
+  it->second.until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(linger_);
+  if (!sweeping_) {
+    sweeping_ = true;
+    sweep_.start();
+  }
+}
+
+void PollLeases::expire() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto ended =
+      std::erase_if(leases_, [now](const auto& entry) { return entry.second.until < now; });
+  Counters::poll_leases.fetch_sub(static_cast<long>(ended), std::memory_order_relaxed);
+}
+
+PollLeases::~PollLeases() {
+  Counters::poll_leases.fetch_sub(static_cast<long>(leases_.size()), std::memory_order_relaxed);
+}
+
+// ---- pages -------------------------------------------------------------------------------
+
+Task<> MainHandler::get() {
+  authenticated();
+  const std::string room = path_arg_count() > 0 ? path_arg(0) : std::string(kDefaultRoom);
+  const std::string topic = rooms().topic(room);
+  // Every process's history (with Redis, read from it), and the position it ends at: where
+  // the page's script resumes.
+  auto history = co_await Hub::instance().fetch_history(topic);
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : history) messages.push_back(with_position(m));
+  // No message yet: where the topic stands, if it has begun (else "": the whole history).
+  pubsub::StreamPosition at = history.empty() ? Hub::instance().stats(topic).position
+                                               : history.back()->position();
+  const std::string position = at.epoch != 0 ? at.to_string() : "";
+  render("index.html", {{"messages", std::move(messages)},
+                        {"room", room},
+                        {"position", position},
+                        {"members", members_json(topic)}});
+}
+
+Task<> AuthLoginHandler::get() {
+  render("login.html", {{"next", local_next(get_argument("next", "/"))}, {"error", ""}});
+  co_return;
+}
+
+Task<> AuthLoginHandler::post() {
+  const std::string name = get_argument("name");
+  const std::string next = local_next(get_argument("next", "/"));
+  if (!valid_user_name(name, rooms().limits().max_name)) {
+    set_status(400);
+    render("login.html",
+           {{"next", next},
+            {"error", "A name is 1 to " + std::to_string(rooms().limits().max_name) +
+                          " characters, without control characters."}});
+    co_return;
+  }
+  set_signed_cookie("chatuser", name);
+  redirect(next);
+}
+
+Task<> AuthLogoutHandler::get() {
+  clear_cookie("chatuser");
+  redirect("/");
+  co_return;
+}
+
+// ---- the long-polling transport (Tornado's chat) ------------------------------------------
+
+Task<> MessageNewHandler::post() {
+  const std::string name = user_name();
+  const std::string topic = rooms().topic(get_argument("room", kDefaultRoom));
+  nlohmann::json message = make_message(*this, rooms().limits(), name, get_argument("body"));
+  Hub::instance().publish(topic, escape::json_encode(message));
+  if (auto next = get_optional_argument("next")) {
+    redirect(local_next(*next));
+  } else {
+    write(message);
+  }
+  co_return;
+}
+
+struct MessageUpdatesHandler::Wait {
+  std::vector<pubsub::MessagePtr> messages;
+  bool members_changed = false;
+  bool reload = false;
+  bool recovering = false;  // the recovered messages come first, all at once
+  bool gone = false;        // the browser went away
+  locks::Event ready;
+};
+
+Task<> MessageUpdatesHandler::post() {
+  const std::string name = user_name();
+  const std::string topic = rooms().topic(get_argument("room", kDefaultRoom));
+  const std::string cursor = get_argument("cursor", "");
+  context_.leases->renew(topic, name);
+  auto w = std::make_shared<Wait>();
+  wait_ = w;
+  pubsub::SubscribeOptions o;
+  o.since = resume_position(topic, cursor);
+  if (o.since) {
+    w->recovering = true;
+    o.on_recovery = [w](Recovery r) {
+      w->recovering = false;
+      w->reload = r == Recovery::kUnrecoverable;
+      if (w->reload || !w->messages.empty()) w->ready.set();
+    };
+  }
+  auto& hub = Hub::instance();
+  auto messages = hub.subscribe(
+      topic,
+      [w](const pubsub::MessagePtr& m) {
+        w->messages.push_back(m);
+        if (!w->recovering) w->ready.set();
+      },
+      o);
+  auto presence = hub.subscribe(Hub::presence_topic(topic), [w](const pubsub::MessagePtr&) {
+    w->members_changed = true;
+    if (!w->recovering) w->ready.set();
+  });
+  try {
+    WaitingPoll counted;
+    co_await w->ready.wait(rooms().limits().poll_timeout);
+  } catch (const TimeoutError&) {
+    // Answered empty: proxies and browsers give up on requests that hang much longer.
+  }
+  const pubsub::StreamPosition began_at = messages.position();
+  messages.cancel();
+  presence.cancel();
+  wait_.reset();
+  if (w->gone) co_return;  // nobody to answer (Tornado's demo returns too)
+  nlohmann::json out = {{"messages", nlohmann::json::array()}, {"members", members_json(topic)}};
+  for (const auto& m : w->messages) out["messages"].push_back(with_position(m));
+  if (w->reload) out["reload"] = true;
+  // Where the next poll resumes: after the last message, else where the topic stood.
+  if (!w->messages.empty()) {
+    out["cursor"] = w->messages.back()->position().to_string();
+  } else if (began_at.epoch != 0 && !w->reload) {
+    out["cursor"] = began_at.to_string();
+  } else {
+    out["cursor"] = w->reload ? "" : cursor;
+  }
+  write(out);
+}
+
+void MessageUpdatesHandler::on_connection_close() {
+  if (!wait_) return;
+  wait_->gone = true;
+  wait_->ready.set();
+}
+
+// ---- WebSocket ---------------------------------------------------------------------------
+
+Task<> MessageSocketHandler::prepare() {
+  name_ = user_name();
+  topic_ = rooms().topic(get_argument("room", kDefaultRoom));
+  co_return;
+}
+
+Task<> MessageSocketHandler::open() {
+  auto& hub = Hub::instance();
+  presence_ = hub.subscribe(Hub::presence_topic(topic_), *this);
+  pubsub::SubscribeOptions o;
+  o.send_position = true;
+  o.member = member(name_);
+  o.since = resume_position(topic_, get_argument("since", ""));
+  o.on_recovery = [this](Recovery r) {
+    if (r == Recovery::kUnrecoverable && is_open()) (void)write_message(R"({"event":"reload"})");
+  };
+  messages_ = hub.subscribe(topic_, *this, o);
+  if (is_open()) {
+    (void)write_message(escape::json_encode({{"event", "members"}, {"members", members_json(topic_)}}));
+  }
+  co_return;
+}
+
+Task<> MessageSocketHandler::on_message(std::string message, bool binary) {
+  auto parsed = nlohmann::json::parse(message, nullptr, /*allow_exceptions=*/false);
+  if (binary || !parsed.is_object() || !parsed.contains("body") || !parsed["body"].is_string()) {
+    close(1003, "expected a JSON object {\"body\": text}");
+    co_return;
+  }
+  std::string body = parsed["body"].get<std::string>();
+  try {
+    nlohmann::json chat = make_message(*this, rooms().limits(), name_, std::move(body));
+    Hub::instance().publish(topic_, escape::json_encode(chat));
+  } catch (const web::HTTPError& e) {  // empty or too long: said to this client only
+    (void)write_message(escape::json_encode({{"event", "error"}, {"message", e.reason()}}));
+  }
+}
+
+std::size_t MessageSocketHandler::max_message_size() const {
+  return 2 * context_.rooms->limits().max_body + 1024;  // JSON escapes may double a body
+}
+
+// ---- Server-Sent Events ------------------------------------------------------------------
+
+Task<> MessageEventsHandler::prepare() {
+  (void)user_name();
+  topic_ = rooms().topic(get_argument("room", kDefaultRoom));
+  co_return;
+}
+
+Task<> MessageEventsHandler::open() {
+  auto& hub = Hub::instance();
+  presence_ = hub.subscribe(Hub::presence_topic(topic_), [this](const pubsub::MessagePtr& m) {
+    if (is_open()) (void)send(m->data(), "presence");  // no id: Last-Event-ID stays a message's
+  });
+  const std::string name = current_user()["name"].get<std::string>();
+  pubsub::SubscribeOptions o;
+  o.member = member(name);
+  o.since = resume_position(topic_, last_event_id() ? *last_event_id() : get_argument("since", ""));
+  o.on_recovery = [this](Recovery r) {
+    if (r == Recovery::kUnrecoverable && is_open()) (void)send("{}", "reload");
+  };
+  messages_ = hub.subscribe(topic_, *this, o);
+  if (is_open()) {
+    (void)send(escape::json_encode({{"members", members_json(topic_)}}), "members", {},
+               std::chrono::seconds(1));  // retry: reconnect after 1 s
+  }
+  co_return;
+}
+
+}  // namespace chat

@@ -1,0 +1,116 @@
+#include "room.h"
+
+#include <chrono>
+#include <random>
+
+#include "tornado/escape.h"
+
+namespace chat {
+
+using namespace tornado;
+
+namespace {
+
+std::string new_id() {  // uuid4().hex's shape, as Tornado's demo: 32 hex digits
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                static_cast<unsigned long long>(gen()));
+  return buf;
+}
+
+}  // namespace
+
+bool valid_room_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string Rooms::topic(std::string_view room) {
+  if (!valid_room_name(room)) {
+    throw web::HTTPError(400, {}, "Room names are 1-64 letters, digits, '_' or '-'");
+  }
+  std::string name = "chat:" + std::string(room);
+  std::lock_guard lock(mu_);
+  if (rooms_.contains(room)) return name;
+  if (rooms_.size() >= limits_.max_rooms) {
+    throw web::HTTPError(503, "room limit ({}) reached", limits_.max_rooms);
+  }
+  pubsub::TopicOptions options;
+  options.history_size = limits_.history;
+  options.track_members = true;
+  pubsub::Hub::instance().configure(name, options);
+  rooms_.emplace(room);
+  return name;
+}
+
+nlohmann::json make_message(web::RequestHandler& handler, const Limits& limits,
+                            std::string_view from, std::string body) {
+  if (body.empty()) throw web::HTTPError(400, {}, "Empty message");
+  if (body.size() > limits.max_body) {
+    throw web::HTTPError(400, {}, "Message over " + std::to_string(limits.max_body) + " bytes");
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  nlohmann::json message = {
+      {"id", new_id()},
+      {"from", from},
+      {"body", std::move(body)},
+      {"time", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
+  message["html"] = handler.render_string("message.html", {{"message", message}});
+  return message;
+}
+
+nlohmann::json with_position(const pubsub::MessagePtr& m) {
+  nlohmann::json j = nlohmann::json::parse(m->data(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) j = nlohmann::json::object();
+  j["position"] = m->position().to_string();
+  return j;
+}
+
+std::optional<pubsub::StreamPosition> resume_position(std::string_view topic,
+                                                      std::string_view cursor) {
+  auto& hub = pubsub::Hub::instance();
+  if (cursor.empty()) {
+    // Everything the room still has (Tornado's demo answers a poll without a cursor with
+    // its whole cache): from just before the oldest message kept, else from where the topic
+    // stands. A topic this process has not heard of yet: live only.
+    auto history = hub.history(topic);
+    if (!history.empty()) {
+      auto p = history.front()->position();
+      p.offset -= 1;
+      return p;
+    }
+    auto now = hub.stats(topic).position;
+    return now.epoch != 0 ? std::optional(now) : std::nullopt;
+  }
+  if (auto p = pubsub::StreamPosition::parse(cursor)) return p;
+  for (const auto& m : hub.history(topic)) {
+    auto j = nlohmann::json::parse(m->data(), nullptr, false);
+    if (j.is_object() && j.value("id", "") == cursor) return m->position();
+  }
+  // An id no longer in the history: recovery from a position that cannot be recovered
+  // (epoch 0), which the client hears as "reload".
+  return pubsub::StreamPosition{};
+}
+
+nlohmann::json members_json(std::string_view topic) {
+  auto members = pubsub::Hub::instance().members(topic);
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.client_id < b.client_id; });
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : members) list.push_back({{"name", m.client_id}});
+  return list;
+}
+
+nlohmann::json user_from_cookie(web::RequestHandler& handler) {
+  auto name = handler.get_signed_cookie("chatuser");
+  if (!name || name->empty()) return nullptr;
+  return {{"name", *name}};
+}
+
+}  // namespace chat

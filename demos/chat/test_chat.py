@@ -1,0 +1,501 @@
+#!/usr/bin/python3
+"""demos/chat end to end, with real clients: urllib with a cookie jar (the page, sign-in,
+/a/message/new, /a/message/updates long polling), python3-websockets (the WebSocket
+transport) and a raw HTTP reader (Server-Sent Events). Checks that the three transports see
+one another's messages in one order, recovery after a drop (exactly the missed messages, by
+position, Last-Event-ID or Tornado's message-id cursor), "reload" when they are gone,
+presence, rooms, escaping, XSRF and sign-in, the limits, --threads=2 and two processes
+sharing Redis. Run by ctest as `demo_chat`; the binary comes from $CHAT_BINARY."""
+
+import asyncio
+import http.client
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+try:
+    import websockets
+except ImportError:
+    websockets = None
+
+BINARY = os.environ.get("CHAT_BINARY", "")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+class ChatServer:
+    def __init__(self, *args):
+        self.log = tempfile.NamedTemporaryFile(prefix="chat_", suffix=".log")
+        self.proc = subprocess.Popen([BINARY, "--port=0", "--cookie_secret=test-secret", *args],
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("listening on port "):
+            self.proc.kill()
+            raise RuntimeError("chat did not start: %r" % line)
+        self.port = int(line.split()[-1])
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def log_text(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class User:
+    """A browser: a cookie jar, signed in as `name` (unless name is None)."""
+
+    def __init__(self, server, name):
+        self.server = server
+        self.name = name
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.raw = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                               NoRedirect())
+        self.xsrf = ""
+        if name is not None:
+            form = self.get("/auth/login")[2]
+            self.xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+            status, _, _ = self.post("/auth/login", {"name": name, "next": "/"}, follow=False)
+            assert status == 302, status
+
+    def request(self, path, data=None, follow=True, headers=None):
+        body = None if data is None else urllib.parse.urlencode(data).encode()
+        req = urllib.request.Request(self.server.url(path), data=body, headers=headers or {})
+        try:
+            with (self.opener if follow else self.raw).open(req, timeout=30) as r:
+                return r.status, r.headers, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+
+    def get(self, path, follow=True):
+        return self.request(path, None, follow)
+
+    def post(self, path, data, follow=True):
+        data = dict(data)
+        data.setdefault("_xsrf", self.xsrf)
+        return self.request(path, data, follow)
+
+    def cookie_header(self):
+        return "; ".join("%s=%s" % (c.name, c.value) for c in self.jar)
+
+    def say(self, body, room="lobby"):
+        status, _, text = self.post("/a/message/new", {"body": body, "room": room})
+        assert status == 200, (status, text)
+        return json.loads(text)
+
+    def poll(self, cursor="", room="lobby"):
+        status, _, text = self.post("/a/message/updates", {"cursor": cursor, "room": room})
+        assert status == 200, (status, text)
+        return json.loads(text)
+
+    def page_position(self, path="/"):
+        page = self.get(path)[2]
+        return re.search(r'data-position="([^"]*)"', page).group(1), page
+
+    def ws(self, room="lobby", since=""):
+        query = "room=" + room + ("&since=" + since if since else "")
+        return websockets.connect("ws://127.0.0.1:%d/a/message/socket?%s" % (self.server.port, query),
+                                  extra_headers={"Cookie": self.cookie_header()},
+                                  origin="http://127.0.0.1:%d" % self.server.port)
+
+    def sse(self, room="lobby", since="", last_event_id=None):
+        return EventStream(self, room, since, last_event_id)
+
+
+class EventStream:
+    """A Server-Sent Events reader on its own connection."""
+
+    def __init__(self, user, room, since, last_event_id):
+        self.conn = http.client.HTTPConnection("127.0.0.1", user.server.port, timeout=10)
+        headers = {"Cookie": user.cookie_header(), "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        path = "/a/message/events?room=%s%s" % (room, "&since=" + since if since else "")
+        self.conn.request("GET", path, headers=headers)
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+
+    def next_event(self):
+        """{"event", "id", "data"} of the next event."""
+        event = {"event": "message", "id": None, "data": []}
+        while True:
+            line = self.response.fp.readline()
+            if not line:
+                raise EOFError("stream ended")
+            line = line.decode().rstrip("\r\n")
+            if re.fullmatch(r"[0-9a-fA-F]+", line) and not event["data"]:
+                continue  # a chunk-size line (http.client leaves chunking to us on fp)
+            if line == "":
+                if event["data"]:
+                    event["data"] = "\n".join(event["data"])
+                    return event
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "data":
+                event["data"].append(value)
+            elif field in ("event", "id"):
+                event[field] = value
+
+    def next_message(self):
+        while True:
+            e = self.next_event()
+            if e["event"] == "message":
+                m = json.loads(e["data"])
+                m["position"] = e["id"]
+                return m
+
+    def next_of(self, kind):
+        while True:
+            e = self.next_event()
+            if e["event"] == kind:
+                return e
+
+    def close(self):
+        self.conn.close()
+
+
+async def ws_next_message(ws):
+    """The next chat message from a socket: "<position>\\n<json>" (events are skipped)."""
+    while True:
+        data = await asyncio.wait_for(ws.recv(), 10)
+        if data.startswith("{"):
+            continue
+        position, _, text = data.partition("\n")
+        m = json.loads(text)
+        m["position"] = position
+        return m
+
+
+async def ws_next_event(ws, kind, client_id=None):
+    """The next event of `kind` (and about `client_id` when given) from a socket."""
+    while True:
+        data = await asyncio.wait_for(ws.recv(), 10)
+        if data.startswith("{"):
+            e = json.loads(data)
+            if e.get("event") == kind and client_id in (None, e.get("client_id")):
+                return e
+
+
+@unittest.skipIf(websockets is None, "python3-websockets is not installed")
+class ChatTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ChatServer("--poll_timeout=3", "--max_body=100")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_signing_in_is_required_and_names_are_checked(self):
+        anonymous = User(self.server, None)
+        status, headers, _ = anonymous.get("/", follow=False)
+        self.assertEqual(status, 302)
+        self.assertEqual(headers["Location"], "/auth/login?next=%2F")
+        form = anonymous.get("/auth/login")[2]
+        self.assertIn('name="name"', form)
+        anonymous.xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+        self.assertEqual(anonymous.post("/a/message/new", {"body": "x"})[0], 403)
+        self.assertEqual(anonymous.post("/a/message/updates", {})[0], 403)
+        self.assertEqual(anonymous.sse().status, 403)
+        for bad in ["", "a" * 33, "tab\there"]:
+            self.assertEqual(anonymous.post("/auth/login", {"name": bad})[0], 400, bad)
+        # An off-site `next` is not followed.
+        status, headers, _ = anonymous.post("/auth/login", {"name": "eve", "next": "//evil.example/"},
+                                            follow=False)
+        self.assertEqual((status, headers["Location"]), (302, "/"))
+        page = anonymous.get("/")[2]
+        self.assertIn('<b id="username">eve</b>', page)
+        for structure in ['id="inbox"', '<form action="/a/message/new" method="post" id="messageform">',
+                          'name="body" id="message"']:
+            self.assertIn(structure, page)
+
+        async def refused():
+            with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+                async with anonymous.ws() if False else websockets.connect(
+                        "ws://127.0.0.1:%d/a/message/socket" % self.server.port):
+                    pass
+            self.assertEqual(cm.exception.status_code, 403)
+        asyncio.run(refused())
+
+    def test_xsrf_is_checked(self):
+        user = User(self.server, "mallory")
+        status, _, _ = user.request("/a/message/new", {"body": "no token"})
+        self.assertEqual(status, 403)
+
+    def test_three_transports_see_one_another_in_one_order(self):
+        ws_user, sse_user, poll_user = (User(self.server, n) for n in ("wsuser", "sseuser", "polluser"))
+        cursor, _ = poll_user.page_position("/room/order")
+
+        async def go():
+            async with ws_user.ws(room="order") as ws:
+                await ws_next_event(ws, "members")
+                stream = sse_user.sse(room="order")
+                stream.next_of("members")
+                sent = []
+                for i in range(6):
+                    if i % 3 == 0:
+                        await ws.send(json.dumps({"body": "from ws %d" % i}))
+                        sent.append("from ws %d" % i)
+                    elif i % 3 == 1:
+                        sent.append(sse_user.say("from sse %d" % i, room="order")["body"])
+                    else:
+                        sent.append(poll_user.say("from poll %d" % i, room="order")["body"])
+                    await asyncio.sleep(0.05)  # the WebSocket's own message is sent in turn
+                over_ws = [await ws_next_message(ws) for _ in sent]
+                over_sse = [stream.next_message() for _ in sent]
+                stream.close()
+                return sent, over_ws, over_sse
+        sent, over_ws, over_sse = asyncio.run(go())
+        over_poll, c = [], cursor
+        while len(over_poll) < len(sent):
+            r = poll_user.poll(c, room="order")
+            over_poll += r["messages"]
+            c = r["cursor"]
+        for got in (over_ws, over_sse, over_poll):
+            self.assertEqual([m["body"] for m in got], sent)
+            self.assertEqual([m["position"] for m in got], [m["position"] for m in over_ws])
+            self.assertEqual([m["id"] for m in got], [m["id"] for m in over_ws])
+        self.assertEqual(over_ws[0]["from"], "wsuser")
+        self.assertEqual(over_sse[1]["from"], "sseuser")
+
+    def test_messages_are_escaped_and_linkified(self):
+        user = User(self.server, "<b>bold</b>")
+        m = user.say('<script>alert(1)</script> see http://example.com/x?a=1&b=2')
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", m["html"])
+        self.assertIn('<a href="http://example.com/x?a=1&amp;b=2">', m["html"])
+        self.assertIn('<span class="from">&lt;b&gt;bold&lt;/b&gt;</span>', m["html"])
+        self.assertIn(m["html"].strip(), user.get("/")[2])
+
+    def test_recovery_gives_exactly_the_missed_messages_on_every_transport(self):
+        user = User(self.server, "recoverer")
+        first = [user.say("r%d" % i, room="recover") for i in range(3)]
+        position, page = user.page_position("/room/recover")
+        for m in first:
+            self.assertIn('id="m%s"' % m["id"], page)
+        missed = [user.say("missed %d" % i, room="recover")["body"] for i in range(4)]
+
+        async def over_ws():
+            async with user.ws(room="recover", since=position) as ws:
+                got = [(await ws_next_message(ws))["body"] for _ in missed]
+                live = user.say("live", room="recover")["body"]
+                got.append((await ws_next_message(ws))["body"])
+                return got, live
+        got, live = asyncio.run(over_ws())
+        self.assertEqual(got, missed + [live])
+        # SSE: the browser's Last-Event-ID wins over the page's `since`.
+        stream = user.sse(room="recover", since="0-0", last_event_id=position)
+        self.assertEqual([stream.next_message()["body"] for _ in range(5)], missed + [live])
+        stream.close()
+        # Long polling, by position and by the id of the last message (Tornado's cursor).
+        r = user.poll(position, room="recover")
+        self.assertEqual([m["body"] for m in r["messages"]], missed + [live])
+        r = user.poll(first[-1]["id"], room="recover")
+        self.assertEqual([m["body"] for m in r["messages"]], missed + [live])
+
+    def test_a_position_that_cannot_be_recovered_says_reload(self):
+        user = User(self.server, "reloader")
+        user.say("something", room="reload")
+        gone = "1-1"  # another epoch
+
+        async def over_ws():
+            async with user.ws(room="reload", since=gone) as ws:
+                return await ws_next_event(ws, "reload")
+        self.assertEqual(asyncio.run(over_ws()), {"event": "reload"})
+        stream = user.sse(room="reload", last_event_id=gone)
+        self.assertEqual(stream.next_of("reload")["event"], "reload")
+        stream.close()
+        self.assertTrue(user.poll(gone, room="reload").get("reload"))
+        self.assertTrue(user.poll("no-such-message-id", room="reload").get("reload"))
+
+    def test_presence_lists_every_transport_and_follows_joins_and_leaves(self):
+        watcher, visitor, poller = (User(self.server, n) for n in ("watcher", "visitor", "poller"))
+
+        async def go():
+            async with watcher.ws(room="presence") as ws:
+                members = await ws_next_event(ws, "members")
+                self.assertEqual(members["members"], [{"name": "watcher"}])
+                async with visitor.ws(room="presence"):
+                    await ws_next_event(ws, "join", "visitor")
+                    poller.poll(room="presence")  # a long-polling user is present too
+                    await ws_next_event(ws, "join", "poller")
+                    names = [m["name"] for m in poller.poll(room="presence")["members"]]
+                    self.assertEqual(names, ["poller", "visitor", "watcher"])
+                await ws_next_event(ws, "leave", "visitor")
+        asyncio.run(go())
+
+    def test_rooms_are_separate_and_their_names_and_number_are_bounded(self):
+        user = User(self.server, "roomer")
+        user.say("only in a", room="a")
+        self.assertEqual(user.poll(room="b")["messages"], [])
+        self.assertIn("only in a", user.get("/room/a")[2])
+        self.assertNotIn("only in a", user.get("/room/b")[2])
+        self.assertEqual(user.get("/room/bad%20name")[0], 404)
+        self.assertEqual(user.post("/a/message/new", {"body": "x", "room": "bad name"})[0], 400)
+
+    def test_limits_answer_clearly(self):
+        user = User(self.server, "limits")
+        self.assertEqual(user.post("/a/message/new", {"body": "x" * 101})[0], 400)
+        self.assertEqual(user.post("/a/message/new", {"body": "   "})[0], 400)
+
+        async def go():
+            async with user.ws() as ws:
+                await ws.send(json.dumps({"body": "y" * 101}))
+                error = await ws_next_event(ws, "error")
+                self.assertIn("100 bytes", error["message"])
+                await ws.send("not json")
+                with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                self.assertEqual(cm.exception.code, 1003)
+        asyncio.run(go())
+        # A new room past --max_rooms: 503; the rooms already served still work.
+        small = ChatServer("--max_rooms=2")
+        try:
+            user = User(small, "many")
+            self.assertEqual([user.get("/room/r%d" % i)[0] for i in range(3)], [200, 200, 503])
+            self.assertEqual(user.get("/room/r0")[0], 200)
+        finally:
+            small.stop()
+
+    def test_a_long_poll_ends_cleanly_when_its_browser_goes_away(self):
+        server = ChatServer("--poll_timeout=60")  # only the browser's going away ends the polls
+        self.addCleanup(server.stop)
+        user = User(server, "leaver")
+
+        def waiting():
+            return json.loads(user.get("/a/stats")[2])["waiting_polls"]
+        body = urllib.parse.urlencode({"_xsrf": user.xsrf, "room": "leave", "cursor": ""})
+        conns = []
+        for _ in range(20):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("POST", "/a/message/updates", body=body,
+                         headers={"Cookie": user.cookie_header(),
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+            conns.append(conn)
+        deadline = time.monotonic() + 5
+        while waiting() < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(waiting(), 20)
+        for conn in conns:
+            conn.close()  # gone before any message came
+        deadline = time.monotonic() + 5
+        while waiting() > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(waiting(), 0)  # no waiter left behind, long before the poll timeout
+        m = user.say("after the leavers", room="leave")
+        self.assertEqual(m["body"], "after the leavers")
+        self.assertNotIn("Uncaught exception", server.log_text())
+        self.assertNotIn("Traceback", server.log_text())
+
+    def test_a_poll_with_nothing_new_answers_empty_after_the_timeout_with_a_cursor(self):
+        user = User(self.server, "waiter")
+        user.say("before", room="quiet")
+        position, _ = user.page_position("/room/quiet")
+        user.poll(position, room="quiet")  # the lease's own join wakes the first poll
+        start = time.monotonic()
+        r = user.poll(position, room="quiet")
+        self.assertGreaterEqual(time.monotonic() - start, 2.5)
+        self.assertEqual((r["messages"], r["cursor"]), ([], position))
+
+    def test_static_files_are_versioned(self):
+        user = User(self.server, "static")
+        page = user.get("/")[2]
+        url = re.search(r'src="(/static/chat\.js\?v=[0-9a-f]{64})"', page).group(1)
+        status, headers, body = user.get(url)
+        self.assertEqual(status, 200)
+        self.assertIn("javascript", headers["Content-Type"])
+        self.assertIn("max-age=315360000", headers["Cache-Control"])
+        self.assertIn("new WebSocket", body)
+
+
+@unittest.skipIf(websockets is None, "python3-websockets is not installed")
+class ChatThreadsTest(unittest.TestCase):
+    def test_two_loops_share_the_rooms(self):
+        server = ChatServer("--threads=2")
+        try:
+            users = [User(server, "t%d" % i) for i in range(6)]  # on either loop
+
+            async def go():
+                sockets = [await u.ws(room="threads").__aenter__() for u in users]
+                for s in sockets:
+                    await ws_next_event(s, "members")
+                users[0].say("to every loop", room="threads")
+                got = [(await ws_next_message(s))["body"] for s in sockets]
+                for s in sockets:
+                    await s.close()
+                return got
+            self.assertEqual(asyncio.run(go()), ["to every loop"] * len(users))
+        finally:
+            server.stop()
+
+
+@unittest.skipIf(websockets is None or shutil.which("redis-server") is None,
+                 "python3-websockets or redis-server is not installed")
+class ChatRedisTest(unittest.TestCase):
+    def test_two_processes_share_rooms_history_and_recovery(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            a = ChatServer("--redis=127.0.0.1:%d" % port)
+            b = ChatServer("--redis=127.0.0.1:%d" % port)
+            try:
+                alice, bob = User(a, "alice"), User(b, "bob")
+
+                async def go():
+                    async with bob.ws(room="shared") as ws:
+                        await ws_next_event(ws, "members")
+                        alice.say("from process a", room="shared")
+                        return await ws_next_message(ws)
+                m = asyncio.run(go())
+                self.assertEqual((m["body"], m["from"]), ("from process a", "alice"))
+                # The history is Redis's: b's page shows a's messages, b recovers them.
+                position, page = bob.page_position("/room/shared")
+                self.assertIn("from process a", page)
+                later = [alice.say("later %d" % i, room="shared")["body"] for i in range(3)]
+                r = bob.poll(position, room="shared")
+                self.assertEqual([x["body"] for x in r["messages"]], later)
+            finally:
+                a.stop()
+                b.stop()
+        finally:
+            redis.terminate()
+            redis.wait(10)
+
+
+if __name__ == "__main__":
+    unittest.main()

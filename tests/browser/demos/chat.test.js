@@ -1,0 +1,130 @@
+// demos/chat in headless Chromium: users signed in on the three transports (WebSocket,
+// Server-Sent Events, long polling) type messages and see one another's in one order; the
+// page falls back from WebSocket to SSE to long polling when the browser lacks one or it
+// fails; a WebSocket dropped mid-conversation gets exactly the messages it missed on
+// reconnect; presence follows users in and out. Screenshots: chat.png, chat-fallback.png.
+'use strict';
+const assert = require('node:assert/strict');
+const { browserSuite, screenshot, test } = require('../lib/harness');
+
+browserSuite('demo_chat', {
+  server: [process.env.CHAT_BINARY, ['--port=0', '--address=127.0.0.1', '--cookie_secret=browser-test',
+                                     '--poll_timeout=5'],
+           { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM', exitOk: (r) => r.signal === 'SIGTERM' }],
+}, (env) => {
+  // A page signed in as `name`, on `path` (the sign-in form first, as a user would).
+  async function signedIn(name, path = '/', initScript = null) {
+    const page = await env.page('/auth/login?next=' + encodeURIComponent(path));
+    if (initScript) await page.context().addInitScript(initScript);
+    await page.fill('input[name=name]', name);
+    await Promise.all([page.waitForNavigation(), page.click('input[type=submit]')]);
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 15000 });
+    return page;
+  }
+  const transport = (page) => page.getAttribute('#status', 'data-transport');
+  const messages = (page) => page.$$eval('#inbox .message', (els) => els.map((e) => e.textContent.trim()));
+  async function waitForMessages(page, count) {
+    await page.waitForFunction((n) => document.querySelectorAll('#inbox .message').length >= n,
+                               count, { timeout: 15000 });
+    return messages(page);
+  }
+  async function say(page, text) {
+    await page.fill('#message', text);
+    await page.press('#message', 'Enter');  // Enter sends, as in Tornado's demo
+  }
+
+  test('three users on three transports see one another in one order', async () => {
+    const ws = await signedIn('ana', '/room/three?transport=websocket');
+    const sse = await signedIn('ben', '/room/three?transport=sse');
+    const poll = await signedIn('cai', '/room/three?transport=poll');
+    assert.deepEqual([await transport(ws), await transport(sse), await transport(poll)],
+                     ['websocket', 'sse', 'poll']);
+    const pages = [ws, sse, poll];
+    const sent = [];
+    for (let i = 0; i < 9; i++) {
+      const page = pages[i % 3];
+      const text = `message ${i} <b>not bold</b> ✓`;
+      await say(page, text);
+      sent.push(text);
+      await waitForMessages(page, i + 1);  // seen by its sender before the next is typed
+    }
+    const expected = sent.map((t, i) => `${['ana', 'ben', 'cai'][i % 3]} ${t}`);
+    for (const page of pages) {
+      assert.deepEqual(await waitForMessages(page, 9), expected);
+      assert.equal(await page.$$eval('#inbox b', (els) => els.length), 0);  // escaped
+      assert.deepEqual(page.problems, []);
+    }
+    // Everyone is listed on every page.
+    await ws.waitForFunction(() => document.querySelectorAll('#members li').length === 3);
+    assert.deepEqual(await ws.$$eval('#members li', (els) => els.map((e) => e.textContent)),
+                     ['ana', 'ben', 'cai']);
+    await screenshot(ws, 'chat');
+  });
+
+  test('without WebSocket the page uses SSE, without both long polling; a failing WebSocket falls back', async () => {
+    const noWs = await signedIn('dee', '/room/fallback', () => { delete window.WebSocket; });
+    assert.equal(await transport(noWs), 'sse');
+    const neither = await signedIn('eli', '/room/fallback', () => {
+      delete window.WebSocket;
+      delete window.EventSource;
+    });
+    assert.equal(await transport(neither), 'poll');
+    // A WebSocket that never connects (a proxy that drops upgrades): twice, then SSE.
+    const blocked = await signedIn('fay', '/room/fallback', () => {
+      const Real = window.WebSocket;
+      window.WebSocket = function () { return new Real('ws://127.0.0.1:9/'); };
+      window.WebSocket.OPEN = 1;
+    });
+    assert.equal(await transport(blocked), 'sse');
+    await say(neither, 'from long polling');
+    await say(noWs, 'from sse');
+    for (const page of [noWs, neither, blocked]) {
+      assert.deepEqual(await waitForMessages(page, 2), ['eli from long polling', 'dee from sse']);
+    }
+    await screenshot(blocked, 'chat-fallback');
+  });
+
+  test('a dropped WebSocket gets exactly the missed messages on reconnect, once', async () => {
+    const keep = () => {
+      const Real = window.WebSocket;
+      window.openSockets = [];
+      window.WebSocket = function (url) {
+        const ws = new Real(url);
+        window.openSockets.push(ws);
+        return ws;
+      };
+      window.WebSocket.OPEN = 1;
+    };
+    const reader = await signedIn('gus', '/room/drop?transport=websocket', keep);
+    const writer = await signedIn('hal', '/room/drop?transport=poll');
+    await say(writer, 'before the drop');
+    await waitForMessages(reader, 1);
+    // The connection drops; messages are sent while it is down.
+    await reader.evaluate(() => window.openSockets[0].close());
+    await reader.waitForSelector('#status[data-state="offline"]');
+    for (let i = 0; i < 3; i++) await say(writer, `while down ${i}`);
+    await waitForMessages(writer, 4);
+    await reader.waitForSelector('#status[data-state="live"]', { timeout: 15000 });
+    await say(writer, 'after the reconnect');
+    const got = await waitForMessages(reader, 5);
+    await reader.waitForTimeout(300);  // nothing more (no duplicate) arrives
+    assert.deepEqual(await messages(reader), ['hal before the drop', 'hal while down 0', 'hal while down 1',
+                                              'hal while down 2', 'hal after the reconnect']);
+    assert.equal(got.length, 5);
+    const urls = await reader.evaluate(() => window.openSockets.map((s) => s.url));
+    assert.equal(urls.length, 2);
+    assert.match(urls[1], /since=[0-9a-f]+-\d+/);
+  });
+
+  test('presence follows a user in and out', async () => {
+    const host = await signedIn('ivy', '/room/presence');
+    const names = () => host.$$eval('#members li', (els) => els.map((e) => e.textContent));
+    await host.waitForFunction(() => document.querySelectorAll('#members li').length === 1);
+    const guest = await signedIn('jon', '/room/presence');
+    await host.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+    assert.deepEqual(await names(), ['ivy', 'jon']);
+    await guest.close();
+    await host.waitForFunction(() => document.querySelectorAll('#members li').length === 1);
+    assert.deepEqual(await names(), ['ivy']);
+  });
+});
