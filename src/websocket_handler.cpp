@@ -348,6 +348,8 @@ Task<bool> WebSocketHandler::start_connection() {
 }
 
 // One parsed event (not kNeedMore). False when the connection's read loop must end.
+// `ev.payload` views the read buffer: it is copied or used before the first suspension and
+// before the bytes are consumed (run() awaits this task at once).
 Task<bool> WebSocketHandler::handle_event(FrameEvent ev) {
   auto& c = *conn_;
   IOStream& stream = *c.stream;
