@@ -13,6 +13,7 @@
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/websocket.h"
 
 namespace tornado::websocket {
@@ -311,6 +312,7 @@ void release_request(httputil::HTTPServerRequest& req) {
 // fill_buffer), so it keeps only the loop: open() and each event are handled in
 // sub-tasks whose frames exist only while they run.
 Task<> WebSocketHandler::run() {
+  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
   IOStream& stream = *conn_->stream;
   bool reading = co_await start_connection();
   while (reading) {
@@ -358,6 +360,7 @@ Task<bool> WebSocketHandler::handle_event(FrameEvent ev) {
     std::string message = c.parser.take_message();
     stream.consume(ev.consumed);
     if (c.state != detail::WebSocketConnection::State::kOpen) co_return true;  // after our close
+    metrics::detail::websocket_message_in();
     try {
       co_await on_message(std::move(message), binary);
     } catch (...) {
@@ -441,6 +444,7 @@ WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view 
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
+  metrics::detail::websocket_message_out();
   try {
     if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
     // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
@@ -500,9 +504,12 @@ void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_p
   } else if (with_position) {  // this connection's own compression context
     (void)write_message(message.position().to_string() + "\n" + std::string(message.data()),
                         message.binary());
+    return;  // (counted by write_message)
   } else {
     (void)write_message(message.data(), message.binary());
+    return;  // (counted by write_message)
   }
+  metrics::detail::websocket_message_out();
 }
 
 void WebSocketHandler::set_nodelay(bool value) {
