@@ -271,6 +271,7 @@ void IOLoop::add_callback(Callback cb) {
 }
 
 void IOLoop::invoke(Callback& cb) noexcept {
+  detail::t_inline_budget = max_inline_completions_;
   try {
     cb();
   } catch (...) {
@@ -288,6 +289,14 @@ void IOLoop::run_callbacks() {
 }
 
 void IOLoop::drain_remote_callbacks() { core_->drain_into(callbacks_); }
+
+void IOLoop::set_max_inline_completions(unsigned n) noexcept {
+  max_inline_completions_ = n;
+  // Code this thread runs before the loop's next dispatch obeys the new limit too.
+  if (on_loop_thread() || t_current == this) {
+    detail::t_inline_budget = std::min(detail::t_inline_budget, n);
+  }
+}
 
 // ---- timers ---------------------------------------------------------------------------
 
@@ -447,6 +456,7 @@ void IOLoop::run_once() {
     if (!e.registered || e.generation != generation) continue;  // stale: fd was reused
     uint32_t ev = events[i].events;
     if (ev & EPOLLRDHUP) ev |= EPOLLIN;  // peer closed: let the reader see EOF
+    detail::t_inline_budget = max_inline_completions_;
     try {
       // EPOLLRDHUP is passed on (streams use it to know a FIN came with the data).
       e.target->on_events(fd, ev & (READ | WRITE | ERROR | EPOLLRDHUP));

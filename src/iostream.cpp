@@ -151,14 +151,16 @@ void IOStream::schedule_wake() {
   auto self = weak_from_this().lock();
   if (!loop || !self) return;
   m.wake_scheduled = true;
-  loop->add_callback([self = std::move(self)] { self->run_wakeups(); });
+  loop->add_callback([self = std::move(self)] {
+    self->impl_->wake_scheduled = false;
+    self->run_wakeups();
+  });
 }
 
 // Resumes every waiter whose operation finished. Re-checks state after each resume: the
 // resumed coroutine may have closed the stream or started new operations.
 void IOStream::run_wakeups() {
   Impl& m = *impl_;
-  m.wake_scheduled = false;
   if (m.connect_waiter && state_ != State::kConnecting) {
     std::exchange(m.connect_waiter, {}).resume();
   }
@@ -166,7 +168,10 @@ void IOStream::run_wakeups() {
     std::exchange(m.handshake_waiter, {}).resume();
   }
   if (m.read_waiter && m.read_done) std::exchange(m.read_waiter, {}).resume();
-  while (!m.write_waiters.empty()) {
+  // While a wake-up callback is queued (a yield scheduled one, or a close), writers are left
+  // to it: resuming a yielded writer here would let it run again before the loop's other
+  // work. (Only that callback clears wake_scheduled, so there is at most one queued.)
+  while (!m.write_waiters.empty() && !m.wake_scheduled) {
     auto [end, h] = m.write_waiters.front();
     if (end > m.flushed && state_ != State::kClosed) break;
     m.write_waiters.erase(m.write_waiters.begin());

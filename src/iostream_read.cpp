@@ -34,11 +34,17 @@ IOStream::ReadAwaiter::~ReadAwaiter() {
   }
 }
 
-bool IOStream::ReadAwaiter::await_ready() { return s_->advance_read(); }
+// A read satisfied at once completes inline within the loop's budget (see
+// IOLoop::set_max_inline_completions); past it, suspend() yields to the loop.
+bool IOStream::ReadAwaiter::await_ready() {
+  return s_->advance_read() && detail::take_inline_completion();
+}
 
-void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) noexcept {
+void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) {
   h = c;
   s_->impl_->read_waiter = c;
+  // Already done: a yield. run_wakeups, from the loop's callback queue, resumes it.
+  if (s_->impl_->read_done) s_->schedule_wake();
 }
 
 std::size_t IOStream::ReadAwaiter::await_resume() {

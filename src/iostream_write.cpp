@@ -261,18 +261,27 @@ void IOStream::handle_write() noexcept {
   if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
 }
 
+// Done: the bytes were handed over, or the stream closed (await_resume raises).
+bool IOStream::WriteAwaiter::settled() const noexcept {
+  return stream_->impl_->flushed >= end_ || stream_->state_ == State::kClosed;
+}
+
 bool IOStream::WriteAwaiter::await_ready() const noexcept {
   IOStream& s = *stream_;
-  if (s.impl_->flushed >= end_ || s.state_ == State::kClosed) return true;
   // The immediate attempt: usually the kernel takes everything and nothing suspends
   // (nor allocates).
-  if (s.state_ == State::kOpen) s.handle_write();
-  return s.impl_->flushed >= end_ || s.state_ == State::kClosed;
+  if (!settled() && s.state_ == State::kOpen) s.handle_write();
+  // Done at once: inline, unless this coroutine has done so often enough since the loop
+  // last resumed it (a producer whose socket drains as fast as it writes would otherwise
+  // never let the loop run); then suspend() yields.
+  return settled() && detail::take_inline_completion();
 }
 
 void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
   h_ = h;
   stream_->impl_->write_waiters.emplace_back(end_, h);
+  // Already settled: a yield. run_wakeups, from the loop's callback queue, resumes it.
+  if (settled()) stream_->schedule_wake();
 }
 
 // Removes this awaiter's entry from the stream's waiters; false if it is not there (its

@@ -153,6 +153,7 @@ struct WebSocketConnection {
   TimeoutHandle ping_timer;
   Duration ping_interval{};
   Duration ping_timeout{};
+  std::exception_ptr user_error;  // what open() or on_message() raised: closes with 1011
   State state = State::kOpen;
   PingPhase ping_phase = PingPhase::kIdle;
   bool close_sent = false;
@@ -209,20 +210,32 @@ void WebSocketHandler::handshake_failed(int status, const char* message) {
   (void)finish(message);
 }
 
+namespace {
+Task<> nothing_more() { co_return; }
+}  // namespace
+
+// Not a coroutine: the handshake runs synchronously, and the connection's life is run()'s
+// task itself, so an idle connection holds no get() frame.
 Task<> WebSocketHandler::get() {
   const auto& headers = request().headers;
   auto check = detail::check_upgrade_headers(headers);
-  if (check.status != 0) co_return handshake_failed(check.status, check.message);
+  if (check.status != 0) {
+    handshake_failed(check.status, check.message);
+    return nothing_more();
+  }
   auto origin = headers.get_first("Origin");
   if (!origin) origin = headers.get_first("Sec-Websocket-Origin");
   if (origin && !check_origin(*origin)) {
-    co_return handshake_failed(403, "Cross origin websockets not allowed");
+    handshake_failed(403, "Cross origin websockets not allowed");
+    return nothing_more();
   }
   check = detail::check_upgrade_version(headers);
-  if (check.status != 0) co_return handshake_failed(check.status, check.message);
-  if (!accept_handshake()) co_return;
-  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
-  co_await run();
+  if (check.status != 0) {
+    handshake_failed(check.status, check.message);
+    return nothing_more();
+  }
+  if (!accept_handshake()) return nothing_more();
+  return run();
 }
 
 bool WebSocketHandler::accept_handshake() {
@@ -262,6 +275,7 @@ bool WebSocketHandler::accept_handshake() {
              detail::compute_accept_value(*req.headers.get_first("Sec-WebSocket-Key")));
   if (deflate) set_header("Sec-WebSocket-Extensions", detail::deflate_response_header(*deflate));
   (void)finish();  // the 101 is queued (and logged); the connection is ours from here
+  release_response();
 
   conn_ = std::make_unique<detail::WebSocketConnection>(*this, http1->detach(), max_message_size());
   req.connection = nullptr;  // the HTTP/1.1 connection ends on its next iteration
@@ -281,7 +295,10 @@ namespace {
 
 // The request as a handler sees it in open(); afterwards only its first line and peer stay.
 void release_request(httputil::HTTPServerRequest& req) {
-  req.headers = httputil::HTTPHeaders();
+  // Swapped out, not assigned: libstdc++ keeps a string's buffer on a move from a short
+  // one, and the headers' text is one string.
+  httputil::HTTPHeaders released;
+  std::swap(req.headers, released);
   std::string().swap(req.body);
   req.arguments = httputil::Arguments();
   req.query_arguments = httputil::Arguments();
@@ -291,24 +308,15 @@ void release_request(httputil::HTTPServerRequest& req) {
 
 }  // namespace
 
+// The connection's life. This loop's frame is what an idle connection holds suspended (in
+// fill_buffer), so it keeps only the loop: open() and each event are handled in
+// sub-tasks whose frames exist only while they run.
 Task<> WebSocketHandler::run() {
-  auto& c = *conn_;
-  IOStream& stream = *c.stream;
-  std::exception_ptr user_error;
-  try {
-    co_await open();
-  } catch (...) {
-    user_error = std::current_exception();
-  }
-  release_request(request());
-  if (!user_error) {
-    if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
-      c.start_pings(*interval, ping_timeout().value_or(*interval));
-    }
-  }
-
-  while (!user_error) {
-    FrameEvent ev = c.parser.parse(stream.mutable_read_buffer());
+  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
+  IOStream& stream = *conn_->stream;
+  bool reading = co_await start_connection();
+  while (reading) {
+    const FrameEvent ev = conn_->parser.parse(stream.mutable_read_buffer());
     if (ev.kind == FrameEvent::kNeedMore) {
       stream.consume(ev.consumed);
       try {
@@ -320,58 +328,92 @@ Task<> WebSocketHandler::run() {
       }
       continue;
     }
-    if (ev.kind == FrameEvent::kMessage) {
-      const bool binary = c.parser.message_is_binary();
-      std::string message = c.parser.take_message();
-      stream.consume(ev.consumed);
-      if (c.state != detail::WebSocketConnection::State::kOpen) continue;  // after our close
-      metrics::detail::websocket_message_in();
-      try {
-        co_await on_message(std::move(message), binary);
-      } catch (...) {
-        user_error = std::current_exception();
-      }
-      continue;
-    }
-    if (ev.kind == FrameEvent::kPing || ev.kind == FrameEvent::kPong) {
-      const std::string data(ev.payload);
-      stream.consume(ev.consumed);
-      try {
-        if (ev.kind == FrameEvent::kPing) {
-          // RFC 6455 §5.5.2: answer with the same payload (not after our close frame).
-          if (!c.close_sent) (void)c.send_frame(Opcode::kPong, data);
-          on_ping(data);
-        } else {
-          c.awaiting_pong = false;
-          on_pong(data);
-        }
-      } catch (const StreamClosedError&) {
-      } catch (...) {
-        user_error = std::current_exception();
-      }
-      continue;
-    }
-    if (ev.kind == FrameEvent::kClose) {
-      if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
-      close_reason_.assign(ev.payload);
-      stream.consume(ev.consumed);
-      // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
-      // code alone), then the server closes the TCP connection.
-      if (close_code_) {
-        c.send_close(*close_code_, {});
-      } else {
-        c.send_close(std::nullopt, {});
-      }
-      break;
-    }
-    // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
-    gen_log().debug("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
-    c.send_close(ev.code, ev.error);
-    co_await c.linger();
-    break;
+    reading = co_await handle_event(ev);
   }
-  if (user_error) {
-    log_exception(user_error);
+  co_await end_connection();
+}
+
+// open(), then the request's release and the keepalive pings. False if open() failed.
+Task<bool> WebSocketHandler::start_connection() {
+  auto& c = *conn_;
+  try {
+    co_await open();
+  } catch (...) {
+    c.user_error = std::current_exception();
+  }
+  release_request(request());
+  if (c.user_error) co_return false;
+  if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
+    c.start_pings(*interval, ping_timeout().value_or(*interval));
+  }
+  co_return true;
+}
+
+// One parsed event (not kNeedMore). False when the connection's read loop must end.
+// `ev.payload` views the read buffer: it is copied or used before the first suspension and
+// before the bytes are consumed (run() awaits this task at once).
+Task<bool> WebSocketHandler::handle_event(FrameEvent ev) {
+  auto& c = *conn_;
+  IOStream& stream = *c.stream;
+  if (ev.kind == FrameEvent::kMessage) {
+    const bool binary = c.parser.message_is_binary();
+    std::string message = c.parser.take_message();
+    stream.consume(ev.consumed);
+    if (c.state != detail::WebSocketConnection::State::kOpen) co_return true;  // after our close
+    metrics::detail::websocket_message_in();
+    try {
+      co_await on_message(std::move(message), binary);
+    } catch (...) {
+      c.user_error = std::current_exception();
+      co_return false;
+    }
+    co_return true;
+  }
+  if (ev.kind == FrameEvent::kPing || ev.kind == FrameEvent::kPong) {
+    const std::string data(ev.payload);
+    stream.consume(ev.consumed);
+    try {
+      if (ev.kind == FrameEvent::kPing) {
+        // RFC 6455 §5.5.2: answer with the same payload (not after our close frame).
+        if (!c.close_sent) (void)c.send_frame(Opcode::kPong, data);
+        on_ping(data);
+      } else {
+        c.awaiting_pong = false;
+        on_pong(data);
+      }
+    } catch (const StreamClosedError&) {
+    } catch (...) {
+      c.user_error = std::current_exception();
+      co_return false;
+    }
+    co_return true;
+  }
+  if (ev.kind == FrameEvent::kClose) {
+    if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
+    close_reason_.assign(ev.payload);
+    stream.consume(ev.consumed);
+    // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
+    // code alone), then the server closes the TCP connection.
+    if (close_code_) {
+      c.send_close(*close_code_, {});
+    } else {
+      c.send_close(std::nullopt, {});
+    }
+    co_return false;
+  }
+  // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
+  gen_log().debug("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
+  c.send_close(ev.code, ev.error);
+  co_await c.linger();
+  co_return false;
+}
+
+// After the read loop: a handler's failure closes with 1011; then the TCP close and
+// on_close().
+Task<> WebSocketHandler::end_connection() {
+  auto& c = *conn_;
+  if (c.user_error) {
+    log_exception(std::exchange(c.user_error, nullptr));
     c.send_close(detail::close_codes::kInternalError, "Internal error");
   }
   co_await c.close_stream();

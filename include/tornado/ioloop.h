@@ -89,6 +89,21 @@ namespace detail {
 // here so that code using it links without the loop, e.g. httputil in the fuzzers).
 inline thread_local bool t_iteration_clock_valid = false;
 inline thread_local std::chrono::steady_clock::time_point t_iteration_clock;
+
+// Fairness for I/O awaits that complete at once (a write the kernel takes whole, a read the
+// buffer already satisfies): how many more may complete without suspending before the
+// coroutine must give the loop a turn. The loop refills it before each fd handler, callback
+// and timer it runs (IOLoop::set_max_inline_completions); IOStream's awaiters take from it.
+inline constexpr unsigned kDefaultMaxInlineCompletions = 32;
+inline thread_local unsigned t_inline_budget = kDefaultMaxInlineCompletions;
+// True, and one completion taken from the budget, if an I/O await whose result is ready may
+// complete inline; false when the budget is spent: the awaiter then suspends and resumes
+// from the loop's callback queue.
+inline bool take_inline_completion() noexcept {
+  if (t_inline_budget == 0) return false;
+  --t_inline_budget;
+  return true;
+}
 }  // namespace detail
 
 class IOLoop {
@@ -177,6 +192,15 @@ class IOLoop {
     return detail::t_iteration_clock_valid ? detail::t_iteration_clock
                                            : std::chrono::steady_clock::now();
   }
+  // Fairness: a coroutine resumed by this loop (from an fd handler, a callback or a timer)
+  // may complete at most `n` I/O awaits without suspending (IOStream writes the kernel takes
+  // at once, reads the buffer satisfies, and so WebSocket and HTTP writes); the next such
+  // await suspends and resumes from the callback queue, after the I/O and timers of the
+  // loop's other work. 0: every I/O await goes through the loop (asyncio's behaviour).
+  // Default 32. Loop thread only.
+  void set_max_inline_completions(unsigned n) noexcept;
+  unsigned max_inline_completions() const noexcept { return max_inline_completions_; }
+
   // Throws std::invalid_argument for a NaN deadline.
   TimeoutHandle call_at(double when, Callback cb);
   TimeoutHandle call_later(Duration delay, Callback cb);
@@ -279,6 +303,7 @@ class IOLoop {
   std::atomic<std::thread::id> running_thread_;
   bool running_ = false;
   std::atomic<bool> stop_requested_{false};
+  unsigned max_inline_completions_ = detail::kDefaultMaxInlineCompletions;
 
   std::vector<HandlerEntry> handlers_;  // indexed by fd
   std::vector<Callback> callbacks_;     // loop-thread queue

@@ -277,6 +277,7 @@ class IOStream::WriteAwaiter : detail::Cancellable {
 
  private:
   void suspend(std::coroutine_handle<> h);
+  bool settled() const noexcept;
   bool unregister() noexcept;
   static bool cancel(detail::CancelHook* hook);
   std::shared_ptr<IOStream> stream_;
@@ -303,7 +304,7 @@ class IOStream::ReadAwaiter : public detail::StreamOp {
   std::size_t await_resume();
 
  private:
-  void suspend(std::coroutine_handle<> c) noexcept;
+  void suspend(std::coroutine_handle<> c);
   static bool cancel(detail::CancelHook* hook);
   IOStream* s_;
 };

@@ -112,7 +112,8 @@ class CompressionOptions {
 
 namespace detail {
 struct WebSocketConnection;
-}
+struct FrameEvent;
+}  // namespace detail
 
 class WebSocketHandler : public web::RequestHandler {
  public:
@@ -222,6 +223,9 @@ class WebSocketHandler : public web::RequestHandler {
   void handshake_failed(int status, const char* message);
   bool accept_handshake();
   Task<> run();
+  Task<bool> start_connection();
+  Task<bool> handle_event(detail::FrameEvent ev);
+  Task<> end_connection();
   void finish_connection() noexcept;
 
   std::unique_ptr<detail::WebSocketConnection> conn_;

@@ -241,6 +241,16 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   return done;
 }
 
+void RequestHandler::release_response() noexcept {
+  // Swapped out, not assigned: libstdc++ keeps a string's buffer on a move from a short one.
+  httputil::HTTPHeaders released;
+  std::swap(headers_, released);
+  std::string().swap(write_buffer_);
+  std::string().swap(reason_);
+  std::vector<std::unique_ptr<OutputTransform>>().swap(transforms_);
+  std::vector<std::string>().swap(new_cookies_);
+}
+
 void RequestHandler::redirect(std::string_view url, bool permanent, std::optional<int> status) {
   if (headers_written_) throw std::logic_error("Cannot redirect after headers have been written");
   int code = status.value_or(permanent ? 301 : 302);

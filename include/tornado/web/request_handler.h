@@ -307,6 +307,10 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The response went out another way (FallbackHandler answered through the connection):
   // marks it finished without writing anything and runs on_finish().
   void mark_finished();
+  // After finish(), for a handler that lives on with the connection (a WebSocket after its
+  // 101): frees the response's headers, buffers, transforms and cookies, which nothing
+  // reads any more. get_status() stays.
+  void release_response() noexcept;
 
   // static_url's default for include_host (Tornado's include_host attribute).
   bool include_host_ = false;
