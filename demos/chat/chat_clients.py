@@ -227,6 +227,19 @@ async def ws_next_event(ws, kind, client_id=None):
 
 # ---- hostile clients: raw sockets that do what a browser never would ---------------------
 
+def _sanitized():
+    try:
+        with open(BINARY, "rb") as f:
+            return b"AddressSanitizer" in f.read()
+    except OSError:
+        return False
+
+
+# An ASan build keeps freed memory in quarantine (up to 256 MB): RSS says nothing there, so
+# the memory bounds are checked on plain builds only.
+SANITIZED = _sanitized()
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
