@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
   limits.max_poll_leases =
       static_cast<std::size_t>(std::max(1, options::get<int>("max_poll_leases")));
   chat::Rooms rooms(limits);
+  // The lobby (the page at /) exists from the start: visits to --max_rooms empty rooms of
+  // someone's choosing must not leave the first page a 503.
+  (void)rooms.topic(chat::kDefaultRoom);
 
   Config config;
   config.rooms = &rooms;

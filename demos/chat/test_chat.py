@@ -195,12 +195,12 @@ class ChatTest(unittest.TestCase):
                         await asyncio.wait_for(ws.recv(), 10)
                 self.assertEqual(cm.exception.code, 1003)
         asyncio.run(go())
-        # A new room past --max_rooms: 503; the rooms already served still work.
-        small = ChatServer("--max_rooms=2")
+        # A new room past --max_rooms (the lobby and two): 503; the rooms served still work.
+        small = ChatServer("--max_rooms=3")
         try:
             user = User(small, "many")
             self.assertEqual([user.get("/room/r%d" % i)[0] for i in range(3)], [200, 200, 503])
-            self.assertIn("Room limit (2) reached", user.get("/room/r2")[2])
+            self.assertIn("Room limit (3) reached", user.get("/room/r2")[2])
             self.assertEqual(user.get("/room/r0")[0], 200)
         finally:
             small.stop()

@@ -397,6 +397,17 @@ class ChatHostileTest(unittest.TestCase):
         for name, status in (("Ж" * 32, 302), ("Ж" * 33, 400), ("é" * 20, 302)):
             self.assertEqual(anonymous.post("/auth/login", {"name": name}, follow=False)[0], status, name)
 
+    def test_empty_rooms_past_max_rooms_leave_the_lobby_open(self):
+        server = ChatServer("--max_rooms=3")
+        try:
+            user = User(server, "visitor")
+            statuses = [user.get("/room/empty%d" % i)[0] for i in range(4)]
+            self.assertEqual(statuses, [200, 200, 503, 503])  # the lobby is one of the three
+            self.assertEqual(user.get("/")[0], 200)
+            self.assertEqual(user.say("still here")["body"], "still here")
+        finally:
+            server.stop()
+
     def test_room_names_of_64_pass_and_65_are_refused_everywhere(self):
         user = User(self.server, "roomlen")
         r64, r65 = "a" * 64, "b" * 65
