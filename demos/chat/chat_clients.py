@@ -79,6 +79,11 @@ class ChatServer:
 
     def stop(self):
         """Stops the server; AssertionError if a sanitizer reported anything meanwhile."""
+        if any(report in self.log_text() for report in SANITIZER_REPORTS):
+            try:  # a report being written: let the sanitizer finish it (and end the process)
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
         self.proc.terminate()
         self.proc.wait(10)
         self.proc.stdout.close()
