@@ -36,6 +36,17 @@ if(TARGET echo)
     ENVIRONMENT "ECHO_BINARY=$<TARGET_FILE:echo>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endif()
 
+# demos/dashboard in the browser (its own pages; SSE fallback; twenty pages). The screenshots
+# are artifacts/dashboard.png and artifacts/dashboard-sse.png.
+if(TARGET dashboard)
+  add_test(NAME browser_demo_dashboard
+           COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/dashboard.test.js
+           WORKING_DIRECTORY ${BROWSER_TEST_DIR})
+  set_tests_properties(browser_demo_dashboard PROPERTIES
+    TIMEOUT 240 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    ENVIRONMENT "DASHBOARD_BINARY=$<TARGET_FILE:dashboard>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
+endif()
+
 # demos/chat in the browser: three transports, fallback, recovery, presence.
 if(TARGET chat)
   add_test(NAME browser_demo_chat

@@ -209,7 +209,12 @@ Task<> MessageUpdatesHandler::post() {
   presence.cancel();
   wait_.reset();
   if (w->gone) co_return;  // nobody to answer (Tornado's demo returns too)
-  nlohmann::json out = {{"messages", nlohmann::json::array()}, {"members", members_json(topic)}};
+  nlohmann::json out = {{"messages", nlohmann::json::array()}};
+  // The member list only when it may have changed, or for a first poll: sorting a large
+  // room's members for every message's answer cost more than the messages (chatload).
+  if (w->members_changed || w->messages.empty() || cursor.empty()) {
+    out["members"] = members_json(topic);
+  }
   for (const auto& m : w->messages) out["messages"].push_back(with_position(m));
   if (w->reload) out["reload"] = true;
   // Where the next poll resumes: after the last message, else where the topic stood.
