@@ -825,11 +825,21 @@ Task<> HTTP1Connection::wait_write_finished() {
   // If the peer goes away while the application works, tell the application; the
   // connection object stays until the application finishes, since it still holds a
   // pointer to it (its writes then fail with StreamClosedError).
-  stream_->set_close_callback([this] {
-    disconnect_after_ = true;
-    if (close_callback_) {
-      auto cb = std::move(close_callback_);
-      close_callback_ = nullptr;
+  // The stream runs its close callback on a later iteration: by then this exchange may have
+  // ended and the connection be gone (the peer reset it as the response finished), so the
+  // callback reaches the connection only through a pointer this frame clears as it ends.
+  auto self = std::make_shared<HTTP1Connection*>(this);
+  struct Unlink {
+    std::shared_ptr<HTTP1Connection*> self;
+    ~Unlink() { *self = nullptr; }
+  } unlink{self};
+  stream_->set_close_callback([self] {
+    HTTP1Connection* conn = *self;
+    if (!conn) return;
+    conn->disconnect_after_ = true;
+    if (conn->close_callback_) {
+      auto cb = std::move(conn->close_callback_);
+      conn->close_callback_ = nullptr;
       cb();
     }
   });

@@ -97,6 +97,14 @@ class StreamingDelegate final : public httputil::HTTPMessageDelegate {
     }
     co_return;
   }
+  // /answer_and_close: answers on a later iteration and closes the stream in the same
+  // callback, as when the peer resets the connection just as a late answer is written.
+  static void answer_then_close(HTTPConnection* conn) {
+    IOLoop::current().add_callback([conn] {
+      answer(conn, 200, "late");
+      dynamic_cast<HTTP1Connection&>(*conn).stream().close();
+    });
+  }
   Task<> data_received(std::string_view chunk) override {
     trace_->events.push_back("data");
     trace_->ticks_at_data.push_back(loop_ticks);
@@ -107,6 +115,7 @@ class StreamingDelegate final : public httputil::HTTPMessageDelegate {
   void finish() override {
     trace_->events.push_back("finish");
     if (trace_->path.starts_with("/early") || trace_->path == "/hold") return;
+    if (trace_->path == "/answer_and_close") return answer_then_close(conn_);
     std::string lengths;
     for (std::size_t n : trace_->chunk_lengths) {
       lengths += (lengths.empty() ? "" : ",") + std::to_string(n);
@@ -423,6 +432,22 @@ TEST_F(HTTPServerDelegateTest, CloseAllConnectionsClosesIdleAndBusyOnes) {
   // connection's close callback told the application.
   EXPECT_EQ(log_.requests[2]->events,
             (std::vector<std::string>{"headers", "finish", "conn_closed"}));
+}
+
+// The stream's close callback (set while the application answers late) runs on a later
+// iteration than the serve loop's resumption: the connection may be gone by then, and the
+// callback must not reach it (a use after free under ASan before the fix).
+TEST_F(HTTPServerDelegateTest, StreamClosedAsALateAnswerFinishesLeavesNoDanglingCallback) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto s = co_await connect();
+    co_await s->write("GET /answer_and_close HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string response = co_await with_timeout(3s, s->read_until_close());
+    EXPECT_TRUE(response.ends_with("\r\n\r\nlate")) << response;
+    while (server_->connection_count() > 0) co_await sleep(1ms);
+    co_await sleep(5ms);  // the close callback's turn
+  });
+  EXPECT_EQ(log_.connections_closed, 1);
 }
 
 TEST_F(HTTPServerDelegateTest, OnCloseOncePerConnectionAfterKeepAlive) {

@@ -5,6 +5,7 @@
 //
 //   build/demos/chat/chat [--port=8888] [--address=127.0.0.1] [--threads=1]
 //                         [--redis=HOST:PORT] [--cookie_secret=...] [--history=200]
+//                         [--max_poll_leases=10000] [--ping_interval=30] (--help: all)
 //
 // --threads=N runs N loops on the port (SO_REUSEPORT), sharing the rooms through the hub;
 // --redis makes several processes share them (rooms, presence events, history).
@@ -76,7 +77,11 @@ void serve(std::vector<int> fds, const Config* config, bool first) {
   chat::PollLeases leases(limits.poll_timeout + std::chrono::seconds(10), limits.max_poll_leases);
   auto app =
       std::make_shared<web::Application>(all_routes({config->rooms, &leases}), config->settings);
-  HTTPServer server(app);
+  HTTPServerOptions http;
+  // A request body is a form: a message (each byte up to 3 as %XX), a room, a cursor and the
+  // XSRF token. Anything much larger is refused (413) before it is read, not buffered whole.
+  http.max_body_size = 3 * limits.max_body + 16 * 1024;
+  HTTPServer server(app, http);
   server.add_sockets(fds);
   if (first && !config->redis.empty()) {
     pubsub::RedisOptions redis;
@@ -116,6 +121,11 @@ int main(int argc, char** argv) {
   options::define<int>("max_rooms", 1000, "rooms served");
   options::define<int>("max_body", 4096, "bytes of one message");
   options::define<int>("poll_timeout", 25, "seconds a long poll waits before answering empty");
+  options::define<int>("max_poll_leases", 10000,
+                       "long-polling users present at once, per loop (503 past it)");
+  options::define<int>("ping_interval", 30,
+                       "seconds between WebSocket pings (a peer that stops answering is closed, "
+                       "and leaves the room)");
   options::define<bool>("debug", false, "debug mode (tracebacks in error pages)");
   options::parse_command_line(argc, argv);
 
@@ -124,7 +134,12 @@ int main(int argc, char** argv) {
   limits.max_rooms = static_cast<std::size_t>(std::max(1, options::get<int>("max_rooms")));
   limits.max_body = static_cast<std::size_t>(std::max(1, options::get<int>("max_body")));
   limits.poll_timeout = std::chrono::seconds(std::max(1, options::get<int>("poll_timeout")));
+  limits.max_poll_leases =
+      static_cast<std::size_t>(std::max(1, options::get<int>("max_poll_leases")));
   chat::Rooms rooms(limits);
+  // The lobby (the page at /) exists from the start: visits to --max_rooms empty rooms of
+  // someone's choosing must not leave the first page a 503.
+  (void)rooms.topic(chat::kDefaultRoom);
 
   Config config;
   config.rooms = &rooms;
@@ -133,6 +148,7 @@ int main(int argc, char** argv) {
   s.debug = options::get<bool>("debug");
   s.serve_traceback = s.debug;
   s.xsrf_cookies = true;
+  s.websocket_ping_interval = std::chrono::seconds(std::max(1, options::get<int>("ping_interval")));
   s.login_url = "/auth/login";
   if (auto given = options::get<std::optional<std::string>>("cookie_secret")) {
     s.cookie_secret = *given;
@@ -151,7 +167,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<int>> fds;
   fds.push_back(bind_sockets(options::get<int>("port"), address, AF_UNSPEC, 4096, shared));
   const int port = bound_port(fds[0].front());
-  for (int i = 1; i < threads; ++i) fds.push_back(bind_sockets(port, address, AF_UNSPEC, 4096, true));
+  for (int i = 1; i < threads; ++i)
+    fds.push_back(bind_sockets(port, address, AF_UNSPEC, 4096, true));
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",

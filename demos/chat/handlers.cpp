@@ -12,20 +12,27 @@ using pubsub::Recovery;
 namespace {
 
 // `next` when it is a path on this site, else "/" (anything else is an open redirect).
+// Browsers drop tabs and line breaks from a URL and read '\\' as '/', so "/\t/evil" and
+// "/\\evil" lead off the site: no control character or space is let through at all.
 std::string local_next(std::string_view next) {
-  if (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")) {
+  const bool plain =
+      std::ranges::none_of(next, [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+  if (plain && next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")) {
     return std::string(next);
   }
   return "/";
 }
 
-// The name is shown to everyone: 1 to max_name bytes, no control characters.
+// The name is shown to everyone: 1 to max_name characters (as the form's maxlength counts
+// them, not bytes: a name in Cyrillic or with accents is as long as one in ASCII), no
+// control characters. It is valid UTF-8 already (get_argument checks).
 bool valid_user_name(std::string_view name, std::size_t max) {
-  if (name.empty() || name.size() > max) return false;
+  std::size_t characters = 0;
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) return false;
+    if ((c & 0xC0) != 0x80) ++characters;  // not a continuation byte: a new character
   }
-  return true;
+  return characters >= 1 && characters <= max;
 }
 
 pubsub::Member member(const std::string& name) { return {name, {{"name", name}}}; }
@@ -59,19 +66,24 @@ Task<> StatsHandler::get() {
 // ---- poll leases -------------------------------------------------------------------------
 
 PollLeases::PollLeases(Duration linger, std::size_t max_leases)
-    : linger_(linger), max_leases_(max_leases), sweep_([this] { expire(); }, std::chrono::seconds(5)) {}
+    : linger_(linger),
+      max_leases_(max_leases),
+      sweep_([this] { expire(); }, std::chrono::seconds(5)) {}
 
 void PollLeases::renew(const std::string& topic, const std::string& user) {
   auto key = std::make_pair(topic, user);
   auto it = leases_.find(key);
   if (it == leases_.end()) {
     if (leases_.size() >= max_leases_) {
-      throw web::HTTPError(503, "poll lease limit ({}) reached", max_leases_);
+      // The reason is what the client reads (the page shows "HTTP 503 ..." and retries).
+      throw web::HTTPError(503, {},
+                           "Poll lease limit (" + std::to_string(max_leases_) + ") reached");
     }
     pubsub::SubscribeOptions o;
     o.member = member(user);
     Lease lease;
-    lease.sub = Hub::instance().subscribe(topic, [](const pubsub::MessagePtr&) {}, o);
+    lease.sub = Hub::instance().subscribe(
+        topic, [](const pubsub::MessagePtr&) {}, o);
     it = leases_.emplace(std::move(key), std::move(lease)).first;
     poll_leases().add(1);
   }
@@ -106,8 +118,8 @@ Task<> MainHandler::get() {
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : history) messages.push_back(with_position(m));
   // No message yet: where the topic stands, if it has begun (else "": the whole history).
-  pubsub::StreamPosition at = history.empty() ? Hub::instance().stats(topic).position
-                                               : history.back()->position();
+  pubsub::StreamPosition at =
+      history.empty() ? Hub::instance().stats(topic).position : history.back()->position();
   const std::string position = at.epoch != 0 ? at.to_string() : "";
   render("index.html", {{"messages", std::move(messages)},
                         {"room", room},
@@ -125,10 +137,9 @@ Task<> AuthLoginHandler::post() {
   const std::string next = local_next(get_argument("next", "/"));
   if (!valid_user_name(name, rooms().limits().max_name)) {
     set_status(400);
-    render("login.html",
-           {{"next", next},
-            {"error", "A name is 1 to " + std::to_string(rooms().limits().max_name) +
-                          " characters, without control characters."}});
+    render("login.html", {{"next", next},
+                          {"error", "A name is 1 to " + std::to_string(rooms().limits().max_name) +
+                                        " characters, without control characters."}});
     co_return;
   }
   set_signed_cookie("chatuser", name);
@@ -250,7 +261,8 @@ Task<> MessageSocketHandler::open() {
   };
   messages_ = hub.subscribe(topic_, *this, o);
   if (is_open()) {
-    (void)write_message(escape::json_encode({{"event", "members"}, {"members", members_json(topic_)}}));
+    (void)write_message(
+        escape::json_encode({{"event", "members"}, {"members", members_json(topic_)}}));
   }
   co_return;
 }
@@ -271,7 +283,9 @@ Task<> MessageSocketHandler::on_message(std::string message, bool binary) {
 }
 
 std::size_t MessageSocketHandler::max_message_size() const {
-  return 2 * context_.rooms->limits().max_body + 1024;  // JSON escapes may double a body
+  // A body at the limit in any client's JSON: an escape (\u0001, or \u00e9 as Python
+  // writes non-ASCII) takes up to 6 bytes per byte of the body.
+  return 6 * context_.rooms->limits().max_body + 1024;
 }
 
 // ---- Server-Sent Events ------------------------------------------------------------------

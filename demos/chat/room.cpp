@@ -39,7 +39,7 @@ std::string Rooms::topic(std::string_view room) {
   std::lock_guard lock(mu_);
   if (rooms_.contains(room)) return name;
   if (rooms_.size() >= limits_.max_rooms) {
-    throw web::HTTPError(503, "room limit ({}) reached", limits_.max_rooms);
+    throw web::HTTPError(503, {}, "Room limit (" + std::to_string(limits_.max_rooms) + ") reached");
   }
   pubsub::TopicOptions options;
   options.history_size = limits_.history;
@@ -49,8 +49,23 @@ std::string Rooms::topic(std::string_view room) {
   return name;
 }
 
+void tidy_body(std::string& body) {
+  for (char& c : body) {
+    if ((c >= '\x00' && c <= '\x08') || (c >= '\x0e' && c <= '\x1f')) c = ' ';
+  }
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  std::size_t end = body.size();
+  while (end > 0 && space(body[end - 1])) --end;
+  std::size_t begin = 0;
+  while (begin < end && space(body[begin])) ++begin;
+  body = body.substr(begin, end - begin);
+}
+
 nlohmann::json make_message(web::RequestHandler& handler, const Limits& limits,
                             std::string_view from, std::string body) {
+  tidy_body(body);
   if (body.empty()) throw web::HTTPError(400, {}, "Empty message");
   if (body.size() > limits.max_body) {
     throw web::HTTPError(400, {}, "Message over " + std::to_string(limits.max_body) + " bytes");

@@ -17,10 +17,10 @@
 namespace chat {
 
 struct Limits {
-  std::size_t history = 200;         // messages kept per room (Tornado's cache_size)
-  std::size_t max_rooms = 1000;      // rooms this process serves
-  std::size_t max_body = 4096;       // bytes of one message
-  std::size_t max_name = 32;         // bytes of a user name
+  std::size_t history = 200;            // messages kept per room (Tornado's cache_size)
+  std::size_t max_rooms = 1000;         // rooms this process serves
+  std::size_t max_body = 4096;          // bytes of one message
+  std::size_t max_name = 32;            // characters of a user name
   std::size_t max_poll_leases = 10000;  // long-polling users present at once (per loop)
   tornado::Duration poll_timeout = std::chrono::seconds(25);  // a long poll answered empty
 };
@@ -43,8 +43,14 @@ class Rooms {
   std::set<std::string, std::less<>> rooms_;
 };
 
+// A body as a form's get_argument gives it, whatever the transport: control characters
+// other than \t \n \v \f \r made spaces, then stripped (so a blank WebSocket message is as
+// empty as a blank form's).
+void tidy_body(std::string& body);
+
 // A new message from `from`: {"id", "from", "body", "time", "html"} with the html rendered
-// by message.html (escaped, linkified). HTTPError 400 for an empty or oversized body.
+// by message.html (escaped, linkified), its body tidied. HTTPError 400 for an empty or
+// oversized body.
 nlohmann::json make_message(tornado::web::RequestHandler& handler, const Limits& limits,
                             std::string_view from, std::string body);
 

@@ -224,7 +224,7 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var body = input.value;
-    if (body === "") return;
+    if (body.trim() === "") return;  // the server would refuse it (400) as empty
     if (!(current && current.send(body))) postMessage(body);
     input.value = "";
     input.focus();
