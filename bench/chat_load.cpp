@@ -897,15 +897,16 @@ int main(int argc, char** argv) {
   cfg.server_pid = static_cast<int>(num(argc, argv, "server_pid", 0));
   if (!cfg.login && cfg.room_sizes.size() != 1) die("--login=0 (Tornado's demo) has one room");
 
-  // The users: room by room; in every room the transports in --mix proportions, interleaved
-  // (k * 37 % 100 walks 0..99 in a scattered order, so a room of 10 gets 7/2/1).
+  // The users: room by room; the transports in --mix proportions over the whole run, interleaved
+  // (i * 37 % 100 walks 0..99 in a scattered order: every 100 users hold the exact mix, a room
+  // of 10 holds about it).
   std::vector<User> all;
   for (std::size_t r = 0; r < cfg.room_sizes.size(); ++r) {
-    for (int k = 0; k < cfg.room_sizes[r]; ++k) {
+    for (int k = 0; k < cfg.room_sizes[r]; ++k) {  // user u<all.size()>
       User u;
       u.id = static_cast<int>(all.size());
       u.room = static_cast<int>(r);
-      const int slot = (k * 37) % 100;
+      const int slot = (static_cast<int>(all.size()) * 37) % 100;
       u.transport = slot < cfg.mix[0] ? kWebSocket : slot < cfg.mix[0] + cfg.mix[1] ? kSSE : kPoll;
       all.push_back(std::move(u));
     }
