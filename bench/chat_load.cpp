@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -873,6 +874,13 @@ double cpu_seconds(int pid) {
          static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double own_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 double percentile(std::vector<float>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -959,11 +967,22 @@ int main(int argc, char** argv) {
     usleep(20000);
   }
   const double connect_s = std::chrono::duration<double>(Clock::now() - connect_start).count();
+  // Settling: --settle seconds, then (with --server_pid) until the server is idle (under 5 % of
+  // a CPU over half a second: the joins' presence events all written), at most --max_setup.
   usleep(static_cast<useconds_t>(cfg.settle * 1e6));
+  const auto settle_start = Clock::now();
+  while (cfg.server_pid &&
+         std::chrono::duration<double>(Clock::now() - settle_start).count() < cfg.max_setup) {
+    const double c0 = cpu_seconds(cfg.server_pid);
+    usleep(500000);
+    if (cpu_seconds(cfg.server_pid) - c0 < 0.025) break;
+  }
+  const double settle_s = cfg.settle + std::chrono::duration<double>(Clock::now() - settle_start).count();
   const long rss_after = cfg.server_pid ? rss_kib(cfg.server_pid) : 0;
 
   // Posting, then receiving until every user has its room's messages (or --drain).
   const double cpu0 = cfg.server_pid ? cpu_seconds(cfg.server_pid) : 0;
+  const double client_cpu0 = own_cpu_seconds();
   for (auto& w : workers) w->send_start = Clock::now();
   shared.phase.store(kSending);
   usleep(static_cast<useconds_t>(cfg.seconds * 1e6));
@@ -986,6 +1005,8 @@ int main(int argc, char** argv) {
   }
   const double drain_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
   const double cpu1 = cfg.server_pid ? cpu_seconds(cfg.server_pid) : 0;
+  const double client_cpu = own_cpu_seconds() - client_cpu0;
+  const double run_s = cfg.seconds + drain_s;
   stop(0);
 
   // Results: totals, then per transport and per room size.
@@ -1028,19 +1049,20 @@ int main(int argc, char** argv) {
   }
   const double cpu = cpu1 - cpu0;
   std::printf(
-      "users %ld websocket %ld sse %ld poll %ld rooms %zu login_s %.1f connect_s %.1f sent %ld "
+      "users %ld websocket %ld sse %ld poll %ld rooms %zu login_s %.1f connect_s %.1f settle_s %.1f "
+      "sent %ld "
       "post_errors %ld unposted %ld expected %ld received %ld lost %ld users_without %ld dup %ld "
       "wrong_room %ld reloads %ld "
       "dropped %ld reconnects %ld drain_s %.1f p50_ms %.1f p99_ms %.1f max_ms %.1f "
       "rss_before_kib %ld rss_after_kib %ld kib_per_user %.2f server_cpu_s %.2f "
-      "deliveries_per_cpu_s %.0f mib_in %.1f\n",
+      "deliveries_per_cpu_s %.0f client_cpu_s %.2f run_s %.1f mib_in %.1f\n",
       users, per_transport_users[0], per_transport_users[1], per_transport_users[2],
-      cfg.room_sizes.size(), login_s, connect_s, total.sent, total.post_errors, unposted,
+      cfg.room_sizes.size(), login_s, connect_s, settle_s, total.sent, total.post_errors, unposted,
       expected, total.received, lost, users_without, total.dup, total.wrong_room, total.reloads, total.dropped,
       total.reconnects, drain_s, percentile(every, 0.5), percentile(every, 0.99),
       percentile(every, 1.0), rss_before, rss_after,
       static_cast<double>(rss_after - rss_before) / static_cast<double>(users), cpu,
-      cpu > 0 ? static_cast<double>(total.received) / cpu : 0.0,
+      cpu > 0 ? static_cast<double>(total.received) / cpu : 0.0, client_cpu, run_s,
       static_cast<double>(total.bytes_in) / (1 << 20));
   for (int t = 0; t < 3; ++t) {
     if (!per_transport_users[t]) continue;
