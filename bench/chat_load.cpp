@@ -373,7 +373,7 @@ struct Stats {
   std::vector<float> latency_ms[3];  // per receiving transport
   std::map<int, std::vector<float>> latency_by_size;
   long received = 0, dup = 0, wrong_room = 0, reloads = 0, dropped = 0, reconnects = 0;
-  long post_errors = 0, sent = 0, bytes_in = 0;
+  long post_errors = 0, sent = 0, bytes_in = 0, connect_errors = 0;
 };
 
 struct User {
@@ -543,7 +543,14 @@ class Worker {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(u.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) die(std::string("connect: ") + std::strerror(err));
+        if (err != 0) {
+          // A poller reconnecting is retried (a few times); a first connection must succeed.
+          if (!u.ready || ++stats_.connect_errors > 100) {
+            die(std::string("connect: ") + std::strerror(err));
+          }
+          on_user_closed(i);
+          return;
+        }
         u.connected = true;
         if (u.transport == kPoll) mark_ready(u);  // its first poll is on its way
       }
