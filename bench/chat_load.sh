@@ -6,8 +6,8 @@
 # (C++, epoll, raw sockets) is the client of both.
 #
 #   bench/chat_load.sh [--users=10000] [--mix=70,20,10] [--rate=100] [--spread=rooms]
-#                      [--seconds=20] [--rooms=SPEC] [--compare_users=USERS]
-#                      [--compare_rate=10] [--threads=1] [--sources=4] [--only=mixed,compare]
+#                      [--seconds=20] [--rooms=SPEC] [--compare_users=1000]
+#                      [--compare_rate=2] [--threads=1] [--sources=4] [--only=mixed,compare]
 #
 #   mixed    demos/chat, --users users: one room of users/2, 8 rooms of users/20 and rooms of 10
 #            for the rest (10,000: 5,000 + 8 x 500 + 100 x 10; --rooms=SIZExCOUNT,... to
@@ -27,7 +27,7 @@
 # servers run in their own process groups, ended on exit (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users=10000 mix=70,20,10 rate=100 spread=rooms seconds=20 rooms="" compare_users="" compare_rate=10
+users=10000 mix=70,20,10 rate=100 spread=rooms seconds=20 rooms="" compare_users=1000 compare_rate=2
 threads=1 sources=4 only=mixed,compare
 for a in "$@"; do
   case "$a" in
@@ -45,7 +45,7 @@ for a in "$@"; do
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
-compare_users=${compare_users:-$users}
+
 if [ -z "$rooms" ]; then
   big=$((users / 2)) mid=$((users / 20))
   small=$(((users - big - 8 * mid) / 10))
@@ -61,8 +61,9 @@ work=$(mktemp -d)
 bench_cleanup+=("rm -rf $work")
 # Every user is one connection (plus a few posting ones); the machine allows 20,000 per process.
 ulimit -n 20000
-# The client's own bounds: setup 300 s, posting --seconds, draining 30 s; `timeout` on top.
-max_s=$((300 + seconds + 30 + 60))
+# The client's own bounds: connecting 300 s, settling 300 s, posting --seconds, draining 30 s;
+# `timeout` on top.
+max_s=$((2 * 300 + seconds + 30 + 60))
 
 # run_load NAME SERVER_CMD... -- CLIENT_ARGS...: starts the server, runs the client against
 # it, stops the server; the client's output in $work/NAME.out.
