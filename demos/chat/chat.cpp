@@ -56,7 +56,8 @@ std::vector<web::URLSpec> routes(chat::Context context) {
           {"/a/message/new", web::handler<MessageNewHandler>(context)},
           {"/a/message/updates", web::handler<MessageUpdatesHandler>(context)},
           {"/a/message/socket", web::handler<MessageSocketHandler>(context)},
-          {"/a/message/events", web::handler<MessageEventsHandler>(context)}};
+          {"/a/message/events", web::handler<MessageEventsHandler>(context)},
+          {"/a/stats", web::handler<StatsHandler>()}};
 }
 
 // One loop serving `fds` (its own listening sockets when the port is shared).

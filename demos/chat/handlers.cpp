@@ -30,7 +30,24 @@ bool valid_user_name(std::string_view name, std::size_t max) {
 
 pubsub::Member member(const std::string& name) { return {name, {{"name", name}}}; }
 
+// Counts a waiting long poll for as long as it lives (however its coroutine ends).
+struct WaitingPoll {
+  WaitingPoll() { Counters::waiting_polls.fetch_add(1, std::memory_order_relaxed); }
+  ~WaitingPoll() { Counters::waiting_polls.fetch_sub(1, std::memory_order_relaxed); }
+  WaitingPoll(const WaitingPoll&) = delete;
+  WaitingPoll& operator=(const WaitingPoll&) = delete;
+};
+
 }  // namespace
+
+std::atomic<long> Counters::waiting_polls{0};
+std::atomic<long> Counters::poll_leases{0};
+
+Task<> StatsHandler::get() {
+  write(nlohmann::json{{"waiting_polls", Counters::waiting_polls.load()},
+                       {"poll_leases", Counters::poll_leases.load()}});
+  co_return;
+}
 
 // ---- poll leases -------------------------------------------------------------------------
 
@@ -49,6 +66,7 @@ void PollLeases::renew(const std::string& topic, const std::string& user) {
     Lease lease;
     lease.sub = Hub::instance().subscribe(topic, [](const pubsub::MessagePtr&) {}, o);
     it = leases_.emplace(std::move(key), std::move(lease)).first;
+    Counters::poll_leases.fetch_add(1, std::memory_order_relaxed);
   }
   it->second.until = std::chrono::steady_clock::now() +
                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(linger_);
@@ -60,7 +78,13 @@ void PollLeases::renew(const std::string& topic, const std::string& user) {
 
 void PollLeases::expire() {
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(leases_, [now](const auto& entry) { return entry.second.until < now; });
+  const auto ended =
+      std::erase_if(leases_, [now](const auto& entry) { return entry.second.until < now; });
+  Counters::poll_leases.fetch_sub(static_cast<long>(ended), std::memory_order_relaxed);
+}
+
+PollLeases::~PollLeases() {
+  Counters::poll_leases.fetch_sub(static_cast<long>(leases_.size()), std::memory_order_relaxed);
 }
 
 // ---- pages -------------------------------------------------------------------------------
@@ -164,6 +188,7 @@ Task<> MessageUpdatesHandler::post() {
     if (!w->recovering) w->ready.set();
   });
   try {
+    WaitingPoll counted;
     co_await w->ready.wait(rooms().limits().poll_timeout);
   } catch (const TimeoutError&) {
     // Answered empty: proxies and browsers give up on requests that hang much longer.

@@ -3,6 +3,7 @@
 // Server-Sent Events) on the same rooms.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -25,6 +26,9 @@ namespace chat {
 class PollLeases {
  public:
   PollLeases(tornado::Duration linger, std::size_t max_leases);
+  ~PollLeases();
+  PollLeases(const PollLeases&) = delete;
+  PollLeases& operator=(const PollLeases&) = delete;
   void renew(const std::string& topic, const std::string& user);
 
  private:
@@ -38,6 +42,19 @@ class PollLeases {
   bool sweeping_ = false;
   std::map<std::pair<std::string, std::string>, Lease> leases_;
   tornado::PeriodicCallback sweep_;
+};
+
+// Process-wide counts for /a/stats (and the dashboard): long polls waiting now, presence
+// leases of long-polling users.
+struct Counters {
+  static std::atomic<long> waiting_polls;
+  static std::atomic<long> poll_leases;
+};
+
+// GET /a/stats: the counters as JSON, e.g. for a test that a closed page left no waiter.
+class StatsHandler : public tornado::web::RequestHandler {
+ public:
+  tornado::Task<> get() override;
 };
 
 // What every handler is given: the rooms (process-wide) and its loop's poll leases.

@@ -380,20 +380,34 @@ class ChatTest(unittest.TestCase):
             small.stop()
 
     def test_a_long_poll_ends_cleanly_when_its_browser_goes_away(self):
-        user = User(self.server, "leaver")
-        body = urllib.parse.urlencode({"_xsrf": user.xsrf, "room": "leave"})
+        server = ChatServer("--poll_timeout=60")  # only the browser's going away ends the polls
+        self.addCleanup(server.stop)
+        user = User(server, "leaver")
+
+        def waiting():
+            return json.loads(user.get("/a/stats")[2])["waiting_polls"]
+        body = urllib.parse.urlencode({"_xsrf": user.xsrf, "room": "leave", "cursor": ""})
+        conns = []
         for _ in range(20):
-            conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             conn.request("POST", "/a/message/updates", body=body,
                          headers={"Cookie": user.cookie_header(),
                                   "Content-Type": "application/x-www-form-urlencoded"})
+            conns.append(conn)
+        deadline = time.monotonic() + 5
+        while waiting() < 20 and time.monotonic() < deadline:
             time.sleep(0.02)
+        self.assertEqual(waiting(), 20)
+        for conn in conns:
             conn.close()  # gone before any message came
-        time.sleep(0.2)
+        deadline = time.monotonic() + 5
+        while waiting() > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(waiting(), 0)  # no waiter left behind, long before the poll timeout
         m = user.say("after the leavers", room="leave")
         self.assertEqual(m["body"], "after the leavers")
-        self.assertNotIn("Uncaught exception", self.server.log_text())
-        self.assertNotIn("Traceback", self.server.log_text())
+        self.assertNotIn("Uncaught exception", server.log_text())
+        self.assertNotIn("Traceback", server.log_text())
 
     def test_a_poll_with_nothing_new_answers_empty_after_the_timeout_with_a_cursor(self):
         user = User(self.server, "waiter")
