@@ -41,8 +41,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -181,7 +181,8 @@ bool take_head(std::string& in, Head& h) {
   std::size_t pos = h.text.find("\r\n");
   while (pos != std::string::npos) {
     const std::size_t next = h.text.find("\r\n", pos + 2);
-    std::string line = h.text.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    std::string line =
+        h.text.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
     const std::size_t colon = line.find(':');
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon);
@@ -189,12 +190,14 @@ bool take_head(std::string& in, Head& h) {
       std::string value = line.substr(colon + 1);
       value.erase(0, value.find_first_not_of(' '));
       if (name == "content-length") h.content_length = std::atol(value.c_str());
-      if (name == "transfer-encoding" && value.find("chunked") != std::string::npos) h.chunked = true;
+      if (name == "transfer-encoding" && value.find("chunked") != std::string::npos)
+        h.chunked = true;
       if (name == "set-cookie") {
         const std::size_t eq = value.find('=');
         const std::size_t semi = value.find(';');
         if (eq != std::string::npos && eq < semi) {
-          h.cookies[value.substr(0, eq)] = value.substr(eq + 1, semi == std::string::npos ? std::string::npos : semi - eq - 1);
+          h.cookies[value.substr(0, eq)] =
+              value.substr(eq + 1, semi == std::string::npos ? std::string::npos : semi - eq - 1);
         }
       }
     }
@@ -334,7 +337,8 @@ bool take_frames(std::string& buf, F&& on_message) {
     uint64_t n = b1 & 0x7f;
     if (n == 126) {
       if (buf.size() - pos < 4) break;
-      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) | static_cast<unsigned char>(buf[pos + 3]);
+      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) |
+          static_cast<unsigned char>(buf[pos + 3]);
       header = 4;
     } else if (n == 127) {
       if (buf.size() - pos < 10) break;
@@ -404,7 +408,8 @@ class Worker {
   Worker(const Config& cfg, Shared& shared, int index, std::vector<User> users)
       : cfg_(cfg), shared_(shared), index_(index), users_(std::move(users)), rng_(index + 1) {
     ep_ = epoll_create1(0);
-    for (const auto& u : users_) room_users_[u.room].push_back(static_cast<int>(&u - users_.data()));
+    for (const auto& u : users_)
+      room_users_[u.room].push_back(static_cast<int>(&u - users_.data()));
     for (const auto& [room, list] : room_users_) rooms_.push_back(room);
   }
   ~Worker() { close(ep_); }
@@ -439,7 +444,8 @@ class Worker {
       for (int e = 0; e < n; ++e) {
         const uint64_t key = events[e].data.u64;
         if (key & kPosterBit) {
-          on_poster_event(static_cast<int>(key & ~kPosterBit), events[e].events, chunk, sizeof chunk);
+          on_poster_event(static_cast<int>(key & ~kPosterBit), events[e].events, chunk,
+                          sizeof chunk);
         } else {
           on_user_event(static_cast<int>(key), events[e].events, chunk, sizeof chunk);
         }
@@ -566,9 +572,15 @@ class Worker {
     stats_.bytes_in += r;
     u.in.append(chunk, static_cast<std::size_t>(r));
     switch (u.transport) {
-      case kWebSocket: on_ws_data(u); break;
-      case kSSE: on_sse_data(u); break;
-      case kPoll: on_poll_data(i); break;
+      case kWebSocket:
+        on_ws_data(u);
+        break;
+      case kSSE:
+        on_sse_data(u);
+        break;
+      case kPoll:
+        on_poll_data(i);
+        break;
     }
   }
 
@@ -589,8 +601,9 @@ class Worker {
       epoll_ctl(ep_, EPOLL_CTL_ADD, u.fd, &ev);
       return;
     }
-    if (!u.ready) die(std::string(kTransportName[u.transport]) + " user u" + std::to_string(u.id) +
-                      " closed during setup" + (u.head_done ? ": " + u.head.text : ""));
+    if (!u.ready)
+      die(std::string(kTransportName[u.transport]) + " user u" + std::to_string(u.id) +
+          " closed during setup" + (u.head_done ? ": " + u.head.text : ""));
     ++stats_.dropped;  // counted; its later messages show as lost
   }
 
@@ -713,8 +726,8 @@ class Worker {
     // Stamped now, when the schedule says it is sent: a post that waits for a free connection
     // (the server answering posts slowly) waits inside the latency measured.
     const int64_t stamp = now_ns();
-    const std::string body = "m_" + std::to_string(u.room) + "_" + std::to_string(seq) + "_" +
-                             std::to_string(stamp);
+    const std::string body =
+        "m_" + std::to_string(u.room) + "_" + std::to_string(seq) + "_" + std::to_string(stamp);
     if (u.transport == kWebSocket && u.fd >= 0) {
       u.out += client_frame("{\"body\":\"" + body + "\"}");
       flush(u.fd, u.out, static_cast<uint64_t>(user));
@@ -748,8 +761,8 @@ class Worker {
       queue_.pop_front();
       const User& u = users_[q.user];
       const std::string form = "_xsrf=" + url_encode(cfg_.xsrf_cookie) + "&room=r" +
-                               std::to_string(u.room) + "&body=m_" + std::to_string(u.room) +
-                               "_" + std::to_string(q.seq) + "_" + std::to_string(q.stamp);
+                               std::to_string(u.room) + "&body=m_" + std::to_string(u.room) + "_" +
+                               std::to_string(q.seq) + "_" + std::to_string(q.stamp);
       ps.out += "POST /a/message/new HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + u.cookie +
                 "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
                 std::to_string(form.size()) + "\r\n\r\n" + form;
@@ -798,7 +811,8 @@ class Worker {
     } else {
       ++stats_.post_errors;
       shared_.room_failed[ps.busy_room].fetch_add(1);
-      if (stats_.post_errors <= 3) std::fprintf(stderr, "chat_load: post refused: %s\n", ps.head.text.c_str());
+      if (stats_.post_errors <= 3)
+        std::fprintf(stderr, "chat_load: post refused: %s\n", ps.head.text.c_str());
     }
     ps.busy = false;
     pump_posters();
@@ -838,10 +852,10 @@ void sign_in(const Config& cfg, std::vector<User>& users, std::size_t begin, std
   for (std::size_t i = begin; i < end; ++i) {
     const std::string form = "_xsrf=" + url_encode(cfg.xsrf_cookie) + "&name=u" +
                              std::to_string(users[i].id) + "&next=%2F";
-    const std::string req = "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: _xsrf=" +
-                            cfg.xsrf_cookie +
-                            "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-                            std::to_string(form.size()) + "\r\n\r\n" + form;
+    const std::string req =
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: _xsrf=" + cfg.xsrf_cookie +
+        "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+        std::to_string(form.size()) + "\r\n\r\n" + form;
     Head h;
     std::string body;
     roundtrip(fd, req, h, body);
@@ -984,7 +998,8 @@ int main(int argc, char** argv) {
     usleep(500000);
     if (cpu_seconds(cfg.server_pid) - c0 < 0.025) break;
   }
-  const double settle_s = cfg.settle + std::chrono::duration<double>(Clock::now() - settle_start).count();
+  const double settle_s =
+      cfg.settle + std::chrono::duration<double>(Clock::now() - settle_start).count();
   const long rss_after = cfg.server_pid ? rss_kib(cfg.server_pid) : 0;
 
   // Posting, then receiving until every user has its room's messages (or --drain).
@@ -1004,7 +1019,8 @@ int main(int argc, char** argv) {
     for (std::size_t r = 0; r < cfg.room_sizes.size(); ++r) {
       const long posted = shared.room_posted[r].load();
       expected += posted * cfg.room_sizes[r];
-      unposted += static_cast<long>(shared.room_sent[r].load()) - posted - shared.room_failed[r].load();
+      unposted +=
+          static_cast<long>(shared.room_sent[r].load()) - posted - shared.room_failed[r].load();
     }
     if (unposted == 0 && shared.received_unique.load() >= expected) break;
     if (std::chrono::duration<double>(Clock::now() - drain_start).count() > cfg.drain) break;
@@ -1024,7 +1040,8 @@ int main(int argc, char** argv) {
   for (auto& w : workers) {
     Stats& s = w->stats();
     for (int t = 0; t < 3; ++t) {
-      total.latency_ms[t].insert(total.latency_ms[t].end(), s.latency_ms[t].begin(), s.latency_ms[t].end());
+      total.latency_ms[t].insert(total.latency_ms[t].end(), s.latency_ms[t].begin(),
+                                 s.latency_ms[t].end());
     }
     for (auto& [size, v] : s.latency_by_size) {
       auto& dst = total.latency_by_size[size];
@@ -1056,7 +1073,8 @@ int main(int argc, char** argv) {
   }
   const double cpu = cpu1 - cpu0;
   std::printf(
-      "users %ld websocket %ld sse %ld poll %ld rooms %zu login_s %.1f connect_s %.1f settle_s %.1f "
+      "users %ld websocket %ld sse %ld poll %ld rooms %zu login_s %.1f connect_s %.1f settle_s "
+      "%.1f "
       "sent %ld "
       "post_errors %ld unposted %ld expected %ld received %ld lost %ld users_without %ld dup %ld "
       "wrong_room %ld reloads %ld "
@@ -1065,8 +1083,8 @@ int main(int argc, char** argv) {
       "deliveries_per_cpu_s %.0f client_cpu_s %.2f run_s %.1f mib_in %.1f\n",
       users, per_transport_users[0], per_transport_users[1], per_transport_users[2],
       cfg.room_sizes.size(), login_s, connect_s, settle_s, total.sent, total.post_errors, unposted,
-      expected, total.received, lost, users_without, total.dup, total.wrong_room, total.reloads, total.dropped,
-      total.reconnects, drain_s, percentile(every, 0.5), percentile(every, 0.99),
+      expected, total.received, lost, users_without, total.dup, total.wrong_room, total.reloads,
+      total.dropped, total.reconnects, drain_s, percentile(every, 0.5), percentile(every, 0.99),
       percentile(every, 1.0), rss_before, rss_after,
       static_cast<double>(rss_after - rss_before) / static_cast<double>(users), cpu,
       cpu > 0 ? static_cast<double>(total.received) / cpu : 0.0, client_cpu, run_s,
