@@ -76,8 +76,13 @@ run_load() {
   port=$(free_port)
   start_server "${server[@]/@PORT@/$port}" >"$work/$name.log" 2>&1
   wait_port "$port"
-  if ! timeout -k 5 "$max_s" "$load" --port="$port" --server_pid="$server_pid" --threads="$threads" \
-      --sources="$sources" --seconds="$seconds" --drain=30 "$@" >"$work/$name.out"; then
+  # The client in its own group too, waited for in the background: a signal to this script
+  # runs the EXIT trap at once, which ends both groups.
+  setsid timeout -k 5 "$max_s" "$load" --port="$port" --server_pid="$server_pid" --threads="$threads" \
+    --sources="$sources" --seconds="$seconds" --drain=30 "$@" >"$work/$name.out" &
+  local client=$!
+  echo "$client" >>"$bench_started"
+  if ! wait "$client"; then
     echo "$name: the client failed; server log:" >&2
     tail -20 "$work/$name.log" >&2
   fi
