@@ -217,6 +217,7 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
   const uint64_t count = skipped.exchange(0, std::memory_order_relaxed);
   if (count == 0) return;
   uint64_t dropped = 0;
+  std::size_t disconnected = 0;
   each_subscriber([&](SubscriptionState& s) {
     if (s.recovery == Recovery::kPending) {
       s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
@@ -226,9 +227,14 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
     } else if (auto sink = s.sink;
                sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
       topic->count_disconnected();
+      ++disconnected;
     }
   });
   topic->count_dropped(dropped);
+  if (disconnected > 0) {  // one line for the loop, however many subscribers it had
+    gen_log().info("pubsub: disconnected {} subscriber(s) of {} whose loop fell {} messages behind",
+                   disconnected, topic->name, count);
+  }
 }
 
 void LocalTopic::remove(SubscriptionState* s) noexcept {

@@ -117,8 +117,7 @@ Sink::Outcome Sink::offer(const MessagePtr& message, bool with_position,
 Sink::Outcome Sink::missed(uint64_t count, const TopicOptions& options, uint64_t& dropped) {
   if (!attached_ || !writable()) return Outcome::kClosed;
   if (options.slow_consumer == SlowConsumerPolicy::kDisconnect) {
-    gen_log().info("pubsub: disconnecting a subscriber whose loop fell {} messages behind",
-                   count);
+    // Logged once per loop and topic by the caller (report_skipped), not per subscriber.
     disconnect(options.disconnect_code, options.disconnect_reason);
     detach();
     return Outcome::kDisconnected;

@@ -42,6 +42,6 @@ if(TARGET chat)
            COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/chat.test.js
            WORKING_DIRECTORY ${BROWSER_TEST_DIR})
   set_tests_properties(browser_demo_chat PROPERTIES
-    TIMEOUT 120 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    TIMEOUT 300 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endif()

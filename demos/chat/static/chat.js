@@ -26,6 +26,7 @@
   var current = null;   // {send(body) -> bool, close()}
   var failures = 0;     // attempts in a row that never connected
   var delay = 500;
+  var retry = null;     // the reconnect timer
 
   function xsrf() {
     var field = form.querySelector("input[name=_xsrf]");
@@ -99,12 +100,16 @@
   // The connection ended; `opened` says whether it ever worked.
   function lost(opened) {
     current = null;
+    if (!navigator.onLine) {  // no network: the "online" event reconnects
+      setStatus("offline", "offline");
+      return;
+    }
     if (!opened && ++failures >= 2 && index + 1 < order.length) {
       index += 1;  // this transport does not get through: the next one
       failures = 0;
     }
     setStatus("offline", "offline, reconnecting (" + labels[order[index]] + ")…");
-    setTimeout(connect, delay);
+    retry = setTimeout(connect, delay);
     delay = Math.min(delay * 2, 10000);
   }
 
@@ -207,6 +212,8 @@
   }
 
   function connect() {
+    clearTimeout(retry);
+    retry = null;
     var name = order[index];
     setStatus("connecting", "connecting (" + labels[name] + ")…");
     if (name === "websocket") current = openWebSocket();
@@ -227,6 +234,21 @@
     location.href = "/room/" + encodeURIComponent(document.getElementById("roomname").value);
   });
   window.addEventListener("pagehide", function () { if (current) current.close(); });
+  // The network went away (a laptop's Wi-Fi, the browser's offline mode): the connection is
+  // dead even if no close was seen; when it is back, resume at once from the last position.
+  window.addEventListener("offline", function () {
+    var dead = current;
+    current = null;
+    if (dead) dead.close();
+    clearTimeout(retry);
+    setStatus("offline", "offline");
+  });
+  window.addEventListener("online", function () {
+    if (!current) {
+      delay = 500;
+      connect();
+    }
+  });
   input.focus();
   inbox.scrollTop = inbox.scrollHeight;
   connect();

@@ -2,12 +2,15 @@
 // Server-Sent Events, long polling) type messages and see one another's in one order; the
 // page falls back from WebSocket to SSE to long polling when the browser lacks one or it
 // fails; a WebSocket dropped mid-conversation gets exactly the messages it missed on
-// reconnect; presence follows users in and out. Screenshots: chat.png, chat-fallback.png.
+// reconnect, and one cut by the browser's offline mode gets them too; a message with
+// <script> and <img onerror> shows as text; presence follows users in and out; a page closed
+// while its long poll waits leaves no waiter. Screenshots: chat*.png.
 'use strict';
 const assert = require('node:assert/strict');
 const { browserSuite, screenshot, test } = require('../lib/harness');
 
 browserSuite('demo_chat', {
+  timeoutMs: 240000,  // eight cases with several pages each; slower under ASan
   server: [process.env.CHAT_BINARY, ['--port=0', '--address=127.0.0.1', '--cookie_secret=browser-test',
                                      '--poll_timeout=5'],
            { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM', exitOk: (r) => r.signal === 'SIGTERM' }],
@@ -82,6 +85,67 @@ browserSuite('demo_chat', {
       assert.deepEqual(await waitForMessages(page, 2), ['eli from long polling', 'dee from sse']);
     }
     await screenshot(blocked, 'chat-fallback');
+  });
+
+  test('a line typed in one page shows in the other within a second; markup shows as text', async () => {
+    const a = await signedIn('kim', '/room/fast');
+    const b = await signedIn('lea', '/room/fast');
+    const hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
+    // Timed inside the browser (one clock for both pages): from the form's submit in one
+    // page to the message's node in the other, without the test driver's own latency.
+    await b.evaluate(() => {
+      const inbox = document.getElementById('inbox');
+      new MutationObserver(() => {
+        if (!window.arrivedAt && inbox.querySelector('.message')) window.arrivedAt = Date.now();
+      }).observe(inbox, { childList: true });
+    });
+    await a.evaluate(() => {
+      document.getElementById('messageform').addEventListener('submit', () => {
+        window.sentAt = Date.now();
+      }, { capture: true });
+    });
+    await say(a, hostile);
+    await waitForMessages(b, 1);
+    const elapsed = (await b.evaluate(() => window.arrivedAt)) - (await a.evaluate(() => window.sentAt));
+    assert.ok(elapsed >= 0 && elapsed < 1000, `took ${elapsed} ms`);
+    assert.deepEqual(await messages(b), [`kim ${hostile}`]);
+    for (const page of [a, b]) {
+      assert.equal(await page.$$eval('#inbox img, #inbox script', (els) => els.length), 0);
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+    }
+    await screenshot(b, 'chat-escaped');
+  });
+
+  test('a page cut off by offline mode for two seconds gets every missed message once', async () => {
+    const reader = await signedIn('max', '/room/offline?transport=websocket');
+    const writer = await signedIn('ned', '/room/offline?transport=poll');
+    await say(writer, 'before');
+    await waitForMessages(reader, 1);
+    await reader.context().setOffline(true);
+    await reader.waitForSelector('#status[data-state="offline"]');
+    for (let i = 0; i < 3; i++) await say(writer, `offline ${i}`);
+    await waitForMessages(writer, 4);
+    await reader.waitForTimeout(2000);
+    await reader.context().setOffline(false);
+    await reader.waitForSelector('#status[data-state="live"]', { timeout: 20000 });
+    await say(writer, 'back');
+    await waitForMessages(reader, 5);
+    await reader.waitForTimeout(300);
+    assert.deepEqual(await messages(reader), ['ned before', 'ned offline 0', 'ned offline 1',
+                                              'ned offline 2', 'ned back']);
+    await screenshot(reader, 'chat-recovered');
+  });
+
+  test('a page closed while its long poll waits leaves no waiter behind', async () => {
+    const stats = async () => (await (await fetch(`${env.server.origin}/a/stats`)).json()).waiting_polls;
+    const before = await stats();
+    const page = await signedIn('oli', '/room/closing?transport=poll');
+    const deadline = Date.now() + 10000;
+    while (await stats() <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await stats(), before + 1);
+    await page.close();
+    while (await stats() > before && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await stats(), before);
   });
 
   test('a dropped WebSocket gets exactly the missed messages on reconnect, once', async () => {
