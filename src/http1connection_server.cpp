@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 
 namespace tornado {
 
@@ -29,6 +30,7 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
                                             httputil::HTTPServerConnectionDelegate& delegate,
                                             HTTP1ConnectionList* list) {
   if (list) list->add(conn);  // the connection's destructor leaves the list
+  metrics::OpenConnection counted(metrics::Transport::kHttp);
   try {
     do {
       // Idle: wait for the next request's first bytes here, in this frame, before making

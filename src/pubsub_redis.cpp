@@ -60,30 +60,53 @@ return offset
 
 // Reads a topic's history: its epoch ("" if it has none) and last offset, and its stream's
 // entries from id ARGV[1] on (at most ARGV[2]), or the newest ARGV[2] when ARGV[1] is "";
-// with a ttl (ARGV[3], ms) only the entries younger than it. Each entry: {id, {"m", encoded,
-// "t", ms}}. KEYS: epoch, offset, stream.
+// with a ttl (ARGV[3], ms) only the entries younger than it; and at most ARGV[4] bytes of
+// messages (at least one entry), so that no reply passes the connection's reply bound: the
+// 4th element is 1 when entries were left for another page (from ARGV[1] on: the next ones;
+// for the newest: the older ones are simply not read). Each entry: {id, {"m", encoded, "t",
+// ms}}. KEYS: epoch, offset, stream.
 constexpr const char* kReadScript = R"LUA(
 local epoch = redis.call('GET', KEYS[1]) or ''
 local offset = redis.call('GET', KEYS[2]) or '0'
-local entries
-if ARGV[1] == '' then
-  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[2])
-  entries = {}
-  for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
-else
-  entries = redis.call('XRANGE', KEYS[3], ARGV[1], '+', 'COUNT', ARGV[2])
-end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
+local newest_first = ARGV[1] == ''
+local count = tonumber(ARGV[2])
+local oldest = nil
+if tonumber(ARGV[3]) > 0 then
   local t = redis.call('TIME')
-  local oldest = t[1] * 1000 + math.floor(t[2] / 1000) - ttl
-  local kept = {}
-  for _, e in ipairs(entries) do
-    if tonumber(e[2][4]) >= oldest then kept[#kept + 1] = e end
-  end
-  entries = kept
+  oldest = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[3])
 end
-return {epoch, offset, entries}
+local budget = tonumber(ARGV[4])
+local kept, bytes, more = {}, 0, 0
+-- In batches of 16 entries: a stream of large messages is never loaded whole.
+local bound = newest_first and '+' or ARGV[1]
+while #kept < count and more == 0 do
+  local n = math.min(16, count - #kept)
+  local batch
+  if newest_first then
+    batch = redis.call('XREVRANGE', KEYS[3], bound, '-', 'COUNT', n)
+  else
+    batch = redis.call('XRANGE', KEYS[3], bound, '+', 'COUNT', n)
+  end
+  if #batch == 0 then break end
+  for _, e in ipairs(batch) do
+    if oldest == nil or tonumber(e[2][4]) >= oldest then
+      bytes = bytes + #e[2][2]
+      if bytes > budget and #kept > 0 then
+        more = 1
+        break
+      end
+      kept[#kept + 1] = e
+    end
+  end
+  bound = '(' .. batch[#batch][1]
+  if #batch < n then break end
+end
+if newest_first then
+  local ordered = {}
+  for i = #kept, 1, -1 do ordered[#ordered + 1] = kept[i] end
+  kept = ordered
+end
+return {epoch, offset, kept, more}
 )LUA";
 
 // (UN)SUBSCRIBE on the subscriber connection. A failure means the connection is lost: the
@@ -96,6 +119,9 @@ Task<> channel_command(std::shared_ptr<redis::Connection> c, const char* verb, s
 }
 
 constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
+// Bytes of messages one history read asks for (a reply stays far below the connection's
+// 64 MiB reply bound; a single larger message is still read, alone).
+constexpr std::size_t kHistoryPageBytes = 8 * 1024 * 1024;
 constexpr Duration kMaxBackoff = std::chrono::seconds(5);
 
 // "<n>-0", a history entry's id, gives n.
@@ -387,31 +413,53 @@ Task<HistoryRead> RedisBackend::read(std::string topic, std::optional<uint64_t> 
                             : *after == UINT64_MAX ? "18446744073709551615-18446744073709551615"
                                                    : std::to_string(*after + 1) + "-0";
   try {
-    redis::Reply reply = co_await c->command(
-        "EVAL", kReadScript, "3", p + "epoch:" + topic, p + "offset:" + topic,
-        p + "history:" + topic, start, std::to_string(bounds.size), std::to_string(bounds.ttl_ms));
-    using Type = redis::Reply::Type;
-    const auto& e = reply.elements;
-    if (reply.type != Type::kArray || e.size() != 3 || e[2].type != Type::kArray) {
-      throw redis::ProtocolError("an unexpected reply: " + reply.describe());
-    }
-    if (e[0].str.empty()) {  // never published
-      result.ok = true;
-      co_return result;
-    }
-    auto head = StreamPosition::parse(e[0].str + "-" + e[1].str);
-    if (!head) throw redis::ProtocolError("a bad epoch or offset: " + reply.describe());
-    result.head = *head;
-    for (const auto& entry : e[2].elements) {
-      const auto& fields = entry.elements;
-      std::optional<uint64_t> offset =
-          entry.elements.size() == 2 ? entry_offset(entry.elements[0].str) : std::nullopt;
-      std::shared_ptr<Message> m;
-      if (offset && fields[1].elements.size() >= 2 && fields[1].elements[0].str == "m") {
-        m = decode_wire(topic, fields[1].elements[1].str);
+    // Recovery reads forward, page by page, up to the head the first page saw (what comes
+    // after it is delivered live); the newest messages are one page, the oldest dropped.
+    std::string page_start = start;
+    for (;;) {
+      const std::size_t want = bounds.size - result.messages.size();
+      redis::Reply reply = co_await c->command(
+          "EVAL", kReadScript, "3", p + "epoch:" + topic, p + "offset:" + topic,
+          p + "history:" + topic, page_start, std::to_string(want), std::to_string(bounds.ttl_ms),
+          std::to_string(kHistoryPageBytes));
+      using Type = redis::Reply::Type;
+      const auto& e = reply.elements;
+      if (reply.type != Type::kArray || e.size() != 4 || e[2].type != Type::kArray) {
+        throw redis::ProtocolError("an unexpected reply: " + reply.describe());
       }
-      if (!m) throw redis::ProtocolError("a malformed history entry in " + p + "history:" + topic);
-      result.messages.push_back(Topic::stamped(std::move(m), {head->epoch, *offset}));
+      if (e[0].str.empty()) {  // never published
+        if (!page_start.empty() && page_start != start) {
+          throw redis::ProtocolError("the history of " + topic + " ended during its read");
+        }
+        result.ok = true;
+        co_return result;
+      }
+      auto head = StreamPosition::parse(e[0].str + "-" + e[1].str);
+      if (!head) throw redis::ProtocolError("a bad epoch or offset: " + reply.describe());
+      if (page_start == start) {
+        result.head = *head;
+      } else if (head->epoch != result.head.epoch) {
+        throw redis::ProtocolError("the history of " + topic + " began again during its read");
+      }
+      for (const auto& entry : e[2].elements) {
+        const auto& fields = entry.elements;
+        std::optional<uint64_t> offset =
+            entry.elements.size() == 2 ? entry_offset(entry.elements[0].str) : std::nullopt;
+        std::shared_ptr<Message> m;
+        if (offset && fields[1].elements.size() >= 2 && fields[1].elements[0].str == "m") {
+          m = decode_wire(topic, fields[1].elements[1].str);
+        }
+        if (!m) throw redis::ProtocolError("a malformed history entry in " + p + "history:" + topic);
+        if (*offset > result.head.offset) break;  // published after the first page: live
+        result.messages.push_back(Topic::stamped(std::move(m), {head->epoch, *offset}));
+      }
+      const bool more = e[3].type == Type::kInteger && e[3].integer == 1;
+      if (!after || !more || result.messages.empty() ||
+          result.messages.size() >= bounds.size ||
+          result.messages.back()->position().offset >= result.head.offset) {
+        break;
+      }
+      page_start = std::to_string(result.messages.back()->position().offset + 1) + "-0";
     }
     result.ok = true;
   } catch (...) {

@@ -13,6 +13,7 @@
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/websocket.h"
 
 namespace tornado::websocket {
@@ -220,6 +221,7 @@ Task<> WebSocketHandler::get() {
   check = detail::check_upgrade_version(headers);
   if (check.status != 0) co_return handshake_failed(check.status, check.message);
   if (!accept_handshake()) co_return;
+  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
   co_await run();
 }
 
@@ -323,6 +325,7 @@ Task<> WebSocketHandler::run() {
       std::string message = c.parser.take_message();
       stream.consume(ev.consumed);
       if (c.state != detail::WebSocketConnection::State::kOpen) continue;  // after our close
+      metrics::detail::websocket_message_in();
       try {
         co_await on_message(std::move(message), binary);
       } catch (...) {
@@ -399,6 +402,7 @@ WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view 
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
   const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
+  metrics::detail::websocket_message_out();
   try {
     if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
     // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
@@ -458,9 +462,12 @@ void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_p
   } else if (with_position) {  // this connection's own compression context
     (void)write_message(message.position().to_string() + "\n" + std::string(message.data()),
                         message.binary());
+    return;  // (counted by write_message)
   } else {
     (void)write_message(message.data(), message.binary());
+    return;  // (counted by write_message)
   }
+  metrics::detail::websocket_message_out();
 }
 
 void WebSocketHandler::set_nodelay(bool value) {

@@ -80,6 +80,51 @@ TEST_F(HubRedisHistoryTest, SubscriberOfAnotherHubRecoversExactlyWhatItMissed) {
   EXPECT_EQ(out.size(), 7u);
 }
 
+TEST_F(HubRedisHistoryTest, HistoryLargerThanOneRedisReplyIsReadInPages) {
+  // 72 messages of 1 MiB: 72 MiB, past the 64 MiB a Redis reply may hold. Read whole, the
+  // reply broke the connection, and the recovery asked again after each reconnection.
+  constexpr int kCount = 72;
+  std::vector<StreamPosition> positions;
+  auto s = a->subscribe("room", [&](const MessagePtr& m) { positions.push_back(m->position()); });
+  settle();
+  for (int i = 1; i <= kCount; ++i) {
+    std::string data = "m" + std::to_string(i) + ":";
+    data.resize(1024 * 1024, 'x');
+    a->publish("room", data);
+  }
+  wait_until([&] { return positions.size() >= kCount; }, Duration(30));
+  ASSERT_EQ(positions.size(), static_cast<std::size_t>(kCount));
+  std::vector<std::string> got;
+  std::vector<Recovery> told;
+  pubsub::SubscribeOptions o;
+  o.since = positions[0];
+  o.on_recovery = [&told](Recovery r) { told.push_back(r); };
+  auto sub = b->subscribe(
+      "room",
+      [&got](const MessagePtr& m) {
+        got.push_back(std::string(m->data().substr(0, m->data().find(':'))) + "@" +
+                      std::to_string(m->position().offset) + "/" + std::to_string(m->data().size()));
+      },
+      std::move(o));
+  wait_until([&] { return !told.empty(); }, Duration(30));
+  ASSERT_EQ(told, std::vector<Recovery>({Recovery::kRecovered}));
+  V want;
+  for (int i = 2; i <= kCount; ++i) {
+    want.push_back("m" + std::to_string(i) + "@" + std::to_string(i) + "/1048576");
+  }
+  EXPECT_EQ(got, want);
+  // The newest messages are one page (8 MiB): the newest that fit, in order.
+  auto history = run_sync([&]() -> Task<std::vector<MessagePtr>> {
+    co_return co_await b->fetch_history("room");
+  }, Duration(30));
+  ASSERT_FALSE(history.empty());
+  EXPECT_LE(history.size(), 8u);
+  EXPECT_EQ(history.back()->position().offset, static_cast<uint64_t>(kCount));
+  for (std::size_t i = 1; i < history.size(); ++i) {
+    EXPECT_EQ(history[i]->position().offset, history[i - 1]->position().offset + 1);
+  }
+}
+
 TEST_F(HubRedisHistoryTest, RecoveryWhileAnotherHubPublishesNeitherRepeatsNorSkips) {
   auto positions = publish_from_a(1, 5);
   ASSERT_EQ(positions.size(), 5u);

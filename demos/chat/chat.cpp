@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "dashboard.h"
 #include "embedded_assets.h"
 #include "handlers.h"
 #include "tornado/log.h"
@@ -60,12 +61,21 @@ std::vector<web::URLSpec> routes(chat::Context context) {
           {"/a/stats", web::handler<StatsHandler>()}};
 }
 
+// The chat's rules, then the live dashboard of this process (or, with Redis, of every
+// process) at /dashboard.
+std::vector<web::URLSpec> all_routes(chat::Context context) {
+  auto rules = routes(context);
+  for (auto& r : dashboard::routes("/dashboard")) rules.push_back(std::move(r));
+  return rules;
+}
+
 // One loop serving `fds` (its own listening sockets when the port is shared).
 void serve(std::vector<int> fds, const Config* config, bool first) {
   IOLoop loop;
   const chat::Limits& limits = config->rooms->limits();
   chat::PollLeases leases(limits.poll_timeout + std::chrono::seconds(10), limits.max_poll_leases);
-  auto app = std::make_shared<web::Application>(routes({config->rooms, &leases}), config->settings);
+  auto app =
+      std::make_shared<web::Application>(all_routes({config->rooms, &leases}), config->settings);
   HTTPServer server(app);
   server.add_sockets(fds);
   if (first && !config->redis.empty()) {
@@ -75,6 +85,11 @@ void serve(std::vector<int> fds, const Config* config, bool first) {
     if (colon != std::string::npos) redis.port = std::stoi(config->redis.substr(colon + 1));
     redis.prefix = "tornado-chat:";
     loop.run_sync([&redis]() -> Task<> { return pubsub::Hub::instance().connect_redis(redis); });
+  }
+  if (first) {
+    dashboard::start_sampler();  // one per process, on this loop
+  } else {
+    dashboard::watch_loop_lag();  // this loop's lag, in the same samples
   }
   loop.start();
 }

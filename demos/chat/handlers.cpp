@@ -32,20 +32,27 @@ pubsub::Member member(const std::string& name) { return {name, {{"name", name}}}
 
 // Counts a waiting long poll for as long as it lives (however its coroutine ends).
 struct WaitingPoll {
-  WaitingPoll() { Counters::waiting_polls.fetch_add(1, std::memory_order_relaxed); }
-  ~WaitingPoll() { Counters::waiting_polls.fetch_sub(1, std::memory_order_relaxed); }
+  WaitingPoll() { waiting_polls().add(1); }
+  ~WaitingPoll() { waiting_polls().add(-1); }
   WaitingPoll(const WaitingPoll&) = delete;
   WaitingPoll& operator=(const WaitingPoll&) = delete;
 };
 
 }  // namespace
 
-std::atomic<long> Counters::waiting_polls{0};
-std::atomic<long> Counters::poll_leases{0};
+metrics::Gauge& waiting_polls() {
+  static metrics::Gauge& g = metrics::gauge("chat_longpoll_waiters");
+  return g;
+}
+
+metrics::Gauge& poll_leases() {
+  static metrics::Gauge& g = metrics::gauge("chat_poll_leases");
+  return g;
+}
 
 Task<> StatsHandler::get() {
-  write(nlohmann::json{{"waiting_polls", Counters::waiting_polls.load()},
-                       {"poll_leases", Counters::poll_leases.load()}});
+  write(nlohmann::json{{"waiting_polls", waiting_polls().value()},
+                       {"poll_leases", poll_leases().value()}});
   co_return;
 }
 
@@ -66,7 +73,7 @@ void PollLeases::renew(const std::string& topic, const std::string& user) {
     Lease lease;
     lease.sub = Hub::instance().subscribe(topic, [](const pubsub::MessagePtr&) {}, o);
     it = leases_.emplace(std::move(key), std::move(lease)).first;
-    Counters::poll_leases.fetch_add(1, std::memory_order_relaxed);
+    poll_leases().add(1);
   }
   it->second.until = std::chrono::steady_clock::now() +
                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(linger_);
@@ -80,11 +87,11 @@ void PollLeases::expire() {
   const auto now = std::chrono::steady_clock::now();
   const auto ended =
       std::erase_if(leases_, [now](const auto& entry) { return entry.second.until < now; });
-  Counters::poll_leases.fetch_sub(static_cast<long>(ended), std::memory_order_relaxed);
+  poll_leases().add(-static_cast<int64_t>(ended));
 }
 
 PollLeases::~PollLeases() {
-  Counters::poll_leases.fetch_sub(static_cast<long>(leases_.size()), std::memory_order_relaxed);
+  poll_leases().add(-static_cast<int64_t>(leases_.size()));
 }
 
 // ---- pages -------------------------------------------------------------------------------
@@ -198,7 +205,12 @@ Task<> MessageUpdatesHandler::post() {
   presence.cancel();
   wait_.reset();
   if (w->gone) co_return;  // nobody to answer (Tornado's demo returns too)
-  nlohmann::json out = {{"messages", nlohmann::json::array()}, {"members", members_json(topic)}};
+  nlohmann::json out = {{"messages", nlohmann::json::array()}};
+  // The member list only when it may have changed, or for a first poll: sorting a large
+  // room's members for every message's answer cost more than the messages (chatload).
+  if (w->members_changed || w->messages.empty() || cursor.empty()) {
+    out["members"] = members_json(topic);
+  }
   for (const auto& m : w->messages) out["messages"].push_back(with_position(m));
   if (w->reload) out["reload"] = true;
   // Where the next poll resumes: after the last message, else where the topic stood.

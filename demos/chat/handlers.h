@@ -3,7 +3,6 @@
 // Server-Sent Events) on the same rooms.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "room.h"
 #include "tornado/ioloop.h"
 #include "tornado/locks.h"
+#include "tornado/metrics.h"
 #include "tornado/pubsub.h"
 #include "tornado/web.h"
 #include "tornado/web/event_source.h"
@@ -44,12 +44,10 @@ class PollLeases {
   tornado::PeriodicCallback sweep_;
 };
 
-// Process-wide counts for /a/stats (and the dashboard): long polls waiting now, presence
-// leases of long-polling users.
-struct Counters {
-  static std::atomic<long> waiting_polls;
-  static std::atomic<long> poll_leases;
-};
+// Process-wide figures, also drawn by the dashboard (metrics::gauge): long polls waiting
+// now, and presence leases of long-polling users.
+tornado::metrics::Gauge& waiting_polls();
+tornado::metrics::Gauge& poll_leases();
 
 // GET /a/stats: the counters as JSON, e.g. for a test that a closed page left no waiter.
 class StatsHandler : public tornado::web::RequestHandler {

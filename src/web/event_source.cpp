@@ -12,6 +12,7 @@
 #include "internal/sse.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 
 namespace tornado::web {
 
@@ -83,6 +84,7 @@ Task<> EventSourceHandler::get() {
   (void)flush();                          // the head, now
   chunked_ = http1->chunking_output();
   stream_ = http1->detach();
+  metrics::OpenConnection counted(metrics::Transport::kSse);
   req.connection = nullptr;
   mark_finished();
   log_request();

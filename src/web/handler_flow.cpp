@@ -7,6 +7,7 @@
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/web.h"
 #include "web/web_internal.h"
 
@@ -335,6 +336,7 @@ std::string RequestHandler::request_summary() const {
 }
 
 void RequestHandler::log_request() const {
+  metrics::detail::request_finished(status_code_);
   if (settings().log_function) {
     settings().log_function(*this);
     return;

@@ -186,7 +186,7 @@
           if (data.reload) return location.reload();
           data.messages.forEach(show);
           if (data.cursor) position = data.cursor;
-          setMembers(data.members);
+          if (data.members) setMembers(data.members);  // sent when it may have changed
           poll();
         })
         .catch(function () {
