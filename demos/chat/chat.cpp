@@ -18,6 +18,7 @@
 
 #include "dashboard.h"
 #include "embedded_assets.h"
+#include "loop_sockets.h"
 #include "handlers.h"
 #include "tornado/log.h"
 #include "tornado/netutil.h"
@@ -99,13 +100,6 @@ void serve(std::vector<int> fds, const Config* config, bool first) {
   loop.start();
 }
 
-int bound_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
 
 }  // namespace
 
@@ -164,11 +158,7 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  std::vector<std::vector<int>> fds;
-  fds.push_back(bind_sockets(options::get<int>("port"), address, AF_UNSPEC, 4096, shared));
-  const int port = bound_port(fds[0].front());
-  for (int i = 1; i < threads; ++i)
-    fds.push_back(bind_sockets(port, address, AF_UNSPEC, 4096, true));
+  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",

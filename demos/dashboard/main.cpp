@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "dashboard.h"
+#include "loop_sockets.h"
 #include "tornado/httpclient.h"
 #include "tornado/log.h"
 #include "tornado/netutil.h"
@@ -116,13 +117,6 @@ Task<> self_load(std::string base, double peak) {
   }
 }
 
-int bound_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
 
 }  // namespace
 
@@ -139,11 +133,7 @@ int main(int argc, char** argv) {
   const std::string address = options::get<std::string>("address");
   const std::string redis = options::get<std::string>("redis");
 
-  std::vector<std::vector<int>> fds;
-  fds.push_back(bind_sockets(options::get<int>("port"), address, AF_UNSPEC, 4096, threads > 1));
-  const int port = bound_port(fds[0].front());
-  for (int i = 1; i < threads; ++i)
-    fds.push_back(bind_sockets(port, address, AF_UNSPEC, 4096, true));
+  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
 
   // The main loop: Redis, the sampler, the self-load, the signals; then it serves too.
   std::vector<std::atomic<IOLoop*>> loops(threads);
