@@ -87,6 +87,18 @@ nlohmann::json with_position(const pubsub::MessagePtr& m) {
   return j;
 }
 
+std::string with_position_text(const pubsub::MessagePtr& m) {
+  const std::string_view data = m->data();
+  if (data.size() < 2 || data.front() != '{' || data.back() != '}') {
+    return escape::json_encode(with_position(m));  // not one of ours: parsed the slow way
+  }
+  std::string out = "{\"position\":\"" + m->position().to_string() + "\"";
+  const std::string_view fields = data.substr(1);  // "...}" or "}"
+  if (fields.find_first_not_of(" \t\r\n") != fields.size() - 1) out += ',';
+  out += fields;
+  return out;
+}
+
 std::optional<pubsub::StreamPosition> resume_position(std::string_view topic,
                                                       std::string_view cursor) {
   auto& hub = pubsub::Hub::instance();

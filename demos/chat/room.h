@@ -56,6 +56,9 @@ nlohmann::json make_message(tornado::web::RequestHandler& handler, const Limits&
 
 // A delivered message as the long-poll and page JSON carry it: its data plus "position".
 nlohmann::json with_position(const tornado::pubsub::MessagePtr& m);
+// The same as JSON text, spliced without parsing the message (the long poll's hot path):
+// the chat's messages are JSON objects, so "position" is inserted after their "{".
+std::string with_position_text(const tornado::pubsub::MessagePtr& m);
 
 // Where a client resumes: a position ("<epoch>-<offset>"), or (as Tornado's chat sends) the id
 // of the last message it has, looked up in the room's history (an id no longer there: a
