@@ -2,10 +2,19 @@
 // the named gauges and counters.
 #include "tornado/metrics.h"
 
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
+#include <typeindex>
+
+#include "internal/metrics_loops.h"
 
 namespace tornado::metrics {
 
@@ -21,7 +30,12 @@ struct Registry {
   std::vector<detail::Shard*> free;
   std::map<std::string, Gauge, std::less<>> gauges;
   std::map<std::string, Counter, std::less<>> counters;
+  // Handler classes by id; id 0 is "other" (past kMaxHandlers).
+  std::vector<std::string> handler_names{"other"};
+  std::map<std::type_index, int> handler_ids;
 };
+
+std::atomic<uint64_t> g_redis_reconnects{0};
 
 Registry& registry() {
   static auto* r = new Registry;  // never destroyed: threads may count during exit
@@ -88,7 +102,72 @@ Shard& make_thread_shard() {
   return *s;
 }
 
+// "chat::MessageNewHandler": the demangled name, without an anonymous namespace's prefix.
+static std::string handler_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  std::string name = status == 0 && demangled ? demangled.get() : type.name();
+  for (std::string_view anon : {"(anonymous namespace)::", "{anonymous}::"}) {
+    for (auto at = name.find(anon); at != std::string::npos; at = name.find(anon)) {
+      name.erase(at, anon.size());
+    }
+  }
+  return name;
+}
+
+int handler_id(const std::type_info& type) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto it = r.handler_ids.find(type);
+  if (it != r.handler_ids.end()) return it->second;
+  int id = 0;
+  if (r.handler_names.size() < kMaxHandlers) {
+    id = static_cast<int>(r.handler_names.size());
+    r.handler_names.push_back(handler_name(type));
+  }
+  r.handler_ids.emplace(type, id);
+  return id;
+}
+
+HandlerCounts& make_handler_counts(Shard& shard, int id) {
+  auto* counts = new HandlerCounts;  // never freed: the shard outlives its thread
+  shard.handlers[static_cast<std::size_t>(id)].store(counts, std::memory_order_release);
+  return *counts;
+}
+
+void count_handler_request(int id, int status, std::chrono::nanoseconds duration) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= kMaxHandlers) id = 0;
+  Shard& s = shard();
+  HandlerCounts* h = s.handlers[static_cast<std::size_t>(id)].load(std::memory_order_relaxed);
+  if (h == nullptr) {
+    try {
+      h = &make_handler_counts(s, id);
+    } catch (const std::bad_alloc&) {
+      return;  // a figure lost, not the request
+    }
+  }
+  if (status >= HandlerCounts::kFirstStatus &&
+      status < HandlerCounts::kFirstStatus + HandlerCounts::kStatuses) {
+    bump(h->by_status[static_cast<std::size_t>(status - HandlerCounts::kFirstStatus)], 1);
+  }
+  const double seconds = std::chrono::duration<double>(duration).count();
+  const auto bucket = static_cast<std::size_t>(
+      std::lower_bound(kLatencyBounds.begin(), kLatencyBounds.end(), seconds) -
+      kLatencyBounds.begin());
+  bump(h->latency[bucket], 1);
+  bump(h->latency_sum_ns, duration.count() > 0 ? duration.count() : 0);
+}
+
+void redis_reconnected() noexcept { g_redis_reconnects.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace detail
+
+uint64_t HandlerFigures::count() const noexcept {
+  uint64_t n = 0;
+  for (uint64_t b : latency) n += b;
+  return n;
+}
 
 std::string_view transport_name(Transport t) noexcept {
   switch (t) {
@@ -122,9 +201,40 @@ Snapshot snapshot() {
     }
     out.websocket_messages_in += s.websocket_messages_in.load(relaxed);
     out.websocket_messages_out += s.websocket_messages_out.load(relaxed);
+    out.hub_delivered += s.hub_delivered.load(relaxed);
+    for (std::size_t i = 0; i < out.hub_dropped.size(); ++i)
+      out.hub_dropped[i] += s.hub_dropped[i].load(relaxed);
+    out.hub_disconnected += s.hub_disconnected.load(relaxed);
   }
+  out.redis_reconnects = g_redis_reconnects.load(relaxed);
+  // By handler: the sum over every shard that has counts for it.
+  for (std::size_t id = 0; id < r.handler_names.size(); ++id) {
+    HandlerFigures f;
+    f.name = r.handler_names[id];
+    std::array<uint64_t, detail::HandlerCounts::kStatuses> by_status{};
+    uint64_t sum_ns = 0;
+    for (const detail::Shard& s : r.shards) {
+      const detail::HandlerCounts* h = s.handlers[id].load(std::memory_order_acquire);
+      if (h == nullptr) continue;
+      for (std::size_t i = 0; i < by_status.size(); ++i) by_status[i] += h->by_status[i].load(relaxed);
+      for (std::size_t i = 0; i < kLatencyBuckets; ++i) f.latency[i] += h->latency[i].load(relaxed);
+      sum_ns += h->latency_sum_ns.load(relaxed);
+    }
+    if (f.count() == 0) continue;
+    for (std::size_t i = 0; i < by_status.size(); ++i) {
+      if (by_status[i] > 0) {
+        f.by_status.emplace_back(static_cast<int>(i) + detail::HandlerCounts::kFirstStatus,
+                                 by_status[i]);
+      }
+    }
+    f.latency_sum = static_cast<double>(sum_ns) / 1e9;
+    out.handlers.push_back(std::move(f));
+  }
+  std::sort(out.handlers.begin(), out.handlers.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
   for (const auto& [name, g] : r.gauges) out.gauges.emplace_back(name, g.value());
   for (const auto& [name, c] : r.counters) out.counters.emplace_back(name, c.value());
+  out.loops = detail::loop_figures();
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "internal/websocket_frame.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 
 namespace tornado::pubsub {
 
@@ -158,6 +159,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
     // The callback may end its own subscription (destroy its Subscription): its closure
     // lives until it returns.
     auto keep = s.shared_from_this();
+    metrics::detail::hub_delivered();
     try {
       s.callback(message);
     } catch (...) {
@@ -224,6 +226,7 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
       s.held.clear();
     } else if (s.callback) {
       dropped += count;
+      metrics::detail::hub_dropped(static_cast<uint8_t>(options.slow_consumer), count);
     } else if (auto sink = s.sink;
                sink->missed(count, options, dropped) == Sink::Outcome::kDisconnected) {
       topic->count_disconnected();

@@ -7,6 +7,7 @@
 #include "internal/pubsub_state.h"
 #include "internal/pubsub_wire.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 
 namespace tornado::pubsub::detail {
 
@@ -265,6 +266,7 @@ Task<> RedisBackend::run() {
     try {
       co_await connect_both();
       gen_log().info("pubsub: reconnected to Redis at {}:{}", options_.host, options_.port);
+      metrics::detail::redis_reconnected();
       backoff = kFirstBackoff;
     } catch (...) {
       gen_log().warn("pubsub: cannot reach Redis at {}:{}: {}", options_.host, options_.port,

@@ -3,6 +3,7 @@
 // topic's slow-consumer policy.
 #include "internal/pubsub_state.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/web/event_source.h"
 #include "tornado/websocket.h"
 
@@ -59,7 +60,27 @@ void Sink::make_room(const Message& m, std::size_t need, const TopicOptions& opt
   }
 }
 
+// The library's counts (metrics.h) of what became of one offer.
+Sink::Outcome Sink::counted(Outcome outcome, const TopicOptions& options, uint64_t dropped) {
+  static_assert(static_cast<std::size_t>(SlowConsumerPolicy::kConflate) + 1 ==
+                metrics::kPolicyNames.size());
+  metrics::detail::hub_dropped(static_cast<uint8_t>(options.slow_consumer), dropped);
+  if (outcome == Outcome::kSent || outcome == Outcome::kQueued) {
+    metrics::detail::hub_delivered();
+  } else if (outcome == Outcome::kDisconnected) {
+    metrics::detail::hub_disconnected();
+  }
+  return outcome;
+}
+
 Sink::Outcome Sink::offer(const MessagePtr& message, bool with_position,
+                          const TopicOptions& options, uint64_t& dropped) {
+  const uint64_t before = dropped;
+  const Outcome outcome = place(message, with_position, options, dropped);
+  return counted(outcome, options, dropped - before);
+}
+
+Sink::Outcome Sink::place(const MessagePtr& message, bool with_position,
                           const TopicOptions& options, uint64_t& dropped) {
   if (!attached_ || !writable()) return Outcome::kClosed;
   if (!accepts(*message)) return Outcome::kSkipped;
@@ -120,10 +141,10 @@ Sink::Outcome Sink::missed(uint64_t count, const TopicOptions& options, uint64_t
     // Logged once per loop and topic by the caller (report_skipped), not per subscriber.
     disconnect(options.disconnect_code, options.disconnect_reason);
     detach();
-    return Outcome::kDisconnected;
+    return counted(Outcome::kDisconnected, options, 0);
   }
   dropped += count;
-  return Outcome::kDropped;
+  return counted(Outcome::kDropped, options, count);
 }
 
 void Sink::start_pump() {

@@ -21,6 +21,7 @@
 #include "loop_sockets.h"
 #include "handlers.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
 #include "tornado/web.h"
@@ -60,7 +61,10 @@ std::vector<web::URLSpec> routes(chat::Context context) {
           {"/a/message/updates", web::handler<MessageUpdatesHandler>(context)},
           {"/a/message/socket", web::handler<MessageSocketHandler>(context)},
           {"/a/message/events", web::handler<MessageEventsHandler>(context)},
-          {"/a/stats", web::handler<StatsHandler>()}};
+          {"/a/stats", web::handler<StatsHandler>()},
+          // Prometheus's scrape. The chat listens on 127.0.0.1 unless --address says
+          // otherwise: on a public address, serve this from an internal port instead.
+          {"/metrics", web::handler<web::MetricsHandler>()}};
 }
 
 // The chat's rules, then the live dashboard of this process (or, with Redis, of every
@@ -95,7 +99,7 @@ void serve(std::vector<int> fds, const Config* config, bool first) {
   if (first) {
     dashboard::start_sampler();  // one per process, on this loop
   } else {
-    dashboard::watch_loop_lag();  // this loop's lag, in the same samples
+    metrics::watch_loop();  // this loop's lag, in the same samples
   }
   loop.start();
 }

@@ -254,6 +254,41 @@ class ChatTest(unittest.TestCase):
         self.assertIn("max-age=315360000", headers["Cache-Control"])
         self.assertIn("new WebSocket", body)
 
+    def test_metrics_are_scraped_in_prometheus_format(self):
+        user = User(self.server, "scraped")
+
+        def scrape():
+            status, headers, text = user.get("/metrics")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+            return text
+
+        def sample(text, name, **labels):
+            want = ",".join('%s="%s"' % kv for kv in labels.items())
+            key = name + ("{%s}" % want if want else "")
+            for line in text.splitlines():
+                if line.startswith(key + " "):
+                    return float(line.rsplit(" ", 1)[1])
+            return 0.0
+        before = scrape()
+        for i in range(3):
+            user.say("counted %d" % i)
+        after = scrape()
+        posted = "chat::MessageNewHandler"
+        self.assertEqual(sample(after, "tornado_http_requests_total", handler=posted, code="200")
+                         - sample(before, "tornado_http_requests_total", handler=posted, code="200"), 3)
+        self.assertGreaterEqual(sample(after, "tornado_http_request_duration_seconds_count",
+                                       handler=posted), 3)
+        self.assertGreater(sample(after, "process_resident_memory_bytes"), 1 << 20)
+        # The chat's loop is watched: its lag is reported.
+        self.assertIn('tornado_ioloop_lag_seconds{loop="', after)
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError:
+            return
+        names = {f.name for f in text_string_to_metric_families(after)}
+        self.assertIn("tornado_http_request_duration_seconds", names)
+
 
 @unittest.skipIf(websockets is None, "python3-websockets is not installed")
 class ChatThreadsTest(unittest.TestCase):

@@ -54,10 +54,8 @@ bool start_sampler(SamplerOptions options = {});
 void stop_sampler();
 bool sampler_running();
 
-// Also measures the lag of the current loop (another loop thread of the process): the samples
-// report the worst lag over the sampler's loop and every watched loop. Ends when that loop
-// closes. Loop thread only.
-void watch_loop_lag();
+// The samples' loop lag is the worst over the loops the process watches with
+// metrics::watch_loop() (the sampler watches its own; call it on each other loop thread).
 
 // What one sample holds, for tests and for a /metrics-style reader: the JSON object the
 // sampler publishes (see README.md for its fields).

@@ -23,6 +23,7 @@
 #include "loop_sockets.h"
 #include "tornado/httpclient.h"
 #include "tornado/log.h"
+#include "tornado/metrics.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
 #include "tornado/pubsub.h"
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < threads; ++i) {
     extra.emplace_back([&loops, &fds, i] {
       IOLoop loop;
-      dashboard::watch_loop_lag();
+      metrics::watch_loop();
       loops[i] = &loop;
       serve(loop, fds[i]);
     });

@@ -1,6 +1,5 @@
 // The dashboard's sampler: once per interval, the process's figures as one JSON object
-// published on the dashboard topic (kConflate, keyed by the process id); and the loop lag
-// probes it reads.
+// published on the dashboard topic (kConflate, keyed by the process id).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -22,43 +21,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kLagProbePeriod = std::chrono::milliseconds(100);
-
-// The worst lag one loop showed since the sampler last read it.
-struct LagSlot {
-  std::atomic<int64_t> worst_us{0};
-  std::atomic<bool> stopped{false};
-};
-
-// A timer that re-arms itself every kLagProbePeriod on its loop and records how late it
-// fired. It lives in its own timer's closure: when the loop closes, the pending timer is
-// dropped and the probe with it.
-struct LagProbe : std::enable_shared_from_this<LagProbe> {
-  explicit LagProbe(std::shared_ptr<LagSlot> s) : slot(std::move(s)) {}
-  void arm() {
-    deadline = Clock::now() + kLagProbePeriod;
-    IOLoop::current().call_later(Duration(kLagProbePeriod),
-                                 [self = shared_from_this()] { self->fire(); });
-  }
-  void fire() {
-    if (slot->stopped) return;
-    const auto late =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - deadline);
-    int64_t seen = slot->worst_us.load(std::memory_order_relaxed);
-    while (late.count() > seen &&
-           !slot->worst_us.compare_exchange_weak(seen, late.count(), std::memory_order_relaxed)) {
-    }
-    arm();
-  }
-  std::shared_ptr<LagSlot> slot;
-  Clock::time_point deadline;
-};
-
 struct Global {
   std::mutex mutex;
   uint64_t generation = 0;  // of the sampler running now; 0: none
   uint64_t last_generation = 0;
-  std::vector<std::weak_ptr<LagSlot>> lag_slots;
   nlohmann::json latest = nlohmann::json::object();
 };
 
@@ -67,42 +33,17 @@ Global& global() {
   return *g;
 }
 
-std::shared_ptr<LagSlot> start_lag_probe() {
-  auto slot = std::make_shared<LagSlot>();
-  {
-    auto& g = global();
-    std::lock_guard lock(g.mutex);
-    std::erase_if(g.lag_slots, [](const auto& w) { return w.expired(); });
-    g.lag_slots.push_back(slot);
-  }
-  std::make_shared<LagProbe>(slot)->arm();
-  return slot;
-}
-
-// The worst lag over every live probe since the last call (and resets them), in ms.
-double take_worst_lag_ms() {
-  auto& g = global();
-  std::lock_guard lock(g.mutex);
-  int64_t worst = 0;
-  for (const auto& w : g.lag_slots) {
-    if (auto slot = w.lock()) worst = std::max(worst, slot->worst_us.exchange(0));
-  }
-  return static_cast<double>(worst) / 1000.0;
+// The worst lag over the loops the process watches (metrics::watch_loop), last second, in ms.
+double worst_lag_ms() {
+  double worst = 0;
+  for (const auto& loop : metrics::snapshot().loops) worst = std::max(worst, loop.lag_seconds);
+  return worst * 1000.0;
 }
 
 std::string default_process_id() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
   return std::string(host) + ":" + std::to_string(::getpid());
-}
-
-uint64_t resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long long size = 0, resident = 0;
-  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
-  std::fclose(f);
-  return n == 2 ? resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
 int64_t cpu_microseconds() {
@@ -119,14 +60,13 @@ class Sampler : public std::enable_shared_from_this<Sampler> {
   Sampler(SamplerOptions options, uint64_t generation)
       : options_(std::move(options)), generation_(generation) {}
   ~Sampler() {
-    if (lag_) lag_->stopped = true;
     auto& g = global();
     std::lock_guard lock(g.mutex);
     if (g.generation == generation_) g.generation = 0;  // its loop closed under it
   }
 
   void start() {
-    lag_ = start_lag_probe();
+    metrics::watch_loop();
     read_baseline();
     schedule();
   }
@@ -189,8 +129,8 @@ class Sampler : public std::enable_shared_from_this<Sampler> {
     s["hub_dropped_total"] = hub_.dropped;
     s["hub_disconnected_total"] = hub_.disconnected;
     s["hub_subscribers"] = hub_.subscribers;
-    s["rss_bytes"] = resident_bytes();
-    s["loop_lag_ms"] = round2(take_worst_lag_ms());
+    s["rss_bytes"] = metrics::process_figures().resident_bytes;
+    s["loop_lag_ms"] = round2(worst_lag_ms());
     s["cpu_percent"] = round2(seconds > 0 ? (cpu_us_ - before_cpu) / 1e4 / seconds : 0);
 
     std::string text = s.dump();
@@ -209,7 +149,6 @@ class Sampler : public std::enable_shared_from_this<Sampler> {
 
   SamplerOptions options_;
   uint64_t generation_;
-  std::shared_ptr<LagSlot> lag_;
   uint64_t seq_ = 0;
   Clock::time_point at_;
   metrics::Snapshot metrics_;
@@ -256,8 +195,6 @@ bool sampler_running() {
   std::lock_guard lock(g.mutex);
   return g.generation != 0;
 }
-
-void watch_loop_lag() { (void)start_lag_probe(); }
 
 nlohmann::json latest_sample() {
   auto& g = global();

@@ -211,6 +211,9 @@ class IOLoop {
   // Cancels a timer in O(1) (its callback is released at once; its heap entry is dropped
   // later, see docs/ioloop.md). Safe with a fired, removed or empty handle.
   void remove_timeout(TimeoutHandle h) noexcept;
+  // Callbacks queued on this thread for the next iteration (those from other threads
+  // waiting in the locked queue are not counted). For metrics; loop thread only.
+  std::size_t pending_callbacks() const noexcept { return callbacks_.size(); }
   // Number of pending timers (for tests and metrics).
   std::size_t pending_timeouts() const noexcept { return heap_.size() - dead_timers_; }
   // Entries in the timer heap, removed timers not yet dropped included (for tests: it stays

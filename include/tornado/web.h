@@ -31,6 +31,7 @@
 #include "tornado/web/builtin_handlers.h"
 #include "tornado/web/errors.h"
 #include "tornado/web/gzip.h"
+#include "tornado/web/metrics_handler.h"
 #include "tornado/web/request_handler.h"
 #include "tornado/web/settings.h"
 #include "tornado/web/event_source.h"

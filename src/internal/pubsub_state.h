@@ -188,6 +188,10 @@ class Sink : public std::enable_shared_from_this<Sink> {
     bool with_position;
   };
   std::size_t pending() const noexcept;
+  // offer() without the counting.
+  Outcome place(const MessagePtr& message, bool with_position, const TopicOptions& options,
+                uint64_t& dropped);
+  static Outcome counted(Outcome outcome, const TopicOptions& options, uint64_t dropped);
   void make_room(const Message& m, std::size_t need, const TopicOptions& options,
                  uint64_t& dropped);
   void start_pump();

@@ -337,6 +337,9 @@ std::string RequestHandler::request_summary() const {
 
 void RequestHandler::log_request() const {
   metrics::detail::request_finished(status_code_);
+  metrics::detail::count_handler_request(
+      factory_ ? factory_->metrics_id() : 0, status_code_,
+      request_->finish_time.value_or(std::chrono::steady_clock::now()) - request_->start_time);
   if (settings().log_function) {
     settings().log_function(*this);
     return;

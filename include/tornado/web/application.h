@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tornado/httpserver.h"
+#include "tornado/metrics.h"
 #include "tornado/routing.h"
 #include "tornado/web/request_handler.h"
 #include "tornado/web/settings.h"
@@ -41,9 +42,15 @@ class HandlerFactory : public routing::Target {
   virtual bool overrides_prepare() const noexcept = 0;
   // Whether the class overrides compute_etag(): when not, finish() hashes into a buffer.
   virtual bool overrides_compute_etag() const noexcept = 0;
+  // The handler class's id in the request counts (metrics::detail::handler_id).
+  int metrics_id() const noexcept { return metrics_id_; }
 
  protected:
+  explicit HandlerFactory(int metrics_id = 0) noexcept : metrics_id_(metrics_id) {}
   static void set_implemented(RequestHandler& h, unsigned bits) { h.implemented_ = bits; }
+
+ private:
+  int metrics_id_;
 };
 
 namespace detail {
@@ -70,7 +77,8 @@ constexpr unsigned implemented_methods_of() {
 template <typename H, typename... Args>
 class HandlerFactoryFor final : public HandlerFactory {
  public:
-  explicit HandlerFactoryFor(Args... args) : args_(std::move(args)...) {}
+  explicit HandlerFactoryFor(Args... args)
+      : HandlerFactory(metrics::detail::handler_id(typeid(H))), args_(std::move(args)...) {}
   std::unique_ptr<RequestHandler> create() const override {
     auto h = std::make_unique<H>();
     set_implemented(*h, implemented_methods_of<H>());

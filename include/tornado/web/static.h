@@ -105,6 +105,7 @@ class StaticFileHandler : public RequestHandler {
 // through settings["static_handler_class"].make_static_url).
 class StaticHandlerFactory : public HandlerFactory {
  public:
+  using HandlerFactory::HandlerFactory;
   virtual std::string make_static_url(const Settings& settings, std::string_view path,
                                       bool include_version) const = 0;
 };
@@ -113,7 +114,8 @@ namespace detail {
 template <typename H, typename... Args>
 class StaticHandlerFactoryFor final : public StaticHandlerFactory {
  public:
-  explicit StaticHandlerFactoryFor(Args... args) : inner_(std::move(args)...) {}
+  explicit StaticHandlerFactoryFor(Args... args)
+      : StaticHandlerFactory(metrics::detail::handler_id(typeid(H))), inner_(std::move(args)...) {}
   std::unique_ptr<RequestHandler> create() const override { return inner_.create(); }
   void initialize(RequestHandler& handler) const override { inner_.initialize(handler); }
   unsigned implemented_methods() const noexcept override { return inner_.implemented_methods(); }
