@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pubsub_redis_fixture.h"
+#include "tornado/metrics.h"
 
 namespace pubsub_redis_test {
 
@@ -76,6 +77,7 @@ TEST_F(HubRedisTest, RedisRestartIsSurvivedAndTheOutboxSent) {
   wait_for(on_b, 1);
   ASSERT_EQ(on_b, V({"before@1"}));
   const int port = redis->port();
+  const uint64_t reconnects = metrics::snapshot().redis_reconnects;
   redis->stop();
   settle(Duration(0.2));
   EXPECT_FALSE(a->redis_connected());
@@ -85,6 +87,8 @@ TEST_F(HubRedisTest, RedisRestartIsSurvivedAndTheOutboxSent) {
   EXPECT_EQ(redis->port(), port);
   wait_until([&] { return a->redis_connected() && b->redis_connected(); }, Duration(15));
   EXPECT_TRUE(a->redis_connected());
+  // Both hubs reconnected once each, in the process's metrics (tornado_redis_reconnects_total).
+  EXPECT_EQ(metrics::snapshot().redis_reconnects - reconnects, 2u);
   wait_for(on_b, 3);
   // b resubscribed before or after a flushed its outbox: what it missed in between is lost
   // to it (Redis pub/sub keeps nothing), never duplicated or reordered.
