@@ -11,6 +11,17 @@
 //       deliveries/s, p50/p99 of the time until the LAST subscriber had the message (ms).
 //   ws_load --mode=idle --port=8888 --path=/echo --connections=10000 --hold=5
 //       Opens the connections, prints "ready N", holds them --hold seconds, then exits.
+//   ws_load --mode=scale --port=8888 --path=/sub --connections=20000 --source=127.0.0.2
+//           --rounds=5 --timeout=120
+//       One of several client processes of bench/c100k.sh: opens the subscribers from the
+//       source address (several processes on several 127.0.0.x addresses get past one
+//       address's ephemeral ports and one process's open files), prints "ready N open_s S",
+//       then counts the rounds `--mode=publish` sends: per round, how many subscribers got it
+//       and when the last one did (ms after it was published, CLOCK_MONOTONIC: one machine).
+//       Prints "round R got G of N last_ms L" per round and "lost X duplicates D"; exits 1
+//       if anything was lost or repeated, or --timeout seconds pass first.
+//   ws_load --mode=publish --port=8888 --path=/pub --rounds=5 --interval-ms=2000 --size=32
+//       Sends the rounds, each "<round>:<publish time in ns>:" padded to --size.
 //
 // Exits 1 if a handshake fails, a connection is lost, or a message differs.
 #include <arpa/inet.h>
@@ -51,9 +62,26 @@ long num(int argc, char** argv, const char* name, long fallback) {
   std::exit(1);
 }
 
-// A connected, upgraded socket (blocking during the handshake, non-blocking after).
-int open_ws(int port, const std::string& path) {
+// A socket bound to `source` (an address of 127.0.0.0/8; empty: the kernel's choice).
+int client_socket(const std::string& source) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+        (ntohl(local.sin_addr.s_addr) >> 24) != 127) {
+      std::fprintf(stderr, "ws_load: --source=%s is not a loopback address\n", source.c_str());
+      std::exit(2);
+    }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) die("bind --source");
+  }
+  return fd;
+}
+
+// A connected, upgraded socket (blocking during the handshake, non-blocking after).
+int open_ws(int port, const std::string& path, const std::string& source = {}) {
+  int fd = client_socket(source);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port));
@@ -62,7 +90,7 @@ int open_ws(int port, const std::string& path) {
   while (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     if (++attempt == 100) die("connect");
     close(fd);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
+    fd = client_socket(source);
     usleep(20000);
   }
   int one = 1;
@@ -309,6 +337,100 @@ int run_idle(int argc, char** argv) {
   return 0;
 }
 
+// ---- scale: one client process of several (bench/c100k.sh) ----------------------------------
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+int run_scale(int argc, char** argv) {
+  const int port = static_cast<int>(num(argc, argv, "port", 8888));
+  const std::string path = arg(argc, argv, "path", "/sub");
+  const std::string source = arg(argc, argv, "source", "");
+  const int connections = static_cast<int>(num(argc, argv, "connections", 20000));
+  const int rounds = static_cast<int>(num(argc, argv, "rounds", 5));
+  const long timeout = num(argc, argv, "timeout", 120);
+  std::vector<int> fds;
+  fds.reserve(static_cast<std::size_t>(connections));
+  int ep = epoll_create1(0);
+  const auto open_start = Clock::now();
+  for (int i = 0; i < connections; ++i) {
+    int fd = open_ws(port, path, source);
+    fds.push_back(fd);
+    epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
+  }
+  std::printf("ready %d open_s %.3f\n", connections,
+              std::chrono::duration<double>(Clock::now() - open_start).count());
+  std::fflush(stdout);
+  std::vector<std::string> bufs(static_cast<std::size_t>(connections));
+  // Per connection, the rounds it got (a bit each: up to 64 rounds).
+  std::vector<uint64_t> got(static_cast<std::size_t>(connections), 0);
+  std::vector<long> round_count(static_cast<std::size_t>(rounds), 0);
+  std::vector<int64_t> round_last_ns(static_cast<std::size_t>(rounds), 0);
+  long duplicates = 0, delivered = 0;
+  const long expected = static_cast<long>(connections) * rounds;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout);
+  std::vector<epoll_event> events(1024);
+  char chunk[65536];
+  while (delivered + duplicates < expected && Clock::now() < deadline) {
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 200);
+    for (int e = 0; e < n; ++e) {
+      const uint32_t i = events[e].data.u32;
+      ssize_t r = read(fds[i], chunk, sizeof chunk);
+      if (r <= 0) die("scale: subscriber lost");
+      bufs[i].append(chunk, static_cast<std::size_t>(r));
+      const int64_t at = now_ns();
+      if (!take_frames(bufs[i], [&](std::string_view m) {
+            const auto colon = m.find(':');
+            const int round = std::atoi(std::string(m.substr(0, colon)).c_str());
+            const int64_t sent = std::atoll(std::string(m.substr(colon + 1)).c_str());
+            if (round < 0 || round >= rounds || round >= 64) die("scale: unknown round");
+            const uint64_t bit = uint64_t{1} << round;
+            if (got[i] & bit) {
+              ++duplicates;
+              return;
+            }
+            got[i] |= bit;
+            ++delivered;
+            ++round_count[static_cast<std::size_t>(round)];
+            round_last_ns[static_cast<std::size_t>(round)] =
+                std::max(round_last_ns[static_cast<std::size_t>(round)], at - sent);
+          })) {
+        die("scale: closed by the server");
+      }
+    }
+  }
+  for (int r = 0; r < rounds; ++r) {
+    std::printf("round %d got %ld of %d last_ms %.3f\n", r, round_count[static_cast<std::size_t>(r)],
+                connections, static_cast<double>(round_last_ns[static_cast<std::size_t>(r)]) / 1e6);
+  }
+  std::printf("lost %ld duplicates %ld\n", expected - delivered, duplicates);
+  for (int fd : fds) close(fd);
+  close(ep);
+  return delivered == expected && duplicates == 0 ? 0 : 1;
+}
+
+int run_publish(int argc, char** argv) {
+  const int port = static_cast<int>(num(argc, argv, "port", 8888));
+  const std::string path = arg(argc, argv, "path", "/pub");
+  const int rounds = static_cast<int>(num(argc, argv, "rounds", 5));
+  const long interval_ms = num(argc, argv, "interval-ms", 2000);
+  const std::size_t size = static_cast<std::size_t>(num(argc, argv, "size", 32));
+  const int pub = open_ws(port, path);
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0) usleep(static_cast<useconds_t>(interval_ms * 1000));
+    std::string payload = std::to_string(round) + ":" + std::to_string(now_ns()) + ":";
+    if (payload.size() < size) payload.resize(size, 'b');
+    const std::string frame = client_frame(payload);
+    if (write(pub, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size())) die("write");
+  }
+  usleep(200000);  // the last frame is read before the close
+  close(pub);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -316,6 +438,9 @@ int main(int argc, char** argv) {
   if (mode == "echo") return run_echo(argc, argv);
   if (mode == "broadcast") return run_broadcast(argc, argv);
   if (mode == "idle") return run_idle(argc, argv);
-  std::fprintf(stderr, "ws_load: unknown --mode=%s (echo, broadcast, idle)\n", mode.c_str());
+  if (mode == "scale") return run_scale(argc, argv);
+  if (mode == "publish") return run_publish(argc, argv);
+  std::fprintf(stderr, "ws_load: unknown --mode=%s (echo, broadcast, idle, scale, publish)\n",
+               mode.c_str());
   return 2;
 }

@@ -12,6 +12,9 @@ struct LoopSockets {
   std::vector<std::vector<int>> fds;  // one set per loop
 };
 
-LoopSockets bind_loop_sockets(int port, const std::string& address, int loops);
+// `reuse_port`: the first loop's sockets take SO_REUSEPORT too (always with loops > 1), so
+// that other processes can bind the same port (bench/c100k.sh runs several).
+LoopSockets bind_loop_sockets(int port, const std::string& address, int loops,
+                              bool reuse_port = false);
 
 }  // namespace demo

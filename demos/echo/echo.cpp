@@ -1,7 +1,7 @@
 // echo — the WebSocket echo server: the target for conformance tools (Autobahn's fuzzing
 // client, tests/echo_demo.py) and benchmarks.
 //
-//   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1]
+//   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1] [--reuse_port]
 //                         [--compression=1] [--max-message-size=16777216] [--redis=HOST:PORT]
 //
 // /echo echoes every message: text stays text, binary stays binary. /sub subscribes the
@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
   options::define<int>("port", 9000, "port to listen on (0: a free one)");
   options::define<std::string>("address", "127.0.0.1", "address to listen on");
   options::define<int>("threads", 1, "loops (threads) sharing the port with SO_REUSEPORT");
+  options::define<bool>("reuse_port", false,
+                        "bind with SO_REUSEPORT so that other processes can share the port");
   options::define<std::string>("redis", "", "HOST:PORT of a Redis server for the hub (optional)");
   options::define<bool>("compression", true, "accept permessage-deflate when offered");
   options::define<int>("max-message-size", 16 << 20, "largest message (bytes); larger: 1009");
@@ -129,7 +131,8 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
+  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads,
+                                             options::get<bool>("reuse_port"));
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("echo: ws://{}:{}/echo ({} loop{}, compression {})", address, port, threads,
