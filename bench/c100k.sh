@@ -2,7 +2,7 @@
 # bench/c100k.sh — 100,000 open WebSocket connections on this machine, and one broadcast to
 # all of them (issue 10). Every address is loopback; everything started is stopped on exit.
 #
-#   bench/c100k.sh [--connections=100000] [--servers=6] [--clients=5] [--rounds=5]
+#   bench/c100k.sh [--connections=100000] [--servers=6] [--clients=6] [--rounds=5]
 #                  [--peer-connections=15000] [--timeout=300]
 #
 # The machine's hard limit of 20,000 open files per process means several processes on each
@@ -28,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-connections=100000 servers=6 clients=5 rounds=5 peer_connections=15000 timeout=300
+connections=100000 servers=6 clients=6 rounds=5 peer_connections=15000 timeout=300
 for a in "$@"; do
   case "$a" in
     --connections=*) connections=${a#*=} ;;

@@ -158,10 +158,13 @@ Task<> MessageNewHandler::post() {
   const std::string name = user_name();
   const std::string topic = rooms().topic(get_argument("room", kDefaultRoom));
   nlohmann::json message = make_message(*this, rooms().limits(), name, get_argument("body"));
-  Hub::instance().publish(topic, escape::json_encode(message));
+  const pubsub::StreamPosition at = Hub::instance().publish(topic, escape::json_encode(message));
   if (auto next = get_optional_argument("next")) {
     redirect(local_next(*next));
   } else {
+    // Its position in the room, as the transports give it (not with Redis, which numbers the
+    // message later).
+    if (at.epoch != 0) message["position"] = at.to_string();
     write(message);
   }
   co_return;
