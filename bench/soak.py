@@ -136,7 +136,7 @@ class SoakUser:
         self.first = offset_of(start_position)
         self.last = start_position
         while not self.stop.is_set():
-            stay = random.expovariate(1.0 / self.churn)
+            stay = min(random.expovariate(1.0 / self.churn), 4 * self.churn)
             try:
                 await asyncio.wait_for(self.visit(), timeout=stay)
             except asyncio.TimeoutError:
@@ -250,8 +250,8 @@ async def poster(port, cookie, token, rooms, rate, stop, figures):
         seq += 1
         body = "soak %d" % seq
         form = urllib.parse.urlencode({"_xsrf": token, "room": room.name, "body": body}).encode()
-        status, data = await http_request(port, "POST", "/a/message/new", cookie, form,
-                                          reader_writer=reader_writer)
+        status, data = await asyncio.wait_for(
+            http_request(port, "POST", "/a/message/new", cookie, form, reader_writer=reader_writer), 10)
         if status != 200:
             figures.errors.append("post answered %d" % status)
         else:
@@ -305,7 +305,12 @@ async def soak(args):
                                                 args.rate, stop, figures)))
         await asyncio.sleep(args.seconds)
         stop.set()
+        # The users leave at once (the catch-up below resumes each from its last message).
+        for t in tasks[:len(users)]:
+            t.cancel()
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                continue
             if isinstance(outcome, BaseException):
                 figures.errors.append("task: %r" % outcome)
         # Every user fetches what it still lacks (its room's last message), then leaves.

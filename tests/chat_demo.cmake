@@ -11,6 +11,6 @@ if(TARGET chat)
   # COST: started among the first, it runs beside the others (it mostly waits).
   add_test(NAME soak_chat COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/bench/soak.py
            --seconds=120 --users=60 --rooms=4 --rate=20 --churn=5 --sample=2)
-  set_tests_properties(soak_chat PROPERTIES TIMEOUT 240 COST 60 LABELS demo
+  set_tests_properties(soak_chat PROPERTIES TIMEOUT 300 COST 60 LABELS demo
                        ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>")
 endif()
