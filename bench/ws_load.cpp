@@ -12,10 +12,11 @@
 //   ws_load --mode=idle --port=8888 --path=/echo --connections=10000 --hold=5
 //       Opens the connections, prints "ready N", holds them --hold seconds, then exits.
 //   ws_load --mode=scale --port=8888 --path=/sub --connections=20000 --source=127.0.0.2
-//           --rounds=5 --timeout=120
+//           --rounds=5 --timeout=120 [--window=256]
 //       One of several client processes of bench/c100k.sh: opens the subscribers from the
 //       source address (several processes on several 127.0.0.x addresses get past one
-//       address's ephemeral ports and one process's open files), prints "ready N open_s S",
+//       address's ephemeral ports and one process's open files), --window handshakes in
+//       flight at a time, prints "ready N open_s S",
 //       then counts the rounds `--mode=publish` sends: per round, how many subscribers got it
 //       and when the last one did (ms after it was published, CLOCK_MONOTONIC: one machine).
 //       Prints "round R got G of N last_ms L" per round and "lost X duplicates D"; exits 1
@@ -25,6 +26,7 @@
 //
 // Exits 1 if a handshake fails, a connection is lost, or a message differs.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -344,6 +346,91 @@ int64_t now_ns() {
       .count();
 }
 
+// The handshake request every connection sends.
+std::string upgrade_request(int port, const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+// Opens `connections` WebSockets with up to `window` handshakes in flight (non-blocking
+// connects on `ep`, the u32 of each event its index); bytes read past a 101's head are left
+// in bufs. Dies on a refused handshake or after 100 failed connects of one connection.
+void open_many(int ep, int port, const std::string& path, const std::string& source,
+               int connections, int window, std::vector<int>& fds,
+               std::vector<std::string>& bufs) {
+  const std::string request = upgrade_request(port, path);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  enum State : uint8_t { kConnecting, kHandshaking, kOpen };
+  std::vector<State> state(static_cast<std::size_t>(connections), kConnecting);
+  std::vector<int> attempts(static_cast<std::size_t>(connections), 0);
+  fds.assign(static_cast<std::size_t>(connections), -1);
+  bufs.assign(static_cast<std::size_t>(connections), std::string());
+  auto start = [&](int i) {
+    if (++attempts[static_cast<std::size_t>(i)] > 100) die("connect: 100 attempts");
+    int fd = client_socket(source);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
+      die("connect");
+    }
+    fds[static_cast<std::size_t>(i)] = fd;
+    state[static_cast<std::size_t>(i)] = kConnecting;
+    epoll_event ev{EPOLLOUT, {.u32 = static_cast<uint32_t>(i)}};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
+  };
+  int next = 0, open = 0;
+  for (; next < std::min(window, connections); ++next) start(next);
+  std::vector<epoll_event> events(1024);
+  char chunk[4096];
+  while (open < connections) {
+    const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 1000);
+    for (int e = 0; e < n; ++e) {
+      const int i = static_cast<int>(events[e].data.u32);
+      const auto k = static_cast<std::size_t>(i);
+      int fd = fds[k];
+      if (state[k] == kConnecting) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {  // refused or reset while the server's backlog was full: again
+          epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+          close(fd);
+          usleep(1000);
+          start(i);
+          continue;
+        }
+        if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+          die("write handshake");
+        }
+        state[k] = kHandshaking;
+        epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
+        epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+        continue;
+      }
+      if (state[k] != kHandshaking) continue;
+      const ssize_t r = read(fd, chunk, sizeof chunk);
+      if (r < 0 && errno == EAGAIN) continue;
+      if (r <= 0) die("handshake: connection closed");
+      bufs[k].append(chunk, static_cast<std::size_t>(r));
+      const auto end = bufs[k].find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      if (bufs[k].compare(0, 12, "HTTP/1.1 101") != 0) {
+        std::fprintf(stderr, "ws_load: handshake refused: %s\n", bufs[k].substr(0, end).c_str());
+        std::exit(1);
+      }
+      bufs[k].erase(0, end + 4);
+      state[k] = kOpen;
+      ++open;
+      if (next < connections) start(next++);
+    }
+  }
+}
+
 int run_scale(int argc, char** argv) {
   const int port = static_cast<int>(num(argc, argv, "port", 8888));
   const std::string path = arg(argc, argv, "path", "/sub");
@@ -351,20 +438,15 @@ int run_scale(int argc, char** argv) {
   const int connections = static_cast<int>(num(argc, argv, "connections", 20000));
   const int rounds = static_cast<int>(num(argc, argv, "rounds", 5));
   const long timeout = num(argc, argv, "timeout", 120);
+  const int window = static_cast<int>(num(argc, argv, "window", 256));
   std::vector<int> fds;
-  fds.reserve(static_cast<std::size_t>(connections));
+  std::vector<std::string> bufs;
   int ep = epoll_create1(0);
   const auto open_start = Clock::now();
-  for (int i = 0; i < connections; ++i) {
-    int fd = open_ws(port, path, source);
-    fds.push_back(fd);
-    epoll_event ev{EPOLLIN, {.u32 = static_cast<uint32_t>(i)}};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
-  }
+  open_many(ep, port, path, source, connections, window, fds, bufs);
   std::printf("ready %d open_s %.3f\n", connections,
               std::chrono::duration<double>(Clock::now() - open_start).count());
   std::fflush(stdout);
-  std::vector<std::string> bufs(static_cast<std::size_t>(connections));
   // Per connection, the rounds it got (a bit each: up to 64 rounds).
   std::vector<uint64_t> got(static_cast<std::size_t>(connections), 0);
   std::vector<long> round_count(static_cast<std::size_t>(rounds), 0);
@@ -379,6 +461,7 @@ int run_scale(int argc, char** argv) {
     for (int e = 0; e < n; ++e) {
       const uint32_t i = events[e].data.u32;
       ssize_t r = read(fds[i], chunk, sizeof chunk);
+      if (r < 0 && errno == EAGAIN) continue;
       if (r <= 0) die("scale: subscriber lost");
       bufs[i].append(chunk, static_cast<std::size_t>(r));
       const int64_t at = now_ns();
