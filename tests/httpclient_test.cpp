@@ -742,6 +742,89 @@ TEST_F(HTTPClientTest, RequestBuiltInlineWithSettersSurvivesTheCoAwait) {
   EXPECT_EQ(all, "Hello world!");
 }
 
+
+// ---- hostname_mapping (Tornado's HostnameMappingTestCase) ---------------------------------
+
+// The client connects where the mapping says, while the request keeps its URL's name.
+class HostnameMappingTest : public HTTPClientTest {
+ protected:
+  httpclient::AsyncHTTPClientOptions get_http_client_options() override {
+    httpclient::AsyncHTTPClientOptions o;
+    o.hostname_mapping.host["www.example.invalid"] = "127.0.0.1";
+    o.hostname_mapping.host_port[{"foo.example.invalid", 8000}] = {"127.0.0.1",
+                                                                    get_http_port()};
+    return o;
+  }
+};
+
+TEST_F(HostnameMappingTest, HostIsMappedAndHostHeaderKeepsTheName) {
+  const std::string port = std::to_string(get_http_port());
+  HTTPResponse r = fetch("http://www.example.invalid:" + port + "/hello");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "Hello world!");
+  HTTPResponse host = fetch("http://www.example.invalid:" + port + "/host_echo");
+  EXPECT_EQ(host.body, "www.example.invalid:" + port);
+  EXPECT_EQ(host.effective_url, "http://www.example.invalid:" + port + "/host_echo");
+}
+
+TEST_F(HostnameMappingTest, HostAndPortAreMapped) {
+  HTTPResponse r = fetch("http://foo.example.invalid:8000/host_echo");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "foo.example.invalid:8000");
+}
+
+TEST_F(HostnameMappingTest, RedirectsFollowTheMappingToo) {
+  // The Location names the mapped host: the next hop is mapped as well.
+  HTTPResponse r = fetch("http://foo.example.invalid:8000/redirect?url=" +
+                         escape_url("http://foo.example.invalid:8000/host_echo"));
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "foo.example.invalid:8000");
+  EXPECT_EQ(r.effective_url, "http://foo.example.invalid:8000/host_echo");
+}
+
+TEST_F(HostnameMappingTest, UnmappedNamesResolveAsUsual) {
+  // Only the mapped (host, port) pair is redirected: another port of the same name is not.
+  HTTPRequest bounded;
+  bounded.connect_timeout = Duration(5);  // .invalid never resolves; bound a slow resolver
+  EXPECT_THROW(fetch("http://foo.example.invalid:8001/hello", bounded), HTTPClientError);
+  HTTPResponse r = fetch(get_url("/hello"));
+  EXPECT_EQ(r.code, 200);
+}
+
+// Over TLS, the certificate is checked against the URL's name, not the mapped address: the
+// test certificate names localhost and 127.0.0.1, so a mapped localhost verifies while a
+// mapped other name is refused although both connect to the same server.
+class HostnameMappingTLSTest : public tornado::testing::AsyncHTTPSTest {
+ protected:
+  HTTPApp get_app() override {
+    return [](HTTPServerRequest& req) { respond(req, 200, req.headers.get("Host", "")); };
+  }
+  httpclient::AsyncHTTPClientOptions get_http_client_options() override {
+    httpclient::AsyncHTTPClientOptions o;
+    o.hostname_mapping.host_port[{"localhost", 443}] = {"127.0.0.1", get_http_port()};
+    o.hostname_mapping.host_port[{"other.example.invalid", 443}] = {"127.0.0.1",
+                                                                      get_http_port()};
+    return o;
+  }
+};
+
+TEST_F(HostnameMappingTLSTest, CertificateIsCheckedAgainstTheOriginalName) {
+  HTTPRequest options;
+  options.ca_certs = get_ssl_certfile();
+  HTTPResponse ok = fetch("https://localhost/", options);
+  EXPECT_EQ(ok.code, 200);
+  EXPECT_EQ(ok.body, "localhost");
+  // Both ends log the refused handshake.
+  ExpectLog handshake(gen_log(), "SSL Error", /*required=*/false);
+  try {
+    fetch("https://other.example.invalid/", options);
+    ADD_FAILURE() << "a certificate without the name was accepted";
+  } catch (const HTTPClientError& e) {
+    EXPECT_EQ(e.code(), 599);
+    EXPECT_NE(e.message().find("certificate verify failed"), std::string::npos) << e.message();
+  }
+}
+
 }  // namespace
 
 }  // namespace httpclient_test
