@@ -258,6 +258,10 @@ class GoogleOAuth2Mixin : public OAuth2Mixin {
   // Checks the state (check_oauth2_state), then exchanges `code` and returns the token
   // JSON ("access_token", "expires_in", "id_token", ...), as Tornado (no user fields).
   Task<nlohmann::json> get_authenticated_user(std::string redirect_uri, std::string code);
+  // The same with the request's `code` argument, read after the checks: a refusal (which
+  // comes back with `error` and no code) is then reported as such (403), not as a missing
+  // argument. The form to call whenever the callback has `code` or `error`.
+  Task<nlohmann::json> get_authenticated_user(std::string redirect_uri);
   // oauth2_request(oauth_userinfo_url_, access_token): the user's profile.
   Task<nlohmann::json> get_user_info(std::string access_token);
 
@@ -275,6 +279,8 @@ class GitHubOAuth2Mixin : public OAuth2Mixin {
   // Checks the state, then exchanges `code`: {"access_token", "token_type", "scope"}.
   // GitHub answers a bad code with 200 and {"error": ...}: AuthError 502 naming it.
   Task<nlohmann::json> get_authenticated_user(std::string redirect_uri, std::string code);
+  // The same with the request's `code` argument, read after the checks (as Google's).
+  Task<nlohmann::json> get_authenticated_user(std::string redirect_uri);
   // The signed-in user (GET oauth_userinfo_url_, /user): login, id, name, email, ...
   Task<nlohmann::json> get_user_info(std::string access_token);
 
