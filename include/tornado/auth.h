@@ -4,14 +4,15 @@
 //   struct GoogleLogin : web::RequestHandler, auth::GoogleOAuth2Mixin {
 //     Task<> get() override {
 //       const std::string redirect_uri = "https://example.com/auth/google";
-//       if (get_optional_argument("code")) {
-//         nlohmann::json token = co_await get_authenticated_user(redirect_uri, get_argument("code"));
-//         nlohmann::json user = co_await get_user_info(token["access_token"]);
+//       if (get_optional_argument("code") || get_optional_argument("error")) {
+//         nlohmann::json token = co_await get_authenticated_user(redirect_uri);
+//         nlohmann::json user = co_await get_user_info(token["access_token"].get<std::string>());
 //         set_signed_cookie("user", user["email"].get<std::string>());
-//         co_return redirect("/");
+//         redirect("/");
+//         co_return;
 //       }
-//       authorize_redirect(redirect_uri, settings().extra["google_oauth"]["key"], {}, {},
-//                          {"profile", "email"});
+//       authorize_redirect(redirect_uri, settings().extra["google_oauth"]["key"].get<std::string>(),
+//                          std::nullopt, {}, {"profile", "email"});
 //       co_return;
 //     }
 //   };
