@@ -515,6 +515,52 @@ struct GitHubLogin : web::RequestHandler, auth::GitHubOAuth2Mixin {
   Provider* p_ = nullptr;
 };
 
+// Tornado's OAuth2ClientLoginHandler (a bare OAuth2Mixin), with the state switched off or
+// supplied by the application, and an API call with oauth2_request.
+struct OAuth2ClientLogin : web::RequestHandler, auth::OAuth2Mixin {
+  void initialize(Provider* provider, std::string mode) {
+    p_ = provider;
+    mode_ = std::move(mode);
+    oauth_authorize_url_ = provider->base + "/oauth2/server/authorize";
+    if (mode_ == "nostate") oauth2_state_ = false;
+  }
+  Task<> get() override {
+    if (mode_ == "request") {
+      Params post_args{{"message", "hello world"}};
+      Params args{{"fields", "a,b"}};
+      std::optional<Params> post;
+      if (get_optional_argument("post")) post = post_args;
+      nlohmann::json answer =
+          co_await oauth2_request(p_->base + "/oauth2/server/echo", std::string("tok en"), post, args);
+      write(answer);
+      co_return;
+    }
+    if (get_optional_argument("state") || get_optional_argument("error")) {
+      check_oauth2_state();
+      write("checked");
+      co_return;
+    }
+    Params extra;
+    if (mode_ == "ownstate") extra.emplace_back("state", "app-managed");
+    authorize_redirect(std::nullopt, std::nullopt, std::nullopt, extra);
+    co_return;
+  }
+  Provider* p_ = nullptr;
+  std::string mode_;
+};
+
+struct OAuth2ServerEcho : ProviderHandler {
+  Task<> get() override { co_return answer(); }
+  Task<> post() override { co_return answer(); }
+  void answer() {
+    write(nlohmann::json{{"method", request().method},
+                         {"access_token", get_query_argument("access_token", "(none)")},
+                         {"fields", get_query_argument("fields", "(none)")},
+                         {"message", get_body_argument("message", "(none)")},
+                         {"accept", request().headers.get("Accept", "")}});
+  }
+};
+
 class AuthTest : public tornado::testing::AsyncHTTPTest {
  public:
   tornado::testing::HTTPApp get_app() override {
@@ -544,6 +590,11 @@ class AuthTest : public tornado::testing::AsyncHTTPTest {
             {"/twitter/client/show_user", web::handler<TwitterClientShowUser>(p)},
             {"/twitter/client/update", web::handler<TwitterClientUpdate>(p)},
             {"/client/google", web::handler<GoogleLogin>(p)},
+            {"/oauth2/client/login", web::handler<OAuth2ClientLogin>(p, std::string("state"))},
+            {"/oauth2/client/nostate", web::handler<OAuth2ClientLogin>(p, std::string("nostate"))},
+            {"/oauth2/client/ownstate", web::handler<OAuth2ClientLogin>(p, std::string("ownstate"))},
+            {"/oauth2/client/request", web::handler<OAuth2ClientLogin>(p, std::string("request"))},
+            {"/oauth2/server/echo", web::handler<OAuth2ServerEcho>(p)},
             {"/client/github", web::handler<GitHubLogin>(p)},
             // the fake provider
             {"/oauth1/server/request_token", web::handler<OAuth1ServerRequestToken>(p)},
@@ -804,6 +855,46 @@ TEST_F(AuthTest, TwitterPostSignsTheFormBody) {
   ASSERT_EQ(r.code, 200) << r.body;
   EXPECT_EQ(escape::json_decode(r.body),
             (nlohmann::json{{"text", "Hello Ladies + Gentlemen, a signed OAuth request!"}, {"trim", "1"}}));
+}
+
+// ---- OAuth 2: the bare mixin ----
+
+TEST_F(AuthTest, OAuth2Redirect) {
+  HTTPResponse r = fetch_no_follow("/oauth2/client/login");
+  EXPECT_EQ(r.code, 302);
+  EXPECT_NE(r.headers.get("Location", "").find("/oauth2/server/authorize?"), std::string::npos);
+  auto args = location_args(r);
+  EXPECT_EQ(the(args, "response_type"), "code");
+  EXPECT_EQ(the(args, "redirect_uri"), "(none)");
+  EXPECT_EQ(the(args, "state").size(), 32u);
+  EXPECT_FALSE(set_cookie_line(r, "_oauth2_state").empty());
+}
+
+TEST_F(AuthTest, OAuth2StateCanBeSwitchedOffAsInTornado) {
+  HTTPResponse r = fetch_no_follow("/oauth2/client/nostate");
+  EXPECT_EQ(r.code, 302);
+  EXPECT_EQ(the(location_args(r), "state"), "(none)");
+  EXPECT_TRUE(set_cookie_line(r, "_oauth2_state").empty());
+  HTTPResponse callback = fetch_no_follow("/oauth2/client/nostate?state=anything");
+  EXPECT_EQ(callback.body, "checked");
+}
+
+TEST_F(AuthTest, OAuth2StateOfTheApplicationIsSentAsGiven) {
+  HTTPResponse r = fetch_no_follow("/oauth2/client/ownstate");
+  EXPECT_EQ(the(location_args(r), "state"), "app-managed");
+  EXPECT_TRUE(set_cookie_line(r, "_oauth2_state").empty());
+}
+
+TEST_F(AuthTest, OAuth2RequestPutsTheTokenInTheQuery) {
+  HTTPResponse get = fetch("/oauth2/client/request");
+  ASSERT_EQ(get.code, 200) << get.body;
+  EXPECT_EQ(escape::json_decode(get.body),
+            (nlohmann::json{{"method", "GET"}, {"access_token", "tok en"}, {"fields", "a,b"},
+                            {"message", "(none)"}, {"accept", "application/json"}}));
+  HTTPResponse post = fetch("/oauth2/client/request?post=1");
+  ASSERT_EQ(post.code, 200) << post.body;
+  EXPECT_EQ(escape::json_decode(post.body)["method"], "POST");
+  EXPECT_EQ(escape::json_decode(post.body)["message"], "hello world");
 }
 
 // ---- OAuth 2: Google ----
