@@ -173,6 +173,21 @@ std::shared_ptr<httpclient::AsyncHTTPClient> AuthMixinBase::get_auth_http_client
   return httpclient::AsyncHTTPClient::current();
 }
 
+httpclient::HTTPRequest AuthMixinBase::provider_request(std::string url) const {
+  httpclient::HTTPRequest request(std::move(url));
+  request.connect_timeout = auth_request_timeout_;
+  request.request_timeout = auth_request_timeout_;
+  return request;
+}
+
+const std::string& AuthMixinBase::require_url(const std::string& url, std::string_view what) {
+  if (url.empty()) {
+    throw std::logic_error("tornado::auth: " + std::string(what) +
+                           " is not set (assign it, e.g. in initialize())");
+  }
+  return url;
+}
+
 std::string AuthMixinBase::require_setting(std::string_view name, std::string_view feature) {
   const nlohmann::json& extra = auth_handler().settings().extra;
   auto it = extra.find(name);

@@ -55,6 +55,7 @@ std::string OAuthMixin::sign(const OAuthToken& consumer, const OAuthToken* token
 
 std::string OAuthMixin::oauth_request_token_request_url(
     const std::optional<std::string>& callback_uri, const Params& extra_params) {
+  require_url(oauth_request_token_url_, "oauth_request_token_url_");
   OAuthToken consumer = oauth_consumer_token();
   Params args = base_parameters(consumer);
   if (oauth_version_ != "1.0") {
@@ -72,6 +73,7 @@ std::string OAuthMixin::oauth_request_token_request_url(
 
 std::string OAuthMixin::oauth_access_token_request_url(const OAuthToken& request_token,
                                                        const std::optional<std::string>& verifier) {
+  require_url(oauth_access_token_url_, "oauth_access_token_url_");
   OAuthToken consumer = oauth_consumer_token();
   Params args = base_parameters(consumer);
   args.emplace_back("oauth_token", request_token.key);
@@ -106,8 +108,9 @@ Task<> OAuthMixin::redirect_with_request_token(std::string authorize_url,
     throw std::logic_error("This service does not support oauth_callback");
   }
   web::RequestHandler& handler = auth_handler();
+  require_url(authorize_url, "the authorize URL");
   auto request = std::make_shared<const httpclient::HTTPRequest>(
-      oauth_request_token_request_url(callback_uri, extra_params));
+      provider_request(oauth_request_token_request_url(callback_uri, extra_params)));
   auto fetch = detail::provider_fetch(get_auth_http_client(), request, "OAuth request token request");
   httpclient::HTTPResponse response = co_await std::move(fetch);
   OAuthToken token = parse_oauth_response(response.body);
@@ -160,7 +163,7 @@ Task<nlohmann::json> OAuthMixin::get_authenticated_user() {
   }
   if (verifier && verifier->empty()) verifier.reset();
   auto request = std::make_shared<const httpclient::HTTPRequest>(
-      oauth_access_token_request_url(request_token, verifier));
+      provider_request(oauth_access_token_request_url(request_token, verifier)));
   auto fetch = detail::provider_fetch(get_auth_http_client(), request, "OAuth access token request");
   httpclient::HTTPResponse response = co_await std::move(fetch);
   OAuthToken access_token = parse_oauth_response(response.body);
@@ -203,7 +206,7 @@ Task<nlohmann::json> TwitterMixin::twitter_request(std::string path, OAuthToken 
     args.insert(args.end(), oauth.begin(), oauth.end());
   }
   if (!args.empty()) url = httputil::url_concat(url, args);
-  httpclient::HTTPRequest request(url);
+  httpclient::HTTPRequest request = provider_request(url);
   if (post_args) {
     request.method = "POST";
     request.body = detail::form_encode(*post_args);

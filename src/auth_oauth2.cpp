@@ -29,6 +29,7 @@ void OAuth2Mixin::authorize_redirect(std::optional<std::string> redirect_uri,
                                      Params extra_params, std::vector<std::string> scope,
                                      std::string response_type) {
   web::RequestHandler& handler = auth_handler();
+  require_url(oauth_authorize_url_, "oauth_authorize_url_");
   Params args{{"response_type", std::move(response_type)}};
   if (redirect_uri) args.emplace_back("redirect_uri", std::move(*redirect_uri));
   if (client_id) args.emplace_back("client_id", std::move(*client_id));
@@ -81,7 +82,7 @@ void OAuth2Mixin::check_oauth2_state() {
 Task<nlohmann::json> OAuth2Mixin::oauth2_request(std::string url,
                                                  std::optional<std::string> access_token,
                                                  std::optional<Params> post_args, Params args) {
-  httpclient::HTTPRequest request;
+  httpclient::HTTPRequest request = provider_request(std::string());
   if (access_token && !access_token->empty()) {
     if (oauth2_bearer_header_) {
       request.headers.set("Authorization", "Bearer " + *access_token);
@@ -103,7 +104,8 @@ Task<nlohmann::json> OAuth2Mixin::oauth2_request(std::string url,
 Task<nlohmann::json> OAuth2Mixin::oauth2_exchange_code(std::string redirect_uri, std::string code,
                                                        std::string client_id,
                                                        std::string client_secret) {
-  auto request = std::make_shared<httpclient::HTTPRequest>(oauth_access_token_url_);
+  auto request = std::make_shared<httpclient::HTTPRequest>(
+      provider_request(require_url(oauth_access_token_url_, "oauth_access_token_url_")));
   request->method = "POST";
   request->headers.set("Content-Type", "application/x-www-form-urlencoded");
   request->headers.set("Accept", "application/json");  // GitHub answers a form otherwise

@@ -523,8 +523,18 @@ struct OAuth2ClientLogin : web::RequestHandler, auth::OAuth2Mixin {
     mode_ = std::move(mode);
     oauth_authorize_url_ = provider->base + "/oauth2/server/authorize";
     if (mode_ == "nostate") oauth2_state_ = false;
+    if (mode_ == "unset") oauth_authorize_url_.clear();
+    if (mode_ == "slow") auth_request_timeout_ = Duration(0.2);
   }
   Task<> get() override {
+    if (mode_ == "slow") {
+      try {
+        co_await oauth2_request(p_->base + "/oauth2/server/slow", std::string("t"));
+      } catch (const httpclient::HTTPClientError& e) {
+        write(std::to_string(e.code()) + " " + e.message());
+      }
+      co_return;
+    }
     if (mode_ == "request") {
       Params post_args{{"message", "hello world"}};
       Params args{{"fields", "a,b"}};
@@ -547,6 +557,10 @@ struct OAuth2ClientLogin : web::RequestHandler, auth::OAuth2Mixin {
   }
   Provider* p_ = nullptr;
   std::string mode_;
+};
+
+struct OAuth2ServerSlow : ProviderHandler {
+  Task<> get() override { co_await sleep(Duration(10)); }  // cancelled when the client leaves
 };
 
 struct OAuth2ServerEcho : ProviderHandler {
@@ -594,7 +608,10 @@ class AuthTest : public tornado::testing::AsyncHTTPTest {
             {"/oauth2/client/nostate", web::handler<OAuth2ClientLogin>(p, std::string("nostate"))},
             {"/oauth2/client/ownstate", web::handler<OAuth2ClientLogin>(p, std::string("ownstate"))},
             {"/oauth2/client/request", web::handler<OAuth2ClientLogin>(p, std::string("request"))},
+            {"/oauth2/client/unset", web::handler<OAuth2ClientLogin>(p, std::string("unset"))},
+            {"/oauth2/client/slow", web::handler<OAuth2ClientLogin>(p, std::string("slow"))},
             {"/oauth2/server/echo", web::handler<OAuth2ServerEcho>(p)},
+            {"/oauth2/server/slow", web::handler<OAuth2ServerSlow>(p)},
             {"/client/github", web::handler<GitHubLogin>(p)},
             // the fake provider
             {"/oauth1/server/request_token", web::handler<OAuth1ServerRequestToken>(p)},
@@ -895,6 +912,20 @@ TEST_F(AuthTest, OAuth2RequestPutsTheTokenInTheQuery) {
   ASSERT_EQ(post.code, 200) << post.body;
   EXPECT_EQ(escape::json_decode(post.body)["method"], "POST");
   EXPECT_EQ(escape::json_decode(post.body)["message"], "hello world");
+}
+
+TEST_F(AuthTest, OAuth2UnsetEndpointIsAClearError) {
+  ExpectLog log(app_log(), "oauth_authorize_url_ is not set");
+  ExpectLog access(access_log(), "", /*required=*/false);
+  HTTPResponse r = fetch_no_follow("/oauth2/client/unset");
+  EXPECT_EQ(r.code, 500);
+}
+
+TEST_F(AuthTest, ProviderRequestsAreBoundedByTheAuthTimeout) {
+  ExpectLog access(access_log(), "", /*required=*/false);
+  HTTPResponse r = fetch("/oauth2/client/slow");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "599 Timeout during request");
 }
 
 // ---- OAuth 2: Google ----

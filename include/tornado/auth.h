@@ -122,11 +122,18 @@ class AuthMixinBase {
   web::RequestHandler& auth_handler();
   // The client for calls to the provider (default: the loop's shared AsyncHTTPClient).
   virtual std::shared_ptr<httpclient::AsyncHTTPClient> get_auth_http_client();
+  // A request to the provider: `url`, with auth_request_timeout_.
+  httpclient::HTTPRequest provider_request(std::string url) const;
+  // std::logic_error naming `what` when `url` is empty (an endpoint left unset).
+  static const std::string& require_url(const std::string& url, std::string_view what);
   // settings.extra[name] as a string; std::logic_error naming the setting when absent.
   std::string require_setting(std::string_view name, std::string_view feature);
   // settings.extra[name][field] ({"key", "secret"} objects such as google_oauth).
   std::string require_setting(std::string_view name, std::string_view field,
                               std::string_view feature);
+
+  // Bounds every request to the provider (connect and whole exchange; nullopt = none).
+  std::optional<Duration> auth_request_timeout_ = Duration(20);
 };
 }  // namespace detail
 
