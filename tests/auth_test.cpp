@@ -6,6 +6,10 @@
 #include "tornado/auth.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <algorithm>
 #include <functional>
@@ -154,6 +158,71 @@ TEST(OAuthSignatureTest, TokenResponsesAreParsedOrRefused) {
     EXPECT_EQ(e.status_code(), 502);
   }
   EXPECT_THROW(OAuthToken::from_json(nlohmann::json{{"key", 1}}), std::invalid_argument);
+}
+
+// Python Tornado's own signer (tornado.auth._oauth10a_signature, python3-tornado) gives the
+// same signatures for the requests Tornado makes: ASCII names, values with spaces, '+',
+// '/', '=', '~', '*', UTF-8, empty; secrets with reserved characters; ports and https.
+TEST(OAuthSignatureTest, AgreesWithPythonTornadosSigner) {
+  struct Case {
+    std::string consumer_secret, token_secret, method, url;
+    Params params;
+  };
+  std::vector<Case> cases = {
+      {"qwer", "", "GET", "http://127.0.0.1:8888/oauth1/server/request_token",
+       {{"oauth_consumer_key", "asdf"}, {"oauth_nonce", "abc"}, {"oauth_callback", "http://x/cb?a=1&b=2"}}},
+      {"s3cr+t/=&~", "t0k&n sec", "POST", "https://api.example.com/1.1/statuses/update.json",
+       {{"status", "Hello Ladies + Gentlemen, a signed OAuth request!"},
+        {"oauth_token", "370773112-GmHx"},
+        {"x", ""},
+        {"tilde", "~*'()!"},
+        {"snow", "\xE2\x98\x83 caf\xC3\xA9"}}},
+      {"kd94hf93k423kf44", "pfkkdhi9sl3r4s00", "get", "http://Photos.Example.NET/photos",
+       {{"file", "vacation.jpg"}, {"size", "original"}, {"oauth_timestamp", "137131202"}}},
+  };
+  char path[] = "/tmp/auth_test_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string script =
+      "import json, sys\n"
+      "try:\n    from tornado.auth import _oauth10a_signature\n"
+      "except ImportError:\n    print('SKIP'); sys.exit(0)\n"
+      "for c in json.loads(sys.stdin.read()):\n"
+      "    sig = _oauth10a_signature({'key': 'k', 'secret': c[0]}, c[2], c[3], dict(c[4]),\n"
+      "                              {'key': 't', 'secret': c[1]} if c[1] else None)\n"
+      "    print(sig.decode())\n";
+  ASSERT_EQ(::write(fd, script.data(), script.size()), static_cast<ssize_t>(script.size()));
+  ::close(fd);
+  nlohmann::json input = nlohmann::json::array();
+  for (const auto& c : cases) {
+    nlohmann::json params = nlohmann::json::array();
+    for (const auto& [k, v] : c.params) params.push_back({k, v});
+    input.push_back({c.consumer_secret, c.token_secret, c.method, c.url, params});
+  }
+  char in_path[] = "/tmp/auth_test_in_XXXXXX";
+  int in_fd = mkstemp(in_path);
+  ASSERT_GE(in_fd, 0);
+  std::string text = input.dump();
+  ASSERT_EQ(::write(in_fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(in_fd);
+  std::string command = std::string("/usr/bin/python3 ") + path + " < " + in_path + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[512];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  int status = ::pclose(pipe);
+  ::unlink(path);
+  ::unlink(in_path);
+  if (output == "SKIP\n") GTEST_SKIP() << "python3-tornado is not installed";
+  ASSERT_EQ(status, 0) << output;
+  std::string expected;
+  for (const auto& c : cases) {
+    // Tornado's signer upper-cases the method and lower-cases scheme and host, as we do.
+    expected += auth::oauth_signature(c.consumer_secret, c.token_secret, c.method, c.url, c.params);
+    expected += "\n";
+  }
+  EXPECT_EQ(output, expected);
 }
 
 struct NotAHandler : auth::GoogleOAuth2Mixin {};
