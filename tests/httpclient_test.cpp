@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http_test_util.h"
+#include "httpclient_test_peers.h"
 #include "internal/gzip.h"
 #include "internal/http_url.h"
 #include "tornado/escape.h"
@@ -751,6 +752,7 @@ class HostnameMappingTest : public HTTPClientTest {
   httpclient::AsyncHTTPClientOptions get_http_client_options() override {
     httpclient::AsyncHTTPClientOptions o;
     o.hostname_mapping.host["www.example.invalid"] = "127.0.0.1";
+    o.hostname_mapping.host["proxy.example.invalid"] = "127.0.0.1";
     o.hostname_mapping.host_port[{"foo.example.invalid", 8000}] = {"127.0.0.1",
                                                                     get_http_port()};
     return o;
@@ -780,6 +782,18 @@ TEST_F(HostnameMappingTest, RedirectsFollowTheMappingToo) {
   EXPECT_EQ(r.code, 200);
   EXPECT_EQ(r.body, "foo.example.invalid:8000");
   EXPECT_EQ(r.effective_url, "http://foo.example.invalid:8000/host_echo");
+}
+
+TEST_F(HostnameMappingTest, AProxyHostIsMappedToo) {
+  // The client connects to the proxy, so the proxy's name is the one looked up.
+  tornado::test::TinyProxy proxy;
+  HTTPRequest r;
+  r.proxy_host = "proxy.example.invalid";
+  r.proxy_port = proxy.port();
+  HTTPResponse resp = fetch("/host_echo", r);
+  EXPECT_EQ(resp.code, 200);
+  ASSERT_EQ(proxy.request_lines.size(), 1u);
+  EXPECT_EQ(proxy.request_lines[0], "GET " + get_url("/host_echo") + " HTTP/1.1");
 }
 
 TEST_F(HostnameMappingTest, UnmappedNamesResolveAsUsual) {
