@@ -12,10 +12,25 @@ namespace tornado::httpclient {
 
 namespace detail {
 
+namespace {
+
+// The resolver connections use: the options' resolver, under the hostname mapping if any.
+std::shared_ptr<Resolver> connect_resolver(const AsyncHTTPClientOptions& options) {
+  const auto& mapping = options.hostname_mapping;
+  if (mapping.host.empty() && mapping.host_port.empty() && mapping.host_port_family.empty()) {
+    return options.resolver;  // null: TCPClient makes (and owns) the default one
+  }
+  std::shared_ptr<Resolver> base = options.resolver;
+  if (!base) base = std::make_shared<DefaultExecutorResolver>();
+  return std::make_shared<OverrideResolver>(std::move(base), mapping);
+}
+
+}  // namespace
+
 ClientState::ClientState(AsyncHTTPClientOptions o)
     : options(std::move(o)),
       max_body_size(options.max_body_size.value_or(options.max_buffer_size)),
-      tcp(options.resolver),
+      tcp(connect_resolver(options)),
       pool(IOLoop::current().ref(), options.max_idle_per_host, options.max_idle_total,
            options.idle_timeout) {}
 

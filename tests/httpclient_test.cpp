@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http_test_util.h"
+#include "httpclient_test_peers.h"
 #include "internal/gzip.h"
 #include "internal/http_url.h"
 #include "tornado/escape.h"
@@ -740,6 +741,102 @@ TEST_F(HTTPClientTest, RequestBuiltInlineWithSettersSurvivesTheCoAwait) {
   std::string all;
   for (auto& c : chunks) all += c;
   EXPECT_EQ(all, "Hello world!");
+}
+
+
+// ---- hostname_mapping (Tornado's HostnameMappingTestCase) ---------------------------------
+
+// The client connects where the mapping says, while the request keeps its URL's name.
+class HostnameMappingTest : public HTTPClientTest {
+ protected:
+  httpclient::AsyncHTTPClientOptions get_http_client_options() override {
+    httpclient::AsyncHTTPClientOptions o;
+    o.hostname_mapping.host["www.example.invalid"] = "127.0.0.1";
+    o.hostname_mapping.host["proxy.example.invalid"] = "127.0.0.1";
+    o.hostname_mapping.host_port[{"foo.example.invalid", 8000}] = {"127.0.0.1",
+                                                                    get_http_port()};
+    return o;
+  }
+};
+
+TEST_F(HostnameMappingTest, HostIsMappedAndHostHeaderKeepsTheName) {
+  const std::string port = std::to_string(get_http_port());
+  HTTPResponse r = fetch("http://www.example.invalid:" + port + "/hello");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "Hello world!");
+  HTTPResponse host = fetch("http://www.example.invalid:" + port + "/host_echo");
+  EXPECT_EQ(host.body, "www.example.invalid:" + port);
+  EXPECT_EQ(host.effective_url, "http://www.example.invalid:" + port + "/host_echo");
+}
+
+TEST_F(HostnameMappingTest, HostAndPortAreMapped) {
+  HTTPResponse r = fetch("http://foo.example.invalid:8000/host_echo");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "foo.example.invalid:8000");
+}
+
+TEST_F(HostnameMappingTest, RedirectsFollowTheMappingToo) {
+  // The Location names the mapped host: the next hop is mapped as well.
+  HTTPResponse r = fetch("http://foo.example.invalid:8000/redirect?url=" +
+                         escape_url("http://foo.example.invalid:8000/host_echo"));
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body, "foo.example.invalid:8000");
+  EXPECT_EQ(r.effective_url, "http://foo.example.invalid:8000/host_echo");
+}
+
+TEST_F(HostnameMappingTest, AProxyHostIsMappedToo) {
+  // The client connects to the proxy, so the proxy's name is the one looked up.
+  tornado::test::TinyProxy proxy;
+  HTTPRequest r;
+  r.proxy_host = "proxy.example.invalid";
+  r.proxy_port = proxy.port();
+  HTTPResponse resp = fetch("/host_echo", r);
+  EXPECT_EQ(resp.code, 200);
+  ASSERT_EQ(proxy.request_lines.size(), 1u);
+  EXPECT_EQ(proxy.request_lines[0], "GET " + get_url("/host_echo") + " HTTP/1.1");
+}
+
+TEST_F(HostnameMappingTest, UnmappedNamesResolveAsUsual) {
+  // Only the mapped (host, port) pair is redirected: another port of the same name is not.
+  HTTPRequest bounded;
+  bounded.connect_timeout = Duration(5);  // .invalid never resolves; bound a slow resolver
+  EXPECT_THROW(fetch("http://foo.example.invalid:8001/hello", bounded), HTTPClientError);
+  HTTPResponse r = fetch(get_url("/hello"));
+  EXPECT_EQ(r.code, 200);
+}
+
+// Over TLS, the certificate is checked against the URL's name, not the mapped address: the
+// test certificate names localhost and 127.0.0.1, so a mapped localhost verifies while a
+// mapped other name is refused although both connect to the same server.
+class HostnameMappingTLSTest : public tornado::testing::AsyncHTTPSTest {
+ protected:
+  HTTPApp get_app() override {
+    return [](HTTPServerRequest& req) { respond(req, 200, req.headers.get("Host", "")); };
+  }
+  httpclient::AsyncHTTPClientOptions get_http_client_options() override {
+    httpclient::AsyncHTTPClientOptions o;
+    o.hostname_mapping.host_port[{"localhost", 443}] = {"127.0.0.1", get_http_port()};
+    o.hostname_mapping.host_port[{"other.example.invalid", 443}] = {"127.0.0.1",
+                                                                      get_http_port()};
+    return o;
+  }
+};
+
+TEST_F(HostnameMappingTLSTest, CertificateIsCheckedAgainstTheOriginalName) {
+  HTTPRequest options;
+  options.ca_certs = get_ssl_certfile();
+  HTTPResponse ok = fetch("https://localhost/", options);
+  EXPECT_EQ(ok.code, 200);
+  EXPECT_EQ(ok.body, "localhost");
+  // Both ends log the refused handshake.
+  ExpectLog handshake(gen_log(), "SSL Error", /*required=*/false);
+  try {
+    fetch("https://other.example.invalid/", options);
+    ADD_FAILURE() << "a certificate without the name was accepted";
+  } catch (const HTTPClientError& e) {
+    EXPECT_EQ(e.code(), 599);
+    EXPECT_NE(e.message().find("certificate verify failed"), std::string::npos) << e.message();
+  }
 }
 
 }  // namespace

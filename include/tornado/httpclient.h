@@ -306,6 +306,15 @@ struct AsyncHTTPClientOptions {
   std::optional<std::size_t> max_body_size;         // default max_buffer_size (inflated)
   int max_interim_responses = 100;                  // 1xx responses before the final one
   std::shared_ptr<Resolver> resolver;               // default: DefaultExecutorResolver
+  // Tornado's hostname_mapping: where to connect instead, applied when connecting (on top
+  // of `resolver`, through an OverrideResolver, most specific key first):
+  //   .host["api.example.com"] = "127.0.0.1"                       (port kept)
+  //   .host_port[{"api.example.com", 443}] = {"127.0.0.1", 8443}
+  //   .host_port_family[{"api.example.com", 443, AF_INET6}] = {"::1", 8443}
+  // The request keeps its URL: the Host header, TLS SNI and certificate check, the pool key
+  // and redirects all use the original name. A proxy host is mapped too (it is what the
+  // client connects to). Empty (the default): no mapping.
+  OverrideResolver::Mapping hostname_mapping;
   // Keep-alive pool. keep_alive = false sends Connection: close and pools nothing.
   bool keep_alive = true;
   std::size_t max_idle_per_host = 10;    // idle connections per pool key
