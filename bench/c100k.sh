@@ -9,8 +9,9 @@
 # side: --servers echo processes (demos/echo --reuse_port) share one port through
 # SO_REUSEPORT and one hub through a Redis server this script starts; --clients processes of
 # bench/ws_load --mode=scale each open connections/clients subscribers to /sub from their
-# own source address (127.0.0.2, 127.0.0.3, ...: one address has about 28,000 ephemeral
-# ports towards one server port). Then ws_load --mode=publish sends --rounds messages to
+# own source address (127.A.B.2, 127.A.B.3, ..., A.B random per run: one address has about
+# 28,000 ephemeral ports towards one server port, and a run's closed ones stay in TIME_WAIT
+# for a minute). Then ws_load --mode=publish sends --rounds messages to
 # /pub, one a second; each is published through Redis to every process's subscribers.
 #
 # Reported for the run: the time to open every connection (all clients at once), server RSS
@@ -96,13 +97,16 @@ scale_run() {
   tcp_before=$(slab_kib)
 
   local each=$(((total + nclients - 1) / nclients)) left=$total t0 t1
+  # Source addresses fresh for this run: a run's closed connections stay in TIME_WAIT for a
+  # minute, holding their ports on the addresses that used them.
+  local src_net="127.$((RANDOM % 200 + 20)).$((RANDOM % 250))"
   client_pids=()
   t0=$(date +%s.%N)
   for ((i = 0; i < nclients; i++)); do
     local n=$((left < each ? left : each))
     left=$((left - n))
     "$build/bench/ws_load" --mode=scale --port="$port" --path=/sub --connections="$n" \
-      --source="127.0.0.$((2 + i))" --rounds="$rounds" --timeout="$timeout" \
+      --source="$src_net.$((2 + i))" --rounds="$rounds" --timeout="$timeout" \
       >"$work/client$i.out" 2>"$work/client$i.err" &
     client_pids+=($!)
   done
