@@ -2,7 +2,9 @@
 // stays registered for READ (edge-triggered) all its life, so notifications and a server that
 // goes away are seen between statements too; WRITE is added only while PQflush has bytes left.
 #include <libpq-fe.h>
-#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -132,6 +134,11 @@ void Connection::fail(const std::string& why) {
   notified_.notify_all();  // next_notification() sees the end
 }
 
+bool Connection::alive() {
+  if (conn_ && idle()) on_events(IOLoop::READ);
+  return conn_ != nullptr;
+}
+
 bool Connection::in_transaction() const noexcept {
   if (!conn_) return false;
   const auto s = PQtransactionStatus(conn_);
@@ -229,16 +236,21 @@ void Connection::on_events(uint32_t events) {
 }
 
 // Edge-triggered: read until the socket is empty. PQconsumeInput reads once per call (more
-// only when its buffer filled), so it is called again while the kernel still holds bytes,
-// up to a bound per event; the rest is read on the next iteration.
+// only when its buffer filled), so it is called again while the kernel still holds bytes or
+// the end of the stream, up to a bound per event; the rest is read on the next iteration.
 bool Connection::read_input() {
   for (int i = 0; i < 64; ++i) {
     if (!PQconsumeInput(conn_) || PQstatus(conn_) == CONNECTION_BAD) {
       fail("postgres: connection lost: " + trimmed(PQerrorMessage(conn_)));
       return false;
     }
-    int pending = 0;
-    if (ioctl(fd_, FIONREAD, &pending) < 0 || pending <= 0) return true;
+    // A peek tells "empty" (EAGAIN) from "more" and from the end of the stream (0), which
+    // only the next PQconsumeInput reports (a server shutting down sends FATAL, then closes).
+    char byte;
+    if (::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;
+    }
   }
   loop_.get()->add_callback([weak = weak_from_this()] {
     if (auto self = weak.lock()) self->on_events(IOLoop::READ);

@@ -134,7 +134,7 @@ Task<PooledConnection> Pool::acquire() {
     while (!st->idle.empty()) {
       auto c = std::move(st->idle.back());
       st->idle.pop_back();
-      if (c->closed()) {  // lost while idle (server restart): its place is free again
+      if (!c->alive()) {  // lost while idle (server restart): its place is free again
         --st->open;
         continue;
       }

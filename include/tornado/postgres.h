@@ -242,6 +242,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_query_timeout(std::optional<Duration> t) noexcept { options_.query_timeout = t; }
   // True once the connection is closed or lost.
   bool closed() const noexcept { return conn_ == nullptr; }
+  // Reads what the server sent since the loop last looked (one non-blocking read) and says
+  // whether the connection is still open: a pool checks this before it hands out an idle
+  // connection, so one the server closed meanwhile (a restart) is seen before it is used.
+  bool alive();
   // No statement running or queued.
   bool idle() const noexcept { return !current_ && queue_.empty(); }
   // Nothing but ROLLBACKs running or queued (a dropped Transaction's): what Pool accepts back.
