@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -73,6 +76,66 @@ TEST_F(PostgresTest, NoServerIsAClearError) {
       EXPECT_NE(what.find("postgres: cannot connect"), std::string::npos) << what;
       EXPECT_NE(what.find("No such file or directory"), std::string::npos) << what;
     }
+  });
+}
+
+TEST_F(PostgresTest, ConnectTimeoutWhenTheServerNeverAnswers) {
+  // A socket that accepts connections (the backlog) and never says a word.
+  const std::string dir = cluster_->socket_dir() + "/silent";
+  std::filesystem::create_directories(dir);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  const std::string path = dir + "/.s.PGSQL.5432";
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  run([&]() -> Task<> {
+    pg::ConnectOptions o;
+    o.connect_timeout = 300ms;
+    const double start = IOLoop::current().time();
+    try {
+      co_await pg::connect("host=" + dir + " user=postgres password=secret", o);
+      ADD_FAILURE() << "connected to a silent socket";
+    } catch (const pg::ConnectionError& e) {
+      EXPECT_NE(std::string(e.what()).find("no answer within 0.3 s"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_LT(IOLoop::current().time() - start, 2.0);
+  });
+  ::close(fd);
+}
+
+TEST_F(PostgresTest, LargeParameterIsSentOnWriteReadiness) {
+  run([&]() -> Task<> {
+    auto c = co_await pg::connect(cluster_->conninfo());
+    // 16 MiB: far more than a socket buffer, so PQflush has bytes left several times.
+    std::string big(16 << 20, 'x');
+    big[12345] = 'y';
+    auto r = co_await c->query("SELECT length($1::text) AS n, strpos($1::text, 'y') AS at", big);
+    EXPECT_EQ(r[0].get<std::int64_t>("n"), 16 << 20);
+    EXPECT_EQ(r[0].get<int>("at"), 12346);
+  });
+}
+
+TEST_F(PostgresTest, PoolClosesAConnectionReturnedMidStatement) {
+  run([&]() -> Task<> {
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    o.max_size = 1;
+    pg::Pool pool(o);
+    Future<pg::Result> slow = spawn(pool.query("SELECT pg_sleep(30)"));
+    co_await sleep(200ms);
+    slow.cancel();  // the awaiter gives up; the statement would run on
+    try {
+      co_await slow;
+    } catch (const CancelledError&) {
+    }
+    const double start = IOLoop::current().time();
+    auto r = co_await pool.query("SELECT 3");  // a new connection, not one busy for 30 s
+    EXPECT_EQ(r[0].get<int>(0), 3);
+    EXPECT_LT(IOLoop::current().time() - start, 5.0);
+    EXPECT_EQ(pool.size(), 1u);
   });
 }
 
