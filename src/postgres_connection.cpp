@@ -174,6 +174,7 @@ Task<std::int64_t> Connection::execute_params(std::string sql, Params params) {
 }
 
 void Connection::enqueue(std::shared_ptr<Op> op) {
+  if (conn_ && !loop_.get()) fail("postgres: connection closed with its loop");
   if (!conn_) {
     op->done.set_exception(ConnectionError("postgres: connection closed"));
     return;
