@@ -1,4 +1,4 @@
-// postgres.h against a real server: a throwaway cluster per test (postgres_test_cluster.h),
+// postgres.h against a real server: a throwaway cluster per test (postgres_test_util.h),
 // skipped only when the PostgreSQL server binaries are not installed.
 #include "tornado/postgres.h"
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "postgres_test_cluster.h"
+#include "postgres_test_util.h"
 #include "tornado/gen.h"
 #include "tornado/ioloop.h"
 
