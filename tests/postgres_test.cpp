@@ -418,6 +418,38 @@ TEST_F(PostgresTest, NotificationsArrivingDuringAQueryAreNotLost) {
   });
 }
 
+TEST_F(PostgresTest, NotificationsBeyondTheBoundAreDroppedAndCounted) {
+  run([&]() -> Task<> {
+    pg::ConnectOptions o;
+    o.max_pending_notifications = 5;
+    auto listener = co_await pg::Listener::connect(cluster_->conninfo(), o);
+    co_await listener.listen("ch");
+    auto sender = co_await pg::connect(cluster_->conninfo());
+    co_await sender->execute("SELECT pg_notify('ch', i::text) FROM generate_series(1, 8) AS i");
+    co_await listener.connection().query("SELECT 1");  // a round trip: all eight have arrived
+    EXPECT_EQ(listener.connection().pending_notifications(), 5u);
+    EXPECT_EQ(listener.connection().notifications_dropped(), 3u);
+    for (int i = 1; i <= 5; ++i) {
+      pg::Notification n = co_await listener.next(1s);
+      EXPECT_EQ(n.payload, std::to_string(i));  // the oldest kept, the newest dropped
+    }
+  });
+}
+
+TEST_F(PostgresTest, StatementsOnOneConnectionQueueInOrder) {
+  run([&]() -> Task<> {
+    auto c = co_await pg::connect(cluster_->conninfo());
+    co_await c->execute("CREATE TABLE log (n int, at timestamptz DEFAULT clock_timestamp())");
+    std::vector<Task<std::int64_t>> inserts;
+    for (int i = 0; i < 50; ++i) inserts.push_back(c->execute("INSERT INTO log (n) VALUES ($1)", i));
+    auto counts = co_await when_all(std::move(inserts));
+    for (auto n : counts) EXPECT_EQ(n, 1);
+    auto r = co_await c->query("SELECT n FROM log ORDER BY at, n");
+    EXPECT_EQ(r.size(), 50);
+    for (int i = 0; i < r.size(); ++i) EXPECT_EQ(r[i].get<int>(0), i);
+  });
+}
+
 TEST_F(PostgresTest, QueryTimeoutCancelsTheStatement) {
   run([&]() -> Task<> {
     pg::ConnectOptions o;
