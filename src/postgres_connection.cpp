@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 
 #include "tornado/gen.h"
@@ -419,8 +420,57 @@ Task<> Transaction::rollback() {
 }
 
 Task<Listener> Listener::connect(std::string conninfo, ConnectOptions options) {
-  auto c = co_await Connection::connect(std::move(conninfo), options);
-  co_return Listener(std::move(c));
+  auto c = co_await Connection::connect(conninfo, options);
+  co_return Listener(std::move(c), std::move(conninfo), options);
+}
+
+Task<> Listener::listen(std::string channel) {
+  co_await conn_->listen(channel);
+  if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end()) {
+    channels_.push_back(std::move(channel));
+  }
+}
+
+Task<> Listener::unlisten(std::string channel) {
+  co_await conn_->unlisten(channel);
+  std::erase(channels_, channel);
+}
+
+Task<Notification> Listener::next(std::optional<Duration> timeout) {
+  IOLoop& loop = IOLoop::current();
+  const double deadline = timeout ? loop.time() + timeout->count() : 0;
+  auto left = [&]() -> std::optional<Duration> {
+    if (!timeout) return std::nullopt;
+    return Duration(std::max(0.0, deadline - loop.time()));
+  };
+  Duration delay = 50ms;
+  for (;;) {
+    bool lost = false;
+    try {
+      co_return co_await conn_->next_notification(left());
+    } catch (const ConnectionError&) {
+      if (!reconnect_) throw;
+      lost = true;
+    }
+    // Lost: connect again and LISTEN to every channel, until the deadline.
+    while (lost) {
+      try {
+        auto c = co_await Connection::connect(conninfo_, options_);
+        for (const std::string& channel : channels_) co_await c->listen(channel);
+        conn_ = std::move(c);
+        ++reconnects_;
+        lost = false;
+      } catch (const ConnectionError& e) {
+        if (timeout && loop.time() + delay.count() >= deadline) {
+          throw ConnectionError(std::string("postgres: listener connection lost; ") + e.what());
+        }
+      }
+      if (lost) {
+        co_await sleep(delay);
+        delay = std::min<Duration>(delay * 2, 1s);
+      }
+    }
+  }
 }
 
 }  // namespace tornado::postgres

@@ -450,6 +450,33 @@ TEST_F(PostgresTest, StatementsOnOneConnectionQueueInOrder) {
   });
 }
 
+TEST_F(PostgresTest, ListenerReconnectsAfterAServerRestart) {
+  run([&]() -> Task<> {
+    auto listener = co_await pg::Listener::connect(cluster_->conninfo());
+    co_await listener.listen("a");
+    co_await listener.listen("b");
+    cluster_->restart();  // the listener's connection is gone
+    Future<pg::Notification> got = spawn(listener.next(20s));
+    // Sent until the listener is back and has re-LISTENed (what is sent before is lost).
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    pg::Pool sender(o);
+    while (!got.done()) {
+      co_await sender.execute("SELECT pg_notify('b', 'after restart')");
+      co_await sleep(50ms);
+    }
+    pg::Notification n = co_await got;
+    EXPECT_EQ(n.channel, "b");
+    EXPECT_EQ(n.payload, "after restart");
+    EXPECT_EQ(listener.reconnects(), 1u);
+
+    // Without reconnecting, the loss is an error.
+    listener.set_reconnect(false);
+    cluster_->restart();
+    EXPECT_THROW(co_await listener.next(5s), pg::ConnectionError);
+  });
+}
+
 TEST_F(PostgresTest, QueryTimeoutCancelsTheStatement) {
   run([&]() -> Task<> {
     pg::ConnectOptions o;

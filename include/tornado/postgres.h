@@ -315,20 +315,30 @@ class Transaction {
   std::shared_ptr<Connection> conn_;
 };
 
-// A connection of its own that LISTENs; next() yields notifications in order.
+// A connection of its own that LISTENs; next() yields notifications in order. When the
+// connection is lost (a server restart), next() connects again and re-LISTENs the channels,
+// retrying with a growing delay (up to 1 s) until its timeout; notifications sent while it
+// was disconnected are lost (PostgreSQL keeps none): reconnects() tells the application to
+// re-read what it follows. set_reconnect(false): next() raises ConnectionError instead.
 class Listener {
  public:
   static Task<Listener> connect(std::string conninfo, ConnectOptions options = {});
-  Task<> listen(std::string channel) { return conn_->listen(std::move(channel)); }
-  Task<> unlisten(std::string channel) { return conn_->unlisten(std::move(channel)); }
-  Task<Notification> next(std::optional<Duration> timeout = std::nullopt) {
-    return conn_->next_notification(timeout);
-  }
+  Task<> listen(std::string channel);
+  Task<> unlisten(std::string channel);
+  Task<Notification> next(std::optional<Duration> timeout = std::nullopt);
   Connection& connection() { return *conn_; }
+  void set_reconnect(bool on) noexcept { reconnect_ = on; }
+  std::uint64_t reconnects() const noexcept { return reconnects_; }
 
  private:
-  explicit Listener(std::shared_ptr<Connection> c) : conn_(std::move(c)) {}
+  Listener(std::shared_ptr<Connection> c, std::string conninfo, ConnectOptions options)
+      : conn_(std::move(c)), conninfo_(std::move(conninfo)), options_(options) {}
   std::shared_ptr<Connection> conn_;
+  std::string conninfo_;
+  ConnectOptions options_;
+  std::vector<std::string> channels_;
+  bool reconnect_ = true;
+  std::uint64_t reconnects_ = 0;
 };
 
 struct PoolOptions {
