@@ -185,6 +185,9 @@ void Connection::enqueue(std::shared_ptr<Op> op) {
 }
 
 void Connection::start_next() {
+  // A cancel request still on its way could hit the next statement instead of the one it was
+  // meant for (one that ended by itself meanwhile): libpq's advice is to wait for PQcancel.
+  if (cancel_in_flight_) return;
   while (!current_ && !queue_.empty() && conn_) {
     std::shared_ptr<Op> op = std::move(queue_.front());
     queue_.pop_front();
@@ -344,10 +347,18 @@ void Connection::on_timeout() {
   cancel_sent_ = true;
   std::shared_ptr<PGcancel> cancel(PQgetCancel(conn_), [](PGcancel* c) { PQfreeCancel(c); });
   if (cancel) {
-    (void)loop_.get()->run_in_executor([cancel] {
+    IOLoop* loop = loop_.get();
+    cancel_in_flight_ = true;
+    Future<void> sent = loop->run_in_executor([cancel] {
       char error[256];
       if (!PQcancel(cancel.get(), error, sizeof error)) {
         gen_log().warn("postgres: cancel request failed: {}", trimmed(error));
+      }
+    });
+    loop->add_future<void>(sent, [weak = weak_from_this()](const Future<void>&) {
+      if (auto self = weak.lock()) {
+        self->cancel_in_flight_ = false;
+        self->start_next();
       }
     });
   }

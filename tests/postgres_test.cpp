@@ -31,7 +31,10 @@ class PostgresTest : public ::testing::Test {
     }
     cluster_ = std::make_unique<PostgresCluster>();
   }
-  void TearDown() override { cluster_.reset(); }
+  void TearDown() override {
+    if (cluster_ && HasFailure()) std::printf("server log:\n%s\n", cluster_->server_log().c_str());
+    cluster_.reset();
+  }
 
   template <typename F>
   void run(F&& fn, Duration timeout = 60s) {
@@ -497,6 +500,25 @@ TEST_F(PostgresTest, QueryTimeoutCancelsTheStatement) {
     // A timeout for one statement: query_params.
     EXPECT_THROW(co_await c->query_params("SELECT pg_sleep(30)", pg::Params(), Duration(0.1)),
                  TimeoutError);
+  });
+}
+
+// A statement that ends by itself right after its timeout: the cancel sent for it must not
+// land on the next statement (libpq's race; the next one waits for PQcancel to return).
+TEST_F(PostgresTest, AStaleCancelNeverHitsTheNextStatement) {
+  run([&]() -> Task<> {
+    auto c = co_await pg::connect(cluster_->conninfo());
+    int timed_out = 0;
+    for (int i = 0; i < 20; ++i) {
+      try {
+        co_await c->query_params("SELECT pg_sleep(0.05)", pg::Params(), Duration(0.045));
+      } catch (const TimeoutError&) {
+        ++timed_out;
+      }
+      auto r = co_await c->query("SELECT pg_sleep(0.1), $1::int AS i", i);  // never cancelled
+      EXPECT_EQ(r[0].get<int>("i"), i);
+    }
+    std::printf("%d of 20 short statements were cancelled\n", timed_out);
   });
 }
 

@@ -100,7 +100,8 @@ class PostgresCluster {
     server_ = spawn({bin_ + "/postgres", "-D", data(), "-c", "listen_addresses=",
                      "-c", "unix_socket_directories=" + socket_dir(), "-c", "fsync=off",
                      "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                     "-c", "max_connections=40", "-c", "shared_buffers=16MB"},
+                     "-c", "max_connections=40", "-c", "shared_buffers=16MB",
+                     "-c", "log_line_prefix=%m [%p] "},
                     (dir_ / "server.log").string());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (PQping(conninfo().c_str()) != PQPING_OK) {

@@ -286,7 +286,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::exception_ptr current_error_;
   Result current_result_;
   TimeoutHandle timer_;
-  bool cancel_sent_ = false;
+  bool cancel_sent_ = false;      // for the current statement
+  bool cancel_in_flight_ = false;  // PQcancel still running on the executor
   std::deque<Notification> notifications_;
   std::uint64_t notifications_dropped_ = 0;
   locks::Condition notified_;
