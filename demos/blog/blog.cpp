@@ -5,7 +5,9 @@
 //                         [--cookie_secret=...] [--template_path=DIR] [--static_path=DIR]
 //
 // The store is SQLite (the file --db, its schema created on first start) on a database
-// thread of its own; password hashes are scrypt, computed on the loop's executor. Templates
+// thread of its own, or PostgreSQL with --db=postgresql://user:pw@host/dbname (a pool on the
+// loop; several blog processes may share the database); password hashes are scrypt, computed
+// on the loop's executor. Templates
 // and static files are built into the binary (--template_path / --static_path read them from
 // a directory instead, e.g. demos/blog/templates while editing them).
 #include <openssl/rand.h>
@@ -60,7 +62,9 @@ std::vector<web::URLSpec> routes(const std::shared_ptr<blog::Blog>& b) {
 int main(int argc, char** argv) {
   opts::define("port", 8888, "run on the given port");
   opts::define<std::string>("address", "127.0.0.1", "address to listen on");
-  opts::define<std::string>("db", "blog.db", "SQLite database file (created if missing)");
+  opts::define<std::string>("db", "blog.db",
+                            "SQLite database file (created if missing), or a PostgreSQL URI "
+                            "postgresql://user:password@host/dbname");
   opts::define<std::string>("cookie_secret", std::nullopt,
                             "secret for signed cookies (default: random, printed at start)");
   opts::define<std::string>("template_path", std::nullopt,
@@ -77,7 +81,8 @@ int main(int argc, char** argv) {
   auto blog = std::make_shared<blog::Blog>();
   const std::string db_path = opts::get<std::string>("db");
   try {
-    blog->db = std::make_unique<blog::DbThread>(db_path);
+    blog->db = blog::make_database(db_path);
+    loop.run_sync([&]() -> Task<> { co_await blog->db->open(); }, 60s);
   } catch (const std::exception& e) {
     std::cerr << "blog: " << e.what() << "\n";
     return 1;
@@ -116,7 +121,9 @@ int main(int argc, char** argv) {
   const int port = opts::get<int>("port");
   const std::string address = opts::get<std::string>("address");
   app.listen(port, {}, address);
-  app_log().info("blog listening on http://{}:{}/ (database {})", address, port, db_path);
+  app_log().info("blog listening on http://{}:{}/ (database {})", address, port,
+                 blog::is_postgres_url(db_path) ? "PostgreSQL" : db_path);
   loop.start();
+  blog->db.reset();  // closed on the loop's thread while the loop still exists
   app_log().info("blog stopped");
 }

@@ -49,7 +49,7 @@ Task<> BaseHandler::prepare() {
   if (!cookie) co_return;
   auto id = parse_id(*cookie);
   if (!id) co_return;
-  auto lookup = db().run([author_id = *id](Store& s) { return s.author_by_id(author_id); });
+  auto lookup = db().author_by_id(*id);
   std::optional<Author> author = co_await lookup;
   if (author) set_current_user(author->to_json());
 }
@@ -90,7 +90,7 @@ void BaseHandler::set_user_cookie(std::int64_t author_id) {
 // ---- pages ----
 
 Task<> HomeHandler::get() {
-  auto query = db().run([](Store& s) { return s.entries(5); });
+  auto query = db().entries(5);
   std::vector<Entry> entries = co_await query;
   if (entries.empty()) {
     redirect("/compose");
@@ -100,20 +100,20 @@ Task<> HomeHandler::get() {
 }
 
 Task<> EntryHandler::get() {
-  auto query = db().run([slug = path_arg(0)](Store& s) { return s.entry_by_slug(slug); });
+  auto query = db().entry_by_slug(path_arg(0));
   std::optional<Entry> entry = co_await query;
   if (!entry) throw HTTPError(404);
   render("entry.html", {{"entry", entry->to_json()}});
 }
 
 Task<> ArchiveHandler::get() {
-  auto query = db().run([](Store& s) { return s.entries(-1); });
+  auto query = db().entries(-1);
   std::vector<Entry> entries = co_await query;
   render("archive.html", {{"entries", entries_json(entries)}});
 }
 
 Task<> FeedHandler::get() {
-  auto query = db().run([](Store& s) { return s.entries(10); });
+  auto query = db().entries(10);
   std::vector<Entry> entries = co_await query;
   std::string updated;
   for (const auto& e : entries) updated = std::max(updated, e.updated);
@@ -140,7 +140,7 @@ Task<> ComposeHandler::get() {
   if (auto id_text = get_optional_argument("id"); id_text && !id_text->empty()) {
     auto id = parse_id(*id_text);
     if (!id) throw HTTPError(400, "bad entry id");
-    auto query = db().run([entry_id = *id](Store& s) { return s.entry_by_id(entry_id); });
+    auto query = db().entry_by_id(*id);
     std::optional<Entry> found = co_await query;
     if (!found) throw HTTPError(404);
     entry = found->to_json();
@@ -161,21 +161,16 @@ Task<> ComposeHandler::post() {
   if (auto id_text = get_optional_argument("id"); id_text && !id_text->empty()) {
     auto id = parse_id(*id_text);
     if (!id) throw HTTPError(400, "bad entry id");
-    auto query = db().run([entry_id = *id](Store& s) { return s.entry_by_id(entry_id); });
+    auto query = db().entry_by_id(*id);
     std::optional<Entry> entry = co_await query;
     if (!entry) throw HTTPError(404);
     // Authors edit their own entries (Tornado's demo has a single author).
     if (entry->author_id != author_id) throw HTTPError(403, "not the entry's author");
     slug = entry->slug;
-    auto update = db().run([entry_id = *id, title, text, html](Store& s) {
-      s.update_entry(entry_id, title, text, html);
-      return true;
-    });
+    auto update = db().update_entry(*id, title, text, html);
     co_await update;
   } else {
-    auto insert = db().run([author_id, title, base = slugify(title), text, html](Store& s) {
-      return s.create_entry(author_id, title, base, text, html);
-    });
+    auto insert = db().create_entry(author_id, title, slugify(title), text, html);
     slug = co_await insert;
   }
   redirect("/entry/" + slug);
@@ -208,8 +203,7 @@ Task<> AuthCreateHandler::post() {
   auto hashing =
       tornado::IOLoop::current().run_in_executor([password] { return hash_password(password); });
   std::string hashed = co_await hashing;
-  auto insert =
-      db().run([email, name, hashed](Store& s) { return s.create_author(email, name, hashed); });
+  auto insert = db().create_author(email, name, hashed);
   std::optional<std::int64_t> id = co_await insert;
   if (!id) {
     set_status(400);
@@ -221,7 +215,7 @@ Task<> AuthCreateHandler::post() {
 }
 
 Task<> AuthLoginHandler::get() {
-  auto query = db().run([](Store& s) { return s.any_author(); });
+  auto query = db().any_author();
   bool any = co_await query;
   if (!any) {
     redirect("/auth/create");
@@ -233,7 +227,7 @@ Task<> AuthLoginHandler::get() {
 Task<> AuthLoginHandler::post() {
   std::string email = get_argument("email");
   std::string password = get_argument("password", /*strip=*/false);
-  auto query = db().run([email](Store& s) { return s.author_by_email(email); });
+  auto query = db().author_by_email(email);
   std::optional<Author> author = co_await query;
   if (!author) {
     render("login.html", {{"error", "email not found"}});

@@ -5,14 +5,14 @@
 #include <memory>
 #include <string>
 
-#include "db_thread.h"
+#include "database.h"
 #include "tornado/web.h"
 
 namespace blog {
 
-// What every handler shares: the database thread and the settings of the demo.
+// What every handler shares: the database (SQLite or PostgreSQL) and the demo's settings.
 struct Blog {
-  std::unique_ptr<DbThread> db;
+  std::unique_ptr<Database> db;
   std::string title = "Tornado Blog";
   std::size_t max_title_bytes = 512;
   std::size_t max_markdown_bytes = 1024 * 1024;
@@ -28,7 +28,7 @@ class BaseHandler : public tornado::web::RequestHandler {
   tornado::templates::Functions get_template_functions() override;
 
  protected:
-  DbThread& db() { return *blog_->db; }
+  Database& db() { return *blog_->db; }
   Blog& blog() { return *blog_; }
   // Redirects to the `next` argument (default "/"); only a local path is accepted (anything
   // else would be an open redirect): 400.

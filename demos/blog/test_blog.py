@@ -7,6 +7,11 @@ and out, wrong password and duplicate email refused, compose and edit (authentic
 logged-out /compose redirects to the login page), entry pages by unique slug, the archive,
 the Atom feed (parsed as XML), Markdown with raw HTML and javascript: links neutralised,
 static files through static_url, gzip, open redirects refused, a restart keeping the data.
+
+With $BLOG_DB set to a PostgreSQL URI (and $BLOG_DB_OTHER to a second, empty database) the
+same cases run against PostgreSQL, plus test_13: two blog processes sharing the database (a
+post created through one shows in the other). tests/postgres_test.cpp runs it that way
+against a throwaway cluster (PostgresTest.BlogDemoSuiteAgainstPostgres).
 """
 
 import os
@@ -22,6 +27,8 @@ import xml.etree.ElementTree as ET
 import requests
 
 BINARY = os.environ.get("BLOG_BINARY", "")
+POSTGRES_DB = os.environ.get("BLOG_DB", "")  # postgresql://...; SQLite files when empty
+POSTGRES_DB_OTHER = os.environ.get("BLOG_DB_OTHER", "")
 ATOM = "{http://www.w3.org/2005/Atom}"
 PASSWORD = "correct horse battery"
 
@@ -33,13 +40,13 @@ def free_port():
 
 
 class BlogServer:
-    def __init__(self, db_path, *extra_args):
+    def __init__(self, db_path, *extra_args, cwd=None):
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="blog_", suffix=".log")
         self.proc = subprocess.Popen(
             [BINARY, "--port=%d" % self.port, "--db=" + db_path, "--cookie_secret=test-secret",
              *extra_args],
-            stdout=self.log, stderr=self.log, cwd=os.path.dirname(db_path))
+            stdout=self.log, stderr=self.log, cwd=cwd or os.path.dirname(db_path))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -76,8 +83,8 @@ class BlogTest(unittest.TestCase):
         if not BINARY or not os.access(BINARY, os.X_OK):
             raise RuntimeError("BLOG_BINARY is not an executable: %r" % BINARY)
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.db = os.path.join(cls.tmp.name, "blog.db")
-        cls.server = BlogServer(cls.db)
+        cls.db = POSTGRES_DB or os.path.join(cls.tmp.name, "blog.db")
+        cls.server = BlogServer(cls.db, cwd=cls.tmp.name)
 
     @classmethod
     def tearDownClass(cls):
@@ -298,7 +305,7 @@ class BlogTest(unittest.TestCase):
 
     def test_11_restart_keeps_the_data(self):
         self.assertEqual(self.server.stop(), 0, self.server.log_text())
-        type(self).server = BlogServer(self.db)
+        type(self).server = BlogServer(self.db, cwd=self.tmp.name)
         r = self.get(requests.Session(), "/entry/my-first-post")
         self.assertEqual(r.status_code, 200)
         self.assertIn("Edited title", r.text)
@@ -309,9 +316,10 @@ class BlogTest(unittest.TestCase):
 
     def test_12_templates_and_static_from_directories(self):
         here = os.path.dirname(os.path.abspath(__file__))
-        other = BlogServer(os.path.join(self.tmp.name, "other.db"),
+        other_db = POSTGRES_DB_OTHER if POSTGRES_DB else os.path.join(self.tmp.name, "other.db")
+        other = BlogServer(other_db,
                            "--template_path=" + os.path.join(here, "templates"),
-                           "--static_path=" + os.path.join(here, "static"))
+                           "--static_path=" + os.path.join(here, "static"), cwd=self.tmp.name)
         try:
             s = requests.Session()
             r = s.get(other.url("/"), timeout=30)  # a fresh database: on to sign-up
@@ -325,6 +333,34 @@ class BlogTest(unittest.TestCase):
                 self.assertEqual(css.content, f.read())
         finally:
             self.assertEqual(other.stop(), 0, other.log_text())
+
+    def test_13_two_processes_share_one_database(self):
+        if not POSTGRES_DB:
+            self.skipTest("SQLite: one process per database file (set BLOG_DB to a PostgreSQL URI)")
+        second = BlogServer(self.db, cwd=self.tmp.name)
+        try:
+            # Signed in on the first process: the same cookie secret makes the session good on
+            # the second, and the author is in the shared database.
+            s = requests.Session()
+            r = self.post(s, "/auth/login", {"email": "ann@example.com", "password": PASSWORD})
+            self.assertEqual(r.status_code, 302, r.text)
+            slug = self.compose(s, "Written through process one", "shared *text*")
+            r = requests.get(second.url("/entry/" + slug), timeout=30)
+            self.assertEqual(r.status_code, 200)
+            self.assertIn("Written through process one", r.text)
+            self.assertIn("<em>text</em>", r.text)
+            self.assertIn("Written through process one", requests.get(second.url("/"), timeout=30).text)
+            # And the other way: composed on the second, read on the first.
+            data = {"title": "Written through process two", "markdown": "two",
+                    "_xsrf": s.cookies["_xsrf"]}
+            r = s.post(second.url("/compose"), data=data, timeout=30, allow_redirects=False)
+            self.assertEqual(r.status_code, 302, r.text)
+            slug2 = r.headers["Location"][len("/entry/"):]
+            r = self.get(requests.Session(), "/entry/" + slug2)
+            self.assertEqual(r.status_code, 200)
+            self.assertIn("Written through process two", r.text)
+        finally:
+            self.assertEqual(second.stop(), 0, second.log_text())
 
 
 if __name__ == "__main__":
