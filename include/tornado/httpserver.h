@@ -60,9 +60,20 @@ class HTTPServer : public TCPServer {
   explicit HTTPServer(RequestCallback callback, HTTPServerOptions options = {});
   ~HTTPServer() override;
 
-  // Closes every open connection (idle or busy). With stop(), a graceful shutdown.
+  // Closes every open connection (idle or busy). With stop(), Tornado's shutdown; see
+  // start_draining() and tornado/drain.h for the graceful one.
   void close_all_connections();
   std::size_t connection_count() const noexcept { return connections_.size(); }
+
+  // ---- graceful drain (tornado/drain.h, docs/drain.md) ----
+  // From now on: every response carries Connection: close and its connection ends after
+  // it; connections idle between requests are closed now (close_idle_connections()).
+  // Requests in flight go on. Idempotent.
+  void start_draining();
+  bool draining() const noexcept { return connections_.draining(); }
+  // Closes the keep-alive connections waiting between requests with nothing of a next
+  // request arrived; `fresh_too`: also those that never sent a first request. How many.
+  std::size_t close_idle_connections(bool fresh_too = false);
   const HTTPServerOptions& options() const noexcept { return options_; }
 
  protected:
