@@ -22,8 +22,8 @@ constexpr Duration kCheckInterval = std::chrono::milliseconds(10);
 
 Drain::Drain(DrainOptions options) : options_(options) {
   if (options_.timeout < Duration::zero() || options_.accept_settle < Duration::zero() ||
-      options_.first_request_grace < Duration::zero()) {
-    throw std::invalid_argument("DrainOptions: timeout, accept_settle and first_request_grace "
+      options_.idle_grace < Duration::zero()) {
+    throw std::invalid_argument("DrainOptions: timeout, accept_settle and idle_grace "
                                 "must not be negative");
   }
 }
@@ -110,7 +110,7 @@ Task<> Drain::drain_loop(Loop& entry) {
   IOLoop& loop = IOLoop::current();
   const double began = loop.time();
   const double deadline = began + options_.timeout.count();
-  const double grace_until = began + options_.first_request_grace.count();
+  const double grace_until = began + options_.idle_grace.count();
 
   draining::begin();  // watches, WebSockets (1001), SSE streams: from the next iteration
   for (HTTPServer* s : entry.http) s->start_draining();
@@ -140,7 +140,7 @@ Task<> Drain::drain_loop(Loop& entry) {
     const double now = loop.time();
     std::size_t open = draining::participant_count();
     for (HTTPServer* s : entry.http) {
-      s->close_idle_connections(now >= grace_until);
+      if (now >= grace_until) s->close_idle_connections();
       open += s->connection_count();
     }
     if (open == 0) break;

@@ -51,14 +51,9 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
       // anything for it (delegate, head, the request's frames). The head timer bounds the
       // wait (idle_connection_timeout) by closing the stream, which ends it.
       conn.start_head_wait();
-      // Draining: a connection whose next request has not arrived ends here.
-      if (list && list->draining() && conn.served_ && !request_bytes_waiting(conn.stream())) {
-        break;
-      }
-      conn.idle_ = true;
+      conn.idle_ = true;  // a drain may close it now (HTTP1ConnectionList::close_idle)
       while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
       conn.idle_ = false;
-      conn.served_ = true;
     } while (co_await serve_request(conn, delegate));
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.
@@ -167,10 +162,10 @@ void HTTP1ConnectionList::close_all() {
   for (const auto& s : open) s->close();
 }
 
-std::size_t HTTP1ConnectionList::close_idle(bool fresh_too) {
+std::size_t HTTP1ConnectionList::close_idle() {
   std::vector<std::shared_ptr<IOStream>> idle;
   for (HTTP1Connection* c = first_; c != nullptr; c = c->list_next_) {
-    if (!c->idle_ || c->stream_->closed() || (!c->served_ && !fresh_too)) continue;
+    if (!c->idle_ || c->stream_->closed()) continue;
     if (request_bytes_waiting(*c->stream_)) continue;  // its request is being read: serve it
     idle.push_back(c->stream_);
   }

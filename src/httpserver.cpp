@@ -176,14 +176,9 @@ HTTPServer::~HTTPServer() { close_all_connections(); }
 
 void HTTPServer::close_all_connections() { connections_.close_all(); }
 
-void HTTPServer::start_draining() {
-  connections_.start_draining();
-  close_idle_connections();
-}
+void HTTPServer::start_draining() { connections_.start_draining(); }
 
-std::size_t HTTPServer::close_idle_connections(bool fresh_too) {
-  return connections_.close_idle(fresh_too);
-}
+std::size_t HTTPServer::close_idle_connections() { return connections_.close_idle(); }
 
 httputil::HTTPConnectionContext HTTPServer::make_context(std::string address) const {
   httputil::HTTPConnectionContext context;

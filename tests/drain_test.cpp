@@ -205,7 +205,7 @@ DrainOptions quick(Duration timeout = 5s) {
   DrainOptions o;
   o.timeout = timeout;
   o.accept_settle = 50ms;
-  o.first_request_grace = 200ms;
+  o.idle_grace = 200ms;
   return o;
 }
 
@@ -238,10 +238,27 @@ TEST_F(DrainTest, IdleKeepAliveConnectionIsClosed) {
   ASSERT_EQ(first.substr(0, 15), "HTTP/1.1 200 OK");
   EXPECT_EQ(first.find("Connection: close"), std::string::npos);  // kept alive
   drain.start();
-  EXPECT_TRUE(closed_within(fd, 1000ms));
+  EXPECT_TRUE(closed_within(fd, 1000ms));  // after idle_grace (200 ms here)
   ::close(fd);
   server->join();
   EXPECT_EQ(drain.cut_count(), 0u);
+}
+
+// Within idle_grace, a keep-alive client's next request is still served, with a close.
+TEST_F(DrainTest, KeepAliveRequestDuringTheIdleGraceIsAnsweredWithConnectionClose) {
+  Drain drain(quick());
+  auto server = start_server(drain, listen_fd_);
+  int fd = connect_to(port_);
+  send_all(fd, get("/fast"));
+  ASSERT_EQ(read_response(fd).substr(0, 15), "HTTP/1.1 200 OK");
+  drain.start();
+  std::this_thread::sleep_for(50ms);
+  send_all(fd, get("/fast"));
+  std::string second = read_to_close(fd);
+  EXPECT_EQ(second.substr(0, 15), "HTTP/1.1 200 OK") << second;
+  EXPECT_NE(second.find("\r\nConnection: close\r\n"), std::string::npos);
+  ::close(fd);
+  server->join();
 }
 
 TEST_F(DrainTest, NewConnectionsAfterTheListenerClosedAreRefused) {

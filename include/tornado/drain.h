@@ -11,8 +11,8 @@
 //
 // Per loop, a drain: raises the loop's draining signal (tornado/draining.h: watches fire,
 // WebSockets get on_drain → close 1001, SSE streams a last retry: and their end); makes each
-// HTTPServer end its connections after their current response (Connection: close) and closes
-// the idle ones; closes the listening sockets without resetting their backlogs
+// HTTPServer end its connections after their current response (Connection: close) and, after
+// idle_grace, closes those still waiting for a request; closes the listening sockets without resetting their backlogs
 // (TCPServer::stop_gracefully: with SO_REUSEPORT, another process on the port takes the new
 // connections); waits until no HTTP connection and no WebSocket/SSE stream is left, or the
 // deadline; then closes the rest and stops the loop.
@@ -49,9 +49,11 @@ struct DrainOptions {
   // Turn new connection attempts away before closing the listening sockets (the SYN filter),
   // so that the kernel does not reset the connections queued in them. false: plain stop().
   bool drop_new_syns = true;
-  // A connection accepted but with no request yet is given this long to send one (it was
-  // accepted, possibly from the backlog, to be served); then it is closed as idle.
-  Duration first_request_grace = std::chrono::seconds(1);
+  // Connections waiting for a request (keep-alive between requests, or accepted and not sent
+  // one yet) are given this long: a request that comes is served (with Connection: close),
+  // then those still waiting are closed. Busy clients thus get an answer and a close instead
+  // of HTTP/1.1's keep-alive race (a request crossing the close of its idle connection).
+  Duration idle_grace = std::chrono::seconds(1);
   // Stop each loop once its drain is done (its start() returns).
   bool stop_loops = true;
 };

@@ -160,10 +160,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // Kept small and packed: this object is most of an idle server connection's frame.
   bool is_client_;
   bool detached_ = false;  // detach() gave the stream away
-  // Server: waiting between requests (for the first bytes of the next one), and whether a
-  // request was served yet; a drain closes idle connections by these (HTTP1ConnectionList).
+  // Server: waiting for the first bytes of a (next) request; a drain closes such connections
+  // (HTTP1ConnectionList::close_idle).
   bool idle_ = false;
-  bool served_ = false;
 
   // Per message: reading side.
   bool head_request_ = false;      // the request is a HEAD (its response has no body)
@@ -211,11 +210,9 @@ class HTTP1ConnectionList {
   // current request (one whose next request has already arrived serves it first).
   void start_draining() noexcept { draining_ = true; }
   bool draining() const noexcept { return draining_; }
-  // Closes the connections waiting between requests with no request bytes arrived (in the
-  // stream's buffer or the socket's); `fresh_too`: also those that have not sent a first
-  // request yet (otherwise they are given time: they were accepted to send one). Returns
-  // how many it closed.
-  std::size_t close_idle(bool fresh_too);
+  // Closes the connections waiting for a (next) request with no byte of it arrived (in the
+  // stream's buffer or the socket's). Returns how many it closed.
+  std::size_t close_idle();
 
  private:
   HTTP1Connection* first_ = nullptr;

@@ -66,14 +66,16 @@ class HTTPServer : public TCPServer {
   std::size_t connection_count() const noexcept { return connections_.size(); }
 
   // ---- graceful drain (tornado/drain.h, docs/drain.md) ----
-  // From now on: every response carries Connection: close and its connection ends after
-  // it; connections idle between requests are closed now (close_idle_connections()).
-  // Requests in flight go on. Idempotent.
+  // From now on every response carries Connection: close and its connection ends after it.
+  // Requests in flight go on; connections waiting for a request stay open (the next request
+  // is served, then the connection ends) until close_idle_connections(). Idempotent.
   void start_draining();
   bool draining() const noexcept { return connections_.draining(); }
-  // Closes the keep-alive connections waiting between requests with nothing of a next
-  // request arrived; `fresh_too`: also those that never sent a first request. How many.
-  std::size_t close_idle_connections(bool fresh_too = false);
+  // Closes the connections waiting for a (next) request with nothing of it arrived yet.
+  // Returns how many. (A client that sends a request just as its idle connection closes
+  // sees the close instead of an answer: HTTP/1.1's keep-alive race, RFC 9112 9.3.1, which
+  // is why a drain waits DrainOptions::idle_grace before this.)
+  std::size_t close_idle_connections();
   const HTTPServerOptions& options() const noexcept { return options_; }
 
  protected:
