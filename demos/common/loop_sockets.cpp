@@ -19,9 +19,9 @@ int bound_port(int fd) {
 
 }  // namespace
 
-LoopSockets bind_loop_sockets(int port, const std::string& address, int loops) {
+LoopSockets bind_loop_sockets(int port, const std::string& address, int loops, bool reuse_port) {
   LoopSockets out;
-  const bool shared = loops > 1;
+  const bool shared = loops > 1 || reuse_port;
   out.fds.push_back(tornado::bind_sockets(port, address, AF_UNSPEC, 4096, shared));
   out.port = bound_port(out.fds[0].front());
   for (int i = 1; i < loops; ++i) {
