@@ -82,11 +82,13 @@ namespace {
 // connection's first segment) and passes everything else: the handshakes already under way
 // complete, nothing new joins the backlog. For a TCP socket the filter sees the packet
 // from the TCP header on: byte 13 holds the flags (SYN 0x02, ACK 0x10).
-bool attach_syn_filter(int fd) {
+// A Unix socket has no SYN to drop (kNotTcp: stop_gracefully is stop() after the settle).
+enum class SynFilter { kAttached, kNotTcp, kFailed };
+SynFilter attach_syn_filter(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
-  if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return false;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return SynFilter::kFailed;
+  if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return SynFilter::kNotTcp;
   static sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
       BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
@@ -95,7 +97,9 @@ bool attach_syn_filter(int fd) {
       BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),  // the rest: whole
   };
   sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
-  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
+  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0
+             ? SynFilter::kAttached
+             : SynFilter::kFailed;
 }
 
 bool any_pending_connection(const std::vector<int>& fds) {
@@ -112,11 +116,13 @@ Task<> TCPServer::stop_gracefully(Duration settle, bool drop_new_syns) {
   for (const auto& l : listeners_) fds.push_back(l.fd);
   bool filtered = drop_new_syns;
   for (int fd : fds) {
-    if (drop_new_syns && !attach_syn_filter(fd)) {
-      filtered = false;
+    if (!drop_new_syns) break;
+    const SynFilter attached = attach_syn_filter(fd);
+    if (attached == SynFilter::kFailed) {
       gen_log().warn("stop_gracefully: no SYN filter on listening socket {}: {}", fd,
                      std::strerror(errno));
     }
+    filtered = filtered && attached == SynFilter::kAttached;
   }
   co_await sleep(settle);
   // The accept handlers take the backlog as the loop runs; wait until it is empty (nothing
