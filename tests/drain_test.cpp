@@ -3,7 +3,8 @@
 // queued in the backlog are served rather than reset, new connections are refused once the
 // listener closed, WebSocket clients get 1001, SSE streams end with a retry: hint, a long poll
 // watching the draining signal is answered, the deadline cuts a request that never finishes,
-// SIGTERM starts it through the loop's signalfd, and N loop threads all drain and stop.
+// SIGTERM starts it through the loop's signalfd (a second signal cuts it short), and N loop
+// threads all drain and stop.
 //
 // The server runs on loop threads of its own; the clients here are blocking sockets on the
 // test's thread (so the file is a concurrency test: label tsan).
@@ -427,6 +428,26 @@ TEST_F(DrainTest, SigtermStartsTheDrainThroughTheSignalfd) {
   server->join();
   EXPECT_TRUE(drain.started());
   EXPECT_TRUE(drain.finished());
+}
+
+// The operator's "now": a second signal during the drain closes what is left at once.
+TEST_F(DrainTest, SecondSignalCutsTheDrainShort) {
+  Drain::block_signals();
+  Drain drain(quick(30s));
+  auto server = start_server(drain, listen_fd_, /*signals=*/true);
+  int fd = connect_to(port_);
+  send_all(fd, get("/never"));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(closed_within(fd, 0ms));  // draining, the request still in flight
+  auto began = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
+  EXPECT_TRUE(closed_within(fd, 2000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 1s);  // not the 30 s deadline
+  ::close(fd);
+  server->join();
+  EXPECT_EQ(drain.cut_count(), 1u);
 }
 
 TEST_F(DrainTest, EveryLoopOfAMultiLoopProcessDrainsAndStops) {
