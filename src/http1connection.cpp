@@ -707,6 +707,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
     if (!read_finished_) disconnect_after_ = true;
+    // A draining server ends each connection after its current response (tornado/drain.h).
+    if (list_ != nullptr && list_->draining()) disconnect_after_ = true;
     // A body with neither Content-Length nor chunking (an HTTP/1.0 request) ends at the
     // close: promising keep-alive would leave the client waiting for more.
     if (!suppress_body_ && !chunking_output_ && !has_length && !has_te) disconnect_after_ = true;

@@ -1,5 +1,7 @@
 // HTTP1ServerConnection (the serve loop of one server connection) and the server's list of
 // connections; the wire protocol itself is in http1connection.cpp.
+#include <sys/ioctl.h>
+
 #include <memory>
 #include <string_view>
 
@@ -9,6 +11,18 @@
 #include "tornado/metrics.h"
 
 namespace tornado {
+
+namespace {
+
+// Bytes of a next request already here: in the stream's buffer or still in the socket's.
+bool request_bytes_waiting(IOStream& stream) noexcept {
+  if (!stream.read_buffer().empty()) return true;
+  if (stream.closed()) return false;
+  int pending = 0;
+  return ::ioctl(stream.fd(), FIONREAD, &pending) == 0 && pending > 0;
+}
+
+}  // namespace
 
 // ---- server loop ----------------------------------------------------------------------
 
@@ -37,7 +51,9 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
       // anything for it (delegate, head, the request's frames). The head timer bounds the
       // wait (idle_connection_timeout) by closing the stream, which ends it.
       conn.start_head_wait();
+      conn.idle_ = true;  // a drain may close it now (HTTP1ConnectionList::close_idle)
       while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
+      conn.idle_ = false;
     } while (co_await serve_request(conn, delegate));
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.
@@ -144,6 +160,17 @@ void HTTP1ConnectionList::close_all() {
   open.reserve(size_);
   for (HTTP1Connection* c = first_; c != nullptr; c = c->list_next_) open.push_back(c->stream_);
   for (const auto& s : open) s->close();
+}
+
+std::size_t HTTP1ConnectionList::close_idle() {
+  std::vector<std::shared_ptr<IOStream>> idle;
+  for (HTTP1Connection* c = first_; c != nullptr; c = c->list_next_) {
+    if (!c->idle_ || c->stream_->closed()) continue;
+    if (request_bytes_waiting(*c->stream_)) continue;  // its request is being read: serve it
+    idle.push_back(c->stream_);
+  }
+  for (const auto& s : idle) s->close();
+  return idle.size();
 }
 
 void HTTP1ServerConnection::close() { stream_->close(); }

@@ -176,6 +176,10 @@ HTTPServer::~HTTPServer() { close_all_connections(); }
 
 void HTTPServer::close_all_connections() { connections_.close_all(); }
 
+void HTTPServer::start_draining() { connections_.start_draining(); }
+
+std::size_t HTTPServer::close_idle_connections() { return connections_.close_idle(); }
+
 httputil::HTTPConnectionContext HTTPServer::make_context(std::string address) const {
   httputil::HTTPConnectionContext context;
   context.remote_ip = std::move(address);  // numeric IP; "" for a Unix socket peer

@@ -1,12 +1,18 @@
 // TCPServer (tornado/tcpserver.h).
 #include "tornado/tcpserver.h"
 
+#include <linux/filter.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
 #include "internal/describe_exception.h"
+#include "tornado/ioloop.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -68,6 +74,65 @@ void TCPServer::stop() {
     l.remove();
     ::close(l.fd);
   }
+}
+
+namespace {
+
+// A classic BPF socket filter that drops TCP segments with SYN set and ACK clear (a new
+// connection's first segment) and passes everything else: the handshakes already under way
+// complete, nothing new joins the backlog. For a TCP socket the filter sees the packet
+// from the TCP header on: byte 13 holds the flags (SYN 0x02, ACK 0x10).
+// A Unix socket has no SYN to drop (kNotTcp: stop_gracefully is stop() after the settle).
+enum class SynFilter { kAttached, kNotTcp, kFailed };
+SynFilter attach_syn_filter(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return SynFilter::kFailed;
+  if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return SynFilter::kNotTcp;
+  static sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),            // a new connection's SYN: dropped
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),  // the rest: whole
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0
+             ? SynFilter::kAttached
+             : SynFilter::kFailed;
+}
+
+bool any_pending_connection(const std::vector<int>& fds) {
+  std::vector<pollfd> polled;
+  for (int fd : fds) polled.push_back({fd, POLLIN, 0});
+  return ::poll(polled.data(), polled.size(), 0) > 0;
+}
+
+}  // namespace
+
+Task<> TCPServer::stop_gracefully(Duration settle, bool drop_new_syns) {
+  if (listeners_.empty()) co_return;
+  std::vector<int> fds;
+  for (const auto& l : listeners_) fds.push_back(l.fd);
+  bool filtered = drop_new_syns;
+  for (int fd : fds) {
+    if (!drop_new_syns) break;
+    const SynFilter attached = attach_syn_filter(fd);
+    if (attached == SynFilter::kFailed) {
+      gen_log().warn("stop_gracefully: no SYN filter on listening socket {}: {}", fd,
+                     std::strerror(errno));
+    }
+    filtered = filtered && attached == SynFilter::kAttached;
+  }
+  co_await sleep(settle);
+  // The accept handlers take the backlog as the loop runs; wait until it is empty (nothing
+  // new joins it while filtered), bounded.
+  const double give_up = IOLoop::current().time() + 10 * settle.count();
+  while (filtered && !listeners_.empty() && any_pending_connection(fds) &&
+         IOLoop::current().time() < give_up) {
+    co_await sleep(std::chrono::milliseconds(1));
+  }
+  stop();
 }
 
 std::vector<ResolvedAddress> TCPServer::listening_addresses() const {

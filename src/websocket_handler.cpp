@@ -10,6 +10,7 @@
 #include "internal/websocket_deflate.h"
 #include "internal/websocket_frame.h"
 #include "internal/websocket_handshake.h"
+#include "tornado/draining.h"
 #include "tornado/escape.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
@@ -144,8 +145,17 @@ struct WebSocketConnection {
     }
   }
 
+  // While open, the connection is one of its loop's drain participants.
+  struct DrainHook final : draining::Participant {
+    explicit DrainHook(WebSocketConnection& c) : conn(c) {}
+    void on_drain() override { conn.handler.on_drain(); }
+    void on_drain_deadline() override { conn.stream->close(); }
+    WebSocketConnection& conn;
+  };
+
   WebSocketHandler& handler;
   std::shared_ptr<IOStream> stream;
+  DrainHook drain_hook{*this};
   FrameParser parser;
   std::unique_ptr<Inflater> inflater;
   std::unique_ptr<Deflater> deflater;
@@ -346,6 +356,7 @@ Task<bool> WebSocketHandler::start_connection() {
   if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
     c.start_pings(*interval, ping_timeout().value_or(*interval));
   }
+  if (c.state == detail::WebSocketConnection::State::kOpen) c.drain_hook.enroll();
   co_return true;
 }
 
@@ -422,6 +433,7 @@ Task<> WebSocketHandler::end_connection() {
 
 void WebSocketHandler::finish_connection() noexcept {
   conn_->state = detail::WebSocketConnection::State::kClosed;
+  conn_->drain_hook.leave();
   conn_->remove_timers();
   if (hub_sink_) hub_sink_->detach();  // its subscriptions end with the connection
   try {
@@ -475,6 +487,8 @@ void WebSocketHandler::close(std::optional<int> code, std::string_view reason) {
   }
   conn_->send_close(code, reason);
 }
+
+void WebSocketHandler::on_drain() { close(detail::close_codes::kGoingAway, "Server shutting down"); }
 
 void WebSocketHandler::ping(std::string_view data) {
   if (data.size() > 125) throw std::invalid_argument("ping payload over 125 bytes");

@@ -6,9 +6,15 @@
 //   build/demos/chat/chat [--port=8888] [--address=127.0.0.1] [--threads=1]
 //                         [--redis=HOST:PORT] [--cookie_secret=...] [--history=200]
 //                         [--max_poll_leases=10000] [--ping_interval=30] (--help: all)
+//                         [--drain=1] [--drain_timeout=30] [--reuse_port=0]
 //
 // --threads=N runs N loops on the port (SO_REUSEPORT), sharing the rooms through the hub;
 // --redis makes several processes share them (rooms, presence events, history).
+//
+// SIGTERM or SIGINT drains (docs/drain.md): long polls are answered at once, WebSockets get
+// 1001 (going away), SSE streams end with a retry: hint — each browser reconnects, to the
+// process that serves the port by then (--reuse_port, --redis) — then the process exits;
+// --drain_timeout bounds it, a second signal cuts it short.
 #include <sys/socket.h>
 
 #include <csignal>
@@ -17,6 +23,7 @@
 #include <thread>
 
 #include "dashboard.h"
+#include "drain_setup.h"
 #include "embedded_assets.h"
 #include "loop_sockets.h"
 #include "handlers.h"
@@ -76,7 +83,8 @@ std::vector<web::URLSpec> all_routes(chat::Context context) {
 }
 
 // One loop serving `fds` (its own listening sockets when the port is shared).
-void serve(std::vector<int> fds, const Config* config, bool first) {
+// `drain` (when on): this loop drains with the others; the first loop takes the signals.
+void serve(std::vector<int> fds, const Config* config, bool first, Drain* drain) {
   IOLoop loop;
   const chat::Limits& limits = config->rooms->limits();
   chat::PollLeases leases(limits.poll_timeout + std::chrono::seconds(10), limits.max_poll_leases);
@@ -88,6 +96,10 @@ void serve(std::vector<int> fds, const Config* config, bool first) {
   http.max_body_size = 3 * limits.max_body + 16 * 1024;
   HTTPServer server(app, http);
   server.add_sockets(fds);
+  if (drain) {
+    drain->add(server);
+    if (first) drain->handle_signals();
+  }
   if (first && !config->redis.empty()) {
     pubsub::RedisOptions redis;
     const auto colon = config->redis.rfind(':');
@@ -125,6 +137,7 @@ int main(int argc, char** argv) {
                        "seconds between WebSocket pings (a peer that stops answering is closed, "
                        "and leaves the room)");
   options::define<bool>("debug", false, "debug mode (tracebacks in error pages)");
+  demo::define_drain_options();
   options::parse_command_line(argc, argv);
 
   chat::Limits limits;
@@ -162,15 +175,18 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
+  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads,
+                                             demo::reuse_port_option());
+  // Before the loop threads start: they inherit the blocked SIGTERM/SIGINT.
+  std::unique_ptr<Drain> drain = demo::make_drain();
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",
                  config.redis.empty() ? "" : ", Redis " + config.redis);
 
-  // Ctrl-C and SIGTERM end the process (a graceful drain is issue 10's).
   std::vector<std::thread> extra;
-  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &config, false);
-  serve(fds[0], &config, true);
+  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &config, false, drain.get());
+  serve(fds[0], &config, true, drain.get());
   for (auto& t : extra) t.join();
+  if (drain) app_log().info("chat: drained, exiting");
 }

@@ -47,7 +47,9 @@ class ChatServer:
         def limit_descriptors():
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.proc = subprocess.Popen([BINARY, "--port=0", "--cookie_secret=test-secret", *args],
+        # A short drain: stop() (SIGTERM) must not wait for what a test left open.
+        self.proc = subprocess.Popen([BINARY, "--port=0", "--cookie_secret=test-secret",
+                                      "--drain_timeout=3", *args],
                                      stdout=subprocess.PIPE, stderr=self.log,
                                      preexec_fn=limit_descriptors)
         line = self.proc.stdout.readline().decode()

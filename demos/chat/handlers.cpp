@@ -1,5 +1,6 @@
 #include "handlers.h"
 
+#include "tornado/draining.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 
@@ -208,6 +209,9 @@ Task<> MessageUpdatesHandler::post() {
     w->members_changed = true;
     if (!w->recovering) w->ready.set();
   });
+  // A draining server answers at once (with what it has): the browser polls again, and its
+  // next poll reaches the process that serves the port now (docs/drain.md).
+  auto drain_watch = tornado::draining::watch([w] { w->ready.set(); });
   try {
     WaitingPoll counted;
     co_await w->ready.wait(rooms().limits().poll_timeout);

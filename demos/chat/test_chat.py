@@ -12,6 +12,7 @@ import http.client
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -288,6 +289,64 @@ class ChatTest(unittest.TestCase):
             return
         names = {f.name for f in text_string_to_metric_families(after)}
         self.assertIn("tornado_http_request_duration_seconds", names)
+
+
+@unittest.skipIf(websockets is None, "python3-websockets is not installed")
+class ChatDrainTest(unittest.TestCase):
+    def test_sigterm_answers_long_polls_closes_websockets_1001_and_ends_sse_streams(self):
+        server = ChatServer("--poll_timeout=60", "--threads=2")
+        self.addCleanup(lambda: server.proc.poll() is None and server.proc.kill())
+        user = User(server, "drainee")
+        body = urllib.parse.urlencode({"_xsrf": user.xsrf, "room": "drain", "cursor": ""})
+        polls = []
+        for _ in range(4):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("POST", "/a/message/updates", body=body,
+                         headers={"Cookie": user.cookie_header(),
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+            polls.append(conn)
+        streams = [user.sse(room="drain") for _ in range(2)]
+        for stream in streams:
+            stream.next_of("members")
+
+        async def go():
+            sockets = [await user.ws(room="drain").__aenter__() for _ in range(3)]
+            for ws in sockets:
+                await ws_next_event(ws, "members")
+            deadline = time.monotonic() + 5
+            while (json.loads(user.get("/a/stats")[2])["waiting_polls"] < len(polls)
+                   and time.monotonic() < deadline):
+                await asyncio.sleep(0.02)
+            began = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            codes = []
+            for ws in sockets:
+                try:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+                except websockets.ConnectionClosed as e:
+                    codes.append(e.code)
+            return began, codes
+        began, codes = asyncio.run(go())
+        self.assertEqual(codes, [1001] * 3)  # going away
+        for conn in polls:  # answered at once (poll_timeout is 60 s), then closed
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            self.assertIn("cursor", json.loads(response.read()))
+            self.assertEqual(response.getheader("Connection"), "close")
+        self.assertLess(time.monotonic() - began, 2)
+        for stream in streams:  # a retry: hint, then the end of the stream
+            rest = b""
+            while True:
+                line = stream.response.fp.readline()
+                if not line:
+                    break
+                rest += line
+            self.assertIn(b"retry: ", rest)
+            stream.close()
+        self.assertEqual(server.proc.wait(10), 0)  # drained and exited
+        self.assertIn("drain: signal 15", server.log_text())
+        self.assertEqual(server.problems(), [])
 
 
 @unittest.skipIf(websockets is None, "python3-websockets is not installed")

@@ -1,5 +1,7 @@
 // Listening sockets for N loop threads on one port: the first loop's sockets fix the port
-// (a free one for port 0), the others bind the same port with SO_REUSEPORT.
+// (a free one for port 0), the others bind the same port with SO_REUSEPORT. `reuse_port`
+// sets it on the first loop's too (so that another process may bind the port beside this
+// one: a restart behind a second process, docs/drain.md).
 #pragma once
 
 #include <string>
@@ -12,8 +14,6 @@ struct LoopSockets {
   std::vector<std::vector<int>> fds;  // one set per loop
 };
 
-// `reuse_port`: the first loop's sockets take SO_REUSEPORT too (always with loops > 1), so
-// that other processes can bind the same port (bench/c100k.sh runs several).
 LoopSockets bind_loop_sockets(int port, const std::string& address, int loops,
                               bool reuse_port = false);
 

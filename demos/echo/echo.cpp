@@ -1,8 +1,9 @@
 // echo — the WebSocket echo server: the target for conformance tools (Autobahn's fuzzing
 // client, tests/echo_demo.py) and benchmarks.
 //
-//   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1] [--reuse_port]
+//   build/demos/echo/echo [--port=9000] [--address=127.0.0.1] [--threads=1]
 //                         [--compression=1] [--max-message-size=16777216] [--redis=HOST:PORT]
+//                         [--drain=1] [--drain_timeout=30] [--reuse_port=0]
 //
 // /echo echoes every message: text stays text, binary stays binary. /sub subscribes the
 // connection to one topic of the process's pub/sub hub, and every message received on /pub
@@ -11,6 +12,14 @@
 // With --threads=N, N
 // loops share the port through SO_REUSEPORT, each with its own Application. Prints
 // "listening on port P" once every loop listens (--port=0 picks a free port).
+//
+// GET /health answers 200 "ok" (for load balancers, and the restart test's load).
+//
+// SIGTERM or SIGINT drains (docs/drain.md): the listening sockets close without resetting
+// their backlogs, requests in flight finish, WebSocket clients get 1001 (going away), then
+// the process exits; --drain_timeout bounds it, a second signal cuts it short. With
+// --reuse_port a new echo process can take the port first: no request is lost across the
+// restart (tests/drain_restart.py).
 //
 // --redis=HOST:PORT switches the hub to the Redis backend: /pub messages then reach the /sub
 // connections of every echo process connected to the same Redis server.
@@ -27,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "drain_setup.h"
 #include "loop_sockets.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
@@ -67,6 +77,14 @@ struct EchoHandler : websocket::WebSocketHandler {
   const Settings* settings_ = nullptr;
 };
 
+struct HealthHandler : web::RequestHandler {
+  Task<> get() override {
+    set_header("Content-Type", "text/plain");
+    write("ok\n");
+    co_return;
+  }
+};
+
 // The one topic of /sub and /pub.
 constexpr std::string_view kTopic = "echo";
 
@@ -90,13 +108,19 @@ struct PubHandler : EchoHandler {
 };
 
 // One loop on `fds` (its own listening sockets, bound with SO_REUSEPORT when shared).
-void serve(std::vector<int> fds, const Settings* settings, bool connect_redis) {
+// `drain` (when on): this loop drains with the others; the first loop takes the signals.
+void serve(std::vector<int> fds, const Settings* settings, bool connect_redis, Drain* drain) {
   IOLoop loop;
   web::Application app({{"/echo", web::handler<EchoHandler>(settings)},
                         {"/sub", web::handler<SubHandler>(settings)},
-                        {"/pub", web::handler<PubHandler>(settings)}});
+                        {"/pub", web::handler<PubHandler>(settings)},
+                        {"/health", web::handler<HealthHandler>()}});
   HTTPServer server(std::shared_ptr<web::Application>(&app, [](web::Application*) {}));
   server.add_sockets(fds);
+  if (drain) {
+    drain->add(server);
+    if (connect_redis) drain->handle_signals();
+  }
   if (connect_redis && !settings->redis.empty()) {
     // The first loop owns the hub's Redis connections (raises if Redis cannot be reached).
     pubsub::RedisOptions redis;
@@ -117,11 +141,10 @@ int main(int argc, char** argv) {
   options::define<int>("port", 9000, "port to listen on (0: a free one)");
   options::define<std::string>("address", "127.0.0.1", "address to listen on");
   options::define<int>("threads", 1, "loops (threads) sharing the port with SO_REUSEPORT");
-  options::define<bool>("reuse_port", false,
-                        "bind with SO_REUSEPORT so that other processes can share the port");
   options::define<std::string>("redis", "", "HOST:PORT of a Redis server for the hub (optional)");
   options::define<bool>("compression", true, "accept permessage-deflate when offered");
   options::define<int>("max-message-size", 16 << 20, "largest message (bytes); larger: 1009");
+  demo::define_drain_options();
   options::parse_command_line(argc, argv);
   Settings settings;
   settings.compression = options::get<bool>("compression");
@@ -132,13 +155,18 @@ int main(int argc, char** argv) {
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
   auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads,
-                                             options::get<bool>("reuse_port"));
+                                             demo::reuse_port_option());
+  // Before the loop threads start: they inherit the blocked SIGTERM/SIGINT.
+  std::unique_ptr<Drain> drain = demo::make_drain();
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("echo: ws://{}:{}/echo ({} loop{}, compression {})", address, port, threads,
                  shared ? "s" : "", settings.compression ? "on" : "off");
   std::vector<std::thread> extra;
-  for (int i = 1; i < threads; ++i) extra.emplace_back(serve, fds[i], &settings, false);
-  serve(fds[0], &settings, true);
+  for (int i = 1; i < threads; ++i) {
+    extra.emplace_back(serve, fds[i], &settings, false, drain.get());
+  }
+  serve(fds[0], &settings, true, drain.get());
   for (auto& t : extra) t.join();
+  if (drain) app_log().info("echo: drained, exiting");
 }

@@ -160,6 +160,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // Kept small and packed: this object is most of an idle server connection's frame.
   bool is_client_;
   bool detached_ = false;  // detach() gave the stream away
+  // Server: waiting for the first bytes of a (next) request; a drain closes such connections
+  // (HTTP1ConnectionList::close_idle).
+  bool idle_ = false;
 
   // Per message: reading side.
   bool head_request_ = false;      // the request is a HEAD (its response has no body)
@@ -202,9 +205,19 @@ class HTTP1ConnectionList {
   // Closes every connection's stream (each one's serve loop then ends and leaves the list).
   void close_all();
 
+  // ---- graceful drain (tornado/drain.h) ----
+  // From now on every response says Connection: close and each connection ends after its
+  // current request (one whose next request has already arrived serves it first).
+  void start_draining() noexcept { draining_ = true; }
+  bool draining() const noexcept { return draining_; }
+  // Closes the connections waiting for a (next) request with no byte of it arrived (in the
+  // stream's buffer or the socket's). Returns how many it closed.
+  std::size_t close_idle();
+
  private:
   HTTP1Connection* first_ = nullptr;
   std::size_t size_ = 0;
+  bool draining_ = false;
 };
 
 // Serves requests on one stream until it closes or keep-alive ends. Between requests a

@@ -60,9 +60,22 @@ class HTTPServer : public TCPServer {
   explicit HTTPServer(RequestCallback callback, HTTPServerOptions options = {});
   ~HTTPServer() override;
 
-  // Closes every open connection (idle or busy). With stop(), a graceful shutdown.
+  // Closes every open connection (idle or busy). With stop(), Tornado's shutdown; see
+  // start_draining() and tornado/drain.h for the graceful one.
   void close_all_connections();
   std::size_t connection_count() const noexcept { return connections_.size(); }
+
+  // ---- graceful drain (tornado/drain.h, docs/drain.md) ----
+  // From now on every response carries Connection: close and its connection ends after it.
+  // Requests in flight go on; connections waiting for a request stay open (the next request
+  // is served, then the connection ends) until close_idle_connections(). Idempotent.
+  void start_draining();
+  bool draining() const noexcept { return connections_.draining(); }
+  // Closes the connections waiting for a (next) request with nothing of it arrived yet.
+  // Returns how many. (A client that sends a request just as its idle connection closes
+  // sees the close instead of an answer: HTTP/1.1's keep-alive race, RFC 9112 9.3.1, which
+  // is why a drain waits DrainOptions::idle_grace before this.)
+  std::size_t close_idle_connections();
   const HTTPServerOptions& options() const noexcept { return options_; }
 
  protected:

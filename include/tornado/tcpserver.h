@@ -82,6 +82,17 @@ class TCPServer {
   // open. Idempotent; safe from inside handle_stream or any callback.
   void stop();
 
+  // stop() for a graceful restart: closes the listening sockets without resetting the
+  // connections queued in their backlogs. New connection attempts (TCP SYNs) to these
+  // sockets are dropped first, so their clients retry them (after 1 s, TCP's initial
+  // retransmission timeout) and meet the listener that is open then: another process on
+  // the same port (SO_REUSEPORT), or a refusal once this one closed. The backlog keeps
+  // being accepted for `settle` (and then until it is empty, up to 10 settles), and only
+  // then the sockets close. Without the SYN filter (a socket that refuses it, or
+  // drop_new_syns false) this is stop() after `settle`. Completes once stopped.
+  // See docs/drain.md. The server must outlive the task.
+  Task<> stop_gracefully(Duration settle = std::chrono::milliseconds(100), bool drop_new_syns = true);
+
   // Ports and addresses we listen on (for tests and logs: listen(0) picks the port).
   std::vector<ResolvedAddress> listening_addresses() const;
 

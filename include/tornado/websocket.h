@@ -134,6 +134,10 @@ class WebSocketHandler : public web::RequestHandler {
   // Once, after the connection closed (either side, or lost). close_code() is the peer's
   // code (nullopt when it sent no close frame).
   virtual void on_close() {}
+  // The server is draining (tornado/drain.h): by default close(1001, "Server shutting
+  // down") — "going away", so that the client reconnects, to another process. Override to
+  // say goodbye first (then close). Past the drain's deadline the connection is cut anyway.
+  virtual void on_drain();
   // A ping arrived (already answered with a pong carrying `data`) / a pong arrived.
   virtual void on_ping(std::string_view data);
   virtual void on_pong(std::string_view data);

@@ -6,10 +6,13 @@
 
 #include <charconv>
 #include <chrono>
+#include <random>
+#include <string>
 
 #include "internal/describe_exception.h"
 #include "internal/pubsub_state.h"
 #include "internal/sse.h"
+#include "tornado/draining.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
 #include "tornado/metrics.h"
@@ -58,6 +61,18 @@ std::string_view chunk_size_line(char (&buf)[24], std::size_t size) {
 
 }  // namespace
 
+class EventSourceHandler::DrainHook final : public draining::Participant {
+ public:
+  explicit DrainHook(EventSourceHandler& h) : handler_(h) {}
+  void on_drain() override { handler_.on_drain(); }
+  void on_drain_deadline() override {
+    if (handler_.stream_) handler_.stream_->close();
+  }
+
+ private:
+  EventSourceHandler& handler_;
+};
+
 EventSourceHandler::EventSourceHandler() = default;
 
 EventSourceHandler::~EventSourceHandler() {
@@ -89,6 +104,8 @@ Task<> EventSourceHandler::get() {
   mark_finished();
   log_request();
   arm_heartbeat();
+  drain_hook_ = std::make_unique<DrainHook>(*this);
+  drain_hook_->enroll();
   std::exception_ptr error;
   try {
     co_await open();
@@ -126,6 +143,7 @@ Task<> EventSourceHandler::watch_connection() {
 
 void EventSourceHandler::end_stream() noexcept {
   ended_ = true;
+  if (drain_hook_) drain_hook_->leave();
   if (heartbeat_) {
     IOLoop::current().remove_timeout(heartbeat_);
     heartbeat_ = {};
@@ -203,6 +221,17 @@ IOStream::WriteAwaiter EventSourceHandler::send_comment(std::string_view text) {
   if (!text.empty()) line.append(" ").append(text);
   line.append("\n\n");
   return write_body(line);
+}
+
+void EventSourceHandler::on_drain() {
+  if (!is_open()) return;
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  const auto delay_ms = 1000 + jitter() % 2001;
+  try {
+    (void)write_body(": server shutting down\nretry: " + std::to_string(delay_ms) + "\n\n");
+  } catch (const StreamClosedError&) {
+  }
+  close();
 }
 
 void EventSourceHandler::close() {

@@ -57,6 +57,11 @@ class EventSourceHandler : public RequestHandler {
   virtual Task<> open();
   // Once, when the stream ended (the client went away, close(), or an error).
   virtual void on_close() {}
+  // The server is draining (tornado/drain.h): by default a last `retry:` field (1 to 3 s,
+  // random, so that the browsers of a large audience do not all come back at once) and
+  // close(): the browser's EventSource reconnects, to another process. Override to send a
+  // last event first. Past the drain's deadline the stream is cut anyway.
+  virtual void on_drain();
   // How often a comment is sent while no event is (default 15 s; nullopt: never).
   virtual std::optional<Duration> heartbeat_interval() const;
 
@@ -94,8 +99,10 @@ class EventSourceHandler : public RequestHandler {
   void end_stream() noexcept;
   void arm_heartbeat();
 
+  class DrainHook;  // this stream as one of its loop's drain participants, while open
   std::shared_ptr<IOStream> stream_;
   std::shared_ptr<pubsub::detail::Sink> hub_sink_;
+  std::unique_ptr<DrainHook> drain_hook_;
   std::optional<std::string> last_event_id_;
   TimeoutHandle heartbeat_;
   bool chunked_ = false;

@@ -12,8 +12,8 @@ const { browserSuite, screenshot, test } = require('../lib/harness');
 browserSuite('demo_chat', {
   timeoutMs: 240000,  // eight cases with several pages each; slower under ASan
   server: [process.env.CHAT_BINARY, ['--port=0', '--address=127.0.0.1', '--cookie_secret=browser-test',
-                                     '--poll_timeout=5'],
-           { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM', exitOk: (r) => r.signal === 'SIGTERM' }],
+                                     '--poll_timeout=5', '--drain_timeout=5'],
+           { pattern: /listening on port (\d+)/, stopSignal: 'SIGTERM' }],  // drains, exits 0
 }, (env) => {
   // A page signed in as `name`, on `path` (the sign-in form first, as a user would).
   async function signedIn(name, path = '/', initScript = null) {
