@@ -18,11 +18,11 @@
 
 #include "dashboard.h"
 #include "embedded_assets.h"
-#include "loop_sockets.h"
 #include "handlers.h"
 #include "tornado/log.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
+#include "tornado/process.h"
 #include "tornado/web.h"
 
 using namespace tornado;
@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
+  auto [port, fds] = process::bind_loop_sockets(options::get<int>("port"), address, threads,
+                                                AF_UNSPEC, 4096);
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",

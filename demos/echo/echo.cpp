@@ -27,11 +27,11 @@
 #include <thread>
 #include <vector>
 
-#include "loop_sockets.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
+#include "tornado/process.h"
 #include "tornado/pubsub.h"
 #include "tornado/web.h"
 #include "tornado/websocket.h"
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
+  auto [port, fds] = process::bind_loop_sockets(options::get<int>("port"), address, threads,
+                                                AF_UNSPEC, 4096);
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("echo: ws://{}:{}/echo ({} loop{}, compression {})", address, port, threads,
