@@ -128,8 +128,7 @@ int fork_processes(int num_processes, int max_restarts) {
       int sig = ::sigwaitinfo(&signals.waited, &info);
       if (sig == SIGTERM || sig == SIGINT) {
         if (!stop_signal) {
-          gen_log().info("received signal {}, stopping {} child processes", sig,
-                         children.size());
+          gen_log().info("received signal {}, stopping {} child processes", sig, children.size());
         }
         stop_signal = sig;
         // A terminal's Ctrl-C (sent by the kernel) reached every worker of the process

@@ -78,11 +78,10 @@ struct LoopThreads::Shared {
   bool stopping = false;
 };
 
-LoopThreads::LoopThreads(LoopThreadsOptions options)
-    : shared_(std::make_shared<Shared>()) {
+LoopThreads::LoopThreads(LoopThreadsOptions options) : shared_(std::make_shared<Shared>()) {
   threads_ = options.threads > 0 ? options.threads : cpu_count();
-  auto sockets = bind_loop_sockets(options.port, options.address, threads_, options.family,
-                                   options.backlog);
+  auto sockets =
+      bind_loop_sockets(options.port, options.address, threads_, options.family, options.backlog);
   port_ = sockets.port;
   fds_ = std::move(sockets.fds);
   shared_->loops.resize(static_cast<std::size_t>(threads_));

@@ -8,6 +8,8 @@
 // registration or initialize() also wakes the reaper, so an exit that happened before
 // either is found by that scan. The reaper is a thread, not a loop, so that no particular
 // loop has to be running for exits to be reaped.
+#include "tornado/process.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,7 +28,6 @@
 #include <vector>
 
 #include "tornado/log.h"
-#include "tornado/process.h"
 
 extern char** environ;
 
@@ -92,15 +93,16 @@ struct Subprocess::State {
   // On the loop: someone else reaped the child (SIGCHLD set to SIG_IGN, or a waitpid(-1)
   // elsewhere), so its status is lost. Waiters fail rather than wait for ever.
   void deliver_lost() {
-    gen_log().error("Subprocess: child {} (pid {}) was reaped by someone else; its exit status "
-                    "is unknown",
-                    describe_cmd(argv), pid);
+    gen_log().error(
+        "Subprocess: child {} (pid {}) was reaped by someone else; its exit status "
+        "is unknown",
+        describe_cmd(argv), pid);
     exit_callback = nullptr;
     for (auto& w : std::exchange(waiters, {})) {
       if (!w.future.done()) {
         w.future.set_exception(std::system_error(
-            ECHILD, std::generic_category(), "Subprocess: exit status of pid " +
-                                                 std::to_string(pid) + " reaped elsewhere"));
+            ECHILD, std::generic_category(),
+            "Subprocess: exit status of pid " + std::to_string(pid) + " reaped elsewhere"));
       }
     }
   }

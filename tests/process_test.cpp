@@ -6,6 +6,8 @@
 // returns normally (it exits, throws or ends by a signal), and the test reads its exit
 // status. Every process sets an alarm, the test waits with a deadline, and at the end kills
 // the whole group: nothing outlives a test.
+#include "tornado/process.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,7 +26,6 @@
 #include "tornado/httpserver.h"
 #include "tornado/ioloop.h"
 #include "tornado/netutil.h"
-#include "tornado/process.h"
 #include "tornado/web.h"
 
 namespace process_test {
@@ -80,6 +81,16 @@ int wait_parent(pid_t pid, std::chrono::seconds deadline = std::chrono::seconds(
   ::kill(-pid, SIGKILL);
   return status;
 }
+
+// Kills the group of a process start_parent made when the test ends, however it ends (an
+// ASSERT returning early included), and reaps the process if it has not been.
+struct KillGroupAtExit {
+  pid_t pid;
+  ~KillGroupAtExit() {
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, WNOHANG);
+  }
+};
 
 int run_parent(const std::function<int()>& parent, LinePipe& pipe) {
   return wait_parent(start_parent(parent, pipe));
@@ -192,8 +203,8 @@ TEST(ProcessTest, AbnormalExitsAreRestartedWithTheSameTaskId) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   std::multiset<std::string> lines;
   while (auto line = pipe.read_line(std::chrono::seconds(5))) lines.insert(*line);
-  EXPECT_EQ(lines, (std::multiset<std::string>{"start 0 1", "start 0 2", "start 1 1",
-                                               "start 1 2"}));
+  EXPECT_EQ(lines,
+            (std::multiset<std::string>{"start 0 1", "start 0 2", "start 1 1", "start 1 2"}));
 }
 
 TEST(ProcessTest, MaxRestartsExhaustedRaisesInTheParent) {
@@ -230,6 +241,7 @@ TEST(ProcessTest, SigtermToTheParentIsPassedOnAndEndsIt) {
         for (;;) ::pause();  // SIGTERM's default action ends it
       },
       pipe);
+  KillGroupAtExit guard{parent};
   std::set<int> ids;
   std::vector<pid_t> workers;
   while (ids.size() < 2) {
@@ -265,6 +277,7 @@ TEST(ProcessTest, TCPServerStartForksWorkersThatAcceptOnTheBoundSockets) {
         return 12;
       },
       pipe);
+  KillGroupAtExit guard{parent};
   auto port_line = pipe.read_line(std::chrono::seconds(10));
   ASSERT_TRUE(port_line);
   const int port = std::stoi(*port_line);

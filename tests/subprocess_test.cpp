@@ -67,20 +67,22 @@ TEST_F(SubprocessTest, StdoutStreamReadsWhatTheChildWrites) {
 
 // Tornado's test_subprocess: an interactive Python whose stderr goes to its stdout.
 TEST_F(SubprocessTest, InteractivePythonThroughStdinAndStdoutStreams) {
-  Subprocess child({"/usr/bin/python3", "-u", "-i"},
-                   {.std_in = Subprocess::STREAM, .std_out = Subprocess::STREAM,
-                    .std_err = Subprocess::STDOUT});
+  Subprocess child(
+      {"/usr/bin/python3", "-u", "-i"},
+      {.std_in = Subprocess::STREAM, .std_out = Subprocess::STREAM, .std_err = Subprocess::STDOUT});
   auto out = child.stdout_stream();
   auto in = child.stdin_stream();
-  std::string rest = run_sync([&]() -> Task<std::string> {
-    co_await out->read_until(">>> ");
-    co_await in->write("print('hello')\n");
-    std::string data = co_await out->read_until("\n");
-    EXPECT_EQ(data, "hello\n");
-    co_await out->read_until(">>> ");
-    co_await in->write("raise SystemExit\n");
-    co_return co_await out->read_until_close();
-  }, std::chrono::seconds(10));
+  std::string rest = run_sync(
+      [&]() -> Task<std::string> {
+        co_await out->read_until(">>> ");
+        co_await in->write("print('hello')\n");
+        std::string data = co_await out->read_until("\n");
+        EXPECT_EQ(data, "hello\n");
+        co_await out->read_until(">>> ");
+        co_await in->write("raise SystemExit\n");
+        co_return co_await out->read_until_close();
+      },
+      std::chrono::seconds(10));
   EXPECT_EQ(rest, "");
   in->close();
   EXPECT_EQ(run_sync([&]() -> Task<int> { co_return co_await child.wait_for_exit(); }), 0);
@@ -103,18 +105,16 @@ TEST_F(SubprocessTest, ClosingStdinEndsCat) {
 
 TEST_F(SubprocessTest, StderrStreamReadsTheChildsErrors) {
   Subprocess child({"sh", "-c", "echo hello >&2"}, {.std_err = Subprocess::STREAM});
-  std::string data = run_sync([&]() -> Task<std::string> {
-    co_return co_await child.stderr_stream()->read_until("\n");
-  });
+  std::string data = run_sync(
+      [&]() -> Task<std::string> { co_return co_await child.stderr_stream()->read_until("\n"); });
   EXPECT_EQ(data, "hello\n");
   child.stderr_stream()->close();
 }
 
 TEST_F(SubprocessTest, DevNullStdinReadsEmpty) {
   Subprocess child({"cat"}, {.std_in = Subprocess::DEVNULL, .std_out = Subprocess::STREAM});
-  std::string data = run_sync([&]() -> Task<std::string> {
-    co_return co_await child.stdout_stream()->read_until_close();
-  });
+  std::string data = run_sync(
+      [&]() -> Task<std::string> { co_return co_await child.stdout_stream()->read_until_close(); });
   EXPECT_EQ(data, "");
 }
 
@@ -197,11 +197,13 @@ TEST_F(SubprocessTest, ManyChildrenExitingAtOnceAreAllDelivered) {
     children.push_back(std::make_unique<Subprocess>(
         std::vector<std::string>{"sh", "-c", "exit " + std::to_string(i % 7)}));
   }
-  auto codes = run_sync([&]() -> Task<std::vector<int>> {
-    std::vector<int> out;
-    for (auto& c : children) out.push_back(co_await c->wait_for_exit(false));
-    co_return out;
-  }, std::chrono::seconds(20));
+  auto codes = run_sync(
+      [&]() -> Task<std::vector<int>> {
+        std::vector<int> out;
+        for (auto& c : children) out.push_back(co_await c->wait_for_exit(false));
+        co_return out;
+      },
+      std::chrono::seconds(20));
   for (int i = 0; i < kChildren; ++i) EXPECT_EQ(codes[static_cast<size_t>(i)], i % 7) << i;
 }
 
@@ -268,23 +270,22 @@ TEST_F(SubprocessTest, ChildStartsWithCleanSignalsAndNoInheritedFds) {
   auto old_pipe = ::signal(SIGPIPE, SIG_IGN);
   int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
   ASSERT_GE(leaked, 3);
-  Subprocess child(
-      {"sh", "-c",
-       "grep -E '^Sig(Blk|Ign)' /proc/self/status; test -e /proc/self/fd/" +
-           std::to_string(leaked) + " && echo leaked; true"},
-      {.std_out = Subprocess::STREAM});
+  Subprocess child({"sh", "-c",
+                    "grep -E '^Sig(Blk|Ign)' /proc/self/status; test -e /proc/self/fd/" +
+                        std::to_string(leaked) + " && echo leaked; true"},
+                   {.std_out = Subprocess::STREAM});
   ::close(leaked);
   ::signal(SIGPIPE, old_pipe);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  std::string out = run_sync([&]() -> Task<std::string> {
-    co_return co_await child.stdout_stream()->read_until_close();
-  });
+  std::string out = run_sync(
+      [&]() -> Task<std::string> { co_return co_await child.stdout_stream()->read_until_close(); });
   // Signals 1-31 (the low 31 bits). glibc's posix_spawn leaves its two internal real-time
   // signals (32, 33) ignored in every child it starts; exec'd glibc programs install their
   // own handlers for them when they need them.
   auto mask_of = [&](const std::string& name) {
     auto at = out.find(name + ":\t");
-    return at == std::string::npos ? ~0ull : std::stoull(out.substr(at + name.size() + 2, 16), nullptr, 16);
+    return at == std::string::npos ? ~0ull
+                                   : std::stoull(out.substr(at + name.size() + 2, 16), nullptr, 16);
   };
   EXPECT_EQ(mask_of("SigBlk"), 0u) << out;
   EXPECT_EQ(mask_of("SigIgn") & 0x7fffffffull, 0u) << out;
@@ -296,9 +297,8 @@ TEST_F(SubprocessTest, CwdAndEnvOptions) {
                    {.std_out = Subprocess::STREAM,
                     .cwd = "/tmp",
                     .env = std::vector<std::string>{"GREETING=bonjour", "PATH=/usr/bin:/bin"}});
-  std::string out = run_sync([&]() -> Task<std::string> {
-    co_return co_await child.stdout_stream()->read_until_close();
-  });
+  std::string out = run_sync(
+      [&]() -> Task<std::string> { co_return co_await child.stdout_stream()->read_until_close(); });
   EXPECT_EQ(out, "/tmp\nbonjour\n");
 }
 
@@ -312,25 +312,27 @@ TEST(SubprocessThreadsTest, ChildrenOfSeveralLoopsExitOnTheirOwnLoops) {
     threads.emplace_back([&, t] {
       try {
         IOLoop loop;
-        loop.run_sync([&]() -> Task<> {
-          std::vector<std::unique_ptr<Subprocess>> children;
-          for (int i = 0; i < kPerThread; ++i) {
-            children.push_back(std::make_unique<Subprocess>(std::vector<std::string>{
-                "sh", "-c", "exit " + std::to_string((t + i) % 5)}));
-          }
-          const auto me = std::this_thread::get_id();
-          for (int i = 0; i < kPerThread; ++i) {
-            Future<int> exited;
-            children[static_cast<size_t>(i)]->set_exit_callback([&, exited, me](int) mutable {
-              if (std::this_thread::get_id() != me) ++wrong_thread;
-              exited.set_result(0);
-            });
-            int code = co_await children[static_cast<size_t>(i)]->wait_for_exit(false);
-            co_await exited;
-            if (code != (t + i) % 5) ++failures;
-            ++delivered;
-          }
-        }, std::chrono::seconds(20));
+        loop.run_sync(
+            [&]() -> Task<> {
+              std::vector<std::unique_ptr<Subprocess>> children;
+              for (int i = 0; i < kPerThread; ++i) {
+                children.push_back(std::make_unique<Subprocess>(
+                    std::vector<std::string>{"sh", "-c", "exit " + std::to_string((t + i) % 5)}));
+              }
+              const auto me = std::this_thread::get_id();
+              for (int i = 0; i < kPerThread; ++i) {
+                Future<int> exited;
+                children[static_cast<size_t>(i)]->set_exit_callback([&, exited, me](int) mutable {
+                  if (std::this_thread::get_id() != me) ++wrong_thread;
+                  exited.set_result(0);
+                });
+                int code = co_await children[static_cast<size_t>(i)]->wait_for_exit(false);
+                co_await exited;
+                if (code != (t + i) % 5) ++failures;
+                ++delivered;
+              }
+            },
+            std::chrono::seconds(20));
       } catch (...) {
         ++failures;
       }

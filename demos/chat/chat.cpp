@@ -158,8 +158,8 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = process::bind_loop_sockets(options::get<int>("port"), address, threads,
-                                                AF_UNSPEC, 4096);
+  auto [port, fds] =
+      process::bind_loop_sockets(options::get<int>("port"), address, threads, AF_UNSPEC, 4096);
   std::printf("listening on port %d\n", port);
   std::fflush(stdout);
   app_log().info("chat on http://{}:{}/ ({} loop{}{})", address, port, threads, shared ? "s" : "",

@@ -133,8 +133,8 @@ int main(int argc, char** argv) {
   const std::string address = options::get<std::string>("address");
   const std::string redis = options::get<std::string>("redis");
 
-  auto [port, fds] = process::bind_loop_sockets(options::get<int>("port"), address, threads,
-                                                AF_UNSPEC, 4096);
+  auto [port, fds] =
+      process::bind_loop_sockets(options::get<int>("port"), address, threads, AF_UNSPEC, 4096);
 
   // The main loop: Redis, the sampler, the self-load, the signals; then it serves too.
   std::vector<std::atomic<IOLoop*>> loops(threads);

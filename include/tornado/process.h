@@ -184,7 +184,7 @@ struct Stdio {
 };
 
 struct SubprocessOptions {
-  Stdio std_in{};   // default: inherit the parent's
+  Stdio std_in{};  // default: inherit the parent's
   Stdio std_out{};
   Stdio std_err{};  // Subprocess::STDOUT: the same as std_out
   // Working directory of the child ("" = the parent's).
