@@ -207,6 +207,25 @@ TEST(ProcessTest, AbnormalExitsAreRestartedWithTheSameTaskId) {
             (std::multiset<std::string>{"start 0 1", "start 0 2", "start 1 1", "start 1 2"}));
 }
 
+TEST(ProcessTest, ZeroProcessesMeansOnePerCpuEachWithItsTaskId) {
+  LinePipe pipe;
+  const int cpus = process::cpu_count();
+  int status = run_parent(
+      [&] {
+        if (process::task_id()) return 10;  // the parent has none before
+        int id = process::fork_processes(0);
+        bound_worker();
+        pipe.write_line(std::to_string(id) + " " + std::to_string(process::task_id().value_or(-1)));
+        return 0;
+      },
+      pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  std::set<std::string> lines, expected;
+  while (auto line = pipe.read_line(std::chrono::seconds(5))) lines.insert(*line);
+  for (int i = 0; i < cpus; ++i) expected.insert(std::to_string(i) + " " + std::to_string(i));
+  EXPECT_EQ(lines, expected);
+}
+
 TEST(ProcessTest, MaxRestartsExhaustedRaisesInTheParent) {
   LinePipe pipe;
   int status = run_parent(
