@@ -47,13 +47,13 @@ class BlockAsyncSignals {
 }  // namespace
 
 LoopSockets bind_loop_sockets(int port, const std::string& address, int loops, int family,
-                              int backlog) {
+                              int backlog, bool reuse_port) {
   if (loops < 1) {
     throw std::invalid_argument("bind_loop_sockets: loops must be >= 1, got " +
                                 std::to_string(loops));
   }
   LoopSockets out;
-  const bool shared = loops > 1;
+  const bool shared = loops > 1 || reuse_port;
   try {
     out.fds.push_back(bind_sockets(port, address, family, backlog, shared));
     out.port = sock_name(out.fds[0].front()).port();
@@ -80,8 +80,8 @@ struct LoopThreads::Shared {
 
 LoopThreads::LoopThreads(LoopThreadsOptions options) : shared_(std::make_shared<Shared>()) {
   threads_ = options.threads > 0 ? options.threads : cpu_count();
-  auto sockets =
-      bind_loop_sockets(options.port, options.address, threads_, options.family, options.backlog);
+  auto sockets = bind_loop_sockets(options.port, options.address, threads_, options.family,
+                                   options.backlog, options.reuse_port);
   port_ = sockets.port;
   fds_ = std::move(sockets.fds);
   shared_->loops.resize(static_cast<std::size_t>(threads_));

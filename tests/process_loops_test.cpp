@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "process_test_util.h"
@@ -120,6 +121,21 @@ TEST(LoopThreadsTest, FactoryThatThrowsStopsEveryLoopAndRethrows) {
                std::runtime_error);
   EXPECT_FALSE(http_get(loops.port(), "/"));
   EXPECT_THROW(loops.start(index_server), std::logic_error);
+}
+
+// What each fork_processes worker does to share a port with its siblings: one loop, with
+// reuse_port. Two such servers (as two processes would) bind one port and both answer.
+TEST(LoopThreadsTest, ReusePortLetsSingleLoopServersShareAPort) {
+  process::LoopThreads first({.address = "127.0.0.1", .threads = 1, .reuse_port = true});
+  process::LoopThreads second(
+      {.port = first.port(), .address = "127.0.0.1", .threads = 1, .reuse_port = true});
+  first.start([](int) { return index_server(0); });
+  second.start([](int) { return index_server(1); });
+  EXPECT_EQ(indexes_answering(first.port(), 2), (std::set<std::string>{"0", "1"}));
+  // Without reuse_port a single loop's port is its own.
+  process::LoopThreads alone({.address = "127.0.0.1", .threads = 1});
+  EXPECT_THROW(process::LoopThreads({.port = alone.port(), .address = "127.0.0.1", .threads = 1}),
+               std::system_error);
 }
 
 TEST(LoopThreadsTest, NeverStartedClosesItsSockets) {

@@ -81,7 +81,9 @@ std::optional<int> task_id() noexcept;
 
 // Listening sockets for `loops` loops on one port: the first set fixes the port (a free
 // one for port 0), every set has its own sockets bound to that port with SO_REUSEPORT, so
-// the kernel spreads new connections across the loops. One loop: no SO_REUSEPORT.
+// the kernel spreads new connections across the loops. One loop gets SO_REUSEPORT only
+// with `reuse_port` (to share the port with other processes binding it the same way, e.g.
+// one per fork_processes worker).
 struct LoopSockets {
   int port = 0;                       // the port bound (the one picked, for port 0)
   std::vector<std::vector<int>> fds;  // one set per loop; the caller owns them
@@ -89,7 +91,7 @@ struct LoopSockets {
 // Throws what bind_sockets throws (after closing the sockets made), std::invalid_argument
 // for loops < 1.
 LoopSockets bind_loop_sockets(int port, const std::string& address = "", int loops = 1,
-                              int family = AF_UNSPEC, int backlog = 128);
+                              int family = AF_UNSPEC, int backlog = 128, bool reuse_port = false);
 
 struct LoopThreadsOptions {
   int port = 0;              // 0: a free port (port() says which), the same for every loop
@@ -97,6 +99,9 @@ struct LoopThreadsOptions {
   int threads = 0;           // <= 0: cpu_count()
   int family = AF_UNSPEC;
   int backlog = 1024;  // listen(2) backlog of each loop's sockets (capped by somaxconn)
+  // SO_REUSEPORT even with one loop: several processes (fork_processes workers, a new
+  // version started beside the old) then share the port too. Always on with several loops.
+  bool reuse_port = false;
 };
 
 // N threads, each running its own IOLoop with its own listening sockets on one port
