@@ -1,6 +1,7 @@
 // process::cpu_count, fork_processes, task_id (tornado/process.h).
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,11 +55,16 @@ struct SupervisorSignals {
 // Forks worker `id`: its pid in the parent, 0 in the worker.
 pid_t fork_worker(int id, const SupervisorSignals& signals) {
   std::fflush(nullptr);  // or the worker would write the parent's buffered output again
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork_processes: fork");
   if (pid == 0) {
     g_task_id = id;
     signals.restore();
+    // A parent that dies (even by SIGKILL) takes its workers with it: SIGTERM, which a
+    // worker may handle to drain. If it died before this line, act as if just signalled.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::raise(SIGTERM);
   }
   return pid;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -61,10 +62,11 @@ pid_t start_parent(const std::function<int()>& parent, LinePipe& pipe) {
   return pid;
 }
 
-// Waits for the process start_parent made and returns its waitpid status, then kills its
-// group (workers left behind by a failed test, or by restarts given up). Fails the test if
-// it outlives `deadline`.
-int wait_parent(pid_t pid, std::chrono::seconds deadline = std::chrono::seconds(30)) {
+// Waits for the process start_parent made and returns its waitpid status, then (with
+// kill_group) kills its group: workers left behind by a failed test, or by restarts given
+// up. Fails the test if it outlives `deadline`.
+int wait_parent(pid_t pid, std::chrono::seconds deadline = std::chrono::seconds(30),
+                bool kill_group = true) {
   int status = -1;
   auto until = std::chrono::steady_clock::now() + deadline;
   for (;;) {
@@ -78,7 +80,7 @@ int wait_parent(pid_t pid, std::chrono::seconds deadline = std::chrono::seconds(
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ::kill(-pid, SIGKILL);
+  if (kill_group) ::kill(-pid, SIGKILL);
   return status;
 }
 
@@ -276,6 +278,47 @@ TEST(ProcessTest, SigtermToTheParentIsPassedOnAndEndsIt) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
   for (pid_t w : workers) EXPECT_NE(::kill(w, 0), 0) << "worker " << w << " still exists";
   EXPECT_FALSE(pipe.read_line(std::chrono::seconds(2))) << "a worker was restarted";
+}
+
+// True when `pid` has ended: gone, or a zombie left for whoever reaps orphans.
+bool ended(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return true;
+  char state = '?';
+  int scanned = std::fscanf(f, "%*d (%*[^)]) %c", &state);
+  std::fclose(f);
+  return scanned == 1 && (state == 'Z' || state == 'X');
+}
+
+// A supervisor killed outright (SIGKILL: nothing of it runs) still takes its workers along.
+TEST(ProcessTest, WorkersEndWhenTheParentIsKilled) {
+  LinePipe pipe;
+  pid_t parent = start_parent(
+      [&]() -> int {
+        process::fork_processes(2, /*max_restarts=*/5);
+        bound_worker();
+        pipe.write_line(std::to_string(::getpid()));
+        for (;;) ::pause();
+      },
+      pipe);
+  KillGroupAtExit guard{parent};
+  std::vector<pid_t> workers;
+  while (workers.size() < 2) {
+    auto line = pipe.read_line(std::chrono::seconds(10));
+    if (!line) break;
+    workers.push_back(std::stoi(*line));
+  }
+  ASSERT_EQ(workers.size(), 2u);
+  ::kill(parent, SIGKILL);
+  int status = wait_parent(parent, std::chrono::seconds(30), /*kill_group=*/false);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  for (pid_t w : workers) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!ended(w) && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(ended(w)) << "worker " << w << " outlived its parent";
+  }
 }
 
 // Tornado's pre-fork pattern through TCPServer: bind, then start(2) forks two workers that

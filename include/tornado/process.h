@@ -60,8 +60,10 @@ int cpu_count() noexcept;
 //   (killed by a signal, or a non-zero exit status) is forked again with the same task id,
 //   at most `max_restarts` times in all, after which it throws std::runtime_error ("Too
 //   many child restarts, giving up"; the workers still running are left running, as in
-//   Tornado). When every worker has exited with status 0 the parent calls std::exit(0)
-//   (Tornado's sys.exit(0): atexit handlers and static destructors run).
+//   Tornado, until the parent process ends).
+// - A worker receives SIGTERM when the parent process ends, however it ends (SIGKILL
+//   included): no worker outlives its supervisor. When every worker has exited with status 0 the
+//   parent calls std::exit(0) (Tornado's sys.exit(0): atexit handlers and static destructors run).
 // - SIGTERM and SIGINT sent to the parent by a process (kill, a service manager) are passed
 //   on to every worker, no worker is restarted from then on, and once all have exited the
 //   parent ends by that signal (default action). A SIGINT from the terminal (Ctrl-C) is
