@@ -61,9 +61,10 @@ int cpu_count() noexcept;
 //   at most `max_restarts` times in all, after which it throws std::runtime_error ("Too
 //   many child restarts, giving up"; the workers still running are left running, as in
 //   Tornado, until the parent process ends).
+//   When every worker has exited with status 0 the parent calls std::exit(0) (Tornado's
+//   sys.exit(0): atexit handlers and static destructors run).
 // - A worker receives SIGTERM when the parent process ends, however it ends (SIGKILL
-//   included): no worker outlives its supervisor. When every worker has exited with status 0 the
-//   parent calls std::exit(0) (Tornado's sys.exit(0): atexit handlers and static destructors run).
+//   included): no worker outlives its supervisor.
 // - SIGTERM and SIGINT sent to the parent by a process (kill, a service manager) are passed
 //   on to every worker, no worker is restarted from then on, and once all have exited the
 //   parent ends by that signal (default action). A SIGINT from the terminal (Ctrl-C) is
