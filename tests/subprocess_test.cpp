@@ -292,6 +292,22 @@ TEST_F(SubprocessTest, ChildStartsWithCleanSignalsAndNoInheritedFds) {
   EXPECT_EQ(out.find("leaked"), std::string::npos) << out;
 }
 
+TEST_F(SubprocessTest, StdioFromFdGivesTheChildThatFdAndTheParentKeepsIt) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  Subprocess child({"echo", "through my pipe"}, {.std_out = process::Stdio::from_fd(fds[1])});
+  EXPECT_EQ(::close(fds[1]), 0);  // still ours (not closed by Subprocess); the child has a copy
+  auto reader = IOStream::create(fds[0]);
+  std::string out = run_sync([&]() -> Task<std::string> {
+    std::string out = co_await reader->read_until_close();
+    co_await child.wait_for_exit();
+    co_return out;
+  });
+  EXPECT_EQ(out, "through my pipe\n");
+  EXPECT_THROW(Subprocess({"true"}, {.std_in = process::Stdio::from_fd(-1)}),
+               std::invalid_argument);
+}
+
 TEST_F(SubprocessTest, CwdAndEnvOptions) {
   Subprocess child({"sh", "-c", "pwd; echo \"$GREETING\""},
                    {.std_out = Subprocess::STREAM,
