@@ -112,6 +112,32 @@ TEST(LoopThreadsTest, TCPServerEchoesOnEveryLoopAndStopsWithConnectionsOpen) {
   ::close(fd);
 }
 
+// An HTTP/1.1 keep-alive connection idle on a loop when it stops: the HTTPServer is
+// destroyed on its thread with the connection open, and the client sees it closed.
+TEST(LoopThreadsTest, ApplicationStopsWithAKeepAliveConnectionOpen) {
+  process::LoopThreads loops({.address = "127.0.0.1", .threads = 2});
+  loops.start(index_server);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(loops.port()));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  char buf[1024];
+  ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // the answer; the connection stays open
+  loops.stop();
+  loops.join();
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+  }
+  EXPECT_EQ(n, 0) << "the connection was not closed with its loop";
+  ::close(fd);
+}
+
 TEST(LoopThreadsTest, FactoryThatThrowsStopsEveryLoopAndRethrows) {
   process::LoopThreads loops({.address = "127.0.0.1", .threads = 3});
   EXPECT_THROW(loops.start([](int index) -> std::unique_ptr<TCPServer> {
