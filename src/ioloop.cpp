@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "internal/describe_exception.h"
+#include "internal/open_loops.h"
 #include "internal/signal_watcher.h"
 #include "internal/thread_pool.h"
 #include "tornado/log.h"
@@ -18,6 +19,14 @@
 namespace tornado {
 
 namespace detail {
+
+namespace {
+// Loops constructed and not yet closed, in every thread (fork_processes refuses to fork
+// while one is open: a forked copy of a loop shares its epoll set with the original).
+std::atomic<int> g_open_loops{0};
+}  // namespace
+
+int open_loop_count() noexcept { return g_open_loops.load(std::memory_order_relaxed); }
 
 // The loop's liveness token: other threads' callbacks with the eventfd that wakes the
 // loop, and the loop's address until it closes. Shared with every LoopRef and executor
@@ -139,6 +148,7 @@ IOLoop::IOLoop(bool make_current)
     throw std::system_error(err, std::generic_category(), "epoll_ctl(eventfd)");
   }
   if (make_current || t_current == nullptr) t_current = this;
+  detail::g_open_loops.fetch_add(1, std::memory_order_relaxed);
 }
 
 IOLoop::~IOLoop() {
@@ -173,6 +183,7 @@ void IOLoop::close(bool all_fds) {
   handlers_.clear();
   ::close(epoll_fd_);
   epoll_fd_ = -1;
+  detail::g_open_loops.fetch_sub(1, std::memory_order_relaxed);
   // Destroying a pending callback may run destructors that call add_callback or
   // remove_timeout on this loop: empty the members first, destroy the moved-out copies last.
   auto callbacks = std::move(callbacks_);

@@ -14,6 +14,7 @@
 #include "internal/describe_exception.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
+#include "tornado/process.h"
 
 namespace tornado {
 
@@ -55,13 +56,11 @@ void TCPServer::bind(int port, const std::string& address, int family, int backl
   pending_fds_.insert(pending_fds_.end(), fds.begin(), fds.end());
 }
 
-void TCPServer::start(int num_processes) {
+void TCPServer::start(int num_processes, int max_restarts) {
   if (started_) throw std::logic_error("TCPServer::start called twice");
-  if (num_processes != 1) {
-    throw std::invalid_argument(
-        "TCPServer::start: only num_processes=1 is supported; fork with process.h "
-        "(fork_processes) and call add_sockets in each child");
-  }
+  // Tornado's pre-fork pattern: the sockets were bound before the fork, each worker
+  // accepts on its inherited copies.
+  if (num_processes != 1) process::fork_processes(num_processes, max_restarts);
   started_ = true;
   auto fds = std::exchange(pending_fds_, {});
   add_sockets(fds);

@@ -25,12 +25,12 @@
 #include "dashboard.h"
 #include "drain_setup.h"
 #include "embedded_assets.h"
-#include "loop_sockets.h"
 #include "handlers.h"
 #include "tornado/log.h"
 #include "tornado/metrics.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
+#include "tornado/process.h"
 #include "tornado/web.h"
 
 using namespace tornado;
@@ -175,8 +175,8 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, options::get<int>("threads"));
   const std::string address = options::get<std::string>("address");
   const bool shared = threads > 1;
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads,
-                                             demo::reuse_port_option());
+  auto [port, fds] = process::bind_loop_sockets(options::get<int>("port"), address, threads,
+                                                AF_UNSPEC, 4096, demo::reuse_port_option());
   // Before the loop threads start: they inherit the blocked SIGTERM/SIGINT.
   std::unique_ptr<Drain> drain = demo::make_drain();
   std::printf("listening on port %d\n", port);

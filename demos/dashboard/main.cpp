@@ -20,12 +20,12 @@
 #include <thread>
 
 #include "dashboard.h"
-#include "loop_sockets.h"
 #include "tornado/httpclient.h"
 #include "tornado/log.h"
 #include "tornado/metrics.h"
 #include "tornado/netutil.h"
 #include "tornado/options.h"
+#include "tornado/process.h"
 #include "tornado/pubsub.h"
 #include "tornado/websocket.h"
 #include "tornado/websocket_client.h"
@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
   const std::string address = options::get<std::string>("address");
   const std::string redis = options::get<std::string>("redis");
 
-  auto [port, fds] = demo::bind_loop_sockets(options::get<int>("port"), address, threads);
+  auto [port, fds] =
+      process::bind_loop_sockets(options::get<int>("port"), address, threads, AF_UNSPEC, 4096);
 
   // The main loop: Redis, the sampler, the self-load, the signals; then it serves too.
   std::vector<std::atomic<IOLoop*>> loops(threads);

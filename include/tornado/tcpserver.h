@@ -13,6 +13,9 @@
 //   server.listen(9888);                  // or add_sockets(bind_sockets(...)), or bind + start
 //   IOLoop::current().start();
 //
+// Several processes: server.bind(8888); server.start(0); IOLoop::current().start(); forks
+// one worker per CPU, all accepting on the same sockets (process.h has the details).
+//
 // TLS: pass TCPServerOptions{.ssl_options = SSLContext::server("cert.pem", "key.pem")} and
 // every connection arrives as an SSLIOStream (its handshake runs on first read/write, or
 // await wait_for_handshake()).
@@ -72,11 +75,14 @@ class TCPServer {
   // arguments and exceptions as listen(). May be called more than once.
   void bind(int port, const std::string& address = "", int family = AF_UNSPEC, int backlog = 128,
             bool reuse_port = false);
-  // Starts accepting on the sockets from bind(). Only num_processes == 1 is supported
-  // here: forking belongs to process.h (fork_processes), which is not part of this module
-  // yet; any other value throws std::invalid_argument rather than pretending.
-  // Throws std::logic_error if called twice.
-  void start(int num_processes = 1);
+  // Starts accepting on the sockets from bind(). With num_processes != 1 it first forks
+  // that many workers (<= 0: one per CPU) with process::fork_processes(num_processes,
+  // max_restarts), so each worker accepts on the inherited sockets and the parent only
+  // supervises (it never returns from here normally: see fork_processes). As in Tornado,
+  // nothing may make an IOLoop before a forking start() (std::logic_error), and then the
+  // server object, built before, is used in each worker. Throws std::logic_error if called
+  // twice, and what fork_processes throws.
+  void start(int num_processes = 1, int max_restarts = 100);
 
   // Stops accepting and closes every listening socket. Connections already accepted stay
   // open. Idempotent; safe from inside handle_stream or any callback.
