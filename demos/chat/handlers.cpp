@@ -171,6 +171,9 @@ Task<> MessageNewHandler::post() {
   co_return;
 }
 
+// How long a waiting poll lets presence changes gather before it answers for them.
+constexpr Duration kPresenceCoalesce = std::chrono::milliseconds(500);
+
 struct MessageUpdatesHandler::Wait {
   std::vector<pubsub::MessagePtr> messages;
   bool members_changed = false;
@@ -194,7 +197,7 @@ Task<> MessageUpdatesHandler::post() {
     o.on_recovery = [w](Recovery r) {
       w->recovering = false;
       w->reload = r == Recovery::kUnrecoverable;
-      if (w->reload || !w->messages.empty()) w->ready.set();
+      if (w->reload || !w->messages.empty() || w->members_changed) w->ready.set();
     };
   }
   auto& hub = Hub::instance();
@@ -205,9 +208,15 @@ Task<> MessageUpdatesHandler::post() {
         if (!w->recovering) w->ready.set();
       },
       o);
+  // Presence wakes a waiting poll at most once per kPresenceCoalesce: a room where many users
+  // join at once (a class, a broadcast starting) would otherwise answer every waiting poll
+  // once per join, and each answer brings a new poll back (chatload: a room of 5,000).
   auto presence = hub.subscribe(Hub::presence_topic(topic), [w](const pubsub::MessagePtr&) {
+    if (w->members_changed) return;  // a wake is already due
     w->members_changed = true;
-    if (!w->recovering) w->ready.set();
+    IOLoop::current().call_later(kPresenceCoalesce, [w] {
+      if (!w->recovering) w->ready.set();
+    });
   });
   // A draining server answers at once (with what it has): the browser polls again, and its
   // next poll reaches the process that serves the port now (docs/drain.md).

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 import urllib.parse
@@ -170,6 +171,29 @@ class ChatTest(unittest.TestCase):
                     self.assertEqual(names, ["poller", "visitor", "watcher"])
                 await ws_next_event(ws, "leave", "visitor")
         asyncio.run(go())
+
+    def test_a_burst_of_joins_wakes_a_waiting_poll_once_after_they_gather(self):
+        poller = User(self.server, "burstpoll")
+        joiners = [User(self.server, "burst%02d" % i) for i in range(8)]  # signed in first
+        cursor, _ = poller.page_position("/room/burst")
+        poller.poll(cursor, room="burst")  # the lease's own join wakes the first poll
+        answer = {}
+
+        def wait():
+            answer["body"] = poller.poll(cursor, room="burst")
+            answer["at"] = time.monotonic()
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.3)  # the poll is waiting
+        first_join = time.monotonic()
+        for j in joiners:
+            j.poll(room="burst")  # each one's lease is a join
+        waiter.join(10)
+        # Not answered at the first join: the presence changes gathered for half a second.
+        self.assertGreaterEqual(answer["at"] - first_join, 0.4)
+        self.assertEqual(answer["body"]["messages"], [])
+        names = [m["name"] for m in answer["body"]["members"]]
+        self.assertIn("burst00", names)
 
     def test_rooms_are_separate_and_their_names_and_number_are_bounded(self):
         user = User(self.server, "roomer")
