@@ -90,7 +90,8 @@ run_load() {
   cat "$work/$name.out"
 }
 field() { awk -v k="$1" 'NR == 1 {for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$2"; }
-chat_cmd=("$build/demos/chat/chat" --port=@PORT@ --cookie_secret=chat-load-bench --logging=warning)
+chat_cmd=("$build/demos/chat/chat" --port=@PORT@ --cookie_secret=chat-load-bench --logging=warning
+          --max_posts=0)
 
 if [[ $only == *mixed* ]]; then
   echo "== mixed: demos/chat, $users users in rooms $rooms, transports $mix % (WebSocket,SSE,poll),"

@@ -273,7 +273,8 @@ async def sampler(pid, every, stop, samples):
 
 
 async def soak(args):
-    server = ChatServer("--poll_timeout=5", "--threads=%d" % args.threads, "--history=%d" % args.history)
+    server = ChatServer("--poll_timeout=5", "--threads=%d" % args.threads, "--history=%d" % args.history,
+                        "--max_posts=0")
     figures = Figures()
     try:
         pid = server.proc.pid

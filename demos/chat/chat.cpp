@@ -5,7 +5,8 @@
 //
 //   build/demos/chat/chat [--port=8888] [--address=127.0.0.1] [--threads=1]
 //                         [--redis=HOST:PORT] [--cookie_secret=...] [--history=200]
-//                         [--max_poll_leases=10000] [--ping_interval=30] (--help: all)
+//                         [--max_poll_leases=10000] [--ping_interval=30] [--max_posts=30]
+//                         (--help: all)
 //                         [--drain=1] [--drain_timeout=30] [--reuse_port=0]
 //
 // --threads=N runs N loops on the port (SO_REUSEPORT), sharing the rooms through the hub;
@@ -130,6 +131,8 @@ int main(int argc, char** argv) {
   options::define<int>("history", 200, "messages kept per room");
   options::define<int>("max_rooms", 1000, "rooms served");
   options::define<int>("max_body", 4096, "bytes of one message");
+  options::define<int>("max_posts", 30,
+                       "messages one user may post in a burst, refilled over 10 s (0: no limit)");
   options::define<int>("poll_timeout", 25, "seconds a long poll waits before answering empty");
   options::define<int>("max_poll_leases", 10000,
                        "long-polling users present at once, per loop (503 past it)");
@@ -144,6 +147,7 @@ int main(int argc, char** argv) {
   limits.history = static_cast<std::size_t>(std::max(1, options::get<int>("history")));
   limits.max_rooms = static_cast<std::size_t>(std::max(1, options::get<int>("max_rooms")));
   limits.max_body = static_cast<std::size_t>(std::max(1, options::get<int>("max_body")));
+  limits.max_posts = static_cast<std::size_t>(std::max(0, options::get<int>("max_posts")));
   limits.poll_timeout = std::chrono::seconds(std::max(1, options::get<int>("poll_timeout")));
   limits.max_poll_leases =
       static_cast<std::size_t>(std::max(1, options::get<int>("max_poll_leases")));

@@ -158,6 +158,7 @@ Task<> AuthLogoutHandler::get() {
 Task<> MessageNewHandler::post() {
   const std::string name = user_name();
   const std::string topic = rooms().topic(get_argument("room", kDefaultRoom));
+  rooms().count_post(name);
   nlohmann::json message = make_message(*this, rooms().limits(), name, get_argument("body"));
   const pubsub::StreamPosition at = Hub::instance().publish(topic, escape::json_encode(message));
   if (auto next = get_optional_argument("next")) {
@@ -300,9 +301,10 @@ Task<> MessageSocketHandler::on_message(std::string message, bool binary) {
   }
   std::string body = parsed["body"].get<std::string>();
   try {
+    rooms().count_post(name_);
     nlohmann::json chat = make_message(*this, rooms().limits(), name_, std::move(body));
     Hub::instance().publish(topic_, escape::json_encode(chat));
-  } catch (const web::HTTPError& e) {  // empty or too long: said to this client only
+  } catch (const web::HTTPError& e) {  // empty, too long or too many: said to this client only
     (void)write_message(escape::json_encode({{"event", "error"}, {"message", e.reason()}}));
   }
 }

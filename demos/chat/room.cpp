@@ -1,5 +1,6 @@
 #include "room.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -47,6 +48,31 @@ std::string Rooms::topic(std::string_view room) {
   pubsub::Hub::instance().configure(name, options);
   rooms_.emplace(room);
   return name;
+}
+
+void Rooms::count_post(std::string_view user) {
+  if (limits_.max_posts == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double burst = static_cast<double>(limits_.max_posts);
+  const double per_second = burst / std::chrono::duration<double>(limits_.post_window).count();
+  std::lock_guard lock(posts_mu_);
+  // Bounded: past 100,000 names, those whose bucket has refilled (idle a whole window) go.
+  if (posts_.size() >= 100000) {
+    std::erase_if(posts_, [&](const auto& entry) {
+      return std::chrono::duration<double>(now - entry.second.at).count() * per_second +
+                 entry.second.tokens >= burst;
+    });
+  }
+  auto [it, added] = posts_.try_emplace(std::string(user), Bucket{burst, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(burst, b.tokens + std::chrono::duration<double>(now - b.at).count() * per_second);
+  b.at = now;
+  if (b.tokens < 1.0) {
+    throw web::HTTPError(429, {}, "Too many messages: at most " + std::to_string(limits_.max_posts) +
+                                      " in " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     limits_.post_window).count()) + " s");
+  }
+  b.tokens -= 1.0;
 }
 
 void tidy_body(std::string& body) {

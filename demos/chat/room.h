@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,6 +25,10 @@ struct Limits {
   std::size_t max_name = 32;            // characters of a user name
   std::size_t max_poll_leases = 10000;  // long-polling users present at once (per loop)
   tornado::Duration poll_timeout = std::chrono::seconds(25);  // a long poll answered empty
+  // Messages one user may post: a burst of max_posts, refilled at max_posts per post_window
+  // (0: no limit).
+  std::size_t max_posts = 30;
+  tornado::Duration post_window = std::chrono::seconds(10);
 };
 
 // Room names: 1-64 of [A-Za-z0-9_-]. The default room is "lobby" (the page at /).
@@ -33,14 +39,23 @@ class Rooms {
  public:
   explicit Rooms(Limits limits) : limits_(limits) {}
   const Limits& limits() const noexcept { return limits_; }
+  // Counts one message of `user` against Limits::max_posts (a token bucket per name, shared
+  // by every loop thread); HTTPError 429 when the user has none left. Any thread.
+  void count_post(std::string_view user);
   // The topic of a valid room, configured on first use (history, presence). HTTPError 400
   // for a bad name, 503 past max_rooms.
   std::string topic(std::string_view room);
 
  private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
   Limits limits_;
   std::mutex mu_;
   std::set<std::string, std::less<>> rooms_;
+  std::mutex posts_mu_;
+  std::map<std::string, Bucket, std::less<>> posts_;
 };
 
 // A body as a form's get_argument gives it, whatever the transport: control characters

@@ -195,6 +195,22 @@ class ChatTest(unittest.TestCase):
         names = [m["name"] for m in answer["body"]["members"]]
         self.assertIn("burst00", names)
 
+    def test_a_user_posting_too_fast_is_refused_with_429_on_every_transport(self):
+        spammer = User(self.server, "spammer")
+        for i in range(30):  # the burst --max_posts allows (30 per 10 s)
+            spammer.say("ok %d" % i, room="spam")
+        status, _, page = spammer.post("/a/message/new", {"body": "one too many", "room": "spam"})
+        self.assertEqual(status, 429)
+        self.assertIn("Too many messages", page)
+
+        async def over_ws():
+            async with spammer.ws(room="spam") as ws:
+                await ws.send(json.dumps({"body": "still too many"}))
+                return await ws_next_event(ws, "error")
+        self.assertIn("Too many messages", asyncio.run(over_ws())["message"])
+        # Another user is not limited by this one.
+        self.assertEqual(User(self.server, "bystander").say("fine", room="spam")["body"], "fine")
+
     def test_rooms_are_separate_and_their_names_and_number_are_bounded(self):
         user = User(self.server, "roomer")
         user.say("only in a", room="a")
