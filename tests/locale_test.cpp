@@ -300,7 +300,7 @@ TEST_F(LocaleTest, BadMoFilesAreClearErrors) {
   revision[6] = 2;  // major revision 2
   EXPECT_EQ(message(revision), "x.mo: unsupported .mo major revision 2");
   std::string table = good;
-  table.replace(16, 4, "\x00\xff\xff\xff");  // the translations' table far past the end
+  table.replace(16, 4, std::string("\x00\xff\xff\xff", 4));  // the translations' table far past the end
   EXPECT_EQ(message(table), "x.mo: string table outside the file");
   EXPECT_EQ(message(good.substr(0, good.size() - 20)), "x.mo: string outside the file");
   std::string count = good;
