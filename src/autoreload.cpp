@@ -249,6 +249,8 @@ void reload() {
   std::vector<std::string> args;
   {
     std::lock_guard lock(g.mutex);
+    // Once per process: loops on several threads may see the same change at once.
+    if (g.reload_attempted) return;
     g.reload_attempted = true;
     hooks = g.hooks;
     executable = g.executable.empty() ? read_executable_path() : g.executable;

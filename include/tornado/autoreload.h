@@ -54,7 +54,7 @@ void watch(const std::filesystem::path& path);
 // it is logged and the restart goes on.
 void add_reload_hook(std::function<void()> hook);
 // Restarts now: the hooks, then execv (Tornado's _reload). Returns only if the exec failed
-// (logged); later changes then restart nothing.
+// (logged) or a restart was already attempted; later changes then restart nothing.
 void reload();
 
 }  // namespace tornado::autoreload
