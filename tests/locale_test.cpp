@@ -17,6 +17,7 @@ namespace locale_test {
 
 using namespace tornado;
 using namespace std::chrono;
+using namespace std::string_literals;
 using tornado::test::make_mo;
 using tornado::test::TempDir;
 using tornado::testing::ExpectLog;
@@ -190,9 +191,9 @@ std::string french_mo(bool big_endian) {
       {{"school", "\xc3\xa9" "cole"},
        {"law\x04right", "le droit"},
        {"good\x04right", "le bien"},
-       {std::string("organization\x04" "club\0clubs", 23), std::string("le club\0les clubs", 17)},
-       {std::string("stick\x04" "club\0clubs", 16),
-        std::string("le b\xc3\xa2ton\0les b\xc3\xa2tons", 22)}},
+       {"organization\x04" "club\0clubs"s, "le club\0les clubs"s},
+       {"stick\x04" "club\0clubs"s,
+        "le b\xc3\xa2ton\0les b\xc3\xa2tons"s}},
       "Content-Type: text/plain; charset=utf-8\nPlural-Forms: nplurals=2; plural=(n > 1);\n",
       big_endian);
 }
@@ -237,7 +238,7 @@ TEST_F(LocaleTest, TornadosOwnCompiledCatalog) {
 TEST_F(LocaleTest, GettextPluralFormulaWithThreeForms) {
   TempDir dir("locale-pl");
   dir.put("pl_PL/LC_MESSAGES/app.mo",
-          make_mo({{std::string("file\0files", 10), std::string("plik\0pliki\0plik\xc3\xb3w", 20)}},
+          make_mo({{"file\0files"s, "plik\0pliki\0plik\xc3\xb3w"s}},
                   "Content-Type: text/plain; charset=UTF-8\n"
                   "Plural-Forms: nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && "
                   "(n%100<10 || n%100>=20) ? 1 : 2);\n"));
@@ -300,7 +301,7 @@ TEST_F(LocaleTest, BadMoFilesAreClearErrors) {
   revision[6] = 2;  // major revision 2
   EXPECT_EQ(message(revision), "x.mo: unsupported .mo major revision 2");
   std::string table = good;
-  table.replace(16, 4, std::string("\x00\xff\xff\xff", 4));  // the translations' table far past the end
+  table.replace(16, 4, "\x00\xff\xff\xff"s);  // the translations' table far past the end
   EXPECT_EQ(message(table), "x.mo: string table outside the file");
   EXPECT_EQ(message(good.substr(0, good.size() - 20)), "x.mo: string outside the file");
   std::string count = good;
