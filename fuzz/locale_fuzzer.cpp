@@ -11,6 +11,7 @@
 // parses evaluates without crashing for counts around the edges.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,7 @@ bool valid_utf8(std::string_view s) {
 void check_mo(std::string_view bytes) {
   try {
     auto t = detail::parse_mo(bytes, "fuzz.mo");
-    for (std::int64_t n : {0, 1, 2, 5, 11, 21, 100, -1, INT64_MAX, INT64_MIN}) {
+    for (std::int64_t n : std::initializer_list<std::int64_t>{0, 1, 2, 5, 11, 21, 100, -1, INT64_MAX, INT64_MIN}) {
       (void)t.plural_formula.evaluate(n);
     }
     for (const auto& [k, v] : t.messages) FUZZ_CHECK(valid_utf8(k) && valid_utf8(v));
@@ -76,7 +77,9 @@ void check_csv(std::string_view bytes) {
 void check_formula(std::string_view text) {
   try {
     auto form = detail::PluralForm::parse(text);
-    for (std::int64_t n : {0, 1, 2, 3, 10, 11, 101, -7, INT64_MAX, INT64_MIN}) (void)form.evaluate(n);
+    for (std::int64_t n : std::initializer_list<std::int64_t>{0, 1, 2, 3, 10, 11, 101, -7, INT64_MAX, INT64_MIN}) {
+      (void)form.evaluate(n);
+    }
   } catch (const TranslationFileError&) {
   }
 }
