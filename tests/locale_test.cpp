@@ -4,8 +4,14 @@
 // get_user_locale, and `_`/pgettext/locale in templates against a real server.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
 
 #include "internal/locale_catalog.h"
 #include "locale_test_util.h"
@@ -469,6 +475,103 @@ TEST_F(LocaleTest, FormatNamed) {
   EXPECT_THROW(locale::format_named("%(a)s", {}), std::invalid_argument);
   EXPECT_THROW(locale::format_named("%s", {}), std::invalid_argument);
   EXPECT_THROW(locale::format_named("%(a)r", {{"a", "x"}}), std::invalid_argument);
+}
+
+// ---- against Python Tornado ----
+
+// Python Tornado's Locale formatting, with datetime.utcnow() fixed per case. Reads lines
+// "code now date gmt_offset relative shorter full_format" (Unix seconds), writes one
+// format_date result per line, then answers "list n" and "number v" lines.
+const char* kPythonFormatter = R"PY(
+import datetime as dt
+import sys
+import tornado.locale as L
+
+class Clock(dt.datetime):
+    now_value = None
+    @classmethod
+    def utcnow(cls):
+        return cls.now_value
+
+class Shim:
+    datetime = Clock
+    timedelta = dt.timedelta
+
+L.datetime = Shim
+utc = dt.datetime.utcfromtimestamp
+for line in sys.stdin:
+    f = line.split()
+    if f[0] == "list":
+        print(L.CSVLocale("en_US", {}).list([chr(65 + i) for i in range(int(f[1]))]))
+    elif f[0] == "number":
+        print(L.CSVLocale(f[2], {}).friendly_number(int(f[1])))
+    else:
+        code, now, date, offset, rel, short, full = f
+        Clock.now_value = utc(int(now))
+        d = Clock.fromtimestamp(int(date), dt.timezone.utc).replace(tzinfo=None)
+        print(L.CSVLocale(code, {}).format_date(d, gmt_offset=int(offset), relative=rel == "1",
+                                                shorter=short == "1", full_format=full == "1"))
+)PY";
+
+TEST_F(LocaleTest, FormattingMatchesPythonTornado) {
+  if (::access("/usr/bin/python3", X_OK) != 0 ||
+      std::system("/usr/bin/python3 -c 'import tornado.locale' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with python3-tornado is not installed";
+  }
+  TempDir dir("locale-interop");
+  const auto script = dir.put("formatter.py", kPythonFormatter);
+  std::string input;
+  std::vector<std::string> expected_from_us;
+  std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  auto next = [&](std::uint64_t bound) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % bound;
+  };
+  const char* codes[] = {"en_US", "en", "fr_FR", "zh_CN", "fa_IR"};
+  const std::int64_t spans[] = {120, 4000, 90'000, 8 * 86'400, 800 * 86'400};
+  const int offsets[] = {0, 300, -330, 600, -720, 59};
+  for (int i = 0; i < 3000; ++i) {
+    const std::int64_t now = 1'700'000'000 + static_cast<std::int64_t>(next(100'000'000));
+    const std::int64_t span = spans[next(5)];
+    const std::int64_t date = now - static_cast<std::int64_t>(next(2 * span)) + span / 8;
+    const std::string code = codes[next(5)];
+    const int offset = offsets[next(6)];
+    const bool relative = next(4) != 0, shorter = next(2), full = next(5) == 0;
+    input += fmt::format("{} {} {} {} {:d} {:d} {:d}\n", code, now, date, offset, relative,
+                         shorter, full);
+    expected_from_us.push_back(locale::Locale(code).format_date(
+        system_clock::time_point(seconds(date)),
+        {.gmt_offset = offset, .relative = relative, .shorter = shorter, .full_format = full,
+         .now = system_clock::time_point(seconds(now))}));
+  }
+  for (int n = 0; n < 6; ++n) {
+    input += fmt::format("list {}\n", n);
+    std::vector<std::string> parts;
+    for (int k = 0; k < n; ++k) parts.push_back(std::string(1, static_cast<char>('A' + k)));
+    expected_from_us.push_back(locale::Locale("en_US").list(parts));
+  }
+  for (std::int64_t v : {0LL, 7LL, 999LL, 1000LL, 123456LL, 1234567LL, 1000000000000LL}) {
+    for (const char* code : {"en_US", "fr_FR"}) {
+      input += fmt::format("number {} {}\n", v, code);
+      expected_from_us.push_back(locale::Locale(code).friendly_number(v));
+    }
+  }
+  dir.put("input.txt", input);
+  const std::string command = "/usr/bin/python3 " + script.string() + " < " +
+                              (dir.path() / "input.txt").string() + " > " +
+                              (dir.path() / "output.txt").string();
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::ifstream out(dir.path() / "output.txt");
+  std::size_t i = 0, differences = 0;
+  for (std::string line; std::getline(out, line); ++i) {
+    ASSERT_LT(i, expected_from_us.size());
+    if (line != expected_from_us[i] && ++differences <= 10) {
+      ADD_FAILURE() << "case " << i << ": Python Tornado '" << line << "', tornado-cpp '"
+                    << expected_from_us[i] << "'";
+    }
+  }
+  EXPECT_EQ(i, expected_from_us.size());
+  EXPECT_EQ(differences, 0u);
 }
 
 // ---- the web layer ----
