@@ -152,7 +152,11 @@ void check(Watcher& w) {
       w.settling = now;
       return;
     }
-    const bool executable = w.changed == global().executable;
+    bool executable;
+    {
+      std::lock_guard lock(global().mutex);
+      executable = w.changed == global().executable;
+    }
     if (executable && !looks_complete(w.changed, now->size)) return;
     gen_log().info("{} modified; restarting server", w.changed);
     reload();

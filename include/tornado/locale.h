@@ -161,7 +161,8 @@ void load_translations(const std::filesystem::path& directory,
 // Loads gettext translations: <directory>/<code>/LC_MESSAGES/<domain>.mo for each code
 // (GNU .mo files of either byte order, with contexts and plural forms; the catalog's
 // charset must be UTF-8, ASCII or Latin-1). A file that is not a valid .mo, or is over
-// `max_file_bytes`, is logged with the reason and skipped. Replaces whatever was loaded.
+// `max_file_bytes`, is logged with the reason and skipped. Replaces whatever was loaded. A
+// missing directory: std::filesystem::filesystem_error.
 void load_gettext_translations(const std::filesystem::path& directory, std::string_view domain,
                                std::size_t max_file_bytes = 64 * 1024 * 1024);
 
