@@ -331,6 +331,16 @@ Value eval_call(const Expr& e, Ctx& ctx) {
     return call_function(callee.name, args, ctx);
   }
   if (callee.kind == ExprKind::Attr) {
+    // A Function registered under a dotted name ("locale.format_date": the web layer's
+    // locale methods) answers `name.method(...)` unless `name` is a local variable.
+    if (callee.a->kind == ExprKind::Name && !ctx.functions.empty() &&
+        !ctx.scope->find(callee.a->name)) {
+      std::string dotted = callee.a->name;
+      dotted.append(".").append(callee.name);
+      if (ctx.functions.find(dotted) != ctx.functions.end()) {
+        return call_function(dotted, args, ctx);
+      }
+    }
     Value self = eval(*callee.a, ctx);
     return call_method(self, callee.name, args, ctx);
   }

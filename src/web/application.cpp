@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "internal/describe_exception.h"
+#include "tornado/autoreload.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
 
@@ -41,6 +42,7 @@ Application::Application(std::vector<URLSpec> handlers, Settings settings, std::
     settings_.static_hash_cache = false;
     settings_.compiled_template_cache = false;
   }
+  if (settings_.autoreload.value_or(settings_.debug)) autoreload::start();
   if (settings_.compress_response) add_transform(GZipContentEncoding::factory());
   // Tornado puts the static routes before the application's own.
   for (auto& rule : detail::static_routes(settings_)) wildcard_->add_rule(std::move(rule));

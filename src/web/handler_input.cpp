@@ -1,5 +1,6 @@
-// RequestHandler: arguments, path arguments, cookies, users, locale stubs, URLs.
+// RequestHandler: arguments, path arguments, cookies, users, the locale, URLs.
 #include <algorithm>
+#include <cstdlib>
 
 #include "tornado/escape.h"
 #include "tornado/web.h"
@@ -246,20 +247,67 @@ void RequestHandler::authenticated() {
   throw HTTPError(403);
 }
 
-// ---- locale stubs ----
+// ---- locale ----
 
-std::string RequestHandler::get_browser_locale(std::string_view default_locale) const {
-  // STUB until a locale module exists: the first tag of Accept-Language, as ll_CC.
+namespace {
+
+// Python's float() of a q-value: the whole (stripped) text must be a decimal number, "inf"
+// or "nan"; nullopt otherwise.
+std::optional<double> parse_q(std::string_view text) {
+  text = strip(text);
+  if (text.empty() || text.find_first_of("xX") != std::string_view::npos) return std::nullopt;
+  std::string owned(text);
+  char* end = nullptr;
+  const double value = std::strtod(owned.c_str(), &end);
+  if (end != owned.c_str() + owned.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+tornado::locale::LocalePtr RequestHandler::get_browser_locale(
+    std::string_view default_locale) const {
   auto header = request_->headers.get_first("Accept-Language");
-  if (!header) return std::string(default_locale);
-  std::string_view first = *header;
-  first = first.substr(0, first.find(','));
-  first = first.substr(0, first.find(';'));
-  first = strip(first);
-  if (first.empty() || first == "*") return std::string(default_locale);
-  std::string tag(first);
-  std::replace(tag.begin(), tag.end(), '-', '_');
-  return tag;
+  if (!header) return tornado::locale::get(default_locale);
+  // Tornado's parsing: "tag;q=x" items split on ','; a q that is not a number >= 0 counts
+  // as 0, and q=0 leaves the tag out; the rest, best first (stable for equal scores).
+  std::vector<std::pair<std::string, double>> tags;
+  std::string_view rest = *header;
+  for (;;) {
+    const auto comma = rest.find(',');
+    std::string_view item = strip(rest.substr(0, comma));
+    const auto semi = item.find(';');
+    std::string_view tag = item.substr(0, semi);
+    double score = 1.0;
+    if (semi != std::string_view::npos) {
+      std::string_view param = item.substr(semi + 1);
+      param = param.substr(0, param.find(';'));
+      param = strip(param);
+      if (param.starts_with("q=")) {
+        auto q = parse_q(param.substr(2));
+        score = q && *q >= 0 ? *q : 0.0;
+      }
+    }
+    if (score > 0) tags.emplace_back(std::string(tag), score);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (tags.empty()) return tornado::locale::get(default_locale);
+  std::stable_sort(tags.begin(), tags.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> codes;
+  codes.reserve(tags.size());
+  for (auto& [tag, _] : tags) codes.push_back(std::move(tag));
+  return tornado::locale::get(std::span<const std::string>(codes));
+}
+
+const tornado::locale::Locale& RequestHandler::locale() {
+  if (!locale_) {
+    locale_ = get_user_locale();
+    if (!locale_) locale_ = get_browser_locale();
+    if (!locale_) throw std::logic_error("get_browser_locale() returned no locale");
+  }
+  return *locale_;
 }
 
 std::string RequestHandler::reverse_url(std::string_view name,

@@ -1,5 +1,7 @@
 // RequestHandler: render/render_string through the template module, with Tornado's default
 // template namespace expressed as JSON values and functions.
+#include <cmath>
+
 #include "tornado/web.h"
 #include "tornado/web/ui_module.h"
 #include "web/web_internal.h"
@@ -10,6 +12,60 @@ namespace {
 
 nlohmann::json utf8_or_null(const std::string& s) {
   return detail::is_valid_utf8(s) ? nlohmann::json(s) : nlohmann::json();
+}
+
+using Args = std::vector<nlohmann::json>;
+
+// Argument `index` of a template call, or its keyword `name`; null when neither is given.
+const nlohmann::json& argument(const Args& args, const nlohmann::json& kwargs, std::size_t index,
+                               const char* name) {
+  static const nlohmann::json kNone;
+  if (index < args.size()) return args[index];
+  auto it = kwargs.find(name);
+  return it == kwargs.end() ? kNone : *it;
+}
+
+std::string text_argument(const Args& args, const nlohmann::json& kwargs, std::size_t index,
+                          const char* name, const char* function) {
+  const auto& v = argument(args, kwargs, index, name);
+  if (!v.is_string()) {
+    throw std::invalid_argument(std::string(function) + ": " + name + " must be a string");
+  }
+  return v.get<std::string>();
+}
+
+// translate()/pgettext()'s optional plural_message and count (both or neither).
+std::optional<std::pair<std::string, std::int64_t>> plural_arguments(const Args& args,
+                                                                     const nlohmann::json& kwargs,
+                                                                     std::size_t first,
+                                                                     const char* function) {
+  const auto& plural = argument(args, kwargs, first, "plural_message");
+  if (plural.is_null()) return std::nullopt;
+  const auto& count = argument(args, kwargs, first + 1, "count");
+  if (!plural.is_string() || !count.is_number_integer()) {
+    throw std::invalid_argument(std::string(function) +
+                                ": plural_message needs a string and count an integer");
+  }
+  return std::make_pair(plural.get<std::string>(), count.get<std::int64_t>());
+}
+
+// A date argument: Unix seconds (the JSON model has no datetime).
+std::chrono::system_clock::time_point date_argument(const nlohmann::json& v, const char* function) {
+  if (!v.is_number()) {
+    throw std::invalid_argument(std::string(function) + ": the date must be Unix seconds");
+  }
+  const auto us = static_cast<std::int64_t>(std::floor(v.get<double>() * 1e6));
+  return std::chrono::system_clock::time_point(std::chrono::microseconds(us));
+}
+
+bool flag(const nlohmann::json& kwargs, const char* name, bool default_value) {
+  auto it = kwargs.find(name);
+  return it == kwargs.end() || it->is_null() ? default_value : static_cast<bool>(it->get<bool>());
+}
+
+int int_keyword(const nlohmann::json& kwargs, const char* name) {
+  auto it = kwargs.find(name);
+  return it == kwargs.end() || it->is_null() ? 0 : it->get<int>();
 }
 
 }  // namespace
@@ -38,12 +94,18 @@ nlohmann::json RequestHandler::get_template_namespace() {
   nlohmann::json ns = nlohmann::json::object();
   ns["request"] = std::move(request);
   ns["current_user"] = current_user();
-  ns["locale"] = get_browser_locale();
+  const tornado::locale::Locale& loc = locale();
+  nlohmann::json locale_values = nlohmann::json::object();
+  locale_values["code"] = loc.code();
+  locale_values["name"] = loc.name();
+  locale_values["rtl"] = loc.rtl();
+  ns["locale"] = std::move(locale_values);
   return ns;
 }
 
 templates::Functions RequestHandler::get_template_functions() {
   templates::Functions f;
+  add_locale_functions(f);
   f["xsrf_form_html"] = [this](const std::vector<nlohmann::json>&, const nlohmann::json&) {
     return nlohmann::json(xsrf_form_html());
   };
@@ -71,6 +133,55 @@ templates::Functions RequestHandler::get_template_functions() {
   }
   add_ui_functions(f);
   return f;
+}
+
+void RequestHandler::add_locale_functions(templates::Functions& f) {
+  auto translate = [this](const Args& args, const nlohmann::json& kw) {
+    auto message = text_argument(args, kw, 0, "message", "_");
+    auto plural = plural_arguments(args, kw, 1, "_");
+    return nlohmann::json(plural ? locale().translate(message, plural->first, plural->second)
+                                 : locale().translate(message));
+  };
+  auto pgettext = [this](const Args& args, const nlohmann::json& kw) {
+    auto context = text_argument(args, kw, 0, "context", "pgettext");
+    auto message = text_argument(args, kw, 1, "message", "pgettext");
+    auto plural = plural_arguments(args, kw, 2, "pgettext");
+    return nlohmann::json(plural
+                              ? locale().pgettext(context, message, plural->first, plural->second)
+                              : locale().pgettext(context, message));
+  };
+  f["_"] = translate;
+  f["locale.translate"] = translate;
+  f["pgettext"] = pgettext;
+  f["locale.pgettext"] = pgettext;
+  f["locale.format_date"] = [this](const Args& args, const nlohmann::json& kw) {
+    tornado::locale::DateFormat format;
+    format.gmt_offset = int_keyword(kw, "gmt_offset");
+    format.relative = flag(kw, "relative", true);
+    format.shorter = flag(kw, "shorter", false);
+    format.full_format = flag(kw, "full_format", false);
+    return nlohmann::json(locale().format_date(
+        date_argument(argument(args, kw, 0, "date"), "locale.format_date"), format));
+  };
+  f["locale.format_day"] = [this](const Args& args, const nlohmann::json& kw) {
+    return nlohmann::json(
+        locale().format_day(date_argument(argument(args, kw, 0, "date"), "locale.format_day"),
+                            int_keyword(kw, "gmt_offset"), flag(kw, "dow", true)));
+  };
+  f["locale.list"] = [this](const Args& args, const nlohmann::json& kw) {
+    const auto& parts = argument(args, kw, 0, "parts");
+    if (!parts.is_array()) throw std::invalid_argument("locale.list: parts must be a list");
+    std::vector<std::string> texts;
+    for (const auto& p : parts) texts.push_back(p.is_string() ? p.get<std::string>() : templates::to_python_str(p));
+    return nlohmann::json(locale().list(texts));
+  };
+  f["locale.friendly_number"] = [this](const Args& args, const nlohmann::json& kw) {
+    const auto& value = argument(args, kw, 0, "value");
+    if (!value.is_number_integer()) {
+      throw std::invalid_argument("locale.friendly_number: value must be an integer");
+    }
+    return nlohmann::json(locale().friendly_number(value.get<std::int64_t>()));
+  };
 }
 
 void RequestHandler::add_ui_functions(templates::Functions& f) {

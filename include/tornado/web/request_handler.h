@@ -35,6 +35,7 @@
 #include "tornado/frame_alloc.h"
 #include "tornado/httputil.h"
 #include "tornado/ioloop.h"
+#include "tornado/locale.h"
 #include "tornado/routing.h"
 #include "tornado/task.h"
 #include "tornado/template.h"
@@ -117,10 +118,22 @@ class RequestHandler : public tornado::detail::PooledFrame {
   virtual std::optional<std::string> compute_etag() const;
   // Where authenticated() sends anonymous users (default: settings.login_url).
   virtual std::string get_login_url() const;
-  // Locale hooks: STUBS until a locale module exists. Return the Accept-Language's first
-  // tag (browser) and nullopt (user): no translation is done.
-  virtual std::optional<std::string> get_user_locale() { return std::nullopt; }
-  virtual std::string get_browser_locale(std::string_view default_locale = "en_US") const;
+  // The user's own locale (e.g. a preference stored with the account), or nullptr to use
+  // the browser's. Called once per request, by the first locale() (Tornado's
+  // get_user_locale).
+  virtual tornado::locale::LocalePtr get_user_locale() { return nullptr; }
+  // The closest supported locale to the request's Accept-Language, tags in order of their
+  // q-values (a tag with q=0, or a q that is not a number >= 0, is left out); without the
+  // header, or no usable tag, locale::get(default_locale).
+  virtual tornado::locale::LocalePtr get_browser_locale(
+      std::string_view default_locale = "en_US") const;
+
+  // ---- the locale (locale.h) ----
+  // This request's locale: set_locale()'s, else get_user_locale()'s, else
+  // get_browser_locale()'s; computed once per request.
+  const tornado::locale::Locale& locale();
+  // Sets the locale (e.g. from prepare()); nullptr makes the next locale() compute it again.
+  void set_locale(tornado::locale::LocalePtr locale) { locale_ = std::move(locale); }
 
   // ---- the request ----
   Application& application() const noexcept { return *application_; }
@@ -232,11 +245,15 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // Where render() looks (default settings.template_path).
   virtual std::string get_template_path() const;
   // The values every template sees: `request` (method, uri, path, query, host, host_name,
-  // remote_ip, protocol, version, arguments), `current_user`, `locale` (the browser-locale
-  // stub). Override to add more (call the base).
+  // remote_ip, protocol, version, arguments), `current_user`, `locale` (code, name, rtl of
+  // locale()). Override to add more (call the base).
   virtual nlohmann::json get_template_namespace();
   // The functions every template can call besides the built-ins (escape, url_escape,
-  // json_encode, squeeze, linkify, ...): xsrf_form_html(), reverse_url(name, args...),
+  // json_encode, squeeze, linkify, ...): _(message[, plural, count]) and
+  // pgettext(context, message[, plural, count]) in locale(), the locale's methods
+  // locale.translate, locale.pgettext, locale.format_date(unix_seconds, gmt_offset=,
+  // relative=, shorter=, full_format=), locale.format_day(unix_seconds, gmt_offset=, dow=),
+  // locale.list(parts), locale.friendly_number(n), xsrf_form_html(), reverse_url(name, args...),
   // static_url(path, include_host=, include_version=) when settings.static_path is set, the
   // settings' UI modules (and the built-in Template) and UI methods. Override to add more.
   virtual templates::Functions get_template_functions();
@@ -354,6 +371,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void send_buffer(bool finishing);
   // get_template_functions' UI modules and methods (Settings::ui_modules, ui_methods).
   void add_ui_functions(templates::Functions& functions);
+  // get_template_functions' _, pgettext and locale.* functions.
+  void add_locale_functions(templates::Functions& functions);
   std::vector<std::string> collect_arguments(const httputil::Arguments& source,
                                              std::string_view name, bool strip) const;
 
@@ -367,6 +386,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::vector<std::unique_ptr<OutputTransform>> transforms_;
   std::vector<std::string> new_cookies_;  // Set-Cookie lines, by set order
   std::optional<nlohmann::json> current_user_;
+  tornado::locale::LocalePtr locale_;
   std::optional<XsrfToken> raw_xsrf_token_;
   std::string xsrf_token_;
   // The running request's cancellation (its root's promise; lives as long as the handler).

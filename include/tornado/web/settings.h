@@ -52,9 +52,13 @@ struct CookieOptions {
 };
 
 struct Settings {
-  // Debug mode: serve_traceback on, static_hash_cache and compiled_template_cache off
-  // (Tornado also autoreloads; tornado-cpp does not).
+  // Debug mode: serve_traceback on, static_hash_cache and compiled_template_cache off, and
+  // autoreload on unless set.
   bool debug = false;
+  // Restart the process when its binary (or an autoreload::watch()ed file) changes
+  // (autoreload.h): the Application calls autoreload::start() on the current loop. Unset:
+  // the value of `debug`.
+  std::optional<bool> autoreload;
   std::optional<std::string> autoescape = "xhtml_escape";  // nullopt: off
   bool compress_response = false;                          // gzip (the static branch's transform)
   CookieSecret cookie_secret;                              // one secret or {key_version: secret}
