@@ -30,6 +30,7 @@
 
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
+#include "tornado/process.h"
 
 namespace tornado::autoreload {
 
@@ -256,6 +257,13 @@ void reload() {
     // Once per process: loops on several threads may see the same change at once.
     if (g.reload_attempted) return;
     g.reload_attempted = true;
+    // A worker of fork_processes does not restart itself (as in Tornado): every worker would
+    // re-run main() and call fork_processes again. Restart the parent instead.
+    if (process::task_id()) {
+      gen_log().warn("autoreload: a change was seen in worker {} of fork_processes: not "
+                     "restarting (restart the parent process)", *process::task_id());
+      return;
+    }
     hooks = g.hooks;
     executable = g.executable.empty() ? read_executable_path() : g.executable;
     args = g.argv.empty() ? read_argv() : g.argv;
