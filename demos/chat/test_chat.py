@@ -435,8 +435,17 @@ class ChatRedisTest(unittest.TestCase):
             try:
                 alice, bob = User(a, "alice"), User(b, "bob")
 
+                # As the page does: the socket resumes from the position the page showed
+                # (a subscription without one is live from when this process's Redis
+                # SUBSCRIBE lands, and a publish from the other process may come first).
+                alice.say("first", room="shared")
+                start = ""
+                deadline = time.monotonic() + 10
+                while not start and time.monotonic() < deadline:  # the publish reaches Redis
+                    start, _ = bob.page_position("/room/shared")
+
                 async def go():
-                    async with bob.ws(room="shared") as ws:
+                    async with bob.ws(room="shared", since=start) as ws:
                         await ws_next_event(ws, "members")
                         alice.say("from process a", room="shared")
                         return await ws_next_message(ws)
