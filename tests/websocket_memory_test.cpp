@@ -152,7 +152,8 @@ class WebSocketMemoryTest : public tornado::testing::AsyncHTTPTest {
           while (g_opened < target) {
             const std::size_t batch = std::min<std::size_t>(64, target - g_opened);
             const std::size_t batch_target = g_opened + batch;
-            for (std::size_t i = 0; i < batch; ++i) clients_.push_back(open_raw_upgrade(get_http_port()));
+            for (std::size_t i = 0; i < batch; ++i)
+              clients_.push_back(open_raw_upgrade(get_http_port()));
             while (g_opened < batch_target) co_await sleep(1ms);
           }
           co_await sleep(20ms);
@@ -197,9 +198,8 @@ TEST_F(WebSocketMemoryTest, RequestAfterOpenIsRebuiltFromItsFirstLineAndPeer) {
     return RawWebSocket::connect(get_http_port(), "/reader?room=blue", "Cookie: user=ann\r\n");
   });
   ASSERT_TRUE(ws->upgraded()) << ws->head();
-  EXPECT_EQ(ask(*ws, "request"),
-            "GET /reader room=blue 127.0.0.1 127.0.0.1:" + std::to_string(get_http_port()) +
-                " headers=0");
+  EXPECT_EQ(ask(*ws, "request"), "GET /reader room=blue 127.0.0.1 127.0.0.1:" +
+                                     std::to_string(get_http_port()) + " headers=0");
   EXPECT_EQ(ask(*ws, "argument"), "blue ann");  // query arguments parsed again; cookie from open()
   EXPECT_EQ(ask(*ws, "summary"), "GET /reader?room=blue (127.0.0.1)");
 }

@@ -198,7 +198,8 @@ void RequestHandler::set_cookie(std::string_view name, std::string_view value,
   if (o.secure) line += "; Secure";
   // A second set_cookie of the same name replaces the first (one Morsel per name).
   std::string prefix = std::string(name) + "=";
-  std::erase_if(response().new_cookies, [&](const std::string& c) { return c.starts_with(prefix); });
+  std::erase_if(response().new_cookies,
+                [&](const std::string& c) { return c.starts_with(prefix); });
   response().new_cookies.push_back(std::move(line));
 }
 

@@ -160,7 +160,8 @@ void RequestHandler::send_buffer(bool finishing) {
   if (!headers_written_) {
     headers_written_ = true;
     std::string& chunk = r.write_buffer;
-    for (auto& t : r.transforms) t->transform_first_chunk(status_code_, r.headers, chunk, finishing);
+    for (auto& t : r.transforms)
+      t->transform_first_chunk(status_code_, r.headers, chunk, finishing);
     if (request_->method == "HEAD") chunk.clear();
     for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
     try {
@@ -195,7 +196,8 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
     const std::string& m = request_->method;
-    if (status_code_ == 200 && (m == "GET" || m == "HEAD") && !response().headers.contains("Etag")) {
+    if (status_code_ == 200 && (m == "GET" || m == "HEAD") &&
+        !response().headers.contains("Etag")) {
       // Known absent: appended, no search for one to replace.
       if (!factory_->overrides_compute_etag()) {
         const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);  // hex: nothing to check
@@ -216,7 +218,8 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
       }
     } else if (!response().headers.contains("Content-Length")) {
       char digits[24];
-      const auto end = std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
+      const auto end =
+          std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
       response().headers.append_field("Content-Length", std::string_view(digits, end - digits));
     }
   }

@@ -78,7 +78,8 @@ void RequestHandler::add_ui_functions(templates::Functions& f) {
   auto add_module = [&](const std::string& name, const UIModuleFactory* make) {
     f[name] = [this, name, make](const std::vector<nlohmann::json>& args,
                                  const nlohmann::json& kwargs) {
-      if (!response().ui_modules) response().ui_modules = std::make_shared<detail::ActiveUIModules>();
+      if (!response().ui_modules)
+        response().ui_modules = std::make_shared<detail::ActiveUIModules>();
       static const UIModuleFactory kTemplate = ui_module<TemplateModule>();
       return nlohmann::json(
           response().ui_modules->get(*this, name, make ? *make : kTemplate).render(args, kwargs));
