@@ -93,7 +93,7 @@ struct WebSocketConnection {
     if (ping_phase == PingPhase::kWaitPong) {
       ping_phase = PingPhase::kIdle;
       if (awaiting_pong) {
-        gen_log().info("WebSocket ping timed out ({})", handler.request().remote_ip);
+        gen_log().info("WebSocket ping timed out ({})", handler.request_remote_ip());
         send_close(close_codes::kNormal, "ping timed out");
         return;
       }
@@ -301,23 +301,6 @@ bool WebSocketHandler::accept_handshake() {
 
 // ---- the connection -----------------------------------------------------------------------
 
-namespace {
-
-// The request as a handler sees it in open(); afterwards only its first line and peer stay.
-void release_request(httputil::HTTPServerRequest& req) {
-  // Swapped out, not assigned: libstdc++ keeps a string's buffer on a move from a short
-  // one, and the headers' text is one string.
-  httputil::HTTPHeaders released;
-  std::swap(req.headers, released);
-  std::string().swap(req.body);
-  req.arguments = httputil::Arguments();
-  req.query_arguments = httputil::Arguments();
-  req.body_arguments = httputil::Arguments();
-  req.files = httputil::Files();
-}
-
-}  // namespace
-
 // The connection's life. This loop's frame is what an idle connection holds suspended (in
 // fill_buffer), so it keeps only the loop: open() and each event are handled in
 // sub-tasks whose frames exist only while they run.
@@ -351,7 +334,9 @@ Task<bool> WebSocketHandler::start_connection() {
   } catch (...) {
     c.user_error = std::current_exception();
   }
-  release_request(request());
+  // The request as a handler sees it in open(); afterwards only its first line, peer and host
+  // stay (request() rebuilds one from them if called).
+  compact_request();
   if (c.user_error) co_return false;
   if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
     c.start_pings(*interval, ping_timeout().value_or(*interval));
@@ -413,7 +398,7 @@ Task<bool> WebSocketHandler::handle_event(FrameEvent ev) {
     co_return false;
   }
   // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
-  gen_log().debug("WebSocket protocol error from {}: {}", request().remote_ip, ev.error);
+  gen_log().debug("WebSocket protocol error from {}: {}", request_remote_ip(), ev.error);
   c.send_close(ev.code, ev.error);
   co_await c.linger();
   co_return false;

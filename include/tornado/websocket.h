@@ -21,8 +21,10 @@
 //
 // Protocol errors close the connection with the RFC's code: 1002 (framing), 1007 (invalid
 // UTF-8, checked as the bytes arrive), 1009 (past max_message_size, also after inflation).
-// The request's headers, body and arguments are released once open() returned: copy what
-// you need in open(). See docs/websocket.md.
+// Once open() returned the request is compacted to its first line, peer and host: request()
+// is rebuilt from them (path, query, query arguments, remote_ip), its headers are empty and
+// get_cookie throws std::logic_error; copy headers and cookies you need in open(). See
+// docs/websocket.md "What a handler can read after open()".
 //
 // Thread rule: loop thread only (the handler's loop).
 #pragma once

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -197,7 +198,9 @@ class Sink : public std::enable_shared_from_this<Sink> {
   void start_pump();
   Task<> pump();
   std::vector<SubscriptionState*> subscriptions_;
-  std::deque<Queued> backlog_;
+  // A list, not a deque: libstdc++'s empty deque already holds 576 bytes (its map and a
+  // first block), and most subscribers never queue anything.
+  std::list<Queued> backlog_;
   std::size_t backlog_bytes_ = 0;
   bool pumping_ = false;
 };

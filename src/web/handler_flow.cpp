@@ -2,6 +2,7 @@
 // cancellation and access log line.
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "internal/describe_exception.h"
 #include "tornado/escape.h"
@@ -48,9 +49,59 @@ RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHe
                                       std::string(), std::string(), connection));
 }
 
+void RequestSlot::compact() {
+  if (compact_) return;
+  const httputil::HTTPServerRequest& r = *full_;
+  const std::string_view fields[kFields] = {r.method,    r.uri,      r.version,
+                                            r.remote_ip, r.protocol, r.host};
+  std::size_t size = kFields * sizeof(uint32_t);
+  for (auto f : fields) size += f.size();
+  auto block = std::make_unique_for_overwrite<char[]>(size);
+  char* text = block.get() + kFields * sizeof(uint32_t);
+  for (unsigned i = 0; i < kFields; ++i) {
+    const auto n = static_cast<uint32_t>(fields[i].size());
+    std::memcpy(block.get() + i * sizeof(uint32_t), &n, sizeof n);
+    std::memcpy(text, fields[i].data(), n);
+    text += n;
+  }
+  compact_ = std::move(block);
+  full_.reset();
+}
+
+std::string_view RequestSlot::field(Field f) const noexcept {
+  if (!compact_) return {};  // no request at all
+  const char* text = compact_.get() + kFields * sizeof(uint32_t);
+  uint32_t n = 0;
+  for (unsigned i = 0; i <= f; ++i) {
+    text += n;
+    std::memcpy(&n, compact_.get() + i * sizeof(uint32_t), sizeof n);
+  }
+  return {text, n};
+}
+
+std::string_view RequestSlot::method() const noexcept {
+  return full_ ? std::string_view(full_->method) : field(kMethod);
+}
+std::string_view RequestSlot::uri() const noexcept {
+  return full_ ? std::string_view(full_->uri) : field(kUri);
+}
+std::string_view RequestSlot::remote_ip() const noexcept {
+  return full_ ? std::string_view(full_->remote_ip) : field(kRemoteIp);
+}
+
+httputil::HTTPServerRequest& RequestSlot::rebuild() const {
+  if (!compact_) throw std::logic_error("RequestHandler has no request");
+  full_ = RequestPtr(new PooledRequest(std::string(field(kMethod)), std::string(field(kUri)),
+                                       std::string(field(kVersion)), httputil::HTTPHeaders(),
+                                       std::string(), std::string(field(kHost)), nullptr));
+  full_->remote_ip = field(kRemoteIp);
+  full_->protocol = field(kProtocol);
+  return *full_;
+}
+
 }  // namespace detail
 
-RequestHandler::RequestHandler() { clear(); }
+RequestHandler::RequestHandler() : response_(new detail::ResponseState) { clear(); }
 
 RequestHandler::~RequestHandler() {
   if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
@@ -93,7 +144,7 @@ void RequestHandler::begin_request() {
   set_default_headers();
   factory_->initialize(*this);
   for (const auto& make : application_->transforms()) {
-    if (auto t = make(*request_)) transforms_.push_back(std::move(t));
+    if (auto t = make(*request_)) response().transforms.push_back(std::move(t));
   }
   const auto methods = supported_methods();
   if (std::find(methods.begin(), methods.end(), request_->method) == methods.end()) {
@@ -324,13 +375,15 @@ void RequestHandler::log_exception(std::exception_ptr error) const {
 }
 
 std::string RequestHandler::request_summary() const {
+  // Through the slot's views: a compacted request is not rebuilt for a log line.
+  const auto method = request_.method(), uri = request_.uri(), ip = request_.remote_ip();
   std::string s;
-  s.reserve(request_->method.size() + request_->uri.size() + request_->remote_ip.size() + 4);
-  s += request_->method;
+  s.reserve(method.size() + uri.size() + ip.size() + 4);
+  s += method;
   s += ' ';
-  s += request_->uri;
+  s += uri;
   s += " (";
-  s += request_->remote_ip;
+  s += ip;
   s += ')';
   return s;
 }

@@ -146,6 +146,13 @@ const std::string& RequestHandler::path_kwarg(std::string_view name) const {
 // ---- cookies ----
 
 std::optional<std::string> RequestHandler::get_cookie(std::string_view name) const {
+  if (request_.compacted()) {
+    // Answering "no such cookie" would be wrong, and silently so (a signed-in user would
+    // look anonymous): the headers were freed after a WebSocket's open().
+    throw std::logic_error("get_cookie(\"" + std::string(name) +
+                           "\") after open(): a WebSocket's request headers are released once "
+                           "open() returned; read cookies in prepare() or open()");
+  }
   const auto& cookies = request_->cookies();
   auto it = cookies.find(name);
   if (it == cookies.end()) return std::nullopt;
@@ -192,8 +199,9 @@ void RequestHandler::set_cookie(std::string_view name, std::string_view value,
   if (o.secure) line += "; Secure";
   // A second set_cookie of the same name replaces the first (one Morsel per name).
   std::string prefix = std::string(name) + "=";
-  std::erase_if(new_cookies_, [&](const std::string& c) { return c.starts_with(prefix); });
-  new_cookies_.push_back(std::move(line));
+  std::erase_if(response().new_cookies,
+                [&](const std::string& c) { return c.starts_with(prefix); });
+  response().new_cookies.push_back(std::move(line));
 }
 
 void RequestHandler::clear_cookie(std::string_view name, std::string_view path,

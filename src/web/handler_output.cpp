@@ -94,13 +94,14 @@ const Settings& RequestHandler::settings() const noexcept { return application_-
 void RequestHandler::clear() {
   // Room for a typical response's fields first: the copy below keeps it (assignment reuses
   // capacity), so Content-Type, Etag and Content-Length are added without reallocating.
-  headers_.clear();
-  headers_.reserve(8, 256);
-  headers_ = default_headers();
+  auto& r = response();
+  r.headers.clear();
+  r.headers.reserve(8, 256);
+  r.headers = default_headers();
   set_default_headers();
-  write_buffer_.clear();
+  r.write_buffer.clear();
   status_code_ = 200;
-  reason_ = "OK";
+  r.reason = "OK";
 }
 
 void RequestHandler::set_status(int status_code, std::optional<std::string_view> reason) {
@@ -110,35 +111,35 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
   }
   status_code_ = status_code;
   if (reason) {
-    reason_ = valid_reason(*reason) ? std::string(*reason) : "Unknown";
+    response().reason = valid_reason(*reason) ? std::string(*reason) : "Unknown";
   } else {
-    reason_ = httputil::reason_phrase(status_code);
+    response().reason = httputil::reason_phrase(status_code);
   }
 }
 
 void RequestHandler::set_header(std::string_view name, std::string_view value) {
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
-  headers_.set_with_checked_value(name, value);
+  response().headers.set_with_checked_value(name, value);
 }
 
 void RequestHandler::set_header(std::string_view name, std::int64_t value) {
-  headers_.set(name, std::to_string(value));
+  response().headers.set(name, std::to_string(value));
 }
 
 void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
-  headers_.set(name, httputil::format_timestamp(date));
+  response().headers.set(name, httputil::format_timestamp(date));
 }
 
 void RequestHandler::add_header(std::string_view name, std::string_view value) {
   check_header_value(value);
-  headers_.add(name, value);
+  response().headers.add(name, value);
 }
 
-void RequestHandler::clear_header(std::string_view name) { headers_.remove(name); }
+void RequestHandler::clear_header(std::string_view name) { response().headers.remove(name); }
 
 void RequestHandler::write(std::string_view chunk) {
   if (finished_) throw std::logic_error("Cannot write() after finish()");
-  write_buffer_.append(chunk);
+  response().write_buffer.append(chunk);
 }
 
 void RequestHandler::write(const nlohmann::json& object) {
@@ -150,20 +151,22 @@ void RequestHandler::write(const nlohmann::json& object) {
         "wrap it in an object)");
   }
   write(escape::json_encode(object));
-  headers_.set("Content-Type", "application/json; charset=UTF-8");
+  response().headers.set("Content-Type", "application/json; charset=UTF-8");
 }
 
 void RequestHandler::send_buffer(bool finishing) {
   httputil::HTTPConnection* conn = request_->connection;
+  auto& r = response();
   if (!headers_written_) {
     headers_written_ = true;
-    std::string& chunk = write_buffer_;
-    for (auto& t : transforms_) t->transform_first_chunk(status_code_, headers_, chunk, finishing);
+    std::string& chunk = r.write_buffer;
+    for (auto& t : r.transforms)
+      t->transform_first_chunk(status_code_, r.headers, chunk, finishing);
     if (request_->method == "HEAD") chunk.clear();
-    for (const auto& cookie : new_cookies_) headers_.add_unchecked("Set-Cookie", cookie);
+    for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
     try {
-      (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, reason_},
-                                headers_, chunk);
+      (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, r.reason},
+                                r.headers, chunk);
     } catch (const httputil::HTTPOutputError&) {
       // Refused before a byte went out (a Content-Length that is not a number, ...): the
       // headers are not written, so send_error can still answer with a 500.
@@ -171,10 +174,10 @@ void RequestHandler::send_buffer(bool finishing) {
       throw;
     }
   } else {
-    for (auto& t : transforms_) t->transform_chunk(write_buffer_, finishing);
-    if (request_->method != "HEAD" && !write_buffer_.empty()) (void)conn->write(write_buffer_);
+    for (auto& t : r.transforms) t->transform_chunk(r.write_buffer, finishing);
+    if (request_->method != "HEAD" && !r.write_buffer.empty()) (void)conn->write(r.write_buffer);
   }
-  write_buffer_.clear();
+  r.write_buffer.clear();
 }
 
 httputil::HTTPConnection::WriteAwaiter RequestHandler::flush() {
@@ -193,29 +196,31 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
     const std::string& m = request_->method;
-    if (status_code_ == 200 && (m == "GET" || m == "HEAD") && !headers_.contains("Etag")) {
+    if (status_code_ == 200 && (m == "GET" || m == "HEAD") &&
+        !response().headers.contains("Etag")) {
       // Known absent: appended, no search for one to replace.
       if (!factory_->overrides_compute_etag()) {
-        const QuotedSha1 etag = quoted_sha1_hex(write_buffer_);  // hex: nothing to check
-        headers_.append_field("Etag", std::string_view(etag.data(), etag.size()));
+        const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);  // hex: nothing to check
+        response().headers.append_field("Etag", std::string_view(etag.data(), etag.size()));
       } else if (auto etag = compute_etag()) {
         check_header_value(*etag);
-        headers_.add("Etag", *etag);
+        response().headers.add("Etag", *etag);
       }
       if (check_etag_header()) {
-        write_buffer_.clear();
+        response().write_buffer.clear();
         set_status(304);
       }
     }
     if (status_code_ == 204 || status_code_ == 304 || (status_code_ >= 100 && status_code_ < 200)) {
-      write_buffer_.clear();  // these carry no body (Tornado asserts none was written)
+      response().write_buffer.clear();  // these carry no body (Tornado asserts none was written)
       for (auto name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
-        headers_.remove(name);
+        response().headers.remove(name);
       }
-    } else if (!headers_.contains("Content-Length")) {
+    } else if (!response().headers.contains("Content-Length")) {
       char digits[24];
-      const auto end = std::to_chars(digits, digits + sizeof digits, write_buffer_.size()).ptr;
-      headers_.append_field("Content-Length", std::string_view(digits, end - digits));
+      const auto end =
+          std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
+      response().headers.append_field("Content-Length", std::string_view(digits, end - digits));
     }
   }
   send_buffer(true);
@@ -241,14 +246,21 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   return done;
 }
 
-void RequestHandler::release_response() noexcept {
-  // Swapped out, not assigned: libstdc++ keeps a string's buffer on a move from a short one.
-  httputil::HTTPHeaders released;
-  std::swap(headers_, released);
-  std::string().swap(write_buffer_);
-  std::string().swap(reason_);
-  std::vector<std::unique_ptr<OutputTransform>>().swap(transforms_);
-  std::vector<std::string>().swap(new_cookies_);
+void RequestHandler::release_response() noexcept { response_.reset(); }
+
+void RequestHandler::response_released() {
+  throw std::logic_error(
+      "the response was released (a WebSocket's, after its 101): nothing more can be set on it");
+}
+
+const std::string& RequestHandler::reason() const noexcept {
+  static const std::string kNone;
+  return response_ ? response_->reason : kNone;
+}
+
+const httputil::HTTPHeaders& RequestHandler::response_headers() const noexcept {
+  static const httputil::HTTPHeaders kNone;
+  return response_ ? response_->headers : kNone;
 }
 
 void RequestHandler::redirect(std::string_view url, bool permanent, std::optional<int> status) {
@@ -281,8 +293,8 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     // set_default_headers threw: the error page goes out with the default headers only.
     app_log().error("Exception in set_default_headers: {}",
                     tornado::detail::describe_exception(std::current_exception()));
-    headers_ = default_headers();
-    write_buffer_.clear();
+    response().headers = default_headers();
+    response().write_buffer.clear();
   }
   std::optional<std::string> reason;
   if (error) {
@@ -300,7 +312,7 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
   }
   set_status(status_code, reason ? std::optional<std::string_view>(*reason) : std::nullopt);
   if (status_code == 405) {  // RFC 9110 15.5.6: a 405 lists the methods that work
-    if (auto allow = allow_header(); !allow.empty()) headers_.set("Allow", allow);
+    if (auto allow = allow_header(); !allow.empty()) response().headers.set("Allow", allow);
   }
   try {
     write_error(status_code, error);
@@ -316,10 +328,10 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     // Even the error page's headers were refused (set_default_headers sets a bad value):
     // a bare 500 without them, so that the client is not left waiting for an answer.
     app_log().error("Cannot send the error page, sending a bare 500: {}", e.what());
-    headers_ = default_headers();
-    new_cookies_.clear();
-    transforms_.clear();
-    write_buffer_.clear();
+    response().headers = default_headers();
+    response().new_cookies.clear();
+    response().transforms.clear();
+    response().write_buffer.clear();
     set_status(500);
     finish();
   }
@@ -334,13 +346,13 @@ void RequestHandler::write_error(int status_code, std::exception_ptr error) {
     return;
   }
   const std::string code = std::to_string(status_code);
-  const std::string message = escape::xhtml_escape(reason_);
+  const std::string message = escape::xhtml_escape(response().reason);
   finish("<html><title>" + code + ": " + message + "</title><body>" + code + ": " + message +
          "</body></html>");
 }
 
 std::optional<std::string> RequestHandler::compute_etag() const {
-  const QuotedSha1 etag = quoted_sha1_hex(write_buffer_);
+  const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);
   return std::string(etag.data(), etag.size());
 }
 
@@ -349,7 +361,7 @@ void RequestHandler::set_etag_header() {
 }
 
 bool RequestHandler::check_etag_header() const {
-  auto computed = headers_.get_first("Etag");
+  auto computed = response().headers.get_first("Etag");
   auto inm = request_->headers.get_first("If-None-Match");
   if (!computed || computed->empty() || !inm) return false;
   auto tags = parse_etags(*inm);

@@ -189,10 +189,11 @@ void RequestHandler::add_ui_functions(templates::Functions& f) {
   auto add_module = [&](const std::string& name, const UIModuleFactory* make) {
     f[name] = [this, name, make](const std::vector<nlohmann::json>& args,
                                  const nlohmann::json& kwargs) {
-      if (!ui_modules_) ui_modules_ = std::make_shared<detail::ActiveUIModules>();
+      if (!response().ui_modules)
+        response().ui_modules = std::make_shared<detail::ActiveUIModules>();
       static const UIModuleFactory kTemplate = ui_module<TemplateModule>();
       return nlohmann::json(
-          ui_modules_->get(*this, name, make ? *make : kTemplate).render(args, kwargs));
+          response().ui_modules->get(*this, name, make ? *make : kTemplate).render(args, kwargs));
     };
   };
   if (!s.ui_modules.contains("Template")) add_module("Template", nullptr);
@@ -225,7 +226,7 @@ std::string RequestHandler::render_string(std::string_view name, nlohmann::json 
 void RequestHandler::render(std::string_view name, nlohmann::json values) {
   if (finished_) throw std::logic_error("Cannot render() after finish()");
   std::string html = render_string(name, std::move(values));
-  if (ui_modules_) detail::insert_ui_module_parts(*this, *ui_modules_, html);
+  if (response().ui_modules) detail::insert_ui_module_parts(*this, *response().ui_modules, html);
   finish(html);
 }
 

@@ -74,7 +74,7 @@ std::optional<int> RequestHandler::get_signed_cookie_key_version(
 }
 
 const XsrfToken& RequestHandler::raw_xsrf_token() {
-  if (!raw_xsrf_token_) {
+  if (!response().raw_xsrf_token) {
     std::optional<XsrfToken> decoded;
     if (auto cookie = get_cookie(settings().xsrf_cookie_name); cookie && !cookie->empty()) {
       decoded = decode_xsrf_token(*cookie);
@@ -82,19 +82,19 @@ const XsrfToken& RequestHandler::raw_xsrf_token() {
     if (!decoded) {
       decoded = XsrfToken{0, generate_xsrf_token(), unix_now()};  // version 0: no cookie yet
     }
-    raw_xsrf_token_ = std::move(decoded);
+    response().raw_xsrf_token = std::move(decoded);
   }
-  return *raw_xsrf_token_;
+  return *response().raw_xsrf_token;
 }
 
 const std::string& RequestHandler::xsrf_token() {
-  if (xsrf_token_.empty()) {
+  if (response().xsrf_token.empty()) {
     const XsrfToken& raw = raw_xsrf_token();
     const int output_version = settings().xsrf_cookie_version;
     if (output_version == 1) {
-      xsrf_token_ = encode_xsrf_token_v1(raw.token);
+      response().xsrf_token = encode_xsrf_token_v1(raw.token);
     } else if (output_version == 2) {
-      xsrf_token_ = encode_xsrf_token(raw.token, raw.timestamp);
+      response().xsrf_token = encode_xsrf_token(raw.token, raw.timestamp);
     } else {
       throw std::invalid_argument("unknown xsrf cookie version " + std::to_string(output_version));
     }
@@ -105,10 +105,10 @@ const std::string& RequestHandler::xsrf_token() {
       if (!user.is_null() && !options.expires && !options.expires_days) {
         options.expires_days = 30;
       }
-      set_cookie(settings().xsrf_cookie_name, xsrf_token_, options);
+      set_cookie(settings().xsrf_cookie_name, response().xsrf_token, options);
     }
   }
-  return xsrf_token_;
+  return response().xsrf_token;
 }
 
 std::string RequestHandler::xsrf_form_html() {

@@ -57,6 +57,53 @@ struct RequestDeleter {
 using RequestPtr = std::unique_ptr<httputil::HTTPServerRequest, RequestDeleter>;
 RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
                         httputil::HTTPConnection* connection);
+
+// A handler's request. A handler that outlives its response (a WebSocket after open()) can
+// compact it: the request is freed and its method, URI, version, peer, protocol and host are
+// kept in one small block. The first use of the request afterwards rebuilds one from them
+// (path, query and query arguments parsed again; no headers, cookies or body) and keeps it.
+class RequestSlot {
+ public:
+  RequestSlot() = default;
+  RequestSlot& operator=(RequestPtr request) noexcept {
+    full_ = std::move(request);
+    compact_.reset();
+    return *this;
+  }
+  httputil::HTTPServerRequest& operator*() const { return full_ ? *full_ : rebuild(); }
+  httputil::HTTPServerRequest* operator->() const { return &**this; }
+  // Frees the request, keeping its first line, peer and host (std::bad_alloc aside, noexcept).
+  void compact();
+  // compact() was called: the headers, cookies, body and body arguments are gone.
+  bool compacted() const noexcept { return compact_ != nullptr; }
+  // These read the compact block without rebuilding the request.
+  std::string_view method() const noexcept;
+  std::string_view uri() const noexcept;
+  std::string_view remote_ip() const noexcept;
+
+ private:
+  enum Field : unsigned { kMethod, kUri, kVersion, kRemoteIp, kProtocol, kHost, kFields };
+  std::string_view field(Field f) const noexcept;
+  httputil::HTTPServerRequest& rebuild() const;
+  mutable RequestPtr full_;
+  // kFields uint32 lengths, then the fields' bytes one after the other.
+  std::unique_ptr<char[]> compact_;
+};
+}  // namespace detail
+
+namespace detail {
+// A handler's response state: made with the handler (in the frame cache), freed by
+// release_response() when the handler outlives its response (a WebSocket after the 101).
+struct ResponseState : tornado::detail::PooledFrame {
+  httputil::HTTPHeaders headers;
+  std::string write_buffer;
+  std::string reason = "OK";
+  std::vector<std::unique_ptr<OutputTransform>> transforms;
+  std::vector<std::string> new_cookies;  // Set-Cookie lines, by set order
+  std::optional<XsrfToken> raw_xsrf_token;
+  std::string xsrf_token;
+  std::shared_ptr<ActiveUIModules> ui_modules;  // made by the first module call
+};
 }  // namespace detail
 
 // The HTTP methods as bits, for the methods a handler class implements (Allow on a 405).
@@ -138,8 +185,11 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // ---- the request ----
   Application& application() const noexcept { return *application_; }
   const Settings& settings() const noexcept;
-  httputil::HTTPServerRequest& request() noexcept { return *request_; }
-  const httputil::HTTPServerRequest& request() const noexcept { return *request_; }
+  // After a WebSocket's open() returned, the request is rebuilt from its first line, peer and
+  // host on first use (no headers, cookies or body: read those in open()); see
+  // docs/websocket.md "Memory per connection".
+  httputil::HTTPServerRequest& request() { return *request_; }
+  const httputil::HTTPServerRequest& request() const { return *request_; }
   // Positional path arguments (groups of the route pattern), UTF-8 checked.
   const std::string& path_arg(std::size_t index) const;
   std::size_t path_arg_count() const noexcept { return path_args_.args.size(); }
@@ -182,7 +232,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // character becomes "Unknown", as in Tornado). An unknown code without reason: "Unknown".
   void set_status(int status_code, std::optional<std::string_view> reason = std::nullopt);
   int get_status() const noexcept { return status_code_; }
-  const std::string& reason() const noexcept { return reason_; }
+  // ("" once release_response() freed the response)
+  const std::string& reason() const noexcept;
   // Header values may be text or numbers; CR, LF and other controls are refused with
   // std::invalid_argument (header injection).
   void set_header(std::string_view name, std::string_view value);
@@ -190,7 +241,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void set_header(std::string_view name, std::chrono::system_clock::time_point date);
   void add_header(std::string_view name, std::string_view value);
   void clear_header(std::string_view name);
-  const httputil::HTTPHeaders& response_headers() const noexcept { return headers_; }
+  const httputil::HTTPHeaders& response_headers() const noexcept;
   // Resets status, headers and buffered body to the defaults (Tornado's clear()).
   void clear();
 
@@ -325,9 +376,16 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // marks it finished without writing anything and runs on_finish().
   void mark_finished();
   // After finish(), for a handler that lives on with the connection (a WebSocket after its
-  // 101): frees the response's headers, buffers, transforms and cookies, which nothing
-  // reads any more. get_status() stays.
+  // 101): frees the response's state (headers, buffers, transforms, cookies, XSRF token, UI
+  // modules), which nothing reads any more. get_status() stays; what writes a response
+  // afterwards (set_header, write, set_cookie, xsrf_token, ...) throws std::logic_error.
   void release_response() noexcept;
+  // For a handler that lives on after its request (a WebSocket once open() returned): frees
+  // the request, keeping its first line, peer and host (detail::RequestSlot). Afterwards
+  // request() rebuilds a request without headers, and get_cookie() throws std::logic_error.
+  void compact_request() { request_.compact(); }
+  // The peer's address without rebuilding a compacted request.
+  std::string_view request_remote_ip() const noexcept { return request_.remote_ip(); }
 
   // static_url's default for include_host (Tornado's include_host attribute).
   bool include_host_ = false;
@@ -373,26 +431,30 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void add_ui_functions(templates::Functions& functions);
   // get_template_functions' _, pgettext and locale.* functions.
   void add_locale_functions(templates::Functions& functions);
+  // The response's state; std::logic_error once release_response() freed it.
+  detail::ResponseState& response() {
+    if (!response_) response_released();
+    return *response_;
+  }
+  const detail::ResponseState& response() const {
+    if (!response_) response_released();
+    return *response_;
+  }
+  [[noreturn]] static void response_released();
   std::vector<std::string> collect_arguments(const httputil::Arguments& source,
                                              std::string_view name, bool strip) const;
 
   Application* application_ = nullptr;
   const HandlerFactory* factory_ = nullptr;
-  detail::RequestPtr request_;  // set by the dispatcher before any handler code runs
+  detail::RequestSlot request_;  // set by the dispatcher before any handler code runs
   routing::PathArgs path_args_;
-  httputil::HTTPHeaders headers_;
-  std::string write_buffer_;
-  std::string reason_ = "OK";
-  std::vector<std::unique_ptr<OutputTransform>> transforms_;
-  std::vector<std::string> new_cookies_;  // Set-Cookie lines, by set order
+  // The response's state; null once release_response() freed it.
+  std::unique_ptr<detail::ResponseState> response_;
   std::optional<nlohmann::json> current_user_;
   tornado::locale::LocalePtr locale_;
-  std::optional<XsrfToken> raw_xsrf_token_;
-  std::string xsrf_token_;
   // The running request's cancellation (its root's promise; lives as long as the handler).
   tornado::detail::CancelState* cancel_ = nullptr;
   bool* alive_ = nullptr;  // start()'s flag, cleared by the destructor: finished synchronously
-  std::shared_ptr<detail::ActiveUIModules> ui_modules_;  // made by the first module call
   TimeoutHandle timeout_{};
   int status_code_ = 200;
   unsigned implemented_ = 0;
