@@ -141,6 +141,18 @@ Task<nlohmann::json> OAuth2Mixin::oauth2_exchange_code(std::string redirect_uri,
   co_return token;
 }
 
+Task<nlohmann::json> OAuth2Mixin::exchange_code_from_settings(std::string redirect_uri,
+                                                             std::optional<std::string> code,
+                                                             std::string settings_key,
+                                                             std::string provider) {
+  check_oauth2_state();
+  std::string the_code = code ? std::move(*code) : auth_handler().get_argument("code");
+  auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(the_code),
+                                       require_setting(settings_key, "key", provider),
+                                       require_setting(settings_key, "secret", provider));
+  co_return co_await std::move(exchange);
+}
+
 // ---- Google ----
 
 GoogleOAuth2Mixin::GoogleOAuth2Mixin() {
@@ -150,20 +162,13 @@ GoogleOAuth2Mixin::GoogleOAuth2Mixin() {
 
 Task<nlohmann::json> GoogleOAuth2Mixin::get_authenticated_user(std::string redirect_uri,
                                                                std::string code) {
-  check_oauth2_state();
-  auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(code),
-                                       require_setting(oauth_settings_key_, "key", "Google OAuth"),
-                                       require_setting(oauth_settings_key_, "secret", "Google OAuth"));
-  co_return co_await std::move(exchange);
+  return exchange_code_from_settings(std::move(redirect_uri), std::move(code), oauth_settings_key_,
+                                     "Google OAuth");
 }
 
 Task<nlohmann::json> GoogleOAuth2Mixin::get_authenticated_user(std::string redirect_uri) {
-  check_oauth2_state();
-  std::string code = auth_handler().get_argument("code");
-  auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(code),
-                                       require_setting(oauth_settings_key_, "key", "Google OAuth"),
-                                       require_setting(oauth_settings_key_, "secret", "Google OAuth"));
-  co_return co_await std::move(exchange);
+  return exchange_code_from_settings(std::move(redirect_uri), std::nullopt, oauth_settings_key_,
+                                     "Google OAuth");
 }
 
 Task<nlohmann::json> GoogleOAuth2Mixin::get_user_info(std::string access_token) {
@@ -181,20 +186,13 @@ GitHubOAuth2Mixin::GitHubOAuth2Mixin() {
 
 Task<nlohmann::json> GitHubOAuth2Mixin::get_authenticated_user(std::string redirect_uri,
                                                                std::string code) {
-  check_oauth2_state();
-  auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(code),
-                                       require_setting(oauth_settings_key_, "key", "GitHub OAuth"),
-                                       require_setting(oauth_settings_key_, "secret", "GitHub OAuth"));
-  co_return co_await std::move(exchange);
+  return exchange_code_from_settings(std::move(redirect_uri), std::move(code), oauth_settings_key_,
+                                     "GitHub OAuth");
 }
 
 Task<nlohmann::json> GitHubOAuth2Mixin::get_authenticated_user(std::string redirect_uri) {
-  check_oauth2_state();
-  std::string code = auth_handler().get_argument("code");
-  auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(code),
-                                       require_setting(oauth_settings_key_, "key", "GitHub OAuth"),
-                                       require_setting(oauth_settings_key_, "secret", "GitHub OAuth"));
-  co_return co_await std::move(exchange);
+  return exchange_code_from_settings(std::move(redirect_uri), std::nullopt, oauth_settings_key_,
+                                     "GitHub OAuth");
 }
 
 Task<nlohmann::json> GitHubOAuth2Mixin::get_user_info(std::string access_token) {

@@ -251,6 +251,13 @@ class OAuth2Mixin : public detail::AuthMixinBase {
                                             std::string client_id, std::string client_secret);
 
  protected:
+  // What Google's and GitHub's get_authenticated_user do: check_oauth2_state(), then
+  // oauth2_exchange_code with the client id and secret of settings extra[settings_key]
+  // ({"key", "secret"}; `provider` names them in the error when missing). No `code`: the
+  // request's `code` argument, read after the check.
+  Task<nlohmann::json> exchange_code_from_settings(std::string redirect_uri,
+                                                   std::optional<std::string> code,
+                                                   std::string settings_key, std::string provider);
   std::string oauth_authorize_url_;
   std::string oauth_access_token_url_;
   bool oauth2_state_ = true;          // generate and check the state parameter
