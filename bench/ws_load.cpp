@@ -153,7 +153,8 @@ bool take_frames(std::string& buf, F&& on_message) {
     uint64_t n = b1 & 0x7f;
     if (n == 126) {
       if (buf.size() - pos < 4) break;
-      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) | static_cast<unsigned char>(buf[pos + 3]);
+      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) |
+          static_cast<unsigned char>(buf[pos + 3]);
       header = 4;
     } else if (n == 127) {
       if (buf.size() - pos < 10) break;
@@ -255,8 +256,8 @@ int run_echo(int argc, char** argv) {
     all.latencies.insert(all.latencies.end(), r.latencies.begin(), r.latencies.end());
   }
   std::printf("messages %ld seconds %.1f msgs/s %.0f p50_ms %.3f p99_ms %.3f\n", all.messages,
-              seconds, static_cast<double>(all.messages) / seconds,
-              percentile(all.latencies, 0.5), percentile(all.latencies, 0.99));
+              seconds, static_cast<double>(all.messages) / seconds, percentile(all.latencies, 0.5),
+              percentile(all.latencies, 0.99));
   return 0;
 }
 
@@ -319,9 +320,10 @@ int run_broadcast(int argc, char** argv) {
     fanout.push_back(ms_since(sent));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("deliveries %ld seconds %.3f deliveries/s %.0f fanout_p50_ms %.3f fanout_p99_ms %.3f\n",
-              deliveries, seconds, static_cast<double>(deliveries) / seconds,
-              percentile(fanout, 0.5), percentile(fanout, 0.99));
+  std::printf(
+      "deliveries %ld seconds %.3f deliveries/s %.0f fanout_p50_ms %.3f fanout_p99_ms %.3f\n",
+      deliveries, seconds, static_cast<double>(deliveries) / seconds, percentile(fanout, 0.5),
+      percentile(fanout, 0.99));
   for (int fd : fds) close(fd);
   close(pub);
   return 0;
@@ -361,8 +363,7 @@ std::string upgrade_request(int port, const std::string& path) {
 // connects on `ep`, the u32 of each event its index); bytes read past a 101's head are left
 // in bufs. Dies on a refused handshake or after 100 failed connects of one connection.
 void open_many(int ep, int port, const std::string& path, const std::string& source,
-               int connections, int window, std::vector<int>& fds,
-               std::vector<std::string>& bufs) {
+               int connections, int window, std::vector<int>& fds, std::vector<std::string>& bufs) {
   const std::string request = upgrade_request(port, path);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -490,8 +491,9 @@ int run_scale(int argc, char** argv) {
     }
   }
   for (int r = 0; r < rounds; ++r) {
-    std::printf("round %d got %ld of %d last_ms %.3f\n", r, round_count[static_cast<std::size_t>(r)],
-                connections, static_cast<double>(round_last_ns[static_cast<std::size_t>(r)]) / 1e6);
+    std::printf("round %d got %ld of %d last_ms %.3f\n", r,
+                round_count[static_cast<std::size_t>(r)], connections,
+                static_cast<double>(round_last_ns[static_cast<std::size_t>(r)]) / 1e6);
   }
   std::printf("lost %ld duplicates %ld\n", expected - delivered, duplicates);
   for (int fd : fds) close(fd);

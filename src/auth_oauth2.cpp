@@ -58,7 +58,8 @@ void OAuth2Mixin::check_oauth2_state() {
   // RFC 6749 4.1.2.1: the provider reports a refusal (access_denied) or a failure in `error`.
   if (auto error = handler.get_optional_argument("error")) {
     handler.clear_cookie(kStateCookie);
-    std::string message = "OAuth2: the provider refused the authorization: " + detail::snippet(*error);
+    std::string message =
+        "OAuth2: the provider refused the authorization: " + detail::snippet(*error);
     if (auto description = handler.get_optional_argument("error_description")) {
       message += " (" + detail::snippet(*description) + ")";
     }
@@ -123,11 +124,13 @@ Task<nlohmann::json> OAuth2Mixin::oauth2_exchange_code(std::string redirect_uri,
     throw AuthError(502, "OAuth2 token response is not JSON: " + detail::snippet(response.body));
   }
   if (!token.is_object()) {
-    throw AuthError(502, "OAuth2 token response is not an object: " + detail::snippet(response.body));
+    throw AuthError(502,
+                    "OAuth2 token response is not an object: " + detail::snippet(response.body));
   }
   if (auto error = token.find("error"); error != token.end()) {
-    std::string message = "OAuth2 token request refused: " +
-                          detail::snippet(error->is_string() ? error->get<std::string>() : error->dump());
+    std::string message =
+        "OAuth2 token request refused: " +
+        detail::snippet(error->is_string() ? error->get<std::string>() : error->dump());
     if (auto d = token.find("error_description"); d != token.end() && d->is_string()) {
       message += " (" + detail::snippet(d->get<std::string>()) + ")";
     }
@@ -135,16 +138,16 @@ Task<nlohmann::json> OAuth2Mixin::oauth2_exchange_code(std::string redirect_uri,
   }
   auto access = token.find("access_token");
   if (access == token.end() || !access->is_string() || access->get<std::string>().empty()) {
-    throw AuthError(502, "OAuth2 token response without access_token: " +
-                             detail::snippet(response.body));
+    throw AuthError(
+        502, "OAuth2 token response without access_token: " + detail::snippet(response.body));
   }
   co_return token;
 }
 
 Task<nlohmann::json> OAuth2Mixin::exchange_code_from_settings(std::string redirect_uri,
-                                                             std::optional<std::string> code,
-                                                             std::string settings_key,
-                                                             std::string provider) {
+                                                              std::optional<std::string> code,
+                                                              std::string settings_key,
+                                                              std::string provider) {
   check_oauth2_state();
   std::string the_code = code ? std::move(*code) : auth_handler().get_argument("code");
   auto exchange = oauth2_exchange_code(std::move(redirect_uri), std::move(the_code),

@@ -216,7 +216,8 @@ Snapshot snapshot() {
     for (const detail::Shard& s : r.shards) {
       const detail::HandlerCounts* h = s.handlers[id].load(std::memory_order_acquire);
       if (h == nullptr) continue;
-      for (std::size_t i = 0; i < by_status.size(); ++i) by_status[i] += h->by_status[i].load(relaxed);
+      for (std::size_t i = 0; i < by_status.size(); ++i)
+        by_status[i] += h->by_status[i].load(relaxed);
       for (std::size_t i = 0; i < kLatencyBuckets; ++i) f.latency[i] += h->latency[i].load(relaxed);
       sum_ns += h->latency_sum_ns.load(relaxed);
     }

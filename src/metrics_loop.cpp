@@ -48,9 +48,8 @@ struct Probe : std::enable_shared_from_this<Probe> {
   explicit Probe(std::shared_ptr<LoopSlot> s) : slot(std::move(s)) {}
   void arm() {
     deadline = Clock::now() + kProbePeriod;
-    IOLoop::current().call_later(Duration(kProbePeriod), [self = shared_from_this()] {
-      self->fire();
-    });
+    IOLoop::current().call_later(Duration(kProbePeriod),
+                                 [self = shared_from_this()] { self->fire(); });
   }
   void fire() {
     const auto late =
@@ -93,7 +92,8 @@ std::vector<LoopFigures> loop_figures() {
     auto slot = w.lock();
     if (!slot) continue;
     int64_t worst = 0;
-    for (const auto& lag : slot->lag_us) worst = std::max(worst, lag.load(std::memory_order_relaxed));
+    for (const auto& lag : slot->lag_us)
+      worst = std::max(worst, lag.load(std::memory_order_relaxed));
     out.push_back({slot->id, static_cast<double>(worst) / 1e6,
                    static_cast<std::size_t>(slot->callbacks.load(std::memory_order_relaxed))});
   }

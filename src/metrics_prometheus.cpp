@@ -27,10 +27,14 @@ void append_number(std::string& out, int64_t v) { out += std::to_string(v); }
 // A label value: backslash, double quote and newline escaped, as the format requires.
 void append_label_value(std::string& out, std::string_view v) {
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -47,6 +51,14 @@ void sample(std::string& out, std::string_view name, std::string_view labels, V 
   out += ' ';
   append_number(out, value);
   out += '\n';
+}
+
+// A family of one unlabelled sample.
+template <typename V>
+void single(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            V value) {
+  header(out, name, type, help);
+  sample(out, name, "", value);
 }
 
 std::string label(std::string_view key, std::string_view value) {
@@ -100,29 +112,24 @@ void connections(std::string& out, const Snapshot& s) {
     sample(out, "tornado_connections_opened_total",
            label("transport", transport_name(static_cast<Transport>(i))), s.opened[i]);
   }
-  header(out, "tornado_websocket_messages_received_total", "counter",
-         "Whole WebSocket messages received.");
-  sample(out, "tornado_websocket_messages_received_total", "", s.websocket_messages_in);
-  header(out, "tornado_websocket_messages_sent_total", "counter",
-         "WebSocket messages sent (write_message and hub deliveries).");
-  sample(out, "tornado_websocket_messages_sent_total", "", s.websocket_messages_out);
+  single(out, "tornado_websocket_messages_received_total", "counter",
+         "Whole WebSocket messages received.", s.websocket_messages_in);
+  single(out, "tornado_websocket_messages_sent_total", "counter",
+         "WebSocket messages sent (write_message and hub deliveries).", s.websocket_messages_out);
 }
 
 void hub(std::string& out, const Snapshot& s) {
-  header(out, "tornado_hub_delivered_total", "counter",
-         "Hub messages handed to a subscriber (sent, queued, or to a callback).");
-  sample(out, "tornado_hub_delivered_total", "", s.hub_delivered);
+  single(out, "tornado_hub_delivered_total", "counter",
+         "Hub messages handed to a subscriber (sent, queued, or to a callback).", s.hub_delivered);
   header(out, "tornado_hub_dropped_total", "counter",
          "Hub messages a slow-consumer policy did not send, by policy.");
   for (std::size_t i = 0; i < kPolicyNames.size(); ++i) {
     sample(out, "tornado_hub_dropped_total", label("policy", kPolicyNames[i]), s.hub_dropped[i]);
   }
-  header(out, "tornado_hub_disconnected_total", "counter",
-         "Hub subscribers closed by the disconnect policy.");
-  sample(out, "tornado_hub_disconnected_total", "", s.hub_disconnected);
-  header(out, "tornado_redis_reconnects_total", "counter",
-         "Times the hub's Redis connection was re-established after a loss.");
-  sample(out, "tornado_redis_reconnects_total", "", s.redis_reconnects);
+  single(out, "tornado_hub_disconnected_total", "counter",
+         "Hub subscribers closed by the disconnect policy.", s.hub_disconnected);
+  single(out, "tornado_redis_reconnects_total", "counter",
+         "Times the hub's Redis connection was re-established after a loss.", s.redis_reconnects);
 }
 
 void loops(std::string& out, const Snapshot& s) {
@@ -140,19 +147,16 @@ void loops(std::string& out, const Snapshot& s) {
 }
 
 void process(std::string& out, const ProcessFigures& p) {
-  header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  sample(out, "process_resident_memory_bytes", "", p.resident_bytes);
-  header(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-  sample(out, "process_virtual_memory_bytes", "", p.virtual_bytes);
-  header(out, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
-  sample(out, "process_cpu_seconds_total", "", p.cpu_seconds);
-  header(out, "process_open_fds", "gauge", "Open file descriptors.");
-  sample(out, "process_open_fds", "", p.open_fds);
-  header(out, "process_max_fds", "gauge", "The open file descriptor limit.");
-  sample(out, "process_max_fds", "", p.max_fds);
-  header(out, "process_start_time_seconds", "gauge",
-         "Start time of the process since the Unix epoch in seconds.");
-  sample(out, "process_start_time_seconds", "", p.start_time_seconds);
+  single(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         p.resident_bytes);
+  single(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+         p.virtual_bytes);
+  single(out, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.",
+         p.cpu_seconds);
+  single(out, "process_open_fds", "gauge", "Open file descriptors.", p.open_fds);
+  single(out, "process_max_fds", "gauge", "The open file descriptor limit.", p.max_fds);
+  single(out, "process_start_time_seconds", "gauge",
+         "Start time of the process since the Unix epoch in seconds.", p.start_time_seconds);
 }
 
 void application(std::string& out, const Snapshot& s) {

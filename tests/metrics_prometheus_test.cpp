@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -74,19 +74,19 @@ double value(const Samples& s, const std::string& key) {
 }
 
 std::string requests_key(const std::string& handler, int code) {
-  return "tornado_http_requests_total{handler=\"" + handler + "\",code=\"" +
-         std::to_string(code) + "\"}";
+  return "tornado_http_requests_total{handler=\"" + handler + "\",code=\"" + std::to_string(code) +
+         "\"}";
 }
 
 class PrometheusTest : public tornado::testing::AsyncHTTPTest {
  protected:
   tornado::testing::HTTPApp get_app() override {
-    return std::make_shared<web::Application>(std::vector<web::URLSpec>{
-        {"/hello", web::handler<Hello>()},
-        {"/teapot", web::handler<Teapot>()},
-        {"/slow", web::handler<Slow>()},
-        {"/ws", web::handler<Subscriber>()},
-        {"/metrics", web::handler<web::MetricsHandler>()}});
+    return std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{{"/hello", web::handler<Hello>()},
+                                  {"/teapot", web::handler<Teapot>()},
+                                  {"/slow", web::handler<Slow>()},
+                                  {"/ws", web::handler<Subscriber>()},
+                                  {"/metrics", web::handler<web::MetricsHandler>()}});
   }
   std::string scrape() {
     auto r = fetch("/metrics");
@@ -159,8 +159,8 @@ TEST_F(PrometheusTest, HubDeliveriesAndDropsAreCountedByPolicy) {
   auto ws = run_sync([url]() -> Task<std::shared_ptr<websocket::WebSocketClientConnection>> {
     co_return co_await websocket::websocket_connect(url);
   });
-  for (int i = 0; i < 200 && pubsub::Hub::instance().subscriber_count("metrics_prometheus_test") == 0;
-       ++i) {
+  for (int i = 0;
+       i < 200 && pubsub::Hub::instance().subscriber_count("metrics_prometheus_test") == 0; ++i) {
     settle(0.005);
   }
   pubsub::Hub::instance().publish("metrics_prometheus_test", "to the socket");
@@ -189,9 +189,8 @@ TEST_F(PrometheusTest, AWatchedLoopReportsItsLagAndQueuedCallbacks) {
     if (std::chrono::steady_clock::now() < until) IOLoop::current().add_callback(spin);
   };
   for (int i = 0; i < 100; ++i) IOLoop::current().add_callback(spin);
-  IOLoop::current().add_callback([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  });
+  IOLoop::current().add_callback(
+      [] { std::this_thread::sleep_for(std::chrono::milliseconds(250)); });
   std::vector<metrics::LoopFigures> during;
   IOLoop::current().call_later(Duration(0.35), [&] { during = metrics::snapshot().loops; });
   settle(0.5);
@@ -204,8 +203,7 @@ TEST_F(PrometheusTest, AWatchedLoopReportsItsLagAndQueuedCallbacks) {
   const auto after = metrics::snapshot().loops;
   EXPECT_EQ(after.size(), watched);
   const Samples s = parse(scrape());
-  EXPECT_GE(value(s, "tornado_ioloop_lag_seconds{loop=\"" + std::to_string(mine.id) + "\"}"),
-            0.1);
+  EXPECT_GE(value(s, "tornado_ioloop_lag_seconds{loop=\"" + std::to_string(mine.id) + "\"}"), 0.1);
 }
 
 TEST_F(PrometheusTest, ProcessFiguresAreReadFromProc) {
@@ -214,9 +212,8 @@ TEST_F(PrometheusTest, ProcessFiguresAreReadFromProc) {
   EXPECT_GE(p.virtual_bytes, p.resident_bytes);
   EXPECT_GE(p.open_fds, 3u);
   EXPECT_GT(p.max_fds, p.open_fds);
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_GT(p.start_time_seconds, now - 3600);  // this test binary started under an hour ago
   EXPECT_LE(p.start_time_seconds, now + 1);
   const Samples s = parse(scrape());

@@ -60,17 +60,22 @@ void Rooms::count_post(std::string_view user) {
   if (posts_.size() >= 100000) {
     std::erase_if(posts_, [&](const auto& entry) {
       return std::chrono::duration<double>(now - entry.second.at).count() * per_second +
-                 entry.second.tokens >= burst;
+                 entry.second.tokens >=
+             burst;
     });
   }
   auto [it, added] = posts_.try_emplace(std::string(user), Bucket{burst, now});
   Bucket& b = it->second;
-  b.tokens = std::min(burst, b.tokens + std::chrono::duration<double>(now - b.at).count() * per_second);
+  b.tokens =
+      std::min(burst, b.tokens + std::chrono::duration<double>(now - b.at).count() * per_second);
   b.at = now;
   if (b.tokens < 1.0) {
-    throw web::HTTPError(429, {}, "Too many messages: at most " + std::to_string(limits_.max_posts) +
-                                      " in " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                     limits_.post_window).count()) + " s");
+    throw web::HTTPError(
+        429, {},
+        "Too many messages: at most " + std::to_string(limits_.max_posts) + " in " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(limits_.post_window).count()) +
+            " s");
   }
   b.tokens -= 1.0;
 }
