@@ -124,7 +124,16 @@ int handler_id(const std::type_info& type) {
   int id = 0;
   if (r.handler_names.size() < kMaxHandlers) {
     id = static_cast<int>(r.handler_names.size());
-    r.handler_names.push_back(handler_name(type));
+    // Two classes may print alike (an anonymous-namespace MainHandler in two files): the
+    // later one is "MainHandler#2", so that no two series of a scrape share their labels.
+    std::string name = handler_name(type);
+    const std::string base = name;
+    for (int n = 2;
+         std::find(r.handler_names.begin(), r.handler_names.end(), name) != r.handler_names.end();
+         ++n) {
+      name = base + "#" + std::to_string(n);
+    }
+    r.handler_names.push_back(std::move(name));
   }
   r.handler_ids.emplace(type, id);
   return id;

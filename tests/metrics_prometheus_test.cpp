@@ -233,6 +233,36 @@ TEST_F(PrometheusTest, ApplicationGaugesAndCountersAreExposedUnderTheirNames) {
             std::string::npos);
 }
 
+}  // namespace
+
+// Two classes whose names print alike once the anonymous namespace is left out:
+// metrics_prometheus_test::dup::Same, here and in the anonymous namespace below.
+namespace dup {
+struct Same {};
+}  // namespace dup
+using OuterSame = dup::Same;
+
+namespace {
+
+namespace dup {
+struct Same {};
+}  // namespace dup
+using InnerSame = dup::Same;
+
+// Two classes whose names print alike keep separate series.
+TEST(PrometheusTextTest, HandlerClassesThatPrintAlikeGetDistinctNames) {
+  const int a = metrics::detail::handler_id(typeid(OuterSame));
+  const int b = metrics::detail::handler_id(typeid(InnerSame));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(metrics::detail::handler_id(typeid(OuterSame)), a);  // registered once
+  metrics::detail::count_handler_request(a, 200, std::chrono::milliseconds(1));
+  metrics::detail::count_handler_request(b, 200, std::chrono::milliseconds(1));
+  std::set<std::string> names;
+  for (const auto& h : metrics::snapshot().handlers) {
+    EXPECT_TRUE(names.insert(h.name).second) << "two handlers named " << h.name;
+  }
+}
+
 TEST(PrometheusTextTest, LabelValuesAreEscaped) {
   metrics::Snapshot s;
   metrics::HandlerFigures h;
