@@ -171,8 +171,9 @@ class SoakUser:
 
     async def visit_ws(self, until):
         url = "ws://127.0.0.1:%d/a/message/socket?room=%s&since=%s" % (self.port, self.room.name, self.last)
-        async with websockets.connect(url, extra_headers={"Cookie": self.cookie},
-                                      origin="http://127.0.0.1:%d" % self.port) as ws:
+        ws = await websockets.connect(url, extra_headers={"Cookie": self.cookie},
+                                      origin="http://127.0.0.1:%d" % self.port)
+        try:
             while not self.done(until):
                 data = await ws.recv()
                 if data.startswith("{"):
@@ -181,6 +182,12 @@ class SoakUser:
                     continue
                 position, _, text = data.partition("\n")
                 self.receive(position, json.loads(text)["body"])
+            await ws.close()
+        finally:
+            # Cut short (the stay ended, or the run): the socket closes now, without the
+            # closing handshake, as a closed tab's does. A handshake cancelled halfway left the
+            # socket open until the process ended, and the descriptor count with it.
+            ws.transport.close()
 
     async def visit_sse(self, until):
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
