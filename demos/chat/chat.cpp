@@ -117,7 +117,6 @@ void serve(std::vector<int> fds, const Config* config, bool first, Drain* drain)
   loop.start();
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +132,8 @@ int main(int argc, char** argv) {
   options::define<int>("max_body", 4096, "bytes of one message");
   options::define<int>("max_posts", 30,
                        "messages one user may post in a burst, refilled over 10 s (0: no limit)");
+  options::define<int>("max_posters", 100000,
+                       "users whose posting rate is tracked at once (past it: 503)");
   options::define<int>("poll_timeout", 25, "seconds a long poll waits before answering empty");
   options::define<int>("max_poll_leases", 10000,
                        "long-polling users present at once, per loop (503 past it)");
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
   limits.max_rooms = static_cast<std::size_t>(std::max(1, options::get<int>("max_rooms")));
   limits.max_body = static_cast<std::size_t>(std::max(1, options::get<int>("max_body")));
   limits.max_posts = static_cast<std::size_t>(std::max(0, options::get<int>("max_posts")));
+  limits.max_posters = static_cast<std::size_t>(std::max(1, options::get<int>("max_posters")));
   limits.poll_timeout = std::chrono::seconds(std::max(1, options::get<int>("poll_timeout")));
   limits.max_poll_leases =
       static_cast<std::size_t>(std::max(1, options::get<int>("max_poll_leases")));

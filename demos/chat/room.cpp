@@ -56,15 +56,25 @@ void Rooms::count_post(std::string_view user) {
   const double burst = static_cast<double>(limits_.max_posts);
   const double per_second = burst / std::chrono::duration<double>(limits_.post_window).count();
   std::lock_guard lock(posts_mu_);
-  // Bounded: past 100,000 names, those whose bucket has refilled (idle a whole window) go.
-  if (posts_.size() >= 100000) {
-    std::erase_if(posts_, [&](const auto& entry) {
-      return std::chrono::duration<double>(now - entry.second.at).count() * per_second +
-                 entry.second.tokens >=
-             burst;
-    });
+  auto it = posts_.find(user);
+  if (it == posts_.end()) {
+    // Bounded by max_posters names. When full, those idle a whole window (their bucket full
+    // again) go, at most once per window: a scan per post would cost O(names) each.
+    if (posts_.size() >= limits_.max_posters && now - last_prune_ >= limits_.post_window) {
+      last_prune_ = now;
+      std::erase_if(posts_, [&](const auto& entry) {
+        return std::chrono::duration<double>(now - entry.second.at).count() * per_second +
+                   entry.second.tokens >=
+               burst;
+      });
+    }
+    if (posts_.size() >= limits_.max_posters) {
+      throw web::HTTPError(503, {},
+                           "Too many users posting at once (" +
+                               std::to_string(limits_.max_posters) + "): try again shortly");
+    }
+    it = posts_.emplace(std::string(user), Bucket{burst, now}).first;
   }
-  auto [it, added] = posts_.try_emplace(std::string(user), Bucket{burst, now});
   Bucket& b = it->second;
   b.tokens =
       std::min(burst, b.tokens + std::chrono::duration<double>(now - b.at).count() * per_second);

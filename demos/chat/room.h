@@ -3,8 +3,8 @@
 // Redis, every process) and presence; the messages' JSON form.
 #pragma once
 
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -29,6 +29,8 @@ struct Limits {
   // (0: no limit).
   std::size_t max_posts = 30;
   tornado::Duration post_window = std::chrono::seconds(10);
+  // Names whose posting rate is tracked at once; past it a new poster gets 503.
+  std::size_t max_posters = 100000;
 };
 
 // Room names: 1-64 of [A-Za-z0-9_-]. The default room is "lobby" (the page at /).
@@ -56,6 +58,7 @@ class Rooms {
   std::set<std::string, std::less<>> rooms_;
   std::mutex posts_mu_;
   std::map<std::string, Bucket, std::less<>> posts_;
+  std::chrono::steady_clock::time_point last_prune_{};
 };
 
 // A body as a form's get_argument gives it, whatever the transport: control characters

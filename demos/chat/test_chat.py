@@ -211,6 +211,19 @@ class ChatTest(unittest.TestCase):
         # Another user is not limited by this one.
         self.assertEqual(User(self.server, "bystander").say("fine", room="spam")["body"], "fine")
 
+    def test_posters_tracked_are_bounded_and_a_new_one_past_the_bound_gets_503(self):
+        small = ChatServer("--max_posters=2")
+        try:
+            first, second, third = (User(small, n) for n in ("p1", "p2", "p3"))
+            first.say("one")
+            second.say("two")
+            status, _, page = third.post("/a/message/new", {"body": "three", "room": "lobby"})
+            self.assertEqual(status, 503)
+            self.assertIn("Too many users posting at once", page)
+            self.assertEqual(first.say("again")["body"], "again")  # those tracked go on
+        finally:
+            small.stop()
+
     def test_rooms_are_separate_and_their_names_and_number_are_bounded(self):
         user = User(self.server, "roomer")
         user.say("only in a", room="a")
