@@ -18,8 +18,8 @@ namespace tornado::auth {
 namespace {
 
 bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 // Query text to decoded pairs, as a form (RFC 5849 3.4.1.3.1): "c2" alone is ("c2", "").
@@ -31,7 +31,8 @@ void collect_query(std::string_view query, Params& out) {
     if (pair.empty()) continue;
     std::size_t eq = pair.find('=');
     std::string_view name = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     out.emplace_back(escape::url_unescape(name, true), escape::url_unescape(value, true));
   }
 }
@@ -94,7 +95,7 @@ std::string oauth_signature_base_string(std::string_view method, std::string_vie
 std::string oauth_hmac_sha1(std::string_view consumer_secret, std::string_view token_secret,
                             std::string_view base_string) {
   return detail::hmac_sha1_base64(oauth_escape(consumer_secret) + '&' + oauth_escape(token_secret),
-                          base_string);
+                                  base_string);
 }
 
 std::string oauth_signature(std::string_view consumer_secret, std::string_view token_secret,
@@ -130,7 +131,8 @@ OAuthToken OAuthToken::from_json(const nlohmann::json& value) {
   }
   OAuthToken token(value["key"].get<std::string>(), value["secret"].get<std::string>());
   for (const auto& [name, v] : value.items()) {
-    if (name != "key" && name != "secret" && v.is_string()) token.extra[name] = v.get<std::string>();
+    if (name != "key" && name != "secret" && v.is_string())
+      token.extra[name] = v.get<std::string>();
   }
   return token;
 }
@@ -178,6 +180,17 @@ httpclient::HTTPRequest AuthMixinBase::provider_request(std::string url) const {
   request.connect_timeout = auth_request_timeout_;
   request.request_timeout = auth_request_timeout_;
   return request;
+}
+
+Task<nlohmann::json> AuthMixinBase::fetch_json(httpclient::HTTPRequest request,
+                                               std::optional<Params> post_args) {
+  if (post_args) {
+    request.method = "POST";
+    request.body = form_encode(*post_args);
+  }
+  auto client = get_auth_http_client();
+  httpclient::HTTPResponse response = co_await client->fetch(request);
+  co_return escape::json_decode(response.body);
 }
 
 const std::string& AuthMixinBase::require_url(const std::string& url, std::string_view what) {
@@ -242,9 +255,9 @@ std::string snippet(std::string_view body, std::size_t limit) {
   return out;
 }
 
-Task<httpclient::HTTPResponse> provider_fetch(std::shared_ptr<httpclient::AsyncHTTPClient> client,
-                                              std::shared_ptr<const httpclient::HTTPRequest> request,
-                                              std::string step) {
+Task<httpclient::HTTPResponse> provider_fetch(
+    std::shared_ptr<httpclient::AsyncHTTPClient> client,
+    std::shared_ptr<const httpclient::HTTPRequest> request, std::string step) {
   std::string failure;
   try {
     httpclient::HTTPResponse response = co_await client->fetch(*request, false);

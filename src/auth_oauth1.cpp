@@ -67,7 +67,8 @@ std::string OAuthMixin::oauth_request_token_request_url(
     }
     for (const auto& [name, value] : extra_params) set_param(args, name, value);
   }
-  args.emplace_back("oauth_signature", sign(consumer, nullptr, "GET", oauth_request_token_url_, args));
+  args.emplace_back("oauth_signature",
+                    sign(consumer, nullptr, "GET", oauth_request_token_url_, args));
   return httputil::url_concat(oauth_request_token_url_, args);
 }
 
@@ -111,7 +112,8 @@ Task<> OAuthMixin::redirect_with_request_token(std::string authorize_url,
   require_url(authorize_url, "the authorize URL");
   auto request = std::make_shared<const httpclient::HTTPRequest>(
       provider_request(oauth_request_token_request_url(callback_uri, extra_params)));
-  auto fetch = detail::provider_fetch(get_auth_http_client(), request, "OAuth request token request");
+  auto fetch =
+      detail::provider_fetch(get_auth_http_client(), request, "OAuth request token request");
   httpclient::HTTPResponse response = co_await std::move(fetch);
   OAuthToken token = parse_oauth_response(response.body);
 
@@ -129,8 +131,8 @@ Task<> OAuthMixin::redirect_with_request_token(std::string authorize_url,
     co_return;
   }
   if (callback_in_redirect && callback_uri) {
-    args.emplace_back("oauth_callback", httpclient::detail::resolve_url(
-                                            handler.request().full_url(), *callback_uri));
+    args.emplace_back("oauth_callback",
+                      httpclient::detail::resolve_url(handler.request().full_url(), *callback_uri));
   }
   handler.redirect(httputil::url_concat(authorize_url, args));
 }
@@ -164,7 +166,8 @@ Task<nlohmann::json> OAuthMixin::get_authenticated_user() {
   if (verifier && verifier->empty()) verifier.reset();
   auto request = std::make_shared<const httpclient::HTTPRequest>(
       provider_request(oauth_access_token_request_url(request_token, verifier)));
-  auto fetch = detail::provider_fetch(get_auth_http_client(), request, "OAuth access token request");
+  auto fetch =
+      detail::provider_fetch(get_auth_http_client(), request, "OAuth access token request");
   httpclient::HTTPResponse response = co_await std::move(fetch);
   OAuthToken access_token = parse_oauth_response(response.body);
   auto get_user = oauth_get_user(access_token);
@@ -207,13 +210,8 @@ Task<nlohmann::json> TwitterMixin::twitter_request(std::string path, OAuthToken 
   }
   if (!args.empty()) url = httputil::url_concat(url, args);
   httpclient::HTTPRequest request = provider_request(url);
-  if (post_args) {
-    request.method = "POST";
-    request.body = detail::form_encode(*post_args);
-  }
-  auto client = get_auth_http_client();
-  httpclient::HTTPResponse response = co_await client->fetch(request);
-  co_return escape::json_decode(response.body);
+  auto answer = fetch_json(std::move(request), std::move(post_args));
+  co_return co_await std::move(answer);
 }
 
 Task<nlohmann::json> TwitterMixin::oauth_get_user(OAuthToken access_token) {

@@ -93,13 +93,8 @@ Task<nlohmann::json> OAuth2Mixin::oauth2_request(std::string url,
   }
   request.url = args.empty() ? url : httputil::url_concat(url, args);
   request.headers.set("Accept", "application/json");
-  if (post_args) {
-    request.method = "POST";
-    request.body = detail::form_encode(*post_args);
-  }
-  auto client = get_auth_http_client();
-  httpclient::HTTPResponse response = co_await client->fetch(request);
-  co_return escape::json_decode(response.body);
+  auto answer = fetch_json(std::move(request), std::move(post_args));
+  co_return co_await std::move(answer);
 }
 
 Task<nlohmann::json> OAuth2Mixin::oauth2_exchange_code(std::string redirect_uri, std::string code,

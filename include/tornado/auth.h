@@ -11,7 +11,8 @@
 //         redirect("/");
 //         co_return;
 //       }
-//       authorize_redirect(redirect_uri, settings().extra["google_oauth"]["key"].get<std::string>(),
+//       authorize_redirect(redirect_uri,
+//       settings().extra["google_oauth"]["key"].get<std::string>(),
 //                          std::nullopt, {}, {"profile", "email"});
 //       co_return;
 //     }
@@ -92,7 +93,8 @@ std::string oauth_nonce();
 // (Twitter's screen_name, user_id). Not an aggregate (the g++ 12 rule).
 struct OAuthToken {
   OAuthToken() {}
-  OAuthToken(std::string key, std::string secret) : key(std::move(key)), secret(std::move(secret)) {}
+  OAuthToken(std::string key, std::string secret)
+      : key(std::move(key)), secret(std::move(secret)) {}
   std::string key;
   std::string secret;
   std::map<std::string, std::string> extra;
@@ -124,6 +126,9 @@ class AuthMixinBase {
   virtual std::shared_ptr<httpclient::AsyncHTTPClient> get_auth_http_client();
   // A request to the provider: `url`, with auth_request_timeout_.
   httpclient::HTTPRequest provider_request(std::string url) const;
+  // Sends `request` (a form POST of `post_args` when given) with get_auth_http_client() and
+  // returns the answer's JSON: the tail of oauth_request and oauth2_request.
+  Task<nlohmann::json> fetch_json(httpclient::HTTPRequest request, std::optional<Params> post_args);
   // std::logic_error naming `what` when `url` is empty (an endpoint left unset).
   static const std::string& require_url(const std::string& url, std::string_view what);
   // settings.extra[name] as a string; std::logic_error naming the setting when absent.
@@ -158,8 +163,7 @@ class OAuthMixin : public detail::AuthMixinBase {
   // The oauth_* parameters (signature included) that sign a request for `url` made with
   // `access_token`; `parameters` are the request's own (query and form) parameters.
   Params oauth_request_parameters(std::string_view url, const OAuthToken& access_token,
-                                  const Params& parameters = {},
-                                  std::string_view method = "GET");
+                                  const Params& parameters = {}, std::string_view method = "GET");
 
  protected:
   // The application's consumer key and secret.
@@ -182,8 +186,8 @@ class OAuthMixin : public detail::AuthMixinBase {
                                              const std::optional<std::string>& verifier);
   // Common to authorize_redirect and TwitterMixin::authenticate_redirect.
   Task<> redirect_with_request_token(std::string authorize_url,
-                                     std::optional<std::string> callback_uri,
-                                     Params extra_params, bool callback_in_redirect);
+                                     std::optional<std::string> callback_uri, Params extra_params,
+                                     bool callback_in_redirect);
 
  private:
   std::string sign(const OAuthToken& consumer, const OAuthToken* token, std::string_view method,
@@ -260,9 +264,9 @@ class OAuth2Mixin : public detail::AuthMixinBase {
                                                    std::string settings_key, std::string provider);
   std::string oauth_authorize_url_;
   std::string oauth_access_token_url_;
-  bool oauth2_state_ = true;          // generate and check the state parameter
+  bool oauth2_state_ = true;                     // generate and check the state parameter
   double oauth2_state_max_age_days_ = 1.0 / 24;  // a state cookie older than an hour fails
-  bool oauth2_bearer_header_ = false;  // send the token in Authorization, not the query
+  bool oauth2_bearer_header_ = false;            // send the token in Authorization, not the query
 };
 
 // Google (Tornado's GoogleOAuth2Mixin). Settings: extra["google_oauth"] = {"key": client
