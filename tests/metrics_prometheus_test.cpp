@@ -263,6 +263,25 @@ TEST(PrometheusTextTest, HandlerClassesThatPrintAlikeGetDistinctNames) {
   }
 }
 
+template <int N>
+struct Numbered {};
+template <int... N>
+std::vector<int> register_numbered(std::integer_sequence<int, N...>) {
+  return {metrics::detail::handler_id(typeid(Numbered<N>))...};
+}
+
+// Past kMaxHandlers classes, the rest share id 0, exposed as "other".
+TEST(PrometheusTextTest, HandlerClassesPastTheBoundCountAsOther) {
+  const auto ids = register_numbered(std::make_integer_sequence<int, 300>());
+  ASSERT_EQ(ids.size(), 300u);
+  EXPECT_EQ(ids.back(), 0);  // 300 more classes cannot all fit in 256
+  for (int id : ids) EXPECT_LT(static_cast<std::size_t>(id), metrics::detail::kMaxHandlers);
+  metrics::detail::count_handler_request(ids.back(), 200, std::chrono::milliseconds(1));
+  bool other = false;
+  for (const auto& h : metrics::snapshot().handlers) other |= h.name == "other";
+  EXPECT_TRUE(other);
+}
+
 TEST(PrometheusTextTest, LabelValuesAreEscaped) {
   metrics::Snapshot s;
   metrics::HandlerFigures h;
