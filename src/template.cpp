@@ -82,7 +82,12 @@ Template& Template::operator=(Template&& other) noexcept {
 }
 
 std::string Template::generate(const nlohmann::json& values, const Functions& functions) const {
-  return detail::render(*this, values, functions);
+  return detail::render(*this, values, functions, nullptr);
+}
+
+std::string Template::generate(const nlohmann::json& values, const Functions& functions,
+                               Defaults& defaults) const {
+  return detail::render(*this, values, functions, &defaults);
 }
 
 const std::string& Template::name() const noexcept { return file_->name; }

@@ -446,20 +446,33 @@ bool call_builtin(std::string_view name, Args& args, Ctx& ctx, Value& out) {
   return true;
 }
 
+const Function* find_own_function(std::string_view name, const Ctx& ctx) {
+  auto it = ctx.functions.find(name);
+  if (it != ctx.functions.end()) return &it->second;
+  return ctx.defaults ? ctx.defaults->function(name) : nullptr;
+}
+
+const json* find_value(std::string_view name, const Ctx& ctx) {
+  if (ctx.values.is_object()) {
+    auto it = ctx.values.find(name);
+    if (it != ctx.values.end()) return &*it;
+  }
+  return ctx.defaults ? ctx.defaults->value(name) : nullptr;
+}
+
 bool has_function(std::string_view name, const Ctx& ctx) {
-  return ctx.functions.find(name) != ctx.functions.end() || is_builtin(name);
+  return has_own_function(name, ctx) || is_builtin(name);
 }
 
 Value call_function(std::string_view name, Args& args, Ctx& ctx) {
-  auto it = ctx.functions.find(name);
-  if (it != ctx.functions.end()) {
+  if (const Function* fn = find_own_function(name, ctx)) {
     std::vector<json> positional;
     positional.reserve(args.positional.size());
     for (const Value& v : args.positional) positional.push_back(*v);
     json kwargs = json::object();
     for (const auto& [k, v] : args.keywords) kwargs[k] = *v;
     try {
-      return Value::own(it->second(positional, kwargs));
+      return Value::own((*fn)(positional, kwargs));
     } catch (const TemplateError& e) {  // a nested render (a UI module) failed
       PyError err(e.kind(), e.message());
       err.filename = e.filename();

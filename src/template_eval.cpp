@@ -323,21 +323,20 @@ Value eval_call(const Expr& e, Ctx& ctx) {
   if (callee.kind == ExprKind::Name) {
     if (const Value* local = ctx.scope->find(callee.name))
       raise("TypeError", "'" + std::string(type_name(**local)) + "' object is not callable");
-    if (ctx.values.is_object()) {
-      auto it = ctx.values.find(callee.name);
-      if (it != ctx.values.end() && !has_function(callee.name, ctx))
-        raise("TypeError", "'" + std::string(type_name(*it)) + "' object is not callable");
+    if (!has_function(callee.name, ctx)) {
+      if (const json* value = find_value(callee.name, ctx))
+        raise("TypeError", "'" + std::string(type_name(*value)) + "' object is not callable");
     }
     return call_function(callee.name, args, ctx);
   }
   if (callee.kind == ExprKind::Attr) {
     // A Function registered under a dotted name ("locale.format_date": the web layer's
     // locale methods) answers `name.method(...)` unless `name` is a local variable.
-    if (callee.a->kind == ExprKind::Name && !ctx.functions.empty() &&
+    if (callee.a->kind == ExprKind::Name && (!ctx.functions.empty() || ctx.defaults) &&
         !ctx.scope->find(callee.a->name)) {
       std::string dotted = callee.a->name;
       dotted.append(".").append(callee.name);
-      if (ctx.functions.find(dotted) != ctx.functions.end()) {
+      if (has_own_function(dotted, ctx)) {
         return call_function(dotted, args, ctx);
       }
     }
@@ -437,10 +436,7 @@ Value eval(const Expr& e, Ctx& ctx) {
       return Value::borrow(e.literal);
     case ExprKind::Name: {
       if (const Value* local = ctx.scope->find(e.name)) return *local;
-      if (ctx.values.is_object()) {
-        auto it = ctx.values.find(e.name);
-        if (it != ctx.values.end()) return Value::borrow(*it);
-      }
+      if (const json* value = find_value(e.name, ctx)) return Value::borrow(*value);
       if (has_function(e.name, ctx))
         raise("TypeError",
               "function '" + e.name + "' can only be called in a template, not used as a value");

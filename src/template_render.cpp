@@ -180,8 +180,7 @@ class Renderer {
       emit(text);
       return;
     }
-    if ((*esc == "xhtml_escape" || *esc == "escape") &&
-        ctx_.functions.find(*esc) == ctx_.functions.end()) {
+    if ((*esc == "xhtml_escape" || *esc == "escape") && !own_escaper(*esc)) {
       append_xhtml_escaped(out_, text);
       check_output();
       return;
@@ -193,6 +192,14 @@ class Renderer {
       raise("TypeError", "Expected bytes, unicode, or None; got " +
                              std::string(type_name(*escaped)) + " from autoescape " + *esc);
     emit(escaped->get_ref<const std::string&>());
+  }
+
+  // Whether the functions or the defaults replace the built-in escaper `name`: asked once
+  // per render (they cannot change during one), not once per expression.
+  bool own_escaper(const std::string& name) {
+    std::optional<bool>& known = name == "escape" ? own_escape_ : own_xhtml_escape_;
+    if (!known) known = has_own_function(name, ctx_);
+    return *known;
   }
 
   Flow run(const Node& n) {
@@ -260,8 +267,8 @@ class Renderer {
       Value current;
       if (old) {
         current = *old;
-      } else if (ctx_.values.is_object() && ctx_.values.contains(name)) {
-        current = Value::borrow(ctx_.values[name]);
+      } else if (const json* value = find_value(name, ctx_)) {
+        current = Value::borrow(*value);
       } else {
         raise("NameError", "name '" + name + "' is not defined");
       }
@@ -396,6 +403,7 @@ class Renderer {
   std::string& out_;
   const File* current_ = nullptr;
   bool use_block_map_ = false;
+  std::optional<bool> own_escape_, own_xhtml_escape_;
   std::map<std::string, BlockRef, std::less<>> blocks_;
   std::vector<std::shared_ptr<const Template>> keep_alive_;
   int include_depth_ = 0;
@@ -403,11 +411,12 @@ class Renderer {
 
 }  // namespace
 
-std::string render(const Template& t, const json& values, const Functions& functions) {
+std::string render(const Template& t, const json& values, const Functions& functions,
+                   Defaults* defaults) {
   static const json kEmpty = json::object();
   const File& file = File::of(t);
   Scope scope;
-  Ctx ctx{values.is_null() ? kEmpty : values, functions, file.options, &scope};
+  Ctx ctx{values.is_null() ? kEmpty : values, functions, file.options, &scope, defaults};
   std::string out;
   out.reserve(file.size_hint.load(std::memory_order_relaxed));
   Renderer r(ctx, out);

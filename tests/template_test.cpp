@@ -705,5 +705,64 @@ TEST(TemplateThreadTest, OneTemplateRendersOnManyThreads) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// A Defaults that records what it was asked for.
+class RecordingDefaults : public Defaults {
+ public:
+  std::vector<std::string> asked;
+  const json* value(std::string_view name) override {
+    asked.emplace_back("value " + std::string(name));
+    return name == "who" ? &who_ : name == "shadowed" ? &shadowed_ : nullptr;
+  }
+  const Function* function(std::string_view name) override {
+    if (name == "shout" || name == "escape" || name == "xhtml_escape" || name == "site.name") {
+      asked.emplace_back("function " + std::string(name));
+      return name == "shout" ? &shout_ : name == "site.name" ? &site_name_ : &escape_;
+    }
+    return nullptr;
+  }
+
+ private:
+  json who_ = "default-who";
+  json shadowed_ = "default";
+  Function shout_ = [](const std::vector<json>& a, const json&) {
+    return json(a.at(0).get<std::string>() + "!");
+  };
+  Function escape_ = [](const std::vector<json>&, const json&) { return json("E"); };
+  Function site_name_ = [](const std::vector<json>&, const json&) { return json("S"); };
+};
+
+TEST(TemplateDefaultsTest, DefaultsAnswerAfterValuesAndFunctionsBeforeBuiltins) {
+  RecordingDefaults d;
+  Functions f;
+  f["shout"] = [](const std::vector<json>&, const json&) { return json("own"); };
+  Template t("{% raw who %} {% raw shadowed %} {% raw shout('a') %} {% raw escape('<') %}"
+             " {% raw site.name() %}{% set who += '+' %} {% raw who %}");
+  EXPECT_EQ(t.generate({{"shadowed", "value"}}, f, d), "default-who value own E S default-who+");
+  // `shadowed` came from the values and `shout` from the functions: never asked.
+  for (const auto& a : d.asked) {
+    EXPECT_NE(a, "value shadowed");
+    EXPECT_NE(a, "function shout");
+  }
+}
+
+TEST(TemplateDefaultsTest, AutoescapeUsesADefaultNamedLikeTheEscaper) {
+  RecordingDefaults d;
+  Template t("{{ '<b>' }}");
+  EXPECT_EQ(t.generate({}, {}, d), "E");
+  EXPECT_EQ(Template("{{ '<b>' }}").generate({}), "&lt;b&gt;");
+}
+
+TEST(TemplateDefaultsTest, AMissingNameIsStillANameError) {
+  RecordingDefaults d;
+  Template t("{{ nobody }}");
+  try {
+    t.generate({}, {}, d);
+    FAIL() << "no error";
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.kind(), "NameError");
+  }
+  EXPECT_EQ(d.asked, std::vector<std::string>{"value nobody"});
+}
+
 }  // namespace template_test
 }  // namespace tornado::templates

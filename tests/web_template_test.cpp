@@ -111,6 +111,86 @@ TEST_F(WebTemplateLoaderTest, SettingsTemplateLoaderIsUsed) {
   EXPECT_EQ(fetch("/form").body, "dict GET");
 }
 
+// Counts its get_current_user() and get_user_locale() calls: the default namespace is built
+// only for the names a page uses, once per render.
+struct CountingHandler : web::RequestHandler {
+  static inline int user_calls = 0;
+  static inline int locale_calls = 0;
+  nlohmann::json get_current_user() override {
+    ++user_calls;
+    return "ann";
+  }
+  tornado::locale::LocalePtr get_user_locale() override {
+    ++locale_calls;
+    return nullptr;
+  }
+  Task<> get() override {
+    write(render_string(get_argument("t")));
+    co_return;
+  }
+};
+
+// Adds to the namespace and the functions the way Tornado's handlers do: call the base, add.
+struct AddingHandler : web::RequestHandler {
+  nlohmann::json get_template_namespace() override {
+    auto ns = RequestHandler::get_template_namespace();
+    ns["request"] = "mine";  // hides the default `request`
+    ns["site"] = "S";
+    return ns;
+  }
+  templates::Functions get_template_functions() override {
+    auto f = RequestHandler::get_template_functions();
+    f["_"] = [](const std::vector<nlohmann::json>& args, const nlohmann::json&) {
+      return nlohmann::json("T:" + args.at(0).get<std::string>());
+    };
+    return f;
+  }
+  Task<> get() override {
+    write(render_string(get_argument("t"), {{"site", "values win"}}));
+    co_return;
+  }
+};
+
+class WebTemplateDefaultsTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    web::Settings s;
+    s.template_loader = std::make_shared<templates::DictLoader>(
+        std::initializer_list<std::pair<const std::string, std::string>>{
+            {"plain.html", "{{ 1 + 1 }}"},
+            {"user.html", "{{ current_user }} {{ current_user }}"},
+            {"locale.html", "{{ locale['code'] }} {{ _('Sign out') }} {{ locale.list(['a']) }}"},
+            {"request.html", "{{ request }} {{ site }} {{ _('x') }} {{ locale['code'] }}"}});
+    return std::make_shared<web::Application>(
+        std::vector<web::URLSpec>{{"/count", web::handler<CountingHandler>()},
+                                  {"/add", web::handler<AddingHandler>()}},
+        s);
+  }
+  void SetUp() override {
+    AsyncHTTPTest::SetUp();
+    CountingHandler::user_calls = CountingHandler::locale_calls = 0;
+  }
+};
+
+TEST_F(WebTemplateDefaultsTest, APageThatUsesNoDefaultsBuildsNone) {
+  EXPECT_EQ(fetch("/count?t=plain.html").body, "2");
+  EXPECT_EQ(CountingHandler::user_calls, 0);
+  EXPECT_EQ(CountingHandler::locale_calls, 0);
+}
+
+TEST_F(WebTemplateDefaultsTest, EachDefaultIsBuiltOncePerRenderWhenUsed) {
+  EXPECT_EQ(fetch("/count?t=user.html").body, "ann ann");
+  EXPECT_EQ(CountingHandler::user_calls, 1);
+  EXPECT_EQ(CountingHandler::locale_calls, 0);
+  EXPECT_EQ(fetch("/count?t=locale.html").body, "en_US Sign out a");
+  EXPECT_EQ(CountingHandler::user_calls, 1);
+  EXPECT_EQ(CountingHandler::locale_calls, 1);  // locale() resolves once per request
+}
+
+TEST_F(WebTemplateDefaultsTest, HandlerAdditionsHideDefaultsAndValuesHideBoth) {
+  EXPECT_EQ(fetch("/add?t=request.html").body, "mine values win T:x en_US");
+}
+
 }  // namespace
 
 }  // namespace web_template_test

@@ -48,6 +48,20 @@ using Function = std::function<nlohmann::json(const std::vector<nlohmann::json>&
 // Names callable in expressions, on top of (and shadowing) the built-ins.
 using Functions = std::map<std::string, Function, std::less<>>;
 
+// Values and functions looked up last, and made only when a template asks for them: after
+// the scope's locals and `values` (for names) and after `functions` (for calls), before the
+// built-ins. The web layer's handler namespace (`request`, `locale`, `_`, ...) is one, so
+// that a page that uses none of it pays nothing for it. A Defaults object lives for one
+// generate() call on one thread; what it returns must stay valid until that call returns.
+class Defaults {
+ public:
+  virtual ~Defaults() = default;
+  // The value of `name`, or nullptr when there is none.
+  virtual const nlohmann::json* value(std::string_view name) = 0;
+  // The function called `name`, or nullptr when there is none.
+  virtual const Function* function(std::string_view name) = 0;
+};
+
 struct TemplateOptions {
   // Name of the function applied to every {{ }} result (a built-in or a Functions entry);
   // nullopt disables escaping. {% autoescape %} overrides it for one file.
@@ -129,6 +143,9 @@ class Template {
   // Renders with `values` (a JSON object: its keys are the template's variables; null is
   // taken as {}) and `functions`. Returns the UTF-8 output. Throws TemplateError. Any thread.
   std::string generate(const nlohmann::json& values, const Functions& functions = {}) const;
+  // The same, with `defaults` consulted where `values` and `functions` have no entry.
+  std::string generate(const nlohmann::json& values, const Functions& functions,
+                       Defaults& defaults) const;
 
   const std::string& name() const noexcept;
   // The loader this template came from, or nullptr.

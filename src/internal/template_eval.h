@@ -85,6 +85,7 @@ struct Ctx {
   const Functions& functions;
   const TemplateOptions& options;
   Scope* scope;
+  Defaults* defaults = nullptr;  // looked up after values / functions (template.h)
   std::uint64_t iterations = 0;
   void count_iteration() {
     if (options.max_loop_iterations && ++iterations > options.max_loop_iterations)
@@ -120,6 +121,13 @@ std::vector<Value> iterate(const Value& v, Ctx& ctx);
 // Calls a function by name (user Functions first, then built-ins). Raises NameError.
 Value call_function(std::string_view name, Args& args, Ctx& ctx);
 bool has_function(std::string_view name, const Ctx& ctx);
+// A Function from `functions` or the defaults (not a built-in), or nullptr.
+const Function* find_own_function(std::string_view name, const Ctx& ctx);
+inline bool has_own_function(std::string_view name, const Ctx& ctx) {
+  return find_own_function(name, ctx) != nullptr;
+}
+// A variable from `values` or the defaults (not a local), or nullptr.
+const json* find_value(std::string_view name, const Ctx& ctx);
 // Built-ins; false if `name` is not one.
 bool call_builtin(std::string_view name, Args& args, Ctx& ctx, Value& out);
 bool is_builtin(std::string_view name);

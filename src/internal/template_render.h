@@ -9,7 +9,8 @@ namespace tornado::templates::detail {
 
 // Renders `t` with `values` and `functions`. Throws TemplateError (ParseError if a template
 // loaded on the way, e.g. a changed file in watch mode, does not parse).
-std::string render(const Template& t, const json& values, const Functions& functions);
+std::string render(const Template& t, const json& values, const Functions& functions,
+                   Defaults* defaults);
 
 // Calls fn(node) for every node of `body`, depth first.
 template <typename Fn>

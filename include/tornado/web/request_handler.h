@@ -295,18 +295,23 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void render(std::string_view name, nlohmann::json values = nlohmann::json::object());
   // Where render() looks (default settings.template_path).
   virtual std::string get_template_path() const;
-  // The values every template sees: `request` (method, uri, path, query, host, host_name,
-  // remote_ip, protocol, version, arguments), `current_user`, `locale` (code, name, rtl of
-  // locale()). Override to add more (call the base).
+  // Every template sees `request` (method, uri, path, query, host, host_name, remote_ip,
+  // protocol, version, arguments), `current_user` and `locale` (code, name, rtl of
+  // locale()); each is built only if the page uses it. get_template_namespace() returns the
+  // values a handler adds on top of these (the base returns an empty object): override it,
+  // call the base and add to what it returns, as in Tornado; a name you add hides the
+  // default of that name, and render()'s `values` hide both.
   virtual nlohmann::json get_template_namespace();
-  // The functions every template can call besides the built-ins (escape, url_escape,
-  // json_encode, squeeze, linkify, ...): _(message[, plural, count]) and
-  // pgettext(context, message[, plural, count]) in locale(), the locale's methods
-  // locale.translate, locale.pgettext, locale.format_date(unix_seconds, gmt_offset=,
-  // relative=, shorter=, full_format=), locale.format_day(unix_seconds, gmt_offset=, dow=),
-  // locale.list(parts), locale.friendly_number(n), xsrf_form_html(), reverse_url(name, args...),
+  // Every template can call, besides the built-ins (escape, url_escape, json_encode,
+  // squeeze, linkify, ...): _(message[, plural, count]) and pgettext(context, message[,
+  // plural, count]) in locale(), the locale's methods locale.translate, locale.pgettext,
+  // locale.format_date(unix_seconds, gmt_offset=, relative=, shorter=, full_format=),
+  // locale.format_day(unix_seconds, gmt_offset=, dow=), locale.list(parts),
+  // locale.friendly_number(n), xsrf_form_html(), reverse_url(name, args...),
   // static_url(path, include_host=, include_version=) when settings.static_path is set, the
-  // settings' UI modules (and the built-in Template) and UI methods. Override to add more.
+  // settings' UI modules (and the built-in Template) and UI methods; each is made only when a
+  // page calls it. get_template_functions() returns the functions a handler adds (the base
+  // returns none): override it, call the base and add; a name you add replaces the default.
   virtual templates::Functions get_template_functions();
 
   // ---- signed cookies (Tornado's format; settings.cookie_secret, key_version) ----
@@ -427,9 +432,16 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void log_request() const;
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);
-  // get_template_functions' UI modules and methods (Settings::ui_modules, ui_methods).
+  // The default template namespace and functions, made on a page's first use of each
+  // (handler_render.cpp).
+  class TemplateDefaults;
+  nlohmann::json template_request_value();
+  nlohmann::json template_locale_value();
+  bool is_default_template_function(std::string_view name) const;
+  void add_default_template_functions(templates::Functions& functions);
+  // The default functions' UI modules and methods (Settings::ui_modules, ui_methods).
   void add_ui_functions(templates::Functions& functions);
-  // get_template_functions' _, pgettext and locale.* functions.
+  // The default functions' _, pgettext and locale.* functions.
   void add_locale_functions(templates::Functions& functions);
   // The response's state; std::logic_error once release_response() freed it.
   detail::ResponseState& response() {
