@@ -178,6 +178,38 @@ TEST_F(PrometheusTest, HubDeliveriesAndDropsAreCountedByPolicy) {
   ws->close();
 }
 
+// Each topic policy's label counts its own drops: a loop that takes one message at a time
+// (max_queued_bytes 4: the first 5-byte message is queued for the loop, the next nine are
+// skipped) reports the skipped ones as dropped for its callback subscriber under the topic's
+// policy. (A callback is never disconnected; sockets' policies are pubsub_test's.)
+TEST_F(PrometheusTest, LoopSkipsAreCountedUnderEachTopicsPolicyLabel) {
+  const Samples before = parse(scrape());
+  auto run = [&](const char* topic, pubsub::SlowConsumerPolicy policy) {
+    pubsub::Hub hub;
+    pubsub::TopicOptions o;
+    o.slow_consumer = policy;
+    o.max_queued_bytes = 4;
+    hub.configure(topic, o);
+    std::vector<std::string> got;
+    auto sub = hub.subscribe(topic, [&](const pubsub::MessagePtr& m) { got.emplace_back(m->data()); });
+    for (int i = 0; i < 10; ++i) hub.publish(topic, "1234" + std::to_string(i), false, "k");
+    settle(0.01);
+    return got;
+  };
+  const std::vector<std::string> first{"12340"};
+  EXPECT_EQ(run("old", pubsub::SlowConsumerPolicy::kDropOldest), first);
+  EXPECT_EQ(run("conf", pubsub::SlowConsumerPolicy::kConflate), first);
+  EXPECT_EQ(run("cut", pubsub::SlowConsumerPolicy::kDisconnect), first);
+  const Samples after = parse(scrape());
+  auto delta = [&](const std::string& key) { return value(after, key) - value(before, key); };
+  EXPECT_EQ(delta("tornado_hub_dropped_total{policy=\"drop_oldest\"}"), 9);
+  EXPECT_EQ(delta("tornado_hub_dropped_total{policy=\"conflate\"}"), 9);
+  EXPECT_EQ(delta("tornado_hub_dropped_total{policy=\"disconnect\"}"), 9);
+  EXPECT_EQ(delta("tornado_hub_dropped_total{policy=\"drop_newest\"}"), 0);
+  EXPECT_EQ(delta("tornado_hub_disconnected_total"), 0);
+  EXPECT_EQ(delta("tornado_hub_delivered_total"), 3);
+}
+
 TEST_F(PrometheusTest, AWatchedLoopReportsItsLagAndQueuedCallbacks) {
   metrics::watch_loop();
   metrics::watch_loop();  // a second call is a no-op: one probe per loop
