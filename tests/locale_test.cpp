@@ -616,6 +616,13 @@ struct PageHandler : web::RequestHandler {
   }
 };
 
+struct TemplateNameHandler : web::RequestHandler {
+  Task<> get() override {
+    render(get_argument("t"));
+    co_return;
+  }
+};
+
 class LocaleWebTest : public tornado::testing::AsyncHTTPTest {
  protected:
   void SetUp() override {
@@ -640,12 +647,19 @@ class LocaleWebTest : public tornado::testing::AsyncHTTPTest {
              "{{ locale.format_date(1367174100, full_format=True) }}|"
              "{{ locale.list([\"A\", \"B\", \"C\"]) }}|{{ locale.friendly_number(1234567) }}|"
              "{{ locale.translate(\"school\") }}|"
-             "{{ locale.format_day(1367174100, dow=False) }}"}});
+             "{{ locale.format_day(1367174100, dow=False) }}"},
+            {"iso.html",
+             "{{ locale.format_date('2013-04-28T18:35:00Z', full_format=True) }}|"
+             "{{ locale.format_date('2013-04-28T18:35:00.250+00:00', full_format=True) }}|"
+             "{{ locale.format_date(1367174100, full_format=True) }}|"
+             "{{ locale.format_day('2013-04-28T18:35:00Z', dow=False) }}"},
+            {"bad_iso.html", "{{ locale.format_date('2013-04-28 18:35') }}"}});
     return std::make_shared<web::Application>(
         std::vector<web::URLSpec>{{"/", web::handler<AcceptLanguageHandler>()},
                                   {"/user", web::handler<UserLocaleHandler>()},
                                   {"/set", web::handler<SetLocaleHandler>()},
-                                  {"/page", web::handler<PageHandler>()}},
+                                  {"/page", web::handler<PageHandler>()},
+                                  {"/t", web::handler<TemplateNameHandler>()}},
         s);
   }
   std::string content_language(const char* accept_language) {
@@ -661,6 +675,16 @@ class LocaleWebTest : public tornado::testing::AsyncHTTPTest {
   }
   TempDir dir_{"locale-web"};
 };
+
+// JSON has no datetime: the template's date functions take Unix seconds or a UTC ISO 8601
+// string (what JSON APIs and the blog's entries carry), and refuse anything else.
+TEST_F(LocaleWebTest, TemplateDatesMayBeUtcIso8601Strings) {
+  auto r = fetch("/t?t=iso.html");
+  EXPECT_EQ(r.body, "April 28, 2013 at 6:35 pm|April 28, 2013 at 6:35 pm|"
+                    "April 28, 2013 at 6:35 pm|April 28");
+  ExpectLog log(app_log(), "must be UTC ISO 8601");
+  EXPECT_EQ(fetch("/t?t=bad_iso.html").code, 500);
+}
 
 TEST_F(LocaleWebTest, AcceptLanguageQValues) {
   EXPECT_EQ(content_language("fr-FR;q=0.9"), "fr-FR");

@@ -29,17 +29,6 @@ json entries_json(const std::vector<Entry>& entries) {
   return list;
 }
 
-// "2026-11-30T05:43:42Z" → "November 30, 2026" (unparseable: as given).
-std::string format_date(const std::string& iso) {
-  std::tm tm{};
-  const char* end = strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end) return iso;
-  char month[32];
-  std::size_t n = std::strftime(month, sizeof month, "%B", &tm);
-  return std::string(month, n) + " " + std::to_string(tm.tm_mday) + ", " +
-         std::to_string(tm.tm_year + 1900);
-}
-
 }  // namespace
 
 // ---- BaseHandler ----
@@ -58,17 +47,6 @@ json BaseHandler::get_template_namespace() {
   json ns = RequestHandler::get_template_namespace();
   ns["blog_title"] = blog_->title;
   return ns;
-}
-
-tornado::templates::Functions BaseHandler::get_template_functions() {
-  auto f = RequestHandler::get_template_functions();
-  f["format_date"] = [](const std::vector<json>& args, const json&) {
-    if (args.size() != 1 || !args[0].is_string()) {
-      throw std::invalid_argument("format_date(iso_date) takes one string");
-    }
-    return json(format_date(args[0].get<std::string>()));
-  };
-  return f;
 }
 
 void BaseHandler::redirect_to_next() {

@@ -25,7 +25,6 @@ class BaseHandler : public tornado::web::RequestHandler {
   void initialize(const std::shared_ptr<Blog>& blog) { blog_ = blog; }
   tornado::Task<> prepare() override;
   nlohmann::json get_template_namespace() override;
-  tornado::templates::Functions get_template_functions() override;
 
  protected:
   Database& db() { return *blog_->db; }

@@ -248,6 +248,10 @@ class BlogTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200)
         self.assertIn('href="/entry/%s"' % slug, r.text)
         self.assertIn('href="/entry/my-first-post-2"', r.text)
+        # The dates go through the locale, as in Tornado's blog: "November 30, 2026".
+        self.assertRegex(r.text, r'<div class="date">(January|February|March|April|May|June|'
+                                 r'July|August|September|October|November|December) '
+                                 r'[1-9]\d?, 20\d\d</div>')
 
         r = self.get(anon, "/feed")
         self.assertEqual(r.status_code, 200)

@@ -1,6 +1,7 @@
 // RequestHandler: render/render_string through the template module, with Tornado's default
 // template namespace expressed as JSON values and functions.
 #include <cmath>
+#include <ctime>
 
 #include "tornado/web.h"
 #include "tornado/web/ui_module.h"
@@ -49,10 +50,32 @@ std::optional<std::pair<std::string, std::int64_t>> plural_arguments(const Args&
   return std::make_pair(plural.get<std::string>(), count.get<std::int64_t>());
 }
 
-// A date argument: Unix seconds (the JSON model has no datetime).
+// "2026-11-30T05:43:42Z" (also with fractional seconds, or "+00:00"): a UTC ISO 8601 time.
+std::optional<std::chrono::system_clock::time_point> parse_utc_iso8601(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  std::int64_t micros = 0;
+  if (*rest == '.') {
+    std::int64_t scale = 100000;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10) micros += (*rest - '0') * scale;
+  }
+  if (std::string_view(rest) != "Z" && std::string_view(rest) != "+00:00") return std::nullopt;
+  const std::time_t seconds = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(seconds) + std::chrono::microseconds(micros);
+}
+
+// A date argument: Unix seconds, or a UTC ISO 8601 string (the JSON model has no datetime;
+// these are the two forms dates take in JSON).
 std::chrono::system_clock::time_point date_argument(const nlohmann::json& v, const char* function) {
+  if (v.is_string()) {
+    if (auto t = parse_utc_iso8601(v.get_ref<const std::string&>())) return *t;
+    throw std::invalid_argument(std::string(function) +
+                                ": a date string must be UTC ISO 8601 (2026-11-30T05:43:42Z)");
+  }
   if (!v.is_number()) {
-    throw std::invalid_argument(std::string(function) + ": the date must be Unix seconds");
+    throw std::invalid_argument(std::string(function) +
+                                ": the date must be Unix seconds or a UTC ISO 8601 string");
   }
   const auto us = static_cast<std::int64_t>(std::floor(v.get<double>() * 1e6));
   return std::chrono::system_clock::time_point(std::chrono::microseconds(us));

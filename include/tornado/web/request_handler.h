@@ -305,8 +305,9 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // Every template can call, besides the built-ins (escape, url_escape, json_encode,
   // squeeze, linkify, ...): _(message[, plural, count]) and pgettext(context, message[,
   // plural, count]) in locale(), the locale's methods locale.translate, locale.pgettext,
-  // locale.format_date(unix_seconds, gmt_offset=, relative=, shorter=, full_format=),
-  // locale.format_day(unix_seconds, gmt_offset=, dow=), locale.list(parts),
+  // locale.format_date(date, gmt_offset=, relative=, shorter=, full_format=),
+  // locale.format_day(date, gmt_offset=, dow=) (a date: Unix seconds or a UTC ISO 8601
+  // string), locale.list(parts),
   // locale.friendly_number(n), xsrf_form_html(), reverse_url(name, args...),
   // static_url(path, include_host=, include_version=) when settings.static_path is set, the
   // settings' UI modules (and the built-in Template) and UI methods; each is made only when a
