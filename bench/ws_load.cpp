@@ -43,6 +43,8 @@
 #include <thread>
 #include <vector>
 
+#include "ws_frames.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -119,58 +121,8 @@ int open_ws(int port, const std::string& path, const std::string& source = {}) {
   return fd;
 }
 
-// A masked client text frame.
-std::string client_frame(const std::string& payload) {
-  std::string f;
-  f.push_back(static_cast<char>(0x81));
-  const std::size_t n = payload.size();
-  if (n < 126) {
-    f.push_back(static_cast<char>(0x80 | n));
-  } else if (n < 65536) {
-    f.push_back(static_cast<char>(0x80 | 126));
-    f.push_back(static_cast<char>(n >> 8));
-    f.push_back(static_cast<char>(n & 0xff));
-  } else {
-    f.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  }
-  const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-  f.append(reinterpret_cast<const char*>(mask), 4);
-  for (std::size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return f;
-}
-
-// Takes whole server frames off `buf`; calls on_message(payload) for text/binary frames.
-// Returns false on a close frame or a malformed one.
-template <typename F>
-bool take_frames(std::string& buf, F&& on_message) {
-  std::size_t pos = 0;
-  for (;;) {
-    if (buf.size() - pos < 2) break;
-    const auto b0 = static_cast<unsigned char>(buf[pos]);
-    const auto b1 = static_cast<unsigned char>(buf[pos + 1]);
-    std::size_t header = 2;
-    uint64_t n = b1 & 0x7f;
-    if (n == 126) {
-      if (buf.size() - pos < 4) break;
-      n = (static_cast<unsigned char>(buf[pos + 2]) << 8) |
-          static_cast<unsigned char>(buf[pos + 3]);
-      header = 4;
-    } else if (n == 127) {
-      if (buf.size() - pos < 10) break;
-      n = 0;
-      for (int i = 0; i < 8; ++i) n = (n << 8) | static_cast<unsigned char>(buf[pos + 2 + i]);
-      header = 10;
-    }
-    if (buf.size() - pos < header + n) break;
-    const int opcode = b0 & 0x0f;
-    if (opcode == 8 || (b1 & 0x80)) return false;
-    if (opcode == 1 || opcode == 2) on_message(std::string_view(buf).substr(pos + header, n));
-    pos += header + n;
-  }
-  buf.erase(0, pos);
-  return true;
-}
+using bench::client_frame;
+using bench::take_frames;
 
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
