@@ -172,6 +172,7 @@ constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
 // 64 MiB reply bound; a single larger message is still read, alone).
 constexpr std::size_t kHistoryPageBytes = 8 * 1024 * 1024;
 constexpr Duration kMaxBackoff = std::chrono::seconds(5);
+constexpr Duration kClockInterval = std::chrono::seconds(1);
 
 // "<n>-0", a history entry's id, gives n.
 std::optional<uint64_t> entry_offset(std::string_view id) {
@@ -298,6 +299,7 @@ Task<> RedisBackend::catch_up(std::string topic, HistoryBounds bounds, uint64_t 
 Task<> RedisBackend::start() {
   home_ = IOLoop::current().ref();
   co_await connect_both();
+  arm_clock();
   spawn_detached([](std::shared_ptr<RedisBackend> self) -> Task<> { co_await self->run(); }(
                      shared_from_this()),
                  [](std::exception_ptr) {});
@@ -344,6 +346,11 @@ void RedisBackend::connection_lost() {
 
 void RedisBackend::stop() {
   stopping_ = true;
+  if (clock_timer_) {
+    IOLoop* here = IOLoop::current_or_null();
+    if (here && home_.refers_to(*here)) here->remove_timeout(clock_timer_);
+    clock_timer_ = {};
+  }
   connected_ = false;  // a close, not a loss: nothing to warn about
   connection_lost();
 }
@@ -543,7 +550,21 @@ void RedisBackend::clock_read(int64_t redis_ms, std::chrono::steady_clock::time_
   clock_received_ = received;
 }
 
+void RedisBackend::arm_clock() {
+  std::weak_ptr<RedisBackend> weak = weak_from_this();
+  clock_timer_ = IOLoop::current().call_later(kClockInterval, [weak] {
+    auto self = weak.lock();
+    if (!self || self->stopping_) return;
+    self->clock_timer_ = {};
+    if (self->connected_ && self->cmd_) {
+      spawn_detached(self->sample_clock(self->cmd_), [](std::exception_ptr) {});
+    }
+    self->arm_clock();
+  });
+}
+
 Task<> RedisBackend::sample_clock(std::shared_ptr<redis::Connection> c) {
+  auto keep = shared_from_this();
   redis::Reply r = co_await c->command("TIME");
   const auto received = std::chrono::steady_clock::now();
   if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {

@@ -108,6 +108,9 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   Task<HistoryRead> read_since_time(std::string topic, int64_t floor_ms, HistoryBounds bounds);
   void clock_read(int64_t redis_ms, std::chrono::steady_clock::time_point received);
   Task<> sample_clock(std::shared_ptr<redis::Connection> c);
+  // Reads Redis's clock again every second (home loop), so that the floor's drift margin
+  // stays small.
+  void arm_clock();
   void connection_lost();
 
   std::weak_ptr<HubState> hub_;
@@ -136,6 +139,7 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   mutable std::mutex clock_mu_;
   int64_t clock_redis_ms_ = 0;
   std::chrono::steady_clock::time_point clock_received_{};
+  TimeoutHandle clock_timer_;
 };
 
 }  // namespace tornado::pubsub::detail
