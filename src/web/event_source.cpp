@@ -102,6 +102,7 @@ Task<> EventSourceHandler::get() {
   (void)flush();                          // the head, now
   chunked_ = http1->chunking_output();
   stream_ = http1->detach();
+  head_bytes_ = buffered_amount();  // not counted by the send bound (check_room)
   metrics::OpenConnection counted(metrics::Transport::kSse);
   req.connection = nullptr;
   mark_finished();
@@ -187,7 +188,10 @@ std::size_t EventSourceHandler::max_buffered_amount() const { return kDefaultMax
 void EventSourceHandler::check_room(std::size_t size) {
   if (!is_open()) throw StreamClosedError();
   const std::size_t limit = max_buffered_amount();
-  const std::size_t unsent = buffered_amount();
+  // The response head, if still queued, is not the client's backlog of events (it goes
+  // first; once it went, this undercounts by at most its size).
+  const std::size_t queued = buffered_amount();
+  const std::size_t unsent = queued > head_bytes_ ? queued - head_bytes_ : 0;
   if (limit == 0 || unsent == 0 || unsent + size <= limit) return;
   gen_log().info("Event stream client {} has {} bytes unsent, a send of {} would pass the bound "
                  "of {}: closing",

@@ -71,7 +71,8 @@ class EventSourceHandler : public RequestHandler {
   // and the send raises StreamClosedError whose real_error() is a StreamBufferFullError (so
   // a producer loop that handles a vanished client needs nothing more). The browser then
   // reconnects with its Last-Event-ID and recovers, instead of silently missing events. One
-  // event larger than the bound still goes to a client with nothing unsent.
+  // event larger than the bound still goes to a client with nothing unsent (the
+  // response head, still queued when open() begins, does not count).
   virtual std::size_t max_buffered_amount() const;
 
   // ---- what a handler calls ----
@@ -116,6 +117,7 @@ class EventSourceHandler : public RequestHandler {
   std::unique_ptr<DrainHook> drain_hook_;
   std::optional<std::string> last_event_id_;
   TimeoutHandle heartbeat_;
+  std::size_t head_bytes_ = 0;  // the response head's bytes queued when the stream began
   bool chunked_ = false;
   bool ended_ = false;     // the stream is over for the handler (closed or closing)
   bool sent_since_beat_ = false;
