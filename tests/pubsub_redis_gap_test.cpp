@@ -61,6 +61,7 @@ class ReadGate {
  public:
   explicit ReadGate(std::string topic) : topic_(std::move(topic)) {
     pubsub::detail::read_gate_for_test = [this](const std::string& topic) {
+      if (topic == topic_) ++reads_;
       if (topic != topic_ || opened_) {
         Future<void> ready;
         ready.set_result();
@@ -80,12 +81,14 @@ class ReadGate {
     gate_.set_result();
   }
   int held() const { return held_; }
+  int reads() const { return reads_; }
 
  private:
   std::string topic_;
   Future<void> gate_;
   bool opened_ = false;
   int held_ = 0;
+  int reads_ = 0;
 };
 
 class HubRedisGapTest : public test::HubRedisTest {
@@ -178,6 +181,42 @@ TEST_F(HubRedisGapTest, FirstSubscriberOfTopicWithHistoryGetsEveryMessagePublish
   EXPECT_GE(run.got.front(), run.first_after - 100);
   std::cout << "[ figures  ] received from " << run.got.front() << ", first after subscribe "
             << run.first_after << "\n";
+}
+
+TEST_F(HubRedisGapTest, JoinersOfOneTopicShareOneReadAndEachGetsEveryMessage) {
+  // Three subscribers arrive while the SUBSCRIBE is held, with messages published between
+  // them: one read (from the earliest floor) fills all three, each from at or before the
+  // first message published after its own subscribe.
+  SubscribeGate gate("live");
+  ReadGate reads("live");
+  reads.open();  // not held: counted
+  std::vector<std::vector<int>> got(3);
+  std::vector<int> first_after(3);
+  std::vector<pubsub::Subscription> subs;
+  int issued = 0;
+  run_sync([&]() -> Task<> {
+    for (int k = 0; k < 3; ++k) {
+      subs.push_back(a->subscribe("live", [&got, k](const MessagePtr& m) {
+        got[k].push_back(std::stoi(std::string(m->data())));
+      }));
+      first_after[k] = issued;
+      for (int i = 0; i < 10; ++i) b->publish("live", std::to_string(issued++));
+      co_await sleep(5ms);
+    }
+    gate.open();
+    for (int i = 0; i < 10; ++i) b->publish("live", std::to_string(issued++));
+  });
+  wait_until([&] {
+    return std::all_of(got.begin(), got.end(),
+                       [&](const auto& g) { return !g.empty() && g.back() == issued - 1; });
+  });
+  EXPECT_EQ(reads.reads(), 1);
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_FALSE(got[k].empty()) << k;
+    EXPECT_LE(got[k].front(), first_after[k]) << k;
+    EXPECT_EQ(got[k].back(), issued - 1) << k;
+    for (std::size_t i = 1; i < got[k].size(); ++i) ASSERT_EQ(got[k][i], got[k][i - 1] + 1) << k;
+  }
 }
 
 TEST_F(HubRedisGapTest, FirstSubscriberIsToldWhenTheJoinWindowCannotFillItsGap) {
