@@ -16,6 +16,13 @@
 // history_ttl, to the entries younger than it (the stream itself expires after the ttl
 // without publishes). The publish script appends to it in the same step that numbers the
 // message, so the stream is exactly the topic's order. Recovery reads it.
+//
+// Joiners: a live subscriber that begins before the process receives its topic from Redis
+// notes a floor (a time Redis's clock had passed when subscribe returned, from the last
+// TIME reading plus the time elapsed here, less a margin). When Redis confirms the topic's
+// SUBSCRIBE, one read per topic gives its joiners the stream's entries stamped at or after
+// the earliest floor; their live messages wait meanwhile. Topics without a history keep a
+// join window in a stream for this (RedisOptions::join_window).
 #pragma once
 
 #include <atomic>
