@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <thread>
 #include <iostream>
 
 #include "internal/pubsub_redis.h"
@@ -217,6 +219,56 @@ TEST_F(HubRedisGapTest, JoinersOfOneTopicShareOneReadAndEachGetsEveryMessage) {
     EXPECT_EQ(got[k].back(), issued - 1) << k;
     for (std::size_t i = 1; i < got[k].size(); ++i) ASSERT_EQ(got[k][i], got[k][i - 1] + 1) << k;
   }
+}
+
+TEST_F(HubRedisGapTest, JoinerOnAnotherLoopThreadIsFilledOnItsOwnLoop) {
+  // The hub's Redis connections live on the test's loop; the subscriber on a loop thread of
+  // its own. Its fill is read on the home loop and handed over to its loop.
+  SubscribeGate gate("live");
+  std::mutex mu;
+  std::vector<int> got;
+  std::atomic<bool> other_thread_called{false};
+  std::atomic<bool> subscribed{false};
+  std::atomic<bool> stop{false};
+  std::thread other([&] {
+    IOLoop loop(true);
+    const auto me = std::this_thread::get_id();
+    pubsub::Subscription s = a->subscribe("live", [&](const MessagePtr& m) {
+      if (std::this_thread::get_id() != me) other_thread_called = true;
+      std::lock_guard lock(mu);
+      got.push_back(std::stoi(std::string(m->data())));
+    });
+    subscribed = true;
+    PeriodicCallback poll([&] {
+      if (stop) loop.stop();
+    }, Duration(0.005));
+    poll.start();
+    loop.start();
+    s.cancel();
+  });
+  int issued = 0;
+  int first_after = 0;
+  run_sync([&]() -> Task<> {
+    while (!subscribed) co_await sleep(1ms);
+    first_after = issued;  // every publish from here is issued after subscribe returned
+    for (int i = 0; i < 10; ++i) b->publish("live", std::to_string(issued++));
+    co_await sleep(20ms);
+    gate.open();
+    for (int i = 0; i < 10; ++i) b->publish("live", std::to_string(issued++));
+  });
+  wait_until([&] {
+    std::lock_guard lock(mu);
+    return !got.empty() && got.back() == issued - 1;
+  });
+  stop = true;
+  other.join();
+  EXPECT_EQ(gate.held(), 1);
+  EXPECT_FALSE(other_thread_called);
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(got.empty());
+  EXPECT_LE(got.front(), first_after);
+  EXPECT_EQ(got.back(), issued - 1);
+  for (std::size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i], got[i - 1] + 1) << i;
 }
 
 TEST_F(HubRedisGapTest, FirstSubscriberIsToldWhenTheJoinWindowCannotFillItsGap) {
