@@ -151,6 +151,26 @@ class PythonWebsocketsServerTest(ClientTestBase):
         self.assert_clean(rc, out)
         self.assertEqual(out["subprotocol"], "chat")
 
+    def test_server_ping_reaches_on_ping_and_is_answered(self):
+        async def session():
+            results = {}
+
+            async def handler(ws, path=None):
+                waiter = await ws.ping(b"server-ping")
+                await asyncio.wait_for(waiter, 10)  # our pong, with its payload
+                results["answered"] = True
+                await ws.close(1000)
+
+            async with websockets.serve(handler, "127.0.0.1", 0) as server:
+                port = server.sockets[0].getsockname()[1]
+                rc, out = await run_client("ws://127.0.0.1:%d/" % port, "pings")
+            return rc, out, results
+
+        rc, out, results = self.run_async(session())
+        self.assert_clean(rc, out, echoed=0)
+        self.assertEqual(out.get("ping"), "server-ping", out)
+        self.assertTrue(results.get("answered"))
+
 
 class TornadoServerPingTest(ClientTestBase):
     """Our client's on_ping and on_pong hooks against Python Tornado's handler: the server
