@@ -201,12 +201,18 @@ void LocalTopic::deliver(const MessagePtr& message,
   queued_bytes.fetch_sub(message->data().size(), std::memory_order_relaxed);
   uint64_t dropped = 0;
   each_subscriber([&](SubscriptionState& s) {
-    if (s.recovery != Recovery::kPending) return offer(s, message, *options, dropped);
-    // Kept until the recovered messages are delivered (finish_recovery), within a bound.
-    if (s.held_overflow) return;
+    if (!s.waiting()) return offer(s, message, *options, dropped);
+    // Kept until the recovered or filled-in messages are delivered (finish_recovery,
+    // finish_join), within the topic's max_pending_bytes: past it they are dropped, counted,
+    // and the recovery ends kUnrecoverable.
+    if (s.held_overflow) {
+      ++dropped;
+      return;
+    }
     s.held_bytes += message->data().size();
     if (s.held_bytes > options->max_pending_bytes) {
       s.held_overflow = true;
+      dropped += s.held.size() + 1;
       s.held.clear();
     } else {
       s.held.push_back({message, options});
@@ -221,7 +227,9 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
   uint64_t dropped = 0;
   std::size_t disconnected = 0;
   each_subscriber([&](SubscriptionState& s) {
-    if (s.recovery == Recovery::kPending) {
+    if (s.waiting()) {
+      if (!s.held_overflow) dropped += s.held.size();
+      dropped += count;
       s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
       s.held.clear();
     } else if (s.callback) {
@@ -287,6 +295,11 @@ void unsubscribe(SubscriptionState& s) noexcept {
       }
     }
     empty = topic->locals.empty();
+    // A subscriber from now on begins before the next SUBSCRIBE lands (RedisBackend::reconcile).
+    if (empty) {
+      topic->redis_live = false;
+      topic->joiners.clear();  // every one has left
+    }
   }
   auto hub = topic->hub.lock();
   if (!hub) return;
@@ -406,7 +419,7 @@ StreamPosition Hub::publish(std::string_view topic, std::string_view data, bool 
       o = state_->options_for(topic);
     }
     backend->publish(std::string(topic), detail::encode_wire(data, binary, key),
-                     detail::RedisBackend::HistoryBounds::of(*o));
+                     backend->stream_bounds(*o));
     return {};
   }
   std::shared_ptr<Topic> t = state_->find(topic);
@@ -463,6 +476,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   bool joined = false;
   bool first_here = false;  // the process's first subscriber of the topic
   bool redis_recovery = false;
+  bool joining = false;  // with Redis: begins before this process receives the topic
   // Taken before any topic's mutex (the hub's mutex comes first).
   const std::shared_ptr<detail::RedisBackend> backend = state_->backend();
   std::shared_ptr<Topic> t;
@@ -503,6 +517,13 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
         s->recovery = Recovery::kUnrecoverable;
       }
     }
+    if (backend && !redis_recovery && !t->redis_live && backend->stream_bounds(*t->options).size) {
+      // What is published until the process's SUBSCRIBE lands is filled in from Redis's
+      // stream of the topic: everything since Redis's clock read at least the floor.
+      s->joining = true;
+      joining = true;
+      t->joiners.push_back({s, s->loop, backend->redis_time_floor_ms()});
+    }
     s->position = {t->epoch, t->offset};
     options_then = t->options;
     if (options.member && t->options->track_members) {
@@ -524,7 +545,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     detail::publish_presence(state_, t->name, "join", options.member->client_id,
                              options.member->info);
   }
-  if (first_here && backend) backend->topic_used(t->name);
+  if ((first_here || joining) && backend) backend->topic_used(t->name);
   if (redis_recovery) {
     s->on_recovery = std::move(options.on_recovery);
     detail::request_recovery(backend, s, t->name, *options_then);
@@ -548,6 +569,8 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   if (options.since) {
     s->on_recovery = std::move(options.on_recovery);
     detail::report_recovery(*s);
+  } else if (joining) {
+    s->on_recovery = std::move(options.on_recovery);  // told if the fill falls short
   }
   return Subscription(std::move(s));
 }

@@ -78,6 +78,52 @@ void finish_recovery(const std::shared_ptr<SubscriptionState>& s, HistoryRead re
   topic->count_dropped(dropped);
 }
 
+void finish_join(const std::shared_ptr<SubscriptionState>& s, const HistoryRead& read) {
+  if (!s->active || !s->joining) return;
+  s->joining = false;
+  std::shared_ptr<LocalTopic> local = s->local;
+  std::shared_ptr<Topic> topic = local->topic;
+  std::shared_ptr<const TopicOptions> options;
+  {
+    std::lock_guard lock(topic->mu);
+    options = topic->options;
+  }
+  const bool whole = read.ok && read.complete && !s->held_overflow;
+  std::vector<SubscriptionState::Held> held = std::move(s->held);
+  s->held.clear();
+  s->held_bytes = 0;
+  s->held_overflow = false;
+  if (read.ok) {
+    s->epoch = read.head.epoch;
+    s->last_offset = whole && !read.messages.empty()
+                         ? read.messages.front()->position().offset - 1
+                         : read.head.offset;
+  }
+  s->position = {s->epoch, s->last_offset};
+  uint64_t dropped = 0;
+  if (whole) {
+    for (const auto& m : read.messages) {
+      if (!s->active) break;
+      local->offer(*s, m, *options, dropped);
+    }
+  } else {
+    // Some of what was published since it subscribed is not in Redis (or did not fit the
+    // held bound): it goes on live from Redis's position at the read, and is told.
+    s->recovery = Recovery::kUnrecoverable;
+    gen_log().warn("pubsub: a new subscriber of {} may have missed messages published before "
+                   "the topic's SUBSCRIBE landed ({})",
+                   topic->name, !read.ok       ? "Redis did not answer"
+                                : !read.complete ? "they are no longer in Redis's stream"
+                                                 : "too many were held meanwhile");
+    report_recovery(*s);
+  }
+  for (const auto& h : held) {
+    if (!s->active) break;
+    local->offer(*s, h.message, *h.options, dropped);
+  }
+  topic->count_dropped(dropped);
+}
+
 void report_recovery(SubscriptionState& s) {
   if (!s.on_recovery) return;
   auto callback = std::move(s.on_recovery);

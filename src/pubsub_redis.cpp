@@ -110,6 +110,54 @@ end
 return {epoch, offset, kept, more}
 )LUA";
 
+// A joiner's read: the topic's epoch ("" if none) and last offset, and its stream's entries
+// published at or after ARGV[1] (ms, Redis's clock), oldest first, with 1 when that is every
+// one of them (an older entry was met, or the stream never lost an entry, or there is no
+// stream: a publish since would have made it) and 0 when some may be gone (more than ARGV[2]
+// entries or ARGV[3] bytes of them, or a ttl (ARGV[4], ms) shorter than the time since the
+// floor), then Redis's clock (ms). KEYS: epoch, offset, stream.
+constexpr const char* kJoinReadScript = R"LUA(
+local epoch = redis.call('GET', KEYS[1]) or ''
+local offset = redis.call('GET', KEYS[2]) or '0'
+local floor = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if epoch == '' then return {epoch, offset, {}, 1, now} end
+if ttl > 0 and now - floor >= ttl then return {epoch, offset, {}, 0, now} end
+local kept, bytes, complete = {}, 0, 0
+local bound = '+'
+while true do
+  local batch = redis.call('XREVRANGE', KEYS[3], bound, '-', 'COUNT', 16)
+  for _, e in ipairs(batch) do
+    if tonumber(e[2][4]) < floor then
+      complete = 1
+      break
+    end
+    bytes = bytes + #e[2][2]
+    if #kept >= limit or bytes > budget then return {epoch, offset, {}, 0, now} end
+    kept[#kept + 1] = e
+  end
+  if complete == 1 or #batch < 16 then break end
+  bound = '(' .. batch[#batch][1]
+end
+if complete == 0 then
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    complete = 1
+  else
+    local info = redis.call('XINFO', 'STREAM', KEYS[3])
+    for i = 1, #info - 1, 2 do
+      if info[i] == 'max-deleted-entry-id' and info[i + 1] == '0-0' then complete = 1 end
+    end
+  end
+end
+local ordered = {}
+for i = #kept, 1, -1 do ordered[#ordered + 1] = kept[i] end
+return {epoch, offset, ordered, complete, now}
+)LUA";
+
 // (UN)SUBSCRIBE on the subscriber connection. A failure means the connection is lost: the
 // reconnection subscribes to every topic in use again.
 Task<> channel_command(std::shared_ptr<redis::Connection> c, const char* verb, std::string channel) {
@@ -124,6 +172,7 @@ constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
 // 64 MiB reply bound; a single larger message is still read, alone).
 constexpr std::size_t kHistoryPageBytes = 8 * 1024 * 1024;
 constexpr Duration kMaxBackoff = std::chrono::seconds(5);
+constexpr Duration kClockInterval = std::chrono::seconds(1);
 
 // "<n>-0", a history entry's id, gives n.
 std::optional<uint64_t> entry_offset(std::string_view id) {
@@ -161,6 +210,7 @@ Task<> RedisBackend::connect_both() {
                                                  options_.connect_timeout);
   std::shared_ptr<redis::Connection> sub;
   try {
+    co_await sample_clock(cmd);
     sub = co_await redis::Connection::connect(options_.host, options_.port,
                                               options_.connect_timeout);
   } catch (...) {
@@ -205,6 +255,7 @@ Task<> RedisBackend::connect_both() {
     }
   }
   connected_ = true;
+  for (const auto& topic : subscribed) went_live(topic);
   for (auto& [topic, bounds] : catch_ups) {
     spawn_detached(catch_up(topic, bounds, connection), [](std::exception_ptr) {});
   }
@@ -248,6 +299,7 @@ Task<> RedisBackend::catch_up(std::string topic, HistoryBounds bounds, uint64_t 
 Task<> RedisBackend::start() {
   home_ = IOLoop::current().ref();
   co_await connect_both();
+  arm_clock();
   spawn_detached([](std::shared_ptr<RedisBackend> self) -> Task<> { co_await self->run(); }(
                      shared_from_this()),
                  [](std::exception_ptr) {});
@@ -294,6 +346,11 @@ void RedisBackend::connection_lost() {
 
 void RedisBackend::stop() {
   stopping_ = true;
+  if (clock_timer_) {
+    IOLoop* here = IOLoop::current_or_null();
+    if (here && home_.refers_to(*here)) here->remove_timeout(clock_timer_);
+    clock_timer_ = {};
+  }
   connected_ = false;  // a close, not a loss: nothing to warn about
   connection_lost();
 }
@@ -337,21 +394,190 @@ Task<> RedisBackend::send_one(std::shared_ptr<redis::Connection> c, Outgoing ite
 
 void RedisBackend::topic_used(const std::string& topic) {
   auto self = shared_from_this();
-  home_.add_callback([self, topic] {
-    if (!self->used_.insert(topic).second || !self->connected_) return;
-    self->subscribed_[topic] =
-        spawn(channel_command(self->sub_, "SUBSCRIBE", self->options_.prefix + topic));
+  home_.add_callback([self, topic] { self->reconcile(topic); });
+}
+
+void RedisBackend::topic_unused(const std::string& topic) { topic_used(topic); }
+
+// Decided by what the topic has when this runs, not by the order of the calls: the last
+// subscriber leaving on one thread and a first one arriving on another post theirs in
+// either order.
+void RedisBackend::reconcile(const std::string& topic) {
+  bool wanted = false;
+  if (auto hub = hub_.lock()) {
+    if (std::shared_ptr<Topic> t = hub->find(topic)) {
+      std::lock_guard lock(t->mu);
+      wanted = !t->locals.empty();
+    }
+  }
+  if (wanted) {
+    if (used_.insert(topic).second) {
+      if (connected_) subscribed_[topic] = spawn(subscribe_topic(topic));
+    } else if (auto it = subscribed_.find(topic);
+               connected_ && it != subscribed_.end() && it->second.done()) {
+      went_live(topic);  // subscribed all along: joiners since the last subscriber left
+    }
+    return;
+  }
+  subscribed_.erase(topic);
+  if (used_.erase(topic) == 0 || !connected_) return;
+  spawn_detached(channel_command(sub_, "UNSUBSCRIBE", options_.prefix + topic),
+                 [](std::exception_ptr) {});
+}
+
+Task<> RedisBackend::subscribe_topic(std::string topic) {
+  auto keep = shared_from_this();
+  if (subscribe_gate_for_test) co_await subscribe_gate_for_test(topic);
+  auto c = sub_;
+  if (!c || !used_.count(topic)) co_return;
+  try {
+    co_await c->command("SUBSCRIBE", options_.prefix + topic);
+  } catch (...) {
+    co_return;  // the connection is lost: the reconnection subscribes again
+  }
+  if (c == sub_) went_live(topic);
+}
+
+void RedisBackend::went_live(const std::string& topic) {
+  auto hub = hub_.lock();
+  if (!hub) return;
+  std::shared_ptr<Topic> t = hub->find(topic);
+  if (!t) return;
+  std::vector<Topic::Joiner> joiners;
+  HistoryBounds bounds;
+  {
+    std::lock_guard lock(t->mu);
+    if (t->locals.empty()) return;  // unused again: reconcile unsubscribes
+    t->redis_live = true;
+    joiners.swap(t->joiners);
+    bounds = stream_bounds(*t->options);
+  }
+  if (joiners.empty()) return;
+  int64_t floor = INT64_MAX;
+  for (const auto& j : joiners) floor = std::min(floor, j.floor_ms);
+  spawn_detached(fill_joiners(topic, floor, bounds, std::move(joiners)), [](std::exception_ptr) {});
+}
+
+// One read for every joiner of the topic (from the earliest floor: a later one may get a few
+// messages from just before it subscribed, never a gap).
+Task<> RedisBackend::fill_joiners(std::string topic, int64_t floor_ms, HistoryBounds bounds,
+                                  std::vector<Topic::Joiner> joiners) {
+  auto keep = shared_from_this();
+  auto read = std::make_shared<const HistoryRead>(co_await read_since_time(topic, floor_ms, bounds));
+  for (auto& j : joiners) {
+    j.loop.add_callback([s = j.subscription, read] {
+      if (auto locked = s.lock()) finish_join(locked, *read);
+    });
+  }
+}
+
+Task<HistoryRead> RedisBackend::read_since_time(std::string topic, int64_t floor_ms,
+                                                HistoryBounds bounds) {
+  HistoryRead result;
+  auto keep = shared_from_this();
+  if (read_gate_for_test) co_await read_gate_for_test(topic);
+  if (!connected_ || !cmd_) co_return result;
+  auto c = cmd_;
+  const std::string& p = options_.prefix;
+  try {
+    redis::Reply reply = co_await c->command(
+        "EVAL", kJoinReadScript, "3", p + "epoch:" + topic, p + "offset:" + topic,
+        p + "history:" + topic, std::to_string(floor_ms), std::to_string(bounds.size),
+        std::to_string(kHistoryPageBytes), std::to_string(bounds.ttl_ms));
+    const auto received = std::chrono::steady_clock::now();
+    using Type = redis::Reply::Type;
+    const auto& e = reply.elements;
+    if (reply.type != Type::kArray || e.size() != 5 || e[2].type != Type::kArray ||
+        e[3].type != Type::kInteger || e[4].type != Type::kInteger) {
+      throw redis::ProtocolError("an unexpected reply: " + reply.describe());
+    }
+    clock_read(e[4].integer, received);
+    result.complete = e[3].integer == 1;
+    if (e[0].str.empty()) {  // never published
+      result.ok = true;
+      co_return result;
+    }
+    auto head = StreamPosition::parse(e[0].str + "-" + e[1].str);
+    if (!head) throw redis::ProtocolError("a bad epoch or offset: " + reply.describe());
+    result.head = *head;
+    for (const auto& entry : e[2].elements) {
+      const auto& fields = entry.elements;
+      std::optional<uint64_t> offset = fields.size() == 2 ? entry_offset(fields[0].str) : std::nullopt;
+      std::shared_ptr<Message> m;
+      if (offset && fields[1].elements.size() >= 2 && fields[1].elements[0].str == "m") {
+        m = decode_wire(topic, fields[1].elements[1].str);
+      }
+      if (!m) throw redis::ProtocolError("a malformed history entry in " + p + "history:" + topic);
+      const uint64_t next = result.messages.empty() ? *offset
+                                                    : result.messages.back()->position().offset + 1;
+      if (*offset != next || *offset > head->offset) result.complete = false;  // a hole
+      result.messages.push_back(Topic::stamped(std::move(m), {head->epoch, *offset}));
+    }
+    if (!result.messages.empty() && result.messages.back()->position().offset != head->offset) {
+      result.complete = false;  // the stream does not reach the head: not every publisher keeps it
+    }
+    result.ok = true;
+  } catch (...) {
+    gen_log().warn("pubsub: cannot read the newest messages of {} from Redis: {}", topic,
+                   tornado::detail::describe_exception(std::current_exception()));
+    result = HistoryRead{};
+  }
+  co_return result;
+}
+
+RedisBackend::HistoryBounds RedisBackend::stream_bounds(const TopicOptions& o) const {
+  if (o.history_size > 0) return HistoryBounds::of(o);
+  HistoryBounds b;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.join_window).count();
+  if (ms <= 0 || options_.join_window_entries == 0) return b;
+  b.size = options_.join_window_entries;
+  b.ttl_ms = static_cast<int64_t>(ms);
+  return b;
+}
+
+int64_t RedisBackend::redis_time_floor_ms() const {
+  std::lock_guard lock(clock_mu_);
+  if (clock_received_ == std::chrono::steady_clock::time_point{}) return 0;
+  const int64_t elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - clock_received_)
+                              .count();
+  return clock_redis_ms_ + elapsed - 2 - elapsed / 1000;
+}
+
+void RedisBackend::clock_read(int64_t redis_ms, std::chrono::steady_clock::time_point received) {
+  std::lock_guard lock(clock_mu_);
+  clock_redis_ms_ = redis_ms;
+  clock_received_ = received;
+}
+
+void RedisBackend::arm_clock() {
+  std::weak_ptr<RedisBackend> weak = weak_from_this();
+  clock_timer_ = IOLoop::current().call_later(kClockInterval, [weak] {
+    auto self = weak.lock();
+    if (!self || self->stopping_) return;
+    self->clock_timer_ = {};
+    if (self->connected_ && self->cmd_) {
+      spawn_detached(self->sample_clock(self->cmd_), [](std::exception_ptr) {});
+    }
+    self->arm_clock();
   });
 }
 
-void RedisBackend::topic_unused(const std::string& topic) {
-  auto self = shared_from_this();
-  home_.add_callback([self, topic] {
-    self->subscribed_.erase(topic);
-    if (self->used_.erase(topic) == 0 || !self->connected_) return;
-    spawn_detached(channel_command(self->sub_, "UNSUBSCRIBE", self->options_.prefix + topic),
-                   [](std::exception_ptr) {});
-  });
+Task<> RedisBackend::sample_clock(std::shared_ptr<redis::Connection> c) {
+  auto keep = shared_from_this();
+  redis::Reply r = co_await c->command("TIME");
+  const auto received = std::chrono::steady_clock::now();
+  if (r.type != redis::Reply::Type::kArray || r.elements.size() != 2) {
+    throw redis::ProtocolError("an unexpected reply to TIME: " + r.describe());
+  }
+  int64_t sec = 0, usec = 0;
+  const std::string& a = r.elements[0].str;
+  const std::string& b = r.elements[1].str;
+  if (std::from_chars(a.data(), a.data() + a.size(), sec).ec != std::errc() ||
+      std::from_chars(b.data(), b.data() + b.size(), usec).ec != std::errc()) {
+    throw redis::ProtocolError("an unexpected reply to TIME: " + r.describe());
+  }
+  clock_read(sec * 1000 + usec / 1000, received);
 }
 
 // "<epoch> <offset> <t|b><key length>:<key><data>" on "<prefix><topic>".
@@ -406,6 +632,7 @@ Task<HistoryRead> RedisBackend::read(std::string topic, std::optional<uint64_t> 
   if (auto it = subscribed_.find(topic); it != subscribed_.end()) {
     co_await Future<void>(it->second);
   }
+  if (read_gate_for_test) co_await read_gate_for_test(topic);
   if (!connected_ || !cmd_) co_return result;
   auto keep = shared_from_this();
   auto c = cmd_;  // a lost connection resets cmd_: the command keeps its connection

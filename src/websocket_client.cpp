@@ -23,7 +23,9 @@ ClientConnection::ClientConnection(ClientHandshake handshake,
       parser(/*server_side=*/false, options.max_message_size),
       headers(std::move(handshake.headers)),
       subprotocol(std::move(handshake.subprotocol)),
-      on_message(options.on_message_callback) {
+      on_message(options.on_message_callback),
+      on_ping(options.on_ping),
+      on_pong(options.on_pong) {
   if (handshake.deflate) {
     const ClientDeflateSetup s =
         client_deflate_setup(*handshake.deflate, *options.compression_options);
@@ -134,6 +136,20 @@ void ClientConnection::on_ping_timer() {
   }
 }
 
+void ClientConnection::control_hook(const std::function<void(std::string_view)>& hook,
+                                    const char* name, std::string_view data) {
+  if (!hook || state != State::kOpen) return;
+  auto keep = shared_from_this();  // the hook may let go of the connection,
+  auto run = hook;                  // and with it of the hook itself
+  try {
+    run(data);
+  } catch (...) {
+    app_log().error("Exception in the WebSocket client's {}: {}", name,
+                    tornado::detail::describe_exception(std::current_exception()));
+    send_close(close_codes::kInternalError, "Internal error");
+  }
+}
+
 Task<> ClientConnection::deliver(WebSocketMessage message) {
   if (on_message) {
     try {
@@ -169,6 +185,8 @@ void ClientConnection::finish() noexcept {
   for (auto& reader : waiting) {
     if (!reader->ready.done()) reader->ready.set_result();  // message stays nullopt
   }
+  on_ping = nullptr;  // they may hold the connection's owner
+  on_pong = nullptr;
   if (auto callback = std::move(on_message)) {
     on_message = nullptr;
     try {
@@ -182,6 +200,8 @@ void ClientConnection::finish() noexcept {
 
 void ClientConnection::abandon() noexcept {
   on_message = nullptr;
+  on_ping = nullptr;
+  on_pong = nullptr;
   if (!loop.get()) {
     // The loop is gone (and with it the read loop and every waiter): just let go.
     stream->close();
@@ -231,11 +251,14 @@ Task<> client_read_loop(std::shared_ptr<ClientConnection> c) {
         } catch (const std::exception&) {
         }
       }
+      c->control_hook(c->on_ping, "on_ping", data);
       continue;
     }
     if (ev.kind == FrameEvent::kPong) {
+      const std::string data(ev.payload);
       stream.consume(ev.consumed);
       c->awaiting_pong = false;
+      c->control_hook(c->on_pong, "on_pong", data);
       continue;
     }
     if (ev.kind == FrameEvent::kClose) {

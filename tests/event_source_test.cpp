@@ -75,6 +75,56 @@ struct BadFields : web::EventSourceHandler {
   }
 };
 
+// Sends 16 KiB events without awaiting them, one every half millisecond, until a send
+// raises; records the unsent bytes then and what was raised.
+struct Flood : web::EventSourceHandler {
+  static inline std::size_t unsent_before = 0;
+  static inline std::size_t unsent_max = 0;
+  static inline std::string raised;
+  static inline bool later_send_raised = false;
+  static inline std::size_t sent = 0;
+  Task<> open() override {
+    const std::string data(16 * 1024 - 16, 'x');
+    for (int i = 0; i < 100000; ++i) {
+      unsent_before = buffered_amount();
+      unsent_max = std::max(unsent_max, unsent_before);
+      try {
+        (void)send(data);
+        ++sent;
+      } catch (const StreamClosedError& e) {
+        try {
+          if (e.real_error()) std::rethrow_exception(e.real_error());
+          raised = "closed";
+        } catch (const StreamBufferFullError&) {
+          raised = "buffer full";
+        } catch (...) {
+          raised = "other";
+        }
+        break;
+      }
+      co_await sleep(0.5ms);
+    }
+    try {
+      (void)send("after");
+    } catch (const StreamClosedError&) {
+      later_send_raised = true;
+    }
+  }
+  void on_close() override { g.events.push_back("close"); }
+  std::optional<Duration> heartbeat_interval() const override { return std::nullopt; }
+};
+
+// One event of 2 MiB, twice the default bound, to a client with nothing unsent (the response
+// head is still queued when open() begins: it does not count).
+struct Large : web::EventSourceHandler {
+  Task<> open() override {
+    std::string data(2 * 1024 * 1024, 'y');
+    data += "end";
+    co_await send(data);
+    g.events.push_back("sent");
+  }
+};
+
 struct Subscriber : web::EventSourceHandler {
   pubsub::Subscription sub;
   Task<> open() override {
@@ -157,6 +207,8 @@ class EventSourceTest : public tornado::testing::AsyncHTTPTest {
         {"/closes", web::handler<ClosesItself>()},
         {"/bad", web::handler<BadFields>()},
         {"/feed", web::handler<Subscriber>()},
+        {"/flood", web::handler<Flood>()},
+        {"/large", web::handler<Large>()},
     });
   }
   std::shared_ptr<RawEventStream> open(const std::string& path, const std::string& extra = {},
@@ -240,6 +292,41 @@ TEST_F(EventSourceTest, ClientThatSendsTooMuchIsCutOff) {
   });
   settle();
   EXPECT_EQ(g.events, (std::vector<std::string>{"close"}));
+}
+
+TEST_F(EventSourceTest, SendsPastTheBoundToAClientThatNeverReadsEndTheStream) {
+  // The client reads the head and nothing more: the kernel's buffers fill, then the
+  // handler's queue, up to 1 MiB; the next send ends the stream and says why.
+  tornado::testing::ExpectLog log(gen_log(), "Event stream client .* bytes unsent.*closing");
+  auto s = open("/flood");
+  run_sync([&]() -> Task<> {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (Flood::raised.empty() && std::chrono::steady_clock::now() < deadline) {
+      co_await sleep(10ms);
+    }
+  }, Duration(30));
+  EXPECT_EQ(Flood::raised, "buffer full");
+  EXPECT_LE(Flood::unsent_max, 1024u * 1024u) << "queued past the bound";
+  EXPECT_GT(Flood::unsent_before + 16 * 1024, 1024u * 1024u) << "ended before the bound";
+  EXPECT_TRUE(Flood::later_send_raised);
+  // The client reads again: it gets every event queued before the bound, whole, then the
+  // body's end (close() flushes what is queued), and on_close runs.
+  const std::string body = run_sync([&]() -> Task<std::string> { return s->read_to_end(); },
+                                    Duration(20));
+  EXPECT_TRUE(s->ended_cleanly);
+  EXPECT_EQ(body.size(), Flood::sent * (16 * 1024 - 16 + 8));  // "data: ", the data, "\n\n"
+  settle();
+  EXPECT_EQ(g.events, (std::vector<std::string>{"close"}));
+  std::cout << "[ figures  ] " << Flood::sent << " events of 16 KiB sent before the bound ("
+            << Flood::unsent_before << " bytes unsent then)\n";
+}
+
+TEST_F(EventSourceTest, OneEventLargerThanTheBoundStillGoesToAClientWithNothingUnsent) {
+  auto s = open("/large");
+  const std::string body = read_until_text(*s, "end\n\n");
+  EXPECT_EQ(body.size(), 2u * 1024 * 1024 + 3 + 8);  // "data: ", the data, "\n\n"
+  settle();
+  EXPECT_EQ(g.events, (std::vector<std::string>{"sent"}));
 }
 
 TEST_F(EventSourceTest, OnlyGetOpensAStream) {

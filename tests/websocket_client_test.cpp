@@ -211,6 +211,41 @@ TEST_F(WebSocketClientTest, PingIntervalSendsKeepalivePings) {
   EXPECT_TRUE(ws->is_open());  // the server's pongs arrived in time
 }
 
+TEST_F(WebSocketClientTest, OnPingAndOnPongSeeEachPayload) {
+  V hooks;
+  WebSocketConnectOptions options;
+  options.on_ping = [&hooks](std::string_view data) { hooks.push_back("on_ping:" + std::string(data)); };
+  options.on_pong = [&hooks](std::string_view data) { hooks.push_back("on_pong:" + std::string(data)); };
+  options.ping_interval = 30ms;
+  auto ws = connect("/echo", options);
+  ws->ping("mine");
+  run_sync([&]() -> Task<> { co_await ws->write_message("ping"); });  // the server pings
+  ASSERT_TRUE(round_trip(*ws, "sync"));
+  settle(Duration(0.1));
+  V named;  // without the keepalive pongs (empty payload), which may come in between
+  for (const auto& h : hooks) {
+    if (h != "on_pong:") named.push_back(h);
+  }
+  EXPECT_EQ(named, (V{"on_pong:mine", "on_ping:server-ping"}));
+  EXPECT_NE(std::find(g.events.begin(), g.events.end(), "pong:server-ping"), g.events.end());
+  EXPECT_NE(std::find(hooks.begin(), hooks.end(), "on_pong:"), hooks.end());  // keepalive
+  EXPECT_TRUE(ws->is_open());
+}
+
+TEST_F(WebSocketClientTest, AnExceptionInOnPingClosesWith1011) {
+  tornado::testing::ExpectLog expected(app_log(), "Exception in the WebSocket client's on_ping");
+  WebSocketConnectOptions options;
+  options.on_ping = [](std::string_view) { throw std::runtime_error("hook failed"); };
+  auto ws = connect("/echo", options);
+  run_sync([&]() -> Task<> { co_await ws->write_message("ping"); });
+  run_sync([&]() -> Task<> {
+    while (co_await ws->read_message()) {
+    }
+  });
+  settle();
+  EXPECT_EQ(g.close_code, 1011);
+}
+
 // ---- subprotocols, headers ------------------------------------------------------------------
 
 TEST_F(WebSocketClientTest, SubprotocolIsOfferedAndSelected) {

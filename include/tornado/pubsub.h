@@ -105,6 +105,15 @@ struct RedisOptions {
   // Publishes kept while Redis is unreachable; more are dropped and counted (redis_lost()).
   std::size_t outbox_limit = 10000;
   std::string prefix = "tornado:";
+  // A process's first subscriber of a topic gets what was published between its subscribe
+  // and Redis confirming the process's SUBSCRIBE from the topic's Redis stream (docs/pubsub.md,
+  // "Redis"). A topic with a history has that stream; one without keeps its messages of the
+  // last join_window in a stream for it (at most join_window_entries; trimmed at each publish,
+  // gone after join_window without publishes). Zero turns that stream off (one XADD less per
+  // publish), and such a first subscriber then misses what comes before its SUBSCRIBE lands.
+  // Configure every process alike.
+  Duration join_window = std::chrono::seconds(10);
+  std::size_t join_window_entries = 1000;
 };
 
 namespace detail {
@@ -172,6 +181,9 @@ enum class Recovery : uint8_t {
                    // subscriber missed messages that are gone (it must reload its state)
   kPending,        // with Redis: the history is being read from Redis; live messages wait
                    // behind the recovered ones (SubscribeOptions::on_recovery gives the end)
+                   // (a live subscription, no `since`, is kUnrecoverable when, with Redis,
+                   // what was published before its topic's SUBSCRIBE landed could not be
+                   // filled in: docs/pubsub.md, "Redis")
 };
 
 struct SubscribeOptions {
@@ -182,6 +194,9 @@ struct SubscribeOptions {
   // Called once with the recovery's result (kRecovered or kUnrecoverable), on the
   // subscriber's loop, after the recovered messages and before any live one: before
   // subscribe returns without Redis, when Redis has answered with it.
+  // Without `since` it is called only with Redis, and only to say kUnrecoverable: the
+  // messages published while the process's SUBSCRIBE was on its way could not all be
+  // filled in from Redis (the subscription goes on live; the client reloads its state).
   std::function<void(Recovery)> on_recovery;
   // WebSocket subscribers: each message is sent as "<position>\n<data>" (the position's
   // text form, a line feed, the data), so that the client knows what to pass back as

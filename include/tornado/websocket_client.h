@@ -63,6 +63,12 @@ class WebSocketConnectOptions {
   // capture the connection's owner by value if that owner outlives nothing (see
   // ~WebSocketClientConnection: it is not called after the connection object is gone).
   std::function<void(std::optional<WebSocketMessage>)> on_message_callback;
+  // Tornado's WebSocketClientConnection.on_ping / on_pong: called on the loop with the
+  // payload of each ping the server sends (after it was answered) and of each pong (those
+  // answering the keepalive pings too). The view is valid during the call. An exception is
+  // logged and closes the connection with 1011, as one from on_message_callback.
+  std::function<void(std::string_view data)> on_ping;
+  std::function<void(std::string_view data)> on_pong;
   // Set: permessage-deflate is offered with these parameters (CompressionOptions'
   // offer fields); compression_level and mem_level are our deflater's.
   std::optional<CompressionOptions> compression_options;
@@ -100,6 +106,20 @@ class WebSocketConnectOptions {
   WebSocketConnectOptions& set_on_message_callback(
       std::function<void(std::optional<WebSocketMessage>)> v) & {
     on_message_callback = std::move(v);
+    return *this;
+  }
+  WebSocketConnectOptions&& set_on_ping(std::function<void(std::string_view)> v) && {
+    return std::move(set_on_ping(std::move(v)));
+  }
+  WebSocketConnectOptions& set_on_ping(std::function<void(std::string_view)> v) & {
+    on_ping = std::move(v);
+    return *this;
+  }
+  WebSocketConnectOptions&& set_on_pong(std::function<void(std::string_view)> v) && {
+    return std::move(set_on_pong(std::move(v)));
+  }
+  WebSocketConnectOptions& set_on_pong(std::function<void(std::string_view)> v) & {
+    on_pong = std::move(v);
     return *this;
   }
   WebSocketConnectOptions&& set_compression_options(CompressionOptions v) && {
@@ -187,7 +207,7 @@ class WebSocketClientConnection {
   WriteAwaiter write_message(const nlohmann::json& message);
 
   // Sends a ping (at most 125 bytes, else std::invalid_argument); WebSocketClosedError
-  // when closing or closed. The pong is not reported (Tornado's client has no on_pong).
+  // when closing or closed. Its pong goes to WebSocketConnectOptions::on_pong.
   void ping(std::string_view data = {});
   // Starts the closing handshake as on the server: a close frame with `code` (1000 when
   // only a reason is given, none when neither); the TCP connection closes when the server

@@ -98,6 +98,17 @@ struct Topic {
   }
   // Forgotten by the hub (release_if_unused): a subscriber must not join it. Under mu.
   bool released = false;
+  // With Redis: this process receives the topic from Redis (its SUBSCRIBE confirmed since
+  // the topic last had no subscriber here). A live subscriber that begins before that is a
+  // joiner: what is published until then is filled in from the topic's Redis stream
+  // (RedisBackend::went_live). Under mu.
+  bool redis_live = false;
+  struct Joiner {
+    std::weak_ptr<SubscriptionState> subscription;
+    LoopRef loop;
+    int64_t floor_ms;  // Redis's clock was at least this when subscribe returned
+  };
+  std::vector<Joiner> joiners;
 
   // Drops history past the options' bounds. Under mu.
   void trim_history(std::chrono::steady_clock::time_point now);
@@ -118,6 +129,9 @@ struct HistoryRead {
   bool ok = false;           // Redis answered
   StreamPosition head;       // the topic's epoch and last offset in Redis
   std::vector<std::shared_ptr<Message>> messages;  // oldest first, each with its position
+  // A joiner's read (RedisBackend::read_since_time): the messages are every one published
+  // since the floor (none was trimmed away).
+  bool complete = false;
 };
 
 // A random epoch (never 0).
@@ -230,6 +244,10 @@ struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
   std::optional<std::string> member_id;
   bool send_position = false;
   bool active = false;
+  // With Redis, a live subscriber that began before this process received its topic from
+  // Redis: its live messages are held like a recovery's until finish_join.
+  bool joining = false;
+  bool waiting() const noexcept { return joining || recovery == Recovery::kPending; }
 };
 
 // Removes a subscription from its topic (its loop thread).
@@ -243,6 +261,10 @@ void request_recovery(const std::shared_ptr<RedisBackend>& backend,
 // Delivers the recovered messages (if they are exactly what s missed) and then the live
 // ones held meanwhile; reports the result to on_recovery. On s's loop.
 void finish_recovery(const std::shared_ptr<SubscriptionState>& s, HistoryRead read);
+// A joiner's fill: the messages published since it subscribed (if Redis could give every
+// one), then the live ones held meanwhile, each once; if some could not be filled in, none
+// of the read, recovery() = kUnrecoverable and on_recovery is told. On s's loop.
+void finish_join(const std::shared_ptr<SubscriptionState>& s, const HistoryRead& read);
 // Runs the user's on_recovery once, if any (an exception is logged).
 void report_recovery(SubscriptionState& s);
 

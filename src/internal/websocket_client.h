@@ -113,6 +113,11 @@ struct ClientConnection : std::enable_shared_from_this<ClientConnection> {
 
   // Delivery.
   std::function<void(std::optional<WebSocketMessage>)> on_message;
+  std::function<void(std::string_view)> on_ping;
+  std::function<void(std::string_view)> on_pong;
+  // Runs on_ping or on_pong; an exception is logged and closes the connection with 1011.
+  void control_hook(const std::function<void(std::string_view)>& hook, const char* name,
+                    std::string_view data);
   std::optional<WebSocketMessage> buffered;  // read, not yet taken by read_message
   std::optional<Future<void>> taken;         // the read loop waits on it
   std::deque<std::shared_ptr<PendingRead>> readers;

@@ -22,6 +22,9 @@ namespace tornado::web {
 namespace {
 
 constexpr Duration kDefaultHeartbeat = std::chrono::seconds(15);
+// Unsent bytes a send() may leave behind a client that does not read (as the hub's default
+// max_pending_bytes).
+constexpr std::size_t kDefaultMaxBuffered = 1024 * 1024;
 constexpr Duration kFinishTimeout = std::chrono::seconds(5);
 // What a client may send on an event stream (it should send nothing): more is an abuse.
 constexpr std::size_t kMaxIncoming = 64 * 1024;
@@ -99,6 +102,7 @@ Task<> EventSourceHandler::get() {
   (void)flush();                          // the head, now
   chunked_ = http1->chunking_output();
   stream_ = http1->detach();
+  head_bytes_ = buffered_amount();  // not counted by the send bound (check_room)
   metrics::OpenConnection counted(metrics::Transport::kSse);
   req.connection = nullptr;
   mark_finished();
@@ -179,6 +183,25 @@ void EventSourceHandler::arm_heartbeat() {
   });
 }
 
+std::size_t EventSourceHandler::max_buffered_amount() const { return kDefaultMaxBuffered; }
+
+void EventSourceHandler::check_room(std::size_t size) {
+  if (!is_open()) throw StreamClosedError();
+  const std::size_t limit = max_buffered_amount();
+  // The response head, if still queued, is not the client's backlog of events (it goes
+  // first; once it went, this undercounts by at most its size).
+  const std::size_t queued = buffered_amount();
+  const std::size_t unsent = queued > head_bytes_ ? queued - head_bytes_ : 0;
+  if (limit == 0 || unsent == 0 || unsent + size <= limit) return;
+  gen_log().info("Event stream client {} has {} bytes unsent, a send of {} would pass the bound "
+                 "of {}: closing",
+                 request().remote_ip, unsent, size, limit);
+  close();
+  throw StreamClosedError(std::make_exception_ptr(StreamBufferFullError(
+      "Event stream: " + std::to_string(unsent) + " bytes unsent, past max_buffered_amount (" +
+      std::to_string(limit) + " bytes)")));
+}
+
 bool EventSourceHandler::is_open() const noexcept {
   return stream_ && !ended_ && !stream_->closed();
 }
@@ -210,7 +233,9 @@ IOStream::WriteAwaiter EventSourceHandler::send(std::string_view data, std::stri
                                                 std::optional<Duration> retry) {
   check_field(event, "event");
   check_field(id, "id");
-  return write_body(encode_event(data, event, id, retry));
+  std::string encoded = encode_event(data, event, id, retry);
+  check_room(encoded.size());
+  return write_body(encoded);
 }
 
 IOStream::WriteAwaiter EventSourceHandler::send_comment(std::string_view text) {
@@ -220,6 +245,7 @@ IOStream::WriteAwaiter EventSourceHandler::send_comment(std::string_view text) {
   line.append(":");
   if (!text.empty()) line.append(" ").append(text);
   line.append("\n\n");
+  check_room(line.size());
   return write_body(line);
 }
 

@@ -151,6 +151,76 @@ class PythonWebsocketsServerTest(ClientTestBase):
         self.assert_clean(rc, out)
         self.assertEqual(out["subprotocol"], "chat")
 
+    def test_server_ping_reaches_on_ping_and_is_answered(self):
+        async def session():
+            results = {}
+
+            async def handler(ws, path=None):
+                waiter = await ws.ping(b"server-ping")
+                await asyncio.wait_for(waiter, 10)  # our pong, with its payload
+                results["answered"] = True
+                await ws.close(1000)
+
+            async with websockets.serve(handler, "127.0.0.1", 0) as server:
+                port = server.sockets[0].getsockname()[1]
+                rc, out = await run_client("ws://127.0.0.1:%d/" % port, "pings")
+            return rc, out, results
+
+        rc, out, results = self.run_async(session())
+        self.assert_clean(rc, out, echoed=0)
+        self.assertEqual(out.get("ping"), "server-ping", out)
+        self.assertTrue(results.get("answered"))
+
+
+class TornadoServerPingTest(ClientTestBase):
+    """Our client's on_ping and on_pong hooks against Python Tornado's handler: the server
+    pings with a payload, our client pings with another; the server closes once it has seen
+    our pong and our ping (Tornado answers a ping before on_ping, so its pong is on the wire
+    ahead of the close)."""
+
+    async def session(self):
+        results = {}
+        done = asyncio.Event()
+
+        class Pinger(tornado.websocket.WebSocketHandler):
+            def open(self):
+                self.ping(b"server-ping")
+
+            def on_ping(self, data):
+                results["ping"] = data
+                self.close_when_both()
+
+            def on_pong(self, data):
+                results["pong"] = data
+                self.close_when_both()
+
+            def close_when_both(self):
+                if "ping" in results and "pong" in results:
+                    self.close(1000)
+
+            def on_close(self):
+                done.set()
+
+        app = tornado.web.Application([("/ws", Pinger)])
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(app)
+        server.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
+        try:
+            rc, out = await run_client("ws://127.0.0.1:%d/ws" % port, "pings")
+            await asyncio.wait_for(done.wait(), 10)
+        finally:
+            server.stop()
+        return rc, out, results
+
+    def test_ping_and_pong_payloads_reach_both_hooks(self):
+        rc, out, results = self.run_async(self.session())
+        self.assert_clean(rc, out, echoed=0)
+        self.assertEqual(out.get("ping"), "server-ping", out)  # our on_ping
+        self.assertEqual(out.get("pong"), "client-ping", out)  # our on_pong
+        self.assertEqual(results["pong"], b"server-ping")  # we answered its ping
+        self.assertEqual(results["ping"], b"client-ping")
+
 
 class TornadoServerTest(ClientTestBase):
     async def session(self, client_args, compression_options=None):

@@ -4,6 +4,10 @@
 // prints the close code and reason.
 //
 //   interop_websocket_client URL [deflate] [snct] [cnct] [smwb=N] [cmwb=N] [protocol=P]...
+//                                [pings]
+//
+// With "pings": it pings the server with "client-ping" once connected, and prints each
+// ping's and pong's payload from on_ping/on_pong ("ping: <data>", "pong: <data>").
 //
 // Output lines: "extensions: <Sec-WebSocket-Extensions or empty>", "subprotocol: <P>",
 // "echoed: <count>", "closed: <code> <reason>". Exit 0 when the server closed with 1000,
@@ -18,10 +22,11 @@ using namespace tornado;
 
 namespace {
 
-Task<int> run(std::string url, websocket::WebSocketConnectOptions options) {
+Task<int> run(std::string url, websocket::WebSocketConnectOptions options, bool pings) {
   auto ws = co_await websocket::websocket_connect(url, options);
   std::cout << "extensions: " << ws->headers().get("Sec-WebSocket-Extensions", "") << "\n"
             << "subprotocol: " << ws->selected_subprotocol() << std::endl;
+  if (pings) ws->ping("client-ping");
   int echoed = 0;
   for (;;) {
     auto message = co_await ws->read_message();
@@ -43,13 +48,14 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     std::cerr << "usage: interop_websocket_client URL [deflate] [snct] [cnct] [smwb=N] [cmwb=N] "
-                 "[protocol=P]...\n";
+                 "[protocol=P]... [pings]\n";
     return 2;
   }
   websocket::WebSocketConnectOptions options;
   options.max_message_size = 64 << 20;
   websocket::CompressionOptions compression;
   bool deflate = false;
+  bool pings = false;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "deflate") {
@@ -62,6 +68,10 @@ int main(int argc, char** argv) {
       compression.set_server_max_window_bits(std::stoi(arg.substr(5)));
     } else if (arg.starts_with("cmwb=")) {
       compression.set_client_max_window_bits(std::stoi(arg.substr(5)));
+    } else if (arg == "pings") {
+      pings = true;
+      options.on_ping = [](std::string_view data) { std::cout << "ping: " << data << std::endl; };
+      options.on_pong = [](std::string_view data) { std::cout << "pong: " << data << std::endl; };
     } else if (arg.starts_with("protocol=")) {
       options.subprotocols.push_back(arg.substr(9));
     } else {
@@ -72,7 +82,7 @@ int main(int argc, char** argv) {
   if (deflate) options.compression_options = compression;
   IOLoop loop;
   try {
-    return loop.run_sync([&]() -> Task<int> { return run(argv[1], options); }, Duration(60));
+    return loop.run_sync([&]() -> Task<int> { return run(argv[1], options, pings); }, Duration(60));
   } catch (const std::exception& e) {
     std::cout << "error: " << e.what() << std::endl;
     return 2;

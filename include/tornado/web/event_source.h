@@ -64,6 +64,16 @@ class EventSourceHandler : public RequestHandler {
   virtual void on_drain();
   // How often a comment is sent while no event is (default 15 s; nullopt: never).
   virtual std::optional<Duration> heartbeat_interval() const;
+  // The bound on unsent bytes (buffered_amount()) that send() and send_comment() may leave
+  // behind a client that does not read (default 1 MiB; 0: none). A send that would pass it
+  // while bytes are still unsent ends the stream as a client's going away would: the event
+  // is not queued, close() runs (what is queued gets its 5 s to go out), on_close() follows,
+  // and the send raises StreamClosedError whose real_error() is a StreamBufferFullError (so
+  // a producer loop that handles a vanished client needs nothing more). The browser then
+  // reconnects with its Last-Event-ID and recovers, instead of silently missing events. One
+  // event larger than the bound still goes to a client with nothing unsent (the
+  // response head, still queued when open() begins, does not count).
+  virtual std::size_t max_buffered_amount() const;
 
   // ---- what a handler calls ----
   // Sends one event: `data` split into data lines at CR, LF and CRLF (the browser joins them
@@ -71,10 +81,10 @@ class EventSourceHandler : public RequestHandler {
   // reconnection delay when given. event and id must not hold CR, LF or NUL
   // (std::invalid_argument). Awaiting the result waits until the event was handed to the
   // kernel (backpressure); it raises StreamClosedError if the stream ended first, as does
-  // send() at once on an ended stream. Not awaited, sends queue without a limit, as
-  // WebSocketHandler::write_message and Tornado's write do: a producer that may outrun its
-  // client awaits them (or watches buffered_amount()). Hub messages are bounded by their
-  // topic's max_pending_bytes, and the heartbeat is never queued behind unsent bytes.
+  // send() at once on an ended stream. Not awaited, sends queue up to max_buffered_amount()
+  // (past it the stream ends, above): a producer that may outrun its client awaits them (or
+  // watches buffered_amount()). Hub messages are bounded by their topic's max_pending_bytes,
+  // and the heartbeat is never queued behind unsent bytes.
   IOStream::WriteAwaiter send(std::string_view data, std::string_view event = {},
                               std::string_view id = {}, std::optional<Duration> retry = {});
   // A comment line (": text"), ignored by the browser.
@@ -93,6 +103,8 @@ class EventSourceHandler : public RequestHandler {
  private:
   friend class pubsub::detail::EventSourceSink;
   IOStream::WriteAwaiter write_body(std::string_view bytes);
+  // send()'s bound: ends the stream and raises if `size` more bytes would pass it.
+  void check_room(std::size_t size);
   // The hub's writes: an event encoded once for every subscriber, written at once.
   void send_prepared(std::string_view event);
   Task<> watch_connection();
@@ -105,6 +117,7 @@ class EventSourceHandler : public RequestHandler {
   std::unique_ptr<DrainHook> drain_hook_;
   std::optional<std::string> last_event_id_;
   TimeoutHandle heartbeat_;
+  std::size_t head_bytes_ = 0;  // the response head's bytes queued when the stream began
   bool chunked_ = false;
   bool ended_ = false;     // the stream is over for the handler (closed or closing)
   bool sent_since_beat_ = false;
