@@ -378,6 +378,18 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
     for (auto& e : *options.env) envp.push_back(e.data());
     envp.push_back(nullptr);
   }
+  // Our ends become streams before the child starts: stream options the IOStream refuses
+  // (max_buffer_size 0) throw here, with no child running unwatched and no end left open
+  // (an end not yet handed to its stream is still parent_fds', which closes it).
+  auto make_stream = [&](int fd) -> std::shared_ptr<IOStream> {
+    if (fd < 0) return nullptr;
+    parent_fds.release(fd);  // the stream owns it now, even if it throws
+    return IOStream::create(fd, options.stream_options);
+  };
+  stdin_ = make_stream(in_fd);
+  stdout_ = make_stream(out_fd);
+  stderr_ = make_stream(err_fd);
+
   pid_t pid = -1;
   // glibc reports a failed exec here (and reaps that child itself).
   int err = ::posix_spawnp(&pid, argv_[0].c_str(), &actions, &attr, args.data(),
@@ -392,13 +404,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   state_->argv = argv_;
   state_->pid = pid;
   Reaper::instance().add(pid, state_);
-  // child_fds closes the child's ends here; ours go to the streams.
-  for (int fd : {in_fd, out_fd, err_fd}) {
-    if (fd >= 0) parent_fds.release(fd);
-  }
-  if (in_fd >= 0) stdin_ = IOStream::create(in_fd, options.stream_options);
-  if (out_fd >= 0) stdout_ = IOStream::create(out_fd, options.stream_options);
-  if (err_fd >= 0) stderr_ = IOStream::create(err_fd, options.stream_options);
+  // child_fds closes the child's ends here.
 }
 
 Subprocess::~Subprocess() {
