@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -451,6 +454,29 @@ TEST_F(LocaleTest, FormatDay) {
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 18, 35)), "Sunday, April 28");
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 18, 35), 0, false), "April 28");
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 2, 0), 180), "Saturday, April 27");
+}
+
+// Dates and offsets from outside (a timestamp argument, a user's gmt_offset setting) are
+// never undefined behaviour: a timestamp the clock cannot hold is a clear error (Python's
+// OverflowError/ValueError); an offset however large, and the clock's own extremes, format.
+TEST_F(LocaleTest, HostileTimestampsAndOffsetsAreClearErrorsOrFormat) {
+  locale::Locale en("en_US");
+  EXPECT_THROW(en.format_date(1e300), std::out_of_range);
+  EXPECT_THROW(en.format_date(-1e300), std::out_of_range);
+  EXPECT_THROW(en.format_date(std::nan("")), std::out_of_range);
+  EXPECT_THROW(en.format_date(std::numeric_limits<double>::infinity()), std::out_of_range);
+  const auto date = utc(2013, 4, 28, 18, 35);
+  for (int offset : {std::numeric_limits<int>::max(), std::numeric_limits<int>::min()}) {
+    EXPECT_FALSE(en.format_date(date, {.gmt_offset = offset, .full_format = true}).empty());
+    EXPECT_FALSE(en.format_date(date, {.gmt_offset = offset}).empty());
+    EXPECT_FALSE(en.format_day(date, offset).empty());
+  }
+  for (auto extreme : {system_clock::time_point::min(), system_clock::time_point::max()}) {
+    EXPECT_FALSE(en.format_date(extreme).empty());
+    EXPECT_FALSE(en.format_date(extreme, {.gmt_offset = -1440, .relative = false}).empty());
+    EXPECT_FALSE(en.format_date(date, {.now = extreme}).empty());
+    EXPECT_FALSE(en.format_day(extreme, 1440).empty());
+  }
 }
 
 TEST_F(LocaleTest, ListAndFriendlyNumber) {
