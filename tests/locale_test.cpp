@@ -292,6 +292,27 @@ TEST_F(LocaleTest, PluralFormulaPrecedenceAndErrors) {
                locale::TranslationFileError);
 }
 
+// A formula made long without nesting ("n+n+n+..." parses into a left-deep tree that the
+// evaluator walks recursively) is refused by its size, not run until the stack overflows;
+// a catalog may be up to max_file_bytes (64 MiB) of header.
+TEST_F(LocaleTest, PluralFormulaTooLongIsAClearErrorNotAStackOverflow) {
+  using locale::detail::PluralForm;
+  std::string chain = "n";
+  for (int i = 0; i < 2'000'000; ++i) chain += "+n";
+  EXPECT_THROW(PluralForm::parse(chain).evaluate(1), locale::TranslationFileError);
+  std::string ors = "n==0";
+  for (int i = 0; i < 2'000'000; ++i) ors += "||n==0";
+  EXPECT_THROW(PluralForm::parse(ors).evaluate(1), locale::TranslationFileError);
+  // Real formulas are a few dozen nodes: Arabic's six forms.
+  EXPECT_EQ(PluralForm::parse("n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : "
+                              "n%100>=11 ? 4 : 5")
+                .evaluate(105),
+            3);
+  std::string sum = "n";
+  for (int i = 0; i < 100; ++i) sum += " + n";
+  EXPECT_EQ(PluralForm::parse(sum).evaluate(2), 202);
+}
+
 TEST_F(LocaleTest, BadMoFilesAreClearErrors) {
   using locale::detail::parse_mo;
   using locale::TranslationFileError;
