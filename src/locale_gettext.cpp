@@ -29,8 +29,10 @@ class FormulaParser {
 
  private:
   [[noreturn]] void fail(std::string_view what) const {
-    throw TranslationFileError(fmt::format("bad Plural-Forms formula '{}': {} at offset {}",
-                                           text_, what, pos_));
+    // The formula quoted up to 100 bytes: a hostile one may be megabytes.
+    throw TranslationFileError(fmt::format("bad Plural-Forms formula '{}{}': {} at offset {}",
+                                           text_.substr(0, 100), text_.size() > 100 ? "..." : "",
+                                           what, pos_));
   }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
@@ -55,6 +57,7 @@ class FormulaParser {
     return false;
   }
   int add(char op, char op2, int a, int b = -1, int c = -1) {
+    if (nodes_.size() >= PluralForm::kMaxNodes) fail("too long");
     nodes_.push_back({op, op2, 0, a, b, c});
     return static_cast<int>(nodes_.size()) - 1;
   }
