@@ -482,4 +482,45 @@ TEST(DrainOptionsTest, NegativeDurationsAreRefused) {
   EXPECT_THROW(Drain{o}, std::invalid_argument);
 }
 
+// A Drain that goes before its loop (one made in a setup function, say) takes the signal
+// handlers it installed on this thread's loop with it: a signal afterwards would otherwise
+// run a handler of a destroyed Drain.
+TEST(DrainLifetimeTest, DestroyedDrainLeavesNoSignalHandlerBehind) {
+  Drain::block_signals({SIGUSR2});
+  IOLoop loop;
+  {
+    auto drain = std::make_unique<Drain>(quick());
+    drain->add_loop();
+    drain->handle_signals({SIGUSR2});
+  }
+  ASSERT_EQ(::kill(::getpid(), SIGUSR2), 0);
+  loop.run_sync([]() -> Task<> { co_await sleep(100ms); });
+  EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2)) << "the destroyed Drain's handler is left";
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  timespec zero{};
+  ::sigtimedwait(&set, nullptr, &zero);  // the signal nobody handled
+}
+
+// Asked twice, cut before anything is in flight, with a zero deadline and settle, on a
+// loop that has no server: the drain still ends and stops the loop.
+TEST(DrainEdgeTest, TwiceCutAndZeroDeadlineWithNoListenersStopsTheLoop) {
+  IOLoop loop;
+  DrainOptions o;
+  o.timeout = Duration(0);
+  o.accept_settle = Duration(0);
+  o.idle_grace = Duration(0);
+  Drain drain(o);
+  drain.add_loop();
+  drain.start();  // before the loop runs: the drain begins when it does
+  drain.start();
+  drain.cut();
+  loop.add_timeout(loop.time() + 5, [&loop] { loop.stop(); });  // the test's own bound
+  loop.start();
+  EXPECT_TRUE(drain.finished());
+  EXPECT_EQ(drain.cut_count(), 0u);
+  draining::reset_for_tests();
+}
+
 }  // namespace drain_test
