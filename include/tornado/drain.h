@@ -21,7 +21,9 @@
 //
 // Thread rule: add*/handle_signals on the loop thread they concern; start(), cut() and the
 // observers from any thread. Servers and loops must outlive their drain (or the Drain, if it
-// never starts).
+// never starts), and a started Drain must outlive its drain (finished()). A Drain destroyed
+// on the thread of a loop it handles signals on removes those handlers; destroy it there, or
+// once that loop has ended.
 #pragma once
 
 #include <signal.h>
@@ -31,6 +33,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "tornado/draining.h"
@@ -102,6 +105,8 @@ class Drain {
 
   DrainOptions options_;
   mutable std::mutex mutex_;
+  // The signals handle_signals() installed, and on which loop: the destructor removes them.
+  std::vector<std::pair<IOLoop*, int>> signal_handlers_;
   std::deque<Loop> loops_;  // stable addresses: each loop's drain refers to its entry
   std::atomic<bool> started_{false};
   std::atomic<bool> cut_{false};
