@@ -380,6 +380,26 @@ TEST_F(SubprocessTest, UnreadStdoutOfAnEndlessWriterIsNotBufferedAndSigpipeEndsI
   EXPECT_EQ(code, -SIGPIPE);
 }
 
+// The Subprocess outlives the loop it was made on: its exit can no longer be delivered
+// (that loop is gone), so asking for it is a clear error rather than a Future that never
+// resolves. What was delivered before stays readable.
+TEST(SubprocessLoopTest, WaitForExitAfterItsLoopClosedIsAClearError) {
+  std::unique_ptr<Subprocess> child, done;
+  {
+    IOLoop first(/*make_current=*/true);
+    child = std::make_unique<Subprocess>(std::vector<std::string>{"sleep", "0.2"});
+    done = std::make_unique<Subprocess>(std::vector<std::string>{"true"});
+    EXPECT_EQ(first.run_sync([&]() -> Task<int> { co_return co_await done->wait_for_exit(); }),
+              0);
+  }
+  IOLoop second(/*make_current=*/true);
+  EXPECT_THROW(child->wait_for_exit(), std::logic_error);
+  EXPECT_THROW(child->set_exit_callback([](int) {}), std::logic_error);
+  EXPECT_EQ(done->returncode(), 0);
+  EXPECT_EQ(second.run_sync([&]() -> Task<int> { co_return co_await done->wait_for_exit(); }), 0);
+  Subprocess::uninitialize();
+}
+
 // Children started on several loops, each on its own thread, at the same time: each exit
 // is delivered on the loop (thread) of its Subprocess.
 TEST(SubprocessThreadsTest, ChildrenOfSeveralLoopsExitOnTheirOwnLoops) {
