@@ -92,6 +92,15 @@ struct Subprocess::State {
 
   // On the loop: someone else reaped the child (SIGCHLD set to SIG_IGN, or a waitpid(-1)
   // elsewhere), so its status is lost. Waiters fail rather than wait for ever.
+  // Before a waiter or callback is registered: an exit not yet delivered can only reach the
+  // loop this Subprocess was made on; once that loop is closed it never will.
+  void require_open_loop() const {
+    if (!returncode && !loop) {
+      throw std::logic_error("Subprocess: the IOLoop of pid " + std::to_string(pid) +
+                             " is closed: its exit can no longer be delivered");
+    }
+  }
+
   void deliver_lost() {
     gen_log().error(
         "Subprocess: child {} (pid {}) was reaped by someone else; its exit status "
@@ -422,6 +431,7 @@ void Subprocess::set_exit_callback(std::function<void(int)> callback) {
     if (loop && callback) loop->add_callback([cb = std::move(callback), code] { cb(code); });
     return;
   }
+  state_->require_open_loop();
   state_->exit_callback = std::move(callback);
   initialize();
 }
@@ -433,6 +443,7 @@ Future<int> Subprocess::wait_for_exit(bool raise_error) {
     state_->settle(waiter);
     return result;
   }
+  state_->require_open_loop();
   state_->waiters.push_back(std::move(waiter));
   initialize();
   return result;

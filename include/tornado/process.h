@@ -244,12 +244,13 @@ class Subprocess {
 
   // Runs callback(returncode) once, on this Subprocess's loop, when the child has exited
   // (on a later iteration if it already has). Replaces an earlier callback. Installs the
-  // SIGCHLD handler (initialize()).
+  // SIGCHLD handler (initialize()). Throws std::logic_error if that loop is closed and the
+  // exit was not delivered before (it never can be).
   void set_exit_callback(std::function<void(int)> callback);
   // Resolves, on this Subprocess's loop, with the return code once the child has exited;
   // with raise_error, a non-zero code is a CalledProcessError instead. Any number of
   // waiters; independent of set_exit_callback. Installs the SIGCHLD handler. The future
-  // does not need this object alive.
+  // does not need this object alive. std::logic_error as set_exit_callback's.
   Future<int> wait_for_exit(bool raise_error = true);
 
   // Installs the process's SIGCHLD handler and its reaper thread (idempotent; any thread).
