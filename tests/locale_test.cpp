@@ -313,6 +313,46 @@ TEST_F(LocaleTest, PluralFormulaTooLongIsAClearErrorNotAStackOverflow) {
   EXPECT_EQ(PluralForm::parse(sum).evaluate(2), 202);
 }
 
+// A .mo file whose tables point many entries at one large string (msgfmt never shares
+// text between entries) would make each entry decode and store that string again: a file
+// of a few megabytes becoming gigabytes. Refused by what it refers to, before any work.
+TEST_F(LocaleTest, MoFileReferringToMoreTextThanItHoldsIsRefused) {
+  constexpr std::uint32_t kEntries = 400, kBig = 1 << 20;
+  std::string out;
+  auto word = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  const std::uint32_t originals = 28, translations = originals + 8 * kEntries;
+  const std::uint32_t data = translations + 8 * kEntries;
+  word(0x950412de);
+  word(0);
+  word(kEntries);
+  word(originals);
+  word(translations);
+  word(0);
+  word(data);
+  std::string blob;
+  for (std::uint32_t i = 0; i < kEntries; ++i) {  // distinct msgids "m0", "m1", ...
+    const std::string id = "m" + std::to_string(i);
+    word(static_cast<std::uint32_t>(id.size()));
+    word(data + static_cast<std::uint32_t>(blob.size()));
+    blob += id + '\0';
+  }
+  const std::uint32_t big_at = data + static_cast<std::uint32_t>(blob.size());
+  for (std::uint32_t i = 0; i < kEntries; ++i) {  // every msgstr: the same megabyte
+    word(kBig);
+    word(big_at);
+  }
+  out += blob;
+  out += std::string(kBig, 'x');
+  try {
+    locale::detail::parse_mo(out, "bomb.mo");
+    ADD_FAILURE() << "a file of " << out.size() << " bytes decoded to " << kEntries << " MiB";
+  } catch (const locale::TranslationFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.mo"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(LocaleTest, BadMoFilesAreClearErrors) {
   using locale::detail::parse_mo;
   using locale::TranslationFileError;
