@@ -268,6 +268,13 @@ Translations parse_mo(std::string_view bytes, std::string_view name) {
   const std::uint32_t originals = mo.word(12);
   const std::uint32_t translated = mo.word(16);
   if (std::uint64_t(count) * 16 > bytes.size()) mo.fail("more messages than the file can hold");
+  // msgfmt stores each string once: tables that refer to more text than the file holds share
+  // strings between entries, which would make each entry decode (and keep) that text again.
+  std::uint64_t referred = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    referred += mo.string(originals, i).size() + mo.string(translated, i).size();
+    if (referred > bytes.size()) mo.fail("the string tables refer to more text than the file holds");
+  }
 
   Translations t;
   t.kind = Translations::Kind::kGettext;
