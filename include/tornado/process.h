@@ -70,7 +70,8 @@ int cpu_count() noexcept;
 //   parent ends by that signal (default action). A SIGINT from the terminal (Ctrl-C) is
 //   not passed on: the terminal sent it to the workers already.
 // Call it before anything makes an IOLoop or a thread in this process: it throws
-// std::logic_error if an IOLoop is open here, or if this process is already a worker.
+// std::logic_error if an IOLoop is open here, if another thread runs (fork would leave the
+// locks it holds locked in the workers), or if this process is already a worker.
 // Listening sockets bound before the call are shared by the workers (the kernel spreads
 // the connections). Throws std::invalid_argument for max_restarts < 0, std::system_error
 // if fork fails.
