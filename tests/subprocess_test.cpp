@@ -348,6 +348,26 @@ TEST_F(SubprocessTest, StreamOptionsRefusedBeforeAnyChildStarts) {
   ::unlink(marker.c_str());
 }
 
+// A NUL byte in an argument, the environment or cwd would end that C string early: the
+// child would run with a prefix of what was checked ("safe\0/../x" as "safe"). Refused
+// before anything starts, as Python's ValueError("embedded null byte").
+TEST_F(SubprocessTest, EmbeddedNulInArgvEnvOrCwdIsRefused) {
+  const std::string marker =
+      ::testing::TempDir() + "subprocess_nul_started_" + std::to_string(::getpid());
+  ::unlink(marker.c_str());
+  const std::string nul("x\0y", 3);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker, nul}), std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker + nul}), std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker},
+                          {.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "A=" + nul}}),
+               std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker}, {.cwd = "/tmp" + nul}),
+               std::invalid_argument);
+  run_sync([]() -> Task<> { co_await sleep(200ms); });
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "a child was started";
+  ::unlink(marker.c_str());
+}
+
 // The Subprocess goes while a read of its stdout is pending: the read holds the stream and
 // still completes with what the child writes.
 TEST_F(SubprocessTest, ReadPendingWhenTheSubprocessIsDestroyedStillCompletes) {
