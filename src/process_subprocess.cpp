@@ -286,6 +286,14 @@ struct FdList {
   void release(int fd) { std::erase(fds, fd); }
 };
 
+// argv, env and cwd reach exec as C strings: a NUL byte would end one early and the child
+// would run with a prefix of what the caller checked. Python refuses it the same way.
+void refuse_nul(const std::string& s, const char* what) {
+  if (s.find('\0') != std::string::npos) {
+    throw std::invalid_argument(std::string("Subprocess: embedded NUL byte in ") + what);
+  }
+}
+
 // A close-on-exec fd >= 3 with the same file as `fd`, so that the dup2 onto 0, 1 and 2 in
 // the child never overwrites another of the child's sources.
 int high_fd(int fd) {
@@ -347,6 +355,11 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   if (options.std_in.kind == Stdio::Kind::kStdout || options.std_out.kind == Stdio::Kind::kStdout) {
     throw std::invalid_argument("Subprocess: STDOUT is only for std_err");
   }
+  for (const auto& a : argv_) refuse_nul(a, "argv");
+  if (options.env) {
+    for (const auto& e : *options.env) refuse_nul(e, "env");
+  }
+  refuse_nul(options.cwd, "cwd");
   IOLoop& loop = IOLoop::current();
 
   posix_spawn_file_actions_t actions;

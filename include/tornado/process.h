@@ -226,7 +226,8 @@ class Subprocess {
   static constexpr Stdio DEVNULL{Stdio::Kind::kDevNull, -1};
   static constexpr Stdio STDOUT{Stdio::Kind::kStdout, -1};
 
-  // Throws std::invalid_argument for an empty argv or STDOUT given to std_in/std_out,
+  // Throws std::invalid_argument for an empty argv, a NUL byte in argv, env or cwd, STDOUT
+  // given to std_in/std_out, or stream options the IOStream refuses,
   // std::system_error if a pipe cannot be made or the program cannot be run.
   explicit Subprocess(std::vector<std::string> argv, SubprocessOptions options = {});
   ~Subprocess();
