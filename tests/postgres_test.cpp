@@ -459,6 +459,40 @@ TEST_F(PostgresTest, PoolDestroyedWithQueriesInFlight) {
   });
 }
 
+// Many acquires with a timeout about as long as a statement, so that waiters time out while
+// connections come back and are handed on: each query either answers or raises
+// TimeoutError, and afterwards no place is leaked (every connection the pool counts is idle,
+// none is waiting, and a query still gets one).
+TEST_F(PostgresTest, PoolWaitersTimingOutWhileConnectionsComeBackLeakNoPlace) {
+  run([&]() -> Task<> {
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    o.max_size = 2;
+    o.acquire_timeout = 3ms;
+    pg::Pool pool(o);
+    co_await pool.query("SELECT 1");
+    std::vector<Future<pg::Result>> queries;
+    for (int i = 0; i < 200; ++i) queries.push_back(spawn(pool.query("SELECT pg_sleep(0.001)")));
+    int answered = 0, timed_out = 0;
+    for (auto& q : queries) {
+      try {
+        co_await q;
+        ++answered;
+      } catch (const TimeoutError&) {
+        ++timed_out;
+      }
+    }
+    EXPECT_EQ(answered + timed_out, 200);
+    EXPECT_GT(answered, 0);
+    EXPECT_GT(timed_out, 0);
+    EXPECT_LE(pool.size(), 2u);
+    EXPECT_EQ(pool.idle(), pool.size());
+    EXPECT_EQ(pool.waiting(), 0u);
+    auto r = co_await pool.query("SELECT 7 AS v");
+    EXPECT_EQ(r[0].get<int>("v"), 7);
+  });
+}
+
 // The server ends the backend in the middle of a statement (pg_terminate_backend, as an
 // admin or a failover would): a ConnectionError, and the pool's next query gets a new one.
 TEST_F(PostgresTest, BackendTerminatedMidQueryIsAConnectionErrorAndThePoolReplacesIt) {
