@@ -523,4 +523,35 @@ TEST(DrainEdgeTest, TwiceCutAndZeroDeadlineWithNoListenersStopsTheLoop) {
   draining::reset_for_tests();
 }
 
+// stop_gracefully cut short (a with_timeout around it, a cancelled task) must not leave its
+// listening sockets open behind the SYN filter: every new connection would then vanish
+// without an answer. It falls back to stop(), as the drain does when it fails.
+TEST(StopGracefullyTest, CancelledStopGracefullyStillStopsTheServer) {
+  IOLoop loop(/*make_current=*/true);
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  HTTPServer server(std::make_shared<web::Application>(routes()));
+  server.add_sockets({fd});
+  loop.run_sync([&]() -> Task<> {
+    try {
+      co_await with_timeout(Duration(0.02), server.stop_gracefully(Duration(5)));
+      ADD_FAILURE() << "the 5 s settle ended within 20 ms";
+    } catch (const TimeoutError&) {
+    }
+  });
+  EXPECT_TRUE(server.listening_addresses().empty()) << "still listening, behind the filter";
+  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  pollfd p{c, POLLOUT, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "a connection attempt got no answer (SYNs dropped)";
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len);
+  EXPECT_EQ(err, ECONNREFUSED);
+  ::close(c);
+}
+
 }  // namespace drain_test
