@@ -523,6 +523,26 @@ TEST(DrainEdgeTest, TwiceCutAndZeroDeadlineWithNoListenersStopsTheLoop) {
   draining::reset_for_tests();
 }
 
+// A loop that takes the signals without having been added (handle_signals alone): the
+// signal is no longer the process's default action (the signalfd took it), so the drain it
+// starts must at least stop that loop, or SIGTERM would be swallowed.
+TEST(DrainEdgeTest, SignalOnALoopNeverAddedStillStopsThatLoop) {
+  Drain::block_signals({SIGUSR2});
+  IOLoop loop(/*make_current=*/true);
+  Drain drain(quick());
+  drain.handle_signals({SIGUSR2});
+  bool stopped_by_the_test = false;
+  loop.add_callback([] { ::kill(::getpid(), SIGUSR2); });
+  loop.call_later(Duration(5), [&] {
+    stopped_by_the_test = true;
+    loop.stop();
+  });
+  loop.start();
+  EXPECT_FALSE(stopped_by_the_test) << "SIGUSR2 was taken and nothing stopped";
+  EXPECT_TRUE(drain.finished());
+  draining::reset_for_tests();
+}
+
 // stop_gracefully cut short (a with_timeout around it, a cancelled task) must not leave its
 // listening sockets open behind the SYN filter: every new connection would then vanish
 // without an answer. It falls back to stop(), as the drain does when it fails.
