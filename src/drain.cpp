@@ -77,6 +77,9 @@ void Drain::block_signals(const std::vector<int>& signals) {
 
 void Drain::handle_signals(const std::vector<int>& signals) {
   IOLoop& loop = IOLoop::current();
+  // The loop that takes the signals is drained too (add_loop): the signalfd replaces the
+  // signal's default action, so a drain that stopped no loop would swallow SIGTERM.
+  add_loop();
   for (int signum : signals) {
     {
       std::lock_guard lock(mutex_);

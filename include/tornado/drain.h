@@ -75,7 +75,8 @@ class Drain {
   void add_loop();
 
   // On the current loop, each of `signals` starts the drain; the next one, during the drain,
-  // cuts it short (what is left is closed at once). Blocks them in this thread (signalfd):
+  // cuts it short (what is left is closed at once). The current loop is drained too (as
+  // add_loop()), so that a signal taken from its default action always stops a loop. Blocks them in this thread (signalfd):
   // threads started later inherit that; call block_signals() in main() before starting any.
   void handle_signals(const std::vector<int>& signals = {SIGTERM, SIGINT});
   // Blocks `signals` in the calling thread (and so in the threads it starts afterwards).
