@@ -28,7 +28,15 @@ Drain::Drain(DrainOptions options) : options_(options) {
   }
 }
 
-Drain::~Drain() = default;
+Drain::~Drain() {
+  // A handler left behind would run on a destroyed Drain at the next signal. Only the current
+  // thread's loop can be touched here; the others must have ended (the thread rule).
+  if (IOLoop* here = IOLoop::current_or_null()) {
+    for (const auto& [loop, signum] : signal_handlers_) {
+      if (loop == here) here->remove_signal_handler(signum);
+    }
+  }
+}
 
 Drain::Loop& Drain::current_loop() {
   IOLoop* loop = &IOLoop::current();
@@ -69,7 +77,14 @@ void Drain::block_signals(const std::vector<int>& signals) {
 
 void Drain::handle_signals(const std::vector<int>& signals) {
   IOLoop& loop = IOLoop::current();
+  // The loop that takes the signals is drained too (add_loop): the signalfd replaces the
+  // signal's default action, so a drain that stopped no loop would swallow SIGTERM.
+  add_loop();
   for (int signum : signals) {
+    {
+      std::lock_guard lock(mutex_);
+      signal_handlers_.emplace_back(&loop, signum);
+    }
     loop.add_signal_handler(signum, [this, signum] {
       if (!started()) {
         gen_log().info("drain: signal {}: draining (deadline {:.1f} s)", signum,

@@ -78,8 +78,12 @@ struct Civil {
   int minute;
 };
 
-Civil civil(system_clock::time_point t) {
-  const auto us = time_point_cast<microseconds>(t);
+// Dates are reckoned in microseconds (Python's resolution): a system_clock date (about
+// 1678-2262) minus any int gmt_offset, or the difference of any two dates, stays far inside
+// int64 microseconds, where in nanoseconds it could overflow.
+using Micros = sys_time<microseconds>;
+
+Civil civil(Micros us) {
   const auto day = floor<days>(us);
   const year_month_day ymd(day);
   const auto in_day = duration_cast<minutes>(us - day);
@@ -93,28 +97,35 @@ std::string count_text(std::int64_t n) { return std::to_string(n); }
 }  // namespace
 
 std::string Locale::format_date(double unix_seconds, const DateFormat& format) const {
+  // What the clock cannot hold is refused (Python's utcfromtimestamp: OverflowError or
+  // ValueError), not converted with undefined behaviour. A second inside its range.
+  static const double kLimit = duration<double>(system_clock::duration::max()).count() - 1;
+  if (!(std::abs(unix_seconds) < kLimit)) {
+    throw std::out_of_range(fmt::format("format_date: timestamp {} out of range", unix_seconds));
+  }
   const auto since_epoch = duration_cast<system_clock::duration>(
       duration<double>(std::floor(unix_seconds * 1e6) / 1e6));
   return format_date(system_clock::time_point(since_epoch), format);
 }
 
-std::string Locale::format_date(system_clock::time_point date, const DateFormat& options) const {
-  const system_clock::time_point now = options.now.value_or(system_clock::now());
+std::string Locale::format_date(system_clock::time_point when, const DateFormat& options) const {
+  const Micros now = time_point_cast<microseconds>(options.now.value_or(system_clock::now()));
+  Micros date = time_point_cast<microseconds>(when);
   bool full_format = options.full_format;
   if (date > now) {
     // Tornado rounds the near future (clock skew) down to now when relative; other future
     // dates get the full format. (Its test reads timedelta.seconds: the seconds past whole
     // days, kept here.)
-    if (options.relative && split(duration_cast<microseconds>(date - now)).seconds < 60) {
+    if (options.relative && split(date - now).seconds < 60) {
       date = now;
     } else {
       full_format = true;
     }
   }
-  const minutes offset(options.gmt_offset);
+  const microseconds offset = minutes(options.gmt_offset);
   const Civil local_date = civil(date - offset);
   const Civil local_yesterday = civil(now - offset - hours(24));
-  const Delta difference = split(duration_cast<microseconds>(now - date));
+  const Delta difference = split(now - date);
   const std::int64_t seconds = difference.seconds;
   const std::int64_t days = difference.days;
 
@@ -169,7 +180,8 @@ std::string Locale::format_date(system_clock::time_point date, const DateFormat&
 }
 
 std::string Locale::format_day(system_clock::time_point date, int gmt_offset, bool dow) const {
-  const Civil local_date = civil(date - minutes(gmt_offset));
+  const Civil local_date =
+      civil(time_point_cast<microseconds>(date) - microseconds(minutes(gmt_offset)));
   if (dow) {
     return format_named(translate("%(weekday)s, %(month_name)s %(day)s"),
                         {{"month_name", months_[local_date.month - 1]},

@@ -29,8 +29,10 @@ class FormulaParser {
 
  private:
   [[noreturn]] void fail(std::string_view what) const {
-    throw TranslationFileError(fmt::format("bad Plural-Forms formula '{}': {} at offset {}",
-                                           text_, what, pos_));
+    // The formula quoted up to 100 bytes: a hostile one may be megabytes.
+    throw TranslationFileError(fmt::format("bad Plural-Forms formula '{}{}': {} at offset {}",
+                                           text_.substr(0, 100), text_.size() > 100 ? "..." : "",
+                                           what, pos_));
   }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
@@ -55,6 +57,7 @@ class FormulaParser {
     return false;
   }
   int add(char op, char op2, int a, int b = -1, int c = -1) {
+    if (nodes_.size() >= PluralForm::kMaxNodes) fail("too long");
     nodes_.push_back({op, op2, 0, a, b, c});
     return static_cast<int>(nodes_.size()) - 1;
   }
@@ -265,6 +268,13 @@ Translations parse_mo(std::string_view bytes, std::string_view name) {
   const std::uint32_t originals = mo.word(12);
   const std::uint32_t translated = mo.word(16);
   if (std::uint64_t(count) * 16 > bytes.size()) mo.fail("more messages than the file can hold");
+  // msgfmt stores each string once: tables that refer to more text than the file holds share
+  // strings between entries, which would make each entry decode (and keep) that text again.
+  std::uint64_t referred = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    referred += mo.string(originals, i).size() + mo.string(translated, i).size();
+    if (referred > bytes.size()) mo.fail("the string tables refer to more text than the file holds");
+  }
 
   Translations t;
   t.kind = Translations::Kind::kGettext;

@@ -79,10 +79,29 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
+// The families prometheus_text() writes itself: the tornado_ namespace, and the process
+// figures (with process_cpu_seconds, that family's name once OpenMetrics drops _total). An
+// application figure named so would declare a family twice in one scrape.
+bool reserved_name(std::string_view name) {
+  if (name.starts_with("tornado_")) return true;
+  for (std::string_view own :
+       {"process_resident_memory_bytes", "process_virtual_memory_bytes", "process_cpu_seconds",
+        "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+        "process_start_time_seconds"}) {
+    if (name == own) return true;
+  }
+  return false;
+}
+
 void check_name(std::string_view name) {
   if (!valid_name(name)) {
     throw std::invalid_argument("metrics: bad name '" + std::string(name) +
                                 "' (letters, digits and _, not starting with a digit)");
+  }
+  if (reserved_name(name)) {
+    throw std::invalid_argument("metrics: '" + std::string(name) +
+                                "' is one of the scrape's own families (tornado_* and the "
+                                "process_* figures are reserved)");
   }
 }
 

@@ -54,6 +54,16 @@ struct ConnectWait {
 
 bool is_rollback(const std::string& sql) { return sql == "ROLLBACK"; }
 
+// libpq takes C strings: a NUL byte would end the text there, silently ("admin\0x" sent as
+// "admin"). PostgreSQL text cannot hold one anyway, so it is refused, as psycopg does.
+void refuse_nul(std::string_view text, std::string_view what) {
+  if (text.find('\0') != std::string_view::npos) {
+    throw Error(fmt::format("postgres: {} contains a NUL byte, which PostgreSQL text cannot "
+                            "hold",
+                            what));
+  }
+}
+
 std::string fmt_seconds(double s) { return fmt::format("{:g} s", s); }
 
 }  // namespace
@@ -160,6 +170,10 @@ int Connection::backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_
 Task<Result> Connection::query_params(std::string sql, Params params,
                                       std::optional<Duration> timeout) {
   auto self = shared_from_this();  // alive until the statement ends
+  refuse_nul(sql, "the SQL");
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (params[i]) refuse_nul(*params[i], fmt::format("parameter ${}", i + 1));
+  }
   auto op = std::make_shared<Op>();
   op->sql = std::move(sql);
   op->params = std::move(params);
@@ -372,6 +386,7 @@ Task<Transaction> Connection::begin() {
 
 Task<> Connection::listen(std::string channel) {
   if (!conn_) throw ConnectionError("postgres: connection closed");
+  refuse_nul(channel, "the channel name");
   char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
   if (!quoted) throw Error("postgres: bad channel name: " + trimmed(PQerrorMessage(conn_)));
   std::string sql = std::string("LISTEN ") + quoted;
@@ -381,6 +396,7 @@ Task<> Connection::listen(std::string channel) {
 
 Task<> Connection::unlisten(std::string channel) {
   if (!conn_) throw ConnectionError("postgres: connection closed");
+  refuse_nul(channel, "the channel name");
   char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
   if (!quoted) throw Error("postgres: bad channel name: " + trimmed(PQerrorMessage(conn_)));
   std::string sql = std::string("UNLISTEN ") + quoted;

@@ -1,4 +1,5 @@
 // process::cpu_count, fork_processes, task_id (tornado/process.h).
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -69,6 +70,18 @@ pid_t fork_worker(int id, const SupervisorSignals& signals) {
   return pid;
 }
 
+// Threads of this process (entries of /proc/self/task); 1 if that cannot be read.
+int thread_count() noexcept {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) return 1;
+  int n = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n > 0 ? n : 1;
+}
+
 }  // namespace
 
 int cpu_count() noexcept {
@@ -100,6 +113,14 @@ int fork_processes(int num_processes, int max_restarts) {
         "fork_processes: " + std::to_string(loops) +
         " IOLoop(s) already exist in this process; call fork_processes before anything "
         "makes or uses an IOLoop (IOLoop::current() included), as in Tornado");
+  }
+  // fork copies this thread only: a lock another thread holds (the log's, a registry's)
+  // would stay locked in every worker, and a SIGCHLD or SIGTERM sent to the supervisor
+  // could be taken by a thread that does not block it (a SIGCHLD lost: no restart).
+  if (int threads = thread_count(); threads > 1) {
+    throw std::logic_error("fork_processes: " + std::to_string(threads - 1) +
+                           " other thread(s) run in this process; call fork_processes before "
+                           "starting any thread (Subprocess's reaper, an executor, your own)");
   }
   if (num_processes <= 0) num_processes = cpu_count();
   gen_log().info("Starting {} processes", num_processes);

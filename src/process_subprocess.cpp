@@ -92,6 +92,15 @@ struct Subprocess::State {
 
   // On the loop: someone else reaped the child (SIGCHLD set to SIG_IGN, or a waitpid(-1)
   // elsewhere), so its status is lost. Waiters fail rather than wait for ever.
+  // Before a waiter or callback is registered: an exit not yet delivered can only reach the
+  // loop this Subprocess was made on; once that loop is closed it never will.
+  void require_open_loop() const {
+    if (!returncode && !loop) {
+      throw std::logic_error("Subprocess: the IOLoop of pid " + std::to_string(pid) +
+                             " is closed: its exit can no longer be delivered");
+    }
+  }
+
   void deliver_lost() {
     gen_log().error(
         "Subprocess: child {} (pid {}) was reaped by someone else; its exit status "
@@ -277,6 +286,14 @@ struct FdList {
   void release(int fd) { std::erase(fds, fd); }
 };
 
+// argv, env and cwd reach exec as C strings: a NUL byte would end one early and the child
+// would run with a prefix of what the caller checked. Python refuses it the same way.
+void refuse_nul(const std::string& s, const char* what) {
+  if (s.find('\0') != std::string::npos) {
+    throw std::invalid_argument(std::string("Subprocess: embedded NUL byte in ") + what);
+  }
+}
+
 // A close-on-exec fd >= 3 with the same file as `fd`, so that the dup2 onto 0, 1 and 2 in
 // the child never overwrites another of the child's sources.
 int high_fd(int fd) {
@@ -338,6 +355,11 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   if (options.std_in.kind == Stdio::Kind::kStdout || options.std_out.kind == Stdio::Kind::kStdout) {
     throw std::invalid_argument("Subprocess: STDOUT is only for std_err");
   }
+  for (const auto& a : argv_) refuse_nul(a, "argv");
+  if (options.env) {
+    for (const auto& e : *options.env) refuse_nul(e, "env");
+  }
+  refuse_nul(options.cwd, "cwd");
   IOLoop& loop = IOLoop::current();
 
   posix_spawn_file_actions_t actions;
@@ -378,6 +400,18 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
     for (auto& e : *options.env) envp.push_back(e.data());
     envp.push_back(nullptr);
   }
+  // Our ends become streams before the child starts: stream options the IOStream refuses
+  // (max_buffer_size 0) throw here, with no child running unwatched and no end left open
+  // (an end not yet handed to its stream is still parent_fds', which closes it).
+  auto make_stream = [&](int fd) -> std::shared_ptr<IOStream> {
+    if (fd < 0) return nullptr;
+    parent_fds.release(fd);  // the stream owns it now, even if it throws
+    return IOStream::create(fd, options.stream_options);
+  };
+  stdin_ = make_stream(in_fd);
+  stdout_ = make_stream(out_fd);
+  stderr_ = make_stream(err_fd);
+
   pid_t pid = -1;
   // glibc reports a failed exec here (and reaps that child itself).
   int err = ::posix_spawnp(&pid, argv_[0].c_str(), &actions, &attr, args.data(),
@@ -392,13 +426,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   state_->argv = argv_;
   state_->pid = pid;
   Reaper::instance().add(pid, state_);
-  // child_fds closes the child's ends here; ours go to the streams.
-  for (int fd : {in_fd, out_fd, err_fd}) {
-    if (fd >= 0) parent_fds.release(fd);
-  }
-  if (in_fd >= 0) stdin_ = IOStream::create(in_fd, options.stream_options);
-  if (out_fd >= 0) stdout_ = IOStream::create(out_fd, options.stream_options);
-  if (err_fd >= 0) stderr_ = IOStream::create(err_fd, options.stream_options);
+  // child_fds closes the child's ends here.
 }
 
 Subprocess::~Subprocess() {
@@ -416,6 +444,7 @@ void Subprocess::set_exit_callback(std::function<void(int)> callback) {
     if (loop && callback) loop->add_callback([cb = std::move(callback), code] { cb(code); });
     return;
   }
+  state_->require_open_loop();
   state_->exit_callback = std::move(callback);
   initialize();
 }
@@ -427,6 +456,7 @@ Future<int> Subprocess::wait_for_exit(bool raise_error) {
     state_->settle(waiter);
     return result;
   }
+  state_->require_open_loop();
   state_->waiters.push_back(std::move(waiter));
   initialize();
   return result;

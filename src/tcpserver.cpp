@@ -123,13 +123,20 @@ Task<> TCPServer::stop_gracefully(Duration settle, bool drop_new_syns) {
     }
     filtered = filtered && attached == SynFilter::kAttached;
   }
-  co_await sleep(settle);
-  // The accept handlers take the backlog as the loop runs; wait until it is empty (nothing
-  // new joins it while filtered), bounded.
-  const double give_up = IOLoop::current().time() + 10 * settle.count();
-  while (filtered && !listeners_.empty() && any_pending_connection(fds) &&
-         IOLoop::current().time() < give_up) {
-    co_await sleep(std::chrono::milliseconds(1));
+  try {
+    co_await sleep(settle);
+    // The accept handlers take the backlog as the loop runs; wait until it is empty (nothing
+    // new joins it while filtered), bounded.
+    const double give_up = IOLoop::current().time() + 10 * settle.count();
+    while (filtered && !listeners_.empty() && any_pending_connection(fds) &&
+           IOLoop::current().time() < give_up) {
+      co_await sleep(std::chrono::milliseconds(1));
+    }
+  } catch (...) {
+    // Cut short (cancelled, a with_timeout): never leave the sockets listening behind the
+    // filter, where every new connection would go unanswered. The abrupt stop instead.
+    stop();
+    throw;
   }
   stop();
 }

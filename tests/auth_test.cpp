@@ -32,6 +32,20 @@ using tornado::testing::ExpectLog;
 
 namespace {
 
+// What a broken provider answers for the code `hostile-...` (HostileTokenAnswersAre502).
+std::string hostile_token_answer(const std::string& code) {
+  if (code == "hostile-html") return "<html><body>Service Unavailable</body></html>";
+  if (code == "hostile-array") return "[\"access_token\", \"x\"]";
+  if (code == "hostile-string") return "\"access_token=x\"";
+  if (code == "hostile-no-token") return "{\"token_type\": \"bearer\"}";
+  if (code == "hostile-number-token") return "{\"access_token\": 12345}";
+  if (code == "hostile-empty-token") return "{\"access_token\": \"\"}";
+  if (code == "hostile-deep") return std::string(100000, '[') + std::string(100000, ']');
+  if (code == "hostile-error-object") return "{\"error\": {\"code\": [1, 2, {\"x\": null}]}}";
+  if (code == "hostile-huge") return "{\"access_token\": 1, \"pad\": \"" + std::string(8 << 20, 'p') + "\"}";
+  return "?";
+}
+
 // ---- RFC 5849 and Twitter signature vectors ---------------------------------------------
 
 TEST(OAuthSignatureTest, PercentEncodingIsRfc5849s) {
@@ -385,6 +399,10 @@ struct OAuth2ServerToken : ProviderHandler {
     }
     if (github_ && request().headers.get("Accept", "") != "application/json") {
       write("access_token=form-encoded&token_type=bearer");  // GitHub's default answer
+      co_return;
+    }
+    if (const std::string code = get_body_argument("code"); code.starts_with("hostile-")) {
+      write(hostile_token_answer(code));  // a provider gone wrong, with a 200
       co_return;
     }
     if (get_body_argument("code") != "fake-authorization-code") {
@@ -1035,6 +1053,24 @@ class OAuth2Flow {
     return t.fetch_no_follow(callback, cookie);
   }
 };
+
+// Token endpoints answering 200 with what is not a token: HTML, JSON that is not an object,
+// an object without a usable access_token, nesting past the JSON depth limit, an error that
+// is an object, megabytes of text. Each is a 502 with a log line, never a crash or a 500.
+TEST_F(AuthTest, HostileTokenAnswersAre502) {
+  for (const char* code : {"hostile-html", "hostile-array", "hostile-string", "hostile-no-token",
+                           "hostile-number-token", "hostile-empty-token", "hostile-deep",
+                           "hostile-error-object", "hostile-huge"}) {
+    ExpectLog log(gen_log(), "OAuth2 token (response|request refused)");
+    ExpectLog access(access_log(), "", /*required=*/false);
+    HTTPResponse r =
+        OAuth2Flow::run(*this, "/client/github", [code](std::string& url, std::string&) {
+          auto at = url.find("fake-authorization-code");
+          url.replace(at, 23, code);
+        });
+    EXPECT_EQ(r.code, 502) << code;
+  }
+}
 
 TEST_F(AuthTest, GoogleLogin) {
   HTTPResponse r = OAuth2Flow::run(*this, "/client/google");

@@ -482,4 +482,96 @@ TEST(DrainOptionsTest, NegativeDurationsAreRefused) {
   EXPECT_THROW(Drain{o}, std::invalid_argument);
 }
 
+// A Drain that goes before its loop (one made in a setup function, say) takes the signal
+// handlers it installed on this thread's loop with it: a signal afterwards would otherwise
+// run a handler of a destroyed Drain.
+TEST(DrainLifetimeTest, DestroyedDrainLeavesNoSignalHandlerBehind) {
+  Drain::block_signals({SIGUSR2});
+  IOLoop loop;
+  {
+    auto drain = std::make_unique<Drain>(quick());
+    drain->add_loop();
+    drain->handle_signals({SIGUSR2});
+  }
+  ASSERT_EQ(::kill(::getpid(), SIGUSR2), 0);
+  loop.run_sync([]() -> Task<> { co_await sleep(100ms); });
+  EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2)) << "the destroyed Drain's handler is left";
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  timespec zero{};
+  ::sigtimedwait(&set, nullptr, &zero);  // the signal nobody handled
+}
+
+// Asked twice, cut before anything is in flight, with a zero deadline and settle, on a
+// loop that has no server: the drain still ends and stops the loop.
+TEST(DrainEdgeTest, TwiceCutAndZeroDeadlineWithNoListenersStopsTheLoop) {
+  IOLoop loop;
+  DrainOptions o;
+  o.timeout = Duration(0);
+  o.accept_settle = Duration(0);
+  o.idle_grace = Duration(0);
+  Drain drain(o);
+  drain.add_loop();
+  drain.start();  // before the loop runs: the drain begins when it does
+  drain.start();
+  drain.cut();
+  loop.add_timeout(loop.time() + 5, [&loop] { loop.stop(); });  // the test's own bound
+  loop.start();
+  EXPECT_TRUE(drain.finished());
+  EXPECT_EQ(drain.cut_count(), 0u);
+  draining::reset_for_tests();
+}
+
+// A loop that takes the signals without having been added (handle_signals alone): the
+// signal is no longer the process's default action (the signalfd took it), so the drain it
+// starts must at least stop that loop, or SIGTERM would be swallowed.
+TEST(DrainEdgeTest, SignalOnALoopNeverAddedStillStopsThatLoop) {
+  Drain::block_signals({SIGUSR2});
+  IOLoop loop(/*make_current=*/true);
+  Drain drain(quick());
+  drain.handle_signals({SIGUSR2});
+  bool stopped_by_the_test = false;
+  loop.add_callback([] { ::kill(::getpid(), SIGUSR2); });
+  loop.call_later(Duration(5), [&] {
+    stopped_by_the_test = true;
+    loop.stop();
+  });
+  loop.start();
+  EXPECT_FALSE(stopped_by_the_test) << "SIGUSR2 was taken and nothing stopped";
+  EXPECT_TRUE(drain.finished());
+  draining::reset_for_tests();
+}
+
+// stop_gracefully cut short (a with_timeout around it, a cancelled task) must not leave its
+// listening sockets open behind the SYN filter: every new connection would then vanish
+// without an answer. It falls back to stop(), as the drain does when it fails.
+TEST(StopGracefullyTest, CancelledStopGracefullyStillStopsTheServer) {
+  IOLoop loop(/*make_current=*/true);
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  HTTPServer server(std::make_shared<web::Application>(routes()));
+  server.add_sockets({fd});
+  loop.run_sync([&]() -> Task<> {
+    try {
+      co_await with_timeout(Duration(0.02), server.stop_gracefully(Duration(5)));
+      ADD_FAILURE() << "the 5 s settle ended within 20 ms";
+    } catch (const TimeoutError&) {
+    }
+  });
+  EXPECT_TRUE(server.listening_addresses().empty()) << "still listening, behind the filter";
+  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  pollfd p{c, POLLOUT, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1) << "a connection attempt got no answer (SYNs dropped)";
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len);
+  EXPECT_EQ(err, ECONNREFUSED);
+  ::close(c);
+}
+
 }  // namespace drain_test

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -289,6 +292,67 @@ TEST_F(LocaleTest, PluralFormulaPrecedenceAndErrors) {
                locale::TranslationFileError);
 }
 
+// A formula made long without nesting ("n+n+n+..." parses into a left-deep tree that the
+// evaluator walks recursively) is refused by its size, not run until the stack overflows;
+// a catalog may be up to max_file_bytes (64 MiB) of header.
+TEST_F(LocaleTest, PluralFormulaTooLongIsAClearErrorNotAStackOverflow) {
+  using locale::detail::PluralForm;
+  std::string chain = "n";
+  for (int i = 0; i < 2'000'000; ++i) chain += "+n";
+  EXPECT_THROW(PluralForm::parse(chain).evaluate(1), locale::TranslationFileError);
+  std::string ors = "n==0";
+  for (int i = 0; i < 2'000'000; ++i) ors += "||n==0";
+  EXPECT_THROW(PluralForm::parse(ors).evaluate(1), locale::TranslationFileError);
+  // Real formulas are a few dozen nodes: Arabic's six forms.
+  EXPECT_EQ(PluralForm::parse("n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : "
+                              "n%100>=11 ? 4 : 5")
+                .evaluate(105),
+            3);
+  std::string sum = "n";
+  for (int i = 0; i < 100; ++i) sum += " + n";
+  EXPECT_EQ(PluralForm::parse(sum).evaluate(2), 202);
+}
+
+// A .mo file whose tables point many entries at one large string (msgfmt never shares
+// text between entries) would make each entry decode and store that string again: a file
+// of a few megabytes becoming gigabytes. Refused by what it refers to, before any work.
+TEST_F(LocaleTest, MoFileReferringToMoreTextThanItHoldsIsRefused) {
+  constexpr std::uint32_t kEntries = 400, kBig = 1 << 20;
+  std::string out;
+  auto word = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  const std::uint32_t originals = 28, translations = originals + 8 * kEntries;
+  const std::uint32_t data = translations + 8 * kEntries;
+  word(0x950412de);
+  word(0);
+  word(kEntries);
+  word(originals);
+  word(translations);
+  word(0);
+  word(data);
+  std::string blob;
+  for (std::uint32_t i = 0; i < kEntries; ++i) {  // distinct msgids "m0", "m1", ...
+    const std::string id = "m" + std::to_string(i);
+    word(static_cast<std::uint32_t>(id.size()));
+    word(data + static_cast<std::uint32_t>(blob.size()));
+    blob += id + '\0';
+  }
+  const std::uint32_t big_at = data + static_cast<std::uint32_t>(blob.size());
+  for (std::uint32_t i = 0; i < kEntries; ++i) {  // every msgstr: the same megabyte
+    word(kBig);
+    word(big_at);
+  }
+  out += blob;
+  out += std::string(kBig, 'x');
+  try {
+    locale::detail::parse_mo(out, "bomb.mo");
+    ADD_FAILURE() << "a file of " << out.size() << " bytes decoded to " << kEntries << " MiB";
+  } catch (const locale::TranslationFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.mo"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(LocaleTest, BadMoFilesAreClearErrors) {
   using locale::detail::parse_mo;
   using locale::TranslationFileError;
@@ -451,6 +515,29 @@ TEST_F(LocaleTest, FormatDay) {
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 18, 35)), "Sunday, April 28");
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 18, 35), 0, false), "April 28");
   EXPECT_EQ(en.format_day(utc(2013, 4, 28, 2, 0), 180), "Saturday, April 27");
+}
+
+// Dates and offsets from outside (a timestamp argument, a user's gmt_offset setting) are
+// never undefined behaviour: a timestamp the clock cannot hold is a clear error (Python's
+// OverflowError/ValueError); an offset however large, and the clock's own extremes, format.
+TEST_F(LocaleTest, HostileTimestampsAndOffsetsAreClearErrorsOrFormat) {
+  locale::Locale en("en_US");
+  EXPECT_THROW(en.format_date(1e300), std::out_of_range);
+  EXPECT_THROW(en.format_date(-1e300), std::out_of_range);
+  EXPECT_THROW(en.format_date(std::nan("")), std::out_of_range);
+  EXPECT_THROW(en.format_date(std::numeric_limits<double>::infinity()), std::out_of_range);
+  const auto date = utc(2013, 4, 28, 18, 35);
+  for (int offset : {std::numeric_limits<int>::max(), std::numeric_limits<int>::min()}) {
+    EXPECT_FALSE(en.format_date(date, {.gmt_offset = offset, .full_format = true}).empty());
+    EXPECT_FALSE(en.format_date(date, {.gmt_offset = offset}).empty());
+    EXPECT_FALSE(en.format_day(date, offset).empty());
+  }
+  for (auto extreme : {system_clock::time_point::min(), system_clock::time_point::max()}) {
+    EXPECT_FALSE(en.format_date(extreme).empty());
+    EXPECT_FALSE(en.format_date(extreme, {.gmt_offset = -1440, .relative = false}).empty());
+    EXPECT_FALSE(en.format_date(date, {.now = extreme}).empty());
+    EXPECT_FALSE(en.format_day(extreme, 1440).empty());
+  }
 }
 
 TEST_F(LocaleTest, ListAndFriendlyNumber) {

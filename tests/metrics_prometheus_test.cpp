@@ -328,6 +328,40 @@ TEST(PrometheusTextTest, LabelValuesAreEscaped) {
       << text;
 }
 
+// An application figure named like one of the scrape's own families would declare that
+// family a second time (Prometheus's text parser refuses a second TYPE line; its scraper
+// keeps one of two samples of a series): refused with a clear error when it is made. Every
+// family of a scrape is checked, so that a family added later is covered too.
+TEST(PrometheusTextTest, ApplicationNamesClashingWithTheScrapesFamiliesAreRefused) {
+  metrics::Snapshot s;
+  metrics::HandlerFigures h;
+  h.name = "H";
+  h.by_status = {{200, 1}};
+  h.latency[0] = 1;
+  s.handlers.push_back(h);
+  s.loops.push_back({});
+  const std::string text = metrics::prometheus_text(s, metrics::process_figures());
+  std::istringstream lines(text);
+  std::string line;
+  int families = 0;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("# TYPE ")) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    ++families;
+    EXPECT_THROW(metrics::gauge(name), std::invalid_argument) << name;
+    EXPECT_THROW(metrics::counter(name), std::invalid_argument) << name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (line.ends_with(" histogram")) {
+        EXPECT_THROW(metrics::gauge(name + suffix), std::invalid_argument) << name << suffix;
+      }
+    }
+  }
+  EXPECT_GE(families, 18);
+  // The names near them stay the application's.
+  EXPECT_NO_THROW(metrics::gauge("process_jobs_waiting"));
+  EXPECT_NO_THROW(metrics::counter("app_tornado_requests_total"));
+}
+
 // Every sample belongs to a family declared by # HELP and # TYPE before it, and Prometheus's
 // own parser (python3-prometheus-client) reads the whole scrape.
 TEST_F(PrometheusTest, PrometheusOwnParserReadsTheScrape) {

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "http_test_util.h"
 #include "tornado/pubsub.h"
@@ -284,6 +286,48 @@ TEST(MetricsThreadsTest, NoCountIsLostAcrossThreadsAndShardReuse) {
   EXPECT_EQ(after.websocket_messages_in - before.websocket_messages_in, expected);
   EXPECT_EQ(after.opened[1] - before.opened[1], expected);
   EXPECT_EQ(after.open_of(Transport::kWebSocket), before.open_of(Transport::kWebSocket));
+}
+
+// Handler classes registered for the first time on several threads at once (each thread's
+// first request of a class makes that class's counts in its shard) while another thread
+// scrapes: every request is in the final figures, under one name per class.
+template <int N>
+struct Registered {};
+
+template <int... I>
+void count_each(std::integer_sequence<int, I...>) {
+  (metrics::detail::count_handler_request(metrics::detail::handler_id(typeid(Registered<I>)),
+                                          200 + I % 3, std::chrono::microseconds(100 * I)),
+   ...);
+}
+
+TEST(MetricsThreadsTest, ScrapesWhileHandlerClassesRegisterOnSeveralThreads) {
+  constexpr int kThreads = 4, kRounds = 20, kClasses = 48;
+  std::atomic<bool> done{false};
+  std::thread scraper([&] {
+    while (!done) {
+      const std::string text = metrics::prometheus_text(metrics::snapshot(), {});
+      EXPECT_NE(text.find("# TYPE tornado_http_requests_total counter"), std::string::npos);
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([] {
+      for (int r = 0; r < kRounds; ++r) count_each(std::make_integer_sequence<int, kClasses>{});
+    });
+  }
+  for (auto& w : workers) w.join();
+  done = true;
+  scraper.join();
+  uint64_t total = 0;
+  std::set<std::string> names;
+  for (const auto& h : metrics::snapshot().handlers) {
+    if (h.name.find("Registered<") == std::string::npos) continue;
+    EXPECT_TRUE(names.insert(h.name).second) << h.name;
+    total += h.count();
+  }
+  EXPECT_EQ(names.size(), std::size_t{kClasses});
+  EXPECT_EQ(total, uint64_t{kThreads} * kRounds * kClasses);
 }
 
 }  // namespace

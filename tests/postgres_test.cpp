@@ -383,6 +383,140 @@ TEST_F(PostgresTest, PoolReplacesIdleConnectionsTheServerClosed) {
   });
 }
 
+// A NUL byte cannot be in PostgreSQL text; libpq takes C strings, so one in a parameter, the
+// SQL or a channel name would silently cut it there ("admin\0x" would match "admin").
+// Each is a clear Error before anything is sent, and the connection goes on.
+TEST_F(PostgresTest, NulBytesInParametersSqlOrChannelsAreRefusedNotTruncated) {
+  run([&]() -> Task<> {
+    auto c = co_await pg::connect(cluster_->conninfo());
+    const std::string nul("admin\0junk", 10);
+    try {
+      co_await c->query("SELECT $1::text AS v", nul);
+      ADD_FAILURE() << "a parameter with a NUL byte was sent";
+    } catch (const pg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+    }
+    try {
+      co_await c->query(std::string("SELECT 1\0; SELECT 2", 19));
+      ADD_FAILURE() << "SQL with a NUL byte was sent";
+    } catch (const pg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+    }
+    auto listener = co_await pg::Listener::connect(cluster_->conninfo());
+    try {
+      co_await listener.listen(std::string("news\0x", 6));
+      ADD_FAILURE() << "a channel name with a NUL byte was listened to";
+    } catch (const pg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+    }
+    auto r = co_await c->query("SELECT $1::text AS v", "still fine");
+    EXPECT_EQ(r[0].get<std::string>("v"), "still fine");
+  });
+}
+
+// Channel names and payloads a peer chooses: quotes, backslashes, newlines, non-ASCII, the
+// longest payload the server takes; all arrive as sent.
+TEST_F(PostgresTest, HostileChannelNamesAndPayloadsArriveVerbatim) {
+  run([&]() -> Task<> {
+    auto listener = co_await pg::Listener::connect(cluster_->conninfo());
+    const std::vector<std::string> channels{"a\"b", "back\\slash", "new\nline", "caf\xc3\xa9",
+                                            "x'); LISTEN y; --", std::string(63, 'z')};
+    for (const auto& ch : channels) co_await listener.listen(ch);
+    auto sender = co_await pg::connect(cluster_->conninfo());
+    const std::string payload = "q\"uo'te\\ \n\t\xe2\x82\xac" + std::string(7900, 'p');
+    for (const auto& ch : channels) {
+      co_await sender->execute("SELECT pg_notify($1, $2)", ch, payload);
+      pg::Notification n = co_await listener.next(5s);
+      EXPECT_EQ(n.channel, ch);
+      EXPECT_EQ(n.payload, payload);
+    }
+  });
+}
+
+// The pool goes while a statement runs on its only connection and another acquire waits:
+// the waiter fails with a clear Error, the running statement still completes, and its
+// connection is closed when it comes back (nothing left for the sanitizers to find).
+TEST_F(PostgresTest, PoolDestroyedWithQueriesInFlight) {
+  run([&]() -> Task<> {
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    o.max_size = 1;
+    auto pool = std::make_unique<pg::Pool>(o);
+    Future<pg::Result> running = spawn(pool->query("SELECT pg_sleep(0.3), 1 AS one"));
+    co_await sleep(100ms);
+    Future<pg::Result> waiting = spawn(pool->query("SELECT 2"));
+    co_await sleep(10ms);
+    EXPECT_EQ(pool->waiting(), 1u);
+    pool.reset();
+    try {
+      co_await waiting;
+      ADD_FAILURE() << "the waiter got a connection from a destroyed pool";
+    } catch (const pg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("closed"), std::string::npos) << e.what();
+    }
+    pg::Result r = co_await running;
+    EXPECT_EQ(r[0].get<int>("one"), 1);
+  });
+}
+
+// Many acquires with a timeout about as long as a statement, so that waiters time out while
+// connections come back and are handed on: each query either answers or raises
+// TimeoutError, and afterwards no place is leaked (every connection the pool counts is idle,
+// none is waiting, and a query still gets one).
+TEST_F(PostgresTest, PoolWaitersTimingOutWhileConnectionsComeBackLeakNoPlace) {
+  run([&]() -> Task<> {
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    o.max_size = 2;
+    o.acquire_timeout = 3ms;
+    pg::Pool pool(o);
+    co_await pool.query("SELECT 1");
+    std::vector<Future<pg::Result>> queries;
+    for (int i = 0; i < 200; ++i) queries.push_back(spawn(pool.query("SELECT pg_sleep(0.001)")));
+    int answered = 0, timed_out = 0;
+    for (auto& q : queries) {
+      try {
+        co_await q;
+        ++answered;
+      } catch (const TimeoutError&) {
+        ++timed_out;
+      }
+    }
+    EXPECT_EQ(answered + timed_out, 200);
+    EXPECT_GT(answered, 0);
+    EXPECT_GT(timed_out, 0);
+    EXPECT_LE(pool.size(), 2u);
+    EXPECT_EQ(pool.idle(), pool.size());
+    EXPECT_EQ(pool.waiting(), 0u);
+    auto r = co_await pool.query("SELECT 7 AS v");
+    EXPECT_EQ(r[0].get<int>("v"), 7);
+  });
+}
+
+// The server ends the backend in the middle of a statement (pg_terminate_backend, as an
+// admin or a failover would): a ConnectionError, and the pool's next query gets a new one.
+TEST_F(PostgresTest, BackendTerminatedMidQueryIsAConnectionErrorAndThePoolReplacesIt) {
+  run([&]() -> Task<> {
+    pg::PoolOptions o;
+    o.conninfo = cluster_->conninfo();
+    o.max_size = 1;
+    pg::Pool pool(o);
+    const int pid = (co_await pool.query("SELECT pg_backend_pid()"))[0].get<int>(0);
+    Future<pg::Result> slow = spawn(pool.query("SELECT pg_sleep(10)"));
+    co_await sleep(100ms);
+    auto admin = co_await pg::connect(cluster_->conninfo());
+    co_await admin->query("SELECT pg_terminate_backend($1)", pid);
+    try {
+      co_await slow;
+      ADD_FAILURE() << "no error";
+    } catch (const pg::ConnectionError&) {
+    }
+    const int again = (co_await pool.query("SELECT pg_backend_pid()"))[0].get<int>(0);
+    EXPECT_NE(again, pid);
+    EXPECT_EQ(pool.size(), 1u);
+  });
+}
+
 TEST_F(PostgresTest, ListenNotifyDelivers) {
   run([&]() -> Task<> {
     auto listener = co_await pg::Listener::connect(cluster_->conninfo());

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -367,6 +368,38 @@ TEST(ProcessTest, RefusesToForkOnceAnIOLoopExists) {
   }
   EXPECT_THROW(process::fork_processes(2, -1), std::invalid_argument);
   EXPECT_FALSE(process::task_id());  // nothing was forked
+}
+
+// A thread running when fork_processes forks would leave any lock it holds (the log's, a
+// registry's) locked in every worker, and could take the signals the supervisor waits for
+// (a SIGCHLD delivered to it is lost: a worker never restarted). Refused, as an IOLoop is.
+TEST(ProcessTest, RefusesToForkWhileAnotherThreadRuns) {
+  LinePipe pipe;
+  int status = run_parent(
+      [&]() -> int {
+        std::atomic<bool> stop{false};
+        std::thread other([&] {
+          while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+        int code;
+        try {
+          process::fork_processes(1);
+          pipe.write_line("forked");
+          std::_Exit(0);  // the worker (its copy of `other` has no thread behind it)
+        } catch (const std::logic_error& e) {
+          pipe.write_line(std::string("refused: ") + e.what());
+          code = 42;
+        }
+        stop = true;
+        other.join();
+        return code;
+      },
+      pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << "status " << status;
+  auto line = pipe.read_line(std::chrono::seconds(5));
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->find("refused: fork_processes"), std::string::npos) << *line;
+  EXPECT_NE(line->find("thread"), std::string::npos) << *line;
 }
 
 TEST(ProcessTest, TCPServerStartRefusesToForkOnceAnIOLoopExists) {

@@ -28,6 +28,7 @@ namespace subprocess_test {
 using namespace tornado;
 using process::CalledProcessError;
 using process::Subprocess;
+using process::SubprocessOptions;
 using tornado::testing::AsyncTest;
 
 namespace {
@@ -316,6 +317,107 @@ TEST_F(SubprocessTest, CwdAndEnvOptions) {
   std::string out = run_sync(
       [&]() -> Task<std::string> { co_return co_await child.stdout_stream()->read_until_close(); });
   EXPECT_EQ(out, "/tmp\nbonjour\n");
+}
+
+// Open fds of this process (for tests that check nothing leaks).
+int open_fd_count() {
+  int n = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0) ++n;
+  }
+  return n;
+}
+
+// Stream options the IOStreams refuse are refused before any child starts: no child is
+// left running unwatched and no pipe end stays open.
+TEST_F(SubprocessTest, StreamOptionsRefusedBeforeAnyChildStarts) {
+  const std::string marker =
+      ::testing::TempDir() + "subprocess_started_" + std::to_string(::getpid());
+  ::unlink(marker.c_str());
+  const int before = open_fd_count();
+  IOStreamOptions bad;
+  bad.max_buffer_size = 0;
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker}, {.std_in = Subprocess::STREAM,
+                                                            .std_out = Subprocess::STREAM,
+                                                            .std_err = Subprocess::STREAM,
+                                                            .stream_options = bad}),
+               std::invalid_argument);
+  EXPECT_EQ(open_fd_count(), before);
+  run_sync([]() -> Task<> { co_await sleep(300ms); });
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "a child was started";
+  ::unlink(marker.c_str());
+}
+
+// A NUL byte in an argument, the environment or cwd would end that C string early: the
+// child would run with a prefix of what was checked ("safe\0/../x" as "safe"). Refused
+// before anything starts, as Python's ValueError("embedded null byte").
+TEST_F(SubprocessTest, EmbeddedNulInArgvEnvOrCwdIsRefused) {
+  const std::string marker =
+      ::testing::TempDir() + "subprocess_nul_started_" + std::to_string(::getpid());
+  ::unlink(marker.c_str());
+  const std::string nul("x\0y", 3);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker, nul}), std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker + nul}), std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker},
+                          {.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "A=" + nul}}),
+               std::invalid_argument);
+  EXPECT_THROW(Subprocess({"sh", "-c", "echo > " + marker}, {.cwd = "/tmp" + nul}),
+               std::invalid_argument);
+  run_sync([]() -> Task<> { co_await sleep(200ms); });
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "a child was started";
+  ::unlink(marker.c_str());
+}
+
+// The Subprocess goes while a read of its stdout is pending: the read holds the stream and
+// still completes with what the child writes.
+TEST_F(SubprocessTest, ReadPendingWhenTheSubprocessIsDestroyedStillCompletes) {
+  auto child = std::make_unique<Subprocess>(std::vector<std::string>{"sh", "-c", "sleep 0.2; echo late"},
+                                            SubprocessOptions{.std_out = Subprocess::STREAM});
+  Future<int> exited = child->wait_for_exit();
+  std::string out = run_sync([&]() -> Task<std::string> {
+    Future<std::string> reading = spawn(child->stdout_stream()->read_until_close());
+    co_await moment();
+    child.reset();
+    std::string data = co_await reading;
+    co_await exited;
+    co_return data;
+  });
+  EXPECT_EQ(out, "late\n");
+}
+
+// A child writing without end to a STREAM stdout nobody reads: the parent does not buffer
+// it (the pipe fills, the child blocks); destroying the Subprocess closes our end and the
+// child dies of SIGPIPE, its exit still delivered.
+TEST_F(SubprocessTest, UnreadStdoutOfAnEndlessWriterIsNotBufferedAndSigpipeEndsIt) {
+  auto child = std::make_unique<Subprocess>(std::vector<std::string>{"yes", "0123456789abcdef"},
+                                            SubprocessOptions{.std_out = Subprocess::STREAM});
+  Future<int> exited = child->wait_for_exit(false);
+  run_sync([&]() -> Task<> { co_await sleep(200ms); });
+  EXPECT_EQ(child->stdout_stream()->read_buffer_capacity(), 0u);
+  EXPECT_FALSE(child->returncode());
+  child.reset();
+  int code = run_sync([&]() -> Task<int> { co_return co_await exited; });
+  EXPECT_EQ(code, -SIGPIPE);
+}
+
+// The Subprocess outlives the loop it was made on: its exit can no longer be delivered
+// (that loop is gone), so asking for it is a clear error rather than a Future that never
+// resolves. What was delivered before stays readable.
+TEST(SubprocessLoopTest, WaitForExitAfterItsLoopClosedIsAClearError) {
+  std::unique_ptr<Subprocess> child, done;
+  {
+    IOLoop first(/*make_current=*/true);
+    child = std::make_unique<Subprocess>(std::vector<std::string>{"sleep", "0.2"});
+    done = std::make_unique<Subprocess>(std::vector<std::string>{"true"});
+    EXPECT_EQ(first.run_sync([&]() -> Task<int> { co_return co_await done->wait_for_exit(); }),
+              0);
+  }
+  IOLoop second(/*make_current=*/true);
+  EXPECT_THROW(child->wait_for_exit(), std::logic_error);
+  EXPECT_THROW(child->set_exit_callback([](int) {}), std::logic_error);
+  EXPECT_EQ(done->returncode(), 0);
+  EXPECT_EQ(second.run_sync([&]() -> Task<int> { co_return co_await done->wait_for_exit(); }), 0);
+  Subprocess::uninitialize();
 }
 
 // Children started on several loops, each on its own thread, at the same time: each exit

@@ -21,7 +21,9 @@
 //
 // Thread rule: add*/handle_signals on the loop thread they concern; start(), cut() and the
 // observers from any thread. Servers and loops must outlive their drain (or the Drain, if it
-// never starts).
+// never starts), and a started Drain must outlive its drain (finished()). A Drain destroyed
+// on the thread of a loop it handles signals on removes those handlers; destroy it there, or
+// once that loop has ended.
 #pragma once
 
 #include <signal.h>
@@ -31,6 +33,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "tornado/draining.h"
@@ -72,7 +75,8 @@ class Drain {
   void add_loop();
 
   // On the current loop, each of `signals` starts the drain; the next one, during the drain,
-  // cuts it short (what is left is closed at once). Blocks them in this thread (signalfd):
+  // cuts it short (what is left is closed at once). The current loop is drained too (as
+  // add_loop()), so that a signal taken from its default action always stops a loop. Blocks them in this thread (signalfd):
   // threads started later inherit that; call block_signals() in main() before starting any.
   void handle_signals(const std::vector<int>& signals = {SIGTERM, SIGINT});
   // Blocks `signals` in the calling thread (and so in the threads it starts afterwards).
@@ -102,6 +106,8 @@ class Drain {
 
   DrainOptions options_;
   mutable std::mutex mutex_;
+  // The signals handle_signals() installed, and on which loop: the destructor removes them.
+  std::vector<std::pair<IOLoop*, int>> signal_handlers_;
   std::deque<Loop> loops_;  // stable addresses: each loop's drain refers to its entry
   std::atomic<bool> started_{false};
   std::atomic<bool> cut_{false};

@@ -104,7 +104,8 @@ class Locale {
   // translate().
   std::string format_date(std::chrono::system_clock::time_point date,
                           const DateFormat& format = {}) const;
-  // The same for Unix seconds.
+  // The same for Unix seconds; std::out_of_range for one the clock cannot hold (NaN, inf,
+  // beyond about 1678-2262), as Python's utcfromtimestamp refuses it.
   std::string format_date(double unix_seconds, const DateFormat& format = {}) const;
   // "Sunday, April 28" (or "April 28" without `dow`), at gmt_offset minutes west of UTC.
   std::string format_day(std::chrono::system_clock::time_point date, int gmt_offset = 0,

@@ -143,7 +143,8 @@ class alignas(64) Counter {
 
 // The gauge / counter named `name` (made on first use, never destroyed: keep the reference).
 // Names are [a-zA-Z_][a-zA-Z0-9_]* (Prometheus's), otherwise std::invalid_argument. A name is
-// a gauge or a counter, not both (std::invalid_argument).
+// a gauge or a counter, not both (std::invalid_argument). The scrape's own families are
+// reserved: names starting with tornado_ and the process_* figures (std::invalid_argument).
 Gauge& gauge(std::string_view name);
 Counter& counter(std::string_view name);
 

@@ -70,7 +70,8 @@ int cpu_count() noexcept;
 //   parent ends by that signal (default action). A SIGINT from the terminal (Ctrl-C) is
 //   not passed on: the terminal sent it to the workers already.
 // Call it before anything makes an IOLoop or a thread in this process: it throws
-// std::logic_error if an IOLoop is open here, or if this process is already a worker.
+// std::logic_error if an IOLoop is open here, if another thread runs (fork would leave the
+// locks it holds locked in the workers), or if this process is already a worker.
 // Listening sockets bound before the call are shared by the workers (the kernel spreads
 // the connections). Throws std::invalid_argument for max_restarts < 0, std::system_error
 // if fork fails.
@@ -225,7 +226,8 @@ class Subprocess {
   static constexpr Stdio DEVNULL{Stdio::Kind::kDevNull, -1};
   static constexpr Stdio STDOUT{Stdio::Kind::kStdout, -1};
 
-  // Throws std::invalid_argument for an empty argv or STDOUT given to std_in/std_out,
+  // Throws std::invalid_argument for an empty argv, a NUL byte in argv, env or cwd, STDOUT
+  // given to std_in/std_out, or stream options the IOStream refuses,
   // std::system_error if a pipe cannot be made or the program cannot be run.
   explicit Subprocess(std::vector<std::string> argv, SubprocessOptions options = {});
   ~Subprocess();
@@ -244,12 +246,13 @@ class Subprocess {
 
   // Runs callback(returncode) once, on this Subprocess's loop, when the child has exited
   // (on a later iteration if it already has). Replaces an earlier callback. Installs the
-  // SIGCHLD handler (initialize()).
+  // SIGCHLD handler (initialize()). Throws std::logic_error if that loop is closed and the
+  // exit was not delivered before (it never can be).
   void set_exit_callback(std::function<void(int)> callback);
   // Resolves, on this Subprocess's loop, with the return code once the child has exited;
   // with raise_error, a non-zero code is a CalledProcessError instead. Any number of
   // waiters; independent of set_exit_callback. Installs the SIGCHLD handler. The future
-  // does not need this object alive.
+  // does not need this object alive. std::logic_error as set_exit_callback's.
   Future<int> wait_for_exit(bool raise_error = true);
 
   // Installs the process's SIGCHLD handler and its reaper thread (idempotent; any thread).

@@ -95,7 +95,8 @@ class TCPServer {
   // the same port (SO_REUSEPORT), or a refusal once this one closed. The backlog keeps
   // being accepted for `settle` (and then until it is empty, up to 10 settles), and only
   // then the sockets close. Without the SYN filter (a socket that refuses it, or
-  // drop_new_syns false) this is stop() after `settle`. Completes once stopped.
+  // drop_new_syns false) this is stop() after `settle`. Completes once stopped; cut short
+  // (cancelled, with_timeout) it stops at once rather than leave the sockets filtered.
   // See docs/drain.md. The server must outlive the task.
   Task<> stop_gracefully(Duration settle = std::chrono::milliseconds(100), bool drop_new_syns = true);
 

@@ -23,11 +23,13 @@ class PluralForm {
  public:
   PluralForm();
   // Parses the formula (the text after "plural="). Throws TranslationFileError for a syntax
-  // error, an unknown token or nesting deeper than kMaxDepth.
+  // error, an unknown token, nesting deeper than kMaxDepth or more than kMaxNodes nodes (a
+  // long chain such as n+n+...+n is as deep for the recursive evaluator as its length).
   static PluralForm parse(std::string_view formula);
   // The index of the form for `n` (division by zero gives 0).
   std::int64_t evaluate(std::int64_t n) const;
   static constexpr int kMaxDepth = 64;
+  static constexpr std::size_t kMaxNodes = 1024;  // real formulas have a few dozen
 
   struct Node {
     char op;  // 'n', '#' (number), '?', '!', or the operator's first char; see the parser
