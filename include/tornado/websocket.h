@@ -114,7 +114,6 @@ class CompressionOptions {
 
 namespace detail {
 struct WebSocketConnection;
-struct FrameEvent;
 }  // namespace detail
 
 class WebSocketHandler : public web::RequestHandler {
@@ -228,9 +227,17 @@ class WebSocketHandler : public web::RequestHandler {
   std::shared_ptr<IOStream> hub_stream() const;
   void handshake_failed(int status, const char* message);
   bool accept_handshake();
-  Task<> run();
-  Task<bool> start_connection();
-  Task<bool> handle_event(detail::FrameEvent ev);
+  // The connection's life after the 101: a root of its own (ReadLoop) that owns the handler.
+  // Its frame is what an idle connection holds, so it keeps only a Step and one awaiter at
+  // a time: fill_buffer, or run_step's task while open(), a message, a linger or the end
+  // runs. next_step() handles what needs no suspension (control frames) in between.
+  enum class Step : uint8_t { kOpen, kRead, kMessage, kLinger, kEnd, kDone };
+  struct ReadLoop;
+  void take_over(std::unique_ptr<web::RequestHandler> self) noexcept override;
+  static ReadLoop serve(std::unique_ptr<WebSocketHandler> self);
+  Task<Step> run_step(Step step);
+  Step next_step();
+  Step start_connection_done(bool opened);
   Task<> end_connection();
   void finish_connection() noexcept;
 

@@ -246,6 +246,11 @@ RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> sel
       h.prepared_ = true;
       if (!h.finished_) {
         co_await h.method_task();
+        if (h.hand_over_) {
+          h.cancel_ = nullptr;  // this frame's CancelState ends with it
+          h.take_over(std::move(self));
+          co_return;  // `h` may be gone already
+        }
         if (!h.finished_) h.finish();
       }
     } catch (const CancelledError&) {
@@ -260,6 +265,8 @@ RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> sel
                     tornado::detail::describe_exception(std::current_exception()));
   }
 }
+
+void RequestHandler::take_over(std::unique_ptr<RequestHandler>) noexcept {}
 
 // A streamed request once its body is in (prepare ran before the body).
 RequestHandler::Root RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {

@@ -384,6 +384,13 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // the request, keeping its first line, peer and host (detail::RequestSlot). Afterwards
   // request() rebuilds a request without headers, and get_cookie() throws std::logic_error.
   void compact_request() { request_.compact(); }
+  // For a handler whose life goes on after its method's task (a WebSocket after the 101):
+  // once that task completed, the request's root frame ends and hands the handler to
+  // take_over(), which keeps it as long as it needs (an idle connection then holds no frame
+  // of the request's). Call from the method, before its task completes.
+  void hand_over_after_method() noexcept { hand_over_ = true; }
+  // Receives the handler (this object) from the request's root. The default drops it.
+  virtual void take_over(std::unique_ptr<RequestHandler> self) noexcept;
   // The peer's address without rebuilding a compacted request.
   std::string_view request_remote_ip() const noexcept { return request_.remote_ip(); }
 
@@ -466,6 +473,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   bool client_gone_ = false;
   bool has_timeout_ = false;
   bool close_hooked_ = false;  // the connection's close callback points at this handler
+  bool hand_over_ = false;     // hand_over_after_method() was called
 };
 
 }  // namespace tornado::web
