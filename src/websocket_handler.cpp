@@ -170,6 +170,11 @@ struct WebSocketConnection {
   bool awaiting_pong = false;
 };
 
+struct ConnectionStrings {
+  std::string subprotocol;
+  std::string close_reason;
+};
+
 }  // namespace detail
 
 using detail::FrameEvent;
@@ -261,8 +266,11 @@ bool WebSocketHandler::accept_handshake() {
     if (std::find(offered.begin(), offered.end(), *chosen) == offered.end()) {
       throw std::logic_error("select_subprotocol returned a subprotocol the client did not offer");
     }
-    subprotocol_ = std::move(*chosen);
-    set_header("Sec-WebSocket-Protocol", subprotocol_);
+    if (!chosen->empty()) {
+      strings_ = std::make_unique<detail::ConnectionStrings>();
+      strings_->subprotocol = std::move(*chosen);
+    }
+    set_header("Sec-WebSocket-Protocol", selected_subprotocol());
   }
 
   std::optional<detail::DeflateParams> deflate;
@@ -446,7 +454,10 @@ WebSocketHandler::Step WebSocketHandler::next_step() {
       }
       case FrameEvent::kClose:
         if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
-        close_reason_.assign(ev.payload);
+        if (!ev.payload.empty()) {
+          if (!strings_) strings_ = std::make_unique<detail::ConnectionStrings>();
+          strings_->close_reason.assign(ev.payload);
+        }
         stream.consume(ev.consumed);
         // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
         // code alone), then the server closes the TCP connection.
@@ -488,6 +499,21 @@ void WebSocketHandler::finish_connection() noexcept {
     app_log().error("Exception in on_close {}: {}", request_summary(),
                     tornado::detail::describe_exception(std::current_exception()));
   }
+}
+
+namespace {
+const std::string& no_string() noexcept {
+  static const std::string empty;
+  return empty;
+}
+}  // namespace
+
+const std::string& WebSocketHandler::close_reason() const noexcept {
+  return strings_ ? strings_->close_reason : no_string();
+}
+
+const std::string& WebSocketHandler::selected_subprotocol() const noexcept {
+  return strings_ ? strings_->subprotocol : no_string();
 }
 
 // ---- sending --------------------------------------------------------------------------------

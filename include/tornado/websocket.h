@@ -114,6 +114,7 @@ class CompressionOptions {
 
 namespace detail {
 struct WebSocketConnection;
+struct ConnectionStrings;
 }  // namespace detail
 
 class WebSocketHandler : public web::RequestHandler {
@@ -210,9 +211,9 @@ class WebSocketHandler : public web::RequestHandler {
 
   // The peer's close code and reason (nullopt / "" until a close frame arrived).
   std::optional<int> close_code() const noexcept { return close_code_; }
-  const std::string& close_reason() const noexcept { return close_reason_; }
+  const std::string& close_reason() const noexcept;
   // The subprotocol select_subprotocol chose ("" for none).
-  const std::string& selected_subprotocol() const noexcept { return subprotocol_; }
+  const std::string& selected_subprotocol() const noexcept;
   // The connection is open (handshake done, no close frame sent or received).
   bool is_open() const noexcept;
   // Bytes written and not yet handed to the kernel (the browser's bufferedAmount).
@@ -244,8 +245,9 @@ class WebSocketHandler : public web::RequestHandler {
   std::unique_ptr<detail::WebSocketConnection> conn_;
   std::shared_ptr<pubsub::detail::Sink> hub_sink_;  // while subscribed to hub topics
   std::optional<int> close_code_;
-  std::string close_reason_;
-  std::string subprotocol_;
+  // The subprotocol and the peer's close reason, made only when one is not empty: most
+  // connections have neither, and two strings would cost every idle connection 64 bytes.
+  std::unique_ptr<detail::ConnectionStrings> strings_;
 };
 
 }  // namespace tornado::websocket
