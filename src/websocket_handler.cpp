@@ -25,7 +25,19 @@ namespace detail {
 // costs nothing here. What an idle connection holds: the stream (no buffers while idle),
 // the parser (an empty string and a few words), zlib state only with context takeover, and
 // two timer handles.
-struct WebSocketConnection {
+// Both halves of permessage-deflate, in one block (only when negotiated).
+struct Compression {
+  Compression(bool client_no_context_takeover, int level, int mem_level, int window_bits,
+              bool server_no_context_takeover)
+      : inflater(client_no_context_takeover),
+        deflater(level, mem_level, window_bits, server_no_context_takeover) {}
+  Inflater inflater;
+  Deflater deflater;
+};
+
+// While open, the connection is one of its loop's drain participants (a base, not a
+// member: the flags below fill the base's tail padding, and no back pointer is needed).
+struct WebSocketConnection final : draining::Participant {
   enum class State : uint8_t { kOpen, kClosing, kClosed };
   enum class PingPhase : uint8_t { kIdle, kWaitPong };
 
@@ -145,33 +157,30 @@ struct WebSocketConnection {
     }
   }
 
-  // While open, the connection is one of its loop's drain participants.
-  struct DrainHook final : draining::Participant {
-    explicit DrainHook(WebSocketConnection& c) : conn(c) {}
-    void on_drain() override { conn.handler.on_drain(); }
-    void on_drain_deadline() override { conn.stream->close(); }
-    WebSocketConnection& conn;
-  };
+  void on_drain() override { handler.on_drain(); }
+  void on_drain_deadline() override { stream->close(); }
 
-  WebSocketHandler& handler;
-  std::shared_ptr<IOStream> stream;
-  DrainHook drain_hook{*this};
-  FrameParser parser;
-  std::unique_ptr<Inflater> inflater;
-  std::unique_ptr<Deflater> deflater;
-  TimeoutHandle close_timer;
-  TimeoutHandle ping_timer;
-  Duration ping_interval{};
-  Duration ping_timeout{};
-  std::exception_ptr user_error;  // what open() or on_message() raised: closes with 1011
+  Deflater* deflater() noexcept { return compression ? &compression->deflater : nullptr; }
+
+  // Every idle connection holds this object: its fields are ordered to leave no padding.
   State state = State::kOpen;
   PingPhase ping_phase = PingPhase::kIdle;
   bool close_sent = false;
   bool awaiting_pong = false;
+  WebSocketHandler& handler;
+  std::shared_ptr<IOStream> stream;
+  FrameParser parser;
+  std::unique_ptr<Compression> compression;
+  TimeoutHandle close_timer;
+  TimeoutHandle ping_timer;
+  std::chrono::duration<float> ping_interval{};  // (float: 8 bytes for both)
+  std::chrono::duration<float> ping_timeout{};
+  std::exception_ptr user_error;  // what open() or on_message() raised: closes with 1011
 };
 
-struct ConnectionStrings {
+struct ConnectionNotes {
   std::string subprotocol;
+  std::optional<int> close_code;
   std::string close_reason;
 };
 
@@ -266,10 +275,8 @@ bool WebSocketHandler::accept_handshake() {
     if (std::find(offered.begin(), offered.end(), *chosen) == offered.end()) {
       throw std::logic_error("select_subprotocol returned a subprotocol the client did not offer");
     }
-    if (!chosen->empty()) {
-      strings_ = std::make_unique<detail::ConnectionStrings>();
-      strings_->subprotocol = std::move(*chosen);
-    }
+    notes_ = std::make_unique<detail::ConnectionNotes>();
+    notes_->subprotocol = std::move(*chosen);
     set_header("Sec-WebSocket-Protocol", selected_subprotocol());
   }
 
@@ -301,11 +308,11 @@ bool WebSocketHandler::accept_handshake() {
   conn_ = std::make_unique<detail::WebSocketConnection>(*this, http1->detach(), max_message_size());
   req.connection = nullptr;  // the HTTP/1.1 connection ends on its next iteration
   if (deflate) {
-    conn_->inflater = std::make_unique<detail::Inflater>(deflate->client_no_context_takeover);
-    conn_->parser.set_inflater(conn_->inflater.get());
-    conn_->deflater = std::make_unique<detail::Deflater>(
+    conn_->compression = std::make_unique<detail::Compression>(
+        deflate->client_no_context_takeover,
         options->compression_level, options->mem_level, deflate->server_max_window_bits,
         deflate->server_no_context_takeover);
+    conn_->parser.set_inflater(&conn_->compression->inflater);
   }
   return true;
 }
@@ -409,7 +416,7 @@ WebSocketHandler::Step WebSocketHandler::start_connection_done(bool opened) {
   if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
     c.start_pings(*interval, ping_timeout().value_or(*interval));
   }
-  if (c.state == detail::WebSocketConnection::State::kOpen) c.drain_hook.enroll();
+  if (c.state == detail::WebSocketConnection::State::kOpen) c.enroll();
   return next_step();
 }
 
@@ -452,21 +459,20 @@ WebSocketHandler::Step WebSocketHandler::next_step() {
         }
         continue;
       }
-      case FrameEvent::kClose:
-        if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
-        if (!ev.payload.empty()) {
-          if (!strings_) strings_ = std::make_unique<detail::ConnectionStrings>();
-          strings_->close_reason.assign(ev.payload);
+      case FrameEvent::kClose: {
+        std::optional<int> code;
+        if (ev.code != detail::close_codes::kNoStatus) code = ev.code;
+        if (code || !ev.payload.empty()) {
+          if (!notes_) notes_ = std::make_unique<detail::ConnectionNotes>();
+          notes_->close_code = code;
+          notes_->close_reason.assign(ev.payload);
         }
         stream.consume(ev.consumed);
         // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
         // code alone), then the server closes the TCP connection.
-        if (close_code_) {
-          c.send_close(*close_code_, {});
-        } else {
-          c.send_close(std::nullopt, {});
-        }
+        c.send_close(code, {});
         return Step::kEnd;
+      }
       case FrameEvent::kError:
         // Fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
         gen_log().debug("WebSocket protocol error from {}: {}", request_remote_ip(), ev.error);
@@ -490,7 +496,7 @@ Task<> WebSocketHandler::end_connection() {
 
 void WebSocketHandler::finish_connection() noexcept {
   conn_->state = detail::WebSocketConnection::State::kClosed;
-  conn_->drain_hook.leave();
+  conn_->leave();
   conn_->remove_timers();
   if (hub_sink_) hub_sink_->detach();  // its subscriptions end with the connection
   try {
@@ -508,12 +514,16 @@ const std::string& no_string() noexcept {
 }
 }  // namespace
 
+std::optional<int> WebSocketHandler::close_code() const noexcept {
+  return notes_ ? notes_->close_code : std::nullopt;
+}
+
 const std::string& WebSocketHandler::close_reason() const noexcept {
-  return strings_ ? strings_->close_reason : no_string();
+  return notes_ ? notes_->close_reason : no_string();
 }
 
 const std::string& WebSocketHandler::selected_subprotocol() const noexcept {
-  return strings_ ? strings_->subprotocol : no_string();
+  return notes_ ? notes_->subprotocol : no_string();
 }
 
 // ---- sending --------------------------------------------------------------------------------
@@ -530,10 +540,11 @@ WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view 
   const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
   metrics::detail::websocket_message_out();
   try {
-    if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
+    detail::Deflater* deflater = c.deflater();
+    if (!deflater) return WriteAwaiter(c.send_frame(opcode, message));
     // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
     std::string payload;
-    c.deflater->compress(message, payload);
+    deflater->compress(message, payload);
     char header[detail::kMaxFrameHeader];
     const std::size_t n =
         detail::encode_frame_header(header, opcode, payload.size(), true, true, nullptr);
@@ -581,10 +592,11 @@ std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->s
 void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_position) {
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
-  if (!c.deflater) {
+  detail::Deflater* deflater = c.deflater();
+  if (!deflater) {
     c.stream->write_now({with_position ? message.websocket_positioned_frame()
                                        : message.websocket_frame()});
-  } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
+  } else if (deflater->no_context_takeover() && deflater->window_bits() == 15) {
     c.stream->write_now({with_position ? message.websocket_positioned_deflated_frame()
                                        : message.websocket_deflated_frame()});
   } else if (with_position) {  // this connection's own compression context

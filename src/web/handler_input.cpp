@@ -222,11 +222,17 @@ void RequestHandler::clear_all_cookies(std::string_view path, std::string_view d
 // ---- users ----
 
 const nlohmann::json& RequestHandler::current_user() {
-  if (!current_user_) current_user_ = get_current_user();
-  return *current_user_;
+  if (!has_current_user_) {
+    current_user_ = get_current_user();
+    has_current_user_ = true;
+  }
+  return current_user_;
 }
 
-void RequestHandler::set_current_user(nlohmann::json user) { current_user_ = std::move(user); }
+void RequestHandler::set_current_user(nlohmann::json user) {
+  current_user_ = std::move(user);
+  has_current_user_ = true;
+}
 
 std::string RequestHandler::get_login_url() const {
   if (settings().login_url.empty()) {

@@ -394,9 +394,6 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The peer's address without rebuilding a compacted request.
   std::string_view request_remote_ip() const noexcept { return request_.remote_ip(); }
 
-  // static_url's default for include_host (Tornado's include_host attribute).
-  bool include_host_ = false;
-
  private:
   friend class Application;
   friend class detail::RequestDispatcher;
@@ -457,7 +454,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   routing::PathArgs path_args_;
   // The response's state; null once release_response() freed it.
   std::unique_ptr<detail::ResponseState> response_;
-  std::optional<nlohmann::json> current_user_;
+  nlohmann::json current_user_;  // once has_current_user_
   tornado::locale::LocalePtr locale_;
   // The running request's cancellation (its root's promise; lives as long as the handler).
   tornado::detail::CancelState* cancel_ = nullptr;
@@ -474,6 +471,13 @@ class RequestHandler : public tornado::detail::PooledFrame {
   bool has_timeout_ = false;
   bool close_hooked_ = false;  // the connection's close callback points at this handler
   bool hand_over_ = false;     // hand_over_after_method() was called
+  bool has_current_user_ = false;  // current_user_ was computed or set
+
+ protected:
+  // static_url's default for include_host (Tornado's include_host attribute). Declared last,
+  // with the flags above: a handler that lives as long as its connection (a WebSocket) is
+  // 16 bytes smaller than with a padded bool first and an optional json.
+  bool include_host_ = false;
 };
 
 }  // namespace tornado::web
