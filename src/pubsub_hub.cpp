@@ -155,13 +155,13 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
   }
   if (offset <= s.last_offset) return;
   s.last_offset = offset;
-  if (s.callback) {
+  if (s.has_callback()) {
     // The callback may end its own subscription (destroy its Subscription): its closure
     // lives until it returns.
     auto keep = s.shared_from_this();
     metrics::detail::hub_delivered();
     try {
-      s.callback(message);
+      s.extras->callback(message);
     } catch (...) {
       app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
                       tornado::detail::describe_exception(std::current_exception()));
@@ -203,13 +203,14 @@ void LocalTopic::deliver(const MessagePtr& message,
   each_subscriber([&](SubscriptionState& s) {
     if (s.recovery != Recovery::kPending) return offer(s, message, *options, dropped);
     // Kept until the recovered messages are delivered (finish_recovery), within a bound.
-    if (s.held_overflow) return;
-    s.held_bytes += message->data().size();
-    if (s.held_bytes > options->max_pending_bytes) {
-      s.held_overflow = true;
-      s.held.clear();
+    auto& x = s.extra();
+    if (x.held_overflow) return;
+    x.held_bytes += message->data().size();
+    if (x.held_bytes > options->max_pending_bytes) {
+      x.held_overflow = true;
+      x.held.clear();
     } else {
-      s.held.push_back({message, options});
+      x.held.push_back({message, options});
     }
   });
   topic->count_dropped(dropped);
@@ -222,9 +223,9 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
   std::size_t disconnected = 0;
   each_subscriber([&](SubscriptionState& s) {
     if (s.recovery == Recovery::kPending) {
-      s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
-      s.held.clear();
-    } else if (s.callback) {
+      s.extra().held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
+      s.extra().held.clear();
+    } else if (s.has_callback()) {
       dropped += count;
       metrics::detail::hub_dropped(static_cast<uint8_t>(options.slow_consumer), count);
     } else if (auto sink = s.sink;
@@ -278,8 +279,8 @@ void unsubscribe(SubscriptionState& s) noexcept {
                                                                 [](auto* p) { return !p; }))) {
       std::erase(topic->locals, local);
     }
-    if (s.member_id) {
-      auto it = topic->members.find(*s.member_id);
+    if (s.extras && s.extras->member_id) {
+      auto it = topic->members.find(*s.extras->member_id);
       if (it != topic->members.end() && --it->second.first == 0) {
         info = std::move(it->second.second);
         topic->members.erase(it);
@@ -291,7 +292,7 @@ void unsubscribe(SubscriptionState& s) noexcept {
   auto hub = topic->hub.lock();
   if (!hub) return;
   try {
-    if (left) publish_presence(hub, topic->name, "leave", *s.member_id, info);
+    if (left) publish_presence(hub, topic->name, "leave", *s.extras->member_id, info);
     if (empty) {
       if (auto backend = hub->backend()) backend->topic_unused(topic->name);
     }
@@ -449,7 +450,7 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
                             SubscribeOptions options) {
   if (!callback) throw std::invalid_argument("pubsub: subscribe with an empty callback");
   auto s = std::make_shared<SubscriptionState>();
-  s->callback = std::move(callback);
+  s->extra().callback = std::move(callback);
   return subscribe_impl(topic, std::move(s), options);
 }
 
@@ -487,7 +488,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       // With Redis the history that counts is Redis's (this process may have missed some):
       // read it, holding the live messages meanwhile.
       s->recovery = Recovery::kPending;
-      s->since = *options.since;
+      s->extra().since = *options.since;
       redis_recovery = true;
     } else if (options.since) {
       const StreamPosition since = *options.since;
@@ -509,7 +510,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       auto& entry = t->members[options.member->client_id];
       joined = entry.first++ == 0;
       entry.second = options.member->info;
-      s->member_id = options.member->client_id;
+      s->extra().member_id = options.member->client_id;
     }
     t->subscribers.fetch_add(1, std::memory_order_relaxed);
     t->totals->subscribers.fetch_add(1, std::memory_order_relaxed);
@@ -526,7 +527,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   }
   if (first_here && backend) backend->topic_used(t->name);
   if (redis_recovery) {
-    s->on_recovery = std::move(options.on_recovery);
+    if (options.on_recovery) s->extra().on_recovery = std::move(options.on_recovery);
     detail::request_recovery(backend, s, t->name, *options_then);
     return Subscription(std::move(s));
   }
@@ -546,7 +547,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
   }
   if (options.since) {
-    s->on_recovery = std::move(options.on_recovery);
+    if (options.on_recovery) s->extra().on_recovery = std::move(options.on_recovery);
     detail::report_recovery(*s);
   }
   return Subscription(std::move(s));

@@ -151,10 +151,10 @@ void RequestHandler::begin_request() {
     unsupported_method();
   }
   if (!streaming_) request_->parse_body();
-  for (const auto& arg : path_args_.args) {
+  for (const auto& arg : path_args().args) {
     if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
   }
-  for (const auto& [name, value] : path_args_.kwargs) {
+  for (const auto& [name, value] : path_args().kwargs) {
     if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
   }
   const std::string& m = request_->method;
@@ -267,6 +267,11 @@ RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> sel
 }
 
 void RequestHandler::take_over(std::unique_ptr<RequestHandler>) noexcept {}
+
+const routing::PathArgs& RequestHandler::no_path_args() noexcept {
+  static const routing::PathArgs none;
+  return none;
+}
 
 // A streamed request once its body is in (prepare ran before the body).
 RequestHandler::Root RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {

@@ -129,15 +129,16 @@ std::string RequestHandler::get_body_argument(std::string_view name, std::string
 }
 
 const std::string& RequestHandler::path_arg(std::size_t index) const {
-  if (index >= path_args_.args.size()) {
+  const auto& args = path_args().args;
+  if (index >= args.size()) {
     throw std::out_of_range("path_arg(" + std::to_string(index) + "): the route has " +
-                            std::to_string(path_args_.args.size()) + " positional groups");
+                            std::to_string(args.size()) + " positional groups");
   }
-  return path_args_.args[index];
+  return args[index];
 }
 
 const std::string& RequestHandler::path_kwarg(std::string_view name) const {
-  for (const auto& [key, value] : path_args_.kwargs) {
+  for (const auto& [key, value] : path_args().kwargs) {
     if (key == name) return value;
   }
   throw std::out_of_range("path_kwarg: the route has no group named " + std::string(name));
