@@ -33,8 +33,10 @@ namespace tornado::detail {
 
 inline constexpr std::size_t kFrameGranule = 16;
 inline constexpr std::size_t kFrameClasses = 128;  // 16 B .. 2 KiB
-// Per class; a program uses a handful of classes (one per coroutine function and handler).
-inline constexpr std::size_t kFrameCacheBytes = 32 * 1024;
+// Per class, as with 64-byte classes (a burst of one handler's requests reuses as many
+// frames as before). A program fills a handful of classes (one per coroutine function and
+// handler class in use): 8 MiB per thread only if all 128 were full.
+inline constexpr std::size_t kFrameCacheBytes = 64 * 1024;
 
 // One thread's free lists. Constant-initialised and trivially destructible, so the fast
 // path is a plain TLS access; the exit hook (frame_alloc.cpp) is registered on first use.

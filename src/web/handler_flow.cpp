@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 
 #include "internal/describe_exception.h"
 #include "tornado/escape.h"
@@ -54,13 +55,18 @@ void RequestSlot::compact() {
   const httputil::HTTPServerRequest& r = *full_;
   const std::string_view fields[kFields] = {r.method,    r.uri,      r.version,
                                             r.remote_ip, r.protocol, r.host};
-  std::size_t size = kFields * sizeof(uint32_t);
-  for (auto f : fields) size += f.size();
+  std::size_t size = kFields * sizeof(Length);
+  for (auto f : fields) {
+    // A field over 64 KiB (a URI that long needs a raised max_header_size): the request
+    // stays whole rather than the lengths taking 4 bytes each for every connection.
+    if (f.size() > std::numeric_limits<Length>::max()) return;
+    size += f.size();
+  }
   auto block = std::make_unique_for_overwrite<char[]>(size);
-  char* text = block.get() + kFields * sizeof(uint32_t);
+  char* text = block.get() + kFields * sizeof(Length);
   for (unsigned i = 0; i < kFields; ++i) {
-    const auto n = static_cast<uint32_t>(fields[i].size());
-    std::memcpy(block.get() + i * sizeof(uint32_t), &n, sizeof n);
+    const auto n = static_cast<Length>(fields[i].size());
+    std::memcpy(block.get() + i * sizeof(Length), &n, sizeof n);
     std::memcpy(text, fields[i].data(), n);
     text += n;
   }
@@ -70,11 +76,11 @@ void RequestSlot::compact() {
 
 std::string_view RequestSlot::field(Field f) const noexcept {
   if (!compact_) return {};  // no request at all
-  const char* text = compact_.get() + kFields * sizeof(uint32_t);
-  uint32_t n = 0;
+  const char* text = compact_.get() + kFields * sizeof(Length);
+  Length n = 0;
   for (unsigned i = 0; i <= f; ++i) {
     text += n;
-    std::memcpy(&n, compact_.get() + i * sizeof(uint32_t), sizeof n);
+    std::memcpy(&n, compact_.get() + i * sizeof(Length), sizeof n);
   }
   return {text, n};
 }

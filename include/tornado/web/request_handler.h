@@ -73,6 +73,8 @@ class RequestSlot {
   httputil::HTTPServerRequest& operator*() const { return full_ ? *full_ : rebuild(); }
   httputil::HTTPServerRequest* operator->() const { return &**this; }
   // Frees the request, keeping its first line, peer and host (std::bad_alloc aside, noexcept).
+  // A request with a field over 65,535 bytes (only with a raised max_header_size) stays
+  // whole: the block keeps 16-bit lengths.
   void compact();
   // compact() was called: the headers, cookies, body and body arguments are gone.
   bool compacted() const noexcept { return compact_ != nullptr; }
@@ -83,6 +85,7 @@ class RequestSlot {
 
  private:
   enum Field : unsigned { kMethod, kUri, kVersion, kRemoteIp, kProtocol, kHost, kFields };
+  using Length = uint16_t;  // of each field, before the text (a longer one: not compacted)
   std::string_view field(Field f) const noexcept;
   httputil::HTTPServerRequest& rebuild() const;
   mutable RequestPtr full_;
@@ -468,8 +471,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   tornado::detail::CancelState* cancel_ = nullptr;
   bool* alive_ = nullptr;  // start()'s flag, cleared by the destructor: finished synchronously
   TimeoutHandle timeout_{};
-  int status_code_ = 200;
-  unsigned implemented_ = 0;
+  int16_t status_code_ = 200;  // 100-999 (set_status checks); packed with the flags below
+  uint8_t implemented_ = 0;     // Method bits
   bool headers_written_ = false;
   bool finished_ = false;
   bool streaming_ = false;  // stream_request_body, fixed when the request starts
