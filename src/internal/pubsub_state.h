@@ -180,7 +180,6 @@ class Sink : public std::enable_shared_from_this<Sink> {
   virtual void write(const Message& m, bool with_position) = 0;  // into the stream's queue
   virtual void disconnect(int code, const std::string& reason) = 0;
   std::shared_ptr<IOStream> stream_;
-  bool attached_ = true;
 
  private:
   struct Queued {
@@ -211,6 +210,9 @@ class Sink : public std::enable_shared_from_this<Sink> {
   SubscriptionState* subscriptions_ = nullptr;
   std::unique_ptr<Backlog> backlog_;
   bool pumping_ = false;
+
+ protected:
+  bool attached_ = true;  // (after pumping_: the two share a word)
 };
 
 struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
