@@ -2,25 +2,29 @@
 # WebSocket benchmarks: demos/echo (our hub) beside node `ws` and Python Tornado, in the same
 # run, with bench/ws_load (C++, epoll) as the client of all three.
 #
-#   bench/ws.sh [--seconds=5] [--subscribers=10000] [--rounds=20] [--idle=10000] [--only=echo,broadcast,idle]
+#   bench/ws.sh [--seconds=5] [--subscribers=10000] [--rounds=20] [--idle=10000]
+#               [--idle-paths=/echo] [--only=echo,broadcast,idle]
 #
 #   echo       100 and 1,000 connections, 32-byte messages: messages/s, p50/p99 round trip,
 #              and messages per second of server CPU.
 #   broadcast  N subscribers on /sub, one publisher on /pub; each round one message, fanned
 #              out: p50/p99 of the time until the last subscriber has it, and deliveries per
 #              second of server CPU. Ours also with --threads=2 (two loops on the port).
-#   idle       memory per idle WebSocket connection: server RSS growth over N connections / N.
+#   idle       memory per idle WebSocket connection: server RSS growth over N connections / N,
+#              for each of --idle-paths (/echo: every server; /sub, one hub subscription per
+#              connection: ours only, the peers have no hub).
 # Every server runs compression off (the peers' defaults differ; the clients never offer it).
 # Ratios are ours / peer, per second of server CPU (what the machine's noise affects least).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=5 subscribers=10000 rounds=20 idle=10000 only=echo,broadcast,idle
+seconds=5 subscribers=10000 rounds=20 idle=10000 idle_paths=/echo only=echo,broadcast,idle
 for a in "$@"; do
   case "$a" in
     --seconds=*) seconds=${a#*=} ;;
     --subscribers=*) subscribers=${a#*=} ;;
     --rounds=*) rounds=${a#*=} ;;
     --idle=*) idle=${a#*=} ;;
+    --idle-paths=*) idle_paths=${a#*=} ;;
     --only=*) only=${a#*=} ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
@@ -96,21 +100,25 @@ if [[ $only == *broadcast* ]]; then
 fi
 
 if [[ $only == *idle* ]]; then
-  echo "== idle: $idle WebSocket connections"
-  printf '%-16s %12s %12s %14s\n' server "rss before" "rss after" "KiB per conn"
-  for name in tornado-cpp node-ws python-tornado; do
-    start_named "$name"
-    "$load" --mode=idle --port="$port" --path=/echo --connections=1 --hold=0 >/dev/null  # warm-up
-    sleep 0.2
-    before=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
-    coproc IDLE { exec "$load" --mode=idle --port="$port" --path=/echo --connections="$idle" --hold=3; }
-    read -r _ready _n <&"${IDLE[0]}"
-    sleep 1
-    after=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
-    wait "$IDLE_PID" || true
-    stop_group "$server_pid"
-    printf '%-16s %12s %12s %14s\n' "$name" "$before" "$after" \
-      "$(awk -v a="$before" -v b="$after" -v n="$idle" 'BEGIN{printf "%.2f", (b - a) / n}')"
+  for path in ${idle_paths//,/ }; do
+    echo "== idle: $idle WebSocket connections on $path"
+    printf '%-16s %12s %12s %14s\n' server "rss before" "rss after" "KiB per conn"
+    names="tornado-cpp node-ws python-tornado"
+    [ "$path" = /echo ] || names=tornado-cpp
+    for name in $names; do
+      start_named "$name"
+      "$load" --mode=idle --port="$port" --path="$path" --connections=1 --hold=0 >/dev/null  # warm-up
+      sleep 0.2
+      before=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
+      coproc IDLE { exec "$load" --mode=idle --port="$port" --path="$path" --connections="$idle" --hold=3; }
+      read -r _ready _n <&"${IDLE[0]}"
+      sleep 1
+      after=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
+      wait "$IDLE_PID" || true
+      stop_group "$server_pid"
+      printf '%-16s %12s %12s %14s\n' "$name" "$before" "$after" \
+        "$(awk -v a="$before" -v b="$after" -v n="$idle" 'BEGIN{printf "%.2f", (b - a) / n}')"
+    done
   done
 fi
 

@@ -317,7 +317,7 @@ void IOStream::close(std::exception_ptr error) {
     auto self = weak_from_this().lock();
     IOLoop* loop = live_loop();
     if (self && loop) {
-      loop->add_callback([self = std::move(self), cb = std::move(m.close_callback)] { cb(); });
+      loop->add_callback([self = std::move(self), cb = m.close_callback.take()] { cb(); });
     }
     m.close_callback = nullptr;
   }
@@ -328,7 +328,7 @@ void IOStream::set_close_callback(std::function<void()> callback) {
   if (state_ == State::kClosed && impl_->close_callback) {
     if (IOLoop* loop = live_loop()) {
       loop->add_callback(
-          [self = shared_from_this(), cb = std::move(impl_->close_callback)] { cb(); });
+          [self = shared_from_this(), cb = impl_->close_callback.take()] { cb(); });
     }
     impl_->close_callback = nullptr;
   }

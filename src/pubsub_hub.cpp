@@ -155,13 +155,13 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
   }
   if (offset <= s.last_offset) return;
   s.last_offset = offset;
-  if (s.callback) {
+  if (s.has_callback()) {
     // The callback may end its own subscription (destroy its Subscription): its closure
     // lives until it returns.
     auto keep = s.shared_from_this();
     metrics::detail::hub_delivered();
     try {
-      s.callback(message);
+      s.extras->callback(message);
     } catch (...) {
       app_log().error("Exception in a pubsub callback on {}: {}", topic->name,
                       tornado::detail::describe_exception(std::current_exception()));
@@ -205,17 +205,18 @@ void LocalTopic::deliver(const MessagePtr& message,
     // Kept until the recovered or filled-in messages are delivered (finish_recovery,
     // finish_join), within the topic's max_pending_bytes: past it they are dropped, counted,
     // and the recovery ends kUnrecoverable.
-    if (s.held_overflow) {
+    auto& x = s.extra();
+    if (x.held_overflow) {
       ++dropped;
       return;
     }
-    s.held_bytes += message->data().size();
-    if (s.held_bytes > options->max_pending_bytes) {
-      s.held_overflow = true;
-      dropped += s.held.size() + 1;
-      s.held.clear();
+    x.held_bytes += message->data().size();
+    if (x.held_bytes > options->max_pending_bytes) {
+      x.held_overflow = true;
+      dropped += x.held.size() + 1;
+      x.held.clear();
     } else {
-      s.held.push_back({message, options});
+      x.held.push_back({message, options});
     }
   });
   topic->count_dropped(dropped);
@@ -228,11 +229,12 @@ void LocalTopic::report_skipped(const TopicOptions& options) {
   std::size_t disconnected = 0;
   each_subscriber([&](SubscriptionState& s) {
     if (s.waiting()) {
-      if (!s.held_overflow) dropped += s.held.size();
+      auto& x = s.extra();
+      if (!x.held_overflow) dropped += x.held.size();
       dropped += count;
-      s.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
-      s.held.clear();
-    } else if (s.callback) {
+      x.held_overflow = true;  // the recovery cannot be whole: it ends kUnrecoverable
+      x.held.clear();
+    } else if (s.has_callback()) {
       dropped += count;
       metrics::detail::hub_dropped(static_cast<uint8_t>(options.slow_consumer), count);
     } else if (auto sink = s.sink;
@@ -286,8 +288,8 @@ void unsubscribe(SubscriptionState& s) noexcept {
                                                                 [](auto* p) { return !p; }))) {
       std::erase(topic->locals, local);
     }
-    if (s.member_id) {
-      auto it = topic->members.find(*s.member_id);
+    if (s.extras && s.extras->member_id) {
+      auto it = topic->members.find(*s.extras->member_id);
       if (it != topic->members.end() && --it->second.first == 0) {
         info = std::move(it->second.second);
         topic->members.erase(it);
@@ -304,7 +306,7 @@ void unsubscribe(SubscriptionState& s) noexcept {
   auto hub = topic->hub.lock();
   if (!hub) return;
   try {
-    if (left) publish_presence(hub, topic->name, "leave", *s.member_id, info);
+    if (left) publish_presence(hub, topic->name, "leave", *s.extras->member_id, info);
     if (empty) {
       if (auto backend = hub->backend()) backend->topic_unused(topic->name);
     }
@@ -462,7 +464,7 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
                             SubscribeOptions options) {
   if (!callback) throw std::invalid_argument("pubsub: subscribe with an empty callback");
   auto s = std::make_shared<SubscriptionState>();
-  s->callback = std::move(callback);
+  s->extra().callback = std::move(callback);
   return subscribe_impl(topic, std::move(s), options);
 }
 
@@ -501,7 +503,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       // With Redis the history that counts is Redis's (this process may have missed some):
       // read it, holding the live messages meanwhile.
       s->recovery = Recovery::kPending;
-      s->since = *options.since;
+      s->extra().since = *options.since;
       redis_recovery = true;
     } else if (options.since) {
       const StreamPosition since = *options.since;
@@ -530,7 +532,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       auto& entry = t->members[options.member->client_id];
       joined = entry.first++ == 0;
       entry.second = options.member->info;
-      s->member_id = options.member->client_id;
+      s->extra().member_id = options.member->client_id;
     }
     t->subscribers.fetch_add(1, std::memory_order_relaxed);
     t->totals->subscribers.fetch_add(1, std::memory_order_relaxed);
@@ -547,7 +549,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
   }
   if ((first_here || joining) && backend) backend->topic_used(t->name);
   if (redis_recovery) {
-    s->on_recovery = std::move(options.on_recovery);
+    if (options.on_recovery) s->extra().on_recovery = std::move(options.on_recovery);
     detail::request_recovery(backend, s, t->name, *options_then);
     return Subscription(std::move(s));
   }
@@ -567,10 +569,11 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
     if (s->active && s->last_offset < live_from) s->last_offset = live_from;
   }
   if (options.since) {
-    s->on_recovery = std::move(options.on_recovery);
+    if (options.on_recovery) s->extra().on_recovery = std::move(options.on_recovery);
     detail::report_recovery(*s);
   } else if (joining) {
-    s->on_recovery = std::move(options.on_recovery);  // told if the fill falls short
+    // Told if the fill falls short.
+    if (options.on_recovery) s->extra().on_recovery = std::move(options.on_recovery);
   }
   return Subscription(std::move(s));
 }

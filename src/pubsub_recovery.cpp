@@ -16,7 +16,7 @@ void request_recovery(const std::shared_ptr<RedisBackend>& backend,
   std::weak_ptr<SubscriptionState> weak = s;
   LoopRef loop = s->loop;
   // On the home loop with Redis's answer: handed to the subscriber's loop.
-  backend->read_history(topic, s->since.offset, RedisBackend::HistoryBounds::of(options),
+  backend->read_history(topic, s->extra().since.offset, RedisBackend::HistoryBounds::of(options),
                         [weak, loop](HistoryRead read) mutable {
                           loop.add_callback([weak, read = std::move(read)]() mutable {
                             if (auto s = weak.lock()) finish_recovery(s, std::move(read));
@@ -48,15 +48,16 @@ void finish_recovery(const std::shared_ptr<SubscriptionState>& s, HistoryRead re
     std::lock_guard lock(topic->mu);
     options = topic->options;
   }
-  const bool recovered = !s->held_overflow && covers(read, s->since);
-  std::vector<SubscriptionState::Held> held = std::move(s->held);
-  s->held.clear();
-  s->held_bytes = 0;
+  auto& x = s->extra();  // (made by the subscribe that asked for this recovery)
+  const bool recovered = !x.held_overflow && covers(read, x.since);
+  std::vector<SubscriptionState::Held> held = std::move(x.held);
+  x.held.clear();
+  x.held_bytes = 0;
   s->recovery = recovered ? Recovery::kRecovered : Recovery::kUnrecoverable;
   uint64_t dropped = 0;
   if (recovered) {
-    s->epoch = s->since.epoch;
-    s->last_offset = s->since.offset;
+    s->epoch = x.since.epoch;
+    s->last_offset = x.since.offset;
     for (const auto& m : read.messages) {
       if (!s->active) break;
       local->offer(*s, m, *options, dropped);
@@ -88,11 +89,12 @@ void finish_join(const std::shared_ptr<SubscriptionState>& s, const HistoryRead&
     std::lock_guard lock(topic->mu);
     options = topic->options;
   }
-  const bool whole = read.ok && read.complete && !s->held_overflow;
-  std::vector<SubscriptionState::Held> held = std::move(s->held);
-  s->held.clear();
-  s->held_bytes = 0;
-  s->held_overflow = false;
+  auto& x = s->extra();
+  const bool whole = read.ok && read.complete && !x.held_overflow;
+  std::vector<SubscriptionState::Held> held = std::move(x.held);
+  x.held.clear();
+  x.held_bytes = 0;
+  x.held_overflow = false;
   if (read.ok) {
     s->epoch = read.head.epoch;
     s->last_offset = whole && !read.messages.empty()
@@ -125,9 +127,9 @@ void finish_join(const std::shared_ptr<SubscriptionState>& s, const HistoryRead&
 }
 
 void report_recovery(SubscriptionState& s) {
-  if (!s.on_recovery) return;
-  auto callback = std::move(s.on_recovery);
-  s.on_recovery = nullptr;
+  if (!s.extras || !s.extras->on_recovery) return;
+  auto callback = std::move(s.extras->on_recovery);
+  s.extras->on_recovery = nullptr;
   try {
     callback(s.recovery);
   } catch (...) {

@@ -21,15 +21,25 @@ constexpr std::size_t kDirectLimit = 16 * 1024;
 }  // namespace
 
 std::size_t Sink::pending() const noexcept {
-  return stream_->write_buffer_size() + backlog_bytes_;
+  return stream_->write_buffer_size() + (backlog_ ? backlog_->bytes : 0);
+}
+
+void Sink::add_subscription(SubscriptionState* s) noexcept {
+  s->sink_next = subscriptions_;
+  subscriptions_ = s;
 }
 
 void Sink::remove_subscription(SubscriptionState* s) noexcept {
-  std::erase(subscriptions_, s);
+  for (SubscriptionState** p = &subscriptions_; *p; p = &(*p)->sink_next) {
+    if (*p == s) {
+      *p = std::exchange(s->sink_next, nullptr);
+      return;
+    }
+  }
 }
 
 void Sink::check_not_subscribed(std::string_view topic) const {
-  for (const SubscriptionState* s : subscriptions_) {
+  for (const SubscriptionState* s = subscriptions_; s; s = s->sink_next) {
     if (s->active && s->local->topic->name == topic) {
       throw std::invalid_argument("pubsub: this connection is already subscribed to " +
                                   std::string(topic));
@@ -40,19 +50,23 @@ void Sink::check_not_subscribed(std::string_view topic) const {
 void Sink::detach() noexcept {
   if (!attached_) return;
   attached_ = false;
-  backlog_.clear();
-  backlog_bytes_ = 0;
-  auto subs = std::move(subscriptions_);
-  subscriptions_.clear();
-  for (SubscriptionState* s : subs) unsubscribe(*s);
+  clear_backlog();
+  SubscriptionState* s = std::exchange(subscriptions_, nullptr);
+  while (s) {
+    SubscriptionState* next = std::exchange(s->sink_next, nullptr);
+    unsubscribe(*s);
+    s = next;
+  }
 }
 
 void Sink::make_room(const Message& m, std::size_t need, const TopicOptions& options,
                      uint64_t& dropped) {
-  for (auto it = backlog_.begin(); it != backlog_.end() && pending() + need > options.max_pending_bytes;) {
+  if (!backlog_) return;
+  auto& items = backlog_->items;
+  for (auto it = items.begin(); it != items.end() && pending() + need > options.max_pending_bytes;) {
     if (it->message->topic() == m.topic()) {
-      backlog_bytes_ -= it->size;
-      it = backlog_.erase(it);
+      backlog_->bytes -= it->size;
+      it = items.erase(it);
       ++dropped;
     } else {
       ++it;
@@ -85,13 +99,15 @@ Sink::Outcome Sink::place(const MessagePtr& message, bool with_position,
   if (!attached_ || !writable()) return Outcome::kClosed;
   if (!accepts(*message)) return Outcome::kSkipped;
   const std::size_t size = size_of(*message, with_position);
-  if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty()) {
+  if (options.slow_consumer == SlowConsumerPolicy::kConflate && !message->key().empty() &&
+      backlog_) {
     // The queued value of this key is dropped; the new one then takes the path of any
     // message (the limit applies to it, and it goes last: offsets stay in order).
-    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+    auto& items = backlog_->items;
+    for (auto it = items.begin(); it != items.end(); ++it) {
       if (it->message->key() == message->key() && it->message->topic() == message->topic()) {
-        backlog_bytes_ -= it->size;
-        backlog_.erase(it);
+        backlog_->bytes -= it->size;
+        items.erase(it);
         ++dropped;
         break;
       }
@@ -119,7 +135,7 @@ Sink::Outcome Sink::place(const MessagePtr& message, bool with_position,
         break;
     }
   }
-  if (backlog_.empty() && stream_->write_buffer_size() < kDirectLimit) {
+  if (backlog_empty() && stream_->write_buffer_size() < kDirectLimit) {
     try {
       write(*message, with_position);
     } catch (const StreamClosedError&) {
@@ -129,8 +145,9 @@ Sink::Outcome Sink::place(const MessagePtr& message, bool with_position,
     }
     return Outcome::kSent;
   }
-  backlog_.push_back({message, size, with_position});
-  backlog_bytes_ += size;
+  if (!backlog_) backlog_ = std::make_unique<Backlog>();
+  backlog_->items.push_back({message, size, with_position});
+  backlog_->bytes += size;
   start_pump();
   return Outcome::kQueued;
 }
@@ -156,29 +173,28 @@ void Sink::start_pump() {
 }
 
 Task<> Sink::pump() {
-  while (attached_ && !backlog_.empty()) {
+  while (attached_ && !backlog_empty()) {
     try {
       co_await stream_->write(std::string_view());  // the socket's queue drained
     } catch (...) {
       break;
     }
-    while (attached_ && !backlog_.empty() && stream_->write_buffer_size() < kDirectLimit) {
+    while (attached_ && !backlog_empty() && stream_->write_buffer_size() < kDirectLimit) {
       if (!writable()) {
-        backlog_.clear();
-        backlog_bytes_ = 0;
+        clear_backlog();
         break;
       }
-      Queued q = std::move(backlog_.front());
-      backlog_.pop_front();
-      backlog_bytes_ -= q.size;
+      Queued q = std::move(backlog_->items.front());
+      backlog_->items.pop_front();
+      backlog_->bytes -= q.size;
       try {
         write(*q.message, q.with_position);
       } catch (...) {
-        backlog_.clear();
-        backlog_bytes_ = 0;
+        clear_backlog();
       }
     }
   }
+  if (backlog_empty()) clear_backlog();  // an idle subscriber holds no backlog block
   pumping_ = false;
 }
 

@@ -408,8 +408,7 @@ Task<std::shared_ptr<SSLIOStream>> IOStream::start_tls(bool server_side,
   Impl& m = *impl_;
   std::string preread(m.buffer.view());
   m.buffer.release();
-  auto close_callback = std::move(m.close_callback);
-  m.close_callback = nullptr;
+  auto close_callback = m.close_callback.take();
   const int fd = fd_;
   if (IOLoop* loop = live_loop()) loop->remove_handler(fd);
   fd_ = -1;

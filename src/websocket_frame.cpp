@@ -183,7 +183,7 @@ FrameEvent FrameParser::parse(std::span<char> buffer) {
     const std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(remaining_, avail));
     char* piece = buffer.data() + pos;
     if (server_side_) apply_mask(piece, take, mask_, mask_phase_);
-    mask_phase_ = (mask_phase_ + take) & 3;
+    mask_phase_ = static_cast<uint8_t>((mask_phase_ + take) & 3);
     pos += take;
     remaining_ -= take;
     ev.consumed = pos;

@@ -25,7 +25,19 @@ namespace detail {
 // costs nothing here. What an idle connection holds: the stream (no buffers while idle),
 // the parser (an empty string and a few words), zlib state only with context takeover, and
 // two timer handles.
-struct WebSocketConnection {
+// Both halves of permessage-deflate, in one block (only when negotiated).
+struct Compression {
+  Compression(bool client_no_context_takeover, int level, int mem_level, int window_bits,
+              bool server_no_context_takeover)
+      : inflater(client_no_context_takeover),
+        deflater(level, mem_level, window_bits, server_no_context_takeover) {}
+  Inflater inflater;
+  Deflater deflater;
+};
+
+// While open, the connection is one of its loop's drain participants (a base, not a
+// member: the flags below fill the base's tail padding, and no back pointer is needed).
+struct WebSocketConnection final : draining::Participant {
   enum class State : uint8_t { kOpen, kClosing, kClosed };
   enum class PingPhase : uint8_t { kIdle, kWaitPong };
 
@@ -145,29 +157,31 @@ struct WebSocketConnection {
     }
   }
 
-  // While open, the connection is one of its loop's drain participants.
-  struct DrainHook final : draining::Participant {
-    explicit DrainHook(WebSocketConnection& c) : conn(c) {}
-    void on_drain() override { conn.handler.on_drain(); }
-    void on_drain_deadline() override { conn.stream->close(); }
-    WebSocketConnection& conn;
-  };
+  void on_drain() override { handler.on_drain(); }
+  void on_drain_deadline() override { stream->close(); }
 
-  WebSocketHandler& handler;
-  std::shared_ptr<IOStream> stream;
-  DrainHook drain_hook{*this};
-  FrameParser parser;
-  std::unique_ptr<Inflater> inflater;
-  std::unique_ptr<Deflater> deflater;
-  TimeoutHandle close_timer;
-  TimeoutHandle ping_timer;
-  Duration ping_interval{};
-  Duration ping_timeout{};
-  std::exception_ptr user_error;  // what open() or on_message() raised: closes with 1011
+  Deflater* deflater() noexcept { return compression ? &compression->deflater : nullptr; }
+
+  // Every idle connection holds this object: its fields are ordered to leave no padding.
   State state = State::kOpen;
   PingPhase ping_phase = PingPhase::kIdle;
   bool close_sent = false;
   bool awaiting_pong = false;
+  WebSocketHandler& handler;
+  std::shared_ptr<IOStream> stream;
+  FrameParser parser;
+  std::unique_ptr<Compression> compression;
+  TimeoutHandle close_timer;
+  TimeoutHandle ping_timer;
+  std::chrono::duration<float> ping_interval{};  // (float: 8 bytes for both)
+  std::chrono::duration<float> ping_timeout{};
+  std::exception_ptr user_error;  // what open() or on_message() raised: closes with 1011
+};
+
+struct ConnectionNotes {
+  std::string subprotocol;
+  std::optional<int> close_code;
+  std::string close_reason;
 };
 
 }  // namespace detail
@@ -245,7 +259,10 @@ Task<> WebSocketHandler::get() {
     return nothing_more();
   }
   if (!accept_handshake()) return nothing_more();
-  return run();
+  // The request's root ends here and hands the handler to take_over(): the connection runs
+  // in a root of its own (serve), so an idle connection holds no frame of the request's.
+  hand_over_after_method();
+  return nothing_more();
 }
 
 bool WebSocketHandler::accept_handshake() {
@@ -258,8 +275,9 @@ bool WebSocketHandler::accept_handshake() {
     if (std::find(offered.begin(), offered.end(), *chosen) == offered.end()) {
       throw std::logic_error("select_subprotocol returned a subprotocol the client did not offer");
     }
-    subprotocol_ = std::move(*chosen);
-    set_header("Sec-WebSocket-Protocol", subprotocol_);
+    notes_ = std::make_unique<detail::ConnectionNotes>();
+    notes_->subprotocol = std::move(*chosen);
+    set_header("Sec-WebSocket-Protocol", selected_subprotocol());
   }
 
   std::optional<detail::DeflateParams> deflate;
@@ -290,118 +308,178 @@ bool WebSocketHandler::accept_handshake() {
   conn_ = std::make_unique<detail::WebSocketConnection>(*this, http1->detach(), max_message_size());
   req.connection = nullptr;  // the HTTP/1.1 connection ends on its next iteration
   if (deflate) {
-    conn_->inflater = std::make_unique<detail::Inflater>(deflate->client_no_context_takeover);
-    conn_->parser.set_inflater(conn_->inflater.get());
-    conn_->deflater = std::make_unique<detail::Deflater>(
+    conn_->compression = std::make_unique<detail::Compression>(
+        deflate->client_no_context_takeover,
         options->compression_level, options->mem_level, deflate->server_max_window_bits,
         deflate->server_no_context_takeover);
+    conn_->parser.set_inflater(&conn_->compression->inflater);
   }
   return true;
 }
 
 // ---- the connection -----------------------------------------------------------------------
 
-// The connection's life. This loop's frame is what an idle connection holds suspended (in
-// fill_buffer), so it keeps only the loop: open() and each event are handled in
-// sub-tasks whose frames exist only while they run.
-Task<> WebSocketHandler::run() {
-  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
-  IOStream& stream = *conn_->stream;
-  bool reading = co_await start_connection();
-  while (reading) {
-    const FrameEvent ev = conn_->parser.parse(stream.mutable_read_buffer());
-    if (ev.kind == FrameEvent::kNeedMore) {
-      stream.consume(ev.consumed);
-      try {
-        co_await stream.fill_buffer();
-      } catch (const StreamClosedError&) {
-        break;
-      } catch (const StreamBufferFullError&) {
-        break;  // cannot happen: frames are taken as they arrive (control frames <= 139 bytes)
-      }
-      continue;
+// The root that runs an upgraded connection and owns its handler (from take_over). Linked
+// into the loop's list like spawn's frames: IOLoop::close() destroys a connection still
+// suspended, and with it the handler. No CancelState: nothing cancels a connection (it
+// ends by its close handshake, its timers or the stream's close).
+struct WebSocketHandler::ReadLoop {
+  struct promise_type : tornado::detail::DetachedNode, tornado::detail::PooledFrame {
+    explicit promise_type(std::unique_ptr<WebSocketHandler>&) {
+      handle = std::coroutine_handle<promise_type>::from_promise(*this);
+      tornado::detail::link_detached(this);
     }
-    reading = co_await handle_event(ev);
-  }
-  co_await end_connection();
+    ~promise_type() { unlink(); }
+    ReadLoop get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept {  // run_step and next_step catch the user's errors
+      app_log().error("Uncaught exception in a WebSocket connection: {}",
+                      tornado::detail::describe_exception(std::current_exception()));
+    }
+  };
+};
+
+void WebSocketHandler::take_over(std::unique_ptr<web::RequestHandler> self) noexcept {
+  tornado::detail::DriverScope scope;  // runs to its first suspension, whatever our depth
+  serve(std::unique_ptr<WebSocketHandler>(static_cast<WebSocketHandler*>(self.release())));
 }
 
-// open(), then the request's release and the keepalive pings. False if open() failed.
-Task<bool> WebSocketHandler::start_connection() {
-  auto& c = *conn_;
-  try {
-    co_await open();
-  } catch (...) {
-    c.user_error = std::current_exception();
+// The connection's life. This frame is what an idle connection holds suspended (in
+// fill_buffer), so it keeps only the step and one awaiter at a time: open(), each message,
+// the linger after a protocol error and the end run in run_step's task, whose frame exists
+// only while it runs, and control frames are handled by next_step without suspending.
+WebSocketHandler::ReadLoop WebSocketHandler::serve(std::unique_ptr<WebSocketHandler> self) {
+  metrics::OpenConnection counted(metrics::Transport::kWebSocket);
+  Step step = Step::kOpen;
+  while (step != Step::kDone) {
+    if (step != Step::kRead) {
+      step = co_await self->run_step(step);
+      continue;
+    }
+    try {
+      co_await self->conn_->stream->fill_buffer();
+      step = self->next_step();
+    } catch (const StreamClosedError&) {
+      step = Step::kEnd;
+    } catch (const StreamBufferFullError&) {
+      step = Step::kEnd;  // cannot happen: frames are taken as they arrive (control <= 139 B)
+    }
   }
+}
+
+// The steps that suspend (any but kRead and kDone); returns the next one.
+Task<WebSocketHandler::Step> WebSocketHandler::run_step(Step step) {
+  auto& c = *conn_;
+  switch (step) {
+    case Step::kOpen: {
+      try {
+        co_await open();
+      } catch (...) {
+        c.user_error = std::current_exception();
+      }
+      co_return start_connection_done(!c.user_error);
+    }
+    case Step::kMessage: {
+      const bool binary = c.parser.message_is_binary();
+      std::string message = c.parser.take_message();
+      metrics::detail::websocket_message_in();
+      try {
+        co_await on_message(std::move(message), binary);
+      } catch (...) {
+        c.user_error = std::current_exception();
+        co_return Step::kEnd;
+      }
+      co_return next_step();
+    }
+    case Step::kLinger:
+      co_await c.linger();
+      co_return Step::kEnd;
+    case Step::kEnd:
+      co_await end_connection();
+      co_return Step::kDone;
+    case Step::kRead:
+    case Step::kDone:
+      break;
+  }
+  co_return Step::kDone;
+}
+
+// After open(): the request's release and the keepalive pings, then the first frames.
+WebSocketHandler::Step WebSocketHandler::start_connection_done(bool opened) {
+  auto& c = *conn_;
   // The request as a handler sees it in open(); afterwards only its first line, peer and host
   // stay (request() rebuilds one from them if called).
   compact_request();
-  if (c.user_error) co_return false;
+  if (!opened) return Step::kEnd;
   if (auto interval = ping_interval(); interval && *interval > Duration::zero()) {
     c.start_pings(*interval, ping_timeout().value_or(*interval));
   }
-  if (c.state == detail::WebSocketConnection::State::kOpen) c.drain_hook.enroll();
-  co_return true;
+  if (c.state == detail::WebSocketConnection::State::kOpen) c.enroll();
+  return next_step();
 }
 
-// One parsed event (not kNeedMore). False when the connection's read loop must end.
-// `ev.payload` views the read buffer: it is copied or used before the first suspension and
-// before the bytes are consumed (run() awaits this task at once).
-Task<bool> WebSocketHandler::handle_event(FrameEvent ev) {
+// Handles the parsed events that need no suspension (control frames, messages after our
+// close) until one that does: kRead (more bytes), kMessage (the parser holds it), kLinger
+// (a protocol error: our close is sent) or kEnd.
+WebSocketHandler::Step WebSocketHandler::next_step() {
   auto& c = *conn_;
   IOStream& stream = *c.stream;
-  if (ev.kind == FrameEvent::kMessage) {
-    const bool binary = c.parser.message_is_binary();
-    std::string message = c.parser.take_message();
-    stream.consume(ev.consumed);
-    if (c.state != detail::WebSocketConnection::State::kOpen) co_return true;  // after our close
-    metrics::detail::websocket_message_in();
-    try {
-      co_await on_message(std::move(message), binary);
-    } catch (...) {
-      c.user_error = std::current_exception();
-      co_return false;
-    }
-    co_return true;
-  }
-  if (ev.kind == FrameEvent::kPing || ev.kind == FrameEvent::kPong) {
-    const std::string data(ev.payload);
-    stream.consume(ev.consumed);
-    try {
-      if (ev.kind == FrameEvent::kPing) {
-        // RFC 6455 §5.5.2: answer with the same payload (not after our close frame).
-        if (!c.close_sent) (void)c.send_frame(Opcode::kPong, data);
-        on_ping(data);
-      } else {
-        c.awaiting_pong = false;
-        on_pong(data);
+  for (;;) {
+    const FrameEvent ev = c.parser.parse(stream.mutable_read_buffer());
+    switch (ev.kind) {
+      case FrameEvent::kNeedMore:
+        stream.consume(ev.consumed);
+        return Step::kRead;
+      case FrameEvent::kMessage:
+        stream.consume(ev.consumed);  // the message is the parser's own string
+        if (c.state != detail::WebSocketConnection::State::kOpen) {
+          (void)c.parser.take_message();  // after our close: dropped
+          continue;
+        }
+        return Step::kMessage;
+      case FrameEvent::kPing:
+      case FrameEvent::kPong: {
+        const std::string data(ev.payload);
+        stream.consume(ev.consumed);
+        try {
+          if (ev.kind == FrameEvent::kPing) {
+            // RFC 6455 §5.5.2: answer with the same payload (not after our close frame).
+            if (!c.close_sent) (void)c.send_frame(Opcode::kPong, data);
+            on_ping(data);
+          } else {
+            c.awaiting_pong = false;
+            on_pong(data);
+          }
+        } catch (const StreamClosedError&) {
+        } catch (...) {
+          c.user_error = std::current_exception();
+          return Step::kEnd;
+        }
+        continue;
       }
-    } catch (const StreamClosedError&) {
-    } catch (...) {
-      c.user_error = std::current_exception();
-      co_return false;
+      case FrameEvent::kClose: {
+        std::optional<int> code;
+        if (ev.code != detail::close_codes::kNoStatus) code = ev.code;
+        if (code || !ev.payload.empty()) {
+          if (!notes_) notes_ = std::make_unique<detail::ConnectionNotes>();
+          notes_->close_code = code;
+          notes_->close_reason.assign(ev.payload);
+        }
+        stream.consume(ev.consumed);
+        // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
+        // code alone), then the server closes the TCP connection.
+        c.send_close(code, {});
+        return Step::kEnd;
+      }
+      case FrameEvent::kError:
+        // Fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
+        gen_log().debug("WebSocket protocol error from {}: {}", request_remote_ip(), ev.error);
+        c.send_close(ev.code, ev.error);
+        return Step::kLinger;
     }
-    co_return true;
   }
-  if (ev.kind == FrameEvent::kClose) {
-    if (ev.code != detail::close_codes::kNoStatus) close_code_ = ev.code;
-    close_reason_.assign(ev.payload);
-    stream.consume(ev.consumed);
-    // RFC 6455 §5.5.1: answer with a close frame echoing the code (Tornado echoes the
-    // code alone), then the server closes the TCP connection.
-    if (close_code_) {
-      c.send_close(*close_code_, {});
-    } else {
-      c.send_close(std::nullopt, {});
-    }
-    co_return false;
-  }
-  // kError: fail the connection (RFC 6455 §7.1.7) with the code the error calls for.
-  gen_log().debug("WebSocket protocol error from {}: {}", request_remote_ip(), ev.error);
-  c.send_close(ev.code, ev.error);
-  co_await c.linger();
-  co_return false;
 }
 
 // After the read loop: a handler's failure closes with 1011; then the TCP close and
@@ -418,7 +496,7 @@ Task<> WebSocketHandler::end_connection() {
 
 void WebSocketHandler::finish_connection() noexcept {
   conn_->state = detail::WebSocketConnection::State::kClosed;
-  conn_->drain_hook.leave();
+  conn_->leave();
   conn_->remove_timers();
   if (hub_sink_) hub_sink_->detach();  // its subscriptions end with the connection
   try {
@@ -427,6 +505,25 @@ void WebSocketHandler::finish_connection() noexcept {
     app_log().error("Exception in on_close {}: {}", request_summary(),
                     tornado::detail::describe_exception(std::current_exception()));
   }
+}
+
+namespace {
+const std::string& no_string() noexcept {
+  static const std::string empty;
+  return empty;
+}
+}  // namespace
+
+std::optional<int> WebSocketHandler::close_code() const noexcept {
+  return notes_ ? notes_->close_code : std::nullopt;
+}
+
+const std::string& WebSocketHandler::close_reason() const noexcept {
+  return notes_ ? notes_->close_reason : no_string();
+}
+
+const std::string& WebSocketHandler::selected_subprotocol() const noexcept {
+  return notes_ ? notes_->subprotocol : no_string();
 }
 
 // ---- sending --------------------------------------------------------------------------------
@@ -443,10 +540,11 @@ WebSocketHandler::WriteAwaiter WebSocketHandler::write_message(std::string_view 
   const Opcode opcode = binary ? Opcode::kBinary : Opcode::kText;
   metrics::detail::websocket_message_out();
   try {
-    if (!c.deflater) return WriteAwaiter(c.send_frame(opcode, message));
+    detail::Deflater* deflater = c.deflater();
+    if (!deflater) return WriteAwaiter(c.send_frame(opcode, message));
     // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
     std::string payload;
-    c.deflater->compress(message, payload);
+    deflater->compress(message, payload);
     char header[detail::kMaxFrameHeader];
     const std::size_t n =
         detail::encode_frame_header(header, opcode, payload.size(), true, true, nullptr);
@@ -494,10 +592,11 @@ std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->s
 void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_position) {
   if (!is_open()) throw WebSocketClosedError();
   auto& c = *conn_;
-  if (!c.deflater) {
+  detail::Deflater* deflater = c.deflater();
+  if (!deflater) {
     c.stream->write_now({with_position ? message.websocket_positioned_frame()
                                        : message.websocket_frame()});
-  } else if (c.deflater->no_context_takeover() && c.deflater->window_bits() == 15) {
+  } else if (deflater->no_context_takeover() && deflater->window_bits() == 15) {
     c.stream->write_now({with_position ? message.websocket_positioned_deflated_frame()
                                        : message.websocket_deflated_frame()});
   } else if (with_position) {  // this connection's own compression context

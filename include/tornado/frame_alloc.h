@@ -3,7 +3,10 @@
 // Every Task and spawn frame is allocated through PooledFrame: a per-thread cache of
 // freed frames in size classes of kFrameGranule bytes up to kFrameClasses * kFrameGranule
 // (2 KiB: a web::RequestHandler, about 1.1 KiB, and the user's fields fit); bigger frames go
-// to the global allocator. Each class keeps at most
+// to the global allocator. The granule is malloc's own (16 bytes), so a class rounds a
+// frame up no further than malloc would: what a connection keeps for its life (a WebSocket's
+// handler and read loop frame) costs its size, not the next multiple of 64. Each class
+// keeps at most
 // kFrameCacheBytes of free frames per thread, so a burst does not hoard memory; the rest
 // go back to the global allocator. A frame freed on another thread joins that thread's
 // cache (no locks: each cache is touched by its own thread only). A thread's cache is
@@ -28,8 +31,11 @@
 
 namespace tornado::detail {
 
-inline constexpr std::size_t kFrameGranule = 64;
-inline constexpr std::size_t kFrameClasses = 32;  // 64 B .. 2 KiB
+inline constexpr std::size_t kFrameGranule = 16;
+inline constexpr std::size_t kFrameClasses = 128;  // 16 B .. 2 KiB
+// Per class, as with 64-byte classes (a burst of one handler's requests reuses as many
+// frames as before). A program fills a handful of classes (one per coroutine function and
+// handler class in use): 8 MiB per thread only if all 128 were full.
 inline constexpr std::size_t kFrameCacheBytes = 64 * 1024;
 
 // One thread's free lists. Constant-initialised and trivially destructible, so the fast

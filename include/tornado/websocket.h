@@ -114,7 +114,7 @@ class CompressionOptions {
 
 namespace detail {
 struct WebSocketConnection;
-struct FrameEvent;
+struct ConnectionNotes;
 }  // namespace detail
 
 class WebSocketHandler : public web::RequestHandler {
@@ -210,10 +210,10 @@ class WebSocketHandler : public web::RequestHandler {
   void set_nodelay(bool value);
 
   // The peer's close code and reason (nullopt / "" until a close frame arrived).
-  std::optional<int> close_code() const noexcept { return close_code_; }
-  const std::string& close_reason() const noexcept { return close_reason_; }
+  std::optional<int> close_code() const noexcept;
+  const std::string& close_reason() const noexcept;
   // The subprotocol select_subprotocol chose ("" for none).
-  const std::string& selected_subprotocol() const noexcept { return subprotocol_; }
+  const std::string& selected_subprotocol() const noexcept;
   // The connection is open (handshake done, no close frame sent or received).
   bool is_open() const noexcept;
   // Bytes written and not yet handed to the kernel (the browser's bufferedAmount).
@@ -228,17 +228,25 @@ class WebSocketHandler : public web::RequestHandler {
   std::shared_ptr<IOStream> hub_stream() const;
   void handshake_failed(int status, const char* message);
   bool accept_handshake();
-  Task<> run();
-  Task<bool> start_connection();
-  Task<bool> handle_event(detail::FrameEvent ev);
+  // The connection's life after the 101: a root of its own (ReadLoop) that owns the handler.
+  // Its frame is what an idle connection holds, so it keeps only a Step and one awaiter at
+  // a time: fill_buffer, or run_step's task while open(), a message, a linger or the end
+  // runs. next_step() handles what needs no suspension (control frames) in between.
+  enum class Step : uint8_t { kOpen, kRead, kMessage, kLinger, kEnd, kDone };
+  struct ReadLoop;
+  void take_over(std::unique_ptr<web::RequestHandler> self) noexcept override;
+  static ReadLoop serve(std::unique_ptr<WebSocketHandler> self);
+  Task<Step> run_step(Step step);
+  Step next_step();
+  Step start_connection_done(bool opened);
   Task<> end_connection();
   void finish_connection() noexcept;
 
   std::unique_ptr<detail::WebSocketConnection> conn_;
   std::shared_ptr<pubsub::detail::Sink> hub_sink_;  // while subscribed to hub topics
-  std::optional<int> close_code_;
-  std::string close_reason_;
-  std::string subprotocol_;
+  // The chosen subprotocol and the peer's close code and reason, made only when there is
+  // one: an idle connection has none of them (inline they would cost it 72 bytes).
+  std::unique_ptr<detail::ConnectionNotes> notes_;
 };
 
 }  // namespace tornado::websocket

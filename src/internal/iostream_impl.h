@@ -6,6 +6,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -66,6 +67,37 @@ struct ReadArgs {
   std::size_t into_filled = 0;
 };
 
+// The close callback, kept out of line (from the frame cache): most of the time a stream
+// has none (an idle WebSocket's never does), and a std::function inline would cost every
+// stream 32 bytes instead of 8.
+class BoxedCallback {
+ public:
+  explicit operator bool() const noexcept { return box_ != nullptr; }
+  BoxedCallback& operator=(std::function<void()> callback) {
+    if (!callback) {
+      box_.reset();
+    } else if (box_) {
+      box_->callback = std::move(callback);
+    } else {
+      box_.reset(new Box{{}, std::move(callback)});
+    }
+    return *this;
+  }
+  // Moves the callback out (empty when there is none); the box is freed.
+  std::function<void()> take() noexcept {
+    std::function<void()> callback;
+    if (box_) callback = std::move(box_->callback);
+    box_.reset();
+    return callback;
+  }
+
+ private:
+  struct Box : PooledFrame {
+    std::function<void()> callback;
+  };
+  std::unique_ptr<Box> box_;
+};
+
 }  // namespace detail
 
 struct IOStream::Impl {
@@ -73,6 +105,7 @@ struct IOStream::Impl {
   detail::ReadBuffer buffer;
 
   // ---- the pending read (one at a time) ----
+  // (kind, the flags and whead first: they share one 16-byte slot.)
   ReadKind kind = ReadKind::kNone;
   bool read_done = false;  // finished: result or error is ready for await_resume
   bool partial = false;
@@ -83,6 +116,7 @@ struct IOStream::Impl {
   bool flush_scheduled = false;
   bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
   bool handshake_done = false;  // SSLIOStream
+  uint32_t whead = 0;           // the write queue's first chunk not fully sent
   std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
   std::size_t max_bytes = 0;    // kUntil/kRegex limit (0 = none)
   std::size_t scan_from = 0;    // where the next delimiter search starts
@@ -92,8 +126,7 @@ struct IOStream::Impl {
   std::coroutine_handle<> read_waiter;
 
   // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
-  std::vector<std::string> wqueue;
-  std::size_t whead = 0;
+  std::vector<std::string> wqueue;  // (whead: above)
   std::size_t woffset = 0;
   uint64_t queued = 0;   // bytes ever queued
   uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
@@ -101,7 +134,7 @@ struct IOStream::Impl {
 
   std::coroutine_handle<> connect_waiter;
   std::coroutine_handle<> handshake_waiter;  // SSLIOStream::wait_for_handshake
-  std::function<void()> close_callback;
+  detail::BoxedCallback close_callback;
 
   detail::ReadArgs& read_args() {
     if (!args) args = std::make_unique<detail::ReadArgs>();

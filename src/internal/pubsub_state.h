@@ -179,7 +179,7 @@ class Sink : public std::enable_shared_from_this<Sink> {
   // The connection ended (or its handler is going away): its subscriptions end, the backlog
   // is dropped and nothing more is written.
   void detach() noexcept;
-  void add_subscription(SubscriptionState* s) { subscriptions_.push_back(s); }
+  void add_subscription(SubscriptionState* s) noexcept;
   // std::invalid_argument if this connection already has a subscription to `topic` (it
   // would receive each message twice).
   void check_not_subscribed(std::string_view topic) const;
@@ -193,7 +193,6 @@ class Sink : public std::enable_shared_from_this<Sink> {
   virtual std::size_t size_of(const Message& m, bool with_position) const noexcept = 0;
   virtual void write(const Message& m, bool with_position) = 0;  // into the stream's queue
   virtual void disconnect(int code, const std::string& reason) = 0;
-  bool attached_ = true;
   std::shared_ptr<IOStream> stream_;
 
  private:
@@ -202,6 +201,15 @@ class Sink : public std::enable_shared_from_this<Sink> {
     std::size_t size;
     bool with_position;
   };
+  // A list, not a deque: libstdc++'s empty deque already holds 576 bytes (its map and a
+  // first block). Made by the first message that waits, freed when the pump emptied it:
+  // most subscribers never queue anything.
+  struct Backlog {
+    std::list<Queued> items;
+    std::size_t bytes = 0;
+  };
+  bool backlog_empty() const noexcept { return !backlog_ || backlog_->items.empty(); }
+  void clear_backlog() noexcept { backlog_.reset(); }
   std::size_t pending() const noexcept;
   // offer() without the counting.
   Outcome place(const MessagePtr& message, bool with_position, const TopicOptions& options,
@@ -211,37 +219,53 @@ class Sink : public std::enable_shared_from_this<Sink> {
                  uint64_t& dropped);
   void start_pump();
   Task<> pump();
-  std::vector<SubscriptionState*> subscriptions_;
-  // A list, not a deque: libstdc++'s empty deque already holds 576 bytes (its map and a
-  // first block), and most subscribers never queue anything.
-  std::list<Queued> backlog_;
-  std::size_t backlog_bytes_ = 0;
+  // This connection's subscriptions, linked through SubscriptionState::sink_next (most
+  // connections have one: a vector would cost its header and a heap block).
+  SubscriptionState* subscriptions_ = nullptr;
+  std::unique_ptr<Backlog> backlog_;
   bool pumping_ = false;
+
+ protected:
+  bool attached_ = true;  // (after pumping_: the two share a word)
 };
 
 struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
-  LoopRef loop;  // set once at subscribe: read by a cancel from another thread
-  std::shared_ptr<LocalTopic> local;
-  std::function<void(const MessagePtr&)> callback;  // a callback subscriber
-  std::shared_ptr<Sink> sink;                       // or a connection
-  uint64_t last_offset = 0;
-  uint64_t epoch = 0;
-  Recovery recovery = Recovery::kNotRequested;
-  StreamPosition position;
-  // With Redis, while the recovery is read (recovery == kPending): the position to recover
-  // from, and the live messages that arrive meanwhile, handed over after the recovered ones.
-  // They are bounded by the topic's max_pending_bytes: past it they are dropped and the
-  // recovery ends kUnrecoverable (the subscriber is told, never left with a silent gap).
   struct Held {
     MessagePtr message;
     std::shared_ptr<const TopicOptions> options;
   };
-  StreamPosition since;
-  std::vector<Held> held;
-  std::size_t held_bytes = 0;
-  bool held_overflow = false;
-  std::function<void(Recovery)> on_recovery;
-  std::optional<std::string> member_id;
+  // What most subscriptions never use, made by the first that does (extra()): a plain
+  // connection subscriber (a WebSocket or SSE stream on a topic) then holds 128 bytes here
+  // instead of 272, for as long as it is subscribed.
+  struct Extras {
+    std::function<void(const MessagePtr&)> callback;  // a callback subscriber
+    std::function<void(Recovery)> on_recovery;
+    std::optional<std::string> member_id;  // presence
+    // With Redis, while the recovery is read (recovery == kPending): the position to
+    // recover from, and the live messages that arrive meanwhile, handed over after the
+    // recovered ones. They are bounded by the topic's max_pending_bytes: past it they are
+    // dropped and the recovery ends kUnrecoverable (the subscriber is told, never left with
+    // a silent gap).
+    StreamPosition since;
+    std::vector<Held> held;
+    std::size_t held_bytes = 0;
+    bool held_overflow = false;
+  };
+  Extras& extra() {
+    if (!extras) extras = std::make_unique<Extras>();
+    return *extras;
+  }
+  bool has_callback() const noexcept { return extras && extras->callback; }
+
+  LoopRef loop;  // set once at subscribe: read by a cancel from another thread
+  std::shared_ptr<LocalTopic> local;
+  std::shared_ptr<Sink> sink;  // a connection (else extras->callback)
+  std::unique_ptr<Extras> extras;
+  SubscriptionState* sink_next = nullptr;  // the sink's next subscription (Sink::subscriptions_)
+  uint64_t last_offset = 0;
+  uint64_t epoch = 0;
+  StreamPosition position;
+  Recovery recovery = Recovery::kNotRequested;
   bool send_position = false;
   bool active = false;
   // With Redis, a live subscriber that began before this process received its topic from

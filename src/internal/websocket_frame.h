@@ -135,8 +135,8 @@ class FrameParser {
   std::size_t max_message_size_;
   Inflater* inflater_ = nullptr;
   uint64_t remaining_ = 0;  // payload bytes of the current data frame not yet read
-  std::size_t mask_phase_ = 0;
   uint8_t mask_[4] = {};
+  uint8_t mask_phase_ = 0;  // 0-3 (a byte: every idle connection holds a parser)
   Opcode message_opcode_ = Opcode::kText;
   Utf8Validator utf8_;
   bool server_side_;

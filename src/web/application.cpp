@@ -136,7 +136,9 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     h->factory_ = &factory;
     h->request_ = std::move(request);
     h->application_ = &app_;
-    h->path_args_ = std::move(args);
+    if (!args.args.empty() || !args.kwargs.empty()) {
+      h->path_args_.reset(new detail::PooledPathArgs{std::move(args), {}});
+    }
     handler_ = std::move(h);
     if (!handler_->stream_request_body()) co_return;
     streaming_ = true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 
 #include "internal/describe_exception.h"
 #include "tornado/escape.h"
@@ -54,13 +55,18 @@ void RequestSlot::compact() {
   const httputil::HTTPServerRequest& r = *full_;
   const std::string_view fields[kFields] = {r.method,    r.uri,      r.version,
                                             r.remote_ip, r.protocol, r.host};
-  std::size_t size = kFields * sizeof(uint32_t);
-  for (auto f : fields) size += f.size();
+  std::size_t size = kFields * sizeof(Length);
+  for (auto f : fields) {
+    // A field over 64 KiB (a URI that long needs a raised max_header_size): the request
+    // stays whole rather than the lengths taking 4 bytes each for every connection.
+    if (f.size() > std::numeric_limits<Length>::max()) return;
+    size += f.size();
+  }
   auto block = std::make_unique_for_overwrite<char[]>(size);
-  char* text = block.get() + kFields * sizeof(uint32_t);
+  char* text = block.get() + kFields * sizeof(Length);
   for (unsigned i = 0; i < kFields; ++i) {
-    const auto n = static_cast<uint32_t>(fields[i].size());
-    std::memcpy(block.get() + i * sizeof(uint32_t), &n, sizeof n);
+    const auto n = static_cast<Length>(fields[i].size());
+    std::memcpy(block.get() + i * sizeof(Length), &n, sizeof n);
     std::memcpy(text, fields[i].data(), n);
     text += n;
   }
@@ -70,11 +76,11 @@ void RequestSlot::compact() {
 
 std::string_view RequestSlot::field(Field f) const noexcept {
   if (!compact_) return {};  // no request at all
-  const char* text = compact_.get() + kFields * sizeof(uint32_t);
-  uint32_t n = 0;
+  const char* text = compact_.get() + kFields * sizeof(Length);
+  Length n = 0;
   for (unsigned i = 0; i <= f; ++i) {
     text += n;
-    std::memcpy(&n, compact_.get() + i * sizeof(uint32_t), sizeof n);
+    std::memcpy(&n, compact_.get() + i * sizeof(Length), sizeof n);
   }
   return {text, n};
 }
@@ -151,10 +157,10 @@ void RequestHandler::begin_request() {
     unsupported_method();
   }
   if (!streaming_) request_->parse_body();
-  for (const auto& arg : path_args_.args) {
+  for (const auto& arg : path_args().args) {
     if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
   }
-  for (const auto& [name, value] : path_args_.kwargs) {
+  for (const auto& [name, value] : path_args().kwargs) {
     if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
   }
   const std::string& m = request_->method;
@@ -246,6 +252,11 @@ RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> sel
       h.prepared_ = true;
       if (!h.finished_) {
         co_await h.method_task();
+        if (h.hand_over_) {
+          h.cancel_ = nullptr;  // this frame's CancelState ends with it
+          h.take_over(std::move(self));
+          co_return;  // `h` may be gone already
+        }
         if (!h.finished_) h.finish();
       }
     } catch (const CancelledError&) {
@@ -259,6 +270,13 @@ RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> sel
     app_log().error("Uncaught exception ending {}: {}", h.request_summary(),
                     tornado::detail::describe_exception(std::current_exception()));
   }
+}
+
+void RequestHandler::take_over(std::unique_ptr<RequestHandler>) noexcept {}
+
+const routing::PathArgs& RequestHandler::no_path_args() noexcept {
+  static const routing::PathArgs none;
+  return none;
 }
 
 // A streamed request once its body is in (prepare ran before the body).

@@ -129,15 +129,16 @@ std::string RequestHandler::get_body_argument(std::string_view name, std::string
 }
 
 const std::string& RequestHandler::path_arg(std::size_t index) const {
-  if (index >= path_args_.args.size()) {
+  const auto& args = path_args().args;
+  if (index >= args.size()) {
     throw std::out_of_range("path_arg(" + std::to_string(index) + "): the route has " +
-                            std::to_string(path_args_.args.size()) + " positional groups");
+                            std::to_string(args.size()) + " positional groups");
   }
-  return path_args_.args[index];
+  return args[index];
 }
 
 const std::string& RequestHandler::path_kwarg(std::string_view name) const {
-  for (const auto& [key, value] : path_args_.kwargs) {
+  for (const auto& [key, value] : path_args().kwargs) {
     if (key == name) return value;
   }
   throw std::out_of_range("path_kwarg: the route has no group named " + std::string(name));
@@ -222,11 +223,17 @@ void RequestHandler::clear_all_cookies(std::string_view path, std::string_view d
 // ---- users ----
 
 const nlohmann::json& RequestHandler::current_user() {
-  if (!current_user_) current_user_ = get_current_user();
-  return *current_user_;
+  if (!has_current_user_) {
+    current_user_ = get_current_user();
+    has_current_user_ = true;
+  }
+  return current_user_;
 }
 
-void RequestHandler::set_current_user(nlohmann::json user) { current_user_ = std::move(user); }
+void RequestHandler::set_current_user(nlohmann::json user) {
+  current_user_ = std::move(user);
+  has_current_user_ = true;
+}
 
 std::string RequestHandler::get_login_url() const {
   if (settings().login_url.empty()) {

@@ -109,7 +109,7 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
   if (status_code < 100 || status_code > 999) {
     throw std::invalid_argument("Invalid HTTP status code " + std::to_string(status_code));
   }
-  status_code_ = status_code;
+  status_code_ = static_cast<int16_t>(status_code);
   if (reason) {
     response().reason = valid_reason(*reason) ? std::string(*reason) : "Unknown";
   } else {
@@ -160,8 +160,9 @@ void RequestHandler::send_buffer(bool finishing) {
   if (!headers_written_) {
     headers_written_ = true;
     std::string& chunk = r.write_buffer;
-    for (auto& t : r.transforms)
-      t->transform_first_chunk(status_code_, r.headers, chunk, finishing);
+    int status = status_code_;
+    for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
+    status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
     if (request_->method == "HEAD") chunk.clear();
     for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
     try {

@@ -47,7 +47,9 @@ class HandlerFactory : public routing::Target {
 
  protected:
   explicit HandlerFactory(int metrics_id = 0) noexcept : metrics_id_(metrics_id) {}
-  static void set_implemented(RequestHandler& h, unsigned bits) { h.implemented_ = bits; }
+  static void set_implemented(RequestHandler& h, unsigned bits) {
+    h.implemented_ = static_cast<uint8_t>(bits);
+  }
 
  private:
   int metrics_id_;
