@@ -62,16 +62,40 @@ class Figures:
         self.posted = 0
 
 
+SOCKET_KINDS = {}  # local port -> what the socket was opened for (for leftover_sockets)
+
+
+async def connected_socket(port, kind):
+    """A socket connected to the server, made here rather than inside asyncio's or
+    websockets' connect: a visit cancelled while one of those was still handshaking left the
+    socket open in this process (found by the hour's descriptor check: the server's side of
+    each leftover was ESTABLISHED, and so was ours). The caller closes it in a finally."""
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    SOCKET_KINDS[sock.getsockname()[1]] = kind
+    return sock
+
+
 async def http_request(port, method, path, cookie, body=b"", headers=None, reader_writer=None):
     """One request on a fresh (closed after, also when cancelled) or the given keep-alive
     connection; returns (status, body)."""
-    own = reader_writer is None
-    reader, writer = reader_writer or await asyncio.open_connection("127.0.0.1", port)
+    if reader_writer is not None:
+        return await exchange(*reader_writer, port, method, path, cookie, body, headers)
+    sock = await connected_socket(port, "http %s %s" % (method, path.split("?")[0]))
     try:
-        return await exchange(reader, writer, port, method, path, cookie, body, headers)
-    finally:
-        if own:
+        reader, writer = await asyncio.open_connection(sock=sock)
+        try:
+            return await exchange(reader, writer, port, method, path, cookie, body, headers)
+        finally:
             writer.close()
+    finally:
+        sock.close()
 
 
 async def exchange(reader, writer, port, method, path, cookie, body, headers):
@@ -137,9 +161,14 @@ class SoakUser:
         self.last = start_position
         while not self.stop.is_set():
             stay = min(random.expovariate(1.0 / self.churn), 4 * self.churn)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for runs the visit in a task of
+            # its own and, when the timeout and a cancellation meet, can leave that task behind
+            # still holding its socket (the hour's descriptor check found a few per thousand
+            # visits: the visits' coroutines were still pending after the run).
             try:
-                await asyncio.wait_for(self.visit(), timeout=stay)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(stay):
+                    await self.visit()
+            except TimeoutError:
                 pass
             except Exception as e:  # noqa: BLE001 - reported, the run goes on
                 self.figures.errors.append("%s user %d: %r" % (self.transport, self.index, e))
@@ -151,8 +180,9 @@ class SoakUser:
         """After the run: one more visit until this user has its room's last message."""
         while (self.last is None or offset_of(self.last) < last_offset) and time.monotonic() < deadline:
             try:
-                await asyncio.wait_for(self.visit(until=last_offset), timeout=max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    await self.visit(until=last_offset)
+            except TimeoutError:
                 return
             except Exception as e:  # noqa: BLE001
                 self.figures.errors.append("catch-up %s user %d: %r" % (self.transport, self.index, e))
@@ -171,26 +201,36 @@ class SoakUser:
 
     async def visit_ws(self, until):
         url = "ws://127.0.0.1:%d/a/message/socket?room=%s&since=%s" % (self.port, self.room.name, self.last)
-        ws = await websockets.connect(url, extra_headers={"Cookie": self.cookie},
-                                      origin="http://127.0.0.1:%d" % self.port)
+        sock = await connected_socket(self.port, "websocket")
         try:
-            while not self.done(until):
-                data = await ws.recv()
-                if data.startswith("{"):
-                    if json.loads(data).get("event") == "reload":
-                        self.figures.reloads += 1
-                    continue
-                position, _, text = data.partition("\n")
-                self.receive(position, json.loads(text)["body"])
-            await ws.close()
+            ws = await websockets.connect(url, sock=sock, extra_headers={"Cookie": self.cookie},
+                                          origin="http://127.0.0.1:%d" % self.port)
+            try:
+                while not self.done(until):
+                    data = await ws.recv()
+                    if data.startswith("{"):
+                        if json.loads(data).get("event") == "reload":
+                            self.figures.reloads += 1
+                        continue
+                    position, _, text = data.partition("\n")
+                    self.receive(position, json.loads(text)["body"])
+                await ws.close()
+            finally:
+                # Cut short (the stay ended, or the run): the socket closes now, without the
+                # closing handshake, as a closed tab's does.
+                ws.transport.close()
         finally:
-            # Cut short (the stay ended, or the run): the socket closes now, without the
-            # closing handshake, as a closed tab's does. A handshake cancelled halfway left the
-            # socket open until the process ended, and the descriptor count with it.
-            ws.transport.close()
+            sock.close()
 
     async def visit_sse(self, until):
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        sock = await connected_socket(self.port, "sse")
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+            await self.read_events(reader, writer, until)
+        finally:
+            sock.close()
+
+    async def read_events(self, reader, writer, until):
         try:
             head = ("GET /a/message/events?room=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n"
                     "Accept: text/event-stream\r\nLast-Event-ID: %s\r\n\r\n") % (
@@ -246,6 +286,34 @@ class SoakUser:
         expected = {o: b for o, b in self.room.posted.items() if o > self.first}
         missing = [o for o in expected if self.got.get(o) != expected[o]]
         return missing, self.duplicates
+
+
+def leftover_sockets(pid):
+    """Prints the server's TCP connections left after the users went, with what the client
+    end holds: ESTABLISHED at both ends is a socket the client kept open; CLOSE-WAIT at the
+    server is one the server did not close after the client did."""
+    import subprocess
+    listing = subprocess.run(["ss", "-tanpH"], capture_output=True, text=True).stdout
+    mine = [l for l in listing.splitlines() if "pid=%d," % pid in l]
+    ours = [l for l in listing.splitlines() if "pid=%d," % os.getpid() in l]
+    print("soak: the server's sockets after the users left:", file=sys.stderr)
+    for line in mine:
+        print("  server " + " ".join(line.split()[:5]), file=sys.stderr)
+    for line in ours:
+        local_port = int(line.split()[3].rsplit(":", 1)[1])
+        print("  client " + " ".join(line.split()[:5]) + " " + SOCKET_KINDS.get(local_port, "?"),
+              file=sys.stderr)
+    if os.environ.get("SOAK_DEBUG"):
+        import gc
+        import socket
+        live = [o for o in gc.get_objects() if isinstance(o, socket.socket) and o.fileno() >= 0]
+        print("soak: live socket objects: %d" % len(live), file=sys.stderr)
+        for o in live[:10]:
+            print("   ", o, [type(r).__name__ for r in gc.get_referrers(o)][:6], file=sys.stderr)
+        for t in asyncio.all_tasks():
+            print("  task", t.get_coro(), file=sys.stderr)
+            if "visit" in repr(t.get_coro()):
+                t.print_stack(limit=12, file=sys.stderr)
 
 
 async def poster(port, cookie, token, rooms, rate, stop, figures):
@@ -326,6 +394,8 @@ async def soak(args):
         await asyncio.gather(*(u.catch_up(max(u.room.posted, default=0), deadline) for u in users))
         await asyncio.sleep(2)  # the server notices every close
         fds_after = fd_count(pid)
+        if fds_after > fds_before + 2:
+            leftover_sockets(pid)
         problems = server.problems()
     finally:
         server.stop()
