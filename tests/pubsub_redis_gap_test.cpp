@@ -26,11 +26,14 @@ using test::V;
 
 namespace {
 
-// Holds the SUBSCRIBE of `topic` (in every hub) until open() is called.
-class SubscribeGate {
+// Holds what one of the backend's test hooks gates (a SUBSCRIBE, a history read) for `topic`,
+// in every hub, until open() is called.
+class TopicGate {
  public:
-  explicit SubscribeGate(std::string topic) : topic_(std::move(topic)) {
-    pubsub::detail::subscribe_gate_for_test = [this](const std::string& topic) {
+  using Hook = std::function<Future<void>(const std::string& topic)>;
+  TopicGate(Hook& hook, std::string topic) : hook_(hook), topic_(std::move(topic)) {
+    hook_ = [this](const std::string& topic) {
+      if (topic == topic_) ++calls_;
       if (topic != topic_ || opened_) {
         Future<void> ready;
         ready.set_result();
@@ -40,9 +43,9 @@ class SubscribeGate {
       return Future<void>(gate_);
     };
   }
-  ~SubscribeGate() {
+  ~TopicGate() {
     open();
-    pubsub::detail::subscribe_gate_for_test = nullptr;
+    hook_ = nullptr;
   }
   void open() {
     if (opened_) return;
@@ -50,47 +53,28 @@ class SubscribeGate {
     gate_.set_result();
   }
   int held() const { return held_; }
+  int calls() const { return calls_; }
 
  private:
+  Hook& hook_;
   std::string topic_;
   Future<void> gate_;
   bool opened_ = false;
   int held_ = 0;
+  int calls_ = 0;
 };
 
-// Holds every history read of `topic` (in every hub) until open() is called.
-class ReadGate {
- public:
-  explicit ReadGate(std::string topic) : topic_(std::move(topic)) {
-    pubsub::detail::read_gate_for_test = [this](const std::string& topic) {
-      if (topic == topic_) ++reads_;
-      if (topic != topic_ || opened_) {
-        Future<void> ready;
-        ready.set_result();
-        return ready;
-      }
-      ++held_;
-      return Future<void>(gate_);
-    };
-  }
-  ~ReadGate() {
-    open();
-    pubsub::detail::read_gate_for_test = nullptr;
-  }
-  void open() {
-    if (opened_) return;
-    opened_ = true;
-    gate_.set_result();
-  }
-  int held() const { return held_; }
-  int reads() const { return reads_; }
+// Holds the SUBSCRIBE of `topic`.
+struct SubscribeGate : TopicGate {
+  explicit SubscribeGate(std::string topic)
+      : TopicGate(pubsub::detail::subscribe_gate_for_test, std::move(topic)) {}
+};
 
- private:
-  std::string topic_;
-  Future<void> gate_;
-  bool opened_ = false;
-  int held_ = 0;
-  int reads_ = 0;
+// Holds every history read of `topic`.
+struct ReadGate : TopicGate {
+  explicit ReadGate(std::string topic)
+      : TopicGate(pubsub::detail::read_gate_for_test, std::move(topic)) {}
+  int reads() const { return calls(); }
 };
 
 class HubRedisGapTest : public test::HubRedisTest {
