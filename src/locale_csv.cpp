@@ -7,6 +7,7 @@
 
 #include "internal/locale_catalog.h"
 #include "internal/utf8.h"
+#include "internal/websocket_frame.h"
 #include "tornado/log.h"
 
 namespace tornado::locale {
@@ -15,38 +16,11 @@ namespace detail {
 
 namespace {
 
+// The WebSocket layer's validator: Python's bytes.decode("utf-8") rules (no overlong
+// forms, surrogates or values past U+10FFFF).
 bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
+  websocket::detail::Utf8Validator v;
+  return v.feed(s) && v.complete();
 }
 
 std::string decode_utf16(std::string_view bytes, bool big_endian) {
