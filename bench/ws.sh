@@ -15,6 +15,12 @@
 #              connection: ours only, the peers have no hub).
 # Every server runs compression off (the peers' defaults differ; the clients never offer it).
 # Ratios are ours / peer, per second of server CPU (what the machine's noise affects least).
+# As in BASELINES.md: each one-loop server runs on core 1 and ws_load on core 0 (taskset);
+# `tornado-cpp-2t` (two loops) and its client are left to the scheduler. Unpinned, the two
+# processes migrate and wake each other across cores, which cost the one-loop fan-out about
+# 20 % of its deliveries per CPU-second in session 12's runs. net.core.netdev_max_backlog is
+# raised to 65536 where the script may (the default 1000 drops loopback packets in a
+# 10,000-way fan-out, and a stalled round then waits for a 200 ms retransmission).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=5 subscribers=10000 rounds=20 idle=10000 idle_paths=/echo only=echo,broadcast,idle
@@ -30,8 +36,14 @@ for a in "$@"; do
   esac
 done
 source bench/common.sh
+command -v taskset >/dev/null || { echo "ws.sh needs taskset (util-linux)" >&2; exit 1; }
 build_targets echo ws_load
 load="$build/bench/ws_load"
+backlog=$(sysctl -n net.core.netdev_max_backlog 2>/dev/null || echo unknown)
+if [[ $backlog =~ ^[0-9]+$ ]] && ((backlog < 65536)); then
+  sysctl -q -w net.core.netdev_max_backlog=65536 2>/dev/null && backlog=65536
+fi
+echo "net.core.netdev_max_backlog = $backlog"
 work=$(mktemp -d)
 bench_cleanup+=("rm -rf $work")
 export NODE_PATH=/usr/share/nodejs
@@ -48,6 +60,12 @@ start_named() {  # NAME -> sets port, server_pid
   port=$(free_port)
   local cmd=()
   ws_cmd "$1" "$port"
+  if [ "$1" = tornado-cpp-2t ]; then
+    client=("$load")
+  else
+    cmd=(taskset -c 1 "${cmd[@]}")
+    client=(taskset -c 0 "$load")
+  fi
   start_server "${cmd[@]}" >"$work/$1.log" 2>&1
   wait_port "$port"
 }
@@ -62,7 +80,7 @@ if [[ $only == *echo* ]]; then
     for name in tornado-cpp node-ws python-tornado; do
       start_named "$name"
       t0=$(cpu_ticks "$server_pid")
-      out=$("$load" --mode=echo --port="$port" --connections="$conns" --seconds="$seconds" --size=32)
+      out=$("${client[@]}" --mode=echo --port="$port" --connections="$conns" --seconds="$seconds" --size=32)
       t1=$(cpu_ticks "$server_pid")
       stop_group "$server_pid"
       cpu=$(cpu_s "$t0" "$t1")
@@ -84,9 +102,9 @@ if [[ $only == *broadcast* ]]; then
     # are over, so the CPU of the whole run is taken and the setup's share removed by a
     # second run with one round.
     t0=$(cpu_ticks "$server_pid")
-    setup=$("$load" --mode=broadcast --port="$port" --subscribers="$subscribers" --rounds=1)
+    setup=$("${client[@]}" --mode=broadcast --port="$port" --subscribers="$subscribers" --rounds=1)
     t1=$(cpu_ticks "$server_pid")
-    out=$("$load" --mode=broadcast --port="$port" --subscribers="$subscribers" --rounds="$((rounds + 1))")
+    out=$("${client[@]}" --mode=broadcast --port="$port" --subscribers="$subscribers" --rounds="$((rounds + 1))")
     t2=$(cpu_ticks "$server_pid")
     stop_group "$server_pid"
     # (t2 - t1) - (t1 - t0): the CPU of `rounds` rounds, without the connections' setup.
