@@ -180,7 +180,7 @@ class Renderer {
       emit(text);
       return;
     }
-    if ((*esc == "xhtml_escape" || *esc == "escape") && !own_escaper(*esc)) {
+    if (builtin_escaper()) {
       append_xhtml_escaped(out_, text);
       check_output();
       return;
@@ -192,6 +192,18 @@ class Renderer {
       raise("TypeError", "Expected bytes, unicode, or None; got " +
                              std::string(type_name(*escaped)) + " from autoescape " + *esc);
     emit(escaped->get_ref<const std::string&>());
+  }
+
+  // Whether the current file escapes with the built-in xhtml_escape: decided once per file
+  // and render, not per expression (a Fortunes page made 54 string comparisons for it).
+  bool builtin_escaper() {
+    if (escaper_file_ != current_) {
+      escaper_file_ = current_;
+      const std::optional<std::string>& esc = current_->autoescape;
+      builtin_escaper_ =
+          esc && (*esc == "xhtml_escape" || *esc == "escape") && !own_escaper(*esc);
+    }
+    return builtin_escaper_;
   }
 
   // Whether the functions or the defaults replace the built-in escaper `name`: asked once
@@ -404,6 +416,8 @@ class Renderer {
   const File* current_ = nullptr;
   bool use_block_map_ = false;
   std::optional<bool> own_escape_, own_xhtml_escape_;
+  const File* escaper_file_ = nullptr;  // the file builtin_escaper_ was decided for
+  bool builtin_escaper_ = false;
   std::map<std::string, BlockRef, std::less<>> blocks_;
   std::vector<std::shared_ptr<const Template>> keep_alive_;
   int include_depth_ = 0;

@@ -184,7 +184,7 @@ Task<bool> RequestHandler::run_prepare() {
 }
 
 Task<> RequestHandler::method_task() {
-  const std::string& m = request_->method;
+  const std::string_view m = request_->method;  // (a view: compared without strlen)
   if (m == "GET") return get();
   if (m == "POST") return post();
   if (m == "HEAD") return head();
@@ -410,7 +410,9 @@ void RequestHandler::log_request() const {
   metrics::detail::request_finished(status_code_);
   metrics::detail::count_handler_request(
       factory_ ? factory_->metrics_id() : 0, status_code_,
-      request_->finish_time.value_or(std::chrono::steady_clock::now()) - request_->start_time);
+      // (not value_or(now()): that reads the clock even when finish() already has)
+      (request_->finish_time ? *request_->finish_time : std::chrono::steady_clock::now()) -
+          request_->start_time);
   if (settings().log_function) {
     settings().log_function(*this);
     return;

@@ -163,7 +163,7 @@ void RequestHandler::send_buffer(bool finishing) {
     int status = status_code_;
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
-    if (request_->method == "HEAD") chunk.clear();
+    if (std::string_view(request_->method) == "HEAD") chunk.clear();
     for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
     try {
       (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, r.reason},
@@ -176,7 +176,7 @@ void RequestHandler::send_buffer(bool finishing) {
     }
   } else {
     for (auto& t : r.transforms) t->transform_chunk(r.write_buffer, finishing);
-    if (request_->method != "HEAD" && !r.write_buffer.empty()) (void)conn->write(r.write_buffer);
+    if (std::string_view(request_->method) != "HEAD" && !r.write_buffer.empty()) (void)conn->write(r.write_buffer);
   }
   r.write_buffer.clear();
 }
@@ -196,7 +196,7 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view c
 httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
-    const std::string& m = request_->method;
+    const std::string_view m = request_->method;
     if (status_code_ == 200 && (m == "GET" || m == "HEAD") &&
         !response().headers.contains("Etag")) {
       // Known absent: appended, no search for one to replace.
@@ -362,9 +362,10 @@ void RequestHandler::set_etag_header() {
 }
 
 bool RequestHandler::check_etag_header() const {
+  auto inm = request_->headers.get_first("If-None-Match");  // first: most requests have none
+  if (!inm) return false;
   auto computed = response().headers.get_first("Etag");
-  auto inm = request_->headers.get_first("If-None-Match");
-  if (!computed || computed->empty() || !inm) return false;
+  if (!computed || computed->empty()) return false;
   auto tags = parse_etags(*inm);
   if (tags.empty()) return false;
   if (tags.front() == "*") return true;
