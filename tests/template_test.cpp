@@ -347,6 +347,21 @@ TEST_F(TemplateAutoEscapeTest, CustomEscapeFunctionGetsTheStrForm) {
             "s = <['not a string']>\n");
 }
 
+// The escaper is decided once per file during a render: coming back from an include with a
+// different escaper (custom, then none) must use the including file's own again.
+TEST_F(TemplateAutoEscapeTest, EachFileKeepsItsEscaperAcrossIncludesAndBack) {
+  DictLoader loader({{"page.html",
+                      "{{ name }}|{% include 'custom.html' %}|{{ name }}|"
+                      "{% include 'raw.html' %}|{{ name }}"},
+                     {"custom.html", "{% autoescape py_escape %}{{ name }}"},
+                     {"raw.html", "{% autoescape None %}{{ name }}"}});
+  Functions fns{{"py_escape", [](const std::vector<json>& a, const json&) -> json {
+                   return "[" + a.at(0).get<std::string>() + "]";
+                 }}};
+  EXPECT_EQ(render_in(loader, "page.html", {{"name", "<b>"}}, fns),
+            "&lt;b&gt;|[<b>]|&lt;b&gt;|<b>|&lt;b&gt;");
+}
+
 TEST_F(TemplateAutoEscapeTest, ManualMinimizeWhitespace) {
   DictLoader loader(
       {{"foo.txt", "{% for i in items\n  %}{% if i > 0 %}, {% end %}{#\n  #}{{i\n  }}{% end\n%}"}});
