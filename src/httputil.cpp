@@ -279,14 +279,30 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
-  for (auto [name, value] : *this) {
+  if (unchecked_) {
     // Fields added through add_unchecked (or parsed leniently) are checked here, where
     // they would reach the wire: a CR or LF would inject fields or split the message.
     // Headers built only through add/set were checked as they were added.
-    if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
-      check_field(name, value);
+    for (auto [name, value] : *this) {
+      if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     }
-    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  // One resize and two copies per field ("name: value\r\n"), not four appends.
+  std::size_t total = 0;
+  for (const Entry& e : entries_) total += e.name_size + e.value_size + 4;
+  const std::size_t at = out.size();
+  out.resize(at + total);
+  char* p = out.data() + at;
+  const char* text = text_.data();
+  for (const Entry& e : entries_) {
+    std::memcpy(p, text + e.name_at, e.name_size);
+    p += e.name_size;
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, text + e.value_at, e.value_size);
+    p += e.value_size;
+    *p++ = '\r';
+    *p++ = '\n';
   }
 }
 
