@@ -220,9 +220,13 @@ void Connection::start_next() {
       op->done.set_exception(Error("postgres: " + why));
       continue;
     }
+    // Rows one at a time as they arrive, so that max_result_bytes can stop a result before
+    // libpq holds all of it (only possible right after the send).
+    PQsetSingleRowMode(conn_);
     current_ = std::move(op);
     current_error_ = nullptr;
-    current_result_ = Result();
+    current_rows_ = Result::start_building();
+    rows_over_bound_ = false;
     cancel_sent_ = false;
     if (current_->timeout) {
       timer_ = loop_.get()->call_later(*current_->timeout, [this] { on_timeout(); });
@@ -252,6 +256,9 @@ void Connection::on_events(uint32_t events) {
   if (!read_input()) return;
   collect_notifications();
   collect_results();
+  // libpq parses what follows a statement's last row (the notifications the server sends
+  // with its end) only when asked for the next result: collect those too.
+  if (conn_) collect_notifications();
 }
 
 // Edge-triggered: read until the socket is empty. PQconsumeInput reads once per call (more
@@ -299,10 +306,26 @@ void Connection::collect_results() {
       continue;
     }
     switch (PQresultStatus(r)) {
+      case PGRES_SINGLE_TUPLE:
+        if (!rows_over_bound_ && !current_error_) {
+          Result::add_row(*current_rows_, r);
+          if (Result::bytes(*current_rows_) > options_.max_result_bytes) {
+            over_result_bound(/*still_running=*/true);
+          }
+        }
+        PQclear(r);
+        break;
       case PGRES_TUPLES_OK:
       case PGRES_COMMAND_OK:
       case PGRES_EMPTY_QUERY:
-        current_result_ = Result(r);
+        if (!rows_over_bound_) {
+          Result::finish_building(*current_rows_, r);
+          // (rows arrive here too when single-row mode could not be set)
+          if (Result::bytes(*current_rows_) > options_.max_result_bytes) {
+            over_result_bound(/*still_running=*/false);
+          }
+        }
+        PQclear(r);
         break;
       case PGRES_COPY_IN:
       case PGRES_COPY_OUT:
@@ -323,7 +346,7 @@ void Connection::finish_current() {
   if (IOLoop* loop = loop_.get()) loop->remove_timeout(timer_);
   std::shared_ptr<Op> op = std::move(current_);
   std::exception_ptr error = std::exchange(current_error_, nullptr);
-  Result result = std::exchange(current_result_, Result());
+  Result result(std::exchange(current_rows_, nullptr));
   if (error && cancel_sent_) {
     try {
       std::rethrow_exception(error);
@@ -346,18 +369,39 @@ void Connection::finish_current() {
   start_next();
 }
 
-// Off the loop: PQcancel opens a connection of its own and waits for the server's answer.
+// The rows passed max_result_bytes: what was kept is freed, the rest is dropped as it comes,
+// and the statement is cancelled on the server so that it stops sending.
+void Connection::over_result_bound(bool still_running) {
+  rows_over_bound_ = true;
+  current_rows_ = Result::start_building();
+  current_error_ = std::make_exception_ptr(
+      Error("postgres: the statement's rows passed max_result_bytes (" +
+            std::to_string(options_.max_result_bytes) +
+            " bytes): select fewer (LIMIT, pagination) or raise ConnectOptions::max_result_bytes"));
+  if (!still_running || cancel_sent_) return;
+  if (IOLoop* loop = loop_.get()) loop->remove_timeout(timer_);
+  send_cancel();
+}
+
 void Connection::on_timeout() {
   if (!current_ || !conn_) return;
   if (cancel_sent_) {
     // The cancel did not end the statement within the grace time: give up the connection.
     std::shared_ptr<Op> op = std::move(current_);
     if (!op->done.done()) {
-      op->done.set_exception(TimeoutError("postgres: statement timed out and did not end on "
-                                          "cancel; connection closed"));
+      op->done.set_exception(current_error_ ? current_error_
+                                            : std::make_exception_ptr(TimeoutError(
+                                                  "postgres: statement timed out and did not "
+                                                  "end on cancel; connection closed")));
     }
     return fail("postgres: connection closed after a statement ignored its cancel");
   }
+  send_cancel();
+}
+
+// Off the loop: PQcancel opens a connection of its own and waits for the server's answer. A
+// statement still running cancel_grace later costs the connection (on_timeout).
+void Connection::send_cancel() {
   cancel_sent_ = true;
   std::shared_ptr<PGcancel> cancel(PQgetCancel(conn_), [](PGcancel* c) { PQfreeCancel(c); });
   if (cancel) {

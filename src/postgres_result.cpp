@@ -1,8 +1,10 @@
 // postgres: results and rows over libpq's PGresult (text format), and parameters as text.
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "tornado/postgres.h"
 
@@ -20,25 +22,69 @@ Param to_param(double v) {
   return text;
 }
 
-Result::Result(pg_result* r) : result_(r, &PQclear) {}
+struct Result::Data {
+  int rows = 0;
+  std::vector<std::string> names;  // the columns
+  std::string text;                // every value's text, row by row, one after another
+  std::vector<std::size_t> ends;   // where each value ends in `text` (rows x columns)
+  std::vector<bool> nulls;         // which values are NULL
+  std::string tag;                 // "INSERT 0 1"
+  std::int64_t affected = 0;
+};
 
-int Result::size() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
+std::shared_ptr<Result::Data> Result::start_building() { return std::make_shared<Data>(); }
 
-int Result::columns() const noexcept { return result_ ? PQnfields(result_.get()) : 0; }
+std::size_t Result::add_row(Data& d, pg_result* row) {
+  const int columns = PQnfields(row);
+  if (d.rows == 0 && d.names.empty()) {
+    for (int c = 0; c < columns; ++c) d.names.emplace_back(PQfname(row, c));
+  }
+  const std::size_t before = bytes(d);
+  for (int r = 0; r < PQntuples(row); ++r) {
+    for (int c = 0; c < columns; ++c) {
+      const bool null = PQgetisnull(row, r, c);
+      if (!null) d.text.append(PQgetvalue(row, r, c), static_cast<std::size_t>(PQgetlength(row, r, c)));
+      d.ends.push_back(d.text.size());
+      d.nulls.push_back(null);
+    }
+    ++d.rows;
+  }
+  return bytes(d) - before;
+}
+
+void Result::finish_building(Data& d, pg_result* last) {
+  // The last result of a statement: a SELECT's (no rows in single-row mode, its columns
+  // even when no row came) or a command's.
+  if (d.names.empty()) {
+    for (int c = 0; c < PQnfields(last); ++c) d.names.emplace_back(PQfname(last, c));
+  }
+  if (PQntuples(last) > 0) add_row(d, last);  // a statement that ran without single-row mode
+  d.tag = PQcmdStatus(last);
+  const char* n = PQcmdTuples(last);
+  std::from_chars(n, n + std::strlen(n), d.affected);
+}
+
+std::size_t Result::bytes(const Data& d) noexcept {
+  return d.text.size() + d.ends.size() * sizeof(std::size_t);
+}
+
+int Result::size() const noexcept { return data_ ? data_->rows : 0; }
+
+int Result::columns() const noexcept { return data_ ? static_cast<int>(data_->names.size()) : 0; }
 
 std::string Result::column_name(int column) const {
   if (column < 0 || column >= columns()) {
     throw Error("postgres: no column " + std::to_string(column) + " (the result has " +
                 std::to_string(columns()) + ")");
   }
-  return PQfname(result_.get(), column);
+  return data_->names[static_cast<std::size_t>(column)];
 }
 
 // An exact match: PQfnumber would fold unquoted names to lower case.
 int Result::column_index(std::string_view name) const noexcept {
   const int n = columns();
   for (int i = 0; i < n; ++i) {
-    if (name == PQfname(result_.get(), i)) return i;
+    if (name == data_->names[static_cast<std::size_t>(i)]) return i;
   }
   return -1;
 }
@@ -51,15 +97,9 @@ Row Result::operator[](int row) const {
   return Row(this, row);
 }
 
-std::int64_t Result::affected_rows() const noexcept {
-  if (!result_) return 0;
-  const char* text = PQcmdTuples(result_.get());
-  std::int64_t n = 0;
-  std::from_chars(text, text + std::strlen(text), n);
-  return n;
-}
+std::int64_t Result::affected_rows() const noexcept { return data_ ? data_->affected : 0; }
 
-std::string Result::command_tag() const { return result_ ? PQcmdStatus(result_.get()) : ""; }
+std::string Result::command_tag() const { return data_ ? data_->tag : ""; }
 
 int Row::size() const { return result_->columns(); }
 
@@ -68,10 +108,11 @@ std::optional<std::string_view> Row::operator[](int column) const {
     throw Error("postgres: no column " + std::to_string(column) + " (the result has " +
                 std::to_string(result_->columns()) + ")");
   }
-  pg_result* r = result_->result_.get();
-  if (PQgetisnull(r, row_, column)) return std::nullopt;
-  return std::string_view(PQgetvalue(r, row_, column),
-                          static_cast<std::size_t>(PQgetlength(r, row_, column)));
+  const Result::Data& d = *result_->data_;
+  const std::size_t i = static_cast<std::size_t>(row_) * d.names.size() + static_cast<std::size_t>(column);
+  if (d.nulls[i]) return std::nullopt;
+  const std::size_t begin = i == 0 ? 0 : d.ends[i - 1];
+  return std::string_view(d.text).substr(begin, d.ends[i] - begin);
 }
 
 std::optional<std::string_view> Row::operator[](std::string_view name) const {

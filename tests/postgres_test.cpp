@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,17 @@ namespace postgres_test {
 using namespace tornado;
 namespace pg = tornado::postgres;
 using tornado::test::PostgresCluster;
+
+// The process's peak RSS since the last reset_peak_rss(), in KiB (VmHWM).
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 class PostgresTest : public ::testing::Test {
  protected:
@@ -213,6 +225,60 @@ TEST_F(PostgresTest, LargeResultOfAHundredThousandRows) {
     EXPECT_EQ(r[99999].get<std::string>("h").size(), 32u);
     EXPECT_EQ(r.affected_rows(), 100000);
     std::printf("100,000 rows (int + 32-byte text) in %.3f s\n", seconds);
+  });
+}
+
+// A SELECT whose rows pass max_result_bytes is refused while its rows arrive (the statement
+// cancelled on the server), not after libpq has built all of it; the connection goes on.
+TEST_F(PostgresTest, ResultPastMaxResultBytesIsRefusedWhileItArrives) {
+  run([&]() -> Task<> {
+    pg::ConnectOptions o;
+    o.max_result_bytes = 1024 * 1024;
+    auto c = co_await pg::connect(cluster_->conninfo(), o);
+    reset_peak_rss();
+    const long peak_before = peak_rss_kib();
+    const double start = IOLoop::current().time();
+    try {
+      // 2 GB of rows if it ran to its end.
+      co_await c->query("SELECT repeat('x', 10000) FROM generate_series(1, 200000)");
+      ADD_FAILURE() << "no error";
+    } catch (const pg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("max_result_bytes"), std::string::npos) << e.what();
+      EXPECT_EQ(e.sqlstate(), "");
+    }
+    EXPECT_LT(IOLoop::current().time() - start, 10.0);
+    EXPECT_LT(peak_rss_kib() - peak_before, 64 * 1024) << "KiB of peak RSS growth";
+    EXPECT_FALSE(c->closed());
+    auto r = co_await c->query("SELECT 3 AS three");
+    EXPECT_EQ(r[0].get<int>("three"), 3);
+    // Under the bound (500 rows of 1,000 bytes and their 8-byte ends): every row is kept.
+    auto under = co_await c->query("SELECT repeat('y', 1000) AS y FROM generate_series(1, 500)");
+    EXPECT_EQ(under.size(), 500);
+    EXPECT_EQ(under[499].get<std::string>("y"), std::string(1000, 'y'));
+  });
+}
+
+// Rows are read one at a time: a result with no row still has its columns, and a command its
+// tag and count.
+TEST_F(PostgresTest, EmptyResultKeepsItsColumnsAndCommandsTheirCounts) {
+  run([&]() -> Task<> {
+    auto c = co_await pg::connect(cluster_->conninfo());
+    auto r = co_await c->query("SELECT 1 AS a, 'x' AS b WHERE false");
+    EXPECT_EQ(r.size(), 0);
+    EXPECT_EQ(r.columns(), 2);
+    EXPECT_EQ(r.column_name(1), "b");
+    EXPECT_EQ(r.column_index("a"), 0);
+    EXPECT_EQ(r.command_tag(), "SELECT 0");
+    co_await c->execute("CREATE TABLE e (v text)");
+    auto ins = co_await c->query("INSERT INTO e VALUES ('p'), (NULL) RETURNING v");
+    EXPECT_EQ(ins.size(), 2);
+    EXPECT_EQ(ins.command_tag(), "INSERT 0 2");
+    EXPECT_EQ(ins.affected_rows(), 2);
+    EXPECT_EQ(ins[0].get<std::string>(0), "p");
+    EXPECT_TRUE(ins[1].is_null(0));
+    auto empty = co_await c->query("");
+    EXPECT_EQ(empty.size(), 0);
+    EXPECT_EQ(empty.columns(), 0);
   });
 }
 

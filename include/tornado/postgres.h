@@ -169,8 +169,16 @@ class Result {
  private:
   friend class Row;
   friend class Connection;
-  explicit Result(pg_result* r);
-  std::shared_ptr<pg_result> result_;
+  // The rows as they arrived (libpq's single-row mode), copied into one block: each cell's
+  // text one after another, where each ends, which are NULL (postgres_result.cpp).
+  struct Data;
+  explicit Result(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
+  // For Connection, building one as rows arrive. add_row returns the bytes the row added.
+  static std::shared_ptr<Data> start_building();
+  static std::size_t add_row(Data& data, pg_result* row);
+  static void finish_building(Data& data, pg_result* last);  // columns, tag, affected rows
+  static std::size_t bytes(const Data& data) noexcept;
+  std::shared_ptr<const Data> data_;
 };
 
 struct Notification {
@@ -190,6 +198,11 @@ struct ConnectOptions {
   // Notifications received and not yet taken by next_notification(); more are dropped (and
   // counted) so a listener that never reads cannot grow without bound.
   std::size_t max_pending_notifications = 10000;
+  // The most memory one statement's rows may take here (their text plus 8 bytes per value).
+  // Rows are read one at a time as the server sends them (libpq's single-row mode); past the
+  // bound the statement is cancelled on the server and raises Error, and nothing more is
+  // kept, so a SELECT of a huge table cannot exhaust the process.
+  std::size_t max_result_bytes = 64 * 1024 * 1024;
 };
 
 class Transaction;
@@ -273,6 +286,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void collect_results();
   void finish_current();
   void on_timeout();
+  void send_cancel();
+  void over_result_bound(bool still_running);
   void fail(const std::string& why);
   void set_interest(uint32_t events);
 
@@ -284,7 +299,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Op> current_;
   std::deque<std::shared_ptr<Op>> queue_;
   std::exception_ptr current_error_;
-  Result current_result_;
+  std::shared_ptr<Result::Data> current_rows_;  // the current statement's rows so far
+  bool rows_over_bound_ = false;                 // past max_result_bytes: the rest is dropped
   TimeoutHandle timer_;
   bool cancel_sent_ = false;      // for the current statement
   bool cancel_in_flight_ = false;  // PQcancel still running on the executor
