@@ -2,10 +2,12 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "internal/html_entities.h"
+#include "internal/xhtml_escape.h"
 #include "internal/utf8.h"
 
 namespace tornado::escape {
@@ -112,27 +114,7 @@ std::size_t decode_named(std::string_view text, std::size_t pos, std::string& ou
 std::string xhtml_escape(std::string_view value) {
   std::string out;
   out.reserve(value.size() + value.size() / 8);
-  for (char c : value) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#x27;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
+  internal::append_xhtml_escaped(out, value);
   return out;
 }
 
@@ -336,3 +318,64 @@ std::string base64_decode(std::string_view text, bool urlsafe) {
 }
 
 }  // namespace tornado::escape
+
+namespace tornado::internal {
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighBits = 0x8080808080808080ull;
+
+// Whether any byte of `w` is `c` (the classic zero-byte test on w ^ c...c: it may mark more
+// bytes than match, never misses one; only "any" is used).
+constexpr bool has_byte(uint64_t w, unsigned char c) {
+  const uint64_t x = w ^ (kOnes * c);
+  return ((x - kOnes) & ~x & kHighBits) != 0;
+}
+
+}  // namespace
+
+void append_xhtml_escaped(std::string& out, std::string_view value) {
+  const char* p = value.data();
+  const char* const end = p + value.size();
+  const char* run = p;  // the start of the bytes not yet appended
+  while (p < end) {
+    if (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (!has_byte(w, '&') && !has_byte(w, '<') && !has_byte(w, '>') && !has_byte(w, '"') &&
+          !has_byte(w, '\'')) {
+        p += 8;
+        continue;
+      }
+    }
+    const char* const stop = end - p >= 8 ? p + 8 : end;
+    for (; p < stop; ++p) {
+      std::string_view entity;
+      switch (*p) {
+        case '&':
+          entity = "&amp;";
+          break;
+        case '<':
+          entity = "&lt;";
+          break;
+        case '>':
+          entity = "&gt;";
+          break;
+        case '"':
+          entity = "&quot;";
+          break;
+        case '\'':
+          entity = "&#x27;";
+          break;
+        default:
+          continue;
+      }
+      out.append(run, static_cast<std::size_t>(p - run));
+      out.append(entity);
+      run = p + 1;
+    }
+  }
+  out.append(run, static_cast<std::size_t>(end - run));
+}
+
+}  // namespace tornado::internal

@@ -7,40 +7,12 @@
 #include <map>
 #include <string>
 
+#include "internal/xhtml_escape.h"
+
 namespace tornado::templates::detail {
 namespace {
 
 enum class Flow { Normal, Break, Continue };
-
-void append_xhtml_escaped(std::string& out, std::string_view s) {
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char* rep = nullptr;
-    switch (s[i]) {
-      case '&':
-        rep = "&amp;";
-        break;
-      case '<':
-        rep = "&lt;";
-        break;
-      case '>':
-        rep = "&gt;";
-        break;
-      case '"':
-        rep = "&quot;";
-        break;
-      case '\'':
-        rep = "&#x27;";
-        break;
-      default:
-        continue;
-    }
-    out.append(s.data() + run, i - run);
-    out += rep;
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.size() - run);
-}
 
 bool exception_matches(std::string_view handler, std::string_view kind) {
   if (handler == kind || handler == "Exception" || handler == "BaseException") return true;
@@ -181,7 +153,7 @@ class Renderer {
       return;
     }
     if (builtin_escaper()) {
-      append_xhtml_escaped(out_, text);
+      internal::append_xhtml_escaped(out_, text);
       check_output();
       return;
     }

@@ -193,6 +193,37 @@ TEST(EscapeTest, XhtmlEscapeTable) {
   EXPECT_EQ(xhtml_unescape("&#39;"), "'");
 }
 
+// The escaper skips runs eight bytes at a time: every special byte, and bytes next to it
+// (0x80+, the neighbours '%' '=' ';' '?' of '&' '<' '>' '"' '\''), at every offset of
+// strings up to 40 bytes, against a byte-by-byte reference.
+TEST(EscapeTest, XhtmlEscapeMatchesByteByByteAtEveryOffset) {
+  auto reference = [](std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#x27;"; break;
+        default: out.push_back(c);
+      }
+    }
+    return out;
+  };
+  const char specials[] = {'&', '<', '>', '"', '\'', '%', '=', ';', '?', '\x80', '\xff', '\0', 'a'};
+  for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (char c : specials) {
+        std::string s(len, 'x');
+        s[at] = c;
+        if (at + 9 < len) s[at + 9] = '<';  // a second one, in a later word
+        ASSERT_EQ(xhtml_escape(s), reference(s)) << "length " << len << " offset " << at;
+      }
+    }
+  }
+}
+
 TEST(EscapeTest, XhtmlUnescapeNumeric) {
   struct Case {
     std::string escaped, unescaped;
