@@ -24,6 +24,17 @@ std::size_t Sink::pending() const noexcept {
   return stream_->write_buffer_size() + (backlog_ ? backlog_->bytes : 0);
 }
 
+std::shared_ptr<SubscriptionState> Sink::new_subscription() {
+  if (!first_taken_) {
+    first_taken_ = true;
+    first_.sink = this;
+    return std::shared_ptr<SubscriptionState>(shared_from_this(), &first_);
+  }
+  auto s = std::make_shared<SubscriptionState>();
+  s->sink = this;
+  return s;
+}
+
 void Sink::add_subscription(SubscriptionState* s) noexcept {
   s->sink_next = subscriptions_;
   subscriptions_ = s;
@@ -256,18 +267,16 @@ class EventSourceSink final : public Sink {
 
 Subscription Hub::subscribe(std::string_view topic, websocket::WebSocketHandler& connection,
                             SubscribeOptions options) {
-  auto s = std::make_shared<detail::SubscriptionState>();
-  s->sink = detail::WebSocketSink::of(connection);
-  s->sink->check_not_subscribed(topic);
-  return subscribe_impl(topic, std::move(s), options);
+  std::shared_ptr<detail::Sink> sink = detail::WebSocketSink::of(connection);
+  sink->check_not_subscribed(topic);
+  return subscribe_impl(topic, sink->new_subscription(), options);
 }
 
 Subscription Hub::subscribe(std::string_view topic, web::EventSourceHandler& stream,
                             SubscribeOptions options) {
-  auto s = std::make_shared<detail::SubscriptionState>();
-  s->sink = detail::EventSourceSink::of(stream);
-  s->sink->check_not_subscribed(topic);
-  return subscribe_impl(topic, std::move(s), options);
+  std::shared_ptr<detail::Sink> sink = detail::EventSourceSink::of(stream);
+  sink->check_not_subscribed(topic);
+  return subscribe_impl(topic, sink->new_subscription(), options);
 }
 
 }  // namespace tornado::pubsub
