@@ -221,10 +221,17 @@ struct SubscriptionState {
 // subscriptions; it outlives the handler while a pump runs (the handler detaches it).
 // It holds the connection's first subscription itself: the common connection, subscribed
 // to one topic, has one block (and one control block) for its hub state, not two.
+// Two kinds of connection, told apart by a flag rather than a vtable, and no stream pointer
+// of its own (the handler's, while attached): 16 bytes less for every subscribed connection.
 class Sink : public std::enable_shared_from_this<Sink> {
  public:
   enum class Outcome : uint8_t { kSent, kQueued, kDropped, kDisconnected, kClosed, kSkipped };
-  virtual ~Sink() = default;
+  explicit Sink(websocket::WebSocketHandler& h) noexcept : websocket_(&h) {}
+  explicit Sink(web::EventSourceHandler& h) noexcept : event_source_(&h), is_event_source_(true) {}
+  // The connection's sink (made by its first subscription, or again after it detached);
+  // raises if the connection is closed.
+  static std::shared_ptr<Sink> of(websocket::WebSocketHandler& h);
+  static std::shared_ptr<Sink> of(web::EventSourceHandler& h);
 
   // One message for this connection under `options`' policy (`with_position`: the
   // subscription's SubscribeOptions::send_position).
@@ -236,6 +243,8 @@ class Sink : public std::enable_shared_from_this<Sink> {
   // The connection ended (or its handler is going away): its subscriptions end, the backlog
   // is dropped and nothing more is written.
   void detach() noexcept;
+  // Links `s` among the connection's subscriptions (the sink's own, first_, is one without
+  // a link: the others are linked after it, through first_.sink_next).
   void add_subscription(SubscriptionState* s) noexcept;
   // std::invalid_argument if this connection already has a subscription to `topic` (it
   // would receive each message twice).
@@ -248,16 +257,17 @@ class Sink : public std::enable_shared_from_this<Sink> {
   // handle, or a Redis reply on its way, may still name it).
   std::shared_ptr<SubscriptionState> new_subscription();
 
- protected:
-  explicit Sink(std::shared_ptr<IOStream> stream) : stream_(std::move(stream)) {}
-  virtual bool writable() const noexcept = 0;        // the connection is open
-  virtual bool accepts(const Message&) const noexcept { return true; }
-  virtual std::size_t size_of(const Message& m, bool with_position) const noexcept = 0;
-  virtual void write(const Message& m, bool with_position) = 0;  // into the stream's queue
-  virtual void disconnect(int code, const std::string& reason) = 0;
-  std::shared_ptr<IOStream> stream_;
-
  private:
+  // What differs between the two kinds (pubsub_sink.cpp).
+  bool writable() const noexcept;  // the connection is open
+  // An event stream is text: binary messages are counted as undeliverable.
+  bool accepts(const Message& m) const noexcept;
+  std::size_t size_of(const Message& m, bool with_position) const noexcept;
+  void write(const Message& m, bool with_position);  // into the stream's queue
+  void disconnect(int code, const std::string& reason);
+  // The connection's stream (while attached: the handler is alive).
+  const std::shared_ptr<IOStream>& stream() const noexcept;
+
   struct Queued {
     MessagePtr message;
     std::size_t size;
@@ -281,16 +291,18 @@ class Sink : public std::enable_shared_from_this<Sink> {
                  uint64_t& dropped);
   void start_pump();
   Task<> pump();
-  // This connection's subscriptions, linked through SubscriptionState::sink_next (most
-  // connections have one: a vector would cost its header and a heap block).
-  SubscriptionState* subscriptions_ = nullptr;
+  union {
+    websocket::WebSocketHandler* websocket_;
+    web::EventSourceHandler* event_source_;
+  };
   std::unique_ptr<Backlog> backlog_;
+  // The connection's first subscription; its sink_next heads the list of the others (most
+  // connections have one: a vector would cost its header and a heap block).
   SubscriptionState first_;
+  bool is_event_source_ = false;
   bool pumping_ = false;
   bool first_taken_ = false;  // first_ was handed out (new_subscription)
-
- protected:
-  bool attached_ = true;  // (after pumping_ and first_taken_: the three share a word)
+  bool attached_ = true;      // (the four share a word)
 };
 
 // Removes a subscription from its topic (its loop thread).
