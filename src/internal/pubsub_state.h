@@ -200,7 +200,7 @@ struct SubscriptionState {
   // is alive.
   Sink* sink = nullptr;
   std::unique_ptr<Extras> extras;
-  SubscriptionState* sink_next = nullptr;  // the sink's next subscription (Sink::subscriptions_)
+  SubscriptionState* sink_next = nullptr;  // the connection's next one, after Sink::first_
   uint64_t last_offset = 0;
   uint64_t epoch = 0;
   StreamPosition position;
