@@ -158,7 +158,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
   if (s.has_callback()) {
     // The callback may end its own subscription (destroy its Subscription): its closure
     // lives until it returns.
-    auto keep = s.shared_from_this();
+    auto keep = s.extras->self.lock();
     metrics::detail::hub_delivered();
     try {
       s.extras->callback(message);
@@ -168,7 +168,7 @@ void LocalTopic::offer(SubscriptionState& s, const MessagePtr& message,
     }
     return;
   }
-  auto sink = s.sink;  // a disconnect below may end this subscription
+  auto sink = s.sink->shared_from_this();  // a disconnect below may end this subscription
   switch (sink->offer(message, s.send_position, options, dropped)) {
     case Sink::Outcome::kDisconnected:
       topic->count_disconnected();
@@ -273,7 +273,7 @@ void unsubscribe(SubscriptionState& s) noexcept {
   if (!s.active) return;
   s.active = false;
   if (s.sink) s.sink->remove_subscription(&s);
-  std::shared_ptr<LocalTopic> local = std::move(s.local);
+  std::shared_ptr<LocalTopic> local = s.local;  // kept: its ref names the loop (cancel)
   std::shared_ptr<Topic> topic = local->topic;
   local->remove(&s);
   bool left = false;
@@ -335,9 +335,9 @@ void Subscription::cancel() noexcept {
   // Another thread than the subscription's loop: the loop ends it (its lists are that
   // thread's), unless the loop is gone and nobody else touches them.
   IOLoop* here = IOLoop::current_or_null();
-  if (!here || !s->loop.refers_to(*here)) {
+  if (!here || !s->loop().refers_to(*here)) {
     try {
-      if (s->loop.add_callback([s] { detail::unsubscribe(*s); })) return;
+      if (s->loop().add_callback([s] { detail::unsubscribe(*s); })) return;
     } catch (...) {
     }
   }
@@ -465,13 +465,13 @@ Subscription Hub::subscribe(std::string_view topic, std::function<void(const Mes
   if (!callback) throw std::invalid_argument("pubsub: subscribe with an empty callback");
   auto s = std::make_shared<SubscriptionState>();
   s->extra().callback = std::move(callback);
+  s->extra().self = s;
   return subscribe_impl(topic, std::move(s), options);
 }
 
 Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<SubscriptionState> s,
                                  SubscribeOptions& options) {
   IOLoop& loop = IOLoop::current();
-  s->loop = loop.ref();
   s->send_position = options.send_position;
   std::vector<MessagePtr> missed;
   std::shared_ptr<const TopicOptions> options_then;  // for the missed messages
@@ -524,7 +524,7 @@ Subscription Hub::subscribe_impl(std::string_view topic, std::shared_ptr<Subscri
       // stream of the topic: everything since Redis's clock read at least the floor.
       s->joining = true;
       joining = true;
-      t->joiners.push_back({s, s->loop, backend->redis_time_floor_ms()});
+      t->joiners.push_back({s, s->loop(), backend->redis_time_floor_ms()});
     }
     s->position = {t->epoch, t->offset};
     options_then = t->options;

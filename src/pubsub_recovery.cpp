@@ -14,7 +14,7 @@ void request_recovery(const std::shared_ptr<RedisBackend>& backend,
                       const std::shared_ptr<SubscriptionState>& s, const std::string& topic,
                       const TopicOptions& options) {
   std::weak_ptr<SubscriptionState> weak = s;
-  LoopRef loop = s->loop;
+  LoopRef loop = s->loop();
   // On the home loop with Redis's answer: handed to the subscriber's loop.
   backend->read_history(topic, s->extra().since.offset, RedisBackend::HistoryBounds::of(options),
                         [weak, loop](HistoryRead read) mutable {

@@ -21,16 +21,29 @@ constexpr std::size_t kDirectLimit = 16 * 1024;
 }  // namespace
 
 std::size_t Sink::pending() const noexcept {
-  return stream_->write_buffer_size() + (backlog_ ? backlog_->bytes : 0);
+  return stream()->write_buffer_size() + (backlog_ ? backlog_->bytes : 0);
+}
+
+std::shared_ptr<SubscriptionState> Sink::new_subscription() {
+  if (!first_taken_) {
+    first_taken_ = true;
+    first_.sink = this;
+    return std::shared_ptr<SubscriptionState>(shared_from_this(), &first_);
+  }
+  auto s = std::make_shared<SubscriptionState>();
+  s->sink = this;
+  return s;
 }
 
 void Sink::add_subscription(SubscriptionState* s) noexcept {
-  s->sink_next = subscriptions_;
-  subscriptions_ = s;
+  if (s == &first_) return;  // listed by being first_
+  s->sink_next = first_.sink_next;
+  first_.sink_next = s;
 }
 
 void Sink::remove_subscription(SubscriptionState* s) noexcept {
-  for (SubscriptionState** p = &subscriptions_; *p; p = &(*p)->sink_next) {
+  if (s == &first_) return;  // its sink_next stays the head of the others
+  for (SubscriptionState** p = &first_.sink_next; *p; p = &(*p)->sink_next) {
     if (*p == s) {
       *p = std::exchange(s->sink_next, nullptr);
       return;
@@ -39,7 +52,8 @@ void Sink::remove_subscription(SubscriptionState* s) noexcept {
 }
 
 void Sink::check_not_subscribed(std::string_view topic) const {
-  for (const SubscriptionState* s = subscriptions_; s; s = s->sink_next) {
+  // first_ is active only once handed out and subscribed.
+  for (const SubscriptionState* s = &first_; s; s = s->sink_next) {
     if (s->active && s->local->topic->name == topic) {
       throw std::invalid_argument("pubsub: this connection is already subscribed to " +
                                   std::string(topic));
@@ -51,7 +65,8 @@ void Sink::detach() noexcept {
   if (!attached_) return;
   attached_ = false;
   clear_backlog();
-  SubscriptionState* s = std::exchange(subscriptions_, nullptr);
+  SubscriptionState* s = std::exchange(first_.sink_next, nullptr);
+  unsubscribe(first_);  // (nothing if it was never used or already ended)
   while (s) {
     SubscriptionState* next = std::exchange(s->sink_next, nullptr);
     unsubscribe(*s);
@@ -135,7 +150,7 @@ Sink::Outcome Sink::place(const MessagePtr& message, bool with_position,
         break;
     }
   }
-  if (backlog_empty() && stream_->write_buffer_size() < kDirectLimit) {
+  if (backlog_empty() && stream()->write_buffer_size() < kDirectLimit) {
     try {
       write(*message, with_position);
     } catch (const StreamClosedError&) {
@@ -175,11 +190,13 @@ void Sink::start_pump() {
 Task<> Sink::pump() {
   while (attached_ && !backlog_empty()) {
     try {
-      co_await stream_->write(std::string_view());  // the socket's queue drained
+      // Held across the wait: the handler (the stream's owner) may go meanwhile.
+      std::shared_ptr<IOStream> stream = this->stream();
+      co_await stream->write(std::string_view());  // the socket's queue drained
     } catch (...) {
       break;
     }
-    while (attached_ && !backlog_empty() && stream_->write_buffer_size() < kDirectLimit) {
+    while (attached_ && !backlog_empty() && stream()->write_buffer_size() < kDirectLimit) {
       if (!writable()) {
         clear_backlog();
         break;
@@ -200,74 +217,72 @@ Task<> Sink::pump() {
 
 // ---- the two kinds of connection -----------------------------------------------------------
 
-class WebSocketSink final : public Sink {
- public:
-  explicit WebSocketSink(websocket::WebSocketHandler& h)
-      : Sink(h.hub_stream()), handler_(&h) {}
-  static std::shared_ptr<Sink> of(websocket::WebSocketHandler& h) {
-    if (!h.is_open()) throw websocket::WebSocketClosedError();
-    if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<WebSocketSink>(h);
-    return h.hub_sink_;
-  }
+std::shared_ptr<Sink> Sink::of(websocket::WebSocketHandler& h) {
+  if (!h.is_open()) throw websocket::WebSocketClosedError();
+  if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<Sink>(h);
+  return h.hub_sink_;
+}
 
- private:
-  bool writable() const noexcept override { return handler_->is_open(); }
-  std::size_t size_of(const Message& m, bool with_position) const noexcept override {
+std::shared_ptr<Sink> Sink::of(web::EventSourceHandler& h) {
+  if (!h.is_open()) throw StreamClosedError();
+  if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<Sink>(h);
+  return h.hub_sink_;
+}
+
+bool Sink::writable() const noexcept {
+  return is_event_source_ ? event_source_->is_open() : websocket_->is_open();
+}
+
+bool Sink::accepts(const Message& m) const noexcept { return !is_event_source_ || !m.binary(); }
+
+std::size_t Sink::size_of(const Message& m, bool with_position) const noexcept {
+  if (!is_event_source_) {
     return m.websocket_frame().size() + (with_position ? 24 : 0);  // at most 16 + 1 + 20
   }
-  void write(const Message& m, bool with_position) override {
-    handler_->send_prepared(m, with_position);
+  // What an event stream writes: the event (made once per message, for every stream) and,
+  // at most, its chunk framing. A message of many short lines is several times larger as an
+  // event. The position is the event's id: with_position changes nothing.
+  try {
+    return m.sse_event().size() + 20;
+  } catch (...) {  // out of memory making it: the message's own size is a floor
+    return m.data().size() + 20;
   }
-  void disconnect(int code, const std::string& reason) override {
-    handler_->close(code, reason);
-  }
-  websocket::WebSocketHandler* handler_;
-};
+}
 
-class EventSourceSink final : public Sink {
- public:
-  explicit EventSourceSink(web::EventSourceHandler& h) : Sink(h.stream_), handler_(&h) {}
-  static std::shared_ptr<Sink> of(web::EventSourceHandler& h) {
-    if (!h.is_open()) throw StreamClosedError();
-    if (!h.hub_sink_ || !h.hub_sink_->attached()) h.hub_sink_ = std::make_shared<EventSourceSink>(h);
-    return h.hub_sink_;
+void Sink::write(const Message& m, bool with_position) {
+  if (is_event_source_) {
+    event_source_->send_prepared(m.sse_event());
+  } else {
+    websocket_->send_prepared(m, with_position);
   }
+}
 
- private:
-  bool writable() const noexcept override { return handler_->is_open(); }
-  // An event stream is text: binary messages are counted as undeliverable.
-  bool accepts(const Message& m) const noexcept override { return !m.binary(); }
-  // What is written: the event (made once per message, for every stream) and, at most, its
-  // chunk framing. A message of many short lines is several times larger as an event.
-  // The position is the event's id: with_position changes nothing.
-  std::size_t size_of(const Message& m, bool) const noexcept override {
-    try {
-      return m.sse_event().size() + 20;
-    } catch (...) {  // out of memory making it: the message's own size is a floor
-      return m.data().size() + 20;
-    }
+void Sink::disconnect(int code, const std::string& reason) {
+  if (is_event_source_) {
+    event_source_->close();
+  } else {
+    websocket_->close(code, reason);
   }
-  void write(const Message& m, bool) override { handler_->send_prepared(m.sse_event()); }
-  void disconnect(int, const std::string&) override { handler_->close(); }
-  web::EventSourceHandler* handler_;
-};
+}
+
+const std::shared_ptr<IOStream>& Sink::stream() const noexcept {
+  return is_event_source_ ? event_source_->stream_ : websocket_->hub_stream();
+}
 
 }  // namespace detail
 
 Subscription Hub::subscribe(std::string_view topic, websocket::WebSocketHandler& connection,
                             SubscribeOptions options) {
-  auto s = std::make_shared<detail::SubscriptionState>();
-  s->sink = detail::WebSocketSink::of(connection);
-  s->sink->check_not_subscribed(topic);
-  return subscribe_impl(topic, std::move(s), options);
+  std::shared_ptr<detail::Sink> sink = detail::Sink::of(connection);
+  sink->check_not_subscribed(topic);
+  return subscribe_impl(topic, sink->new_subscription(), options);
 }
 
 Subscription Hub::subscribe(std::string_view topic, web::EventSourceHandler& stream,
                             SubscribeOptions options) {
-  auto s = std::make_shared<detail::SubscriptionState>();
-  s->sink = detail::EventSourceSink::of(stream);
-  s->sink->check_not_subscribed(topic);
-  return subscribe_impl(topic, std::move(s), options);
+  std::shared_ptr<detail::Sink> sink = detail::Sink::of(stream);
+  sink->check_not_subscribed(topic);
+  return subscribe_impl(topic, sink->new_subscription(), options);
 }
 
 }  // namespace tornado::pubsub

@@ -587,7 +587,9 @@ std::size_t WebSocketHandler::buffered_amount() const noexcept {
   return conn_ ? conn_->stream->write_buffer_size() : 0;
 }
 
-std::shared_ptr<IOStream> WebSocketHandler::hub_stream() const { return conn_->stream; }
+const std::shared_ptr<IOStream>& WebSocketHandler::hub_stream() const noexcept {
+  return conn_->stream;
+}
 
 void WebSocketHandler::send_prepared(const pubsub::Message& message, bool with_position) {
   if (!is_open()) throw WebSocketClosedError();

@@ -46,7 +46,6 @@ namespace tornado::pubsub {
 class Message;
 namespace detail {
 class Sink;
-class WebSocketSink;
 }  // namespace detail
 }  // namespace tornado::pubsub
 
@@ -221,11 +220,11 @@ class WebSocketHandler : public web::RequestHandler {
 
  private:
   friend struct detail::WebSocketConnection;
-  friend class pubsub::detail::WebSocketSink;
+  friend class pubsub::detail::Sink;
   // The hub's writes: a message framed once for every subscriber (deflated once too when
   // this connection compresses each message alone with a 15-bit window).
   void send_prepared(const pubsub::Message& message, bool with_position);
-  std::shared_ptr<IOStream> hub_stream() const;
+  const std::shared_ptr<IOStream>& hub_stream() const noexcept;
   void handshake_failed(int status, const char* message);
   bool accept_handshake();
   // The connection's life after the 101: a root of its own (ReadLoop) that owns the handler.

@@ -27,6 +27,7 @@
 namespace tornado::pubsub::detail {
 
 struct HubState;
+class Sink;
 
 struct HistoryEntry {
   MessagePtr message;
@@ -159,15 +160,78 @@ struct HubState {
   void release_if_unused(const std::shared_ptr<Topic>& topic);
 };
 
+struct SubscriptionState {
+  struct Held {
+    MessagePtr message;
+    std::shared_ptr<const TopicOptions> options;
+  };
+  // What most subscriptions never use, made by the first that does (extra()): a plain
+  // connection subscriber (a WebSocket or SSE stream on a topic) then holds 80 bytes here
+  // (inside its connection's Sink, for the first) instead of 272.
+  struct Extras {
+    std::function<void(const MessagePtr&)> callback;  // a callback subscriber
+    // A callback subscriber's own state, kept alive while its callback runs (the callback
+    // may end its subscription). Only callbacks need it: no enable_shared_from_this, whose
+    // 16 bytes every connection subscriber would carry.
+    std::weak_ptr<SubscriptionState> self;
+    std::function<void(Recovery)> on_recovery;
+    std::optional<std::string> member_id;  // presence
+    // With Redis, while the recovery is read (recovery == kPending): the position to
+    // recover from, and the live messages that arrive meanwhile, handed over after the
+    // recovered ones. They are bounded by the topic's max_pending_bytes: past it they are
+    // dropped and the recovery ends kUnrecoverable (the subscriber is told, never left with
+    // a silent gap).
+    StreamPosition since;
+    std::vector<Held> held;
+    std::size_t held_bytes = 0;
+    bool held_overflow = false;
+  };
+  Extras& extra() {
+    if (!extras) extras = std::make_unique<Extras>();
+    return *extras;
+  }
+  bool has_callback() const noexcept { return extras && extras->callback; }
+
+  // Set once at subscribe and kept after the end (its ref is the subscription's loop, read
+  // by a cancel from another thread): no LoopRef of its own.
+  std::shared_ptr<LocalTopic> local;
+  // A connection (else extras->callback). Not owning: the connection's handler owns it and
+  // detaches it (ending its subscriptions) before it goes, so an active subscription's sink
+  // is alive.
+  Sink* sink = nullptr;
+  std::unique_ptr<Extras> extras;
+  SubscriptionState* sink_next = nullptr;  // the connection's next one, after Sink::first_
+  uint64_t last_offset = 0;
+  uint64_t epoch = 0;
+  StreamPosition position;
+  Recovery recovery = Recovery::kNotRequested;
+  bool send_position = false;
+  bool active = false;
+  // With Redis, a live subscriber that began before this process received its topic from
+  // Redis: its live messages are held like a recovery's until finish_join.
+  bool joining = false;
+  bool waiting() const noexcept { return joining || recovery == Recovery::kPending; }
+  const LoopRef& loop() const noexcept { return local->ref; }
+};
+
 // What a WebSocket connection or an SSE stream does with the hub's messages: writes them to
 // its socket while the socket keeps up, else keeps them in a backlog (shared pointers, no
 // copies) that a pump moves to the socket as it drains, applying the topic's slow-consumer
 // policy when the unsent bytes would pass the limit. One sink per connection, shared by its
 // subscriptions; it outlives the handler while a pump runs (the handler detaches it).
+// It holds the connection's first subscription itself: the common connection, subscribed
+// to one topic, has one block (and one control block) for its hub state, not two.
+// Two kinds of connection, told apart by a flag rather than a vtable, and no stream pointer
+// of its own (the handler's, while attached): 16 bytes less for every subscribed connection.
 class Sink : public std::enable_shared_from_this<Sink> {
  public:
   enum class Outcome : uint8_t { kSent, kQueued, kDropped, kDisconnected, kClosed, kSkipped };
-  virtual ~Sink() = default;
+  explicit Sink(websocket::WebSocketHandler& h) noexcept : websocket_(&h) {}
+  explicit Sink(web::EventSourceHandler& h) noexcept : event_source_(&h), is_event_source_(true) {}
+  // The connection's sink (made by its first subscription, or again after it detached);
+  // raises if the connection is closed.
+  static std::shared_ptr<Sink> of(websocket::WebSocketHandler& h);
+  static std::shared_ptr<Sink> of(web::EventSourceHandler& h);
 
   // One message for this connection under `options`' policy (`with_position`: the
   // subscription's SubscribeOptions::send_position).
@@ -179,23 +243,31 @@ class Sink : public std::enable_shared_from_this<Sink> {
   // The connection ended (or its handler is going away): its subscriptions end, the backlog
   // is dropped and nothing more is written.
   void detach() noexcept;
+  // Links `s` among the connection's subscriptions (the sink's own, first_, is one without
+  // a link: the others are linked after it, through first_.sink_next).
   void add_subscription(SubscriptionState* s) noexcept;
   // std::invalid_argument if this connection already has a subscription to `topic` (it
   // would receive each message twice).
   void check_not_subscribed(std::string_view topic) const;
   void remove_subscription(SubscriptionState* s) noexcept;
   bool attached() const noexcept { return attached_; }
-
- protected:
-  explicit Sink(std::shared_ptr<IOStream> stream) : stream_(std::move(stream)) {}
-  virtual bool writable() const noexcept = 0;        // the connection is open
-  virtual bool accepts(const Message&) const noexcept { return true; }
-  virtual std::size_t size_of(const Message& m, bool with_position) const noexcept = 0;
-  virtual void write(const Message& m, bool with_position) = 0;  // into the stream's queue
-  virtual void disconnect(int code, const std::string& reason) = 0;
-  std::shared_ptr<IOStream> stream_;
+  // A subscription of this connection, not yet on any topic: the first one is the sink's
+  // own (sharing its ownership: a Subscription keeps the whole sink alive), later ones are
+  // blocks of their own. The sink's own is used once, never again after it ended (an old
+  // handle, or a Redis reply on its way, may still name it).
+  std::shared_ptr<SubscriptionState> new_subscription();
 
  private:
+  // What differs between the two kinds (pubsub_sink.cpp).
+  bool writable() const noexcept;  // the connection is open
+  // An event stream is text: binary messages are counted as undeliverable.
+  bool accepts(const Message& m) const noexcept;
+  std::size_t size_of(const Message& m, bool with_position) const noexcept;
+  void write(const Message& m, bool with_position);  // into the stream's queue
+  void disconnect(int code, const std::string& reason);
+  // The connection's stream (while attached: the handler is alive).
+  const std::shared_ptr<IOStream>& stream() const noexcept;
+
   struct Queued {
     MessagePtr message;
     std::size_t size;
@@ -219,59 +291,18 @@ class Sink : public std::enable_shared_from_this<Sink> {
                  uint64_t& dropped);
   void start_pump();
   Task<> pump();
-  // This connection's subscriptions, linked through SubscriptionState::sink_next (most
-  // connections have one: a vector would cost its header and a heap block).
-  SubscriptionState* subscriptions_ = nullptr;
+  union {
+    websocket::WebSocketHandler* websocket_;
+    web::EventSourceHandler* event_source_;
+  };
   std::unique_ptr<Backlog> backlog_;
+  // The connection's first subscription; its sink_next heads the list of the others (most
+  // connections have one: a vector would cost its header and a heap block).
+  SubscriptionState first_;
+  bool is_event_source_ = false;
   bool pumping_ = false;
-
- protected:
-  bool attached_ = true;  // (after pumping_: the two share a word)
-};
-
-struct SubscriptionState : std::enable_shared_from_this<SubscriptionState> {
-  struct Held {
-    MessagePtr message;
-    std::shared_ptr<const TopicOptions> options;
-  };
-  // What most subscriptions never use, made by the first that does (extra()): a plain
-  // connection subscriber (a WebSocket or SSE stream on a topic) then holds 128 bytes here
-  // instead of 272, for as long as it is subscribed.
-  struct Extras {
-    std::function<void(const MessagePtr&)> callback;  // a callback subscriber
-    std::function<void(Recovery)> on_recovery;
-    std::optional<std::string> member_id;  // presence
-    // With Redis, while the recovery is read (recovery == kPending): the position to
-    // recover from, and the live messages that arrive meanwhile, handed over after the
-    // recovered ones. They are bounded by the topic's max_pending_bytes: past it they are
-    // dropped and the recovery ends kUnrecoverable (the subscriber is told, never left with
-    // a silent gap).
-    StreamPosition since;
-    std::vector<Held> held;
-    std::size_t held_bytes = 0;
-    bool held_overflow = false;
-  };
-  Extras& extra() {
-    if (!extras) extras = std::make_unique<Extras>();
-    return *extras;
-  }
-  bool has_callback() const noexcept { return extras && extras->callback; }
-
-  LoopRef loop;  // set once at subscribe: read by a cancel from another thread
-  std::shared_ptr<LocalTopic> local;
-  std::shared_ptr<Sink> sink;  // a connection (else extras->callback)
-  std::unique_ptr<Extras> extras;
-  SubscriptionState* sink_next = nullptr;  // the sink's next subscription (Sink::subscriptions_)
-  uint64_t last_offset = 0;
-  uint64_t epoch = 0;
-  StreamPosition position;
-  Recovery recovery = Recovery::kNotRequested;
-  bool send_position = false;
-  bool active = false;
-  // With Redis, a live subscriber that began before this process received its topic from
-  // Redis: its live messages are held like a recovery's until finish_join.
-  bool joining = false;
-  bool waiting() const noexcept { return joining || recovery == Recovery::kPending; }
+  bool first_taken_ = false;  // first_ was handed out (new_subscription)
+  bool attached_ = true;      // (the four share a word)
 };
 
 // Removes a subscription from its topic (its loop thread).

@@ -37,7 +37,6 @@
 
 namespace tornado::pubsub::detail {
 class Sink;
-class EventSourceSink;
 }  // namespace tornado::pubsub::detail
 
 namespace tornado::web {
@@ -101,7 +100,7 @@ class EventSourceHandler : public RequestHandler {
   std::size_t buffered_amount() const noexcept;
 
  private:
-  friend class pubsub::detail::EventSourceSink;
+  friend class pubsub::detail::Sink;
   IOStream::WriteAwaiter write_body(std::string_view bytes);
   // send()'s bound: ends the stream and raises if `size` more bytes would pass it.
   void check_room(std::size_t size);
