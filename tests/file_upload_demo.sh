@@ -1,4 +1,6 @@
-#!/bin/sh
+#!/usr/bin/env bash
+# bash, not sh: dash 0.5.12 (Debian 12) can miss a child's exit in a command substitution
+# while an EXIT/INT/TERM trap is set, and then waits forever (seen 3 times in ~20 runs here).
 # demos/file_upload end to end: the server and file_uploader in separate processes; every
 # SHA-256 and size the server reports must match sha256sum and the file (a few MiB file, a
 # zero-length file, a name with a space), by multipart POST and by PUT; and a malformed

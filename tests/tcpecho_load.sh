@@ -1,4 +1,6 @@
-#!/bin/sh
+#!/usr/bin/env bash
+# bash, not sh: dash 0.5.12 (Debian 12) can miss a child's exit in a command substitution
+# while an EXIT/INT/TERM trap is set, and then waits forever (seen 3 times in ~20 runs here).
 # The 10,000-connection echo test: tcpecho server and load client in separate processes
 # (each process may hold at most 20,000 files, so neither could hold both ends).
 # usage: tcpecho_load.sh TCPECHO_BINARY CONNECTIONS MESSAGES
