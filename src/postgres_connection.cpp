@@ -135,6 +135,7 @@ void Connection::fail(const std::string& why) {
   PQfinish(conn_);
   conn_ = nullptr;
   auto error = std::make_exception_ptr(ConnectionError(why));
+  current_rows_.reset();  // a statement's rows so far (up to max_result_bytes): not kept
   std::shared_ptr<Op> op = std::move(current_);
   if (op && !op->done.done()) op->done.set_exception(error);
   while (!queue_.empty()) {
