@@ -181,8 +181,22 @@ struct CustomWriteError : web::RequestHandler {
   }
 };
 
+// Leaves as much behind as a response can: the next request takes its response state from
+// the thread's spares (response_state.cpp) and must see none of it.
+struct LeavesStateHandler : web::RequestHandler {
+  Task<> get() override {
+    set_status(299, "Left Over");
+    set_header("X-Left", "over");
+    set_cookie("left", "over");
+    (void)xsrf_token();
+    write(std::string(get_argument("big", "") == "1" ? 100000 : 10, 'x'));
+    co_return;
+  }
+};
+
 std::vector<web::URLSpec> output_handlers() {
   return {
+      {"/leaves_state", web::handler<LeavesStateHandler>()},
       {"/status", web::handler<StatusHandler>()},
       {"/header", web::handler<HeaderHandler>()},
       {"/redirect", web::handler<RedirectHandler>()},
@@ -263,6 +277,23 @@ TEST_F(WebOutputTest, RedirectInjectionOnTheWireIs500WithoutTheHeader) {
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 500 Internal Server Error\r\n")) << answer;
   EXPECT_EQ(answer.find("evil"), std::string::npos);
   EXPECT_EQ(answer.find("Location"), std::string::npos);
+}
+
+TEST_F(WebOutputTest, ARecycledResponseStateCarriesNothingToTheNextRequest) {
+  for (const char* leave : {"/leaves_state", "/leaves_state?big=1"}) {
+    auto left = get(leave);
+    ASSERT_EQ(left.code, 299);
+    ASSERT_TRUE(left.headers.contains("X-Left"));
+    for (int i = 0; i < 3; ++i) {  // whichever spare the next handler takes
+      auto r = get("/header?case=types");
+      EXPECT_EQ(r.code, 200) << leave;
+      EXPECT_EQ(r.reason, "OK") << leave;
+      EXPECT_FALSE(r.headers.contains("X-Left")) << leave;
+      EXPECT_FALSE(r.headers.contains("Set-Cookie")) << leave;
+      EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8") << leave;
+      EXPECT_EQ(r.body, "") << leave;
+    }
+  }
 }
 
 TEST_F(WebOutputTest, HeaderValueTypesAndClearHeader) {

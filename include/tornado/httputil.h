@@ -98,6 +98,10 @@ class HTTPHeaders {
   std::vector<std::pair<std::string, std::string>> get_all() const;
   std::size_t size() const noexcept { return entries_.size(); }
   bool empty() const noexcept { return entries_.empty(); }
+  // The bytes held for fields, used or not (clear() keeps them for the next use).
+  std::size_t capacity_bytes() const noexcept {
+    return text_.capacity() + entries_.capacity() * sizeof(Entry);
+  }
   // Bytes of name and value text held (live and not yet compacted away).
   std::size_t storage_bytes() const noexcept { return text_.size(); }
 

@@ -107,7 +107,7 @@ httputil::HTTPServerRequest& RequestSlot::rebuild() const {
 
 }  // namespace detail
 
-RequestHandler::RequestHandler() : response_(new detail::ResponseState) { clear(); }
+RequestHandler::RequestHandler() : response_(detail::make_response_state()) { clear(); }
 
 RequestHandler::~RequestHandler() {
   if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
