@@ -4,7 +4,8 @@
 //                                     [--logging=info|warning|none]
 //
 // "/" → "Hello, world"; for the benchmarks (bench/web.sh) also "/plaintext" → "Hello, World!"
-// as text/plain, "/json" → {"message":"Hello, World!"} from a JSON value, and "/fortunes":
+// as text/plain ("/plaintext_noetag": the same without Tornado's default ETag, the body's
+// SHA-1, to show what that costs), "/json" → {"message":"Hello, World!"} from a JSON value, and "/fortunes":
 // TechEmpower's Fortunes page (12 rows from memory plus one added per request, sorted by
 // message, rendered through an autoescaped template). With --threads=N,
 // N loops share the port through SO_REUSEPORT, each with its own Application.
@@ -38,6 +39,10 @@ struct PlaintextHandler : web::RequestHandler {
     write("Hello, World!");
     co_return;
   }
+};
+
+struct PlaintextNoEtagHandler : PlaintextHandler {
+  std::optional<std::string> compute_etag() const override { return std::nullopt; }
 };
 
 struct JsonHandler : web::RequestHandler {
@@ -95,6 +100,7 @@ void serve(int port, const std::string& address, bool reuse_port) {
   IOLoop loop;
   web::Application app({{"/", web::handler<MainHandler>()},
                         {"/plaintext", web::handler<PlaintextHandler>()},
+                        {"/plaintext_noetag", web::handler<PlaintextNoEtagHandler>()},
                         {"/json", web::handler<JsonHandler>()},
                         {"/fortunes", web::handler<FortunesHandler>()}},
                        {.template_loader = fortunes_templates()});
