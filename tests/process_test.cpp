@@ -410,6 +410,31 @@ TEST(ProcessTest, TCPServerStartRefusesToForkOnceAnIOLoopExists) {
   server.start(1);  // the refused start() left it startable
 }
 
+// The default executor's threads stay in the process that started them. A copy forked
+// afterwards that exits normally runs the executor's static destructor, which joined threads
+// the copy does not have and waited forever (a fork_processes parent that had inherited the
+// executor from earlier tests in the same binary hung there).
+TEST(ProcessTest, AProcessForkedAfterTheDefaultExecutorRanExitsNormally) {
+  {
+    IOLoop loop;
+    int seven = loop.run_sync([&]() -> Task<int> {
+      co_return co_await IOLoop::current().run_in_executor([] { return 7; });
+    });
+    ASSERT_EQ(seven, 7);
+  }
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::alarm(kAlarmSeconds);
+    std::exit(0);  // static destructors run, the executor's among them
+  }
+  ::setpgid(pid, pid);
+  int status = wait_parent(pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
 TEST(ProcessTest, CpuCountIsAtLeastOneAndAtMostTheOnlineCount) {
   int n = process::cpu_count();
   EXPECT_GE(n, 1);

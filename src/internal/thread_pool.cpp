@@ -1,13 +1,14 @@
 #include "internal/thread_pool.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <algorithm>
 
 namespace tornado::detail {
 
-ThreadPool::ThreadPool(unsigned threads) {
+ThreadPool::ThreadPool(unsigned threads) : owner_pid_(::getpid()) {
   // Workers start with every asynchronous signal blocked (they inherit this thread's mask
   // while it is widened), so a process-directed signal that an IOLoop handles through a
   // signalfd is never delivered to a pool thread instead.
@@ -23,11 +24,19 @@ ThreadPool::ThreadPool(unsigned threads) {
 }
 
 ThreadPool::~ThreadPool() {
+  if (::getpid() != owner_pid_) {
+    // A forked copy (a child that exits normally runs this static's destructor): the threads
+    // stayed in the parent, the mutex may have been copied locked and the condition variable
+    // with the parent's waiters on it. Touch none of them.
+    for (auto& t : threads_) t.detach();
+    (void)ready_.release();
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  ready_.notify_all();
+  ready_->notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -36,7 +45,7 @@ void ThreadPool::submit(std::function<void()> job) {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
   }
-  ready_.notify_one();
+  ready_->notify_one();
 }
 
 void ThreadPool::work() {
@@ -44,7 +53,7 @@ void ThreadPool::work() {
     std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      ready_->wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;  // stopping and drained
       job = std::move(jobs_.front());
       jobs_.pop_front();

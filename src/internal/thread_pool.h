@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <sys/types.h>
 #include <thread>
 #include <vector>
 
@@ -14,7 +16,9 @@ namespace tornado::detail {
 class ThreadPool {
  public:
   explicit ThreadPool(unsigned threads);
-  ~ThreadPool();  // finishes queued jobs, then joins
+  // Finishes queued jobs, then joins. In a process forked after the pool started (whose
+  // copy has none of the threads) it only lets go of them: joining would wait forever.
+  ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
@@ -27,10 +31,13 @@ class ThreadPool {
   void work();
 
   std::mutex mutex_;
-  std::condition_variable ready_;
+  // On the heap: a forked copy lets go of it (its destructor would wait for the parent's
+  // waiting threads, which the copy does not have).
+  std::unique_ptr<std::condition_variable> ready_ = std::make_unique<std::condition_variable>();
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  pid_t owner_pid_;  // the process the threads run in
 };
 
 }  // namespace tornado::detail
