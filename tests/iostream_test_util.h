@@ -28,6 +28,9 @@ struct TestCert {
     return c;
   }
   ~TestCert() {
+    // Only in the process that made it: a forked copy that exits normally (a process test's
+    // child) runs this static's destructor too, and must not take the files from its parent.
+    if (::getpid() != owner_pid) return;
     std::error_code ignored;
     if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
   }
@@ -38,6 +41,7 @@ struct TestCert {
       throw std::runtime_error("command failed: " + cmd);
     }
   }
+  pid_t owner_pid = ::getpid();
   TestCert() {
     TestCert& c = *this;
     char tmpl[] = "/tmp/tornado-cert-XXXXXX";
