@@ -193,6 +193,11 @@ class EventSourceTest : public tornado::testing::AsyncHTTPTest {
  protected:
   void SetUp() override {
     g = Log();
+    // Flood's figures are static (its handler object is made per request): from zero for
+    // each test, also under --gtest_repeat.
+    Flood::unsent_before = Flood::unsent_max = Flood::sent = 0;
+    Flood::raised.clear();
+    Flood::later_send_raised = false;
     hub = std::make_unique<pubsub::Hub>();
     g_hub = hub.get();
     pubsub::TopicOptions o;
