@@ -151,6 +151,7 @@ class Reaper {
 
   void add(pid_t pid, std::shared_ptr<Subprocess::State> state) {
     std::lock_guard lock(mutex_);
+    if (!thread_) reap_orphans_locked();
     children_[pid] = std::move(state);
     wake_locked();  // it may have exited already
   }
@@ -210,6 +211,25 @@ class Reaper {
     if (pipe_[1] < 0) return;
     char byte = 1;
     [[maybe_unused]] ssize_t n = ::write(pipe_[1], &byte, 1);
+  }
+
+  // Without the reaper thread (initialize() not called), the exited children of Subprocess
+  // objects already destroyed are reaped when the next child starts, as Python's Popen does
+  // (Tornado's Subprocess is one): a program that never waits does not gather zombies.
+  // A child whose Subprocess still exists is left for its own wait.
+  void reap_orphans_locked() {
+    for (auto it = children_.begin(); it != children_.end();) {
+      if (it->second.use_count() != 1) {  // a Subprocess still holds it (only we copy it)
+        ++it;
+        continue;
+      }
+      const pid_t r = ::waitpid(it->first, nullptr, WNOHANG);
+      if (r == it->first || (r < 0 && errno == ECHILD)) {
+        it = children_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void run() {
