@@ -3,6 +3,7 @@
 // httputil_date.cpp.
 #include "tornado/httputil.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <tuple>
@@ -89,6 +90,11 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
     append_field(std::string(name), std::string(value));
     return;
   }
+  // Headers built field by field (a response's) start with room for a typical head, not
+  // with the growth steps of one field, then two, then four.
+  if (entries_.capacity() == 0) entries_.reserve(kFirstFields);
+  const std::size_t need = text_.size() + name.size() + value.size();
+  if (need > text_.capacity()) text_.reserve(std::max({need, kFirstText, 2 * text_.capacity()}));
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
@@ -159,7 +165,7 @@ std::size_t HTTPHeaders::remove(std::string_view name) {
 void HTTPHeaders::compact_if_wasteful() {
   // A handler that sets the same header again and again must not grow the text forever.
   if (dead_bytes_ < 256 || dead_bytes_ * 2 < text_.size()) return;
-  std::string live;
+  Text live;
   live.reserve(text_.size() - dead_bytes_);
   for (Entry& e : entries_) {
     const auto name_at = static_cast<uint32_t>(live.size());
@@ -262,7 +268,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
     if (!more.empty()) {
       Entry& last = entries_.back();
-      std::string joined(text_, last.value_at, last.value_size);
+      std::string joined(std::string_view(text_).substr(last.value_at, last.value_size));
       joined.append(joined.empty() ? "" : " ").append(more);
       dead_bytes_ += last.value_size;
       last.value_at = store(joined);

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "tornado/frame_alloc.h"
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
@@ -153,6 +154,10 @@ class HTTPHeaders {
   // hex, Content-Length's digits) without checking them again.
   friend class tornado::web::RequestHandler;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  // The first capacity of headers built field by field: 8 fields (128 bytes) and 255
+  // bytes of text (a 256-byte block with the string's terminator).
+  static constexpr std::size_t kFirstFields = 8;
+  static constexpr std::size_t kFirstText = 255;
   // set() without the checks (set_field), or checking the name only (the value was).
   void set_field(std::string_view name, std::string_view value);
   void set_with_checked_value(std::string_view name, std::string_view value);
@@ -168,8 +173,11 @@ class HTTPHeaders {
   // Drops text no entry points to once it outweighs the live text (set/remove leave some).
   void compact_if_wasteful();
 
-  std::string text_;
-  std::vector<Entry> entries_;
+  // Both buffers come from the per-thread frame cache (frame_alloc.h): headers are made
+  // and dropped per request, and a warm server reuses their storage instead of malloc's.
+  using Text = std::basic_string<char, std::char_traits<char>, detail::PooledAllocator<char>>;
+  Text text_;
+  std::vector<Entry, detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
   bool unchecked_ = false;      // some field came through add_unchecked
 };
