@@ -347,6 +347,57 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
       headers(std::move(headers_in)),
       body(std::move(body_in)),
       connection(connection_in) {
+  derive_from_target(host_in);
+}
+
+HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
+    : method(start_line.method),
+      uri(start_line.path),
+      version(start_line.version),
+      headers(std::move(headers_in)),
+      connection(connection_in) {
+  derive_from_target({});
+}
+
+namespace {
+
+// split_host_and_port without the copy: the host part of `netloc` and its port.
+std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view netloc) {
+  auto parse_port = [](std::string_view digits) -> std::optional<int> {
+    if (digits.empty() || digits.size() > 5) return std::nullopt;
+    int port = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + (c - '0');
+    }
+    return port <= 65535 ? std::optional<int>(port) : std::nullopt;
+  };
+  // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
+  if (!netloc.empty() && netloc.front() == '[') {
+    std::size_t close = netloc.find(']');
+    if (close != std::string_view::npos) {
+      std::string_view host = netloc.substr(1, close - 1);
+      std::string_view rest = netloc.substr(close + 1);
+      if (rest.empty()) return {host, std::nullopt};
+      if (rest.front() == ':') {
+        if (auto port = parse_port(rest.substr(1))) return {host, port};
+      }
+    }
+    return {netloc, std::nullopt};
+  }
+  std::size_t colon = netloc.rfind(':');
+  // A bare IPv6 address (several colons) has no port.
+  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
+    return {netloc, std::nullopt};
+  }
+  if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
+  return {netloc, std::nullopt};
+}
+
+}  // namespace
+
+void HTTPServerRequest::derive_from_target(std::string_view host_in) {
   if (connection != nullptr) {
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
@@ -356,25 +407,29 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
   const bool absolute_form =
       http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
-    host = std::move(host_in);
+    host = host_in;
   } else if (absolute_form) {
-    host = std::string(target_authority);
+    host = target_authority;
   } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
     host = *h;
   } else {
     host = "127.0.0.1";
   }
-  host_name = split_host_and_port(host).first;
+  host_name = split_host_view(host).first;
   for (char& c : host_name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  if (absolute_form) {
-    std::string origin_form(target_rest);
-    if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
-    std::tie(path, query) = split_uri(origin_form);
+  // The origin form of the target, split at '?' straight into path and query.
+  std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
+  const std::size_t q = origin.find('?');
+  const std::string_view origin_path = origin.substr(0, q);
+  if (absolute_form && (origin.empty() || origin.front() != '/')) {
+    path.reserve(origin_path.size() + 1);
+    path.assign("/").append(origin_path);
   } else {
-    std::tie(path, query) = split_uri(uri);
+    path = origin_path;
   }
+  if (q != std::string_view::npos) query = origin.substr(q + 1);
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
     arguments = query_arguments;
@@ -424,12 +479,15 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
 }
 
 void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
-  try {
-    parse_body_arguments(headers.get("Content-Type", ""), body, body_arguments, files, &headers,
-                         config);
-  } catch (const HTTPInputError& e) {
-    // Tornado's behaviour: a malformed form body is logged and the request goes on.
-    gen_log().warn("{}", e.what());
+  // Without a Content-Type there is nothing to parse (most requests: the server calls this
+  // for every one).
+  if (std::optional<std::string> content_type = headers.get("Content-Type")) {
+    try {
+      parse_body_arguments(*content_type, body, body_arguments, files, &headers, config);
+    } catch (const HTTPInputError& e) {
+      // Tornado's behaviour: a malformed form body is logged and the request goes on.
+      gen_log().warn("{}", e.what());
+    }
   }
   for (const auto& [name, values] : body_arguments) {
     auto& merged = arguments[name];
@@ -446,37 +504,8 @@ std::pair<std::string, std::string> split_uri(std::string_view uri) {
 }
 
 std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc) {
-  auto parse_port = [](std::string_view digits) -> std::optional<int> {
-    if (digits.empty() || digits.size() > 5) return std::nullopt;
-    int port = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
-    }
-    return port <= 65535 ? std::optional<int>(port) : std::nullopt;
-  };
-  // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
-  if (!netloc.empty() && netloc.front() == '[') {
-    std::size_t close = netloc.find(']');
-    if (close != std::string_view::npos) {
-      std::string host(netloc.substr(1, close - 1));
-      std::string_view rest = netloc.substr(close + 1);
-      if (rest.empty()) return {std::move(host), std::nullopt};
-      if (rest.front() == ':') {
-        if (auto port = parse_port(rest.substr(1))) return {std::move(host), port};
-      }
-    }
-    return {std::string(netloc), std::nullopt};
-  }
-  std::size_t colon = netloc.rfind(':');
-  // A bare IPv6 address (several colons) has no port.
-  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
-    return {std::string(netloc), std::nullopt};
-  }
-  if (auto port = parse_port(netloc.substr(colon + 1))) {
-    return {std::string(netloc.substr(0, colon)), port};
-  }
-  return {std::string(netloc), std::nullopt};
+  auto [host, port] = split_host_view(netloc);
+  return {std::string(host), port};
 }
 
 std::string_view reason_phrase(int code) noexcept {

@@ -236,6 +236,10 @@ class HTTPServerRequest {
   HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.0",
                     HTTPHeaders headers = {}, std::string body = {}, std::string host = {},
                     HTTPConnection* connection = nullptr);
+  // What a server builds per request: the start line's parts copied straight into their
+  // members, the headers moved in, no body yet.
+  HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers,
+                    HTTPConnection* connection);
 
   std::string method;
   std::string uri;
@@ -270,6 +274,11 @@ class HTTPServerRequest {
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:
+  // The rest of construction: remote_ip and protocol from the connection; host (host_in,
+  // else an absolute-form target's authority, else Host, else 127.0.0.1), host_name, path,
+  // query and query_arguments.
+  void derive_from_target(std::string_view host_in);
+
   mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
 };
 
