@@ -49,13 +49,16 @@ std::size_t find_head_end(std::string_view buf, std::size_t begin) {
   return std::string_view::npos;
 }
 
-// Splits off the next line of `rest` (without its LF or CRLF).
-std::string_view next_line(std::string_view& rest) {
-  std::size_t nl = rest.find('\n');
-  std::string_view line = rest.substr(0, nl);
-  rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+// Splits off the next whole line of `rest` (without its LF or CRLF); false if `rest` holds
+// no line end.
+bool take_line(std::string_view& rest, std::string_view& line) {
+  const void* nl = std::memchr(rest.data(), '\n', rest.size());
+  if (nl == nullptr) return false;
+  const auto at = static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data());
+  line = rest.substr(0, at);
+  rest.remove_prefix(at + 1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
+  return true;
 }
 
 // "HTTP/1.x" -> minor version; other HTTP/d.d -> 505; anything else -> 400.
@@ -69,11 +72,13 @@ ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
   return ParseStatus::kComplete;
 }
 
-ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& err) {
+// Parses field lines from `rest` up to and including the blank line that ends the head;
+// kIncomplete if `rest` ends before it.
+ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
   bool first = true;
-  while (!rest.empty()) {
-    std::string_view line = next_line(rest);
-    if (line.empty()) break;  // the blank line
+  std::string_view line;
+  while (take_line(rest, line)) {
+    if (line.empty()) return ParseStatus::kComplete;  // the blank line
     if (is_ows(line.front())) {
       // RFC 9112 5.2 obs-fold: joined with one space, as Tornado does. Whitespace before
       // the first field cannot be a fold (RFC 9112 2.2) and is rejected.
@@ -98,18 +103,23 @@ ParseStatus parse_fields(std::string_view rest, MessageHead& head, ParseError& e
     if (parse_field_line(line, field, err) != ParseStatus::kComplete) return ParseStatus::kError;
     head.fields.push_back(field);
   }
-  return ParseStatus::kComplete;
+  return ParseStatus::kIncomplete;
+}
+
+// RFC 9112 2.2: empty lines before the request line SHOULD be ignored. Where the head starts.
+std::size_t skip_empty_lines(std::string_view buf) {
+  std::size_t start = 0;
+  while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
+    if (buf[start] == '\r' && (start + 1 >= buf.size() || buf[start + 1] != '\n')) break;
+    ++start;
+  }
+  return start;
 }
 
 // Shared front half: skips empty lines, locates the head, checks the size limit.
 ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& end, ParseError& err,
                         const Limits& limits, std::size_t scan_from) {
-  start = 0;
-  // RFC 9112 2.2: empty lines before the request line SHOULD be ignored.
-  while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
-    if (buf[start] == '\r' && (start + 1 >= buf.size() || buf[start + 1] != '\n')) break;
-    ++start;
-  }
+  start = skip_empty_lines(buf);
   std::size_t begin = scan_from > start + 2 ? scan_from - 2 : start;
   end = find_head_end(buf, begin);
   if (end == std::string_view::npos) {
@@ -128,10 +138,17 @@ bool is_tchar(unsigned char c) noexcept { return kTchar[c]; }
 
 bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!kTchar[c]) return false;
+  // Four lookups per step, combined without a branch each: names are short, valid and
+  // checked on every request and response, so the loop's overhead is most of the cost.
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  bool ok = true;
+  for (; i + 4 <= n; i += 4) {
+    ok &= kTchar[p[i]] & kTchar[p[i + 1]] & kTchar[p[i + 2]] & kTchar[p[i + 3]];
   }
-  return true;
+  for (; i < n; ++i) ok &= kTchar[p[i]];
+  return ok;
 }
 
 bool is_field_value(std::string_view s) noexcept {
@@ -236,12 +253,29 @@ namespace {
 ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
                        ParseError& err, const Limits& limits, std::size_t scan_from,
                        ParseStatus (*parse_start)(std::string_view, MessageHead&, ParseError&)) {
+  std::string_view line;
+  if (scan_from == 0) {
+    // The common case, a whole head in the first bytes looked at: one pass, each line end
+    // found once (not once to find the head's end and again to split it into lines).
+    std::string_view rest = buf.substr(skip_empty_lines(buf));
+    head.clear();
+    if (take_line(rest, line) && parse_start(line, head, err) == ParseStatus::kComplete &&
+        parse_fields(rest, head, err) == ParseStatus::kComplete) {
+      const std::size_t end = buf.size() - rest.size();
+      if (end > limits.max_header_size) return fail(err, 431, "Header block too large");
+      consumed = end;
+      return ParseStatus::kComplete;
+    }
+    // Incomplete or malformed: decided below as on any later call (a head is judged only
+    // once it is complete, and past the size limit it is 431 whatever it holds).
+  }
   std::size_t start, end;
   ParseStatus st = locate_head(buf, start, end, err, limits, scan_from);
   if (st != ParseStatus::kComplete) return st;
   head.clear();
   std::string_view rest = buf.substr(start, end - start);
-  st = parse_start(next_line(rest), head, err);
+  if (!take_line(rest, line)) return fail(err, 400, "Malformed start line");  // has a line end
+  st = parse_start(line, head, err);
   if (st != ParseStatus::kComplete) return st;
   st = parse_fields(rest, head, err);
   if (st != ParseStatus::kComplete) return st;
