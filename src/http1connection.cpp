@@ -318,17 +318,6 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
-// One copy of the head's names and values into the headers' own storage (two allocations
-// whatever the field count); the read buffer is then free to move on.
-HTTPHeaders copy_fields(const http1::MessageHead& head) {
-  HTTPHeaders headers;
-  std::size_t bytes = 0;
-  for (const http1::Field& f : head.fields) bytes += f.name.size() + f.value.size();
-  headers.reserve(head.fields.size(), bytes);
-  for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
-  return headers;
-}
-
 std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 }  // namespace
@@ -356,7 +345,7 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
   }
 
   // Copy what outlives the buffer, then release the head's bytes.
-  HTTPHeaders headers = copy_fields(head);
+  HTTPHeaders headers = HTTPHeaders::from_head(head);
   head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
   const RequestStartLine start_line{std::string(head.method), std::string(head.target),
@@ -460,7 +449,7 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
       throw HTTPInputError("Content-Length too long", 413);
     }
 
-    HTTPHeaders headers = copy_fields(head);
+    HTTPHeaders headers = HTTPHeaders::from_head(head);
     const int code = head.code;
     const int version_minor = head.version_minor;
     const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};

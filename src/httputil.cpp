@@ -106,6 +106,37 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   entries_.push_back(e);
 }
 
+HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
+  HTTPHeaders h;
+  if (head.fields.empty()) return h;
+  std::size_t live = 0;
+  for (const http1::Field& f : head.fields) live += f.name.size() + f.value.size();
+  // Without obs-fold, every name and value is a view into the head as received, in order:
+  // the field lines are copied in one piece (separators and whitespace included) and the
+  // entries point into the copy. Unless that would keep more padding than fields (a value
+  // behind a run of whitespace): then, as with folds, field by field.
+  const char* begin = head.fields.front().name.data();
+  const http1::Field& last = head.fields.back();
+  const auto block = static_cast<std::size_t>(last.value.data() + last.value.size() - begin);
+  if (head.folded_.empty() && block - live <= std::max<std::size_t>(256, live) &&
+      block <= UINT32_MAX) {
+    h.text_.assign(begin, block);
+    h.entries_.reserve(head.fields.size());
+    for (const http1::Field& f : head.fields) {
+      h.entries_.push_back(Entry{static_cast<uint32_t>(f.name.data() - begin),
+                                 static_cast<uint32_t>(f.name.size()),
+                                 static_cast<uint32_t>(f.value.data() - begin),
+                                 static_cast<uint32_t>(f.value.size())});
+    }
+    h.dead_bytes_ = block - live;
+    h.unchecked_ = true;
+    return h;
+  }
+  h.reserve(head.fields.size(), live);
+  for (const http1::Field& f : head.fields) h.add_unchecked(f.name, f.value);
+  return h;
+}
+
 void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
   entries_.reserve(entries_.size() + fields);
   text_.reserve(text_.size() + bytes);

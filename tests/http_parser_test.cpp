@@ -7,8 +7,12 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "tornado/httputil.h"
+#include <vector>
 
 namespace http_parser_test {
 
@@ -377,6 +381,87 @@ TEST(HttpCorpus, EveryCaseAtTheParserLevel) {
   EXPECT_EQ(cases, 125);
   std::cout << "either cases: " << either["accept"] << " accepted, " << either["reject"]
             << " rejected\n";
+}
+
+// A head complete in the first bytes looked at is parsed in one pass (scan_from 0); a later
+// call (scan_from > 0) locates the blank line first, then parses. Both must give the same
+// answer for every input: every corpus case, and each of them cut at every length.
+TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
+  std::ifstream in(std::string(TORNADO_SOURCE_DIR) + "/tests/data/http_corpus/requests.jsonl");
+  ASSERT_TRUE(in) << "corpus missing";
+  std::vector<std::string> inputs = {
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      "\r\n\nGET / HTTP/1.1\nHost: x\n\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\r\nC: d\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: b\n\r\r\n\r\n",
+      "GET / HTTP/1.1\r\n Host: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n  2\r\n\r\n",
+      "\rGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+  };
+  std::string line;
+  while (std::getline(in, line)) {
+    inputs.push_back(b64decode(nlohmann::json::parse(line)["request_b64"].get<std::string>()));
+  }
+  for (const std::string& whole : inputs) {
+    for (std::size_t n = 0; n <= whole.size(); ++n) {
+      const std::string_view input = std::string_view(whole).substr(0, n);
+      MessageHead one, two;
+      ParseError err_one, err_two;
+      std::size_t used_one = 0, used_two = 0;
+      const Limits limits{.max_header_size = 64};  // some cases pass it: 431 from both
+      auto st_one = parse_request_head(input, one, used_one, err_one, limits, 0);
+      auto st_two = parse_request_head(input, two, used_two, err_two, limits, 1);
+      ASSERT_EQ(st_one, st_two) << testing::PrintToString(std::string(input));
+      if (st_one == ParseStatus::kError) {
+        EXPECT_EQ(err_one.status, err_two.status) << testing::PrintToString(std::string(input));
+        EXPECT_EQ(err_one.message, err_two.message);
+      }
+      if (st_one != ParseStatus::kComplete) continue;
+      EXPECT_EQ(used_one, used_two);
+      EXPECT_EQ(one.method, two.method);
+      EXPECT_EQ(one.target, two.target);
+      EXPECT_EQ(one.version_minor, two.version_minor);
+      ASSERT_EQ(one.fields.size(), two.fields.size());
+      for (std::size_t i = 0; i < one.fields.size(); ++i) {
+        EXPECT_EQ(one.fields[i].name, two.fields[i].name);
+        EXPECT_EQ(one.fields[i].value, two.fields[i].value);
+      }
+    }
+  }
+}
+
+// HTTPHeaders::from_head copies the field lines in one piece when it can (no fold, little
+// padding) and field by field otherwise; either way the headers hold the parsed fields, in
+// order, and stay usable after the read buffer is gone and as they are changed.
+TEST(HeadersFromHead, SamePairsWhetherCopiedInOnePieceOrFieldByField) {
+  const std::string padding(400, ' ');
+  for (const std::string& fields :
+       {std::string("Host: x\r\nAccept:  */* \r\nX-Empty:\r\nCookie: a=1\r\n"),
+        std::string("Host: x\r\nX-Long: a\r\n  b\r\nLast: z\r\n"),
+        "Host: x\r\nX-Padded:" + padding + "v" + padding + "\r\nLast: z\r\n"}) {
+    auto buffer = std::make_unique<std::string>("GET / HTTP/1.1\r\n" + fields + "\r\n");
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    ASSERT_EQ(parse_request_head(*buffer, head, used, err), ParseStatus::kComplete);
+    std::vector<std::pair<std::string, std::string>> expected;
+    for (const Field& f : head.fields) expected.emplace_back(f.name, f.value);
+    tornado::httputil::HTTPHeaders headers = tornado::httputil::HTTPHeaders::from_head(head);
+    buffer.reset();
+    EXPECT_EQ(headers.get_all(), expected) << fields;
+    // Padding beyond the fields' own size is not kept.
+    EXPECT_LE(headers.storage_bytes(), 2 * (7 + 500 + 10) + 256);
+    headers.add("X-Added", "1");
+    headers.set("Host", "a-longer-host-than-before");
+    EXPECT_EQ(headers.get_first("host"), "a-longer-host-than-before");
+    EXPECT_EQ(headers.get_first("X-Added"), "1");
+    EXPECT_EQ(headers.get_first("Last").value_or(headers.get_first("Cookie").value_or("")),
+              expected.back().second);
+    std::string wire;
+    headers.write_to(wire);
+    EXPECT_NE(wire.find("Host: a-longer-host-than-before\r\n"), std::string::npos);
+  }
 }
 
 namespace {

@@ -35,6 +35,9 @@
 namespace tornado::web {
 class RequestHandler;
 }
+namespace tornado::http1 {
+struct MessageHead;
+}
 
 namespace tornado::httputil {
 
@@ -134,6 +137,10 @@ class HTTPHeaders {
     return {std::string_view(text_.data() + e.name_at, e.name_size),
             std::string_view(text_.data() + e.value_at, e.value_size)};
   }
+
+  // The fields of a parsed HTTP/1 head (internal/http_parser.h), copied out of the read
+  // buffer: unchecked, as add_unchecked (the parser validated them).
+  static HTTPHeaders from_head(const http1::MessageHead& head);
 
   // Parses a header block (lines ending in CRLF or LF, obs-fold joined with a space).
   // Throws HTTPInputError on a malformed line.
