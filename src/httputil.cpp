@@ -86,24 +86,26 @@ void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
   // the text grows: copy it out first.
-  if (aliases(name) || aliases(value)) {
+  if (!text_.empty() && (aliases(name) || aliases(value))) {
     append_field(std::string(name), std::string(value));
     return;
   }
+  const std::size_t at = text_.size();
+  const std::size_t need = at + name.size() + value.size();
+  if (need > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   // Headers built field by field (a response's) start with room for a typical head, not
   // with the growth steps of one field, then two, then four.
-  if (entries_.capacity() == 0) entries_.reserve(kFirstFields);
-  const std::size_t need = text_.size() + name.size() + value.size();
   if (need > text_.capacity()) text_.reserve(std::max({need, kFirstText, 2 * text_.capacity()}));
+  if (entries_.size() == entries_.capacity()) {
+    entries_.reserve(std::max(kFirstFields, 2 * entries_.capacity()));
+  }
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
-  Entry e;
-  e.name_at = store(name);
-  e.name_size = static_cast<uint32_t>(name.size());
-  e.value_at = store(value);
-  e.value_size = static_cast<uint32_t>(value.size());
-  entries_.push_back(e);
+  text_.append(name).append(value);
+  entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
+                           static_cast<uint32_t>(at + name.size()),
+                           static_cast<uint32_t>(value.size())});
 }
 
 HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
@@ -316,21 +318,22 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
-  if (unchecked_) {
-    // Fields added through add_unchecked (or parsed leniently) are checked here, where
-    // they would reach the wire: a CR or LF would inject fields or split the message.
-    // Headers built only through add/set were checked as they were added.
-    for (auto [name, value] : *this) {
+  // One pass to size (and, for fields added through add_unchecked or parsed leniently, to
+  // check: a CR or LF would inject fields or split the message; headers built only through
+  // add/set were checked as they were added), one resize, two copies per field.
+  std::size_t total = 0;
+  const char* text = text_.data();
+  for (const Entry& e : entries_) {
+    total += e.name_size + e.value_size + 4;
+    if (unchecked_) {
+      const std::string_view name(text + e.name_at, e.name_size);
+      const std::string_view value(text + e.value_at, e.value_size);
       if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     }
   }
-  // One resize and two copies per field ("name: value\r\n"), not four appends.
-  std::size_t total = 0;
-  for (const Entry& e : entries_) total += e.name_size + e.value_size + 4;
   const std::size_t at = out.size();
   out.resize(at + total);
   char* p = out.data() + at;
-  const char* text = text_.data();
   for (const Entry& e : entries_) {
     std::memcpy(p, text + e.name_at, e.name_size);
     p += e.name_size;
