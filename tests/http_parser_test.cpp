@@ -10,9 +10,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tornado/httputil.h"
-#include <vector>
 
 namespace http_parser_test {
 
