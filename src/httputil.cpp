@@ -381,6 +381,10 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
       headers(std::move(headers_in)),
       body(std::move(body_in)),
       connection(connection_in) {
+  if (connection != nullptr) {
+    remote_ip = connection->context().remote_ip;
+    protocol = connection->context().protocol;
+  }
   derive_from_target(host_in);
 }
 
@@ -390,6 +394,9 @@ HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHea
       uri(start_line.path),
       version(start_line.version),
       headers(std::move(headers_in)),
+      // Copied straight from the connection (not "http" first, then assigned).
+      remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
+      protocol(connection_in ? connection_in->context().protocol : std::string("http")),
       connection(connection_in) {
   derive_from_target({});
 }
@@ -432,10 +439,6 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
 }  // namespace
 
 void HTTPServerRequest::derive_from_target(std::string_view host_in) {
-  if (connection != nullptr) {
-    remote_ip = connection->context().remote_ip;
-    protocol = connection->context().protocol;
-  }
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
   std::string_view target_authority, target_rest;
   const bool absolute_form =

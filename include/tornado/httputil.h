@@ -281,9 +281,8 @@ class HTTPServerRequest {
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:
-  // The rest of construction: remote_ip and protocol from the connection; host (host_in,
-  // else an absolute-form target's authority, else Host, else 127.0.0.1), host_name, path,
-  // query and query_arguments.
+  // The rest of construction: host (host_in, else an absolute-form target's authority,
+  // else Host, else 127.0.0.1), host_name, path, query and query_arguments.
   void derive_from_target(std::string_view host_in);
 
   mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
