@@ -147,12 +147,11 @@ bool is_token(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t i = 0;
-  bool ok = true;
-  for (; i + 4 <= n; i += 4) {
-    ok &= kTchar[p[i]] & kTchar[p[i + 1]] & kTchar[p[i + 2]] & kTchar[p[i + 3]];
-  }
-  for (; i < n; ++i) ok &= kTchar[p[i]];
-  return ok;
+  auto tchar = [p](std::size_t j) -> unsigned { return kTchar[p[j]]; };
+  unsigned ok = 1;
+  for (; i + 4 <= n; i += 4) ok &= tchar(i) & tchar(i + 1) & tchar(i + 2) & tchar(i + 3);
+  for (; i < n; ++i) ok &= tchar(i);
+  return ok != 0;
 }
 
 bool is_field_value(std::string_view s) noexcept {
