@@ -318,17 +318,6 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
-// One copy of the head's names and values into the headers' own storage (two allocations
-// whatever the field count); the read buffer is then free to move on.
-HTTPHeaders copy_fields(const http1::MessageHead& head) {
-  HTTPHeaders headers;
-  std::size_t bytes = 0;
-  for (const http1::Field& f : head.fields) bytes += f.name.size() + f.value.size();
-  headers.reserve(head.fields.size(), bytes);
-  for (const http1::Field& f : head.fields) headers.add_unchecked(f.name, f.value);
-  return headers;
-}
-
 std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 }  // namespace
@@ -356,7 +345,7 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
   }
 
   // Copy what outlives the buffer, then release the head's bytes.
-  HTTPHeaders headers = copy_fields(head);
+  HTTPHeaders headers = HTTPHeaders::from_head(head);
   head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
   const RequestStartLine start_line{std::string(head.method), std::string(head.target),
@@ -460,7 +449,7 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
       throw HTTPInputError("Content-Length too long", 413);
     }
 
-    HTTPHeaders headers = copy_fields(head);
+    HTTPHeaders headers = HTTPHeaders::from_head(head);
     const int code = head.code;
     const int version_minor = head.version_minor;
     const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
@@ -647,6 +636,10 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
 
 // "HTTP/1.1 200 OK\r\n"; the standard reason when none is given.
 void append_status_line(std::string& out, int code, std::string_view reason) {
+  if (code == 200 && (reason.empty() || reason == "OK")) {
+    out.append(std::string_view("HTTP/1.1 200 OK\r\n"));  // most responses: one copy
+    return;
+  }
   out.append("HTTP/1.1 ");
   const char digits[3] = {static_cast<char>('0' + code / 100),  // write_headers allows 100..999
                           static_cast<char>('0' + code / 10 % 10),
@@ -654,6 +647,9 @@ void append_status_line(std::string& out, int code, std::string_view reason) {
   out.append(digits, 3).append(" ");
   out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
 }
+
+// A first body piece up to this size is sent with the head, in the same write.
+constexpr std::size_t kBodyWithHead = 2048;
 
 // Response heads are assembled here and copied onto the stream's write queue: no
 // allocation per response once warm.
@@ -693,7 +689,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
                             ": a status line carries three digits (RFC 9110 15)");
     }
     response_code_ = line.code;
-    if (!http1::is_field_value(line.reason)) {
+    if (line.reason != "OK" && !http1::is_field_value(line.reason)) {
       throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
     const bool no_body_status =
@@ -717,14 +713,14 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // reuses the connection we are about to close. So every response that ends its
     // connection says so, whatever the request's version (Tornado omits it for 1.0).
     if (disconnect_after_ && !fields.connection) {
-      out.append("Connection: close\r\n");
+      out.append(std::string_view("Connection: close\r\n"));
     } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
-      out.append("Connection: Keep-Alive\r\n");
+      out.append(std::string_view("Connection: Keep-Alive\r\n"));
     }
   }
   headers.write_to(out);
-  if (chunking_output_) out.append("Transfer-Encoding: chunked\r\n");
-  out.append("\r\n");
+  if (chunking_output_) out.append(std::string_view("Transfer-Encoding: chunked\r\n"));
+  out.append(std::string_view("\r\n"));
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
@@ -742,6 +738,12 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   headers_written_ = true;
   // Counted before anything is queued: a first piece past Content-Length sends nothing.
   if (!chunk.empty() && !suppress_body_) count_body(chunk.size());
+  // A small first piece of a plain body joins the head: one write to the stream, not two
+  // (it is copied onto the write queue either way).
+  if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
+    out.append(chunk);
+    chunk = {};
+  }
   WriteAwaiter head = send(out);
   // The scratch keeps the capacity of ordinary heads only.
   if (out.capacity() > 64 * 1024) std::string().swap(out);

@@ -92,8 +92,7 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
     // Built in place: the request is large, a temporary and a move would cost twice.
-    request_.emplace(line.method, line.path, line.version, std::move(headers), std::string(),
-                     std::string(), conn_);
+    request_.emplace(line, std::move(headers), conn_);
     co_return;
   }
   Task<> data_received(std::string_view chunk) override {

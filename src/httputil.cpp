@@ -3,6 +3,7 @@
 // httputil_date.cpp.
 #include "tornado/httputil.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <tuple>
@@ -85,19 +86,57 @@ void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
   // the text grows: copy it out first.
-  if (aliases(name) || aliases(value)) {
+  if (!text_.empty() && (aliases(name) || aliases(value))) {
     append_field(std::string(name), std::string(value));
     return;
+  }
+  const std::size_t at = text_.size();
+  const std::size_t need = at + name.size() + value.size();
+  if (need > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
+  // Headers built field by field (a response's) start with room for a typical head, not
+  // with the growth steps of one field, then two, then four.
+  if (need > text_.capacity()) text_.reserve(std::max({need, kFirstText, 2 * text_.capacity()}));
+  if (entries_.size() == entries_.capacity()) {
+    entries_.reserve(std::max(kFirstFields, 2 * entries_.capacity()));
   }
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
-  Entry e;
-  e.name_at = store(name);
-  e.name_size = static_cast<uint32_t>(name.size());
-  e.value_at = store(value);
-  e.value_size = static_cast<uint32_t>(value.size());
-  entries_.push_back(e);
+  text_.append(name).append(value);
+  entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
+                           static_cast<uint32_t>(at + name.size()),
+                           static_cast<uint32_t>(value.size())});
+}
+
+HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
+  HTTPHeaders h;
+  if (head.fields.empty()) return h;
+  std::size_t live = 0;
+  for (const http1::Field& f : head.fields) live += f.name.size() + f.value.size();
+  // Without obs-fold, every name and value is a view into the head as received, in order:
+  // the field lines are copied in one piece (separators and whitespace included) and the
+  // entries point into the copy. Unless that would keep more padding than fields (a value
+  // behind a run of whitespace): then, as with folds, field by field.
+  const char* begin = head.fields.front().name.data();
+  const http1::Field& last = head.fields.back();
+  const auto block = static_cast<std::size_t>(last.value.data() + last.value.size() - begin);
+  if (head.folded_.empty() && block - live <= std::max<std::size_t>(256, live) &&
+      block <= UINT32_MAX) {
+    h.text_.assign(begin, block);
+    h.entries_.reserve(head.fields.size());
+    for (const http1::Field& f : head.fields) {
+      h.entries_.push_back(Entry{static_cast<uint32_t>(f.name.data() - begin),
+                                 static_cast<uint32_t>(f.name.size()),
+                                 static_cast<uint32_t>(f.value.data() - begin),
+                                 static_cast<uint32_t>(f.value.size())});
+    }
+    h.dead_bytes_ = block - live;
+    h.unchecked_ = true;
+    return h;
+  }
+  h.reserve(head.fields.size(), live);
+  for (const http1::Field& f : head.fields) h.add_unchecked(f.name, f.value);
+  return h;
 }
 
 void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
@@ -159,7 +198,7 @@ std::size_t HTTPHeaders::remove(std::string_view name) {
 void HTTPHeaders::compact_if_wasteful() {
   // A handler that sets the same header again and again must not grow the text forever.
   if (dead_bytes_ < 256 || dead_bytes_ * 2 < text_.size()) return;
-  std::string live;
+  Text live;
   live.reserve(text_.size() - dead_bytes_);
   for (Entry& e : entries_) {
     const auto name_at = static_cast<uint32_t>(live.size());
@@ -262,7 +301,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
     if (!more.empty()) {
       Entry& last = entries_.back();
-      std::string joined(text_, last.value_at, last.value_size);
+      std::string joined(std::string_view(text_).substr(last.value_at, last.value_size));
       joined.append(joined.empty() ? "" : " ").append(more);
       dead_bytes_ += last.value_size;
       last.value_at = store(joined);
@@ -279,21 +318,22 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
-  if (unchecked_) {
-    // Fields added through add_unchecked (or parsed leniently) are checked here, where
-    // they would reach the wire: a CR or LF would inject fields or split the message.
-    // Headers built only through add/set were checked as they were added.
-    for (auto [name, value] : *this) {
+  // One pass to size (and, for fields added through add_unchecked or parsed leniently, to
+  // check: a CR or LF would inject fields or split the message; headers built only through
+  // add/set were checked as they were added), one resize, two copies per field.
+  std::size_t total = 0;
+  const char* text = text_.data();
+  for (const Entry& e : entries_) {
+    total += e.name_size + e.value_size + 4;
+    if (unchecked_) {
+      const std::string_view name(text + e.name_at, e.name_size);
+      const std::string_view value(text + e.value_at, e.value_size);
       if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     }
   }
-  // One resize and two copies per field ("name: value\r\n"), not four appends.
-  std::size_t total = 0;
-  for (const Entry& e : entries_) total += e.name_size + e.value_size + 4;
   const std::size_t at = out.size();
   out.resize(at + total);
   char* p = out.data() + at;
-  const char* text = text_.data();
   for (const Entry& e : entries_) {
     std::memcpy(p, text + e.name_at, e.name_size);
     p += e.name_size;
@@ -345,30 +385,88 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
   }
+  derive_from_target(host_in);
+}
+
+HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
+    : method(start_line.method),
+      uri(start_line.path),
+      version(start_line.version),
+      headers(std::move(headers_in)),
+      // Copied straight from the connection (not "http" first, then assigned).
+      remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
+      protocol(connection_in ? connection_in->context().protocol : std::string("http")),
+      connection(connection_in) {
+  derive_from_target({});
+}
+
+namespace {
+
+// split_host_and_port without the copy: the host part of `netloc` and its port.
+std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view netloc) {
+  auto parse_port = [](std::string_view digits) -> std::optional<int> {
+    if (digits.empty() || digits.size() > 5) return std::nullopt;
+    int port = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + (c - '0');
+    }
+    return port <= 65535 ? std::optional<int>(port) : std::nullopt;
+  };
+  // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
+  if (!netloc.empty() && netloc.front() == '[') {
+    std::size_t close = netloc.find(']');
+    if (close != std::string_view::npos) {
+      std::string_view host = netloc.substr(1, close - 1);
+      std::string_view rest = netloc.substr(close + 1);
+      if (rest.empty()) return {host, std::nullopt};
+      if (rest.front() == ':') {
+        if (auto port = parse_port(rest.substr(1))) return {host, port};
+      }
+    }
+    return {netloc, std::nullopt};
+  }
+  std::size_t colon = netloc.rfind(':');
+  // A bare IPv6 address (several colons) has no port.
+  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
+    return {netloc, std::nullopt};
+  }
+  if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
+  return {netloc, std::nullopt};
+}
+
+}  // namespace
+
+void HTTPServerRequest::derive_from_target(std::string_view host_in) {
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
   std::string_view target_authority, target_rest;
   const bool absolute_form =
       http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
-    host = std::move(host_in);
+    host = host_in;
   } else if (absolute_form) {
-    host = std::string(target_authority);
+    host = target_authority;
   } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
     host = *h;
   } else {
     host = "127.0.0.1";
   }
-  host_name = split_host_and_port(host).first;
+  host_name = split_host_view(host).first;
   for (char& c : host_name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  if (absolute_form) {
-    std::string origin_form(target_rest);
-    if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
-    std::tie(path, query) = split_uri(origin_form);
+  // The origin form of the target, split at '?' straight into path and query.
+  std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
+  const std::size_t q = origin.find('?');
+  const std::string_view origin_path = origin.substr(0, q);
+  if (absolute_form && (origin.empty() || origin.front() != '/')) {
+    path.reserve(origin_path.size() + 1);
+    path.assign("/").append(origin_path);
   } else {
-    std::tie(path, query) = split_uri(uri);
+    path = origin_path;
   }
+  if (q != std::string_view::npos) query = origin.substr(q + 1);
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
     arguments = query_arguments;
@@ -418,12 +516,15 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
 }
 
 void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
-  try {
-    parse_body_arguments(headers.get("Content-Type", ""), body, body_arguments, files, &headers,
-                         config);
-  } catch (const HTTPInputError& e) {
-    // Tornado's behaviour: a malformed form body is logged and the request goes on.
-    gen_log().warn("{}", e.what());
+  // Without a Content-Type there is nothing to parse (most requests: the server calls this
+  // for every one).
+  if (std::optional<std::string> content_type = headers.get("Content-Type")) {
+    try {
+      parse_body_arguments(*content_type, body, body_arguments, files, &headers, config);
+    } catch (const HTTPInputError& e) {
+      // Tornado's behaviour: a malformed form body is logged and the request goes on.
+      gen_log().warn("{}", e.what());
+    }
   }
   for (const auto& [name, values] : body_arguments) {
     auto& merged = arguments[name];
@@ -440,37 +541,8 @@ std::pair<std::string, std::string> split_uri(std::string_view uri) {
 }
 
 std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc) {
-  auto parse_port = [](std::string_view digits) -> std::optional<int> {
-    if (digits.empty() || digits.size() > 5) return std::nullopt;
-    int port = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
-    }
-    return port <= 65535 ? std::optional<int>(port) : std::nullopt;
-  };
-  // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
-  if (!netloc.empty() && netloc.front() == '[') {
-    std::size_t close = netloc.find(']');
-    if (close != std::string_view::npos) {
-      std::string host(netloc.substr(1, close - 1));
-      std::string_view rest = netloc.substr(close + 1);
-      if (rest.empty()) return {std::move(host), std::nullopt};
-      if (rest.front() == ':') {
-        if (auto port = parse_port(rest.substr(1))) return {std::move(host), port};
-      }
-    }
-    return {std::string(netloc), std::nullopt};
-  }
-  std::size_t colon = netloc.rfind(':');
-  // A bare IPv6 address (several colons) has no port.
-  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
-    return {std::string(netloc), std::nullopt};
-  }
-  if (auto port = parse_port(netloc.substr(colon + 1))) {
-    return {std::string(netloc.substr(0, colon)), port};
-  }
-  return {std::string(netloc), std::nullopt};
+  auto [host, port] = split_host_view(netloc);
+  return {std::string(host), port};
 }
 
 std::string_view reason_phrase(int code) noexcept {

@@ -5,10 +5,16 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "tornado/httputil.h"
 
 namespace http_parser_test {
 
@@ -379,12 +385,158 @@ TEST(HttpCorpus, EveryCaseAtTheParserLevel) {
             << " rejected\n";
 }
 
+// A head complete in the first bytes looked at is parsed in one pass (scan_from 0); a later
+// call (scan_from > 0) locates the blank line first, then parses. Both must give the same
+// answer for every input: every corpus case, and each of them cut at every length.
+TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
+  std::ifstream in(std::string(TORNADO_SOURCE_DIR) + "/tests/data/http_corpus/requests.jsonl");
+  ASSERT_TRUE(in) << "corpus missing";
+  std::vector<std::string> inputs = {
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      "\r\n\nGET / HTTP/1.1\nHost: x\n\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\r\nC: d\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: b\n\r\r\n\r\n",
+      "GET / HTTP/1.1\r\n Host: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n  2\r\n\r\n",
+      "\rGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+  };
+  std::string line;
+  while (std::getline(in, line)) {
+    inputs.push_back(b64decode(nlohmann::json::parse(line)["request_b64"].get<std::string>()));
+  }
+  for (const std::string& whole : inputs) {
+    for (std::size_t n = 0; n <= whole.size(); ++n) {
+      const std::string_view input = std::string_view(whole).substr(0, n);
+      MessageHead one, two;
+      ParseError err_one, err_two;
+      std::size_t used_one = 0, used_two = 0;
+      const Limits limits{.max_header_size = 64};  // some cases pass it: 431 from both
+      auto st_one = parse_request_head(input, one, used_one, err_one, limits, 0);
+      auto st_two = parse_request_head(input, two, used_two, err_two, limits, 1);
+      ASSERT_EQ(st_one, st_two) << testing::PrintToString(std::string(input));
+      if (st_one == ParseStatus::kError) {
+        EXPECT_EQ(err_one.status, err_two.status) << testing::PrintToString(std::string(input));
+        EXPECT_EQ(err_one.message, err_two.message);
+      }
+      if (st_one != ParseStatus::kComplete) continue;
+      EXPECT_EQ(used_one, used_two);
+      EXPECT_EQ(one.method, two.method);
+      EXPECT_EQ(one.target, two.target);
+      EXPECT_EQ(one.version_minor, two.version_minor);
+      ASSERT_EQ(one.fields.size(), two.fields.size());
+      for (std::size_t i = 0; i < one.fields.size(); ++i) {
+        EXPECT_EQ(one.fields[i].name, two.fields[i].name);
+        EXPECT_EQ(one.fields[i].value, two.fields[i].value);
+      }
+    }
+  }
+}
+
+// Field lines are read by a one-scan fast path when they are plain (token, colon, value
+// bytes, CRLF or LF) and by parse_field_line otherwise. Random lines over an alphabet of the
+// bytes that matter (separators, whitespace, CR, controls, DEL, obs-text), long enough to
+// cross 16-byte blocks, must parse exactly as parse_field_line parses each line.
+TEST(HttpParser, FieldLinesParseAsParseFieldLineDoes) {
+  const std::string alphabet = std::string("aZ9-:; \t\r\x01\x7f\x80\xff=") + '\0';
+  std::uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<std::string> lines;
+    const int count = 1 + static_cast<int>(next() % 3);
+    for (int l = 0; l < count; ++l) {
+      std::string line(1, "Xx-!"[next() % 4]);  // not a fold, not the blank line
+      const std::size_t size = next() % 40;
+      for (std::size_t k = 0; k < size; ++k) {
+        // Mostly plain bytes, so that many lines are valid and long.
+        line += next() % 3 == 0 ? alphabet[next() % alphabet.size()] : 'v';
+      }
+      if (next() % 2 == 0) line.insert(std::min<std::size_t>(line.size(), 1 + next() % 8), ":");
+      lines.push_back(line);
+    }
+    std::string head = "GET / HTTP/1.1\r\n";
+    for (const std::string& line : lines) head += line + (next() % 4 == 0 ? "\n" : "\r\n");
+    head += "\r\n";
+    // Expected: each line as take_line cuts it (one trailing CR dropped), by parse_field_line.
+    std::vector<std::pair<std::string, std::string>> expected;
+    bool expect_error = false;
+    std::string_view rest = std::string_view(head).substr(head.find('\n') + 1);
+    while (!expect_error) {
+      const std::size_t lf = rest.find('\n');
+      std::string_view line = rest.substr(0, lf);
+      rest.remove_prefix(lf + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty()) break;
+      Field f;
+      ParseError e;
+      if (parse_field_line(line, f, e) != ParseStatus::kComplete) {
+        expect_error = true;
+      } else {
+        expected.emplace_back(f.name, f.value);
+      }
+    }
+    MessageHead parsed;
+    ParseError err;
+    std::size_t used = 0;
+    const auto st = parse_request_head(head, parsed, used, err);
+    const auto printable = testing::PrintToString(head);
+    if (expect_error) {
+      EXPECT_EQ(st, ParseStatus::kError) << printable;
+      continue;
+    }
+    ASSERT_EQ(st, ParseStatus::kComplete) << printable << " " << err.message;
+    EXPECT_EQ(used, head.size()) << printable;
+    ASSERT_EQ(parsed.fields.size(), expected.size()) << printable;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(parsed.fields[i].name, expected[i].first) << printable;
+      EXPECT_EQ(parsed.fields[i].value, expected[i].second) << printable;
+    }
+  }
+}
+
+// HTTPHeaders::from_head copies the field lines in one piece when it can (no fold, little
+// padding) and field by field otherwise; either way the headers hold the parsed fields, in
+// order, and stay usable after the read buffer is gone and as they are changed.
+TEST(HeadersFromHead, SamePairsWhetherCopiedInOnePieceOrFieldByField) {
+  const std::string padding(400, ' ');
+  for (const std::string& fields :
+       {std::string("Host: x\r\nAccept:  */* \r\nX-Empty:\r\nCookie: a=1\r\n"),
+        std::string("Host: x\r\nX-Long: a\r\n  b\r\nLast: z\r\n"),
+        "Host: x\r\nX-Padded:" + padding + "v" + padding + "\r\nLast: z\r\n"}) {
+    auto buffer = std::make_unique<std::string>("GET / HTTP/1.1\r\n" + fields + "\r\n");
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    ASSERT_EQ(parse_request_head(*buffer, head, used, err), ParseStatus::kComplete);
+    std::vector<std::pair<std::string, std::string>> expected;
+    for (const Field& f : head.fields) expected.emplace_back(f.name, f.value);
+    tornado::httputil::HTTPHeaders headers = tornado::httputil::HTTPHeaders::from_head(head);
+    buffer.reset();
+    EXPECT_EQ(headers.get_all(), expected) << fields;
+    // Padding beyond the fields' own size is not kept.
+    EXPECT_LE(headers.storage_bytes(), 2 * (7 + 500 + 10) + 256);
+    headers.add("X-Added", "1");
+    headers.set("Host", "a-longer-host-than-before");
+    EXPECT_EQ(headers.get_first("host"), "a-longer-host-than-before");
+    EXPECT_EQ(headers.get_first("X-Added"), "1");
+    EXPECT_EQ(headers.get_first("Last").value_or(headers.get_first("Cookie").value_or("")),
+              expected.back().second);
+    std::string wire;
+    headers.write_to(wire);
+    EXPECT_NE(wire.find("Host: a-longer-host-than-before\r\n"), std::string::npos);
+  }
+}
+
 namespace {
 
-// is_field_value reads eight bytes at a time: every byte value, at every position of a
-// value one to three words long, gives RFC 9110's answer (VCHAR, obs-text, SP, HTAB).
+// is_field_value reads sixteen (SSE2) or eight bytes at a time: every byte value, at every
+// position of a value up to three blocks long, gives RFC 9110's answer (VCHAR, obs-text,
+// SP, HTAB).
 TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
-  for (std::size_t size : {1u, 7u, 8u, 9u, 16u, 23u}) {
+  for (std::size_t size : {1u, 7u, 8u, 9u, 16u, 23u, 24u, 31u, 33u, 47u}) {
     for (std::size_t at = 0; at < size; ++at) {
       for (int b = 0; b < 256; ++b) {
         std::string value(size, 'a');

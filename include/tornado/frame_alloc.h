@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <new>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -86,6 +87,37 @@ inline void free_frame(void* p, std::size_t n) noexcept {
   }
   free_frame_slow(p, c);
 }
+
+// An allocator for the same cache, for buffers made and dropped per request (HTTPHeaders'
+// storage): a warm server then reuses them instead of reaching malloc. Stateless, so
+// containers using it move by stealing their buffer.
+template <typename T>
+struct PooledAllocator {
+  using value_type = T;
+  static_assert(alignof(T) <= kFrameGranule);
+  PooledAllocator() noexcept = default;
+  template <typename U>
+  PooledAllocator(const PooledAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+#if TORNADO_FRAME_CACHE
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(allocate_frame(n * sizeof(T)));
+#else
+    return std::allocator<T>().allocate(n);
+#endif
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+#if TORNADO_FRAME_CACHE
+    free_frame(p, n * sizeof(T));
+#else
+    std::allocator<T>().deallocate(p, n);
+#endif
+  }
+  template <typename U>
+  bool operator==(const PooledAllocator<U>&) const noexcept {
+    return true;
+  }
+};
 
 // Base of the promise types: their frames come from the cache.
 struct PooledFrame {

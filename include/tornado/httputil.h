@@ -28,11 +28,15 @@
 #include <variant>
 #include <vector>
 
+#include "tornado/frame_alloc.h"
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
 namespace tornado::web {
 class RequestHandler;
+}
+namespace tornado::http1 {
+struct MessageHead;
 }
 
 namespace tornado::httputil {
@@ -138,6 +142,10 @@ class HTTPHeaders {
             std::string_view(text_.data() + e.value_at, e.value_size)};
   }
 
+  // The fields of a parsed HTTP/1 head (internal/http_parser.h), copied out of the read
+  // buffer: unchecked, as add_unchecked (the parser validated them).
+  static HTTPHeaders from_head(const http1::MessageHead& head);
+
   // Parses a header block (lines ending in CRLF or LF, obs-fold joined with a space).
   // Throws HTTPInputError on a malformed line.
   static HTTPHeaders parse(std::string_view text);
@@ -157,6 +165,10 @@ class HTTPHeaders {
   // hex, Content-Length's digits) without checking them again.
   friend class tornado::web::RequestHandler;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  // The first capacity of headers built field by field: 8 fields (128 bytes) and 255
+  // bytes of text (a 256-byte block with the string's terminator).
+  static constexpr std::size_t kFirstFields = 8;
+  static constexpr std::size_t kFirstText = 255;
   // set() without the checks (set_field), or checking the name only (the value was).
   void set_field(std::string_view name, std::string_view value);
   void set_with_checked_value(std::string_view name, std::string_view value);
@@ -172,8 +184,11 @@ class HTTPHeaders {
   // Drops text no entry points to once it outweighs the live text (set/remove leave some).
   void compact_if_wasteful();
 
-  std::string text_;
-  std::vector<Entry> entries_;
+  // Both buffers come from the per-thread frame cache (frame_alloc.h): headers are made
+  // and dropped per request, and a warm server reuses their storage instead of malloc's.
+  using Text = std::basic_string<char, std::char_traits<char>, detail::PooledAllocator<char>>;
+  Text text_;
+  std::vector<Entry, detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
   bool unchecked_ = false;      // some field came through add_unchecked
 };
@@ -232,6 +247,10 @@ class HTTPServerRequest {
   HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.0",
                     HTTPHeaders headers = {}, std::string body = {}, std::string host = {},
                     HTTPConnection* connection = nullptr);
+  // What a server builds per request: the start line's parts copied straight into their
+  // members, the headers moved in, no body yet.
+  HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers,
+                    HTTPConnection* connection);
 
   std::string method;
   std::string uri;
@@ -266,6 +285,10 @@ class HTTPServerRequest {
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:
+  // The rest of construction: host (host_in, else an absolute-form target's authority,
+  // else Host, else 127.0.0.1), host_name, path, query and query_arguments.
+  void derive_from_target(std::string_view host_in);
+
   mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
 };
 

@@ -46,8 +46,7 @@ void RequestDeleter::operator()(httputil::HTTPServerRequest* request) const noex
 
 RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
                         httputil::HTTPConnection* connection) {
-  return RequestPtr(new PooledRequest(line.method, line.path, line.version, std::move(headers),
-                                      std::string(), std::string(), connection));
+  return RequestPtr(new PooledRequest(line, std::move(headers), connection));
 }
 
 void RequestSlot::compact() {
