@@ -10,9 +10,10 @@
 # interleaved, medians; the figure to compare is requests per second of server CPU time.
 # Cases: plaintext c64 keep-alive, plaintext c64 pipelined x16, json c64 keep-alive, and
 # fortunes c64 keep-alive (a template render per request: app and python-tornado only; the
-# raw server and nginx answer 404 there and are left out of that row), and plaintext_noetag
-# c64 pipelined x16 (app only, without Tornado's default ETag, the body's SHA-1, beside the
-# bare server's /plaintext: what the ETag costs).
+# raw server and nginx answer 404 there and are left out of that row), and noetag c64
+# pipelined x16 (the app's /plaintext without Tornado's default ETag, the body's SHA-1,
+# beside the bare server's /plaintext: what the ETag costs; a path as short as /plaintext, so
+# that the request's strings stay as short).
 # The goals (issue 7): app costs at most 15 % over raw, i.e. app/raw >= 0.87 per server cpu;
 # fortunes stays above half of plaintext (app fortunes/plaintext >= 0.5, printed at the end).
 # BUILD_DIR picks the build (default build-release, configured Release on first use).
@@ -99,19 +100,19 @@ ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN{ if (a > 0 && b > 0) printf "
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${seconds}s, medians; build $build"
 printf '%-22s %-16s %10s %14s\n' case server "req/s" "req/s per cpu"
 declare -A app_per_cpu=()
-for case_ in "plaintext keepalive" "plaintext pipe16" "plaintext_noetag pipe16" "json keepalive" \
+for case_ in "plaintext keepalive" "plaintext pipe16" "noetag pipe16" "json keepalive" \
              "fortunes keepalive"; do
   set -- $case_
   path=/$1 pipelined=$([ "$2" = pipe16 ] && echo 1 || echo 0)
   case_servers=$servers
   [ "$1" = fortunes ] && case_servers=$(tr ' ' '\n' <<<"$servers" | grep -E '^(app|python-tornado)$' | xargs)
   # The app without its default ETag, beside the bare server's /plaintext (which sends none).
-  [ "$1" = plaintext_noetag ] && case_servers=$(tr ' ' '\n' <<<"$servers" | grep -E '^(app|raw)$' | xargs)
+  [ "$1" = noetag ] && case_servers=$(tr ' ' '\n' <<<"$servers" | grep -E '^(app|raw)$' | xargs)
   declare -A results=() pc=()
   for _ in $(seq "$rounds"); do
     for server in $case_servers; do
       server_path=$path
-      [ "$server" = raw ] && [ "$path" = /plaintext_noetag ] && server_path=/plaintext
+      [ "$server" = raw ] && [ "$path" = /noetag ] && server_path=/plaintext
       results[$server]+="$(run "$server" "$server_path" "$pipelined")"$'\n'
     done
   done

@@ -4,7 +4,7 @@
 //                                     [--logging=info|warning|none]
 //
 // "/" → "Hello, world"; for the benchmarks (bench/web.sh) also "/plaintext" → "Hello, World!"
-// as text/plain ("/plaintext_noetag": the same without Tornado's default ETag, the body's
+// as text/plain ("/noetag": the same without Tornado's default ETag, the body's
 // SHA-1, to show what that costs), "/json" → {"message":"Hello, World!"} from a JSON value, and "/fortunes":
 // TechEmpower's Fortunes page (12 rows from memory plus one added per request, sorted by
 // message, rendered through an autoescaped template). With --threads=N,
@@ -100,7 +100,7 @@ void serve(int port, const std::string& address, bool reuse_port) {
   IOLoop loop;
   web::Application app({{"/", web::handler<MainHandler>()},
                         {"/plaintext", web::handler<PlaintextHandler>()},
-                        {"/plaintext_noetag", web::handler<PlaintextNoEtagHandler>()},
+                        {"/noetag", web::handler<PlaintextNoEtagHandler>()},
                         {"/json", web::handler<JsonHandler>()},
                         {"/fortunes", web::handler<FortunesHandler>()}},
                        {.template_loader = fortunes_templates()});
