@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory per idle keep-alive HTTP connection: demos/helloworld beside uWebSockets (when
+# Memory per idle keep-alive HTTP connection: demos/helloworld_raw beside uWebSockets (when
 # bench/peers/build_uws.sh has built it), nginx (1 worker) and Python Tornado's hello world, in
 # the same run.
 #
@@ -22,7 +22,7 @@ for a in "$@"; do
 done
 command -v nginx >/dev/null || { echo "missing nginx: run scripts/bootstrap" >&2; exit 1; }
 source bench/common.sh
-build_targets helloworld
+build_targets helloworld helloworld_raw
 work=$(mktemp -d)
 clients=()
 cleanup() {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# HTTP/1.1 plaintext benchmark: demos/helloworld beside uWebSockets (when built), nginx (1 worker,
-# `return 200`) and Python Tornado's hello world, in the same run.
+# HTTP/1.1 plaintext benchmark: tornado-cpp's bare HTTPServer (demos/helloworld's
+# helloworld_raw) and its web::Application (helloworld, access log at warning) beside
+# uWebSockets (when built), nginx (1 worker, `return 200`) and Python Tornado's hello world,
+# in the same run.
 #
 #   bench/plaintext.sh [--seconds=5] [--connections="64 256"] [--rounds=3] [--multicore]
-#                      [--servers="tornado-cpp uws nginx python-tornado"] [--heads=wrk|browser|both]
+#                      [--servers="tornado-cpp tornado-cpp-app uws nginx python-tornado"]
+#                      [--heads=wrk|browser|both]
 #
 # Every server runs single-threaded on core 1, wrk -t1 on core 0. wrk saturates its core
 # before a fast server does, so the figure to compare is requests per second of *server CPU
@@ -13,14 +16,14 @@
 # GET, at 64 connections unless --connections says otherwise; --heads=both runs both kinds and
 # also compares each server's browser-head rate with its wrk-head rate. The rounds are interleaved (round 1 of
 # every server, then round 2...), so a burst of load on the shared machine hits all alike.
-# --multicore adds a run of helloworld with 2 loops on SO_REUSEPORT over both cores (wrk then
+# --multicore adds a run of helloworld_raw with 2 loops on SO_REUSEPORT over both cores (wrk then
 # shares core 0). The uWebSockets peer is build/bench-peers/uws_hello (bench/peers/build_uws.sh
 # builds it; skipped when absent). Reports only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=5 connections="" rounds=3 multicore=0 heads=wrk
-servers="tornado-cpp uws nginx python-tornado"
+servers="tornado-cpp tornado-cpp-app uws nginx python-tornado"
 for a in "$@"; do
   case "$a" in
     --seconds=*) seconds=${a#*=} ;;
@@ -40,7 +43,7 @@ for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/bootstrap" >&2; exit 1; }
 done
 source bench/common.sh
-build_targets helloworld
+build_targets helloworld helloworld_raw
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
 # shellcheck disable=SC2086 # the list is split on purpose
@@ -112,10 +115,11 @@ for h in $heads_kinds; do
         pc[$server]=$per
         per_case["$h $c $mode $server"]=$per
       done
-      printf '%-7s %-5s %-10s ratios per server cpu: tornado-cpp/uws %s, tornado-cpp/nginx %s, tornado-cpp/python-tornado %s\n' \
+      printf '%-7s %-5s %-10s ratios per server cpu: tornado-cpp/uws %s, tornado-cpp/nginx %s, tornado-cpp/python-tornado %s, tornado-cpp-app/uws %s\n' \
         "$h" "$c" "$mode" "$(ratio "${pc[tornado-cpp]:-}" "${pc[uws]:-}")" \
         "$(ratio "${pc[tornado-cpp]:-}" "${pc[nginx]:-}")" \
-        "$(ratio "${pc[tornado-cpp]:-}" "${pc[python-tornado]:-}")"
+        "$(ratio "${pc[tornado-cpp]:-}" "${pc[python-tornado]:-}")" \
+        "$(ratio "${pc[tornado-cpp-app]:-}" "${pc[uws]:-}")"
       unset results pc
     done
   done
@@ -137,7 +141,7 @@ fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$multicore" = 1 ]; then
-  echo "multi-core: helloworld with 2 SO_REUSEPORT loops (wrk shares core 0 with one of them)"
+  echo "multi-core: helloworld_raw with 2 SO_REUSEPORT loops (wrk shares core 0 with one of them)"
   for c in $connections; do
     r=$(run multicore "$c" 0)
     printf '%-5s keepalive  tornado-cpp x2 loops  %s req/s\n' "$c" "$(cut -d' ' -f1 <<<"$r")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a plaintext request's CPU goes: demos/helloworld beside nginx and uWebSockets (when
+# Where a plaintext request's CPU goes: demos/helloworld_raw (the bare HTTPServer) beside nginx and uWebSockets (when
 # bench/peers/build_uws.sh has built it), each pinned to core 1 and driven by wrk on core 0.
 #
 #   bench/profile.sh [--seconds=5] [--connections=64] [--depth=16] [--heads=wrk|browser|both]
@@ -38,7 +38,7 @@ for tool in wrk nginx taskset perf strace; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/bootstrap" >&2; exit 1; }
 done
 source bench/common.sh
-build_targets helloworld
+build_targets helloworld helloworld_raw
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
 mkdir -p "$out"
