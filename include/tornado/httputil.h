@@ -186,9 +186,10 @@ class HTTPHeaders {
 
   // Both buffers come from the per-thread frame cache (frame_alloc.h): headers are made
   // and dropped per request, and a warm server reuses their storage instead of malloc's.
-  using Text = std::basic_string<char, std::char_traits<char>, detail::PooledAllocator<char>>;
+  using Text =
+      std::basic_string<char, std::char_traits<char>, tornado::detail::PooledAllocator<char>>;
   Text text_;
-  std::vector<Entry, detail::PooledAllocator<Entry>> entries_;
+  std::vector<Entry, tornado::detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
   bool unchecked_ = false;      // some field came through add_unchecked
 };
