@@ -216,10 +216,13 @@ class Reaper {
   // Without the reaper thread (initialize() not called), the exited children of Subprocess
   // objects already destroyed are reaped when the next child starts, as Python's Popen does
   // (Tornado's Subprocess is one): a program that never waits does not gather zombies.
-  // A child whose Subprocess still exists is left for its own wait.
+  // A child whose Subprocess still exists is left for its own wait, and so is one with a
+  // wait_for_exit future still pending (a later initialize() delivers to it).
   void reap_orphans_locked() {
     for (auto it = children_.begin(); it != children_.end();) {
-      if (it->second.use_count() != 1) {  // a Subprocess still holds it (only we copy it)
+      // use_count 1: no Subprocess holds the state (only we copy it), so nobody can add a
+      // waiter while we look.
+      if (it->second.use_count() != 1 || !it->second->waiters.empty()) {
         ++it;
         continue;
       }
