@@ -265,12 +265,18 @@ void Connection::on_events(uint32_t events) {
 // Edge-triggered: read until the socket is empty. PQconsumeInput reads once per call (more
 // only when its buffer filled), so it is called again while the kernel still holds bytes or
 // the end of the stream, up to a bound per event; the rest is read on the next iteration.
+// What each read brought is taken out of libpq before the next read: libpq keeps unparsed
+// input in one buffer that it enlarges to fit, so 64 reads of a fast server's rows before
+// any was taken grew it by hundreds of MiB, past max_result_bytes.
 bool Connection::read_input() {
   for (int i = 0; i < 64; ++i) {
     if (!PQconsumeInput(conn_) || PQstatus(conn_) == CONNECTION_BAD) {
       fail("postgres: connection lost: " + trimmed(PQerrorMessage(conn_)));
       return false;
     }
+    collect_notifications();
+    collect_results();
+    if (!conn_) return false;
     // A peek tells "empty" (EAGAIN) from "more" and from the end of the stream (0), which
     // only the next PQconsumeInput reports (a server shutting down sends FATAL, then closes).
     char byte;
