@@ -254,12 +254,11 @@ void Connection::on_events(uint32_t events) {
     flush();
     if (!conn_) return;
   }
+  // read_input takes the notifications and results of each read as it goes.
   if (!read_input()) return;
-  collect_notifications();
-  collect_results();
   // libpq parses what follows a statement's last row (the notifications the server sends
   // with its end) only when asked for the next result: collect those too.
-  if (conn_) collect_notifications();
+  collect_notifications();
 }
 
 // Edge-triggered: read until the socket is empty. PQconsumeInput reads once per call (more

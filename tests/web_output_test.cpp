@@ -194,9 +194,17 @@ struct LeavesStateHandler : web::RequestHandler {
   }
 };
 
+struct XsrfTokenHandler : web::RequestHandler {
+  Task<> get() override {
+    write(xsrf_token());
+    co_return;
+  }
+};
+
 std::vector<web::URLSpec> output_handlers() {
   return {
       {"/leaves_state", web::handler<LeavesStateHandler>()},
+      {"/xsrf_token", web::handler<XsrfTokenHandler>()},
       {"/status", web::handler<StatusHandler>()},
       {"/header", web::handler<HeaderHandler>()},
       {"/redirect", web::handler<RedirectHandler>()},
@@ -293,6 +301,12 @@ TEST_F(WebOutputTest, ARecycledResponseStateCarriesNothingToTheNextRequest) {
       EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8") << leave;
       EXPECT_EQ(r.body, "") << leave;
     }
+    // Another client's token is its own: a token left from the request before would be
+    // returned without the _xsrf cookie that makes it.
+    (void)get(leave);
+    auto fresh = get("/xsrf_token");
+    EXPECT_FALSE(fresh.body.empty()) << leave;
+    EXPECT_NE(fresh.headers.get("Set-Cookie", "").find("_xsrf="), std::string::npos) << leave;
   }
 }
 
