@@ -43,6 +43,28 @@ struct HeaderHandler : web::RequestHandler {
       } catch (const std::invalid_argument&) {
         write("refused");
       }
+    } else if (which == "every_byte") {
+      // Each byte at each position of an 18-byte value (across the checker's 8-byte steps):
+      // refused exactly when it is a control byte (below 0x20) or DEL, as Tornado's
+      // _INVALID_HEADER_CHAR_RE (plus DEL); obs-text (0x80-0xff) passes.
+      std::string wrong;
+      for (int byte = 0; byte < 256; ++byte) {
+        for (std::size_t at = 0; at < 18; ++at) {
+          std::string value(18, 'v');
+          value[at] = static_cast<char>(byte);
+          bool accepted = true;
+          try {
+            set_header("X-Probe", value);
+          } catch (const std::invalid_argument&) {
+            accepted = false;
+          }
+          if (accepted != (byte >= 0x20 && byte != 0x7f)) {
+            wrong += std::to_string(byte) + "@" + std::to_string(at) + " ";
+          }
+        }
+      }
+      clear_header("X-Probe");
+      write(wrong.empty() ? "ok" : wrong);
     } else if (which == "types") {
       set_header("X-Int", std::int64_t{42});
       set_header("X-Date", std::chrono::system_clock::time_point(std::chrono::seconds(784111777)));
@@ -268,6 +290,10 @@ TEST_F(WebOutputTest, ReasonWithMarkupOrControlsBecomesUnknown) {
 TEST_F(WebOutputTest, HeaderInjectionThroughSetHeaderIsRefused) {
   EXPECT_EQ(get("/header?case=inject").body, "refused");
   EXPECT_EQ(get("/header?case=inject_lf").body, "refused");
+}
+
+TEST_F(WebOutputTest, SetHeaderRefusesExactlyControlBytesAndDelAtAnyPosition) {
+  EXPECT_EQ(get("/header?case=every_byte").body, "ok");
 }
 
 TEST_F(WebOutputTest, HeaderInjectionOnTheWire) {

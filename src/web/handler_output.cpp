@@ -1,5 +1,7 @@
 // RequestHandler: status, headers, body, flush/finish, redirects, error pages, ETags.
+#include <array>
 #include <charconv>
+#include <cstring>
 
 #include "internal/describe_exception.h"
 #include "internal/http_parser.h"
@@ -14,11 +16,30 @@ namespace tornado::web {
 namespace {
 
 constexpr std::string_view kServerHeader = "TornadoServer/6.2 (tornado-cpp)";
+constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
+
+// No byte below 0x20 and no DEL: a field value without its one control character, HTAB.
+// One pass, eight bytes at a time (the usual value is a short literal).
+bool is_safe_header_value(std::string_view value) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= value.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, value.data() + i, 8);
+    const std::uint64_t del = w ^ (0x7f * kOnes);
+    // (x - n) & ~x & high: some byte is below n (exact as to whether one is).
+    if ((((w - 0x20 * kOnes) & ~w) | ((del - kOnes) & ~del)) & kHighs) return false;
+  }
+  for (; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
 
 // Tornado's _INVALID_HEADER_CHAR_RE: any control character below 0x20 (and DEL).
-// A field value (word at a time) without its one control character, HTAB.
 void check_header_value(std::string_view value) {
-  if (!http1::is_field_value(value) || value.find('\t') != std::string_view::npos) {
+  if (!is_safe_header_value(value)) {
     throw std::invalid_argument("Unsafe header value " + std::string(value));
   }
 }
@@ -40,14 +61,20 @@ bool valid_reason(std::string_view reason) {
 // profile, against 2 % now).
 using QuotedSha1 = std::array<char, 2 * std::tuple_size_v<internal::Sha1Digest> + 2>;
 
+// Each byte's two hex digits, so that a digest is written two digits per step.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> pairs{};
+  for (std::size_t b = 0; b < 256; ++b) pairs[b] = {kHex[b >> 4], kHex[b & 0xf]};
+  return pairs;
+}();
+
 QuotedSha1 quoted_sha1_hex(std::string_view data) {
   const internal::Sha1Digest digest = internal::sha1(data);
-  static constexpr char kHex[] = "0123456789abcdef";
   QuotedSha1 quoted;
   quoted.front() = '"';
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    quoted[1 + 2 * i] = kHex[digest[i] >> 4];
-    quoted[2 + 2 * i] = kHex[digest[i] & 0xf];
+    std::memcpy(&quoted[1 + 2 * i], kHexPairs[digest[i]].data(), 2);
   }
   quoted.back() = '"';
   return quoted;
@@ -83,7 +110,7 @@ std::string_view strip_weak(std::string_view tag) {
 // them out does not validate each byte again per response.
 const httputil::HTTPHeaders& default_headers() {
   thread_local const httputil::HTTPHeaders headers{{"Server", std::string(kServerHeader)},
-                                                   {"Content-Type", "text/html; charset=UTF-8"}};
+                                                   {"Content-Type", std::string(kDefaultContentType)}};
   return headers;
 }
 
@@ -165,9 +192,14 @@ void RequestHandler::send_buffer(bool finishing) {
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
     if (std::string_view(request_->method) == "HEAD") chunk.clear();
     for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
+    // One start line per thread, updated in place: building one per response cost two
+    // string constructions and a variant's.
+    thread_local httputil::StartLine start_line{httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}};
+    auto& line = std::get<httputil::ResponseStartLine>(start_line);
+    line.code = status_code_;
+    if (line.reason != r.reason) line.reason = r.reason;
     try {
-      (void)conn->write_headers(httputil::ResponseStartLine{"HTTP/1.1", status_code_, r.reason},
-                                r.headers, chunk);
+      (void)conn->write_headers(start_line, r.headers, chunk);
     } catch (const httputil::HTTPOutputError&) {
       // Refused before a byte went out (a Content-Length that is not a number, ...): the
       // headers are not written, so send_error can still answer with a 500.
