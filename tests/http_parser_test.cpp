@@ -553,3 +553,49 @@ TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
 }  // namespace
 
 }  // namespace http_parser_test
+
+namespace http_parser_test {
+
+// iequals compares eight bytes at a time: it must agree with a byte-by-byte fold for every
+// length around the word size, case flips anywhere, and pairs 0x20 apart that are not
+// letters ('@' and '`', '[' and '{', '0' and 0x10), which only letters may differ by.
+TEST(HttpParser, IequalsAgreesWithAByteByByteFoldAtEveryLengthAndPosition) {
+  auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : int(c); };
+      if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const std::string base = "Content-Type-X-Forwarded-For-Accept-Encoding";
+  const char swaps[][2] = {{'a', 'A'}, {'z', 'Z'}, {'@', '`'}, {'[', '{'}, {'0', 0x10},
+                           {'~', '^'}, {'-', '\r'}, {'\xc1', '\xe1'}, {'m', 'n'}};
+  int checked = 0;
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (std::size_t at = 0; at < std::max<std::size_t>(n, 1); ++at) {
+      for (const auto& swap : swaps) {
+        for (int side = 0; side < 2; ++side) {
+          std::string a = base.substr(0, n), b = a;
+          if (n == 0) {
+            EXPECT_TRUE(iequals(a, b));
+            continue;
+          }
+          a[at] = swap[side];
+          b[at] = swap[1 - side];
+          ASSERT_EQ(iequals(a, b), reference(a, b)) << n << " " << at << " " << int(swap[0]);
+          ASSERT_TRUE(iequals(a, a));
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(iequals("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(iequals("Content-Length", "Content-Lengtx"));
+  EXPECT_TRUE(iequals("CONTENT-LENGTH", "content-length"));
+  EXPECT_GT(checked, 10000);
+}
+
+}  // namespace http_parser_test

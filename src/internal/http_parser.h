@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <forward_list>
 #include <string>
 #include <string_view>
@@ -152,17 +153,36 @@ bool is_tchar(unsigned char c) noexcept;
 bool is_token(std::string_view s) noexcept;
 // Field-value characters: VCHAR, obs-text, SP, HTAB.
 bool is_field_value(std::string_view s) noexcept;
-// ASCII case-insensitive equality (header names, tokens).
-// Inline: header lookups call it for every field, and most calls end at the size check.
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
+// ASCII case-insensitive equality of n bytes, byte by byte.
+inline bool iequals_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
     const unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
     if (x == y) continue;
     // Equal up to case only for letters: 0x20 apart and a letter once folded.
     if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
   }
   return true;
+}
+// ASCII case-insensitive equality (header names, tokens).
+// Inline: header lookups call it for every field, and most calls end at the size check.
+// A name looked up is usually spelled as stored ("Content-Type"): from eight bytes on, the
+// words are compared first (the last one overlapping the one before) and the bytes only
+// when a word differs.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8) {
+    std::size_t i = 0;
+    for (;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      std::uint64_t x, y;
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      if (x != y) break;
+      if (i + 8 == n) return true;
+    }
+  }
+  return iequals_bytes(a.data(), b.data(), n);
 }
 // Without the optional whitespace (SP, HTAB) around a field value or list element.
 std::string_view trim_ows(std::string_view s) noexcept;
