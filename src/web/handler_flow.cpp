@@ -156,11 +156,13 @@ void RequestHandler::begin_request() {
     unsupported_method();
   }
   if (!streaming_) request_->parse_body();
-  for (const auto& arg : path_args().args) {
-    if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
-  }
-  for (const auto& [name, value] : path_args().kwargs) {
-    if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
+  if (path_args_) {  // (only a route with groups has any)
+    for (const auto& arg : path_args_->args) {
+      if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
+    }
+    for (const auto& [name, value] : path_args_->kwargs) {
+      if (!detail::is_valid_utf8(value)) throw HTTPError(400, "Invalid unicode in {}", name);
+    }
   }
   const std::string& m = request_->method;
   if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {

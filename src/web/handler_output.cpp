@@ -128,7 +128,7 @@ void RequestHandler::clear() {
   set_default_headers();
   r.write_buffer.clear();
   status_code_ = 200;
-  r.reason = "OK";
+  if (r.reason != std::string_view("OK")) r.reason.assign("OK");  // (usually is: no copy)
 }
 
 void RequestHandler::set_status(int status_code, std::optional<std::string_view> reason) {

@@ -39,7 +39,7 @@ void reset_keeping_buffers(ResponseState& state) noexcept {
 #endif
   state.headers.clear();
   state.write_buffer.clear();
-  state.reason.assign("OK");
+  if (state.reason != std::string_view("OK")) state.reason.assign("OK");
   state.transforms.clear();
   state.new_cookies.clear();
   state.raw_xsrf_token.reset();
