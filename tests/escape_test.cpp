@@ -329,6 +329,27 @@ TEST(EscapeTest, JsonEncodeInvalidUtf8Throws) {
   EXPECT_THROW(json_encode(std::string("\xe9")), std::invalid_argument);
 }
 
+TEST(EscapeTest, JsonEncodeToAppendsEscapingOnlyWhatItAppended) {
+  // What was in the buffer before stays byte for byte ("</" included); the appended text is
+  // json_encode's, every "</" in it escaped, a long value (past the serializer's 512-byte
+  // buffer) included.
+  std::string out = "<p>before</p>";
+  const std::string long_text = std::string(700, 'x') + "</script>" + std::string(300, 'y');
+  const nlohmann::json v = {{"a", "</b>"}, {"n", 1.5}, {"long", long_text}, {"u", "\u00e9</"}};
+  escape::json_encode_to(out, v);
+  EXPECT_EQ(out, "<p>before</p>" + json_encode(v));
+  EXPECT_EQ(out.find("</", 13), std::string::npos);
+  EXPECT_EQ(json_decode(out.substr(13)), v);
+}
+
+TEST(EscapeTest, JsonEncodeToLeavesTheBufferAsItWasOnInvalidUtf8) {
+  // The bad string comes after valid members the serializer has already written out.
+  std::string out = "kept";
+  const nlohmann::json v = {{"a", std::string(600, 'x')}, {"z", std::string("\xe9")}};
+  EXPECT_THROW(escape::json_encode_to(out, v), std::invalid_argument);
+  EXPECT_EQ(out, "kept");
+}
+
 TEST(EscapeTest, JsonDecode) {
   EXPECT_EQ(json_decode(R"x("foo")x"), "foo");
   EXPECT_EQ(json_decode("\"\xc3\xa9\""), "\u00e9");

@@ -48,6 +48,9 @@ std::string url_unescape(std::string_view value, bool plus = true);
 // <script> element. Non-ASCII is written as \uXXXX (as Python's json.dumps). Compact
 // separators. Throws std::invalid_argument if a string in `value` is not valid UTF-8.
 std::string json_encode(const nlohmann::json& value);
+// The same text appended to `out` (a response body: no intermediate string). On the
+// exception, `out` is as it was.
+void json_encode_to(std::string& out, const nlohmann::json& value);
 
 // Default nesting limit of json_decode: about where Python's json.loads stops with a
 // RecursionError.

@@ -177,8 +177,9 @@ void RequestHandler::write(const nlohmann::json& object) {
         "write() only accepts text, bytes and JSON objects (a top-level array is refused; "
         "wrap it in an object)");
   }
-  write(escape::json_encode(object));
-  response().headers.set("Content-Type", "application/json; charset=UTF-8");
+  if (finished_) throw std::logic_error("Cannot write() after finish()");
+  escape::json_encode_to(response().write_buffer, object);  // straight into the body
+  response().headers.set_field("Content-Type", "application/json; charset=UTF-8");  // valid
 }
 
 void RequestHandler::send_buffer(bool finishing) {
