@@ -182,55 +182,6 @@ std::string url_unescape(std::string_view value, bool plus) {
 
 namespace {
 
-// nlohmann's serializer writes through an output adapter; this one appends to a string the
-// caller owns. (dump() would build a string of its own and allocate the adapter.)
-class AppendToString final : public nlohmann::detail::output_adapter_protocol<char> {
- public:
-  explicit AppendToString(std::string& out) : out_(out) {}
-  void write_character(char c) override { out_.push_back(c); }
-  void write_characters(const char* s, std::size_t n) override { out_.append(s, n); }
-
- private:
-  std::string& out_;
-};
-
-}  // namespace
-
-void json_encode_to(std::string& out, const nlohmann::json& value) {
-  const std::size_t start = out.size();
-  try {
-    AppendToString adapter(out);
-    // A shared_ptr that owns nothing (the aliasing constructor): no control block allocated.
-    nlohmann::detail::output_adapter_t<char> sink(std::shared_ptr<void>(), &adapter);
-    nlohmann::detail::serializer<nlohmann::json> serializer(sink, ' ');
-    serializer.dump(value, /*pretty_print=*/false, /*ensure_ascii=*/true, 0);
-  } catch (const nlohmann::json::type_error& e) {
-    out.resize(start);
-    throw std::invalid_argument(std::string("json_encode: ") + e.what());
-  } catch (...) {
-    out.resize(start);
-    throw;
-  }
-  // "</" cannot appear outside a JSON string, so this only touches string contents.
-  std::size_t at = std::string_view(out).find("</", start);
-  if (at == std::string_view::npos) return;
-  std::string escaped;
-  escaped.reserve(out.size() - at + 8);
-  for (std::size_t i = at; i < out.size(); ++i) {
-    escaped.push_back(out[i]);
-    if (out[i] == '<' && i + 1 < out.size() && out[i + 1] == '/') escaped.push_back('\\');
-  }
-  out.replace(at, std::string::npos, escaped);
-}
-
-std::string json_encode(const nlohmann::json& value) {
-  std::string out;
-  json_encode_to(out, value);
-  return out;
-}
-
-namespace {
-
 // The deepest nesting of arrays and objects in JSON text (brackets inside strings do not
 // count), stopping as soon as it passes `limit`: one linear pass, no recursion.
 bool nesting_exceeds(std::string_view text, std::size_t limit) {

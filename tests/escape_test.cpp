@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
+#include <random>
+
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -325,6 +329,12 @@ TEST(EscapeTest, JsonEncodeWritesNonAsciiAsEscapes) {
   EXPECT_EQ(json_decode(json_encode("\u00e9")), "\u00e9");
 }
 
+TEST(EscapeTest, JsonEncodeWritesWhatPythonWrites) {
+  // python3 -c 'import json; print(json.dumps("\x7f\x1f/</\u00e9\U0001F600"))', then "</" -> "<\/"
+  EXPECT_EQ(json_encode("\x7f\x1f/</\xc3\xa9\xf0\x9f\x98\x80"),
+            R"x("\u007f\u001f/<\/\u00e9\ud83d\ude00")x");
+}
+
 TEST(EscapeTest, JsonEncodeInvalidUtf8Throws) {
   EXPECT_THROW(json_encode(std::string("\xe9")), std::invalid_argument);
 }
@@ -348,6 +358,72 @@ TEST(EscapeTest, JsonEncodeToLeavesTheBufferAsItWasOnInvalidUtf8) {
   const nlohmann::json v = {{"a", std::string(600, 'x')}, {"z", std::string("\xe9")}};
   EXPECT_THROW(escape::json_encode_to(out, v), std::invalid_argument);
   EXPECT_EQ(out, "kept");
+}
+
+// json_encode writes strings, containers and integers itself: it must give exactly what
+// nlohmann's dump (ensure_ascii, compact) followed by the "</" replacement gives, for
+// random documents whose strings mix plain runs, '/', "</", quotes, backslashes, controls,
+// DEL and 2-, 3- and 4-byte UTF-8; and throw where dump throws (invalid UTF-8).
+TEST(EscapeTest, JsonEncodeMatchesNlohmannDumpOnRandomDocuments) {
+  auto reference = [](const nlohmann::json& v) {
+    const std::string text = v.dump(-1, ' ', true);
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      out.push_back(text[i]);
+      if (text[i] == '<' && i + 1 < text.size() && text[i + 1] == '/') out.push_back('\\');
+    }
+    return out;
+  };
+  std::mt19937 rng(20261201);
+  const std::vector<std::string> pieces = {
+      "a", "plain text run", "/", "</", "<", "\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f",
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xef\xbf\xbf",
+      "http://example.com/a/b", "0123456789abcdef"};
+  const std::vector<std::string> bad = {"\xc3", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                        "\x80", "\xff", "\xe2\x82"};
+  auto random_string = [&](bool allow_bad) {
+    std::string s;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+    if (allow_bad && rng() % 4 == 0) s.insert(rng() % (s.size() + 1), bad[rng() % bad.size()]);
+    return s;
+  };
+  std::function<nlohmann::json(int, bool)> random_value = [&](int depth, bool allow_bad) {
+    switch (depth > 3 ? rng() % 6 : rng() % 8) {
+      case 0: return nlohmann::json(random_string(allow_bad));
+      case 1: return nlohmann::json(static_cast<std::int64_t>(rng()) - (1LL << 31) * (rng() % 3));
+      case 2: return nlohmann::json(static_cast<std::uint64_t>(rng()) << 32 | rng());
+      case 3: return nlohmann::json(static_cast<double>(rng()) / 7.0);
+      case 4: return nlohmann::json(rng() % 2 == 0);
+      case 5: return nlohmann::json(nullptr);
+      case 6: {
+        nlohmann::json o = nlohmann::json::object();
+        for (int i = static_cast<int>(rng() % 5); i > 0; --i) o[random_string(false)] = random_value(depth + 1, allow_bad);
+        return o;
+      }
+      default: {
+        nlohmann::json a = nlohmann::json::array();
+        for (int i = static_cast<int>(rng() % 5); i > 0; --i) a.push_back(random_value(depth + 1, allow_bad));
+        return a;
+      }
+    }
+  };
+  int thrown = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const nlohmann::json v = random_value(0, round % 2 == 1);
+    std::optional<std::string> expected;
+    try {
+      expected = reference(v);
+    } catch (const nlohmann::json::type_error&) {
+    }
+    if (expected) {
+      ASSERT_EQ(json_encode(v), *expected) << round;
+    } else {
+      ++thrown;
+      ASSERT_THROW(json_encode(v), std::invalid_argument) << round;
+    }
+  }
+  EXPECT_GT(thrown, 50);  // the invalid-UTF-8 cases were reached (89 with this seed)
 }
 
 TEST(EscapeTest, JsonDecode) {
