@@ -164,11 +164,15 @@ void cancel_all(const std::vector<std::shared_ptr<FutureStateBase>>& states) {
   for (const auto& s : states) s->cancel();
 }
 
-std::function<void()> arm_timeout(Duration timeout, Future<void> waiter) {
+double deadline_after(Duration timeout) { return IOLoop::current().time() + timeout.count(); }
+
+std::function<void()> arm_timeout(double deadline, Duration timeout, Future<void> waiter,
+                                  std::function<void()> on_timeout) {
   IOLoop& loop = IOLoop::current();
-  TimeoutHandle h = loop.call_later(timeout, [waiter, timeout]() mutable {
+  TimeoutHandle h = loop.call_at(deadline, [waiter, timeout, on_timeout = std::move(on_timeout)]() mutable {
     if (!waiter.done()) {
       waiter.set_exception(TimeoutError("Timeout after " + std::to_string(timeout.count()) + "s"));
+      if (on_timeout) on_timeout();
     }
   });
   return [&loop, h] { loop.remove_timeout(h); };

@@ -1,6 +1,8 @@
 // Behaviours of Tornado's gen_test / concurrent_test for Task, Future and the combinators.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -130,6 +132,24 @@ TEST_F(GenTest, WithTimeoutCancelledTaskNeverFailsLater) {
   EXPECT_THROW(
       run_sync([]() -> Task<> { co_await with_timeout(5ms, failing_after(20ms, "late-failure")); }),
       TimeoutError);
+  run_sync([]() -> Task<> { co_await sleep(40ms); });
+}
+
+TEST_F(GenTest, WithTimeoutCountsFromItsStartWhenTheThreadIsHeldUpAfterTheWorkArmsATimer) {
+  // The work arms a timer 20 ms out, then the thread is held up for 30 ms before the work
+  // first suspends (as a preempted thread on a loaded machine is); the work fails when its
+  // timer fires. The 5 ms timeout used to be armed after the hold, 35 ms from the start, and
+  // the failure came first. Counted from the start of with_timeout, the timeout is due first;
+  // and the timer cancels the work at once, before the work's own timer (due in the same
+  // loop turn) resumes it.
+  auto arms_then_holds = []() -> Task<> {
+    Future<void> timer = sleep(20ms);  // armed now
+    std::this_thread::sleep_for(30ms);
+    co_await timer;
+    throw std::runtime_error("late-failure");
+  };
+  EXPECT_THROW(run_sync([&]() -> Task<> { co_await with_timeout(5ms, arms_then_holds()); }),
+               TimeoutError);
   run_sync([]() -> Task<> { co_await sleep(40ms); });
 }
 

@@ -33,8 +33,12 @@ Future<void> wait_all(const std::vector<std::shared_ptr<FutureStateBase>>& state
 Future<std::size_t> wait_any(const std::vector<std::shared_ptr<FutureStateBase>>& states);
 // Completes (never fails) once `state` is done.
 Future<void> settled(const std::shared_ptr<FutureStateBase>& state);
-// Arms a timer that fails `waiter` with TimeoutError; returns a canceller.
-std::function<void()> arm_timeout(Duration timeout, Future<void> waiter);
+// The current loop's time plus `timeout`: a with_timeout deadline.
+double deadline_after(Duration timeout);
+// Arms a timer at `deadline` that fails `waiter` with TimeoutError (saying `timeout`) and
+// then runs `on_timeout` (if any); returns a canceller.
+std::function<void()> arm_timeout(double deadline, Duration timeout, Future<void> waiter,
+                                  std::function<void()> on_timeout = nullptr);
 // Cancels every state that is not done.
 void cancel_all(const std::vector<std::shared_ptr<FutureStateBase>>& states);
 
@@ -93,10 +97,17 @@ template <typename A>
 Task<detail::result_of_t<A>> with_timeout(Duration timeout, A awaitable) {
   using T = detail::result_of_t<A>;
   constexpr bool kOwnsTask = std::is_same_v<A, Task<T>>;
+  // The deadline is taken before the work starts: a timer the work arms for later cannot
+  // come due before it, however long this thread is held up between the two.
+  const double deadline = detail::deadline_after(timeout);
   Future<T> fut = detail::to_future(std::move(awaitable));
   if (!fut.done()) {
     Future<void> waiter;
-    auto cancel_timer = detail::arm_timeout(timeout, waiter);
+    // An owned Task is cancelled by the timer itself: work whose own timers came due in the
+    // same loop turn does not get to run on before this frame resumes.
+    std::function<void()> on_timeout;
+    if constexpr (kOwnsTask) on_timeout = [fut]() mutable { fut.cancel(); };
+    auto cancel_timer = detail::arm_timeout(deadline, timeout, waiter, std::move(on_timeout));
     fut.add_done_callback([waiter](const Future<T>&) mutable {
       if (!waiter.done()) waiter.set_result();
     });
