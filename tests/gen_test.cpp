@@ -153,6 +153,20 @@ TEST_F(GenTest, WithTimeoutCountsFromItsStartWhenTheThreadIsHeldUpAfterTheWorkAr
   run_sync([]() -> Task<> { co_await sleep(40ms); });
 }
 
+TEST_F(GenTest, RunSyncTimeoutCountsFromItsStartWhenTheTaskHoldsTheThreadAfterArmingATimer) {
+  // As with with_timeout: the task arms a 20 ms timer and then holds the thread for 30 ms
+  // before it first suspends; run_sync's 5 ms deadline, counted from its start, comes first.
+  EXPECT_THROW(io_loop().run_sync(
+                   []() -> Task<> {
+                     Future<void> timer = sleep(20ms);
+                     std::this_thread::sleep_for(30ms);
+                     co_await timer;
+                     throw std::runtime_error("late-failure");
+                   },
+                   Duration(0.005)),
+               TimeoutError);
+}
+
 TEST_F(GenTest, WhenAllVectorKeepsOrder) {
   auto out = run_sync([]() -> Task<std::vector<int>> {
     std::vector<Task<int>> ts;

@@ -393,6 +393,8 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
   // task ends, which after a timeout may be long after run_sync (and its caller's
   // temporary) returned.
   auto callable = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+  // The deadline counts from here, before the task's first steps (as with_timeout's).
+  const double deadline = timeout ? time() + timeout->count() : 0.0;
   auto fut = spawn((*callable)());
   // Shared with the callbacks below: a task still running when start() returned (the loop
   // was stopped by someone else) may finish during a later start(), and must not stop that
@@ -409,7 +411,7 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
     TimeoutHandle timer;
     if (timeout) {
       // The done-callback above stops the loop once the cancelled task has unwound.
-      timer = call_later(*timeout, [waiting, fut]() mutable {
+      timer = call_at(deadline, [waiting, fut]() mutable {
         waiting->timed_out = true;
         fut.cancel();
       });
