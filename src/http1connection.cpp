@@ -1,6 +1,7 @@
 #include "tornado/http1connection.h"
 
 #include <cassert>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -607,25 +608,46 @@ struct FramingFields {
   bool connection = false;
 };
 
+// `name` against a lower-case literal of letters and '-' at least 4 bytes long, a word at a
+// time (the first and the last 8 or 4 bytes): OR-ing 0x20 folds A-Z onto a-z and changes no
+// other byte into a letter; it folds CR onto '-', but a name with a CR is refused by
+// wire_size() before anything found here is used.
+bool is_name(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  const std::size_t n = name.size();
+  if (n >= 8) {
+    std::uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, name.data(), 8);
+    std::memcpy(&a1, name.data() + n - 8, 8);
+    std::memcpy(&b0, lower.data(), 8);
+    std::memcpy(&b1, lower.data() + n - 8, 8);
+    constexpr std::uint64_t kFold = 0x2020202020202020ULL;
+    return (a0 | kFold) == b0 && (a1 | kFold) == b1;
+  }
+  std::uint32_t a0, a1, b0, b1;
+  std::memcpy(&a0, name.data(), 4);
+  std::memcpy(&a1, name.data() + n - 4, 4);
+  std::memcpy(&b0, lower.data(), 4);
+  std::memcpy(&b1, lower.data() + n - 4, 4);
+  return (a0 | 0x20202020U) == b0 && (a1 | 0x20202020U) == b1;
+}
+
 FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   FramingFields found;
   for (auto [name, value] : headers) {
     // The length decides first: most fields are compared no further.
     switch (name.size()) {
       case 4:
-        found.date = found.date || http1::iequals(name, "Date");
+        found.date = found.date || is_name(name, "date");
         break;
       case 10:
-        found.connection = found.connection || http1::iequals(name, "Connection");
+        found.connection = found.connection || is_name(name, "connection");
         break;
       case 14:
-        if (!found.content_length && http1::iequals(name, "Content-Length")) {
-          found.content_length = value;
-        }
+        if (!found.content_length && is_name(name, "content-length")) found.content_length = value;
         break;
       case 17:
-        found.transfer_encoding =
-            found.transfer_encoding || http1::iequals(name, "Transfer-Encoding");
+        found.transfer_encoding = found.transfer_encoding || is_name(name, "transfer-encoding");
         break;
       default:
         break;
@@ -646,6 +668,11 @@ void append_status_line(std::string& out, int code, std::string_view reason) {
                           static_cast<char>('0' + code % 10)};
   out.append(digits, 3).append(" ");
   out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
+}
+
+char* put(char* p, std::string_view bytes) noexcept {
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
+  return p + bytes.size();
 }
 
 // A first body piece up to this size is sent with the head, in the same write.
@@ -669,6 +696,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   const FramingFields fields = scan_framing_fields(headers);
   const bool has_length = fields.content_length.has_value();
   const bool has_te = fields.transfer_encoding;
+  // The lines between the start line and the fields (the server's Date and Connection).
+  std::string_view date_line, connection_line;
   if (is_client_) {
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
@@ -689,7 +718,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
                             ": a status line carries three digits (RFC 9110 15)");
     }
     response_code_ = line.code;
-    if (line.reason != "OK" && !http1::is_field_value(line.reason)) {
+    const std::string_view reason = line.reason;
+    if (reason != "OK" && !http1::is_field_value(reason)) {
       throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
     const bool no_body_status =
@@ -697,8 +727,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     suppress_body_ = head_request_ || no_body_status;
     chunking_output_ =
         request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
-    append_status_line(out, line.code, line.reason);
-    if (!fields.date) out.append(cached_date_line());
+    append_status_line(out, line.code, reason);
+    if (!fields.date) date_line = cached_date_line();
     // A response that starts before the request body was read ends the connection (the
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
@@ -713,14 +743,13 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // reuses the connection we are about to close. So every response that ends its
     // connection says so, whatever the request's version (Tornado omits it for 1.0).
     if (disconnect_after_ && !fields.connection) {
-      out.append(std::string_view("Connection: close\r\n"));
+      connection_line = "Connection: close\r\n";
     } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
-      out.append(std::string_view("Connection: Keep-Alive\r\n"));
+      connection_line = "Connection: Keep-Alive\r\n";
     }
   }
-  headers.write_to(out);
-  if (chunking_output_) out.append(std::string_view("Transfer-Encoding: chunked\r\n"));
-  out.append(std::string_view("\r\n"));
+  // Sized (and the fields added unchecked checked) before anything is queued.
+  const std::size_t fields_size = headers.wire_size();
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
@@ -740,10 +769,22 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (!chunk.empty() && !suppress_body_) count_body(chunk.size());
   // A small first piece of a plain body joins the head: one write to the stream, not two
   // (it is copied onto the write queue either way).
+  std::string_view with_head;
   if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
-    out.append(chunk);
-    chunk = {};
+    with_head = std::exchange(chunk, {});
   }
+  const std::string_view te_line =
+      chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
+  // The rest of the head sized once and filled in place.
+  const std::size_t at = out.size();
+  out.resize(at + date_line.size() + connection_line.size() + fields_size + te_line.size() + 2 +
+             with_head.size());
+  char* p = put(out.data() + at, date_line);
+  p = put(p, connection_line);
+  p = headers.write_fields(p);
+  p = put(p, te_line);
+  p = put(p, "\r\n");
+  put(p, with_head);
   WriteAwaiter head = send(out);
   // The scratch keeps the capacity of ordinary heads only.
   if (out.capacity() > 64 * 1024) std::string().swap(out);

@@ -318,9 +318,15 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
+  const std::size_t at = out.size();
+  out.resize(at + wire_size());
+  write_fields(out.data() + at);
+}
+
+std::size_t HTTPHeaders::wire_size() const {
   // One pass to size (and, for fields added through add_unchecked or parsed leniently, to
   // check: a CR or LF would inject fields or split the message; headers built only through
-  // add/set were checked as they were added), one resize, two copies per field.
+  // add/set were checked as they were added); write_fields then makes two copies per field.
   std::size_t total = 0;
   const char* text = text_.data();
   for (const Entry& e : entries_) {
@@ -331,9 +337,11 @@ void HTTPHeaders::write_to(std::string& out) const {
       if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     }
   }
-  const std::size_t at = out.size();
-  out.resize(at + total);
-  char* p = out.data() + at;
+  return total;
+}
+
+char* HTTPHeaders::write_fields(char* p) const noexcept {
+  const char* text = text_.data();
   for (const Entry& e : entries_) {
     std::memcpy(p, text + e.name_at, e.name_size);
     p += e.name_size;
@@ -344,6 +352,7 @@ void HTTPHeaders::write_to(std::string& out) const {
     *p++ = '\r';
     *p++ = '\n';
   }
+  return p;
 }
 
 // ---- start lines ----

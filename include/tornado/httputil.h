@@ -32,6 +32,9 @@
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
+namespace tornado {
+class HTTP1Connection;
+}
 namespace tornado::web {
 class RequestHandler;
 }
@@ -164,6 +167,8 @@ class HTTPHeaders {
   // The web layer appends fields it built from bytes known to be valid (an ETag's quoted
   // hex, Content-Length's digits) without checking them again.
   friend class tornado::web::RequestHandler;
+  // The connection sizes a whole response head before filling it (wire_size, write_fields).
+  friend class tornado::HTTP1Connection;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   // The first capacity of headers built field by field: 8 fields (128 bytes) and 255
   // bytes of text (a 256-byte block with the string's terminator).
@@ -176,6 +181,11 @@ class HTTPHeaders {
     uint32_t name_at, name_size, value_at, value_size;
   };
   std::size_t find(std::string_view name) const noexcept;
+  // write_to in two steps: the bytes the fields take on the wire (checking the fields added
+  // unchecked first: throws as write_to does), then the fields written from `p` (that many
+  // bytes; returns where they end).
+  std::size_t wire_size() const;
+  char* write_fields(char* p) const noexcept;
   // True if `bytes` points into text_ (and would dangle when it grows).
   bool aliases(std::string_view bytes) const noexcept;
   void append_field(std::string_view name, std::string_view value);

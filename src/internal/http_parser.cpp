@@ -419,6 +419,18 @@ ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
 
 bool parse_content_length(std::string_view value, uint64_t& out) noexcept {
   // RFC 9110 8.6: 1*DIGIT; a list of identical values (from a proxy) is one value.
+  // Nearly every value is plain digits: read those without the list's splitting and trims.
+  if (!value.empty() && value.size() <= 19) {
+    uint64_t n = 0;
+    std::size_t i = 0;
+    for (; i < value.size() && value[i] >= '0' && value[i] <= '9'; ++i) {
+      n = n * 10 + static_cast<uint64_t>(value[i] - '0');
+    }
+    if (i == value.size()) {
+      out = n;
+      return true;
+    }
+  }
   bool have = false;
   uint64_t result = 0;
   while (true) {
