@@ -435,10 +435,13 @@ TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
 
 // Field lines are read by a one-scan fast path when they are plain (token, colon, value
 // bytes, CRLF or LF) and by parse_field_line otherwise. Random lines over an alphabet of the
-// bytes that matter (separators, whitespace, CR, controls, DEL, obs-text), long enough to
-// cross 16-byte blocks, must parse exactly as parse_field_line parses each line.
+// bytes that matter (separators, whitespace, CR, controls, DEL, obs-text, and the bytes on
+// either side of the ranges the name's 16-byte scan takes as plain: '/' and ':' around the
+// digits, '@' '[' '`' '{' around the letters folded or not, '_' a tchar of neither), with
+// names and values long enough to cross 16-byte blocks, must parse exactly as
+// parse_field_line parses each line.
 TEST(HttpParser, FieldLinesParseAsParseFieldLineDoes) {
-  const std::string alphabet = std::string("aZ9-:; \t\r\x01\x7f\x80\xff=") + '\0';
+  const std::string alphabet = std::string("aZ9-:; \t\r\x01\x7f\x80\xff=/@[`{_AzG0") + '\0';
   std::uint32_t seed = 12345;
   auto next = [&seed] {
     seed = seed * 1103515245u + 12345u;
@@ -454,7 +457,7 @@ TEST(HttpParser, FieldLinesParseAsParseFieldLineDoes) {
         // Mostly plain bytes, so that many lines are valid and long.
         line += next() % 3 == 0 ? alphabet[next() % alphabet.size()] : 'v';
       }
-      if (next() % 2 == 0) line.insert(std::min<std::size_t>(line.size(), 1 + next() % 8), ":");
+      if (next() % 2 == 0) line.insert(std::min<std::size_t>(line.size(), 1 + next() % 24), ":");
       lines.push_back(line);
     }
     std::string head = "GET / HTTP/1.1\r\n";
