@@ -329,6 +329,7 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
   reset_for_next_message();
   http1::MessageHead& head = borrow_head();
   http1::BodyFraming framing;
+  http1::RequestFields known;
   std::size_t used = 0;
   try {
     start_head_wait();
@@ -336,8 +337,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     used = parse_buffered_head(head, scan_from);
     if (used == 0) used = co_await read_head(head, scan_from);
     http1::ParseError err;
-    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
-        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
+    known = http1::scan_request_fields(head);
+    if (http1::validate_request_head(head, known, err) != http1::ParseStatus::kComplete ||
+        http1::request_body_framing(head, known, framing, err) != http1::ParseStatus::kComplete) {
       throw HTTPInputError(err.message, err.status);
     }
   } catch (const HTTPInputError& e) {
@@ -345,34 +347,32 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     co_return false;
   }
 
-  // Copy what outlives the buffer, then release the head's bytes.
-  HTTPHeaders headers = HTTPHeaders::from_head(head);
   head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
-  const RequestStartLine start_line{std::string(head.method), std::string(head.target),
-                                    version_name(head.version_minor)};
-  stream_->consume(used);
-  release_head();
-
-  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
-  auto connection = headers.get_first("Connection");
+  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it), and Expect,
+  // from the fields found by the scan (views into the read buffer: before it is consumed).
+  const std::string_view connection = known.connection ? known.connection->value : "";
   if (request_version_minor_ >= 1) {
-    if (connection && has_token(*connection, "close")) disconnect_after_ = true;
+    if (known.connection && has_token(connection, "close")) disconnect_after_ = true;
   } else {
-    bool delimited = framing.kind != http1::BodyFraming::kNone ||
-                     headers.contains("Content-Length") || start_line.method == "GET" ||
-                     head_request_;
-    if (!(connection && has_token(*connection, "keep-alive") && delimited)) {
+    bool delimited = framing.kind != http1::BodyFraming::kNone || known.content_lengths > 0 ||
+                     head.method == "GET" || head_request_;
+    if (!(known.connection && has_token(connection, "keep-alive") && delimited)) {
       disconnect_after_ = true;
     }
   }
   if (params_->no_keep_alive) disconnect_after_ = true;
+  const bool expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
+                               request_version_minor_ >= 1;
+
+  // Copy what outlives the buffer, then release the head's bytes.
+  HTTPHeaders headers = HTTPHeaders::from_head(head);
+  const RequestStartLine start_line{std::string(head.method), std::string(head.target),
+                                    version_name(head.version_minor)};
+  stream_->consume(used);
+  release_head();
   start_decompression(framing, headers);
 
-  // The delegate may take the headers (move them into its request): decide now.
-  auto expect = headers.get_first("Expect");
-  const bool expect_continue =
-      expect && http1::iequals(*expect, "100-continue") && request_version_minor_ >= 1;
   const bool has_body = framing.kind != http1::BodyFraming::kNone;
   // A request without a body is fully read once its head is: an answer given from
   // headers_received then keeps the connection (see write_headers).
@@ -608,31 +608,10 @@ struct FramingFields {
   bool connection = false;
 };
 
-// `name` against a lower-case literal of letters and '-' at least 4 bytes long, a word at a
-// time (the first and the last 8 or 4 bytes): OR-ing 0x20 folds A-Z onto a-z and changes no
-// other byte into a letter; it folds CR onto '-', but a name with a CR is refused by
-// wire_size() before anything found here is used.
-bool is_name(std::string_view name, std::string_view lower) noexcept {
-  if (name.size() != lower.size()) return false;
-  const std::size_t n = name.size();
-  if (n >= 8) {
-    std::uint64_t a0, a1, b0, b1;
-    std::memcpy(&a0, name.data(), 8);
-    std::memcpy(&a1, name.data() + n - 8, 8);
-    std::memcpy(&b0, lower.data(), 8);
-    std::memcpy(&b1, lower.data() + n - 8, 8);
-    constexpr std::uint64_t kFold = 0x2020202020202020ULL;
-    return (a0 | kFold) == b0 && (a1 | kFold) == b1;
-  }
-  std::uint32_t a0, a1, b0, b1;
-  std::memcpy(&a0, name.data(), 4);
-  std::memcpy(&a1, name.data() + n - 4, 4);
-  std::memcpy(&b0, lower.data(), 4);
-  std::memcpy(&b1, lower.data() + n - 4, 4);
-  return (a0 | 0x20202020U) == b0 && (a1 | 0x20202020U) == b1;
-}
-
+// Names compared by http1::is_name: a name added unchecked may hold a CR, which compares
+// like '-', but wire_size() refuses such a name before anything found here is used.
 FramingFields scan_framing_fields(const HTTPHeaders& headers) {
+  using http1::is_name;
   FramingFields found;
   for (auto [name, value] : headers) {
     // The length decides first: most fields are compared no further.

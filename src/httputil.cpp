@@ -526,10 +526,11 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
 
 void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
   // Without a Content-Type there is nothing to parse (most requests: the server calls this
-  // for every one).
-  if (std::optional<std::string> content_type = headers.get("Content-Type")) {
+  // for every one). Looked for first: get() walks every field to join the values.
+  if (headers.contains("Content-Type")) {
+    const std::string content_type = *headers.get("Content-Type");
     try {
-      parse_body_arguments(*content_type, body, body_arguments, files, &headers, config);
+      parse_body_arguments(content_type, body, body_arguments, files, &headers, config);
     } catch (const HTTPInputError& e) {
       // Tornado's behaviour: a malformed form body is logged and the request goes on.
       gen_log().warn("{}", e.what());

@@ -433,6 +433,44 @@ TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
   }
 }
 
+// scan_request_fields finds the fields the request checks use in one pass, comparing names
+// a word at a time: it must agree with find() and count() (iequals) for the names it looks
+// for in any case, and for the names one byte away from them (a letter changed, '-' swapped
+// for '_' or '.', the case bit flipped on a non-letter: '-' is 0x2d, '\r' 0x0d).
+TEST(HttpParser, RequestFieldScanAgreesWithFind) {
+  const std::vector<std::string> names = {
+      "Host", "HOST", "host", "hOsT", "Hosu", "Iost", "H0st", "Expect", "EXPECT", "Expecu",
+      "Connection", "cONNECTION", "Connectiom", "Content-Length", "content-length",
+      "CONTENT-LENGTH", "Content_Length", "Content.Length", "Content-Lengti", "Transfer-Encoding",
+      "transfer-ENCODING", "Transfer_Encoding", "Transfer-Encodinf", "Content-Type", "X", "Cookie"};
+  std::uint32_t seed = 4242;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  for (int round = 0; round < 5000; ++round) {
+    std::string text = "GET / HTTP/1.1\r\n";
+    const int count = static_cast<int>(next() % 6);
+    for (int i = 0; i < count; ++i) {
+      text += names[next() % names.size()] + ": v" + std::to_string(i) + "\r\n";
+    }
+    text += "\r\n";
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    ASSERT_EQ(parse_request_head(text, head, used, err), ParseStatus::kComplete) << text;
+    const RequestFields known = scan_request_fields(head);
+    EXPECT_EQ(known.host, head.find("Host")) << text;
+    EXPECT_EQ(known.hosts, head.count("Host")) << text;
+    EXPECT_EQ(known.expect, head.find("Expect")) << text;
+    EXPECT_EQ(known.connection, head.find("Connection")) << text;
+    EXPECT_EQ(known.content_length, head.find("Content-Length")) << text;
+    EXPECT_EQ(known.content_lengths, head.count("Content-Length")) << text;
+    EXPECT_EQ(known.transfer_encoding, head.find("Transfer-Encoding")) << text;
+    EXPECT_EQ(known.transfer_encodings, head.count("Transfer-Encoding")) << text;
+  }
+}
+
 // Field lines are read by a one-scan fast path when they are plain (token, colon, value
 // bytes, CRLF or LF) and by parse_field_line otherwise. Random lines over an alphabet of the
 // bytes that matter (separators, whitespace, CR, controls, DEL, obs-text, and the bytes on

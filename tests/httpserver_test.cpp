@@ -66,6 +66,14 @@ void app(HTTPServerRequest& req) {
     headers.add_unchecked("dATE", "Sun, 06 Nov 1994 08:49:37 GMT");
     req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers, "abcd");
     req.connection->finish();
+  } else if (req.path == "/near_framing_names") {
+    // Names one byte away from framing fields frame nothing: the body goes chunked.
+    HTTPHeaders headers;
+    headers.add_unchecked("Transfer_Encoding", "x");
+    headers.add_unchecked("Content_Length", "4");
+    headers.add_unchecked("Datf", "d");
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers, "abcd");
+    req.connection->finish();
   } else if (req.path == "/echo") {
     respond(req, 200, req.method + " " + req.body);
   } else if (req.path == "/chunked") {
@@ -390,7 +398,8 @@ TEST_F(HTTPServerTest, UncheckedHeaderWithCrLfRefusedAtWriteTime) {
 }
 
 // The response's framing fields are recognised in any case: a Content-Length and a Date
-// spelled oddly are the length (no chunking, the connection kept) and the date (no second).
+// spelled oddly are the length (no chunking, the connection kept) and the date (no second);
+// names one byte away from them (Transfer_Encoding, Content_Length, Datf) are not.
 TEST_F(HTTPServerTest, ResponseFramingFieldsFoundInAnyCase) {
   start();
   std::string r = exchange(
@@ -399,6 +408,12 @@ TEST_F(HTTPServerTest, ResponseFramingFieldsFoundInAnyCase) {
   const std::string one =
       "HTTP/1.1 200 OK\r\ncONTENT-lENGTH: 4\r\ndATE: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nabcd";
   EXPECT_EQ(r, one + one);
+  r = exchange("GET /near_framing_names HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(r.find("\r\nTransfer_Encoding: x\r\nContent_Length: 4\r\nDatf: d\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("\r\nDate: "), std::string::npos) << r;
 }
 
 TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {

@@ -428,11 +428,50 @@ bool split_absolute_form(std::string_view target, std::string_view& authority,
   return true;
 }
 
+RequestFields scan_request_fields(const MessageHead& head) noexcept {
+  RequestFields known;
+  auto note = [](const Field& f, const Field*& first, std::size_t* count) {
+    if (first == nullptr) first = &f;
+    if (count) ++*count;
+  };
+  for (const Field& f : head.fields) {
+    // The size decides first: most fields are compared no further.
+    switch (f.name.size()) {
+      case 4:
+        if (is_name(f.name, "host")) note(f, known.host, &known.hosts);
+        break;
+      case 6:
+        if (is_name(f.name, "expect")) note(f, known.expect, nullptr);
+        break;
+      case 10:
+        if (is_name(f.name, "connection")) note(f, known.connection, nullptr);
+        break;
+      case 14:
+        if (is_name(f.name, "content-length")) {
+          note(f, known.content_length, &known.content_lengths);
+        }
+        break;
+      case 17:
+        if (is_name(f.name, "transfer-encoding")) {
+          note(f, known.transfer_encoding, &known.transfer_encodings);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return known;
+}
+
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
-  std::size_t hosts = head.count("Host");
-  if (hosts > 1) return fail(err, 400, "Multiple Host headers");
-  if (hosts == 0 && head.version_minor >= 1) return fail(err, 400, "Missing Host header");
-  if (hosts == 1 && !is_uri_host(head.find("Host")->value)) {
+  return validate_request_head(head, scan_request_fields(head), err);
+}
+
+ParseStatus validate_request_head(const MessageHead& head, const RequestFields& known,
+                                  ParseError& err) {
+  if (known.hosts > 1) return fail(err, 400, "Multiple Host headers");
+  if (known.hosts == 0 && head.version_minor >= 1) return fail(err, 400, "Missing Host header");
+  if (known.hosts == 1 && !is_uri_host(known.host->value)) {
     return fail(err, 400, "Invalid Host header");
   }
   std::string_view authority, rest;
@@ -558,11 +597,27 @@ bool valid_chunk_ext(std::string_view ext) {
 }  // namespace
 
 ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err) {
-  bool has_length, chunked;
+  return request_body_framing(head, scan_request_fields(head), framing, err);
+}
+
+ParseStatus request_body_framing(const MessageHead& head, const RequestFields& known,
+                                 BodyFraming& framing, ParseError& err) {
+  bool has_length = known.content_lengths > 0, chunked = false;
   uint64_t length = 0;
-  if (content_length(head, has_length, length, err) != ParseStatus::kComplete ||
-      transfer_encoding(head, chunked, err) != ParseStatus::kComplete) {
+  if (known.content_lengths == 1) {
+    if (!parse_content_length(known.content_length->value, length)) {
+      return fail(err, 400, "Invalid Content-Length");
+    }
+  } else if (known.content_lengths > 1 &&
+             content_length(head, has_length, length, err) != ParseStatus::kComplete) {
     return ParseStatus::kError;
+  }
+  if (known.transfer_encodings > 1) return fail(err, 400, "Multiple Transfer-Encoding fields");
+  if (known.transfer_encodings == 1) {
+    if (!iequals(known.transfer_encoding->value, "chunked")) {
+      return fail(err, 400, "Unsupported Transfer-Encoding");
+    }
+    chunked = true;
   }
   // RFC 9112 6.1: a request with both is a smuggling attempt; reject and close.
   if (chunked && has_length) {
