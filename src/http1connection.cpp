@@ -325,7 +325,8 @@ std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1
 
 // ---- reading: the server's side (requests) ---------------------------------------------
 
-Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
   reset_for_next_message();
   http1::MessageHead& head = borrow_head();
   http1::BodyFraming framing;
@@ -419,7 +420,17 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   // Wait until the application finished its response.
   if (!write_finished_) co_await wait_write_finished();
-  co_return !disconnect_after_ && !stream_->closed();
+  const bool keep_alive = !disconnect_after_ && !stream_->closed();
+  if (owned == nullptr) co_return keep_alive;
+  // The serve loop's request step: the request's delegate goes before the next request.
+  owned.reset();
+  // Backpressure: a client that pipelines requests without reading the answers must not
+  // make us queue answers without bound. Responses that fit under the bound still leave
+  // together in one writev at the end of the iteration.
+  if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
+    co_await stream_->write(std::string_view());
+  }
+  co_return keep_alive;
 }
 
 // ---- reading: the client's side (responses) --------------------------------------------
