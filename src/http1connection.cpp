@@ -319,7 +319,10 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
-std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
+// From a view: the literal's length is known, no strlen.
+std::string version_name(int minor) {
+  return std::string(minor == 0 ? std::string_view("HTTP/1.0") : std::string_view("HTTP/1.1"));
+}
 
 }  // namespace
 

@@ -436,11 +436,13 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
     }
     return {netloc, std::nullopt};
   }
-  std::size_t colon = netloc.rfind(':');
-  // A bare IPv6 address (several colons) has no port.
-  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
+  // Most hosts have no colon at all: one memchr decides.
+  if (netloc.empty() || std::memchr(netloc.data(), ':', netloc.size()) == nullptr) {
     return {netloc, std::nullopt};
   }
+  std::size_t colon = netloc.rfind(':');
+  // A bare IPv6 address (several colons) has no port.
+  if (colon == 0 || netloc.find(':') != colon) return {netloc, std::nullopt};
   if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
   return {netloc, std::nullopt};
 }
@@ -448,20 +450,22 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
 }  // namespace
 
 void HTTPServerRequest::derive_from_target(std::string_view host_in) {
+  // host, host_name and path are empty here (both constructors): appending to an empty
+  // string is its cheapest copy (an assignment also checks for overlap).
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
   std::string_view target_authority, target_rest;
   const bool absolute_form =
       http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
-    host = host_in;
+    host.append(host_in);
   } else if (absolute_form) {
-    host = target_authority;
+    host.append(target_authority);
   } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
-    host = *h;
+    host.append(*h);
   } else {
-    host = "127.0.0.1";
+    host.append(std::string_view("127.0.0.1"));
   }
-  host_name = split_host_view(host).first;
+  host_name.append(split_host_view(host).first);
   for (char& c : host_name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
@@ -471,11 +475,11 @@ void HTTPServerRequest::derive_from_target(std::string_view host_in) {
   const std::string_view origin_path = origin.substr(0, q);
   if (absolute_form && (origin.empty() || origin.front() != '/')) {
     path.reserve(origin_path.size() + 1);
-    path.assign("/").append(origin_path);
+    path.append("/").append(origin_path);
   } else {
-    path = origin_path;
+    path.append(origin_path);
   }
-  if (q != std::string_view::npos) query = origin.substr(q + 1);
+  if (q != std::string_view::npos) query.append(origin.substr(q + 1));
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
     arguments = query_arguments;

@@ -745,6 +745,7 @@ TEST(SplitHostAndPortTest, Cases) {
   EXPECT_EQ(split_host_and_port("example.com:http"), (R{"example.com:http", std::nullopt}));
   EXPECT_EQ(split_host_and_port("example.com:99999"), (R{"example.com:99999", std::nullopt}));
   EXPECT_EQ(split_host_and_port(""), (R{"", std::nullopt}));
+  EXPECT_EQ(split_host_and_port(":80"), (R{":80", std::nullopt}));  // no host: not a port
 }
 
 TEST(ReasonPhraseTest, MatchesPythonsTable) {
