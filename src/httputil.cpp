@@ -65,6 +65,22 @@ void HTTPHeaders::add(std::string_view name, std::string_view value) {
   append_field(name, value);
 }
 
+void HTTPHeaders::Text::grow_for(std::size_t more) {
+  if (more > UINT32_MAX - size_) throw std::length_error("HTTPHeaders too large");
+  const std::size_t need = size_ + more;
+  grow(std::max<std::size_t>(need, std::min<std::size_t>(2 * std::size_t{capacity_}, UINT32_MAX)));
+}
+
+void HTTPHeaders::Text::grow(std::size_t bytes) {
+  if (bytes > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
+  tornado::detail::PooledAllocator<char> alloc;
+  char* bigger = alloc.allocate(bytes);
+  if (size_ != 0) std::memcpy(bigger, data_, size_);
+  release();
+  data_ = bigger;
+  capacity_ = static_cast<uint32_t>(bytes);
+}
+
 uint32_t HTTPHeaders::store(std::string_view bytes) {
   if (text_.size() + bytes.size() > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   const auto at = static_cast<uint32_t>(text_.size());
@@ -85,27 +101,36 @@ void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
 
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
-  // the text grows: copy it out first.
-  if (!text_.empty() && (aliases(name) || aliases(value))) {
-    append_field(std::string(name), std::string(value));
+  // the text grows: copy it out first (out of line: the copies' strings would make every
+  // call pay for their stack frame).
+  if (!text_.empty() && (aliases(name) || aliases(value))) [[unlikely]] {
+    append_field_copied(name, value);
     return;
   }
   const std::size_t at = text_.size();
   const std::size_t need = at + name.size() + value.size();
-  if (need > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   // Headers built field by field (a response's) start with room for a typical head, not
   // with the growth steps of one field, then two, then four.
-  if (need > text_.capacity()) text_.reserve(std::max({need, kFirstText, 2 * text_.capacity()}));
+  if (need > text_.capacity()) {
+    text_.reserve(std::max({need, kFirstText, std::min<std::size_t>(2 * text_.capacity(),
+                                                                     UINT32_MAX)}));
+  }
   if (entries_.size() == entries_.capacity()) {
     entries_.reserve(std::max(kFirstFields, 2 * entries_.capacity()));
   }
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
-  text_.append(name).append(value);
+  char* p = text_.extend(name.size() + value.size());
+  if (!name.empty()) std::memcpy(p, name.data(), name.size());
+  if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
   entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
                            static_cast<uint32_t>(at + name.size()),
                            static_cast<uint32_t>(value.size())});
+}
+
+void HTTPHeaders::append_field_copied(std::string_view name, std::string_view value) {
+  append_field(std::string(name), std::string(value));
 }
 
 HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
@@ -202,9 +227,9 @@ void HTTPHeaders::compact_if_wasteful() {
   live.reserve(text_.size() - dead_bytes_);
   for (Entry& e : entries_) {
     const auto name_at = static_cast<uint32_t>(live.size());
-    live.append(text_, e.name_at, e.name_size);
+    live.append(std::string_view(text_.data() + e.name_at, e.name_size));
     const auto value_at = static_cast<uint32_t>(live.size());
-    live.append(text_, e.value_at, e.value_size);
+    live.append(std::string_view(text_.data() + e.value_at, e.value_size));
     e.name_at = name_at;
     e.value_at = value_at;
   }
@@ -301,7 +326,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
     if (!more.empty()) {
       Entry& last = entries_.back();
-      std::string joined(std::string_view(text_).substr(last.value_at, last.value_size));
+      std::string joined(text_.data() + last.value_at, last.value_size);
       joined.append(joined.empty() ? "" : " ").append(more);
       dead_bytes_ += last.value_size;
       last.value_at = store(joined);

@@ -527,6 +527,39 @@ TEST(HTTPHeadersTest, Copy) {
   EXPECT_EQ(h2.get_list("A").size(), 3u);
 }
 
+// The fields' text is a buffer of the headers' own: copy- and move-assignment into headers
+// that already hold fields (more or fewer bytes), self-assignment, assigning empty headers,
+// and a moved-from object that is used again each leave every object with its own fields.
+TEST(HTTPHeadersTest, AssignmentsAndMovesKeepEachObjectsOwnText) {
+  HTTPHeaders big;
+  for (int i = 0; i < 40; ++i) big.add("X-" + std::to_string(i), std::string(20, 'a' + i % 26));
+  HTTPHeaders small{{"A", "1"}};
+  HTTPHeaders target{{"B", "2"}, {"C", "3"}};
+  target = big;  // more bytes than it had
+  EXPECT_EQ(target, big);
+  target = small;  // fewer
+  EXPECT_EQ(target.get_all(), (Pairs{{"A", "1"}}));
+  const HTTPHeaders& same = target;
+  target = same;  // self
+  EXPECT_EQ(target.get_all(), (Pairs{{"A", "1"}}));
+  target = HTTPHeaders();
+  EXPECT_TRUE(target.empty());
+  target.add("D", "4");
+  EXPECT_EQ(target.get_all(), (Pairs{{"D", "4"}}));
+
+  HTTPHeaders moved(std::move(big));
+  EXPECT_EQ(moved.size(), 40u);
+  EXPECT_EQ(moved.get_first("X-39"), std::string(20, 'a' + 39 % 26));
+  EXPECT_TRUE(big.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty, usable
+  big.add("E", "5");
+  EXPECT_EQ(big.get_all(), (Pairs{{"E", "5"}}));
+  moved = std::move(small);
+  EXPECT_EQ(moved.get_all(), (Pairs{{"A", "1"}}));
+  moved.add("F", std::string(300, 'f'));  // grows past the first capacity
+  EXPECT_EQ(moved.get_first("A"), "1");
+  EXPECT_EQ(moved.get_first("F")->size(), 300u);
+}
+
 TEST(HTTPHeadersTest, SetdefaultLike) {
   HTTPHeaders headers;
   headers.set("foo", "bar");
