@@ -433,6 +433,78 @@ TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
   }
 }
 
+// parse_request_line reads the common line (token, SP, visible target, SP, HTTP/1.x) in one
+// pass and leaves everything else to its general path. Random lines over the bytes that
+// matter (spaces, controls, DEL, obs-text, separators, the versions and near-versions) must
+// give what RFC 9112 3's rules give, as the general path reads them: the first two spaces
+// split, no third, a token method, a non-empty target of bytes above 0x20 but DEL, then
+// HTTP/1.x (HTTP/d.d with another major: 505).
+TEST(HttpParser, RequestLinesParseAsTheRfcRulesSay) {
+  const std::vector<std::string> pieces = {
+      "GET", "get", "POST", "M-1", "(", "/", "/a?b=c", "*", "http://h/p", " ", " ", "\t",
+      "\x01", "\x7f", "\x80", "\xff", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.x", "HTTP/11",
+      "http/1.1", "x", ":"};
+  std::uint32_t seed = 777;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  auto expected = [](std::string_view line, std::string& method, std::string& target,
+                     int& minor) -> int {  // 0: valid, else the status
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
+        line.find(' ', sp2 + 1) != std::string_view::npos) {
+      return 400;
+    }
+    method = line.substr(0, sp1);
+    target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (!is_token(method)) return 400;
+    for (unsigned char c : target) {
+      if (c <= 0x20 || c == 0x7f) return 400;
+    }
+    const std::string_view v = line.substr(sp2 + 1);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || !digit(v[5]) ||
+        !digit(v[7])) {
+      return 400;
+    }
+    if (v[5] != '1') return 505;
+    minor = v[7] - '0';
+    return 0;
+  };
+  int valid = 0;
+  for (int round = 0; round < 30000; ++round) {
+    std::string line;
+    if (next() % 2 == 0) {
+      // Mostly well-formed: method SP target SP version, one piece swapped now and then.
+      line = pieces[next() % 4] + " " + pieces[4 + next() % 5] + " " + pieces[16 + next() % 2];
+      if (next() % 3 == 0) line.insert(next() % (line.size() + 1), pieces[next() % pieces.size()]);
+    } else {
+      const int count = 1 + static_cast<int>(next() % 7);
+      for (int k = 0; k < count; ++k) line += pieces[next() % pieces.size()];
+    }
+    std::string method, target;
+    int minor = -1;
+    const int status = expected(line, method, target, minor);
+    MessageHead head;
+    ParseError err;
+    const ParseStatus st = parse_request_line(line, head, err);
+    const auto printable = testing::PrintToString(line);
+    if (status != 0) {
+      EXPECT_EQ(st, ParseStatus::kError) << printable;
+      EXPECT_EQ(err.status, status) << printable;
+      continue;
+    }
+    ++valid;
+    ASSERT_EQ(st, ParseStatus::kComplete) << printable;
+    EXPECT_EQ(head.method, method) << printable;
+    EXPECT_EQ(head.target, target) << printable;
+    EXPECT_EQ(head.version_minor, minor) << printable;
+  }
+  EXPECT_GT(valid, 5000);  // the well-formed lines were exercised, not only errors
+}
+
 // scan_request_fields finds the fields the request checks use in one pass, comparing names
 // a word at a time: it must agree with find() and count() (iequals) for the names it looks
 // for in any case, and for the names one byte away from them (a letter changed, '-' swapped
