@@ -319,10 +319,7 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
-// From a view: the literal's length is known, no strlen.
-std::string version_name(int minor) {
-  return std::string(minor == 0 ? std::string_view("HTTP/1.0") : std::string_view("HTTP/1.1"));
-}
+std::string_view version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 }  // namespace
 
@@ -371,8 +368,16 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   // Copy what outlives the buffer, then release the head's bytes.
   HTTPHeaders headers = HTTPHeaders::from_head(head);
-  const RequestStartLine start_line{std::string(head.method), std::string(head.target),
-                                    version_name(head.version_minor)};
+  // Built in the variant the delegate takes (a RequestStartLine would be copied into a
+  // temporary variant at the call), each string once: appended to its empty string (moving
+  // a short string costs as much as copying it).
+  StartLine start_line(std::in_place_type<RequestStartLine>);
+  {
+    auto& line = std::get<RequestStartLine>(start_line);
+    line.method.append(head.method);
+    line.path.append(head.target);
+    line.version.append(version_name(head.version_minor));
+  }
   stream_->consume(used);
   release_head();
   start_decompression(framing, headers);
@@ -467,7 +472,13 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     HTTPHeaders headers = HTTPHeaders::from_head(head);
     const int code = head.code;
     const int version_minor = head.version_minor;
-    const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
+    StartLine start_line(std::in_place_type<ResponseStartLine>);
+    {
+      auto& line = std::get<ResponseStartLine>(start_line);
+      line.version.append(version_name(version_minor));
+      line.code = code;
+      line.reason.append(head.reason);
+    }
     stream_->consume(used);
     release_head();
 
