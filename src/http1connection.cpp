@@ -389,7 +389,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   bool delegate_open = true;
   try {
-    co_await delegate.headers_received(start_line, headers);
+    if (!delegate.headers_received_now(start_line, headers)) {
+      co_await delegate.headers_received(start_line, headers);
+    }
     if (has_body) {
       if (write_finished_) {
         // The application answered before the body (e.g. 401 to a large upload): do not

@@ -452,6 +452,17 @@ class HTTPMessageDelegate {
   virtual ~HTTPMessageDelegate() = default;
   // `headers` may be moved away by the delegate: the connection reads nothing from it after.
   virtual Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) = 0;
+  // The synchronous form, as Tornado's headers_received may return None instead of an
+  // awaitable: a delegate that takes the head without waiting for anything may do it here
+  // and return true; the server's connection then does not call headers_received (no Task,
+  // no coroutine frame for that step). The default returns false, touching nothing, and
+  // headers_received is called. Same contract otherwise (it may throw as headers_received's
+  // Task may).
+  virtual bool headers_received_now(const StartLine& start_line, HTTPHeaders& headers) {
+    (void)start_line;
+    (void)headers;
+    return false;
+  }
   virtual Task<> data_received(std::string_view chunk) = 0;
   virtual void finish() = 0;
   virtual void on_connection_close() = 0;
