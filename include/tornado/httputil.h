@@ -455,9 +455,10 @@ class HTTPMessageDelegate {
   // The synchronous form, as Tornado's headers_received may return None instead of an
   // awaitable: a delegate that takes the head without waiting for anything may do it here
   // and return true; the server's connection then does not call headers_received (no Task,
-  // no coroutine frame for that step). The default returns false, touching nothing, and
-  // headers_received is called. Same contract otherwise (it may throw as headers_received's
-  // Task may).
+  // no coroutine frame for that step). Returning false has headers_received called next
+  // (for what needs awaiting; the delegate knows what it did here already). The default
+  // does nothing and returns false. Same contract otherwise (it may throw as
+  // headers_received's Task may).
   virtual bool headers_received_now(const StartLine& start_line, HTTPHeaders& headers) {
     (void)start_line;
     (void)headers;
