@@ -474,6 +474,32 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
 
 }  // namespace
 
+namespace {
+
+// A-Z to a-z, other bytes kept: eight bytes at a time (a host name is usually lower case
+// already and 9 to 30 bytes long), then byte by byte.
+void ascii_lower_in_place(std::string& s) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    // Per byte below 0x80: at least 'A' and at most 'Z' sets that byte's high bit.
+    const std::uint64_t ascii = ~w & kHighs;
+    const std::uint64_t at_least_a = (w & ~kHighs) + (0x80 - 'A') * kOnes;
+    const std::uint64_t above_z = (w & ~kHighs) + (0x80 - 'Z' - 1) * kOnes;
+    const std::uint64_t upper = at_least_a & ~above_z & ascii;
+    if (upper == 0) continue;
+    w |= upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+    std::memcpy(s.data() + i, &w, 8);
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] >= 'A' && s[i] <= 'Z') s[i] = static_cast<char>(s[i] - 'A' + 'a');
+  }
+}
+
+}  // namespace
+
 void HTTPServerRequest::derive_from_target(std::string_view host_in) {
   // host, host_name and path are empty here (both constructors): appending to an empty
   // string is its cheapest copy (an assignment also checks for overlap).
@@ -491,9 +517,7 @@ void HTTPServerRequest::derive_from_target(std::string_view host_in) {
     host.append(std::string_view("127.0.0.1"));
   }
   host_name.append(split_host_view(host).first);
-  for (char& c : host_name) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  ascii_lower_in_place(host_name);
   // The origin form of the target, split at '?' straight into path and query.
   std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
   const std::size_t q = origin.find('?');

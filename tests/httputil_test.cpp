@@ -824,6 +824,25 @@ TEST(HTTPServerRequestTest, UriQueryAndArguments) {
   EXPECT_EQ(request.full_url(), "http://Example.COM:8888/p/a?x=1&y=a+b&x=2");
 }
 
+// host_name is the host in lower case, A-Z only (folded eight bytes at a time, then byte by
+// byte): every byte from 0x01 to 0xff in a host, at each offset of the eight-byte words,
+// comes out as a byte-by-byte fold gives it (obs-text and the bytes next to 'A' and 'Z'
+// untouched).
+TEST(HTTPServerRequestTest, HostNameFoldsOnlyAsciiUpperCase) {
+  for (int shift = 0; shift < 9; ++shift) {
+    std::string host(shift, 'Q');
+    for (int c = 1; c < 256; ++c) {
+      if (c != ':' && c != '[') host.push_back(static_cast<char>(c));
+    }
+    std::string expected = host;
+    for (char& c : expected) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    HTTPServerRequest request("GET", "/", "HTTP/1.1", HTTPHeaders{}, "", host);
+    EXPECT_EQ(request.host_name, expected) << shift;
+  }
+}
+
 TEST(HTTPServerRequestTest, HostArgumentAndIpv6Host) {
   HTTPServerRequest a("GET", "/", "HTTP/1.1", HTTPHeaders{{"Host", "ignored"}}, "", "given:1");
   EXPECT_EQ(a.host, "given:1");
