@@ -1,6 +1,7 @@
 #include "tornado/http1connection.h"
 
 #include <cassert>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -318,16 +319,18 @@ Task<> HTTP1Connection::read_body(httputil::HTTPMessageDelegate& delegate,
 
 namespace {
 
-std::string version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
+std::string_view version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 }  // namespace
 
 // ---- reading: the server's side (requests) ---------------------------------------------
 
-Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
   reset_for_next_message();
   http1::MessageHead& head = borrow_head();
   http1::BodyFraming framing;
+  http1::RequestFields known;
   std::size_t used = 0;
   try {
     start_head_wait();
@@ -335,8 +338,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     used = parse_buffered_head(head, scan_from);
     if (used == 0) used = co_await read_head(head, scan_from);
     http1::ParseError err;
-    if (http1::validate_request_head(head, err) != http1::ParseStatus::kComplete ||
-        http1::request_body_framing(head, framing, err) != http1::ParseStatus::kComplete) {
+    known = http1::scan_request_fields(head);
+    if (http1::validate_request_head(head, known, err) != http1::ParseStatus::kComplete ||
+        http1::request_body_framing(head, known, framing, err) != http1::ParseStatus::kComplete) {
       throw HTTPInputError(err.message, err.status);
     }
   } catch (const HTTPInputError& e) {
@@ -344,34 +348,40 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     co_return false;
   }
 
-  // Copy what outlives the buffer, then release the head's bytes.
-  HTTPHeaders headers = HTTPHeaders::from_head(head);
   head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
-  const RequestStartLine start_line{std::string(head.method), std::string(head.target),
-                                    version_name(head.version_minor)};
-  stream_->consume(used);
-  release_head();
-
-  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it).
-  auto connection = headers.get_first("Connection");
+  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it), and Expect,
+  // from the fields found by the scan (views into the read buffer: before it is consumed).
+  const std::string_view connection = known.connection ? known.connection->value : "";
   if (request_version_minor_ >= 1) {
-    if (connection && has_token(*connection, "close")) disconnect_after_ = true;
+    if (known.connection && has_token(connection, "close")) disconnect_after_ = true;
   } else {
-    bool delimited = framing.kind != http1::BodyFraming::kNone ||
-                     headers.contains("Content-Length") || start_line.method == "GET" ||
-                     head_request_;
-    if (!(connection && has_token(*connection, "keep-alive") && delimited)) {
+    bool delimited = framing.kind != http1::BodyFraming::kNone || known.content_lengths > 0 ||
+                     head.method == "GET" || head_request_;
+    if (!(known.connection && has_token(connection, "keep-alive") && delimited)) {
       disconnect_after_ = true;
     }
   }
   if (params_->no_keep_alive) disconnect_after_ = true;
+  const bool expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
+                               request_version_minor_ >= 1;
+
+  // Copy what outlives the buffer, then release the head's bytes.
+  HTTPHeaders headers = HTTPHeaders::from_head(head);
+  // Built in the variant the delegate takes (a RequestStartLine would be copied into a
+  // temporary variant at the call), each string once: appended to its empty string (moving
+  // a short string costs as much as copying it).
+  StartLine start_line(std::in_place_type<RequestStartLine>);
+  {
+    auto& line = std::get<RequestStartLine>(start_line);
+    line.method.append(head.method);
+    line.path.append(head.target);
+    line.version.append(version_name(head.version_minor));
+  }
+  stream_->consume(used);
+  release_head();
   start_decompression(framing, headers);
 
-  // The delegate may take the headers (move them into its request): decide now.
-  auto expect = headers.get_first("Expect");
-  const bool expect_continue =
-      expect && http1::iequals(*expect, "100-continue") && request_version_minor_ >= 1;
   const bool has_body = framing.kind != http1::BodyFraming::kNone;
   // A request without a body is fully read once its head is: an answer given from
   // headers_received then keeps the connection (see write_headers).
@@ -379,7 +389,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   bool delegate_open = true;
   try {
-    co_await delegate.headers_received(start_line, headers);
+    if (!delegate.headers_received_now(start_line, headers)) {
+      co_await delegate.headers_received(start_line, headers);
+    }
     if (has_body) {
       if (write_finished_) {
         // The application answered before the body (e.g. 401 to a large upload): do not
@@ -418,7 +430,17 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   // Wait until the application finished its response.
   if (!write_finished_) co_await wait_write_finished();
-  co_return !disconnect_after_ && !stream_->closed();
+  const bool keep_alive = !disconnect_after_ && !stream_->closed();
+  if (owned == nullptr) co_return keep_alive;
+  // The serve loop's request step: the request's delegate goes before the next request.
+  owned.reset();
+  // Backpressure: a client that pipelines requests without reading the answers must not
+  // make us queue answers without bound. Responses that fit under the bound still leave
+  // together in one writev at the end of the iteration.
+  if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
+    co_await stream_->write(std::string_view());
+  }
+  co_return keep_alive;
 }
 
 // ---- reading: the client's side (responses) --------------------------------------------
@@ -452,7 +474,13 @@ Task<bool> HTTP1Connection::read_response(httputil::HTTPMessageDelegate& delegat
     HTTPHeaders headers = HTTPHeaders::from_head(head);
     const int code = head.code;
     const int version_minor = head.version_minor;
-    const ResponseStartLine start_line{version_name(version_minor), code, std::string(head.reason)};
+    StartLine start_line(std::in_place_type<ResponseStartLine>);
+    {
+      auto& line = std::get<ResponseStartLine>(start_line);
+      line.version.append(version_name(version_minor));
+      line.code = code;
+      line.reason.append(head.reason);
+    }
     stream_->consume(used);
     release_head();
 
@@ -607,25 +635,25 @@ struct FramingFields {
   bool connection = false;
 };
 
+// Names compared by http1::is_name: a name added unchecked may hold a CR, which compares
+// like '-', but wire_size() refuses such a name before anything found here is used.
 FramingFields scan_framing_fields(const HTTPHeaders& headers) {
+  using http1::is_name;
   FramingFields found;
   for (auto [name, value] : headers) {
     // The length decides first: most fields are compared no further.
     switch (name.size()) {
       case 4:
-        found.date = found.date || http1::iequals(name, "Date");
+        found.date = found.date || is_name(name, "date");
         break;
       case 10:
-        found.connection = found.connection || http1::iequals(name, "Connection");
+        found.connection = found.connection || is_name(name, "connection");
         break;
       case 14:
-        if (!found.content_length && http1::iequals(name, "Content-Length")) {
-          found.content_length = value;
-        }
+        if (!found.content_length && is_name(name, "content-length")) found.content_length = value;
         break;
       case 17:
-        found.transfer_encoding =
-            found.transfer_encoding || http1::iequals(name, "Transfer-Encoding");
+        found.transfer_encoding = found.transfer_encoding || is_name(name, "transfer-encoding");
         break;
       default:
         break;
@@ -646,6 +674,11 @@ void append_status_line(std::string& out, int code, std::string_view reason) {
                           static_cast<char>('0' + code % 10)};
   out.append(digits, 3).append(" ");
   out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
+}
+
+char* put(char* p, std::string_view bytes) noexcept {
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
+  return p + bytes.size();
 }
 
 // A first body piece up to this size is sent with the head, in the same write.
@@ -669,6 +702,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   const FramingFields fields = scan_framing_fields(headers);
   const bool has_length = fields.content_length.has_value();
   const bool has_te = fields.transfer_encoding;
+  // The lines between the start line and the fields (the server's Date and Connection).
+  std::string_view date_line, connection_line;
   if (is_client_) {
     reset_write_side();  // a new exchange starts with the request
     const auto& line = std::get<RequestStartLine>(start_line);
@@ -689,7 +724,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
                             ": a status line carries three digits (RFC 9110 15)");
     }
     response_code_ = line.code;
-    if (line.reason != "OK" && !http1::is_field_value(line.reason)) {
+    const std::string_view reason = line.reason;
+    if (reason != "OK" && !http1::is_field_value(reason)) {
       throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
     const bool no_body_status =
@@ -697,8 +733,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     suppress_body_ = head_request_ || no_body_status;
     chunking_output_ =
         request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
-    append_status_line(out, line.code, line.reason);
-    if (!fields.date) out.append(cached_date_line());
+    append_status_line(out, line.code, reason);
+    if (!fields.date) date_line = cached_date_line();
     // A response that starts before the request body was read ends the connection (the
     // unread body cannot be skipped safely); say so in this head, so that a client which
     // sends its body anyway does not reuse the connection (RFC 9112 9.6).
@@ -713,14 +749,13 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     // reuses the connection we are about to close. So every response that ends its
     // connection says so, whatever the request's version (Tornado omits it for 1.0).
     if (disconnect_after_ && !fields.connection) {
-      out.append(std::string_view("Connection: close\r\n"));
+      connection_line = "Connection: close\r\n";
     } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
-      out.append(std::string_view("Connection: Keep-Alive\r\n"));
+      connection_line = "Connection: Keep-Alive\r\n";
     }
   }
-  headers.write_to(out);
-  if (chunking_output_) out.append(std::string_view("Transfer-Encoding: chunked\r\n"));
-  out.append(std::string_view("\r\n"));
+  // Sized (and the fields added unchecked checked) before anything is queued.
+  const std::size_t fields_size = headers.wire_size();
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
@@ -740,10 +775,22 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (!chunk.empty() && !suppress_body_) count_body(chunk.size());
   // A small first piece of a plain body joins the head: one write to the stream, not two
   // (it is copied onto the write queue either way).
+  std::string_view with_head;
   if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
-    out.append(chunk);
-    chunk = {};
+    with_head = std::exchange(chunk, {});
   }
+  const std::string_view te_line =
+      chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
+  // The rest of the head sized once and filled in place.
+  const std::size_t at = out.size();
+  out.resize(at + date_line.size() + connection_line.size() + fields_size + te_line.size() + 2 +
+             with_head.size());
+  char* p = put(out.data() + at, date_line);
+  p = put(p, connection_line);
+  p = headers.write_fields(p);
+  p = put(p, te_line);
+  p = put(p, "\r\n");
+  put(p, with_head);
   WriteAwaiter head = send(out);
   // The scratch keeps the capacity of ordinary heads only.
   if (out.capacity() > 64 * 1024) std::string().swap(out);

@@ -65,19 +65,13 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
   co_await close_connection(conn, delegate);
 }
 
+// Not a coroutine: the request is read and answered in read_request's frame, which owns
+// the request's delegate and applies the backpressure after it (one frame per request less).
 Task<bool> HTTP1ServerConnection::serve_request(HTTP1Connection& conn,
                                                 httputil::HTTPServerConnectionDelegate& delegate) {
   std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
-  const bool keep_alive = co_await conn.read_message(*request);
-  request.reset();
-  if (!keep_alive) co_return false;
-  // Backpressure: a client that pipelines requests without reading the answers must not
-  // make us queue answers without bound. Responses that fit under the bound still leave
-  // together in one writev at the end of the iteration.
-  if (conn.stream().write_buffer_size() > conn.params().max_unsent_output) {
-    co_await conn.stream().write(std::string_view());
-  }
-  co_return true;
+  httputil::HTTPMessageDelegate& target = *request;
+  return conn.read_request(target, std::move(request));
 }
 
 Task<> HTTP1ServerConnection::close_connection(

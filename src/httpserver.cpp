@@ -90,10 +90,15 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
       : callback_(callback), conn_(conn) {}
 
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
+    headers_received_now(start_line, headers);
+    co_return;
+  }
+  // What the server's connection calls: the request is built at once, with no Task.
+  bool headers_received_now(const StartLine& start_line, HTTPHeaders& headers) override {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
     // Built in place: the request is large, a temporary and a move would cost twice.
     request_.emplace(line, std::move(headers), conn_);
-    co_return;
+    return true;
   }
   Task<> data_received(std::string_view chunk) override {
     request_->body.append(chunk);

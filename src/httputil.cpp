@@ -65,6 +65,22 @@ void HTTPHeaders::add(std::string_view name, std::string_view value) {
   append_field(name, value);
 }
 
+void HTTPHeaders::Text::grow_for(std::size_t more) {
+  if (more > UINT32_MAX - size_) throw std::length_error("HTTPHeaders too large");
+  const std::size_t need = size_ + more;
+  grow(std::max<std::size_t>(need, std::min<std::size_t>(2 * std::size_t{capacity_}, UINT32_MAX)));
+}
+
+void HTTPHeaders::Text::grow(std::size_t bytes) {
+  if (bytes > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
+  tornado::detail::PooledAllocator<char> alloc;
+  char* bigger = alloc.allocate(bytes);
+  if (size_ != 0) std::memcpy(bigger, data_, size_);
+  release();
+  data_ = bigger;
+  capacity_ = static_cast<uint32_t>(bytes);
+}
+
 uint32_t HTTPHeaders::store(std::string_view bytes) {
   if (text_.size() + bytes.size() > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   const auto at = static_cast<uint32_t>(text_.size());
@@ -85,27 +101,36 @@ void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
 
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
-  // the text grows: copy it out first.
-  if (!text_.empty() && (aliases(name) || aliases(value))) {
-    append_field(std::string(name), std::string(value));
+  // the text grows: copy it out first (out of line: the copies' strings would make every
+  // call pay for their stack frame).
+  if (!text_.empty() && (aliases(name) || aliases(value))) [[unlikely]] {
+    append_field_copied(name, value);
     return;
   }
   const std::size_t at = text_.size();
   const std::size_t need = at + name.size() + value.size();
-  if (need > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   // Headers built field by field (a response's) start with room for a typical head, not
   // with the growth steps of one field, then two, then four.
-  if (need > text_.capacity()) text_.reserve(std::max({need, kFirstText, 2 * text_.capacity()}));
+  if (need > text_.capacity()) {
+    text_.reserve(std::max({need, kFirstText, std::min<std::size_t>(2 * text_.capacity(),
+                                                                     UINT32_MAX)}));
+  }
   if (entries_.size() == entries_.capacity()) {
     entries_.reserve(std::max(kFirstFields, 2 * entries_.capacity()));
   }
   // Each field keeps the spelling it arrived with: unifying spellings would cost a scan per
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
-  text_.append(name).append(value);
+  char* p = text_.extend(name.size() + value.size());
+  if (!name.empty()) std::memcpy(p, name.data(), name.size());
+  if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
   entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
                            static_cast<uint32_t>(at + name.size()),
                            static_cast<uint32_t>(value.size())});
+}
+
+void HTTPHeaders::append_field_copied(std::string_view name, std::string_view value) {
+  append_field(std::string(name), std::string(value));
 }
 
 HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
@@ -202,9 +227,9 @@ void HTTPHeaders::compact_if_wasteful() {
   live.reserve(text_.size() - dead_bytes_);
   for (Entry& e : entries_) {
     const auto name_at = static_cast<uint32_t>(live.size());
-    live.append(text_, e.name_at, e.name_size);
+    live.append(std::string_view(text_.data() + e.name_at, e.name_size));
     const auto value_at = static_cast<uint32_t>(live.size());
-    live.append(text_, e.value_at, e.value_size);
+    live.append(std::string_view(text_.data() + e.value_at, e.value_size));
     e.name_at = name_at;
     e.value_at = value_at;
   }
@@ -301,7 +326,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     // No space after an empty value: a value never starts with whitespace (RFC 9110 5.5).
     if (!more.empty()) {
       Entry& last = entries_.back();
-      std::string joined(std::string_view(text_).substr(last.value_at, last.value_size));
+      std::string joined(text_.data() + last.value_at, last.value_size);
       joined.append(joined.empty() ? "" : " ").append(more);
       dead_bytes_ += last.value_size;
       last.value_at = store(joined);
@@ -318,9 +343,15 @@ void HTTPHeaders::parse_line(std::string_view line) {
 }
 
 void HTTPHeaders::write_to(std::string& out) const {
+  const std::size_t at = out.size();
+  out.resize(at + wire_size());
+  write_fields(out.data() + at);
+}
+
+std::size_t HTTPHeaders::wire_size() const {
   // One pass to size (and, for fields added through add_unchecked or parsed leniently, to
   // check: a CR or LF would inject fields or split the message; headers built only through
-  // add/set were checked as they were added), one resize, two copies per field.
+  // add/set were checked as they were added); write_fields then makes two copies per field.
   std::size_t total = 0;
   const char* text = text_.data();
   for (const Entry& e : entries_) {
@@ -331,9 +362,11 @@ void HTTPHeaders::write_to(std::string& out) const {
       if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
     }
   }
-  const std::size_t at = out.size();
-  out.resize(at + total);
-  char* p = out.data() + at;
+  return total;
+}
+
+char* HTTPHeaders::write_fields(char* p) const noexcept {
+  const char* text = text_.data();
   for (const Entry& e : entries_) {
     std::memcpy(p, text + e.name_at, e.name_size);
     p += e.name_size;
@@ -344,6 +377,7 @@ void HTTPHeaders::write_to(std::string& out) const {
     *p++ = '\r';
     *p++ = '\n';
   }
+  return p;
 }
 
 // ---- start lines ----
@@ -427,46 +461,74 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
     }
     return {netloc, std::nullopt};
   }
-  std::size_t colon = netloc.rfind(':');
-  // A bare IPv6 address (several colons) has no port.
-  if (colon == std::string_view::npos || colon == 0 || netloc.find(':') != colon) {
+  // Most hosts have no colon at all: one memchr decides.
+  if (netloc.empty() || std::memchr(netloc.data(), ':', netloc.size()) == nullptr) {
     return {netloc, std::nullopt};
   }
+  std::size_t colon = netloc.rfind(':');
+  // A bare IPv6 address (several colons) has no port.
+  if (colon == 0 || netloc.find(':') != colon) return {netloc, std::nullopt};
   if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
   return {netloc, std::nullopt};
 }
 
 }  // namespace
 
+namespace {
+
+// A-Z to a-z, other bytes kept: eight bytes at a time (a host name is usually lower case
+// already and 9 to 30 bytes long), then byte by byte.
+void ascii_lower_in_place(std::string& s) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    // Per byte below 0x80: at least 'A' and at most 'Z' sets that byte's high bit.
+    const std::uint64_t ascii = ~w & kHighs;
+    const std::uint64_t at_least_a = (w & ~kHighs) + (0x80 - 'A') * kOnes;
+    const std::uint64_t above_z = (w & ~kHighs) + (0x80 - 'Z' - 1) * kOnes;
+    const std::uint64_t upper = at_least_a & ~above_z & ascii;
+    if (upper == 0) continue;
+    w |= upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+    std::memcpy(s.data() + i, &w, 8);
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] >= 'A' && s[i] <= 'Z') s[i] = static_cast<char>(s[i] - 'A' + 'a');
+  }
+}
+
+}  // namespace
+
 void HTTPServerRequest::derive_from_target(std::string_view host_in) {
+  // host, host_name and path are empty here (both constructors): appending to an empty
+  // string is its cheapest copy (an assignment also checks for overlap).
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
   std::string_view target_authority, target_rest;
   const bool absolute_form =
       http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
-    host = host_in;
+    host.append(host_in);
   } else if (absolute_form) {
-    host = target_authority;
+    host.append(target_authority);
   } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
-    host = *h;
+    host.append(*h);
   } else {
-    host = "127.0.0.1";
+    host.append(std::string_view("127.0.0.1"));
   }
-  host_name = split_host_view(host).first;
-  for (char& c : host_name) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  host_name.append(split_host_view(host).first);
+  ascii_lower_in_place(host_name);
   // The origin form of the target, split at '?' straight into path and query.
   std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
   const std::size_t q = origin.find('?');
   const std::string_view origin_path = origin.substr(0, q);
   if (absolute_form && (origin.empty() || origin.front() != '/')) {
     path.reserve(origin_path.size() + 1);
-    path.assign("/").append(origin_path);
+    path.append("/").append(origin_path);
   } else {
-    path = origin_path;
+    path.append(origin_path);
   }
-  if (q != std::string_view::npos) query = origin.substr(q + 1);
+  if (q != std::string_view::npos) query.append(origin.substr(q + 1));
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
     arguments = query_arguments;
@@ -517,10 +579,11 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
 
 void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
   // Without a Content-Type there is nothing to parse (most requests: the server calls this
-  // for every one).
-  if (std::optional<std::string> content_type = headers.get("Content-Type")) {
+  // for every one). Looked for first: get() walks every field to join the values.
+  if (headers.contains("Content-Type")) {
+    const std::string content_type = *headers.get("Content-Type");
     try {
-      parse_body_arguments(*content_type, body, body_arguments, files, &headers, config);
+      parse_body_arguments(content_type, body, body_arguments, files, &headers, config);
     } catch (const HTTPInputError& e) {
       // Tornado's behaviour: a malformed form body is logged and the request goes on.
       gen_log().warn("{}", e.what());

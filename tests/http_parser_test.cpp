@@ -433,12 +433,125 @@ TEST(HttpCorpus, OnePassAndTwoPassParsesAgree) {
   }
 }
 
+// parse_request_line reads the common line (token, SP, visible target, SP, HTTP/1.x) in one
+// pass and leaves everything else to its general path. Random lines over the bytes that
+// matter (spaces, controls, DEL, obs-text, separators, the versions and near-versions) must
+// give what RFC 9112 3's rules give, as the general path reads them: the first two spaces
+// split, no third, a token method, a non-empty target of bytes above 0x20 but DEL, then
+// HTTP/1.x (HTTP/d.d with another major: 505).
+TEST(HttpParser, RequestLinesParseAsTheRfcRulesSay) {
+  const std::vector<std::string> pieces = {
+      "GET", "get", "POST", "M-1", "(", "/", "/a?b=c", "*", "http://h/p", " ", " ", "\t",
+      "\x01", "\x7f", "\x80", "\xff", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.x", "HTTP/11",
+      "http/1.1", "x", ":"};
+  std::uint32_t seed = 777;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  auto expected = [](std::string_view line, std::string& method, std::string& target,
+                     int& minor) -> int {  // 0: valid, else the status
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
+        line.find(' ', sp2 + 1) != std::string_view::npos) {
+      return 400;
+    }
+    method = line.substr(0, sp1);
+    target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (!is_token(method)) return 400;
+    for (unsigned char c : target) {
+      if (c <= 0x20 || c == 0x7f) return 400;
+    }
+    const std::string_view v = line.substr(sp2 + 1);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || !digit(v[5]) ||
+        !digit(v[7])) {
+      return 400;
+    }
+    if (v[5] != '1') return 505;
+    minor = v[7] - '0';
+    return 0;
+  };
+  int valid = 0;
+  for (int round = 0; round < 30000; ++round) {
+    std::string line;
+    if (next() % 2 == 0) {
+      // Mostly well-formed: method SP target SP version, one piece swapped now and then.
+      line = pieces[next() % 4] + " " + pieces[4 + next() % 5] + " " + pieces[16 + next() % 2];
+      if (next() % 3 == 0) line.insert(next() % (line.size() + 1), pieces[next() % pieces.size()]);
+    } else {
+      const int count = 1 + static_cast<int>(next() % 7);
+      for (int k = 0; k < count; ++k) line += pieces[next() % pieces.size()];
+    }
+    std::string method, target;
+    int minor = -1;
+    const int status = expected(line, method, target, minor);
+    MessageHead head;
+    ParseError err;
+    const ParseStatus st = parse_request_line(line, head, err);
+    const auto printable = testing::PrintToString(line);
+    if (status != 0) {
+      EXPECT_EQ(st, ParseStatus::kError) << printable;
+      EXPECT_EQ(err.status, status) << printable;
+      continue;
+    }
+    ++valid;
+    ASSERT_EQ(st, ParseStatus::kComplete) << printable;
+    EXPECT_EQ(head.method, method) << printable;
+    EXPECT_EQ(head.target, target) << printable;
+    EXPECT_EQ(head.version_minor, minor) << printable;
+  }
+  EXPECT_GT(valid, 5000);  // the well-formed lines were exercised, not only errors
+}
+
+// scan_request_fields finds the fields the request checks use in one pass, comparing names
+// a word at a time: it must agree with find() and count() (iequals) for the names it looks
+// for in any case, and for the names one byte away from them (a letter changed, '-' swapped
+// for '_' or '.', the case bit flipped on a non-letter: '-' is 0x2d, '\r' 0x0d).
+TEST(HttpParser, RequestFieldScanAgreesWithFind) {
+  const std::vector<std::string> names = {
+      "Host", "HOST", "host", "hOsT", "Hosu", "Iost", "H0st", "Expect", "EXPECT", "Expecu",
+      "Connection", "cONNECTION", "Connectiom", "Content-Length", "content-length",
+      "CONTENT-LENGTH", "Content_Length", "Content.Length", "Content-Lengti", "Transfer-Encoding",
+      "transfer-ENCODING", "Transfer_Encoding", "Transfer-Encodinf", "Content-Type", "X", "Cookie"};
+  std::uint32_t seed = 4242;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  for (int round = 0; round < 5000; ++round) {
+    std::string text = "GET / HTTP/1.1\r\n";
+    const int count = static_cast<int>(next() % 6);
+    for (int i = 0; i < count; ++i) {
+      text += names[next() % names.size()] + ": v" + std::to_string(i) + "\r\n";
+    }
+    text += "\r\n";
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    ASSERT_EQ(parse_request_head(text, head, used, err), ParseStatus::kComplete) << text;
+    const RequestFields known = scan_request_fields(head);
+    EXPECT_EQ(known.host, head.find("Host")) << text;
+    EXPECT_EQ(known.hosts, head.count("Host")) << text;
+    EXPECT_EQ(known.expect, head.find("Expect")) << text;
+    EXPECT_EQ(known.connection, head.find("Connection")) << text;
+    EXPECT_EQ(known.content_length, head.find("Content-Length")) << text;
+    EXPECT_EQ(known.content_lengths, head.count("Content-Length")) << text;
+    EXPECT_EQ(known.transfer_encoding, head.find("Transfer-Encoding")) << text;
+    EXPECT_EQ(known.transfer_encodings, head.count("Transfer-Encoding")) << text;
+  }
+}
+
 // Field lines are read by a one-scan fast path when they are plain (token, colon, value
 // bytes, CRLF or LF) and by parse_field_line otherwise. Random lines over an alphabet of the
-// bytes that matter (separators, whitespace, CR, controls, DEL, obs-text), long enough to
-// cross 16-byte blocks, must parse exactly as parse_field_line parses each line.
+// bytes that matter (separators, whitespace, CR, controls, DEL, obs-text, and the bytes on
+// either side of the ranges the name's 16-byte scan takes as plain: '/' and ':' around the
+// digits, '@' '[' '`' '{' around the letters folded or not, '_' a tchar of neither), with
+// names and values long enough to cross 16-byte blocks, must parse exactly as
+// parse_field_line parses each line.
 TEST(HttpParser, FieldLinesParseAsParseFieldLineDoes) {
-  const std::string alphabet = std::string("aZ9-:; \t\r\x01\x7f\x80\xff=") + '\0';
+  const std::string alphabet = std::string("aZ9-:; \t\r\x01\x7f\x80\xff=/@[`{_AzG0") + '\0';
   std::uint32_t seed = 12345;
   auto next = [&seed] {
     seed = seed * 1103515245u + 12345u;
@@ -454,7 +567,7 @@ TEST(HttpParser, FieldLinesParseAsParseFieldLineDoes) {
         // Mostly plain bytes, so that many lines are valid and long.
         line += next() % 3 == 0 ? alphabet[next() % alphabet.size()] : 'v';
       }
-      if (next() % 2 == 0) line.insert(std::min<std::size_t>(line.size(), 1 + next() % 8), ":");
+      if (next() % 2 == 0) line.insert(std::min<std::size_t>(line.size(), 1 + next() % 24), ":");
       lines.push_back(line);
     }
     std::string head = "GET / HTTP/1.1\r\n";

@@ -563,4 +563,90 @@ TEST_F(HTTPServerDelegateTest, HandlerTaskIsCancelledWhenItsClientGoesAway) {
   EXPECT_EQ(server.connection_count(), 0u);
 }
 
+// headers_received_now, the synchronous form of headers_received (Tornado's may return
+// None): a delegate that takes the head there returning true is not asked again through
+// headers_received; one that returns false (the default's answer) is, after it. Its body
+// still arrives through data_received and finish; with xheaders the wrapping delegate keeps
+// the default, so the inner one is reached through headers_received.
+namespace {
+struct NowLog {
+  std::vector<std::string> events;
+};
+class NowDelegate final : public httputil::HTTPMessageDelegate {
+ public:
+  NowDelegate(HTTPConnection* conn, NowLog& log) : conn_(conn), log_(log) {}
+  bool headers_received_now(const StartLine& start_line, HTTPHeaders&) override {
+    path_ = std::get<RequestStartLine>(start_line).path;
+    log_.events.push_back("now " + path_);
+    return path_ != "/task";
+  }
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders&) override {
+    path_ = std::get<RequestStartLine>(start_line).path;
+    log_.events.push_back("task " + path_);
+    co_return;
+  }
+  Task<> data_received(std::string_view chunk) override {
+    body_.append(chunk);
+    co_return;
+  }
+  void finish() override {
+    log_.events.push_back("finish " + path_ + " " + body_);
+    answer(conn_, 200, path_ + body_);
+  }
+  void on_connection_close() override { log_.events.push_back("close"); }
+
+ private:
+  HTTPConnection* conn_;
+  NowLog& log_;
+  std::string path_, body_;
+};
+class NowApp final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  explicit NowApp(NowLog& log) : log_(log) {}
+  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    return std::make_unique<NowDelegate>(conn, log_);
+  }
+
+ private:
+  NowLog& log_;
+};
+}  // namespace
+
+TEST_F(HTTPServerDelegateTest, HeadersReceivedNowTakesTheHeadWithoutTheTask) {
+  for (bool xheaders : {false, true}) {
+    NowLog log;
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    HTTPServerOptions options;
+    options.xheaders = xheaders;
+    HTTPServer server(std::make_shared<NowApp>(log), options);
+    server.add_socket(fd);
+    std::string got = run_sync([&, port = port]() -> Task<std::string> {
+      auto s = co_await test::connect_loopback(port);
+      co_await s->write(
+          "GET /now HTTP/1.1\r\nHost: x\r\n\r\n"
+          "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+          "GET /task HTTP/1.1\r\nHost: x\r\n\r\n");
+      std::string bodies;
+      for (int i = 0; i < 3; ++i) {
+        std::string head = co_await s->read_until("\r\n\r\n");
+        auto cl = head.find("Content-Length: ");
+        bodies += co_await s->read_bytes(std::stoul(head.substr(cl + 16))) + ";";
+      }
+      co_return bodies;
+    });
+    EXPECT_EQ(got, "/now;/bodyabc;/task;");
+    const std::vector<std::string> direct = {"now /now",  "finish /now ",     "now /body",
+                                             "finish /body abc", "now /task", "task /task",
+                                             "finish /task "};
+    // Through XHeadersDelegate (default: false), every head goes to headers_received.
+    const std::vector<std::string> wrapped = {"task /now",        "finish /now ", "task /body",
+                                              "finish /body abc", "task /task",   "finish /task "};
+    EXPECT_EQ(log.events, xheaders ? wrapped : direct) << "xheaders " << xheaders;
+    server.close_all_connections();
+    run_sync([&]() -> Task<> {
+      while (server.connection_count() > 0) co_await sleep(1ms);
+    });
+  }
+}
+
 }  // namespace httpserver_delegate_test

@@ -52,7 +52,28 @@ void app(HTTPServerRequest& req) {
     bad_name.add_unchecked("X-B\r\nInjected", "yes");
     EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, bad_name),
                  httputil::HTTPOutputError);
+    // A framing field's name with a CR where its '-' is (the head's scan for framing fields
+    // folds case a word at a time, which folds CR onto '-'): refused all the same.
+    HTTPHeaders cr_length;
+    cr_length.add_unchecked("Content\rLength", "7");
+    EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, cr_length),
+                 httputil::HTTPOutputError);
     respond(req, 200, "refused");
+  } else if (req.path == "/mixed_case_length") {
+    // Framing fields are found whatever their case: a length, so no chunking, keep-alive.
+    HTTPHeaders headers;
+    headers.add_unchecked("cONTENT-lENGTH", "4");
+    headers.add_unchecked("dATE", "Sun, 06 Nov 1994 08:49:37 GMT");
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers, "abcd");
+    req.connection->finish();
+  } else if (req.path == "/near_framing_names") {
+    // Names one byte away from framing fields frame nothing: the body goes chunked.
+    HTTPHeaders headers;
+    headers.add_unchecked("Transfer_Encoding", "x");
+    headers.add_unchecked("Content_Length", "4");
+    headers.add_unchecked("Datf", "d");
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers, "abcd");
+    req.connection->finish();
   } else if (req.path == "/echo") {
     respond(req, 200, req.method + " " + req.body);
   } else if (req.path == "/chunked") {
@@ -374,6 +395,25 @@ TEST_F(HTTPServerTest, UncheckedHeaderWithCrLfRefusedAtWriteTime) {
   EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
   EXPECT_EQ(r.find("Injected"), std::string::npos) << r;
   EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "refused");
+}
+
+// The response's framing fields are recognised in any case: a Content-Length and a Date
+// spelled oddly are the length (no chunking, the connection kept) and the date (no second);
+// names one byte away from them (Transfer_Encoding, Content_Length, Datf) are not.
+TEST_F(HTTPServerTest, ResponseFramingFieldsFoundInAnyCase) {
+  start();
+  std::string r = exchange(
+      "GET /mixed_case_length HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /mixed_case_length HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string one =
+      "HTTP/1.1 200 OK\r\ncONTENT-lENGTH: 4\r\ndATE: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nabcd";
+  EXPECT_EQ(r, one + one);
+  r = exchange("GET /near_framing_names HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(r.find("\r\nTransfer_Encoding: x\r\nContent_Length: 4\r\nDatf: d\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("\r\nDate: "), std::string::npos) << r;
 }
 
 TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {

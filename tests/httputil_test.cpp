@@ -527,6 +527,39 @@ TEST(HTTPHeadersTest, Copy) {
   EXPECT_EQ(h2.get_list("A").size(), 3u);
 }
 
+// The fields' text is a buffer of the headers' own: copy- and move-assignment into headers
+// that already hold fields (more or fewer bytes), self-assignment, assigning empty headers,
+// and a moved-from object that is used again each leave every object with its own fields.
+TEST(HTTPHeadersTest, AssignmentsAndMovesKeepEachObjectsOwnText) {
+  HTTPHeaders big;
+  for (int i = 0; i < 40; ++i) big.add("X-" + std::to_string(i), std::string(20, 'a' + i % 26));
+  HTTPHeaders small{{"A", "1"}};
+  HTTPHeaders target{{"B", "2"}, {"C", "3"}};
+  target = big;  // more bytes than it had
+  EXPECT_EQ(target, big);
+  target = small;  // fewer
+  EXPECT_EQ(target.get_all(), (Pairs{{"A", "1"}}));
+  const HTTPHeaders& same = target;
+  target = same;  // self
+  EXPECT_EQ(target.get_all(), (Pairs{{"A", "1"}}));
+  target = HTTPHeaders();
+  EXPECT_TRUE(target.empty());
+  target.add("D", "4");
+  EXPECT_EQ(target.get_all(), (Pairs{{"D", "4"}}));
+
+  HTTPHeaders moved(std::move(big));
+  EXPECT_EQ(moved.size(), 40u);
+  EXPECT_EQ(moved.get_first("X-39"), std::string(20, 'a' + 39 % 26));
+  EXPECT_TRUE(big.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty, usable
+  big.add("E", "5");
+  EXPECT_EQ(big.get_all(), (Pairs{{"E", "5"}}));
+  moved = std::move(small);
+  EXPECT_EQ(moved.get_all(), (Pairs{{"A", "1"}}));
+  moved.add("F", std::string(300, 'f'));  // grows past the first capacity
+  EXPECT_EQ(moved.get_first("A"), "1");
+  EXPECT_EQ(moved.get_first("F")->size(), 300u);
+}
+
 TEST(HTTPHeadersTest, SetdefaultLike) {
   HTTPHeaders headers;
   headers.set("foo", "bar");
@@ -745,6 +778,7 @@ TEST(SplitHostAndPortTest, Cases) {
   EXPECT_EQ(split_host_and_port("example.com:http"), (R{"example.com:http", std::nullopt}));
   EXPECT_EQ(split_host_and_port("example.com:99999"), (R{"example.com:99999", std::nullopt}));
   EXPECT_EQ(split_host_and_port(""), (R{"", std::nullopt}));
+  EXPECT_EQ(split_host_and_port(":80"), (R{":80", std::nullopt}));  // no host: not a port
 }
 
 TEST(ReasonPhraseTest, MatchesPythonsTable) {
@@ -788,6 +822,25 @@ TEST(HTTPServerRequestTest, UriQueryAndArguments) {
   EXPECT_EQ(request.host, "Example.COM:8888");
   EXPECT_EQ(request.host_name, "example.com");
   EXPECT_EQ(request.full_url(), "http://Example.COM:8888/p/a?x=1&y=a+b&x=2");
+}
+
+// host_name is the host in lower case, A-Z only (folded eight bytes at a time, then byte by
+// byte): every byte from 0x01 to 0xff in a host, at each offset of the eight-byte words,
+// comes out as a byte-by-byte fold gives it (obs-text and the bytes next to 'A' and 'Z'
+// untouched).
+TEST(HTTPServerRequestTest, HostNameFoldsOnlyAsciiUpperCase) {
+  for (int shift = 0; shift < 9; ++shift) {
+    std::string host(shift, 'Q');
+    for (int c = 1; c < 256; ++c) {
+      if (c != ':' && c != '[') host.push_back(static_cast<char>(c));
+    }
+    std::string expected = host;
+    for (char& c : expected) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    HTTPServerRequest request("GET", "/", "HTTP/1.1", HTTPHeaders{}, "", host);
+    EXPECT_EQ(request.host_name, expected) << shift;
+  }
 }
 
 TEST(HTTPServerRequestTest, HostArgumentAndIpv6Host) {

@@ -116,8 +116,12 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // nothing may point at the connection yet (no timer, no list, no borrowed head).
   HTTP1Connection(HTTP1Connection&& other) noexcept;
   // The read path, split by role; both share read_head, start_decompression and the body
-  // readers below.
-  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
+  // readers below. `owned`, when given, is `delegate` handed over by the serve loop: this
+  // frame keeps it for the request and, when the connection stays open, waits afterwards
+  // while the unsent output is past max_unsent_output (the serve loop's request step, in
+  // this one frame instead of a frame of its own around it).
+  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate,
+                          std::unique_ptr<httputil::HTTPMessageDelegate> owned = nullptr);
   // The method by value: a coroutine owns its arguments (the Task may be stored).
   Task<bool> read_response(httputil::HTTPMessageDelegate& delegate, std::string request_method);
   // The head already buffered, parsed in place: its length, or 0 while it is incomplete

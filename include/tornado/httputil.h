@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,9 @@
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
+namespace tornado {
+class HTTP1Connection;
+}
 namespace tornado::web {
 class RequestHandler;
 }
@@ -164,11 +168,13 @@ class HTTPHeaders {
   // The web layer appends fields it built from bytes known to be valid (an ETag's quoted
   // hex, Content-Length's digits) without checking them again.
   friend class tornado::web::RequestHandler;
+  // The connection sizes a whole response head before filling it (wire_size, write_fields).
+  friend class tornado::HTTP1Connection;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  // The first capacity of headers built field by field: 8 fields (128 bytes) and 255
-  // bytes of text (a 256-byte block with the string's terminator).
+  // The first capacity of headers built field by field: 8 fields (128 bytes) and 256
+  // bytes of text.
   static constexpr std::size_t kFirstFields = 8;
-  static constexpr std::size_t kFirstText = 255;
+  static constexpr std::size_t kFirstText = 256;
   // set() without the checks (set_field), or checking the name only (the value was).
   void set_field(std::string_view name, std::string_view value);
   void set_with_checked_value(std::string_view name, std::string_view value);
@@ -176,9 +182,15 @@ class HTTPHeaders {
     uint32_t name_at, name_size, value_at, value_size;
   };
   std::size_t find(std::string_view name) const noexcept;
+  // write_to in two steps: the bytes the fields take on the wire (checking the fields added
+  // unchecked first: throws as write_to does), then the fields written from `p` (that many
+  // bytes; returns where they end).
+  std::size_t wire_size() const;
+  char* write_fields(char* p) const noexcept;
   // True if `bytes` points into text_ (and would dangle when it grows).
   bool aliases(std::string_view bytes) const noexcept;
   void append_field(std::string_view name, std::string_view value);
+  [[gnu::noinline]] void append_field_copied(std::string_view name, std::string_view value);
   // Appends bytes to text_ and returns where they start.
   uint32_t store(std::string_view bytes);
   // Drops text no entry points to once it outweighs the live text (set/remove leave some).
@@ -186,8 +198,68 @@ class HTTPHeaders {
 
   // Both buffers come from the per-thread frame cache (frame_alloc.h): headers are made
   // and dropped per request, and a warm server reuses their storage instead of malloc's.
-  using Text =
-      std::basic_string<char, std::char_traits<char>, tornado::detail::PooledAllocator<char>>;
+  // The text is a plain byte buffer, not a std::string: an append is a capacity check, a
+  // memcpy and a size update (a string's append also checks its size limit and terminates;
+  // a response's three fields spent about 80 instructions each in those appends).
+  class Text {
+   public:
+    Text() noexcept = default;
+    Text(const Text& other) { assign(other.data_, other.size_); }
+    Text(Text&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)),
+          size_(std::exchange(other.size_, 0)),
+          capacity_(std::exchange(other.capacity_, 0)) {}
+    Text& operator=(const Text& other) {
+      if (this != &other) assign(other.data_, other.size_);
+      return *this;
+    }
+    Text& operator=(Text&& other) noexcept {
+      if (this != &other) {
+        release();
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        capacity_ = std::exchange(other.capacity_, 0);
+      }
+      return *this;
+    }
+    ~Text() { release(); }
+    const char* data() const noexcept { return data_; }
+    char* data() noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return capacity_; }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept { size_ = 0; }
+    // Room for `bytes` in all (never shrinks); throws std::length_error past 4 GiB.
+    void reserve(std::size_t bytes) {
+      if (bytes > capacity_) grow(bytes);
+    }
+    void append(std::string_view bytes) {
+      if (bytes.empty()) return;
+      if (bytes.size() > capacity_ - size_) grow_for(bytes.size());
+      std::memcpy(data_ + size_, bytes.data(), bytes.size());
+      size_ += static_cast<uint32_t>(bytes.size());
+    }
+    // `bytes` more at the end, to be written by the caller: the room must be reserved.
+    char* extend(std::size_t bytes) noexcept {
+      char* at = data_ + size_;
+      size_ += static_cast<uint32_t>(bytes);
+      return at;
+    }
+    void assign(const char* bytes, std::size_t size) {
+      clear();
+      append(std::string_view(bytes, size));
+    }
+
+   private:
+    void grow_for(std::size_t more);  // room for `more` past size(), at least doubling
+    void grow(std::size_t bytes);     // room for exactly `bytes`, contents kept
+    void release() noexcept {
+      if (data_) tornado::detail::PooledAllocator<char>().deallocate(data_, capacity_);
+    }
+    char* data_ = nullptr;
+    uint32_t size_ = 0;
+    uint32_t capacity_ = 0;
+  };
   Text text_;
   std::vector<Entry, tornado::detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
@@ -380,6 +452,18 @@ class HTTPMessageDelegate {
   virtual ~HTTPMessageDelegate() = default;
   // `headers` may be moved away by the delegate: the connection reads nothing from it after.
   virtual Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) = 0;
+  // The synchronous form, as Tornado's headers_received may return None instead of an
+  // awaitable: a delegate that takes the head without waiting for anything may do it here
+  // and return true; the server's connection then does not call headers_received (no Task,
+  // no coroutine frame for that step). Returning false has headers_received called next
+  // (for what needs awaiting; the delegate knows what it did here already). The default
+  // does nothing and returns false. Same contract otherwise (it may throw as
+  // headers_received's Task may).
+  virtual bool headers_received_now(const StartLine& start_line, HTTPHeaders& headers) {
+    (void)start_line;
+    (void)headers;
+    return false;
+  }
   virtual Task<> data_received(std::string_view chunk) = 0;
   virtual void finish() = 0;
   virtual void on_connection_close() = 0;

@@ -99,10 +99,57 @@ struct BodyFraming {
   uint64_t length = 0;  // for kLength
 };
 
+// `name` equal to `lower` up to case, where `lower` is a lower-case literal of letters and '-'
+// at least 4 bytes long and `name` a token (a parsed field name): compared a word at a time
+// (8 bytes, the last word overlapping the one before; 4 for names under 8 bytes). OR-ing
+// 0x20 folds A-Z onto a-z and no other token byte onto a letter or '-' (only CR, not a token
+// byte, folds onto '-').
+inline bool is_name(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  const std::size_t n = name.size();
+  if (n >= 8) {
+    constexpr std::uint64_t kFold = 0x2020202020202020ULL;
+    auto same_word = [&](std::size_t at) {
+      std::uint64_t a, b;
+      std::memcpy(&a, name.data() + at, 8);
+      std::memcpy(&b, lower.data() + at, 8);
+      return (a | kFold) == b;
+    };
+    for (std::size_t at = 0; at + 8 < n; at += 8) {
+      if (!same_word(at)) return false;
+    }
+    return same_word(n - 8);
+  }
+  std::uint32_t a0, a1, b0, b1;
+  std::memcpy(&a0, name.data(), 4);
+  std::memcpy(&a1, name.data() + n - 4, 4);
+  std::memcpy(&b0, lower.data(), 4);
+  std::memcpy(&b1, lower.data() + n - 4, 4);
+  return (a0 | 0x20202020U) == b0 && (a1 | 0x20202020U) == b1;
+}
+
+// The fields of a request head that its checks, framing and persistence depend on, found
+// in one pass over the fields (each looked up by name was a pass of its own): the first of
+// each and how many there are where more than one matters.
+struct RequestFields {
+  const Field* host = nullptr;
+  const Field* content_length = nullptr;
+  const Field* transfer_encoding = nullptr;
+  const Field* connection = nullptr;
+  const Field* expect = nullptr;
+  std::size_t hosts = 0;
+  std::size_t content_lengths = 0;
+  std::size_t transfer_encodings = 0;
+};
+RequestFields scan_request_fields(const MessageHead& head) noexcept;
+
 // The framing of a request body; kError for a smuggling-prone or malformed combination:
 // TE with CL, TE other than exactly "chunked", two TE fields, a non-digit, signed or
 // conflicting Content-Length (equal comma-separated copies are allowed).
 ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err);
+// The same with the head's fields already scanned (`known` is scan_request_fields(head)).
+ParseStatus request_body_framing(const MessageHead& head, const RequestFields& known,
+                                 BodyFraming& framing, ParseError& err);
 // The framing of a response body to a request with `request_method`.
 ParseStatus response_body_framing(const MessageHead& head, std::string_view request_method,
                                   BodyFraming& framing, ParseError& err);
@@ -111,6 +158,8 @@ ParseStatus response_body_framing(const MessageHead& head, std::string_view requ
 // HTTP/1.0 at most one, and its value must be a URI host[:port]; so must the authority of
 // an absolute-form target, which then names the host (3.2.2).
 ParseStatus validate_request_head(const MessageHead& head, ParseError& err);
+ParseStatus validate_request_head(const MessageHead& head, const RequestFields& known,
+                                  ParseError& err);
 
 // RFC 9112 3.2.2 absolute-form ("http://host[:port]/path?query", scheme case-insensitive):
 // sets `authority` and `rest` (the path and query, possibly empty) and returns true; false

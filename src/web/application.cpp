@@ -126,20 +126,17 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
  public:
   RequestDispatcher(Application& app, HTTPConnection* conn) : app_(app), conn_(conn) {}
 
+  // Routing needs nothing awaited: it is done here, and only a handler that streams its
+  // body needs headers_received (for prepare(), awaited before the body is read).
+  bool headers_received_now(const StartLine& start_line, HTTPHeaders& headers) override {
+    route(std::get<httputil::RequestStartLine>(start_line), headers);
+    return !handler_->stream_request_body();
+  }
+
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
-    const auto& line = std::get<httputil::RequestStartLine>(start_line);
-    routing::PathArgs args;
-    // Built once, routed, and handed to the handler as it is.
-    RequestPtr request = make_request(line, std::move(headers), conn_);
-    const HandlerFactory& factory = app_.find_handler(*request, args);
-    std::unique_ptr<RequestHandler> h = factory.create();
-    h->factory_ = &factory;
-    h->request_ = std::move(request);
-    h->application_ = &app_;
-    if (!args.args.empty() || !args.kwargs.empty()) {
-      h->path_args_.reset(new detail::PooledPathArgs{std::move(args), {}});
-    }
-    handler_ = std::move(h);
+    // Called after headers_received_now declined (a streaming handler), or directly by a
+    // connection that does not try it first.
+    if (!handler_) route(std::get<httputil::RequestStartLine>(start_line), headers);
     if (!handler_->stream_request_body()) co_return;
     streaming_ = true;
     handler_->streaming_ = true;
@@ -188,6 +185,21 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
   }
 
  private:
+  // The request built once, routed, and handed to the handler as it is.
+  void route(const httputil::RequestStartLine& line, HTTPHeaders& headers) {
+    routing::PathArgs args;
+    RequestPtr request = make_request(line, std::move(headers), conn_);
+    const HandlerFactory& factory = app_.find_handler(*request, args);
+    std::unique_ptr<RequestHandler> h = factory.create();
+    h->factory_ = &factory;
+    h->request_ = std::move(request);
+    h->application_ = &app_;
+    if (!args.args.empty() || !args.kwargs.empty()) {
+      h->path_args_.reset(new detail::PooledPathArgs{std::move(args), {}});
+    }
+    handler_ = std::move(h);
+  }
+
   Application& app_;
   HTTPConnection* conn_;
   std::unique_ptr<RequestHandler> handler_;
