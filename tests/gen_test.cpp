@@ -167,6 +167,75 @@ TEST_F(GenTest, RunSyncTimeoutCountsFromItsStartWhenTheTaskHoldsTheThreadAfterAr
                TimeoutError);
 }
 
+// hostile14: with_timeout is a lazy Task: its deadline is taken when it is first awaited,
+// so one stored and awaited after a delay longer than its timeout still gives the work the
+// whole timeout (and does not time out at once).
+TEST_F(GenTest, WithTimeoutStoredAndAwaitedLaterCountsFromTheAwait) {
+  const int out = run_sync([]() -> Task<int> {
+    auto slow = []() -> Task<int> {
+      co_await sleep(30ms);
+      co_return 7;
+    };
+    Task<int> t = with_timeout(Duration(0.2), slow());
+    co_await sleep(300ms);  // longer than the timeout
+    co_return co_await std::move(t);
+  });
+  EXPECT_EQ(out, 7);
+}
+
+// Zero and negative timeouts: a Future already done still wins; one still pending (or a
+// Task that has to suspend) times out on the next loop turn, without waiting for the work.
+TEST_F(GenTest, WithTimeoutZeroOrNegativeTimesOutPendingWorkAndReturnsDoneFutures) {
+  for (double timeout : {0.0, -1.0, -1e9}) {
+    const int done = run_sync([timeout]() -> Task<int> {
+      Future<int> ready;
+      ready.set_result(3);
+      co_return co_await with_timeout(Duration(timeout), ready);
+    });
+    EXPECT_EQ(done, 3) << timeout;
+    const double start = io_loop().time();
+    EXPECT_THROW(run_sync([timeout]() -> Task<> {
+                   Future<int> never;
+                   (void)co_await with_timeout(Duration(timeout), never);
+                 }),
+                 TimeoutError)
+        << timeout;
+    EXPECT_THROW(run_sync([timeout]() -> Task<> { co_await with_timeout(Duration(timeout), sleep(10s)); }),
+                 TimeoutError)
+        << timeout;
+    EXPECT_LT(io_loop().time() - start, 5.0) << timeout;
+  }
+}
+
+// A Future argument is not cancelled by the timeout (its producer may still set it) and
+// can be awaited again afterwards.
+TEST_F(GenTest, WithTimeoutOnAFutureLeavesItUncancelledForItsProducer) {
+  run_sync([]() -> Task<> {
+    Future<int> pending;
+    EXPECT_THROW((void)co_await with_timeout(10ms, pending), TimeoutError);
+    EXPECT_FALSE(pending.cancelled());
+    IOLoop::current().call_later(10ms, [pending]() mutable { pending.set_result(5); });
+    EXPECT_EQ(co_await with_timeout(Duration(2.0), pending), 5);
+  });
+}
+
+// A Task that swallows its cancellation and finishes with a result anyway: with_timeout
+// waits for it to unwind and returns that result (documented), instead of TimeoutError.
+TEST_F(GenTest, WithTimeoutTaskSwallowingCancellationReturnsItsLateResult) {
+  const int out = run_sync([]() -> Task<int> {
+    auto stubborn = []() -> Task<int> {
+      try {
+        co_await sleep(10s);
+      } catch (const CancelledError&) {
+      }
+      co_await sleep(20ms);  // goes on after the cancellation
+      co_return 9;
+    };
+    co_return co_await with_timeout(10ms, stubborn());
+  });
+  EXPECT_EQ(out, 9);
+}
+
 TEST_F(GenTest, WhenAllVectorKeepsOrder) {
   auto out = run_sync([]() -> Task<std::vector<int>> {
     std::vector<Task<int>> ts;
