@@ -14,6 +14,7 @@ namespace web_hostile_test {
 
 using namespace tornado;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 using tornado::test::status_line;
 using tornado::testing::ExpectLog;
 
@@ -208,6 +209,49 @@ struct GzipPiecesHandler : web::RequestHandler {
   }
 };
 
+// hostile14: the dispatcher routes in headers_received_now (no Task) and only a streaming
+// handler goes on to headers_received. Handlers for pipelined requests that mix them.
+struct PipeOkHandler : web::RequestHandler {
+  Task<> get() override {
+    write("ok " + request().uri);
+    co_return;
+  }
+  Task<> post() override {
+    write("plain " + request().body);
+    co_return;
+  }
+};
+// Its constructor throws: routing fails in headers_received_now, before any handler exists.
+struct PipeCtorThrowsHandler : web::RequestHandler {
+  PipeCtorThrowsHandler() { throw std::runtime_error("constructor blew up"); }
+};
+struct PipeStreamHandler : web::RequestHandler {
+  bool stream_request_body() const override { return true; }
+  Task<> data_received(std::string_view chunk) override {
+    body_.append(chunk);
+    co_return;
+  }
+  Task<> post() override {
+    write("streamed " + body_);
+    co_return;
+  }
+  std::string body_;
+};
+struct PipeRejectEarlyHandler : web::RequestHandler {
+  bool stream_request_body() const override { return true; }
+  Task<> prepare() override { throw web::HTTPError(401); }
+};
+
+// The status lines of a run of responses, in order.
+std::vector<std::string> status_lines(const std::string& responses) {
+  std::vector<std::string> out;
+  for (std::size_t at = responses.find("HTTP/1.1 "); at != std::string::npos;
+       at = responses.find("HTTP/1.1 ", at + 1)) {
+    out.push_back(responses.substr(at, responses.find("\r\n", at) - at));
+  }
+  return out;
+}
+
 std::string gunzip(const std::string& data) {
   z_stream s{};
   if (inflateInit2(&s, 15 + 16) != Z_OK) return "<inflateInit2 failed>";
@@ -253,6 +297,10 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/defaults", web::handler<DefaultHeadersHandler>()},
         {"/endless", web::handler<EndlessStreamHandler>()},
         {"/sleeper", web::handler<SleeperHandler>()},
+        {"/pipe/ok", web::handler<PipeOkHandler>()},
+        {"/pipe/ctor", web::handler<PipeCtorThrowsHandler>()},
+        {"/pipe/stream", web::handler<PipeStreamHandler>()},
+        {"/pipe/reject", web::handler<PipeRejectEarlyHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -409,6 +457,121 @@ TEST_F(WebHostileTest, BrokenDefaultHeadersGiveABare500NotASilentConnection) {
   EXPECT_EQ(status_line(response), "HTTP/1.1 500 Internal Server Error") << response;
   EXPECT_EQ(response.find("never sent"), std::string::npos) << response;
   EXPECT_EQ(response.find("many"), std::string::npos) << response;
+}
+
+// Pipelined on one connection: a 404, a 405, plain and streaming bodies in turns (the
+// streaming handler takes the second path, headers_received, after requests that did not),
+// each answered in order with its own body, the connection kept to the last.
+TEST_F(WebHostileTest, PipelinedPlainStreamingAndErrorRequestsAreAnsweredInOrder) {
+  const std::string r = raw(
+      "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+      "DELETE /pipe/ok HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /pipe/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "POST /pipe/stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+      "POST /pipe/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nch\r\n3\r\nunk\r\n0\r\n\r\n"
+      "POST /pipe/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nwxyz"
+      "GET /pipe/ok?last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_lines(r),
+            (std::vector<std::string>{"HTTP/1.1 404 Not Found", "HTTP/1.1 405 Method Not Allowed",
+                                      "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK",
+                                      "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"}))
+      << r;
+  const std::size_t plain = r.find("plain abc"), streamed = r.find("streamed hello"),
+                    chunked = r.find("streamed chunk"), plain2 = r.find("plain wxyz"),
+                    last = r.find("ok /pipe/ok?last");
+  EXPECT_TRUE(plain < streamed && streamed < chunked && chunked < plain2 && plain2 < last &&
+              last != std::string::npos)
+      << r;
+}
+
+// A handler whose constructor throws, in the middle of a pipeline: routing fails in
+// headers_received_now. As in Tornado (an uncaught exception in the request's delegate),
+// the error is logged and the connection closed: the answers before it are sent, nothing
+// after it is read; the server goes on serving other connections.
+TEST_F(WebHostileTest, PipelinedRequestWhoseHandlerConstructorThrowsClosesAfterEarlierAnswers) {
+  std::string r;
+  {
+    ExpectLog expect(app_log(), ".*constructor blew up.*");
+    r = raw("GET /pipe/ok?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /pipe/ctor HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 200 OK"})) << r;
+  EXPECT_TRUE(r.ends_with("ok /pipe/ok?1")) << r;
+  // With a body still unread behind the head (a POST): the same.
+  {
+    ExpectLog expect(app_log(), ".*constructor blew up.*");
+    r = raw("POST /pipe/ctor HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+            "GET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  EXPECT_EQ(r, "");
+  EXPECT_EQ(status_line(raw_get("/pipe/ok")), "HTTP/1.1 200 OK");
+}
+
+// A streaming handler that answers in prepare(), before its body is read, in a pipeline:
+// 401, and the connection closes (its body is not read: the next request's bytes cannot be
+// told from it), as Tornado does.
+TEST_F(WebHostileTest, PipelinedStreamingHandlerAnsweringBeforeItsBodyClosesTheConnection) {
+  const std::string r = raw(
+      "GET /pipe/ok?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /pipe/reject HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"}))
+      << r;
+}
+
+// Odd targets in a pipeline: each is answered (404 for what parses, 400 and a close for
+// what does not), never a crash; the connection stays usable after the 404s.
+TEST_F(WebHostileTest, PipelinedOddTargetsAreAnsweredAndTheConnectionKeptOrClosedCleanly) {
+  std::string r = raw(
+      "GET * HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /\xff\xfe%00%ff HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET http://other.example:99/pipe/ok?abs HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET //pipe/ok HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /pipe/ok?end HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_lines(r),
+            (std::vector<std::string>{"HTTP/1.1 404 Not Found", "HTTP/1.1 404 Not Found",
+                                      "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found",
+                                      "HTTP/1.1 200 OK"}))
+      << r;
+  EXPECT_NE(r.find("ok http://other.example:99/pipe/ok?abs"), std::string::npos) << r;
+  const std::vector<std::string> bad_heads = {
+      std::string("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n"sv),
+      std::string("GET /a HTTP/1.1\r\nHost: x\r\nX\0Y: 1\r\n\r\n"sv),
+      "GET /a HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: a b\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\nX\xc3\xa9: 1\r\n\r\n",
+  };
+  for (const std::string& bad : bad_heads) {
+    r = raw("GET /pipe/ok?1 HTTP/1.1\r\nHost: x\r\n\r\n" + bad +
+            "GET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(status_lines(r),
+              (std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"}))
+        << ::testing::PrintToString(bad) << " -> " << r;
+  }
+}
+
+// A client that pipelines many requests and closes at once: the server stops cleanly (no
+// crash, nothing left behind under ASan) and serves the next connection.
+TEST_F(WebHostileTest, ClientClosingMidPipelineLeavesTheServerServing) {
+  const int port = get_http_port();
+  run_sync([port]() -> Task<> {
+    for (int round = 0; round < 20; ++round) {
+      auto s = co_await test::connect_loopback(port);
+      std::string many;
+      for (int i = 0; i < 50; ++i) {
+        many += i % 3 == 0 ? "POST /pipe/stream HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd"
+                           : "GET /pipe/ok HTTP/1.1\r\nHost: x\r\n\r\n";
+      }
+      // The last request cut in its body.
+      many += "POST /pipe/stream HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab";
+      co_await s->write(many.substr(0, many.size() - static_cast<std::size_t>(round) * 7));
+      s->close();
+    }
+    co_await sleep(50ms);
+  });
+  EXPECT_EQ(status_line(raw_get("/pipe/ok")), "HTTP/1.1 200 OK");
 }
 
 TEST_F(WebHostileTest, HTTPErrorWithAnImpossibleStatusIs500) {
