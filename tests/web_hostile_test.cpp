@@ -242,6 +242,41 @@ struct PipeRejectEarlyHandler : web::RequestHandler {
   Task<> prepare() override { throw web::HTTPError(401); }
 };
 
+// write(json) encodes straight into the body: a refused document (invalid UTF-8, nesting
+// past the limit) must leave what was written before it, and a deep one must not crash.
+struct PipeJsonHandler : web::RequestHandler {
+  Task<> get() override {
+    write("before;");
+    try {
+      write(nlohmann::json{{"ok", 1}, {"bad", std::string("\xff")}});
+    } catch (const std::invalid_argument&) {
+      write("refused utf8;");
+    }
+    nlohmann::json deep = nlohmann::json::array();
+    for (int i = 0; i < 100000; ++i) {
+      nlohmann::json outer = nlohmann::json::array();
+      outer.push_back(std::move(deep));
+      deep = std::move(outer);
+    }
+    try {
+      write(nlohmann::json{{"deep", std::move(deep)}});
+    } catch (const std::invalid_argument&) {
+      write("refused depth;");
+    }
+    if (get_argument("uncaught", "") == "1") {
+      nlohmann::json again = nlohmann::json::array();
+      for (int i = 0; i < 100000; ++i) {
+        nlohmann::json outer = nlohmann::json::array();
+        outer.push_back(std::move(again));
+        again = std::move(outer);
+      }
+      write(nlohmann::json{{"deep", std::move(again)}});  // uncaught: a 500
+    }
+    write(nlohmann::json{{"after", true}});
+    co_return;
+  }
+};
+
 // The status lines of a run of responses, in order.
 std::vector<std::string> status_lines(const std::string& responses) {
   std::vector<std::string> out;
@@ -301,6 +336,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/pipe/ctor", web::handler<PipeCtorThrowsHandler>()},
         {"/pipe/stream", web::handler<PipeStreamHandler>()},
         {"/pipe/reject", web::handler<PipeRejectEarlyHandler>()},
+        {"/pipe/json", web::handler<PipeJsonHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -550,6 +586,23 @@ TEST_F(WebHostileTest, PipelinedOddTargetsAreAnsweredAndTheConnectionKeptOrClose
               (std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"}))
         << ::testing::PrintToString(bad) << " -> " << r;
   }
+}
+
+// A document json_encode refuses leaves the body as it was (the text before it, nothing of
+// the refused document); one nested 100,000 deep is refused (it overflowed the stack), and
+// uncaught it is a 500 like any exception, the connection kept.
+TEST_F(WebHostileTest, WriteJsonRefusedLeavesTheBodyAndDeepNestingIsA500NotACrash) {
+  std::string r = raw_get("/pipe/json");
+  EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK") << r;
+  EXPECT_TRUE(r.ends_with("\r\n\r\nbefore;refused utf8;refused depth;{\"after\":true}")) << r;
+  {
+    ExpectLog expect(app_log(), ".*nested too deep.*");
+    r = raw("GET /pipe/json?uncaught=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /pipe/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  }
+  EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 500 Internal Server Error",
+                                                       "HTTP/1.1 200 OK"}))
+      << r;
 }
 
 // A client that pipelines many requests and closes at once: the server stops cleanly (no
