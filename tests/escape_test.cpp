@@ -386,6 +386,35 @@ TEST(EscapeTest, JsonEncodeRefusesNestingDeeperThanItsLimitWithoutOverflowingThe
   EXPECT_THROW(escape::json_encode(in_object), std::invalid_argument);
 }
 
+// hostile14: invalid UTF-8 in an object key (the random documents' keys are all valid) is
+// refused as in a value, deep inside and after text already written; a huge string of plain
+// runs, escapes and multi-byte characters across the eight-byte steps matches nlohmann's
+// dump with the "</" replacement.
+TEST(EscapeTest, JsonEncodeRefusesInvalidUtf8InKeysAndWritesHugeStringsAsDumpDoes) {
+  for (const std::string& key : {std::string("\xff"), std::string("ok\xc3"), std::string("\xed\xa0\x80"),
+                                 std::string("\xc0\xaf"), std::string("a\xf4\x90\x80\x80")}) {
+    std::string out = "kept";
+    nlohmann::json v = {{"first", std::string(100, 'x')}, {"nested", {{"z", 1}, {key, 2}}}};
+    EXPECT_THROW(escape::json_encode_to(out, v), std::invalid_argument) << key;
+    EXPECT_EQ(out, "kept");
+  }
+  std::string huge;
+  const std::string pieces[] = {std::string(37, 'a'), "</", "\"", "\\", "\xc3\xa9", "\xf0\x9f\x98\x80",
+                                "\x01", "\x7f", "/", "<", "\xe2\x82\xac", " "};
+  std::uint32_t seed = 5;
+  while (huge.size() < (8u << 20)) {
+    seed = seed * 1103515245u + 12345u;
+    huge += pieces[(seed >> 8) % std::size(pieces)];
+  }
+  const std::string dumped = nlohmann::json(huge).dump(-1, ' ', true);
+  std::string expected;
+  for (std::size_t i = 0; i < dumped.size(); ++i) {
+    expected += dumped[i];
+    if (dumped[i] == '<' && i + 1 < dumped.size() && dumped[i + 1] == '/') expected += '\\';
+  }
+  EXPECT_TRUE(escape::json_encode(huge) == expected);
+}
+
 TEST(EscapeTest, JsonEncodeWritesNestingUpToItsLimitAsJsonDecodeReadsIt) {
   const std::string at_limit = std::string(escape::kMaxJsonDepth, '[') +
                                std::string(escape::kMaxJsonDepth, ']');
