@@ -277,6 +277,19 @@ struct PipeJsonHandler : web::RequestHandler {
   }
 };
 
+// A streaming handler that answers from its first body piece, before the rest arrives.
+struct PipeEarlyFinishHandler : web::RequestHandler {
+  bool stream_request_body() const override { return true; }
+  Task<> data_received(std::string_view chunk) override {
+    if (!finished()) finish("early " + std::string(chunk));
+    co_return;
+  }
+  Task<> post() override {
+    write("never");
+    co_return;
+  }
+};
+
 // The status lines of a run of responses, in order.
 std::vector<std::string> status_lines(const std::string& responses) {
   std::vector<std::string> out;
@@ -337,6 +350,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/pipe/stream", web::handler<PipeStreamHandler>()},
         {"/pipe/reject", web::handler<PipeRejectEarlyHandler>()},
         {"/pipe/json", web::handler<PipeJsonHandler>()},
+        {"/pipe/early", web::handler<PipeEarlyFinishHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -555,6 +569,27 @@ TEST_F(WebHostileTest, PipelinedStreamingHandlerAnsweringBeforeItsBodyClosesTheC
       "GET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"}))
       << r;
+}
+
+// A streaming handler that finishes from its first body piece while the rest of the body
+// is still to come, in a pipeline: its answer says Connection: close (the body was not read
+// when it started) and the connection ends cleanly after it, the rest of the body read or
+// not; nothing after it is answered, and the handler's method never runs.
+TEST_F(WebHostileTest, PipelinedStreamingHandlerFinishingMidBodyEndsTheConnectionCleanly) {
+  const int port = get_http_port();
+  const std::string r = run_sync([port]() -> Task<std::string> {
+    auto s = co_await test::connect_loopback(port);
+    co_await s->write(
+        "GET /pipe/ok?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /pipe/early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\none\r\n");
+    co_await sleep(50ms);  // the handler answers from the first piece
+    co_await s->write("3\r\ntwo\r\n0\r\n\r\nGET /pipe/ok?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_return co_await s->read_until_close();
+  });
+  EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK"})) << r;
+  EXPECT_NE(r.find("\r\nConnection: close\r\n"), std::string::npos) << r;
+  EXPECT_TRUE(r.ends_with("early one")) << r;
 }
 
 // Odd targets in a pipeline: each is answered (404 for what parses, 400 and a close for
