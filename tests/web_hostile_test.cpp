@@ -640,6 +640,24 @@ TEST_F(WebHostileTest, WriteJsonRefusedLeavesTheBodyAndDeepNestingIsA500NotACras
       << r;
 }
 
+// Odd Host values (ports out of range or missing, brackets, several colons) and odd
+// absolute-form authorities: the request is built and routed (200) or the head refused
+// (400), never a connection closed without an answer.
+TEST_F(WebHostileTest, OddHostsAreAnsweredNotDropped) {
+  for (const std::string host :
+       {"[::1]:99999", "a:", ":80", "[", "]", "a:b:c", "256.256.256.256:0", "[::1", "A.EXAMPLE.COM.:8",
+        "xn--bcher-kva.example:080", "a:-1", "a:+1", "a:1e3", "%41"}) {
+    for (bool absolute : {false, true}) {
+      const std::string target = absolute ? "http://" + host + "/pipe/ok" : std::string("/pipe/ok");
+      const std::string r = raw("GET " + target + " HTTP/1.1\r\nHost: " + host +
+                                "\r\nConnection: close\r\n\r\n");
+      const std::string line = status_line(r);
+      EXPECT_TRUE(line == "HTTP/1.1 200 OK" || line == "HTTP/1.1 400 Bad Request")
+          << host << " absolute " << absolute << ": " << r;
+    }
+  }
+}
+
 // A client that pipelines many requests and closes at once: the server stops cleanly (no
 // crash, nothing left behind under ASan) and serves the next connection.
 TEST_F(WebHostileTest, ClientClosingMidPipelineLeavesTheServerServing) {
