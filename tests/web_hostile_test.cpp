@@ -290,6 +290,21 @@ struct PipeEarlyFinishHandler : web::RequestHandler {
   }
 };
 
+// Sets ?n= headers, large and overwritten many times (the text grows and is compacted),
+// then clears them when ?clear=1: its response state goes back to the per-thread spares.
+struct PipeManyHeadersHandler : web::RequestHandler {
+  Task<> get() override {
+    const int n = std::stoi(get_argument("n", "0"));
+    for (int i = 0; i < n; ++i) {
+      for (int k = 0; k < 5; ++k) set_header("X-Junk-" + std::to_string(i), std::string(200 + k, 'j'));
+      add_header("X-Added", std::to_string(i));
+    }
+    if (get_argument("clear", "") == "1") clear();
+    write("n=" + std::to_string(n));
+    co_return;
+  }
+};
+
 // The status lines of a run of responses, in order.
 std::vector<std::string> status_lines(const std::string& responses) {
   std::vector<std::string> out;
@@ -351,6 +366,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/pipe/reject", web::handler<PipeRejectEarlyHandler>()},
         {"/pipe/json", web::handler<PipeJsonHandler>()},
         {"/pipe/early", web::handler<PipeEarlyFinishHandler>()},
+        {"/pipe/headers", web::handler<PipeManyHeadersHandler>()},
     });
   }
   // The raw response bytes to a raw request (up to the close).
@@ -638,6 +654,34 @@ TEST_F(WebHostileTest, WriteJsonRefusedLeavesTheBodyAndDeepNestingIsA500NotACras
   EXPECT_EQ(status_lines(r), (std::vector<std::string>{"HTTP/1.1 500 Internal Server Error",
                                                        "HTTP/1.1 200 OK"}))
       << r;
+}
+
+// Response states (and their headers' text) are reused from request to request: a
+// response after one with many large, overwritten or cleared headers carries none of them.
+TEST_F(WebHostileTest, ResponseHeadersDoNotLeakIntoTheNextResponseOnARecycledState) {
+  std::string pipeline;
+  for (int round = 0; round < 10; ++round) {
+    pipeline += "GET /pipe/headers?n=" + std::to_string(40 + round) + (round % 2 ? "&clear=1" : "") +
+                " HTTP/1.1\r\nHost: x\r\n\r\n";
+    pipeline += "GET /pipe/headers?n=0 HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  const std::string r = raw(pipeline + "GET /pipe/headers?n=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(status_lines(r).size(), 21u) << r.substr(0, 2000);
+  std::size_t at = 0;
+  for (int i = 0; i < 21; ++i) {
+    const std::size_t start = r.find("HTTP/1.1 ", at);
+    const std::size_t end = r.find("HTTP/1.1 ", start + 1);
+    const std::string one = r.substr(start, end == std::string::npos ? end : end - start);
+    at = start + 1;
+    const bool big = i % 2 == 0 && i < 20;
+    const bool cleared = big && (i / 2) % 2 == 1;
+    EXPECT_EQ(one.find("X-Junk-") != std::string::npos, big && !cleared) << i << ": " << one.substr(0, 300);
+    EXPECT_EQ(one.find("X-Added") != std::string::npos, big && !cleared) << i;
+    if (big && !cleared) {
+      EXPECT_NE(one.find("X-Junk-0: " + std::string(204, 'j') + "\r\n"), std::string::npos) << i;
+    }
+    EXPECT_NE(one.find("Content-Type: text/html; charset=UTF-8\r\n"), std::string::npos) << i;
+  }
 }
 
 // Odd Host values (ports out of range or missing, brackets, several colons) and odd
