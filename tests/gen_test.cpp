@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -234,6 +235,37 @@ TEST_F(GenTest, WithTimeoutTaskSwallowingCancellationReturnsItsLateResult) {
     co_return co_await with_timeout(10ms, stubborn());
   });
   EXPECT_EQ(out, 9);
+}
+
+// A NaN timeout cannot be a deadline (call_at refuses it): with_timeout and run_sync say so
+// before they start the work, which used to be started first and then left running on its
+// own (with_timeout) or suspended for good in a loop nobody runs (run_sync).
+TEST_F(GenTest, WithTimeoutAndRunSyncRefuseANanTimeoutBeforeStartingTheWork) {
+  auto started = std::make_shared<int>(0);
+  auto work = [started]() -> Task<int> {
+    ++*started;
+    co_await sleep(20ms);
+    co_return 1;
+  };
+  run_sync([&]() -> Task<> {
+    EXPECT_THROW((void)co_await with_timeout(Duration(std::nan("")), work()), std::invalid_argument);
+    Future<int> pending;
+    EXPECT_THROW((void)co_await with_timeout(Duration(std::nan("")), pending), std::invalid_argument);
+    co_await sleep(40ms);
+  });
+  EXPECT_EQ(*started, 0);
+  EXPECT_THROW(io_loop().run_sync(work, Duration(std::nan(""))), std::invalid_argument);
+  EXPECT_EQ(*started, 0);
+}
+
+// run_sync with a zero or negative timeout: a task that finishes without suspending still
+// returns its result; one that suspends times out at once.
+TEST_F(GenTest, RunSyncZeroOrNegativeTimeoutTimesOutOnlyWorkThatSuspends) {
+  for (double timeout : {0.0, -5.0}) {
+    EXPECT_EQ(io_loop().run_sync([]() -> Task<int> { co_return 4; }, Duration(timeout)), 4);
+    EXPECT_THROW(io_loop().run_sync([]() -> Task<> { co_await sleep(10s); }, Duration(timeout)),
+                 TimeoutError);
+  }
 }
 
 TEST_F(GenTest, WhenAllVectorKeepsOrder) {
