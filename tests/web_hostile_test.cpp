@@ -684,6 +684,32 @@ TEST_F(WebHostileTest, ResponseHeadersDoNotLeakIntoTheNextResponseOnARecycledSta
   }
 }
 
+// Expect: 100-continue is found by the one-pass field scan (a six-byte name compared as two
+// overlapping four-byte words) in any case, for plain and streaming handlers; a name one
+// byte away from it asks for nothing.
+TEST_F(WebHostileTest, ExpectContinueInAnyCaseIsAnsweredForPlainAndStreamingHandlers) {
+  const int port = get_http_port();
+  for (const std::string name : {"Expect", "eXpEcT", "EXPECT"}) {
+    for (const std::string path : {"/pipe/ok", "/pipe/stream"}) {
+      const std::string r = run_sync([port, name, path]() -> Task<std::string> {
+        auto s = co_await test::connect_loopback(port);
+        co_await s->write("POST " + path + " HTTP/1.1\r\nHost: x\r\n" + name +
+                          ": 100-CONTINUE\r\nContent-Length: 4\r\nConnection: close\r\n\r\n");
+        std::string interim = co_await s->read_until("\r\n\r\n");
+        co_await s->write("body");
+        co_return interim + co_await s->read_until_close();
+      });
+      EXPECT_TRUE(r.starts_with("HTTP/1.1 100 (Continue)\r\n\r\nHTTP/1.1 200 OK\r\n")) << name << path << r;
+      EXPECT_TRUE(r.ends_with(path == "/pipe/ok" ? "plain body" : "streamed body")) << r;
+    }
+  }
+  for (const std::string name : {"Expecu", "Ixpect", "Expec", "Expects"}) {
+    const std::string r = raw("POST /pipe/ok HTTP/1.1\r\nHost: x\r\n" + name +
+                              ": 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody");
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << name << r;
+  }
+}
+
 // Odd Host values (ports out of range or missing, brackets, several colons) and odd
 // absolute-form authorities: the request is built and routed (200) or the head refused
 // (400), never a connection closed without an answer.
