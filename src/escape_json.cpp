@@ -136,12 +136,14 @@ void write_string(std::string& out, std::string_view s) {
 
 class Writer {
  public:
-  explicit Writer(std::string& out) : out_(out), adapter_(out) {}
+  Writer(std::string& out, std::size_t max_depth)
+      : out_(out), adapter_(out), max_depth_(max_depth), depth_left_(max_depth) {}
 
   void write(const nlohmann::json& v) {
     using T = nlohmann::json::value_t;
     switch (v.type()) {
       case T::object: {
+        enter();
         out_.push_back('{');
         bool first = true;
         for (const auto& [key, value] : v.get_ref<const nlohmann::json::object_t&>()) {
@@ -152,9 +154,11 @@ class Writer {
           write(value);
         }
         out_.push_back('}');
+        ++depth_left_;
         return;
       }
       case T::array: {
+        enter();
         out_.push_back('[');
         bool first = true;
         for (const auto& value : v.get_ref<const nlohmann::json::array_t&>()) {
@@ -163,6 +167,7 @@ class Writer {
           write(value);
         }
         out_.push_back(']');
+        ++depth_left_;
         return;
       }
       case T::string: write_string(out_, v.get_ref<const std::string&>()); return;
@@ -175,6 +180,16 @@ class Writer {
   }
 
  private:
+  // One more level of arrays/objects: the recursion is bounded (no RAII needed to leave a
+  // level on an exception: the whole write is abandoned).
+  void enter() {
+    if (depth_left_ == 0) {
+      throw std::invalid_argument("json_encode: arrays/objects nested too deep (limit " +
+                                  std::to_string(max_depth_) + ")");
+    }
+    --depth_left_;
+  }
+
   template <typename Int>
   void append_integer(Int n) {
     char digits[24];
@@ -194,14 +209,16 @@ class Writer {
   std::string& out_;
   AppendToString adapter_;
   std::optional<nlohmann::detail::serializer<nlohmann::json>> serializer_;
+  std::size_t max_depth_;
+  std::size_t depth_left_;  // levels still allowed below the current one
 };
 
 }  // namespace
 
-void json_encode_to(std::string& out, const nlohmann::json& value) {
+void json_encode_to(std::string& out, const nlohmann::json& value, std::size_t max_depth) {
   const std::size_t start = out.size();
   try {
-    Writer(out).write(value);
+    Writer(out, max_depth).write(value);
   } catch (const nlohmann::json::exception& e) {
     out.resize(start);
     throw std::invalid_argument(std::string("json_encode: ") + e.what());
@@ -211,9 +228,9 @@ void json_encode_to(std::string& out, const nlohmann::json& value) {
   }
 }
 
-std::string json_encode(const nlohmann::json& value) {
+std::string json_encode(const nlohmann::json& value, std::size_t max_depth) {
   std::string out;
-  json_encode_to(out, value);
+  json_encode_to(out, value, max_depth);
   return out;
 }
 

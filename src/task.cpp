@@ -1,5 +1,7 @@
 #include "tornado/task.h"
 
+#include <cmath>
+#include <stdexcept>
 #include <typeinfo>
 #include <vector>
 
@@ -164,7 +166,11 @@ void cancel_all(const std::vector<std::shared_ptr<FutureStateBase>>& states) {
   for (const auto& s : states) s->cancel();
 }
 
-double deadline_after(Duration timeout) { return IOLoop::current().time() + timeout.count(); }
+double deadline_after(Duration timeout) {
+  // Refused here, before the work starts (call_at would refuse it only after).
+  if (std::isnan(timeout.count())) throw std::invalid_argument("with_timeout: timeout is NaN");
+  return IOLoop::current().time() + timeout.count();
+}
 
 std::function<void()> arm_timeout(double deadline, Duration timeout, Future<void> waiter,
                                   std::function<void()> on_timeout) {

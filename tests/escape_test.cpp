@@ -360,6 +360,73 @@ TEST(EscapeTest, JsonEncodeToLeavesTheBufferAsItWasOnInvalidUtf8) {
   EXPECT_EQ(out, "kept");
 }
 
+// hostile14: the writer recurses once per nested array or object, as nlohmann's dump did;
+// a document nested 100,000 deep (built by the application: json_decode refuses such
+// input) overflowed the thread's stack (a crash under ASan, a segfault at -O2). Nesting is
+// bounded as json_decode bounds it (Python's json.dumps stops with a RecursionError), with a
+// clear error and the buffer left as it was.
+namespace {
+nlohmann::json nested_arrays(std::size_t depth) {
+  nlohmann::json v = nlohmann::json::array();
+  for (std::size_t i = 1; i < depth; ++i) {
+    nlohmann::json outer = nlohmann::json::array();
+    outer.push_back(std::move(v));
+    v = std::move(outer);
+  }
+  return v;
+}
+}  // namespace
+
+TEST(EscapeTest, JsonEncodeRefusesNestingDeeperThanItsLimitWithoutOverflowingTheStack) {
+  const nlohmann::json deep = nested_arrays(100000);
+  std::string out = "kept";
+  EXPECT_THROW(escape::json_encode_to(out, deep), std::invalid_argument);
+  EXPECT_EQ(out, "kept");
+  nlohmann::json in_object = {{"a", nested_arrays(escape::kMaxJsonDepth)}};  // one more level
+  EXPECT_THROW(escape::json_encode(in_object), std::invalid_argument);
+}
+
+// hostile14: invalid UTF-8 in an object key (the random documents' keys are all valid) is
+// refused as in a value, deep inside and after text already written; a huge string of plain
+// runs, escapes and multi-byte characters across the eight-byte steps matches nlohmann's
+// dump with the "</" replacement.
+TEST(EscapeTest, JsonEncodeRefusesInvalidUtf8InKeysAndWritesHugeStringsAsDumpDoes) {
+  for (const std::string& key : {std::string("\xff"), std::string("ok\xc3"), std::string("\xed\xa0\x80"),
+                                 std::string("\xc0\xaf"), std::string("a\xf4\x90\x80\x80")}) {
+    std::string out = "kept";
+    nlohmann::json v = {{"first", std::string(100, 'x')}, {"nested", {{"z", 1}, {key, 2}}}};
+    EXPECT_THROW(escape::json_encode_to(out, v), std::invalid_argument) << key;
+    EXPECT_EQ(out, "kept");
+  }
+  std::string huge;
+  const std::string pieces[] = {std::string(37, 'a'), "</", "\"", "\\", "\xc3\xa9", "\xf0\x9f\x98\x80",
+                                "\x01", "\x7f", "/", "<", "\xe2\x82\xac", " "};
+  std::uint32_t seed = 5;
+  while (huge.size() < (8u << 20)) {
+    seed = seed * 1103515245u + 12345u;
+    huge += pieces[(seed >> 8) % std::size(pieces)];
+  }
+  const std::string dumped = nlohmann::json(huge).dump(-1, ' ', true);
+  std::string expected;
+  for (std::size_t i = 0; i < dumped.size(); ++i) {
+    expected += dumped[i];
+    if (dumped[i] == '<' && i + 1 < dumped.size() && dumped[i + 1] == '/') expected += '\\';
+  }
+  EXPECT_TRUE(escape::json_encode(huge) == expected);
+}
+
+TEST(EscapeTest, JsonEncodeWritesNestingUpToItsLimitAsJsonDecodeReadsIt) {
+  const std::string at_limit = std::string(escape::kMaxJsonDepth, '[') +
+                               std::string(escape::kMaxJsonDepth, ']');
+  EXPECT_EQ(escape::json_encode(nested_arrays(escape::kMaxJsonDepth)), at_limit);
+  EXPECT_EQ(escape::json_encode(escape::json_decode(at_limit)), at_limit);
+  // The limit is the caller's to raise, as json_decode's is.
+  std::string out;
+  escape::json_encode_to(out, nested_arrays(3000), 3000);
+  EXPECT_EQ(out.size(), 6000u);
+  EXPECT_THROW(escape::json_encode(nested_arrays(3), 2), std::invalid_argument);
+}
+
 // json_encode writes strings, containers and integers itself: it must give exactly what
 // nlohmann's dump (ensure_ascii, compact) followed by the "</" replacement gives, for
 // random documents whose strings mix plain runs, '/', "</", quotes, backslashes, controls,

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -165,6 +166,106 @@ TEST_F(GenTest, RunSyncTimeoutCountsFromItsStartWhenTheTaskHoldsTheThreadAfterAr
                    },
                    Duration(0.005)),
                TimeoutError);
+}
+
+// hostile14: with_timeout is a lazy Task: its deadline is taken when it is first awaited,
+// so one stored and awaited after a delay longer than its timeout still gives the work the
+// whole timeout (and does not time out at once).
+TEST_F(GenTest, WithTimeoutStoredAndAwaitedLaterCountsFromTheAwait) {
+  const int out = run_sync([]() -> Task<int> {
+    auto slow = []() -> Task<int> {
+      co_await sleep(30ms);
+      co_return 7;
+    };
+    Task<int> t = with_timeout(Duration(0.2), slow());
+    co_await sleep(300ms);  // longer than the timeout
+    co_return co_await std::move(t);
+  });
+  EXPECT_EQ(out, 7);
+}
+
+// Zero and negative timeouts: a Future already done still wins; one still pending (or a
+// Task that has to suspend) times out on the next loop turn, without waiting for the work.
+TEST_F(GenTest, WithTimeoutZeroOrNegativeTimesOutPendingWorkAndReturnsDoneFutures) {
+  for (double timeout : {0.0, -1.0, -1e9}) {
+    const int done = run_sync([timeout]() -> Task<int> {
+      Future<int> ready;
+      ready.set_result(3);
+      co_return co_await with_timeout(Duration(timeout), ready);
+    });
+    EXPECT_EQ(done, 3) << timeout;
+    const double start = io_loop().time();
+    EXPECT_THROW(run_sync([timeout]() -> Task<> {
+                   Future<int> never;
+                   (void)co_await with_timeout(Duration(timeout), never);
+                 }),
+                 TimeoutError)
+        << timeout;
+    EXPECT_THROW(run_sync([timeout]() -> Task<> { co_await with_timeout(Duration(timeout), sleep(10s)); }),
+                 TimeoutError)
+        << timeout;
+    EXPECT_LT(io_loop().time() - start, 5.0) << timeout;
+  }
+}
+
+// A Future argument is not cancelled by the timeout (its producer may still set it) and
+// can be awaited again afterwards.
+TEST_F(GenTest, WithTimeoutOnAFutureLeavesItUncancelledForItsProducer) {
+  run_sync([]() -> Task<> {
+    Future<int> pending;
+    EXPECT_THROW((void)co_await with_timeout(10ms, pending), TimeoutError);
+    EXPECT_FALSE(pending.cancelled());
+    IOLoop::current().call_later(10ms, [pending]() mutable { pending.set_result(5); });
+    EXPECT_EQ(co_await with_timeout(Duration(2.0), pending), 5);
+  });
+}
+
+// A Task that swallows its cancellation and finishes with a result anyway: with_timeout
+// waits for it to unwind and returns that result (documented), instead of TimeoutError.
+TEST_F(GenTest, WithTimeoutTaskSwallowingCancellationReturnsItsLateResult) {
+  const int out = run_sync([]() -> Task<int> {
+    auto stubborn = []() -> Task<int> {
+      try {
+        co_await sleep(10s);
+      } catch (const CancelledError&) {
+      }
+      co_await sleep(20ms);  // goes on after the cancellation
+      co_return 9;
+    };
+    co_return co_await with_timeout(10ms, stubborn());
+  });
+  EXPECT_EQ(out, 9);
+}
+
+// A NaN timeout cannot be a deadline (call_at refuses it): with_timeout and run_sync say so
+// before they start the work, which used to be started first and then left running on its
+// own (with_timeout) or suspended for good in a loop nobody runs (run_sync).
+TEST_F(GenTest, WithTimeoutAndRunSyncRefuseANanTimeoutBeforeStartingTheWork) {
+  auto started = std::make_shared<int>(0);
+  auto work = [started]() -> Task<int> {
+    ++*started;
+    co_await sleep(20ms);
+    co_return 1;
+  };
+  run_sync([&]() -> Task<> {
+    EXPECT_THROW((void)co_await with_timeout(Duration(std::nan("")), work()), std::invalid_argument);
+    Future<int> pending;
+    EXPECT_THROW((void)co_await with_timeout(Duration(std::nan("")), pending), std::invalid_argument);
+    co_await sleep(40ms);
+  });
+  EXPECT_EQ(*started, 0);
+  EXPECT_THROW(io_loop().run_sync(work, Duration(std::nan(""))), std::invalid_argument);
+  EXPECT_EQ(*started, 0);
+}
+
+// run_sync with a zero or negative timeout: a task that finishes without suspending still
+// returns its result; one that suspends times out at once.
+TEST_F(GenTest, RunSyncZeroOrNegativeTimeoutTimesOutOnlyWorkThatSuspends) {
+  for (double timeout : {0.0, -5.0}) {
+    EXPECT_EQ(io_loop().run_sync([]() -> Task<int> { co_return 4; }, Duration(timeout)), 4);
+    EXPECT_THROW(io_loop().run_sync([]() -> Task<> { co_await sleep(10s); }, Duration(timeout)),
+                 TimeoutError);
+  }
 }
 
 TEST_F(GenTest, WhenAllVectorKeepsOrder) {

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -238,6 +239,125 @@ TEST(HttpParser, RequestFramingRejectsSmuggling) {
   EXPECT_EQ(framing("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", f),
             ParseStatus::kError);
   EXPECT_EQ(framing("Transfer-Encoding: identity\r\n", f), ParseStatus::kError);
+}
+
+// hostile14: the request's framing from the one-pass field scan (scan_request_fields, names
+// compared a word at a time, a single Content-Length read by a fast path) must decide
+// exactly as the field-by-field rules it replaced: every Content-Length field (any case)
+// parsed and all equal, exactly one Transfer-Encoding field and exactly "chunked", never
+// both. Random heads of framing fields in random case, names one byte away (16 and 17 bytes
+// long, around the 16-byte name scan, '_' and '.' for '-', a high byte), and tricky values.
+TEST(HttpParser, RequestFramingFromTheFieldScanDecidesAsTheFieldByFieldRules) {
+  std::uint32_t seed = 99;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  auto random_case = [&](std::string name) {
+    for (char& c : name) {
+      if (std::isalpha(static_cast<unsigned char>(c)) && next() % 2) c ^= 0x20;
+    }
+    return name;
+  };
+  const std::vector<std::string> near = {
+      "Content-Length-", "XContent-Length", "Content_Length", "Content.Length", "Content-Lengt",
+      "Transfer-Encodin", "Transfer-Encodings", "Transfer_Encoding", "XTransfer-Encoding",
+      "Transfer-Encoding-", "Content-Lengti", "Transfer-Encodinf", "Content-Length-X-Padding!"};
+  const std::vector<std::string> lengths = {
+      "5", "05", "0", "5, 5", "5,5", "5 , 5", "5,6", "", "+5", "-5", "5a", "0x5",
+      "9999999999999999999", "18446744073709551615", "18446744073709551616",
+      "00000000000000000005", "000000000000000000005", "5,", ",5", "5,,5", "1 2"};
+  const std::vector<std::string> codings = {"chunked", "Chunked", "CHUNKED", "chunked, chunked",
+                                            "gzip, chunked", "identity", "chunkedx", "chunked;q=1",
+                                            "", "x"};
+  auto reference = [](const MessageHead& head, BodyFraming& f) -> bool {  // false: refuse
+    bool has_length = false, chunked = false;
+    uint64_t length = 0;
+    std::size_t codings_seen = 0;
+    const Field* coding = nullptr;
+    for (const Field& field : head.fields) {
+      if (iequals(field.name, "Content-Length")) {
+        uint64_t n;
+        if (!parse_content_length(field.value, n)) return false;
+        if (has_length && n != length) return false;
+        has_length = true;
+        length = n;
+      } else if (iequals(field.name, "Transfer-Encoding")) {
+        ++codings_seen;
+        if (!coding) coding = &field;
+      }
+    }
+    if (codings_seen > 1) return false;
+    if (coding) {
+      if (!iequals(coding->value, "chunked")) return false;
+      chunked = true;
+    }
+    if (chunked && has_length) return false;
+    // A length of 0 is no body at all.
+    f.kind = chunked ? BodyFraming::kChunked
+                     : has_length && length > 0 ? BodyFraming::kLength : BodyFraming::kNone;
+    f.length = f.kind == BodyFraming::kLength ? length : 0;
+    return true;
+  };
+  int accepted = 0, refused = 0;
+  for (int round = 0; round < 30000; ++round) {
+    std::string text = "POST / HTTP/1.1\r\nHost: x\r\n";
+    const int count = static_cast<int>(next() % 4);
+    for (int i = 0; i < count; ++i) {
+      std::string name, value;
+      switch (next() % 5) {
+        case 0: case 1:
+          name = random_case("Content-Length");
+          value = lengths[next() % lengths.size()];
+          break;
+        case 2: case 3:
+          name = random_case("Transfer-Encoding");
+          value = codings[next() % codings.size()];
+          break;
+        default:
+          name = random_case(near[next() % near.size()]);
+          value = next() % 2 ? lengths[next() % lengths.size()] : codings[next() % codings.size()];
+          break;
+      }
+      text += name + ":" + (next() % 2 ? " " : "") + value + (next() % 4 ? "" : " \t") + "\r\n";
+    }
+    text += "\r\n";
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    ASSERT_EQ(parse_request_head(text, head, used, err), ParseStatus::kComplete) << text;
+    BodyFraming expected, got;
+    const bool ok = reference(head, expected);
+    const ParseStatus st = request_body_framing(head, scan_request_fields(head), got, err);
+    const auto printable = ::testing::PrintToString(text);
+    if (!ok) {
+      EXPECT_EQ(st, ParseStatus::kError) << printable;
+      EXPECT_EQ(err.status, 400) << printable;
+      ++refused;
+      continue;
+    }
+    ++accepted;
+    ASSERT_EQ(st, ParseStatus::kComplete) << printable << err.message;
+    EXPECT_EQ(got.kind, expected.kind) << printable;
+    EXPECT_EQ(got.length, expected.length) << printable;
+  }
+  EXPECT_GT(accepted, 3000);
+  EXPECT_GT(refused, 3000);
+  // Names with a high byte or a NUL where a framing name's letter is are not tokens: the head
+  // is refused before any framing is decided.
+  for (const std::string& bad :
+       {std::string("Content-L\xc5ngth: 5"), std::string("Transfer-Encodin\xe7: chunked"),
+        std::string("Transfer-Encoding\x80: chunked"), std::string("Content-Length\0: 5", 18),
+        std::string("Content-Length : 5"), std::string("Content-Length: 5\0", 18),
+        std::string("Content-Length: 5\r6"), std::string(" Content-Length: 5")}) {
+    MessageHead head;
+    ParseError err;
+    std::size_t used = 0;
+    const std::string text = "POST / HTTP/1.1\r\n" + bad + "\r\nHost: x\r\n\r\n";
+    EXPECT_EQ(parse_request_head(text, head, used, err), ParseStatus::kError)
+        << ::testing::PrintToString(text);
+    EXPECT_EQ(err.status, 400) << ::testing::PrintToString(text);
+  }
 }
 
 TEST(HttpParser, ResponseHead) {

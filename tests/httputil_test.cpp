@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -1022,6 +1024,124 @@ TEST(HTTPHeadersTest, SettingOneHeaderAMillionTimesKeepsItsStorageBounded) {
   h.write_to(written);
   EXPECT_EQ(written, "Keep: this\r\nX-Count: 999999\r\n");
   EXPECT_LT(h.storage_bytes(), 1024u);
+}
+
+// hostile14: the fields' text is a hand-written buffer (HTTPHeaders::Text). Random
+// sequences of add, set, remove, clear, copies, moves and self-assignment, with names and
+// values that are often views into the same headers' own text (which moves when it grows
+// or is compacted), must keep exactly what a plain list of pairs keeps; ASan checks every
+// byte read in the sanitizer run.
+TEST(HTTPHeadersTest, RandomEditsWithAliasedViewsCopiesAndClearsMatchAListOfPairs) {
+  std::uint32_t seed = 2024;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) & 0xffffff;
+  };
+  const std::vector<std::string> names = {"A", "a", "Content-Type", "CONTENT-TYPE", "X-Long-Header-Name-Over-16", "Set-Cookie"};
+  auto iequal = [](std::string_view x, std::string_view y) {
+    return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](char p, char q) {
+             return std::tolower(static_cast<unsigned char>(p)) == std::tolower(static_cast<unsigned char>(q));
+           });
+  };
+  HTTPHeaders h, spare;
+  Pairs model, spare_model;
+  for (int round = 0; round < 200000; ++round) {
+    // A name and a value: fresh, or views into h's own text (a field's name or value).
+    std::string fresh_name = names[next() % names.size()];
+    std::string fresh_value(next() % 3 == 0 ? next() % 300 : next() % 12, static_cast<char>('a' + next() % 26));
+    std::string_view name = fresh_name, value = fresh_value;
+    if (!h.empty() && next() % 2 == 0) {
+      const auto [n, v] = h.field(next() % h.size());
+      value = next() % 2 == 0 ? v : n;
+      if (next() % 3 == 0) name = n;
+    }
+    const std::string name_copy(name), value_copy(value);  // what the model gets
+    switch (next() % 16) {
+      case 0: case 1: case 2: case 3: case 4: case 5:
+        h.add(name, value);
+        model.emplace_back(name_copy, value_copy);
+        break;
+      case 6: case 7: case 8: case 9: {
+        h.set(name, value);
+        auto first = std::find_if(model.begin(), model.end(), [&](const auto& p) { return iequal(p.first, name_copy); });
+        if (first == model.end()) {
+          model.emplace_back(name_copy, value_copy);
+        } else {
+          first->second = value_copy;
+          const std::size_t at = static_cast<std::size_t>(first - model.begin());
+          std::size_t i = 0;
+          std::erase_if(model, [&](const auto& p) { return i++ > at && iequal(p.first, name_copy); });
+        }
+        break;
+      }
+      case 10: {
+        const std::size_t removed = h.remove(name);
+        EXPECT_EQ(removed, std::erase_if(model, [&](const auto& p) { return iequal(p.first, name_copy); }));
+        break;
+      }
+      case 11:
+        if (next() % 8 == 0) {
+          h.clear();
+          model.clear();
+        }
+        break;
+      case 12: {
+        HTTPHeaders& self = h;
+        h = self;  // self-assignment
+        break;
+      }
+      case 13:
+        spare = h;  // copy, kept and edited apart
+        spare_model = model;
+        break;
+      case 14:
+        if (next() % 2 == 0) {
+          h = std::move(spare);
+          model = spare_model;
+          spare = HTTPHeaders();
+          spare_model.clear();
+        } else {
+          HTTPHeaders copied(h);
+          h = std::move(copied);
+        }
+        break;
+      default:
+        if (!spare.empty()) spare.add("Z", *spare.get_first(spare.field(0).first));
+        if (!spare.empty()) spare_model.emplace_back("Z", [&] {
+          for (const auto& p : spare_model) if (iequal(p.first, spare.field(0).first)) return p.second;
+          return std::string();
+        }());
+        break;
+    }
+    ASSERT_EQ(h.get_all(), model) << "round " << round;
+    if (round % 97 == 0) {
+      ASSERT_EQ(spare.get_all(), spare_model) << "round " << round;
+      std::string wire, expected;
+      h.write_to(wire);
+      for (const auto& [n, v] : model) expected += n + ": " + v + "\r\n";
+      ASSERT_EQ(wire, expected) << "round " << round;
+    }
+  }
+  EXPECT_LT(h.storage_bytes(), 1u << 20);
+  // Growth across many fields, each value a view of an earlier one (the text moves many
+  // times), then compaction after many set() calls on the same names.
+  h.clear();
+  model.clear();
+  h.add("F0", std::string(100, 'x'));
+  model.emplace_back("F0", std::string(100, 'x'));
+  for (int i = 1; i < 5000; ++i) {
+    const std::size_t from = next() % h.size();
+    const std::string name = "F" + std::to_string(i);
+    h.add(name, h.field(from).second);
+    model.emplace_back(name, model[from].second);
+  }
+  ASSERT_EQ(h.get_all(), model);
+  for (int i = 0; i < 20000; ++i) {
+    const std::size_t at = next() % h.size();
+    h.set(h.field(at).first, h.field(next() % h.size()).second);  // both views into h
+  }
+  EXPECT_EQ(h.size(), 5000u);
+  EXPECT_LT(h.storage_bytes(), 4 * 5000u * 110u);
 }
 
 }  // namespace httputil_test

@@ -44,17 +44,20 @@ std::string url_escape(std::string_view value, bool plus = true);
 // followed by two hex digits is kept literally. Never throws.
 std::string url_unescape(std::string_view value, bool plus = true);
 
+// Default nesting limit of json_decode and json_encode: about where Python's json.loads
+// and json.dumps stop with a RecursionError.
+inline constexpr std::size_t kMaxJsonDepth = 1000;
+
 // JSON text of `value` with every "</" written as "<\/" so the result is safe inside a
 // <script> element. Non-ASCII is written as \uXXXX (as Python's json.dumps). Compact
-// separators. Throws std::invalid_argument if a string in `value` is not valid UTF-8.
-std::string json_encode(const nlohmann::json& value);
+// separators. Throws std::invalid_argument if a string in `value` is not valid UTF-8, or if
+// arrays/objects nest deeper than `max_depth` (the writer recurses per level: a value nested
+// 100,000 deep would overflow the stack).
+std::string json_encode(const nlohmann::json& value, std::size_t max_depth = kMaxJsonDepth);
 // The same text appended to `out` (a response body: no intermediate string). On the
 // exception, `out` is as it was.
-void json_encode_to(std::string& out, const nlohmann::json& value);
-
-// Default nesting limit of json_decode: about where Python's json.loads stops with a
-// RecursionError.
-inline constexpr std::size_t kMaxJsonDepth = 1000;
+void json_encode_to(std::string& out, const nlohmann::json& value,
+                    std::size_t max_depth = kMaxJsonDepth);
 
 // Parses JSON text. Throws std::invalid_argument with the parser's message on bad input,
 // and on arrays/objects nested deeper than `max_depth` (nlohmann::json parses, copies, prints

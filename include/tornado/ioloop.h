@@ -18,12 +18,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -393,7 +395,11 @@ auto IOLoop::run_sync(F&& fn, std::optional<Duration> timeout) {
   // task ends, which after a timeout may be long after run_sync (and its caller's
   // temporary) returned.
   auto callable = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-  // The deadline counts from here, before the task's first steps (as with_timeout's).
+  // The deadline counts from here, before the task's first steps (as with_timeout's); a
+  // NaN is refused before the task starts (call_at would refuse it with the task suspended).
+  if (timeout && std::isnan(timeout->count())) {
+    throw std::invalid_argument("run_sync: timeout is NaN");
+  }
   const double deadline = timeout ? time() + timeout->count() : 0.0;
   auto fut = spawn((*callable)());
   // Shared with the callbacks below: a task still running when start() returned (the loop
