@@ -11,6 +11,7 @@
 #endif
 
 #include "internal/html_entities.h"
+#include "internal/swar.h"
 #include "internal/xhtml_escape.h"
 #include "internal/utf8.h"
 
@@ -309,16 +310,6 @@ std::string base64_decode(std::string_view text, bool urlsafe) {
 namespace tornado::internal {
 namespace {
 
-constexpr uint64_t kOnes = 0x0101010101010101ull;
-constexpr uint64_t kHighBits = 0x8080808080808080ull;
-
-// Whether any byte of `w` is `c` (the classic zero-byte test on w ^ c...c: it may mark more
-// bytes than match, never misses one; only "any" is used).
-constexpr bool has_byte(uint64_t w, unsigned char c) {
-  const uint64_t x = w ^ (kOnes * c);
-  return ((x - kOnes) & ~x & kHighBits) != 0;
-}
-
 }  // namespace
 
 void append_xhtml_escaped(std::string& out, std::string_view value) {
@@ -343,10 +334,9 @@ void append_xhtml_escaped(std::string& out, std::string_view value) {
     }
 #endif
     if (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if (!has_byte(w, '&') && !has_byte(w, '<') && !has_byte(w, '>') && !has_byte(w, '"') &&
-          !has_byte(w, '\'')) {
+      const uint64_t w = swar::load(p);
+      if ((swar::equal(w, '&') | swar::equal(w, '<') | swar::equal(w, '>') | swar::equal(w, '"') |
+           swar::equal(w, '\'')) == 0) {
         p += 8;
         continue;
       }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "internal/swar.h"
 #include "tornado/escape.h"
 
 namespace tornado::escape {
@@ -39,14 +40,9 @@ bool is_plain(unsigned char c) noexcept {
 
 // True if none of the eight bytes needs care (see is_plain).
 bool word_is_plain(std::uint64_t w) noexcept {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
-  auto has_byte = [](std::uint64_t x, unsigned char b) {
-    const std::uint64_t y = x ^ (kOnes * b);
-    return (y - kOnes) & ~y & kHighs;
-  };
-  const std::uint64_t below_space = (w - 0x20 * kOnes) & ~w & kHighs;
-  return ((below_space | (w & kHighs) | has_byte(w, '"') | has_byte(w, '\\') | has_byte(w, '/') |
-           has_byte(w, 0x7f)) == 0);
+  using namespace internal;
+  return (swar::below(w, 0x20) | swar::non_ascii(w) | swar::equal(w, '"') | swar::equal(w, '\\') |
+          swar::equal(w, '/') | swar::equal(w, 0x7f)) == 0;
 }
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -93,9 +89,7 @@ void write_string(std::string& out, std::string_view s) {
   std::size_t run = 0, i = 0;
   while (i < s.size()) {
     if (i + 8 <= s.size()) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (word_is_plain(w)) {
+      if (word_is_plain(internal::swar::load(s.data() + i))) {
         i += 8;
         continue;
       }

@@ -9,6 +9,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "internal/swar.h"
+
 namespace tornado::http1 {
 namespace {
 
@@ -258,14 +260,10 @@ bool is_field_value(std::string_view s) noexcept {
 #endif
   // Eight bytes at a time: a word with no byte below 0x20 and no DEL is all field-value
   // bytes (header values are mostly that); a word with one goes to the table, for HTAB.
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
   for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    const std::uint64_t below_space = (w - 0x20 * kOnes) & ~w & kHighs;
-    const std::uint64_t del = w ^ (0x7f * kOnes);
-    const std::uint64_t is_del = (del - kOnes) & ~del & kHighs;
-    if ((below_space | is_del) == 0) continue;
+    namespace swar = internal::swar;
+    const std::uint64_t w = swar::load(s.data() + i);
+    if ((swar::below(w, 0x20) | swar::equal(w, 0x7f)) == 0) continue;
     for (std::size_t j = i; j < i + 8; ++j) {
       if (!kFieldValue[static_cast<unsigned char>(s[j])]) return false;
     }

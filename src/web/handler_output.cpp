@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "internal/http_parser.h"
 #include "internal/sha1.h"
+#include "internal/swar.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
@@ -21,14 +22,11 @@ constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 // No byte below 0x20 and no DEL: a field value without its one control character, HTAB.
 // One pass, eight bytes at a time (the usual value is a short literal).
 bool is_safe_header_value(std::string_view value) noexcept {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  using namespace internal;
   std::size_t i = 0;
   for (; i + 8 <= value.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, value.data() + i, 8);
-    const std::uint64_t del = w ^ (0x7f * kOnes);
-    // (x - n) & ~x & high: some byte is below n (exact as to whether one is).
-    if ((((w - 0x20 * kOnes) & ~w) | ((del - kOnes) & ~del)) & kHighs) return false;
+    const std::uint64_t w = swar::load(value.data() + i);
+    if ((swar::below(w, 0x20) | swar::equal(w, 0x7f)) != 0) return false;
   }
   for (; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
