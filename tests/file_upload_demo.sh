@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# bash, not sh: dash 0.5.12 (Debian 12) can miss a child's exit in a command substitution
-# while an EXIT/INT/TERM trap is set, and then waits forever (seen 3 times in ~20 runs here).
 # demos/file_upload end to end: the server and file_uploader in separate processes; every
 # SHA-256 and size the server reports must match sha256sum and the file (a few MiB file, a
 # zero-length file, a name with a space), by multipart POST and by PUT; and a malformed
@@ -10,25 +8,15 @@ set -eu
 server_bin=$1
 uploader_bin=$2
 dir=$(mktemp -d)
-server_pid=
+source "$(dirname "$0")/server_process.sh"
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  stop_server
   rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
-"$server_bin" --port=0 --address=127.0.0.1 >"$dir/server.out" 2>"$dir/server.err" &
-server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/server.out")
-  [ -n "$port" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "server did not start"; cat "$dir/server.err"; exit 1
-fi
+start_server "$dir" 127.0.0.1 "$server_bin" --port=0 --address=127.0.0.1
 
 mkdir "$dir/files"
 head -c 3500001 /dev/urandom >"$dir/files/big.bin"   # not a multiple of the read size
@@ -37,10 +25,10 @@ printf 'a file with a space in its name\n' >"$dir/files/with space.txt"
 cd "$dir/files"
 
 url=http://127.0.0.1:$port/upload
-"$uploader_bin" --method=POST --url="$url" big.bin empty.txt "with space.txt" >"$dir/post.out"
-"$uploader_bin" --method=PUT --url="$url" big.bin empty.txt "with space.txt" >"$dir/put.out"
+timeout 60 "$uploader_bin" --method=POST --url="$url" big.bin empty.txt "with space.txt" >"$dir/post.out"
+timeout 60 "$uploader_bin" --method=PUT --url="$url" big.bin empty.txt "with space.txt" >"$dir/put.out"
 # Small read buffers: many writes, parts split across the server's reads everywhere.
-"$uploader_bin" --method=POST --chunk_size=1000 --url="$url" big.bin empty.txt >"$dir/post_small.out"
+timeout 60 "$uploader_bin" --method=POST --chunk_size=1000 --url="$url" big.bin empty.txt >"$dir/post_small.out"
 
 # Each answer lists the parts in order; compare with sha256sum and the sizes on disk.
 python3 - "$dir" <<'PY'
@@ -80,5 +68,5 @@ for ctype, body in (("text/plain", b"x"), ("multipart/form-data; boundary=b", b"
     c.close()
 print("malformed bodies get 400")
 PY
-"$uploader_bin" --method=PUT --url="$url" empty.txt >/dev/null
+timeout 60 "$uploader_bin" --method=PUT --url="$url" empty.txt >/dev/null
 echo "file_upload demo: ok"

@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# bash, not sh: dash 0.5.12 (Debian 12) can miss a child's exit in a command substitution
-# while an EXIT/INT/TERM trap is set, and then waits forever (seen 3 times in ~20 runs here).
 # The 10,000-connection echo test: tcpecho server and load client in separate processes
 # (each process may hold at most 20,000 files, so neither could hold both ends).
 # usage: tcpecho_load.sh TCPECHO_BINARY CONNECTIONS MESSAGES
@@ -9,29 +7,19 @@ bin=$1
 connections=$2
 messages=$3
 dir=$(mktemp -d)
-server_pid=
+source "$(dirname "$0")/server_process.sh"
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  stop_server
   rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 somaxconn=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo unknown)
 echo "somaxconn=$somaxconn; open files limit: soft $(ulimit -Sn) hard $(ulimit -Hn)"
 
 # Port 0: the server picks a free port and prints it.
-"$bin" server --port=0 --address=127.0.0.1 --backlog=8192 >"$dir/server.out" 2>"$dir/server.err" &
-server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/server.out")
-  [ -n "$port" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "server did not start"; cat "$dir/server.out" "$dir/server.err"; exit 1
-fi
+start_server "$dir" 127.0.0.1 "$bin" server --port=0 --address=127.0.0.1 --backlog=8192
 echo "server pid $server_pid on port $port"
 
 status=0
