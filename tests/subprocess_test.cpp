@@ -221,6 +221,28 @@ TEST_F(SubprocessTest, ManyChildrenExitingAtOnceAreAllDelivered) {
   for (int i = 0; i < kChildren; ++i) EXPECT_EQ(codes[static_cast<size_t>(i)], i % 7) << i;
 }
 
+// A loop thread that blocks SIGCHLD (as one reading signals from a signalfd does) leaves
+// the reaper the only thread to take it: the reaper must not inherit that mask from the
+// thread that installs it, and must run its handler while it waits (under ThreadSanitizer,
+// a handler for a thread blocked in read() waited forever).
+TEST_F(SubprocessTest, ExitsAreDeliveredWhenTheLoopThreadBlocksSigchld) {
+  sigset_t sigchld, old;
+  sigemptyset(&sigchld);
+  sigaddset(&sigchld, SIGCHLD);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &sigchld, &old), 0);
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old};
+  Subprocess::initialize();
+  for (int round = 0; round < 5; ++round) {
+    Subprocess child({"sh", "-c", "exit " + std::to_string(round + 1)});
+    int code = run_sync([&]() -> Task<int> { co_return co_await child.wait_for_exit(false); },
+                        std::chrono::seconds(10));
+    EXPECT_EQ(code, round + 1);
+  }
+}
+
 // With the handler installed, a child that exits before anyone asks is reaped at once
 // (returncode set on the loop); a callback set later still runs, on a later iteration.
 TEST_F(SubprocessTest, ExitBeforeTheCallbackIsSetIsStillDelivered) {
