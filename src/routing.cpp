@@ -247,10 +247,38 @@ void RuleRouter::insert_rule(std::size_t index, Rule rule) {
   }
   rules_.insert(rules_.begin() + static_cast<std::ptrdiff_t>(std::min(index, rules_.size())),
                 std::move(rule));
+  index_literal_rules();
+}
+
+void RuleRouter::index_literal_rules() {
+  literal_rules_.clear();
+  literal_prefix_ = 0;
+  while (literal_prefix_ < rules_.size()) {
+    const std::string* path = rules_[literal_prefix_].matcher->literal_path();
+    if (path == nullptr) break;
+    literal_rules_.emplace(*path, literal_prefix_);  // a repeated path keeps its first rule
+    ++literal_prefix_;
+  }
 }
 
 const Rule* RuleRouter::find(const httputil::HTTPServerRequest& request, PathArgs& args) const {
-  for (const Rule& rule : rules_) {
+  // Of the leading literal rules, only those with the request's exact path can match: the
+  // first is found by hash, and the scan goes on after it (or after them all).
+  std::size_t start = 0;
+  if (literal_prefix_ > 0) {
+    const auto hit = literal_rules_.find(std::string_view(request.path));
+    if (hit == literal_rules_.end()) {
+      start = literal_prefix_;
+    } else {
+      const Rule& rule = rules_[hit->second];
+      args.clear();
+      if (rule.target) return &rule;
+      if (const Rule* inner = rule.router->find(request, args)) return inner;
+      start = hit->second + 1;
+    }
+  }
+  for (std::size_t i = start; i < rules_.size(); ++i) {
+    const Rule& rule = rules_[i];
     args.clear();
     if (!rule.matcher->match(request, args)) continue;
     if (rule.target) return &rule;

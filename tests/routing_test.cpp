@@ -156,6 +156,54 @@ TEST(RuleRouterTest, FirstMatchWinsAndNestedRoutersAreSearched) {
   EXPECT_EQ(root.reverse_url("nope"), std::nullopt);
 }
 
+// The leading literal rules are looked up by path: the first rule in order still wins,
+// a literal rule whose nested router finds nothing lets the scan go on after it, and a
+// regex rule ahead of literal ones keeps them out of the lookup.
+TEST(RuleRouterTest, LiteralRulesKeepFirstMatchOrder) {
+  auto empty_nested = std::make_shared<routing::RuleRouter>();
+  empty_nested->add_rule(
+      {std::make_shared<PathMatches>("/never"), std::make_shared<Marker>("inner")});
+  routing::RuleRouter root;
+  root.add_rule({std::make_shared<PathMatches>("/a"), std::make_shared<Marker>("a1")});
+  root.add_rule({std::make_shared<PathMatches>("/b"), empty_nested});
+  root.add_rule({std::make_shared<PathMatches>("/a"), std::make_shared<Marker>("a2")});
+  root.add_rule({std::make_shared<PathMatches>("/b"), std::make_shared<Marker>("b2")});
+  root.add_rule({std::make_shared<PathMatches>("/c.*"), std::make_shared<Marker>("c-regex")});
+  root.add_rule({std::make_shared<PathMatches>("/cat"), std::make_shared<Marker>("cat")});
+  EXPECT_EQ(found(root, "/a"), "a1");         // the first of two rules for one path
+  EXPECT_EQ(found(root, "/b"), "b2");         // nested found nothing: the next rule for it
+  EXPECT_EQ(found(root, "/cat"), "c-regex");  // a regex earlier in order wins
+  EXPECT_EQ(found(root, "/c"), "c-regex");
+  EXPECT_EQ(found(root, "/d"), "none");
+  EXPECT_EQ(found(root, "/a/"), "none");      // exact paths only
+  // A regex put in front: every rule behind it is tried in order again.
+  root.insert_rule(0, {std::make_shared<PathMatches>("/(a)"), std::make_shared<Marker>("front")});
+  EXPECT_EQ(found(root, "/a"), "front,a");
+  EXPECT_EQ(found(root, "/b"), "b2");
+  // A literal put in front of it is looked up again.
+  root.insert_rule(0, {std::make_shared<PathMatches>("/b"), std::make_shared<Marker>("b0")});
+  EXPECT_EQ(found(root, "/b"), "b0");
+  EXPECT_EQ(found(root, "/a"), "front,a");
+}
+
+// Many literal routes (an API with a route per resource): each path finds its own rule,
+// and the lookup survives the rule vector growing under it.
+TEST(RuleRouterTest, AThousandLiteralRoutesEachFindTheirOwn) {
+  routing::RuleRouter root;
+  for (int i = 0; i < 1000; ++i) {
+    root.add_rule({std::make_shared<PathMatches>("/r/" + std::to_string(i)),
+                   std::make_shared<Marker>("r" + std::to_string(i))});
+  }
+  root.add_rule({std::make_shared<PathMatches>("/r/([0-9]+)/x"), std::make_shared<Marker>("x")});
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(found(root, "/r/" + std::to_string(i)), "r" + std::to_string(i)) << i;
+  }
+  EXPECT_EQ(found(root, "/r/1000"), "none");
+  EXPECT_EQ(found(root, "/r/5/x"), "x,5");
+  const routing::RuleRouter copy = root;  // a copy routes alike (its keys are the matchers')
+  EXPECT_EQ(found(copy, "/r/999"), "r999");
+}
+
 TEST(RuleRouterTest, HostRuleLeadsToItsRouter) {
   auto example = std::make_shared<routing::RuleRouter>();
   example->add_rule({std::make_shared<PathMatches>("/"), std::make_shared<Marker>("example")});

@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -59,6 +60,9 @@ class Matcher {
   virtual std::optional<std::string> reverse(const std::vector<std::string>& /*args*/) const {
     return std::nullopt;
   }
+  // The one path this matcher accepts when it matches nothing else (a pattern without regex
+  // syntax), or nullptr. RuleRouter looks such rules up by path instead of trying each.
+  virtual const std::string* literal_path() const noexcept { return nullptr; }
 };
 
 // Matches every request.
@@ -106,6 +110,9 @@ class PathMatches final : public Matcher {
   std::optional<std::string> reverse(const std::vector<std::string>& args) const override;
   // Matches a path directly (the work of match()).
   bool match_path(std::string_view path, PathArgs& out) const;
+  const std::string* literal_path() const noexcept override {
+    return is_literal_ ? &literal_ : nullptr;
+  }
 
   const std::string& pattern() const noexcept { return pattern_; }
   std::size_t group_count() const noexcept { return group_count_; }
@@ -145,7 +152,9 @@ struct Rule {
   std::string name;
 };
 
-// An ordered list of rules; the first match wins (Tornado's ReversibleRuleRouter).
+// An ordered list of rules; the first match wins (Tornado's ReversibleRuleRouter). The
+// leading run of rules that each accept one literal path is searched through a hash of
+// those paths (the same first match, without trying each rule in turn).
 class RuleRouter {
  public:
   RuleRouter() = default;
@@ -171,7 +180,12 @@ class RuleRouter {
 
  private:
   const Rule* find_named(std::string_view name) const noexcept;
+  void index_literal_rules();
   std::vector<Rule> rules_;
+  // Rules [0, literal_prefix_) each accept exactly one path; literal_rules_ maps a path to
+  // the first of them that accepts it (the views point into the rules' own matchers).
+  std::size_t literal_prefix_ = 0;
+  std::unordered_map<std::string_view, std::size_t> literal_rules_;
 };
 
 // Python's re-escape undone (`\.` → `.`); nullopt for an escape that is a character class
