@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tornado/testing.h"
 #include "tornado/web.h"
 
@@ -202,6 +204,69 @@ TEST(RuleRouterTest, AThousandLiteralRoutesEachFindTheirOwn) {
   EXPECT_EQ(found(root, "/r/5/x"), "x,5");
   const routing::RuleRouter copy = root;  // a copy routes alike (its keys are the matchers')
   EXPECT_EQ(found(copy, "/r/999"), "r999");
+}
+
+// What Tornado's RuleRouter does: every rule in order, nested routers searched in turn.
+const routing::Rule* find_by_trying_each(const routing::RuleRouter& router,
+                                         const httputil::HTTPServerRequest& request,
+                                         PathArgs& args) {
+  for (const routing::Rule& rule : router.rules()) {
+    args.clear();
+    if (!rule.matcher->match(request, args)) continue;
+    if (rule.target) return &rule;
+    args.clear();
+    if (const routing::Rule* inner = find_by_trying_each(*rule.router, request, args)) {
+      return inner;
+    }
+  }
+  args.clear();
+  return nullptr;
+}
+
+// Random routers (literal and regex rules, repeated paths, nested routers, rules inserted
+// in front) against random paths: the lookup finds the same rule, with the same arguments,
+// as trying every rule in order.
+TEST(RuleRouterTest, LookupAgreesWithTryingEveryRuleInOrder) {
+  std::mt19937 rng(20261201);
+  const std::vector<std::string> paths = {"/", "/a", "/b", "/ab", "/a/b", "/c", "/cat", "/a/1",
+                                          "/b/22", "/zz", "/a.b", "/A"};
+  const std::vector<std::string> regexes = {"/(.*)", "/a/([0-9]+)", "/c.*", "/[ab]", "/a.b",
+                                            "/(?P<x>[a-z]+)"};
+  auto pick = [&rng](const std::vector<std::string>& v) {
+    return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+  };
+  int marker = 0;
+  auto make_router = [&](auto& self, int depth) -> std::shared_ptr<routing::RuleRouter> {
+    auto router = std::make_shared<routing::RuleRouter>();
+    const int rules = std::uniform_int_distribution<int>(0, 8)(rng);
+    for (int i = 0; i < rules; ++i) {
+      const bool literal = std::uniform_int_distribution<int>(0, 3)(rng) != 0;
+      auto matcher = std::make_shared<PathMatches>(literal ? pick(paths) : pick(regexes));
+      routing::Rule rule =
+          depth < 2 && std::uniform_int_distribution<int>(0, 5)(rng) == 0
+              ? routing::Rule(matcher, self(self, depth + 1))
+              : routing::Rule(matcher, std::make_shared<Marker>(std::to_string(marker++)));
+      if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) {
+        router->insert_rule(std::uniform_int_distribution<std::size_t>(0, i)(rng),
+                            std::move(rule));
+      } else {
+        router->add_rule(std::move(rule));
+      }
+    }
+    return router;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    auto router = make_router(make_router, 0);
+    for (const auto& path : paths) {
+      auto req = request_for(path);
+      PathArgs got_args, want_args;
+      const routing::Rule* got = router->find(req, got_args);
+      const routing::Rule* want = find_by_trying_each(*router, req, want_args);
+      ASSERT_EQ(got, want) << "round " << round << " path " << path;
+      ASSERT_EQ(got_args.args, want_args.args) << "round " << round << " path " << path;
+      ASSERT_EQ(got_args.kwargs, want_args.kwargs) << "round " << round << " path " << path;
+    }
+  }
 }
 
 TEST(RuleRouterTest, HostRuleLeadsToItsRouter) {
