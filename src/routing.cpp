@@ -245,9 +245,18 @@ void RuleRouter::insert_rule(std::size_t index, Rule rule) {
       if (r.name == rule.name) r.name.clear();
     }
   }
-  rules_.insert(rules_.begin() + static_cast<std::ptrdiff_t>(std::min(index, rules_.size())),
-                std::move(rule));
-  index_literal_rules();
+  const std::size_t at = std::min(index, rules_.size());
+  rules_.insert(rules_.begin() + static_cast<std::ptrdiff_t>(at), std::move(rule));
+  if (at + 1 < rules_.size()) {
+    index_literal_rules();  // inserted before others: the leading run may change anywhere
+  } else if (literal_prefix_ == at) {
+    // Appended right after the leading literal run (add_rule's usual case: a thousand
+    // routes added one by one cost a thousand hash insertions, not a rebuild each).
+    if (const std::string* path = rules_[at].matcher->literal_path()) {
+      literal_rules_.emplace(*path, at);
+      ++literal_prefix_;
+    }
+  }
 }
 
 void RuleRouter::index_literal_rules() {

@@ -60,8 +60,9 @@ class Matcher {
   virtual std::optional<std::string> reverse(const std::vector<std::string>& /*args*/) const {
     return std::nullopt;
   }
-  // The one path this matcher accepts when it matches nothing else (a pattern without regex
-  // syntax), or nullptr. RuleRouter looks such rules up by path instead of trying each.
+  // The path, if this matcher accepts exactly one path and looks at nothing else (a path
+  // pattern without regex syntax); nullptr otherwise. RuleRouter looks such rules up by
+  // path instead of trying each in turn.
   virtual const std::string* literal_path() const noexcept { return nullptr; }
 };
 
