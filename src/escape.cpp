@@ -308,9 +308,6 @@ std::string base64_decode(std::string_view text, bool urlsafe) {
 }  // namespace tornado::escape
 
 namespace tornado::internal {
-namespace {
-
-}  // namespace
 
 void append_xhtml_escaped(std::string& out, std::string_view value) {
   const char* p = value.data();

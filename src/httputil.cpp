@@ -200,19 +200,20 @@ void HTTPHeaders::set_field(std::string_view name, std::string_view value) {
     e.value_at = store(value);
   }
   e.value_size = static_cast<uint32_t>(value.size());
-  // Later occurrences are dropped; usually there is none, and then nothing moves.
-  std::size_t i = first + 1;
-  while (i < entries_.size() && !(entries_[i].name_size == name.size() &&
-                                  http1::iequals(field(i).first, name))) {
-    ++i;
-  }
-  if (i < entries_.size()) {
-    std::erase_if(entries_, [&, at = std::size_t{0}](const Entry& other) mutable {
-      const bool drop =
-          at++ > first && http1::iequals({text_.data() + other.name_at, other.name_size}, name);
-      if (drop) dead_bytes_ += other.name_size + other.value_size;
-      return drop;
-    });
+  // Later occurrences are dropped, from the first of them on (usually there is none).
+  auto same_name = [&](const Entry& other) {
+    return http1::iequals({text_.data() + other.name_at, other.name_size}, name);
+  };
+  const auto later = entries_.begin() + static_cast<std::ptrdiff_t>(first) + 1;
+  const auto dup = std::find_if(later, entries_.end(), same_name);
+  if (dup != entries_.end()) {
+    entries_.erase(std::remove_if(dup, entries_.end(),
+                                  [&](const Entry& other) {
+                                    const bool drop = same_name(other);
+                                    if (drop) dead_bytes_ += other.name_size + other.value_size;
+                                    return drop;
+                                  }),
+                   entries_.end());
   }
   compact_if_wasteful();
 }

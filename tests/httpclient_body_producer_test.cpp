@@ -3,6 +3,8 @@
 // fail the fetch unchanged and never leave the connection in the pool. The server side is a
 // stream_request_body handler that hashes what it receives.
 #include <gtest/gtest.h>
+
+#include "sanitizer_detect.h"
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -54,17 +56,7 @@ class Sha256 {
 // AddressSanitizer keeps freed memory in quarantine (256 MiB by default): under it RSS grows
 // with every piece freed, so the RSS check is left to the other builds (the backpressure
 // itself is checked by SlowServerHoldsTheProducerBack in every build).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssIsMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kRssIsMeaningful = false;
-#else
-constexpr bool kRssIsMeaningful = true;
-#endif
-#else
-constexpr bool kRssIsMeaningful = true;
-#endif
+constexpr bool kRssIsMeaningful = !TORNADO_TEST_ASAN;
 
 // Resident set size of this process, in bytes (VmRSS), or 0 if unreadable.
 std::size_t resident_bytes() {

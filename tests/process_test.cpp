@@ -9,6 +9,8 @@
 #include "tornado/process.h"
 
 #include <gtest/gtest.h>
+
+#include "sanitizer_detect.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -414,15 +416,7 @@ TEST(ProcessTest, TCPServerStartRefusesToForkOnceAnIOLoopExists) {
 // afterwards that exits normally runs the executor's static destructor, which joined threads
 // the copy does not have and waited forever (a fork_processes parent that had inherited the
 // executor from earlier tests in the same binary hung there).
-#if defined(__SANITIZE_ADDRESS__)
-#define PROCESS_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PROCESS_TEST_LSAN 1
-#endif
-#endif
-
-#ifdef PROCESS_TEST_LSAN
+#if TORNADO_TEST_ASAN
 // LeakSanitizer's check at exit stops the world by the thread list the copy inherited: the
 // executor's threads, which a forked copy does not have. It then hangs, or reports what only
 // those threads' stacks referred to (flaky: half the runs). Registered before the executor
@@ -435,7 +429,7 @@ void end_forked_copy_before_leak_check() {
 #endif
 
 TEST(ProcessTest, AProcessForkedAfterTheDefaultExecutorRanExitsNormally) {
-#ifdef PROCESS_TEST_LSAN
+#if TORNADO_TEST_ASAN
   if (g_registering_pid == 0) {
     g_registering_pid = ::getpid();
     std::atexit(end_forked_copy_before_leak_check);

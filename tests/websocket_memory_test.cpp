@@ -14,14 +14,9 @@
 #include "tornado/websocket.h"
 #include "websocket_test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WSMEM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WSMEM_ASAN 1
-#endif
-#endif
-#ifdef WSMEM_ASAN
+#include "sanitizer_detect.h"
+
+#if TORNADO_TEST_ASAN
 #include <sanitizer/allocator_interface.h>
 #else
 #include <malloc.h>
@@ -50,7 +45,7 @@ constexpr std::size_t kSubscribedHeapBound = 1152;
 
 // Bytes the process's allocator has handed out and not taken back.
 std::size_t heap_in_use() {
-#ifdef WSMEM_ASAN
+#if TORNADO_TEST_ASAN
   return __sanitizer_get_current_allocated_bytes();
 #else
   return mallinfo2().uordblks;
