@@ -636,7 +636,7 @@ struct FramingFields {
 };
 
 // Names compared by http1::is_name: a name added unchecked may hold a CR, which compares
-// like '-', but wire_size() refuses such a name before anything found here is used.
+// like '-', but write_fields() refuses such a name before anything found here is sent.
 FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   using http1::is_name;
   FramingFields found;
@@ -662,31 +662,70 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   return found;
 }
 
-// "HTTP/1.1 200 OK\r\n"; the standard reason when none is given.
-void append_status_line(std::string& out, int code, std::string_view reason) {
-  if (code == 200 && (reason.empty() || reason == "OK")) {
-    out.append(std::string_view("HTTP/1.1 200 OK\r\n"));  // most responses: one copy
-    return;
-  }
-  out.append("HTTP/1.1 ");
-  const char digits[3] = {static_cast<char>('0' + code / 100),  // write_headers allows 100..999
-                          static_cast<char>('0' + code / 10 % 10),
-                          static_cast<char>('0' + code % 10)};
-  out.append(digits, 3).append(" ");
-  out.append(reason.empty() ? httputil::reason_phrase(code) : reason).append("\r\n");
-}
-
 char* put(char* p, std::string_view bytes) noexcept {
   if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
   return p + bytes.size();
 }
 
+constexpr std::string_view kStatus200 = "HTTP/1.1 200 OK\r\n";  // most responses: one copy
+
+// "HTTP/1.1 404 Not Found\r\n": its size, then the line. `reason` is the one to send.
+std::size_t status_line_size(int code, std::string_view reason) noexcept {
+  if (code == 200 && reason == "OK") return kStatus200.size();
+  return 9 + 3 + 1 + reason.size() + 2;
+}
+
+char* put_status_line(char* p, int code, std::string_view reason) noexcept {
+  if (code == 200 && reason == "OK") return put(p, kStatus200);
+  p = put(p, "HTTP/1.1 ");
+  *p++ = static_cast<char>('0' + code / 100);  // write_headers allows 100..999
+  *p++ = static_cast<char>('0' + code / 10 % 10);
+  *p++ = static_cast<char>('0' + code % 10);
+  *p++ = ' ';
+  p = put(p, reason);
+  return put(p, "\r\n");
+}
+
 // A first body piece up to this size is sent with the head, in the same write.
 constexpr std::size_t kBodyWithHead = 2048;
 
-// Response heads are assembled here and copied onto the stream's write queue: no
-// allocation per response once warm.
-thread_local std::string t_head_scratch;
+// Where a head is assembled: in place at the end of the stream's write queue, so that it is
+// written once, where it is sent. Taken back unless committed (a field refused halfway).
+// On a closed stream (the peer left) it is assembled in a string and dropped, so that the
+// checks still run and the write fails when awaited, as send() does.
+class HeadRoom {
+ public:
+  HeadRoom(IOStream& stream, std::size_t size) : stream_(stream), open_(!stream.closed()) {
+    if (open_) {
+      data_ = stream.reserve_write(size);
+    } else {
+      dropped_.resize(size);
+      data_ = dropped_.data();
+    }
+  }
+  HeadRoom(const HeadRoom&) = delete;
+  HeadRoom& operator=(const HeadRoom&) = delete;
+  ~HeadRoom() {
+    if (open_ && !committed_) (void)stream_.commit_write(0);
+  }
+  char* data() const noexcept { return data_; }
+  void discard() {
+    if (open_ && !committed_) (void)stream_.commit_write(0);
+    committed_ = true;
+  }
+  IOStream::WriteAwaiter commit(const char* end) {
+    committed_ = true;
+    if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
+    return stream_.commit_write(static_cast<std::size_t>(end - data_));
+  }
+
+ private:
+  IOStream& stream_;
+  bool open_;
+  bool committed_ = false;
+  char* data_;
+  std::string dropped_;
+};
 
 }  // namespace
 
@@ -697,16 +736,19 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   if (headers_written_ && !(is_client_ && write_finished_)) {
     throw HTTPOutputError("write_headers called twice");
   }
-  std::string& out = t_head_scratch;
-  out.clear();
   const FramingFields fields = scan_framing_fields(headers);
   const bool has_length = fields.content_length.has_value();
   const bool has_te = fields.transfer_encoding;
   // The lines between the start line and the fields (the server's Date and Connection).
   std::string_view date_line, connection_line;
+  const RequestStartLine* request_line = nullptr;
+  int code = 0;
+  std::string_view reason;
+  std::size_t start_size;
   if (is_client_) {
     reset_write_side();  // a new exchange starts with the request
-    const auto& line = std::get<RequestStartLine>(start_line);
+    request_line = &std::get<RequestStartLine>(start_line);
+    const RequestStartLine& line = *request_line;
     head_request_ = line.method == "HEAD";
     // Checked at write time like the fields: a CR or LF here would split the request.
     bool target_ok = !line.path.empty();
@@ -714,7 +756,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     if (!http1::is_token(line.method) || !target_ok) {
       throw HTTPOutputError("Invalid method or request target in the request line");
     }
-    out.append(line.method).append(" ").append(line.path).append(" HTTP/1.1\r\n");
+    start_size = line.method.size() + 1 + line.path.size() + 11;  // " HTTP/1.1\r\n"
     chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
                        !has_length && !has_te;
   } else {
@@ -723,17 +765,17 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
       throw HTTPOutputError("Invalid status code " + std::to_string(line.code) +
                             ": a status line carries three digits (RFC 9110 15)");
     }
-    response_code_ = line.code;
-    const std::string_view reason = line.reason;
+    response_code_ = code = line.code;
+    reason = line.reason;
     if (reason != "OK" && !http1::is_field_value(reason)) {
       throw HTTPOutputError("CR, LF or another control character in the reason phrase");
     }
-    const bool no_body_status =
-        line.code == 204 || line.code == 304 || (line.code >= 100 && line.code < 200);
+    if (reason.empty()) reason = httputil::reason_phrase(code);  // the standard one
+    start_size = status_line_size(code, reason);
+    const bool no_body_status = code == 204 || code == 304 || (code >= 100 && code < 200);
     suppress_body_ = head_request_ || no_body_status;
     chunking_output_ =
         request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
-    append_status_line(out, line.code, reason);
     if (!fields.date) date_line = cached_date_line();
     // A response that starts before the request body was read ends the connection (the
     // unread body cannot be skipped safely); say so in this head, so that a client which
@@ -754,47 +796,55 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
       connection_line = "Connection: Keep-Alive\r\n";
     }
   }
-  // Sized (and the fields added unchecked checked) before anything is queued.
-  const std::size_t fields_size = headers.wire_size();
-
-  // HEAD/204/304 responses carry no body: whatever the application writes is dropped
-  // (HEAD keeps the Content-Length of the body it would have had).
-  if (suppress_body_) {
-    length_declared_ = false;
-  } else if (fields.content_length) {
-    uint64_t n;
-    if (!http1::parse_content_length(*fields.content_length, n)) {
-      throw HTTPOutputError("Only integer Content-Length is allowed: " +
-                            std::string(*fields.content_length));
-    }
-    length_declared_ = true;
-    expected_remaining_ = n;
-  }
-  headers_written_ = true;
-  // Counted before anything is queued: a first piece past Content-Length sends nothing.
-  if (!chunk.empty() && !suppress_body_) count_body(chunk.size());
-  // A small first piece of a plain body joins the head: one write to the stream, not two
-  // (it is copied onto the write queue either way).
+  // A small first piece of a plain body joins the head: one write to the stream, not two.
   std::string_view with_head;
   if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
-    with_head = std::exchange(chunk, {});
+    with_head = chunk;
   }
   const std::string_view te_line =
       chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
-  // The rest of the head sized once and filled in place.
-  const std::size_t at = out.size();
-  out.resize(at + date_line.size() + connection_line.size() + fields_size + te_line.size() + 2 +
-             with_head.size());
-  char* p = put(out.data() + at, date_line);
+
+  // The head sized once and filled in place; the fields added unchecked are checked as they
+  // are copied, and a refused one takes the room back with nothing sent.
+  HeadRoom room(*stream_, start_size + date_line.size() + connection_line.size() +
+                              headers.wire_size() + te_line.size() + 2 + with_head.size());
+  char* p = room.data();
+  if (request_line != nullptr) {
+    p = put(p, request_line->method);
+    *p++ = ' ';
+    p = put(p, request_line->path);
+    p = put(p, " HTTP/1.1\r\n");
+  } else {
+    p = put_status_line(p, code, reason);
+  }
+  p = put(p, date_line);
   p = put(p, connection_line);
   p = headers.write_fields(p);
   p = put(p, te_line);
   p = put(p, "\r\n");
-  put(p, with_head);
-  WriteAwaiter head = send(out);
-  // The scratch keeps the capacity of ordinary heads only.
-  if (out.capacity() > 64 * 1024) std::string().swap(out);
-  if (chunk.empty() || suppress_body_) return head;
+  p = put(p, with_head);
+
+  // HEAD/204/304 responses carry no body: whatever the application writes is dropped
+  // (HEAD keeps the Content-Length of the body it would have had).
+  uint64_t declared = 0;
+  if (!suppress_body_ && fields.content_length &&
+      !http1::parse_content_length(*fields.content_length, declared)) {
+    throw HTTPOutputError("Only integer Content-Length is allowed: " +
+                          std::string(*fields.content_length));
+  }
+  length_declared_ = !suppress_body_ && fields.content_length;
+  expected_remaining_ = declared;
+  headers_written_ = true;
+  if (!chunk.empty() && !suppress_body_) {
+    // A first piece past Content-Length sends nothing (count_body closes the stream).
+    if (length_declared_ && chunk.size() > expected_remaining_) {
+      room.discard();
+      count_body(chunk.size());
+    }
+    count_body(chunk.size());
+  }
+  WriteAwaiter head = room.commit(p);
+  if (chunk.empty() || suppress_body_ || !with_head.empty()) return head;
   return send_body(chunk);
 }
 
@@ -821,7 +871,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
   // A peer that left makes the write fail when awaited, not at the call: an application
   // finishing a response for a client that is gone needs no try/catch (Tornado's futures
   // behave the same).
-  if (stream_->closed()) return WriteAwaiter(stream_, UINT64_MAX);
+  if (stream_->closed()) return WriteAwaiter(*stream_, UINT64_MAX);
   return stream_->write(bytes);
 }
 

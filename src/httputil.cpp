@@ -353,35 +353,37 @@ void HTTPHeaders::parse_line(std::string_view line) {
 void HTTPHeaders::write_to(std::string& out) const {
   const std::size_t at = out.size();
   out.resize(at + wire_size());
-  write_fields(out.data() + at);
+  try {
+    write_fields(out.data() + at);
+  } catch (...) {
+    out.resize(at);  // nothing of a refused head stays in `out`
+    throw;
+  }
 }
 
-std::size_t HTTPHeaders::wire_size() const {
-  // One pass to size (and, for fields added through add_unchecked or parsed leniently, to
-  // check: a CR or LF would inject fields or split the message; headers built only through
-  // add/set were checked as they were added); write_fields then makes two copies per field.
+std::size_t HTTPHeaders::wire_size() const noexcept {
   std::size_t total = 0;
-  const char* text = text_.data();
-  for (const Entry& e : entries_) {
-    total += e.name_size + e.value_size + 4;
-    if (unchecked_) {
-      const std::string_view name(text + e.name_at, e.name_size);
-      const std::string_view value(text + e.value_at, e.value_size);
-      if (!http1::is_token(name) || !http1::is_field_value(value)) check_field(name, value);
-    }
-  }
+  for (const Entry& e : entries_) total += e.name_size + e.value_size + 4;
   return total;
 }
 
-char* HTTPHeaders::write_fields(char* p) const noexcept {
+// One pass over the fields: copied, and (for fields added through add_unchecked or parsed
+// leniently: a CR or LF would inject fields or split the message) checked while their bytes
+// are in cache. Headers built only through add/set were checked as they were added.
+char* HTTPHeaders::write_fields(char* p) const {
   const char* text = text_.data();
   for (const Entry& e : entries_) {
-    std::memcpy(p, text + e.name_at, e.name_size);
-    p += e.name_size;
+    const std::string_view name(text + e.name_at, e.name_size);
+    const std::string_view value(text + e.value_at, e.value_size);
+    if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
+      check_field(name, value);
+    }
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
     *p++ = ':';
     *p++ = ' ';
-    std::memcpy(p, text + e.value_at, e.value_size);
-    p += e.value_size;
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
     *p++ = '\r';
     *p++ = '\n';
   }

@@ -128,6 +128,7 @@ IOStream::IOStream(int fd, IOStreamOptions options)
 }
 
 IOStream::~IOStream() {
+  release_write_awaiters();
   if (fd_ >= 0) {
     if (IOLoop* loop = live_loop()) loop->remove_handler(fd_);
     ::close(fd_);

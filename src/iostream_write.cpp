@@ -145,7 +145,7 @@ IOStream::WriteAwaiter IOStream::write(std::string data) {
     }
     schedule_flush();
   }
-  return WriteAwaiter(shared_from_this(), m.queued);
+  return WriteAwaiter(*this, m.queued);
 }
 
 IOStream::WriteAwaiter IOStream::write(std::string_view data) {
@@ -162,7 +162,35 @@ IOStream::WriteAwaiter IOStream::write(std::string_view data) {
     m.queued += data.size();
     schedule_flush();
   }
-  return WriteAwaiter(shared_from_this(), m.queued);
+  return WriteAwaiter(*this, m.queued);
+}
+
+char* IOStream::reserve_write(std::size_t size) {
+  check_write(size);
+  Impl& m = *impl_;
+  std::string* tail = coalescing_tail(size);
+  if (tail == nullptr) {
+    m.wqueue.push_back(size <= kCoalesceLimit ? take_spare_chunk() : std::string());
+    tail = &m.wqueue.back();
+  }
+  m.reserved_at = tail->size();
+  tail->resize(m.reserved_at + size);
+  return tail->data() + m.reserved_at;
+}
+
+IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
+  Impl& m = *impl_;
+  std::string& tail = m.wqueue.back();
+  tail.resize(m.reserved_at + used);
+  if (tail.empty()) {  // a chunk added for the room and not used
+    give_back_chunk(tail);
+    m.wqueue.pop_back();
+  }
+  if (used != 0) {
+    m.queued += used;
+    schedule_flush();
+  }
+  return WriteAwaiter(*this, m.queued);
 }
 
 void IOStream::write_now(std::initializer_list<std::string_view> parts) {
@@ -267,16 +295,64 @@ void IOStream::handle_write() noexcept {
   if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
 }
 
+IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept
+    : Cancellable(&cancel), stream_(&stream), end_(end_position) {
+  WriteAwaiter*& first = stream.impl_->write_awaiters;
+  next_ = first;
+  if (first) first->prev_ = this;
+  first = this;
+}
+
+IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
+    : Cancellable(&cancel),
+      stream_(std::exchange(other.stream_, nullptr)),
+      prev_(std::exchange(other.prev_, nullptr)),
+      next_(std::exchange(other.next_, nullptr)),
+      end_(other.end_),
+      flushed_when_gone_(other.flushed_when_gone_) {
+  // Takes the other's place in the stream's list.
+  if (prev_) {
+    prev_->next_ = this;
+  } else if (stream_) {
+    stream_->impl_->write_awaiters = this;
+  }
+  if (next_) next_->prev_ = this;
+}
+
+void IOStream::WriteAwaiter::unlink() noexcept {
+  if (!stream_) return;
+  if (prev_) {
+    prev_->next_ = next_;
+  } else {
+    stream_->impl_->write_awaiters = next_;
+  }
+  if (next_) next_->prev_ = prev_;
+  prev_ = next_ = nullptr;
+}
+
+// The stream is being destroyed: its awaiters keep only whether their bytes were sent.
+void IOStream::release_write_awaiters() noexcept {
+  Impl& m = *impl_;
+  for (WriteAwaiter* a = m.write_awaiters; a != nullptr;) {
+    WriteAwaiter* next = a->next_;
+    a->flushed_when_gone_ = m.flushed >= a->end_;
+    a->stream_ = nullptr;
+    a->prev_ = a->next_ = nullptr;
+    a = next;
+  }
+  m.write_awaiters = nullptr;
+}
+
 // Done: the bytes were handed over, or the stream closed (await_resume raises).
 bool IOStream::WriteAwaiter::settled() const noexcept {
+  if (!stream_) return true;
   return stream_->impl_->flushed >= end_ || stream_->state_ == State::kClosed;
 }
 
 bool IOStream::WriteAwaiter::await_ready() const noexcept {
-  IOStream& s = *stream_;
   // The immediate attempt: usually the kernel takes everything and nothing suspends
   // (nor allocates).
-  if (!settled() && s.state_ == State::kOpen) s.handle_write();
+  if (!settled() && stream_->state_ == State::kOpen) stream_->handle_write();
   // Done at once: inline, unless this coroutine has done so often enough since the loop
   // last resumed it (a producer whose socket drains as fast as it writes would otherwise
   // never let the loop run); then suspend() yields.
@@ -285,6 +361,12 @@ bool IOStream::WriteAwaiter::await_ready() const noexcept {
 
 void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
   h_ = h;
+  if (!stream_) {  // the stream is gone and this write was settled with it: a yield
+    detail::post([h] { h.resume(); });
+    return;
+  }
+  // The stream stays alive until this write is flushed.
+  keep_ = stream_->shared_from_this();
   stream_->impl_->write_waiters.emplace_back(end_, h);
   // Already settled: a yield. run_wakeups, from the loop's callback queue, resumes it.
   if (settled()) stream_->schedule_wake();
@@ -307,6 +389,7 @@ bool IOStream::WriteAwaiter::unregister() noexcept {
 IOStream::WriteAwaiter::~WriteAwaiter() {
   disarm();
   unregister();  // a frame destroyed while suspended here
+  unlink();
 }
 
 // Cancelling stops the wait only: the bytes stay queued and are still sent.
@@ -321,8 +404,13 @@ bool IOStream::WriteAwaiter::cancel(detail::CancelHook* hook) {
 
 void IOStream::WriteAwaiter::await_resume() {
   h_ = {};
+  const std::shared_ptr<IOStream> keep = std::move(keep_);  // released on return
   disarm();
   if (cancelled_) throw CancelledError();
+  if (!stream_) {
+    if (!flushed_when_gone_) throw StreamClosedError();
+    return;
+  }
   if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
 }
 

@@ -58,6 +58,18 @@ void app(HTTPServerRequest& req) {
     cr_length.add_unchecked("Content\rLength", "7");
     EXPECT_THROW(req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, cr_length),
                  httputil::HTTPOutputError);
+    // A good field before the bad one, and a bad length after good fields: the head is
+    // assembled where it is sent, and a refusal takes all of it back.
+    HTTPHeaders good_then_bad;
+    good_then_bad.add("X-Good", "1");
+    good_then_bad.add_unchecked("X-Bad", "a\nb");
+    EXPECT_THROW(
+        req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 404, ""}, good_then_bad, "x"),
+        httputil::HTTPOutputError);
+    HTTPHeaders bad_length{{"X-Good", "2"}, {"Content-Length", "12abc"}};
+    EXPECT_THROW(
+        req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, bad_length, "x"),
+        httputil::HTTPOutputError);
     respond(req, 200, "refused");
   } else if (req.path == "/mixed_case_length") {
     // Framing fields are found whatever their case: a length, so no chunking, keep-alive.
@@ -395,6 +407,18 @@ TEST_F(HTTPServerTest, UncheckedHeaderWithCrLfRefusedAtWriteTime) {
   EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK");
   EXPECT_EQ(r.find("Injected"), std::string::npos) << r;
   EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "refused");
+  EXPECT_EQ(r.find("X-Good"), std::string::npos) << r;
+  // Behind a pipelined response still queued: the refused heads leave it whole and add
+  // nothing after it.
+  r = exchange(
+      "GET /hostpath HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /inject HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::size_t second = r.find("HTTP/1.1 200 OK", 1);
+  ASSERT_NE(second, std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4, second - r.find("\r\n\r\n") - 4), "x /hostpath ");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n", second) + 4), "refused");
+  EXPECT_EQ(r.find("X-Good"), std::string::npos) << r;
+  EXPECT_EQ(r.find("404"), std::string::npos) << r;
 }
 
 // The response's framing fields are recognised in any case: a Content-Length and a Date

@@ -559,6 +559,66 @@ TEST_P(IOStreamTest, ConcurrentWritersNeverOrphanWriteAwaiters) {
   });
 }
 
+// A write's awaiter holds no reference until awaited: one stored past its stream's end
+// learns whether its bytes had left (then it completes) or not (StreamClosedError), and
+// touches nothing freed (ASan checks that).
+TEST_P(IOStreamTest, StoredWriteAwaitersOutliveTheirStream) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    std::vector<IOStream::WriteAwaiter> sent;
+    for (int i = 0; i < 5; ++i) sent.push_back(ws->write("sent " + std::to_string(i) + "\n"));
+    co_await ws->write("");  // flushes the five
+    EXPECT_EQ(co_await rs->read_until("sent 4\n"), "sent 0\nsent 1\nsent 2\nsent 3\nsent 4\n");
+    // More than the socket buffers hold, to a peer that does not read: it cannot all leave.
+    std::vector<IOStream::WriteAwaiter> unsent;
+    unsent.push_back(ws->write(std::string(32 << 20, 'y')));
+    co_await moment{};
+    co_await moment{};
+    EXPECT_TRUE(ws->writing());
+    ws->close();
+    std::weak_ptr<IOStream> gone = ws;
+    ws.reset();
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};  // the loop lets go
+    EXPECT_TRUE(gone.expired());
+    for (auto& w : sent) co_await std::move(w);
+    for (auto& w : unsent) EXPECT_THROW(co_await std::move(w), StreamClosedError);
+    rs->close();
+  });
+}
+
+// Awaiters made, moved and destroyed in any order keep the stream's list of them whole:
+// the stream's end reaches each live one once (ASan checks the links).
+TEST_P(IOStreamTest, WriteAwaitersMovedAndDestroyedInAnyOrder) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    std::vector<std::unique_ptr<IOStream::WriteAwaiter>> live;
+    std::mt19937 rng(7);
+    std::size_t bytes = 0;
+    for (int step = 0; step < 2000; ++step) {
+      const unsigned action = rng() % 3;
+      if (action == 0 || live.empty()) {
+        live.push_back(std::make_unique<IOStream::WriteAwaiter>(ws->write("x")));
+        ++bytes;
+      } else if (action == 1) {  // moved: the new one takes the old one's place
+        const std::size_t i = rng() % live.size();
+        live[i] = std::make_unique<IOStream::WriteAwaiter>(std::move(*live[i]));
+      } else {
+        const std::size_t i = rng() % live.size();
+        live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    co_await ws->write("");
+    EXPECT_EQ((co_await rs->read_bytes(bytes)).size(), bytes);
+    std::weak_ptr<IOStream> gone = ws;
+    ws->close();
+    ws.reset();
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};  // the loop lets go
+    EXPECT_TRUE(gone.expired());
+    for (auto& w : live) co_await std::move(*w);  // every byte had left: all complete
+    rs->close();
+  });
+}
+
 TEST_P(IOStreamTest, ReadPastMaxBufferSizeFailsThatStreamOnly) {
   run_sync([&]() -> Task<> {
     IOStreamOptions small;

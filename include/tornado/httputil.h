@@ -182,11 +182,11 @@ class HTTPHeaders {
     uint32_t name_at, name_size, value_at, value_size;
   };
   std::size_t find(std::string_view name) const noexcept;
-  // write_to in two steps: the bytes the fields take on the wire (checking the fields added
-  // unchecked first: throws as write_to does), then the fields written from `p` (that many
-  // bytes; returns where they end).
-  std::size_t wire_size() const;
-  char* write_fields(char* p) const noexcept;
+  // write_to in two steps: the bytes the fields take on the wire, then the fields written
+  // from `p` (that many bytes; returns where they end), each field added unchecked checked
+  // as it is copied: throws as write_to does, leaving [p, p + wire_size()) partly written.
+  std::size_t wire_size() const noexcept;
+  char* write_fields(char* p) const;
   // True if `bytes` points into text_ (and would dangle when it grows).
   bool aliases(std::string_view bytes) const noexcept;
   void append_field(std::string_view name, std::string_view value);

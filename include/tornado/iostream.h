@@ -158,6 +158,13 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // memory (no copy, no cork); only what the kernel did not take is queued. Otherwise, and
   // on a TLS stream, the same as write() of each part. Same exceptions as write().
   void write_now(std::initializer_list<std::string_view> parts);
+  // Room for up to `size` bytes at the end of the write queue, filled in place (a response
+  // head assembled where it will be sent, not in a scratch string and copied). The first
+  // `used` bytes are queued by commit_write(used), which must come next, before anything
+  // else touches the stream; commit_write(0) takes the room back. Same exceptions as
+  // write(), checked against `size`.
+  char* reserve_write(std::size_t size);
+  WriteAwaiter commit_write(std::size_t used);
 
   // ---- connection ----
   // Connects the (non-blocking) socket to `address`; writes made meanwhile are queued.
@@ -253,6 +260,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void handle_connect_event(uint32_t events);
   void schedule_flush();
   void check_write(std::size_t size);
+  void release_write_awaiters() noexcept;
   std::string* coalescing_tail(std::size_t adding) noexcept;
   IOLoop* live_loop() const noexcept;
 };
@@ -260,11 +268,15 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 // Awaitable result of IOStream::write: completes when this write's bytes left the
 // user-space buffer. Awaiting is optional.
 // Cancelling the awaiting task stops the wait with CancelledError; the bytes stay queued.
+// Until awaited it holds no reference on the stream (a write nobody awaits, the common case,
+// costs no atomic operation): the stream keeps a list of its awaiters and tells them when it
+// is destroyed. Awaiting one whose stream is gone completes if its bytes had been handed to
+// the kernel, and raises StreamClosedError otherwise. While suspended it keeps the stream
+// alive until its bytes are sent. Loop thread only, like the stream.
 class IOStream::WriteAwaiter : detail::Cancellable {
  public:
-  WriteAwaiter(std::shared_ptr<IOStream> stream, uint64_t end_position)
-      : Cancellable(&cancel), stream_(std::move(stream)), end_(end_position) {}
-  WriteAwaiter(WriteAwaiter&&) noexcept = default;  // before it is awaited
+  WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept;
+  WriteAwaiter(WriteAwaiter&& other) noexcept;  // before it is awaited
   WriteAwaiter& operator=(WriteAwaiter&&) = delete;
   ~WriteAwaiter();
   bool await_ready() const noexcept;
@@ -276,14 +288,20 @@ class IOStream::WriteAwaiter : detail::Cancellable {
   void await_resume();
 
  private:
+  friend class IOStream;
   void suspend(std::coroutine_handle<> h);
   bool settled() const noexcept;
   bool unregister() noexcept;
+  void unlink() noexcept;
   static bool cancel(detail::CancelHook* hook);
-  std::shared_ptr<IOStream> stream_;
+  IOStream* stream_;             // null once the stream was destroyed
+  WriteAwaiter* prev_ = nullptr;  // the stream's list of live awaiters
+  WriteAwaiter* next_ = nullptr;
   uint64_t end_;               // total bytes written by the stream once this write is flushed
   std::coroutine_handle<> h_;  // set while suspended
+  std::shared_ptr<IOStream> keep_;  // while suspended
   bool cancelled_ = false;
+  bool flushed_when_gone_ = false;  // the stream was destroyed with these bytes sent
 };
 
 // Awaits the stream's current read (fill_buffer, and every read_* inside): the result is
