@@ -448,6 +448,8 @@ bool is_uri_host(std::string_view host) {
 
 bool split_absolute_form(std::string_view target, std::string_view& authority,
                          std::string_view& rest) noexcept {
+  // Origin form ("/path?query"), what nearly every request has: no search needed.
+  if (!target.empty() && target.front() == '/') return false;
   std::size_t colon = target.find("://");
   if (colon == std::string_view::npos) return false;
   std::string_view scheme = target.substr(0, colon);
