@@ -195,6 +195,18 @@ TEST(MultipartFormDataTest, FileUpload) {
   EXPECT_TRUE(f.args.empty());
 }
 
+// A file part whose Content-Type field is present but empty keeps the empty value, as
+// Tornado's parse_multipart_form_data does (checked against python3-tornado); only a missing
+// field becomes application/unknown. Found by multipart_fuzzer (its invariant was wrong).
+TEST(MultipartFormDataTest, FilePartWithAnEmptyContentTypeKeepsItEmpty) {
+  Form f = parse_form("124", "--124\r\nContent-Disposition: form-data; name=\"a\"; "
+                             "filename=\"x.txt\"\r\nContent-Type:\r\n\r\nhello\r\n--124--");
+  ASSERT_EQ(f.files["a"].size(), 1u);
+  EXPECT_EQ(f.files["a"][0].filename, "x.txt");
+  EXPECT_EQ(f.files["a"][0].content_type, "");
+  EXPECT_EQ(f.files["a"][0].body, "hello");
+}
+
 TEST(MultipartFormDataTest, UnquotedNames) {
   Form f = parse_form("1234", crlf("--1234\n"
                                    "Content-Disposition: form-data; name=files; filename=ab.txt\n"
