@@ -769,7 +769,7 @@ namespace {
 // position of a value up to three blocks long, gives RFC 9110's answer (VCHAR, obs-text,
 // SP, HTAB).
 TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
-  for (std::size_t size : {1u, 7u, 8u, 9u, 16u, 23u, 24u, 31u, 33u, 47u}) {
+  for (std::size_t size : {1u, 2u, 7u, 8u, 9u, 10u, 15u, 16u, 17u, 23u, 24u, 25u, 31u, 33u, 47u}) {
     for (std::size_t at = 0; at < size; ++at) {
       for (int b = 0; b < 256; ++b) {
         std::string value(size, 'a');
@@ -781,6 +781,26 @@ TEST(FieldValueTest, EveryByteAtEveryPositionOfWordsAndTails) {
     }
   }
   EXPECT_TRUE(is_field_value(""));
+}
+
+// is_token reads four or eight bytes per step, its last group overlapping the one before:
+// every byte value at every position of names from 1 to 40 bytes gives RFC 9110's answer
+// (tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~), and the empty name is no token.
+TEST(TokenTest, EveryByteAtEveryPositionOfShortAndLongNames) {
+  const std::string_view specials = "!#$%&'*+-.^_`|~";
+  for (std::size_t size = 1; size <= 40; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string name(size, 'a');
+        name[at] = static_cast<char>(b);
+        const bool expected = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') ||
+                              (b >= 'A' && b <= 'Z') ||
+                              (b != 0 && specials.find(static_cast<char>(b)) != std::string_view::npos);
+        ASSERT_EQ(is_token(name), expected) << "byte " << b << " at " << at << " of " << size;
+      }
+    }
+  }
+  EXPECT_FALSE(is_token(""));
 }
 
 }  // namespace

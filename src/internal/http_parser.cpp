@@ -228,28 +228,50 @@ ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& e
 bool is_tchar(unsigned char c) noexcept { return kTchar[c]; }
 
 bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  // Four lookups per step, combined without a branch each: names are short, valid and
-  // checked on every request and response, so the loop's overhead is most of the cost.
+  // Table lookups combined without a branch each: names are short, valid and checked on
+  // every request and response, so the loop's overhead is most of the cost. The last
+  // group overlaps the one before it instead of a byte-by-byte tail.
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  std::size_t i = 0;
-  auto tchar = [p](std::size_t j) -> unsigned { return kTchar[p[j]]; };
-  unsigned ok = 1;
-  for (; i + 4 <= n; i += 4) ok &= tchar(i) & tchar(i + 1) & tchar(i + 2) & tchar(i + 3);
-  for (; i < n; ++i) ok &= tchar(i);
+  auto four = [p](std::size_t j) -> unsigned {
+    return kTchar[p[j]] & kTchar[p[j + 1]] & kTchar[p[j + 2]] & kTchar[p[j + 3]];
+  };
+  if (n >= 8) {
+    unsigned ok = 1;
+    for (std::size_t i = 0; i + 8 <= n; i += 8) ok &= four(i) & four(i + 4);
+    return (ok & four(n - 8) & four(n - 4)) != 0;
+  }
+  if (n >= 4) return (four(0) & four(n - 4)) != 0;
+  unsigned ok = n != 0;
+  for (std::size_t i = 0; i < n; ++i) ok &= kTchar[p[i]];
   return ok != 0;
 }
 
+namespace {
+
+// No byte of these eight is a control byte other than HTAB, or DEL.
+bool word_is_field_value(const char* at) noexcept {
+  namespace swar = internal::swar;
+  const std::uint64_t w = swar::load(at);
+  if ((swar::below(w, 0x20) | swar::equal(w, 0x7f)) == 0) return true;
+  for (std::size_t j = 0; j < 8; ++j) {  // a word with one: HTAB is allowed
+    if (!kFieldValue[static_cast<unsigned char>(at[j])]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool is_field_value(std::string_view s) noexcept {
   std::size_t i = 0;
+  const std::size_t n = s.size();
 #if defined(__SSE2__)
   // Sixteen bytes at a time where SSE2 is (every x86-64): a control byte is one below 0x20
   // that is not negative as a signed char (0x80-0xff are obs-text), or DEL. A block with
   // one goes to the table, for HTAB. Browser heads carry long values (User-Agent, Accept,
   // Cookie): this is most of the parser's time for them.
   const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f), none = _mm_set1_epi8(-1);
-  for (; i + 16 <= s.size(); i += 16) {
+  for (; i + 16 <= n; i += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
     const __m128i control = _mm_and_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, none));
     if (_mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, del))) == 0) continue;
@@ -258,17 +280,15 @@ bool is_field_value(std::string_view s) noexcept {
     }
   }
 #endif
-  // Eight bytes at a time: a word with no byte below 0x20 and no DEL is all field-value
-  // bytes (header values are mostly that); a word with one goes to the table, for HTAB.
-  for (; i + 8 <= s.size(); i += 8) {
-    namespace swar = internal::swar;
-    const std::uint64_t w = swar::load(s.data() + i);
-    if ((swar::below(w, 0x20) | swar::equal(w, 0x7f)) == 0) continue;
-    for (std::size_t j = i; j < i + 8; ++j) {
-      if (!kFieldValue[static_cast<unsigned char>(s[j])]) return false;
+  // Eight bytes at a time (header values are mostly clean words), the last word
+  // overlapping the one before it instead of a byte-by-byte tail.
+  if (n >= 8) {
+    for (; i + 8 <= n; i += 8) {
+      if (!word_is_field_value(s.data() + i)) return false;
     }
+    return i == n || word_is_field_value(s.data() + n - 8);
   }
-  for (; i < s.size(); ++i) {
+  for (; i < n; ++i) {
     if (!kFieldValue[static_cast<unsigned char>(s[i])]) return false;
   }
   return true;
