@@ -10,6 +10,7 @@
 #include <random>
 
 #include "iostream_test_util.h"
+#include "sanitizer_detect.h"
 
 namespace tornado {
 namespace iostream_test {
@@ -880,7 +881,7 @@ TEST_F(PlainIOStreamTest, LoopDestroyedWithStreamsOpen) {
 // Memory an idle stream costs: measured with mallinfo2 over many idle streams. Printed for
 // the report; the bound catches a regression such as keeping a read buffer or a deque.
 TEST_F(PlainIOStreamTest, IdleStreamMemoryFootprint) {
-#if defined(__SANITIZE_ADDRESS__)
+#if TORNADO_TEST_ASAN
   GTEST_SKIP() << "mallinfo2 does not see ASan's allocator";
 #else
   constexpr int kStreams = 500;
