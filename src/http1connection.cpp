@@ -366,20 +366,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
   const bool expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
                                request_version_minor_ >= 1;
 
-  // Copy what outlives the buffer, then release the head's bytes.
+  // Copy what outlives the buffer (the request line is copied by the delegate, from views,
+  // before the head's bytes are released).
   HTTPHeaders headers = HTTPHeaders::from_head(head);
-  // Built in the variant the delegate takes (a RequestStartLine would be copied into a
-  // temporary variant at the call), each string once: appended to its empty string (moving
-  // a short string costs as much as copying it).
-  StartLine start_line(std::in_place_type<RequestStartLine>);
-  {
-    auto& line = std::get<RequestStartLine>(start_line);
-    line.method.append(head.method);
-    line.path.append(head.target);
-    line.version.append(version_name(head.version_minor));
-  }
-  stream_->consume(used);
-  release_head();
   start_decompression(framing, headers);
 
   const bool has_body = framing.kind != http1::BodyFraming::kNone;
@@ -389,9 +378,25 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 
   bool delegate_open = true;
   try {
-    if (!delegate.headers_received_now(start_line, headers)) {
-      co_await delegate.headers_received(start_line, headers);
+    // Filled only when the delegate's request_head_now leaves headers_received to do.
+    StartLine start_line(std::in_place_type<RequestStartLine>);
+    bool head_taken;
+    {
+      // The line's views are into the read buffer: the head's bytes go once the delegate
+      // has copied what it keeps, whether it returns or throws (no co_await in here).
+      struct ReleaseHead {
+        HTTP1Connection& conn;
+        std::size_t used;
+        ~ReleaseHead() {
+          conn.stream_->consume(used);
+          conn.release_head();
+        }
+      } release{*this, used};
+      const httputil::RequestLineView line{head.method, head.target,
+                                           version_name(head.version_minor)};
+      head_taken = delegate.request_head_now(line, headers, start_line);
     }
+    if (!head_taken) co_await delegate.headers_received(start_line, headers);
     if (has_body) {
       if (write_finished_) {
         // The application answered before the body (e.g. 401 to a large upload): do not

@@ -100,6 +100,12 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
     request_.emplace(line, std::move(headers), conn_);
     return true;
   }
+  // The server connection's first call: the request built straight from the line's views.
+  bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
+                        StartLine&) override {
+    request_.emplace(line, std::move(headers), conn_);
+    return true;
+  }
   Task<> data_received(std::string_view chunk) override {
     request_->body.append(chunk);
     co_return;

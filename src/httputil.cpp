@@ -445,6 +445,33 @@ HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHea
   derive_from_target({});
 }
 
+HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
+    : method(line.method),
+      uri(line.path),
+      version(line.version),
+      headers(std::move(headers_in)),
+      remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
+      protocol(connection_in ? connection_in->context().protocol : std::string("http")),
+      connection(connection_in) {
+  derive_from_target({});
+}
+
+RequestStartLine to_start_line(const RequestLineView& line) {
+  RequestStartLine start;
+  // Appended to the empty strings: each part copied once.
+  start.method.append(line.method);
+  start.path.append(line.path);
+  start.version.append(line.version);
+  return start;
+}
+
+bool HTTPMessageDelegate::request_head_now(const RequestLineView& line, HTTPHeaders& headers,
+                                           StartLine& start_line) {
+  start_line.emplace<RequestStartLine>(to_start_line(line));
+  return headers_received_now(start_line, headers);
+}
+
 namespace {
 
 // split_host_and_port without the copy: the host part of `netloc` and its port.

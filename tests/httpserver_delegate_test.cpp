@@ -649,4 +649,92 @@ TEST_F(HTTPServerDelegateTest, HeadersReceivedNowTakesTheHeadWithoutTheTask) {
   }
 }
 
+// request_head_now, the server connection's first call: the request line as views into the
+// read buffer (right for each of several pipelined requests in one read), the headers to
+// take; returning false with the line filled in has headers_received called with it, and an
+// HTTPInputError thrown there is answered 400 like one from headers_received (the head's
+// bytes released either way: the request after it is read normally).
+namespace {
+class ViewDelegate final : public httputil::HTTPMessageDelegate {
+ public:
+  ViewDelegate(HTTPConnection* conn, NowLog& log) : conn_(conn), log_(log) {}
+  bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
+                        StartLine& start_line) override {
+    path_ = std::string(line.path);
+    log_.events.push_back("view " + std::string(line.method) + " " + path_ + " " +
+                          std::string(line.version) + " host=" +
+                          std::string(headers.get_first("Host").value_or("-")));
+    if (path_ == "/throw") throw httputil::HTTPInputError("refused by the delegate", 400);
+    if (path_ != "/task") return true;
+    start_line.emplace<RequestStartLine>(httputil::to_start_line(line));
+    return false;
+  }
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders&) override {
+    const auto& line = std::get<RequestStartLine>(start_line);
+    log_.events.push_back("task " + line.method + " " + line.path + " " + line.version);
+    co_return;
+  }
+  Task<> data_received(std::string_view chunk) override {
+    body_.append(chunk);
+    co_return;
+  }
+  void finish() override {
+    log_.events.push_back("finish " + path_ + " " + body_);
+    answer(conn_, 200, path_ + body_);
+  }
+  void on_connection_close() override { log_.events.push_back("close"); }
+
+ private:
+  HTTPConnection* conn_;
+  NowLog& log_;
+  std::string path_, body_;
+};
+class ViewApp final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  explicit ViewApp(NowLog& log) : log_(log) {}
+  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+    return std::make_unique<ViewDelegate>(conn, log_);
+  }
+
+ private:
+  NowLog& log_;
+};
+}  // namespace
+
+TEST_F(HTTPServerDelegateTest, RequestHeadNowGetsTheLineAsViewsOfEachPipelinedRequest) {
+  NowLog log;
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  HTTPServer server(std::make_shared<ViewApp>(log));
+  server.add_socket(fd);
+  ExpectLog refused(gen_log(), "refused by the delegate");
+  std::string got = run_sync([&, port = port]() -> Task<std::string> {
+    auto s = co_await test::connect_loopback(port);
+    co_await s->write(
+        "GET /a?x=1 HTTP/1.1\r\nHost: one\r\n\r\n"
+        "POST /body HTTP/1.1\r\nHost: two\r\nContent-Length: 3\r\n\r\nabc"
+        "PUT /task HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
+        "GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string bodies;
+    for (int i = 0; i < 3; ++i) {
+      std::string head = co_await s->read_until("\r\n\r\n");
+      auto cl = head.find("Content-Length: ");
+      bodies += co_await s->read_bytes(std::stoul(head.substr(cl + 16))) + ";";
+    }
+    bodies += (co_await s->read_until("\r\n")).substr(0, 24);
+    co_return bodies;
+  });
+  EXPECT_EQ(got, "/a?x=1;/bodyabc;/task;HTTP/1.1 400 Bad Request");
+  const std::vector<std::string> expected = {
+      "view GET /a?x=1 HTTP/1.1 host=one", "finish /a?x=1 ",
+      "view POST /body HTTP/1.1 host=two", "finish /body abc",
+      "view PUT /task HTTP/1.0 host=-",    "task PUT /task HTTP/1.0",
+      "finish /task ",                     "view GET /throw HTTP/1.1 host=x",
+      "close"};
+  EXPECT_EQ(log.events, expected);
+  server.close_all_connections();
+  run_sync([&]() -> Task<> {
+    while (server.connection_count() > 0) co_await sleep(1ms);
+  });
+}
+
 }  // namespace httpserver_delegate_test

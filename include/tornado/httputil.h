@@ -299,6 +299,16 @@ struct ResponseStartLine {
 
 using StartLine = std::variant<RequestStartLine, ResponseStartLine>;
 
+// A request line as a server's connection parsed it: views into its read buffer, valid only
+// during the call they are given to (HTTPMessageDelegate::request_head_now).
+struct RequestLineView {
+  std::string_view method;
+  std::string_view path;     // the request target as sent
+  std::string_view version;  // "HTTP/1.1"
+};
+// The owned copy of a request line's views.
+RequestStartLine to_start_line(const RequestLineView& line);
+
 // Parses "GET /foo HTTP/1.1". Throws HTTPInputError ("Malformed HTTP request line").
 RequestStartLine parse_request_start_line(std::string_view line);
 // Parses "HTTP/1.1 200 OK". Throws HTTPInputError ("Error parsing response start line").
@@ -323,6 +333,9 @@ class HTTPServerRequest {
   // What a server builds per request: the start line's parts copied straight into their
   // members, the headers moved in, no body yet.
   HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers,
+                    HTTPConnection* connection);
+  // The same from the parsed line's views (no start line's strings made first).
+  HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers,
                     HTTPConnection* connection);
 
   std::string method;
@@ -464,6 +477,14 @@ class HTTPMessageDelegate {
     (void)headers;
     return false;
   }
+  // What a server's connection calls first for a request: the request line as views into
+  // its read buffer (valid during this call only), so that a delegate building its own
+  // request object copies each part once. Returns what headers_received_now returns: true
+  // when the head is taken; false to have headers_received(start_line, headers) called next,
+  // for which `start_line` must then hold the request line (it arrives empty). The default
+  // builds the start line and calls headers_received_now.
+  virtual bool request_head_now(const RequestLineView& line, HTTPHeaders& headers,
+                                StartLine& start_line);
   virtual Task<> data_received(std::string_view chunk) = 0;
   virtual void finish() = 0;
   virtual void on_connection_close() = 0;

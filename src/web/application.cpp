@@ -132,6 +132,15 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     route(std::get<httputil::RequestStartLine>(start_line), headers);
     return !handler_->stream_request_body();
   }
+  // The same from the line's views (the request's strings copied once, from the buffer); a
+  // streaming handler still needs headers_received, which gets the line.
+  bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
+                        StartLine& start_line) override {
+    route(line, headers);
+    if (!handler_->stream_request_body()) return true;
+    start_line.emplace<httputil::RequestStartLine>(httputil::to_start_line(line));
+    return false;
+  }
 
   Task<> headers_received(const StartLine& start_line, HTTPHeaders& headers) override {
     // Called after headers_received_now declined (a streaming handler), or directly by a
@@ -186,7 +195,8 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
 
  private:
   // The request built once, routed, and handed to the handler as it is.
-  void route(const httputil::RequestStartLine& line, HTTPHeaders& headers) {
+  template <typename Line>  // RequestStartLine or RequestLineView
+  void route(const Line& line, HTTPHeaders& headers) {
     routing::PathArgs args;
     RequestPtr request = make_request(line, std::move(headers), conn_);
     const HandlerFactory& factory = app_.find_handler(*request, args);

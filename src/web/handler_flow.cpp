@@ -49,6 +49,11 @@ RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHe
   return RequestPtr(new PooledRequest(line, std::move(headers), connection));
 }
 
+RequestPtr make_request(const httputil::RequestLineView& line, httputil::HTTPHeaders&& headers,
+                        httputil::HTTPConnection* connection) {
+  return RequestPtr(new PooledRequest(line, std::move(headers), connection));
+}
+
 void RequestSlot::compact() {
   if (compact_) return;
   const httputil::HTTPServerRequest& r = *full_;

@@ -57,6 +57,8 @@ struct RequestDeleter {
 using RequestPtr = std::unique_ptr<httputil::HTTPServerRequest, RequestDeleter>;
 RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
                         httputil::HTTPConnection* connection);
+RequestPtr make_request(const httputil::RequestLineView& line, httputil::HTTPHeaders&& headers,
+                        httputil::HTTPConnection* connection);
 
 // A handler's request. A handler that outlives its response (a WebSocket after open()) can
 // compact it: the request is freed and its method, URI, version, peer, protocol and host are
