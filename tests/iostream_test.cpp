@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "iostream_test_util.h"
@@ -619,6 +620,120 @@ TEST_P(IOStreamTest, WriteAwaitersMovedAndDestroyedInAnyOrder) {
   });
 }
 
+// reserve_write/commit_write fill the end of the write queue in place: a room on the last
+// small chunk or on a chunk of its own (past the coalescing size), committed in part or
+// taken back whole (commit_write(0)), leaves the queue exactly as if only the committed
+// bytes had been written, in order with the writes around it.
+TEST_P(IOStreamTest, ReserveWriteFillsInPlaceAndCommitZeroTakesTheRoomBack) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    (void)ws->write("a");
+    std::memcpy(ws->reserve_write(5), "HELLO", 5);
+    (void)ws->commit_write(0);  // taken back from the last chunk
+    EXPECT_EQ(ws->write_buffer_size(), 1u);
+    std::memset(ws->reserve_write(40000), 'X', 40000);  // a chunk of its own
+    (void)ws->commit_write(0);                          // and gone again
+    EXPECT_EQ(ws->write_buffer_size(), 1u);
+    std::memcpy(ws->reserve_write(10), "bcdefXXXXX", 10);
+    (void)ws->commit_write(5);
+    (void)ws->write("g");
+    std::memset(ws->reserve_write(40000), 'h', 40000);
+    auto last = ws->commit_write(30000);
+    EXPECT_EQ(ws->write_buffer_size(), 30007u);
+    co_await std::move(last);
+    EXPECT_EQ(co_await rs->read_bytes(30007), "abcdefg" + std::string(30000, 'h'));
+    // A room taken back on an empty queue leaves it empty; nothing is sent.
+    (void)ws->reserve_write(8);
+    (void)ws->commit_write(0);
+    EXPECT_FALSE(ws->writing());
+    co_await ws->write("!");
+    EXPECT_EQ(co_await rs->read_bytes(1), "!");
+    rs->close();
+    ws->close();
+  });
+}
+
+// The write-buffer limit applies to the room asked for, exactly: a room that fills the
+// limit is given, one byte more is refused (StreamBufferFullError, the stream still open
+// and its queue unchanged); a closed stream refuses any room with StreamClosedError.
+TEST_P(IOStreamTest, ReserveWriteChecksTheLimitAtItsBoundary) {
+  run_sync([&]() -> Task<> {
+    IOStreamOptions o;
+    o.max_write_buffer_size = 1024;
+    auto [rs, ws] = co_await pair(o);
+    (void)ws->write(std::string(1000, 'a'));  // corked: all of it pending
+    EXPECT_THROW((void)ws->reserve_write(25), StreamBufferFullError);
+    EXPECT_FALSE(ws->closed());
+    EXPECT_EQ(ws->write_buffer_size(), 1000u);
+    std::memset(ws->reserve_write(24), 'b', 24);  // exactly up to the limit
+    (void)ws->commit_write(24);
+    EXPECT_THROW((void)ws->reserve_write(1), StreamBufferFullError);
+    (void)ws->reserve_write(0);
+    (void)ws->commit_write(0);
+    EXPECT_EQ(co_await rs->read_bytes(1024), std::string(1000, 'a') + std::string(24, 'b'));
+    ws->close();
+    EXPECT_THROW((void)ws->reserve_write(1), StreamClosedError);
+    rs->close();
+  });
+}
+
+// A write whose awaiting task was cancelled while it waited: the task gets CancelledError
+// at once, the bytes stay queued, and the stream, once its owner and the loop let go, is
+// freed with nothing left pointing at it (ASan checks).
+TEST_P(IOStreamTest, CancelledWriteWaitThenStreamDestroyed) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    bool cancelled = false;
+    auto writer = [](std::shared_ptr<IOStream> s, bool& cancelled) -> Task<> {
+      try {
+        co_await s->write(std::string(32 << 20, 'y'));  // more than the socket buffers hold
+      } catch (const CancelledError&) {
+        cancelled = true;
+      }
+    };
+    Future<void> f = spawn(writer(ws, cancelled));
+    co_await moment{};
+    EXPECT_FALSE(f.done());
+    f.cancel();
+    for (int i = 0; i < 10 && !f.done(); ++i) co_await moment{};
+    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(ws->writing());  // the bytes stay queued
+    std::weak_ptr<IOStream> gone = ws;
+    ws->close();
+    ws.reset();
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
+    EXPECT_TRUE(gone.expired());
+    rs->close();
+  });
+}
+
+// A task suspended on a write keeps the stream alive after its owner let go: every byte
+// arrives, and the stream is freed when the write completes (inside its own wake-up).
+// (The server side writes: a TLS client holds unread session tickets, and a stream dropped
+// with unread input closes with a reset, which discards what is still in flight.)
+TEST_P(IOStreamTest, SuspendedWriteKeepsItsStreamAfterTheOwnerLetsGo) {
+  run_sync([&]() -> Task<> {
+    auto [server, client] = co_await pair();
+    const std::size_t size = 8 << 20;
+    bool written = false;
+    auto writer = [](IOStream& s, std::size_t size, bool& written) -> Task<> {
+      co_await s.write(std::string(size, 'z'));  // suspends: the peer has not read yet
+      written = true;
+    };
+    Future<void> f = spawn(writer(*server, size, written));
+    std::weak_ptr<IOStream> gone = server;
+    server.reset();  // only the suspended awaiter holds the stream now
+    EXPECT_FALSE(gone.expired());
+    std::string got = co_await client->read_bytes(size);
+    EXPECT_EQ(got.size(), size);
+    co_await f;
+    EXPECT_TRUE(written);
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
+    EXPECT_TRUE(gone.expired());
+    client->close();
+  });
+}
+
 TEST_P(IOStreamTest, ReadPastMaxBufferSizeFailsThatStreamOnly) {
   run_sync([&]() -> Task<> {
     IOStreamOptions small;
@@ -875,6 +990,36 @@ TEST_F(PlainIOStreamTest, LoopDestroyedWithStreamsOpen) {
   EXPECT_TRUE(a->closed());
   a.reset();
   b.reset();
+}
+
+// Awaiters kept past the loop their streams ran on: one whose stream lives is awaited from
+// the next loop and its bytes leave then (the immediate attempt); one whose stream was
+// destroyed with its bytes still corked raises StreamClosedError. Nothing freed is touched.
+TEST_F(PlainIOStreamTest, WriteAwaitersKeptPastTheirLoop) {
+  std::shared_ptr<IOStream> a, b;
+  std::optional<IOStream::WriteAwaiter> to_b, to_a;
+  {
+    IOLoop inner(/*make_current=*/true);
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    a = IOStream::create(sv[0]);
+    b = IOStream::create(sv[1]);
+    to_b.emplace(a->write("one"));  // corked: the loop goes before it flushes
+    to_a.emplace(b->write("two"));
+  }
+  io_loop().make_current();
+  run_sync([&]() -> Task<> {
+    co_await std::move(*to_b);
+    char got[8] = {};
+    EXPECT_EQ(::recv(b->fd(), got, sizeof got, MSG_DONTWAIT), 3);
+    EXPECT_STREQ(got, "one");
+    b.reset();  // "two" never left
+    EXPECT_THROW(co_await std::move(*to_a), StreamClosedError);
+  });
+  char buf[8] = {};
+  EXPECT_EQ(::recv(a->fd(), buf, sizeof buf, MSG_DONTWAIT), 0);  // b's end, nothing before it
+  a->close();
+  a.reset();
 }
 
 // Memory an idle stream costs: measured with mallinfo2 over many idle streams. Printed for
