@@ -309,7 +309,8 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
       prev_(std::exchange(other.prev_, nullptr)),
       next_(std::exchange(other.next_, nullptr)),
       end_(other.end_),
-      flushed_when_gone_(other.flushed_when_gone_) {
+      flushed_when_gone_(other.flushed_when_gone_),
+      gone_error_(std::move(other.gone_error_)) {
   // Takes the other's place in the stream's list.
   if (prev_) {
     prev_->next_ = this;
@@ -330,12 +331,14 @@ void IOStream::WriteAwaiter::unlink() noexcept {
   prev_ = next_ = nullptr;
 }
 
-// The stream is being destroyed: its awaiters keep only whether their bytes were sent.
+// The stream is being destroyed: its awaiters keep only whether their bytes were sent, and
+// if not, what had closed the stream (the real_error a live stream's awaiter would raise).
 void IOStream::release_write_awaiters() noexcept {
   Impl& m = *impl_;
   for (WriteAwaiter* a = m.write_awaiters; a != nullptr;) {
     WriteAwaiter* next = a->next_;
     a->flushed_when_gone_ = m.flushed >= a->end_;
+    if (!a->flushed_when_gone_) a->gone_error_ = error_;
     a->stream_ = nullptr;
     a->prev_ = a->next_ = nullptr;
     a = next;
@@ -408,7 +411,7 @@ void IOStream::WriteAwaiter::await_resume() {
   disarm();
   if (cancelled_) throw CancelledError();
   if (!stream_) {
-    if (!flushed_when_gone_) throw StreamClosedError();
+    if (!flushed_when_gone_) throw StreamClosedError(gone_error_);
     return;
   }
   if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);

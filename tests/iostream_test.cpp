@@ -734,6 +734,33 @@ TEST_P(IOStreamTest, SuspendedWriteKeepsItsStreamAfterTheOwnerLetsGo) {
   });
 }
 
+// An awaiter awaited after its stream was closed by an error and destroyed still says
+// what closed it (real_error), as it did while the stream lived.
+TEST_P(IOStreamTest, WriteAwaiterOutlivingItsStreamKeepsTheRealError) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    linger lg{1, 0};  // rs's close sends RST, as a crashed peer does
+    EXPECT_EQ(setsockopt(rs->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    auto w = ws->write(std::string(16 << 20, 'q'));
+    co_await sleep(10ms);
+    rs->close();
+    for (int i = 0; i < 100 && !ws->closed(); ++i) co_await sleep(2ms);
+    EXPECT_TRUE(ws->closed());
+    const int code = test::system_error_code(ws->error());
+    EXPECT_TRUE(code == ECONNRESET || code == EPIPE) << error_text(ws->error());
+    std::weak_ptr<IOStream> gone = ws;
+    ws.reset();
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
+    EXPECT_TRUE(gone.expired());
+    try {
+      co_await std::move(w);
+      ADD_FAILURE() << "the bytes never left";
+    } catch (const StreamClosedError& e) {
+      EXPECT_EQ(test::system_error_code(e.real_error()), code) << e.what();
+    }
+  });
+}
+
 TEST_P(IOStreamTest, ReadPastMaxBufferSizeFailsThatStreamOnly) {
   run_sync([&]() -> Task<> {
     IOStreamOptions small;

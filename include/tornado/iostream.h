@@ -271,7 +271,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 // Until awaited it holds no reference on the stream (a write nobody awaits, the common case,
 // costs no atomic operation): the stream keeps a list of its awaiters and tells them when it
 // is destroyed. Awaiting one whose stream is gone completes if its bytes had been handed to
-// the kernel, and raises StreamClosedError otherwise. While suspended it keeps the stream
+// the kernel, and raises StreamClosedError otherwise (with the error that had closed it). While suspended it keeps the stream
 // alive until its bytes are sent. Loop thread only, like the stream.
 class IOStream::WriteAwaiter : detail::Cancellable {
  public:
@@ -302,6 +302,7 @@ class IOStream::WriteAwaiter : detail::Cancellable {
   std::shared_ptr<IOStream> keep_;  // while suspended
   bool cancelled_ = false;
   bool flushed_when_gone_ = false;  // the stream was destroyed with these bytes sent
+  std::exception_ptr gone_error_;   // or without them: what had closed it (await_resume)
 };
 
 // Awaits the stream's current read (fill_buffer, and every read_* inside): the result is
