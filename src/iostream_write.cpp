@@ -126,6 +126,10 @@ std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
 
 void IOStream::check_write(std::size_t size) {
   if (state_ == State::kClosed) throw StreamClosedError(error_);
+  // Bytes queued behind an open room would be cut by a shorter commit_write.
+  if (impl_->reserved_at != Impl::kNoRoom) {
+    throw std::logic_error("IOStream: a write while a reserve_write room is open");
+  }
   const uint64_t pending = impl_->queued - impl_->flushed;
   if (options_.max_write_buffer_size && pending + size > options_.max_write_buffer_size) {
     throw StreamBufferFullError("Reached maximum write buffer size (" +
@@ -180,8 +184,19 @@ char* IOStream::reserve_write(std::size_t size) {
 
 IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
+  if (m.reserved_at == Impl::kNoRoom) {
+    throw std::logic_error("IOStream::commit_write without an open reserve_write room");
+  }
+  // Closed meanwhile: close() took the room back with the queue; the awaiter fails.
+  if (state_ == State::kClosed) {
+    m.reserved_at = Impl::kNoRoom;
+    return WriteAwaiter(*this, m.queued + used);
+  }
   std::string& tail = m.wqueue.back();
-  tail.resize(m.reserved_at + used);
+  if (used > tail.size() - m.reserved_at) {
+    throw std::logic_error("IOStream::commit_write: more bytes than the room holds");
+  }
+  tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
   if (tail.empty()) {  // a chunk added for the room and not used
     give_back_chunk(tail);
     m.wqueue.pop_back();

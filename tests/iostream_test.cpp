@@ -653,6 +653,37 @@ TEST_P(IOStreamTest, ReserveWriteFillsInPlaceAndCommitZeroTakesTheRoomBack) {
   });
 }
 
+// A careless caller of reserve_write/commit_write gets std::logic_error, not a corrupted
+// queue: a commit with no room open (it used to cut the last chunk back to where an
+// earlier room began, losing queued bytes), a second room before the first is committed,
+// a commit of more than the room, a write while a room is open (it would land after the
+// room and be cut by a shorter commit). A room open when the stream closes is not sent
+// and its commit's awaiter fails. The bytes queued around them arrive intact.
+TEST_P(IOStreamTest, ReserveWriteMisuseIsALogicErrorAndLeavesTheQueueWhole) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    std::memcpy(ws->reserve_write(4), "WXYZ", 4);
+    (void)ws->commit_write(4);
+    (void)ws->write("abc");  // joins the same chunk
+    EXPECT_THROW((void)ws->commit_write(0), std::logic_error);
+    (void)ws->reserve_write(2);
+    EXPECT_THROW((void)ws->reserve_write(2), std::logic_error);  // one room at a time
+    EXPECT_THROW((void)ws->commit_write(3), std::logic_error);   // more than the room
+    EXPECT_THROW((void)ws->write("x"), std::logic_error);        // nothing between them
+    (void)ws->commit_write(0);
+    EXPECT_EQ(ws->write_buffer_size(), 7u);
+    co_await ws->write("");
+    EXPECT_EQ(co_await rs->read_bytes(7), "WXYZabc");
+    EXPECT_THROW((void)ws->commit_write(0), std::logic_error);  // on an empty queue too
+    (void)ws->write("end");
+    std::memset(ws->reserve_write(40000), 0, 40000);  // on a chunk of its own
+    ws->close();  // sends "end", not the room
+    auto dropped = ws->commit_write(40000);
+    EXPECT_THROW(co_await std::move(dropped), StreamClosedError);
+    EXPECT_EQ(co_await rs->read_until_close(), "end");
+  });
+}
+
 // The write-buffer limit applies to the room asked for, exactly: a room that fills the
 // limit is given, one byte more is refused (StreamBufferFullError, the stream still open
 // and its queue unchanged); a closed stream refuses any room with StreamClosedError.

@@ -161,8 +161,11 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // Room for up to `size` bytes at the end of the write queue, filled in place (a response
   // head assembled where it will be sent, not in a scratch string and copied). The first
   // `used` bytes are queued by commit_write(used), which must come next, before anything
-  // else touches the stream; commit_write(0) takes the room back. Same exceptions as
-  // write(), checked against `size`.
+  // else touches the stream (nothing may await or run the loop between them: the room would
+  // be sent unfilled); commit_write(0) takes the room back. Same exceptions as write(),
+  // checked against `size`. std::logic_error: reserve_write or write while a room is open,
+  // commit_write with none open or of more than the room. A room open when the stream
+  // closes is not sent; its commit_write returns an awaiter that fails.
   char* reserve_write(std::size_t size);
   WriteAwaiter commit_write(std::size_t used);
 
