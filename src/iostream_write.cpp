@@ -335,6 +335,8 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
   if (next_) next_->prev_ = this;
 }
 
+// Leaves it unlinked with no stream, so that a second destruction (g++ 12 destroys some
+// co_await operands twice: docs/task.md) does not unlink the list's head again.
 void IOStream::WriteAwaiter::unlink() noexcept {
   if (!stream_) return;
   if (prev_) {
@@ -344,6 +346,7 @@ void IOStream::WriteAwaiter::unlink() noexcept {
   }
   if (next_) next_->prev_ = prev_;
   prev_ = next_ = nullptr;
+  stream_ = nullptr;
 }
 
 // The stream is being destroyed: its awaiters keep only whether their bytes were sent, and
@@ -426,7 +429,7 @@ void IOStream::WriteAwaiter::await_resume() {
   disarm();
   if (cancelled_) throw CancelledError();
   if (!stream_) {
-    if (!flushed_when_gone_) throw StreamClosedError(gone_error_);
+    if (!flushed_when_gone_) throw StreamClosedError(std::move(gone_error_));
     return;
   }
   if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
