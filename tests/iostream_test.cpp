@@ -682,6 +682,38 @@ TEST_P(IOStreamTest, WriteAwaiterDestroyedTwiceLeavesTheOthersLinked) {
   });
 }
 
+// The immediate attempt of an awaited write (await_ready) meets the peer's reset and closes
+// the stream; the stream's close callback drops the owner's last reference. The await raises
+// StreamClosedError with the reset as its real_error (the callback runs later, from the
+// loop, not under the awaiter), and the stream is then freed (ASan checks the order).
+TEST_P(IOStreamTest, ImmediateWriteAttemptClosingTheStreamThenItsCloseCallbackFreesIt) {
+  run_sync([&]() -> Task<> {
+    auto [rs, ws] = co_await pair();
+    IOStream& stream = *ws;
+    std::weak_ptr<IOStream> gone = ws;
+    bool called = false;
+    ws->set_close_callback([&] {
+      called = true;
+      ws.reset();  // the last reference
+    });
+    linger lg{1, 0};
+    EXPECT_EQ(setsockopt(rs->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    rs->close();  // RST, seen by the next send; no loop iteration before it
+    try {
+      co_await stream.write(std::string(1 << 20, 'r'));
+      ADD_FAILURE() << "a write to a reset peer completed";
+    } catch (const StreamClosedError& e) {
+      const int code = test::system_error_code(e.real_error());
+      EXPECT_TRUE(code == ECONNRESET || code == EPIPE) << e.what();
+    }
+    EXPECT_FALSE(called);
+    EXPECT_FALSE(gone.expired());
+    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
+    EXPECT_TRUE(called);
+    EXPECT_TRUE(gone.expired());
+  });
+}
+
 // reserve_write/commit_write fill the end of the write queue in place: a room on the last
 // small chunk or on a chunk of its own (past the coalescing size), committed in part or
 // taken back whole (commit_write(0)), leaves the queue exactly as if only the committed
