@@ -300,7 +300,7 @@ void IOStream::close(std::exception_ptr error) {
   // made for it leaves the queue: an empty one would stall the flush below).
   if (m.reserved_at != Impl::kNoRoom) {
     std::string& tail = m.wqueue.back();
-    tail.resize(m.reserved_at);
+    tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom));
     if (tail.empty()) m.wqueue.pop_back();
   }
   if (!error && state_ == State::kOpen && writing()) {

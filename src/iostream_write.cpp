@@ -184,13 +184,10 @@ char* IOStream::reserve_write(std::size_t size) {
 
 IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
+  // Closed since the room was given: close() took it back; the awaiter fails.
+  if (state_ == State::kClosed) return WriteAwaiter(*this, m.queued + used);
   if (m.reserved_at == Impl::kNoRoom) {
     throw std::logic_error("IOStream::commit_write without an open reserve_write room");
-  }
-  // Closed meanwhile: close() took the room back with the queue; the awaiter fails.
-  if (state_ == State::kClosed) {
-    m.reserved_at = Impl::kNoRoom;
-    return WriteAwaiter(*this, m.queued + used);
   }
   std::string& tail = m.wqueue.back();
   if (used > tail.size() - m.reserved_at) {
