@@ -126,6 +126,10 @@ std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
 
 void IOStream::check_write(std::size_t size) {
   if (state_ == State::kClosed) throw StreamClosedError(error_);
+  // Bytes queued behind an open room would be cut by a shorter commit_write.
+  if (impl_->reserved_at != Impl::kNoRoom) {
+    throw std::logic_error("IOStream: a write while a reserve_write room is open");
+  }
   const uint64_t pending = impl_->queued - impl_->flushed;
   if (options_.max_write_buffer_size && pending + size > options_.max_write_buffer_size) {
     throw StreamBufferFullError("Reached maximum write buffer size (" +
@@ -180,8 +184,16 @@ char* IOStream::reserve_write(std::size_t size) {
 
 IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
+  // Closed since the room was given: close() took it back; the awaiter fails.
+  if (state_ == State::kClosed) return WriteAwaiter(*this, m.queued + used);
+  if (m.reserved_at == Impl::kNoRoom) {
+    throw std::logic_error("IOStream::commit_write without an open reserve_write room");
+  }
   std::string& tail = m.wqueue.back();
-  tail.resize(m.reserved_at + used);
+  if (used > tail.size() - m.reserved_at) {
+    throw std::logic_error("IOStream::commit_write: more bytes than the room holds");
+  }
+  tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
   if (tail.empty()) {  // a chunk added for the room and not used
     give_back_chunk(tail);
     m.wqueue.pop_back();
@@ -309,7 +321,8 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
       prev_(std::exchange(other.prev_, nullptr)),
       next_(std::exchange(other.next_, nullptr)),
       end_(other.end_),
-      flushed_when_gone_(other.flushed_when_gone_) {
+      flushed_when_gone_(other.flushed_when_gone_),
+      gone_error_(std::move(other.gone_error_)) {
   // Takes the other's place in the stream's list.
   if (prev_) {
     prev_->next_ = this;
@@ -319,6 +332,8 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
   if (next_) next_->prev_ = this;
 }
 
+// Leaves it unlinked with no stream, so that a second destruction (g++ 12 destroys some
+// co_await operands twice: docs/task.md) does not unlink the list's head again.
 void IOStream::WriteAwaiter::unlink() noexcept {
   if (!stream_) return;
   if (prev_) {
@@ -328,14 +343,17 @@ void IOStream::WriteAwaiter::unlink() noexcept {
   }
   if (next_) next_->prev_ = prev_;
   prev_ = next_ = nullptr;
+  stream_ = nullptr;
 }
 
-// The stream is being destroyed: its awaiters keep only whether their bytes were sent.
+// The stream is being destroyed: its awaiters keep only whether their bytes were sent, and
+// if not, what had closed the stream (the real_error a live stream's awaiter would raise).
 void IOStream::release_write_awaiters() noexcept {
   Impl& m = *impl_;
   for (WriteAwaiter* a = m.write_awaiters; a != nullptr;) {
     WriteAwaiter* next = a->next_;
     a->flushed_when_gone_ = m.flushed >= a->end_;
+    if (!a->flushed_when_gone_) a->gone_error_ = error_;
     a->stream_ = nullptr;
     a->prev_ = a->next_ = nullptr;
     a = next;
@@ -408,7 +426,7 @@ void IOStream::WriteAwaiter::await_resume() {
   disarm();
   if (cancelled_) throw CancelledError();
   if (!stream_) {
-    if (!flushed_when_gone_) throw StreamClosedError();
+    if (!flushed_when_gone_) throw StreamClosedError(std::move(gone_error_));
     return;
   }
   if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);

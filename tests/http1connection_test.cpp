@@ -450,4 +450,67 @@ TEST_F(HTTP1ConnectionTest, ResponseStatusOutsideThreeDigitsIsRefused) {
   });
 }
 
+// hostile16: write_headers on a stream that is already closed (the peer left) still checks
+// the head (a field added unchecked with a CR LF, a Content-Length that is not a number, a
+// first piece past it: refused as on an open stream) and returns an awaiter that fails with
+// StreamClosedError when awaited, whatever the head's size.
+TEST_F(HTTP1ConnectionTest, WriteHeadersOnAClosedStreamChecksThenFailsWhenAwaited) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    client_stream_->close();
+    const RequestStartLine get{"GET", "/", "HTTP/1.1"};
+    const RequestStartLine put{"PUT", "/", "HTTP/1.1"};
+    HTTPHeaders injected{{"Host", "x"}};
+    injected.add_unchecked("X-Bad", "1\r\nInjected: yes");
+    EXPECT_THROW((void)client.write_headers(get, injected), httputil::HTTPOutputError);
+    HTTPHeaders bad_length{{"Host", "x"}, {"Content-Length", "2x"}};
+    EXPECT_THROW((void)client.write_headers(put, bad_length, "ab"), httputil::HTTPOutputError);
+    HTTPHeaders huge{{"Host", "x"}, {"X-Huge", std::string(100 * 1024, 'h')}};
+    auto head = client.write_headers(get, huge);
+    EXPECT_THROW(co_await std::move(head), StreamClosedError);
+    EXPECT_THROW(co_await client.finish(), StreamClosedError);
+    // (A first piece past Content-Length ends the exchange: it comes last.)
+    HTTPHeaders short_length{{"Host", "x"}, {"Content-Length", "1"}};
+    EXPECT_THROW((void)client.write_headers(put, short_length, "ab"), httputil::HTTPOutputError);
+  });
+}
+
+// hostile16: a head (with its first body piece) that fills max_write_buffer_size exactly
+// is queued and sent; one byte more is refused with StreamBufferFullError before anything
+// is queued or the connection's state changes, so a smaller head can still be written.
+TEST_F(HTTP1ConnectionTest, HeadFillingTheWriteLimitExactlyIsSentAndOneByteMoreIsRefused) {
+  const std::string expected =
+      "PUT /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab";  // 49 bytes
+  for (const std::size_t limit : {expected.size(), expected.size() - 1}) {
+    run_sync([&]() -> Task<> {
+      int fds[2];
+      EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+      IOStreamOptions options;
+      options.max_write_buffer_size = limit;
+      auto ours = IOStream::create(fds[0], options);
+      auto peer = IOStream::create(fds[1]);
+      HTTP1Connection client(ours, /*is_client=*/true);
+      const RequestStartLine put{"PUT", "/p", "HTTP/1.1"};
+      HTTPHeaders headers{{"Host", "x"}, {"Content-Length", "2"}};
+      if (limit == expected.size()) {
+        auto head = client.write_headers(put, headers, "ab");
+        co_await std::move(head);
+        co_await client.finish();
+        EXPECT_EQ(co_await peer->read_bytes(expected.size()), expected);
+      } else {
+        EXPECT_THROW((void)client.write_headers(put, headers, "ab"), StreamBufferFullError);
+        EXPECT_EQ(ours->write_buffer_size(), 0u);
+        EXPECT_FALSE(ours->closed());
+        HTTPHeaders empty_body{{"Host", "x"}, {"Content-Length", "0"}};
+        (void)client.write_headers(put, empty_body);
+        co_await client.finish();
+        const std::string smaller = "PUT /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+        EXPECT_EQ(co_await peer->read_bytes(smaller.size()), smaller);
+      }
+      ours->close();
+      peer->close();
+    });
+  }
+}
+
 }  // namespace http1connection_test

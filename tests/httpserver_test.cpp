@@ -7,18 +7,25 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "http_test_util.h"
 #include "internal/gzip.h"
+#include "iostream_test_util.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
+
+extern char** environ;
 
 namespace httpserver_test {
 
@@ -71,6 +78,17 @@ void app(HTTPServerRequest& req) {
         req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, ""}, bad_length, "x"),
         httputil::HTTPOutputError);
     respond(req, 200, "refused");
+  } else if (req.path == "/huge_head") {
+    // A head far past the write queue's coalescing size (16 KiB) and past 64 KiB: ten
+    // 8000-byte fields and one of 30000, then a 3-byte body.
+    HTTPHeaders headers;
+    for (int i = 0; i < 10; ++i) {
+      headers.add("X-Big-" + std::to_string(i), std::string(8000, static_cast<char>('a' + i)));
+    }
+    headers.add("X-Huge", std::string(30000, 'H'));
+    headers.add("Content-Length", "3");
+    req.connection->write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers, "end");
+    req.connection->finish();
   } else if (req.path == "/mixed_case_length") {
     // Framing fields are found whatever their case: a length, so no chunking, keep-alive.
     HTTPHeaders headers;
@@ -134,6 +152,56 @@ void app(HTTPServerRequest& req) {
     respond(req, 200, "Hello world");
   }
 }
+
+// Runs a real peer (python3, curl) to its end while the loop serves it: its exit status,
+// or -1 if it could not start, died of a signal or ran past 20 s (then it is killed).
+Task<int> run_peer(std::vector<std::string> argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) co_return -1;
+  int status = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      co_return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    co_await sleep(10ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  co_return -1;
+}
+
+// python3's http.client on one keep-alive connection: the huge head whole, then /inject
+// (whose refused heads must leave no trace), then an ordinary answer.
+constexpr const char* kHugeHeadClient = R"(
+import http.client, ssl, sys
+port, scheme = int(sys.argv[1]), sys.argv[2]
+if scheme == "https":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+else:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+c.request("GET", "/huge_head")
+r = c.getresponse()
+body = r.read()
+assert r.status == 200, r.status
+for i in range(10):
+    assert r.getheader("X-Big-%d" % i) == chr(97 + i) * 8000, i
+assert r.getheader("X-Huge") == "H" * 30000
+assert body == b"end", body
+c.request("GET", "/inject")
+r = c.getresponse()
+body = r.read()
+assert (r.status, body) == (200, b"refused"), (r.status, body)
+assert r.getheader("X-Good") is None and r.getheader("Injected") is None, r.getheaders()
+c.request("GET", "/")
+r = c.getresponse()
+assert r.read() == b"Hello world"
+)";
 
 class HTTPServerTest : public AsyncTest {
  protected:
@@ -455,6 +523,70 @@ TEST_F(HTTPServerTest, PipelinedRequestsAnsweredInOrder) {
     EXPECT_EQ(b2, "POST abc");
     EXPECT_EQ(b3, "Hello world");
   });
+}
+
+// hostile16: a response head of 110 KB (past the write queue's 16 KiB coalescing size and
+// 64 KiB), assembled where it is sent, reaches real clients whole, over TCP and TLS: python3's
+// http.client on a keep-alive connection (followed by refused heads and another answer),
+// and curl.
+TEST_F(HTTPServerTest, HugeResponseHeadReachesRealClientsWholeOverTcpAndTls) {
+  for (const bool tls : {false, true}) {
+    HTTPServerOptions options;
+    if (tls) {
+      const auto& cert = test::TestCert::get();
+      options.ssl_options = SSLContext::server(cert.cert, cert.key);
+    }
+    start(std::move(options));
+    const std::string scheme = tls ? "https" : "http";
+    const std::string port = std::to_string(port_);
+    const std::string headers_file = ::testing::TempDir() + "httpserver_test_huge_head.txt";
+    run_sync(
+        [&]() -> Task<> {
+          // (The argument lists are built apart: g++ 12 and braced temporaries in co_await.)
+          std::vector<std::string> python{"/usr/bin/python3", "-c", kHugeHeadClient, port,
+                                          scheme};
+          EXPECT_EQ(co_await run_peer(std::move(python)), 0) << scheme;
+          std::vector<std::string> curl{"/usr/bin/curl", "-sSfk", "--max-time", "10",
+                                        "-o", "/dev/null", "-D", headers_file,
+                                        scheme + "://127.0.0.1:" + port + "/huge_head"};
+          EXPECT_EQ(co_await run_peer(std::move(curl)), 0) << scheme;
+        },
+        30s);
+    std::ifstream in(headers_file);
+    const std::string head((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(head.find("\r\nX-Huge: " + std::string(30000, 'H') + "\r\n"), std::string::npos)
+        << scheme;
+    EXPECT_NE(head.find("\r\nX-Big-9: " + std::string(8000, 'j') + "\r\n"), std::string::npos)
+        << scheme;
+    std::remove(headers_file.c_str());
+    server_.reset();
+  }
+}
+
+// hostile16: the huge head behind a small pipelined answer still queued (the room goes on a
+// chunk of its own after the small one) and before another: every byte in order.
+TEST_F(HTTPServerTest, HugeHeadBetweenPipelinedAnswersKeepsTheirBytesInOrder) {
+  start();
+  const std::string r = exchange(
+      "GET /hostpath HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /huge_head HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /hostpath?z HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::size_t first = r.find("x /hostpath HTTP/1.1");
+  ASSERT_NE(first, std::string::npos) << r.substr(0, 200);
+  const std::size_t huge = r.find("HTTP/1.1 200 OK", first);
+  ASSERT_NE(huge, std::string::npos);
+  const std::size_t body = r.find("\r\n\r\n", huge);
+  ASSERT_NE(body, std::string::npos);
+  const std::string head = r.substr(huge, body - huge);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_NE(head.find("X-Big-" + std::to_string(i) + ": " +
+                        std::string(8000, static_cast<char>('a' + i)) + "\r\n"),
+              std::string::npos)
+        << i;
+  }
+  EXPECT_NE(head.find("X-Huge: " + std::string(30000, 'H')), std::string::npos);
+  EXPECT_EQ(r.substr(body + 4, 3), "end");
+  EXPECT_TRUE(r.ends_with("x /hostpath z")) << r.substr(r.size() - 100);
 }
 
 // A client that pipelines requests and never reads the answers: the server stops reading

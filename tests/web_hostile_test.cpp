@@ -173,6 +173,41 @@ struct EndlessStreamHandler : web::RequestHandler {
   }
 };
 
+// hostile16: a careless handler that outlives its client's reset (it swallows the
+// cancellation) and only then writes its first bytes, a body past the size sent with the
+// head, through flush() or finish(): the head is assembled for a closed stream (checked,
+// then dropped) and the awaited write fails with StreamClosedError.
+struct LateWriterState {
+  bool cancelled = false;
+  std::string outcome;
+  bool ended = false;
+};
+LateWriterState g_late;
+
+struct LateFirstWriteHandler : web::RequestHandler {
+  ~LateFirstWriteHandler() override { g_late.ended = true; }
+  Task<> get() override {
+    try {
+      co_await sleep(Duration(30));
+    } catch (const CancelledError&) {
+      g_late.cancelled = true;  // and carries on regardless
+    }
+    set_header("X-Late", "1");
+    write(std::string(100 * 1024, 'l'));
+    try {
+      if (get_argument("how") == "finish") {
+        co_await finish();
+      } else {
+        co_await flush();
+      }
+      g_late.outcome = "written";
+    } catch (const StreamClosedError&) {
+      g_late.outcome = "StreamClosedError";
+      throw;
+    }
+  }
+};
+
 // Sleeps far longer than any test, under a request timeout (a pending timer of its own).
 struct SleeperState {
   bool started = false;
@@ -360,6 +395,7 @@ class WebHostileTest : public tornado::testing::AsyncHTTPTest {
         {"/defaults", web::handler<DefaultHeadersHandler>()},
         {"/endless", web::handler<EndlessStreamHandler>()},
         {"/sleeper", web::handler<SleeperHandler>()},
+        {"/late", web::handler<LateFirstWriteHandler>()},
         {"/pipe/ok", web::handler<PipeOkHandler>()},
         {"/pipe/ctor", web::handler<PipeCtorThrowsHandler>()},
         {"/pipe/stream", web::handler<PipeStreamHandler>()},
@@ -780,6 +816,31 @@ TEST_F(WebHostileTest, ClientLeavingAnEndlessFlushedStreamEndsTheHandler) {
   EXPECT_LE(g_streaming.closes, 1);
   EXPECT_LE(g_streaming.finishes, 1);
   EXPECT_GE(g_streaming.pieces, 3);
+  EXPECT_EQ(status_line(raw_get("/inject?case=header_value_nul")), "HTTP/1.1 200 OK");
+}
+
+// hostile16: the client resets the connection while its handler sleeps; the handler swallows
+// the cancellation and writes its first bytes anyway: flush() and finish() fail with
+// StreamClosedError when awaited, the handler ends, and the server goes on serving.
+TEST_F(WebHostileTest, FirstWriteAfterTheClientResetFailsWhenAwaited) {
+  for (const std::string how : {"flush", "finish"}) {
+    g_late = {};
+    ExpectLog expect(app_log(), ".*", false);
+    ExpectLog expect_gen(gen_log(), ".*", false);
+    const int port = get_http_port();
+    run_sync([port, how]() -> Task<> {
+      auto s = co_await test::connect_loopback(port);
+      co_await s->write("GET /late?how=" + how + " HTTP/1.1\r\nHost: x\r\n\r\n");
+      co_await sleep(Duration(0.05));
+      linger lg{1, 0};  // the close sends RST, as a crashed client's does
+      EXPECT_EQ(setsockopt(s->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+      s->close();
+      for (int i = 0; i < 200 && !g_late.ended; ++i) co_await sleep(Duration(0.01));
+    });
+    EXPECT_TRUE(g_late.cancelled) << how;
+    EXPECT_EQ(g_late.outcome, "StreamClosedError") << how;
+    EXPECT_TRUE(g_late.ended) << how;
+  }
   EXPECT_EQ(status_line(raw_get("/inject?case=header_value_nul")), "HTTP/1.1 200 OK");
 }
 

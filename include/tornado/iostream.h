@@ -161,8 +161,11 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // Room for up to `size` bytes at the end of the write queue, filled in place (a response
   // head assembled where it will be sent, not in a scratch string and copied). The first
   // `used` bytes are queued by commit_write(used), which must come next, before anything
-  // else touches the stream; commit_write(0) takes the room back. Same exceptions as
-  // write(), checked against `size`.
+  // else touches the stream (nothing may await or run the loop between them: the room would
+  // be sent unfilled); commit_write(0) takes the room back. Same exceptions as write(),
+  // checked against `size`. std::logic_error: reserve_write or write while a room is open,
+  // commit_write with none open or of more than the room. A room open when the stream
+  // closes is not sent; its commit_write returns an awaiter that fails.
   char* reserve_write(std::size_t size);
   WriteAwaiter commit_write(std::size_t used);
 
@@ -271,7 +274,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 // Until awaited it holds no reference on the stream (a write nobody awaits, the common case,
 // costs no atomic operation): the stream keeps a list of its awaiters and tells them when it
 // is destroyed. Awaiting one whose stream is gone completes if its bytes had been handed to
-// the kernel, and raises StreamClosedError otherwise. While suspended it keeps the stream
+// the kernel, and raises StreamClosedError otherwise (with the error that had closed it). While suspended it keeps the stream
 // alive until its bytes are sent. Loop thread only, like the stream.
 class IOStream::WriteAwaiter : detail::Cancellable {
  public:
@@ -302,6 +305,7 @@ class IOStream::WriteAwaiter : detail::Cancellable {
   std::shared_ptr<IOStream> keep_;  // while suspended
   bool cancelled_ = false;
   bool flushed_when_gone_ = false;  // the stream was destroyed with these bytes sent
+  std::exception_ptr gone_error_;   // or without them: what had closed it (await_resume)
 };
 
 // Awaits the stream's current read (fill_buffer, and every read_* inside): the result is

@@ -128,7 +128,9 @@ struct IOStream::Impl {
   // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
   std::vector<std::string> wqueue;  // (whead: above)
   std::size_t woffset = 0;
-  std::size_t reserved_at = 0;  // reserve_write: where the room starts in the last chunk
+  // reserve_write: where the open room starts in the last chunk (kNoRoom: none is open).
+  static constexpr std::size_t kNoRoom = SIZE_MAX;
+  std::size_t reserved_at = kNoRoom;
   uint64_t queued = 0;   // bytes ever queued
   uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
   std::vector<std::pair<uint64_t, std::coroutine_handle<>>> write_waiters;

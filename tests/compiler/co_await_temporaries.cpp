@@ -11,7 +11,9 @@
 // f is a coroutine, a plain function returning a Task, or returns a ready awaitable: the
 // callee cannot protect the caller. Class types with a user-provided constructor
 // (std::string, std::function, an options class with setters) are not affected, nor is
-// anything built as a named variable, or a Task made in an earlier statement.
+// anything built as a named variable, or a Task made in an earlier statement. A
+// conditional operand, `co_await (c ? f() : g())`, is broken whatever the types: g++ 12
+// evaluates both arms and destroys the chosen one twice.
 //
 // The test (ctest: compiler_co_await_temporaries): every form the rule in docs/task.md calls
 // safe must work with every compiler, and with clang every form must work. With g++ 12 the
@@ -120,6 +122,7 @@ Ready ready_template(F&& f) {
 
 const std::string kLong = "a string longer than std::string's small buffer";
 const std::string kWant = kLong + "/1";
+bool g_first = true;  // not a constant: the conditional below is decided at run time
 
 struct Form {
   const char* code;
@@ -162,7 +165,20 @@ const std::vector<Form> kForms = {
        co_return co_await ready_template([s] { return s; });
      },
      kLong},
+    // A conditional operand: g++ 12 evaluates both arms (both tasks are made) and destroys
+    // the chosen one twice, whatever their type (found with IOStream's write awaiters).
+    {"co_await (c ? f(std::string(s)) : f(std::string(t)))", false,
+     []() -> Task<std::string> {
+       co_return co_await (g_first ? echo(std::string(kLong)) : echo(std::string("other")));
+     },
+     kLong},
     // Safe with every compiler.
+    {"auto t = c ? f(...) : g(...); co_await std::move(t)", true,
+     []() -> Task<std::string> {
+       auto t = g_first ? echo(std::string(kLong)) : echo(std::string("other"));
+       co_return co_await std::move(t);
+     },
+     kLong},
     {"Opt o{.name = s, .n = 1}; co_await f(o)", true,
      []() -> Task<std::string> {
        Opt o{.name = kLong, .n = 1};
