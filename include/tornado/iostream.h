@@ -274,8 +274,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 // Until awaited it holds no reference on the stream (a write nobody awaits, the common case,
 // costs no atomic operation): the stream keeps a list of its awaiters and tells them when it
 // is destroyed. Awaiting one whose stream is gone completes if its bytes had been handed to
-// the kernel, and raises StreamClosedError otherwise (with the error that had closed it). While suspended it keeps the stream
-// alive until its bytes are sent. Loop thread only, like the stream.
+// the kernel, and raises StreamClosedError otherwise (with the error that had closed it).
+// While suspended it keeps the stream alive until its bytes are sent. Loop thread only,
+// like the stream.
 class IOStream::WriteAwaiter : detail::Cancellable {
  public:
   WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept;
