@@ -233,8 +233,9 @@ bool is_token(std::string_view s) noexcept {
   // group overlaps the one before it instead of a byte-by-byte tail.
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  auto four = [p](std::size_t j) -> unsigned {
-    return kTchar[p[j]] & kTchar[p[j + 1]] & kTchar[p[j + 2]] & kTchar[p[j + 3]];
+  auto tchar = [p](std::size_t j) -> unsigned { return kTchar[p[j]]; };
+  auto four = [tchar](std::size_t j) -> unsigned {
+    return tchar(j) & tchar(j + 1) & tchar(j + 2) & tchar(j + 3);
   };
   if (n >= 8) {
     unsigned ok = 1;
@@ -243,7 +244,7 @@ bool is_token(std::string_view s) noexcept {
   }
   if (n >= 4) return (four(0) & four(n - 4)) != 0;
   unsigned ok = n != 0;
-  for (std::size_t i = 0; i < n; ++i) ok &= kTchar[p[i]];
+  for (std::size_t i = 0; i < n; ++i) ok &= tchar(i);
   return ok != 0;
 }
 
