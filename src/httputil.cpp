@@ -434,16 +434,8 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
 
 HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
                                      HTTPConnection* connection_in)
-    : method(start_line.method),
-      uri(start_line.path),
-      version(start_line.version),
-      headers(std::move(headers_in)),
-      // Copied straight from the connection (not "http" first, then assigned).
-      remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
-      protocol(connection_in ? connection_in->context().protocol : std::string("http")),
-      connection(connection_in) {
-  derive_from_target({});
-}
+    : HTTPServerRequest(RequestLineView{start_line.method, start_line.path, start_line.version},
+                        std::move(headers_in), connection_in) {}
 
 HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
                                      HTTPConnection* connection_in)
@@ -451,6 +443,7 @@ HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& 
       uri(line.path),
       version(line.version),
       headers(std::move(headers_in)),
+      // Copied straight from the connection (not "http" first, then assigned).
       remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
       protocol(connection_in ? connection_in->context().protocol : std::string("http")),
       connection(connection_in) {

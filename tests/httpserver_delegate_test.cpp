@@ -572,19 +572,11 @@ namespace {
 struct NowLog {
   std::vector<std::string> events;
 };
-class NowDelegate final : public httputil::HTTPMessageDelegate {
+// What both delegates below share: the body collected, the answer (path and body) at finish,
+// every step logged.
+class LoggingDelegate : public httputil::HTTPMessageDelegate {
  public:
-  NowDelegate(HTTPConnection* conn, NowLog& log) : conn_(conn), log_(log) {}
-  bool headers_received_now(const StartLine& start_line, HTTPHeaders&) override {
-    path_ = std::get<RequestStartLine>(start_line).path;
-    log_.events.push_back("now " + path_);
-    return path_ != "/task";
-  }
-  Task<> headers_received(const StartLine& start_line, HTTPHeaders&) override {
-    path_ = std::get<RequestStartLine>(start_line).path;
-    log_.events.push_back("task " + path_);
-    co_return;
-  }
+  LoggingDelegate(HTTPConnection* conn, NowLog& log) : conn_(conn), log_(log) {}
   Task<> data_received(std::string_view chunk) override {
     body_.append(chunk);
     co_return;
@@ -595,21 +587,37 @@ class NowDelegate final : public httputil::HTTPMessageDelegate {
   }
   void on_connection_close() override { log_.events.push_back("close"); }
 
- private:
+ protected:
   HTTPConnection* conn_;
   NowLog& log_;
   std::string path_, body_;
 };
-class NowApp final : public httputil::HTTPServerConnectionDelegate {
+template <typename Delegate>
+class LoggingApp final : public httputil::HTTPServerConnectionDelegate {
  public:
-  explicit NowApp(NowLog& log) : log_(log) {}
+  explicit LoggingApp(NowLog& log) : log_(log) {}
   std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
-    return std::make_unique<NowDelegate>(conn, log_);
+    return std::make_unique<Delegate>(conn, log_);
   }
 
  private:
   NowLog& log_;
 };
+class NowDelegate final : public LoggingDelegate {
+ public:
+  using LoggingDelegate::LoggingDelegate;
+  bool headers_received_now(const StartLine& start_line, HTTPHeaders&) override {
+    path_ = std::get<RequestStartLine>(start_line).path;
+    log_.events.push_back("now " + path_);
+    return path_ != "/task";
+  }
+  Task<> headers_received(const StartLine& start_line, HTTPHeaders&) override {
+    path_ = std::get<RequestStartLine>(start_line).path;
+    log_.events.push_back("task " + path_);
+    co_return;
+  }
+};
+using NowApp = LoggingApp<NowDelegate>;
 }  // namespace
 
 TEST_F(HTTPServerDelegateTest, HeadersReceivedNowTakesTheHeadWithoutTheTask) {
@@ -655,9 +663,9 @@ TEST_F(HTTPServerDelegateTest, HeadersReceivedNowTakesTheHeadWithoutTheTask) {
 // HTTPInputError thrown there is answered 400 like one from headers_received (the head's
 // bytes released either way: the request after it is read normally).
 namespace {
-class ViewDelegate final : public httputil::HTTPMessageDelegate {
+class ViewDelegate final : public LoggingDelegate {
  public:
-  ViewDelegate(HTTPConnection* conn, NowLog& log) : conn_(conn), log_(log) {}
+  using LoggingDelegate::LoggingDelegate;
   bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
                         StartLine& start_line) override {
     path_ = std::string(line.path);
@@ -674,31 +682,8 @@ class ViewDelegate final : public httputil::HTTPMessageDelegate {
     log_.events.push_back("task " + line.method + " " + line.path + " " + line.version);
     co_return;
   }
-  Task<> data_received(std::string_view chunk) override {
-    body_.append(chunk);
-    co_return;
-  }
-  void finish() override {
-    log_.events.push_back("finish " + path_ + " " + body_);
-    answer(conn_, 200, path_ + body_);
-  }
-  void on_connection_close() override { log_.events.push_back("close"); }
-
- private:
-  HTTPConnection* conn_;
-  NowLog& log_;
-  std::string path_, body_;
 };
-class ViewApp final : public httputil::HTTPServerConnectionDelegate {
- public:
-  explicit ViewApp(NowLog& log) : log_(log) {}
-  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
-    return std::make_unique<ViewDelegate>(conn, log_);
-  }
-
- private:
-  NowLog& log_;
-};
+using ViewApp = LoggingApp<ViewDelegate>;
 }  // namespace
 
 TEST_F(HTTPServerDelegateTest, RequestHeadNowGetsTheLineAsViewsOfEachPipelinedRequest) {

@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -539,7 +540,9 @@ TEST_F(HTTPServerTest, HugeResponseHeadReachesRealClientsWholeOverTcpAndTls) {
     start(std::move(options));
     const std::string scheme = tls ? "https" : "http";
     const std::string port = std::to_string(port_);
-    const std::string headers_file = ::testing::TempDir() + "httpserver_test_huge_head.txt";
+    // One file per process: two runs of this binary at once must not share it.
+    const std::string headers_file = ::testing::TempDir() + "httpserver_test_huge_head." +
+                                     std::to_string(::getpid()) + ".txt";
     run_sync(
         [&]() -> Task<> {
           // (The argument lists are built apart: g++ 12 and braced temporaries in co_await.)

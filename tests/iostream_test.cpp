@@ -43,6 +43,16 @@ class IOStreamTest : public testing::AsyncTest, public ::testing::WithParamInter
   }
 };
 
+// Closes `stream`, drops this last reference and lets the loop turn (a few times at most)
+// until the stream is freed: true if it was.
+Task<bool> close_and_wait_until_freed(std::shared_ptr<IOStream>& stream) {  // awaited at once
+  std::weak_ptr<IOStream> gone = stream;
+  stream->close();
+  stream.reset();
+  for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
+  co_return gone.expired();
+}
+
 // The message of a stream's error, for failure output.
 std::string error_text(const std::exception_ptr& e) {
   if (!e) return "";
@@ -613,11 +623,8 @@ TEST_P(IOStreamTest, WriteAwaitersMovedAndDestroyedInAnyOrder) {
     }
     co_await ws->write("");
     EXPECT_EQ((co_await rs->read_bytes(bytes)).size(), bytes);
-    std::weak_ptr<IOStream> gone = ws;
-    ws->close();
-    ws.reset();
-    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};  // the loop lets go
-    EXPECT_TRUE(gone.expired());
+    const bool freed = co_await close_and_wait_until_freed(ws);
+    EXPECT_TRUE(freed);
     for (auto& w : live) co_await std::move(*w);  // every byte had left: all complete
     rs->close();
   });
@@ -648,11 +655,8 @@ TEST_P(IOStreamTest, WriteAwaitersInEveryCoAwaitShapeLeaveNoLinkBehind) {
     auto wrapped = Wrapped{ws->write("g")};
     co_await wrapped;
     EXPECT_EQ(co_await rs->read_bytes(8), "acdddefg");
-    std::weak_ptr<IOStream> gone = ws;
-    ws->close();
-    ws.reset();
-    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
-    EXPECT_TRUE(gone.expired());
+    const bool freed = co_await close_and_wait_until_freed(ws);
+    EXPECT_TRUE(freed);
     rs->close();
   });
 }
@@ -673,11 +677,8 @@ TEST_P(IOStreamTest, WriteAwaiterDestroyedTwiceLeavesTheOthersLinked) {
     std::destroy_at(twice);  // as g++ 12 does to such an operand
     co_await ws->write("");
     EXPECT_EQ(co_await rs->read_bytes(2), "kt");
-    std::weak_ptr<IOStream> gone = ws;
-    ws->close();
-    ws.reset();
-    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
-    EXPECT_TRUE(gone.expired());
+    const bool freed = co_await close_and_wait_until_freed(ws);
+    EXPECT_TRUE(freed);
     co_await std::move(kept);  // told of the end: its bytes had left
     rs->close();
   });
@@ -824,11 +825,8 @@ TEST_P(IOStreamTest, CancelledWriteWaitThenStreamDestroyed) {
     for (int i = 0; i < 10 && !f.done(); ++i) co_await moment{};
     EXPECT_TRUE(cancelled);
     EXPECT_TRUE(ws->writing());  // the bytes stay queued
-    std::weak_ptr<IOStream> gone = ws;
-    ws->close();
-    ws.reset();
-    for (int i = 0; i < 10 && !gone.expired(); ++i) co_await moment{};
-    EXPECT_TRUE(gone.expired());
+    const bool freed = co_await close_and_wait_until_freed(ws);
+    EXPECT_TRUE(freed);
     rs->close();
   });
 }
