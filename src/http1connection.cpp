@@ -710,9 +710,7 @@ class HeadRoom {
   }
   HeadRoom(const HeadRoom&) = delete;
   HeadRoom& operator=(const HeadRoom&) = delete;
-  ~HeadRoom() {
-    if (open_ && !committed_) (void)stream_.commit_write(0);
-  }
+  ~HeadRoom() { discard(); }
   char* data() const noexcept { return data_; }
   void discard() {
     if (open_ && !committed_) (void)stream_.commit_write(0);
@@ -841,11 +839,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   expected_remaining_ = declared;
   headers_written_ = true;
   if (!chunk.empty() && !suppress_body_) {
-    // A first piece past Content-Length sends nothing (count_body closes the stream).
-    if (length_declared_ && chunk.size() > expected_remaining_) {
-      room.discard();
-      count_body(chunk.size());
-    }
+    // A first piece past Content-Length sends nothing: the head is taken back before
+    // count_body closes the stream and throws.
+    if (length_declared_ && chunk.size() > expected_remaining_) room.discard();
     count_body(chunk.size());
   }
   WriteAwaiter head = room.commit(p);

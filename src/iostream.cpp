@@ -298,11 +298,7 @@ void IOStream::close(std::exception_ptr error) {
   Impl& m = *impl_;
   // A reserve_write room still open holds no written bytes: it is not sent (and a chunk
   // made for it leaves the queue: an empty one would stall the flush below).
-  if (m.reserved_at != Impl::kNoRoom) {
-    std::string& tail = m.wqueue.back();
-    tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom));
-    if (tail.empty()) m.wqueue.pop_back();
-  }
+  if (m.reserved_at != Impl::kNoRoom) close_room(0);
   if (!error && state_ == State::kOpen && writing()) {
     // `write(x); close();` must send x: writes are corked until the end of the iteration,
     // so give them their (non-blocking) attempt now. A failure closes with its cause.

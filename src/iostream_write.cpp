@@ -182,6 +182,18 @@ char* IOStream::reserve_write(std::size_t size) {
   return tail->data() + m.reserved_at;
 }
 
+// Ends the open room at its first `used` bytes; a chunk made for the room and left empty
+// leaves the queue (an empty chunk would stall the flush loop).
+void IOStream::close_room(std::size_t used) noexcept {
+  Impl& m = *impl_;
+  std::string& tail = m.wqueue.back();
+  tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
+  if (tail.empty()) {
+    give_back_chunk(tail);
+    m.wqueue.pop_back();
+  }
+}
+
 IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
   // Closed since the room was given: close() took it back; the awaiter fails.
@@ -193,11 +205,7 @@ IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   if (used > tail.size() - m.reserved_at) {
     throw std::logic_error("IOStream::commit_write: more bytes than the room holds");
   }
-  tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
-  if (tail.empty()) {  // a chunk added for the room and not used
-    give_back_chunk(tail);
-    m.wqueue.pop_back();
-  }
+  close_room(used);
   if (used != 0) {
     m.queued += used;
     schedule_flush();

@@ -264,6 +264,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void schedule_flush();
   void check_write(std::size_t size);
   void release_write_awaiters() noexcept;
+  void close_room(std::size_t used) noexcept;  // reserve_write's room, ended at `used`
   std::string* coalescing_tail(std::size_t adding) noexcept;
   IOLoop* live_loop() const noexcept;
 };
