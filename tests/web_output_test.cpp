@@ -144,6 +144,17 @@ struct ProtectedEtagHandler : web::RequestHandler {
   std::optional<std::string> compute_etag() const override { return "\"mine\""; }
 };
 
+// A body of `n` bytes: n - 1 of `fill` and then `last` (the ETag memo's cases).
+struct SizedBodyHandler : web::RequestHandler {
+  Task<> get() override {
+    const auto n = std::stoul(get_argument("n"));
+    std::string body;
+    if (n > 0) body = std::string(n - 1, get_argument("fill", "x")[0]) + get_argument("last");
+    write(body);
+    co_return;
+  }
+};
+
 // No ETag at all (Tornado: compute_etag returning None).
 struct NoEtagHandler : web::RequestHandler {
   std::optional<std::string> compute_etag() const override { return std::nullopt; }
@@ -236,6 +247,7 @@ std::vector<web::URLSpec> output_handlers() {
       {"/custom_etag", web::handler<CustomEtagHandler>()},
       {"/protected_etag", web::handler<ProtectedEtagHandler>()},
       {"/no_etag", web::handler<NoEtagHandler>()},
+      {"/sized", web::handler<SizedBodyHandler>()},
       {"/bad_header_name", web::handler<BadHeaderNameHandler>()},
       {"/nobody", web::handler<NoBodyHandler>()},
       {"/head", web::handler<HeadHandler>()},
@@ -397,6 +409,35 @@ TEST_F(WebOutputTest, ComputeEtagCanBeOverridden) {
 TEST_F(WebOutputTest, EtagIsTheSha1HexOfTheBodyAsTornadoMakesIt) {
   // hashlib.sha1(b"etag body").hexdigest(), quoted.
   EXPECT_EQ(get("/etag").headers.get("Etag", ""), "\"7c3d5163b89d71e9813b68219d97064c4ae9c2f3\"");
+}
+
+TEST_F(WebOutputTest, EtagOfEachBodyInTurnIsItsOwnWhateverCameBefore) {
+  // The last short body's ETag is remembered per thread: bodies of one size that differ in
+  // their last byte, in turn, around the memo's 512-byte bound, each against hashlib.sha1.
+  struct Case {
+    int n;
+    const char* last;
+    const char* sha1;
+  };
+  const Case cases[] = {
+      {0, "", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+      {1, "a", "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"},
+      {1, "b", "e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98"},
+      {1, "a", "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"},
+      {512, "x", "8d58820c6672a8f168d7b53e707b8175de7345ab"},
+      {512, "y", "20284ed742d34aa4ae067c19286e0081fec1410f"},
+      {512, "x", "8d58820c6672a8f168d7b53e707b8175de7345ab"},
+      {513, "x", "511454ff2f73b38304ca2bd9f1743aaf086a4145"},
+      {513, "y", "de8257ed6aa111be791a27037ae2d104721f517b"},
+      {13, "x", "35bf59a8608e6056fee877d137c05081fc98eb11"},
+      {512, "x", "8d58820c6672a8f168d7b53e707b8175de7345ab"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = "/sized?n=" + std::to_string(c.n) + "&last=" + c.last;
+    auto r = get(path);
+    EXPECT_EQ(r.body.size(), static_cast<std::size_t>(c.n)) << path;
+    EXPECT_EQ(r.headers.get("Etag", ""), std::string("\"") + c.sha1 + "\"") << path;
+  }
 }
 
 TEST_F(WebOutputTest, ProtectedComputeEtagOverrideIsUsed) {
