@@ -88,12 +88,6 @@ uint32_t HTTPHeaders::store(std::string_view bytes) {
   return at;
 }
 
-bool HTTPHeaders::aliases(std::string_view bytes) const noexcept {
-  const std::less<const char*> before;
-  return !bytes.empty() && !before(bytes.data(), text_.data()) &&
-         before(bytes.data(), text_.data() + text_.size());
-}
-
 void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
   unchecked_ = true;  // write_to checks the fields before they reach the wire
   append_field(name, value);
@@ -103,7 +97,7 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
   // the text grows: copy it out first (out of line: the copies' strings would make every
   // call pay for their stack frame).
-  if (!text_.empty() && (aliases(name) || aliases(value))) [[unlikely]] {
+  if (aliases(name) || aliases(value)) [[unlikely]] {
     append_field_copied(name, value);
     return;
   }
@@ -164,45 +158,47 @@ HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   return h;
 }
 
-void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
-  entries_.reserve(entries_.size() + fields);
-  text_.reserve(text_.size() + bytes);
-}
-
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_field(name, value);
   set_field(name, value);
 }
 
 void HTTPHeaders::set_with_checked_value(std::string_view name, std::string_view value) {
-  if (!http1::is_token(name)) check_field(name, value);  // throws, naming the field
-  set_field(name, value);
+  // A name equal (up to case) to a field's already here is a token: only a new one is checked.
+  const std::size_t first = find(name);
+  if (first == npos && !http1::is_token(name)) check_field(name, value);  // throws, naming it
+  replace_at(first, name, value);
 }
 
 void HTTPHeaders::set_field(std::string_view name, std::string_view value) {
-  if (aliases(name) || aliases(value)) {
-    set_field(std::string(name), std::string(value));
-    return;
-  }
+  replace_at(find(name), name, value);
+}
+
+void HTTPHeaders::replace_at(std::size_t first, std::string_view name, std::string_view value) {
   // Keep the position (and spelling) of the first occurrence; drop the others.
-  const std::size_t first = find(name);
   if (first == npos) {
-    append_field(name, value);
+    append_field(name, value);  // (copies a view into this text first)
     return;
   }
   Entry& e = entries_[first];
   if (value.size() <= e.value_size) {
     // Fits where the old value was (text/html; charset=UTF-8 -> text/plain): no growth.
-    if (!value.empty()) std::memcpy(text_.data() + e.value_at, value.data(), value.size());
+    // memmove: the value may be a view into this very text.
+    if (!value.empty()) std::memmove(text_.data() + e.value_at, value.data(), value.size());
     dead_bytes_ += e.value_size - value.size();
+  } else if (aliases(value)) [[unlikely]] {
+    replace_at(first, name, std::string(value));  // store() may move the text it points into
+    return;
   } else {
     dead_bytes_ += e.value_size;
     e.value_at = store(value);
   }
   e.value_size = static_cast<uint32_t>(value.size());
   // Later occurrences are dropped, from the first of them on (usually there is none).
+  // (Compared with the stored spelling: `name` may have pointed into text that store() moved.)
+  const std::string_view stored_name(text_.data() + e.name_at, e.name_size);
   auto same_name = [&](const Entry& other) {
-    return http1::iequals({text_.data() + other.name_at, other.name_size}, name);
+    return http1::iequals({text_.data() + other.name_at, other.name_size}, stored_name);
   };
   const auto later = entries_.begin() + static_cast<std::ptrdiff_t>(first) + 1;
   const auto dup = std::find_if(later, entries_.end(), same_name);

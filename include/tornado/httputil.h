@@ -84,7 +84,11 @@ class HTTPHeaders {
   // Adds without validation: for fields the parser already validated.
   void add_unchecked(std::string_view name, std::string_view value);
   // Room for `fields` more fields holding `bytes` more bytes of names and values.
-  void reserve(std::size_t fields, std::size_t bytes);
+  // (Inline: a handler's recycled headers call it per request and already have the room.)
+  void reserve(std::size_t fields, std::size_t bytes) {
+    if (entries_.capacity() - entries_.size() < fields) entries_.reserve(entries_.size() + fields);
+    text_.reserve(text_.size() + bytes);
+  }
   // Removes every value of `name`; returns how many were removed.
   std::size_t remove(std::string_view name);
   void clear() noexcept {
@@ -178,6 +182,8 @@ class HTTPHeaders {
   // set() without the checks (set_field), or checking the name only (the value was).
   void set_field(std::string_view name, std::string_view value);
   void set_with_checked_value(std::string_view name, std::string_view value);
+  // set_field's work once `first` (find(name), or npos) is known.
+  void replace_at(std::size_t first, std::string_view name, std::string_view value);
   struct Entry {
     uint32_t name_at, name_size, value_at, value_size;
   };
@@ -187,8 +193,13 @@ class HTTPHeaders {
   // as it is copied: throws as write_to does, leaving [p, p + wire_size()) partly written.
   std::size_t wire_size() const noexcept;
   char* write_fields(char* p) const;
-  // True if `bytes` points into text_ (and would dangle when it grows).
-  bool aliases(std::string_view bytes) const noexcept;
+  // True if `bytes` points into text_ (and would dangle when it grows). Inline, one subtraction
+  // as integers (pointers into different objects do not compare in C++): every append asks.
+  bool aliases(std::string_view bytes) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(bytes.data()) -
+               reinterpret_cast<std::uintptr_t>(text_.data()) <
+           text_.size();
+  }
   void append_field(std::string_view name, std::string_view value);
   [[gnu::noinline]] void append_field_copied(std::string_view name, std::string_view value);
   // Appends bytes to text_ and returns where they start.

@@ -170,7 +170,8 @@ void RequestHandler::begin_request() {
     }
   }
   const std::string& m = request_->method;
-  if (settings().xsrf_cookies && m != "GET" && m != "HEAD" && m != "OPTIONS") {
+  if (settings().xsrf_cookies && !detail::method_is(m, "GET") && !detail::method_is(m, "HEAD") &&
+      !detail::method_is(m, "OPTIONS")) {
     check_xsrf_cookie();
   }
 }
@@ -191,13 +192,13 @@ Task<bool> RequestHandler::run_prepare() {
 
 Task<> RequestHandler::method_task() {
   const std::string_view m = request_->method;  // (a view: compared without strlen)
-  if (m == "GET") return get();
-  if (m == "POST") return post();
-  if (m == "HEAD") return head();
-  if (m == "PUT") return put();
-  if (m == "DELETE") return delete_();
-  if (m == "PATCH") return patch();
-  if (m == "OPTIONS") return options();
+  if (detail::method_is(m, "GET")) return get();
+  if (detail::method_is(m, "POST")) return post();
+  if (detail::method_is(m, "HEAD")) return head();
+  if (detail::method_is(m, "PUT")) return put();
+  if (detail::method_is(m, "DELETE")) return delete_();
+  if (detail::method_is(m, "PATCH")) return patch();
+  if (detail::method_is(m, "OPTIONS")) return options();
   unsupported_method();  // [[noreturn]]: a custom SUPPORTED_METHODS entry without a C++ method
 }
 

@@ -214,7 +214,7 @@ void RequestHandler::send_buffer(bool finishing) {
     int status = status_code_;
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
-    if (std::string_view(request_->method) == "HEAD") chunk.clear();
+    if (detail::method_is(request_->method, "HEAD")) chunk.clear();
     for (const auto& cookie : r.new_cookies) r.headers.add_unchecked("Set-Cookie", cookie);
     // One start line per thread, updated in place: building one per response cost two
     // string constructions and a variant's.
@@ -232,7 +232,9 @@ void RequestHandler::send_buffer(bool finishing) {
     }
   } else {
     for (auto& t : r.transforms) t->transform_chunk(r.write_buffer, finishing);
-    if (std::string_view(request_->method) != "HEAD" && !r.write_buffer.empty()) (void)conn->write(r.write_buffer);
+    if (!detail::method_is(request_->method, "HEAD") && !r.write_buffer.empty()) {
+      (void)conn->write(r.write_buffer);
+    }
   }
   r.write_buffer.clear();
 }
@@ -253,7 +255,7 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
     const std::string_view m = request_->method;
-    if (status_code_ == 200 && (m == "GET" || m == "HEAD") &&
+    if (status_code_ == 200 && (detail::method_is(m, "GET") || detail::method_is(m, "HEAD")) &&
         !response().headers.contains("Etag")) {
       // Known absent: appended, no search for one to replace.
       if (!factory_->overrides_compute_etag()) {
