@@ -302,6 +302,23 @@ TEST(MetricsThreadsTest, NoCountIsLostAcrossThreadsAndShardReuse) {
 template <int N>
 struct Registered {};
 
+// Each bound is its own bucket's upper edge (Prometheus `le`): a duration equal to it counts
+// there, one nanosecond more in the next; past the last bound is the +Inf bucket.
+TEST(MetricsLatencyTest, BucketOfEachBoundAndOneNanosecondPast) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(metrics::detail::latency_bucket(nanoseconds(0)), 0u);
+  EXPECT_EQ(metrics::detail::latency_bucket(nanoseconds(-5)), 0u);  // a clock that stepped back
+  for (std::size_t i = 0; i < metrics::kLatencyBounds.size(); ++i) {
+    const auto bound = std::chrono::duration_cast<nanoseconds>(
+        std::chrono::duration<double>(metrics::kLatencyBounds[i]) + std::chrono::duration<double>(5e-10));
+    EXPECT_EQ(metrics::detail::latency_bucket(bound), i) << metrics::kLatencyBounds[i];
+    EXPECT_EQ(metrics::detail::latency_bucket(bound + nanoseconds(1)), i + 1) << metrics::kLatencyBounds[i];
+    EXPECT_EQ(metrics::detail::latency_bucket(bound - nanoseconds(1)), i) << metrics::kLatencyBounds[i];
+  }
+  EXPECT_EQ(metrics::detail::latency_bucket(std::chrono::hours(1)), metrics::kLatencyBounds.size());
+  EXPECT_EQ(metrics::kLatencyBuckets, metrics::kLatencyBounds.size() + 1);
+}
+
 template <int... I>
 void count_each(std::integer_sequence<int, I...>) {
   (metrics::detail::count_handler_request(metrics::detail::handler_id(typeid(Registered<I>)),

@@ -201,6 +201,24 @@ class HTTPHeaders {
            text_.size();
   }
   void append_field(std::string_view name, std::string_view value);
+  // The web layer's own fields (a literal name, a value it made from valid bytes on its
+  // stack): appended with no aliasing check, inline so that copies of known sizes are
+  // inlined too. The general path when there is no room yet.
+  [[gnu::always_inline]] void append_known(std::string_view name, std::string_view value) {
+    const std::size_t n = name.size() + value.size();
+    if (n > text_.capacity() - text_.size() || entries_.size() == entries_.capacity() ||
+        name.empty() || value.empty()) [[unlikely]] {
+      append_field(name, value);
+      return;
+    }
+    const auto at = static_cast<uint32_t>(text_.size());
+    char* p = text_.extend(n);
+    std::memcpy(p, name.data(), name.size());
+    std::memcpy(p + name.size(), value.data(), value.size());
+    entries_.push_back(Entry{at, static_cast<uint32_t>(name.size()),
+                             at + static_cast<uint32_t>(name.size()),
+                             static_cast<uint32_t>(value.size())});
+  }
   [[gnu::noinline]] void append_field_copied(std::string_view name, std::string_view value);
   // Appends bytes to text_ and returns where they start.
   uint32_t store(std::string_view bytes);

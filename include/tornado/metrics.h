@@ -192,6 +192,9 @@ struct alignas(64) Shard {
 };
 
 HandlerCounts& make_handler_counts(Shard& shard, int id);
+// The latency histogram's bucket for `duration`: the first bound it does not exceed (a
+// Prometheus bucket counts values <= its `le`), or the +Inf bucket.
+std::size_t latency_bucket(std::chrono::nanoseconds duration) noexcept;
 void count_handler_request(int handler, int status, std::chrono::nanoseconds duration) noexcept;
 void redis_reconnected() noexcept;
 

@@ -129,25 +129,25 @@ std::string_view strip_weak(std::string_view tag) {
   return tag;
 }
 
-// The default headers, validated once per thread: a copy keeps them "checked", so writing
-// them out does not validate each byte again per response.
-const httputil::HTTPHeaders& default_headers() {
-  thread_local const httputil::HTTPHeaders headers{{"Server", std::string(kServerHeader)},
-                                                   {"Content-Type", std::string(kDefaultContentType)}};
-  return headers;
-}
-
 }  // namespace
 
 const Settings& RequestHandler::settings() const noexcept { return application_->settings(); }
 
+void RequestHandler::reset_to_default_headers() {
+  // Room for a typical response's fields first (a recycled state has it already), so
+  // Content-Type, Etag and Content-Length are added without reallocating. The defaults are
+  // known-valid literals, appended as checked fields: writing them out validates nothing
+  // again. (Appended, not copied from a prototype: the copy assignment cost twice as much.)
+  auto& headers = response().headers;
+  headers.clear();
+  headers.reserve(8, 256);
+  headers.append_known("Server", kServerHeader);
+  headers.append_known("Content-Type", kDefaultContentType);
+}
+
 void RequestHandler::clear() {
-  // Room for a typical response's fields first: the copy below keeps it (assignment reuses
-  // capacity), so Content-Type, Etag and Content-Length are added without reallocating.
   auto& r = response();
-  r.headers.clear();
-  r.headers.reserve(8, 256);
-  r.headers = default_headers();
+  reset_to_default_headers();
   set_default_headers();
   r.write_buffer.clear();
   status_code_ = 200;
@@ -255,12 +255,19 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
     const std::string_view m = request_->method;
+    // Whether the handler set either field, in one pass over the fields (two lookups cost
+    // twice the scan).
+    bool has_etag = false, has_length = false;
+    for (const auto [name, value] : response().headers) {
+      has_etag = has_etag || (name.size() == 4 && http1::iequals(name, "Etag"));
+      has_length = has_length || (name.size() == 14 && http1::iequals(name, "Content-Length"));
+    }
     if (status_code_ == 200 && (detail::method_is(m, "GET") || detail::method_is(m, "HEAD")) &&
-        !response().headers.contains("Etag")) {
+        !has_etag) {
       // Known absent: appended, no search for one to replace.
       if (!factory_->overrides_compute_etag()) {
         const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);  // hex: nothing to check
-        response().headers.append_field("Etag", std::string_view(etag.data(), etag.size()));
+        response().headers.append_known("Etag", std::string_view(etag.data(), etag.size()));
       } else if (auto etag = compute_etag()) {
         check_header_value(*etag);
         response().headers.add("Etag", *etag);
@@ -275,11 +282,11 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
       for (auto name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
         response().headers.remove(name);
       }
-    } else if (!response().headers.contains("Content-Length")) {
+    } else if (!has_length) {
       char digits[24];
       const auto end =
           std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
-      response().headers.append_field("Content-Length", std::string_view(digits, end - digits));
+      response().headers.append_known("Content-Length", std::string_view(digits, end - digits));
     }
   }
   send_buffer(true);
@@ -352,7 +359,7 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     // set_default_headers threw: the error page goes out with the default headers only.
     app_log().error("Exception in set_default_headers: {}",
                     tornado::detail::describe_exception(std::current_exception()));
-    response().headers = default_headers();
+    reset_to_default_headers();
     response().write_buffer.clear();
   }
   std::optional<std::string> reason;
@@ -387,7 +394,7 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     // Even the error page's headers were refused (set_default_headers sets a bad value):
     // a bare 500 without them, so that the client is not left waiting for an answer.
     app_log().error("Cannot send the error page, sending a bare 500: {}", e.what());
-    response().headers = default_headers();
+    reset_to_default_headers();
     response().new_cookies.clear();
     response().transforms.clear();
     response().write_buffer.clear();

@@ -457,6 +457,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void log_request() const;
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);
+  // The response's headers back to Server and Content-Type only (clear()'s first step).
+  void reset_to_default_headers();
   // The default template namespace and functions, made on a page's first use of each
   // (handler_render.cpp).
   class TemplateDefaults;
