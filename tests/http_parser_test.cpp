@@ -749,6 +749,13 @@ TEST(HeadersFromHead, SamePairsWhetherCopiedInOnePieceOrFieldByField) {
     tornado::httputil::HTTPHeaders headers = tornado::httputil::HTTPHeaders::from_head(head);
     buffer.reset();
     EXPECT_EQ(headers.get_all(), expected) << fields;
+    for (const auto& [name, value] : expected) {  // each one found by its name, any case
+      std::string upper = name;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      EXPECT_EQ(headers.get_first(upper), headers.get_first(name)) << name;
+      EXPECT_TRUE(headers.contains(upper)) << name;
+    }
+    EXPECT_FALSE(headers.contains("Content-Type"));
     // Padding beyond the fields' own size is not kept.
     EXPECT_LE(headers.storage_bytes(), 2 * (7 + 500 + 10) + 256);
     headers.add("X-Added", "1");

@@ -1126,6 +1126,16 @@ TEST(HTTPHeadersTest, RandomEditsWithAliasedViewsCopiesAndClearsMatchAListOfPair
         break;
     }
     ASSERT_EQ(h.get_all(), model) << "round " << round;
+    // Every lookup agrees with the list, after any edit.
+    for (std::string_view probe : {"A", "a", "Content-Type", "content-type", "CONTENT-TYPE",
+                                   "X-Long-Header-Name-Over-16", "Set-Cookie", "Absent", "Content-Typf"}) {
+      const auto in_model = std::find_if(model.begin(), model.end(), [&](const auto& p) { return iequal(p.first, probe); });
+      const auto got = h.get_first(probe);
+      ASSERT_EQ(got.has_value(), in_model != model.end()) << "round " << round << " " << probe;
+      if (got) {
+        ASSERT_EQ(*got, in_model->second) << "round " << round << " " << probe;
+      }
+    }
     if (round % 97 == 0) {
       ASSERT_EQ(spare.get_all(), spare_model) << "round " << round;
       std::string wire, expected;
