@@ -129,6 +129,39 @@ TEST(HttpParser, ObsFoldOntoEmptyValueHasNoEdgeWhitespace) {
   EXPECT_EQ(head.find("A")->value, "b");
 }
 
+// RFC 9110 5.5: a value is stored without the optional whitespace around it, whatever mix
+// of spaces and tabs it is (the parser tests for one space first), and a value of only
+// whitespace is empty. Each line alone, then all in one head, with CRLF and bare LF.
+TEST(HttpParser, ValuesLoseEveryMixOfSpacesAndTabsAroundThem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"v", "v"},          {" v", "v"},        {"  v", "v"},          {"\tv", "v"},
+      {" \t v", "v"},      {"v ", "v"},        {"v\t", "v"},          {" v \t ", "v"},
+      {"", ""},            {" ", ""},          {"  \t ", ""},         {" a b ", "a b"},
+      {"\ta\tb\t", "a\tb"},
+  };
+  for (const char* eol : {"\r\n", "\n"}) {
+    std::string all = std::string("GET / HTTP/1.1") + eol + "Host: x" + eol;
+    int i = 0;
+    for (const auto& [raw, want] : cases) {
+      const std::string line = std::string("X-") + std::to_string(i++) + ":" + raw + eol;
+      all += line;
+      MessageHead head;
+      ParseError err;
+      ASSERT_EQ(parse(std::string("GET / HTTP/1.1") + eol + "Host: x" + eol + line + eol, head, err),
+                ParseStatus::kComplete)
+          << raw;
+      EXPECT_EQ(head.fields.back().value, want) << "[" << raw << "]";
+    }
+    MessageHead head;
+    ParseError err;
+    ASSERT_EQ(parse(all + eol, head, err), ParseStatus::kComplete);
+    ASSERT_EQ(head.fields.size(), std::size(cases) + 1);
+    for (std::size_t k = 0; k < std::size(cases); ++k) {
+      EXPECT_EQ(head.fields[k + 1].value, cases[k].second) << "[" << cases[k].first << "]";
+    }
+  }
+}
+
 TEST(HttpParser, MalformedInputIs400) {
   const char* cases[] = {
       "asdf\r\n\r\n",                                   // garbage request line

@@ -141,10 +141,15 @@ bool take_plain_field_line(std::string_view& rest, Field& field) {
     return false;
   }
   // The value without the whitespace around it (trim_ows, here without a call: a value is
-  // usually one space after the colon and none after it).
+  // usually one space after the colon and none after it, so that case is tested first).
   std::size_t begin = colon + 1, end = i;
-  while (begin < end && is_ows(static_cast<char>(p[begin]))) ++begin;
-  while (end > begin && is_ows(static_cast<char>(p[end - 1]))) --end;
+  if (begin < end && p[begin] == ' ') ++begin;
+  if (begin < end && is_ows(static_cast<char>(p[begin]))) [[unlikely]] {
+    while (begin < end && is_ows(static_cast<char>(p[begin]))) ++begin;
+  }
+  if (end > begin && is_ows(static_cast<char>(p[end - 1]))) [[unlikely]] {
+    while (end > begin && is_ows(static_cast<char>(p[end - 1]))) --end;
+  }
   field.name = std::string_view(rest.data(), colon);
   field.value = std::string_view(rest.data() + begin, end - begin);
   rest.remove_prefix(next);
@@ -158,15 +163,18 @@ ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& 
   std::string_view line;
   Field plain;
   for (;;) {
+    // A plain field line first (a name cannot start with CR or LF, nor any byte up to
+    // them): the blank line that ends the head is tested once per head, not per field.
+    if (!rest.empty() && static_cast<unsigned char>(rest[0]) > '\r' &&
+        take_plain_field_line(rest, plain)) {
+      first = false;
+      head.fields.push_back(plain);
+      continue;
+    }
     // The blank line that ends the head, as take_line would take it.
     if (!rest.empty() && (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
       rest.remove_prefix(rest[0] == '\n' ? 1 : 2);
       return ParseStatus::kComplete;
-    }
-    if (take_plain_field_line(rest, plain)) {
-      first = false;
-      head.fields.push_back(plain);
-      continue;
     }
     if (!take_line(rest, line)) break;
     if (line.empty()) return ParseStatus::kComplete;  // the blank line
