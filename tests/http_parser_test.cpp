@@ -147,14 +147,14 @@ TEST(HttpParser, ValuesLoseEveryMixOfSpacesAndTabsAroundThem) {
       all += line;
       MessageHead head;
       ParseError err;
-      ASSERT_EQ(parse(std::string("GET / HTTP/1.1") + eol + "Host: x" + eol + line + eol, head, err),
-                ParseStatus::kComplete)
-          << raw;
+      const std::string one = std::string("GET / HTTP/1.1") + eol + "Host: x" + eol + line + eol;
+      ASSERT_EQ(parse(one, head, err), ParseStatus::kComplete) << raw;  // (views into `one`)
       EXPECT_EQ(head.fields.back().value, want) << "[" << raw << "]";
     }
     MessageHead head;
     ParseError err;
-    ASSERT_EQ(parse(all + eol, head, err), ParseStatus::kComplete);
+    all += eol;
+    ASSERT_EQ(parse(all, head, err), ParseStatus::kComplete);
     ASSERT_EQ(head.fields.size(), std::size(cases) + 1);
     for (std::size_t k = 0; k < std::size(cases); ++k) {
       EXPECT_EQ(head.fields[k + 1].value, cases[k].second) << "[" << cases[k].first << "]";
