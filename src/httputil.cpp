@@ -429,7 +429,7 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
   }
-  derive_from_target(host_in);
+  derive_from_target(host_in, std::nullopt);
 }
 
 HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
@@ -447,7 +447,7 @@ HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& 
       remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
       protocol(connection_in ? connection_in->context().protocol : std::string("http")),
       connection(connection_in) {
-  derive_from_target({});
+  derive_from_target({}, line.host);
 }
 
 RequestStartLine to_start_line(const RequestLineView& line) {
@@ -530,21 +530,25 @@ void ascii_lower_in_place(std::string& s) noexcept {
 
 }  // namespace
 
-void HTTPServerRequest::derive_from_target(std::string_view host_in) {
+void HTTPServerRequest::derive_from_target(std::string_view host_in,
+                                           std::optional<std::string_view> host_field) {
   // host, host_name and path are empty here (both constructors): appending to an empty
   // string is its cheapest copy (an assignment also checks for overlap).
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
+  // Nearly every target is origin-form ("/path?query"): its first byte says so, no call.
   std::string_view target_authority, target_rest;
   const bool absolute_form =
+      (uri.empty() || uri.front() != '/') &&
       http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
   if (!host_in.empty()) {
     host.append(host_in);
   } else if (absolute_form) {
     host.append(target_authority);
-  } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
-    host.append(*h);
   } else {
-    host.append(std::string_view("127.0.0.1"));
+    // The server's connection passes the field it found when checking the head (one
+    // case-insensitive search of the headers less per request).
+    if (!host_field) host_field = headers.get_first("Host");
+    host.append(host_field && !host_field->empty() ? *host_field : std::string_view("127.0.0.1"));
   }
   host_name.append(split_host_view(host).first);
   ascii_lower_in_place(host_name);

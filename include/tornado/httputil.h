@@ -305,6 +305,10 @@ struct RequestLineView {
   std::string_view method;
   std::string_view path;     // the request target as sent
   std::string_view version;  // "HTTP/1.1"
+  // The Host field's value when the connection already found it while checking the head
+  // (a view like the others), so that the request need not search the headers again;
+  // nullopt when not found or not looked for (the request then looks in the headers).
+  std::optional<std::string_view> host = std::nullopt;
 };
 // The owned copy of a request line's views.
 RequestStartLine to_start_line(const RequestLineView& line);
@@ -372,8 +376,9 @@ class HTTPServerRequest {
 
  private:
   // The rest of construction: host (host_in, else an absolute-form target's authority,
-  // else Host, else 127.0.0.1), host_name, path, query and query_arguments.
-  void derive_from_target(std::string_view host_in);
+  // else Host, else 127.0.0.1), host_name, path, query and query_arguments. `host_field`:
+  // the Host field's value if the caller knows it (else it is looked up in headers).
+  void derive_from_target(std::string_view host_in, std::optional<std::string_view> host_field);
 
   mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
 };
