@@ -467,39 +467,55 @@ bool HTTPMessageDelegate::request_head_now(const RequestLineView& line, HTTPHead
 
 namespace {
 
-// split_host_and_port without the copy: the host part of `netloc` and its port.
+// split_host_and_port without the copy: the host part of `netloc` and its port. Views are
+// made from offsets known to be in range (substr's checks were calls of their own).
 std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view netloc) {
-  auto parse_port = [](std::string_view digits) -> std::optional<int> {
-    if (digits.empty() || digits.size() > 5) return std::nullopt;
+  const std::pair<std::string_view, std::optional<int>> whole{netloc, std::nullopt};
+  // The port: 1 to 5 digits from `from` to the end, at most 65535.
+  auto port_from = [netloc](std::size_t from) -> std::optional<int> {
+    if (from >= netloc.size() || netloc.size() - from > 5) return std::nullopt;
     int port = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
+    for (std::size_t i = from; i < netloc.size(); ++i) {
+      if (netloc[i] < '0' || netloc[i] > '9') return std::nullopt;
+      port = port * 10 + (netloc[i] - '0');
     }
     return port <= 65535 ? std::optional<int>(port) : std::nullopt;
   };
+  if (netloc.empty()) return whole;
   // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
-  if (!netloc.empty() && netloc.front() == '[') {
-    std::size_t close = netloc.find(']');
-    if (close != std::string_view::npos) {
-      std::string_view host = netloc.substr(1, close - 1);
-      std::string_view rest = netloc.substr(close + 1);
-      if (rest.empty()) return {host, std::nullopt};
-      if (rest.front() == ':') {
-        if (auto port = parse_port(rest.substr(1))) return {host, port};
-      }
+  if (netloc.front() == '[') {
+    const auto* close = static_cast<const char*>(std::memchr(netloc.data(), ']', netloc.size()));
+    if (close == nullptr) return whole;
+    const auto at = static_cast<std::size_t>(close - netloc.data());
+    const std::string_view host(netloc.data() + 1, at - 1);
+    if (at + 1 == netloc.size()) return {host, std::nullopt};
+    if (netloc[at + 1] == ':') {
+      if (auto port = port_from(at + 2)) return {host, port};
     }
-    return {netloc, std::nullopt};
+    return whole;
   }
-  // Most hosts have no colon at all: one memchr decides.
-  if (netloc.empty() || std::memchr(netloc.data(), ':', netloc.size()) == nullptr) {
-    return {netloc, std::nullopt};
+  // A port is 1 to 5 digits after the last colon, so the end decides: a host ending in a
+  // letter ("localhost", "example.com") is done after one byte, with no search.
+  std::size_t digits_at = netloc.size();
+  while (digits_at > 0 && netloc.size() - digits_at < 6 && netloc[digits_at - 1] >= '0' &&
+         netloc[digits_at - 1] <= '9') {
+    --digits_at;
   }
-  std::size_t colon = netloc.rfind(':');
+  if (digits_at == netloc.size() || digits_at < 2 || netloc[digits_at - 1] != ':') return whole;
+  const std::size_t colon = digits_at - 1;
   // A bare IPv6 address (several colons) has no port.
-  if (colon == 0 || netloc.find(':') != colon) return {netloc, std::nullopt};
-  if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
-  return {netloc, std::nullopt};
+  if (std::memchr(netloc.data(), ':', colon) != nullptr) return whole;
+  if (auto port = port_from(digits_at)) return {std::string_view(netloc.data(), colon), port};
+  return whole;
+}
+
+// split_host_view(host).first, with its commonest answer inline: a port ends in a digit and
+// an IPv6 literal in ']', so a host ending in anything else is all host (no call).
+inline std::string_view host_without_port(std::string_view host) {
+  if (!host.empty() && host.back() != ']' && (host.back() < '0' || host.back() > '9')) {
+    return host;
+  }
+  return split_host_view(host).first;
 }
 
 }  // namespace
@@ -550,7 +566,7 @@ void HTTPServerRequest::derive_from_target(std::string_view host_in,
     if (!host_field) host_field = headers.get_first("Host");
     host.append(host_field && !host_field->empty() ? *host_field : std::string_view("127.0.0.1"));
   }
-  host_name.append(split_host_view(host).first);
+  host_name.append(host_without_port(host));
   ascii_lower_in_place(host_name);
   // The origin form of the target, split at '?' straight into path and query.
   std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
