@@ -147,7 +147,9 @@ HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   const auto block = static_cast<std::size_t>(last.value.data() + last.value.size() - begin);
   if (head.folded_.empty() && block - live <= std::max<std::size_t>(256, live) &&
       block <= UINT32_MAX) {
-    h.text_.assign(begin, block);
+    // The text is empty: room for exactly the block (no growth policy to apply), filled.
+    h.text_.reserve(block);
+    std::memcpy(h.text_.extend(block), begin, block);
     h.entries_.reserve(head.fields.size());
     for (const http1::Field& f : head.fields) {
       h.entries_.push_back(Entry{static_cast<uint32_t>(f.name.data() - begin),
