@@ -935,6 +935,26 @@ TEST(HTTPServerRequestTest, HostNameIsTheHostWithoutPortInLowerCase) {
   }
 }
 
+// A server's connection passes the Host field it found as RequestLineView::host: the request
+// takes it as the Host field's value (an empty one gives 127.0.0.1, as an empty field does);
+// without it, the request looks in the headers.
+TEST(HTTPServerRequestTest, HostFromTheLineViewElseFromTheHeaders) {
+  RequestLineView line{"GET", "/p?q=1", "HTTP/1.1"};
+  line.host = "Line.Example:1";
+  HTTPServerRequest given(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr);
+  EXPECT_EQ(given.host, "Line.Example:1");
+  EXPECT_EQ(given.host_name, "line.example");
+  EXPECT_EQ(given.path, "/p");
+  EXPECT_EQ(given.query, "q=1");
+  line.host = "";
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr).host,
+            "127.0.0.1");
+  line.host = std::nullopt;
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr).host,
+            "headers.example");
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{}, nullptr).host, "127.0.0.1");
+}
+
 // Only context() matters to HTTPServerRequest; the writing side is never called here.
 class FakeConnection : public HTTPConnection {
  public:
