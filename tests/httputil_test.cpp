@@ -955,6 +955,27 @@ TEST(HTTPServerRequestTest, HostFromTheLineViewElseFromTheHeaders) {
   EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{}, nullptr).host, "127.0.0.1");
 }
 
+// The request's strings are made from the line's views with each short length spelled out as
+// a constant: every length from 0 to 40 (across the 15-byte short-string buffer) comes out
+// whole, for each member made that way.
+TEST(HTTPServerRequestTest, StringMembersEqualTheirViewsAtEveryLength) {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i) text.push_back(static_cast<char>('a' + i % 26));
+    const std::string target = "/" + text + "?" + text;
+    RequestLineView line{text, target, text};
+    line.host = text;
+    HTTPServerRequest request(line, HTTPHeaders{}, nullptr);
+    EXPECT_EQ(request.method, text) << n;
+    EXPECT_EQ(request.uri, target) << n;
+    EXPECT_EQ(request.version, text) << n;
+    EXPECT_EQ(request.host, n == 0 ? "127.0.0.1" : text) << n;
+    EXPECT_EQ(request.host_name, n == 0 ? "127.0.0.1" : text) << n;
+    EXPECT_EQ(request.path, "/" + text) << n;
+    EXPECT_EQ(request.query, text) << n;
+  }
+}
+
 // Only context() matters to HTTPServerRequest; the writing side is never called here.
 class FakeConnection : public HTTPConnection {
  public:
