@@ -383,9 +383,10 @@ class HTTPServerRequest {
     std::string_view host, path, query;
     bool path_needs_slash = false;
   };
-  static TargetParts split_target(std::string_view target, std::string_view host_in,
-                                  std::optional<std::string_view> host_field,
-                                  const HTTPHeaders& headers) noexcept;
+  // (Inline: defined and used in httputil.cpp only, inlined into each constructor.)
+  static inline TargetParts split_target(std::string_view target, std::string_view host_in,
+                                         std::optional<std::string_view> host_field,
+                                         const HTTPHeaders& headers) noexcept;
   // What the view constructor does once the target is split.
   HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers,
                     HTTPConnection* connection, const TargetParts& parts);
