@@ -620,7 +620,8 @@ HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& 
       host(make_string(parts.host)),
       host_name(make_string(host_without_port(parts.host))),
       path(parts.path_needs_slash ? "/" + std::string(parts.path) : make_string(parts.path)),
-      query(make_string(parts.query)),
+      // Most requests have no query: nothing to copy, and no call.
+      query(parts.query.empty() ? std::string() : make_string(parts.query)),
       connection(connection_in) {
   finish_target();
 }
