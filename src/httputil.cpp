@@ -24,23 +24,40 @@ bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 [[gnu::flatten]] std::string make_string(std::string_view v) {
   const char* p = v.data();
   switch (v.size()) {
-    case 0: return std::string();
-    case 1: return std::string(p, 1);
-    case 2: return std::string(p, 2);
-    case 3: return std::string(p, 3);
-    case 4: return std::string(p, 4);
-    case 5: return std::string(p, 5);
-    case 6: return std::string(p, 6);
-    case 7: return std::string(p, 7);
-    case 8: return std::string(p, 8);
-    case 9: return std::string(p, 9);
-    case 10: return std::string(p, 10);
-    case 11: return std::string(p, 11);
-    case 12: return std::string(p, 12);
-    case 13: return std::string(p, 13);
-    case 14: return std::string(p, 14);
-    case 15: return std::string(p, 15);
-    default: return std::string(v);
+    case 0:
+      return std::string();
+    case 1:
+      return std::string(p, 1);
+    case 2:
+      return std::string(p, 2);
+    case 3:
+      return std::string(p, 3);
+    case 4:
+      return std::string(p, 4);
+    case 5:
+      return std::string(p, 5);
+    case 6:
+      return std::string(p, 6);
+    case 7:
+      return std::string(p, 7);
+    case 8:
+      return std::string(p, 8);
+    case 9:
+      return std::string(p, 9);
+    case 10:
+      return std::string(p, 10);
+    case 11:
+      return std::string(p, 11);
+    case 12:
+      return std::string(p, 12);
+    case 13:
+      return std::string(p, 13);
+    case 14:
+      return std::string(p, 14);
+    case 15:
+      return std::string(p, 15);
+    default:
+      return std::string(v);
   }
 }
 

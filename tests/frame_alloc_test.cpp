@@ -94,7 +94,9 @@ TEST_F(FrameCacheTest, ABurstFillsItsClassToExactly64KiB) {
   for (const std::size_t c : {std::size_t{0}, std::size_t{5}, kFrameClasses - 1}) {
     const std::size_t fit = kFrameCacheBytes / frame_class_bytes(c);
     std::vector<void*> burst;
-    for (std::size_t i = 0; i < fit + 10; ++i) burst.push_back(allocate_frame(frame_class_bytes(c)));
+    for (std::size_t i = 0; i < fit + 10; ++i) {
+      burst.push_back(allocate_frame(frame_class_bytes(c)));
+    }
     for (void* p : burst) free_frame(p, frame_class_bytes(c));
     EXPECT_EQ(t_frame_cache.count[c], fit) << "class " << c;
   }

@@ -496,7 +496,8 @@ TEST_F(HTTPServerTest, RequestHostPathAndQueryFromTargetAndHostField) {
   EXPECT_EQ(body("GET /fields HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n"),
             "127.0.0.1:80|127.0.0.1|/fields||");
   // HTTP/1.0 may leave Host out or empty: the host is then 127.0.0.1.
-  EXPECT_EQ(body("GET /fields?x=&y=2 HTTP/1.0\r\n\r\n"), "127.0.0.1|127.0.0.1|/fields|x=&y=2|x=;y=2;");
+  EXPECT_EQ(body("GET /fields?x=&y=2 HTTP/1.0\r\n\r\n"),
+            "127.0.0.1|127.0.0.1|/fields|x=&y=2|x=;y=2;");
   EXPECT_EQ(body("GET /fields HTTP/1.0\r\nHost: \r\n\r\n"), "127.0.0.1|127.0.0.1|/fields||");
   // An absolute-form target's authority is the host, whatever the Host field says.
   EXPECT_EQ(body("GET http://Target.Example:81/fields?q=1 HTTP/1.1\r\nHost: other\r\n\r\n"),

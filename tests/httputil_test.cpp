@@ -921,12 +921,18 @@ TEST(HTTPServerRequestTest, HostArgumentAndIpv6Host) {
 // port (each form below: what split_host_and_port gives, in lower case).
 TEST(HTTPServerRequestTest, HostNameIsTheHostWithoutPortInLowerCase) {
   const std::pair<std::string, std::string> cases[] = {
-      {"Example.COM", "example.com"}, {"Example.COM:8080", "example.com"},
-      {"127.0.0.1", "127.0.0.1"},     {"127.0.0.1:80", "127.0.0.1"},
-      {"[::1]", "::1"},               {"[::1]:8888", "::1"},
-      {"[::1", "[::1"},               {"::1", "::1"},
-      {"h:", "h:"},                   {"H:99999", "h:99999"},
-      {"a:b:80", "a:b:80"},           {"LOCALHOST:1", "localhost"},
+      {"Example.COM", "example.com"},
+      {"Example.COM:8080", "example.com"},
+      {"127.0.0.1", "127.0.0.1"},
+      {"127.0.0.1:80", "127.0.0.1"},
+      {"[::1]", "::1"},
+      {"[::1]:8888", "::1"},
+      {"[::1", "[::1"},
+      {"::1", "::1"},
+      {"h:", "h:"},
+      {"H:99999", "h:99999"},
+      {"a:b:80", "a:b:80"},
+      {"LOCALHOST:1", "localhost"},
   };
   for (const auto& [host, expected] : cases) {
     HTTPServerRequest request("GET", "/", "HTTP/1.1", HTTPHeaders{{"Host", host}});

@@ -388,8 +388,8 @@ class HTTPServerRequest {
                                          std::optional<std::string_view> host_field,
                                          const HTTPHeaders& headers) noexcept;
   // What the view constructor does once the target is split.
-  HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers,
-                    HTTPConnection* connection, const TargetParts& parts);
+  HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers, HTTPConnection* connection,
+                    const TargetParts& parts);
   // The last of construction: host_name lower-cased, query_arguments (and arguments) parsed.
   void finish_target();
 
