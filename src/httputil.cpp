@@ -579,8 +579,12 @@ void ascii_lower_in_place(std::string& s) noexcept {
     if (!host_field) host_field = headers.get_first("Host");
     parts.host = host_field && !host_field->empty() ? *host_field : std::string_view("127.0.0.1");
   }
-  // Split at the first '?' (views made directly: substr's range checks were calls).
-  const auto* q = static_cast<const char*>(std::memchr(origin.data(), '?', origin.size()));
+  // Split at the first '?' (views made directly: substr's range checks were calls). An
+  // absolute-form target without a path leaves `origin` empty, possibly without a pointer.
+  const char* q = nullptr;
+  if (!origin.empty()) {
+    q = static_cast<const char*>(std::memchr(origin.data(), '?', origin.size()));
+  }
   const std::size_t path_size = q ? static_cast<std::size_t>(q - origin.data()) : origin.size();
   parts.path = std::string_view(origin.data(), path_size);
   if (q) parts.query = std::string_view(q + 1, origin.size() - path_size - 1);
