@@ -43,7 +43,7 @@ void* allocate_frame_slow(std::size_t c) {
 
 void free_frame_slow(void* p, std::size_t c) noexcept {
   FrameCache& fc = t_frame_cache;
-  if (!fc.open && open_cache(fc) && fc.count[c] < frame_class_limit(c)) {
+  if (!fc.open && open_cache(fc) && frame_class_has_room(c, fc.count[c])) {
     *static_cast<void**>(p) = fc.head[c];
     fc.head[c] = p;
     ++fc.count[c];

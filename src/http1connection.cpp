@@ -392,8 +392,8 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
           conn.release_head();
         }
       } release{*this, used};
-      const httputil::RequestLineView line{head.method, head.target,
-                                           version_name(head.version_minor)};
+      httputil::RequestLineView line{head.method, head.target, version_name(head.version_minor)};
+      if (known.host) line.host = known.host->value;  // found by the head's checks
       head_taken = delegate.request_head_now(line, headers, start_line);
     }
     if (!head_taken) co_await delegate.headers_received(start_line, headers);

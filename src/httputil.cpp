@@ -17,6 +17,53 @@ namespace {
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
+// A string of `v`'s bytes. Given a length known at compile time, libstdc++ builds a short
+// string with a few stores into the string's own buffer; a length known at run time costs a
+// call and a memcpy (about 40 instructions). A request makes eight short strings (method,
+// target, version, address, host...): each length up to 15 is spelled out as a constant.
+// (A longer one, out of line: the short ones then need no saved registers.)
+[[gnu::noinline]] std::string make_long_string(std::string_view v) { return std::string(v); }
+
+[[gnu::flatten]] std::string make_string(std::string_view v) {
+  const char* p = v.data();
+  switch (v.size()) {
+    case 0:
+      return std::string();
+    case 1:
+      return std::string(p, 1);
+    case 2:
+      return std::string(p, 2);
+    case 3:
+      return std::string(p, 3);
+    case 4:
+      return std::string(p, 4);
+    case 5:
+      return std::string(p, 5);
+    case 6:
+      return std::string(p, 6);
+    case 7:
+      return std::string(p, 7);
+    case 8:
+      return std::string(p, 8);
+    case 9:
+      return std::string(p, 9);
+    case 10:
+      return std::string(p, 10);
+    case 11:
+      return std::string(p, 11);
+    case 12:
+      return std::string(p, 12);
+    case 13:
+      return std::string(p, 13);
+    case 14:
+      return std::string(p, 14);
+    case 15:
+      return std::string(p, 15);
+    default:
+      return make_long_string(v);
+  }
+}
+
 // Text for error messages: printable ASCII kept, everything else as \xNN, capped.
 std::string printable(std::string_view s) {
   constexpr std::size_t kMax = 64;
@@ -141,7 +188,9 @@ HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   const auto block = static_cast<std::size_t>(last.value.data() + last.value.size() - begin);
   if (head.folded_.empty() && block - live <= std::max<std::size_t>(256, live) &&
       block <= UINT32_MAX) {
-    h.text_.assign(begin, block);
+    // The text is empty: room for exactly the block (no growth policy to apply), filled.
+    h.text_.reserve(block);
+    std::memcpy(h.text_.extend(block), begin, block);
     h.entries_.reserve(head.fields.size());
     for (const http1::Field& f : head.fields) {
       h.entries_.push_back(Entry{static_cast<uint32_t>(f.name.data() - begin),
@@ -411,41 +460,6 @@ ResponseStartLine parse_response_start_line(std::string_view line) {
 
 // ---- HTTPServerRequest ----
 
-HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
-                                     std::string version_in, HTTPHeaders headers_in,
-                                     std::string body_in, std::string host_in,
-                                     HTTPConnection* connection_in)
-    : method(std::move(method_in)),
-      uri(std::move(uri_in)),
-      version(std::move(version_in)),
-      headers(std::move(headers_in)),
-      body(std::move(body_in)),
-      connection(connection_in) {
-  if (connection != nullptr) {
-    remote_ip = connection->context().remote_ip;
-    protocol = connection->context().protocol;
-  }
-  derive_from_target(host_in);
-}
-
-HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in)
-    : HTTPServerRequest(RequestLineView{start_line.method, start_line.path, start_line.version},
-                        std::move(headers_in), connection_in) {}
-
-HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in)
-    : method(line.method),
-      uri(line.path),
-      version(line.version),
-      headers(std::move(headers_in)),
-      // Copied straight from the connection (not "http" first, then assigned).
-      remote_ip(connection_in ? connection_in->context().remote_ip : std::string()),
-      protocol(connection_in ? connection_in->context().protocol : std::string("http")),
-      connection(connection_in) {
-  derive_from_target({});
-}
-
 RequestStartLine to_start_line(const RequestLineView& line) {
   RequestStartLine start;
   // Appended to the empty strings: each part copied once.
@@ -463,39 +477,55 @@ bool HTTPMessageDelegate::request_head_now(const RequestLineView& line, HTTPHead
 
 namespace {
 
-// split_host_and_port without the copy: the host part of `netloc` and its port.
+// split_host_and_port without the copy: the host part of `netloc` and its port. Views are
+// made from offsets known to be in range (substr's checks were calls of their own).
 std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view netloc) {
-  auto parse_port = [](std::string_view digits) -> std::optional<int> {
-    if (digits.empty() || digits.size() > 5) return std::nullopt;
+  const std::pair<std::string_view, std::optional<int>> whole{netloc, std::nullopt};
+  // The port: 1 to 5 digits from `from` to the end, at most 65535.
+  auto port_from = [netloc](std::size_t from) -> std::optional<int> {
+    if (from >= netloc.size() || netloc.size() - from > 5) return std::nullopt;
     int port = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
+    for (std::size_t i = from; i < netloc.size(); ++i) {
+      if (netloc[i] < '0' || netloc[i] > '9') return std::nullopt;
+      port = port * 10 + (netloc[i] - '0');
     }
     return port <= 65535 ? std::optional<int>(port) : std::nullopt;
   };
+  if (netloc.empty()) return whole;
   // An IPv6 literal: "[::1]" or "[::1]:8080" (RFC 3986 3.2.2); the brackets are removed.
-  if (!netloc.empty() && netloc.front() == '[') {
-    std::size_t close = netloc.find(']');
-    if (close != std::string_view::npos) {
-      std::string_view host = netloc.substr(1, close - 1);
-      std::string_view rest = netloc.substr(close + 1);
-      if (rest.empty()) return {host, std::nullopt};
-      if (rest.front() == ':') {
-        if (auto port = parse_port(rest.substr(1))) return {host, port};
-      }
+  if (netloc.front() == '[') {
+    const auto* close = static_cast<const char*>(std::memchr(netloc.data(), ']', netloc.size()));
+    if (close == nullptr) return whole;
+    const auto at = static_cast<std::size_t>(close - netloc.data());
+    const std::string_view host(netloc.data() + 1, at - 1);
+    if (at + 1 == netloc.size()) return {host, std::nullopt};
+    if (netloc[at + 1] == ':') {
+      if (auto port = port_from(at + 2)) return {host, port};
     }
-    return {netloc, std::nullopt};
+    return whole;
   }
-  // Most hosts have no colon at all: one memchr decides.
-  if (netloc.empty() || std::memchr(netloc.data(), ':', netloc.size()) == nullptr) {
-    return {netloc, std::nullopt};
+  // A port is 1 to 5 digits after the last colon, so the end decides: a host ending in a
+  // letter ("localhost", "example.com") is done after one byte, with no search.
+  std::size_t digits_at = netloc.size();
+  while (digits_at > 0 && netloc.size() - digits_at < 6 && netloc[digits_at - 1] >= '0' &&
+         netloc[digits_at - 1] <= '9') {
+    --digits_at;
   }
-  std::size_t colon = netloc.rfind(':');
+  if (digits_at == netloc.size() || digits_at < 2 || netloc[digits_at - 1] != ':') return whole;
+  const std::size_t colon = digits_at - 1;
   // A bare IPv6 address (several colons) has no port.
-  if (colon == 0 || netloc.find(':') != colon) return {netloc, std::nullopt};
-  if (auto port = parse_port(netloc.substr(colon + 1))) return {netloc.substr(0, colon), port};
-  return {netloc, std::nullopt};
+  if (std::memchr(netloc.data(), ':', colon) != nullptr) return whole;
+  if (auto port = port_from(digits_at)) return {std::string_view(netloc.data(), colon), port};
+  return whole;
+}
+
+// split_host_view(host).first, with its commonest answer inline: a port ends in a digit and
+// an IPv6 literal in ']', so a host ending in anything else is all host (no call).
+inline std::string_view host_without_port(std::string_view host) {
+  if (!host.empty() && host.back() != ']' && (host.back() < '0' || host.back() > '9')) {
+    return host;
+  }
+  return split_host_view(host).first;
 }
 
 }  // namespace
@@ -526,35 +556,98 @@ void ascii_lower_in_place(std::string& s) noexcept {
 
 }  // namespace
 
-void HTTPServerRequest::derive_from_target(std::string_view host_in) {
-  // host, host_name and path are empty here (both constructors): appending to an empty
-  // string is its cheapest copy (an assignment also checks for overlap).
+// Inlined: a call returned the parts through memory and cost more than the split itself.
+[[gnu::always_inline]] inline HTTPServerRequest::TargetParts HTTPServerRequest::split_target(
+    std::string_view target, std::string_view host_in, std::optional<std::string_view> host_field,
+    const HTTPHeaders& headers) noexcept {
+  TargetParts parts;
   // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
-  std::string_view target_authority, target_rest;
-  const bool absolute_form =
-      http1::split_absolute_form(uri, target_authority, target_rest) && !target_authority.empty();
+  // Nearly every target is origin-form ("/path?query"): its first byte says so, no call.
+  std::string_view origin = target, authority, rest;
+  const bool absolute_form = (target.empty() || target.front() != '/') &&
+                             http1::split_absolute_form(target, authority, rest) &&
+                             !authority.empty();
+  if (absolute_form) origin = rest;
   if (!host_in.empty()) {
-    host.append(host_in);
+    parts.host = host_in;
   } else if (absolute_form) {
-    host.append(target_authority);
-  } else if (auto h = headers.get_first("Host"); h && !h->empty()) {
-    host.append(*h);
+    parts.host = authority;
   } else {
-    host.append(std::string_view("127.0.0.1"));
+    // The server's connection passes the field it found when checking the head (one
+    // case-insensitive search of the headers less per request).
+    if (!host_field) host_field = headers.get_first("Host");
+    parts.host = host_field && !host_field->empty() ? *host_field : std::string_view("127.0.0.1");
   }
-  host_name.append(split_host_view(host).first);
+  // Split at the first '?' (views made directly: substr's range checks were calls). An
+  // absolute-form target without a path leaves `origin` empty, possibly without a pointer.
+  const char* q = nullptr;
+  if (!origin.empty()) {
+    q = static_cast<const char*>(std::memchr(origin.data(), '?', origin.size()));
+  }
+  const std::size_t path_size = q ? static_cast<std::size_t>(q - origin.data()) : origin.size();
+  parts.path = std::string_view(origin.data(), path_size);
+  if (q) parts.query = std::string_view(q + 1, origin.size() - path_size - 1);
+  parts.path_needs_slash = absolute_form && (origin.empty() || origin.front() != '/');
+  return parts;
+}
+
+HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
+                                     std::string version_in, HTTPHeaders headers_in,
+                                     std::string body_in, std::string host_in,
+                                     HTTPConnection* connection_in)
+    : method(std::move(method_in)),
+      uri(std::move(uri_in)),
+      version(std::move(version_in)),
+      headers(std::move(headers_in)),
+      body(std::move(body_in)),
+      connection(connection_in) {
+  if (connection != nullptr) {
+    remote_ip = connection->context().remote_ip;
+    protocol = connection->context().protocol;
+  }
+  const TargetParts parts = split_target(uri, host_in, std::nullopt, headers);
+  host.append(parts.host);
+  host_name.append(host_without_port(parts.host));
+  if (parts.path_needs_slash) path.push_back('/');
+  path.append(parts.path);
+  query.append(parts.query);
+  finish_target();
+}
+
+HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
+    : HTTPServerRequest(RequestLineView{start_line.method, start_line.path, start_line.version},
+                        std::move(headers_in), connection_in) {}
+
+// The target is split before anything is moved: parts.host may be a view into headers_in's
+// text, which stays where it is when the headers are moved into the request.
+HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
+    : HTTPServerRequest(line, std::move(headers_in), connection_in,
+                        split_target(line.path, {}, line.host, headers_in)) {}
+
+// Each string member made once, from its view (make_string: no call for a short one).
+HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in, const TargetParts& parts)
+    : method(make_string(line.method)),
+      uri(make_string(line.path)),
+      version(make_string(line.version)),
+      headers(std::move(headers_in)),
+      // Copied straight from the connection (not "http" first, then assigned).
+      remote_ip(connection_in ? make_string(connection_in->context().remote_ip) : std::string()),
+      protocol(connection_in ? make_string(connection_in->context().protocol)
+                             : std::string("http")),
+      host(make_string(parts.host)),
+      host_name(make_string(host_without_port(parts.host))),
+      path(parts.path_needs_slash ? "/" + std::string(parts.path) : make_string(parts.path)),
+      // Most requests have no query: nothing to copy, and no call.
+      query(parts.query.empty() ? std::string() : make_string(parts.query)),
+      connection(connection_in) {
+  finish_target();
+}
+
+void HTTPServerRequest::finish_target() {
   ascii_lower_in_place(host_name);
-  // The origin form of the target, split at '?' straight into path and query.
-  std::string_view origin = absolute_form ? target_rest : std::string_view(uri);
-  const std::size_t q = origin.find('?');
-  const std::string_view origin_path = origin.substr(0, q);
-  if (absolute_form && (origin.empty() || origin.front() != '/')) {
-    path.reserve(origin_path.size() + 1);
-    path.append("/").append(origin_path);
-  } else {
-    path.append(origin_path);
-  }
-  if (q != std::string_view::npos) query.append(origin.substr(q + 1));
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
     arguments = query_arguments;

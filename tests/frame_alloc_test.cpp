@@ -88,6 +88,20 @@ TEST_F(FrameCacheTest, EachSizeClassKeepsAtMost64KiB) {
   EXPECT_LE(cached_bytes_in_largest_class(), kFrameCacheBytes);
 }
 
+// The bound is exact: after a burst of one class, its free list holds as many frames as fit
+// in 64 KiB, not one less (16-byte frames: 4,096; 2 KiB frames: 32).
+TEST_F(FrameCacheTest, ABurstFillsItsClassToExactly64KiB) {
+  for (const std::size_t c : {std::size_t{0}, std::size_t{5}, kFrameClasses - 1}) {
+    const std::size_t fit = kFrameCacheBytes / frame_class_bytes(c);
+    std::vector<void*> burst;
+    for (std::size_t i = 0; i < fit + 10; ++i) {
+      burst.push_back(allocate_frame(frame_class_bytes(c)));
+    }
+    for (void* p : burst) free_frame(p, frame_class_bytes(c));
+    EXPECT_EQ(t_frame_cache.count[c], fit) << "class " << c;
+  }
+}
+
 TEST_F(FrameCacheTest, FramesOverOneKiBBypassTheCache) {
   const std::size_t before = cached_frames();
   { Task<int> t = big_task(1); }

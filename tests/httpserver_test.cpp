@@ -51,6 +51,13 @@ void app(HTTPServerRequest& req) {
     respond(req, 200, std::string(32 * 1024, 'b'));
   } else if (req.path == "/hostpath") {
     respond(req, 200, req.host + " " + req.path + " " + req.query);
+  } else if (req.path == "/fields") {
+    // What the request made of its target and Host field.
+    std::string out = req.host + "|" + req.host_name + "|" + req.path + "|" + req.query + "|";
+    for (const auto& [k, vs] : req.query_arguments) {
+      for (const auto& v : vs) out += k + "=" + v + ";";
+    }
+    respond(req, 200, out);
   } else if (req.path == "/inject") {
     HTTPHeaders evil;
     evil.add_unchecked("X-A", "1\r\nInjected: yes");
@@ -467,6 +474,34 @@ TEST_F(HTTPServerTest, AbsoluteFormTargetGivesHostAndPath) {
   ExpectLog log(gen_log(), "Malformed HTTP message");
   r = exchange("GET http://a\"b/hostpath HTTP/1.1\r\nHost: other\r\n\r\n");
   EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
+}
+
+// What a request makes of its target and Host field through the server's connection (which
+// hands it the Host field found while checking the head): Tornado's host (an absolute-form
+// target's authority, else Host, else 127.0.0.1), host_name (no port, lower case), path,
+// query and query_arguments; the Host field found whatever its spelling and position.
+TEST_F(HTTPServerTest, RequestHostPathAndQueryFromTargetAndHostField) {
+  start();
+  auto body = [&](const std::string& request) {
+    std::string r = exchange(request);
+    return r.substr(r.find("\r\n\r\n") + 4);
+  };
+  EXPECT_EQ(body("GET /fields HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n"),
+            "Example.COM:8080|example.com|/fields||");
+  EXPECT_EQ(body("GET /fields?a=1&b=x+y&a=2 HTTP/1.1\r\nhost: localhost\r\n\r\n"),
+            "localhost|localhost|/fields|a=1&b=x+y&a=2|a=1;a=2;b=x y;");
+  EXPECT_EQ(body("GET /fields? HTTP/1.1\r\nHOST: [::1]:8888\r\n\r\n"), "[::1]:8888|::1|/fields||");
+  EXPECT_EQ(body("GET /fields HTTP/1.1\r\nX-A: 1\r\nHost: [::1]\r\nX-B: 2\r\n\r\n"),
+            "[::1]|::1|/fields||");
+  EXPECT_EQ(body("GET /fields HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n"),
+            "127.0.0.1:80|127.0.0.1|/fields||");
+  // HTTP/1.0 may leave Host out or empty: the host is then 127.0.0.1.
+  EXPECT_EQ(body("GET /fields?x=&y=2 HTTP/1.0\r\n\r\n"),
+            "127.0.0.1|127.0.0.1|/fields|x=&y=2|x=;y=2;");
+  EXPECT_EQ(body("GET /fields HTTP/1.0\r\nHost: \r\n\r\n"), "127.0.0.1|127.0.0.1|/fields||");
+  // An absolute-form target's authority is the host, whatever the Host field says.
+  EXPECT_EQ(body("GET http://Target.Example:81/fields?q=1 HTTP/1.1\r\nHost: other\r\n\r\n"),
+            "Target.Example:81|target.example|/fields|q=1|q=1;");
 }
 
 // Fields added through add_unchecked are checked when written: no CR/LF reaches the wire.

@@ -795,6 +795,58 @@ TEST(SplitHostAndPortTest, Cases) {
   EXPECT_EQ(split_host_and_port(":80"), (R{":80", std::nullopt}));  // no host: not a port
 }
 
+// The port is found from the end of the host (1 to 5 digits after a colon, none before it
+// outside brackets): every string of up to 7 bytes over the bytes that matter splits as
+// the rule written the plain way (the last colon, then a check for another) splits it.
+TEST(SplitHostAndPortTest, PortFromTheEndAgreesWithTheLastColonRule) {
+  using R = std::pair<std::string, std::optional<int>>;
+  auto by_last_colon = [](const std::string& s) -> R {
+    auto port_of = [](std::string_view d) -> std::optional<int> {
+      if (d.empty() || d.size() > 5) return std::nullopt;
+      for (char c : d) {
+        if (c < '0' || c > '9') return std::nullopt;
+      }
+      int p = std::stoi(std::string(d));
+      return p <= 65535 ? std::optional<int>(p) : std::nullopt;
+    };
+    if (!s.empty() && s[0] == '[') {
+      const std::size_t close = s.find(']');
+      if (close == std::string::npos) return {s, std::nullopt};
+      if (close + 1 == s.size()) return {s.substr(1, close - 1), std::nullopt};
+      if (s[close + 1] == ':') {
+        if (auto p = port_of(std::string_view(s).substr(close + 2))) {
+          return {s.substr(1, close - 1), p};
+        }
+      }
+      return {s, std::nullopt};
+    }
+    const std::size_t colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0 || s.find(':') != colon) return {s, std::nullopt};
+    if (auto p = port_of(std::string_view(s).substr(colon + 1))) return {s.substr(0, colon), p};
+    return {s, std::nullopt};
+  };
+  const std::string alphabet = "a:1[]09";
+  std::size_t checked = 0;
+  for (std::size_t len = 0; len <= 7; ++len) {
+    std::vector<std::size_t> digit(len, 0);
+    while (true) {
+      std::string s;
+      for (std::size_t d : digit) s.push_back(alphabet[d]);
+      ASSERT_EQ(split_host_and_port(s), by_last_colon(s)) << s;
+      ++checked;
+      std::size_t i = 0;
+      while (i < len && ++digit[i] == alphabet.size()) digit[i++] = 0;
+      if (i == len) break;
+    }
+  }
+  EXPECT_GT(checked, 900000u);
+  EXPECT_EQ(split_host_and_port("127.0.0.1:8080"), (R{"127.0.0.1", 8080}));
+  EXPECT_EQ(split_host_and_port("h:65535"), (R{"h", 65535}));
+  EXPECT_EQ(split_host_and_port("h:65536"), (R{"h:65536", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("h:123456"), (R{"h:123456", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("a:b:80"), (R{"a:b:80", std::nullopt}));
+}
+
 TEST(ReasonPhraseTest, MatchesPythonsTable) {
   EXPECT_EQ(reason_phrase(200), "OK");
   EXPECT_EQ(reason_phrase(404), "Not Found");
@@ -863,6 +915,71 @@ TEST(HTTPServerRequestTest, HostArgumentAndIpv6Host) {
   EXPECT_EQ(a.host_name, "given");
   HTTPServerRequest b("GET", "/", "HTTP/1.1", HTTPHeaders{{"Host", "[::1]:8080"}});
   EXPECT_EQ(b.host_name, "::1");
+}
+
+// host_name drops a port and the brackets of an IPv6 literal, and keeps whatever is not a
+// port (each form below: what split_host_and_port gives, in lower case).
+TEST(HTTPServerRequestTest, HostNameIsTheHostWithoutPortInLowerCase) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"Example.COM", "example.com"},
+      {"Example.COM:8080", "example.com"},
+      {"127.0.0.1", "127.0.0.1"},
+      {"127.0.0.1:80", "127.0.0.1"},
+      {"[::1]", "::1"},
+      {"[::1]:8888", "::1"},
+      {"[::1", "[::1"},
+      {"::1", "::1"},
+      {"h:", "h:"},
+      {"H:99999", "h:99999"},
+      {"a:b:80", "a:b:80"},
+      {"LOCALHOST:1", "localhost"},
+  };
+  for (const auto& [host, expected] : cases) {
+    HTTPServerRequest request("GET", "/", "HTTP/1.1", HTTPHeaders{{"Host", host}});
+    EXPECT_EQ(request.host, host);
+    EXPECT_EQ(request.host_name, expected) << host;
+  }
+}
+
+// A server's connection passes the Host field it found as RequestLineView::host: the request
+// takes it as the Host field's value (an empty one gives 127.0.0.1, as an empty field does);
+// without it, the request looks in the headers.
+TEST(HTTPServerRequestTest, HostFromTheLineViewElseFromTheHeaders) {
+  RequestLineView line{"GET", "/p?q=1", "HTTP/1.1"};
+  line.host = "Line.Example:1";
+  HTTPServerRequest given(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr);
+  EXPECT_EQ(given.host, "Line.Example:1");
+  EXPECT_EQ(given.host_name, "line.example");
+  EXPECT_EQ(given.path, "/p");
+  EXPECT_EQ(given.query, "q=1");
+  line.host = "";
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr).host,
+            "127.0.0.1");
+  line.host = std::nullopt;
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{{"Host", "headers.example"}}, nullptr).host,
+            "headers.example");
+  EXPECT_EQ(HTTPServerRequest(line, HTTPHeaders{}, nullptr).host, "127.0.0.1");
+}
+
+// The request's strings are made from the line's views with each short length spelled out as
+// a constant: every length from 0 to 40 (across the 15-byte short-string buffer) comes out
+// whole, for each member made that way.
+TEST(HTTPServerRequestTest, StringMembersEqualTheirViewsAtEveryLength) {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i) text.push_back(static_cast<char>('a' + i % 26));
+    const std::string target = "/" + text + "?" + text;
+    RequestLineView line{text, target, text};
+    line.host = text;
+    HTTPServerRequest request(line, HTTPHeaders{}, nullptr);
+    EXPECT_EQ(request.method, text) << n;
+    EXPECT_EQ(request.uri, target) << n;
+    EXPECT_EQ(request.version, text) << n;
+    EXPECT_EQ(request.host, n == 0 ? "127.0.0.1" : text) << n;
+    EXPECT_EQ(request.host_name, n == 0 ? "127.0.0.1" : text) << n;
+    EXPECT_EQ(request.path, "/" + text) << n;
+    EXPECT_EQ(request.query, text) << n;
+  }
 }
 
 // Only context() matters to HTTPServerRequest; the writing side is never called here.

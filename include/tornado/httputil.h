@@ -334,6 +334,10 @@ struct RequestLineView {
   std::string_view method;
   std::string_view path;     // the request target as sent
   std::string_view version;  // "HTTP/1.1"
+  // The Host field's value when the connection already found it while checking the head
+  // (a view like the others), so that the request need not search the headers again;
+  // nullopt when not found or not looked for (the request then looks in the headers).
+  std::optional<std::string_view> host = std::nullopt;
 };
 // The owned copy of a request line's views.
 RequestStartLine to_start_line(const RequestLineView& line);
@@ -400,9 +404,23 @@ class HTTPServerRequest {
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:
-  // The rest of construction: host (host_in, else an absolute-form target's authority,
-  // else Host, else 127.0.0.1), host_name, path, query and query_arguments.
-  void derive_from_target(std::string_view host_in);
+  // A target and Host field split into views, so that each string member is made once from
+  // its view: the host (host_in, else an absolute-form target's authority, else the Host
+  // field: `host_field` if the caller found it, else looked up in `headers`; else
+  // 127.0.0.1), the path (without the '/' an absolute-form target may leave out) and query.
+  struct TargetParts {
+    std::string_view host, path, query;
+    bool path_needs_slash = false;
+  };
+  // (Inline: defined and used in httputil.cpp only, inlined into each constructor.)
+  static inline TargetParts split_target(std::string_view target, std::string_view host_in,
+                                         std::optional<std::string_view> host_field,
+                                         const HTTPHeaders& headers) noexcept;
+  // What the view constructor does once the target is split.
+  HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers, HTTPConnection* connection,
+                    const TargetParts& parts);
+  // The last of construction: host_name lower-cased, query_arguments (and arguments) parsed.
+  void finish_target();
 
   mutable std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
 };
