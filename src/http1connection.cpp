@@ -8,6 +8,7 @@
 #include "internal/describe_exception.h"
 #include "internal/gzip.h"
 #include "internal/http_parser.h"
+#include "internal/small_copy.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -667,6 +668,8 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   return found;
 }
 
+using internal::put_small;
+// Copies of any size (a request target, the first body piece with the head).
 char* put(char* p, std::string_view bytes) noexcept {
   if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
   return p + bytes.size();
@@ -681,14 +684,16 @@ std::size_t status_line_size(int code, std::string_view reason) noexcept {
 }
 
 char* put_status_line(char* p, int code, std::string_view reason) noexcept {
-  if (code == 200 && reason == "OK") return put(p, kStatus200);
-  p = put(p, "HTTP/1.1 ");
+  if (code == 200 && reason == "OK") return put_small(p, kStatus200);
+  p = put_small(p, "HTTP/1.1 ");
   *p++ = static_cast<char>('0' + code / 100);  // write_headers allows 100..999
   *p++ = static_cast<char>('0' + code / 10 % 10);
   *p++ = static_cast<char>('0' + code % 10);
   *p++ = ' ';
   p = put(p, reason);
-  return put(p, "\r\n");
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
 }
 
 // A first body piece up to this size is sent with the head, in the same write.
@@ -820,11 +825,12 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   } else {
     p = put_status_line(p, code, reason);
   }
-  p = put(p, date_line);
-  p = put(p, connection_line);
+  p = put_small(p, date_line);
+  p = put_small(p, connection_line);
   p = headers.write_fields(p);
-  p = put(p, te_line);
-  p = put(p, "\r\n");
+  p = put_small(p, te_line);
+  *p++ = '\r';
+  *p++ = '\n';
   p = put(p, with_head);
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
@@ -844,8 +850,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     if (length_declared_ && chunk.size() > expected_remaining_) room.discard();
     count_body(chunk.size());
   }
-  WriteAwaiter head = room.commit(p);
-  if (chunk.empty() || suppress_body_ || !with_head.empty()) return head;
+  // Returned as it is made (no move of a named awaiter, which costs a relink in the
+  // stream's list of awaiters and a destruction).
+  if (chunk.empty() || suppress_body_ || !with_head.empty()) return room.commit(p);
+  (void)room.commit(p);
   return send_body(chunk);
 }
 

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "internal/http_parser.h"
+#include "internal/small_copy.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 
@@ -88,12 +89,6 @@ uint32_t HTTPHeaders::store(std::string_view bytes) {
   return at;
 }
 
-bool HTTPHeaders::aliases(std::string_view bytes) const noexcept {
-  const std::less<const char*> before;
-  return !bytes.empty() && !before(bytes.data(), text_.data()) &&
-         before(bytes.data(), text_.data() + text_.size());
-}
-
 void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
   unchecked_ = true;  // write_to checks the fields before they reach the wire
   append_field(name, value);
@@ -122,8 +117,7 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
   char* p = text_.extend(name.size() + value.size());
-  if (!name.empty()) std::memcpy(p, name.data(), name.size());
-  if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
+  internal::put_small(internal::put_small(p, name), value);
   entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
                            static_cast<uint32_t>(at + name.size()),
                            static_cast<uint32_t>(value.size())});
@@ -378,12 +372,10 @@ char* HTTPHeaders::write_fields(char* p) const {
     if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
       check_field(name, value);
     }
-    std::memcpy(p, name.data(), name.size());
-    p += name.size();
+    p = internal::put_small(p, name);
     *p++ = ':';
     *p++ = ' ';
-    std::memcpy(p, value.data(), value.size());
-    p += value.size();
+    p = internal::put_small(p, value);
     *p++ = '\r';
     *p++ = '\n';
   }

@@ -187,8 +187,14 @@ class HTTPHeaders {
   // as it is copied: throws as write_to does, leaving [p, p + wire_size()) partly written.
   std::size_t wire_size() const noexcept;
   char* write_fields(char* p) const;
-  // True if `bytes` points into text_ (and would dangle when it grows).
-  bool aliases(std::string_view bytes) const noexcept;
+  // True if `bytes` points into text_ (and would dangle when it grows). One unsigned
+  // comparison of the addresses as integers (comparing pointers into different objects is
+  // unspecified): an address below text_ wraps around to a huge distance.
+  bool aliases(std::string_view bytes) const noexcept {
+    const auto distance = reinterpret_cast<std::uintptr_t>(bytes.data()) -
+                          reinterpret_cast<std::uintptr_t>(text_.data());
+    return !bytes.empty() && distance < text_.size();
+  }
   void append_field(std::string_view name, std::string_view value);
   [[gnu::noinline]] void append_field_copied(std::string_view name, std::string_view value);
   // Appends bytes to text_ and returns where they start.
