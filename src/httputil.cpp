@@ -402,7 +402,11 @@ ResponseStartLine parse_response_start_line(std::string_view line) {
   if (http1::parse_status_line(line, head, err) != http1::ParseStatus::kComplete) {
     throw HTTPInputError(err.message + ": '" + printable(line) + "'", err.status);
   }
-  return {"HTTP/1." + std::to_string(head.version_minor), head.code, std::string(head.reason)};
+  ResponseStartLine start;
+  start.version = "HTTP/1." + std::to_string(head.version_minor);
+  start.code = head.code;
+  start.reason = head.reason;
+  return start;
 }
 
 // ---- HTTPServerRequest ----

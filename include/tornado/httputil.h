@@ -298,6 +298,12 @@ struct RequestStartLine {
 };
 
 struct ResponseStartLine {
+  ResponseStartLine() = default;
+  // ResponseStartLine{"HTTP/1.1", 200, "OK"}: each string made once from its known length
+  // (a literal's length is found at compile time through the view, not by strlen).
+  ResponseStartLine(std::string_view version_in, int code_in, std::string_view reason_in)
+      : version(version_in), code(code_in), reason(reason_in) {}
+
   std::string version;
   int code = 0;
   std::string reason;
@@ -508,6 +514,13 @@ class HTTPConnection {
   // Throws HTTPOutputError on invalid headers; StreamClosedError if the peer is gone.
   virtual WriteAwaiter write_headers(const StartLine& start_line, const HTTPHeaders& headers,
                                      std::string_view chunk = {}) = 0;
+  // The same for a response's head, its start line used where it is (not moved into a
+  // StartLine first): what `write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, ...)`
+  // calls.
+  WriteAwaiter write_headers(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                             std::string_view chunk = {}) {
+    return write_response_head(start_line, headers, chunk);
+  }
   // Sends a piece of the body. Throws HTTPOutputError past a declared Content-Length.
   virtual WriteAwaiter write(std::string_view chunk) = 0;
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
@@ -522,6 +535,13 @@ class HTTPConnection {
   virtual void set_body_timeout(Duration timeout) = 0;
   // The peer address and scheme for the current request.
   virtual const HTTPConnectionContext& context() const = 0;
+
+ protected:
+  // write_headers for a response; by default through the StartLine form.
+  virtual WriteAwaiter write_response_head(const ResponseStartLine& start_line,
+                                           const HTTPHeaders& headers, std::string_view chunk) {
+    return write_headers(StartLine(start_line), headers, chunk);
+  }
 };
 
 // Called by the server for each request on a connection.
