@@ -668,12 +668,7 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   return found;
 }
 
-using internal::put_small;
-// Copies of any size (a request target, the first body piece with the head).
-char* put(char* p, std::string_view bytes) noexcept {
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
-  return p + bytes.size();
-}
+using internal::put_small;  // any size; short pieces without a call to memcpy
 
 constexpr std::string_view kStatus200 = "HTTP/1.1 200 OK\r\n";  // most responses: one copy
 
@@ -690,7 +685,7 @@ char* put_status_line(char* p, int code, std::string_view reason) noexcept {
   *p++ = static_cast<char>('0' + code / 10 % 10);
   *p++ = static_cast<char>('0' + code % 10);
   *p++ = ' ';
-  p = put(p, reason);
+  p = put_small(p, reason);
   *p++ = '\r';
   *p++ = '\n';
   return p;
@@ -761,9 +756,9 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_request_head(const RequestS
   chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
                      !fields.content_length && !fields.transfer_encoding;
   auto put_request_line = [&line](char* p) {
-    p = put(p, line.method);
+    p = put_small(p, line.method);
     *p++ = ' ';
-    p = put(p, line.path);
+    p = put_small(p, line.path);
     return put_small(p, " HTTP/1.1\r\n");
   };
   return send_head(line.method.size() + 1 + line.path.size() + 11, put_request_line, {}, {},
@@ -846,7 +841,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
   p = put_small(p, te_line);
   *p++ = '\r';
   *p++ = '\n';
-  p = put(p, with_head);
+  p = put_small(p, with_head);
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
