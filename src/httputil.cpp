@@ -10,6 +10,7 @@
 
 #include "internal/http_parser.h"
 #include "internal/small_copy.h"
+#include "internal/swar.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 
@@ -48,6 +49,35 @@ void check_field(std::string_view name, std::string_view value) {
                           "(header injection guard): '" +
                           printable(value) + "'");
   }
+}
+
+// A value of field-value bytes other than HTAB (VCHAR, SP, obs-text): the write-time check
+// of a field added unchecked, inline and a word at a time with the last word overlapping
+// (a response's values are a few to a few dozen bytes, so the call and the size dispatch of
+// http1::is_field_value were most of its cost). False for anything else, an HTAB included:
+// the exact check decides those.
+bool is_plain_value(std::string_view value) noexcept {
+  namespace swar = internal::swar;
+  const char* p = value.data();
+  const std::size_t n = value.size();
+  auto stops = [](std::uint64_t w) { return swar::below(w, 0x20) | swar::equal(w, 0x7f); };
+  if (n >= 8) {
+    std::uint64_t bad = 0;
+    for (std::size_t i = 0; i + 8 < n; i += 8) bad |= stops(swar::load(p + i));
+    return (bad | stops(swar::load(p + n - 8))) == 0;
+  }
+  if (n >= 4) {
+    std::uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    return stops(std::uint64_t{first} | std::uint64_t{last} << 32) == 0;
+  }
+  bool ok = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    ok = ok && c >= 0x20 && c != 0x7f;
+  }
+  return ok;
 }
 
 }  // namespace
@@ -369,7 +399,8 @@ char* HTTPHeaders::write_fields(char* p) const {
   for (const Entry& e : entries_) {
     const std::string_view name(text + e.name_at, e.name_size);
     const std::string_view value(text + e.value_at, e.value_size);
-    if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
+    if (unchecked_ && !(http1::is_token(name) &&
+                        (is_plain_value(value) || http1::is_field_value(value)))) {
       check_field(name, value);
     }
     p = internal::put_small(p, name);
