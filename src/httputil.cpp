@@ -91,9 +91,13 @@ HTTPHeaders::HTTPHeaders(std::initializer_list<std::pair<std::string, std::strin
   for (const auto& [name, value] : fields) add(name, value);
 }
 
-void HTTPHeaders::add(std::string_view name, std::string_view value) {
-  check_field(name, value);
-  append_field(name, value);
+void HTTPHeaders::add(FieldName name, std::string_view value) {
+  if (name.known_token()) {
+    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
+  } else {
+    check_field(name.view(), value);
+  }
+  append_field(name.view(), value);
 }
 
 void HTTPHeaders::Text::grow_for(std::size_t more) {
@@ -119,9 +123,11 @@ uint32_t HTTPHeaders::store(std::string_view bytes) {
   return at;
 }
 
-void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
-  unchecked_ = true;  // write_to checks the fields before they reach the wire
-  append_field(name, value);
+void HTTPHeaders::add_unchecked(FieldName name, std::string_view value) {
+  // write_fields checks the fields before they reach the wire: the value only when the
+  // name is a literal checked at compile time.
+  (name.known_token() ? unchecked_values_ : unchecked_) = true;
+  append_field(name.view(), value);
 }
 
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
@@ -193,9 +199,13 @@ void HTTPHeaders::reserve(std::size_t fields, std::size_t bytes) {
   text_.reserve(text_.size() + bytes);
 }
 
-void HTTPHeaders::set(std::string_view name, std::string_view value) {
-  check_field(name, value);
-  set_field(name, value);
+void HTTPHeaders::set(FieldName name, std::string_view value) {
+  if (name.known_token()) {
+    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
+  } else {
+    check_field(name.view(), value);
+  }
+  set_field(name.view(), value);
 }
 
 void HTTPHeaders::set_with_checked_value(std::string_view name, std::string_view value) {
@@ -396,11 +406,13 @@ std::size_t HTTPHeaders::wire_size() const noexcept {
 // are in cache. Headers built only through add/set were checked as they were added.
 char* HTTPHeaders::write_fields(char* p) const {
   const char* text = text_.data();
+  // Names added unchecked need the check unless each was a literal checked at compile time.
+  const bool check_names = unchecked_, check_values = unchecked_ || unchecked_values_;
   for (const Entry& e : entries_) {
     const std::string_view name(text + e.name_at, e.name_size);
     const std::string_view value(text + e.value_at, e.value_size);
-    if (unchecked_ && !(http1::is_token(name) &&
-                        (is_plain_value(value) || http1::is_field_value(value)))) {
+    if (check_values && !((!check_names || http1::is_token(name)) &&
+                          (is_plain_value(value) || http1::is_field_value(value)))) {
       check_field(name, value);
     }
     p = internal::put_small(p, name);

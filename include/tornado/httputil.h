@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -62,6 +63,46 @@ class HTTPOutputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A field name as HTTPHeaders' add, add_unchecked and set take it: any string, or a string
+// literal, which is checked when the program is compiled. A literal that is a valid name
+// (a token, RFC 9110 5.6.2) is then not checked again each time it is added or written;
+// one that is not is refused at run time like any other bad name (HTTPOutputError).
+//
+//   headers.add("Server", "TornadoServer/6.5");   // the name checked at compile time
+//   headers.add(name, value);                     // std::string, string_view, const char*
+//
+// An array of char that is not a constant (a name built at run time in a char buffer) must
+// be passed as std::string_view(buffer): the literal form is only for constants.
+class FieldName {
+ public:
+  template <std::size_t N>
+  consteval FieldName(const char (&name)[N]) noexcept  // NOLINT: implicit by design
+      : name_(name), token_(is_token_literal(name_)) {}
+  constexpr FieldName(std::string_view name) noexcept : name_(name) {}  // NOLINT
+  FieldName(const std::string& name) noexcept : name_(name) {}      // NOLINT
+  template <class T>
+    requires(std::is_same_v<T, const char*> || std::is_same_v<T, char*>)
+  FieldName(T name) noexcept : name_(name) {}  // NOLINT
+
+  constexpr std::string_view view() const noexcept { return name_; }
+  // Checked (at compile time) to be a token.
+  constexpr bool known_token() const noexcept { return token_; }
+
+ private:
+  static consteval bool is_token_literal(std::string_view name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+      const bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                         (c >= 'A' && c <= 'Z') ||
+                         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      if (!tchar) return false;
+    }
+    return true;
+  }
+  std::string_view name_;
+  bool token_ = false;
+};
+
 // A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
 // spelling it was added with; get() joins several values with "," as Tornado does.
 //
@@ -78,11 +119,12 @@ class HTTPHeaders {
 
   // Adds a value (keeps earlier ones). Throws HTTPOutputError if the name is not a token or
   // the value holds CR, LF or another control character (header injection guard).
-  void add(std::string_view name, std::string_view value);
+  void add(FieldName name, std::string_view value);
   // Replaces every value of `name` with `value`. Same checks as add.
-  void set(std::string_view name, std::string_view value);
-  // Adds without validation: for fields the parser already validated.
-  void add_unchecked(std::string_view name, std::string_view value);
+  void set(FieldName name, std::string_view value);
+  // Adds without validation: for fields the parser already validated, or checked when
+  // written (write_headers and write_to refuse the field then, sending none of the head).
+  void add_unchecked(FieldName name, std::string_view value);
   // Room for `fields` more fields holding `bytes` more bytes of names and values.
   void reserve(std::size_t fields, std::size_t bytes);
   // Removes every value of `name`; returns how many were removed.
@@ -92,6 +134,7 @@ class HTTPHeaders {
     text_.clear();
     dead_bytes_ = 0;
     unchecked_ = false;
+    unchecked_values_ = false;
   }
 
   bool contains(std::string_view name) const noexcept { return find(name) != npos; }
@@ -269,7 +312,8 @@ class HTTPHeaders {
   Text text_;
   std::vector<Entry, tornado::detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
-  bool unchecked_ = false;      // some field came through add_unchecked
+  bool unchecked_ = false;         // some field came through add_unchecked (or the parser)
+  bool unchecked_values_ = false;  // the same for a value only: its name was a valid literal
 };
 
 // An uploaded file from a multipart/form-data body.
