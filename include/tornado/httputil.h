@@ -77,16 +77,19 @@ class FieldName {
  public:
   template <std::size_t N>
   consteval FieldName(const char (&name)[N]) noexcept  // NOLINT: implicit by design
-      : name_(name), token_(is_token_literal(name_)) {}
-  constexpr FieldName(std::string_view name) noexcept : name_(name) {}  // NOLINT
-  FieldName(const std::string& name) noexcept : name_(name) {}      // NOLINT
+      : FieldName(std::string_view(name)) {
+    if (is_token_literal(view())) size_ |= kToken;
+  }
+  constexpr FieldName(std::string_view name) noexcept  // NOLINT
+      : data_(name.data()), size_(name.size()) {}
+  FieldName(const std::string& name) noexcept : FieldName(std::string_view(name)) {}  // NOLINT
   template <class T>
     requires(std::is_same_v<T, const char*> || std::is_same_v<T, char*>)
-  FieldName(T name) noexcept : name_(name) {}  // NOLINT
+  FieldName(T name) noexcept : FieldName(std::string_view(name)) {}  // NOLINT
 
-  constexpr std::string_view view() const noexcept { return name_; }
+  constexpr std::string_view view() const noexcept { return {data_, size_ & ~kToken}; }
   // Checked (at compile time) to be a token.
-  constexpr bool known_token() const noexcept { return token_; }
+  constexpr bool known_token() const noexcept { return (size_ & kToken) != 0; }
 
  private:
   static consteval bool is_token_literal(std::string_view name) {
@@ -99,8 +102,11 @@ class FieldName {
     }
     return true;
   }
-  std::string_view name_;
-  bool token_ = false;
+  // The flag rides in the size's top bit (no object is that large), so that a FieldName is
+  // two words, passed in two registers like a string_view rather than in memory.
+  static constexpr std::size_t kToken = ~(~std::size_t{0} >> 1);
+  const char* data_;
+  std::size_t size_;
 };
 
 // A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
