@@ -8,6 +8,7 @@
 #include "internal/describe_exception.h"
 #include "internal/gzip.h"
 #include "internal/http_parser.h"
+#include "internal/small_copy.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -667,10 +668,7 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   return found;
 }
 
-char* put(char* p, std::string_view bytes) noexcept {
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view may be null
-  return p + bytes.size();
-}
+using internal::put_small;  // any size; short pieces without a call to memcpy
 
 constexpr std::string_view kStatus200 = "HTTP/1.1 200 OK\r\n";  // most responses: one copy
 
@@ -681,14 +679,16 @@ std::size_t status_line_size(int code, std::string_view reason) noexcept {
 }
 
 char* put_status_line(char* p, int code, std::string_view reason) noexcept {
-  if (code == 200 && reason == "OK") return put(p, kStatus200);
-  p = put(p, "HTTP/1.1 ");
+  if (code == 200 && reason == "OK") return put_small(p, kStatus200);
+  p = put_small(p, "HTTP/1.1 ");
   *p++ = static_cast<char>('0' + code / 100);  // write_headers allows 100..999
   *p++ = static_cast<char>('0' + code / 10 % 10);
   *p++ = static_cast<char>('0' + code % 10);
   *p++ = ' ';
-  p = put(p, reason);
-  return put(p, "\r\n");
+  p = put_small(p, reason);
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
 }
 
 // A first body piece up to this size is sent with the head, in the same write.
@@ -735,70 +735,96 @@ class HeadRoom {
 HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& start_line,
                                                              const HTTPHeaders& headers,
                                                              std::string_view chunk) {
+  if (is_client_) return write_request_head(std::get<RequestStartLine>(start_line), headers, chunk);
+  return write_response_head(std::get<ResponseStartLine>(start_line), headers, chunk);
+}
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::write_request_head(const RequestStartLine& line,
+                                                                  const HTTPHeaders& headers,
+                                                                  std::string_view chunk) {
   // A client may start its next request once the previous one was finished.
-  if (headers_written_ && !(is_client_ && write_finished_)) {
-    throw HTTPOutputError("write_headers called twice");
+  if (headers_written_ && !write_finished_) throw HTTPOutputError("write_headers called twice");
+  const FramingFields fields = scan_framing_fields(headers);
+  reset_write_side();  // a new exchange starts with the request
+  head_request_ = line.method == "HEAD";
+  // Checked at write time like the fields: a CR or LF here would split the request.
+  bool target_ok = !line.path.empty();
+  for (unsigned char c : line.path) target_ok = target_ok && c > 0x20 && c != 0x7f;
+  if (!http1::is_token(line.method) || !target_ok) {
+    throw HTTPOutputError("Invalid method or request target in the request line");
   }
+  chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
+                     !fields.content_length && !fields.transfer_encoding;
+  auto put_request_line = [&line](char* p) {
+    p = put_small(p, line.method);
+    *p++ = ' ';
+    p = put_small(p, line.path);
+    return put_small(p, " HTTP/1.1\r\n");
+  };
+  return send_head(line.method.size() + 1 + line.path.size() + 11, put_request_line, {}, {},
+                   fields.content_length, headers, chunk);
+}
+
+HTTP1Connection::WriteAwaiter HTTP1Connection::write_response_head(const ResponseStartLine& line,
+                                                                   const HTTPHeaders& headers,
+                                                                   std::string_view chunk) {
+  // A client's connection sends requests (as std::get on its StartLine would say).
+  if (is_client_) throw std::bad_variant_access();
+  if (headers_written_) throw HTTPOutputError("write_headers called twice");
   const FramingFields fields = scan_framing_fields(headers);
   const bool has_length = fields.content_length.has_value();
   const bool has_te = fields.transfer_encoding;
-  // The lines between the start line and the fields (the server's Date and Connection).
-  std::string_view date_line, connection_line;
-  const RequestStartLine* request_line = nullptr;
-  int code = 0;
-  std::string_view reason;
-  std::size_t start_size;
-  if (is_client_) {
-    reset_write_side();  // a new exchange starts with the request
-    request_line = &std::get<RequestStartLine>(start_line);
-    const RequestStartLine& line = *request_line;
-    head_request_ = line.method == "HEAD";
-    // Checked at write time like the fields: a CR or LF here would split the request.
-    bool target_ok = !line.path.empty();
-    for (unsigned char c : line.path) target_ok = target_ok && c > 0x20 && c != 0x7f;
-    if (!http1::is_token(line.method) || !target_ok) {
-      throw HTTPOutputError("Invalid method or request target in the request line");
-    }
-    start_size = line.method.size() + 1 + line.path.size() + 11;  // " HTTP/1.1\r\n"
-    chunking_output_ = (line.method == "POST" || line.method == "PUT" || line.method == "PATCH") &&
-                       !has_length && !has_te;
-  } else {
-    const auto& line = std::get<ResponseStartLine>(start_line);
-    if (line.code < 100 || line.code > 999) {
-      throw HTTPOutputError("Invalid status code " + std::to_string(line.code) +
-                            ": a status line carries three digits (RFC 9110 15)");
-    }
-    response_code_ = code = line.code;
-    reason = line.reason;
-    if (reason != "OK" && !http1::is_field_value(reason)) {
-      throw HTTPOutputError("CR, LF or another control character in the reason phrase");
-    }
-    if (reason.empty()) reason = httputil::reason_phrase(code);  // the standard one
-    start_size = status_line_size(code, reason);
-    const bool no_body_status = code == 204 || code == 304 || (code >= 100 && code < 200);
-    suppress_body_ = head_request_ || no_body_status;
-    chunking_output_ =
-        request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
-    if (!fields.date) date_line = cached_date_line();
-    // A response that starts before the request body was read ends the connection (the
-    // unread body cannot be skipped safely); say so in this head, so that a client which
-    // sends its body anyway does not reuse the connection (RFC 9112 9.6).
-    if (!read_finished_) disconnect_after_ = true;
-    // A draining server ends each connection after its current response (tornado/drain.h).
-    if (list_ != nullptr && list_->draining()) disconnect_after_ = true;
-    // A body with neither Content-Length nor chunking (an HTTP/1.0 request) ends at the
-    // close: promising keep-alive would leave the client waiting for more.
-    if (!suppress_body_ && !chunking_output_ && !has_length && !has_te) disconnect_after_ = true;
-    // Our status line says HTTP/1.1, and a client judges persistence by the response's
-    // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
-    // reuses the connection we are about to close. So every response that ends its
-    // connection says so, whatever the request's version (Tornado omits it for 1.0).
-    if (disconnect_after_ && !fields.connection) {
-      connection_line = "Connection: close\r\n";
-    } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
-      connection_line = "Connection: Keep-Alive\r\n";
-    }
+  const int code = line.code;
+  if (code < 100 || code > 999) {
+    throw HTTPOutputError("Invalid status code " + std::to_string(code) +
+                          ": a status line carries three digits (RFC 9110 15)");
   }
+  response_code_ = code;
+  std::string_view reason = line.reason;
+  if (reason != "OK" && !http1::is_field_value(reason)) {
+    throw HTTPOutputError("CR, LF or another control character in the reason phrase");
+  }
+  if (reason.empty()) reason = httputil::reason_phrase(code);  // the standard one
+  const bool no_body_status = code == 204 || code == 304 || (code >= 100 && code < 200);
+  suppress_body_ = head_request_ || no_body_status;
+  chunking_output_ =
+      request_version_minor_ >= 1 && !head_request_ && !no_body_status && !has_length && !has_te;
+  // The lines between the start line and the fields: Date, then Connection.
+  const std::string_view date_line = fields.date ? std::string_view() : cached_date_line();
+  std::string_view connection_line;
+  // A response that starts before the request body was read ends the connection (the
+  // unread body cannot be skipped safely); say so in this head, so that a client which
+  // sends its body anyway does not reuse the connection (RFC 9112 9.6).
+  if (!read_finished_) disconnect_after_ = true;
+  // A draining server ends each connection after its current response (tornado/drain.h).
+  if (list_ != nullptr && list_->draining()) disconnect_after_ = true;
+  // A body with neither Content-Length nor chunking (an HTTP/1.0 request) ends at the
+  // close: promising keep-alive would leave the client waiting for more.
+  if (!suppress_body_ && !chunking_output_ && !has_length && !has_te) disconnect_after_ = true;
+  // Our status line says HTTP/1.1, and a client judges persistence by the response's
+  // version (RFC 9112 9.3): without "close" an HTTP/1.0 client such as curl --http1.0
+  // reuses the connection we are about to close. So every response that ends its
+  // connection says so, whatever the request's version (Tornado omits it for 1.0).
+  if (disconnect_after_ && !fields.connection) {
+    connection_line = "Connection: close\r\n";
+  } else if (!disconnect_after_ && request_version_minor_ == 0 && !fields.connection) {
+    connection_line = "Connection: Keep-Alive\r\n";
+  }
+  auto put_status = [code, reason](char* p) { return put_status_line(p, code, reason); };
+  return send_head(status_line_size(code, reason), put_status, date_line, connection_line,
+                   fields.content_length, headers, chunk);
+}
+
+// The head sized once and filled in place; the fields added unchecked are checked as they
+// are copied, and a refused one takes the room back with nothing sent.
+template <class PutStart>
+HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
+                                                         PutStart put_start,
+                                                         std::string_view lines,
+                                                         std::string_view more_lines,
+                                                         std::optional<std::string_view> length,
+                                                         const HTTPHeaders& headers,
+                                                         std::string_view chunk) {
   // A small first piece of a plain body joins the head: one write to the stream, not two.
   std::string_view with_head;
   if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
@@ -806,36 +832,24 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
   }
   const std::string_view te_line =
       chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
-
-  // The head sized once and filled in place; the fields added unchecked are checked as they
-  // are copied, and a refused one takes the room back with nothing sent.
-  HeadRoom room(*stream_, start_size + date_line.size() + connection_line.size() +
-                              headers.wire_size() + te_line.size() + 2 + with_head.size());
-  char* p = room.data();
-  if (request_line != nullptr) {
-    p = put(p, request_line->method);
-    *p++ = ' ';
-    p = put(p, request_line->path);
-    p = put(p, " HTTP/1.1\r\n");
-  } else {
-    p = put_status_line(p, code, reason);
-  }
-  p = put(p, date_line);
-  p = put(p, connection_line);
+  HeadRoom room(*stream_, start_size + lines.size() + more_lines.size() + headers.wire_size() +
+                              te_line.size() + 2 + with_head.size());
+  char* p = put_start(room.data());
+  p = put_small(p, lines);
+  p = put_small(p, more_lines);
   p = headers.write_fields(p);
-  p = put(p, te_line);
-  p = put(p, "\r\n");
-  p = put(p, with_head);
+  p = put_small(p, te_line);
+  *p++ = '\r';
+  *p++ = '\n';
+  p = put_small(p, with_head);
 
   // HEAD/204/304 responses carry no body: whatever the application writes is dropped
   // (HEAD keeps the Content-Length of the body it would have had).
   uint64_t declared = 0;
-  if (!suppress_body_ && fields.content_length &&
-      !http1::parse_content_length(*fields.content_length, declared)) {
-    throw HTTPOutputError("Only integer Content-Length is allowed: " +
-                          std::string(*fields.content_length));
+  if (!suppress_body_ && length && !http1::parse_content_length(*length, declared)) {
+    throw HTTPOutputError("Only integer Content-Length is allowed: " + std::string(*length));
   }
-  length_declared_ = !suppress_body_ && fields.content_length;
+  length_declared_ = !suppress_body_ && length;
   expected_remaining_ = declared;
   headers_written_ = true;
   if (!chunk.empty() && !suppress_body_) {
@@ -844,8 +858,10 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_headers(const StartLine& st
     if (length_declared_ && chunk.size() > expected_remaining_) room.discard();
     count_body(chunk.size());
   }
-  WriteAwaiter head = room.commit(p);
-  if (chunk.empty() || suppress_body_ || !with_head.empty()) return head;
+  // Returned as it is made (no move of a named awaiter, which costs a relink in the
+  // stream's list of awaiters and a destruction).
+  if (chunk.empty() || suppress_body_ || !with_head.empty()) return room.commit(p);
+  (void)room.commit(p);
   return send_body(chunk);
 }
 

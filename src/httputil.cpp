@@ -9,6 +9,8 @@
 #include <tuple>
 
 #include "internal/http_parser.h"
+#include "internal/small_copy.h"
+#include "internal/swar.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 
@@ -96,6 +98,35 @@ void check_field(std::string_view name, std::string_view value) {
   }
 }
 
+// A value of field-value bytes other than HTAB (VCHAR, SP, obs-text): the write-time check
+// of a field added unchecked, inline and a word at a time with the last word overlapping
+// (a response's values are a few to a few dozen bytes, so the call and the size dispatch of
+// http1::is_field_value were most of its cost). False for anything else, an HTAB included:
+// the exact check decides those.
+bool is_plain_value(std::string_view value) noexcept {
+  namespace swar = internal::swar;
+  const char* p = value.data();
+  const std::size_t n = value.size();
+  auto stops = [](std::uint64_t w) { return swar::below(w, 0x20) | swar::equal(w, 0x7f); };
+  if (n >= 8) {
+    std::uint64_t bad = 0;
+    for (std::size_t i = 0; i + 8 < n; i += 8) bad |= stops(swar::load(p + i));
+    return (bad | stops(swar::load(p + n - 8))) == 0;
+  }
+  if (n >= 4) {
+    std::uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    return stops(std::uint64_t{first} | std::uint64_t{last} << 32) == 0;
+  }
+  bool ok = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    ok = ok && c >= 0x20 && c != 0x7f;
+  }
+  return ok;
+}
+
 }  // namespace
 
 // ---- HTTPHeaders ----
@@ -107,9 +138,13 @@ HTTPHeaders::HTTPHeaders(std::initializer_list<std::pair<std::string, std::strin
   for (const auto& [name, value] : fields) add(name, value);
 }
 
-void HTTPHeaders::add(std::string_view name, std::string_view value) {
-  check_field(name, value);
-  append_field(name, value);
+void HTTPHeaders::add(FieldName name, std::string_view value) {
+  if (name.known_token()) {
+    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
+  } else {
+    check_field(name.view(), value);
+  }
+  append_field(name.view(), value);
 }
 
 void HTTPHeaders::Text::grow_for(std::size_t more) {
@@ -135,9 +170,11 @@ uint32_t HTTPHeaders::store(std::string_view bytes) {
   return at;
 }
 
-void HTTPHeaders::add_unchecked(std::string_view name, std::string_view value) {
-  unchecked_ = true;  // write_to checks the fields before they reach the wire
-  append_field(name, value);
+void HTTPHeaders::add_unchecked(FieldName name, std::string_view value) {
+  // write_fields checks the fields before they reach the wire: the value only when the
+  // name is a literal checked at compile time.
+  (name.known_token() ? unchecked_values_ : unchecked_) = true;
+  append_field(name.view(), value);
 }
 
 void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
@@ -163,8 +200,7 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // add, quadratic in the field count, which a 64 KiB head of tiny fields turns into a
   // denial of service. Lookups are case-insensitive either way.
   char* p = text_.extend(name.size() + value.size());
-  if (!name.empty()) std::memcpy(p, name.data(), name.size());
-  if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
+  internal::put_small(internal::put_small(p, name), value);
   entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
                            static_cast<uint32_t>(at + name.size()),
                            static_cast<uint32_t>(value.size())});
@@ -207,9 +243,13 @@ HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   return h;
 }
 
-void HTTPHeaders::set(std::string_view name, std::string_view value) {
-  check_field(name, value);
-  set_field(name, value);
+void HTTPHeaders::set(FieldName name, std::string_view value) {
+  if (name.known_token()) {
+    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
+  } else {
+    check_field(name.view(), value);
+  }
+  set_field(name.view(), value);
 }
 
 void HTTPHeaders::set_with_checked_value(std::string_view name, std::string_view value) {
@@ -417,18 +457,19 @@ std::size_t HTTPHeaders::wire_size() const noexcept {
 // are in cache. Headers built only through add/set were checked as they were added.
 char* HTTPHeaders::write_fields(char* p) const {
   const char* text = text_.data();
+  // Names added unchecked need the check unless each was a literal checked at compile time.
+  const bool check_names = unchecked_, check_values = unchecked_ || unchecked_values_;
   for (const Entry& e : entries_) {
     const std::string_view name(text + e.name_at, e.name_size);
     const std::string_view value(text + e.value_at, e.value_size);
-    if (unchecked_ && (!http1::is_token(name) || !http1::is_field_value(value))) {
+    if (check_values && !((!check_names || http1::is_token(name)) &&
+                          (is_plain_value(value) || http1::is_field_value(value)))) {
       check_field(name, value);
     }
-    std::memcpy(p, name.data(), name.size());
-    p += name.size();
+    p = internal::put_small(p, name);
     *p++ = ':';
     *p++ = ' ';
-    std::memcpy(p, value.data(), value.size());
-    p += value.size();
+    p = internal::put_small(p, value);
     *p++ = '\r';
     *p++ = '\n';
   }
@@ -455,7 +496,11 @@ ResponseStartLine parse_response_start_line(std::string_view line) {
   if (http1::parse_status_line(line, head, err) != http1::ParseStatus::kComplete) {
     throw HTTPInputError(err.message + ": '" + printable(line) + "'", err.status);
   }
-  return {"HTTP/1." + std::to_string(head.version_minor), head.code, std::string(head.reason)};
+  ResponseStartLine start;
+  start.version = "HTTP/1." + std::to_string(head.version_minor);
+  start.code = head.code;
+  start.reason = head.reason;
+  return start;
 }
 
 // ---- HTTPServerRequest ----

@@ -450,6 +450,52 @@ TEST_F(HTTP1ConnectionTest, ResponseStatusOutsideThreeDigitsIsRefused) {
   });
 }
 
+// The response's start line is checked like a field value (a CR or LF in the reason would
+// split the head) whichever way it is passed, before anything is queued; an empty reason is
+// the standard one; and the three ways of passing a start line write the same head.
+TEST_F(HTTP1ConnectionTest, ResponseStartLineCheckedAndWrittenAlikeThroughEachForm) {
+  run_sync([&]() -> Task<> {
+    HTTP1Connection client(client_stream_, /*is_client=*/true);
+    HTTP1Connection server(server_stream_, /*is_client=*/false);
+    std::vector<std::string> heads;
+    for (int form = 0; form < 3; ++form) {
+      RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
+      HTTPHeaders req_headers{{"Host", "x"}};
+      (void)client.write_headers(req_line, req_headers);
+      co_await client.finish();
+      Recorder at_server;
+      at_server.on_finish = [&] {
+        HTTPHeaders fields{{"Content-Length", "2"}, {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}};
+        for (const char* bad : {"Not\r\nInjected: 1", "A\nB", "A\rB", "A\x7f"}) {
+          const ResponseStartLine line{"HTTP/1.1", 404, bad};
+          EXPECT_THROW((void)server.write_headers(line, fields, "no"), httputil::HTTPOutputError)
+              << bad;
+          EXPECT_THROW((void)server.write_headers(StartLine(line), fields, "no"),
+                       httputil::HTTPOutputError)
+              << bad;
+        }
+        EXPECT_EQ(server_stream_->write_buffer_size(), 0u);
+        const ResponseStartLine line{"HTTP/1.1", 404, ""};
+        httputil::HTTPConnection& base = server;
+        if (form == 0) (void)base.write_headers(line, fields, "ok");           // the overload
+        if (form == 1) (void)server.write_headers(line, fields, "ok");         // HTTP1Connection's
+        if (form == 2) (void)base.write_headers(StartLine(line), fields, "ok");  // the variant
+        (void)server.finish();
+      };
+      EXPECT_TRUE(co_await server.read_message(at_server));
+      heads.push_back(co_await client_stream_->read_until("\r\n\r\nok"));
+    }
+    EXPECT_EQ(heads[0],
+              "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n"
+              "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nok");
+    EXPECT_EQ(heads[1], heads[0]);
+    EXPECT_EQ(heads[2], heads[0]);
+    // A client's connection writes requests: a response's start line is refused.
+    EXPECT_THROW((void)client.write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, {}),
+                 std::bad_variant_access);
+  });
+}
+
 // hostile16: write_headers on a stream that is already closed (the peer left) still checks
 // the head (a field added unchecked with a CR LF, a Content-Length that is not a number, a
 // first piece past it: refused as on an open stream) and returns an awaiter that fails with

@@ -680,6 +680,120 @@ TEST(HTTPHeadersTest, InvalidHeaderNamesAreRefused) {
   EXPECT_EQ(h.get("trusted"), "v");
 }
 
+// Names and values of every length from 0 to 70 bytes (the short copies go a word at a
+// time with an overlapping last word, or byte by byte under 4) and a 70 KB value, added
+// checked and unchecked, are written byte for byte.
+TEST(HTTPHeadersTest, FieldsOfEveryLengthAndA70KBValueAreWrittenByteForByte) {
+  const std::string letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+  auto text = [&](std::size_t n, std::size_t shift) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s.push_back(letters[(i * 7 + shift) % letters.size()]);
+    return s;
+  };
+  HTTPHeaders checked, unchecked;
+  std::string expected;
+  for (std::size_t n = 0; n <= 70; ++n) {
+    const std::string name = "N" + text(n, 1), value = text(n, 5) + (n % 3 == 0 ? " \x80\xff" : "");
+    checked.add(name, value);
+    unchecked.add_unchecked(name, value);
+    expected += name + ": " + value + "\r\n";
+  }
+  const std::string huge = text(70 * 1024, 3) + "\t\xc3\xa9";
+  checked.add("X-Huge", huge);
+  unchecked.add_unchecked("X-Huge", huge);
+  expected += "X-Huge: " + huge + "\r\n";
+  std::string out = "before";
+  checked.write_to(out);
+  EXPECT_EQ(out, "before" + expected);
+  out = "before";
+  unchecked.write_to(out);
+  EXPECT_EQ(out, "before" + expected);
+}
+
+// The header injection guard for each way in: a value with CR, LF, NUL or DEL (first, in
+// the middle, last; in values of 1, 5, 12 bytes and 70 KB) and a name with a space, a CR,
+// an LF, a NUL, a DEL, a colon, or none: refused by add and set when added (literal names
+// and names made at run time alike), and when written when added unchecked, with nothing of
+// the refused fields left in the output. HTAB and obs-text are field-value bytes.
+TEST(HTTPHeadersTest, BadFieldsRefusedWhenAddedCheckedAndWhenWrittenUnchecked) {
+  std::vector<std::string> bad_values;
+  for (const std::string& bad : {std::string("\r"), std::string("\n"), std::string(1, '\0'),
+                                std::string("\x7f"), std::string("\x1f")}) {
+    for (std::size_t size : {std::size_t{1}, std::size_t{5}, std::size_t{12},
+                             std::size_t{70 * 1024}}) {
+      for (std::size_t at : {std::size_t{0}, size / 2, size - 1}) {
+        std::string v(size, 'v');
+        v.replace(at, 1, bad);
+        bad_values.push_back(v);
+      }
+    }
+  }
+  for (const std::string& bad : bad_values) {
+    HTTPHeaders h;
+    EXPECT_THROW(h.add("X-Literal", bad), HTTPOutputError);
+    EXPECT_THROW(h.add(std::string("X-Runtime"), bad), HTTPOutputError);
+    EXPECT_THROW(h.set("X-Literal", bad), HTTPOutputError);
+    EXPECT_TRUE(h.empty());
+    for (bool literal : {true, false}) {
+      HTTPHeaders u{{"Good", "1"}};
+      if (literal) {
+        u.add_unchecked("X-Literal", bad);
+      } else {
+        u.add_unchecked(std::string_view("X-Runtime"), bad);
+      }
+      std::string out = "kept";
+      EXPECT_THROW(u.write_to(out), HTTPOutputError) << bad.size();
+      EXPECT_EQ(out, "kept");
+    }
+  }
+  const std::vector<std::string> bad_names = {"",      "X Foo", "X\rFoo", "X\nFoo",
+                                              "X-Foo\r", std::string("X\0F", 3),
+                                              "X\x7f",  "X-Foo:"};
+  for (const std::string& bad : bad_names) {
+    HTTPHeaders h;
+    EXPECT_THROW(h.add(bad, "v"), HTTPOutputError) << bad;
+    EXPECT_THROW(h.set(bad, "v"), HTTPOutputError) << bad;
+    HTTPHeaders u;
+    u.add_unchecked(bad, "v");
+    std::string out;
+    EXPECT_THROW(u.write_to(out), HTTPOutputError) << bad;
+    EXPECT_EQ(out, "");
+  }
+  // The same bad names as literals: checked when compiled, refused when used.
+  HTTPHeaders h;
+  EXPECT_THROW(h.add("X Foo", "v"), HTTPOutputError);
+  EXPECT_THROW(h.add("", "v"), HTTPOutputError);
+  EXPECT_THROW(h.set("X\r\nInjected", "v"), HTTPOutputError);
+  HTTPHeaders u;
+  u.add_unchecked("Good", "v");
+  u.add_unchecked("X\r\nInjected", "v");
+  std::string out;
+  EXPECT_THROW(u.write_to(out), HTTPOutputError);
+  EXPECT_EQ(out, "");
+  // A literal name checked at compile time does not excuse its value.
+  HTTPHeaders v;
+  v.add_unchecked("X-Literal", "ok\ttab \x80\xff");
+  v.add_unchecked("X-Literal", "a\r\nInjected: 1");
+  EXPECT_THROW(v.write_to(out), HTTPOutputError);
+  EXPECT_EQ(out, "");
+}
+
+// A literal name is checked at compile time; any other name when added or written.
+TEST(HTTPHeadersTest, LiteralFieldNamesAreCheckedAtCompileTime) {
+  static_assert(FieldName("Server").known_token());
+  static_assert(FieldName("X-Custom_1.2~").known_token());
+  static_assert(!FieldName("X Foo").known_token());
+  static_assert(!FieldName("").known_token());
+  static_assert(!FieldName("X\r\nY").known_token());
+  static_assert(!FieldName("caf\xc3\xa9").known_token());
+  const std::string runtime = "Server";
+  EXPECT_FALSE(FieldName(runtime).known_token());
+  EXPECT_FALSE(FieldName(std::string_view(runtime)).known_token());
+  EXPECT_FALSE(FieldName(runtime.c_str()).known_token());
+  EXPECT_EQ(FieldName(runtime.c_str()).view(), "Server");
+  EXPECT_EQ(FieldName("Server").view(), "Server");
+}
+
 TEST(HTTPHeadersTest, ManyAddsOfOneName) {
   HTTPHeaders h;
   for (int i = 0; i < 10000; ++i) h.add("X-Foo", "bar");

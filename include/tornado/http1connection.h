@@ -83,6 +83,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   WriteAwaiter write_headers(const httputil::StartLine& start_line,
                              const httputil::HTTPHeaders& headers,
                              std::string_view chunk = {}) override;
+  using httputil::HTTPConnection::write_headers;  // the ResponseStartLine form too
   WriteAwaiter write(std::string_view chunk) override;
   WriteAwaiter finish() override;
   void set_max_body_size(std::size_t bytes) override { max_body_size_ = bytes; }
@@ -147,6 +148,18 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<> read_body_until_close(httputil::HTTPMessageDelegate& delegate);
   Task<> fill_with_timeout(double deadline);  // 0: none
   void answer_error(int status, const std::string& message);
+  // write_headers by role: the start line's checks and the framing decisions, then
+  // send_head, which assembles and queues the head (`put_start` writes the start line's
+  // `start_size` bytes).
+  WriteAwaiter write_response_head(const httputil::ResponseStartLine& line,
+                                   const httputil::HTTPHeaders& headers,
+                                   std::string_view chunk) override;
+  WriteAwaiter write_request_head(const httputil::RequestStartLine& line,
+                                  const httputil::HTTPHeaders& headers, std::string_view chunk);
+  template <class PutStart>
+  WriteAwaiter send_head(std::size_t start_size, PutStart put_start, std::string_view lines,
+                         std::string_view more_lines, std::optional<std::string_view> length,
+                         const httputil::HTTPHeaders& headers, std::string_view chunk);
   void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it
   WriteAwaiter send_body(std::string_view chunk);  // a counted, non-empty piece
   WriteAwaiter send(std::string_view bytes);

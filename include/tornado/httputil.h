@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -62,6 +63,52 @@ class HTTPOutputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A field name as HTTPHeaders' add, add_unchecked and set take it: any string, or a string
+// literal, which is checked when the program is compiled. A literal that is a valid name
+// (a token, RFC 9110 5.6.2) is then not checked again each time it is added or written;
+// one that is not is refused at run time like any other bad name (HTTPOutputError).
+//
+//   headers.add("Server", "TornadoServer/6.5");   // the name checked at compile time
+//   headers.add(name, value);                     // std::string, string_view, const char*
+//
+// An array of char that is not a constant (a name built at run time in a char buffer) must
+// be passed as std::string_view(buffer): the literal form is only for constants.
+class FieldName {
+ public:
+  template <std::size_t N>
+  consteval FieldName(const char (&name)[N]) noexcept  // NOLINT: implicit by design
+      : FieldName(std::string_view(name)) {
+    if (is_token_literal(view())) size_ |= kToken;
+  }
+  constexpr FieldName(std::string_view name) noexcept  // NOLINT
+      : data_(name.data()), size_(name.size()) {}
+  FieldName(const std::string& name) noexcept : FieldName(std::string_view(name)) {}  // NOLINT
+  template <class T>
+    requires(std::is_same_v<T, const char*> || std::is_same_v<T, char*>)
+  FieldName(T name) noexcept : FieldName(std::string_view(name)) {}  // NOLINT
+
+  constexpr std::string_view view() const noexcept { return {data_, size_ & ~kToken}; }
+  // Checked (at compile time) to be a token.
+  constexpr bool known_token() const noexcept { return (size_ & kToken) != 0; }
+
+ private:
+  static consteval bool is_token_literal(std::string_view name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+      const bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                         (c >= 'A' && c <= 'Z') ||
+                         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      if (!tchar) return false;
+    }
+    return true;
+  }
+  // The flag rides in the size's top bit (no object is that large), so that a FieldName is
+  // two words, passed in two registers like a string_view rather than in memory.
+  static constexpr std::size_t kToken = ~(~std::size_t{0} >> 1);
+  const char* data_;
+  std::size_t size_;
+};
+
 // A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
 // spelling it was added with; get() joins several values with "," as Tornado does.
 //
@@ -78,11 +125,12 @@ class HTTPHeaders {
 
   // Adds a value (keeps earlier ones). Throws HTTPOutputError if the name is not a token or
   // the value holds CR, LF or another control character (header injection guard).
-  void add(std::string_view name, std::string_view value);
+  void add(FieldName name, std::string_view value);
   // Replaces every value of `name` with `value`. Same checks as add.
-  void set(std::string_view name, std::string_view value);
-  // Adds without validation: for fields the parser already validated.
-  void add_unchecked(std::string_view name, std::string_view value);
+  void set(FieldName name, std::string_view value);
+  // Adds without validation: for fields the parser already validated, or checked when
+  // written (write_headers and write_to refuse the field then, sending none of the head).
+  void add_unchecked(FieldName name, std::string_view value);
   // Room for `fields` more fields holding `bytes` more bytes of names and values.
   // (Inline: a handler's recycled headers call it per request and already have the room.)
   void reserve(std::size_t fields, std::size_t bytes) {
@@ -96,6 +144,7 @@ class HTTPHeaders {
     text_.clear();
     dead_bytes_ = 0;
     unchecked_ = false;
+    unchecked_values_ = false;
   }
 
   bool contains(std::string_view name) const noexcept { return find(name) != npos; }
@@ -193,12 +242,13 @@ class HTTPHeaders {
   // as it is copied: throws as write_to does, leaving [p, p + wire_size()) partly written.
   std::size_t wire_size() const noexcept;
   char* write_fields(char* p) const;
-  // True if `bytes` points into text_ (and would dangle when it grows). Inline, one subtraction
-  // as integers (pointers into different objects do not compare in C++): every append asks.
+  // True if `bytes` points into text_ (and would dangle when it grows). One unsigned
+  // comparison of the addresses as integers (comparing pointers into different objects is
+  // unspecified): an address below text_ wraps around to a huge distance.
   bool aliases(std::string_view bytes) const noexcept {
-    return reinterpret_cast<std::uintptr_t>(bytes.data()) -
-               reinterpret_cast<std::uintptr_t>(text_.data()) <
-           text_.size();
+    const auto distance = reinterpret_cast<std::uintptr_t>(bytes.data()) -
+                          reinterpret_cast<std::uintptr_t>(text_.data());
+    return !bytes.empty() && distance < text_.size();
   }
   void append_field(std::string_view name, std::string_view value);
   // The web layer's own fields (a literal name, a value it made from valid bytes on its
@@ -292,7 +342,8 @@ class HTTPHeaders {
   Text text_;
   std::vector<Entry, tornado::detail::PooledAllocator<Entry>> entries_;
   std::size_t dead_bytes_ = 0;  // bytes of text_ no entry uses
-  bool unchecked_ = false;      // some field came through add_unchecked
+  bool unchecked_ = false;         // some field came through add_unchecked (or the parser)
+  bool unchecked_values_ = false;  // the same for a value only: its name was a valid literal
 };
 
 // An uploaded file from a multipart/form-data body.
@@ -321,6 +372,12 @@ struct RequestStartLine {
 };
 
 struct ResponseStartLine {
+  ResponseStartLine() = default;
+  // ResponseStartLine{"HTTP/1.1", 200, "OK"}: each string made once from its known length
+  // (a literal's length is found at compile time through the view, not by strlen).
+  ResponseStartLine(std::string_view version_in, int code_in, std::string_view reason_in)
+      : version(version_in), code(code_in), reason(reason_in) {}
+
   std::string version;
   int code = 0;
   std::string reason;
@@ -549,6 +606,13 @@ class HTTPConnection {
   // Throws HTTPOutputError on invalid headers; StreamClosedError if the peer is gone.
   virtual WriteAwaiter write_headers(const StartLine& start_line, const HTTPHeaders& headers,
                                      std::string_view chunk = {}) = 0;
+  // The same for a response's head, its start line used where it is (not moved into a
+  // StartLine first): what `write_headers(ResponseStartLine{"HTTP/1.1", 200, "OK"}, ...)`
+  // calls.
+  WriteAwaiter write_headers(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                             std::string_view chunk = {}) {
+    return write_response_head(start_line, headers, chunk);
+  }
   // Sends a piece of the body. Throws HTTPOutputError past a declared Content-Length.
   virtual WriteAwaiter write(std::string_view chunk) = 0;
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
@@ -563,6 +627,13 @@ class HTTPConnection {
   virtual void set_body_timeout(Duration timeout) = 0;
   // The peer address and scheme for the current request.
   virtual const HTTPConnectionContext& context() const = 0;
+
+ protected:
+  // write_headers for a response; by default through the StartLine form.
+  virtual WriteAwaiter write_response_head(const ResponseStartLine& start_line,
+                                           const HTTPHeaders& headers, std::string_view chunk) {
+    return write_headers(StartLine(start_line), headers, chunk);
+  }
 };
 
 // Called by the server for each request on a connection.
