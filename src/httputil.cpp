@@ -127,6 +127,15 @@ bool is_plain_value(std::string_view value) noexcept {
   return ok;
 }
 
+// check_field, skipping the name's check for a literal checked at compile time.
+void check_named_field(FieldName name, std::string_view value) {
+  if (name.known_token()) {
+    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
+  } else {
+    check_field(name.view(), value);
+  }
+}
+
 }  // namespace
 
 // ---- HTTPHeaders ----
@@ -139,11 +148,7 @@ HTTPHeaders::HTTPHeaders(std::initializer_list<std::pair<std::string, std::strin
 }
 
 void HTTPHeaders::add(FieldName name, std::string_view value) {
-  if (name.known_token()) {
-    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
-  } else {
-    check_field(name.view(), value);
-  }
+  check_named_field(name, value);
   append_field(name.view(), value);
 }
 
@@ -244,11 +249,7 @@ HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
 }
 
 void HTTPHeaders::set(FieldName name, std::string_view value) {
-  if (name.known_token()) {
-    if (!http1::is_field_value(value)) check_field(name.view(), value);  // throws
-  } else {
-    check_field(name.view(), value);
-  }
+  check_named_field(name, value);
   set_field(name.view(), value);
 }
 
