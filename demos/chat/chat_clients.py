@@ -256,6 +256,22 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def settled_fd_count(pid, quiet=0.3, timeout=5):
+    """The process's descriptor count once it has stayed the same for `quiet` seconds (or at
+    `timeout`): a connection the server is still closing, such as a sign-in's, is not
+    counted in a base that later checks add to."""
+    deadline = time.monotonic() + timeout
+    count, since = fd_count(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = fd_count(pid)
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return count
+
+
 def wait_until(predicate, timeout=10, interval=0.05):
     deadline = time.monotonic() + timeout
     while not predicate():

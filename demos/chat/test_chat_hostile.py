@@ -22,7 +22,8 @@ import urllib.request
 
 from chat_clients import (SANITIZED, ChatServer, Drain, NoRedirect, RawWebSocket, User, fd_count,
                           form_request,
-                          open_polls, poll_request, raw_post, read_response, rss_kb, sign_in_many,
+                          open_polls, poll_request, raw_post, read_response, rss_kb,
+                          settled_fd_count, sign_in_many,
                           wait_until, websockets, ws_frame, ws_next_event, ws_next_message)
 
 
@@ -110,7 +111,7 @@ class ChatHostileTest(unittest.TestCase):
         log_start = self.server.log_size()
         user = User(self.server, "hoarder")
         pid = self.server.proc.pid
-        base_fds, base_rss = fd_count(pid), rss_kb(pid)
+        base_fds, base_rss = settled_fd_count(pid), rss_kb(pid)
         request = form_request(user, "/a/message/updates", {"_xsrf": user.xsrf, "room": "hoard"})
         socks = open_polls(self.server.port, [request] * 1500)
         self.assertTrue(wait_until(lambda: fd_count(pid) >= base_fds + 1500, 20), fd_count(pid))
@@ -147,7 +148,7 @@ class ChatHostileTest(unittest.TestCase):
             token, cookies = sign_in_many(server, ["name%03d" % i for i in range(101)])
             names = sorted(cookies)
             pid = server.proc.pid
-            base_fds = fd_count(pid)
+            base_fds = settled_fd_count(pid)
             socks = open_polls(server.port, [poll_request(server.port, cookies[n], token, "leases")
                                              for n in names[:100]])
             self.assertTrue(wait_until(lambda: fd_count(pid) >= base_fds + 98, 20), fd_count(pid))
