@@ -63,7 +63,8 @@ for round in $(seq "$rounds"); do
 done
 echo "median user µs / mean system µs per request ($heads heads, pipelined x$depth):"
 for spec in "${specs[@]}"; do
-  user=$(grep -F "$spec " "$results" | awk '{print $3}' | median)
-  sys=$(grep -F "$spec " "$results" | awk '{s += $5; k++} END {printf "%.3f", s / k}')
+  # (the spec matched whole: one binary's path may be part of another's)
+  user=$(awk -v spec="$spec" '$1 == spec {print $3}' "$results" | median)
+  sys=$(awk -v spec="$spec" '$1 == spec {s += $5; k++} END {printf "%.3f", s / k}' "$results")
   echo "  $spec user $user sys $sys"
 done

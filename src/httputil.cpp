@@ -206,9 +206,7 @@ void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // denial of service. Lookups are case-insensitive either way.
   char* p = text_.extend(name.size() + value.size());
   internal::put_small(internal::put_small(p, name), value);
-  entries_.push_back(Entry{static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()),
-                           static_cast<uint32_t>(at + name.size()),
-                           static_cast<uint32_t>(value.size())});
+  push_entry_at(static_cast<uint32_t>(at), name.size(), value.size());
 }
 
 void HTTPHeaders::append_field_copied(std::string_view name, std::string_view value) {

@@ -77,6 +77,14 @@ class HTTP1ConnectionTest : public AsyncTest {
     AsyncTest::TearDown();
   }
 
+  // The client's side of most tests: GET / with a Host, whole.
+  static Task<> send_get(HTTP1Connection& client) {
+    RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
+    HTTPHeaders req_headers{{"Host", "x"}};
+    (void)client.write_headers(req_line, req_headers);
+    co_await client.finish();
+  }
+
   std::shared_ptr<IOStream> client_stream_;
   std::shared_ptr<IOStream> server_stream_;
 };
@@ -373,10 +381,7 @@ TEST_F(HTTP1ConnectionTest, LargeChunkedPiecesAreFramedAndReadBackIntact) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);
     HTTP1Connection server(server_stream_, /*is_client=*/false);
-    RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
-    HTTPHeaders req_headers{{"Host", "x"}};
-    (void)client.write_headers(req_line, req_headers);
-    co_await client.finish();
+    co_await send_get(client);
 
     const std::string first(100'000, 'a'), second(20'000, 'b'), third(5, 'c');
     Recorder at_server;
@@ -428,10 +433,7 @@ TEST_F(HTTP1ConnectionTest, ResponseStatusOutsideThreeDigitsIsRefused) {
   run_sync([&]() -> Task<> {
     HTTP1Connection client(client_stream_, /*is_client=*/true);
     HTTP1Connection server(server_stream_, /*is_client=*/false);
-    RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
-    HTTPHeaders req_headers{{"Host", "x"}};
-    (void)client.write_headers(req_line, req_headers);
-    co_await client.finish();
+    co_await send_get(client);
     Recorder at_server;
     at_server.on_finish = [&] {
       HTTPHeaders none{{"Content-Length", "0"}};
@@ -459,10 +461,7 @@ TEST_F(HTTP1ConnectionTest, ResponseStartLineCheckedAndWrittenAlikeThroughEachFo
     HTTP1Connection server(server_stream_, /*is_client=*/false);
     std::vector<std::string> heads;
     for (int form = 0; form < 3; ++form) {
-      RequestStartLine req_line{"GET", "/", "HTTP/1.1"};
-      HTTPHeaders req_headers{{"Host", "x"}};
-      (void)client.write_headers(req_line, req_headers);
-      co_await client.finish();
+      co_await send_get(client);
       Recorder at_server;
       at_server.on_finish = [&] {
         HTTPHeaders fields{{"Content-Length", "2"}, {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}};

@@ -31,10 +31,17 @@ using tornado::testing::ExpectLog;
 
 namespace {
 
-// What happened to one request, as its delegate saw it.
+// The body of the next response on `s`, framed by its Content-Length.
+Task<std::string> read_body(IOStream& s) {
+  std::string head = co_await s.read_until("\r\n\r\n");
+  auto cl = head.find("Content-Length: ");
+  co_return co_await s.read_bytes(std::stoul(head.substr(cl + 16)));
+}
+
 // Loop iterations counted by a callback that re-posts itself (see LoopTicker).
 uint64_t loop_ticks = 0;
 
+// What happened to one request, as its delegate saw it.
 struct Trace {
   std::vector<uint64_t> ticks_at_data;  // loop_ticks at each data_received
   std::string path;
@@ -176,9 +183,7 @@ class HTTPServerDelegateTest : public AsyncTest {
       auto s = co_await connect();
       co_await s->write("POST " + path + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n" +
                         body);
-      std::string head = co_await s->read_until("\r\n\r\n");
-      auto cl = head.find("Content-Length: ");
-      co_return co_await s->read_bytes(std::stoul(head.substr(cl + 16)));
+      co_return co_await read_body(*s);
     });
   }
 
@@ -635,11 +640,7 @@ TEST_F(HTTPServerDelegateTest, HeadersReceivedNowTakesTheHeadWithoutTheTask) {
           "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
           "GET /task HTTP/1.1\r\nHost: x\r\n\r\n");
       std::string bodies;
-      for (int i = 0; i < 3; ++i) {
-        std::string head = co_await s->read_until("\r\n\r\n");
-        auto cl = head.find("Content-Length: ");
-        bodies += co_await s->read_bytes(std::stoul(head.substr(cl + 16))) + ";";
-      }
+      for (int i = 0; i < 3; ++i) bodies += co_await read_body(*s) + ";";
       co_return bodies;
     });
     EXPECT_EQ(got, "/now;/bodyabc;/task;");
@@ -700,11 +701,7 @@ TEST_F(HTTPServerDelegateTest, RequestHeadNowGetsTheLineAsViewsOfEachPipelinedRe
         "PUT /task HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
         "GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
     std::string bodies;
-    for (int i = 0; i < 3; ++i) {
-      std::string head = co_await s->read_until("\r\n\r\n");
-      auto cl = head.find("Content-Length: ");
-      bodies += co_await s->read_bytes(std::stoul(head.substr(cl + 16))) + ";";
-    }
+    for (int i = 0; i < 3; ++i) bodies += co_await read_body(*s) + ";";
     bodies += (co_await s->read_until("\r\n")).substr(0, 24);
     co_return bodies;
   });

@@ -265,9 +265,13 @@ class HTTPHeaders {
     char* p = text_.extend(n);
     std::memcpy(p, name.data(), name.size());
     std::memcpy(p + name.size(), value.data(), value.size());
-    entries_.push_back(Entry{at, static_cast<uint32_t>(name.size()),
-                             at + static_cast<uint32_t>(name.size()),
-                             static_cast<uint32_t>(value.size())});
+    push_entry_at(at, name.size(), value.size());
+  }
+  // The entry of a name and value just copied back to back at text offset `at`.
+  void push_entry_at(uint32_t at, std::size_t name_size, std::size_t value_size) {
+    entries_.push_back(Entry{at, static_cast<uint32_t>(name_size),
+                             at + static_cast<uint32_t>(name_size),
+                             static_cast<uint32_t>(value_size)});
   }
   [[gnu::noinline]] void append_field_copied(std::string_view name, std::string_view value);
   // Appends bytes to text_ and returns where they start.
