@@ -170,8 +170,12 @@ void HTTP1Connection::release_head() noexcept {
 
 void HTTP1Connection::start_head_wait() {
   if (!params_->header_timeout || head_deadline_ != 0) return;
-  const double now =
-      std::chrono::duration<double>(IOLoop::iteration_clock().time_since_epoch()).count();
+  // Seconds as IOLoop::time() makes them: a multiplication, where duration<double>'s
+  // conversion divided (a divsd, some 15 cycles of latency, for every request).
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      IOLoop::iteration_clock().time_since_epoch()).count();
+  const double now = static_cast<double>(ns / 1'000'000'000) +
+                     static_cast<double>(ns % 1'000'000'000) * 1e-9;
   head_deadline_ = now + params_->header_timeout->count();
   if (head_timer_) return;  // armed for an earlier deadline: it re-arms when it fires
   if (IOLoop* loop = stream_->io_loop()) {

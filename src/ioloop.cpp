@@ -1,5 +1,7 @@
 #include "tornado/ioloop.h"
 
+#include "internal/tsc_clock.h"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -451,6 +453,7 @@ void IOLoop::run_once() {
   }
   detail::t_iteration_clock = std::chrono::steady_clock::now();
   detail::t_iteration_clock_valid = true;
+  detail::tsc_clock_anchor(detail::t_iteration_clock);
   struct Invalidate {
     ~Invalidate() { detail::t_iteration_clock_valid = false; }
   } invalidate;

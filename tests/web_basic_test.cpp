@@ -86,6 +86,33 @@ struct InheritsPrepare : PreparingBase {
   }
 };
 
+// Two handler classes of one size (so of one frame-cache size class): the first leaves its
+// members non-zero in memory the second is then made in; the second's members have no
+// initialiser, and a handler class with members is value-initialised (zeroed) first.
+struct ScribbleHandler : web::RequestHandler {
+  int64_t a = -1;
+  int32_t b = -1;
+  bool c = true;
+  Task<> get() override {
+    write(std::to_string(a) + " " + std::to_string(b) + " " + std::to_string(c));
+    co_return;
+  }
+};
+struct UninitializedMembersHandler : web::RequestHandler {
+  int64_t a;
+  int32_t b;
+  bool c;
+  Task<> get() override {
+    write(std::to_string(a) + " " + std::to_string(b) + " " + std::to_string(c));
+    co_return;
+  }
+};
+static_assert(sizeof(ScribbleHandler) == sizeof(UninitializedMembersHandler));
+static_assert(sizeof(UninitializedMembersHandler) > sizeof(web::RequestHandler));
+// A class that adds no member is the base's size (make_handler's fast path applies to it).
+static_assert(sizeof(MainHandler) == sizeof(web::RequestHandler));
+static_assert(web::detail::kHandlerHasNoTailPadding);
+
 class WebBasicTest : public tornado::testing::AsyncHTTPTest {
  protected:
   tornado::testing::HTTPApp get_app() override {
@@ -97,6 +124,8 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/throw", web::handler<ThrowingHandler>()},
         {"/args", web::handler<ArgsHandler>()},
         {"/inherited-prepare", web::handler<InheritsPrepare>()},
+        {"/scribble", web::handler<ScribbleHandler>()},
+        {"/uninitialized", web::handler<UninitializedMembersHandler>()},
     });
   }
 };
@@ -108,6 +137,13 @@ TEST_F(WebBasicTest, HelloWorld) {
   EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8");
   EXPECT_EQ(r.headers.get("Content-Length", ""), "12");
   EXPECT_TRUE(r.headers.contains("Etag"));
+}
+
+TEST_F(WebBasicTest, HandlerMembersWithoutInitializerStartZeroedInReusedMemory) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(fetch("/scribble").body, "-1 -1 1");
+    EXPECT_EQ(fetch("/uninitialized").body, "0 0 0");
+  }
 }
 
 TEST_F(WebBasicTest, PathArgumentsReachTheHandler) {

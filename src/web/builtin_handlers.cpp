@@ -3,6 +3,7 @@
 #include <string>
 
 #include "internal/describe_exception.h"
+#include "internal/tsc_clock.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
 
@@ -117,7 +118,7 @@ void RequestHandler::mark_finished() {
   headers_written_ = true;
   // The handler may be gone before the connection closes: it must not be called back.
   if (request_->connection != nullptr) request_->connection->set_close_callback({});
-  request_->finish_time = std::chrono::steady_clock::now();
+  request_->finish_time = tornado::detail::tsc_clock_now();  // (internal/tsc_clock.h: no fence)
   if (has_timeout_) {
     IOLoop::current().remove_timeout(timeout_);
     has_timeout_ = false;

@@ -15,6 +15,12 @@
 
 namespace tornado::web {
 
+#if defined(__x86_64__) || defined(__aarch64__)
+// A member added to RequestHandler changes its layout: adjust tail_fill_ so that the class
+// still ends without padding (detail::make_handler relies on it to skip a zero fill).
+static_assert(detail::kHandlerHasNoTailPadding, "RequestHandler::tail_fill_ needs resizing");
+#endif
+
 namespace {
 
 constexpr std::array<std::string_view, 7> kDefaultMethods = {"GET",   "HEAD", "POST",   "DELETE",

@@ -7,6 +7,7 @@
 #include "internal/http_parser.h"
 #include "internal/sha1.h"
 #include "internal/swar.h"
+#include "internal/tsc_clock.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
@@ -296,7 +297,7 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
     close_hooked_ = false;
   }
   auto done = request_->connection->finish();
-  request_->finish_time = std::chrono::steady_clock::now();
+  request_->finish_time = tornado::detail::tsc_clock_now();  // (internal/tsc_clock.h: no fence)
   if (has_timeout_) {
     IOLoop::current().remove_timeout(timeout_);
     has_timeout_ = false;

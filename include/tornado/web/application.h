@@ -82,7 +82,7 @@ class HandlerFactoryFor final : public HandlerFactory {
   explicit HandlerFactoryFor(Args... args)
       : HandlerFactory(metrics::detail::handler_id(typeid(H))), args_(std::move(args)...) {}
   std::unique_ptr<RequestHandler> create() const override {
-    auto h = std::make_unique<H>();
+    std::unique_ptr<RequestHandler> h = make_handler<H>();
     set_implemented(*h, implemented_methods_of<H>());
     return h;
   }

@@ -516,6 +516,35 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // with the flags above: a handler that lives as long as its connection (a WebSocket) is
   // 16 bytes smaller than with a padded bool first and an optional json.
   bool include_host_ = false;
+
+ private:
+  // Fills what would be the class's tail padding, where a derived class's first member
+  // could otherwise be placed: then a handler class of this class's size adds no data
+  // member, and detail::make_handler can skip value-initialisation's zero fill.
+  [[maybe_unused]] uint8_t tail_fill_[2] = {};
 };
+
+namespace detail {
+struct TailProbe : RequestHandler {
+  char probe;
+};
+// True when RequestHandler has no tail padding (the probe's member lies past its size).
+inline constexpr bool kHandlerHasNoTailPadding = sizeof(TailProbe) > sizeof(RequestHandler);
+
+// A new handler of class H. A class that adds no data member (its size is the base's, and
+// the base has no tail padding to hide one in) is default-initialised: the base's
+// constructor sets every member, and value-initialisation's zero fill of the whole object
+// first (g++ emits `rep stosq`, some 35 cycles: 1.3 % of a pipelined plaintext request's
+// CPU) would be overwritten anyway. Any other class keeps value-initialisation, so its own
+// members without an initialiser start zeroed as before.
+template <typename H>
+std::unique_ptr<RequestHandler> make_handler() {
+  if constexpr (kHandlerHasNoTailPadding && sizeof(H) == sizeof(RequestHandler)) {
+    return std::make_unique_for_overwrite<H>();
+  } else {
+    return std::make_unique<H>();
+  }
+}
+}  // namespace detail
 
 }  // namespace tornado::web
