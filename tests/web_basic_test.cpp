@@ -107,6 +107,22 @@ struct UninitializedMembersHandler : web::RequestHandler {
     co_return;
   }
 };
+// Tornado's SUPPORTED_METHODS narrowed: PUT is implemented but not supported.
+struct GetOnlyHandler : web::RequestHandler {
+  std::span<const std::string_view> supported_methods() const override {
+    static constexpr std::string_view kOnly[] = {"GET"};
+    return kOnly;
+  }
+  Task<> get() override {
+    write("got");
+    co_return;
+  }
+  Task<> put() override {
+    write("put");
+    co_return;
+  }
+};
+
 static_assert(sizeof(ScribbleHandler) == sizeof(UninitializedMembersHandler));
 static_assert(sizeof(UninitializedMembersHandler) > sizeof(web::RequestHandler));
 // A class that adds no member is the base's size (make_handler's fast path applies to it).
@@ -126,6 +142,7 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/inherited-prepare", web::handler<InheritsPrepare>()},
         {"/scribble", web::handler<ScribbleHandler>()},
         {"/uninitialized", web::handler<UninitializedMembersHandler>()},
+        {"/get-only", web::handler<GetOnlyHandler>()},
     });
   }
 };
@@ -172,6 +189,25 @@ TEST_F(WebBasicTest, UnimplementedMethodIs405WithAllow) {
   auto r = fetch("/", req);
   EXPECT_EQ(r.code, 405);
   EXPECT_EQ(r.headers.get("Allow", ""), "GET");
+}
+
+TEST_F(WebBasicTest, MethodOutsideTheDefaultSetIs405) {
+  for (const char* method : {"PROPFIND", "GETS", "get", "TRACE", "CONNECTX"}) {
+    ExpectLog log(access_log(), std::string("405 ") + method + " /");
+    httpclient::HTTPRequest req;
+    req.method = method;
+    req.allow_nonstandard_methods = true;
+    EXPECT_EQ(fetch("/", req).code, 405) << method;
+  }
+}
+
+TEST_F(WebBasicTest, NarrowedSupportedMethodsRefuseTheOthersEvenWhenImplemented) {
+  EXPECT_EQ(fetch("/get-only").body, "got");
+  httpclient::HTTPRequest put;
+  put.method = "PUT";
+  put.body = "x";
+  ExpectLog log(access_log(), "405 PUT /get-only");
+  EXPECT_EQ(fetch("/get-only", put).code, 405);
 }
 
 TEST_F(WebBasicTest, InitializeGetsTheRuleArguments) { EXPECT_EQ(fetch("/init").body, "hihihi"); }

@@ -36,6 +36,19 @@ constexpr std::array<std::pair<std::string_view, Method>, 7> kMethodBits = {{
     {"OPTIONS", Method::kOptions},
 }};
 
+// One of kDefaultMethods, by size first and then against literals (inline compares).
+bool is_default_method(std::string_view m) noexcept {
+  using detail::method_is;
+  switch (m.size()) {
+    case 3: return method_is(m, "GET") || method_is(m, "PUT");
+    case 4: return method_is(m, "HEAD") || method_is(m, "POST");
+    case 5: return method_is(m, "PATCH");
+    case 6: return method_is(m, "DELETE");
+    case 7: return method_is(m, "OPTIONS");
+    default: return false;
+  }
+}
+
 }  // namespace
 
 namespace detail {
@@ -164,10 +177,13 @@ void RequestHandler::begin_request() {
   }
   const auto methods = supported_methods();
   const std::string_view method = request_->method;
-  // (By size first: string_view's == is a memcmp call per entry.)
-  if (std::none_of(methods.begin(), methods.end(), [method](std::string_view m) {
-        return m.size() == method.size() && std::memcmp(m.data(), method.data(), m.size()) == 0;
-      })) {
+  if (methods.data() == kDefaultMethods.data()) {
+    // The usual set, compared inline against literals (a memcmp call per entry otherwise).
+    if (!is_default_method(method)) unsupported_method();
+  } else if (std::none_of(methods.begin(), methods.end(), [method](std::string_view m) {
+               return m.size() == method.size() &&
+                      std::memcmp(m.data(), method.data(), m.size()) == 0;
+             })) {
     unsupported_method();
   }
   if (!streaming_) request_->parse_body();
