@@ -24,12 +24,16 @@ constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 // One pass, eight bytes at a time (the usual value is a short literal).
 bool is_safe_header_value(std::string_view value) noexcept {
   using namespace internal;
-  std::size_t i = 0;
-  for (; i + 8 <= value.size(); i += 8) {
-    const std::uint64_t w = swar::load(value.data() + i);
-    if ((swar::below(w, 0x20) | swar::equal(w, 0x7f)) != 0) return false;
+  auto unsafe = [](std::uint64_t w) { return (swar::below(w, 0x20) | swar::equal(w, 0x7f)) != 0; };
+  const std::size_t n = value.size();
+  if (n >= 8) {
+    // Whole words, the last one overlapping the one before it: no byte-by-byte tail.
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      if (unsafe(swar::load(value.data() + i))) return false;
+    }
+    return !unsafe(swar::load(value.data() + n - 8));
   }
-  for (; i < value.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
     if (c < 0x20 || c == 0x7f) return false;
   }
