@@ -47,7 +47,9 @@ Application::Application(std::vector<URLSpec> handlers, Settings settings, std::
   // Tornado puts the static routes before the application's own.
   for (auto& rule : detail::static_routes(settings_)) wildcard_->add_rule(std::move(rule));
   for (auto& spec : handlers) wildcard_->add_rule(std::move(spec.rule));
-  default_router_.add_rule(routing::Rule(std::make_shared<routing::AnyMatches>(), wildcard_));
+  auto catch_all = std::make_shared<routing::AnyMatches>();
+  catch_all_ = catch_all.get();
+  default_router_.add_rule(routing::Rule(std::move(catch_all), wildcard_));
 }
 
 Application::~Application() {
@@ -109,9 +111,14 @@ templates::BaseLoader& Application::template_loader(const std::string& path) {
 
 const HandlerFactory& Application::find_handler(const httputil::HTTPServerRequest& request,
                                                 routing::PathArgs& args) const {
-  if (const routing::Rule* rule = default_router_.find(request, args)) {
-    return static_cast<const HandlerFactory&>(*rule->target);
-  }
+  // The usual table, no host rules and nothing added through router(): only the catch-all
+  // to the application's own rules, asked directly (the same first match, one router's
+  // walk and a virtual match less per request).
+  const auto& top = default_router_.rules();
+  const routing::Rule* rule = top.size() == 1 && top[0].matcher.get() == catch_all_
+                                  ? wildcard_->find(request, args)
+                                  : default_router_.find(request, args);
+  if (rule != nullptr) return static_cast<const HandlerFactory&>(*rule->target);
   args.clear();
   if (settings_.default_handler_class) return *settings_.default_handler_class;
   return *not_found_;

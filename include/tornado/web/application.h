@@ -186,6 +186,7 @@ class Application : public httputil::HTTPServerConnectionDelegate {
   std::string default_host_;
   routing::RuleRouter default_router_;             // host rules, then the wildcard
   std::shared_ptr<routing::RuleRouter> wildcard_;  // the rules given to the constructor
+  const routing::Matcher* catch_all_ = nullptr;    // default_router_'s rule to wildcard_
   std::size_t host_rules_ = 0;
   std::vector<OutputTransformFactory> transforms_;
   std::shared_ptr<const HandlerFactory> not_found_;
