@@ -237,6 +237,53 @@ struct XsrfTokenHandler : web::RequestHandler {
   }
 };
 
+// Tornado's default Content-Type against what a handler does to it (the default goes in
+// where clear() puts it, after Server, whenever the fields are read or sent).
+struct ContentTypeHandler : web::RequestHandler {
+  Task<> get() override {
+    const std::string which = get_argument("case");
+    if (which == "other_first") {
+      set_header("X-A", "1");
+    } else if (which == "set_after_other") {
+      set_header("X-A", "1");
+      set_header("content-type", "text/plain");  // any case: the default's spelling stays
+    } else if (which == "cleared") {
+      clear_header("Content-Type");
+    } else if (which == "cleared_then_set") {
+      clear_header("Content-Type");
+      set_header("X-A", "1");
+      set_header("Content-Type", "text/plain");  // a new field now: after X-A
+    } else if (which == "added") {
+      add_header("Content-Type", "text/plain");
+    } else if (which == "server_cleared") {
+      clear_header("Server");
+      set_header("X-A", "1");
+    } else if (which == "read") {
+      // The fields as the handler sees them, before anything is sent.
+      std::string seen;
+      for (auto [name, value] : response_headers()) seen += std::string(name) + "=" + std::string(value) + ";";
+      write(seen);
+      co_return;
+    } else if (which == "json") {
+      set_header("X-A", "1");
+      write(nlohmann::json{{"a", 1}});
+      co_return;
+    } else if (which == "int") {
+      set_header("Content-Type", std::int64_t{7});
+    }
+    write("body");
+    co_return;
+  }
+};
+
+struct DefaultTypeHandler : web::RequestHandler {
+  void set_default_headers() override { set_header("Content-Type", "text/csv"); }
+  Task<> get() override {
+    write("a,b");
+    co_return;
+  }
+};
+
 std::vector<web::URLSpec> output_handlers() {
   return {
       {"/leaves_state", web::handler<LeavesStateHandler>()},
@@ -256,6 +303,8 @@ std::vector<web::URLSpec> output_handlers() {
       {"/head", web::handler<HeadHandler>()},
       {"/error", web::handler<ErrorHandlerWithReason>()},
       {"/custom_error", web::handler<CustomWriteError>()},
+      {"/ctype", web::handler<ContentTypeHandler>()},
+      {"/default_type", web::handler<DefaultTypeHandler>()},
   };
 }
 
@@ -282,6 +331,68 @@ class WebOutputTest : public tornado::testing::AsyncHTTPTest {
     });
   }
 };
+
+// The response's field lines in order, without Date (added by the connection).
+std::vector<std::string> field_lines(const std::string& response) {
+  std::vector<std::string> lines;
+  std::size_t at = response.find("\r\n") + 2;
+  for (;;) {
+    const std::size_t end = response.find("\r\n", at);
+    if (end == std::string::npos || end == at) break;
+    std::string line = response.substr(at, end - at);
+    if (line.rfind("Date:", 0) != 0) lines.push_back(line);
+    at = end + 2;
+  }
+  return lines;
+}
+
+TEST_F(WebOutputTest, DefaultContentTypeSitsAfterServerWhateverTheHandlerDoes) {
+  auto lines = [this](const std::string& which) {
+    return field_lines(raw("GET /ctype?case=" + which + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  };
+  const std::string server = "Server: TornadoServer/6.2 (tornado-cpp)";
+  const std::string html = "Content-Type: text/html; charset=UTF-8";
+  auto without_etag_and_length = [](std::vector<std::string> v) {
+    std::erase_if(v, [](const std::string& l) {
+      return l.rfind("Etag:", 0) == 0 || l.rfind("Content-Length:", 0) == 0 ||
+             l.rfind("Connection:", 0) == 0;
+    });
+    return v;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(without_etag_and_length(lines("none")), (V{server, html}));
+  EXPECT_EQ(without_etag_and_length(lines("other_first")), (V{server, html, "X-A: 1"}));
+  EXPECT_EQ(without_etag_and_length(lines("set_after_other")),
+            (V{server, "Content-Type: text/plain", "X-A: 1"}));
+  EXPECT_EQ(without_etag_and_length(lines("cleared")), (V{server}));
+  EXPECT_EQ(without_etag_and_length(lines("cleared_then_set")),
+            (V{server, "X-A: 1", "Content-Type: text/plain"}));
+  EXPECT_EQ(without_etag_and_length(lines("added")),
+            (V{server, html, "Content-Type: text/plain"}));
+  EXPECT_EQ(without_etag_and_length(lines("server_cleared")), (V{html, "X-A: 1"}));
+  EXPECT_EQ(without_etag_and_length(lines("json")),
+            (V{server, "Content-Type: application/json; charset=UTF-8", "X-A: 1"}));
+  EXPECT_EQ(without_etag_and_length(lines("int")), (V{server, "Content-Type: 7"}));
+}
+
+TEST_F(WebOutputTest, ResponseHeadersShowTheDefaultContentTypeBeforeItIsSent) {
+  EXPECT_EQ(get("/ctype?case=read").body,
+            "Server=TornadoServer/6.2 (tornado-cpp);Content-Type=text/html; charset=UTF-8;");
+}
+
+TEST_F(WebOutputTest, SetDefaultHeadersReplacesTheDefaultContentType) {
+  auto r = get("/default_type");
+  EXPECT_EQ(r.headers.get_list("Content-Type"), std::vector<std::string>{"text/csv"});
+}
+
+TEST_F(WebOutputTest, NotModifiedAnswerCarriesNoContentType) {
+  auto first = get("/ctype?case=none");
+  httputil::HTTPHeaders inm;
+  inm.add("If-None-Match", first.headers.get("Etag", ""));
+  auto r = get("/ctype?case=none", inm);
+  EXPECT_EQ(r.code, 304);
+  EXPECT_FALSE(r.headers.contains("Content-Type"));
+}
 
 TEST_F(WebOutputTest, StatusWithStandardAndCustomReason) {
   auto r = get("/status?code=304");

@@ -267,6 +267,16 @@ class HTTPHeaders {
     std::memcpy(p + name.size(), value.data(), value.size());
     push_entry_at(at, name.size(), value.size());
   }
+  // append_known's field placed at `index` (at most size()) among the fields: its bytes go
+  // at the end of the text like any other's, only the entries' order is the fields' order.
+  void insert_known_at(std::size_t index, std::string_view name, std::string_view value) {
+    append_known(name, value);
+    // The new last entry moved down to `index` (usually past one or two: a plain loop, where
+    // std::rotate's general algorithm cost some 60 instructions).
+    const Entry added = entries_.back();
+    for (std::size_t i = entries_.size() - 1; i > index; --i) entries_[i] = entries_[i - 1];
+    entries_[index] = added;
+  }
   // The entry of a name and value just copied back to back at text offset `at`.
   void push_entry_at(uint32_t at, std::size_t name_size, std::size_t value_size) {
     entries_.push_back(Entry{at, static_cast<uint32_t>(name_size),

@@ -20,6 +20,10 @@ namespace {
 constexpr std::string_view kServerHeader = "TornadoServer/6.2 (tornado-cpp)";
 constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 
+bool is_content_type(std::string_view name) noexcept {
+  return name.size() == 12 && http1::iequals(name, "Content-Type");
+}
+
 // No byte below 0x20 and no DEL: a field value without its one control character, HTAB.
 // One pass, eight bytes at a time (the usual value is a short literal).
 bool is_safe_header_value(std::string_view value) noexcept {
@@ -147,7 +151,27 @@ void RequestHandler::reset_to_default_headers() {
   headers.clear();
   headers.reserve(8, 256);
   headers.append_known("Server", kServerHeader);
-  headers.append_known("Content-Type", kDefaultContentType);
+  // Content-Type, at index 1, when the fields are next read (settle_content_type): most
+  // handlers that answer text set their own, which then costs no search and no replacement.
+  response().content_type_pending = true;
+}
+
+void RequestHandler::put_default_content_type() const {
+  detail::ResponseState& r = *response_;
+  r.content_type_pending = false;
+  r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type",
+                            kDefaultContentType);
+}
+
+bool RequestHandler::set_pending_content_type(std::string_view value) {
+  detail::ResponseState& r = response();
+  // (A value viewing the fields' own text would dangle when it grows: the general way.)
+  if (!r.content_type_pending || r.headers.aliases(value)) return false;
+  check_header_value(value);
+  r.content_type_pending = false;
+  // The default's spelling, as a replacement keeps the first occurrence's.
+  r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type", value);
+  return true;
 }
 
 void RequestHandler::clear() {
@@ -173,24 +197,38 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
 }
 
 void RequestHandler::set_header(std::string_view name, std::string_view value) {
+  if (is_content_type(name) && set_pending_content_type(value)) return;
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
   response().headers.set_with_checked_value(name, value);
 }
 
 void RequestHandler::set_header(std::string_view name, std::int64_t value) {
+  if (is_content_type(name)) settle_content_type();
   response().headers.set(name, std::to_string(value));
 }
 
 void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
+  if (is_content_type(name)) settle_content_type();
   response().headers.set(name, httputil::format_timestamp(date));
 }
 
 void RequestHandler::add_header(std::string_view name, std::string_view value) {
   check_header_value(value);
+  if (is_content_type(name)) settle_content_type();  // a second value after the default
   response().headers.add(name, value);
 }
 
-void RequestHandler::clear_header(std::string_view name) { response().headers.remove(name); }
+void RequestHandler::clear_header(std::string_view name) {
+  auto& r = response();
+  if (r.content_type_pending) {
+    if (is_content_type(name)) {
+      r.content_type_pending = false;  // never put in: nothing else to remove
+      return;
+    }
+    settle_content_type();  // (a removal before index 1 would move the default's place)
+  }
+  r.headers.remove(name);
+}
 
 void RequestHandler::write(std::string_view chunk) {
   if (finished_) throw std::logic_error("Cannot write() after finish()");
@@ -207,7 +245,8 @@ void RequestHandler::write(const nlohmann::json& object) {
   }
   if (finished_) throw std::logic_error("Cannot write() after finish()");
   escape::json_encode_to(response().write_buffer, object);  // straight into the body
-  response().headers.set_field("Content-Type", "application/json; charset=UTF-8");  // valid
+  constexpr std::string_view kJson = "application/json; charset=UTF-8";
+  if (!set_pending_content_type(kJson)) response().headers.set_field("Content-Type", kJson);
 }
 
 void RequestHandler::send_buffer(bool finishing) {
@@ -215,6 +254,7 @@ void RequestHandler::send_buffer(bool finishing) {
   auto& r = response();
   if (!headers_written_) {
     headers_written_ = true;
+    settle_content_type();  // before the transforms read the fields
     std::string& chunk = r.write_buffer;
     int status = status_code_;
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
@@ -283,6 +323,7 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
     }
     if (status_code_ == 204 || status_code_ == 304 || (status_code_ >= 100 && status_code_ < 200)) {
       response().write_buffer.clear();  // these carry no body (Tornado asserts none was written)
+      response().content_type_pending = false;  // (the default is not put in, then removed)
       for (auto name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
         response().headers.remove(name);
       }
@@ -328,9 +369,11 @@ const std::string& RequestHandler::reason() const noexcept {
   return response_ ? response_->reason : kNone;
 }
 
-const httputil::HTTPHeaders& RequestHandler::response_headers() const noexcept {
+const httputil::HTTPHeaders& RequestHandler::response_headers() const {
   static const httputil::HTTPHeaders kNone;
-  return response_ ? response_->headers : kNone;
+  if (!response_) return kNone;
+  settle_content_type();
+  return response_->headers;
 }
 
 void RequestHandler::redirect(std::string_view url, bool permanent, std::optional<int> status) {

@@ -34,7 +34,7 @@ thread_local Spares t_spares;
 // makes whoever adds a member come here and reset it too.
 void reset_keeping_buffers(ResponseState& state) noexcept {
 #if defined(__GLIBCXX__) && defined(__x86_64__)  // (the size is libstdc++'s on x86-64)
-  static_assert(sizeof(ResponseState) == 272,
+  static_assert(sizeof(ResponseState) == 280,
                 "ResponseState changed: reset the new member here");
 #endif
   state.headers.clear();
@@ -45,6 +45,7 @@ void reset_keeping_buffers(ResponseState& state) noexcept {
   state.raw_xsrf_token.reset();
   state.xsrf_token.clear();
   state.ui_modules.reset();
+  state.content_type_pending = false;
 }
 
 }  // namespace

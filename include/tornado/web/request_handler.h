@@ -111,6 +111,10 @@ struct ResponseState : tornado::detail::PooledFrame {
   std::optional<XsrfToken> raw_xsrf_token;
   std::string xsrf_token;
   std::shared_ptr<ActiveUIModules> ui_modules;  // made by the first module call
+  // Tornado's default Content-Type is not in `headers` yet: it goes in at index 1 (after
+  // Server, where clear() puts it) when the fields are next read, or is replaced before
+  // that by the handler's own (RequestHandler::settle_content_type).
+  bool content_type_pending = false;
 };
 
 // A freed response state goes to its thread's few spares (every member back to its default,
@@ -261,7 +265,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void set_header(std::string_view name, std::chrono::system_clock::time_point date);
   void add_header(std::string_view name, std::string_view value);
   void clear_header(std::string_view name);
-  const httputil::HTTPHeaders& response_headers() const noexcept;
+  const httputil::HTTPHeaders& response_headers() const;
   // Resets status, headers and buffered body to the defaults (Tornado's clear()).
   void clear();
 
@@ -459,6 +463,16 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void send_buffer(bool finishing);
   // The response's headers back to Server and Content-Type only (clear()'s first step).
   void reset_to_default_headers();
+  // The default Content-Type put in its place (index 1) if it is still pending; before
+  // anything reads the fields or changes them other than by setting Content-Type.
+  void settle_content_type() const {
+    if (response_ && response_->content_type_pending) put_default_content_type();
+  }
+  void put_default_content_type() const;
+  // Sets Content-Type to `value` (checked) in the default's place while it is pending: a
+  // handler's own type costs an insertion, not a search and a replacement. False (nothing
+  // done) when it is not pending.
+  bool set_pending_content_type(std::string_view value);
   // The default template namespace and functions, made on a page's first use of each
   // (handler_render.cpp).
   class TemplateDefaults;
