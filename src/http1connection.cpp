@@ -451,7 +451,8 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
                                     expect_continue);
 }
 
-Task<bool> HTTP1Connection::serve_request(std::unique_ptr<httputil::HTTPMessageDelegate> owned,
+Task<bool> HTTP1Connection::serve_request(httputil::HTTPServerConnectionDelegate& server,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
                                           bool& keep_alive) {
   httputil::HTTPMessageDelegate& delegate = *owned;
   keep_alive = false;
@@ -486,7 +487,8 @@ Task<bool> HTTP1Connection::serve_request(std::unique_ptr<httputil::HTTPMessageD
   }
   if (!write_finished_) return end_request(std::move(owned));
   keep_alive = !disconnect_after_ && !stream_->closed();
-  owned.reset();  // the request's delegate goes before the next request
+  // The request's delegate goes before the next request, or is made ready for it.
+  if (!keep_alive || !server.reuse_request(*owned)) owned.reset();
   if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
     return end_request(nullptr);  // the backpressure wait
   }

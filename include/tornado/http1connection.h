@@ -128,7 +128,10 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // answered by the delegate's finish() at once (backpressure not due) is served here, and
   // the result is an empty Task, `keep_alive` the answer. Otherwise the result is the Task
   // that serves the rest of it (it owns `owned`) and returns whether to keep the connection.
-  Task<bool> serve_request(std::unique_ptr<httputil::HTTPMessageDelegate> owned,
+  // `owned` is then left as the server delegate's reuse_request decided: the delegate, ready
+  // for the next request, or null.
+  Task<bool> serve_request(httputil::HTTPServerConnectionDelegate& server,
+                           std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
                            bool& keep_alive);
   // The steps of a request after its head is parsed that never wait (checks, keep-alive,
   // the fields copied, request_head_now); false when the request failed and was dealt with.
@@ -211,6 +214,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool disconnect_after_ = false;  // close once this exchange is done
   bool read_finished_ = false;
   int request_version_minor_ = 1;
+  int response_code_ = 0;  // the writing side's, here to fill the int's pair of the word
   std::size_t max_body_size_;
   Duration body_timeout_;     // negative: none
   double body_deadline_ = 0;  // IOLoop::time() base; 0 = none
@@ -223,7 +227,6 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool write_finished_ = false;
   bool suppress_body_ = false;    // HEAD / 204 / 304
   bool length_declared_ = false;  // Content-Length given: expected_remaining_ counts it down
-  int response_code_ = 0;
   uint64_t expected_remaining_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
 
@@ -295,6 +298,7 @@ class HTTP1ServerConnection {
   // `keep_alive` set (false: the connection ends after it); the end of the connection.
   static Task<bool> serve_request(HTTP1Connection& conn,
                                   httputil::HTTPServerConnectionDelegate& delegate,
+                                  std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
                                   bool& keep_alive);
   static Task<> close_connection(HTTP1Connection& conn,
                                  httputil::HTTPServerConnectionDelegate& delegate) noexcept;
