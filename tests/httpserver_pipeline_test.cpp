@@ -14,6 +14,7 @@
 #include "tornado/httpserver.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
+#include "tornado/web.h"
 
 namespace httpserver_pipeline_test {
 
@@ -380,6 +381,93 @@ TEST_F(PipelineDelegateTest, XHeadersServerDoesNotReuseDelegates) {
   EXPECT_EQ(counts_.started, 5);
   EXPECT_EQ(counts_.reused, 0);
   EXPECT_EQ(idle_live_, 0);
+}
+
+namespace {
+
+// Handlers for the Application's batch: a plain answer, a streamed body, a form body.
+struct Plain : web::RequestHandler {
+  Task<> get() override {
+    write("plain " + get_argument("n", "-"));
+    co_return;
+  }
+};
+
+struct Streamed : web::RequestHandler {
+  bool stream_request_body() const override { return true; }
+  Task<> data_received(std::string_view chunk) override {
+    received_.append(chunk);
+    co_return;
+  }
+  Task<> put() override {
+    write("streamed " + received_);
+    co_return;
+  }
+  std::string received_;
+};
+
+struct Form : web::RequestHandler {
+  Task<> post() override {
+    write("form " + get_argument("f", "-"));
+    co_return;
+  }
+};
+
+// (status, body) of each response in `r`, read by Content-Length.
+std::vector<std::pair<int, std::string>> responses(const std::string& r) {
+  std::vector<std::pair<int, std::string>> out;
+  for (std::size_t at = 0; at < r.size();) {
+    const std::size_t end = r.find("\r\n\r\n", at);
+    if (end == std::string::npos) break;
+    const std::string head = r.substr(at, end - at);
+    const std::size_t cl = head.find("Content-Length: ");
+    const std::size_t n = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
+    out.emplace_back(std::stoi(head.substr(9, 3)), r.substr(end + 4, n));
+    at = end + 4 + n;
+  }
+  return out;
+}
+
+class PipelineApplicationTest : public tornado::testing::AsyncHTTPTest {
+ protected:
+  tornado::testing::HTTPApp get_app() override {
+    return std::make_shared<web::Application>(std::vector<web::URLSpec>{
+        {"/plain", web::handler<Plain>()},
+        {"/streamed", web::handler<Streamed>()},
+        {"/form", web::handler<Form>()},
+    });
+  }
+};
+
+}  // namespace
+
+// The Application's dispatcher serves a connection's pipelined requests in turn: handlers
+// answered at once, a streamed body, a form body and a 404 between them, each answered in
+// order with nothing of the one before (no argument, no body, no handler).
+TEST_F(PipelineApplicationTest, ApplicationServesAMixedBatchInOrderWithNothingCarriedOver) {
+  const int port = get_http_port();
+  const std::string r = run_sync([port]() -> Task<std::string> {
+    auto s = co_await test::connect_loopback(port);
+    co_await s->write(
+        "GET /plain?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "PUT /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+        "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 3\r\n\r\nf=5"
+        "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+        "PUT /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        "GET /plain?n=7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    co_return co_await with_timeout(3s, s->read_until_close());
+  });
+  const auto got = responses(r);
+  ASSERT_EQ(got.size(), 7u) << r;
+  EXPECT_EQ(got[0], std::make_pair(200, std::string("plain 1")));
+  EXPECT_EQ(got[1], std::make_pair(200, std::string("streamed body")));
+  EXPECT_EQ(got[2], std::make_pair(200, std::string("plain -")));
+  EXPECT_EQ(got[3], std::make_pair(200, std::string("form 5")));
+  EXPECT_EQ(got[4].first, 404);
+  EXPECT_EQ(got[5], std::make_pair(200, std::string("streamed ")));
+  EXPECT_EQ(got[6], std::make_pair(200, std::string("plain 7")));
 }
 
 }  // namespace httpserver_pipeline_test
