@@ -330,18 +330,23 @@ std::string_view version_name(int minor) { return minor == 0 ? "HTTP/1.0" : "HTT
 
 // ---- reading: the server's side (requests) ---------------------------------------------
 
-Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
-                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
-  reset_for_next_message();
-  http1::MessageHead& head = borrow_head();
-  http1::BodyFraming framing;
+// The request's head when the delegate did not take it in request_head_now: kept for
+// headers_received, which the continuation awaits (made only in that case).
+struct HTTP1Connection::PendingHead : detail::PooledFrame {
+  StartLine start_line{std::in_place_type<RequestStartLine>};
+  HTTPHeaders headers;
+};
+
+// The request's head is parsed (`used` bytes of the read buffer): checks it, decides
+// keep-alive and 100-continue, copies the fields and hands the head to the delegate. No
+// waiting: the steps of a request up to here never suspend. False when the request failed
+// (answered, or the delegate told of the close): the connection then ends.
+bool HTTP1Connection::take_request_head(http1::MessageHead& head, std::size_t used,
+                                        httputil::HTTPMessageDelegate& delegate,
+                                        http1::BodyFraming& framing, bool& expect_continue,
+                                        std::unique_ptr<PendingHead>& pending) {
   http1::RequestFields known;
-  std::size_t used = 0;
   try {
-    start_head_wait();
-    std::size_t scan_from = 0;
-    used = parse_buffered_head(head, scan_from);
-    if (used == 0) used = co_await read_head(head, scan_from);
     http1::ParseError err;
     known = http1::scan_request_fields(head);
     if (http1::validate_request_head(head, known, err) != http1::ParseStatus::kComplete ||
@@ -350,7 +355,7 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     }
   } catch (const HTTPInputError& e) {
     answer_error(e.status(), e.what());
-    co_return false;
+    return false;
   }
 
   head_request_ = head.method == "HEAD";
@@ -368,27 +373,25 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     }
   }
   if (params_->no_keep_alive) disconnect_after_ = true;
-  const bool expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
-                               request_version_minor_ >= 1;
+  expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
+                    request_version_minor_ >= 1;
 
   // Copy what outlives the buffer (the request line is copied by the delegate, from views,
   // before the head's bytes are released).
   HTTPHeaders headers = HTTPHeaders::from_head(head);
   start_decompression(framing, headers);
 
-  const bool has_body = framing.kind != http1::BodyFraming::kNone;
   // A request without a body is fully read once its head is: an answer given from
   // headers_received then keeps the connection (see write_headers).
-  if (!has_body) read_finished_ = true;
+  if (framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
 
-  bool delegate_open = true;
   try {
     // Filled only when the delegate's request_head_now leaves headers_received to do.
     StartLine start_line(std::in_place_type<RequestStartLine>);
     bool head_taken;
     {
       // The line's views are into the read buffer: the head's bytes go once the delegate
-      // has copied what it keeps, whether it returns or throws (no co_await in here).
+      // has copied what it keeps, whether it returns or throws.
       struct ReleaseHead {
         HTTP1Connection& conn;
         std::size_t used;
@@ -401,8 +404,110 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
       if (known.host) line.host = known.host->value;  // found by the head's checks
       head_taken = delegate.request_head_now(line, headers, start_line);
     }
-    if (!head_taken) co_await delegate.headers_received(start_line, headers);
-    if (has_body) {
+    if (!head_taken) {
+      pending = std::make_unique<PendingHead>();
+      pending->start_line = std::move(start_line);
+      pending->headers = std::move(headers);
+    }
+  } catch (...) {
+    return request_failed(delegate, /*delegate_open=*/true);
+  }
+  return true;
+}
+
+// In a handler of an exception from the delegate's steps: the request's failures end the
+// connection (false); anything else is the application's and goes on up to the serve loop.
+bool HTTP1Connection::request_failed(httputil::HTTPMessageDelegate& delegate, bool delegate_open) {
+  try {
+    throw;
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    if (delegate_open) delegate.on_connection_close();
+  } catch (const StreamClosedError& e) {
+    if (delegate_open) delegate.on_connection_close();
+    if (e.real_error()) {
+      gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
+                     detail::describe_exception(e.real_error()));
+    }
+  }
+  return false;
+}
+
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
+  reset_for_next_message();
+  http1::MessageHead& head = borrow_head();
+  std::size_t used = 0;
+  try {
+    start_head_wait();
+    std::size_t scan_from = 0;
+    used = parse_buffered_head(head, scan_from);
+    if (used == 0) used = co_await read_head(head, scan_from);
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    co_return false;
+  }
+  http1::BodyFraming framing;
+  bool expect_continue = false;
+  std::unique_ptr<PendingHead> pending;
+  if (!take_request_head(head, used, delegate, framing, expect_continue, pending)) co_return false;
+  co_return co_await finish_request(delegate, std::move(owned), std::move(pending), framing,
+                                    expect_continue);
+}
+
+Task<bool> HTTP1Connection::serve_request(httputil::HTTPServerConnectionDelegate& server,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
+                                          bool& keep_alive) {
+  httputil::HTTPMessageDelegate& delegate = *owned;
+  keep_alive = false;
+  reset_for_next_message();
+  http1::MessageHead& head = borrow_head();
+  std::size_t used = 0;
+  try {
+    start_head_wait();
+    std::size_t scan_from = 0;
+    used = parse_buffered_head(head, scan_from);
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    return {};
+  }
+  // The head's end has not arrived: the coroutine waits for it (it parses it again).
+  if (used == 0) return read_request(delegate, std::move(owned));
+  http1::BodyFraming framing;
+  bool expect_continue = false;
+  std::unique_ptr<PendingHead> pending;
+  if (!take_request_head(head, used, delegate, framing, expect_continue, pending)) return {};
+  if (pending || framing.kind != http1::BodyFraming::kNone) {
+    return finish_request(delegate, std::move(owned), std::move(pending), framing,
+                          expect_continue);
+  }
+  // Head taken, no body: the request is complete, the delegate finishes it now (the
+  // callback server's callback runs here, and usually answers at once).
+  try {
+    delegate.finish();
+  } catch (...) {
+    request_failed(delegate, /*delegate_open=*/false);  // false: the connection ends
+    return {};
+  }
+  if (!write_finished_) return end_request(std::move(owned));
+  keep_alive = !disconnect_after_ && !stream_->closed();
+  // The request's delegate goes before the next request, or is made ready for it.
+  if (!keep_alive || !server.reuse_request(*owned)) owned.reset();
+  if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
+    return end_request(nullptr);  // the backpressure wait
+  }
+  return {};
+}
+
+Task<bool> HTTP1Connection::finish_request(httputil::HTTPMessageDelegate& delegate,
+                                           std::unique_ptr<httputil::HTTPMessageDelegate> owned,
+                                           std::unique_ptr<PendingHead> pending,
+                                           http1::BodyFraming framing, bool expect_continue) {
+  bool delegate_open = true;
+  try {
+    if (pending) co_await delegate.headers_received(pending->start_line, pending->headers);
+    pending.reset();
+    if (framing.kind != http1::BodyFraming::kNone) {
       if (write_finished_) {
         // The application answered before the body (e.g. 401 to a large upload): do not
         // read it; close after the response instead (Tornado does the same).
@@ -425,24 +530,26 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
     read_finished_ = true;
     delegate_open = false;
     delegate.finish();
-  } catch (const HTTPInputError& e) {
-    answer_error(e.status(), e.what());
-    if (delegate_open) delegate.on_connection_close();
-    co_return false;
-  } catch (const StreamClosedError& e) {
-    if (delegate_open) delegate.on_connection_close();
-    if (e.real_error()) {
-      gen_log().info("Connection from {} closed while reading: {}", context_.remote_ip,
-                     detail::describe_exception(e.real_error()));
-    }
-    co_return false;
+  } catch (...) {
+    co_return request_failed(delegate, delegate_open);
   }
-
-  // Wait until the application finished its response.
+  // end_request's steps, here in this frame rather than in one more.
   if (!write_finished_) co_await wait_write_finished();
   const bool keep_alive = !disconnect_after_ && !stream_->closed();
-  if (owned == nullptr) co_return keep_alive;
-  // The serve loop's request step: the request's delegate goes before the next request.
+  if (owned == nullptr) co_return keep_alive;  // read_message: the caller owns the delegate
+  owned.reset();
+  if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
+    co_await stream_->write(std::string_view());
+  }
+  co_return keep_alive;
+}
+
+// The serve loop's end of a request whose delegate has finished: waits until the
+// application finished its response, drops the request's delegate (before the next
+// request) and applies the backpressure. `owned` is null when it is gone already.
+Task<bool> HTTP1Connection::end_request(std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
+  if (!write_finished_) co_await wait_write_finished();
+  const bool keep_alive = !disconnect_after_ && !stream_->closed();
   owned.reset();
   // Backpressure: a client that pipelines requests without reading the answers must not
   // make us queue answers without bound. Responses that fit under the bound still leave

@@ -45,8 +45,12 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
                                             HTTP1ConnectionList* list) {
   if (list) list->add(conn);  // the connection's destructor leaves the list
   metrics::OpenConnection counted(metrics::Transport::kHttp);
+  // The last request's delegate, kept for the next one only while its bytes are here
+  // (pipelined): an idle connection holds none.
+  std::unique_ptr<httputil::HTTPMessageDelegate> spare;
   try {
-    do {
+    for (;;) {
+      if (spare && conn.stream().read_buffer().empty()) spare.reset();
       // Idle: wait for the next request's first bytes here, in this frame, before making
       // anything for it (delegate, head, the request's frames). The head timer bounds the
       // wait (idle_connection_timeout) by closing the stream, which ends it.
@@ -54,7 +58,12 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
       conn.idle_ = true;  // a drain may close it now (HTTP1ConnectionList::close_idle)
       while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
       conn.idle_ = false;
-    } while (co_await serve_request(conn, delegate));
+      // A request served at once leaves no Task to await (no frame was made for it).
+      bool keep_alive;
+      Task<bool> rest = serve_request(conn, delegate, spare, keep_alive);
+      if (rest.valid()) keep_alive = co_await std::move(rest);
+      if (!keep_alive) break;
+    }
   } catch (const StreamClosedError&) {
     // The client went away between requests: the normal end of a keep-alive connection.
   } catch (...) {
@@ -65,13 +74,17 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
   co_await close_connection(conn, delegate);
 }
 
-// Not a coroutine: the request is read and answered in read_request's frame, which owns
-// the request's delegate and applies the backpressure after it (one frame per request less).
+// Not a coroutine: a request that completes at once is served in no frame at all; any
+// other is finished in a frame that owns the request's delegate (HTTP1Connection's
+// serve_request).
+// `spare` is the previous request's delegate when the server delegate's reuse_request
+// made it ready for this one.
 Task<bool> HTTP1ServerConnection::serve_request(HTTP1Connection& conn,
-                                                httputil::HTTPServerConnectionDelegate& delegate) {
-  std::unique_ptr<httputil::HTTPMessageDelegate> request = delegate.start_request(&conn);
-  httputil::HTTPMessageDelegate& target = *request;
-  return conn.read_request(target, std::move(request));
+                                                httputil::HTTPServerConnectionDelegate& delegate,
+                                                std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
+                                                bool& keep_alive) {
+  if (!spare) spare = delegate.start_request(&conn);
+  return conn.serve_request(delegate, spare, keep_alive);
 }
 
 Task<> HTTP1ServerConnection::close_connection(

@@ -115,6 +115,9 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
     callback_(*request_);
   }
   void on_connection_close() override {}
+  // Ready for the connection's next request (CallbackConnectionDelegate::reuse_request):
+  // nothing of the previous one is kept.
+  void reset() noexcept { request_.reset(); }
 
  private:
   const HTTPServer::RequestCallback& callback_;
@@ -127,6 +130,11 @@ class CallbackConnectionDelegate final : public httputil::HTTPServerConnectionDe
   explicit CallbackConnectionDelegate(HTTPServer::RequestCallback cb) : callback_(std::move(cb)) {}
   std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
     return std::make_unique<CallbackRequestDelegate>(callback_, conn);
+  }
+  // One delegate serves a connection's requests in turn (the pipelined ones of a read).
+  bool reuse_request(HTTPMessageDelegate& finished) override {
+    static_cast<CallbackRequestDelegate&>(finished).reset();
+    return true;
   }
 
  private:
@@ -152,6 +160,10 @@ class HTTPServer::ServerDelegate final : public httputil::HTTPServerConnectionDe
     if (!options_.xheaders) return d;
     return std::make_unique<XHeadersDelegate>(std::move(d), static_cast<HTTP1Connection*>(conn),
                                               options_.trusted_downstream);
+  }
+  // With xheaders the delegate is this wrapper's own (it restores the context as it goes).
+  bool reuse_request(HTTPMessageDelegate& finished) override {
+    return !options_.xheaders && inner_.reuse_request(finished);
   }
   void on_close(HTTPConnection* conn) override { inner_.on_close(conn); }
 

@@ -123,6 +123,34 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // this one frame instead of a frame of its own around it).
   Task<bool> read_request(httputil::HTTPMessageDelegate& delegate,
                           std::unique_ptr<httputil::HTTPMessageDelegate> owned = nullptr);
+  // The serve loop's request step, with no coroutine frame when it can: a request whose head
+  // is in the read buffer, taken by the delegate's request_head_now, without a body and
+  // answered by the delegate's finish() at once (backpressure not due) is served here, and
+  // the result is an empty Task, `keep_alive` the answer. Otherwise the result is the Task
+  // that serves the rest of it (it owns `owned`) and returns whether to keep the connection.
+  // `owned` is then left as the server delegate's reuse_request decided: the delegate, ready
+  // for the next request, or null.
+  Task<bool> serve_request(httputil::HTTPServerConnectionDelegate& server,
+                           std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
+                           bool& keep_alive);
+  // The steps of a request after its head is parsed that never wait (checks, keep-alive,
+  // the fields copied, request_head_now); false when the request failed and was dealt with.
+  // A head the delegate did not take is left in `pending` for headers_received.
+  struct PendingHead;
+  bool take_request_head(http1::MessageHead& head, std::size_t used,
+                         httputil::HTTPMessageDelegate& delegate, http1::BodyFraming& framing,
+                         bool& expect_continue, std::unique_ptr<PendingHead>& pending);
+  // The rest of a request after take_request_head: headers_received if the head is pending,
+  // the body, finish(), then end_request's steps.
+  Task<bool> finish_request(httputil::HTTPMessageDelegate& delegate,
+                            std::unique_ptr<httputil::HTTPMessageDelegate> owned,
+                            std::unique_ptr<PendingHead> pending, http1::BodyFraming framing,
+                            bool expect_continue);
+  // Waits for the response's end, drops `owned` and applies the backpressure wait.
+  Task<bool> end_request(std::unique_ptr<httputil::HTTPMessageDelegate> owned);
+  // Called in a handler: a failure of the request itself (HTTPInputError: answered;
+  // StreamClosedError) returns false, telling an open delegate; anything else is rethrown.
+  bool request_failed(httputil::HTTPMessageDelegate& delegate, bool delegate_open);
   // The method by value: a coroutine owns its arguments (the Task may be stored).
   Task<bool> read_response(httputil::HTTPMessageDelegate& delegate, std::string request_method);
   // The head already buffered, parsed in place: its length, or 0 while it is incomplete
@@ -186,6 +214,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool disconnect_after_ = false;  // close once this exchange is done
   bool read_finished_ = false;
   int request_version_minor_ = 1;
+  int response_code_ = 0;  // the writing side's, here to fill the int's pair of the word
   std::size_t max_body_size_;
   Duration body_timeout_;     // negative: none
   double body_deadline_ = 0;  // IOLoop::time() base; 0 = none
@@ -198,7 +227,6 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool write_finished_ = false;
   bool suppress_body_ = false;    // HEAD / 204 / 304
   bool length_declared_ = false;  // Content-Length given: expected_remaining_ counts it down
-  int response_code_ = 0;
   uint64_t expected_remaining_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
 
@@ -266,9 +294,12 @@ class HTTP1ServerConnection {
   void close();
 
  private:
-  // One request (false: the connection ends after it); the end of the connection.
+  // One request: the Task that serves it, or an empty one when it was served at once, with
+  // `keep_alive` set (false: the connection ends after it); the end of the connection.
   static Task<bool> serve_request(HTTP1Connection& conn,
-                                  httputil::HTTPServerConnectionDelegate& delegate);
+                                  httputil::HTTPServerConnectionDelegate& delegate,
+                                  std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
+                                  bool& keep_alive);
   static Task<> close_connection(HTTP1Connection& conn,
                                  httputil::HTTPServerConnectionDelegate& delegate) noexcept;
   // The body of serve and start. The connection is the frame's only copy of the stream,

@@ -657,6 +657,16 @@ class HTTPServerConnectionDelegate {
   // Returns the delegate that receives this request (owned by the caller of
   // start_request until finish or on_connection_close has run).
   virtual std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* connection) = 0;
+  // Optional: `finished`, a delegate this object's start_request returned, has had its
+  // request end (finish() ran and the response is complete) and its connection stays open.
+  // Returning true says it has been made ready for a new request: the connection may then
+  // pass it its next request instead of calling start_request again (a delegate and its
+  // allocation less per request), or drop it. The default returns false: the connection
+  // drops it and calls start_request for the next request, as without this.
+  virtual bool reuse_request(HTTPMessageDelegate& finished) {
+    (void)finished;
+    return false;
+  }
   virtual void on_close(HTTPConnection* /*connection*/) {}
 };
 

@@ -1,6 +1,7 @@
 // Application: the routing table, and the per-request dispatcher that makes a handler and
 // drives it through the connection's delegate calls.
 #include <stdexcept>
+#include <typeinfo>
 
 #include "internal/describe_exception.h"
 #include "tornado/autoreload.h"
@@ -200,6 +201,13 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     handler_.reset();
   }
 
+  // Ready for the connection's next request (Application::reuse_request): nothing of the
+  // previous one is kept (its handler went to its own task at finish()).
+  void reset() noexcept {
+    handler_.reset();
+    streaming_ = false;
+  }
+
  private:
   // The request built once, routed, and handed to the handler as it is.
   template <typename Line>  // RequestStartLine or RequestLineView
@@ -228,6 +236,13 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
 std::unique_ptr<httputil::HTTPMessageDelegate> Application::start_request(
     HTTPConnection* connection) {
   return std::make_unique<detail::RequestDispatcher>(*this, connection);
+}
+
+bool Application::reuse_request(httputil::HTTPMessageDelegate& finished) {
+  // A subclass's start_request may have made a delegate of its own.
+  if (typeid(finished) != typeid(detail::RequestDispatcher)) return false;
+  static_cast<detail::RequestDispatcher&>(finished).reset();
+  return true;
 }
 
 }  // namespace tornado::web

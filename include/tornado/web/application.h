@@ -171,9 +171,11 @@ class Application : public httputil::HTTPServerConnectionDelegate {
   // changed files when compiled_template_cache is off (debug).
   templates::BaseLoader& template_loader(const std::string& path);
 
-  // HTTPServerConnectionDelegate: one dispatcher per request.
+  // HTTPServerConnectionDelegate: one dispatcher per request, reused for a connection's
+  // next request when it was one of ours (a pipelined batch is served by one).
   std::unique_ptr<httputil::HTTPMessageDelegate> start_request(
       httputil::HTTPConnection* connection) override;
+  bool reuse_request(httputil::HTTPMessageDelegate& finished) override;
 
   // The handler factory for `request` (default_handler_class or the 404 handler when no
   // rule matches), with the path arguments. Used per request; allocates nothing beyond the
