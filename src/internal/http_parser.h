@@ -22,7 +22,6 @@
 #include <forward_list>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace tornado::http1 {
 
@@ -31,7 +30,65 @@ struct Field {
   std::string_view value;  // without surrounding whitespace
 };
 
+// The fields of a head, in order: room for kInline of them inside the object (a browser
+// sends about a dozen), on the heap past that. A plain array and a count, so that the
+// parser's append is a compare and two stores (std::vector's push_back stayed a call).
+class FieldList {
+ public:
+  static constexpr std::size_t kInline = 16;
+
+  FieldList() noexcept = default;
+  FieldList(const FieldList& other) { assign(other); }
+  FieldList& operator=(const FieldList& other) {
+    if (this != &other) assign(other);
+    return *this;
+  }
+  ~FieldList() { release(); }
+
+  void push_back(const Field& field) {
+    if (size_ == capacity_) [[unlikely]] grow();
+    data_[size_++] = field;
+  }
+  void clear() noexcept { size_ = 0; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  Field* begin() noexcept { return data_; }
+  Field* end() noexcept { return data_ + size_; }
+  const Field* begin() const noexcept { return data_; }
+  const Field* end() const noexcept { return data_ + size_; }
+  Field& operator[](std::size_t i) noexcept { return data_[i]; }
+  const Field& operator[](std::size_t i) const noexcept { return data_[i]; }
+  Field& front() noexcept { return data_[0]; }
+  const Field& front() const noexcept { return data_[0]; }
+  Field& back() noexcept { return data_[size_ - 1]; }
+  const Field& back() const noexcept { return data_[size_ - 1]; }
+
+ private:
+  // Twice the room (out of line: the parser's loop keeps only the compare).
+  [[gnu::noinline]] void grow();
+  void assign(const FieldList& other);
+  void release() noexcept;
+  Field* data_ = inline_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = kInline;
+  Field inline_[kInline];
+};
+
+// The fields a request's checks, framing and persistence depend on, noted by the parser
+// as it takes each field (internal: read through scan_request_fields). Positions are
+// indexes + 1 into the fields (0: none), so that they survive the list's growth.
+struct NotedRequestFields {
+  std::uint32_t host = 0, content_length = 0, transfer_encoding = 0, connection = 0, expect = 0;
+  std::uint32_t hosts = 0, content_lengths = 0, transfer_encodings = 0;
+};
+
 struct MessageHead {
+  MessageHead() = default;
+  // Not copied: the views and the noted fields point into this head's own storage.
+  MessageHead(const MessageHead&) = delete;
+  MessageHead& operator=(const MessageHead&) = delete;
+
   // Request line (requests only).
   std::string_view method;
   std::string_view target;
@@ -40,7 +97,7 @@ struct MessageHead {
   std::string_view reason;
   // Both: the minor version of HTTP/1.x.
   int version_minor = 1;
-  std::vector<Field> fields;
+  FieldList fields;
 
   void clear() {
     method = target = reason = {};
@@ -48,6 +105,8 @@ struct MessageHead {
     version_minor = 1;
     fields.clear();
     folded_.clear();
+    noted_for_ = kNotNoted;
+    noted_ = {};
   }
   // The first value of `name` (case-insensitive), or nullptr.
   const Field* find(std::string_view name) const noexcept;
@@ -57,6 +116,13 @@ struct MessageHead {
   // Storage for values joined from obs-fold lines (rare; list nodes keep views stable, and
   // an empty list allocates nothing, unlike a deque).
   std::forward_list<std::string> folded_;
+
+  // Set by parse_request_head on success: the request fields noted while parsing, valid
+  // while the head still has the noted_for_ fields it had then (scan_request_fields scans
+  // again otherwise: a head filled by hand, or changed since).
+  static constexpr std::size_t kNotNoted = static_cast<std::size_t>(-1);
+  std::size_t noted_for_ = kNotNoted;
+  NotedRequestFields noted_;
 };
 
 enum class ParseStatus { kComplete, kIncomplete, kError };
