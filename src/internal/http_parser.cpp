@@ -10,7 +10,6 @@
 #include <emmintrin.h>
 #endif
 
-#include "internal/http_field_scan.h"
 #include "internal/swar.h"
 
 namespace tornado::http1 {
@@ -80,18 +79,98 @@ ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
   return ParseStatus::kComplete;
 }
 
+// The next line of `rest` when it is a plain field line: a token, a colon, field-value
+// bytes, then LF or CRLF (nearly every line). One scan: the line ends at the first byte
+// that is not a field-value byte. False, with `rest` untouched, for anything else (the
+// blank line, obs-fold, an incomplete or malformed line): the general path parses those,
+// and where this one succeeds it would give the same field.
+bool take_plain_field_line(std::string_view& rest, Field& field) {
+  const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
+  const std::size_t n = rest.size();
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // The name sixteen bytes at a time up to its first byte that is not a letter, a digit or
+  // '-' (the bytes of nearly every name): that byte is the colon, or another tchar the table
+  // below goes on over. A browser's head is a dozen names of 4 to 25 bytes.
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // A-Z onto a-z
+    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                         _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+    const int plain = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash));
+    if (plain == 0xffff) {
+      i += 16;
+      continue;
+    }
+    i += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(~plain)));
+    break;
+  }
+#endif
+  while (i < n && kTchar[p[i]]) ++i;
+  if (i == 0 || i == n || p[i] != ':') return false;
+  const std::size_t colon = i++;
+  for (;;) {
+#if defined(__SSE2__)
+    if (i + 16 <= n) {
+      // As in is_field_value: a control byte (not obs-text) or DEL stops the block.
+      const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      const __m128i control =
+          _mm_and_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
+      const int stop = _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, del)));
+      if (stop == 0) {
+        i += 16;
+        continue;
+      }
+      i += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(stop)));
+    }
+#endif
+    // One byte: the tail, or the byte a block stopped at (HTAB goes on).
+    if (i == n) return false;
+    if (!kFieldValue[p[i]]) break;
+    ++i;
+  }
+  std::size_t next;
+  if (p[i] == '\n') {
+    next = i + 1;
+  } else if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+    next = i + 2;
+  } else {
+    return false;
+  }
+  // The value without the whitespace around it (trim_ows, here without a call: a value is
+  // usually one space after the colon and none after it, so that case is tested first).
+  std::size_t begin = colon + 1, end = i;
+  if (begin < end && p[begin] == ' ') ++begin;
+  if (begin < end && is_ows(static_cast<char>(p[begin]))) [[unlikely]] {
+    while (begin < end && is_ows(static_cast<char>(p[begin]))) ++begin;
+  }
+  if (end > begin && is_ows(static_cast<char>(p[end - 1]))) [[unlikely]] {
+    while (end > begin && is_ows(static_cast<char>(p[end - 1]))) --end;
+  }
+  field.name = std::string_view(rest.data(), colon);
+  field.value = std::string_view(rest.data() + begin, end - begin);
+  rest.remove_prefix(next);
+  return true;
+}
+
 // Parses field lines from `rest` up to and including the blank line that ends the head;
-// kIncomplete if `rest` ends before it. Plain field lines go through the block scan of
-// http_field_scan.h; this loop takes each other line (the blank line, obs-fold, a line to
-// refuse or not yet whole) and then hands the rest back to the scan.
-ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err,
-                         bool request) {
+// kIncomplete if `rest` ends before it.
+ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
   bool first = true;
   std::string_view line;
+  Field plain;
   for (;;) {
-    if (const std::size_t taken = detail::take_plain_fields(rest, head, request)) {
+    // A plain field line first (a name cannot start with CR or LF, nor any byte up to
+    // them): the blank line that ends the head is tested once per head, not per field.
+    if (!rest.empty() && static_cast<unsigned char>(rest[0]) > '\r' &&
+        take_plain_field_line(rest, plain)) {
       first = false;
-      rest.remove_prefix(taken);
+      head.fields.push_back(plain);
+      continue;
     }
     // The blank line that ends the head, as take_line would take it.
     if (!rest.empty() && (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
@@ -122,10 +201,6 @@ ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& 
     first = false;
     Field field;
     if (parse_field_line(line, field, err) != ParseStatus::kComplete) return ParseStatus::kError;
-    if (request) {
-      detail::note_request_field(head.noted_, field.name,
-                                 static_cast<std::uint32_t>(head.fields.size()));
-    }
     head.fields.push_back(field);
   }
   return ParseStatus::kIncomplete;
@@ -362,8 +437,7 @@ namespace {
 // Both heads: locate the blank line, parse the start line with `parse_start`, then fields.
 ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
                        ParseError& err, const Limits& limits, std::size_t scan_from,
-                       ParseStatus (*parse_start)(std::string_view, MessageHead&, ParseError&),
-                       bool request) {
+                       ParseStatus (*parse_start)(std::string_view, MessageHead&, ParseError&)) {
   std::string_view line;
   if (scan_from == 0) {
     // The common case, a whole head in the first bytes looked at: one pass, each line end
@@ -371,7 +445,7 @@ ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& con
     std::string_view rest = buf.substr(skip_empty_lines(buf));
     head.clear();
     if (take_line(rest, line) && parse_start(line, head, err) == ParseStatus::kComplete &&
-        parse_fields(rest, head, err, request) == ParseStatus::kComplete) {
+        parse_fields(rest, head, err) == ParseStatus::kComplete) {
       const std::size_t end = buf.size() - rest.size();
       if (end > limits.max_header_size) return fail(err, 431, "Header block too large");
       consumed = end;
@@ -388,7 +462,7 @@ ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& con
   if (!take_line(rest, line)) return fail(err, 400, "Malformed start line");  // has a line end
   st = parse_start(line, head, err);
   if (st != ParseStatus::kComplete) return st;
-  st = parse_fields(rest, head, err, request);
+  st = parse_fields(rest, head, err);
   if (st != ParseStatus::kComplete) return st;
   consumed = end;
   return ParseStatus::kComplete;
@@ -398,15 +472,12 @@ ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& con
 
 ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
                                ParseError& err, const Limits& limits, std::size_t scan_from) {
-  const ParseStatus st =
-      parse_head(buf, head, consumed, err, limits, scan_from, parse_request_line, true);
-  if (st == ParseStatus::kComplete) head.noted_for_ = head.fields.size();
-  return st;
+  return parse_head(buf, head, consumed, err, limits, scan_from, parse_request_line);
 }
 
 ParseStatus parse_response_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
                                 ParseError& err, const Limits& limits, std::size_t scan_from) {
-  return parse_head(buf, head, consumed, err, limits, scan_from, parse_status_line, false);
+  return parse_head(buf, head, consumed, err, limits, scan_from, parse_status_line);
 }
 
 namespace {
@@ -447,25 +518,37 @@ bool split_absolute_form(std::string_view target, std::string_view& authority,
 }
 
 RequestFields scan_request_fields(const MessageHead& head) noexcept {
-  // Noted by parse_request_head as it took the fields (no second pass over them), unless
-  // the head was filled otherwise or has changed since.
-  NotedRequestFields noted = head.noted_;
-  if (head.noted_for_ != head.fields.size()) {
-    noted = {};
-    for (std::size_t i = 0; i < head.fields.size(); ++i) {
-      detail::note_request_field(noted, head.fields[i].name, static_cast<std::uint32_t>(i));
+  RequestFields known;
+  auto note = [](const Field& f, const Field*& first, std::size_t* count) {
+    if (first == nullptr) first = &f;
+    if (count) ++*count;
+  };
+  for (const Field& f : head.fields) {
+    // The size decides first: most fields are compared no further.
+    switch (f.name.size()) {
+      case 4:
+        if (is_name(f.name, "host")) note(f, known.host, &known.hosts);
+        break;
+      case 6:
+        if (is_name(f.name, "expect")) note(f, known.expect, nullptr);
+        break;
+      case 10:
+        if (is_name(f.name, "connection")) note(f, known.connection, nullptr);
+        break;
+      case 14:
+        if (is_name(f.name, "content-length")) {
+          note(f, known.content_length, &known.content_lengths);
+        }
+        break;
+      case 17:
+        if (is_name(f.name, "transfer-encoding")) {
+          note(f, known.transfer_encoding, &known.transfer_encodings);
+        }
+        break;
+      default:
+        break;
     }
   }
-  auto at = [&head](std::uint32_t index) { return index == 0 ? nullptr : &head.fields[index - 1]; };
-  RequestFields known;
-  known.host = at(noted.host);
-  known.content_length = at(noted.content_length);
-  known.transfer_encoding = at(noted.transfer_encoding);
-  known.connection = at(noted.connection);
-  known.expect = at(noted.expect);
-  known.hosts = noted.hosts;
-  known.content_lengths = noted.content_lengths;
-  known.transfer_encodings = noted.transfer_encodings;
   return known;
 }
 

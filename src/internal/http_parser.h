@@ -32,7 +32,7 @@ struct Field {
 
 // The fields of a head, in order: room for kInline of them inside the object (a browser
 // sends about a dozen), on the heap past that. A plain array and a count, so that the
-// parser's append is a compare and two stores (std::vector's push_back stayed a call).
+// parser's append is a compare and a copy (std::vector's push_back stayed a call).
 class FieldList {
  public:
   static constexpr std::size_t kInline = 16;
@@ -75,20 +75,7 @@ class FieldList {
   Field inline_[kInline];
 };
 
-// The fields a request's checks, framing and persistence depend on, noted by the parser
-// as it takes each field (internal: read through scan_request_fields). Positions are
-// indexes + 1 into the fields (0: none), so that they survive the list's growth.
-struct NotedRequestFields {
-  std::uint32_t host = 0, content_length = 0, transfer_encoding = 0, connection = 0, expect = 0;
-  std::uint32_t hosts = 0, content_lengths = 0, transfer_encodings = 0;
-};
-
 struct MessageHead {
-  MessageHead() = default;
-  // Not copied: the views and the noted fields point into this head's own storage.
-  MessageHead(const MessageHead&) = delete;
-  MessageHead& operator=(const MessageHead&) = delete;
-
   // Request line (requests only).
   std::string_view method;
   std::string_view target;
@@ -105,8 +92,6 @@ struct MessageHead {
     version_minor = 1;
     fields.clear();
     folded_.clear();
-    noted_for_ = kNotNoted;
-    noted_ = {};
   }
   // The first value of `name` (case-insensitive), or nullptr.
   const Field* find(std::string_view name) const noexcept;
@@ -116,13 +101,6 @@ struct MessageHead {
   // Storage for values joined from obs-fold lines (rare; list nodes keep views stable, and
   // an empty list allocates nothing, unlike a deque).
   std::forward_list<std::string> folded_;
-
-  // Set by parse_request_head on success: the request fields noted while parsing, valid
-  // while the head still has the noted_for_ fields it had then (scan_request_fields scans
-  // again otherwise: a head filled by hand, or changed since).
-  static constexpr std::size_t kNotNoted = static_cast<std::size_t>(-1);
-  std::size_t noted_for_ = kNotNoted;
-  NotedRequestFields noted_;
 };
 
 enum class ParseStatus { kComplete, kIncomplete, kError };
