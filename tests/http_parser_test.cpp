@@ -892,3 +892,120 @@ TEST(HttpParser, IequalsAgreesWithAByteByByteFoldAtEveryLengthAndPosition) {
 }
 
 }  // namespace http_parser_test
+
+namespace http_parser_test {
+
+namespace {
+
+// A request head of `count` fields with names and values of varied lengths (the browser
+// head's twelve among them), and the fields it holds.
+std::string head_of_fields(std::size_t count, std::vector<std::pair<std::string, std::string>>& fields) {
+  static const std::pair<const char*, const char*> browser[] = {
+      {"Host", "127.0.0.1:8888"},
+      {"Connection", "keep-alive"},
+      {"Cache-Control", "max-age=0"},
+      {"Upgrade-Insecure-Requests", "1"},
+      {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"},
+      {"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+      {"Sec-Fetch-Site", "same-origin"},
+      {"Referer", "http://127.0.0.1:8888/"},
+      {"Accept-Encoding", "gzip, deflate"},
+      {"Accept-Language", "en-US,en;q=0.9"},
+      {"Cookie", "_ga=GA1.1.1876543210.1732800000; sessionid=7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b"},
+      {"X_Odd.Name", "\tspaced\tvalue "},
+  };
+  fields.clear();
+  std::string head = "GET /path HTTP/1.1\r\n";
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name, value;
+    if (i < std::size(browser)) {
+      name = browser[i].first;
+      value = browser[i].second;
+    } else {
+      name = "X-Field-" + std::to_string(i);
+      value = std::string(i % 37, static_cast<char>('a' + i % 26)) + std::to_string(i);
+    }
+    head += name + ": " + value + "\r\n";
+    // The value as parsed: without the whitespace around it.
+    const auto first = value.find_first_not_of(" \t"), last = value.find_last_not_of(" \t");
+    fields.emplace_back(name, first == std::string::npos ? "" : value.substr(first, last - first + 1));
+  }
+  if (count == 0) head += "Host: x\r\n", fields.emplace_back("Host", "x");
+  return head + "\r\n";
+}
+
+void expect_fields(const MessageHead& head,
+                   const std::vector<std::pair<std::string, std::string>>& fields,
+                   const std::string& where) {
+  ASSERT_EQ(head.fields.size(), fields.size()) << where;
+  std::size_t i = 0;
+  for (const Field& f : head.fields) {
+    EXPECT_EQ(f.name, fields[i].first) << where << " field " << i;
+    EXPECT_EQ(f.value, fields[i].second) << where << " field " << i;
+    ++i;
+  }
+  EXPECT_EQ(head.fields.front().name, fields.front().first);
+  EXPECT_EQ(head.fields.back().value, fields.back().second);
+}
+
+}  // namespace
+
+// A head's fields are kept 16 inside the MessageHead and on the heap past that. Heads of
+// 1 to 100 fields, parsed in one go and with the bytes arriving in two reads split at every
+// offset (the second parse resuming with scan_from, as the connection does), then into the
+// same MessageHead reused (smaller after larger, larger after smaller, as the connection's
+// pool reuses heads), copied and assigned, hold every field in order.
+TEST(FieldListTest, FieldsPastTheInlineRoomKeptInOrderWhateverTheReads) {
+  MessageHead reused;
+  for (std::size_t count : {1, 12, 15, 16, 17, 31, 32, 33, 100, 3, 40}) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    const std::string whole = head_of_fields(count, fields);
+    const std::string where = std::to_string(count) + " fields";
+    {
+      ParseError err;
+      std::size_t used = 0;
+      ASSERT_EQ(parse_request_head(whole, reused, used, err), ParseStatus::kComplete) << where;
+      EXPECT_EQ(used, whole.size());
+      expect_fields(reused, fields, where + ", reused head");
+      MessageHead copy(reused);
+      expect_fields(copy, fields, where + ", copied");
+      MessageHead assigned;
+      std::vector<std::pair<std::string, std::string>> other;
+      std::size_t other_used = 0;
+      const std::string other_head = head_of_fields(count > 20 ? 2 : 50, other);
+      ASSERT_EQ(parse_request_head(other_head, assigned, other_used, err), ParseStatus::kComplete);
+      assigned = reused;
+      expect_fields(assigned, fields, where + ", assigned over " + std::to_string(other.size()));
+    }
+    for (std::size_t split = 1; split < whole.size(); ++split) {
+      MessageHead head;
+      ParseError err;
+      std::size_t used = 0;
+      const std::string_view first(whole.data(), split);
+      ASSERT_EQ(parse_request_head(first, head, used, err), ParseStatus::kIncomplete)
+          << where << " split at " << split;
+      ASSERT_EQ(parse_request_head(whole, head, used, err, {}, split), ParseStatus::kComplete)
+          << where << " split at " << split;
+      EXPECT_EQ(used, whole.size());
+      expect_fields(head, fields, where + " split at " + std::to_string(split));
+    }
+  }
+}
+
+// The headers a request hands its handler hold every field of a head past the inline room.
+TEST(FieldListTest, HeadersFromAHeadOf100FieldsHoldThemAll) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string whole = head_of_fields(100, fields);
+  MessageHead head;
+  ParseError err;
+  std::size_t used = 0;
+  ASSERT_EQ(parse_request_head(whole, head, used, err), ParseStatus::kComplete);
+  const auto headers = tornado::httputil::HTTPHeaders::from_head(head);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (auto [name, value] : headers) got.emplace_back(name, value);
+  EXPECT_EQ(got, fields);
+  ASSERT_TRUE(headers.get_first("X-Field-99").has_value());
+  EXPECT_EQ(*headers.get_first("x-field-99"), fields[99].second);
+}
+
+}  // namespace http_parser_test
