@@ -216,30 +216,35 @@ void HTTPHeaders::append_field_copied(std::string_view name, std::string_view va
 HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   HTTPHeaders h;
   if (head.fields.empty()) return h;
-  std::size_t live = 0;
-  for (const http1::Field& f : head.fields) live += f.name.size() + f.value.size();
+  h.entries_.reserve(head.fields.size());
   // Without obs-fold, every name and value is a view into the head as received, in order:
   // the field lines are copied in one piece (separators and whitespace included) and the
-  // entries point into the copy. Unless that would keep more padding than fields (a value
-  // behind a run of whitespace): then, as with folds, field by field.
+  // entries point into the copy, made in the same pass that sums the fields' own bytes.
+  // Unless that would keep more padding than fields (a value behind a run of whitespace):
+  // then, as with folds, field by field.
   const char* begin = head.fields.front().name.data();
   const http1::Field& last = head.fields.back();
   const auto block = static_cast<std::size_t>(last.value.data() + last.value.size() - begin);
-  if (head.folded_.empty() && block - live <= std::max<std::size_t>(256, live) &&
-      block <= UINT32_MAX) {
-    // The text is empty: room for exactly the block (no growth policy to apply), filled.
-    h.text_.reserve(block);
-    std::memcpy(h.text_.extend(block), begin, block);
-    h.entries_.reserve(head.fields.size());
+  std::size_t live = 0;
+  if (head.folded_.empty() && block <= UINT32_MAX) {
     for (const http1::Field& f : head.fields) {
+      live += f.name.size() + f.value.size();
       h.entries_.push_back(Entry{static_cast<uint32_t>(f.name.data() - begin),
                                  static_cast<uint32_t>(f.name.size()),
                                  static_cast<uint32_t>(f.value.data() - begin),
                                  static_cast<uint32_t>(f.value.size())});
     }
-    h.dead_bytes_ = block - live;
-    h.unchecked_ = true;
-    return h;
+    if (block - live <= std::max<std::size_t>(256, live)) {
+      // The text is empty: room for exactly the block (no growth policy to apply), filled.
+      h.text_.reserve(block);
+      std::memcpy(h.text_.extend(block), begin, block);
+      h.dead_bytes_ = block - live;
+      h.unchecked_ = true;
+      return h;
+    }
+    h.entries_.clear();
+  } else {
+    for (const http1::Field& f : head.fields) live += f.name.size() + f.value.size();
   }
   h.reserve(head.fields.size(), live);
   for (const http1::Field& f : head.fields) h.add_unchecked(f.name, f.value);
@@ -549,18 +554,26 @@ std::pair<std::string_view, std::optional<int>> split_host_view(std::string_view
     return whole;
   }
   // A port is 1 to 5 digits after the last colon, so the end decides: a host ending in a
-  // letter ("localhost", "example.com") is done after one byte, with no search.
+  // letter ("localhost", "example.com") is done after one byte, with no search. The port's
+  // value is summed as its digits are read (at most six, one past the longest port).
   std::size_t digits_at = netloc.size();
-  while (digits_at > 0 && netloc.size() - digits_at < 6 && netloc[digits_at - 1] >= '0' &&
-         netloc[digits_at - 1] <= '9') {
+  unsigned port = 0, scale = 1;
+  while (digits_at > 0 && netloc.size() - digits_at < 6) {
+    const unsigned digit = static_cast<unsigned char>(netloc[digits_at - 1]) - unsigned{'0'};
+    if (digit > 9) break;
+    port += digit * scale;
+    scale *= 10;
     --digits_at;
   }
-  if (digits_at == netloc.size() || digits_at < 2 || netloc[digits_at - 1] != ':') return whole;
+  const std::size_t digits = netloc.size() - digits_at;
+  if (digits == 0 || digits > 5 || digits_at < 2 || netloc[digits_at - 1] != ':' ||
+      port > 65535) {
+    return whole;
+  }
   const std::size_t colon = digits_at - 1;
   // A bare IPv6 address (several colons) has no port.
   if (std::memchr(netloc.data(), ':', colon) != nullptr) return whole;
-  if (auto port = port_from(digits_at)) return {std::string_view(netloc.data(), colon), port};
-  return whole;
+  return {std::string_view(netloc.data(), colon), static_cast<int>(port)};
 }
 
 // split_host_view(host).first, with its commonest answer inline: a port ends in a digit and

@@ -1,5 +1,6 @@
 #include "internal/http_parser.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "internal/http_field_scan.h"
 #include "internal/swar.h"
 
 namespace tornado::http1 {
@@ -78,98 +80,17 @@ ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
   return ParseStatus::kComplete;
 }
 
-// The next line of `rest` when it is a plain field line: a token, a colon, field-value
-// bytes, then LF or CRLF (nearly every line). One scan: the line ends at the first byte
-// that is not a field-value byte. False, with `rest` untouched, for anything else (the
-// blank line, obs-fold, an incomplete or malformed line): the general path parses those,
-// and where this one succeeds it would give the same field.
-bool take_plain_field_line(std::string_view& rest, Field& field) {
-  const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
-  const std::size_t n = rest.size();
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  // The name sixteen bytes at a time up to its first byte that is not a letter, a digit or
-  // '-' (the bytes of nearly every name): that byte is the colon, or another tchar the table
-  // below goes on over. A browser's head is a dozen names of 4 to 25 bytes.
-  while (i + 16 <= n) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // A-Z onto a-z
-    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
-                                         _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
-    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-    const __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
-    const int plain = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash));
-    if (plain == 0xffff) {
-      i += 16;
-      continue;
-    }
-    i += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(~plain)));
-    break;
-  }
-#endif
-  while (i < n && kTchar[p[i]]) ++i;
-  if (i == 0 || i == n || p[i] != ':') return false;
-  const std::size_t colon = i++;
-  for (;;) {
-#if defined(__SSE2__)
-    if (i + 16 <= n) {
-      // As in is_field_value: a control byte (not obs-text) or DEL stops the block.
-      const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-      const __m128i control =
-          _mm_and_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
-      const int stop = _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, del)));
-      if (stop == 0) {
-        i += 16;
-        continue;
-      }
-      i += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(stop)));
-    }
-#endif
-    // One byte: the tail, or the byte a block stopped at (HTAB goes on).
-    if (i == n) return false;
-    if (!kFieldValue[p[i]]) break;
-    ++i;
-  }
-  std::size_t next;
-  if (p[i] == '\n') {
-    next = i + 1;
-  } else if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
-    next = i + 2;
-  } else {
-    return false;
-  }
-  // The value without the whitespace around it (trim_ows, here without a call: a value is
-  // usually one space after the colon and none after it, so that case is tested first).
-  std::size_t begin = colon + 1, end = i;
-  if (begin < end && p[begin] == ' ') ++begin;
-  if (begin < end && is_ows(static_cast<char>(p[begin]))) [[unlikely]] {
-    while (begin < end && is_ows(static_cast<char>(p[begin]))) ++begin;
-  }
-  if (end > begin && is_ows(static_cast<char>(p[end - 1]))) [[unlikely]] {
-    while (end > begin && is_ows(static_cast<char>(p[end - 1]))) --end;
-  }
-  field.name = std::string_view(rest.data(), colon);
-  field.value = std::string_view(rest.data() + begin, end - begin);
-  rest.remove_prefix(next);
-  return true;
-}
-
 // Parses field lines from `rest` up to and including the blank line that ends the head;
 // kIncomplete if `rest` ends before it.
 ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
   bool first = true;
   std::string_view line;
-  Field plain;
   for (;;) {
-    // A plain field line first (a name cannot start with CR or LF, nor any byte up to
-    // them): the blank line that ends the head is tested once per head, not per field.
-    if (!rest.empty() && static_cast<unsigned char>(rest[0]) > '\r' &&
-        take_plain_field_line(rest, plain)) {
+    // The plain field lines first (http_field_scan.h), in one loop: the blank line that
+    // ends the head is tested once per head, not per field; the lines below, one at a time.
+    if (const std::size_t taken = detail::take_plain_fields(rest, head)) {
       first = false;
-      head.fields.push_back(plain);
-      continue;
+      rest.remove_prefix(taken);
     }
     // The blank line that ends the head, as take_line would take it.
     if (!rest.empty() && (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
@@ -320,6 +241,32 @@ std::size_t MessageHead::count(std::string_view name) const noexcept {
   std::size_t n = 0;
   for (const Field& f : fields) n += iequals(f.name, name) ? 1 : 0;
   return n;
+}
+
+void FieldList::grow() {
+  const std::size_t bigger = 2 * capacity_;
+  Field* fresh = new Field[bigger];
+  std::copy(data_, data_ + size_, fresh);
+  release();
+  data_ = fresh;
+  capacity_ = bigger;
+}
+
+void FieldList::assign(const FieldList& other) {
+  if (other.size_ > capacity_) {
+    Field* fresh = new Field[other.capacity_];
+    release();
+    data_ = fresh;
+    capacity_ = other.capacity_;
+  }
+  std::copy(other.data_, other.data_ + other.size_, data_);
+  size_ = other.size_;
+}
+
+void FieldList::release() noexcept {
+  if (data_ != inline_) delete[] data_;
+  data_ = inline_;
+  capacity_ = kInline;
 }
 
 ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err) {

@@ -22,13 +22,57 @@
 #include <forward_list>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace tornado::http1 {
 
 struct Field {
   std::string_view name;
   std::string_view value;  // without surrounding whitespace
+};
+
+// The fields of a head, in order: room for kInline of them inside the object (a browser
+// sends about a dozen), on the heap past that. A plain array and a count, so that the
+// parser's append is a compare and a copy (std::vector's push_back stayed a call).
+class FieldList {
+ public:
+  static constexpr std::size_t kInline = 16;
+
+  FieldList() noexcept = default;
+  FieldList(const FieldList& other) { assign(other); }
+  FieldList& operator=(const FieldList& other) {
+    if (this != &other) assign(other);
+    return *this;
+  }
+  ~FieldList() { release(); }
+
+  void push_back(const Field& field) {
+    if (size_ == capacity_) [[unlikely]] grow();
+    data_[size_++] = field;
+  }
+  void clear() noexcept { size_ = 0; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  Field* begin() noexcept { return data_; }
+  Field* end() noexcept { return data_ + size_; }
+  const Field* begin() const noexcept { return data_; }
+  const Field* end() const noexcept { return data_ + size_; }
+  Field& operator[](std::size_t i) noexcept { return data_[i]; }
+  const Field& operator[](std::size_t i) const noexcept { return data_[i]; }
+  Field& front() noexcept { return data_[0]; }
+  const Field& front() const noexcept { return data_[0]; }
+  Field& back() noexcept { return data_[size_ - 1]; }
+  const Field& back() const noexcept { return data_[size_ - 1]; }
+
+ private:
+  // Twice the room (out of line: the parser's loop keeps only the compare).
+  [[gnu::noinline]] void grow();
+  void assign(const FieldList& other);
+  void release() noexcept;
+  Field* data_ = inline_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = kInline;
+  Field inline_[kInline];
 };
 
 struct MessageHead {
@@ -40,7 +84,7 @@ struct MessageHead {
   std::string_view reason;
   // Both: the minor version of HTTP/1.x.
   int version_minor = 1;
-  std::vector<Field> fields;
+  FieldList fields;
 
   void clear() {
     // One assignment each: a chained `a = b = {}` stores b in two halves and then loads it
