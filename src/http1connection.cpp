@@ -433,24 +433,39 @@ bool HTTP1Connection::request_failed(httputil::HTTPMessageDelegate& delegate, bo
   return false;
 }
 
-Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
-                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
+// Inlined into both callers (a call returning through references cost some 20 instructions
+// per request).
+[[gnu::always_inline]] inline bool HTTP1Connection::begin_request_head(
+    http1::MessageHead*& head, std::size_t& used, std::size_t& scan_from) {
   reset_for_next_message();
-  http1::MessageHead& head = borrow_head();
-  std::size_t used = 0;
+  head = &borrow_head();
   try {
     start_head_wait();
-    std::size_t scan_from = 0;
-    used = parse_buffered_head(head, scan_from);
-    if (used == 0) used = co_await read_head(head, scan_from);
+    used = parse_buffered_head(*head, scan_from);
   } catch (const HTTPInputError& e) {
     answer_error(e.status(), e.what());
-    co_return false;
+    return false;
+  }
+  return true;
+}
+
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
+                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
+  http1::MessageHead* head = nullptr;
+  std::size_t used = 0, scan_from = 0;
+  if (!begin_request_head(head, used, scan_from)) co_return false;
+  if (used == 0) {
+    try {
+      used = co_await read_head(*head, scan_from);
+    } catch (const HTTPInputError& e) {
+      answer_error(e.status(), e.what());
+      co_return false;
+    }
   }
   http1::BodyFraming framing;
   bool expect_continue = false;
   std::unique_ptr<PendingHead> pending;
-  if (!take_request_head(head, used, delegate, framing, expect_continue, pending)) co_return false;
+  if (!take_request_head(*head, used, delegate, framing, expect_continue, pending)) co_return false;
   co_return co_await finish_request(delegate, std::move(owned), std::move(pending), framing,
                                     expect_continue);
 }
@@ -460,23 +475,15 @@ Task<bool> HTTP1Connection::serve_request(httputil::HTTPServerConnectionDelegate
                                           bool& keep_alive) {
   httputil::HTTPMessageDelegate& delegate = *owned;
   keep_alive = false;
-  reset_for_next_message();
-  http1::MessageHead& head = borrow_head();
-  std::size_t used = 0;
-  try {
-    start_head_wait();
-    std::size_t scan_from = 0;
-    used = parse_buffered_head(head, scan_from);
-  } catch (const HTTPInputError& e) {
-    answer_error(e.status(), e.what());
-    return {};
-  }
+  http1::MessageHead* head = nullptr;
+  std::size_t used = 0, scan_from = 0;
+  if (!begin_request_head(head, used, scan_from)) return {};
   // The head's end has not arrived: the coroutine waits for it (it parses it again).
   if (used == 0) return read_request(delegate, std::move(owned));
   http1::BodyFraming framing;
   bool expect_continue = false;
   std::unique_ptr<PendingHead> pending;
-  if (!take_request_head(head, used, delegate, framing, expect_continue, pending)) return {};
+  if (!take_request_head(*head, used, delegate, framing, expect_continue, pending)) return {};
   if (pending || framing.kind != http1::BodyFraming::kNone) {
     return finish_request(delegate, std::move(owned), std::move(pending), framing,
                           expect_continue);

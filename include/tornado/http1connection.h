@@ -153,6 +153,10 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool request_failed(httputil::HTTPMessageDelegate& delegate, bool delegate_open);
   // The method by value: a coroutine owns its arguments (the Task may be stored).
   Task<bool> read_response(httputil::HTTPMessageDelegate& delegate, std::string request_method);
+  // A request's start (read_request and serve_request): the message state reset, the head
+  // borrowed, its wait begun and what the buffer holds of it parsed. False, answered with
+  // its error, when that much is malformed; `used` 0 while the head is incomplete.
+  bool begin_request_head(http1::MessageHead*& head, std::size_t& used, std::size_t& scan_from);
   // The head already buffered, parsed in place: its length, or 0 while it is incomplete
   // (`scan_from` carries where to resume). HTTPInputError when malformed.
   std::size_t parse_buffered_head(http1::MessageHead& head, std::size_t& scan_from);
