@@ -1052,7 +1052,7 @@ TEST(FieldScanTest, Sse2AndScalarRunsStopAtTheSameByteEveryLengthAndPosition) {
           std::size_t want = from;
           while (want < n && plain_name_byte(static_cast<unsigned char>(s[want]))) ++want;
           // Exactly sized: ASan sees a read past the end.
-          auto exact = std::make_unique<char[]>(n + 1);
+          auto exact = std::make_unique<char[]>(n);
           std::memcpy(exact.get(), s.data(), n);
           ASSERT_EQ(scan::plain_name_run(scan::FieldScan::kScalar, exact.get(), from, n), want);
           ASSERT_EQ(scan::plain_name_run(scan::FieldScan::kSse2, exact.get(), from, n), want)
@@ -1065,7 +1065,7 @@ TEST(FieldScanTest, Sse2AndScalarRunsStopAtTheSameByteEveryLengthAndPosition) {
           if (at < n) s[at] = static_cast<char>(b);
           std::size_t want = from;
           while (want < n && !value_stop(static_cast<unsigned char>(s[want]))) ++want;
-          auto exact = std::make_unique<char[]>(n + 1);
+          auto exact = std::make_unique<char[]>(n);
           std::memcpy(exact.get(), s.data(), n);
           ASSERT_EQ(scan::field_value_run(scan::FieldScan::kScalar, exact.get(), from, n), want);
           ASSERT_EQ(scan::field_value_run(scan::FieldScan::kSse2, exact.get(), from, n), want)

@@ -14,7 +14,6 @@ bool is_plain_name_byte(unsigned char c) {
          static_cast<unsigned char>(c - '0') < 10 || c == '-';
 }
 bool is_value_stop(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
-bool is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 // Byte by byte: the reference the vector ways must agree with, and their tails.
 struct Scalar {

@@ -35,8 +35,6 @@ constexpr std::array<bool, 256> make_value_table() {
 }
 constexpr auto kFieldValue = make_value_table();
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
 ParseStatus fail(ParseError& err, int status, std::string message) {
   err.status = status;
   err.message = std::move(message);

@@ -248,6 +248,8 @@ class ChunkedDecoder {
 
 // Character classes (RFC 9110 5.6.2).
 bool is_tchar(unsigned char c) noexcept;
+// Optional whitespace: SP or HTAB.
+inline bool is_ows(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
 bool is_token(std::string_view s) noexcept;
 // Field-value characters: VCHAR, obs-text, SP, HTAB.
 bool is_field_value(std::string_view s) noexcept;

@@ -156,21 +156,19 @@ void RequestHandler::reset_to_default_headers() {
   response().content_type_pending = true;
 }
 
-void RequestHandler::put_default_content_type() const {
+// The default's spelling, as a replacement keeps the first occurrence's.
+void RequestHandler::put_content_type(std::string_view value) const {
   detail::ResponseState& r = *response_;
   r.content_type_pending = false;
-  r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type",
-                            kDefaultContentType);
+  r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type", value);
 }
 
+void RequestHandler::put_default_content_type() const { put_content_type(kDefaultContentType); }
+
 bool RequestHandler::set_pending_content_type(std::string_view value) {
-  detail::ResponseState& r = response();
   // (A value viewing the fields' own text would dangle when it grows: the general way.)
-  if (!r.content_type_pending || r.headers.aliases(value)) return false;
-  check_header_value(value);
-  r.content_type_pending = false;
-  // The default's spelling, as a replacement keeps the first occurrence's.
-  r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type", value);
+  if (!response().content_type_pending || response().headers.aliases(value)) return false;
+  put_content_type(value);
   return true;
 }
 
@@ -197,8 +195,8 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
 }
 
 void RequestHandler::set_header(std::string_view name, std::string_view value) {
-  if (is_content_type(name) && set_pending_content_type(value)) return;
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
+  if (is_content_type(name) && set_pending_content_type(value)) return;
   response().headers.set_with_checked_value(name, value);
 }
 

@@ -469,9 +469,11 @@ class RequestHandler : public tornado::detail::PooledFrame {
     if (response_ && response_->content_type_pending) put_default_content_type();
   }
   void put_default_content_type() const;
-  // Sets Content-Type to `value` (checked) in the default's place while it is pending: a
-  // handler's own type costs an insertion, not a search and a replacement. False (nothing
-  // done) when it is not pending.
+  // Content-Type `value` put in the default's place (index 1, after Server); no longer pending.
+  void put_content_type(std::string_view value) const;
+  // Sets Content-Type to `value` (already checked by the caller) in the default's place
+  // while it is pending: a handler's own type costs an insertion, not a search and a
+  // replacement. False (nothing done) when it is not pending.
   bool set_pending_content_type(std::string_view value);
   // The default template namespace and functions, made on a page's first use of each
   // (handler_render.cpp).
