@@ -7,6 +7,7 @@
 
 #include "internal/describe_exception.h"
 #include "internal/gzip.h"
+#include "internal/http1_head_writer.h"
 #include "internal/http_parser.h"
 #include "internal/small_copy.h"
 #include "tornado/ioloop.h"
@@ -22,18 +23,6 @@ using httputil::ResponseStartLine;
 using httputil::StartLine;
 
 namespace {
-
-// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
-const std::string& cached_date_line() {
-  thread_local time_t cached_second = 0;
-  thread_local std::string line;
-  time_t now = ::time(nullptr);
-  if (now != cached_second) {
-    cached_second = now;
-    line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(now)) + "\r\n";
-  }
-  return line;
-}
 
 // True if the comma-separated token list `value` holds `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) {
@@ -81,6 +70,22 @@ void check_response_framing(const http1::MessageHead& head) {
 }
 
 }  // namespace
+
+namespace internal {
+
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
+const std::string& cached_date_line() {
+  thread_local time_t cached_second = 0;
+  thread_local std::string line;
+  time_t now = ::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(now)) + "\r\n";
+  }
+  return line;
+}
+
+}  // namespace internal
 
 HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_client,
                                  HTTP1ConnectionParameters params,
@@ -337,15 +342,11 @@ struct HTTP1Connection::PendingHead : detail::PooledFrame {
   HTTPHeaders headers;
 };
 
-// The request's head is parsed (`used` bytes of the read buffer): checks it, decides
-// keep-alive and 100-continue, copies the fields and hands the head to the delegate. No
-// waiting: the steps of a request up to here never suspend. False when the request failed
-// (answered, or the delegate told of the close): the connection then ends.
-bool HTTP1Connection::take_request_head(http1::MessageHead& head, std::size_t used,
-                                        httputil::HTTPMessageDelegate& delegate,
-                                        http1::BodyFraming& framing, bool& expect_continue,
-                                        std::unique_ptr<PendingHead>& pending) {
-  http1::RequestFields known;
+// The request's head is parsed: checks it and decides keep-alive and 100-continue, from the
+// fields the scan found (`known`: views into the read buffer, valid until it is consumed).
+// False when the request was refused (answered): the connection then ends.
+bool HTTP1Connection::check_request_head(http1::MessageHead& head, http1::RequestFields& known,
+                                         http1::BodyFraming& framing, bool& expect_continue) {
   try {
     http1::ParseError err;
     known = http1::scan_request_fields(head);
@@ -360,8 +361,7 @@ bool HTTP1Connection::take_request_head(http1::MessageHead& head, std::size_t us
 
   head_request_ = head.method == "HEAD";
   request_version_minor_ = head.version_minor;
-  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it), and Expect,
-  // from the fields found by the scan (views into the read buffer: before it is consumed).
+  // Keep-alive (RFC 9112 9.3; HTTP/1.0 persistence as Tornado decides it), and Expect.
   const std::string_view connection = known.connection ? known.connection->value : "";
   if (request_version_minor_ >= 1) {
     if (known.connection && has_token(connection, "close")) disconnect_after_ = true;
@@ -375,15 +375,23 @@ bool HTTP1Connection::take_request_head(http1::MessageHead& head, std::size_t us
   if (params_->no_keep_alive) disconnect_after_ = true;
   expect_continue = known.expect && http1::iequals(known.expect->value, "100-continue") &&
                     request_version_minor_ >= 1;
+  // A request without a body is fully read once its head is: an answer given from
+  // headers_received then keeps the connection (see write_headers).
+  if (framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
+  return true;
+}
 
+// The checked head (`used` bytes of the read buffer) handed to the delegate: the fields
+// copied, then request_head_now. No waiting. False when the request failed (the delegate
+// told of the close): the connection then ends.
+bool HTTP1Connection::take_request_head(http1::MessageHead& head, const http1::RequestFields& known,
+                                        std::size_t used, httputil::HTTPMessageDelegate& delegate,
+                                        const http1::BodyFraming& framing,
+                                        std::unique_ptr<PendingHead>& pending) {
   // Copy what outlives the buffer (the request line is copied by the delegate, from views,
   // before the head's bytes are released).
   HTTPHeaders headers = HTTPHeaders::from_head(head);
   start_decompression(framing, headers);
-
-  // A request without a body is fully read once its head is: an answer given from
-  // headers_received then keeps the connection (see write_headers).
-  if (framing.kind == http1::BodyFraming::kNone) read_finished_ = true;
 
   try {
     // Filled only when the delegate's request_head_now leaves headers_received to do.
@@ -462,10 +470,14 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
       co_return false;
     }
   }
+  http1::RequestFields known;
   http1::BodyFraming framing;
   bool expect_continue = false;
   std::unique_ptr<PendingHead> pending;
-  if (!take_request_head(*head, used, delegate, framing, expect_continue, pending)) co_return false;
+  if (!check_request_head(*head, known, framing, expect_continue) ||
+      !take_request_head(*head, known, used, delegate, framing, pending)) {
+    co_return false;
+  }
   co_return co_await finish_request(delegate, std::move(owned), std::move(pending), framing,
                                     expect_continue);
 }
@@ -473,17 +485,53 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
 Task<bool> HTTP1Connection::serve_request(httputil::HTTPServerConnectionDelegate& server,
                                           std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
                                           bool& keep_alive) {
-  httputil::HTTPMessageDelegate& delegate = *owned;
   keep_alive = false;
   http1::MessageHead* head = nullptr;
   std::size_t used = 0, scan_from = 0;
   if (!begin_request_head(head, used, scan_from)) return {};
-  // The head's end has not arrived: the coroutine waits for it (it parses it again).
-  if (used == 0) return read_request(delegate, std::move(owned));
+  // The head's end has not arrived: a coroutine waits for it.
+  if (used == 0) return serve_when_head_read(server, std::move(owned), scan_from);
+  return serve_head(server, *head, used, owned, keep_alive);
+}
+
+Task<bool> HTTP1Connection::serve_when_head_read(
+    httputil::HTTPServerConnectionDelegate& server,
+    std::unique_ptr<httputil::HTTPMessageDelegate> owned, std::size_t scan_from) {
+  http1::MessageHead& head = *head_;  // borrowed by begin_request_head
+  std::size_t used = 0;
+  try {
+    used = co_await read_head(head, scan_from);
+  } catch (const HTTPInputError& e) {
+    answer_error(e.status(), e.what());
+    co_return false;
+  }
+  bool keep_alive = false;
+  Task<bool> rest = serve_head(server, head, used, owned, keep_alive);
+  if (rest.valid()) keep_alive = co_await std::move(rest);
+  co_return keep_alive;
+}
+
+Task<bool> HTTP1Connection::serve_head(httputil::HTTPServerConnectionDelegate& server,
+                                       http1::MessageHead& head, std::size_t used,
+                                       std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
+                                       bool& keep_alive) {
+  http1::RequestFields known;
   http1::BodyFraming framing;
   bool expect_continue = false;
+  if (!check_request_head(head, known, framing, expect_continue)) return {};
+  // The fast path: a body-less request answered from views, before anything is made for it.
+  if (framing.kind == http1::BodyFraming::kNone && server.offers_views() &&
+      serve_view(server, head, known, used)) {
+    keep_alive = !disconnect_after_ && !stream_->closed();
+    if (keep_alive && stream_->write_buffer_size() > params_->max_unsent_output) {
+      return end_request(nullptr);  // the backpressure wait
+    }
+    return {};
+  }
+  if (!owned) owned = server.start_request(this);
+  httputil::HTTPMessageDelegate& delegate = *owned;
   std::unique_ptr<PendingHead> pending;
-  if (!take_request_head(*head, used, delegate, framing, expect_continue, pending)) return {};
+  if (!take_request_head(head, known, used, delegate, framing, pending)) return {};
   if (pending || framing.kind != http1::BodyFraming::kNone) {
     return finish_request(delegate, std::move(owned), std::move(pending), framing,
                           expect_continue);
@@ -786,67 +834,12 @@ FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   return found;
 }
 
-using internal::put_small;  // any size; short pieces without a call to memcpy
-
-constexpr std::string_view kStatus200 = "HTTP/1.1 200 OK\r\n";  // most responses: one copy
-
-// "HTTP/1.1 404 Not Found\r\n": its size, then the line. `reason` is the one to send.
-std::size_t status_line_size(int code, std::string_view reason) noexcept {
-  if (code == 200 && reason == "OK") return kStatus200.size();
-  return 9 + 3 + 1 + reason.size() + 2;
-}
-
-char* put_status_line(char* p, int code, std::string_view reason) noexcept {
-  if (code == 200 && reason == "OK") return put_small(p, kStatus200);
-  p = put_small(p, "HTTP/1.1 ");
-  *p++ = static_cast<char>('0' + code / 100);  // write_headers allows 100..999
-  *p++ = static_cast<char>('0' + code / 10 % 10);
-  *p++ = static_cast<char>('0' + code % 10);
-  *p++ = ' ';
-  p = put_small(p, reason);
-  *p++ = '\r';
-  *p++ = '\n';
-  return p;
-}
-
-// A first body piece up to this size is sent with the head, in the same write.
-constexpr std::size_t kBodyWithHead = 2048;
-
-// Where a head is assembled: in place at the end of the stream's write queue, so that it is
-// written once, where it is sent. Taken back unless committed (a field refused halfway).
-// On a closed stream (the peer left) it is assembled in a string and dropped, so that the
-// checks still run and the write fails when awaited, as send() does.
-class HeadRoom {
- public:
-  HeadRoom(IOStream& stream, std::size_t size) : stream_(stream), open_(!stream.closed()) {
-    if (open_) {
-      data_ = stream.reserve_write(size);
-    } else {
-      dropped_.resize(size);
-      data_ = dropped_.data();
-    }
-  }
-  HeadRoom(const HeadRoom&) = delete;
-  HeadRoom& operator=(const HeadRoom&) = delete;
-  ~HeadRoom() { discard(); }
-  char* data() const noexcept { return data_; }
-  void discard() {
-    if (open_ && !committed_) (void)stream_.commit_write(0);
-    committed_ = true;
-  }
-  IOStream::WriteAwaiter commit(const char* end) {
-    committed_ = true;
-    if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
-    return stream_.commit_write(static_cast<std::size_t>(end - data_));
-  }
-
- private:
-  IOStream& stream_;
-  bool open_;
-  bool committed_ = false;
-  char* data_;
-  std::string dropped_;
-};
+using internal::cached_date_line;
+using internal::HeadRoom;
+using internal::kBodyWithHead;
+using internal::put_small;
+using internal::put_status_line;
+using internal::status_line_size;
 
 }  // namespace
 

@@ -76,14 +76,13 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
 
 // Not a coroutine: a request that completes at once is served in no frame at all; any
 // other is finished in a frame that owns the request's delegate (HTTP1Connection's
-// serve_request).
+// serve_request, which makes it when it needs one: a request answered from views has none).
 // `spare` is the previous request's delegate when the server delegate's reuse_request
 // made it ready for this one.
 Task<bool> HTTP1ServerConnection::serve_request(HTTP1Connection& conn,
                                                 httputil::HTTPServerConnectionDelegate& delegate,
                                                 std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
                                                 bool& keep_alive) {
-  if (!spare) spare = delegate.start_request(&conn);
   return conn.serve_request(delegate, spare, keep_alive);
 }
 

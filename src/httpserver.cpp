@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "internal/http_parser.h"
+#include "tornado/httputil_view.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -150,11 +151,18 @@ TCPServerOptions tcp_options(const HTTPServerOptions& o) {
 
 }  // namespace
 
-// Wraps the user's delegate to add xheaders handling per request.
+// Wraps the user's delegate to add xheaders handling per request, and the view callback.
 class HTTPServer::ServerDelegate final : public httputil::HTTPServerConnectionDelegate {
  public:
-  ServerDelegate(httputil::HTTPServerConnectionDelegate& inner, const HTTPServerOptions& options)
-      : inner_(inner), options_(options) {}
+  ServerDelegate(httputil::HTTPServerConnectionDelegate& inner, const HTTPServerOptions& options,
+                 const ViewCallback& views)
+      : inner_(inner), options_(options), views_(views) {
+    offers_views_ = (views_ || inner_.offers_views()) && !options_.xheaders;
+  }
+  void serve_view(const httputil::RequestView& request, httputil::Responder& responder) override {
+    if (views_) views_(request, responder);
+    if (!responder.sent() && inner_.offers_views()) inner_.serve_view(request, responder);
+  }
   std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
     auto d = inner_.start_request(conn);
     if (!options_.xheaders) return d;
@@ -170,14 +178,21 @@ class HTTPServer::ServerDelegate final : public httputil::HTTPServerConnectionDe
  private:
   httputil::HTTPServerConnectionDelegate& inner_;
   const HTTPServerOptions& options_;
+  const ViewCallback& views_;
 };
 
 HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
                        HTTPServerOptions options)
+    : HTTPServer(ViewCallback(), std::move(delegate), std::move(options)) {}
+
+HTTPServer::HTTPServer(ViewCallback views,
+                       std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
+                       HTTPServerOptions options)
     : TCPServer(tcp_options(options)),
       options_(std::move(options)),
       delegate_(std::move(delegate)),
-      server_delegate_(std::make_unique<ServerDelegate>(*delegate_, options_)) {
+      views_(std::move(views)),
+      server_delegate_(std::make_unique<ServerDelegate>(*delegate_, options_, views_)) {
   HTTP1ConnectionParameters params;
   params.no_keep_alive = options_.no_keep_alive;
   params.chunk_size = options_.chunk_size;
@@ -192,6 +207,11 @@ HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> d
 
 HTTPServer::HTTPServer(RequestCallback callback, HTTPServerOptions options)
     : HTTPServer(std::make_shared<CallbackConnectionDelegate>(std::move(callback)),
+                 std::move(options)) {}
+
+HTTPServer::HTTPServer(ViewCallback views, RequestCallback callback, HTTPServerOptions options)
+    : HTTPServer(std::move(views),
+                 std::make_shared<CallbackConnectionDelegate>(std::move(callback)),
                  std::move(options)) {}
 
 HTTPServer::~HTTPServer() { close_all_connections(); }

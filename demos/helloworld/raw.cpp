@@ -1,5 +1,8 @@
 // The bare-server hello world (no web layer): HTTPServer's request callback answering
 // directly, the baseline the Application stack is measured against (bench/web.sh).
+// Built a second time as helloworld_views, which answers the same requests through the
+// server's fast path (tornado/httputil_view.h: views and a Responder, no request object),
+// the bare server's uWebSockets-shaped way (bench/cpu_ab.sh, docs/performance.md).
 //
 //   build/demos/helloworld/helloworld_raw --port=8888 [--address=127.0.0.1] [--threads=2]
 //
@@ -14,6 +17,7 @@
 
 #include "tornado/escape.h"
 #include "tornado/httpserver.h"
+#include "tornado/httputil_view.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -51,10 +55,29 @@ void say_hello(httputil::HTTPServerRequest& request) {
   }
 }
 
+#ifdef HELLOWORLD_VIEWS
+// The same answers from views: every request here is body-less (a body goes to say_hello).
+void say_hello_now(const httputil::RequestView& request, httputil::Responder& response) {
+  if (request.path() == "/plaintext") {
+    response.send(200, "text/plain", {{"Server", "TornadoServer/6.5"}}, "Hello, World!");
+  } else if (request.path() == "/json") {
+    response.send(200, "application/json", {{"Server", "TornadoServer/6.5"}},
+                  escape::json_encode(nlohmann::json{{"message", "Hello, World!"}}));
+  } else {
+    response.send(200, "text/html; charset=UTF-8", {{"Server", "TornadoServer/6.5"}},
+                  "Hello, world");
+  }
+}
+#endif
+
 // One loop on this thread: its own SO_REUSEPORT listener when several threads share a port.
 void serve(int port, const std::string& address, bool reuse_port) {
   IOLoop loop;
+#ifdef HELLOWORLD_VIEWS
+  HTTPServer server(say_hello_now, say_hello);
+#else
   HTTPServer server(say_hello);
+#endif
   server.listen(port, address, AF_UNSPEC, 4096, reuse_port);
   loop.start();
 }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "tornado/httputil.h"
 #include "tornado/iostream.h"
@@ -29,6 +30,7 @@
 namespace tornado::http1 {
 struct MessageHead;
 struct BodyFraming;
+struct RequestFields;
 class ChunkedDecoder;
 }  // namespace tornado::http1
 
@@ -124,22 +126,46 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   Task<bool> read_request(httputil::HTTPMessageDelegate& delegate,
                           std::unique_ptr<httputil::HTTPMessageDelegate> owned = nullptr);
   // The serve loop's request step, with no coroutine frame when it can: a request whose head
-  // is in the read buffer, taken by the delegate's request_head_now, without a body and
-  // answered by the delegate's finish() at once (backpressure not due) is served here, and
-  // the result is an empty Task, `keep_alive` the answer. Otherwise the result is the Task
+  // is in the read buffer, answered from views (the server delegate's serve_view), or taken
+  // by the delegate's request_head_now, without a body and answered by the delegate's
+  // finish() at once (backpressure not due), is served here, and the result is an empty
+  // Task, `keep_alive` the answer. The request's delegate is made (start_request) only when
+  // views did not answer. Otherwise the result is the Task
   // that serves the rest of it (it owns `owned`) and returns whether to keep the connection.
   // `owned` is then left as the server delegate's reuse_request decided: the delegate, ready
   // for the next request, or null.
   Task<bool> serve_request(httputil::HTTPServerConnectionDelegate& server,
                            std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
                            bool& keep_alive);
-  // The steps of a request after its head is parsed that never wait (checks, keep-alive,
-  // the fields copied, request_head_now); false when the request failed and was dealt with.
-  // A head the delegate did not take is left in `pending` for headers_received.
+  // serve_request's steps once the head is complete (`used` bytes), with no frame of their
+  // own; serve_when_head_read is the frame that waits for a head that came in pieces.
+  Task<bool> serve_head(httputil::HTTPServerConnectionDelegate& server, http1::MessageHead& head,
+                        std::size_t used, std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
+                        bool& keep_alive);
+  Task<bool> serve_when_head_read(httputil::HTTPServerConnectionDelegate& server,
+                                  std::unique_ptr<httputil::HTTPMessageDelegate> owned,
+                                  std::size_t scan_from);
+  // The steps of a request after its head is parsed, none of which waits. check: the head's
+  // checks, keep-alive and 100-continue (false: refused and answered). take: the fields
+  // copied and the head handed to the delegate's request_head_now (false: the request failed
+  // and was dealt with); a head the delegate did not take is left in `pending` for
+  // headers_received.
   struct PendingHead;
-  bool take_request_head(http1::MessageHead& head, std::size_t used,
-                         httputil::HTTPMessageDelegate& delegate, http1::BodyFraming& framing,
-                         bool& expect_continue, std::unique_ptr<PendingHead>& pending);
+  bool check_request_head(http1::MessageHead& head, http1::RequestFields& known,
+                          http1::BodyFraming& framing, bool& expect_continue);
+  bool take_request_head(http1::MessageHead& head, const http1::RequestFields& known,
+                         std::size_t used, httputil::HTTPMessageDelegate& delegate,
+                         const http1::BodyFraming& framing, std::unique_ptr<PendingHead>& pending);
+  // The fast path (tornado/httputil_view.h): the checked, body-less head (`used` bytes)
+  // offered to the server delegate's serve_view. True when it was answered: the head's bytes
+  // are then consumed and the head released; false leaves both for the ordinary path.
+  bool serve_view(httputil::HTTPServerConnectionDelegate& server, http1::MessageHead& head,
+                  const http1::RequestFields& known, std::size_t used);
+  // The view responder's whole response (httputil::Responder::send).
+  friend class httputil::Responder;
+  void send_view_response(int code, std::string_view content_type,
+                          const std::pair<std::string_view, std::string_view>* fields,
+                          std::size_t field_count, std::string_view body);
   // The rest of a request after take_request_head: headers_received if the head is pending,
   // the body, finish(), then end_request's steps.
   Task<bool> finish_request(httputil::HTTPMessageDelegate& delegate,

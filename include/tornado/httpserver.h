@@ -28,6 +28,7 @@
 
 #include "tornado/http1connection.h"
 #include "tornado/httputil.h"
+#include "tornado/httputil_view.h"
 #include "tornado/tcpserver.h"
 
 namespace tornado {
@@ -58,6 +59,16 @@ class HTTPServer : public TCPServer {
                       HTTPServerOptions options = {});
   // Serves complete requests to `callback`.
   explicit HTTPServer(RequestCallback callback, HTTPServerOptions options = {});
+
+  // The fast path (tornado/httputil_view.h): each complete request without a body goes
+  // first to `views` as a RequestView, before any request object is made; what it leaves
+  // unanswered, and every request with a body, goes on to `callback` (or `delegate`) as
+  // without it. With options.xheaders on, `views` is never called (the forwarded address
+  // and protocol are applied to request objects only).
+  using ViewCallback = std::function<void(const httputil::RequestView&, httputil::Responder&)>;
+  HTTPServer(ViewCallback views, RequestCallback callback, HTTPServerOptions options = {});
+  HTTPServer(ViewCallback views, std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate,
+             HTTPServerOptions options = {});
   ~HTTPServer() override;
 
   // Closes every open connection (idle or busy). With stop(), Tornado's shutdown; see
@@ -90,7 +101,8 @@ class HTTPServer : public TCPServer {
   HTTPServerOptions options_;
   std::shared_ptr<const HTTP1ConnectionParameters> params_;
   std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate_;
-  std::unique_ptr<ServerDelegate> server_delegate_;  // the user's, plus xheaders
+  ViewCallback views_;
+  std::unique_ptr<ServerDelegate> server_delegate_;  // the user's, plus xheaders and views
   HTTP1ConnectionList connections_;
 };
 

@@ -651,6 +651,9 @@ class HTTPConnection {
 };
 
 // Called by the server for each request on a connection.
+class RequestView;  // tornado/httputil_view.h
+class Responder;
+
 class HTTPServerConnectionDelegate {
  public:
   virtual ~HTTPServerConnectionDelegate() = default;
@@ -668,6 +671,20 @@ class HTTPServerConnectionDelegate {
     return false;
   }
   virtual void on_close(HTTPConnection* /*connection*/) {}
+
+  // Optional, the fast path (tornado/httputil_view.h): a complete request without a body,
+  // offered as views into the read buffer before anything is made for it, when
+  // offers_views() is true. Answering it through `responder` serves it; a request left
+  // unanswered goes on to start_request as any other.
+  virtual void serve_view(const RequestView& request, Responder& responder) {
+    (void)request;
+    (void)responder;
+  }
+  // Read per request (a flag, not a virtual call, for the delegates that offer none).
+  bool offers_views() const noexcept { return offers_views_; }
+
+ protected:
+  bool offers_views_ = false;
 };
 
 }  // namespace tornado::httputil

@@ -1,0 +1,196 @@
+// The server's fast path (tornado/httputil_view.h): a checked, body-less request offered as
+// views to the server delegate's serve_view, and the view responder's whole response
+// written in place at the end of the stream's write queue.
+#include <charconv>
+
+#include "internal/http1_head_writer.h"
+#include "internal/http_parser.h"
+#include "tornado/http1connection.h"
+#include "tornado/httputil_view.h"
+
+namespace tornado {
+
+using httputil::HTTPOutputError;
+
+namespace httputil {
+
+// The target split as HTTPServerRequest's split_target splits it: an absolute-form target
+// names the host (RFC 9112 3.2.2) and its path is the rest ("/" when it has none).
+RequestView::RequestView(const http1::MessageHead& head, const HTTPConnectionContext& context,
+                         std::string_view host_field) noexcept
+    : head_(head), context_(context) {
+  std::string_view origin = head.target, authority, rest;
+  const bool absolute_form = (origin.empty() || origin.front() != '/') &&
+                             http1::split_absolute_form(origin, authority, rest) &&
+                             !authority.empty();
+  if (absolute_form) {
+    host_ = authority;
+    origin = rest;
+  } else {
+    host_ = host_field.empty() ? std::string_view("127.0.0.1") : host_field;
+  }
+  const std::size_t q = origin.find('?');
+  path_ = origin.substr(0, q);
+  if (q != std::string_view::npos) query_ = origin.substr(q + 1);
+  if (path_.empty() || path_.front() != '/') path_ = "/";  // "http://host" or "http://host?q"
+}
+
+std::string_view RequestView::method() const noexcept { return head_.method; }
+std::string_view RequestView::uri() const noexcept { return head_.target; }
+std::string_view RequestView::version() const noexcept {
+  return head_.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+std::optional<std::string_view> RequestView::header(std::string_view name) const noexcept {
+  if (const http1::Field* f = head_.find(name)) return f->value;
+  return std::nullopt;
+}
+
+std::size_t RequestView::header_count() const noexcept { return head_.fields.size(); }
+
+std::pair<std::string_view, std::string_view> RequestView::header_at(
+    std::size_t index) const noexcept {
+  const http1::Field& f = head_.fields[index];
+  return {f.name, f.value};
+}
+
+void Responder::send(int code, std::string_view content_type, std::string_view body) {
+  if (sent_) throw HTTPOutputError("Responder::send called twice");
+  connection_.send_view_response(code, content_type, nullptr, 0, body);
+  sent_ = true;
+}
+
+void Responder::send(int code, std::string_view content_type,
+                     std::initializer_list<Field> fields, std::string_view body) {
+  if (sent_) throw HTTPOutputError("Responder::send called twice");
+  connection_.send_view_response(code, content_type, fields.begin(), fields.size(), body);
+  sent_ = true;
+}
+
+}  // namespace httputil
+
+bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
+                                 http1::MessageHead& head, const http1::RequestFields& known,
+                                 std::size_t used) {
+  httputil::Responder responder(*this);
+  {
+    const httputil::RequestView view(head, context_, known.host ? known.host->value : "");
+    server.serve_view(view, responder);
+  }
+  if (!responder.sent()) return false;
+  stream_->consume(used);
+  release_head();
+  return true;
+}
+
+namespace {
+
+// The fields the server writes itself (framing and persistence), refused from the caller.
+bool is_server_field(std::string_view name) noexcept {
+  using http1::is_name;
+  switch (name.size()) {
+    case 4:
+      return is_name(name, "date");
+    case 10:
+      return is_name(name, "connection");
+    case 14:
+      return is_name(name, "content-length");
+    case 17:
+      return is_name(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
+constexpr std::string_view kContentType = "Content-Type: ";
+constexpr std::string_view kContentLength = "Content-Length: ";
+constexpr std::string_view kLineEnd = "\r\n";
+
+}  // namespace
+
+void HTTP1Connection::send_view_response(
+    int code, std::string_view content_type,
+    const std::pair<std::string_view, std::string_view>* fields, std::size_t field_count,
+    std::string_view body) {
+  using internal::put_small;
+  // Every check before a byte is placed: a refused response sends nothing.
+  if (code < 100 || code > 999) {
+    throw HTTPOutputError("Invalid status code " + std::to_string(code) +
+                          ": a status line carries three digits (RFC 9110 15)");
+  }
+  if (!http1::is_field_value(content_type)) {
+    throw HTTPOutputError("CR, LF or another control character in the Content-Type");
+  }
+  std::size_t fields_size = 0;
+  for (std::size_t i = 0; i < field_count; ++i) {
+    const auto& [name, value] = fields[i];
+    if (!http1::is_token(name)) {
+      throw HTTPOutputError("Invalid header name '" + std::string(name) + "'");
+    }
+    if (!http1::is_field_value(value)) {
+      throw HTTPOutputError("CR, LF or another control character in the value of " +
+                            std::string(name));
+    }
+    if (is_server_field(name)) {
+      throw HTTPOutputError(std::string(name) + " is written by the server, not by a Responder");
+    }
+    fields_size += name.size() + 2 + value.size() + 2;
+  }
+  const std::string_view reason = httputil::reason_phrase(code);
+  const bool no_body_status = code == 204 || code == 304 || code < 200;
+  suppress_body_ = head_request_ || no_body_status;
+  // A draining server ends each connection after its current response (tornado/drain.h).
+  if (list_ != nullptr && list_->draining()) disconnect_after_ = true;
+  // As write_response_head: every response that ends its connection says so, and an
+  // HTTP/1.0 client that keeps it is told.
+  std::string_view connection_line;
+  if (disconnect_after_) {
+    connection_line = "Connection: close\r\n";
+  } else if (request_version_minor_ == 0) {
+    connection_line = "Connection: Keep-Alive\r\n";
+  }
+  char length_digits[20];
+  std::string_view length;
+  if (!no_body_status) {
+    auto [end, ec] = std::to_chars(length_digits, length_digits + sizeof length_digits,
+                                   body.size());
+    (void)ec;  // 20 digits hold any size_t
+    length = std::string_view(length_digits, static_cast<std::size_t>(end - length_digits));
+  }
+  const std::string_view date_line = internal::cached_date_line();
+  const std::string_view sent_body = suppress_body_ ? std::string_view() : body;
+  const std::size_t size =
+      internal::status_line_size(code, reason) + date_line.size() + connection_line.size() +
+      (content_type.empty() ? 0 : kContentType.size() + content_type.size() + 2) + fields_size +
+      (no_body_status ? 0 : kContentLength.size() + length.size() + 2) + 2 + sent_body.size();
+
+  internal::HeadRoom room(*stream_, size);
+  char* p = internal::put_status_line(room.data(), code, reason);
+  p = put_small(p, date_line);
+  p = put_small(p, connection_line);
+  if (!content_type.empty()) {
+    p = put_small(p, kContentType);
+    p = put_small(p, content_type);
+    p = put_small(p, kLineEnd);
+  }
+  for (std::size_t i = 0; i < field_count; ++i) {
+    p = put_small(p, fields[i].first);
+    *p++ = ':';
+    *p++ = ' ';
+    p = put_small(p, fields[i].second);
+    p = put_small(p, kLineEnd);
+  }
+  if (!no_body_status) {
+    p = put_small(p, kContentLength);
+    p = put_small(p, length);
+    p = put_small(p, kLineEnd);
+  }
+  p = put_small(p, kLineEnd);
+  p = put_small(p, sent_body);
+  response_code_ = code;
+  headers_written_ = true;
+  write_finished_ = true;  // nothing waits for it: the request is served within this call
+  (void)room.commit(p);
+}
+
+}  // namespace tornado

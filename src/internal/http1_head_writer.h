@@ -1,0 +1,79 @@
+// What assembles an outgoing HTTP/1.x head in place, shared by HTTP1Connection's
+// write_headers and the view responder (http1connection_view.cpp): the status line, the
+// cached Date line and the room at the end of the stream's write queue.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "internal/small_copy.h"
+#include "tornado/iostream.h"
+
+namespace tornado::internal {
+
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
+const std::string& cached_date_line();
+
+inline constexpr std::string_view kStatus200 = "HTTP/1.1 200 OK\r\n";  // most responses: one copy
+
+// "HTTP/1.1 404 Not Found\r\n": its size, then the line. `reason` is the one to send.
+inline std::size_t status_line_size(int code, std::string_view reason) noexcept {
+  if (code == 200 && reason == "OK") return kStatus200.size();
+  return 9 + 3 + 1 + reason.size() + 2;
+}
+
+// `code` is 100..999 (the callers check).
+inline char* put_status_line(char* p, int code, std::string_view reason) noexcept {
+  if (code == 200 && reason == "OK") return put_small(p, kStatus200);
+  p = put_small(p, "HTTP/1.1 ");
+  *p++ = static_cast<char>('0' + code / 100);
+  *p++ = static_cast<char>('0' + code / 10 % 10);
+  *p++ = static_cast<char>('0' + code % 10);
+  *p++ = ' ';
+  p = put_small(p, reason);
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+// A first body piece up to this size is sent with the head, in the same write.
+inline constexpr std::size_t kBodyWithHead = 2048;
+
+// Where a head is assembled: in place at the end of the stream's write queue, so that it is
+// written once, where it is sent. Taken back unless committed (a field refused halfway).
+// On a closed stream (the peer left) it is assembled in a string and dropped, so that the
+// checks still run and the write fails when awaited, as a write to a closed stream does.
+class HeadRoom {
+ public:
+  HeadRoom(IOStream& stream, std::size_t size) : stream_(stream), open_(!stream.closed()) {
+    if (open_) {
+      data_ = stream.reserve_write(size);
+    } else {
+      dropped_.resize(size);
+      data_ = dropped_.data();
+    }
+  }
+  HeadRoom(const HeadRoom&) = delete;
+  HeadRoom& operator=(const HeadRoom&) = delete;
+  ~HeadRoom() { discard(); }
+  char* data() const noexcept { return data_; }
+  void discard() {
+    if (open_ && !committed_) (void)stream_.commit_write(0);
+    committed_ = true;
+  }
+  IOStream::WriteAwaiter commit(const char* end) {
+    committed_ = true;
+    if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
+    return stream_.commit_write(static_cast<std::size_t>(end - data_));
+  }
+
+ private:
+  IOStream& stream_;
+  bool open_;
+  bool committed_ = false;
+  char* data_;
+  std::string dropped_;
+};
+
+}  // namespace tornado::internal

@@ -1,0 +1,343 @@
+// The server's fast path (tornado/httputil_view.h) over real sockets: what the view callback
+// sees of a request, the bytes its Responder sends, the requests that go on to the ordinary
+// callback (unanswered, with a body, a head in pieces, xheaders on), keep-alive and draining,
+// refused fields, a callback that throws, and the backpressure bound.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "http_test_util.h"
+#include "tornado/httpserver.h"
+#include "tornado/httputil_view.h"
+#include "tornado/iostream.h"
+#include "tornado/testing.h"
+
+namespace httpserver_view_test {
+
+using namespace tornado;
+using httputil::HTTPServerRequest;
+using httputil::RequestView;
+using httputil::Responder;
+using tornado::testing::AsyncTest;
+using tornado::testing::ExpectLog;
+using tornado::test::respond;
+
+namespace {
+
+// What the view callback saw, one line per request offered.
+std::vector<std::string> offered;
+int views_answered = 0;
+
+// The view callback every test here serves:
+//   /v          "view <method> <path>?<query> host=<host>"
+//   /v/fields   the request's fields, "name=value;" in order, and X-Case looked up
+//   /v/extra    two more response fields
+//   /v/204 /v/304   that status (no body, no Content-Length)
+//   /v/bad-value    a response field with a CR LF in its value (refused)
+//   /v/reserved     a Content-Length field (refused)
+//   /v/twice        send() twice (the second refused, caught: the first answer stands)
+//   /v/throw        throws
+//   /v/big          32 KiB
+//   anything else: not answered (the callback gets it)
+void views(const RequestView& req, Responder& res) {
+  offered.push_back(std::string(req.method()) + " " + std::string(req.uri()));
+  const std::string_view path = req.path();
+  if (path == "/v") {
+    res.send(200, "text/plain",
+             "view " + std::string(req.method()) + " " + std::string(path) + "?" +
+                 std::string(req.query()) + " host=" + std::string(req.host()));
+  } else if (path == "/v/fields") {
+    std::string body;
+    for (std::size_t i = 0; i < req.header_count(); ++i) {
+      auto [name, value] = req.header_at(i);
+      body += std::string(name) + "=" + std::string(value) + ";";
+    }
+    body += " x-case=" + std::string(req.header("x-CASE").value_or("-"));
+    body += " version=" + std::string(req.version());
+    res.send(200, "text/plain", body);
+  } else if (path == "/v/extra") {
+    res.send(201, "application/json", {{"X-One", "1"}, {"Cache-Control", "no-cache"}}, "{}");
+  } else if (path == "/v/204") {
+    res.send(204, "", "ignored");
+  } else if (path == "/v/304") {
+    res.send(304, "text/plain", "ignored");
+  } else if (path == "/v/bad-value") {
+    res.send(200, "text/plain", {{"X-Split", "a\r\nSet-Cookie: evil=1"}}, "x");
+  } else if (path == "/v/reserved") {
+    res.send(200, "text/plain", {{"content-length", "99"}}, "x");
+  } else if (path == "/v/twice") {
+    res.send(200, "text/plain", "first");
+    try {
+      res.send(200, "text/plain", "second");
+    } catch (const httputil::HTTPOutputError&) {
+    }
+  } else if (path == "/v/throw") {
+    throw std::runtime_error("the view failed");
+  } else if (path == "/v/big") {
+    res.send(200, "text/plain", std::string(32 * 1024, 'b'));
+  } else {
+    return;
+  }
+  if (res.sent()) ++views_answered;
+}
+
+void app(HTTPServerRequest& req) {
+  respond(req, 200, "callback " + req.method + " " + req.path + " body=" + req.body);
+}
+
+std::string without_dates(std::string r) {
+  for (std::size_t at; (at = r.find("\r\nDate: ")) != std::string::npos;) {
+    r.erase(at, r.find("\r\n", at + 2) - at);
+  }
+  return r;
+}
+
+// A view answer's bytes without Date: the status line, `more` fields, Content-Length, body.
+std::string view_ok(const std::string& body, const std::string& more = "",
+                    const std::string& content_type = "text/plain") {
+  return "HTTP/1.1 200 OK\r\n" + more + "Content-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// The callback's answer (tests/http_test_util.h's respond: Content-Length only).
+std::string callback_ok(const std::string& body, const std::string& more = "") {
+  return "HTTP/1.1 200 OK\r\n" + more + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+class ViewTest : public AsyncTest {
+ protected:
+  void SetUp() override {
+    AsyncTest::SetUp();
+    offered.clear();
+    views_answered = 0;
+  }
+  void start(HTTPServerOptions options = {}) {
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    port_ = port;
+    server_ = std::make_unique<HTTPServer>(views, app, std::move(options));
+    server_->add_socket(fd);
+  }
+  void TearDown() override {
+    server_.reset();
+    AsyncTest::TearDown();
+  }
+  std::string exchange(const std::string& bytes) {
+    return run_sync([&]() -> Task<std::string> {
+      auto s = co_await test::connect_loopback(port_);
+      co_await s->write(bytes);
+      co_return co_await with_timeout(3s, s->read_until_close());
+    });
+  }
+
+  int port_ = 0;
+  std::unique_ptr<HTTPServer> server_;
+};
+
+}  // namespace
+
+// The exact bytes of a view answer: status line, Date, Content-Type, Content-Length, body;
+// the Date field is an IMF-fixdate.
+TEST_F(ViewTest, ViewAnswerIsStatusDateTypeLengthAndBody) {
+  start();
+  const std::string r = exchange("GET /v?a=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r),
+            view_ok("view GET /v?a=1 host=example.com", "Connection: close\r\n"));
+  EXPECT_NE(r.find("\r\nDate: "), std::string::npos);
+  EXPECT_NE(r.find(" GMT\r\n"), std::string::npos);
+  EXPECT_EQ(offered, std::vector<std::string>{"GET /v?a=1"});
+}
+
+// Requests the view leaves unanswered, and requests with a body (never offered), reach the
+// ordinary callback, pipelined in one batch with view answers, all in order.
+TEST_F(ViewTest, UnansweredAndBodiedRequestsGoToTheCallbackInOrder) {
+  start();
+  const std::string r = exchange(
+      "GET /v HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "DELETE /v HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
+      "GET /v?last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=x") +
+                                  callback_ok("callback GET /other body=") +
+                                  callback_ok("callback POST /v body=abc") +
+                                  view_ok("view DELETE /v? host=x") +
+                                  callback_ok("callback POST /v body=xy") +
+                                  view_ok("view GET /v?last host=x", "Connection: close\r\n"));
+  // Only the body-less ones were offered.
+  EXPECT_EQ(offered, (std::vector<std::string>{"GET /v", "GET /other", "DELETE /v", "GET /v?last"}));
+}
+
+// The fields as received, in order, repeated names kept; a case-insensitive look-up.
+TEST_F(ViewTest, ViewSeesFieldsInOrderAndLooksThemUpIgnoringCase) {
+  start();
+  const std::string r = exchange(
+      "GET /v/fields HTTP/1.1\r\nHost: h\r\nX-Case: Yes\r\nA: 1\r\nA: 2\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r),
+            view_ok("Host=h;X-Case=Yes;A=1;A=2;Connection=close; x-case=Yes version=HTTP/1.1",
+                    "Connection: close\r\n"));
+}
+
+// An absolute-form target names the host (RFC 9112 3.2.2), and its path is what follows
+// the authority ("/" when nothing does); no Host field in HTTP/1.0 gives 127.0.0.1.
+TEST_F(ViewTest, AbsoluteFormTargetGivesHostAndPathAsTheRequestObjectDoes) {
+  start();
+  EXPECT_EQ(without_dates(exchange("GET http://example.org:8080/v?q=1 HTTP/1.1\r\nHost: other\r\n"
+                                   "Connection: close\r\n\r\n")),
+            view_ok("view GET /v?q=1 host=example.org:8080", "Connection: close\r\n"));
+  // "http://host" alone: the path "/" is not /v, so the callback gets it, with the same split.
+  EXPECT_EQ(without_dates(exchange("GET http://example.org HTTP/1.1\r\nHost: other\r\n"
+                                   "Connection: close\r\n\r\n")),
+            callback_ok("callback GET / body=", "Connection: close\r\n"));
+  EXPECT_EQ(without_dates(exchange("GET /v HTTP/1.0\r\n\r\n")),
+            view_ok("view GET /v? host=127.0.0.1", "Connection: close\r\n"));
+}
+
+// HEAD gets the head with the body's Content-Length and no body; 204 and 304 get neither
+// Content-Length nor body.
+TEST_F(ViewTest, HeadAnd204And304CarryNoBody) {
+  start();
+  const std::string r = exchange(
+      "HEAD /v HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v/204 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v/304 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\n"
+            "HTTP/1.1 204 No Content\r\n\r\n"
+            "HTTP/1.1 304 Not Modified\r\nContent-Type: text/plain\r\n\r\n" +
+                view_ok("view GET /v? host=x", "Connection: close\r\n"));
+}
+
+// More fields after Content-Type, and a status other than 200 with its standard reason.
+TEST_F(ViewTest, ExtraFieldsFollowContentTypeWithTheStatusReason) {
+  start();
+  EXPECT_EQ(without_dates(exchange("GET /v/extra HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            "HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "X-One: 1\r\nCache-Control: no-cache\r\nContent-Length: 2\r\n\r\n{}");
+}
+
+// HTTP/1.0: kept open with keep-alive (and told so), closed without it, and the requests
+// after the close are not served.
+TEST_F(ViewTest, Http10KeepAliveIsToldAndItsAbsenceClosesTheConnection) {
+  start();
+  const std::string r = exchange(
+      "GET /v HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+      "GET /v?2 HTTP/1.0\r\n\r\n"
+      "GET /v?never HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=127.0.0.1", "Connection: Keep-Alive\r\n") +
+                                  view_ok("view GET /v?2 host=127.0.0.1", "Connection: close\r\n"));
+}
+
+// A response field with CR LF in its value, or a field the server writes itself, is refused
+// with nothing sent: the exception leaves the view as a callback's does (logged, the
+// connection closed after the answers before it); the server goes on serving.
+TEST_F(ViewTest, RefusedResponseFieldSendsNothingAndClosesAfterEarlierAnswers) {
+  start();
+  {
+    ExpectLog log(app_log(), "Uncaught exception serving.*control character");
+    const std::string r = exchange(
+        "GET /v?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /v/bad-value HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /v?never HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(without_dates(r), view_ok("view GET /v?1 host=x"));
+    EXPECT_EQ(r.find("evil"), std::string::npos);
+  }
+  {
+    ExpectLog log(app_log(), "Uncaught exception serving.*content-length is written by the server");
+    EXPECT_EQ(exchange("GET /v/reserved HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  }
+  EXPECT_EQ(without_dates(exchange("GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            view_ok("view GET /v? host=x", "Connection: close\r\n"));
+}
+
+// A second send() is refused; the first answer stands and the connection goes on.
+TEST_F(ViewTest, SecondSendIsRefusedAndTheFirstAnswerStands) {
+  start();
+  const std::string r = exchange(
+      "GET /v/twice HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("first") + view_ok("view GET /v? host=x", "Connection: close\r\n"));
+}
+
+// A view that throws: logged as Tornado logs a failing callback, the answers before it sent,
+// nothing after it served.
+TEST_F(ViewTest, ThrowingViewIsLoggedAndClosesAfterTheAnswersBeforeIt) {
+  start();
+  ExpectLog log(app_log(), "Uncaught exception serving.*the view failed");
+  const std::string r = exchange(
+      "GET /v?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v/throw HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v?2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v?1 host=x"));
+}
+
+// A head that arrives in pieces is offered to the view all the same once complete (else a
+// route answered only by the view would reach the callback depending on the network).
+TEST_F(ViewTest, HeadArrivingInPiecesIsOfferedToTheView) {
+  start();
+  const std::string r = run_sync([&]() -> Task<std::string> {
+    auto s = co_await test::connect_loopback(port_);
+    co_await s->write("GET /v?1 HTTP/1.1\r\nHost: x\r\n\r\nGET /v?cut HTTP/1.1\r\nHo");
+    co_await sleep(30ms);
+    co_await s->write("st: x\r\nConnection: close\r\n\r\n");
+    co_return co_await with_timeout(3s, s->read_until_close());
+  });
+  EXPECT_EQ(without_dates(r),
+            view_ok("view GET /v?1 host=x") +
+                view_ok("view GET /v?cut host=x", "Connection: close\r\n"));
+  EXPECT_EQ(offered.size(), 2u);
+}
+
+// Bad requests never reach the view: answered 400 by the server.
+TEST_F(ViewTest, MalformedRequestIsAnswered400WithoutReachingTheView) {
+  start();
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  const std::string r = exchange("GET /v HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << r;
+  EXPECT_TRUE(offered.empty());
+}
+
+// With xheaders on, the view is not called: the forwarded address applies to request
+// objects only, so every request goes to the callback.
+TEST_F(ViewTest, XheadersServerDoesNotOfferViews) {
+  HTTPServerOptions options;
+  options.xheaders = true;
+  start(options);
+  EXPECT_EQ(without_dates(exchange("GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            callback_ok("callback GET /v body=", "Connection: close\r\n"));
+  EXPECT_TRUE(offered.empty());
+}
+
+// A draining server says Connection: close in a view answer and ends the connection after it.
+TEST_F(ViewTest, DrainingServerClosesAfterAViewAnswer) {
+  start();
+  server_->start_draining();
+  const std::string r = exchange(
+      "GET /v HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v?never HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=x", "Connection: close\r\n"));
+}
+
+// A client that pipelines requests the view answers with 32 KiB each and never reads: the
+// server stops reading at the unsent-output bound instead of answering them all.
+TEST_F(ViewTest, BackpressureBoundsViewAnswersToAClientThatDoesNotRead) {
+  start();
+  run_sync([&]() -> Task<> {
+    auto hostile = co_await test::connect_loopback(port_, /*receive_buffer=*/4096);
+    std::string requests;
+    for (int i = 0; i < 1000; ++i) requests += "GET /v/big HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)hostile->write(requests);  // never read; 1000 answers would be 32 MiB
+    co_await sleep(500ms);
+    EXPECT_LT(views_answered, 200) << "answers queued for a client that does not read";
+    EXPECT_GT(views_answered, 0);
+    hostile->close();
+  });
+}
+
+}  // namespace httpserver_view_test
