@@ -54,14 +54,14 @@ std::pair<std::string_view, std::string_view> RequestView::header_at(
   return {f.name, f.value};
 }
 
-void Responder::send(int code, std::string_view content_type, std::string_view body) {
+void Responder::send(int code, FieldValue content_type, std::string_view body) {
   if (sent_) throw HTTPOutputError("Responder::send called twice");
   connection_.send_view_response(code, content_type, nullptr, 0, body);
   sent_ = true;
 }
 
-void Responder::send(int code, std::string_view content_type,
-                     std::initializer_list<Field> fields, std::string_view body) {
+void Responder::send(int code, FieldValue content_type, std::initializer_list<Field> fields,
+                     std::string_view body) {
   if (sent_) throw HTTPOutputError("Responder::send called twice");
   connection_.send_view_response(code, content_type, fields.begin(), fields.size(), body);
   sent_ = true;
@@ -108,26 +108,27 @@ constexpr std::string_view kLineEnd = "\r\n";
 
 }  // namespace
 
-void HTTP1Connection::send_view_response(
-    int code, std::string_view content_type,
-    const std::pair<std::string_view, std::string_view>* fields, std::size_t field_count,
-    std::string_view body) {
+void HTTP1Connection::send_view_response(int code, httputil::FieldValue content_type_in,
+                                         const httputil::Responder::Field* fields,
+                                         std::size_t field_count, std::string_view body) {
   using internal::put_small;
-  // Every check before a byte is placed: a refused response sends nothing.
+  // Every check before a byte is placed: a refused response sends nothing. String literals
+  // were checked when the program was compiled.
   if (code < 100 || code > 999) {
     throw HTTPOutputError("Invalid status code " + std::to_string(code) +
                           ": a status line carries three digits (RFC 9110 15)");
   }
-  if (!http1::is_field_value(content_type)) {
+  const std::string_view content_type = content_type_in.view();
+  if (!content_type_in.known_valid() && !http1::is_field_value(content_type)) {
     throw HTTPOutputError("CR, LF or another control character in the Content-Type");
   }
   std::size_t fields_size = 0;
   for (std::size_t i = 0; i < field_count; ++i) {
-    const auto& [name, value] = fields[i];
-    if (!http1::is_token(name)) {
+    const std::string_view name = fields[i].name.view(), value = fields[i].value.view();
+    if (!fields[i].name.known_token() && !http1::is_token(name)) {
       throw HTTPOutputError("Invalid header name '" + std::string(name) + "'");
     }
-    if (!http1::is_field_value(value)) {
+    if (!fields[i].value.known_valid() && !http1::is_field_value(value)) {
       throw HTTPOutputError("CR, LF or another control character in the value of " +
                             std::string(name));
     }
@@ -136,7 +137,7 @@ void HTTP1Connection::send_view_response(
     }
     fields_size += name.size() + 2 + value.size() + 2;
   }
-  const std::string_view reason = httputil::reason_phrase(code);
+  const std::string_view reason = code == 200 ? "OK" : httputil::reason_phrase(code);
   const bool no_body_status = code == 204 || code == 304 || code < 200;
   suppress_body_ = head_request_ || no_body_status;
   // A draining server ends each connection after its current response (tornado/drain.h).
@@ -174,10 +175,10 @@ void HTTP1Connection::send_view_response(
     p = put_small(p, kLineEnd);
   }
   for (std::size_t i = 0; i < field_count; ++i) {
-    p = put_small(p, fields[i].first);
+    p = put_small(p, fields[i].name.view());
     *p++ = ':';
     *p++ = ' ';
-    p = put_small(p, fields[i].second);
+    p = put_small(p, fields[i].value.view());
     p = put_small(p, kLineEnd);
   }
   if (!no_body_status) {
@@ -190,7 +191,7 @@ void HTTP1Connection::send_view_response(
   response_code_ = code;
   headers_written_ = true;
   write_finished_ = true;  // nothing waits for it: the request is served within this call
-  (void)room.commit(p);
+  room.commit_unawaited(p);
 }
 
 }  // namespace tornado

@@ -198,6 +198,16 @@ IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
   // Closed since the room was given: close() took it back; the awaiter fails.
   if (state_ == State::kClosed) return WriteAwaiter(*this, m.queued + used);
+  commit_room(used);
+  return WriteAwaiter(*this, m.queued);
+}
+
+void IOStream::commit_write_unawaited(std::size_t used) {
+  if (state_ != State::kClosed) commit_room(used);
+}
+
+void IOStream::commit_room(std::size_t used) {
+  Impl& m = *impl_;
   if (m.reserved_at == Impl::kNoRoom) {
     throw std::logic_error("IOStream::commit_write without an open reserve_write room");
   }
@@ -210,7 +220,6 @@ IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
     m.queued += used;
     schedule_flush();
   }
-  return WriteAwaiter(*this, m.queued);
 }
 
 void IOStream::write_now(std::initializer_list<std::string_view> parts) {

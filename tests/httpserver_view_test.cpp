@@ -66,6 +66,12 @@ void views(const RequestView& req, Responder& res) {
     res.send(304, "text/plain", "ignored");
   } else if (path == "/v/bad-value") {
     res.send(200, "text/plain", {{"X-Split", "a\r\nSet-Cookie: evil=1"}}, "x");
+  } else if (path == "/v/bad-runtime") {
+    // Strings built at run time are checked when written (literals when compiled).
+    const std::string value = "a\nb", name = "Bad Name";
+    if (req.query() == "value") res.send(200, "text/plain", {{"X-Split", value}}, "x");
+    if (req.query() == "name") res.send(200, "text/plain", {{name, "v"}}, "x");
+    if (req.query() == "type") res.send(200, std::string("text/plain\r\nX: y"), "x");
   } else if (path == "/v/reserved") {
     res.send(200, "text/plain", {{"content-length", "99"}}, "x");
   } else if (path == "/v/twice") {
@@ -247,6 +253,11 @@ TEST_F(ViewTest, RefusedResponseFieldSendsNothingAndClosesAfterEarlierAnswers) {
         "GET /v?never HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(without_dates(r), view_ok("view GET /v?1 host=x"));
     EXPECT_EQ(r.find("evil"), std::string::npos);
+  }
+  for (const char* what : {"value", "name", "type"}) {
+    ExpectLog log(app_log(), "Uncaught exception serving.*(control character|Invalid header name)");
+    EXPECT_EQ(exchange("GET /v/bad-runtime?" + std::string(what) + " HTTP/1.1\r\nHost: x\r\n\r\n"), "")
+        << what;
   }
   {
     ExpectLog log(app_log(), "Uncaught exception serving.*content-length is written by the server");

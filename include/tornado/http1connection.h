@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "tornado/httputil.h"
+#include "tornado/httputil_view.h"
 #include "tornado/iostream.h"
 #include "tornado/task.h"
 
@@ -163,9 +164,9 @@ class HTTP1Connection final : public httputil::HTTPConnection {
                   const http1::RequestFields& known, std::size_t used);
   // The view responder's whole response (httputil::Responder::send).
   friend class httputil::Responder;
-  void send_view_response(int code, std::string_view content_type,
-                          const std::pair<std::string_view, std::string_view>* fields,
-                          std::size_t field_count, std::string_view body);
+  void send_view_response(int code, httputil::FieldValue content_type,
+                          const httputil::Responder::Field* fields, std::size_t field_count,
+                          std::string_view body);
   // The rest of a request after take_request_head: headers_received if the head is pending,
   // the body, finish(), then end_request's steps.
   Task<bool> finish_request(httputil::HTTPMessageDelegate& delegate,

@@ -109,6 +109,41 @@ class FieldName {
   std::size_t size_;
 };
 
+// A field value as the view Responder (tornado/httputil_view.h) takes it: any string, or a
+// string literal, checked when the program is compiled to hold no CR, LF or other control
+// character (HTAB allowed) and then not checked again when written; a literal that fails is
+// refused at run time like any other bad value (HTTPOutputError). Same rules as FieldName.
+class FieldValue {
+ public:
+  template <std::size_t N>
+  consteval FieldValue(const char (&value)[N]) noexcept  // NOLINT: implicit by design
+      : FieldValue(std::string_view(value)) {
+    if (is_value_literal(view())) size_ |= kChecked;
+  }
+  constexpr FieldValue(std::string_view value) noexcept  // NOLINT
+      : data_(value.data()), size_(value.size()) {}
+  FieldValue(const std::string& value) noexcept : FieldValue(std::string_view(value)) {}  // NOLINT
+  template <class T>
+    requires(std::is_same_v<T, const char*> || std::is_same_v<T, char*>)
+  FieldValue(T value) noexcept : FieldValue(std::string_view(value)) {}  // NOLINT
+
+  constexpr std::string_view view() const noexcept { return {data_, size_ & ~kChecked}; }
+  // Checked (at compile time) to be a valid field value.
+  constexpr bool known_valid() const noexcept { return (size_ & kChecked) != 0; }
+
+ private:
+  static consteval bool is_value_literal(std::string_view value) {
+    for (char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+    }
+    return true;
+  }
+  static constexpr std::size_t kChecked = ~(~std::size_t{0} >> 1);
+  const char* data_;
+  std::size_t size_;
+};
+
 // A case-insensitive, multi-valued, insertion-ordered header map. Each field keeps the name
 // spelling it was added with; get() joins several values with "," as Tornado does.
 //

@@ -77,14 +77,19 @@ class RequestView {
 // and nothing is sent when a check fails.
 class Responder {
  public:
-  using Field = std::pair<std::string_view, std::string_view>;
+  // A field to send: names and values as HTTPHeaders::add takes them (string literals are
+  // checked when the program is compiled; other strings when the response is written).
+  struct Field {
+    FieldName name;
+    FieldValue value;
+  };
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
 
   // `content_type` empty: no Content-Type field. The status's standard reason phrase.
-  void send(int code, std::string_view content_type, std::string_view body);
+  void send(int code, FieldValue content_type, std::string_view body);
   // With more fields, after Content-Type (names and values as given).
-  void send(int code, std::string_view content_type, std::initializer_list<Field> fields,
+  void send(int code, FieldValue content_type, std::initializer_list<Field> fields,
             std::string_view body);
   // True once send() has answered this request (a second send() is an HTTPOutputError).
   bool sent() const noexcept { return sent_; }

@@ -168,6 +168,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // closes is not sent; its commit_write returns an awaiter that fails.
   char* reserve_write(std::size_t size);
   WriteAwaiter commit_write(std::size_t used);
+  // commit_write for a caller that never awaits this write (no awaiter is made: a response
+  // whose end nobody waits for). A closed stream drops the room, as commit_write does.
+  void commit_write_unawaited(std::size_t used);
 
   // ---- connection ----
   // Connects the (non-blocking) socket to `address`; writes made meanwhile are queued.
@@ -265,6 +268,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void check_write(std::size_t size);
   void release_write_awaiters() noexcept;
   void close_room(std::size_t used) noexcept;  // reserve_write's room, ended at `used`
+  void commit_room(std::size_t used);          // commit_write's checks and queueing
   std::string* coalescing_tail(std::size_t adding) noexcept;
   IOLoop* live_loop() const noexcept;
 };

@@ -62,6 +62,11 @@ class HeadRoom {
     if (open_ && !committed_) (void)stream_.commit_write(0);
     committed_ = true;
   }
+  // The same when nothing will await the write.
+  void commit_unawaited(const char* end) {
+    committed_ = true;
+    if (open_) stream_.commit_write_unawaited(static_cast<std::size_t>(end - data_));
+  }
   IOStream::WriteAwaiter commit(const char* end) {
     committed_ = true;
     if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
