@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -237,6 +238,63 @@ TEST(HttpParser, HostRules) {
   EXPECT_FALSE(check("GET / HTTP/1.1\r\nHost: foo bar\r\n\r\n"));
   EXPECT_FALSE(check("GET / HTTP/1.1\r\nHost: a,b\r\n\r\n"));
   EXPECT_FALSE(check("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
+}
+
+// The request line's word-at-a-time target check, for every target length from 1 to 40
+// and a refused byte (each control byte, space, DEL) at every place: refused as the byte
+// loop refused it; the same targets with obs-text bytes (0x80 and up) are accepted whole.
+// Each head sits exactly at the end of its buffer (ASan sees a read past it).
+TEST(HttpParser, TargetOfEveryLengthIsRefusedForABadByteAnywhereInIt) {
+  for (std::size_t size = 1; size <= 40; ++size) {
+    std::string target(size, 'a');
+    target[0] = '/';
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int bad : {0x00, 0x09, 0x0b, 0x1f, 0x20, 0x7f}) {
+        std::string t = target;
+        t[at] = static_cast<char>(bad);
+        const std::string head_bytes = "GET " + t + " HTTP/1.1\r\nHost: h\r\n\r\n";
+        const auto owned = std::make_unique<char[]>(head_bytes.size());
+        std::memcpy(owned.get(), head_bytes.data(), head_bytes.size());
+        MessageHead head;
+        ParseError err;
+        EXPECT_EQ(parse(std::string_view(owned.get(), head_bytes.size()), head, err),
+                  ParseStatus::kError)
+            << "size " << size << " byte " << bad << " at " << at;
+      }
+      std::string t = target;
+      t[at] = static_cast<char>(0x80 + at);
+      if (at == 0) continue;  // keep the leading '/'
+      const std::string head_bytes = "GET " + t + " HTTP/1.1\r\nHost: h\r\n\r\n";
+      MessageHead head;
+      ParseError err;
+      ASSERT_EQ(parse(head_bytes, head, err), ParseStatus::kComplete) << size << " " << at;
+      EXPECT_EQ(head.target, t);
+      EXPECT_EQ(head.method, "GET");
+    }
+  }
+}
+
+// The Host value's table check for every length from 1 to 40 with a byte outside RFC 3986's
+// host characters at every place (and the same hosts valid without it).
+TEST(HttpParser, HostOfEveryLengthIsRefusedForABadByteAnywhereInIt) {
+  auto valid = [](const std::string& host) {
+    const std::string bytes = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    MessageHead head;
+    ParseError err;
+    if (parse(bytes, head, err) != ParseStatus::kComplete) return false;
+    return validate_request_head(head, err) == ParseStatus::kComplete;
+  };
+  for (std::size_t size = 1; size <= 40; ++size) {
+    const std::string host(size, 'h');
+    EXPECT_TRUE(valid(host)) << size;
+    for (std::size_t at = 0; at < size; ++at) {
+      for (char bad : {',', '/', '"', '<', '{', '\x80'}) {
+        std::string h = host;
+        h[at] = bad;
+        EXPECT_FALSE(valid(h)) << "size " << size << " byte " << int(bad) << " at " << at;
+      }
+    }
+  }
 }
 
 TEST(HttpParser, ContentLengthRules) {

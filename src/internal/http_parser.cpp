@@ -154,26 +154,30 @@ ParseStatus locate_head(std::string_view buf, std::size_t& start, std::size_t& e
 
 bool is_tchar(unsigned char c) noexcept { return kTchar[c]; }
 
-bool is_token(std::string_view s) noexcept {
-  // Table lookups combined without a branch each: names are short, valid and checked on
-  // every request and response, so the loop's overhead is most of the cost. The last
-  // group overlaps the one before it instead of a byte-by-byte tail.
+namespace {
+
+// Every byte of `s` is in `table`. Table lookups combined without a branch each: the strings
+// checked per request (names, hosts) are short and valid, so a loop's overhead would be
+// most of the cost. The last group overlaps the one before it instead of a byte-by-byte tail.
+bool all_in_table(const std::array<bool, 256>& table, std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  auto tchar = [p](std::size_t j) -> unsigned { return kTchar[p[j]]; };
-  auto four = [tchar](std::size_t j) -> unsigned {
-    return tchar(j) & tchar(j + 1) & tchar(j + 2) & tchar(j + 3);
-  };
+  auto in = [p, &table](std::size_t j) -> unsigned { return table[p[j]]; };
+  auto four = [in](std::size_t j) -> unsigned { return in(j) & in(j + 1) & in(j + 2) & in(j + 3); };
   if (n >= 8) {
     unsigned ok = 1;
     for (std::size_t i = 0; i + 8 <= n; i += 8) ok &= four(i) & four(i + 4);
     return (ok & four(n - 8) & four(n - 4)) != 0;
   }
   if (n >= 4) return (four(0) & four(n - 4)) != 0;
-  unsigned ok = n != 0;
-  for (std::size_t i = 0; i < n; ++i) ok &= tchar(i);
+  unsigned ok = 1;
+  for (std::size_t i = 0; i < n; ++i) ok &= in(i);
   return ok != 0;
 }
+
+}  // namespace
+
+bool is_token(std::string_view s) noexcept { return !s.empty() && all_in_table(kTchar, s); }
 
 namespace {
 
@@ -267,6 +271,23 @@ void FieldList::release() noexcept {
   capacity_ = kInline;
 }
 
+namespace {
+
+// No byte of the `size` (> 0) bytes at `p` is a control, a space or DEL (0x80 and up are
+// allowed), a word at a time. The 9 bytes " HTTP/1.x" that follow a target in its line
+// make the one word a short target needs safe to load; its bytes past the target are masked
+// off (a match's borrow only marks bytes after it, so the masked test is exact).
+bool is_visible_target(const char* p, std::size_t size) noexcept {
+  namespace swar = internal::swar;
+  auto bad = [](std::uint64_t w) { return swar::below(w, 0x21) | swar::equal(w, 0x7f); };
+  if (size < 8) return (bad(swar::load(p)) & ((std::uint64_t{1} << (8 * size)) - 1)) == 0;
+  std::uint64_t any = 0;
+  for (std::size_t at = 0; at + 8 < size; at += 8) any |= bad(swar::load(p + at));
+  return (any | bad(swar::load(p + size - 8))) == 0;
+}
+
+}  // namespace
+
 ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err) {
   // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
   // Nearly every line ends in " HTTP/1.1" (or 1.0) after a token and a target of visible
@@ -287,11 +308,11 @@ ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseEr
       while (i < n - 9 && kTchar[p[i]]) ++i;
     }
     if (i > 0 && p[i] == ' ' && i + 1 < n - 9) {
-      bool visible = true;
-      for (std::size_t j = i + 1; j < n - 9; ++j) visible = visible && p[j] > 0x20 && p[j] != 0x7f;
-      if (visible) {
-        head.method = line.substr(0, i);
-        head.target = line.substr(i + 1, n - 9 - (i + 1));
+      const char* target = line.data() + i + 1;
+      const std::size_t target_size = n - 9 - (i + 1);
+      if (is_visible_target(target, target_size)) {
+        head.method = std::string_view(line.data(), i);
+        head.target = std::string_view(target, target_size);
         head.version_minor = version == v11 ? 1 : 0;
         return ParseStatus::kComplete;
       }
@@ -411,12 +432,7 @@ constexpr std::array<bool, 256> make_uri_host_table() {
 constexpr auto kUriHost = make_uri_host_table();
 
 // RFC 3986 3.2.2/3.2.3: reg-name, IP literal and port characters only.
-bool is_uri_host(std::string_view host) {
-  for (unsigned char c : host) {
-    if (!kUriHost[c]) return false;
-  }
-  return true;
-}
+bool is_uri_host(std::string_view host) { return all_in_table(kUriHost, host); }
 
 }  // namespace
 
@@ -482,7 +498,9 @@ ParseStatus validate_request_head(const MessageHead& head, const RequestFields& 
     return fail(err, 400, "Invalid Host header");
   }
   std::string_view authority, rest;
-  if (split_absolute_form(head.target, authority, rest) &&
+  // (An origin-form target, nearly every one, is told by its first byte without a call.)
+  if ((head.target.empty() || head.target.front() != '/') &&
+      split_absolute_form(head.target, authority, rest) &&
       (authority.empty() || !is_uri_host(authority))) {
     return fail(err, 400, "Invalid host in absolute-form request target");
   }
