@@ -152,7 +152,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // and was dealt with); a head the delegate did not take is left in `pending` for
   // headers_received.
   struct PendingHead;
-  bool check_request_head(http1::MessageHead& head, http1::RequestFields& known,
+  bool check_request_head(http1::MessageHead& head, const http1::RequestFields& known,
                           http1::BodyFraming& framing, bool& expect_continue);
   bool take_request_head(http1::MessageHead& head, const http1::RequestFields& known,
                          std::size_t used, httputil::HTTPMessageDelegate& delegate,
