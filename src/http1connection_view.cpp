@@ -54,19 +54,6 @@ std::pair<std::string_view, std::string_view> RequestView::header_at(
   return {f.name, f.value};
 }
 
-void Responder::send(int code, FieldValue content_type, std::string_view body) {
-  if (sent_) throw HTTPOutputError("Responder::send called twice");
-  connection_.send_view_response(code, content_type, nullptr, 0, body);
-  sent_ = true;
-}
-
-void Responder::send(int code, FieldValue content_type, std::initializer_list<Field> fields,
-                     std::string_view body) {
-  if (sent_) throw HTTPOutputError("Responder::send called twice");
-  connection_.send_view_response(code, content_type, fields.begin(), fields.size(), body);
-  sent_ = true;
-}
-
 }  // namespace httputil
 
 bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
@@ -108,9 +95,12 @@ constexpr std::string_view kLineEnd = "\r\n";
 
 }  // namespace
 
-void HTTP1Connection::send_view_response(int code, httputil::FieldValue content_type_in,
-                                         const httputil::Responder::Field* fields,
-                                         std::size_t field_count, std::string_view body) {
+void httputil::Responder::send_parts(int code, FieldValue content_type_in, const Field* fields,
+                                     std::size_t field_count, const char* body_data,
+                                     std::size_t body_size) {
+  if (sent_) throw HTTPOutputError("Responder::send called twice");
+  HTTP1Connection& c = connection_;
+  const std::string_view body(body_data, body_size);
   using internal::put_small;
   // Every check before a byte is placed: a refused response sends nothing. String literals
   // were checked when the program was compiled.
@@ -139,15 +129,15 @@ void HTTP1Connection::send_view_response(int code, httputil::FieldValue content_
   }
   const std::string_view reason = code == 200 ? "OK" : httputil::reason_phrase(code);
   const bool no_body_status = code == 204 || code == 304 || code < 200;
-  suppress_body_ = head_request_ || no_body_status;
+  c.suppress_body_ = c.head_request_ || no_body_status;
   // A draining server ends each connection after its current response (tornado/drain.h).
-  if (list_ != nullptr && list_->draining()) disconnect_after_ = true;
+  if (c.list_ != nullptr && c.list_->draining()) c.disconnect_after_ = true;
   // As write_response_head: every response that ends its connection says so, and an
   // HTTP/1.0 client that keeps it is told.
   std::string_view connection_line;
-  if (disconnect_after_) {
+  if (c.disconnect_after_) {
     connection_line = "Connection: close\r\n";
-  } else if (request_version_minor_ == 0) {
+  } else if (c.request_version_minor_ == 0) {
     connection_line = "Connection: Keep-Alive\r\n";
   }
   char length_digits[20];
@@ -159,13 +149,13 @@ void HTTP1Connection::send_view_response(int code, httputil::FieldValue content_
     length = std::string_view(length_digits, static_cast<std::size_t>(end - length_digits));
   }
   const std::string_view date_line = internal::cached_date_line();
-  const std::string_view sent_body = suppress_body_ ? std::string_view() : body;
+  const std::string_view sent_body = c.suppress_body_ ? std::string_view() : body;
   const std::size_t size =
       internal::status_line_size(code, reason) + date_line.size() + connection_line.size() +
       (content_type.empty() ? 0 : kContentType.size() + content_type.size() + 2) + fields_size +
       (no_body_status ? 0 : kContentLength.size() + length.size() + 2) + 2 + sent_body.size();
 
-  internal::HeadRoom room(*stream_, size);
+  internal::HeadRoom room(*c.stream_, size);
   char* p = internal::put_status_line(room.data(), code, reason);
   p = put_small(p, date_line);
   p = put_small(p, connection_line);
@@ -188,10 +178,11 @@ void HTTP1Connection::send_view_response(int code, httputil::FieldValue content_
   }
   p = put_small(p, kLineEnd);
   p = put_small(p, sent_body);
-  response_code_ = code;
-  headers_written_ = true;
-  write_finished_ = true;  // nothing waits for it: the request is served within this call
+  c.response_code_ = code;
+  c.headers_written_ = true;
+  c.write_finished_ = true;  // nothing waits for it: the request is served within this call
   room.commit_unawaited(p);
+  sent_ = true;
 }
 
 }  // namespace tornado

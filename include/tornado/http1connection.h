@@ -162,11 +162,8 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // are then consumed and the head released; false leaves both for the ordinary path.
   bool serve_view(httputil::HTTPServerConnectionDelegate& server, http1::MessageHead& head,
                   const http1::RequestFields& known, std::size_t used);
-  // The view responder's whole response (httputil::Responder::send).
+  // The view responder writes its whole response with the connection's state.
   friend class httputil::Responder;
-  void send_view_response(int code, httputil::FieldValue content_type,
-                          const httputil::Responder::Field* fields, std::size_t field_count,
-                          std::string_view body);
   // The rest of a request after take_request_head: headers_received if the head is pending,
   // the body, finish(), then end_request's steps.
   Task<bool> finish_request(httputil::HTTPMessageDelegate& delegate,
