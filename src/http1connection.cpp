@@ -402,13 +402,14 @@ bool HTTP1Connection::take_request_head(http1::MessageHead& head, const http1::R
     bool head_taken;
     {
       // The line's views are into the read buffer: the head's bytes go once the delegate
-      // has copied what it keeps, whether it returns or throws.
+      // has copied what it keeps, whether it returns or throws. The head itself is kept
+      // for the next pipelined request while bytes of it are buffered (release_spare_head).
       struct ReleaseHead {
         HTTP1Connection& conn;
         std::size_t used;
         ~ReleaseHead() {
           conn.stream_->consume(used);
-          conn.release_head();
+          conn.release_spare_head();
         }
       } release{*this, used};
       httputil::RequestLineView line{head.method, head.target, version_name(head.version_minor)};
@@ -451,8 +452,10 @@ bool HTTP1Connection::request_failed(httputil::HTTPMessageDelegate& delegate, bo
   reset_for_next_message();
   head = &borrow_head();
   try {
-    start_head_wait();
     used = parse_buffered_head(*head, scan_from);
+    // Only a head still to come is waited for (a whole one, pipelined, needs no deadline;
+    // after an idle wait the deadline set for it stands).
+    if (used == 0) start_head_wait();
   } catch (const HTTPInputError& e) {
     answer_error(e.status(), e.what());
     return false;

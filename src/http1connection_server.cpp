@@ -53,11 +53,14 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
       if (spare && conn.stream().read_buffer().empty()) spare.reset();
       // Idle: wait for the next request's first bytes here, in this frame, before making
       // anything for it (delegate, head, the request's frames). The head timer bounds the
-      // wait (idle_connection_timeout) by closing the stream, which ends it.
-      conn.start_head_wait();
-      conn.idle_ = true;  // a drain may close it now (HTTP1ConnectionList::close_idle)
-      while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
-      conn.idle_ = false;
+      // wait (idle_connection_timeout) by closing the stream, which ends it. A request
+      // already buffered (pipelined) is not waited for, nor given a deadline.
+      if (conn.stream().read_buffer().empty()) {
+        conn.start_head_wait();
+        conn.idle_ = true;  // a drain may close it now (HTTP1ConnectionList::close_idle)
+        while (conn.stream().read_buffer().empty()) co_await conn.stream().fill_buffer();
+        conn.idle_ = false;
+      }
       // A request served at once leaves no Task to await (no frame was made for it).
       bool keep_alive;
       Task<bool> rest = serve_request(conn, delegate, spare, keep_alive);

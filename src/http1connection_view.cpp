@@ -66,7 +66,7 @@ bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
   }
   if (!responder.sent()) return false;
   stream_->consume(used);
-  release_head();
+  release_spare_head();
   return true;
 }
 

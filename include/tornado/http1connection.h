@@ -190,6 +190,12 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // between messages holds none.
   http1::MessageHead& borrow_head();
   void release_head() noexcept;
+  // After a request's head was consumed: the next pipelined request's head reuses this one
+  // (parsing clears it) while bytes of it are buffered; a connection with nothing more
+  // buffered gives it back before it can go idle.
+  void release_spare_head() noexcept {
+    if (stream_->read_buffer().empty()) release_head();
+  }
   // header_timeout: the next head must be complete that long after the wait for it began
   // (idle time between requests included). One timer per connection, re-armed lazily when
   // it fires, not one added and removed per wait.
