@@ -2,6 +2,8 @@
 // views to the server delegate's serve_view, and the view responder's whole response
 // written in place at the end of the stream's write queue.
 #include <charconv>
+#include <stdexcept>
+#include <string>
 
 #include "internal/http1_head_writer.h"
 #include "internal/http_parser.h"
@@ -48,8 +50,12 @@ std::optional<std::string_view> RequestView::header(std::string_view name) const
 
 std::size_t RequestView::header_count() const noexcept { return head_.fields.size(); }
 
-std::pair<std::string_view, std::string_view> RequestView::header_at(
-    std::size_t index) const noexcept {
+std::pair<std::string_view, std::string_view> RequestView::header_at(std::size_t index) const {
+  if (index >= head_.fields.size()) {
+    throw std::out_of_range("RequestView::header_at: index " + std::to_string(index) +
+                            " past the request's " + std::to_string(head_.fields.size()) +
+                            " fields");
+  }
   const http1::Field& f = head_.fields[index];
   return {f.name, f.value};
 }

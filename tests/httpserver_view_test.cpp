@@ -41,6 +41,7 @@ int views_answered = 0;
 //   /v/twice        send() twice (the second refused, caught: the first answer stands)
 //   /v/throw        throws
 //   /v/big          32 KiB
+//   /v/huge         2 MiB
 //   anything else: not answered (the callback gets it)
 void views(const RequestView& req, Responder& res) {
   offered.push_back(std::string(req.method()) + " " + std::string(req.uri()));
@@ -82,6 +83,8 @@ void views(const RequestView& req, Responder& res) {
     }
   } else if (path == "/v/throw") {
     throw std::runtime_error("the view failed");
+  } else if (path == "/v/huge") {
+    res.send(200, "text/plain", std::string(2 * 1024 * 1024, 'h'));
   } else if (path == "/v/big") {
     res.send(200, "text/plain", std::string(32 * 1024, 'b'));
   } else {
@@ -333,6 +336,49 @@ TEST_F(ViewTest, DrainingServerClosesAfterAViewAnswer) {
       "GET /v HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /v?never HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=x", "Connection: close\r\n"));
+}
+
+// A head past max_header_size (a 70 KB field) is answered 431 before any view sees it.
+TEST_F(ViewTest, HeadPastTheLimitIsAnswered431WithoutReachingTheView) {
+  start();
+  ExpectLog log(gen_log(), "Malformed HTTP message");
+  const std::string r = exchange("GET /v HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                 std::string(70 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 431 ", 0), 0u) << r.substr(0, 80);
+  EXPECT_TRUE(offered.empty());
+}
+
+// A 2 MiB answer (far past the 2 KiB a head shares its write with) arrives whole, after an
+// answer before it and before one after it.
+TEST_F(ViewTest, LargeAnswerArrivesWholeBetweenOthers) {
+  start();
+  const std::string r = exchange(
+      "GET /v?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v/huge HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v?1 host=x") +
+                                  view_ok(std::string(2 * 1024 * 1024, 'h')) +
+                                  view_ok("view GET /v?2 host=x", "Connection: close\r\n"));
+}
+
+// header_at past header_count() is refused, not read out of bounds.
+TEST_F(ViewTest, HeaderAtPastTheCountThrowsOutOfRange) {
+  std::string seen;
+  auto [fd, port] = tornado::testing::bind_unused_port();
+  HTTPServer server(
+      [&seen](const RequestView& req, Responder& res) {
+        try {
+          (void)req.header_at(req.header_count());
+        } catch (const std::out_of_range& e) {
+          seen = e.what();
+        }
+        res.send(200, "text/plain", "x");
+      },
+      app);
+  server.add_socket(fd);
+  port_ = port;
+  exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(seen.find("header_at"), std::string::npos) << seen;
 }
 
 // A client that pipelines requests the view answers with 32 KiB each and never reads: the

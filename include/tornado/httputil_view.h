@@ -53,7 +53,7 @@ class RequestView {
   std::optional<std::string_view> header(std::string_view name) const noexcept;
   // The fields in the order received (name, value), repeated names as they came.
   std::size_t header_count() const noexcept;
-  std::pair<std::string_view, std::string_view> header_at(std::size_t index) const noexcept;
+  std::pair<std::string_view, std::string_view> header_at(std::size_t index) const;  // out_of_range past the count
   // The peer's address and the protocol ("http"/"https"); xheaders are not applied here
   // (a server with xheaders on does not offer views: see HTTPServer).
   const HTTPConnectionContext& context() const noexcept { return context_; }
