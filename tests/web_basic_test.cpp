@@ -86,6 +86,29 @@ struct InheritsPrepare : PreparingBase {
   }
 };
 
+// Records its life: initialize, prepare, the method, on_finish and its destruction, with
+// prepare() and get() each completing at once or after a suspension (?wait=prepare,get),
+// and finishing inside the method or leaving finish() to the framework (?finish=1).
+std::vector<std::string>& life_log() {
+  static std::vector<std::string> log;
+  return log;
+}
+struct LifeHandler : web::RequestHandler {
+  void initialize() { life_log().push_back("initialize"); }
+  Task<> prepare() override {
+    life_log().push_back("prepare");
+    if (get_argument("wait", "").find("prepare") != std::string::npos) co_await sleep(1ms);
+  }
+  Task<> get() override {
+    life_log().push_back("get");
+    if (get_argument("wait", "").find("get") != std::string::npos) co_await sleep(1ms);
+    write("ok");
+    if (get_argument("finish", "") == "1") finish();
+  }
+  void on_finish() override { life_log().push_back("on_finish"); }
+  ~LifeHandler() override { life_log().push_back("destroyed"); }
+};
+
 // Two handler classes of one size (so of one frame-cache size class): the first leaves its
 // members non-zero in memory the second is then made in; the second's members have no
 // initialiser, and a handler class with members is value-initialised (zeroed) first.
@@ -143,6 +166,7 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/scribble", web::handler<ScribbleHandler>()},
         {"/uninitialized", web::handler<UninitializedMembersHandler>()},
         {"/get-only", web::handler<GetOnlyHandler>()},
+        {"/life", web::handler<LifeHandler>()},
     });
   }
 };
@@ -154,6 +178,28 @@ TEST_F(WebBasicTest, HelloWorld) {
   EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8");
   EXPECT_EQ(r.headers.get("Content-Length", ""), "12");
   EXPECT_TRUE(r.headers.contains("Etag"));
+}
+
+TEST_F(WebBasicTest, HandlerLifeIsTheSameWhetherItsStepsCompleteAtOnceOrSuspend) {
+  // A request whose steps complete at once runs without a coroutine of its own; one whose
+  // step suspends goes on in one. Either way: one handler, the same order, destroyed once
+  // the response is out, before the next request's handler is made.
+  const std::vector<std::string> expected = {"initialize", "prepare", "get", "on_finish",
+                                             "destroyed"};
+  for (const char* wait : {"", "prepare", "get", "prepare,get"}) {
+    for (const char* finish : {"0", "1"}) {
+      life_log().clear();
+      auto r = fetch(std::string("/life?wait=") + wait + "&finish=" + finish);
+      EXPECT_EQ(r.code, 200);
+      EXPECT_EQ(r.body, "ok");
+      // The handler of a request that suspended is destroyed when its coroutine ends,
+      // right after the response is written: let the loop turn once.
+      for (int i = 0; i < 100 && life_log().size() < expected.size(); ++i) {
+        run_sync([]() -> Task<> { co_await sleep(1ms); });
+      }
+      EXPECT_EQ(life_log(), expected) << "wait=" << wait << " finish=" << finish;
+    }
+  }
 }
 
 TEST_F(WebBasicTest, HandlerMembersWithoutInitializerStartZeroedInReusedMemory) {
