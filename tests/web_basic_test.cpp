@@ -109,6 +109,29 @@ struct LifeHandler : web::RequestHandler {
   ~LifeHandler() override { life_log().push_back("destroyed"); }
 };
 
+// current_user() computed once; set_current_user() before it, after it, or from inside
+// get_current_user() (the returned value then wins, as an assignment of it would).
+struct UserHandler : web::RequestHandler {
+  nlohmann::json get_current_user() override {
+    ++computed_;
+    if (get_argument("case", "") == "nested") set_current_user("from-inside");
+    return "computed";
+  }
+  Task<> get() override {
+    const std::string which = get_argument("case", "");
+    if (which == "before") set_current_user("set-before");
+    std::string out = current_user().dump();
+    out += " " + current_user().dump();
+    if (which == "after") {
+      set_current_user(nlohmann::json{{"name", "set-after"}});
+      out += " " + current_user().dump();
+    }
+    write(out + " " + std::to_string(computed_));
+    co_return;
+  }
+  int computed_ = 0;
+};
+
 // Two handler classes of one size (so of one frame-cache size class): the first leaves its
 // members non-zero in memory the second is then made in; the second's members have no
 // initialiser, and a handler class with members is value-initialised (zeroed) first.
@@ -167,6 +190,7 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/uninitialized", web::handler<UninitializedMembersHandler>()},
         {"/get-only", web::handler<GetOnlyHandler>()},
         {"/life", web::handler<LifeHandler>()},
+        {"/user", web::handler<UserHandler>()},
     });
   }
 };
@@ -200,6 +224,14 @@ TEST_F(WebBasicTest, HandlerLifeIsTheSameWhetherItsStepsCompleteAtOnceOrSuspend)
       EXPECT_EQ(life_log(), expected) << "wait=" << wait << " finish=" << finish;
     }
   }
+}
+
+TEST_F(WebBasicTest, CurrentUserIsComputedOnceAndSetCurrentUserReplacesIt) {
+  EXPECT_EQ(fetch("/user").body, "\"computed\" \"computed\" 1");
+  EXPECT_EQ(fetch("/user?case=before").body, "\"set-before\" \"set-before\" 0");
+  EXPECT_EQ(fetch("/user?case=after").body,
+            "\"computed\" \"computed\" {\"name\":\"set-after\"} 1");
+  EXPECT_EQ(fetch("/user?case=nested").body, "\"computed\" \"computed\" 1");
 }
 
 TEST_F(WebBasicTest, HandlerMembersWithoutInitializerStartZeroedInReusedMemory) {

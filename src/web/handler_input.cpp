@@ -226,8 +226,7 @@ void RequestHandler::clear_all_cookies(std::string_view path, std::string_view d
 const nlohmann::json& RequestHandler::current_user() {
   if (!has_current_user_) {
     nlohmann::json user = get_current_user();
-    std::construct_at(&current_user_, std::move(user));  // (the member is made here)
-    has_current_user_ = true;
+    set_current_user(std::move(user));  // (made here, or assigned if get_current_user set one)
   }
   return current_user_;
 }
