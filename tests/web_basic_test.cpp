@@ -86,6 +86,52 @@ struct InheritsPrepare : PreparingBase {
   }
 };
 
+// Records its life: initialize, prepare, the method, on_finish and its destruction, with
+// prepare() and get() each completing at once or after a suspension (?wait=prepare,get),
+// and finishing inside the method or leaving finish() to the framework (?finish=1).
+std::vector<std::string>& life_log() {
+  static std::vector<std::string> log;
+  return log;
+}
+struct LifeHandler : web::RequestHandler {
+  void initialize() { life_log().push_back("initialize"); }
+  Task<> prepare() override {
+    life_log().push_back("prepare");
+    if (get_argument("wait", "").find("prepare") != std::string::npos) co_await sleep(1ms);
+  }
+  Task<> get() override {
+    life_log().push_back("get");
+    if (get_argument("wait", "").find("get") != std::string::npos) co_await sleep(1ms);
+    write("ok");
+    if (get_argument("finish", "") == "1") finish();
+  }
+  void on_finish() override { life_log().push_back("on_finish"); }
+  ~LifeHandler() override { life_log().push_back("destroyed"); }
+};
+
+// current_user() computed once; set_current_user() before it, after it, or from inside
+// get_current_user() (the returned value then wins, as an assignment of it would).
+struct UserHandler : web::RequestHandler {
+  nlohmann::json get_current_user() override {
+    ++computed_;
+    if (get_argument("case", "") == "nested") set_current_user("from-inside");
+    return "computed";
+  }
+  Task<> get() override {
+    const std::string which = get_argument("case", "");
+    if (which == "before") set_current_user("set-before");
+    std::string out = current_user().dump();
+    out += " " + current_user().dump();
+    if (which == "after") {
+      set_current_user(nlohmann::json{{"name", "set-after"}});
+      out += " " + current_user().dump();
+    }
+    write(out + " " + std::to_string(computed_));
+    co_return;
+  }
+  int computed_ = 0;
+};
+
 // Two handler classes of one size (so of one frame-cache size class): the first leaves its
 // members non-zero in memory the second is then made in; the second's members have no
 // initialiser, and a handler class with members is value-initialised (zeroed) first.
@@ -143,6 +189,8 @@ class WebBasicTest : public tornado::testing::AsyncHTTPTest {
         {"/scribble", web::handler<ScribbleHandler>()},
         {"/uninitialized", web::handler<UninitializedMembersHandler>()},
         {"/get-only", web::handler<GetOnlyHandler>()},
+        {"/life", web::handler<LifeHandler>()},
+        {"/user", web::handler<UserHandler>()},
     });
   }
 };
@@ -154,6 +202,36 @@ TEST_F(WebBasicTest, HelloWorld) {
   EXPECT_EQ(r.headers.get("Content-Type", ""), "text/html; charset=UTF-8");
   EXPECT_EQ(r.headers.get("Content-Length", ""), "12");
   EXPECT_TRUE(r.headers.contains("Etag"));
+}
+
+TEST_F(WebBasicTest, HandlerLifeIsTheSameWhetherItsStepsCompleteAtOnceOrSuspend) {
+  // A request whose steps complete at once runs without a coroutine of its own; one whose
+  // step suspends goes on in one. Either way: one handler, the same order, destroyed once
+  // the response is out, before the next request's handler is made.
+  const std::vector<std::string> expected = {"initialize", "prepare", "get", "on_finish",
+                                             "destroyed"};
+  for (const char* wait : {"", "prepare", "get", "prepare,get"}) {
+    for (const char* finish : {"0", "1"}) {
+      life_log().clear();
+      auto r = fetch(std::string("/life?wait=") + wait + "&finish=" + finish);
+      EXPECT_EQ(r.code, 200);
+      EXPECT_EQ(r.body, "ok");
+      // The handler of a request that suspended is destroyed when its coroutine ends,
+      // right after the response is written: let the loop turn once.
+      for (int i = 0; i < 100 && life_log().size() < expected.size(); ++i) {
+        run_sync([]() -> Task<> { co_await sleep(1ms); });
+      }
+      EXPECT_EQ(life_log(), expected) << "wait=" << wait << " finish=" << finish;
+    }
+  }
+}
+
+TEST_F(WebBasicTest, CurrentUserIsComputedOnceAndSetCurrentUserReplacesIt) {
+  EXPECT_EQ(fetch("/user").body, "\"computed\" \"computed\" 1");
+  EXPECT_EQ(fetch("/user?case=before").body, "\"set-before\" \"set-before\" 0");
+  EXPECT_EQ(fetch("/user?case=after").body,
+            "\"computed\" \"computed\" {\"name\":\"set-after\"} 1");
+  EXPECT_EQ(fetch("/user?case=nested").body, "\"computed\" \"computed\" 1");
 }
 
 TEST_F(WebBasicTest, HandlerMembersWithoutInitializerStartZeroedInReusedMemory) {

@@ -180,9 +180,9 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     if (!handler_) return;
     if (streaming_) {
       if (handler_->finished_) return;  // prepare() or data_received ended it
-      RequestHandler::start(&RequestHandler::execute_rest, std::move(handler_));
+      RequestHandler::start(std::move(handler_), /*rest=*/true);
     } else {
-      RequestHandler::start(&RequestHandler::execute, std::move(handler_));
+      RequestHandler::start(std::move(handler_), /*rest=*/false);
     }
   }
 

@@ -130,11 +130,15 @@ httputil::HTTPServerRequest& RequestSlot::rebuild() const {
 
 }  // namespace detail
 
-RequestHandler::RequestHandler() : response_(detail::make_response_state()) { clear(); }
+// A state from make_response_state() is at its defaults (a spare was reset when it was
+// recycled): only the default headers go in, as clear() would put them.
+RequestHandler::RequestHandler() : response_(detail::make_response_state()) {
+  reset_to_default_headers();
+}
 
 RequestHandler::~RequestHandler() {
   if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
-  if (alive_) *alive_ = false;
+  if (has_current_user_) std::destroy_at(&current_user_);
 }
 
 std::span<const std::string_view> RequestHandler::supported_methods() const {
@@ -228,26 +232,13 @@ Task<> RequestHandler::method_task() {
   unsupported_method();  // [[noreturn]]: a custom SUPPORTED_METHODS entry without a C++ method
 }
 
-Task<> RequestHandler::run_method() {
-  try {
-    co_await method_task();
-    if (!finished_) finish();
-  } catch (const CancelledError&) {
-    throw;
-  } catch (...) {
-    handle_request_exception(std::current_exception());
-  }
-}
-
 struct RequestHandler::Root {
   struct promise_type : tornado::detail::DetachedNode,
                         tornado::detail::CancelScope,
                         tornado::detail::PooledFrame {
-    tornado::detail::CancelState state;
-    explicit promise_type(std::unique_ptr<RequestHandler>& self) {
+    promise_type(std::unique_ptr<RequestHandler>& self, Task<>&, Stage) {
       handle = std::coroutine_handle<promise_type>::from_promise(*this);
-      cancel_state = &state;
-      self->cancel_ = &state;
+      cancel_state = &self->cancel_state_;  // (the running step has it already)
       // In the loop's list: IOLoop::close() destroys a request still suspended.
       tornado::detail::link_detached(this);
     }
@@ -262,7 +253,22 @@ struct RequestHandler::Root {
 
 namespace {
 
-// What a root does with the CancelledError its handler's task ended with.
+using StepPromise = Task<>::promise_type;
+using StepRun = tornado::detail::TaskPromiseBase::Run;
+
+// A step that start() began and that suspended: awaiting it resumes the root when it
+// completes (it is not started again).
+struct RunningStep {
+  std::coroutine_handle<StepPromise> step;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> root) const noexcept {
+    step.promise().continuation = root;
+  }
+  // Its failure, if any (the caller frees the step first, as a co_await's temporary).
+  std::exception_ptr await_resume() const noexcept { return std::move(step.promise().exception); }
+};
+
+// What a request does with the CancelledError its handler's step ended with.
 void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) noexcept {
   try {
     (h.*on_cancelled)();
@@ -274,24 +280,48 @@ void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) no
 
 }  // namespace
 
-// The body of a request: everything in this one frame (a request costs the frames of
-// prepare(), when overridden, and of the method, no others).
-RequestHandler::Root RequestHandler::execute(std::unique_ptr<RequestHandler> self) {
+bool RequestHandler::run_step_now(Task<>& step) {
+  // What Task's awaiter does when a coroutine awaits it with no driver active (start()'s
+  // DriverScope), the awaiting coroutine's part (its continuation) left for the root.
+  auto awaiter = step.operator co_await();
+  if (awaiter.await_ready()) {  // an empty Task: what co_await would throw
+    awaiter.await_resume();
+    return true;
+  }
+  StepPromise& p = awaiter.h.promise();
+  p.cancel_state = &cancel_state_;
+  p.run = StepRun::kInline;
+  tornado::detail::drive(awaiter.h);
+  if (p.run == StepRun::kDoneInline) {
+    // Its frame freed before what comes next, as a co_await's temporary Task is.
+    std::exception_ptr error = std::move(p.exception);
+    step = Task<>();
+    if (error) std::rethrow_exception(error);
+    return true;
+  }
+  p.run = StepRun::kDetached;  // it resumes continue_request's frame when it completes
+  return false;
+}
+
+// The rest of a request whose step `running` suspended (see start()).
+RequestHandler::Root RequestHandler::continue_request(std::unique_ptr<RequestHandler> self,
+                                                      Task<> running, Stage stage) {
   RequestHandler& h = *self;
   try {
     try {
-      h.begin_request();
-      if (h.factory_->overrides_prepare()) co_await h.prepare();
-      h.prepared_ = true;
-      if (!h.finished_) {
+      std::exception_ptr error = co_await RunningStep{running.operator co_await().h};
+      running = Task<>();
+      if (error) std::rethrow_exception(error);
+      if (stage == Stage::kPrepare) {
+        h.prepared_ = true;
+        if (h.finished_) co_return;
         co_await h.method_task();
-        if (h.hand_over_) {
-          h.cancel_ = nullptr;  // this frame's CancelState ends with it
-          h.take_over(std::move(self));
-          co_return;  // `h` may be gone already
-        }
-        if (!h.finished_) h.finish();
       }
+      if (stage != Stage::kRest && h.hand_over_) {
+        h.take_over(std::move(self));
+        co_return;  // `h` may be gone already
+      }
+      if (!h.finished_) h.finish();
     } catch (const CancelledError&) {
       throw;
     } catch (...) {
@@ -312,35 +342,64 @@ const routing::PathArgs& RequestHandler::no_path_args() noexcept {
   return none;
 }
 
-// A streamed request once its body is in (prepare ran before the body).
-RequestHandler::Root RequestHandler::execute_rest(std::unique_ptr<RequestHandler> self) {
-  RequestHandler& h = *self;
-  try {
-    co_await h.run_method();
-  } catch (const CancelledError&) {
-    end_cancelled(h, &RequestHandler::on_cancelled);
-  } catch (...) {
-    app_log().error("Uncaught exception ending {}: {}", h.request_summary(),
-                    tornado::detail::describe_exception(std::current_exception()));
-  }
-}
-
-void RequestHandler::start(RootFunction root, std::unique_ptr<RequestHandler> handler) {
-  RequestHandler* h = handler.get();
-  bool alive = true;
-  h->alive_ = &alive;
+// The request in this frame while its steps complete at once (a request costs the frames
+// of prepare(), when overridden, and of the method, no others); a step that suspends goes
+// on in continue_request's.
+void RequestHandler::start(std::unique_ptr<RequestHandler> handler, bool rest) {
+  RequestHandler& h = *handler;
+  Task<> step;
+  Stage stage = rest ? Stage::kRest : Stage::kMethod;
   {
-    tornado::detail::DriverScope scope;  // runs to its first suspension, whatever our depth
-    root(std::move(handler));
+    tornado::detail::DriverScope scope;  // the steps run to their first suspension
+    try {
+      try {
+        bool suspended = false;
+        if (!rest) {
+          h.begin_request();
+          if (h.factory_->overrides_prepare()) {
+            step = h.prepare();
+            suspended = !h.run_step_now(step);
+            if (suspended) stage = Stage::kPrepare;
+          }
+          if (!suspended) h.prepared_ = true;
+        }
+        if (!suspended && !h.finished_) {
+          step = h.method_task();
+          suspended = !h.run_step_now(step);
+          if (!suspended && !rest && h.hand_over_) {
+            h.take_over(std::move(handler));
+            return;  // `h` may be gone already
+          }
+        }
+        if (!suspended) {
+          if (!h.finished_) h.finish();
+          return;  // the handler goes with `handler`
+        }
+      } catch (const CancelledError&) {
+        throw;
+      } catch (...) {
+        h.handle_request_exception(std::current_exception());
+        return;
+      }
+    } catch (const CancelledError&) {
+      end_cancelled(h, &RequestHandler::on_cancelled);
+      return;
+    } catch (...) {
+      app_log().error("Uncaught exception ending {}: {}", h.request_summary(),
+                      tornado::detail::describe_exception(std::current_exception()));
+      return;
+    }
+    // A step suspended: the root owns the handler and the step from here, and is suspended
+    // on the step when this returns.
+    continue_request(std::move(handler), std::move(step), stage);
   }
-  if (!alive) return;  // finished synchronously: the handler is gone
-  h->alive_ = nullptr;
-  if (h->finished_) return;  // finished, waiting only for its last write
-  h->request_->connection->set_close_callback([h] { h->connection_closed(); });
-  h->close_hooked_ = true;
-  if (auto timeout = h->request_timeout()) {
-    h->timeout_ = IOLoop::current().call_later(*timeout, [h] { h->on_timeout(); });
-    h->has_timeout_ = true;
+  if (h.finished_) return;  // finished, waiting only for its last write
+  RequestHandler* running = &h;
+  h.request_->connection->set_close_callback([running] { running->connection_closed(); });
+  h.close_hooked_ = true;
+  if (auto timeout = h.request_timeout()) {
+    h.timeout_ = IOLoop::current().call_later(*timeout, [running] { running->on_timeout(); });
+    h.has_timeout_ = true;
   }
 }
 
@@ -352,14 +411,14 @@ void RequestHandler::connection_closed() {
     app_log().error("Exception in on_connection_close: {}",
                     tornado::detail::describe_exception(std::current_exception()));
   }
-  if (cancel_ && !finished_) tornado::detail::request_cancel(*cancel_);
+  if (!finished_) tornado::detail::request_cancel(cancel_state_);
 }
 
 void RequestHandler::on_timeout() {
   has_timeout_ = false;
   if (finished_) return;
   timed_out_ = true;
-  if (cancel_) tornado::detail::request_cancel(*cancel_);
+  tornado::detail::request_cancel(cancel_state_);
 }
 
 void RequestHandler::on_cancelled() {

@@ -1,6 +1,7 @@
 // RequestHandler: arguments, path arguments, cookies, users, the locale, URLs.
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include "tornado/escape.h"
 #include "tornado/web.h"
@@ -224,14 +225,18 @@ void RequestHandler::clear_all_cookies(std::string_view path, std::string_view d
 
 const nlohmann::json& RequestHandler::current_user() {
   if (!has_current_user_) {
-    current_user_ = get_current_user();
-    has_current_user_ = true;
+    nlohmann::json user = get_current_user();
+    set_current_user(std::move(user));  // (made here, or assigned if get_current_user set one)
   }
   return current_user_;
 }
 
 void RequestHandler::set_current_user(nlohmann::json user) {
-  current_user_ = std::move(user);
+  if (has_current_user_) {
+    current_user_ = std::move(user);
+    return;
+  }
+  std::construct_at(&current_user_, std::move(user));
   has_current_user_ = true;
 }
 

@@ -439,19 +439,22 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The task of the method the request names (get(), post(), ...); throws 405 for a
   // supported method without a C++ one.
   Task<> method_task();
-  // Runs the method and finishes; called once the body is in.
-  Task<> run_method();
-  // The whole request (non-streaming): begin_request, prepare, the method, finish, in one
-  // frame (a request that does not override prepare() makes no frame for it).
-  // A request's root coroutine: started at once, nobody awaits it (no Future), and its
-  // promise lends the handler its CancelState (cancel_). Defined in handler_flow.cpp.
+  // How a request runs (non-streaming: begin_request, prepare, the method, finish; a
+  // streamed one: the method and finish, once the body is in). start() runs it without a
+  // coroutine frame of its own while each step (prepare(), the method) completes at once,
+  // the usual case; the first step that suspends is handed, still running, to a root
+  // coroutine (continue_request) that awaits it and runs the rest. The root is started at
+  // once, nobody awaits it (no Future), and it lends the handler's CancelState to the steps.
+  // Defined in handler_flow.cpp.
   struct Root;
-  using RootFunction = Root (*)(std::unique_ptr<RequestHandler>);
-  static Root execute(std::unique_ptr<RequestHandler> self);
-  static Root execute_rest(std::unique_ptr<RequestHandler> self);
-  // Starts the request's root coroutine, which owns the handler from then on; while it runs,
-  // the client's departure and the request timeout cancel it.
-  static void start(RootFunction root, std::unique_ptr<RequestHandler> handler);
+  enum class Stage : uint8_t { kPrepare, kMethod, kRest };
+  static Root continue_request(std::unique_ptr<RequestHandler> self, Task<> running, Stage stage);
+  // Runs the request (`rest`: a streamed request's method, its prepare having run); while it
+  // is suspended, the client's departure and the request timeout cancel it.
+  static void start(std::unique_ptr<RequestHandler> handler, bool rest);
+  // Starts `step` now under this handler's CancelState, as awaiting it would; true when it
+  // completed (its exception rethrown here), false when it suspended (it runs on).
+  bool run_step_now(Task<>& step);
   void handle_request_exception(std::exception_ptr error);
   void on_cancelled();
   void on_timeout();
@@ -508,11 +511,14 @@ class RequestHandler : public tornado::detail::PooledFrame {
   std::unique_ptr<detail::PooledPathArgs> path_args_;
   // The response's state; null once release_response() freed it.
   detail::ResponseStatePtr response_;
-  nlohmann::json current_user_;  // once has_current_user_
+  // The user, alive only once has_current_user_ (current_user() or set_current_user() makes
+  // it): a request that never asks has no json to destroy with its handler.
+  union {
+    nlohmann::json current_user_;
+  };
   tornado::locale::LocalePtr locale_;
-  // The running request's cancellation (its root's promise; lives as long as the handler).
-  tornado::detail::CancelState* cancel_ = nullptr;
-  bool* alive_ = nullptr;  // start()'s flag, cleared by the destructor: finished synchronously
+  // The running request's cancellation, shared by its steps (prepare(), the method).
+  tornado::detail::CancelState cancel_state_;
   TimeoutHandle timeout_{};
   int16_t status_code_ = 200;  // 100-999 (set_status checks); packed with the flags below
   uint8_t implemented_ = 0;     // Method bits
