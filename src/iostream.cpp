@@ -189,6 +189,21 @@ void IOStream::on_events(int /*fd*/, uint32_t events) {
   // Callbacks below may drop the owner's last reference: keep the object alive.
   auto self = shared_from_this();
   Impl& m = *impl_;
+  // Writes made while these events are handled (the answers to what was just read) are
+  // sent together at the end, here, instead of from a loop callback: no callback object
+  // per flush. Should anything throw, the flush goes through the loop as usual.
+  struct EndOfEvents {
+    IOStream& s;
+    ~EndOfEvents() {
+      if (!s.impl_->in_events) return;  // ended normally
+      s.impl_->in_events = false;
+      if (s.impl_->flush_scheduled) {
+        s.impl_->flush_scheduled = false;
+        s.schedule_flush();
+      }
+    }
+  } end_of_events{*this};
+  m.in_events = true;
   m.dispatching = true;
   if (state_ == State::kConnecting) {
     handle_connect_event(events);
@@ -206,6 +221,12 @@ void IOStream::on_events(int /*fd*/, uint32_t events) {
   }
   m.dispatching = false;
   run_wakeups();
+  m.in_events = false;
+  if (m.flush_scheduled) {
+    m.flush_scheduled = false;
+    if (state_ == State::kOpen) handle_write();
+    run_wakeups();  // the writes it completed
+  }
 }
 
 // ---- connect ----------------------------------------------------------------------------

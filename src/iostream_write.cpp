@@ -97,6 +97,19 @@ constexpr std::size_t kCoalesceLimit = 16 * 1024;
 thread_local std::vector<std::string> t_spare_chunks;
 constexpr std::size_t kMaxSpareChunks = 64;
 
+// Emptied write queues' storage, kept per thread the same way: a connection answering one
+// request at a time empties its queue after each answer, and made a new one for the next.
+thread_local std::vector<std::vector<std::string>> t_spare_queues;
+constexpr std::size_t kMaxSpareQueues = 8;
+constexpr std::size_t kMaxSpareQueueCapacity = 16;
+
+// Storage for an empty write queue about to take its first chunk.
+void take_spare_queue(std::vector<std::string>& queue) {
+  if (queue.capacity() != 0 || t_spare_queues.empty()) return;
+  queue = std::move(t_spare_queues.back());
+  t_spare_queues.pop_back();
+}
+
 std::string take_spare_chunk() {
   if (t_spare_chunks.empty()) return {};
   std::string s = std::move(t_spare_chunks.back());
@@ -145,6 +158,7 @@ IOStream::WriteAwaiter IOStream::write(std::string data) {
     if (std::string* tail = coalescing_tail(data.size())) {
       tail->append(data);
     } else {
+      take_spare_queue(m.wqueue);
       m.wqueue.push_back(std::move(data));
     }
     schedule_flush();
@@ -161,6 +175,7 @@ IOStream::WriteAwaiter IOStream::write(std::string_view data) {
     } else {
       std::string chunk = data.size() <= kCoalesceLimit ? take_spare_chunk() : std::string();
       chunk.assign(data);
+      take_spare_queue(m.wqueue);
       m.wqueue.push_back(std::move(chunk));
     }
     m.queued += data.size();
@@ -174,6 +189,7 @@ char* IOStream::reserve_write(std::size_t size) {
   Impl& m = *impl_;
   std::string* tail = coalescing_tail(size);
   if (tail == nullptr) {
+    take_spare_queue(m.wqueue);
     m.wqueue.push_back(size <= kCoalesceLimit ? take_spare_chunk() : std::string());
     tail = &m.wqueue.back();
   }
@@ -266,6 +282,10 @@ void IOStream::write_now(std::initializer_list<std::string_view> parts) {
 void IOStream::schedule_flush() {
   Impl& m = *impl_;
   if (m.flush_scheduled || state_ != State::kOpen) return;
+  if (m.in_events) {  // on_events sends it at its end
+    m.flush_scheduled = true;
+    return;
+  }
   IOLoop* loop = live_loop();
   if (!loop) return;
   m.flush_scheduled = true;
@@ -306,7 +326,13 @@ void IOStream::handle_write() noexcept {
       }
     }
     if (m.whead == m.wqueue.size()) {
-      std::vector<std::string>().swap(m.wqueue);  // an idle stream keeps no queue storage
+      // An idle stream keeps no queue storage: it goes back to the thread's spares.
+      m.wqueue.clear();
+      if (m.wqueue.capacity() <= kMaxSpareQueueCapacity &&
+          t_spare_queues.size() < kMaxSpareQueues) {
+        t_spare_queues.push_back(std::move(m.wqueue));
+      }
+      std::vector<std::string>().swap(m.wqueue);
       m.whead = m.woffset = 0;
     } else if (m.whead > 32 && m.whead * 2 > m.wqueue.size()) {
       m.wqueue.erase(m.wqueue.begin(), m.wqueue.begin() + static_cast<std::ptrdiff_t>(m.whead));

@@ -114,6 +114,7 @@ struct IOStream::Impl {
   bool dispatching = false;  // inside on_events: wake-ups run at its end
   bool wake_scheduled = false;
   bool flush_scheduled = false;
+  bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
   bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
   bool handshake_done = false;  // SSLIOStream
   uint32_t whead = 0;           // the write queue's first chunk not fully sent

@@ -7,8 +7,8 @@
 // Why contiguous: parsers (HTTP headers, read_until's memmem, PCRE2) need the unread bytes
 // as one string_view. Consumed bytes are skipped by moving begin_; they are compacted
 // away (one memmove) only when the tail is too small for the next read, so the cost is
-// amortised O(1) per byte. When everything is consumed the memory is freed: an idle
-// stream holds no buffer at all.
+// amortised O(1) per byte. When everything is consumed the memory is given back (to a
+// per-thread spare or freed): an idle stream holds no buffer at all.
 #pragma once
 
 #include <cstddef>
@@ -37,10 +37,9 @@ class ReadBuffer {
     begin_ += n;
     if (begin_ >= end_) release();
   }
-  void release() noexcept {
-    data_.reset();
-    begin_ = end_ = capacity_ = 0;
-  }
+  // The memory goes back to the thread's few spares (a connection answering one request
+  // at a time empties its buffer after every request and needed a new one for the next).
+  void release() noexcept;
 
   // A writable tail of at least `room` bytes (compacting or growing as needed); call
   // commit() with how many were written.
