@@ -3,7 +3,8 @@
 // (Content-Length or chunked), then the next pipelined request.
 //
 // Checked (beyond "no crash, no sanitizer report"): the head invariants of head_checks.h
-// with the default limits and with a small max_header_size; framing never says "until
+// with the default limits and with a small max_header_size; an accepted request line has a
+// token method and a target of visible bytes; framing never says "until
 // close" for a request; Content-Length parsing agrees with a plain reading of the RFC; a
 // chunked body decodes the same in one go and in pieces.
 #include <cstddef>
@@ -44,6 +45,10 @@ void check_request(std::string_view input) {
     FUZZ_CHECK(tornado::http1::parse_request_head(rest, head, consumed, err) ==
                ParseStatus::kComplete);
     FUZZ_CHECK(consumed == r.consumed);
+    // The request line as accepted (the word-at-a-time target check included): a token
+    // method and a target of visible bytes only.
+    FUZZ_CHECK(tornado::http1::is_token(head.method));
+    for (unsigned char c : head.target) FUZZ_CHECK(c > 0x20 && c != 0x7f);
     for (const Field& f : head.fields) {
       if (tornado::http1::iequals(f.name, "Content-Length")) fuzz::check_content_length(f.value);
     }
