@@ -10,6 +10,7 @@
 #include "internal/http1_head_writer.h"
 #include "internal/http_parser.h"
 #include "internal/small_copy.h"
+#include "internal/thread_spares.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -125,52 +126,26 @@ HTTP1Connection::~HTTP1Connection() {
 namespace {
 
 // Parsed heads kept for reuse per thread: a request borrows one, so a warm server parses
-// without allocating while idle connections hold none. Trivially destructible, so that a
-// connection destroyed during thread exit or static destruction (a frame of a static loop)
-// finds it still usable; the releaser frees the heads at thread exit and closes the pool.
-constexpr std::size_t kMaxSpareHeads = 64;
-struct SpareHeads {
-  http1::MessageHead* heads[kMaxSpareHeads];
-  std::size_t count;
-  bool open;    // the releaser is registered
-  bool closed;  // the thread is exiting: heads are freed, not kept
-};
-thread_local constinit SpareHeads t_spare_heads{};
-
-struct SpareHeadsReleaser {
-  ~SpareHeadsReleaser() {
-    SpareHeads& pool = t_spare_heads;
-    pool.closed = true;
-    while (pool.count > 0) delete pool.heads[--pool.count];
-  }
-};
-thread_local SpareHeadsReleaser t_spare_heads_releaser;
+// without allocating while idle connections hold none.
+void delete_head(http1::MessageHead*& head) noexcept { delete head; }
+using SpareHeads = internal::ThreadSpares<http1::MessageHead*, 64, delete_head>;
 
 }  // namespace
 
 http1::MessageHead& HTTP1Connection::borrow_head() {
-  if (head_ == nullptr) {
-    SpareHeads& pool = t_spare_heads;
-    head_ = pool.count > 0 ? pool.heads[--pool.count] : new http1::MessageHead();
-  }
+  if (head_ == nullptr) head_ = SpareHeads::empty() ? new http1::MessageHead() : SpareHeads::take();
   return *head_;
 }
 
 void HTTP1Connection::release_head() noexcept {
   if (head_ == nullptr) return;
   http1::MessageHead* head = std::exchange(head_, nullptr);
-  SpareHeads& pool = t_spare_heads;
   // A head that grew for a huge request is not kept (nor is any past the bound).
-  if (!pool.closed && pool.count < kMaxSpareHeads && head->fields.capacity() <= 64) {
-    if (!pool.open) {
-      [[maybe_unused]] SpareHeadsReleaser* registered = &t_spare_heads_releaser;
-      pool.open = true;
-    }
+  if (head->fields.capacity() <= 64) {
     head->clear();
-    pool.heads[pool.count++] = head;
-  } else {
-    delete head;
+    if (SpareHeads::keep(head)) return;
   }
+  delete head;
 }
 
 void HTTP1Connection::start_head_wait() {

@@ -2,47 +2,29 @@
 
 #include <algorithm>
 
+#include "internal/thread_spares.h"
+
 namespace tornado::detail {
 
 namespace {
 
 // Emptied buffers of up to kMaxSpareCapacity bytes, kept for the thread's next read. Few:
 // a loop handles one stream's events at a time, and each empties its buffer before the
-// next stream reads, so one or two serve a whole loop. Trivially destructible (as the
-// parsed heads' pool in http1connection.cpp), so that a buffer released during thread
-// exit or static destruction finds it usable; the releaser frees the spares at thread
-// exit and closes the pool.
-constexpr std::size_t kMaxSpares = 4;
+// next stream reads, so one or two serve a whole loop.
 constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
-struct Spares {
-  char* data[kMaxSpares];
-  std::size_t capacity[kMaxSpares];
-  std::size_t count;
-  bool open;    // the releaser is registered
-  bool closed;  // the thread is exiting: buffers are freed, not kept
+struct Spare {
+  char* data;
+  std::size_t capacity;
 };
-thread_local constinit Spares t_spares{};
-
-struct SparesReleaser {
-  ~SparesReleaser() {
-    Spares& pool = t_spares;
-    pool.closed = true;
-    while (pool.count > 0) delete[] pool.data[--pool.count];
-  }
-};
-thread_local SparesReleaser t_spares_releaser;
+void free_spare(Spare& spare) noexcept { delete[] spare.data; }
+using Spares = internal::ThreadSpares<Spare, 4, free_spare>;
 
 }  // namespace
 
 void ReadBuffer::release() noexcept {
-  Spares& pool = t_spares;
-  if (data_ && capacity_ <= kMaxSpareCapacity && !pool.closed && pool.count < kMaxSpares) {
-    if (!pool.open) {
-      [[maybe_unused]] SparesReleaser* registered = &t_spares_releaser;
-      pool.open = true;
-    }
-    pool.capacity[pool.count] = capacity_;
-    pool.data[pool.count++] = data_.release();
+  if (data_ && capacity_ <= kMaxSpareCapacity) {
+    Spare spare{data_.get(), capacity_};
+    if (Spares::keep(spare)) (void)data_.release();
   }
   data_.reset();
   begin_ = end_ = capacity_ = 0;
@@ -50,11 +32,10 @@ void ReadBuffer::release() noexcept {
 
 char* ReadBuffer::prepare(std::size_t room) {
   if (capacity_ - end_ >= room) return data_.get() + end_;
-  Spares& pool = t_spares;
-  if (capacity_ == 0 && pool.count > 0 && pool.capacity[pool.count - 1] >= room) {
-    --pool.count;
-    data_.reset(pool.data[pool.count]);
-    capacity_ = pool.capacity[pool.count];
+  if (capacity_ == 0 && !Spares::empty() && Spares::top().capacity >= room) {
+    const Spare spare = Spares::take();
+    data_.reset(spare.data);
+    capacity_ = spare.capacity;
     begin_ = end_ = 0;
     return data_.get();
   }
