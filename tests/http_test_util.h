@@ -1,5 +1,6 @@
 // Helpers shared by the HTTP test files: a whole response in one call, a request's argument,
-// a raw response's status line, and a raw client connection to a loopback port.
+// a raw response's status line, a raw client connection to a loopback port, and a raw
+// exchange over one (its responses without their Date fields).
 #pragma once
 
 #include <arpa/inet.h>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "tornado/gen.h"
 #include "tornado/httputil.h"
 #include "tornado/iostream.h"
 #include "tornado/task.h"
@@ -50,6 +52,22 @@ inline Task<std::shared_ptr<IOStream>> connect_loopback(int port, int receive_bu
   inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
   co_await stream->connect(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   co_return stream;
+}
+
+// Writes `bytes` to 127.0.0.1:`port` in one write and returns everything the server sends
+// until it closes (3 s at most).
+inline Task<std::string> exchange_raw(int port, std::string bytes) {
+  auto s = co_await connect_loopback(port);
+  co_await s->write(bytes);
+  co_return co_await with_timeout(std::chrono::seconds(3), s->read_until_close());
+}
+
+// A raw response stream with its Date fields taken out (their value changes by the second).
+inline std::string without_dates(std::string r) {
+  for (std::size_t at; (at = r.find("\r\nDate: ")) != std::string::npos;) {
+    r.erase(at, r.find("\r\n", at + 2) - at);
+  }
+  return r;
 }
 
 }  // namespace tornado::test

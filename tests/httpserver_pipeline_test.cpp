@@ -27,6 +27,7 @@ using httputil::StartLine;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
 using tornado::test::respond;
+using tornado::test::without_dates;
 
 namespace {
 
@@ -63,14 +64,6 @@ void app(HTTPServerRequest& req) {
   }
 }
 
-// A raw response stream with its Date fields taken out (their value changes by the second).
-std::string without_dates(std::string r) {
-  for (std::size_t at; (at = r.find("\r\nDate: ")) != std::string::npos;) {
-    r.erase(at, r.find("\r\n", at + 2) - at);
-  }
-  return r;
-}
-
 // The raw bytes of an answer "HTTP/1.1 200 OK" with `body` and Content-Length (no Date).
 std::string ok(const std::string& body, const std::string& more_fields = "") {
   return "HTTP/1.1 200 OK\r\n" + more_fields + "Content-Length: " + std::to_string(body.size()) +
@@ -91,11 +84,7 @@ class PipelineTest : public AsyncTest {
   }
   // Writes `bytes` in one write and returns everything until the server closes.
   std::string exchange(const std::string& bytes) {
-    return run_sync([&]() -> Task<std::string> {
-      auto s = co_await test::connect_loopback(port_);
-      co_await s->write(bytes);
-      co_return co_await with_timeout(3s, s->read_until_close());
-    });
+    return run_sync([&] { return test::exchange_raw(port_, bytes); });
   }
 
   int port_ = 0;

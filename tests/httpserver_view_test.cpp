@@ -24,6 +24,7 @@ using httputil::Responder;
 using tornado::testing::AsyncTest;
 using tornado::testing::ExpectLog;
 using tornado::test::respond;
+using tornado::test::without_dates;
 
 namespace {
 
@@ -97,13 +98,6 @@ void app(HTTPServerRequest& req) {
   respond(req, 200, "callback " + req.method + " " + req.path + " body=" + req.body);
 }
 
-std::string without_dates(std::string r) {
-  for (std::size_t at; (at = r.find("\r\nDate: ")) != std::string::npos;) {
-    r.erase(at, r.find("\r\n", at + 2) - at);
-  }
-  return r;
-}
-
 // A view answer's bytes without Date: the status line, `more` fields, Content-Length, body.
 std::string view_ok(const std::string& body, const std::string& more = "",
                     const std::string& content_type = "text/plain") {
@@ -135,11 +129,7 @@ class ViewTest : public AsyncTest {
     AsyncTest::TearDown();
   }
   std::string exchange(const std::string& bytes) {
-    return run_sync([&]() -> Task<std::string> {
-      auto s = co_await test::connect_loopback(port_);
-      co_await s->write(bytes);
-      co_return co_await with_timeout(3s, s->read_until_close());
-    });
+    return run_sync([&] { return test::exchange_raw(port_, bytes); });
   }
 
   int port_ = 0;
