@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http_test_util.h"
+#include "raw_server_test.h"
 #include "tornado/httpserver.h"
 #include "tornado/iostream.h"
 #include "tornado/testing.h"
@@ -70,25 +71,9 @@ std::string ok(const std::string& body, const std::string& more_fields = "") {
          "\r\n\r\n" + body;
 }
 
-class PipelineTest : public AsyncTest {
+class PipelineTest : public test::RawServerTest {
  protected:
-  void start(HTTPServerOptions options = {}) {
-    auto [fd, port] = tornado::testing::bind_unused_port();
-    port_ = port;
-    server_ = std::make_unique<HTTPServer>(app, std::move(options));
-    server_->add_socket(fd);
-  }
-  void TearDown() override {
-    server_.reset();
-    AsyncTest::TearDown();
-  }
-  // Writes `bytes` in one write and returns everything until the server closes.
-  std::string exchange(const std::string& bytes) {
-    return run_sync([&] { return test::exchange_raw(port_, bytes); });
-  }
-
-  int port_ = 0;
-  std::unique_ptr<HTTPServer> server_;
+  void start(HTTPServerOptions options = {}) { start_server(app, std::move(options)); }
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http_test_util.h"
+#include "raw_server_test.h"
 #include "tornado/httpserver.h"
 #include "tornado/httputil_view.h"
 #include "tornado/iostream.h"
@@ -111,29 +112,14 @@ std::string callback_ok(const std::string& body, const std::string& more = "") {
          "\r\n\r\n" + body;
 }
 
-class ViewTest : public AsyncTest {
+class ViewTest : public test::RawServerTest {
  protected:
   void SetUp() override {
     AsyncTest::SetUp();
     offered.clear();
     views_answered = 0;
   }
-  void start(HTTPServerOptions options = {}) {
-    auto [fd, port] = tornado::testing::bind_unused_port();
-    port_ = port;
-    server_ = std::make_unique<HTTPServer>(views, app, std::move(options));
-    server_->add_socket(fd);
-  }
-  void TearDown() override {
-    server_.reset();
-    AsyncTest::TearDown();
-  }
-  std::string exchange(const std::string& bytes) {
-    return run_sync([&] { return test::exchange_raw(port_, bytes); });
-  }
-
-  int port_ = 0;
-  std::unique_ptr<HTTPServer> server_;
+  void start(HTTPServerOptions options = {}) { start_server(views, app, std::move(options)); }
 };
 
 }  // namespace
@@ -354,8 +340,7 @@ TEST_F(ViewTest, LargeAnswerArrivesWholeBetweenOthers) {
 // header_at past header_count() is refused, not read out of bounds.
 TEST_F(ViewTest, HeaderAtPastTheCountThrowsOutOfRange) {
   std::string seen;
-  auto [fd, port] = tornado::testing::bind_unused_port();
-  HTTPServer server(
+  start_server(
       [&seen](const RequestView& req, Responder& res) {
         try {
           (void)req.header_at(req.header_count());
@@ -365,8 +350,6 @@ TEST_F(ViewTest, HeaderAtPastTheCountThrowsOutOfRange) {
         res.send(200, "text/plain", "x");
       },
       app);
-  server.add_socket(fd);
-  port_ = port;
   exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(seen.find("header_at"), std::string::npos) << seen;
 }
