@@ -112,14 +112,18 @@ without_missing_peers() {
   done
 }
 # hello_cmd NAME PORT: sets `cmd` to the command line of the hello-world server NAME
-# (tornado-cpp, tornado-cpp-app, uws, nginx, python-tornado) on 127.0.0.1:PORT, one thread,
-# unpinned. tornado-cpp is the bare HTTPServer (helloworld_raw: the HTTP/1.1 layer, as
-# uws_hello is uWebSockets' without a framework); tornado-cpp-app is web::Application
-# (helloworld, its access log at warning: no peer here writes a line per request).
+# (tornado-cpp, tornado-cpp-views, tornado-cpp-app, uws, nginx, python-tornado) on
+# 127.0.0.1:PORT, one thread, unpinned. tornado-cpp is the bare HTTPServer (helloworld_raw:
+# the HTTP/1.1 layer, as uws_hello is uWebSockets' without a framework); tornado-cpp-views
+# the same answers through the view path (helloworld_views); tornado-cpp-app is
+# web::Application (helloworld, its access log at warning: no peer here writes a line per
+# request).
 # Needs `build` (build_targets) and `work` (a scratch directory).
 hello_cmd() {
   case $1 in
     tornado-cpp) cmd=("$build/demos/helloworld/helloworld_raw" --address=127.0.0.1 --port="$2") ;;
+    tornado-cpp-views)
+      cmd=("$build/demos/helloworld/helloworld_views" --address=127.0.0.1 --port="$2") ;;
     tornado-cpp-app)
       cmd=("$build/demos/helloworld/helloworld" --address=127.0.0.1 --port="$2" --logging=warning) ;;
     uws) cmd=("$uws_hello" "$2" 127.0.0.1) ;;

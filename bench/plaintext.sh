@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # HTTP/1.1 plaintext benchmark: tornado-cpp's bare HTTPServer (demos/helloworld's
-# helloworld_raw) and its web::Application (helloworld, access log at warning) beside
+# helloworld_raw), the same through the view path (helloworld_views: tornado/httputil_view.h)
+# and its web::Application (helloworld, access log at warning) beside
 # uWebSockets (when built), nginx (1 worker, `return 200`) and Python Tornado's hello world,
 # in the same run.
 #
 #   bench/plaintext.sh [--seconds=5] [--connections="64 256"] [--rounds=3] [--multicore]
-#                      [--servers="tornado-cpp tornado-cpp-app uws nginx python-tornado"]
+#                      [--servers="tornado-cpp tornado-cpp-views tornado-cpp-app uws nginx python-tornado"]
 #                      [--heads=wrk|browser|both]
 #
 # Every server runs single-threaded on core 1, wrk -t1 on core 0. wrk saturates its core
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=5 connections="" rounds=3 multicore=0 heads=wrk
-servers="tornado-cpp tornado-cpp-app uws nginx python-tornado"
+servers="tornado-cpp tornado-cpp-views tornado-cpp-app uws nginx python-tornado"
 for a in "$@"; do
   case "$a" in
     --seconds=*) seconds=${a#*=} ;;
@@ -43,7 +44,7 @@ for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/bootstrap" >&2; exit 1; }
 done
 source bench/common.sh
-build_targets helloworld helloworld_raw
+build_targets helloworld helloworld_raw helloworld_views
 work=$(mktemp -d)
 bench_cleanup+=('rm -rf "$work"')
 # shellcheck disable=SC2086 # the list is split on purpose
@@ -115,8 +116,9 @@ for h in $heads_kinds; do
         pc[$server]=$per
         per_case["$h $c $mode $server"]=$per
       done
-      printf '%-7s %-5s %-10s ratios per server cpu: tornado-cpp/uws %s, tornado-cpp/nginx %s, tornado-cpp/python-tornado %s, tornado-cpp-app/uws %s\n' \
-        "$h" "$c" "$mode" "$(ratio "${pc[tornado-cpp]:-}" "${pc[uws]:-}")" \
+      printf '%-7s %-5s %-10s ratios per server cpu: tornado-cpp-views/uws %s, tornado-cpp/uws %s, tornado-cpp/nginx %s, tornado-cpp/python-tornado %s, tornado-cpp-app/uws %s\n' \
+        "$h" "$c" "$mode" "$(ratio "${pc[tornado-cpp-views]:-}" "${pc[uws]:-}")" \
+        "$(ratio "${pc[tornado-cpp]:-}" "${pc[uws]:-}")" \
         "$(ratio "${pc[tornado-cpp]:-}" "${pc[nginx]:-}")" \
         "$(ratio "${pc[tornado-cpp]:-}" "${pc[python-tornado]:-}")" \
         "$(ratio "${pc[tornado-cpp-app]:-}" "${pc[uws]:-}")"
