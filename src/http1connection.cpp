@@ -438,8 +438,7 @@ bool HTTP1Connection::request_failed(httputil::HTTPMessageDelegate& delegate, bo
   return true;
 }
 
-Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate,
-                                          std::unique_ptr<httputil::HTTPMessageDelegate> owned) {
+Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate) {
   http1::MessageHead* head = nullptr;
   std::size_t used = 0, scan_from = 0;
   if (!begin_request_head(head, used, scan_from)) co_return false;
@@ -459,7 +458,7 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
       !take_request_head(*head, known, used, delegate, framing, pending)) {
     co_return false;
   }
-  co_return co_await finish_request(delegate, std::move(owned), std::move(pending), framing,
+  co_return co_await finish_request(delegate, nullptr, std::move(pending), framing,
                                     expect_continue);
 }
 

@@ -62,8 +62,10 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
         conn.idle_ = false;
       }
       // A request served at once leaves no Task to await (no frame was made for it).
+      // `spare` is the previous request's delegate when the server delegate's
+      // reuse_request made it ready for this one (a request answered from views needs none).
       bool keep_alive;
-      Task<bool> rest = serve_request(conn, delegate, spare, keep_alive);
+      Task<bool> rest = conn.serve_request(delegate, spare, keep_alive);
       if (rest.valid()) keep_alive = co_await std::move(rest);
       if (!keep_alive) break;
     }
@@ -75,18 +77,6 @@ Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
   }
   // Never throws: as a root frame (start) there is nobody to rethrow to.
   co_await close_connection(conn, delegate);
-}
-
-// Not a coroutine: a request that completes at once is served in no frame at all; any
-// other is finished in a frame that owns the request's delegate (HTTP1Connection's
-// serve_request, which makes it when it needs one: a request answered from views has none).
-// `spare` is the previous request's delegate when the server delegate's reuse_request
-// made it ready for this one.
-Task<bool> HTTP1ServerConnection::serve_request(HTTP1Connection& conn,
-                                                httputil::HTTPServerConnectionDelegate& delegate,
-                                                std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
-                                                bool& keep_alive) {
-  return conn.serve_request(delegate, spare, keep_alive);
 }
 
 Task<> HTTP1ServerConnection::close_connection(

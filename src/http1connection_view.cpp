@@ -16,25 +16,15 @@ using httputil::HTTPOutputError;
 
 namespace httputil {
 
-// The target split as HTTPServerRequest's split_target splits it: an absolute-form target
-// names the host (RFC 9112 3.2.2) and its path is the rest ("/" when it has none).
+// The target split as HTTPServerRequest splits it (http1::split_request_target); a path
+// the target leaves out is "/" (a view cannot prepend the slash).
 RequestView::RequestView(const http1::MessageHead& head, const HTTPConnectionContext& context,
                          std::string_view host_field) noexcept
     : head_(head), context_(context) {
-  std::string_view origin = head.target, authority, rest;
-  const bool absolute_form = (origin.empty() || origin.front() != '/') &&
-                             http1::split_absolute_form(origin, authority, rest) &&
-                             !authority.empty();
-  if (absolute_form) {
-    host_ = authority;
-    origin = rest;
-  } else {
-    host_ = host_field.empty() ? std::string_view("127.0.0.1") : host_field;
-  }
-  const std::size_t q = origin.find('?');
-  path_ = origin.substr(0, q);
-  if (q != std::string_view::npos) query_ = origin.substr(q + 1);
-  if (path_.empty() || path_.front() != '/') path_ = "/";  // "http://host" or "http://host?q"
+  const http1::TargetParts parts = http1::split_request_target(head.target, host_field);
+  host_ = parts.host;
+  path_ = parts.path_needs_slash ? std::string_view("/") : parts.path;
+  query_ = parts.query;
 }
 
 std::string_view RequestView::method() const noexcept { return head_.method; }

@@ -613,48 +613,32 @@ void ascii_lower_in_place(std::string& s) noexcept {
 
 }  // namespace
 
-// Inlined: a call returned the parts through memory and cost more than the split itself.
-[[gnu::always_inline]] inline HTTPServerRequest::TargetParts HTTPServerRequest::split_target(
+namespace {
+
+// The target split with HTTPServerRequest's host rule: `host_in` when given, else an
+// absolute-form target's authority, else the Host field (`host_field` if the caller found
+// it, else looked up in `headers`), else 127.0.0.1.
+[[gnu::always_inline]] inline http1::TargetParts request_target_parts(
     std::string_view target, std::string_view host_in, std::optional<std::string_view> host_field,
     const HTTPHeaders& headers) noexcept {
-  TargetParts parts;
-  // RFC 9112 3.2.2: an absolute-form target names the host; the Host field is ignored.
-  // Nearly every target is origin-form ("/path?query"): its first byte says so, no call.
-  std::string_view origin = target, authority, rest;
-  const bool absolute_form = (target.empty() || target.front() != '/') &&
-                             http1::split_absolute_form(target, authority, rest) &&
-                             !authority.empty();
-  if (absolute_form) origin = rest;
-  if (!host_in.empty()) {
-    parts.host = host_in;
-  } else if (absolute_form) {
-    parts.host = authority;
-  } else {
-    // The server's connection passes the field it found when checking the head (one
-    // case-insensitive search of the headers less per request).
-    if (!host_field) host_field = headers.get_first("Host");
-    // Pointer and size taken apart: copying the optional's view whole loaded 16 bytes just
-    // stored as two halves, a load the store buffer cannot forward (a stall under perf).
-    const char* host_data = "127.0.0.1";
-    std::size_t host_size = 9;
-    if (host_field && !host_field->empty()) {
-      host_data = host_field->data();
-      host_size = host_field->size();
-    }
-    parts.host = std::string_view(host_data, host_size);
+  // The server's connection passes the field it found when checking the head (one
+  // case-insensitive search of the headers less per request).
+  if (!host_field && host_in.empty()) host_field = headers.get_first("Host");
+  // Pointer and size taken apart: copying the optional's view whole loaded 16 bytes just
+  // stored as two halves, a load the store buffer cannot forward (a stall under perf).
+  const char* field_data = nullptr;
+  std::size_t field_size = 0;
+  if (host_field) {
+    field_data = host_field->data();
+    field_size = host_field->size();
   }
-  // Split at the first '?' (views made directly: substr's range checks were calls). An
-  // absolute-form target without a path leaves `origin` empty, possibly without a pointer.
-  const char* q = nullptr;
-  if (!origin.empty()) {
-    q = static_cast<const char*>(std::memchr(origin.data(), '?', origin.size()));
-  }
-  const std::size_t path_size = q ? static_cast<std::size_t>(q - origin.data()) : origin.size();
-  parts.path = std::string_view(origin.data(), path_size);
-  if (q) parts.query = std::string_view(q + 1, origin.size() - path_size - 1);
-  parts.path_needs_slash = absolute_form && (origin.empty() || origin.front() != '/');
+  http1::TargetParts parts =
+      http1::split_request_target(target, std::string_view(field_data, field_size));
+  if (!host_in.empty()) parts.host = host_in;
   return parts;
 }
+
+}  // namespace
 
 HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
                                      std::string version_in, HTTPHeaders headers_in,
@@ -670,7 +654,7 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
     remote_ip = connection->context().remote_ip;
     protocol = connection->context().protocol;
   }
-  const TargetParts parts = split_target(uri, host_in, std::nullopt, headers);
+  const http1::TargetParts parts = request_target_parts(uri, host_in, std::nullopt, headers);
   host.append(parts.host);
   host_name.append(host_without_port(parts.host));
   if (parts.path_needs_slash) path.push_back('/');
@@ -689,11 +673,12 @@ HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHea
 HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
                                      HTTPConnection* connection_in)
     : HTTPServerRequest(line, std::move(headers_in), connection_in,
-                        split_target(line.path, {}, line.host, headers_in)) {}
+                        request_target_parts(line.path, {}, line.host, headers_in)) {}
 
 // Each string member made once, from its view (make_string: no call for a short one).
 HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in, const TargetParts& parts)
+                                     HTTPConnection* connection_in,
+                                     const http1::TargetParts& parts)
     : method(make_string(line.method)),
       uri(make_string(line.path)),
       version(make_string(line.version)),

@@ -120,21 +120,17 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   // nothing may point at the connection yet (no timer, no list, no borrowed head).
   HTTP1Connection(HTTP1Connection&& other) noexcept;
   // The read path, split by role; both share read_head, start_decompression and the body
-  // readers below. `owned`, when given, is `delegate` handed over by the serve loop: this
-  // frame keeps it for the request and, when the connection stays open, waits afterwards
-  // while the unsent output is past max_unsent_output (the serve loop's request step, in
-  // this one frame instead of a frame of its own around it).
-  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate,
-                          std::unique_ptr<httputil::HTTPMessageDelegate> owned = nullptr);
+  // readers below. read_request is read_message's (the caller owns `delegate`).
+  Task<bool> read_request(httputil::HTTPMessageDelegate& delegate);
   // The serve loop's request step, with no coroutine frame when it can: a request whose head
   // is in the read buffer, answered from views (the server delegate's serve_view), or taken
   // by the delegate's request_head_now, without a body and answered by the delegate's
   // finish() at once (backpressure not due), is served here, and the result is an empty
   // Task, `keep_alive` the answer. The request's delegate is made (start_request) only when
-  // views did not answer. Otherwise the result is the Task
-  // that serves the rest of it (it owns `owned`) and returns whether to keep the connection.
-  // `owned` is then left as the server delegate's reuse_request decided: the delegate, ready
-  // for the next request, or null.
+  // views did not answer. Otherwise the result is the Task that serves the rest of it (it
+  // owns `owned`) and returns whether to keep the connection. `owned` is then left as the
+  // server delegate's reuse_request decided: the delegate, ready for the next request, or
+  // null.
   Task<bool> serve_request(httputil::HTTPServerConnectionDelegate& server,
                            std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
                            bool& keep_alive);
@@ -328,12 +324,7 @@ class HTTP1ServerConnection {
   void close();
 
  private:
-  // One request: the Task that serves it, or an empty one when it was served at once, with
-  // `keep_alive` set (false: the connection ends after it); the end of the connection.
-  static Task<bool> serve_request(HTTP1Connection& conn,
-                                  httputil::HTTPServerConnectionDelegate& delegate,
-                                  std::unique_ptr<httputil::HTTPMessageDelegate>& spare,
-                                  bool& keep_alive);
+  // The end of the connection.
   static Task<> close_connection(HTTP1Connection& conn,
                                  httputil::HTTPServerConnectionDelegate& delegate) noexcept;
   // The body of serve and start. The connection is the frame's only copy of the stream,

@@ -42,6 +42,7 @@ class RequestHandler;
 }
 namespace tornado::http1 {
 struct MessageHead;
+struct TargetParts;
 }
 
 namespace tornado::httputil {
@@ -510,21 +511,10 @@ class HTTPServerRequest {
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
  private:
-  // A target and Host field split into views, so that each string member is made once from
-  // its view: the host (host_in, else an absolute-form target's authority, else the Host
-  // field: `host_field` if the caller found it, else looked up in `headers`; else
-  // 127.0.0.1), the path (without the '/' an absolute-form target may leave out) and query.
-  struct TargetParts {
-    std::string_view host, path, query;
-    bool path_needs_slash = false;
-  };
-  // (Inline: defined and used in httputil.cpp only, inlined into each constructor.)
-  static inline TargetParts split_target(std::string_view target, std::string_view host_in,
-                                         std::optional<std::string_view> host_field,
-                                         const HTTPHeaders& headers) noexcept;
-  // What the view constructor does once the target is split.
+  // What the view constructor does once the target and Host field are split into views
+  // (http1::split_request_target), so that each string member is made once from its view.
   HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers, HTTPConnection* connection,
-                    const TargetParts& parts);
+                    const http1::TargetParts& parts);
   // The last of construction: host_name lower-cased, query_arguments (and arguments) parsed.
   void finish_target();
 
