@@ -139,8 +139,8 @@ void httputil::Responder::send_parts(int code, FieldValue content_type_in, const
   char length_digits[20];
   std::string_view length;
   if (!no_body_status) {
-    auto [end, ec] = std::to_chars(length_digits, length_digits + sizeof length_digits,
-                                   body.size());
+    auto [end, ec] =
+        std::to_chars(length_digits, length_digits + sizeof length_digits, body.size());
     (void)ec;  // 20 digits hold any size_t
     length = std::string_view(length_digits, static_cast<std::size_t>(end - length_digits));
   }

@@ -707,7 +707,8 @@ void HTTPServerRequest::finish_target() {
 std::string HTTPServerRequest::full_url() const { return protocol + "://" + host + uri; }
 
 double HTTPServerRequest::request_time() const {
-  auto end = finish_time ? *finish_time : std::chrono::steady_clock::now();  // one clock read at most
+  // One clock read at most.
+  auto end = finish_time ? *finish_time : std::chrono::steady_clock::now();
   return std::chrono::duration<double>(end - start_time).count();
 }
 

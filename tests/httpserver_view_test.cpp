@@ -22,10 +22,10 @@ using namespace tornado;
 using httputil::HTTPServerRequest;
 using httputil::RequestView;
 using httputil::Responder;
-using tornado::testing::AsyncTest;
-using tornado::testing::ExpectLog;
 using tornado::test::respond;
 using tornado::test::without_dates;
+using tornado::testing::AsyncTest;
+using tornado::testing::ExpectLog;
 
 namespace {
 
@@ -128,9 +128,9 @@ class ViewTest : public test::RawServerTest {
 // the Date field is an IMF-fixdate.
 TEST_F(ViewTest, ViewAnswerIsStatusDateTypeLengthAndBody) {
   start();
-  const std::string r = exchange("GET /v?a=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(without_dates(r),
-            view_ok("view GET /v?a=1 host=example.com", "Connection: close\r\n"));
+  const std::string r =
+      exchange("GET /v?a=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v?a=1 host=example.com", "Connection: close\r\n"));
   EXPECT_NE(r.find("\r\nDate: "), std::string::npos);
   EXPECT_NE(r.find(" GMT\r\n"), std::string::npos);
   EXPECT_EQ(offered, std::vector<std::string>{"GET /v?a=1"});
@@ -147,14 +147,14 @@ TEST_F(ViewTest, UnansweredAndBodiedRequestsGoToTheCallbackInOrder) {
       "DELETE /v HTTP/1.1\r\nHost: x\r\n\r\n"
       "POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
       "GET /v?last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=x") +
-                                  callback_ok("callback GET /other body=") +
-                                  callback_ok("callback POST /v body=abc") +
-                                  view_ok("view DELETE /v? host=x") +
-                                  callback_ok("callback POST /v body=xy") +
-                                  view_ok("view GET /v?last host=x", "Connection: close\r\n"));
+  EXPECT_EQ(without_dates(r),
+            view_ok("view GET /v? host=x") + callback_ok("callback GET /other body=") +
+                callback_ok("callback POST /v body=abc") + view_ok("view DELETE /v? host=x") +
+                callback_ok("callback POST /v body=xy") +
+                view_ok("view GET /v?last host=x", "Connection: close\r\n"));
   // Only the body-less ones were offered.
-  EXPECT_EQ(offered, (std::vector<std::string>{"GET /v", "GET /other", "DELETE /v", "GET /v?last"}));
+  EXPECT_EQ(offered,
+            (std::vector<std::string>{"GET /v", "GET /other", "DELETE /v", "GET /v?last"}));
 }
 
 // The fields as received, in order, repeated names kept; a case-insensitive look-up.
@@ -202,9 +202,10 @@ TEST_F(ViewTest, HeadAnd204And304CarryNoBody) {
 // More fields after Content-Type, and a status other than 200 with its standard reason.
 TEST_F(ViewTest, ExtraFieldsFollowContentTypeWithTheStatusReason) {
   start();
-  EXPECT_EQ(without_dates(exchange("GET /v/extra HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
-            "HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            "X-One: 1\r\nCache-Control: no-cache\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(
+      without_dates(exchange("GET /v/extra HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      "HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Type: application/json\r\n"
+      "X-One: 1\r\nCache-Control: no-cache\r\nContent-Length: 2\r\n\r\n{}");
 }
 
 // HTTP/1.0: kept open with keep-alive (and told so), closed without it, and the requests
@@ -235,7 +236,8 @@ TEST_F(ViewTest, RefusedResponseFieldSendsNothingAndClosesAfterEarlierAnswers) {
   }
   for (const char* what : {"value", "name", "type"}) {
     ExpectLog log(app_log(), "Uncaught exception serving.*(control character|Invalid header name)");
-    EXPECT_EQ(exchange("GET /v/bad-runtime?" + std::string(what) + " HTTP/1.1\r\nHost: x\r\n\r\n"), "")
+    EXPECT_EQ(exchange("GET /v/bad-runtime?" + std::string(what) + " HTTP/1.1\r\nHost: x\r\n\r\n"),
+              "")
         << what;
   }
   {
@@ -252,7 +254,8 @@ TEST_F(ViewTest, SecondSendIsRefusedAndTheFirstAnswerStands) {
   const std::string r = exchange(
       "GET /v/twice HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(without_dates(r), view_ok("first") + view_ok("view GET /v? host=x", "Connection: close\r\n"));
+  EXPECT_EQ(without_dates(r),
+            view_ok("first") + view_ok("view GET /v? host=x", "Connection: close\r\n"));
 }
 
 // A view that throws: logged as Tornado logs a failing callback, the answers before it sent,
@@ -278,9 +281,8 @@ TEST_F(ViewTest, HeadArrivingInPiecesIsOfferedToTheView) {
     co_await s->write("st: x\r\nConnection: close\r\n\r\n");
     co_return co_await with_timeout(3s, s->read_until_close());
   });
-  EXPECT_EQ(without_dates(r),
-            view_ok("view GET /v?1 host=x") +
-                view_ok("view GET /v?cut host=x", "Connection: close\r\n"));
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v?1 host=x") +
+                                  view_ok("view GET /v?cut host=x", "Connection: close\r\n"));
   EXPECT_EQ(offered.size(), 2u);
 }
 
@@ -304,6 +306,78 @@ TEST_F(ViewTest, XheadersServerDoesNotOfferViews) {
   EXPECT_TRUE(offered.empty());
 }
 
+namespace {
+
+// A request delegate answering "delegate <path>" (the ordinary path of ViewingDelegate).
+class PathDelegate final : public httputil::HTTPMessageDelegate {
+ public:
+  explicit PathDelegate(httputil::HTTPConnection* conn) : conn_(conn) {}
+  Task<> headers_received(const httputil::StartLine& start_line, httputil::HTTPHeaders&) override {
+    path_ = std::get<httputil::RequestStartLine>(start_line).path;
+    co_return;
+  }
+  Task<> data_received(std::string_view) override { co_return; }
+  void finish() override {
+    const std::string body = "delegate " + path_;
+    (void)conn_->write_headers(
+        httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"},
+        httputil::HTTPHeaders{{"Content-Length", std::to_string(body.size())}}, body);
+    (void)conn_->finish();
+  }
+  void on_connection_close() override {}
+
+ private:
+  httputil::HTTPConnection* conn_;
+  std::string path_;
+};
+
+// A server delegate that offers views itself (the extension point HTTPServer's view
+// callback is built on): "/d" is answered from views, anything else through start_request.
+class ViewingDelegate final : public httputil::HTTPServerConnectionDelegate {
+ public:
+  ViewingDelegate() { offers_views_ = true; }
+  std::unique_ptr<httputil::HTTPMessageDelegate> start_request(
+      httputil::HTTPConnection* conn) override {
+    ++started;
+    return std::make_unique<PathDelegate>(conn);
+  }
+  void serve_view(const RequestView& req, Responder& res) override {
+    if (req.path() == "/d") res.send(200, "text/plain", "delegate view");
+  }
+  int started = 0;  // start_request calls
+};
+
+}  // namespace
+
+// A delegate that offers views answers from them without start_request; what it leaves gets
+// a request delegate as usual.
+TEST_F(ViewTest, DelegateOfferingViewsAnswersWithoutARequestDelegate) {
+  auto delegate = std::make_shared<ViewingDelegate>();
+  start_server(delegate);
+  const std::string r = exchange(
+      "GET /d HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("delegate view") + callback_ok("delegate /x") +
+                                  view_ok("delegate view", "Connection: close\r\n"));
+  EXPECT_EQ(delegate->started, 1);
+}
+
+// In front of such a delegate the server's view callback goes first; what it leaves goes to
+// the delegate's views, then to its start_request.
+TEST_F(ViewTest, ViewCallbackGoesFirstThenTheDelegatesViewsThenItsRequests) {
+  auto delegate = std::make_shared<ViewingDelegate>();
+  start_server(views, delegate);
+  const std::string r = exchange(
+      "GET /v HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /d HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(without_dates(r), view_ok("view GET /v? host=x") + view_ok("delegate view") +
+                                  callback_ok("delegate /x", "Connection: close\r\n"));
+  EXPECT_EQ(offered, (std::vector<std::string>{"GET /v", "GET /d", "GET /x"}));
+  EXPECT_EQ(delegate->started, 1);
+}
+
 // A draining server says Connection: close in a view answer and ends the connection after it.
 TEST_F(ViewTest, DrainingServerClosesAfterAViewAnswer) {
   start();
@@ -318,8 +392,8 @@ TEST_F(ViewTest, DrainingServerClosesAfterAViewAnswer) {
 TEST_F(ViewTest, HeadPastTheLimitIsAnswered431WithoutReachingTheView) {
   start();
   ExpectLog log(gen_log(), "Malformed HTTP message");
-  const std::string r = exchange("GET /v HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                                 std::string(70 * 1024, 'a') + "\r\n\r\n");
+  const std::string r =
+      exchange("GET /v HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n");
   EXPECT_EQ(r.rfind("HTTP/1.1 431 ", 0), 0u) << r.substr(0, 80);
   EXPECT_TRUE(offered.empty());
 }

@@ -51,9 +51,10 @@ class RequestView {
   std::string_view host() const noexcept { return host_; }
   // The first value of the field `name` (case-insensitive), if the request has one.
   std::optional<std::string_view> header(std::string_view name) const noexcept;
-  // The fields in the order received (name, value), repeated names as they came.
+  // The fields in the order received (name, value), repeated names as they came;
+  // header_at throws std::out_of_range past the count.
   std::size_t header_count() const noexcept;
-  std::pair<std::string_view, std::string_view> header_at(std::size_t index) const;  // out_of_range past the count
+  std::pair<std::string_view, std::string_view> header_at(std::size_t index) const;
   // The peer's address and the protocol ("http"/"https"); xheaders are not applied here
   // (a server with xheaders on does not offer views: see HTTPServer).
   const HTTPConnectionContext& context() const noexcept { return context_; }
@@ -104,8 +105,8 @@ class Responder {
   // The body as two words: past the six argument registers a string_view is stored by the
   // caller in two 8-byte halves and was loaded whole by the callee, a store-forwarding
   // stall that was three quarters of send()'s cycles under perf.
-  void send_parts(int code, FieldValue content_type, const Field* fields,
-                  std::size_t field_count, const char* body, std::size_t body_size);
+  void send_parts(int code, FieldValue content_type, const Field* fields, std::size_t field_count,
+                  const char* body, std::size_t body_size);
   HTTP1Connection& connection_;
   bool sent_ = false;
 };

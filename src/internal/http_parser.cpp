@@ -91,7 +91,8 @@ ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& 
       rest.remove_prefix(taken);
     }
     // The blank line that ends the head, as take_line would take it.
-    if (!rest.empty() && (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
+    if (!rest.empty() &&
+        (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
       rest.remove_prefix(rest[0] == '\n' ? 1 : 2);
       return ParseStatus::kComplete;
     }
