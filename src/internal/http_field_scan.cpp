@@ -45,35 +45,54 @@ struct Sse2Constants {
   __m128i controls, tab, del;                                 // values
 };
 
-// A name's common run sixteen bytes at a time, the tail byte by byte (nearly every name is
-// under sixteen bytes: one step).
+// The bytes of p[0..16) that end a name's common run, one bit each.
+[[gnu::always_inline]] inline unsigned name_stops(const Sse2Constants& c, const unsigned char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i letter = at_most_sse2(_mm_add_epi8(_mm_or_si128(v, c.fold), c.minus_a), c.letters);
+  const __m128i digit = at_most_sse2(_mm_add_epi8(v, c.minus_zero), c.digits);
+  const __m128i plain = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(v, c.dash));
+  return static_cast<unsigned>(_mm_movemask_epi8(plain)) ^ 0xffffu;
+}
+
+// The bytes of p[0..16) that end a field value (controls but HTAB, DEL), one bit each.
+[[gnu::always_inline]] inline unsigned value_stops(const Sse2Constants& c, const unsigned char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, c.tab), at_most_sse2(v, c.controls));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, c.del))));
+}
+
+// The tail of a run shorter than sixteen bytes, from the stops of the view's last sixteen
+// bytes [n - 16, n): one step instead of a byte loop (a head's last value ends the bytes read
+// when nothing is pipelined behind it), reading nothing outside the view. The bits of the
+// bytes before i, scanned already, are dropped.
+[[gnu::always_inline]] inline std::size_t tail16(unsigned stops, std::size_t i, std::size_t n) {
+  stops &= 0xffffu << (i - (n - 16));  // n - 16 < i < n: a shift of 1 to 15
+  return stops != 0 ? n - 16 + static_cast<std::size_t>(__builtin_ctz(stops)) : n;
+}
+
+// A name's common run sixteen bytes at a time, the tail in one overlapping step (nearly every
+// name is under sixteen bytes: one step).
 [[gnu::always_inline]] inline std::size_t name_run16(const Sse2Constants& c,
                                                      const unsigned char* p, std::size_t i,
                                                      std::size_t n) noexcept {
   for (; n - i >= 16; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i letter =
-        at_most_sse2(_mm_add_epi8(_mm_or_si128(v, c.fold), c.minus_a), c.letters);
-    const __m128i digit = at_most_sse2(_mm_add_epi8(v, c.minus_zero), c.digits);
-    const __m128i plain = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(v, c.dash));
-    const auto stops = static_cast<unsigned>(_mm_movemask_epi8(plain)) ^ 0xffffu;
+    const unsigned stops = name_stops(c, p + i);
     if (stops != 0) return i + static_cast<std::size_t>(__builtin_ctz(stops));
   }
-  return Scalar::name_run({}, p, i, n);
+  return i < n && n >= 16 ? tail16(name_stops(c, p + n - 16), i, n)
+                          : Scalar::name_run({}, p, i, n);
 }
 
-// A value's run sixteen bytes at a time, the tail byte by byte.
+// A value's run sixteen bytes at a time, the tail in one overlapping step.
 [[gnu::always_inline]] inline std::size_t value_run16(const Sse2Constants& c,
                                                       const unsigned char* p, std::size_t i,
                                                       std::size_t n) noexcept {
   for (; n - i >= 16; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, c.tab), at_most_sse2(v, c.controls));
-    const __m128i stop = _mm_or_si128(control, _mm_cmpeq_epi8(v, c.del));
-    const auto stops = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    const unsigned stops = value_stops(c, p + i);
     if (stops != 0) return i + static_cast<std::size_t>(__builtin_ctz(stops));
   }
-  return Scalar::value_run({}, p, i, n);
+  return i < n && n >= 16 ? tail16(value_stops(c, p + n - 16), i, n)
+                          : Scalar::value_run({}, p, i, n);
 }
 
 [[gnu::always_inline]] inline Sse2Constants sse2_constants() {
