@@ -1,5 +1,6 @@
 #include "tornado/http1connection.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <ctime>
@@ -84,6 +85,12 @@ const std::string& cached_date_line() {
     line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(now)) + "\r\n";
   }
   return line;
+}
+
+char* send_at_once_scratch(std::size_t size) {
+  thread_local std::string scratch;
+  if (scratch.size() < size) scratch.resize(std::max(size, std::size_t{512}));
+  return scratch.data();
 }
 
 }  // namespace internal

@@ -56,6 +56,7 @@ bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
                                  http1::MessageHead& head, const http1::RequestFields& known,
                                  std::size_t used) {
   httputil::Responder responder(*this);
+  responder.last_buffered_ = stream_->read_buffer().size() == used;
   {
     const httputil::RequestView view(head, context_, known.host ? known.host->value : "");
     server.serve_view(view, responder);
@@ -151,7 +152,9 @@ void httputil::Responder::send_parts(int code, FieldValue content_type_in, const
       (content_type.empty() ? 0 : kContentType.size() + content_type.size() + 2) + fields_size +
       (no_body_status ? 0 : kContentLength.size() + length.size() + 2) + 2 + sent_body.size();
 
-  internal::HeadRoom room(*c.stream_, size);
+  // The last request read: nothing else is written before the loop waits again, so the
+  // response is sent at once (the same one send); otherwise it joins the batch's answers.
+  internal::HeadRoom room(*c.stream_, size, last_buffered_);
   char* p = internal::put_status_line(room.data(), code, reason);
   p = put_small(p, date_line);
   p = put_small(p, connection_line);

@@ -116,7 +116,9 @@ struct SSLIOStream::TLS {
 };
 
 SSLIOStream::SSLIOStream(int fd, IOStreamOptions options)
-    : IOStream(fd, options), tls_(std::make_unique<TLS>()) {}
+    : IOStream(fd, options), tls_(std::make_unique<TLS>()) {
+  impl_->tls = true;
+}
 
 SSLIOStream::~SSLIOStream() = default;
 

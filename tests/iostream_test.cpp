@@ -104,6 +104,24 @@ TEST_P(IOStreamTest, WriteNowKeepsOrderWithQueuedWritesAndPartialSends) {
   });
 }
 
+// A stream made by IOStream::create (a subclass, as every stream is) with nothing queued:
+// write_now hands the bytes to the kernel before it returns, nothing is left queued for the
+// end of the iteration. A TLS stream encrypts through its own path: queued, as by write().
+TEST_P(IOStreamTest, WriteNowOnAnIdlePlainStreamSendsBeforeReturning) {
+  run_sync([&]() -> Task<> {
+    auto [server, client] = co_await pair();
+    server->write_now({"hello ", "there"});
+    if (tls()) {
+      EXPECT_TRUE(server->writing());
+    } else {
+      EXPECT_FALSE(server->writing());
+      EXPECT_EQ(server->write_buffer_size(), 0u);
+    }
+    EXPECT_EQ(co_await client->read_bytes(11), "hello there");
+    server->close();
+  });
+}
+
 TEST_P(IOStreamTest, ReadSatisfiedFromBufferCompletesAfterPeerClose) {
   run_sync([&]() -> Task<> {
     auto [rs, ws] = co_await pair();

@@ -109,6 +109,7 @@ class Responder {
                   const char* body, std::size_t body_size);
   HTTP1Connection& connection_;
   bool sent_ = false;
+  bool last_buffered_ = false;  // no request is buffered behind this one: send at once
 };
 
 }  // namespace tornado::httputil

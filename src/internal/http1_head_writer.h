@@ -40,6 +40,13 @@ inline char* put_status_line(char* p, int code, std::string_view reason) noexcep
 // A first body piece up to this size is sent with the head, in the same write.
 inline constexpr std::size_t kBodyWithHead = 2048;
 
+// Up to this size a response sent at once is assembled in the thread's scratch buffer.
+inline constexpr std::size_t kSendAtOnceLimit = 16 * 1024;
+
+// The thread's scratch buffer for a response sent at once, at least `size` bytes (at most
+// kSendAtOnceLimit). Valid until the next call on this thread.
+char* send_at_once_scratch(std::size_t size);
+
 // Where a head is assembled: in place at the end of the stream's write queue, so that it is
 // written once, where it is sent. Taken back unless committed (a field refused halfway).
 // On a closed stream (the peer left) it is assembled in a string and dropped, so that the
@@ -54,19 +61,43 @@ class HeadRoom {
       data_ = dropped_.data();
     }
   }
+  // For a response that nothing follows in this loop iteration (no request is buffered
+  // behind it): when the stream has nothing queued, it is assembled in the thread's scratch
+  // and commit_unawaited hands it to the kernel at once (IOStream::write_now), instead of
+  // through a queued chunk flushed at the end of the events. The same one send either way,
+  // without the queue's chunk and storage taken and given back. Otherwise (or when
+  // `at_once` is false) as above.
+  HeadRoom(IOStream& stream, std::size_t size, bool at_once)
+      : stream_(stream), open_(!stream.closed()) {
+    if (at_once && open_ && !stream.writing() && size <= kSendAtOnceLimit) {
+      at_once_ = true;
+      data_ = send_at_once_scratch(size);
+    } else if (open_) {
+      data_ = stream.reserve_write(size);
+    } else {
+      dropped_.resize(size);
+      data_ = dropped_.data();
+    }
+  }
   HeadRoom(const HeadRoom&) = delete;
   HeadRoom& operator=(const HeadRoom&) = delete;
   ~HeadRoom() { discard(); }
   char* data() const noexcept { return data_; }
   void discard() {
-    if (open_ && !committed_) (void)stream_.commit_write(0);
+    if (open_ && !at_once_ && !committed_) (void)stream_.commit_write(0);
     committed_ = true;
   }
   // The same when nothing will await the write.
   void commit_unawaited(const char* end) {
     committed_ = true;
-    if (open_) stream_.commit_write_unawaited(static_cast<std::size_t>(end - data_));
+    const auto used = static_cast<std::size_t>(end - data_);
+    if (at_once_) {
+      stream_.write_now({std::string_view(data_, used)});
+    } else if (open_) {
+      stream_.commit_write_unawaited(used);
+    }
   }
+  // (Not after at_once: an awaited write goes through the queue.)
   IOStream::WriteAwaiter commit(const char* end) {
     committed_ = true;
     if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
@@ -76,6 +107,7 @@ class HeadRoom {
  private:
   IOStream& stream_;
   bool open_;
+  bool at_once_ = false;
   bool committed_ = false;
   char* data_;
   std::string dropped_;

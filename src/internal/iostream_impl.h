@@ -117,6 +117,7 @@ struct IOStream::Impl {
   bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
   bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
   bool handshake_done = false;  // SSLIOStream
+  bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
   uint32_t whead = 0;           // the write queue's first chunk not fully sent
   std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
   std::size_t max_bytes = 0;    // kUntil/kRegex limit (0 = none)
