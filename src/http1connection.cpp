@@ -930,8 +930,19 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
   }
   const std::string_view te_line =
       chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
-  HeadRoom room(*stream_, start_size + lines.size() + more_lines.size() + headers.wire_size() +
-                              te_line.size() + 2 + with_head.size());
+  // A server's whole response in this one write (the declared length is this piece), with
+  // no request buffered behind it: nothing else is written before the loop waits again, so
+  // it is sent at once (HeadRoom's at_once), the same one send as at the end of the events.
+  bool at_once = false;
+  if (!is_client_ && !with_head.empty() && length && read_finished_ &&
+      stream_->read_buffer().empty()) {
+    uint64_t whole = 0;
+    at_once = http1::parse_content_length(*length, whole) && whole == with_head.size();
+  }
+  HeadRoom room(*stream_,
+                start_size + lines.size() + more_lines.size() + headers.wire_size() +
+                    te_line.size() + 2 + with_head.size(),
+                at_once);
   char* p = put_start(room.data());
   p = put_small(p, lines);
   p = put_small(p, more_lines);

@@ -3,7 +3,9 @@
 // callback (unanswered, with a body, a head in pieces, xheaders on), keep-alive and draining,
 // refused fields, a callback that throws, and the backpressure bound.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,6 +45,7 @@ int views_answered = 0;
 //   /v/twice        send() twice (the second refused, caught: the first answer stands)
 //   /v/throw        throws
 //   /v/big          32 KiB
+//   /v/8k?<n>       8 KiB, then n
 //   /v/huge         2 MiB
 //   anything else: not answered (the callback gets it)
 void views(const RequestView& req, Responder& res) {
@@ -89,6 +92,8 @@ void views(const RequestView& req, Responder& res) {
     res.send(200, "text/plain", std::string(2 * 1024 * 1024, 'h'));
   } else if (path == "/v/big") {
     res.send(200, "text/plain", std::string(32 * 1024, 'b'));
+  } else if (path == "/v/8k") {
+    res.send(200, "text/plain", std::string(8 * 1024, 'k') + std::string(req.query()));
   } else {
     return;
   }
@@ -442,6 +447,66 @@ TEST_F(ViewTest, BackpressureBoundsViewAnswersToAClientThatDoesNotRead) {
     EXPECT_GT(views_answered, 0);
     hostile->close();
   });
+}
+
+// Requests sent one at a time by a client that reads nothing until the end: each is the last
+// request buffered, so its answer is sent at once from the thread's scratch (a view's, and
+// the callback's whole response with its body of up to 2 KiB); once the client's window is
+// full, the kernel takes part of one and none of the next, and the rest is queued behind.
+// Every answer still arrives whole, once, in order.
+class SentAtOnceTest : public ViewTest {
+ protected:
+  // As start(), with the accepted sockets' send buffer at its smallest (inherited from the
+  // listening socket), so that the kernel soon takes only part of an answer.
+  void start_with_small_send_buffer() {
+    auto [fd, port] = tornado::testing::bind_unused_port();
+    const int small = 4096;
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    port_ = port;
+    server_ = std::make_unique<HTTPServer>(views, app);
+    server_->add_socket(fd);
+  }
+  void send_one_at_a_time_then_read(int count, const std::function<std::string(int)>& target,
+                                    const std::function<std::string(int)>& answer_body) {
+    std::string got;
+    run_sync([&]() -> Task<> {
+      auto client = co_await test::connect_loopback(port_, /*receive_buffer=*/4096);
+      for (int i = 0; i < count; ++i) {
+        const bool last = i == count - 1;
+        (void)client->write("GET " + target(i) + " HTTP/1.1\r\nHost: x\r\n" +
+                            (last ? "Connection: close\r\n" : "") + "\r\n");
+        co_await sleep(1ms);  // answered alone, before the next arrives
+      }
+      got = co_await client->read_until_close();
+    });
+    std::size_t at = 0;
+    for (int i = 0; i < count; ++i) {
+      const std::size_t head_end = got.find("\r\n\r\n", at);
+      ASSERT_NE(head_end, std::string::npos) << "answer " << i << " missing";
+      ASSERT_EQ(got.compare(at, 17, "HTTP/1.1 200 OK\r\n"), 0) << "answer " << i;
+      const std::string body = answer_body(i);
+      ASSERT_EQ(got.compare(head_end + 4, body.size(), body), 0) << "answer " << i;
+      at = head_end + 4 + body.size();
+    }
+    EXPECT_EQ(at, got.size()) << "bytes after the last answer";
+  }
+};
+
+TEST_F(SentAtOnceTest, ViewAnswersToAClientThatReadsLateArriveWholeInOrder) {
+  start_with_small_send_buffer();
+  // 2.4 MiB of answers against a 4 KiB receive buffer.
+  send_one_at_a_time_then_read(
+      300, [](int i) { return "/v/8k?" + std::to_string(i); },
+      [](int i) { return std::string(8 * 1024, 'k') + std::to_string(i); });
+}
+
+TEST_F(SentAtOnceTest, CallbackAnswersToAClientThatReadsLateArriveWholeInOrder) {
+  start_with_small_send_buffer();
+  // 1.2 MiB of answers of about 2 KiB (each sent with its head) against 4 KiB.
+  const std::string padding(1900, 'p');
+  send_one_at_a_time_then_read(
+      600, [&](int i) { return "/c/" + std::to_string(i) + "/" + padding; },
+      [&](int i) { return "callback GET /c/" + std::to_string(i) + "/" + padding + " body="; });
 }
 
 }  // namespace httpserver_view_test

@@ -53,21 +53,12 @@ char* send_at_once_scratch(std::size_t size);
 // checks still run and the write fails when awaited, as a write to a closed stream does.
 class HeadRoom {
  public:
-  HeadRoom(IOStream& stream, std::size_t size) : stream_(stream), open_(!stream.closed()) {
-    if (open_) {
-      data_ = stream.reserve_write(size);
-    } else {
-      dropped_.resize(size);
-      data_ = dropped_.data();
-    }
-  }
-  // For a response that nothing follows in this loop iteration (no request is buffered
-  // behind it): when the stream has nothing queued, it is assembled in the thread's scratch
-  // and commit_unawaited hands it to the kernel at once (IOStream::write_now), instead of
-  // through a queued chunk flushed at the end of the events. The same one send either way,
-  // without the queue's chunk and storage taken and given back. Otherwise (or when
-  // `at_once` is false) as above.
-  HeadRoom(IOStream& stream, std::size_t size, bool at_once)
+  // With `at_once`, for a response that nothing follows in this loop iteration (no request
+  // is buffered behind it) and a stream with nothing queued: the head is assembled in the
+  // thread's scratch and committing hands it to the kernel at once (IOStream::write_now)
+  // instead of through a queued chunk flushed at the end of the events. The same one send
+  // either way, without the queue's chunk and storage taken and given back.
+  HeadRoom(IOStream& stream, std::size_t size, bool at_once = false)
       : stream_(stream), open_(!stream.closed()) {
     if (at_once && open_ && !stream.writing() && size <= kSendAtOnceLimit) {
       at_once_ = true;
@@ -87,7 +78,7 @@ class HeadRoom {
     if (open_ && !at_once_ && !committed_) (void)stream_.commit_write(0);
     committed_ = true;
   }
-  // The same when nothing will await the write.
+  // commit(), when nothing will await the write.
   void commit_unawaited(const char* end) {
     committed_ = true;
     const auto used = static_cast<std::size_t>(end - data_);
@@ -97,9 +88,12 @@ class HeadRoom {
       stream_.commit_write_unawaited(used);
     }
   }
-  // (Not after at_once: an awaited write goes through the queue.)
   IOStream::WriteAwaiter commit(const char* end) {
     committed_ = true;
+    if (at_once_) {
+      stream_.write_now({std::string_view(data_, static_cast<std::size_t>(end - data_))});
+      return stream_.write(std::string_view());  // done when those bytes are
+    }
     if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
     return stream_.commit_write(static_cast<std::size_t>(end - data_));
   }
