@@ -930,15 +930,18 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
   }
   const std::string_view te_line =
       chunking_output_ ? std::string_view("Transfer-Encoding: chunked\r\n") : std::string_view();
+  // HEAD/204/304 responses carry no body: whatever the application writes is dropped
+  // (HEAD keeps the Content-Length of the body it would have had). The length is parsed
+  // once, here; a bad one is refused after the fields' own checks, below.
+  uint64_t declared = 0;
+  const bool length_valid =
+      suppress_body_ || !length || http1::parse_content_length(*length, declared);
   // A server's whole response in this one write (the declared length is this piece), with
   // no request buffered behind it: nothing else is written before the loop waits again, so
   // it is sent at once (HeadRoom's at_once), the same one send as at the end of the events.
-  bool at_once = false;
-  if (!is_client_ && !with_head.empty() && length && read_finished_ &&
-      stream_->read_buffer().empty()) {
-    uint64_t whole = 0;
-    at_once = http1::parse_content_length(*length, whole) && whole == with_head.size();
-  }
+  const bool at_once = !is_client_ && !with_head.empty() && length && length_valid &&
+                       declared == with_head.size() && read_finished_ &&
+                       stream_->read_buffer().empty();
   HeadRoom room(*stream_,
                 start_size + lines.size() + more_lines.size() + headers.wire_size() +
                     te_line.size() + 2 + with_head.size(),
@@ -952,10 +955,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
   *p++ = '\n';
   p = put_small(p, with_head);
 
-  // HEAD/204/304 responses carry no body: whatever the application writes is dropped
-  // (HEAD keeps the Content-Length of the body it would have had).
-  uint64_t declared = 0;
-  if (!suppress_body_ && length && !http1::parse_content_length(*length, declared)) {
+  if (!length_valid) {
     throw HTTPOutputError("Only integer Content-Length is allowed: " + std::string(*length));
   }
   length_declared_ = !suppress_body_ && length;
