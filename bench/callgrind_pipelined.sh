@@ -2,6 +2,8 @@
 # callgrind_pipelined.sh BINARY PATH [N] [DEPTH]: callgrind instructions per request of BINARY
 # serving N requests (after 2,000 warm-up ones) pipelined DEPTH at a time on one connection.
 # Deterministic, so valid on a shared machine (docs/performance.md, "Pipelined request path").
+# BINARY may be uWebSockets' uws_hello (bench/peers/build_uws.sh; valgrind needs it built
+# without AVX-512: -march=x86-64-v2).
 #   HEAD=browser   send bench/peers/browser.lua's 12-field Chrome head instead of one field
 #   HEAD=wrkport   "Host: localhost:PORT" (wrk's head for a URL with a port) instead of
 #                  "Host: localhost" (the default, the head of the earlier figures)
@@ -9,8 +11,13 @@
 #   EXTRA=...      more arguments for BINARY; VGOPTS=... more for valgrind
 bin=$1; path=$2; n=${3:-20000}; depth=${4:-16}; port=$((20000 + RANDOM % 10000))
 out=/tmp/cgp.$$.out
+# uWebSockets' hello server takes its port and address as positional arguments.
+case $bin in
+  *uws_hello*) args=("$port" 127.0.0.1) ;;
+  *) args=(--port=$port --address=127.0.0.1) ;;
+esac
 valgrind --tool=callgrind --compress-strings=no --compress-pos=no $VGOPTS \
-  --callgrind-out-file=$out --collect-atstart=yes $bin --port=$port --address=127.0.0.1 \
+  --callgrind-out-file=$out --collect-atstart=yes $bin "${args[@]}" \
   $EXTRA >/dev/null 2>&1 &
 vp=$!
 for i in $(seq 100); do curl -s -o /dev/null localhost:$port$path && break; sleep 0.2; done

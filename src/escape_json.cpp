@@ -16,6 +16,7 @@
 
 #include "internal/swar.h"
 #include "tornado/escape.h"
+#include "tornado/hot.h"
 
 namespace tornado::escape {
 namespace {
@@ -84,7 +85,7 @@ uint32_t decode_utf8(std::string_view s, std::size_t& i) {
   return cp;
 }
 
-void write_string(std::string& out, std::string_view s) {
+TORNADO_HOT void write_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t run = 0, i = 0;
   while (i < s.size()) {
@@ -209,7 +210,8 @@ class Writer {
 
 }  // namespace
 
-void json_encode_to(std::string& out, const nlohmann::json& value, std::size_t max_depth) {
+TORNADO_HOT void json_encode_to(std::string& out, const nlohmann::json& value,
+                                std::size_t max_depth) {
   const std::size_t start = out.size();
   try {
     Writer(out, max_depth).write(value);

@@ -12,6 +12,7 @@
 #include "internal/http_parser.h"
 #include "internal/small_copy.h"
 #include "internal/thread_spares.h"
+#include "tornado/hot.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -76,7 +77,7 @@ void check_response_framing(const http1::MessageHead& head) {
 namespace internal {
 
 // "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
-const std::string& cached_date_line() {
+TORNADO_HOT const std::string& cached_date_line() {
   thread_local time_t cached_second = 0;
   thread_local std::string line;
   time_t now = ::time(nullptr);
@@ -87,7 +88,7 @@ const std::string& cached_date_line() {
   return line;
 }
 
-char* send_at_once_scratch(std::size_t size) {
+TORNADO_HOT char* send_at_once_scratch(std::size_t size) {
   thread_local std::string scratch;
   if (scratch.size() < size) scratch.resize(std::max(size, std::size_t{512}));
   return scratch.data();
@@ -139,12 +140,12 @@ using SpareHeads = internal::ThreadSpares<http1::MessageHead*, 64, delete_head>;
 
 }  // namespace
 
-http1::MessageHead& HTTP1Connection::borrow_head() {
+TORNADO_HOT http1::MessageHead& HTTP1Connection::borrow_head() {
   if (head_ == nullptr) head_ = SpareHeads::empty() ? new http1::MessageHead() : SpareHeads::take();
   return *head_;
 }
 
-void HTTP1Connection::release_head() noexcept {
+TORNADO_HOT void HTTP1Connection::release_head() noexcept {
   if (head_ == nullptr) return;
   http1::MessageHead* head = std::exchange(head_, nullptr);
   // A head that grew for a huge request is not kept (nor is any past the bound).
@@ -155,7 +156,7 @@ void HTTP1Connection::release_head() noexcept {
   delete head;
 }
 
-void HTTP1Connection::start_head_wait() {
+TORNADO_HOT void HTTP1Connection::start_head_wait() {
   if (!params_->header_timeout || head_deadline_ != 0) return;
   // Seconds as IOLoop::time() makes them: a multiplication, where duration<double>'s
   // conversion divided (a divsd, some 15 cycles of latency, for every request).
@@ -182,7 +183,7 @@ void HTTP1Connection::on_head_timer() {
   }
 }
 
-void HTTP1Connection::reset_for_next_message() {
+TORNADO_HOT void HTTP1Connection::reset_for_next_message() {
   head_request_ = false;
   request_version_minor_ = 1;
   disconnect_after_ = params_->no_keep_alive;
@@ -199,7 +200,7 @@ void HTTP1Connection::reset_for_next_message() {
   if (!is_client_) reset_write_side();
 }
 
-void HTTP1Connection::reset_write_side() {
+TORNADO_HOT void HTTP1Connection::reset_write_side() {
   headers_written_ = false;
   chunking_output_ = false;
   write_finished_ = false;
@@ -251,7 +252,8 @@ Task<bool> HTTP1Connection::read_message(httputil::HTTPMessageDelegate& delegate
   return is_client_ ? read_response(delegate, std::string(request_method)) : read_request(delegate);
 }
 
-std::size_t HTTP1Connection::parse_buffered_head(http1::MessageHead& head, std::size_t& scan_from) {
+TORNADO_HOT std::size_t HTTP1Connection::parse_buffered_head(http1::MessageHead& head,
+                                                             std::size_t& scan_from) {
   std::string_view buf = stream_->read_buffer();
   if (buf.empty()) return 0;
   const http1::Limits limits{.max_header_size = params_->max_header_size};
@@ -276,7 +278,8 @@ Task<std::size_t> HTTP1Connection::read_head(http1::MessageHead& head, std::size
   }
 }
 
-void HTTP1Connection::start_decompression(const http1::BodyFraming& framing, HTTPHeaders& headers) {
+TORNADO_HOT void HTTP1Connection::start_decompression(const http1::BodyFraming& framing,
+                                                      HTTPHeaders& headers) {
   if (!params_->decompress || framing.kind == http1::BodyFraming::kNone) return;
   auto encoding = headers.get_first("Content-Encoding");
   if (encoding && http1::iequals(*encoding, "gzip")) {
@@ -330,9 +333,10 @@ struct HTTP1Connection::PendingHead : detail::PooledFrame {
 // here from a returned copy, it was read back in 16-byte loads of 8-byte stores, a
 // store-forwarding stall that was most of this function's cycles under perf.
 // False when the request was refused (answered): the connection then ends.
-bool HTTP1Connection::check_request_head(http1::MessageHead& head,
-                                         const http1::RequestFields& known,
-                                         http1::BodyFraming& framing, bool& expect_continue) {
+TORNADO_HOT bool HTTP1Connection::check_request_head(http1::MessageHead& head,
+                                                     const http1::RequestFields& known,
+                                                     http1::BodyFraming& framing,
+                                                     bool& expect_continue) {
   try {
     http1::ParseError err;
     if (http1::validate_request_head(head, known, err) != http1::ParseStatus::kComplete ||
@@ -369,10 +373,12 @@ bool HTTP1Connection::check_request_head(http1::MessageHead& head,
 // The checked head (`used` bytes of the read buffer) handed to the delegate: the fields
 // copied, then request_head_now. No waiting. False when the request failed (the delegate
 // told of the close): the connection then ends.
-bool HTTP1Connection::take_request_head(http1::MessageHead& head, const http1::RequestFields& known,
-                                        std::size_t used, httputil::HTTPMessageDelegate& delegate,
-                                        const http1::BodyFraming& framing,
-                                        std::unique_ptr<PendingHead>& pending) {
+TORNADO_HOT bool HTTP1Connection::take_request_head(http1::MessageHead& head,
+                                                    const http1::RequestFields& known,
+                                                    std::size_t used,
+                                                    httputil::HTTPMessageDelegate& delegate,
+                                                    const http1::BodyFraming& framing,
+                                                    std::unique_ptr<PendingHead>& pending) {
   // Copy what outlives the buffer (the request line is copied by the delegate, from views,
   // before the head's bytes are released).
   HTTPHeaders headers = HTTPHeaders::from_head(head);
@@ -469,9 +475,9 @@ Task<bool> HTTP1Connection::read_request(httputil::HTTPMessageDelegate& delegate
                                     expect_continue);
 }
 
-Task<bool> HTTP1Connection::serve_request(httputil::HTTPServerConnectionDelegate& server,
-                                          std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
-                                          bool& keep_alive) {
+TORNADO_HOT Task<bool> HTTP1Connection::serve_request(
+    httputil::HTTPServerConnectionDelegate& server,
+    std::unique_ptr<httputil::HTTPMessageDelegate>& owned, bool& keep_alive) {
   keep_alive = false;
   http1::MessageHead* head = nullptr;
   std::size_t used = 0, scan_from = 0;
@@ -498,10 +504,9 @@ Task<bool> HTTP1Connection::serve_when_head_read(
   co_return keep_alive;
 }
 
-Task<bool> HTTP1Connection::serve_head(httputil::HTTPServerConnectionDelegate& server,
-                                       http1::MessageHead& head, std::size_t used,
-                                       std::unique_ptr<httputil::HTTPMessageDelegate>& owned,
-                                       bool& keep_alive) {
+TORNADO_HOT Task<bool> HTTP1Connection::serve_head(
+    httputil::HTTPServerConnectionDelegate& server, http1::MessageHead& head, std::size_t used,
+    std::unique_ptr<httputil::HTTPMessageDelegate>& owned, bool& keep_alive) {
   const http1::RequestFields known = http1::scan_request_fields(head);
   http1::BodyFraming framing;
   bool expect_continue = false;
@@ -796,7 +801,7 @@ struct FramingFields {
 
 // Names compared by http1::is_name: a name added unchecked may hold a CR, which compares
 // like '-', but write_fields() refuses such a name before anything found here is sent.
-FramingFields scan_framing_fields(const HTTPHeaders& headers) {
+TORNADO_HOT FramingFields scan_framing_fields(const HTTPHeaders& headers) {
   using http1::is_name;
   FramingFields found;
   for (auto [name, value] : headers) {
@@ -863,9 +868,8 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_request_head(const RequestS
                    fields.content_length, headers, chunk);
 }
 
-HTTP1Connection::WriteAwaiter HTTP1Connection::write_response_head(const ResponseStartLine& line,
-                                                                   const HTTPHeaders& headers,
-                                                                   std::string_view chunk) {
+TORNADO_HOT HTTP1Connection::WriteAwaiter HTTP1Connection::write_response_head(
+    const ResponseStartLine& line, const HTTPHeaders& headers, std::string_view chunk) {
   // A client's connection sends requests (as std::get on its StartLine would say).
   if (is_client_) throw std::bad_variant_access();
   if (headers_written_) throw HTTPOutputError("write_headers called twice");
@@ -974,7 +978,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_head(std::size_t start_size,
   return send_body(chunk);
 }
 
-void HTTP1Connection::count_body(std::size_t size) {
+TORNADO_HOT void HTTP1Connection::count_body(std::size_t size) {
   if (!length_declared_) return;
   if (size > expected_remaining_) {
     stream_->close();
@@ -993,7 +997,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::send_body(std::string_view chunk)
   return send("\r\n");
 }
 
-HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
+TORNADO_HOT HTTP1Connection::WriteAwaiter HTTP1Connection::send(std::string_view bytes) {
   // A peer that left makes the write fail when awaited, not at the call: an application
   // finishing a response for a client that is gone needs no try/catch (Tornado's futures
   // behave the same).
@@ -1010,7 +1014,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write(std::string_view chunk) {
   return send_body(chunk);
 }
 
-HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
+TORNADO_HOT HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
   if (!headers_written_) throw HTTPOutputError("finish before write_headers");
   if (write_finished_) throw HTTPOutputError("finish called twice");
   // A response sent before the request body was read ends the connection.
@@ -1028,7 +1032,7 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::finish() {
   return send(chunking_output_ ? std::string_view("0\r\n\r\n") : std::string_view());
 }
 
-void HTTP1Connection::on_write_finished() {
+TORNADO_HOT void HTTP1Connection::on_write_finished() {
   write_finished_ = true;
   if (write_finished_waiter_) {
     // Resume the serve loop on the next iteration, never inside the handler's finish().

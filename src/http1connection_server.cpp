@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "internal/describe_exception.h"
+#include "tornado/hot.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
 #include "tornado/metrics.h"
@@ -40,9 +41,9 @@ Task<> HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelega
 // every awaiter and local it ever has: so it awaits only the idle wait and two sub-tasks,
 // whose frames exist only while a request is served and while the connection closes.
 template <typename Coroutine>
-Coroutine HTTP1ServerConnection::serve_loop(HTTP1Connection conn,
-                                            httputil::HTTPServerConnectionDelegate& delegate,
-                                            HTTP1ConnectionList* list) {
+TORNADO_HOT Coroutine HTTP1ServerConnection::serve_loop(
+    HTTP1Connection conn, httputil::HTTPServerConnectionDelegate& delegate,
+    HTTP1ConnectionList* list) {
   if (list) list->add(conn);  // the connection's destructor leaves the list
   metrics::OpenConnection counted(metrics::Transport::kHttp);
   // The last request's delegate, kept for the next one only while its bytes are here

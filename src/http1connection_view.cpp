@@ -7,6 +7,7 @@
 
 #include "internal/http1_head_writer.h"
 #include "internal/http_parser.h"
+#include "tornado/hot.h"
 #include "tornado/http1connection.h"
 #include "tornado/httputil_view.h"
 
@@ -18,8 +19,9 @@ namespace httputil {
 
 // The target split as HTTPServerRequest splits it (http1::split_request_target); a path
 // the target leaves out is "/" (a view cannot prepend the slash).
-RequestView::RequestView(const http1::MessageHead& head, const HTTPConnectionContext& context,
-                         std::string_view host_field) noexcept
+TORNADO_HOT RequestView::RequestView(const http1::MessageHead& head,
+                                     const HTTPConnectionContext& context,
+                                     std::string_view host_field) noexcept
     : head_(head), context_(context) {
   const http1::TargetParts parts = http1::split_request_target(head.target, host_field);
   host_ = parts.host;
@@ -52,9 +54,9 @@ std::pair<std::string_view, std::string_view> RequestView::header_at(std::size_t
 
 }  // namespace httputil
 
-bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
-                                 http1::MessageHead& head, const http1::RequestFields& known,
-                                 std::size_t used) {
+TORNADO_HOT bool HTTP1Connection::serve_view(httputil::HTTPServerConnectionDelegate& server,
+                                             http1::MessageHead& head,
+                                             const http1::RequestFields& known, std::size_t used) {
   httputil::Responder responder(*this);
   responder.last_buffered_ = stream_->read_buffer().size() == used;
   {
@@ -92,9 +94,9 @@ constexpr std::string_view kLineEnd = "\r\n";
 
 }  // namespace
 
-void httputil::Responder::send_parts(int code, FieldValue content_type_in, const Field* fields,
-                                     std::size_t field_count, const char* body_data,
-                                     std::size_t body_size) {
+TORNADO_HOT void httputil::Responder::send_parts(int code, FieldValue content_type_in,
+                                                 const Field* fields, std::size_t field_count,
+                                                 const char* body_data, std::size_t body_size) {
   if (sent_) throw HTTPOutputError("Responder::send called twice");
   HTTP1Connection& c = connection_;
   const std::string_view body(body_data, body_size);

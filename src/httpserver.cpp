@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "internal/http_parser.h"
+#include "tornado/hot.h"
 #include "tornado/httputil_view.h"
 #include "tornado/log.h"
 
@@ -102,8 +103,8 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
     return true;
   }
   // The server connection's first call: the request built straight from the line's views.
-  bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
-                        StartLine&) override {
+  TORNADO_HOT bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
+                                    StartLine&) override {
     request_.emplace(line, std::move(headers), conn_);
     return true;
   }
@@ -111,7 +112,7 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
     request_->body.append(chunk);
     co_return;
   }
-  void finish() override {
+  TORNADO_HOT void finish() override {
     request_->parse_body();
     callback_(*request_);
   }
@@ -129,11 +130,11 @@ class CallbackRequestDelegate final : public HTTPMessageDelegate, public detail:
 class CallbackConnectionDelegate final : public httputil::HTTPServerConnectionDelegate {
  public:
   explicit CallbackConnectionDelegate(HTTPServer::RequestCallback cb) : callback_(std::move(cb)) {}
-  std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+  TORNADO_HOT std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
     return std::make_unique<CallbackRequestDelegate>(callback_, conn);
   }
   // One delegate serves a connection's requests in turn (the pipelined ones of a read).
-  bool reuse_request(HTTPMessageDelegate& finished) override {
+  TORNADO_HOT bool reuse_request(HTTPMessageDelegate& finished) override {
     static_cast<CallbackRequestDelegate&>(finished).reset();
     return true;
   }
@@ -159,18 +160,19 @@ class HTTPServer::ServerDelegate final : public httputil::HTTPServerConnectionDe
       : inner_(inner), options_(options), views_(views) {
     offers_views_ = (views_ || inner_.offers_views()) && !options_.xheaders;
   }
-  void serve_view(const httputil::RequestView& request, httputil::Responder& responder) override {
+  TORNADO_HOT void serve_view(const httputil::RequestView& request,
+                              httputil::Responder& responder) override {
     if (views_) views_(request, responder);
     if (!responder.sent() && inner_.offers_views()) inner_.serve_view(request, responder);
   }
-  std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
+  TORNADO_HOT std::unique_ptr<HTTPMessageDelegate> start_request(HTTPConnection* conn) override {
     auto d = inner_.start_request(conn);
     if (!options_.xheaders) return d;
     return std::make_unique<XHeadersDelegate>(std::move(d), static_cast<HTTP1Connection*>(conn),
                                               options_.trusted_downstream);
   }
   // With xheaders the delegate is this wrapper's own (it restores the context as it goes).
-  bool reuse_request(HTTPMessageDelegate& finished) override {
+  TORNADO_HOT bool reuse_request(HTTPMessageDelegate& finished) override {
     return !options_.xheaders && inner_.reuse_request(finished);
   }
   void on_close(HTTPConnection* conn) override { inner_.on_close(conn); }

@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <cstring>
-
 #include <tuple>
 
 #include "internal/http_parser.h"
 #include "internal/small_copy.h"
 #include "internal/swar.h"
 #include "tornado/escape.h"
+#include "tornado/hot.h"
 #include "tornado/log.h"
 
 namespace tornado::httputil {
@@ -26,7 +26,7 @@ bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 // (A longer one, out of line: the short ones then need no saved registers.)
 [[gnu::noinline]] std::string make_long_string(std::string_view v) { return std::string(v); }
 
-[[gnu::flatten]] std::string make_string(std::string_view v) {
+TORNADO_HOT [[gnu::flatten]] std::string make_string(std::string_view v) {
   const char* p = v.data();
   switch (v.size()) {
     case 0:
@@ -158,7 +158,7 @@ void HTTPHeaders::Text::grow_for(std::size_t more) {
   grow(std::max<std::size_t>(need, std::min<std::size_t>(2 * std::size_t{capacity_}, UINT32_MAX)));
 }
 
-void HTTPHeaders::Text::grow(std::size_t bytes) {
+TORNADO_HOT void HTTPHeaders::Text::grow(std::size_t bytes) {
   if (bytes > UINT32_MAX) throw std::length_error("HTTPHeaders too large");
   tornado::detail::PooledAllocator<char> alloc;
   char* bigger = alloc.allocate(bytes);
@@ -175,14 +175,14 @@ uint32_t HTTPHeaders::store(std::string_view bytes) {
   return at;
 }
 
-void HTTPHeaders::add_unchecked(FieldName name, std::string_view value) {
+TORNADO_HOT void HTTPHeaders::add_unchecked(FieldName name, std::string_view value) {
   // write_fields checks the fields before they reach the wire: the value only when the
   // name is a literal checked at compile time.
   (name.known_token() ? unchecked_values_ : unchecked_) = true;
   append_field(name.view(), value);
 }
 
-void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
+TORNADO_HOT void HTTPHeaders::append_field(std::string_view name, std::string_view value) {
   // A view into these headers' own text (h.add("B", *h.get_first("A"))) would dangle once
   // the text grows: copy it out first (out of line: the copies' strings would make every
   // call pay for their stack frame).
@@ -213,7 +213,7 @@ void HTTPHeaders::append_field_copied(std::string_view name, std::string_view va
   append_field(std::string(name), std::string(value));
 }
 
-HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
+TORNADO_HOT HTTPHeaders HTTPHeaders::from_head(const http1::MessageHead& head) {
   HTTPHeaders h;
   if (head.fields.empty()) return h;
   h.entries_.reserve(head.fields.size());
@@ -334,7 +334,7 @@ void HTTPHeaders::compact_if_wasteful() {
   dead_bytes_ = 0;
 }
 
-std::size_t HTTPHeaders::find(std::string_view name) const noexcept {
+TORNADO_HOT std::size_t HTTPHeaders::find(std::string_view name) const noexcept {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
     if (e.name_size == name.size() &&
@@ -345,7 +345,8 @@ std::size_t HTTPHeaders::find(std::string_view name) const noexcept {
   return npos;
 }
 
-std::optional<std::string_view> HTTPHeaders::get_first(std::string_view name) const noexcept {
+TORNADO_HOT std::optional<std::string_view> HTTPHeaders::get_first(
+    std::string_view name) const noexcept {
   const std::size_t i = find(name);
   if (i == npos) return std::nullopt;
   return field(i).second;
@@ -450,7 +451,7 @@ void HTTPHeaders::write_to(std::string& out) const {
   }
 }
 
-std::size_t HTTPHeaders::wire_size() const noexcept {
+TORNADO_HOT std::size_t HTTPHeaders::wire_size() const noexcept {
   std::size_t total = 0;
   for (const Entry& e : entries_) total += e.name_size + e.value_size + 4;
   return total;
@@ -459,7 +460,7 @@ std::size_t HTTPHeaders::wire_size() const noexcept {
 // One pass over the fields: copied, and (for fields added through add_unchecked or parsed
 // leniently: a CR or LF would inject fields or split the message) checked while their bytes
 // are in cache. Headers built only through add/set were checked as they were added.
-char* HTTPHeaders::write_fields(char* p) const {
+TORNADO_HOT char* HTTPHeaders::write_fields(char* p) const {
   const char* text = text_.data();
   // Names added unchecked need the check unless each was a literal checked at compile time.
   const bool check_names = unchecked_, check_values = unchecked_ || unchecked_values_;
@@ -640,10 +641,10 @@ namespace {
 
 }  // namespace
 
-HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
-                                     std::string version_in, HTTPHeaders headers_in,
-                                     std::string body_in, std::string host_in,
-                                     HTTPConnection* connection_in)
+TORNADO_HOT HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
+                                                 std::string version_in, HTTPHeaders headers_in,
+                                                 std::string body_in, std::string host_in,
+                                                 HTTPConnection* connection_in)
     : method(std::move(method_in)),
       uri(std::move(uri_in)),
       version(std::move(version_in)),
@@ -663,20 +664,24 @@ HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
   finish_target();
 }
 
-HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in)
+TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line,
+                                                 HTTPHeaders&& headers_in,
+                                                 HTTPConnection* connection_in)
     : HTTPServerRequest(RequestLineView{start_line.method, start_line.path, start_line.version},
                         std::move(headers_in), connection_in) {}
 
+TORNADO_HOT HTTPServerRequest::~HTTPServerRequest() = default;
+
 // The target is split before anything is moved: parts.host may be a view into headers_in's
 // text, which stays where it is when the headers are moved into the request.
-HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in)
+TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestLineView& line,
+                                                 HTTPHeaders&& headers_in,
+                                                 HTTPConnection* connection_in)
     : HTTPServerRequest(line, std::move(headers_in), connection_in,
                         request_target_parts(line.path, {}, line.host, headers_in)) {}
 
 // Each string member made once, from its view (make_string: no call for a short one).
-HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
+TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
                                      HTTPConnection* connection_in,
                                      const http1::TargetParts& parts)
     : method(make_string(line.method)),
@@ -696,7 +701,7 @@ HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& 
   finish_target();
 }
 
-void HTTPServerRequest::finish_target() {
+TORNADO_HOT void HTTPServerRequest::finish_target() {
   ascii_lower_in_place(host_name);
   if (!query.empty()) {
     parse_qs_into(query, query_arguments);
@@ -747,7 +752,7 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
   return *cookies_;
 }
 
-void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
+TORNADO_HOT void HTTPServerRequest::parse_body(const ParseMultipartConfig& config) {
   // Without a Content-Type there is nothing to parse (most requests: the server calls this
   // for every one). Looked for first: get() walks every field to join the values.
   if (headers.contains("Content-Type")) {

@@ -1,7 +1,5 @@
 #include "tornado/ioloop.h"
 
-#include "internal/tsc_clock.h"
-
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -16,6 +14,8 @@
 #include "internal/open_loops.h"
 #include "internal/signal_watcher.h"
 #include "internal/thread_pool.h"
+#include "internal/tsc_clock.h"
+#include "tornado/hot.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -293,7 +293,7 @@ void IOLoop::invoke(Callback& cb) noexcept {
   }
 }
 
-void IOLoop::run_callbacks() {
+TORNADO_HOT void IOLoop::run_callbacks() {
   // Only what was queued before this point runs now; callbacks added while running wait
   // for the next iteration, so a callback that re-adds itself cannot starve I/O.
   running_callbacks_.swap(callbacks_);
@@ -313,7 +313,7 @@ void IOLoop::set_max_inline_completions(unsigned n) noexcept {
 
 // ---- timers ---------------------------------------------------------------------------
 
-double IOLoop::time() const noexcept {
+TORNADO_HOT double IOLoop::time() const noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
@@ -351,7 +351,7 @@ void IOLoop::heap_pop() noexcept {
   if (!heap_.empty()) sift_down(0);
 }
 
-void IOLoop::drop_dead_top() noexcept {
+TORNADO_HOT void IOLoop::drop_dead_top() noexcept {
   while (!heap_.empty() && !timer_live(heap_.front())) {
     heap_pop();
     --dead_timers_;
@@ -411,7 +411,7 @@ void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
   }
 }
 
-void IOLoop::run_due_timers() {
+TORNADO_HOT void IOLoop::run_due_timers() {
   if (heap_.empty()) return;
   const double now = time();
   // Timers are taken from the heap one at a time, right before each runs, so a timer
@@ -432,7 +432,7 @@ void IOLoop::run_due_timers() {
   }
 }
 
-int IOLoop::poll_timeout_ms() {
+TORNADO_HOT int IOLoop::poll_timeout_ms() {
   if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
   drop_dead_top();  // a removed timer must not wake the loop
   if (heap_.empty()) return -1;
@@ -444,7 +444,7 @@ int IOLoop::poll_timeout_ms() {
 
 // ---- the loop -------------------------------------------------------------------------
 
-void IOLoop::run_once() {
+TORNADO_HOT void IOLoop::run_once() {
   epoll_event events[kMaxEvents];
   int n = epoll_wait(epoll_fd_, events, kMaxEvents, poll_timeout_ms());
   if (n < 0) {
@@ -484,7 +484,7 @@ void IOLoop::run_once() {
   run_due_timers();
 }
 
-void IOLoop::start() {
+TORNADO_HOT void IOLoop::start() {
   if (closed()) throw std::logic_error("IOLoop is closed");
   if (running_) throw std::logic_error("IOLoop is already running");
   IOLoop* previous = t_current;

@@ -22,6 +22,7 @@
 
 #include "internal/describe_exception.h"
 #include "internal/iostream_impl.h"
+#include "tornado/hot.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -160,7 +161,7 @@ void IOStream::schedule_wake() {
 
 // Resumes every waiter whose operation finished. Re-checks state after each resume: the
 // resumed coroutine may have closed the stream or started new operations.
-void IOStream::run_wakeups() {
+TORNADO_HOT void IOStream::run_wakeups() {
   Impl& m = *impl_;
   if (m.connect_waiter && state_ != State::kConnecting) {
     std::exchange(m.connect_waiter, {}).resume();
@@ -185,7 +186,7 @@ void IOStream::run_wakeups() {
 
 // ---- events -----------------------------------------------------------------------------
 
-void IOStream::on_events(int /*fd*/, uint32_t events) {
+TORNADO_HOT void IOStream::on_events(int /*fd*/, uint32_t events) {
   // Callbacks below may drop the owner's last reference: keep the object alive.
   auto self = shared_from_this();
   Impl& m = *impl_;

@@ -1,7 +1,5 @@
 // IOStream, the read side: read_until/_regex/_bytes/_into/_until_close, the buffer, and
 // reading the socket (see iostream.cpp for the control flow).
-#include "tornado/iostream.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 
 #include "internal/describe_exception.h"
 #include "internal/iostream_impl.h"
+#include "tornado/hot.h"
+#include "tornado/iostream.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -26,7 +26,7 @@ thread_local std::vector<char> t_scratch;
 // ---- reads ------------------------------------------------------------------------------
 
 // A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
-IOStream::ReadAwaiter::~ReadAwaiter() {
+TORNADO_HOT IOStream::ReadAwaiter::~ReadAwaiter() {
   disarm();
   if (h && s_->impl_->read_waiter == h) {
     s_->impl_->read_waiter = {};
@@ -36,18 +36,18 @@ IOStream::ReadAwaiter::~ReadAwaiter() {
 
 // A read satisfied at once completes inline within the loop's budget (see
 // IOLoop::set_max_inline_completions); past it, suspend() yields to the loop.
-bool IOStream::ReadAwaiter::await_ready() {
+TORNADO_HOT bool IOStream::ReadAwaiter::await_ready() {
   return s_->advance_read() && detail::take_inline_completion();
 }
 
-void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) {
+TORNADO_HOT void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) {
   h = c;
   s_->impl_->read_waiter = c;
   // Already done: a yield. run_wakeups, from the loop's callback queue, resumes it.
   if (s_->impl_->read_done) s_->schedule_wake();
 }
 
-std::size_t IOStream::ReadAwaiter::await_resume() {
+TORNADO_HOT std::size_t IOStream::ReadAwaiter::await_resume() {
   finish();
   return s_->finish_read();
 }
@@ -64,7 +64,7 @@ bool IOStream::ReadAwaiter::cancel(detail::CancelHook* hook) {
   return true;
 }
 
-void IOStream::begin_read(ReadKind kind) {
+TORNADO_HOT void IOStream::begin_read(ReadKind kind) {
   Impl& m = *impl_;
   if (m.kind != ReadKind::kNone) throw std::logic_error("Already reading");
   m.kind = kind;
@@ -76,7 +76,7 @@ void IOStream::begin_read(ReadKind kind) {
   m.partial = false;
 }
 
-std::size_t IOStream::finish_read() {
+TORNADO_HOT std::size_t IOStream::finish_read() {
   Impl& m = *impl_;
   m.kind = ReadKind::kNone;
   m.read_done = false;
@@ -142,7 +142,7 @@ Task<std::string> IOStream::read_until_close() {
   co_return take(n);
 }
 
-IOStream::ReadAwaiter IOStream::fill_buffer() {
+TORNADO_HOT IOStream::ReadAwaiter IOStream::fill_buffer() {
   if (impl_->kind != ReadKind::kNone) throw std::logic_error("Already reading");
   if (impl_->buffer.size() >= options_.max_buffer_size) {
     throw StreamBufferFullError("fill_buffer: read buffer holds max_buffer_size (" +
@@ -153,14 +153,14 @@ IOStream::ReadAwaiter IOStream::fill_buffer() {
   return ReadAwaiter(this);
 }
 
-std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
+TORNADO_HOT std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
 
 std::span<char> IOStream::mutable_read_buffer() noexcept {
   auto& b = impl_->buffer;
   return {const_cast<char*>(b.data()), b.size()};  // the buffer's own heap bytes
 }
 
-void IOStream::consume(std::size_t n) noexcept {
+TORNADO_HOT void IOStream::consume(std::size_t n) noexcept {
   impl_->buffer.consume(std::min(n, impl_->buffer.size()));
 }
 
@@ -168,15 +168,15 @@ std::size_t IOStream::read_buffer_capacity() const noexcept { return impl_->buff
 
 bool IOStream::reading() const noexcept { return impl_->kind != ReadKind::kNone; }
 
-bool IOStream::writing() const noexcept { return impl_->whead < impl_->wqueue.size(); }
+TORNADO_HOT bool IOStream::writing() const noexcept { return impl_->whead < impl_->wqueue.size(); }
 
-std::size_t IOStream::write_buffer_size() const noexcept {
+TORNADO_HOT std::size_t IOStream::write_buffer_size() const noexcept {
   return static_cast<std::size_t>(impl_->queued - impl_->flushed);
 }
 
 // Where the pending read ends in the buffer, if the buffer already satisfies it.
 // Throws UnsatisfiableReadError when max_bytes rules the read out.
-std::optional<std::size_t> IOStream::find_read_pos() {
+TORNADO_HOT std::optional<std::size_t> IOStream::find_read_pos() {
   Impl& m = *impl_;
   detail::ReadBuffer& b = m.buffer;
   const std::size_t size = b.size();
@@ -247,7 +247,7 @@ std::optional<std::size_t> IOStream::find_read_pos() {
 
 // Completes the pending read from the buffer if it can. True when the read is finished
 // (with a result, or failed because the stream closed).
-bool IOStream::check_satisfied() {
+TORNADO_HOT bool IOStream::check_satisfied() {
   Impl& m = *impl_;
   if (m.read_done) return true;
   try {
@@ -268,7 +268,7 @@ bool IOStream::check_satisfied() {
 }
 
 // The pending read's next step: from the buffer, then from the socket.
-bool IOStream::advance_read() {
+TORNADO_HOT bool IOStream::advance_read() {
   Impl& m = *impl_;
   if (check_satisfied()) return true;
   if (state_ == State::kClosed) {
@@ -284,7 +284,7 @@ bool IOStream::advance_read() {
 // than read_chunk_size: past that the kernel's buffer holds the data (backpressure).
 // An edge-triggered fd reports readiness once, so `readable` remembers that we stopped
 // before EAGAIN; the next read resumes from the socket without waiting for an edge.
-void IOStream::read_loop() {
+TORNADO_HOT void IOStream::read_loop() {
   Impl& m = *impl_;
   while (state_ == State::kOpen && m.readable) {
     if (m.kind == ReadKind::kNone) {
@@ -342,7 +342,7 @@ void IOStream::read_loop() {
   }
 }
 
-ssize_t IOStream::read_chunk(std::size_t want) {
+TORNADO_HOT ssize_t IOStream::read_chunk(std::size_t want) {
   detail::ReadBuffer& b = impl_->buffer;
   if (b.capacity() >= options_.read_chunk_size) {
     // A large transfer: read in place, no copy.
@@ -395,7 +395,7 @@ void IOStream::settle_read_on_close() {
   m.read_error = std::make_exception_ptr(StreamClosedError(error_));
 }
 
-ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
+TORNADO_HOT ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
   for (;;) {
     ssize_t n = ::read(fd_, buf, len);
     if (n >= 0) return n;

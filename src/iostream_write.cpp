@@ -1,7 +1,5 @@
 // IOStream, the write side: the write queue, coalescing, writev/sendmsg and the write
 // awaiter (see iostream.cpp for the control flow).
-#include "tornado/iostream.h"
-
 #include <pthread.h>
 #include <signal.h>
 #include <sys/uio.h>
@@ -14,6 +12,8 @@
 
 #include "internal/describe_exception.h"
 #include "internal/iostream_impl.h"
+#include "tornado/hot.h"
+#include "tornado/iostream.h"
 #include "tornado/log.h"
 
 namespace tornado {
@@ -55,7 +55,7 @@ ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
 
 }  // namespace
 
-ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
+TORNADO_HOT ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   for (;;) {
     ssize_t n;
     if (!impl_->use_writev) {
@@ -129,14 +129,14 @@ void give_back_chunk(std::string& chunk) {
 
 // The chunk a small write may be appended to: the last queued one, while it is small.
 // Appending is safe even to the chunk being sent: only offsets are kept between sends.
-std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
+TORNADO_HOT std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
   Impl& m = *impl_;
   if (m.whead >= m.wqueue.size()) return nullptr;
   std::string& tail = m.wqueue.back();
   return tail.size() + adding <= kCoalesceLimit ? &tail : nullptr;
 }
 
-void IOStream::check_write(std::size_t size) {
+TORNADO_HOT void IOStream::check_write(std::size_t size) {
   if (state_ == State::kClosed) throw StreamClosedError(error_);
   // Bytes queued behind an open room would be cut by a shorter commit_write.
   if (impl_->reserved_at != Impl::kNoRoom) {
@@ -149,7 +149,7 @@ void IOStream::check_write(std::size_t size) {
   }
 }
 
-IOStream::WriteAwaiter IOStream::write(std::string data) {
+TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string data) {
   check_write(data.size());
   Impl& m = *impl_;
   if (!data.empty()) {
@@ -165,7 +165,7 @@ IOStream::WriteAwaiter IOStream::write(std::string data) {
   return WriteAwaiter(*this, m.queued);
 }
 
-IOStream::WriteAwaiter IOStream::write(std::string_view data) {
+TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string_view data) {
   check_write(data.size());
   Impl& m = *impl_;
   if (!data.empty()) {
@@ -183,7 +183,7 @@ IOStream::WriteAwaiter IOStream::write(std::string_view data) {
   return WriteAwaiter(*this, m.queued);
 }
 
-char* IOStream::reserve_write(std::size_t size) {
+TORNADO_HOT char* IOStream::reserve_write(std::size_t size) {
   check_write(size);
   Impl& m = *impl_;
   std::string* tail = coalescing_tail(size);
@@ -199,7 +199,7 @@ char* IOStream::reserve_write(std::size_t size) {
 
 // Ends the open room at its first `used` bytes; a chunk made for the room and left empty
 // leaves the queue (an empty chunk would stall the flush loop).
-void IOStream::close_room(std::size_t used) noexcept {
+TORNADO_HOT void IOStream::close_room(std::size_t used) noexcept {
   Impl& m = *impl_;
   std::string& tail = m.wqueue.back();
   tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
@@ -209,7 +209,7 @@ void IOStream::close_room(std::size_t used) noexcept {
   }
 }
 
-IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
+TORNADO_HOT IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   Impl& m = *impl_;
   // Closed since the room was given: close() took it back; the awaiter fails.
   if (state_ == State::kClosed) return WriteAwaiter(*this, m.queued + used);
@@ -221,7 +221,7 @@ void IOStream::commit_write_unawaited(std::size_t used) {
   if (state_ != State::kClosed) commit_room(used);
 }
 
-void IOStream::commit_room(std::size_t used) {
+TORNADO_HOT void IOStream::commit_room(std::size_t used) {
   Impl& m = *impl_;
   if (m.reserved_at == Impl::kNoRoom) {
     throw std::logic_error("IOStream::commit_write without an open reserve_write room");
@@ -237,7 +237,7 @@ void IOStream::commit_room(std::size_t used) {
   }
 }
 
-void IOStream::write_now(std::initializer_list<std::string_view> parts) {
+TORNADO_HOT void IOStream::write_now(std::initializer_list<std::string_view> parts) {
   Impl& m = *impl_;
   constexpr std::size_t kMaxParts = 8;
   std::size_t total = 0;
@@ -280,7 +280,7 @@ void IOStream::write_now(std::initializer_list<std::string_view> parts) {
 
 // Corking: writes made in one loop iteration and not awaited go out together, in one
 // writev, from a callback at the end of the iteration. Awaiting a write flushes at once.
-void IOStream::schedule_flush() {
+TORNADO_HOT void IOStream::schedule_flush() {
   Impl& m = *impl_;
   if (m.flush_scheduled || state_ != State::kOpen) return;
   if (m.in_events) {  // on_events sends it at its end
@@ -351,7 +351,7 @@ void IOStream::handle_write() noexcept {
   if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
 }
 
-IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept
+TORNADO_HOT IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept
     : Cancellable(&cancel), stream_(&stream), end_(end_position) {
   WriteAwaiter*& first = stream.impl_->write_awaiters;
   next_ = first;
@@ -359,7 +359,7 @@ IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_position) no
   first = this;
 }
 
-IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
+TORNADO_HOT IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
     : Cancellable(&cancel),
       stream_(std::exchange(other.stream_, nullptr)),
       prev_(std::exchange(other.prev_, nullptr)),
@@ -378,7 +378,7 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
 
 // Leaves it unlinked with no stream, so that a second destruction (g++ 12 destroys some
 // co_await operands twice: docs/task.md) does not unlink the list's head again.
-void IOStream::WriteAwaiter::unlink() noexcept {
+TORNADO_HOT void IOStream::WriteAwaiter::unlink() noexcept {
   if (!stream_) return;
   if (prev_) {
     prev_->next_ = next_;
@@ -436,7 +436,7 @@ void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
 
 // Removes this awaiter's entry from the stream's waiters; false if it is not there (its
 // resumption has started).
-bool IOStream::WriteAwaiter::unregister() noexcept {
+TORNADO_HOT bool IOStream::WriteAwaiter::unregister() noexcept {
   if (!h_ || !stream_) return false;
   auto& waiters = stream_->impl_->write_waiters;
   for (auto it = waiters.begin(); it != waiters.end(); ++it) {
@@ -448,7 +448,7 @@ bool IOStream::WriteAwaiter::unregister() noexcept {
   return false;
 }
 
-IOStream::WriteAwaiter::~WriteAwaiter() {
+TORNADO_HOT IOStream::WriteAwaiter::~WriteAwaiter() {
   disarm();
   unregister();  // a frame destroyed while suspended here
   unlink();

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tornado/hot.h"
+
 namespace tornado {
 namespace {
 
@@ -156,7 +158,7 @@ std::shared_ptr<spdlog::sinks::sink> make_file_sink(const LoggingOptions& o) {
 
 }  // namespace
 
-spdlog::logger& access_log() { return *loggers().access; }
+TORNADO_HOT spdlog::logger& access_log() { return *loggers().access; }
 spdlog::logger& app_log() { return *loggers().app; }
 spdlog::logger& gen_log() { return *loggers().general; }
 

@@ -15,6 +15,7 @@
 #include <typeindex>
 
 #include "internal/metrics_loops.h"
+#include "tornado/hot.h"
 
 namespace tornado::metrics {
 
@@ -164,7 +165,7 @@ HandlerCounts& make_handler_counts(Shard& shard, int id) {
   return *counts;
 }
 
-std::size_t latency_bucket(std::chrono::nanoseconds duration) noexcept {
+TORNADO_HOT std::size_t latency_bucket(std::chrono::nanoseconds duration) noexcept {
   // The bounds in whole nanoseconds, searched from the smallest: most requests end in the
   // first bucket, after one integer compare (the search in seconds converted to a double and
   // bisected the table for every request).
@@ -182,7 +183,8 @@ std::size_t latency_bucket(std::chrono::nanoseconds duration) noexcept {
   return bucket;
 }
 
-void count_handler_request(int id, int status, std::chrono::nanoseconds duration) noexcept {
+TORNADO_HOT void count_handler_request(int id, int status,
+                                       std::chrono::nanoseconds duration) noexcept {
   if (id < 0 || static_cast<std::size_t>(id) >= kMaxHandlers) id = 0;
   Shard& s = shard();
   HandlerCounts* h = s.handlers[static_cast<std::size_t>(id)].load(std::memory_order_relaxed);

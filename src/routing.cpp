@@ -1,5 +1,7 @@
 #include "tornado/routing.h"
 
+#include "tornado/hot.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -270,7 +272,8 @@ void RuleRouter::index_literal_rules() {
   }
 }
 
-const Rule* RuleRouter::find(const httputil::HTTPServerRequest& request, PathArgs& args) const {
+TORNADO_HOT const Rule* RuleRouter::find(const httputil::HTTPServerRequest& request,
+                                         PathArgs& args) const {
   // Of the leading literal rules, only those with the request's exact path can match: the
   // first is found by hash, and the scan goes on after it (or after them all).
   std::size_t start = 0;

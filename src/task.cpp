@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "internal/describe_exception.h"
+#include "tornado/hot.h"
 #include "tornado/ioloop.h"
 #include "tornado/log.h"
 
@@ -28,7 +29,7 @@ namespace {
 thread_local std::vector<std::coroutine_handle<>> t_ready;
 }  // namespace
 
-void drive(std::coroutine_handle<> h) noexcept {
+TORNADO_HOT void drive(std::coroutine_handle<> h) noexcept {
   Driver& d = t_driver;
   const Driver saved = d;
   const std::size_t base = t_ready.size();

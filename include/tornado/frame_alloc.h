@@ -19,6 +19,8 @@
 #include <memory>
 #include <new>
 
+#include "tornado/hot.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define TORNADO_FRAME_CACHE 0
 #elif defined(__has_feature)
@@ -63,7 +65,7 @@ constexpr bool frame_class_has_room(std::size_t c, unsigned count) noexcept {
 void* allocate_frame_slow(std::size_t c);
 void free_frame_slow(void* p, std::size_t c) noexcept;
 
-inline void* allocate_frame(std::size_t n) {
+TORNADO_HOT inline void* allocate_frame(std::size_t n) {
   const std::size_t c = frame_class(n);
   if (c >= kFrameClasses) return ::operator new(n);
   FrameCache& fc = t_frame_cache;
@@ -75,7 +77,7 @@ inline void* allocate_frame(std::size_t n) {
   return allocate_frame_slow(c);
 }
 
-inline void free_frame(void* p, std::size_t n) noexcept {
+TORNADO_HOT inline void free_frame(void* p, std::size_t n) noexcept {
   const std::size_t c = frame_class(n);
   if (c >= kFrameClasses) {
     ::operator delete(p);

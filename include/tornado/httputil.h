@@ -466,6 +466,12 @@ struct HTTPConnectionContext {
 class HTTPServerRequest {
  public:
   HTTPServerRequest() = default;
+  // Out of line, with the request path (tornado/hot.h); the rest as the compiler makes them.
+  ~HTTPServerRequest();
+  HTTPServerRequest(const HTTPServerRequest&) = default;
+  HTTPServerRequest(HTTPServerRequest&&) = default;
+  HTTPServerRequest& operator=(const HTTPServerRequest&) = default;
+  HTTPServerRequest& operator=(HTTPServerRequest&&) = default;
   // Builds a request; splits uri into path and query and parses query_arguments.
   HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.0",
                     HTTPHeaders headers = {}, std::string body = {}, std::string host = {},

@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 
+#include "tornado/hot.h"
 #include "tornado/ioloop.h"
 #include "tornado/ssl.h"
 #include "tornado/task.h"
@@ -227,7 +228,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   virtual ssize_t read_from_fd(char* buf, std::size_t len);
   // True if a read_from_fd that returned fewer bytes than asked left nothing readable
   // (a plain socket); TLS may hold bytes back, so it says false.
-  virtual bool short_read_drains() const noexcept { return true; }
+  TORNADO_HOT virtual bool short_read_drains() const noexcept { return true; }
   virtual ssize_t write_to_fd(const struct iovec* iov, int count);
   // Runs once connect() has connected the socket (TLS: the handshake).
   virtual Task<void> finish_connect();
@@ -337,7 +338,7 @@ class IOStream::ReadAwaiter : public detail::StreamOp {
   IOStream* s_;
 };
 
-inline IOStream::WriteAwaiter IOStream::write(const char* data) {
+TORNADO_HOT inline IOStream::WriteAwaiter IOStream::write(const char* data) {
   return write(std::string_view(data));
 }
 

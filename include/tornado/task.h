@@ -45,6 +45,7 @@
 #include <variant>
 
 #include "tornado/frame_alloc.h"
+#include "tornado/hot.h"
 
 namespace tornado {
 
@@ -156,7 +157,7 @@ CancelState* cancel_state_of(std::coroutine_handle<P> h) noexcept {
 struct Cancellable : CancelHook {
   CancelState* scope = nullptr;
   explicit Cancellable(bool (*fn)(CancelHook*)) noexcept : CancelHook{fn} {}
-  void arm(CancelState* s) {
+  TORNADO_HOT void arm(CancelState* s) {
     if (!s) return;
     scope = s;
     s->hook = this;

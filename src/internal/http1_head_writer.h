@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "internal/small_copy.h"
+#include "tornado/hot.h"
 #include "tornado/iostream.h"
 
 namespace tornado::internal {
@@ -58,7 +59,7 @@ class HeadRoom {
   // thread's scratch and committing hands it to the kernel at once (IOStream::write_now)
   // instead of through a queued chunk flushed at the end of the events. The same one send
   // either way, without the queue's chunk and storage taken and given back.
-  HeadRoom(IOStream& stream, std::size_t size, bool at_once = false)
+  TORNADO_HOT HeadRoom(IOStream& stream, std::size_t size, bool at_once = false)
       : stream_(stream), open_(!stream.closed()) {
     if (at_once && open_ && !stream.writing() && size <= kSendAtOnceLimit) {
       at_once_ = true;

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "tornado/hot.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -173,7 +175,7 @@ std::atomic<int> g_field_scan{-1};
 
 }  // namespace
 
-FieldScan field_scan() noexcept {
+TORNADO_HOT FieldScan field_scan() noexcept {
   const int scan = g_field_scan.load(std::memory_order_relaxed);
   if (scan >= 0) return static_cast<FieldScan>(scan);
 #if defined(__SSE2__)
@@ -191,7 +193,7 @@ bool use_field_scan(FieldScan scan) noexcept {
   return true;
 }
 
-std::size_t take_plain_fields(std::string_view rest, MessageHead& head) {
+TORNADO_HOT std::size_t take_plain_fields(std::string_view rest, MessageHead& head) {
   return field_scan() == FieldScan::kSse2 ? take_sse2(rest, head) : take_scalar(rest, head);
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tornado/hot.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -57,7 +59,7 @@ std::size_t find_head_end(std::string_view buf, std::size_t begin) {
 
 // Splits off the next whole line of `rest` (without its LF or CRLF); false if `rest` holds
 // no line end.
-bool take_line(std::string_view& rest, std::string_view& line) {
+TORNADO_HOT bool take_line(std::string_view& rest, std::string_view& line) {
   const void* nl = std::memchr(rest.data(), '\n', rest.size());
   if (nl == nullptr) return false;
   const auto at = static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data());
@@ -80,7 +82,7 @@ ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
 
 // Parses field lines from `rest` up to and including the blank line that ends the head;
 // kIncomplete if `rest` ends before it.
-ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
+TORNADO_HOT ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
   bool first = true;
   std::string_view line;
   for (;;) {
@@ -126,7 +128,7 @@ ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& 
 }
 
 // RFC 9112 2.2: empty lines before the request line SHOULD be ignored. Where the head starts.
-std::size_t skip_empty_lines(std::string_view buf) {
+TORNADO_HOT std::size_t skip_empty_lines(std::string_view buf) {
   std::size_t start = 0;
   while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
     if (buf[start] == '\r' && (start + 1 >= buf.size() || buf[start + 1] != '\n')) break;
@@ -160,7 +162,7 @@ namespace {
 // Every byte of `s` is in `table`. Table lookups combined without a branch each: the strings
 // checked per request (names, hosts) are short and valid, so a loop's overhead would be
 // most of the cost. The last group overlaps the one before it instead of a byte-by-byte tail.
-bool all_in_table(const std::array<bool, 256>& table, std::string_view s) noexcept {
+TORNADO_HOT bool all_in_table(const std::array<bool, 256>& table, std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   auto in = [p, &table](std::size_t j) -> unsigned { return table[p[j]]; };
@@ -289,7 +291,8 @@ bool is_visible_target(const char* p, std::size_t size) noexcept {
 
 }  // namespace
 
-ParseStatus parse_request_line(std::string_view line, MessageHead& head, ParseError& err) {
+TORNADO_HOT ParseStatus parse_request_line(std::string_view line, MessageHead& head,
+                                           ParseError& err) {
   // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
   // Nearly every line ends in " HTTP/1.1" (or 1.0) after a token and a target of visible
   // bytes: read those in one pass over each part. Where this succeeds the general path below
@@ -375,9 +378,10 @@ ParseStatus parse_continuation_line(std::string_view line, std::string_view& mor
 namespace {
 
 // Both heads: locate the blank line, parse the start line with `parse_start`, then fields.
-ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
-                       ParseError& err, const Limits& limits, std::size_t scan_from,
-                       ParseStatus (*parse_start)(std::string_view, MessageHead&, ParseError&)) {
+TORNADO_HOT ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+                                   ParseError& err, const Limits& limits, std::size_t scan_from,
+                                   ParseStatus (*parse_start)(std::string_view, MessageHead&,
+                                                              ParseError&)) {
   std::string_view line;
   if (scan_from == 0) {
     // The common case, a whole head in the first bytes looked at: one pass, each line end
@@ -410,8 +414,9 @@ ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& con
 
 }  // namespace
 
-ParseStatus parse_request_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
-                               ParseError& err, const Limits& limits, std::size_t scan_from) {
+TORNADO_HOT ParseStatus parse_request_head(std::string_view buf, MessageHead& head,
+                                           std::size_t& consumed, ParseError& err,
+                                           const Limits& limits, std::size_t scan_from) {
   return parse_head(buf, head, consumed, err, limits, scan_from, parse_request_line);
 }
 
@@ -452,7 +457,7 @@ bool split_absolute_form(std::string_view target, std::string_view& authority,
   return true;
 }
 
-RequestFields scan_request_fields(const MessageHead& head) noexcept {
+TORNADO_HOT RequestFields scan_request_fields(const MessageHead& head) noexcept {
   RequestFields known;
   auto note = [](const Field& f, const Field*& first, std::size_t* count) {
     if (first == nullptr) first = &f;
@@ -487,12 +492,12 @@ RequestFields scan_request_fields(const MessageHead& head) noexcept {
   return known;
 }
 
-ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
+TORNADO_HOT ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
   return validate_request_head(head, scan_request_fields(head), err);
 }
 
-ParseStatus validate_request_head(const MessageHead& head, const RequestFields& known,
-                                  ParseError& err) {
+TORNADO_HOT ParseStatus validate_request_head(const MessageHead& head, const RequestFields& known,
+                                              ParseError& err) {
   if (known.hosts > 1) return fail(err, 400, "Multiple Host headers");
   if (known.hosts == 0 && head.version_minor >= 1) return fail(err, 400, "Missing Host header");
   if (known.hosts == 1 && !is_uri_host(known.host->value)) {
@@ -508,7 +513,7 @@ ParseStatus validate_request_head(const MessageHead& head, const RequestFields& 
   return ParseStatus::kComplete;
 }
 
-bool parse_content_length(std::string_view value, uint64_t& out) noexcept {
+TORNADO_HOT bool parse_content_length(std::string_view value, uint64_t& out) noexcept {
   // RFC 9110 8.6: 1*DIGIT; a list of identical values (from a proxy) is one value.
   // Nearly every value is plain digits: read those without the list's splitting and trims.
   if (!value.empty() && value.size() <= 19) {
@@ -622,12 +627,13 @@ bool valid_chunk_ext(std::string_view ext) {
 
 }  // namespace
 
-ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err) {
+TORNADO_HOT ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing,
+                                             ParseError& err) {
   return request_body_framing(head, scan_request_fields(head), framing, err);
 }
 
-ParseStatus request_body_framing(const MessageHead& head, const RequestFields& known,
-                                 BodyFraming& framing, ParseError& err) {
+TORNADO_HOT ParseStatus request_body_framing(const MessageHead& head, const RequestFields& known,
+                                             BodyFraming& framing, ParseError& err) {
   bool has_length = known.content_lengths > 0, chunked = false;
   uint64_t length = 0;
   if (known.content_lengths == 1) {

@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 
+#include "tornado/hot.h"
+
 namespace tornado::http1 {
 
 struct Field {

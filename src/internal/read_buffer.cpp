@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "internal/thread_spares.h"
+#include "tornado/hot.h"
 
 namespace tornado::detail {
 
@@ -21,7 +22,7 @@ using Spares = internal::ThreadSpares<Spare, 4, free_spare>;
 
 }  // namespace
 
-void ReadBuffer::release() noexcept {
+TORNADO_HOT void ReadBuffer::release() noexcept {
   if (data_ && capacity_ <= kMaxSpareCapacity) {
     Spare spare{data_.get(), capacity_};
     if (Spares::keep(spare)) (void)data_.release();
@@ -30,7 +31,7 @@ void ReadBuffer::release() noexcept {
   begin_ = end_ = capacity_ = 0;
 }
 
-char* ReadBuffer::prepare(std::size_t room) {
+TORNADO_HOT char* ReadBuffer::prepare(std::size_t room) {
   if (capacity_ - end_ >= room) return data_.get() + end_;
   if (capacity_ == 0 && !Spares::empty() && Spares::top().capacity >= room) {
     const Spare spare = Spares::take();

@@ -10,11 +10,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "tornado/hot.h"
+
 namespace tornado::internal {
 
 // Copies `n` bytes from `src` to `dst` (the two do not overlap); any size works, sizes
 // from 33 up go to memcpy.
-inline void copy_small(char* dst, const char* src, std::size_t n) noexcept {
+TORNADO_HOT inline void copy_small(char* dst, const char* src, std::size_t n) noexcept {
   if (n >= 8) {
     if (n > 32) {
       std::memcpy(dst, src, n);

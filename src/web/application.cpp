@@ -5,6 +5,7 @@
 
 #include "internal/describe_exception.h"
 #include "tornado/autoreload.h"
+#include "tornado/hot.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
 
@@ -110,8 +111,8 @@ templates::BaseLoader& Application::template_loader(const std::string& path) {
   return *it->second;
 }
 
-const HandlerFactory& Application::find_handler(const httputil::HTTPServerRequest& request,
-                                                routing::PathArgs& args) const {
+TORNADO_HOT const HandlerFactory& Application::find_handler(
+    const httputil::HTTPServerRequest& request, routing::PathArgs& args) const {
   // The usual table, no host rules and nothing added through router(): only the catch-all
   // to the application's own rules, asked directly (the same first match, one router's
   // walk and a virtual match less per request).
@@ -142,8 +143,8 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
   }
   // The same from the line's views (the request's strings copied once, from the buffer); a
   // streaming handler still needs headers_received, which gets the line.
-  bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
-                        StartLine& start_line) override {
+  TORNADO_HOT bool request_head_now(const httputil::RequestLineView& line, HTTPHeaders& headers,
+                                    StartLine& start_line) override {
     route(line, headers);
     if (!handler_->stream_request_body()) return true;
     start_line.emplace<httputil::RequestStartLine>(httputil::to_start_line(line));
@@ -176,7 +177,7 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     }
   }
 
-  void finish() override {
+  TORNADO_HOT void finish() override {
     if (!handler_) return;
     if (streaming_) {
       if (handler_->finished_) return;  // prepare() or data_received ended it
@@ -211,7 +212,7 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
  private:
   // The request built once, routed, and handed to the handler as it is.
   template <typename Line>  // RequestStartLine or RequestLineView
-  void route(const Line& line, HTTPHeaders& headers) {
+  TORNADO_HOT void route(const Line& line, HTTPHeaders& headers) {
     routing::PathArgs args;
     RequestPtr request = make_request(line, std::move(headers), conn_);
     const HandlerFactory& factory = app_.find_handler(*request, args);
@@ -233,12 +234,12 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
 
 }  // namespace detail
 
-std::unique_ptr<httputil::HTTPMessageDelegate> Application::start_request(
+TORNADO_HOT std::unique_ptr<httputil::HTTPMessageDelegate> Application::start_request(
     HTTPConnection* connection) {
   return std::make_unique<detail::RequestDispatcher>(*this, connection);
 }
 
-bool Application::reuse_request(httputil::HTTPMessageDelegate& finished) {
+TORNADO_HOT bool Application::reuse_request(httputil::HTTPMessageDelegate& finished) {
   // A subclass's start_request may have made a delegate of its own.
   if (typeid(finished) != typeid(detail::RequestDispatcher)) return false;
   static_cast<detail::RequestDispatcher&>(finished).reset();

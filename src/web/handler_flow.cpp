@@ -7,6 +7,7 @@
 
 #include "internal/describe_exception.h"
 #include "tornado/escape.h"
+#include "tornado/hot.h"
 #include "tornado/http1connection.h"
 #include "tornado/log.h"
 #include "tornado/metrics.h"
@@ -59,17 +60,19 @@ struct PooledRequest final : httputil::HTTPServerRequest, tornado::detail::Poole
 };
 }  // namespace
 
-void RequestDeleter::operator()(httputil::HTTPServerRequest* request) const noexcept {
+TORNADO_HOT void RequestDeleter::operator()(httputil::HTTPServerRequest* request) const noexcept {
   delete static_cast<PooledRequest*>(request);  // make_request made every one
 }
 
-RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
-                        httputil::HTTPConnection* connection) {
+TORNADO_HOT RequestPtr make_request(const httputil::RequestStartLine& line,
+                                    httputil::HTTPHeaders&& headers,
+                                    httputil::HTTPConnection* connection) {
   return RequestPtr(new PooledRequest(line, std::move(headers), connection));
 }
 
-RequestPtr make_request(const httputil::RequestLineView& line, httputil::HTTPHeaders&& headers,
-                        httputil::HTTPConnection* connection) {
+TORNADO_HOT RequestPtr make_request(const httputil::RequestLineView& line,
+                                    httputil::HTTPHeaders&& headers,
+                                    httputil::HTTPConnection* connection) {
   return RequestPtr(new PooledRequest(line, std::move(headers), connection));
 }
 
@@ -132,11 +135,11 @@ httputil::HTTPServerRequest& RequestSlot::rebuild() const {
 
 // A state from make_response_state() is at its defaults (a spare was reset when it was
 // recycled): only the default headers go in, as clear() would put them.
-RequestHandler::RequestHandler() : response_(detail::make_response_state()) {
+TORNADO_HOT RequestHandler::RequestHandler() : response_(detail::make_response_state()) {
   reset_to_default_headers();
 }
 
-RequestHandler::~RequestHandler() {
+TORNADO_HOT RequestHandler::~RequestHandler() {
   if (has_timeout_) IOLoop::current().remove_timeout(timeout_);
   if (has_current_user_) std::destroy_at(&current_user_);
 }
@@ -171,7 +174,7 @@ Task<> RequestHandler::options() { unsupported_method(); }
 Task<> RequestHandler::prepare() { co_return; }
 Task<> RequestHandler::data_received(std::string_view) { co_return; }
 
-void RequestHandler::begin_request() {
+TORNADO_HOT void RequestHandler::begin_request() {
   // Tornado's __init__ runs clear() with the subclass in place; the constructor here
   // could only reach the base class's set_default_headers.
   set_default_headers();
@@ -220,7 +223,7 @@ Task<bool> RequestHandler::run_prepare() {
   co_return false;
 }
 
-Task<> RequestHandler::method_task() {
+TORNADO_HOT Task<> RequestHandler::method_task() {
   const std::string_view m = request_->method;  // (a view: compared without strlen)
   if (detail::method_is(m, "GET")) return get();
   if (detail::method_is(m, "POST")) return post();
@@ -280,7 +283,7 @@ void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) no
 
 }  // namespace
 
-bool RequestHandler::run_step_now(Task<>& step) {
+TORNADO_HOT bool RequestHandler::run_step_now(Task<>& step) {
   // What Task's awaiter does when a coroutine awaits it with no driver active (start()'s
   // DriverScope), the awaiting coroutine's part (its continuation) left for the root.
   auto awaiter = step.operator co_await();
@@ -345,7 +348,7 @@ const routing::PathArgs& RequestHandler::no_path_args() noexcept {
 // The request in this frame while its steps complete at once (a request costs the frames
 // of prepare(), when overridden, and of the method, no others); a step that suspends goes
 // on in continue_request's.
-void RequestHandler::start(std::unique_ptr<RequestHandler> handler, bool rest) {
+TORNADO_HOT void RequestHandler::start(std::unique_ptr<RequestHandler> handler, bool rest) {
   RequestHandler& h = *handler;
   Task<> step;
   Stage stage = rest ? Stage::kRest : Stage::kMethod;
@@ -498,7 +501,7 @@ std::string RequestHandler::request_summary() const {
   return s;
 }
 
-void RequestHandler::log_request() const {
+TORNADO_HOT void RequestHandler::log_request() const {
   metrics::detail::request_finished(status_code_);
   metrics::detail::count_handler_request(
       factory_ ? factory_->metrics_id() : 0, status_code_,

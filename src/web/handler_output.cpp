@@ -9,6 +9,7 @@
 #include "internal/swar.h"
 #include "internal/tsc_clock.h"
 #include "tornado/escape.h"
+#include "tornado/hot.h"
 #include "tornado/log.h"
 #include "tornado/web.h"
 #include "web/web_internal.h"
@@ -121,7 +122,7 @@ struct EtagMemo {
 };
 thread_local EtagMemo t_etag_memo;
 
-QuotedSha1 quoted_sha1_hex(std::string_view data) {
+TORNADO_HOT QuotedSha1 quoted_sha1_hex(std::string_view data) {
   if (data.size() > EtagMemo::kMaxBody) return hash_quoted_sha1_hex(data);
   EtagMemo& memo = t_etag_memo;
   if (memo.size == data.size() && std::memcmp(memo.body, data.data(), data.size()) == 0) {
@@ -161,9 +162,11 @@ std::string_view strip_weak(std::string_view tag) {
 
 }  // namespace
 
-const Settings& RequestHandler::settings() const noexcept { return application_->settings(); }
+TORNADO_HOT const Settings& RequestHandler::settings() const noexcept {
+  return application_->settings();
+}
 
-void RequestHandler::reset_to_default_headers() {
+TORNADO_HOT void RequestHandler::reset_to_default_headers() {
   // Room for a typical response's fields first (a recycled state has it already), so
   // Content-Type, Etag and Content-Length are added without reallocating. The defaults are
   // known-valid literals, appended as checked fields: writing them out validates nothing
@@ -178,7 +181,7 @@ void RequestHandler::reset_to_default_headers() {
 }
 
 // The default's spelling, as a replacement keeps the first occurrence's.
-void RequestHandler::put_content_type(std::string_view value) const {
+TORNADO_HOT void RequestHandler::put_content_type(std::string_view value) const {
   detail::ResponseState& r = *response_;
   r.content_type_pending = false;
   r.headers.insert_known_at(std::min<std::size_t>(1, r.headers.size()), "Content-Type", value);
@@ -186,7 +189,7 @@ void RequestHandler::put_content_type(std::string_view value) const {
 
 void RequestHandler::put_default_content_type() const { put_content_type(kDefaultContentType); }
 
-bool RequestHandler::set_pending_content_type(std::string_view value) {
+TORNADO_HOT bool RequestHandler::set_pending_content_type(std::string_view value) {
   // (A value viewing the fields' own text would dangle when it grows: the general way.)
   if (!response().content_type_pending || response().headers.aliases(value)) return false;
   put_content_type(value);
@@ -215,18 +218,19 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
   }
 }
 
-void RequestHandler::set_header(std::string_view name, std::string_view value) {
+TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::string_view value) {
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
   if (is_content_type(name) && set_pending_content_type(value)) return;
   response().headers.set_with_checked_value(name, value);
 }
 
-void RequestHandler::set_header(std::string_view name, std::int64_t value) {
+TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::int64_t value) {
   if (is_content_type(name)) settle_content_type();
   response().headers.set(name, std::to_string(value));
 }
 
-void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
+TORNADO_HOT void RequestHandler::set_header(std::string_view name,
+                                            std::chrono::system_clock::time_point date) {
   if (is_content_type(name)) settle_content_type();
   response().headers.set(name, httputil::format_timestamp(date));
 }
@@ -249,12 +253,12 @@ void RequestHandler::clear_header(std::string_view name) {
   r.headers.remove(name);
 }
 
-void RequestHandler::write(std::string_view chunk) {
+TORNADO_HOT void RequestHandler::write(std::string_view chunk) {
   if (finished_) throw std::logic_error("Cannot write() after finish()");
   response().write_buffer.append(chunk);
 }
 
-void RequestHandler::write(const nlohmann::json& object) {
+TORNADO_HOT void RequestHandler::write(const nlohmann::json& object) {
   if (!object.is_object()) {
     // Tornado refuses lists (a top-level JSON array is a cross-site hazard) and anything
     // that is not a dict.
@@ -268,7 +272,7 @@ void RequestHandler::write(const nlohmann::json& object) {
   if (!set_pending_content_type(kJson)) response().headers.set_field("Content-Type", kJson);
 }
 
-void RequestHandler::send_buffer(bool finishing) {
+TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
   httputil::HTTPConnection* conn = request_->connection;
   auto& r = response();
   if (!headers_written_) {
@@ -308,13 +312,13 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::flush() {
   return request_->connection->write(std::string_view());
 }
 
-httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view chunk) {
+TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view chunk) {
   if (finished_) throw std::logic_error("finish() called twice");
   write(chunk);
   return finish();
 }
 
-httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
+TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
   if (finished_) throw std::logic_error("finish() called twice");
   if (!headers_written_) {
     const std::string_view m = request_->method;
@@ -492,7 +496,7 @@ void RequestHandler::set_etag_header() {
   if (auto etag = compute_etag()) set_header("Etag", *etag);
 }
 
-bool RequestHandler::check_etag_header() const {
+TORNADO_HOT bool RequestHandler::check_etag_header() const {
   auto inm = request_->headers.get_first("If-None-Match");  // first: most requests have none
   if (!inm) return false;
   auto computed = response().headers.get_first("Etag");

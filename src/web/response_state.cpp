@@ -5,6 +5,7 @@
 #include <array>
 
 #include "tornado/frame_alloc.h"
+#include "tornado/hot.h"
 #include "tornado/web.h"
 
 namespace tornado::web::detail {
@@ -50,7 +51,7 @@ void reset_keeping_buffers(ResponseState& state) noexcept {
 
 }  // namespace
 
-void RecycleResponseState::operator()(ResponseState* state) const noexcept {
+TORNADO_HOT void RecycleResponseState::operator()(ResponseState* state) const noexcept {
   if (!TORNADO_FRAME_CACHE) {  // under AddressSanitizer, as frames: a use after free is seen
     delete state;
     return;
@@ -65,7 +66,7 @@ void RecycleResponseState::operator()(ResponseState* state) const noexcept {
   spares.states[spares.count++] = state;
 }
 
-ResponseStatePtr make_response_state() {
+TORNADO_HOT ResponseStatePtr make_response_state() {
   Spares& spares = t_spares;
   if (spares.count > 0) return ResponseStatePtr(spares.states[--spares.count]);
   return ResponseStatePtr(new ResponseState);

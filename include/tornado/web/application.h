@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "tornado/hot.h"
 #include "tornado/httpserver.h"
 #include "tornado/metrics.h"
 #include "tornado/routing.h"
@@ -81,7 +82,7 @@ class HandlerFactoryFor final : public HandlerFactory {
  public:
   explicit HandlerFactoryFor(Args... args)
       : HandlerFactory(metrics::detail::handler_id(typeid(H))), args_(std::move(args)...) {}
-  std::unique_ptr<RequestHandler> create() const override {
+  TORNADO_HOT std::unique_ptr<RequestHandler> create() const override {
     std::unique_ptr<RequestHandler> h = make_handler<H>();
     set_implemented(*h, implemented_methods_of<H>());
     return h;
