@@ -21,11 +21,10 @@ foreach(script ${BROWSER_TEST_SCRIPTS})
   string(REGEX REPLACE "\\.test\\.js$" "" name ${name})
   add_test(NAME browser_${name} COMMAND node --test --test-reporter=spec ${script}
            WORKING_DIRECTORY ${BROWSER_TEST_DIR})
-  # The server is slower under ASan; each file stays well under this. COST (about its
-  # seconds): ctest starts the longest tests first on a fresh build directory, which has no
-  # timing history, instead of leaving one of them to run alone at the end.
+  # The server is slower under ASan; each file stays well under this. No COST property: the
+  # order on a fresh build directory comes from tests/ctest_costs/ (scripts/test seeds it).
   set_tests_properties(browser_${name} PROPERTIES
-    TIMEOUT 90 COST 20 LABELS browser FIXTURES_REQUIRED browser_node_modules
+    TIMEOUT 90 LABELS browser FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endforeach()
 
@@ -35,7 +34,7 @@ if(TARGET echo)
            COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/echo.test.js
            WORKING_DIRECTORY ${BROWSER_TEST_DIR})
   set_tests_properties(browser_demo_echo PROPERTIES
-    TIMEOUT 90 COST 15 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    TIMEOUT 90 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "ECHO_BINARY=$<TARGET_FILE:echo>;BROWSER_TEST_SERVER=$<TARGET_FILE:browser_test_server>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endif()
 
@@ -56,6 +55,6 @@ if(TARGET chat)
            COMMAND node --test --test-reporter=spec ${CMAKE_CURRENT_SOURCE_DIR}/browser/demos/chat.test.js
            WORKING_DIRECTORY ${BROWSER_TEST_DIR})
   set_tests_properties(browser_demo_chat PROPERTIES
-    TIMEOUT 300 COST 30 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
+    TIMEOUT 300 LABELS "browser;demo" FIXTURES_REQUIRED browser_node_modules
     ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>;BROWSER_NODE_MODULES=${BROWSER_TEST_DIR}/node_modules;BROWSER_ARTIFACTS=${BROWSER_TEST_DIR}/artifacts")
 endif()

@@ -8,9 +8,9 @@ if(TARGET chat)
   # bench/soak.py's short version (issue 10): two minutes of 60 users on three transports
   # leaving and coming back every 5 s on average while 20 messages a second are posted: no
   # message lost or repeated, RSS flat (not checked under ASan), no descriptor left behind.
-  # COST: started among the first, it runs beside the others (it mostly waits).
+  # Started first (tests/ctest_costs/), it runs beside the others (it mostly waits).
   add_test(NAME soak_chat COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/bench/soak.py
            --seconds=120 --users=60 --rooms=4 --rate=20 --churn=5 --sample=2)
-  set_tests_properties(soak_chat PROPERTIES TIMEOUT 300 COST 60 LABELS demo
+  set_tests_properties(soak_chat PROPERTIES TIMEOUT 300 LABELS demo
                        ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>")
 endif()

@@ -5,7 +5,7 @@ if(TARGET dashboard_lib)
   tornado_test_target(dashboard_test ${TORNADO_TEST_FLAGS})
   target_include_directories(dashboard_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(dashboard_test PRIVATE dashboard_lib)
-  gtest_discover_tests(dashboard_test DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120 LABELS demo)
+  tornado_add_suites(dashboard_test LABELS demo)
 endif()
 
 # The executable end to end: --threads, and two processes sharing one dashboard through a

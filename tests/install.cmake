@@ -14,8 +14,7 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DBUILD_TYPE=${CMAKE_BUILD_TYPE}
       -P ${CMAKE_CURRENT_LIST_FILE})
-  # COST: started first on a fresh build directory (it takes 10-20 s; see tests/browser.cmake).
-  set_tests_properties(install_consumer PROPERTIES TIMEOUT 300 COST 20 LABELS install)
+  set_tests_properties(install_consumer PROPERTIES TIMEOUT 300 LABELS install)
   return()
 endif()
 

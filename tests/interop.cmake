@@ -45,6 +45,6 @@ foreach(script ${INTEROP_SCRIPTS})
            COMMAND /usr/bin/python3 ${script} -v
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${test_name} PROPERTIES
-    TIMEOUT 120 COST 5  # started early on a fresh build directory (see tests/browser.cmake)
+    TIMEOUT 120
     ENVIRONMENT "INTEROP_ECHO_SERVER=$<TARGET_FILE:interop_echo_server>;INTEROP_SIGNING_TOOL=$<TARGET_FILE:interop_signing_tool>;INTEROP_WEB_APP_SERVER=$<TARGET_FILE:interop_web_app_server>;INTEROP_TEMPLATE_RENDER=$<TARGET_FILE:interop_template_render>;INTEROP_WEBSOCKET_SERVER=$<TARGET_FILE:interop_websocket_server>;INTEROP_WEBSOCKET_CLIENT=$<TARGET_FILE:interop_websocket_client>;NODE_PATH=/usr/share/nodejs")
 endforeach()

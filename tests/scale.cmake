@@ -6,5 +6,5 @@ if(TARGET echo AND TORNADO_BUILD_BENCH)  # ws_load is in bench/, added after tes
   add_test(NAME scale_c5k COMMAND env BUILD_DIR=${PROJECT_BINARY_DIR} BENCH_SKIP_BUILD=1
            ${PROJECT_SOURCE_DIR}/bench/c100k.sh --connections=5000 --servers=2 --clients=2
            --peer-connections=0 --rounds=3 --timeout=100)
-  set_tests_properties(scale_c5k PROPERTIES TIMEOUT 150 COST 10 LABELS demo)
+  set_tests_properties(scale_c5k PROPERTIES TIMEOUT 150 LABELS demo)
 endif()

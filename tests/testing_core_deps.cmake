@@ -5,4 +5,4 @@ add_test(NAME testing_core_includes_no_http
   COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -H
           -I${PROJECT_SOURCE_DIR}/include -x c++ ${PROJECT_SOURCE_DIR}/include/tornado/testing_core.h)
 set_tests_properties(testing_core_includes_no_http PROPERTIES
-  FAIL_REGULAR_EXPRESSION "tornado/http" TIMEOUT 120 COST 10)  # COST: see tests/browser.cmake
+  FAIL_REGULAR_EXPRESSION "tornado/http" TIMEOUT 120)
