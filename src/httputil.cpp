@@ -641,10 +641,10 @@ namespace {
 
 }  // namespace
 
-TORNADO_HOT HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
-                                                 std::string version_in, HTTPHeaders headers_in,
-                                                 std::string body_in, std::string host_in,
-                                                 HTTPConnection* connection_in)
+HTTPServerRequest::HTTPServerRequest(std::string method_in, std::string uri_in,
+                                     std::string version_in, HTTPHeaders headers_in,
+                                     std::string body_in, std::string host_in,
+                                     HTTPConnection* connection_in)
     : method(std::move(method_in)),
       uri(std::move(uri_in)),
       version(std::move(version_in)),
@@ -664,9 +664,8 @@ TORNADO_HOT HTTPServerRequest::HTTPServerRequest(std::string method_in, std::str
   finish_target();
 }
 
-TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line,
-                                                 HTTPHeaders&& headers_in,
-                                                 HTTPConnection* connection_in)
+HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_in,
+                                     HTTPConnection* connection_in)
     : HTTPServerRequest(RequestLineView{start_line.method, start_line.path, start_line.version},
                         std::move(headers_in), connection_in) {}
 
@@ -681,9 +680,10 @@ TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestLineView& line,
                         request_target_parts(line.path, {}, line.host, headers_in)) {}
 
 // Each string member made once, from its view (make_string: no call for a short one).
-TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestLineView& line, HTTPHeaders&& headers_in,
-                                     HTTPConnection* connection_in,
-                                     const http1::TargetParts& parts)
+TORNADO_HOT HTTPServerRequest::HTTPServerRequest(const RequestLineView& line,
+                                                 HTTPHeaders&& headers_in,
+                                                 HTTPConnection* connection_in,
+                                                 const http1::TargetParts& parts)
     : method(make_string(line.method)),
       uri(make_string(line.path)),
       version(make_string(line.version)),

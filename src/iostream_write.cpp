@@ -149,7 +149,7 @@ TORNADO_HOT void IOStream::check_write(std::size_t size) {
   }
 }
 
-TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string data) {
+IOStream::WriteAwaiter IOStream::write(std::string data) {
   check_write(data.size());
   Impl& m = *impl_;
   if (!data.empty()) {
@@ -359,7 +359,7 @@ TORNADO_HOT IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_
   first = this;
 }
 
-TORNADO_HOT IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
+IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
     : Cancellable(&cancel),
       stream_(std::exchange(other.stream_, nullptr)),
       prev_(std::exchange(other.prev_, nullptr)),

@@ -338,7 +338,7 @@ class IOStream::ReadAwaiter : public detail::StreamOp {
   IOStream* s_;
 };
 
-TORNADO_HOT inline IOStream::WriteAwaiter IOStream::write(const char* data) {
+inline IOStream::WriteAwaiter IOStream::write(const char* data) {
   return write(std::string_view(data));
 }
 

@@ -492,7 +492,7 @@ TORNADO_HOT RequestFields scan_request_fields(const MessageHead& head) noexcept 
   return known;
 }
 
-TORNADO_HOT ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
+ParseStatus validate_request_head(const MessageHead& head, ParseError& err) {
   return validate_request_head(head, scan_request_fields(head), err);
 }
 
@@ -627,8 +627,7 @@ bool valid_chunk_ext(std::string_view ext) {
 
 }  // namespace
 
-TORNADO_HOT ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing,
-                                             ParseError& err) {
+ParseStatus request_body_framing(const MessageHead& head, BodyFraming& framing, ParseError& err) {
   return request_body_framing(head, scan_request_fields(head), framing, err);
 }
 

@@ -64,9 +64,8 @@ TORNADO_HOT void RequestDeleter::operator()(httputil::HTTPServerRequest* request
   delete static_cast<PooledRequest*>(request);  // make_request made every one
 }
 
-TORNADO_HOT RequestPtr make_request(const httputil::RequestStartLine& line,
-                                    httputil::HTTPHeaders&& headers,
-                                    httputil::HTTPConnection* connection) {
+RequestPtr make_request(const httputil::RequestStartLine& line, httputil::HTTPHeaders&& headers,
+                        httputil::HTTPConnection* connection) {
   return RequestPtr(new PooledRequest(line, std::move(headers), connection));
 }
 

@@ -224,13 +224,12 @@ TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::string_v
   response().headers.set_with_checked_value(name, value);
 }
 
-TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::int64_t value) {
+void RequestHandler::set_header(std::string_view name, std::int64_t value) {
   if (is_content_type(name)) settle_content_type();
   response().headers.set(name, std::to_string(value));
 }
 
-TORNADO_HOT void RequestHandler::set_header(std::string_view name,
-                                            std::chrono::system_clock::time_point date) {
+void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
   if (is_content_type(name)) settle_content_type();
   response().headers.set(name, httputil::format_timestamp(date));
 }
@@ -312,7 +311,7 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::flush() {
   return request_->connection->write(std::string_view());
 }
 
-TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view chunk) {
+httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view chunk) {
   if (finished_) throw std::logic_error("finish() called twice");
   write(chunk);
   return finish();
