@@ -6,6 +6,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cctype>
 #include <cstring>
 
@@ -256,6 +257,7 @@ void RuleRouter::insert_rule(std::size_t index, Rule rule) {
     // routes added one by one cost a thousand hash insertions, not a rebuild each).
     if (const std::string* path = rules_[at].matcher->literal_path()) {
       literal_rules_.emplace(*path, at);
+      literal_paths_.emplace_back(*path);
       ++literal_prefix_;
     }
   }
@@ -263,30 +265,73 @@ void RuleRouter::insert_rule(std::size_t index, Rule rule) {
 
 void RuleRouter::index_literal_rules() {
   literal_rules_.clear();
+  literal_paths_.clear();
   literal_prefix_ = 0;
   while (literal_prefix_ < rules_.size()) {
     const std::string* path = rules_[literal_prefix_].matcher->literal_path();
     if (path == nullptr) break;
     literal_rules_.emplace(*path, literal_prefix_);  // a repeated path keeps its first rule
+    literal_paths_.emplace_back(*path);
     ++literal_prefix_;
   }
+}
+
+namespace {
+
+// a[0, n) == b[0, n), inline: a route is a short path, where a memcmp call costs more than
+// the bytes. Words that overlap at the ends, the middle of a long path by memcmp.
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  auto word = [](const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  auto half = [](const char* p) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  };
+  if (n >= 8) {
+    if (word(a) != word(b) || word(a + n - 8) != word(b + n - 8)) return false;
+    return n <= 16 || std::memcmp(a + 8, b + 8, n - 16) == 0;
+  }
+  if (n >= 4) return half(a) == half(b) && half(a + n - 4) == half(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::size_t RuleRouter::find_literal(std::string_view path) const noexcept {
+  if (literal_prefix_ <= kLinearLiterals) {
+    // In rule order: the first equal path is the first rule accepting it.
+    for (std::size_t i = 0; i < literal_prefix_; ++i) {
+      const std::string_view p = literal_paths_[i];
+      if (p.size() == path.size() && same_bytes(p.data(), path.data(), p.size())) return i;
+    }
+    return literal_prefix_;
+  }
+  const auto hit = literal_rules_.find(path);
+  return hit == literal_rules_.end() ? literal_prefix_ : hit->second;
 }
 
 TORNADO_HOT const Rule* RuleRouter::find(const httputil::HTTPServerRequest& request,
                                          PathArgs& args) const {
   // Of the leading literal rules, only those with the request's exact path can match: the
-  // first is found by hash, and the scan goes on after it (or after them all).
+  // first is found by its path (find_literal), and the scan goes on after it (or after them all).
   std::size_t start = 0;
   if (literal_prefix_ > 0) {
-    const auto hit = literal_rules_.find(std::string_view(request.path));
-    if (hit == literal_rules_.end()) {
+    const std::size_t hit = find_literal(request.path);
+    if (hit == literal_prefix_) {
       start = literal_prefix_;
     } else {
-      const Rule& rule = rules_[hit->second];
+      const Rule& rule = rules_[hit];
       args.clear();
       if (rule.target) return &rule;
       if (const Rule* inner = rule.router->find(request, args)) return inner;
-      start = hit->second + 1;
+      start = hit + 1;
     }
   }
   for (std::size_t i = start; i < rules_.size(); ++i) {

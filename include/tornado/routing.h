@@ -154,8 +154,9 @@ struct Rule {
 };
 
 // An ordered list of rules; the first match wins (Tornado's ReversibleRuleRouter). The
-// leading run of rules that each accept one literal path is searched through a hash of
-// those paths (the same first match, without trying each rule in turn).
+// leading run of rules that each accept one literal path is searched by its paths (the same
+// first match, without trying each rule in turn): a short run compared in order, a longer
+// one through a hash.
 class RuleRouter {
  public:
   RuleRouter() = default;
@@ -185,8 +186,14 @@ class RuleRouter {
   std::vector<Rule> rules_;
   // Rules [0, literal_prefix_) each accept exactly one path; literal_rules_ maps a path to
   // the first of them that accepts it (the views point into the rules' own matchers).
+  // A run of at most kLinearLiterals is compared path by path (sizes first) instead: an
+  // application's handful of routes costs a few compares, not a string hash and a division.
+  static constexpr std::size_t kLinearLiterals = 16;
   std::size_t literal_prefix_ = 0;
   std::unordered_map<std::string_view, std::size_t> literal_rules_;
+  std::vector<std::string_view> literal_paths_;  // rule i's path at [i], i < literal_prefix_
+  // The first rule of [0, literal_prefix_) accepting `path`, or literal_prefix_ if none.
+  inline std::size_t find_literal(std::string_view path) const noexcept;
 };
 
 // Python's re-escape undone (`\.` → `.`); nullopt for an escape that is a character class
