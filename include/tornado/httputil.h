@@ -39,6 +39,9 @@ class HTTP1Connection;
 }
 namespace tornado::web {
 class RequestHandler;
+namespace detail {
+struct RecycleResponseState;
+}
 }
 namespace tornado::http1 {
 struct MessageHead;
@@ -257,6 +260,8 @@ class HTTPHeaders {
   // The web layer appends fields it built from bytes known to be valid (an ETag's quoted
   // hex, Content-Length's digits) without checking them again.
   friend class tornado::web::RequestHandler;
+  // A handler's recycled response keeps its default first field (keep_only_first).
+  friend struct tornado::web::detail::RecycleResponseState;
   // The connection sizes a whole response head before filling it (wire_size, write_fields).
   friend class tornado::HTTP1Connection;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -313,6 +318,24 @@ class HTTPHeaders {
     for (std::size_t i = entries_.size() - 1; i > index; --i) entries_[i] = entries_[i - 1];
     entries_[index] = added;
   }
+  // Back to the first field alone, when it is `name: value` as append_known put it first (at
+  // the text's start, unchanged since); otherwise false, and nothing changed.
+  bool keep_only_first(std::string_view name, std::string_view value) noexcept {
+    if (entries_.empty()) return false;
+    const Entry& e = entries_.front();
+    const std::size_t n = name.size() + value.size();
+    if (e.name_at != 0 || e.name_size != name.size() || e.value_at != name.size() ||
+        e.value_size != value.size() || std::memcmp(text_.data(), name.data(), name.size()) != 0 ||
+        std::memcmp(text_.data() + name.size(), value.data(), value.size()) != 0) {
+      return false;
+    }
+    entries_.erase(entries_.begin() + 1, entries_.end());
+    text_.truncate(n);
+    dead_bytes_ = 0;
+    unchecked_ = false;
+    unchecked_values_ = false;
+    return true;
+  }
   // The entry of a name and value just copied back to back at text offset `at`.
   void push_entry_at(uint32_t at, std::size_t name_size, std::size_t value_size) {
     entries_.push_back(Entry{at, static_cast<uint32_t>(name_size),
@@ -358,6 +381,7 @@ class HTTPHeaders {
     std::size_t capacity() const noexcept { return capacity_; }
     bool empty() const noexcept { return size_ == 0; }
     void clear() noexcept { size_ = 0; }
+    void truncate(std::size_t size) noexcept { size_ = static_cast<uint32_t>(size); }  // <= size()
     // Room for `bytes` in all (never shrinks); throws std::length_error past 4 GiB.
     void reserve(std::size_t bytes) {
       if (bytes > capacity_) grow(bytes);

@@ -133,9 +133,14 @@ httputil::HTTPServerRequest& RequestSlot::rebuild() const {
 }  // namespace detail
 
 // A state from make_response_state() is at its defaults (a spare was reset when it was
-// recycled): only the default headers go in, as clear() would put them.
+// recycled): only the default headers go in, as clear() would put them. A spare that kept
+// the default Server field (its only field then) lacks only the pending Content-Type.
 TORNADO_HOT RequestHandler::RequestHandler() : response_(detail::make_response_state()) {
-  reset_to_default_headers();
+  if (response_->headers.size() == 1) {
+    response_->content_type_pending = true;
+  } else {
+    reset_to_default_headers();
+  }
 }
 
 TORNADO_HOT RequestHandler::~RequestHandler() {

@@ -18,7 +18,8 @@ namespace tornado::web {
 
 namespace {
 
-constexpr std::string_view kServerHeader = "TornadoServer/6.2 (tornado-cpp)";
+using detail::kServerField;
+using detail::kServerHeader;
 constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 
 bool is_content_type(std::string_view name) noexcept {
@@ -174,7 +175,7 @@ TORNADO_HOT void RequestHandler::reset_to_default_headers() {
   auto& headers = response().headers;
   headers.clear();
   headers.reserve(8, 256);
-  headers.append_known("Server", kServerHeader);
+  headers.append_known(kServerField, kServerHeader);
   // Content-Type, at index 1, when the fields are next read (settle_content_type): most
   // handlers that answer text set their own, which then costs no search and no replacement.
   response().content_type_pending = true;

@@ -8,6 +8,10 @@
 
 namespace tornado::web::detail {
 
+// Tornado's default Server field, the first of every response's fields.
+inline constexpr std::string_view kServerField = "Server";
+inline constexpr std::string_view kServerHeader = "TornadoServer/6.2 (tornado-cpp)";
+
 // True if `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF),
 // what Python's bytes.decode("utf-8") accepts. One validator for the library: the WebSocket
 // layer's (ASCII eight bytes at a time).
