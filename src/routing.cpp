@@ -6,10 +6,10 @@
 #include <pcre2.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <cctype>
 #include <cstring>
 
+#include "internal/small_copy.h"
 #include "tornado/escape.h"
 #include "tornado/log.h"
 
@@ -276,40 +276,14 @@ void RuleRouter::index_literal_rules() {
   }
 }
 
-namespace {
-
-// a[0, n) == b[0, n), inline: a route is a short path, where a memcmp call costs more than
-// the bytes. Words that overlap at the ends, the middle of a long path by memcmp.
-inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
-  auto word = [](const char* p) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  };
-  auto half = [](const char* p) {
-    std::uint32_t w;
-    std::memcpy(&w, p, 4);
-    return w;
-  };
-  if (n >= 8) {
-    if (word(a) != word(b) || word(a + n - 8) != word(b + n - 8)) return false;
-    return n <= 16 || std::memcmp(a + 8, b + 8, n - 16) == 0;
-  }
-  if (n >= 4) return half(a) == half(b) && half(a + n - 4) == half(b + n - 4);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 std::size_t RuleRouter::find_literal(std::string_view path) const noexcept {
   if (literal_prefix_ <= kLinearLiterals) {
     // In rule order: the first equal path is the first rule accepting it.
     for (std::size_t i = 0; i < literal_prefix_; ++i) {
       const std::string_view p = literal_paths_[i];
-      if (p.size() == path.size() && same_bytes(p.data(), path.data(), p.size())) return i;
+      if (p.size() == path.size() && internal::equal_small(p.data(), path.data(), p.size())) {
+        return i;
+      }
     }
     return literal_prefix_;
   }
