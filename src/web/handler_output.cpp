@@ -6,6 +6,7 @@
 #include "internal/describe_exception.h"
 #include "internal/http_parser.h"
 #include "internal/sha1.h"
+#include "internal/small_copy.h"
 #include "internal/swar.h"
 #include "internal/tsc_clock.h"
 #include "tornado/escape.h"
@@ -126,7 +127,7 @@ thread_local EtagMemo t_etag_memo;
 TORNADO_HOT QuotedSha1 quoted_sha1_hex(std::string_view data) {
   if (data.size() > EtagMemo::kMaxBody) return hash_quoted_sha1_hex(data);
   EtagMemo& memo = t_etag_memo;
-  if (memo.size == data.size() && std::memcmp(memo.body, data.data(), data.size()) == 0) {
+  if (memo.size == data.size() && internal::equal_small(memo.body, data.data(), data.size())) {
     return memo.etag;
   }
   memo.etag = hash_quoted_sha1_hex(data);
@@ -176,6 +177,7 @@ TORNADO_HOT void RequestHandler::reset_to_default_headers() {
   headers.clear();
   headers.reserve(8, 256);
   headers.append_known(kServerField, kServerHeader);
+  response().fields_changed = false;
   // Content-Type, at index 1, when the fields are next read (settle_content_type): most
   // handlers that answer text set their own, which then costs no search and no replacement.
   response().content_type_pending = true;
@@ -222,22 +224,26 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
 TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::string_view value) {
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
   if (is_content_type(name) && set_pending_content_type(value)) return;
+  response().fields_changed = true;
   response().headers.set_with_checked_value(name, value);
 }
 
 void RequestHandler::set_header(std::string_view name, std::int64_t value) {
   if (is_content_type(name)) settle_content_type();
+  response().fields_changed = true;
   response().headers.set(name, std::to_string(value));
 }
 
 void RequestHandler::set_header(std::string_view name, std::chrono::system_clock::time_point date) {
   if (is_content_type(name)) settle_content_type();
+  response().fields_changed = true;
   response().headers.set(name, httputil::format_timestamp(date));
 }
 
 void RequestHandler::add_header(std::string_view name, std::string_view value) {
   check_header_value(value);
   if (is_content_type(name)) settle_content_type();  // a second value after the default
+  response().fields_changed = true;
   response().headers.add(name, value);
 }
 
@@ -250,6 +256,7 @@ void RequestHandler::clear_header(std::string_view name) {
     }
     settle_content_type();  // (a removal before index 1 would move the default's place)
   }
+  r.fields_changed = true;
   r.headers.remove(name);
 }
 
@@ -325,9 +332,11 @@ TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
     // Whether the handler set either field, in one pass over the fields (two lookups cost
     // twice the scan).
     bool has_etag = false, has_length = false;
-    for (const auto [name, value] : response().headers) {
-      has_etag = has_etag || (name.size() == 4 && http1::iequals(name, "Etag"));
-      has_length = has_length || (name.size() == 14 && http1::iequals(name, "Content-Length"));
+    if (response().fields_changed) {
+      for (const auto [name, value] : response().headers) {
+        has_etag = has_etag || (name.size() == 4 && http1::iequals(name, "Etag"));
+        has_length = has_length || (name.size() == 14 && http1::iequals(name, "Content-Length"));
+      }
     }
     if (status_code_ == 200 && (detail::method_is(m, "GET") || detail::method_is(m, "HEAD")) &&
         !has_etag) {
@@ -448,7 +457,10 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
   }
   set_status(status_code, reason ? std::optional<std::string_view>(*reason) : std::nullopt);
   if (status_code == 405) {  // RFC 9110 15.5.6: a 405 lists the methods that work
-    if (auto allow = allow_header(); !allow.empty()) response().headers.set("Allow", allow);
+    if (auto allow = allow_header(); !allow.empty()) {
+      response().fields_changed = true;
+      response().headers.set("Allow", allow);
+    }
   }
   try {
     write_error(status_code, error);
@@ -497,7 +509,16 @@ void RequestHandler::set_etag_header() {
 }
 
 TORNADO_HOT bool RequestHandler::check_etag_header() const {
-  auto inm = request_->headers.get_first("If-None-Match");  // first: most requests have none
+  // If-None-Match first (most requests have none), by the names' sizes, inline.
+  const httputil::HTTPHeaders& in = request_->headers;
+  std::optional<std::string_view> inm;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const auto [name, value] = in.field(i);
+    if (name.size() == 13 && http1::iequals(name, "If-None-Match")) {
+      inm = value;
+      break;
+    }
+  }
   if (!inm) return false;
   auto computed = response().headers.get_first("Etag");
   if (!computed || computed->empty()) return false;

@@ -51,6 +51,7 @@ void reset_keeping_buffers(ResponseState& state) noexcept {
   state.xsrf_token.clear();
   state.ui_modules.reset();
   state.content_type_pending = false;
+  state.fields_changed = false;
 }
 
 }  // namespace

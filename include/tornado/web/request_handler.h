@@ -115,6 +115,10 @@ struct ResponseState : tornado::detail::PooledFrame {
   // Server, where clear() puts it) when the fields are next read, or is replaced before
   // that by the handler's own (RequestHandler::settle_content_type).
   bool content_type_pending = false;
+  // Something other than the pending Content-Type set, added or removed a field since the
+  // defaults went in: only then may the handler have its own Etag or Content-Length, which
+  // finish() otherwise knows absent without looking.
+  bool fields_changed = false;
 };
 
 // A freed response state goes to its thread's few spares (every member back to its default,
