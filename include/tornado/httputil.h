@@ -318,23 +318,20 @@ class HTTPHeaders {
     for (std::size_t i = entries_.size() - 1; i > index; --i) entries_[i] = entries_[i - 1];
     entries_[index] = added;
   }
-  // Back to the first field alone, when it is `name: value` as append_known put it first (at
-  // the text's start, unchanged since); otherwise false, and nothing changed.
-  bool keep_only_first(std::string_view name, std::string_view value) noexcept {
-    if (entries_.empty()) return false;
-    const Entry& e = entries_.front();
-    const std::size_t n = name.size() + value.size();
-    if (e.name_at != 0 || e.name_size != name.size() || e.value_at != name.size() ||
-        e.value_size != value.size() || std::memcmp(text_.data(), name.data(), name.size()) != 0 ||
-        std::memcmp(text_.data() + name.size(), value.data(), value.size()) != 0) {
-      return false;
+  // Back to the first field alone, when its bytes start the text (as the first append put
+  // them); otherwise cleared. The caller knows what that field is.
+  void keep_only_first() noexcept {
+    if (entries_.empty() || entries_.front().name_at != 0 ||
+        entries_.front().value_at != entries_.front().name_size) {
+      clear();
+      return;
     }
+    const Entry& e = entries_.front();
+    text_.truncate(e.name_size + e.value_size);
     entries_.erase(entries_.begin() + 1, entries_.end());
-    text_.truncate(n);
     dead_bytes_ = 0;
     unchecked_ = false;
     unchecked_values_ = false;
-    return true;
   }
   // The entry of a name and value just copied back to back at text offset `at`.
   void push_entry_at(uint32_t at, std::size_t name_size, std::size_t value_size) {

@@ -287,6 +287,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
     settle_content_type();  // before the transforms read the fields
     std::string& chunk = r.write_buffer;
     int status = status_code_;
+    if (!r.transforms.empty()) r.fields_changed = true;  // they may change any field
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
     if (detail::method_is(request_->method, "HEAD")) chunk.clear();

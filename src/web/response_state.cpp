@@ -7,7 +7,6 @@
 #include "tornado/frame_alloc.h"
 #include "tornado/hot.h"
 #include "tornado/web.h"
-#include "web/web_internal.h"
 
 namespace tornado::web::detail {
 namespace {
@@ -32,9 +31,10 @@ struct Spares {
 thread_local Spares t_spares;
 
 // Every member back to its default, the buffers keeping their capacity, except that the
-// headers keep the default Server field when it is still the first and unchanged (the next
-// handler's constructor then has its default fields but the pending Content-Type: a check
-// of 37 bytes here instead of emptying and refilling them). Member by member:
+// headers keep the default Server field when nothing changed the fields but the default
+// Content-Type and what finish() appends (the next handler's constructor then has its
+// default fields but the pending Content-Type, instead of emptying and refilling them).
+// Member by member:
 // assigning a fresh state costs as much as the allocations this saves. The size check
 // makes whoever adds a member come here and reset it too.
 void reset_keeping_buffers(ResponseState& state) noexcept {
@@ -67,7 +67,12 @@ TORNADO_HOT void RecycleResponseState::operator()(ResponseState* state) const no
     delete state;
     return;
   }
-  if (!state->headers.keep_only_first(kServerField, kServerHeader)) state->headers.clear();
+  // Unchanged fields start with the default Server field, which the next handler keeps.
+  if (state->fields_changed) {
+    state->headers.clear();
+  } else {
+    state->headers.keep_only_first();
+  }
   reset_keeping_buffers(*state);
   spares.states[spares.count++] = state;
 }

@@ -116,14 +116,15 @@ struct ResponseState : tornado::detail::PooledFrame {
   // that by the handler's own (RequestHandler::settle_content_type).
   bool content_type_pending = false;
   // Something other than the pending Content-Type set, added or removed a field since the
-  // defaults went in: only then may the handler have its own Etag or Content-Length, which
-  // finish() otherwise knows absent without looking.
+  // defaults went in (or a transform ran): only then may the handler have its own Etag or
+  // Content-Length, which finish() otherwise knows absent without looking, and only then
+  // is the first field anything but the default Server (which a recycled state keeps).
   bool fields_changed = false;
 };
 
 // A freed response state goes to its thread's few spares (every member back to its default,
 // the header block and body buffer keeping their capacity, the headers the default Server
-// field when it is still the first and unchanged), so a request served after another
+// field unless they changed), so a request served after another
 // allocates nothing for its response head; too big a buffer is freed instead.
 struct RecycleResponseState {
   void operator()(ResponseState* state) const noexcept;
