@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "internal/describe_exception.h"
+#include "internal/http_parser.h"
 #include "tornado/escape.h"
 #include "tornado/hot.h"
 #include "tornado/http1connection.h"
@@ -197,7 +198,17 @@ TORNADO_HOT void RequestHandler::begin_request() {
              })) {
     unsupported_method();
   }
-  if (!streaming_) request_->parse_body();
+  if (!streaming_) {
+    // Without a Content-Type (and so no body arguments yet) parse_body has nothing to do:
+    // that is looked for here, by the names' sizes, inline (most requests are GETs).
+    httputil::HTTPServerRequest& request = *request_;
+    bool has_type = !request.body_arguments.empty();
+    for (std::size_t i = 0; i < request.headers.size() && !has_type; ++i) {
+      const std::string_view name = request.headers.field(i).first;
+      has_type = name.size() == 12 && http1::iequals(name, "Content-Type");
+    }
+    if (has_type) request.parse_body();
+  }
   if (path_args_) {  // (only a route with groups has any)
     for (const auto& arg : path_args_->args) {
       if (!detail::is_valid_utf8(arg)) throw HTTPError(400, "Invalid unicode in path argument");
