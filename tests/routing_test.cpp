@@ -206,6 +206,25 @@ TEST(RuleRouterTest, AThousandLiteralRoutesEachFindTheirOwn) {
   EXPECT_EQ(found(copy, "/r/999"), "r999");
 }
 
+// A few literal routes are compared path by path (sizes first, then words): paths of the
+// same size that differ only in their middle, their ends or one byte each find their own.
+TEST(RuleRouterTest, AFewLiteralRoutesOfOneSizeEachFindTheirOwn) {
+  const std::vector<std::string> paths = {"/api/v1/users/all/x", "/api/v1/uzers/all/x",
+                                          "/api/v1/users/all/y", "/xpi/v1/users/all/x",
+                                          "/abcdefg",           "/abcdefh",
+                                          "/xbcdefg",           "/ab",
+                                          "/ac",                "/abcde",
+                                          "/abdde"};
+  routing::RuleRouter root;
+  for (const auto& p : paths) {
+    root.add_rule({std::make_shared<PathMatches>(p), std::make_shared<Marker>(p)});
+  }
+  for (const auto& p : paths) EXPECT_EQ(found(root, p), p);
+  EXPECT_EQ(found(root, "/api/v1/users/all/z"), "none");
+  EXPECT_EQ(found(root, "/abcdeff"), "none");
+  EXPECT_EQ(found(root, "/ad"), "none");
+}
+
 // What Tornado's RuleRouter does: every rule in order, nested routers searched in turn.
 const routing::Rule* find_by_trying_each(const routing::RuleRouter& router,
                                          const httputil::HTTPServerRequest& request,

@@ -3,6 +3,8 @@
 // send_error/write_error, serve_traceback (Tornado's web_test output behaviours).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "http_test_util.h"
 #include "tornado/testing.h"
 #include "tornado/web.h"
@@ -258,6 +260,8 @@ struct ContentTypeHandler : web::RequestHandler {
     } else if (which == "server_cleared") {
       clear_header("Server");
       set_header("X-A", "1");
+    } else if (which == "server_set") {
+      set_header("Server", "Other");
     } else if (which == "read") {
       // The fields as the handler sees them, before anything is sent.
       std::string seen;
@@ -373,6 +377,30 @@ TEST_F(WebOutputTest, DefaultContentTypeSitsAfterServerWhateverTheHandlerDoes) {
   EXPECT_EQ(without_etag_and_length(lines("json")),
             (V{server, "Content-Type: application/json; charset=UTF-8", "X-A: 1"}));
   EXPECT_EQ(without_etag_and_length(lines("int")), (V{server, "Content-Type: 7"}));
+}
+
+// A handler's response state is recycled for the next request, keeping the default Server
+// field only when nothing changed it.
+TEST_F(WebOutputTest, AChangedServerFieldDoesNotCarryOverToTheNextResponse) {
+  auto lines = [this](const std::string& which) {
+    auto v = field_lines(raw("GET /ctype?case=" + which + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    std::erase_if(v, [](const std::string& l) { return l.rfind("Connection:", 0) == 0; });
+    return v;
+  };
+  const std::string server = "Server: TornadoServer/6.2 (tornado-cpp)";
+  for (const char* changing : {"server_set", "server_cleared"}) {
+    const auto changed = lines(changing);
+    EXPECT_EQ(std::count(changed.begin(), changed.end(), server), 0) << changing;
+    for (int i = 0; i < 3; ++i) {
+      const auto next = lines("none");
+      ASSERT_FALSE(next.empty());
+      EXPECT_EQ(next.front(), server) << changing;
+      EXPECT_EQ(std::count_if(next.begin(), next.end(),
+                              [](const std::string& l) { return l.rfind("Server:", 0) == 0; }),
+                1)
+          << changing;
+    }
+  }
 }
 
 TEST_F(WebOutputTest, ResponseHeadersShowTheDefaultContentTypeBeforeItIsSent) {
