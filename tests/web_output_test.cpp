@@ -383,7 +383,8 @@ TEST_F(WebOutputTest, DefaultContentTypeSitsAfterServerWhateverTheHandlerDoes) {
 // field only when nothing changed it.
 TEST_F(WebOutputTest, AChangedServerFieldDoesNotCarryOverToTheNextResponse) {
   auto lines = [this](const std::string& which) {
-    auto v = field_lines(raw("GET /ctype?case=" + which + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    auto v = field_lines(
+        raw("GET /ctype?case=" + which + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     std::erase_if(v, [](const std::string& l) { return l.rfind("Connection:", 0) == 0; });
     return v;
   };

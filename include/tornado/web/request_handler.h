@@ -124,8 +124,8 @@ struct ResponseState : tornado::detail::PooledFrame {
 
 // A freed response state goes to its thread's few spares (every member back to its default,
 // the header block and body buffer keeping their capacity, the headers the default Server
-// field unless they changed), so a request served after another
-// allocates nothing for its response head; too big a buffer is freed instead.
+// field unless they changed), so a request served after another allocates nothing for its
+// response head; too big a buffer is freed instead.
 struct RecycleResponseState {
   void operator()(ResponseState* state) const noexcept;
 };
