@@ -309,14 +309,14 @@ TORNADO_HOT void IOStream::read_loop() {
     ssize_t n;
     std::size_t asked = 0;
     try {
-      if (m.kind == ReadKind::kInto && m.buffer.empty()) {
+      if (m.kind == ReadKind::kInto && m.buffer.empty()) [[unlikely]] {
         // Straight into the caller's memory: no intermediate copy.
         asked = m.args->into.size() - m.args->into_filled;
         n = read_from_fd(m.args->into.data() + m.args->into_filled, asked);
         if (n > 0) m.args->into_filled += static_cast<std::size_t>(n);
       } else {
         std::size_t room = options_.max_buffer_size - m.buffer.size();
-        if (room == 0) {
+        if (room == 0) [[unlikely]] {
           gen_log().error("Reached maximum read buffer size on fd {}", fd_);
           close(std::make_exception_ptr(
               StreamBufferFullError("Reached maximum read buffer size (" +
