@@ -183,7 +183,7 @@ TORNADO_HOT std::size_t IOStream::write_buffer_size() const noexcept {
 
 // Where the pending read ends in the buffer, if the buffer already satisfies it.
 // Throws UnsatisfiableReadError when max_bytes rules the read out.
-TORNADO_HOT std::optional<std::size_t> IOStream::find_read_pos() {
+std::optional<std::size_t> IOStream::find_read_pos() {
   Impl& m = *impl_;
   detail::ReadBuffer& b = m.buffer;
   const std::size_t size = b.size();

@@ -180,7 +180,7 @@ std::atomic<int> g_field_scan{-1};
 
 }  // namespace
 
-TORNADO_HOT FieldScan field_scan() noexcept {
+FieldScan field_scan() noexcept {
   const int scan = g_field_scan.load(std::memory_order_relaxed);
   if (scan >= 0) return static_cast<FieldScan>(scan);
 #if defined(__SSE2__)
