@@ -92,75 +92,106 @@ constexpr std::string_view kContentType = "Content-Type: ";
 constexpr std::string_view kContentLength = "Content-Length: ";
 constexpr std::string_view kLineEnd = "\r\n";
 
+// The refusals of send_parts, out of the hot code (each throws HTTPOutputError).
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_status(int code) {
+  throw HTTPOutputError("Invalid status code " + std::to_string(code) +
+                        ": a status line carries three digits (RFC 9110 15)");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_value(std::string_view where) {
+  throw HTTPOutputError("CR, LF or another control character in the " + std::string(where));
+}
+
+// A field that was not checked when compiled: refused unless a token and a valid value.
+[[gnu::cold, gnu::noinline]] void check_field_now(const httputil::Responder::Field& field) {
+  const std::string_view name = field.name.view();
+  if (!field.name.known_token() && !http1::is_token(name)) {
+    throw HTTPOutputError("Invalid header name '" + std::string(name) + "'");
+  }
+  if (!field.value.known_valid() && !http1::is_field_value(field.value.view())) {
+    refuse_value("value of " + std::string(name));
+  }
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_server_field(std::string_view name) {
+  throw HTTPOutputError(std::string(name) + " is written by the server, not by a Responder");
+}
+
+// "123" for 123, written backwards from `end`; returns the first digit. A Content-Length
+// has a few digits: a loop of a few instructions, no call.
+inline char* put_decimal_before(char* end, std::size_t value) noexcept {
+  do {
+    *--end = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  return end;
+}
+
 }  // namespace
 
+// Laid out for the common answer (200, fields checked when compiled, a keep-alive HTTP/1.1
+// connection): the rest is marked unlikely or called out of line, so that the code a request
+// runs is a few contiguous cache lines (docs/performance.md, "The depth-1 path").
 TORNADO_HOT void httputil::Responder::send_parts(int code, FieldValue content_type_in,
                                                  const Field* fields, std::size_t field_count,
                                                  const char* body_data, std::size_t body_size) {
-  if (sent_) throw HTTPOutputError("Responder::send called twice");
+  if (sent_) [[unlikely]] throw HTTPOutputError("Responder::send called twice");
   HTTP1Connection& c = connection_;
   const std::string_view body(body_data, body_size);
   using internal::put_small;
   // Every check before a byte is placed: a refused response sends nothing. String literals
   // were checked when the program was compiled.
-  if (code < 100 || code > 999) {
-    throw HTTPOutputError("Invalid status code " + std::to_string(code) +
-                          ": a status line carries three digits (RFC 9110 15)");
-  }
+  const bool ok = code == 200;
+  if (!ok && (code < 100 || code > 999)) [[unlikely]] refuse_status(code);
   const std::string_view content_type = content_type_in.view();
-  if (!content_type_in.known_valid() && !http1::is_field_value(content_type)) {
-    throw HTTPOutputError("CR, LF or another control character in the Content-Type");
+  if (!content_type_in.known_valid() && !http1::is_field_value(content_type)) [[unlikely]] {
+    refuse_value("Content-Type");
   }
   std::size_t fields_size = 0;
   for (std::size_t i = 0; i < field_count; ++i) {
     const std::string_view name = fields[i].name.view(), value = fields[i].value.view();
-    if (!fields[i].name.known_token() && !http1::is_token(name)) {
-      throw HTTPOutputError("Invalid header name '" + std::string(name) + "'");
+    if (!fields[i].name.known_token() || !fields[i].value.known_valid()) [[unlikely]] {
+      check_field_now(fields[i]);
     }
-    if (!fields[i].value.known_valid() && !http1::is_field_value(value)) {
-      throw HTTPOutputError("CR, LF or another control character in the value of " +
-                            std::string(name));
-    }
-    if (is_server_field(name)) {
-      throw HTTPOutputError(std::string(name) + " is written by the server, not by a Responder");
-    }
+    if (is_server_field(name)) [[unlikely]] refuse_server_field(name);
     fields_size += name.size() + 2 + value.size() + 2;
   }
-  const std::string_view reason = code == 200 ? "OK" : httputil::reason_phrase(code);
-  const bool no_body_status = code == 204 || code == 304 || code < 200;
+  const std::string_view reason = ok ? "OK" : httputil::reason_phrase(code);
+  const bool no_body_status = !ok && (code == 204 || code == 304 || code < 200);
   c.suppress_body_ = c.head_request_ || no_body_status;
   // A draining server ends each connection after its current response (tornado/drain.h).
-  if (c.list_ != nullptr && c.list_->draining()) c.disconnect_after_ = true;
+  if (c.list_ != nullptr && c.list_->draining()) [[unlikely]] c.disconnect_after_ = true;
   // As write_response_head: every response that ends its connection says so, and an
   // HTTP/1.0 client that keeps it is told.
   std::string_view connection_line;
-  if (c.disconnect_after_) {
-    connection_line = "Connection: close\r\n";
-  } else if (c.request_version_minor_ == 0) {
-    connection_line = "Connection: Keep-Alive\r\n";
+  if (c.disconnect_after_ || c.request_version_minor_ == 0) [[unlikely]] {
+    connection_line = c.disconnect_after_ ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n";
   }
   char length_digits[20];
-  std::string_view length;
-  if (!no_body_status) {
-    auto [end, ec] =
-        std::to_chars(length_digits, length_digits + sizeof length_digits, body.size());
-    (void)ec;  // 20 digits hold any size_t
-    length = std::string_view(length_digits, static_cast<std::size_t>(end - length_digits));
-  }
+  char* const length_end = length_digits + sizeof length_digits;
+  const char* length_begin = length_end;
+  if (!no_body_status) [[likely]] length_begin = put_decimal_before(length_end, body.size());
+  const std::string_view length(length_begin, static_cast<std::size_t>(length_end - length_begin));
   const std::string_view date_line = internal::cached_date_line();
   const std::string_view sent_body = c.suppress_body_ ? std::string_view() : body;
   const std::size_t size =
-      internal::status_line_size(code, reason) + date_line.size() + connection_line.size() +
+      (ok ? internal::kStatus200.size() : internal::status_line_size(code, reason)) +
+      date_line.size() + connection_line.size() +
       (content_type.empty() ? 0 : kContentType.size() + content_type.size() + 2) + fields_size +
       (no_body_status ? 0 : kContentLength.size() + length.size() + 2) + 2 + sent_body.size();
 
   // The last request read: nothing else is written before the loop waits again, so the
   // response is sent at once (the same one send); otherwise it joins the batch's answers.
   internal::HeadRoom room(*c.stream_, size, last_buffered_);
-  char* p = internal::put_status_line(room.data(), code, reason);
-  p = put_small(p, date_line);
-  p = put_small(p, connection_line);
-  if (!content_type.empty()) {
+  char* p = room.data();
+  if (ok) [[likely]] {
+    p = put_small(p, internal::kStatus200);
+  } else {
+    p = internal::put_status_line(p, code, reason);
+  }
+  p = internal::put_date_line(p, date_line);
+  if (!connection_line.empty()) [[unlikely]] p = put_small(p, connection_line);
+  if (!content_type.empty()) [[likely]] {
     p = put_small(p, kContentType);
     p = put_small(p, content_type);
     p = put_small(p, kLineEnd);
@@ -172,7 +203,7 @@ TORNADO_HOT void httputil::Responder::send_parts(int code, FieldValue content_ty
     p = put_small(p, fields[i].value.view());
     p = put_small(p, kLineEnd);
   }
-  if (!no_body_status) {
+  if (!no_body_status) [[likely]] {
     p = put_small(p, kContentLength);
     p = put_small(p, length);
     p = put_small(p, kLineEnd);

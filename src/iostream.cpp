@@ -163,13 +163,24 @@ void IOStream::schedule_wake() {
 // resumed coroutine may have closed the stream or started new operations.
 TORNADO_HOT void IOStream::run_wakeups() {
   Impl& m = *impl_;
+  if (m.connect_waiter || m.handshake_waiter) [[unlikely]] wake_setup_waiters();
+  if (m.read_waiter && m.read_done) std::exchange(m.read_waiter, {}).resume();
+  // No capacity: no write waiter now nor storage to give back (a server's usual case).
+  if (m.write_waiters.capacity() > 0) wake_writers();
+}
+
+void IOStream::wake_setup_waiters() {
+  Impl& m = *impl_;
   if (m.connect_waiter && state_ != State::kConnecting) {
     std::exchange(m.connect_waiter, {}).resume();
   }
   if (m.handshake_waiter && (m.handshake_done || state_ == State::kClosed)) {
     std::exchange(m.handshake_waiter, {}).resume();
   }
-  if (m.read_waiter && m.read_done) std::exchange(m.read_waiter, {}).resume();
+}
+
+void IOStream::wake_writers() {
+  Impl& m = *impl_;
   // While a wake-up callback is queued (a yield scheduled one, or a close), writers are left
   // to it: resuming a yielded writer here would let it run again before the loop's other
   // work. (Only that callback clears wake_scheduled, so there is at most one queued.)

@@ -243,6 +243,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // current on_events). Used by SSLIOStream too.
   void schedule_wake();
   void run_wakeups();
+  void wake_setup_waiters();  // run_wakeups' connect and handshake waiters (rare)
+  void wake_writers();        // and its write waiters
 
   int fd_;
   State state_ = State::kOpen;
