@@ -50,26 +50,25 @@ inline char* put_small(char* p, std::string_view bytes) noexcept {
   return p + bytes.size();
 }
 
+// The first and the last sizeof(Word) bytes of a[0, n) and b[0, n) are equal (n >= that).
+template <typename Word>
+inline bool ends_equal(const char* a, const char* b, std::size_t n) noexcept {
+  Word a_first, b_first, a_last, b_last;
+  std::memcpy(&a_first, a, sizeof(Word));
+  std::memcpy(&b_first, b, sizeof(Word));
+  std::memcpy(&a_last, a + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&b_last, b + n - sizeof(Word), sizeof(Word));
+  return ((a_first ^ b_first) | (a_last ^ b_last)) == 0;
+}
+
 // a[0, n) == b[0, n) without a call, the same way (a route's path, a short body): words
 // overlapping at the ends, the middle of anything over 16 bytes by memcmp.
 inline bool equal_small(const char* a, const char* b, std::size_t n) noexcept {
   if (n >= 8) {
-    std::uint64_t x, y, u, v;
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    std::memcpy(&u, a + n - 8, 8);
-    std::memcpy(&v, b + n - 8, 8);
-    if (((x ^ y) | (u ^ v)) != 0) return false;
+    if (!ends_equal<std::uint64_t>(a, b, n)) return false;
     return n <= 16 || std::memcmp(a + 8, b + 8, n - 16) == 0;
   }
-  if (n >= 4) {
-    std::uint32_t x, y, u, v;
-    std::memcpy(&x, a, 4);
-    std::memcpy(&y, b, 4);
-    std::memcpy(&u, a + n - 4, 4);
-    std::memcpy(&v, b + n - 4, 4);
-    return ((x ^ y) | (u ^ v)) == 0;
-  }
+  if (n >= 4) return ends_equal<std::uint32_t>(a, b, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (a[i] != b[i]) return false;
   }
