@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "internal/describe_exception.h"
-#include "internal/http_parser.h"
 #include "tornado/escape.h"
 #include "tornado/hot.h"
 #include "tornado/http1connection.h"
@@ -199,15 +198,12 @@ TORNADO_HOT void RequestHandler::begin_request() {
     unsupported_method();
   }
   if (!streaming_) {
-    // Without a Content-Type (and so no body arguments yet) parse_body has nothing to do:
-    // that is looked for here, by the names' sizes, inline (most requests are GETs).
+    // Without a Content-Type (and so no body arguments yet) parse_body has nothing to do
+    // (most requests are GETs).
     httputil::HTTPServerRequest& request = *request_;
-    bool has_type = !request.body_arguments.empty();
-    for (std::size_t i = 0; i < request.headers.size() && !has_type; ++i) {
-      const std::string_view name = request.headers.field(i).first;
-      has_type = name.size() == 12 && http1::iequals(name, "Content-Type");
+    if (!request.body_arguments.empty() || detail::first_field(request.headers, "Content-Type")) {
+      request.parse_body();
     }
-    if (has_type) request.parse_body();
   }
   if (path_args_) {  // (only a route with groups has any)
     for (const auto& arg : path_args_->args) {

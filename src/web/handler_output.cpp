@@ -510,16 +510,9 @@ void RequestHandler::set_etag_header() {
 }
 
 TORNADO_HOT bool RequestHandler::check_etag_header() const {
-  // If-None-Match first (most requests have none), by the names' sizes, inline.
-  const httputil::HTTPHeaders& in = request_->headers;
-  std::optional<std::string_view> inm;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const auto [name, value] = in.field(i);
-    if (name.size() == 13 && http1::iequals(name, "If-None-Match")) {
-      inm = value;
-      break;
-    }
-  }
+  // If-None-Match first: most requests have none.
+  const std::optional<std::string_view> inm =
+      detail::first_field(request_->headers, "If-None-Match");
   if (!inm) return false;
   auto computed = response().headers.get_first("Etag");
   if (!computed || computed->empty()) return false;

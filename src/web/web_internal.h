@@ -2,11 +2,25 @@
 #pragma once
 
 #include <cstring>
+#include <optional>
 #include <string_view>
 
+#include "internal/http_parser.h"
 #include "internal/websocket_frame.h"
+#include "tornado/httputil.h"
 
 namespace tornado::web::detail {
+
+// The first value of a request's field `name`, looked for inline and by size first: the
+// per-request questions (a Content-Type? an If-None-Match?) that most requests answer no.
+inline std::optional<std::string_view> first_field(const httputil::HTTPHeaders& headers,
+                                                   std::string_view name) noexcept {
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const auto [field_name, value] = headers.field(i);
+    if (field_name.size() == name.size() && http1::iequals(field_name, name)) return value;
+  }
+  return std::nullopt;
+}
 
 // Tornado's default Server field, the first of every response's fields.
 inline constexpr std::string_view kServerField = "Server";
