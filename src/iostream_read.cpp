@@ -105,9 +105,9 @@ Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_by
   auto self = shared_from_this();
   if (delimiter.empty()) throw std::invalid_argument("read_until: empty delimiter");
   begin_read(ReadKind::kUntil);
-  hot_.read_args().delimiter = std::move(delimiter);
-  impl_->scan_from = 0;
-  impl_->max_bytes = max_bytes;
+  detail::ReadArgs& args = hot_.read_args();
+  args.delimiter = std::move(delimiter);
+  args.max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
@@ -116,9 +116,9 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
   auto self = shared_from_this();
   detail::CompiledRegex regex(pattern);  // throws std::invalid_argument before the read
   begin_read(ReadKind::kRegex);
-  hot_.read_args().regex = std::move(regex);
-  impl_->scan_from = 0;
-  impl_->max_bytes = max_bytes;
+  detail::ReadArgs& args = hot_.read_args();
+  args.regex = std::move(regex);
+  args.max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
@@ -169,13 +169,12 @@ std::span<char> IOStream::mutable_read_buffer() noexcept {
 // Throws UnsatisfiableReadError when max_bytes rules the read out.
 std::optional<std::size_t> IOStream::find_read_pos() {
   Hot& m = hot_;
-  Impl& cold = *impl_;
   detail::ReadBuffer& b = m.buffer;
   const std::size_t size = b.size();
   auto check_max = [&](std::size_t needed) {
-    if (cold.max_bytes && needed > cold.max_bytes) {
-      throw UnsatisfiableReadError("delimiter not found within " + std::to_string(cold.max_bytes) +
-                                   " bytes");
+    if (m.args->max_bytes && needed > m.args->max_bytes) {
+      throw UnsatisfiableReadError("delimiter not found within " +
+                                   std::to_string(m.args->max_bytes) + " bytes");
     }
   };
   switch (m.kind) {
@@ -185,31 +184,31 @@ std::optional<std::size_t> IOStream::find_read_pos() {
       return std::nullopt;
     case ReadKind::kUntil: {
       const std::size_t dl = m.args->delimiter.size();
-      if (size >= dl + cold.scan_from) {
-        const void* hit =
-            memmem(b.data() + cold.scan_from, size - cold.scan_from, m.args->delimiter.data(), dl);
+      if (size >= dl + m.args->scan_from) {
+        const void* hit = memmem(b.data() + m.args->scan_from, size - m.args->scan_from,
+                                 m.args->delimiter.data(), dl);
         if (hit) {
           std::size_t end = static_cast<const char*>(hit) - b.data() + dl;
           check_max(end);
           return end;
         }
         // A delimiter straddling the end may complete later: keep its first dl-1 bytes.
-        cold.scan_from = size - dl + 1;
+        m.args->scan_from = size - dl + 1;
       }
       check_max(size);
       return std::nullopt;
     }
     case ReadKind::kRegex: {
       std::size_t begin = 0, end = 0;
-      switch (m.args->regex.search(b.view(), cold.scan_from, &begin, &end)) {
+      switch (m.args->regex.search(b.view(), m.args->scan_from, &begin, &end)) {
         case detail::CompiledRegex::Result::kMatch:
           check_max(end);
           return end;
         case detail::CompiledRegex::Result::kPartial:
-          cold.scan_from = begin;
+          m.args->scan_from = begin;
           break;
         case detail::CompiledRegex::Result::kNone:
-          cold.scan_from = size;
+          m.args->scan_from = size;
           break;
       }
       check_max(size);

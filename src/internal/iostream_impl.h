@@ -53,6 +53,8 @@ class CompiledRegex {
 struct ReadArgs {
   std::string delimiter;
   CompiledRegex regex;
+  std::size_t max_bytes = 0;  // read_until/_regex's limit (0 = none)
+  std::size_t scan_from = 0;  // read_until/_regex: where the next search starts
   std::span<char> into;
   std::size_t into_filled = 0;
 };
@@ -90,13 +92,11 @@ class BoxedCallback {
 
 }  // namespace detail
 
-// What IOStream::Hot leaves out: what a connect, a handshake, a read_until, an awaited write
-// or a close callback needs, never a request's ordinary read and write.
+// What IOStream::Hot leaves out: what a connect, a handshake, an awaited write or a close
+// callback needs, never a request's ordinary read and write.
 struct IOStream::Impl {
   LoopRef loop;  // the loop the fd is registered with
-  std::size_t max_bytes = 0;  // kUntil/kRegex limit (0 = none)
-  std::size_t scan_from = 0;  // kUntil/kRegex: where the next search starts
-  // Hot::write_waiters says whether this has storage.
+  // Hot::write_waiter_storage says whether this has storage.
   std::vector<std::pair<uint64_t, std::coroutine_handle<>>> write_waiters;
   // Hot::setup_waiters is set whenever one of these is.
   std::coroutine_handle<> connect_waiter;
