@@ -108,18 +108,18 @@ HTTP1Connection::HTTP1Connection(std::shared_ptr<IOStream> stream, bool is_clien
                                  httputil::HTTPConnectionContext context)
     : stream_(std::move(stream)),
       params_(std::move(params)),
-      context_(std::move(context)),
       is_client_(is_client),
       max_body_size_(params_->max_body_size),
-      body_timeout_(params_->body_timeout.value_or(Duration(-1))) {}
+      body_timeout_(params_->body_timeout.value_or(Duration(-1))),
+      context_(std::move(context)) {}
 
 HTTP1Connection::HTTP1Connection(HTTP1Connection&& other) noexcept
     : stream_(std::move(other.stream_)),
       params_(std::move(other.params_)),
-      context_(std::move(other.context_)),
       is_client_(other.is_client_),
       max_body_size_(other.max_body_size_),
-      body_timeout_(other.body_timeout_) {
+      body_timeout_(other.body_timeout_),
+      context_(std::move(other.context_)) {
   assert(other.head_ == nullptr && !other.head_timer_ && other.list_ == nullptr);
 }
 

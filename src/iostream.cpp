@@ -105,7 +105,7 @@ std::shared_ptr<IOStream> IOStream::create(int fd, IOStreamOptions options) {
 }
 
 IOStream::IOStream(int fd, IOStreamOptions options)
-    : impl_(std::make_unique<Impl>()), fd_(fd), options_(options) {
+    : fd_(fd), options_(options), impl_(std::make_unique<Impl>()) {
   try {
     if (fd < 0) throw std::invalid_argument("IOStream: negative fd");
     if (options_.max_buffer_size == 0) throw std::invalid_argument("IOStream: max_buffer_size 0");
@@ -144,9 +144,10 @@ IOLoop* IOStream::live_loop() const noexcept { return impl_->loop.get(); }
 // ---- wake-ups ---------------------------------------------------------------------------
 
 void IOStream::schedule_wake() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.wake_scheduled) return;
-  if (!m.read_waiter && !m.connect_waiter && !m.handshake_waiter && m.write_waiters.empty()) {
+  if (!m.read_waiter && !impl_->connect_waiter && !impl_->handshake_waiter &&
+      impl_->write_waiters.empty()) {
     return;
   }
   IOLoop* loop = live_loop();
@@ -154,7 +155,7 @@ void IOStream::schedule_wake() {
   if (!loop || !self) return;
   m.wake_scheduled = true;
   loop->add_callback([self = std::move(self)] {
-    self->impl_->wake_scheduled = false;
+    self->hot_.wake_scheduled = false;
     self->run_wakeups();
   });
 }
@@ -162,37 +163,40 @@ void IOStream::schedule_wake() {
 // Resumes every waiter whose operation finished. Re-checks state after each resume: the
 // resumed coroutine may have closed the stream or started new operations.
 TORNADO_HOT void IOStream::run_wakeups() {
-  Impl& m = *impl_;
-  if (m.connect_waiter || m.handshake_waiter) [[unlikely]] wake_setup_waiters();
+  Hot& m = hot_;
+  if (m.setup_waiters) [[unlikely]] wake_setup_waiters();
   if (m.read_waiter && m.read_done) std::exchange(m.read_waiter, {}).resume();
   // No capacity: no write waiter now nor storage to give back (a server's usual case).
-  if (m.write_waiters.capacity() > 0) wake_writers();
+  if (m.write_waiter_storage) wake_writers();
 }
 
 void IOStream::wake_setup_waiters() {
-  Impl& m = *impl_;
-  if (m.connect_waiter && state_ != State::kConnecting) {
-    std::exchange(m.connect_waiter, {}).resume();
+  Hot& m = hot_;
+  if (impl_->connect_waiter && state_ != State::kConnecting) {
+    std::exchange(impl_->connect_waiter, {}).resume();
   }
-  if (m.handshake_waiter && (m.handshake_done || state_ == State::kClosed)) {
-    std::exchange(m.handshake_waiter, {}).resume();
+  if (impl_->handshake_waiter && (m.handshake_done || state_ == State::kClosed)) {
+    std::exchange(impl_->handshake_waiter, {}).resume();
   }
+  // (A waiter resumed above may have set a new one.)
+  if (!impl_->connect_waiter && !impl_->handshake_waiter) m.setup_waiters = false;
 }
 
 void IOStream::wake_writers() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   // While a wake-up callback is queued (a yield scheduled one, or a close), writers are left
   // to it: resuming a yielded writer here would let it run again before the loop's other
   // work. (Only that callback clears wake_scheduled, so there is at most one queued.)
-  while (!m.write_waiters.empty() && !m.wake_scheduled) {
-    auto [end, h] = m.write_waiters.front();
+  while (!impl_->write_waiters.empty() && !m.wake_scheduled) {
+    auto [end, h] = impl_->write_waiters.front();
     if (end > m.flushed && state_ != State::kClosed) break;
-    m.write_waiters.erase(m.write_waiters.begin());
+    impl_->write_waiters.erase(impl_->write_waiters.begin());
     h.resume();
   }
-  if (m.write_waiters.empty() && m.write_waiters.capacity() > 0) {
-    std::vector<std::pair<uint64_t, std::coroutine_handle<>>>().swap(m.write_waiters);
+  if (impl_->write_waiters.empty() && impl_->write_waiters.capacity() > 0) {
+    std::vector<std::pair<uint64_t, std::coroutine_handle<>>>().swap(impl_->write_waiters);
   }
+  if (impl_->write_waiters.capacity() == 0) m.write_waiter_storage = false;
 }
 
 // ---- events -----------------------------------------------------------------------------
@@ -200,17 +204,17 @@ void IOStream::wake_writers() {
 TORNADO_HOT void IOStream::on_events(int /*fd*/, uint32_t events) {
   // Callbacks below may drop the owner's last reference: keep the object alive.
   auto self = shared_from_this();
-  Impl& m = *impl_;
+  Hot& m = hot_;
   // Writes made while these events are handled (the answers to what was just read) are
   // sent together at the end, here, instead of from a loop callback: no callback object
   // per flush. Should anything throw, the flush goes through the loop as usual.
   struct EndOfEvents {
     IOStream& s;
     ~EndOfEvents() {
-      if (!s.impl_->in_events) return;  // ended normally
-      s.impl_->in_events = false;
-      if (s.impl_->flush_scheduled) {
-        s.impl_->flush_scheduled = false;
+      if (!s.hot_.in_events) return;  // ended normally
+      s.hot_.in_events = false;
+      if (s.hot_.flush_scheduled) {
+        s.hot_.flush_scheduled = false;
         s.schedule_flush();
       }
     }
@@ -257,6 +261,7 @@ struct IOStream::ConnectOp : detail::StreamOp {
   void await_suspend(std::coroutine_handle<P> c) {
     h = c;
     s->impl_->connect_waiter = c;
+    s->hot_.setup_waiters = true;
     arm(detail::cancel_state_of(c));
   }
   void await_resume() { finish(); }
@@ -284,7 +289,7 @@ void IOStream::handle_connect_event(uint32_t events) {
   }
   if (events & IOLoop::WRITE) {
     state_ = State::kOpen;
-    impl_->readable = true;
+    hot_.readable = true;
   }
 }
 
@@ -328,10 +333,10 @@ Task<void> IOStream::finish_connect() { co_return; }
 
 void IOStream::close(std::exception_ptr error) {
   if (state_ == State::kClosed) return;
-  Impl& m = *impl_;
+  Hot& m = hot_;
   // A reserve_write room still open holds no written bytes: it is not sent (and a chunk
   // made for it leaves the queue: an empty one would stall the flush below).
-  if (m.reserved_at != Impl::kNoRoom) close_room(0);
+  if (m.reserved_at != Hot::kNoRoom) close_room(0);
   if (!error && state_ == State::kOpen && writing()) {
     // `write(x); close();` must send x: writes are corked until the end of the iteration,
     // so give them their (non-blocking) attempt now. A failure closes with its cause.
@@ -350,13 +355,13 @@ void IOStream::close(std::exception_ptr error) {
   std::vector<std::string>().swap(m.wqueue);
   m.whead = m.woffset = 0;
   if (!m.dispatching) schedule_wake();
-  if (m.close_callback) {
+  if (impl_->close_callback) {
     auto self = weak_from_this().lock();
     IOLoop* loop = live_loop();
     if (self && loop) {
-      loop->add_callback([self = std::move(self), cb = m.close_callback.take()] { cb(); });
+      loop->add_callback([self = std::move(self), cb = impl_->close_callback.take()] { cb(); });
     }
-    m.close_callback = nullptr;
+    impl_->close_callback = nullptr;
   }
 }
 

@@ -28,8 +28,8 @@ thread_local std::vector<char> t_scratch;
 // A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
 TORNADO_HOT IOStream::ReadAwaiter::~ReadAwaiter() {
   disarm();
-  if (h && s_->impl_->read_waiter == h) {
-    s_->impl_->read_waiter = {};
+  if (h && s_->hot_.read_waiter == h) {
+    s_->hot_.read_waiter = {};
     s_->abandon_read();
   }
 }
@@ -42,9 +42,9 @@ TORNADO_HOT bool IOStream::ReadAwaiter::await_ready() {
 
 TORNADO_HOT void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) {
   h = c;
-  s_->impl_->read_waiter = c;
+  s_->hot_.read_waiter = c;
   // Already done: a yield. run_wakeups, from the loop's callback queue, resumes it.
-  if (s_->impl_->read_done) s_->schedule_wake();
+  if (s_->hot_.read_done) s_->schedule_wake();
 }
 
 TORNADO_HOT std::size_t IOStream::ReadAwaiter::await_resume() {
@@ -56,7 +56,7 @@ TORNADO_HOT std::size_t IOStream::ReadAwaiter::await_resume() {
 bool IOStream::ReadAwaiter::cancel(detail::CancelHook* hook) {
   auto* op = static_cast<ReadAwaiter*>(hook);
   if (op->cancelled) return true;
-  Impl& m = *op->s_->impl_;
+  Hot& m = op->s_->hot_;
   if (m.read_waiter != op->h || m.read_done) return false;  // its result is on the way
   m.read_waiter = {};
   op->s_->abandon_read();
@@ -72,19 +72,17 @@ namespace {
 
 // Inline: fill_buffer, which every request's wait runs, is its hot caller.
 TORNADO_HOT inline void IOStream::begin_read(ReadKind kind) {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.kind != ReadKind::kNone) [[unlikely]] throw_already_reading();
   m.kind = kind;
   m.read_done = false;
   m.read_error = nullptr;
   m.read_result = 0;
-  m.scan_from = 0;
-  m.max_bytes = 0;
   m.partial = false;
 }
 
 TORNADO_HOT std::size_t IOStream::finish_read() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   m.kind = ReadKind::kNone;
   m.read_done = false;
   m.args.reset();
@@ -93,13 +91,13 @@ TORNADO_HOT std::size_t IOStream::finish_read() {
 }
 
 void IOStream::abandon_read() noexcept {
-  impl_->read_error = nullptr;
+  hot_.read_error = nullptr;
   finish_read();
 }
 
 std::string IOStream::take(std::size_t n) {
-  std::string out(impl_->buffer.data(), n);
-  impl_->buffer.consume(n);
+  std::string out(hot_.buffer.data(), n);
+  hot_.buffer.consume(n);
   return out;
 }
 
@@ -107,8 +105,9 @@ Task<std::string> IOStream::read_until(std::string delimiter, std::size_t max_by
   auto self = shared_from_this();
   if (delimiter.empty()) throw std::invalid_argument("read_until: empty delimiter");
   begin_read(ReadKind::kUntil);
-  impl_->read_args().delimiter = std::move(delimiter);
-  impl_->max_bytes = max_bytes;
+  detail::ReadArgs& args = hot_.read_args();
+  args.delimiter = std::move(delimiter);
+  args.max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
@@ -117,8 +116,9 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
   auto self = shared_from_this();
   detail::CompiledRegex regex(pattern);  // throws std::invalid_argument before the read
   begin_read(ReadKind::kRegex);
-  impl_->read_args().regex = std::move(regex);
-  impl_->max_bytes = max_bytes;
+  detail::ReadArgs& args = hot_.read_args();
+  args.regex = std::move(regex);
+  args.max_bytes = max_bytes;
   std::size_t n = co_await ReadAwaiter(this);
   co_return take(n);
 }
@@ -126,8 +126,8 @@ Task<std::string> IOStream::read_until_regex(std::string pattern, std::size_t ma
 Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
   auto self = shared_from_this();
   begin_read(ReadKind::kBytes);
-  impl_->read_target = n;
-  impl_->partial = partial;
+  hot_.read_target = n;
+  hot_.partial = partial;
   std::size_t got = co_await ReadAwaiter(this);
   co_return take(got);
 }
@@ -135,10 +135,10 @@ Task<std::string> IOStream::read_bytes(std::size_t n, bool partial) {
 Task<std::size_t> IOStream::read_into(std::span<char> buffer, bool partial) {
   auto self = shared_from_this();
   begin_read(ReadKind::kInto);
-  detail::ReadArgs& args = impl_->read_args();
+  detail::ReadArgs& args = hot_.read_args();
   args.into = buffer;
   args.into_filled = 0;
-  impl_->partial = partial;
+  hot_.partial = partial;
   co_return co_await ReadAwaiter(this);
 }
 
@@ -150,47 +150,31 @@ Task<std::string> IOStream::read_until_close() {
 }
 
 TORNADO_HOT IOStream::ReadAwaiter IOStream::fill_buffer() {
-  if (impl_->kind != ReadKind::kNone) [[unlikely]] throw_already_reading();
-  if (impl_->buffer.size() >= options_.max_buffer_size) [[unlikely]] {
+  if (hot_.kind != ReadKind::kNone) [[unlikely]] throw_already_reading();
+  if (hot_.buffer.size() >= options_.max_buffer_size) [[unlikely]] {
     throw StreamBufferFullError("fill_buffer: read buffer holds max_buffer_size (" +
                                 std::to_string(options_.max_buffer_size) + ") bytes");
   }
   begin_read(ReadKind::kFill);
-  impl_->read_target = impl_->buffer.size();
+  hot_.read_target = hot_.buffer.size();
   return ReadAwaiter(this);
 }
 
-TORNADO_HOT std::string_view IOStream::read_buffer() const noexcept { return impl_->buffer.view(); }
-
 std::span<char> IOStream::mutable_read_buffer() noexcept {
-  auto& b = impl_->buffer;
+  auto& b = hot_.buffer;
   return {const_cast<char*>(b.data()), b.size()};  // the buffer's own heap bytes
-}
-
-TORNADO_HOT void IOStream::consume(std::size_t n) noexcept {
-  impl_->buffer.consume(std::min(n, impl_->buffer.size()));
-}
-
-std::size_t IOStream::read_buffer_capacity() const noexcept { return impl_->buffer.allocated(); }
-
-bool IOStream::reading() const noexcept { return impl_->kind != ReadKind::kNone; }
-
-TORNADO_HOT bool IOStream::writing() const noexcept { return impl_->whead < impl_->wqueue.size(); }
-
-TORNADO_HOT std::size_t IOStream::write_buffer_size() const noexcept {
-  return static_cast<std::size_t>(impl_->queued - impl_->flushed);
 }
 
 // Where the pending read ends in the buffer, if the buffer already satisfies it.
 // Throws UnsatisfiableReadError when max_bytes rules the read out.
 std::optional<std::size_t> IOStream::find_read_pos() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   detail::ReadBuffer& b = m.buffer;
   const std::size_t size = b.size();
   auto check_max = [&](std::size_t needed) {
-    if (m.max_bytes && needed > m.max_bytes) {
-      throw UnsatisfiableReadError("delimiter not found within " + std::to_string(m.max_bytes) +
-                                   " bytes");
+    if (m.args->max_bytes && needed > m.args->max_bytes) {
+      throw UnsatisfiableReadError("delimiter not found within " +
+                                   std::to_string(m.args->max_bytes) + " bytes");
     }
   };
   switch (m.kind) {
@@ -200,31 +184,31 @@ std::optional<std::size_t> IOStream::find_read_pos() {
       return std::nullopt;
     case ReadKind::kUntil: {
       const std::size_t dl = m.args->delimiter.size();
-      if (size >= dl + m.scan_from) {
-        const void* hit =
-            memmem(b.data() + m.scan_from, size - m.scan_from, m.args->delimiter.data(), dl);
+      if (size >= dl + m.args->scan_from) {
+        const void* hit = memmem(b.data() + m.args->scan_from, size - m.args->scan_from,
+                                 m.args->delimiter.data(), dl);
         if (hit) {
           std::size_t end = static_cast<const char*>(hit) - b.data() + dl;
           check_max(end);
           return end;
         }
         // A delimiter straddling the end may complete later: keep its first dl-1 bytes.
-        m.scan_from = size - dl + 1;
+        m.args->scan_from = size - dl + 1;
       }
       check_max(size);
       return std::nullopt;
     }
     case ReadKind::kRegex: {
       std::size_t begin = 0, end = 0;
-      switch (m.args->regex.search(b.view(), m.scan_from, &begin, &end)) {
+      switch (m.args->regex.search(b.view(), m.args->scan_from, &begin, &end)) {
         case detail::CompiledRegex::Result::kMatch:
           check_max(end);
           return end;
         case detail::CompiledRegex::Result::kPartial:
-          m.scan_from = begin;
+          m.args->scan_from = begin;
           break;
         case detail::CompiledRegex::Result::kNone:
-          m.scan_from = size;
+          m.args->scan_from = size;
           break;
       }
       check_max(size);
@@ -255,7 +239,7 @@ std::optional<std::size_t> IOStream::find_read_pos() {
 // Completes the pending read from the buffer if it can. True when the read is finished
 // (with a result, or failed because the stream closed).
 TORNADO_HOT bool IOStream::check_satisfied() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.read_done) return true;
   // fill_buffer's read (a server's wait for the next request), without find_read_pos.
   if (m.kind == ReadKind::kFill) [[likely]] {
@@ -283,7 +267,7 @@ TORNADO_HOT bool IOStream::check_satisfied() {
 
 // The pending read's next step: from the buffer, then from the socket.
 TORNADO_HOT bool IOStream::advance_read() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (check_satisfied()) return true;
   if (state_ == State::kClosed) {
     settle_read_on_close();
@@ -299,10 +283,10 @@ TORNADO_HOT bool IOStream::advance_read() {
 // An edge-triggered fd reports readiness once, so `readable` remembers that we stopped
 // before EAGAIN; the next read resumes from the socket without waiting for an edge.
 TORNADO_HOT void IOStream::read_loop() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   while (state_ == State::kOpen && m.readable) {
     if (m.kind == ReadKind::kNone) {
-      if (!m.close_callback || m.buffer.size() >= options_.read_chunk_size) break;
+      if (!impl_->close_callback || m.buffer.size() >= options_.read_chunk_size) break;
     } else if (m.read_done) {
       break;
     }
@@ -357,7 +341,7 @@ TORNADO_HOT void IOStream::read_loop() {
 }
 
 TORNADO_HOT ssize_t IOStream::read_chunk(std::size_t want) {
-  detail::ReadBuffer& b = impl_->buffer;
+  detail::ReadBuffer& b = hot_.buffer;
   if (b.capacity() >= options_.read_chunk_size) {
     // A large transfer: read in place, no copy.
     ssize_t n = read_from_fd(b.prepare(want), want);
@@ -385,7 +369,7 @@ bool is_buffer_full(const std::exception_ptr& error) {
 
 // The stream closed with a read pending: the buffered bytes may still satisfy it.
 void IOStream::settle_read_on_close() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.kind == ReadKind::kNone || m.read_done) return;
   m.read_done = true;
   if (m.kind == ReadKind::kUntilClose) {

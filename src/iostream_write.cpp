@@ -58,7 +58,7 @@ ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
 TORNADO_HOT ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   for (;;) {
     ssize_t n;
-    if (!impl_->use_writev) {
+    if (!hot_.use_writev) {
       // sendmsg is writev with flags: MSG_NOSIGNAL turns SIGPIPE into EPIPE, per call,
       // without touching the process's signal disposition.
       if (count == 1) {
@@ -72,7 +72,7 @@ TORNADO_HOT ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
         n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
       }
       if (n < 0 && errno == ENOTSOCK) {
-        impl_->use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
+        hot_.use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
         continue;
       }
     } else {
@@ -130,7 +130,7 @@ void give_back_chunk(std::string& chunk) {
 // The chunk a small write may be appended to: the last queued one, while it is small.
 // Appending is safe even to the chunk being sent: only offsets are kept between sends.
 TORNADO_HOT std::string* IOStream::coalescing_tail(std::size_t adding) noexcept {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.whead >= m.wqueue.size()) return nullptr;
   std::string& tail = m.wqueue.back();
   return tail.size() + adding <= kCoalesceLimit ? &tail : nullptr;
@@ -139,10 +139,10 @@ TORNADO_HOT std::string* IOStream::coalescing_tail(std::size_t adding) noexcept 
 TORNADO_HOT void IOStream::check_write(std::size_t size) {
   if (state_ == State::kClosed) throw StreamClosedError(error_);
   // Bytes queued behind an open room would be cut by a shorter commit_write.
-  if (impl_->reserved_at != Impl::kNoRoom) {
+  if (hot_.reserved_at != Hot::kNoRoom) {
     throw std::logic_error("IOStream: a write while a reserve_write room is open");
   }
-  const uint64_t pending = impl_->queued - impl_->flushed;
+  const uint64_t pending = hot_.queued - hot_.flushed;
   if (options_.max_write_buffer_size && pending + size > options_.max_write_buffer_size) {
     throw StreamBufferFullError("Reached maximum write buffer size (" +
                                 std::to_string(options_.max_write_buffer_size) + " bytes)");
@@ -151,7 +151,7 @@ TORNADO_HOT void IOStream::check_write(std::size_t size) {
 
 IOStream::WriteAwaiter IOStream::write(std::string data) {
   check_write(data.size());
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (!data.empty()) {
     m.queued += data.size();
     if (std::string* tail = coalescing_tail(data.size())) {
@@ -167,7 +167,7 @@ IOStream::WriteAwaiter IOStream::write(std::string data) {
 
 TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string_view data) {
   check_write(data.size());
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (!data.empty()) {
     if (std::string* tail = coalescing_tail(data.size())) {
       tail->append(data);
@@ -185,7 +185,7 @@ TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string_view data) {
 
 TORNADO_HOT char* IOStream::reserve_write(std::size_t size) {
   check_write(size);
-  Impl& m = *impl_;
+  Hot& m = hot_;
   std::string* tail = coalescing_tail(size);
   if (tail == nullptr) {
     take_spare_queue(m.wqueue);
@@ -200,9 +200,9 @@ TORNADO_HOT char* IOStream::reserve_write(std::size_t size) {
 // Ends the open room at its first `used` bytes; a chunk made for the room and left empty
 // leaves the queue (an empty chunk would stall the flush loop).
 TORNADO_HOT void IOStream::close_room(std::size_t used) noexcept {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   std::string& tail = m.wqueue.back();
-  tail.resize(std::exchange(m.reserved_at, Impl::kNoRoom) + used);
+  tail.resize(std::exchange(m.reserved_at, Hot::kNoRoom) + used);
   if (tail.empty()) {
     give_back_chunk(tail);
     m.wqueue.pop_back();
@@ -210,7 +210,7 @@ TORNADO_HOT void IOStream::close_room(std::size_t used) noexcept {
 }
 
 TORNADO_HOT IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   // Closed since the room was given: close() took it back; the awaiter fails.
   if (state_ == State::kClosed) return WriteAwaiter(*this, m.queued + used);
   commit_room(used);
@@ -222,8 +222,8 @@ void IOStream::commit_write_unawaited(std::size_t used) {
 }
 
 TORNADO_HOT void IOStream::commit_room(std::size_t used) {
-  Impl& m = *impl_;
-  if (m.reserved_at == Impl::kNoRoom) {
+  Hot& m = hot_;
+  if (m.reserved_at == Hot::kNoRoom) {
     throw std::logic_error("IOStream::commit_write without an open reserve_write room");
   }
   std::string& tail = m.wqueue.back();
@@ -238,7 +238,7 @@ TORNADO_HOT void IOStream::commit_room(std::size_t used) {
 }
 
 TORNADO_HOT void IOStream::write_now(std::initializer_list<std::string_view> parts) {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   constexpr std::size_t kMaxParts = 8;
   std::size_t total = 0;
   for (std::string_view p : parts) total += p.size();
@@ -281,7 +281,7 @@ TORNADO_HOT void IOStream::write_now(std::initializer_list<std::string_view> par
 // Corking: writes made in one loop iteration and not awaited go out together, in one
 // writev, from a callback at the end of the iteration. Awaiting a write flushes at once.
 TORNADO_HOT void IOStream::schedule_flush() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.flush_scheduled || state_ != State::kOpen) return;
   if (m.in_events) {  // on_events sends it at its end
     m.flush_scheduled = true;
@@ -291,14 +291,14 @@ TORNADO_HOT void IOStream::schedule_flush() {
   if (!loop) return;
   m.flush_scheduled = true;
   loop->add_callback([self = shared_from_this()] {
-    self->impl_->flush_scheduled = false;
+    self->hot_.flush_scheduled = false;
     if (self->state_ == State::kOpen) self->handle_write();
     self->run_wakeups();
   });
 }
 
 void IOStream::handle_write() noexcept {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   const uint64_t before = m.flushed;
   try {
     while (state_ == State::kOpen && m.whead < m.wqueue.size()) {
@@ -348,12 +348,15 @@ void IOStream::handle_write() noexcept {
   } catch (...) {
     close(std::current_exception());
   }
-  if (m.flushed != before && !m.write_waiters.empty() && !m.dispatching) schedule_wake();
+  if (m.flushed != before && m.write_waiter_storage && !impl_->write_waiters.empty() &&
+      !m.dispatching) {
+    schedule_wake();
+  }
 }
 
 TORNADO_HOT IOStream::WriteAwaiter::WriteAwaiter(IOStream& stream, uint64_t end_position) noexcept
     : Cancellable(&cancel), stream_(&stream), end_(end_position) {
-  WriteAwaiter*& first = stream.impl_->write_awaiters;
+  WriteAwaiter*& first = stream.hot_.write_awaiters;
   next_ = first;
   if (first) first->prev_ = this;
   first = this;
@@ -371,7 +374,7 @@ IOStream::WriteAwaiter::WriteAwaiter(WriteAwaiter&& other) noexcept
   if (prev_) {
     prev_->next_ = this;
   } else if (stream_) {
-    stream_->impl_->write_awaiters = this;
+    stream_->hot_.write_awaiters = this;
   }
   if (next_) next_->prev_ = this;
 }
@@ -383,7 +386,7 @@ TORNADO_HOT void IOStream::WriteAwaiter::unlink() noexcept {
   if (prev_) {
     prev_->next_ = next_;
   } else {
-    stream_->impl_->write_awaiters = next_;
+    stream_->hot_.write_awaiters = next_;
   }
   if (next_) next_->prev_ = prev_;
   prev_ = next_ = nullptr;
@@ -393,7 +396,7 @@ TORNADO_HOT void IOStream::WriteAwaiter::unlink() noexcept {
 // The stream is being destroyed: its awaiters keep only whether their bytes were sent, and
 // if not, what had closed the stream (the real_error a live stream's awaiter would raise).
 void IOStream::release_write_awaiters() noexcept {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   for (WriteAwaiter* a = m.write_awaiters; a != nullptr;) {
     WriteAwaiter* next = a->next_;
     a->flushed_when_gone_ = m.flushed >= a->end_;
@@ -408,7 +411,7 @@ void IOStream::release_write_awaiters() noexcept {
 // Done: the bytes were handed over, or the stream closed (await_resume raises).
 bool IOStream::WriteAwaiter::settled() const noexcept {
   if (!stream_) return true;
-  return stream_->impl_->flushed >= end_ || stream_->state_ == State::kClosed;
+  return stream_->hot_.flushed >= end_ || stream_->state_ == State::kClosed;
 }
 
 bool IOStream::WriteAwaiter::await_ready() const noexcept {
@@ -430,6 +433,7 @@ void IOStream::WriteAwaiter::suspend(std::coroutine_handle<> h) {
   // The stream stays alive until this write is flushed.
   keep_ = stream_->shared_from_this();
   stream_->impl_->write_waiters.emplace_back(end_, h);
+  stream_->hot_.write_waiter_storage = true;
   // Already settled: a yield. run_wakeups, from the loop's callback queue, resumes it.
   if (settled()) stream_->schedule_wake();
 }
@@ -473,7 +477,7 @@ void IOStream::WriteAwaiter::await_resume() {
     if (!flushed_when_gone_) throw StreamClosedError(std::move(gone_error_));
     return;
   }
-  if (stream_->impl_->flushed < end_) throw StreamClosedError(stream_->error_);
+  if (stream_->hot_.flushed < end_) throw StreamClosedError(stream_->error_);
 }
 
 }  // namespace tornado

@@ -117,7 +117,7 @@ struct SSLIOStream::TLS {
 
 SSLIOStream::SSLIOStream(int fd, IOStreamOptions options)
     : IOStream(fd, options), tls_(std::make_unique<TLS>()) {
-  impl_->tls = true;
+  hot_.tls = true;
 }
 
 SSLIOStream::~SSLIOStream() = default;
@@ -202,7 +202,7 @@ void SSLIOStream::raise_ssl_error(int ssl_error, const char* operation) {
 // One step of the handshake. True once it is complete; false while it waits for the
 // socket or after it failed (the stream is then closed with the SSLError).
 bool SSLIOStream::drive_handshake() {
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (m.handshake_done) return true;
   if (state_ != State::kOpen) return false;
   TLS& t = *tls_;
@@ -228,7 +228,7 @@ bool SSLIOStream::drive_handshake() {
 
 void SSLIOStream::on_events(int fd, uint32_t events) {
   auto self = shared_from_this();
-  Impl& m = *impl_;
+  Hot& m = hot_;
   if (state_ == State::kOpen && !m.handshake_done) {
     m.dispatching = true;
     bool done = drive_handshake();
@@ -325,7 +325,7 @@ void discard_unread_input(int fd) noexcept {
 
 void SSLIOStream::before_close() noexcept {
   TLS& t = *tls_;
-  if (!t.ssl || t.fatal || !impl_->handshake_done) return;
+  if (!t.ssl || t.fatal || !hot_.handshake_done) return;
   if (SSL_get_shutdown(t.ssl) & SSL_SENT_SHUTDOWN) return;
   // close_notify, best effort: the socket is non-blocking and about to close; a full
   // send buffer or a reset peer just means the alert is lost.
@@ -345,13 +345,14 @@ struct SSLIOStream::HandshakeOp : detail::StreamOp {
     if (h && s->impl_->handshake_waiter == h) s->impl_->handshake_waiter = {};
   }
   bool await_ready() {
-    if (s->impl_->handshake_done || s->state_ == State::kClosed) return true;
+    if (s->hot_.handshake_done || s->state_ == State::kClosed) return true;
     return s->drive_handshake() || s->state_ == State::kClosed;
   }
   template <typename P>
   void await_suspend(std::coroutine_handle<P> c) {
     h = c;
     s->impl_->handshake_waiter = c;
+    s->hot_.setup_waiters = true;
     arm(detail::cancel_state_of(c));
   }
   void await_resume() { finish(); }
@@ -371,12 +372,12 @@ Task<void> SSLIOStream::wait_for_handshake() {
   auto self = shared_from_this();
   if (impl_->handshake_waiter) throw std::logic_error("Already waiting for the handshake");
   co_await HandshakeOp(this);
-  if (!impl_->handshake_done) throw StreamClosedError(error_);
+  if (!hot_.handshake_done) throw StreamClosedError(error_);
 }
 
 Task<void> SSLIOStream::finish_connect() { co_await wait_for_handshake(); }
 
-bool SSLIOStream::handshake_done() const noexcept { return impl_->handshake_done; }
+bool SSLIOStream::handshake_done() const noexcept { return hot_.handshake_done; }
 
 std::string SSLIOStream::selected_alpn_protocol() const {
   const unsigned char* proto = nullptr;
@@ -407,10 +408,10 @@ Task<std::shared_ptr<SSLIOStream>> IOStream::start_tls(bool server_side,
   }
   // Detach: the fd and the close callback move to the TLS stream; this one is closed
   // without closing the fd and without running its close callback.
-  Impl& m = *impl_;
+  Hot& m = hot_;
   std::string preread(m.buffer.view());
   m.buffer.release();
-  auto close_callback = m.close_callback.take();
+  auto close_callback = impl_->close_callback.take();
   const int fd = fd_;
   if (IOLoop* loop = live_loop()) loop->remove_handler(fd);
   fd_ = -1;

@@ -225,14 +225,16 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   void reset_write_side();
   void on_write_finished();
 
+  // Kept small and packed (this object is most of an idle server connection's frame), and in
+  // the order of use: a server touches every field up to close_callback_ on every request
+  // (the fields of a message are reset for the next), and a connection at depth 1 is
+  // resumed between other connections' requests, so each cache line of them is fetched
+  // again: the rest, read rarely, comes last.
   std::shared_ptr<IOStream> stream_;
   std::shared_ptr<const HTTP1ConnectionParameters> params_;
-  httputil::HTTPConnectionContext context_;
   http1::MessageHead* head_ = nullptr;  // borrowed while a message is read
   double head_deadline_ = 0;            // IOLoop::time() base; 0 = not waiting for a head
   TimeoutHandle head_timer_;
-  std::function<void()> close_callback_;
-  // Kept small and packed: this object is most of an idle server connection's frame.
   bool is_client_;
   bool detached_ = false;  // detach() gave the stream away
   // Server: waiting for the first bytes of a (next) request; a drain closes such connections
@@ -243,6 +245,12 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   bool head_request_ = false;      // the request is a HEAD (its response has no body)
   bool disconnect_after_ = false;  // close once this exchange is done
   bool read_finished_ = false;
+  // Per message: writing side (the flags here to share the reading side's word).
+  bool headers_written_ = false;
+  bool chunking_output_ = false;
+  bool write_finished_ = false;
+  bool suppress_body_ = false;    // HEAD / 204 / 304
+  bool length_declared_ = false;  // Content-Length given: expected_remaining_ counts it down
   int request_version_minor_ = 1;
   int response_code_ = 0;  // the writing side's, here to fill the int's pair of the word
   std::size_t max_body_size_;
@@ -250,18 +258,16 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   double body_deadline_ = 0;  // IOLoop::time() base; 0 = none
   uint64_t body_received_ = 0;
   std::unique_ptr<detail::GzipDecompressor> decompressor_;
-
-  // Per message: writing side.
-  bool headers_written_ = false;
-  bool chunking_output_ = false;
-  bool write_finished_ = false;
-  bool suppress_body_ = false;    // HEAD / 204 / 304
-  bool length_declared_ = false;  // Content-Length given: expected_remaining_ counts it down
   uint64_t expected_remaining_ = 0;
   std::coroutine_handle<> write_finished_waiter_;
-
-  // Membership of a server's HTTP1ConnectionList (intrusive: no allocation per connection).
+  // Membership of a server's HTTP1ConnectionList (intrusive: no allocation per connection);
+  // the list is asked whether it drains on every response.
   HTTP1ConnectionList* list_ = nullptr;
+  std::function<void()> close_callback_;
+
+  // Read rarely: the context (a view's request reads it only if the application asks), and
+  // the list's links.
+  httputil::HTTPConnectionContext context_;
   HTTP1Connection* list_prev_ = nullptr;
   HTTP1Connection* list_next_ = nullptr;
 };

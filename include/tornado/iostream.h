@@ -37,7 +37,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "tornado/detail/read_buffer.h"
 #include "tornado/hot.h"
 #include "tornado/ioloop.h"
 #include "tornado/ssl.h"
@@ -78,6 +80,8 @@ struct IOStreamOptions {
 class SSLIOStream;
 
 namespace detail {
+
+struct ReadArgs;  // src/internal/iostream_impl.h
 
 // A suspended stream operation that a task's cancellation can abandon: the hook clears the
 // stream's waiter slot and undoes the operation's state, then the coroutine resumes on the
@@ -129,11 +133,13 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
 
   // ---- in-place access, for parsers that work on the read buffer ----
   // The buffered, unconsumed bytes. Valid until the next read, consume or fill.
-  std::string_view read_buffer() const noexcept;
+  std::string_view read_buffer() const noexcept { return hot_.buffer.view(); }
   // The same bytes, writable: a parser may rewrite them in place (WebSocket unmasking).
   std::span<char> mutable_read_buffer() noexcept;
   // Drops the first n buffered bytes (n <= read_buffer().size()).
-  void consume(std::size_t n) noexcept;
+  void consume(std::size_t n) noexcept {
+    hot_.buffer.consume(n < hot_.buffer.size() ? n : hot_.buffer.size());
+  }
   // Waits until more bytes than are buffered now have arrived. Raises StreamClosedError
   // (with the real cause) when the stream closes first, and StreamBufferFullError (the
   // stream stays open, raised at the call) when max_buffer_size bytes are already
@@ -202,15 +208,17 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void set_close_callback(std::function<void()> callback);
 
   // A read is pending.
-  bool reading() const noexcept;
+  bool reading() const noexcept { return hot_.kind != ReadKind::kNone; }
   // Bytes are queued and not yet handed to the kernel.
-  bool writing() const noexcept;
+  bool writing() const noexcept { return hot_.whead < hot_.wqueue.size(); }
   // Bytes queued and not yet handed to the kernel (or to TLS).
-  std::size_t write_buffer_size() const noexcept;
+  std::size_t write_buffer_size() const noexcept {
+    return static_cast<std::size_t>(hot_.queued - hot_.flushed);
+  }
   // TCP_NODELAY; a no-op on a closed stream or a non-TCP socket. Throws std::system_error.
   void set_nodelay(bool value);
   // Bytes of read buffer memory held now (0 when idle), for tests and metrics.
-  std::size_t read_buffer_capacity() const noexcept;
+  std::size_t read_buffer_capacity() const noexcept { return hot_.buffer.allocated(); }
   int fd() const noexcept { return fd_; }
   const IOStreamOptions& options() const noexcept { return options_; }
 
@@ -235,10 +243,47 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   // Runs at the start of close() while the fd is still open (TLS: close_notify).
   virtual void before_close() noexcept {}
 
-  // Implementation state, defined in src/internal/iostream_impl.h.
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-
+  enum class ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kInto, kUntilClose, kFill };
+  // The state a request's reads and writes touch, held here, first, so that it shares the
+  // object's first cache lines with its header and reference count (a server at depth 1
+  // touches every connection's stream once a request, from another connection's in between),
+  // and the small accessors above inline. The rest, rarely used, is in Impl.
+  struct Hot {
+    detail::ReadBuffer buffer;
+    // ---- the pending read (one at a time) ----
+    ReadKind kind = ReadKind::kNone;
+    bool read_done = false;  // finished: result or error is ready for await_resume
+    bool partial = false;
+    bool readable = true;      // no EAGAIN seen since the last read edge (edge-triggered)
+    bool eof_pending = false;  // the peer's FIN (or an error) was reported: read to EOF
+    bool dispatching = false;  // inside on_events: wake-ups run at its end
+    bool wake_scheduled = false;
+    bool flush_scheduled = false;
+    bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
+    bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
+    bool handshake_done = false;  // SSLIOStream
+    bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
+    // Impl's connect or handshake waiter may be set; Impl's write_waiters has storage.
+    // (Over-approximations, cleared by run_wakeups' helpers: run_wakeups reads no Impl.)
+    bool setup_waiters = false;
+    bool write_waiter_storage = false;
+    uint32_t whead = 0;           // the write queue's first chunk not fully sent
+    std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
+    std::size_t read_result = 0;
+    std::exception_ptr read_error;
+    std::unique_ptr<detail::ReadArgs> args;  // while a read that needs them is pending
+    std::coroutine_handle<> read_waiter;
+    // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
+    std::vector<std::string> wqueue;
+    std::size_t woffset = 0;
+    // reserve_write: where the open room starts in the last chunk (kNoRoom: none is open).
+    static constexpr std::size_t kNoRoom = SIZE_MAX;
+    std::size_t reserved_at = kNoRoom;
+    uint64_t queued = 0;   // bytes ever queued
+    uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
+    IOStream::WriteAwaiter* write_awaiters = nullptr;  // every live awaiter, told of our end
+    detail::ReadArgs& read_args();                     // made on first use
+  };
   // Wakes suspended readers/writers/connectors on a later iteration (or at the end of the
   // current on_events). Used by SSLIOStream too.
   void schedule_wake();
@@ -246,14 +291,18 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void wake_setup_waiters();  // run_wakeups' connect and handshake waiters (rare)
   void wake_writers();        // and its write waiters
 
+  // In the order of use: fd_, state_, hot_ and options_ are read on every request.
   int fd_;
   State state_ = State::kOpen;
+  Hot hot_;
   IOStreamOptions options_;
+  // The rest of the state, defined in src/internal/iostream_impl.h.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
   std::exception_ptr error_;
 
  private:
   struct ConnectOp;
-  enum class ReadKind : uint8_t;
   void begin_read(ReadKind kind);
   void abandon_read() noexcept;
   Task<void> connect_to(sockaddr_storage address, socklen_t length);

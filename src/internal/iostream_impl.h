@@ -13,20 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include "internal/read_buffer.h"
+#include "tornado/detail/read_buffer.h"
 #include "tornado/iostream.h"
 
 namespace tornado {
-
-enum class IOStream::ReadKind : uint8_t {
-  kNone,
-  kBytes,
-  kUntil,
-  kRegex,
-  kInto,
-  kUntilClose,
-  kFill
-};
 
 namespace detail {
 
@@ -63,6 +53,8 @@ class CompiledRegex {
 struct ReadArgs {
   std::string delimiter;
   CompiledRegex regex;
+  std::size_t max_bytes = 0;  // read_until/_regex's limit (0 = none)
+  std::size_t scan_from = 0;  // read_until/_regex: where the next search starts
   std::span<char> into;
   std::size_t into_filled = 0;
 };
@@ -100,52 +92,21 @@ class BoxedCallback {
 
 }  // namespace detail
 
+// What IOStream::Hot leaves out: what a connect, a handshake, an awaited write or a close
+// callback needs, never a request's ordinary read and write.
 struct IOStream::Impl {
   LoopRef loop;  // the loop the fd is registered with
-  detail::ReadBuffer buffer;
-
-  // ---- the pending read (one at a time) ----
-  // (kind, the flags and whead first: they share one 16-byte slot.)
-  ReadKind kind = ReadKind::kNone;
-  bool read_done = false;  // finished: result or error is ready for await_resume
-  bool partial = false;
-  bool readable = true;      // no EAGAIN seen since the last read edge (edge-triggered)
-  bool eof_pending = false;  // the peer's FIN (or an error) was reported: read to EOF
-  bool dispatching = false;  // inside on_events: wake-ups run at its end
-  bool wake_scheduled = false;
-  bool flush_scheduled = false;
-  bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
-  bool use_writev = false;      // the fd is not a socket (a pipe): writev instead of sendmsg
-  bool handshake_done = false;  // SSLIOStream
-  bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
-  uint32_t whead = 0;           // the write queue's first chunk not fully sent
-  std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
-  std::size_t max_bytes = 0;    // kUntil/kRegex limit (0 = none)
-  std::size_t scan_from = 0;    // where the next delimiter search starts
-  std::size_t read_result = 0;
-  std::exception_ptr read_error;
-  std::unique_ptr<detail::ReadArgs> args;  // while a read that needs them is pending
-  std::coroutine_handle<> read_waiter;
-
-  // ---- writes: a queue of owned chunks; whead/woffset mark what was sent ----
-  std::vector<std::string> wqueue;  // (whead: above)
-  std::size_t woffset = 0;
-  // reserve_write: where the open room starts in the last chunk (kNoRoom: none is open).
-  static constexpr std::size_t kNoRoom = SIZE_MAX;
-  std::size_t reserved_at = kNoRoom;
-  uint64_t queued = 0;   // bytes ever queued
-  uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
+  // Hot::write_waiter_storage says whether this has storage.
   std::vector<std::pair<uint64_t, std::coroutine_handle<>>> write_waiters;
-  IOStream::WriteAwaiter* write_awaiters = nullptr;  // every live awaiter, told of our end
-
+  // Hot::setup_waiters is set whenever one of these is.
   std::coroutine_handle<> connect_waiter;
   std::coroutine_handle<> handshake_waiter;  // SSLIOStream::wait_for_handshake
   detail::BoxedCallback close_callback;
-
-  detail::ReadArgs& read_args() {
-    if (!args) args = std::make_unique<detail::ReadArgs>();
-    return *args;
-  }
 };
+
+inline detail::ReadArgs& IOStream::Hot::read_args() {
+  if (!args) args = std::make_unique<detail::ReadArgs>();
+  return *args;
+}
 
 }  // namespace tornado

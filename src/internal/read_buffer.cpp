@@ -1,4 +1,4 @@
-#include "internal/read_buffer.h"
+#include "tornado/detail/read_buffer.h"
 
 #include <algorithm>
 

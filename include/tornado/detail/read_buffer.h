@@ -1,4 +1,6 @@
-// The read buffer of an IOStream: one contiguous byte range, given back when empty.
+// tornado/detail/read_buffer.h — the read buffer of an IOStream (an implementation detail of
+// tornado/iostream.h, public only because the stream holds it by value: its accessors inline).
+// One contiguous byte range, given back when empty.
 //
 //   data_                                                  data_ + capacity_
 //   |  consumed  |      readable bytes       |    free tail    |
