@@ -683,6 +683,14 @@ class HTTPConnection {
   virtual WriteAwaiter write(std::string_view chunk) = 0;
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
   virtual WriteAwaiter finish() = 0;
+  // write_headers (a response's) and finish() for a caller that drops the awaitable: the
+  // same writes and checks, and no awaitable made and unlinked again (the web layer's usual
+  // head and end). By default through the awaited forms.
+  void write_headers_unawaited(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                               std::string_view chunk = {}) {
+    send_response_head(start_line, headers, chunk);
+  }
+  virtual void finish_unawaited() { (void)finish(); }
   // Runs `callback` if the peer closes the connection before the response is finished
   // (RequestHandler::on_connection_close uses it; cancelling the handler's task from it
   // stops the work). Replaced by a later call. The exchange still ends only with finish()
@@ -699,6 +707,11 @@ class HTTPConnection {
   virtual WriteAwaiter write_response_head(const ResponseStartLine& start_line,
                                            const HTTPHeaders& headers, std::string_view chunk) {
     return write_headers(StartLine(start_line), headers, chunk);
+  }
+  // write_headers_unawaited's work.
+  virtual void send_response_head(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                                  std::string_view chunk) {
+    (void)write_response_head(start_line, headers, chunk);
   }
 };
 

@@ -335,7 +335,7 @@ RequestHandler::Root RequestHandler::continue_request(std::unique_ptr<RequestHan
         h.take_over(std::move(self));
         co_return;  // `h` may be gone already
       }
-      if (!h.finished_) h.finish();
+      if (!h.finished_) h.finish_unawaited();
     } catch (const CancelledError&) {
       throw;
     } catch (...) {
@@ -386,7 +386,7 @@ TORNADO_HOT void RequestHandler::start(std::unique_ptr<RequestHandler> handler, 
           }
         }
         if (!suspended) {
-          if (!h.finished_) h.finish();
+          if (!h.finished_) h.finish_unawaited();
           return;  // the handler goes with `handler`
         }
       } catch (const CancelledError&) {

@@ -468,6 +468,11 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The cookie's token (version 0: none or undecodable, then a fresh random one).
   const XsrfToken& raw_xsrf_token();
   void log_request() const;
+  // finish() for the flow's own call, which drops the awaitable (none is made), and the two
+  // halves both forms share.
+  void finish_unawaited();
+  void begin_finish();
+  void end_finish();
   // Sends the buffered body (with the headers the first time) through the transforms.
   void send_buffer(bool finishing);
   // The response's headers back to Server and Content-Type only (clear()'s first step).
