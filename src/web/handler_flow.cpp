@@ -295,6 +295,7 @@ void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) no
 }  // namespace
 
 TORNADO_HOT bool RequestHandler::run_step_now(Task<>& step) {
+  // (start()'s DriverScope: no driver is active here; see the resumption below.)
   // What Task's awaiter does when a coroutine awaits it with no driver active (start()'s
   // DriverScope), the awaiting coroutine's part (its continuation) left for the root.
   auto awaiter = step.operator co_await();
@@ -305,7 +306,11 @@ TORNADO_HOT bool RequestHandler::run_step_now(Task<>& step) {
   StepPromise& p = awaiter.h.promise();
   p.cancel_state = &cancel_state_;
   p.run = StepRun::kInline;
-  tornado::detail::drive(awaiter.h);
+  // Resumed here, not through drive(): start()'s DriverScope left no driver active, so
+  // nothing can be handed to one while the step runs (a task it awaits is started under a
+  // driver of its own, as with no driver at all), and drive()'s loop, with its saved state
+  // and queue checks, would have nothing to do after the step.
+  awaiter.h.resume();
   if (p.run == StepRun::kDoneInline) {
     // Its frame freed before what comes next, as a co_await's temporary Task is.
     std::exception_ptr error = std::move(p.exception);
