@@ -871,11 +871,12 @@ HTTP1Connection::WriteAwaiter HTTP1Connection::write_request_head(const RequestS
 template <bool Awaited>
 TORNADO_HOT std::conditional_t<Awaited, HTTP1Connection::WriteAwaiter, void>
 HTTP1Connection::response_head(const ResponseStartLine& line, const HTTPHeaders& headers,
-                               std::string_view chunk) {
+                               std::string_view chunk, const httputil::KnownFraming* known) {
   // A client's connection sends requests (as std::get on its StartLine would say).
   if (is_client_) throw std::bad_variant_access();
   if (headers_written_) throw HTTPOutputError("write_headers called twice");
-  const FramingFields fields = scan_framing_fields(headers);
+  const FramingFields fields =
+      known ? FramingFields{known->content_length} : scan_framing_fields(headers);
   const bool has_length = fields.content_length.has_value();
   const bool has_te = fields.transfer_encoding;
   const int code = line.code;
@@ -916,7 +917,7 @@ HTTP1Connection::response_head(const ResponseStartLine& line, const HTTPHeaders&
   }
   auto put_status = [code, reason](char* p) { return put_status_line(p, code, reason); };
   return send_head<Awaited>(status_line_size(code, reason), put_status, date_line,
-                            connection_line, fields.content_length, headers, chunk);
+                            connection_line, fields.content_length, headers, chunk, known);
 }
 
 // The head sized once and filled in place; the fields added unchecked are checked as they
@@ -925,7 +926,7 @@ template <bool Awaited, class PutStart>
 std::conditional_t<Awaited, HTTP1Connection::WriteAwaiter, void> HTTP1Connection::send_head(
     std::size_t start_size, PutStart put_start, std::string_view lines,
     std::string_view more_lines, std::optional<std::string_view> length,
-    const HTTPHeaders& headers, std::string_view chunk) {
+    const HTTPHeaders& headers, std::string_view chunk, const httputil::KnownFraming* known) {
   // A small first piece of a plain body joins the head: one write to the stream, not two.
   std::string_view with_head;
   if (!chunk.empty() && !suppress_body_ && !chunking_output_ && chunk.size() <= kBodyWithHead) {
@@ -938,7 +939,8 @@ std::conditional_t<Awaited, HTTP1Connection::WriteAwaiter, void> HTTP1Connection
   // once, here; a bad one is refused after the fields' own checks, below.
   uint64_t declared = 0;
   const bool length_valid =
-      suppress_body_ || !length || http1::parse_content_length(*length, declared);
+      suppress_body_ || !length ||
+      (known ? (declared = known->length, true) : http1::parse_content_length(*length, declared));
   // A server's whole response in this one write (the declared length is this piece), with
   // no request buffered behind it: nothing else is written before the loop waits again, so
   // it is sent at once (HeadRoom's at_once), the same one send as at the end of the events.
@@ -984,13 +986,14 @@ std::conditional_t<Awaited, HTTP1Connection::WriteAwaiter, void> HTTP1Connection
 
 TORNADO_HOT HTTP1Connection::WriteAwaiter HTTP1Connection::write_response_head(
     const ResponseStartLine& line, const HTTPHeaders& headers, std::string_view chunk) {
-  return response_head<true>(line, headers, chunk);
+  return response_head<true>(line, headers, chunk, nullptr);
 }
 
 TORNADO_HOT void HTTP1Connection::send_response_head(const ResponseStartLine& line,
                                                      const HTTPHeaders& headers,
-                                                     std::string_view chunk) {
-  response_head<false>(line, headers, chunk);
+                                                     std::string_view chunk,
+                                                     const httputil::KnownFraming* known) {
+  response_head<false>(line, headers, chunk, known);
 }
 
 TORNADO_HOT void HTTP1Connection::count_body(std::size_t size) {

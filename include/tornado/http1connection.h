@@ -214,18 +214,21 @@ class HTTP1Connection final : public httputil::HTTPConnection {
                                    const httputil::HTTPHeaders& headers,
                                    std::string_view chunk) override;
   void send_response_head(const httputil::ResponseStartLine& line,
-                          const httputil::HTTPHeaders& headers, std::string_view chunk) override;
-  // Both: the awaitable made only when `Awaited`.
+                          const httputil::HTTPHeaders& headers, std::string_view chunk,
+                          const httputil::KnownFraming* known) override;
+  // Both: the awaitable made only when `Awaited`; the fields looked through unless `known`.
   template <bool Awaited>
-  std::conditional_t<Awaited, WriteAwaiter, void> response_head(const httputil::ResponseStartLine& line, const httputil::HTTPHeaders& headers,
-                     std::string_view chunk);
+  std::conditional_t<Awaited, WriteAwaiter, void> response_head(
+      const httputil::ResponseStartLine& line, const httputil::HTTPHeaders& headers,
+      std::string_view chunk, const httputil::KnownFraming* known);
   WriteAwaiter write_request_head(const httputil::RequestStartLine& line,
                                   const httputil::HTTPHeaders& headers, std::string_view chunk);
   template <bool Awaited = true, class PutStart>
   std::conditional_t<Awaited, WriteAwaiter, void> send_head(
       std::size_t start_size, PutStart put_start, std::string_view lines,
       std::string_view more_lines, std::optional<std::string_view> length,
-      const httputil::HTTPHeaders& headers, std::string_view chunk);
+      const httputil::HTTPHeaders& headers, std::string_view chunk,
+      const httputil::KnownFraming* known = nullptr);
   // finish()'s checks and the end of the exchange, before its last bytes are sent.
   void end_message();
   void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it

@@ -297,7 +297,7 @@ TORNADO_HOT void RequestHandler::write(const nlohmann::json& object) {
   if (!set_pending_content_type(kJson)) response().headers.set_field("Content-Type", kJson);
 }
 
-TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
+TORNADO_HOT void RequestHandler::send_buffer(bool finishing, const httputil::KnownFraming* known) {
   httputil::HTTPConnection* conn = request_->connection;
   auto& r = response();
   if (!headers_written_) {
@@ -306,6 +306,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
     std::string& chunk = r.write_buffer;
     int status = status_code_;
     if (!r.transforms.empty()) r.fields_changed = true;  // they may change any field
+    if (r.fields_changed) known = nullptr;  // (the handler's own fields: looked through)
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
     if (detail::method_is(request_->method, "HEAD")) chunk.clear();
@@ -316,7 +317,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
     line.code = status_code_;
     if (!same_text(line.reason, r.reason)) line.reason = r.reason;
     try {
-      conn->write_headers_unawaited(line, r.headers, chunk);
+      conn->write_headers_unawaited(line, r.headers, chunk, known);
     } catch (const httputil::HTTPOutputError&) {
       // Refused before a byte went out (a Content-Length that is not a number, ...): the
       // headers are not written, so send_error can still answer with a 500.
@@ -350,6 +351,10 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view c
 // request) as calls.
 TORNADO_HOT void RequestHandler::begin_finish() {
   if (finished_) throw std::logic_error("finish() called twice");
+  // The fields are the defaults and what is added here, unless the handler changed any: then
+  // the connection is told their framing instead of looking through them (send_buffer).
+  httputil::KnownFraming known;
+  char digits[24];  // (Content-Length's, alive until the head is written)
   if (!headers_written_) {
     const std::string_view m = request_->method;
     // Whether the handler set either field, in one pass over the fields (two lookups cost
@@ -384,13 +389,14 @@ TORNADO_HOT void RequestHandler::begin_finish() {
         response().headers.remove(name);
       }
     } else if (!has_length) {
-      char digits[24];
-      const auto end =
-          std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
-      response().headers.append_known("Content-Length", std::string_view(digits, end - digits));
+      const std::size_t length = response().write_buffer.size();
+      const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;
+      known.content_length = std::string_view(digits, end - digits);
+      known.length = length;
+      response().headers.append_known("Content-Length", *known.content_length);
     }
   }
-  send_buffer(true);
+  send_buffer(true, &known);
   finished_ = true;
   // This handler may be gone before the connection notices a close: unhook it first.
   if (close_hooked_) {

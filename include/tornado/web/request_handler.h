@@ -474,7 +474,8 @@ class RequestHandler : public tornado::detail::PooledFrame {
   void begin_finish();
   void end_finish();
   // Sends the buffered body (with the headers the first time) through the transforms.
-  void send_buffer(bool finishing);
+  // `known`: finish()'s framing of the fields, used when the handler changed none of them.
+  void send_buffer(bool finishing, const httputil::KnownFraming* known = nullptr);
   // The response's headers back to Server and Content-Type only (clear()'s first step).
   void reset_to_default_headers();
   // The default Content-Type put in its place (index 1) if it is still pending; before
