@@ -1,5 +1,5 @@
-// RequestHandler: how one request runs (Tornado's _execute), its errors, timeout,
-// cancellation and access log line.
+// RequestHandler: how one request runs (Tornado's _execute), its errors, timeout and
+// cancellation (the access log line is finish()'s: handler_output.cpp).
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -516,28 +516,6 @@ std::string RequestHandler::request_summary() const {
   s += ip;
   s += ')';
   return s;
-}
-
-TORNADO_HOT void RequestHandler::log_request() const {
-  // The requests by status class and the handler's own counts, with one look-up of the
-  // thread's counters.
-  metrics::detail::count_request(
-      factory_ ? factory_->metrics_id() : 0, status_code_,
-      // (not value_or(now()): that reads the clock even when finish() already has)
-      (request_->finish_time ? *request_->finish_time : std::chrono::steady_clock::now()) -
-          request_->start_time);
-  const Settings& settings = application_->settings();
-  if (settings.log_function) {
-    settings.log_function(*this);
-    return;
-  }
-  auto level = status_code_ < 400   ? spdlog::level::info
-               : status_code_ < 500 ? spdlog::level::warn
-                                    : spdlog::level::err;
-  auto& log = access_log();
-  if (!log.should_log(level)) return;
-  log.log(level, "{} {} {} ({}) {:.2f}ms", status_code_, request_->method, request_->uri,
-          request_->remote_ip, 1000.0 * request_->request_time());
 }
 
 }  // namespace tornado::web

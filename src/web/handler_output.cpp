@@ -405,6 +405,33 @@ TORNADO_HOT void RequestHandler::begin_finish() {
   }
 }
 
+// The request's counts and its access log line (Tornado's log_request), inline in
+// end_finish; the line itself is formatted out of line (write_access_log).
+[[gnu::always_inline]] inline void RequestHandler::log_request() const {
+  // The requests by status class and the handler's own counts, with one look-up of the
+  // thread's counters.
+  metrics::detail::count_request(
+      factory_ ? factory_->metrics_id() : 0, status_code_,
+      // (not value_or(now()): that reads the clock even when finish() already has)
+      (request_->finish_time ? *request_->finish_time : std::chrono::steady_clock::now()) -
+          request_->start_time);
+  const Settings& settings = application_->settings();
+  if (settings.log_function) {
+    settings.log_function(*this);
+    return;
+  }
+  auto level = status_code_ < 400   ? spdlog::level::info
+               : status_code_ < 500 ? spdlog::level::warn
+                                    : spdlog::level::err;
+  if (access_log().should_log(level)) write_access_log(level);
+}
+
+void RequestHandler::write_access_log(int level) const {
+  access_log().log(static_cast<spdlog::level::level_enum>(level), "{} {} {} ({}) {:.2f}ms",
+                   status_code_, request_->method, request_->uri, request_->remote_ip,
+                   1000.0 * request_->request_time());
+}
+
 // And after it: the request's end time, the timeout, the access log and on_finish.
 TORNADO_HOT void RequestHandler::end_finish() {
   request_->finish_time = tornado::detail::tsc_clock_now();  // (internal/tsc_clock.h: no fence)

@@ -468,6 +468,7 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The cookie's token (version 0: none or undecodable, then a fresh random one).
   const XsrfToken& raw_xsrf_token();
   void log_request() const;
+  void write_access_log(int level) const;  // the access log's line, at spdlog `level`
   // finish() for the flow's own call, which drops the awaitable (none is made), and the two
   // halves both forms share.
   void finish_unawaited();
