@@ -215,8 +215,8 @@ TORNADO_HOT void RequestHandler::begin_request() {
   }
   const std::string& m = request_->method;
   // (application_->settings(): inline here, where settings() would be a call.)
-  if (application_->settings().xsrf_cookies && !detail::method_is(m, "GET") && !detail::method_is(m, "HEAD") &&
-      !detail::method_is(m, "OPTIONS")) {
+  if (application_->settings().xsrf_cookies && !detail::method_is(m, "GET") &&
+      !detail::method_is(m, "HEAD") && !detail::method_is(m, "OPTIONS")) {
     check_xsrf_cookie();
   }
 }
