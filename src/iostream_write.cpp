@@ -217,7 +217,7 @@ TORNADO_HOT IOStream::WriteAwaiter IOStream::commit_write(std::size_t used) {
   return WriteAwaiter(*this, m.queued);
 }
 
-void IOStream::commit_write_unawaited(std::size_t used) {
+TORNADO_HOT void IOStream::commit_write_unawaited(std::size_t used) {
   if (state_ != State::kClosed) commit_room(used);
 }
 

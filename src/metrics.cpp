@@ -183,10 +183,11 @@ TORNADO_HOT std::size_t latency_bucket(std::chrono::nanoseconds duration) noexce
   return bucket;
 }
 
-TORNADO_HOT void count_handler_request(int id, int status,
-                                       std::chrono::nanoseconds duration) noexcept {
+namespace {
+// count_handler_request's work on the thread's counters `s`.
+[[gnu::always_inline]] inline void count_handler_in(Shard& s, int id, int status,
+                                                    std::chrono::nanoseconds duration) noexcept {
   if (id < 0 || static_cast<std::size_t>(id) >= kMaxHandlers) id = 0;
-  Shard& s = shard();
   HandlerCounts* h = s.handlers[static_cast<std::size_t>(id)].load(std::memory_order_relaxed);
   if (h == nullptr) {
     try {
@@ -201,6 +202,20 @@ TORNADO_HOT void count_handler_request(int id, int status,
   }
   bump(h->latency[latency_bucket(duration)], 1);
   bump(h->latency_sum_ns, duration.count() > 0 ? duration.count() : 0);
+}
+}  // namespace
+
+TORNADO_HOT void count_handler_request(int id, int status,
+                                       std::chrono::nanoseconds duration) noexcept {
+  count_handler_in(shard(), id, status, duration);
+}
+
+TORNADO_HOT void count_request(int id, int status, std::chrono::nanoseconds duration) noexcept {
+  Shard& s = shard();
+  if (status >= 100 && status < 600) {
+    bump(s.requests[static_cast<std::size_t>(status / 100 - 1)], 1);  // (request_finished)
+  }
+  count_handler_in(s, id, status, duration);
 }
 
 void redis_reconnected() noexcept { g_redis_reconnects.fetch_add(1, std::memory_order_relaxed); }

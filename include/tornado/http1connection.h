@@ -89,6 +89,7 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   using httputil::HTTPConnection::write_headers;  // the ResponseStartLine form too
   WriteAwaiter write(std::string_view chunk) override;
   WriteAwaiter finish() override;
+  void finish_unawaited() override;
   void set_max_body_size(std::size_t bytes) override { max_body_size_ = bytes; }
   void set_body_timeout(Duration timeout) override {
     body_timeout_ = timeout < Duration::zero() ? Duration::zero() : timeout;
@@ -212,12 +213,24 @@ class HTTP1Connection final : public httputil::HTTPConnection {
   WriteAwaiter write_response_head(const httputil::ResponseStartLine& line,
                                    const httputil::HTTPHeaders& headers,
                                    std::string_view chunk) override;
+  void send_response_head(const httputil::ResponseStartLine& line,
+                          const httputil::HTTPHeaders& headers, std::string_view chunk,
+                          const httputil::KnownFraming* known) override;
+  // Both: the awaitable made only when `Awaited`; the fields looked through unless `known`.
+  template <bool Awaited>
+  std::conditional_t<Awaited, WriteAwaiter, void> response_head(
+      const httputil::ResponseStartLine& line, const httputil::HTTPHeaders& headers,
+      std::string_view chunk, const httputil::KnownFraming* known);
   WriteAwaiter write_request_head(const httputil::RequestStartLine& line,
                                   const httputil::HTTPHeaders& headers, std::string_view chunk);
-  template <class PutStart>
-  WriteAwaiter send_head(std::size_t start_size, PutStart put_start, std::string_view lines,
-                         std::string_view more_lines, std::optional<std::string_view> length,
-                         const httputil::HTTPHeaders& headers, std::string_view chunk);
+  template <bool Awaited = true, class PutStart>
+  std::conditional_t<Awaited, WriteAwaiter, void> send_head(
+      std::size_t start_size, PutStart put_start, std::string_view lines,
+      std::string_view more_lines, std::optional<std::string_view> length,
+      const httputil::HTTPHeaders& headers, std::string_view chunk,
+      const httputil::KnownFraming* known = nullptr);
+  // finish()'s checks and the end of the exchange, before its last bytes are sent.
+  void end_message();
   void count_body(std::size_t size);  // against Content-Length; HTTPOutputError past it
   WriteAwaiter send_body(std::string_view chunk);  // a counted, non-empty piece
   WriteAwaiter send(std::string_view bytes);

@@ -660,6 +660,15 @@ class HTTPMessageDelegate {
   virtual void on_connection_close() = 0;
 };
 
+// What a writer that made a response's fields itself knows of them (the web layer, when the
+// handler changed nothing but the default fields): there is no Transfer-Encoding, Connection
+// or Date field, and Content-Length is `content_length` (or absent), whose digits say
+// `length`. A connection given this takes it instead of looking through the fields.
+struct KnownFraming {
+  std::optional<std::string_view> content_length;
+  uint64_t length = 0;
+};
+
 // The writing side of one message exchange (implemented by HTTP1Connection). Writes are
 // eager: bytes are queued (and usually sent) before the call returns; the returned
 // awaitable completes when they reached the kernel, and awaiting it is optional.
@@ -683,6 +692,17 @@ class HTTPConnection {
   virtual WriteAwaiter write(std::string_view chunk) = 0;
   // Ends the message. Throws HTTPOutputError if fewer bytes than Content-Length were sent.
   virtual WriteAwaiter finish() = 0;
+  // write_headers (a response's) and finish() for a caller that drops the awaitable: the
+  // same writes and checks, and no awaitable made and unlinked again (the web layer's usual
+  // head and end). By default through the awaited forms.
+  // `known`: what the caller knows of the fields it made itself (then they are not looked
+  // through for it).
+  void write_headers_unawaited(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                               std::string_view chunk = {},
+                               const KnownFraming* known = nullptr) {
+    send_response_head(start_line, headers, chunk, known);
+  }
+  virtual void finish_unawaited() { (void)finish(); }
   // Runs `callback` if the peer closes the connection before the response is finished
   // (RequestHandler::on_connection_close uses it; cancelling the handler's task from it
   // stops the work). Replaced by a later call. The exchange still ends only with finish()
@@ -699,6 +719,12 @@ class HTTPConnection {
   virtual WriteAwaiter write_response_head(const ResponseStartLine& start_line,
                                            const HTTPHeaders& headers, std::string_view chunk) {
     return write_headers(StartLine(start_line), headers, chunk);
+  }
+  // write_headers_unawaited's work (the default ignores `known`).
+  virtual void send_response_head(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                                  std::string_view chunk, const KnownFraming* known) {
+    (void)known;
+    (void)write_response_head(start_line, headers, chunk);
   }
 };
 

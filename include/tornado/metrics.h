@@ -196,6 +196,9 @@ HandlerCounts& make_handler_counts(Shard& shard, int id);
 // Prometheus bucket counts values <= its `le`), or the +Inf bucket.
 std::size_t latency_bucket(std::chrono::nanoseconds duration) noexcept;
 void count_handler_request(int handler, int status, std::chrono::nanoseconds duration) noexcept;
+// request_finished(status) and count_handler_request in one call, with one look-up of the
+// thread's counters (what a web request's end counts).
+void count_request(int handler, int status, std::chrono::nanoseconds duration) noexcept;
 void redis_reconnected() noexcept;
 
 Shard& make_thread_shard();

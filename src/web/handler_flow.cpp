@@ -1,5 +1,5 @@
-// RequestHandler: how one request runs (Tornado's _execute), its errors, timeout,
-// cancellation and access log line.
+// RequestHandler: how one request runs (Tornado's _execute), its errors, timeout and
+// cancellation (the access log line is finish()'s: handler_output.cpp).
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -214,8 +214,9 @@ TORNADO_HOT void RequestHandler::begin_request() {
     }
   }
   const std::string& m = request_->method;
-  if (settings().xsrf_cookies && !detail::method_is(m, "GET") && !detail::method_is(m, "HEAD") &&
-      !detail::method_is(m, "OPTIONS")) {
+  // (application_->settings(): inline here, where settings() would be a call.)
+  if (application_->settings().xsrf_cookies && !detail::method_is(m, "GET") &&
+      !detail::method_is(m, "HEAD") && !detail::method_is(m, "OPTIONS")) {
     check_xsrf_cookie();
   }
 }
@@ -295,6 +296,7 @@ void end_cancelled(RequestHandler& h, void (RequestHandler::*on_cancelled)()) no
 }  // namespace
 
 TORNADO_HOT bool RequestHandler::run_step_now(Task<>& step) {
+  // (start()'s DriverScope: no driver is active here; see the resumption below.)
   // What Task's awaiter does when a coroutine awaits it with no driver active (start()'s
   // DriverScope), the awaiting coroutine's part (its continuation) left for the root.
   auto awaiter = step.operator co_await();
@@ -305,7 +307,11 @@ TORNADO_HOT bool RequestHandler::run_step_now(Task<>& step) {
   StepPromise& p = awaiter.h.promise();
   p.cancel_state = &cancel_state_;
   p.run = StepRun::kInline;
-  tornado::detail::drive(awaiter.h);
+  // Resumed here, not through drive(): start()'s DriverScope left no driver active, so
+  // nothing can be handed to one while the step runs (a task it awaits is started under a
+  // driver of its own, as with no driver at all), and drive()'s loop, with its saved state
+  // and queue checks, would have nothing to do after the step.
+  awaiter.h.resume();
   if (p.run == StepRun::kDoneInline) {
     // Its frame freed before what comes next, as a co_await's temporary Task is.
     std::exception_ptr error = std::move(p.exception);
@@ -335,7 +341,7 @@ RequestHandler::Root RequestHandler::continue_request(std::unique_ptr<RequestHan
         h.take_over(std::move(self));
         co_return;  // `h` may be gone already
       }
-      if (!h.finished_) h.finish();
+      if (!h.finished_) h.finish_unawaited();
     } catch (const CancelledError&) {
       throw;
     } catch (...) {
@@ -386,7 +392,7 @@ TORNADO_HOT void RequestHandler::start(std::unique_ptr<RequestHandler> handler, 
           }
         }
         if (!suspended) {
-          if (!h.finished_) h.finish();
+          if (!h.finished_) h.finish_unawaited();
           return;  // the handler goes with `handler`
         }
       } catch (const CancelledError&) {
@@ -510,26 +516,6 @@ std::string RequestHandler::request_summary() const {
   s += ip;
   s += ')';
   return s;
-}
-
-TORNADO_HOT void RequestHandler::log_request() const {
-  metrics::detail::request_finished(status_code_);
-  metrics::detail::count_handler_request(
-      factory_ ? factory_->metrics_id() : 0, status_code_,
-      // (not value_or(now()): that reads the clock even when finish() already has)
-      (request_->finish_time ? *request_->finish_time : std::chrono::steady_clock::now()) -
-          request_->start_time);
-  if (settings().log_function) {
-    settings().log_function(*this);
-    return;
-  }
-  auto level = status_code_ < 400   ? spdlog::level::info
-               : status_code_ < 500 ? spdlog::level::warn
-                                    : spdlog::level::err;
-  auto& log = access_log();
-  if (!log.should_log(level)) return;
-  log.log(level, "{} {} {} ({}) {:.2f}ms", status_code_, request_->method, request_->uri,
-          request_->remote_ip, 1000.0 * request_->request_time());
 }
 
 }  // namespace tornado::web

@@ -23,8 +23,20 @@ using detail::kServerField;
 using detail::kServerHeader;
 constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 
+// Spelled as the literal (nearly always): its two words compared inline, and iequals (a
+// call) only for another spelling.
 bool is_content_type(std::string_view name) noexcept {
-  return name.size() == 12 && http1::iequals(name, "Content-Type");
+  if (name.size() != 12) return false;
+  std::uint64_t head;
+  std::uint32_t tail;
+  std::memcpy(&head, name.data(), 8);
+  std::memcpy(&tail, name.data() + 8, 4);
+  constexpr std::string_view kName = "Content-Type";
+  std::uint64_t want_head;
+  std::uint32_t want_tail;
+  std::memcpy(&want_head, kName.data(), 8);
+  std::memcpy(&want_tail, kName.data() + 8, 4);
+  return (head == want_head && tail == want_tail) || http1::iequals(name, kName);
 }
 
 // No byte below 0x20 and no DEL: a field value without its one control character, HTAB.
@@ -124,8 +136,14 @@ struct EtagMemo {
 };
 thread_local EtagMemo t_etag_memo;
 
-TORNADO_HOT QuotedSha1 quoted_sha1_hex(std::string_view data) {
-  if (data.size() > EtagMemo::kMaxBody) return hash_quoted_sha1_hex(data);
+// (A reference to this thread's memo, or to its scratch for a longer body: valid until the
+// next call, and no copy of the 42 bytes on the way.)
+TORNADO_HOT const QuotedSha1& quoted_sha1_hex(std::string_view data) {
+  if (data.size() > EtagMemo::kMaxBody) {
+    thread_local QuotedSha1 t_long_etag;
+    t_long_etag = hash_quoted_sha1_hex(data);
+    return t_long_etag;
+  }
   EtagMemo& memo = t_etag_memo;
   if (memo.size == data.size() && internal::equal_small(memo.body, data.data(), data.size())) {
     return memo.etag;
@@ -279,7 +297,7 @@ TORNADO_HOT void RequestHandler::write(const nlohmann::json& object) {
   if (!set_pending_content_type(kJson)) response().headers.set_field("Content-Type", kJson);
 }
 
-TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
+TORNADO_HOT void RequestHandler::send_buffer(bool finishing, const httputil::KnownFraming* known) {
   httputil::HTTPConnection* conn = request_->connection;
   auto& r = response();
   if (!headers_written_) {
@@ -288,6 +306,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
     std::string& chunk = r.write_buffer;
     int status = status_code_;
     if (!r.transforms.empty()) r.fields_changed = true;  // they may change any field
+    if (r.fields_changed) known = nullptr;  // (the handler's own fields: looked through)
     for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, chunk, finishing);
     status_code_ = static_cast<int16_t>(status);  // (a transform keeps it a 3-digit code)
     if (detail::method_is(request_->method, "HEAD")) chunk.clear();
@@ -298,7 +317,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing) {
     line.code = status_code_;
     if (!same_text(line.reason, r.reason)) line.reason = r.reason;
     try {
-      (void)conn->write_headers(line, r.headers, chunk);
+      conn->write_headers_unawaited(line, r.headers, chunk, known);
     } catch (const httputil::HTTPOutputError&) {
       // Refused before a byte went out (a Content-Length that is not a number, ...): the
       // headers are not written, so send_error can still answer with a 500.
@@ -326,8 +345,16 @@ httputil::HTTPConnection::WriteAwaiter RequestHandler::finish(std::string_view c
   return finish();
 }
 
-TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
+// finish()'s work before the connection ends the message: the Etag and Content-Length (or a
+// 304), the buffered body sent. Out of line, shared by both forms of finish: inlined into
+// them, it made a function large enough that GCC left the fields' vector appends (two a
+// request) as calls.
+TORNADO_HOT void RequestHandler::begin_finish() {
   if (finished_) throw std::logic_error("finish() called twice");
+  // The fields are the defaults and what is added here, unless the handler changed any: then
+  // the connection is told their framing instead of looking through them (send_buffer).
+  httputil::KnownFraming known;
+  char digits[24];  // (Content-Length's, alive until the head is written)
   if (!headers_written_) {
     const std::string_view m = request_->method;
     // Whether the handler set either field, in one pass over the fields (two lookups cost
@@ -343,13 +370,14 @@ TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
         !has_etag) {
       // Known absent: appended, no search for one to replace.
       if (!factory_->overrides_compute_etag()) {
-        const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);  // hex: nothing to check
+        const QuotedSha1& etag = quoted_sha1_hex(response().write_buffer);  // hex: nothing to check
         response().headers.append_known("Etag", std::string_view(etag.data(), etag.size()));
       } else if (auto etag = compute_etag()) {
         check_header_value(*etag);
         response().headers.add("Etag", *etag);
       }
-      if (check_etag_header()) {
+      // (Most requests have no If-None-Match: looked for inline before the comparison's call.)
+      if (detail::first_field(request_->headers, "If-None-Match") && check_etag_header()) {
         response().write_buffer.clear();
         set_status(304);
       }
@@ -361,20 +389,51 @@ TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
         response().headers.remove(name);
       }
     } else if (!has_length) {
-      char digits[24];
-      const auto end =
-          std::to_chars(digits, digits + sizeof digits, response().write_buffer.size()).ptr;
-      response().headers.append_known("Content-Length", std::string_view(digits, end - digits));
+      const std::size_t length = response().write_buffer.size();
+      const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;
+      known.content_length = std::string_view(digits, end - digits);
+      known.length = length;
+      response().headers.append_known("Content-Length", *known.content_length);
     }
   }
-  send_buffer(true);
+  send_buffer(true, &known);
   finished_ = true;
   // This handler may be gone before the connection notices a close: unhook it first.
   if (close_hooked_) {
     request_->connection->set_close_callback(nullptr);
     close_hooked_ = false;
   }
-  auto done = request_->connection->finish();
+}
+
+// The request's counts and its access log line (Tornado's log_request), inline in
+// end_finish; the line itself is formatted out of line (write_access_log).
+[[gnu::always_inline]] inline void RequestHandler::log_request() const {
+  // The requests by status class and the handler's own counts, with one look-up of the
+  // thread's counters.
+  metrics::detail::count_request(
+      factory_ ? factory_->metrics_id() : 0, status_code_,
+      // (not value_or(now()): that reads the clock even when finish() already has)
+      (request_->finish_time ? *request_->finish_time : std::chrono::steady_clock::now()) -
+          request_->start_time);
+  const Settings& settings = application_->settings();
+  if (settings.log_function) {
+    settings.log_function(*this);
+    return;
+  }
+  auto level = status_code_ < 400   ? spdlog::level::info
+               : status_code_ < 500 ? spdlog::level::warn
+                                    : spdlog::level::err;
+  if (access_log().should_log(level)) write_access_log(level);
+}
+
+void RequestHandler::write_access_log(int level) const {
+  access_log().log(static_cast<spdlog::level::level_enum>(level), "{} {} {} ({}) {:.2f}ms",
+                   status_code_, request_->method, request_->uri, request_->remote_ip,
+                   1000.0 * request_->request_time());
+}
+
+// And after it: the request's end time, the timeout, the access log and on_finish.
+TORNADO_HOT void RequestHandler::end_finish() {
   request_->finish_time = tornado::detail::tsc_clock_now();  // (internal/tsc_clock.h: no fence)
   if (has_timeout_) {
     IOLoop::current().remove_timeout(timeout_);
@@ -387,7 +446,19 @@ TORNADO_HOT httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
     app_log().error("Exception in on_finish {}: {}", request_summary(),
                     tornado::detail::describe_exception(std::current_exception()));
   }
+}
+
+httputil::HTTPConnection::WriteAwaiter RequestHandler::finish() {
+  begin_finish();
+  auto done = request_->connection->finish();
+  end_finish();
   return done;
+}
+
+TORNADO_HOT void RequestHandler::finish_unawaited() {
+  begin_finish();
+  request_->connection->finish_unawaited();
+  end_finish();
 }
 
 void RequestHandler::release_response() noexcept { response_.reset(); }
@@ -501,7 +572,7 @@ void RequestHandler::write_error(int status_code, std::exception_ptr error) {
 }
 
 std::optional<std::string> RequestHandler::compute_etag() const {
-  const QuotedSha1 etag = quoted_sha1_hex(response().write_buffer);
+  const QuotedSha1& etag = quoted_sha1_hex(response().write_buffer);
   return std::string(etag.data(), etag.size());
 }
 

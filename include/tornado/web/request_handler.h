@@ -468,8 +468,15 @@ class RequestHandler : public tornado::detail::PooledFrame {
   // The cookie's token (version 0: none or undecodable, then a fresh random one).
   const XsrfToken& raw_xsrf_token();
   void log_request() const;
+  void write_access_log(int level) const;  // the access log's line, at spdlog `level`
+  // finish() for the flow's own call, which drops the awaitable (none is made), and the two
+  // halves both forms share.
+  void finish_unawaited();
+  void begin_finish();
+  void end_finish();
   // Sends the buffered body (with the headers the first time) through the transforms.
-  void send_buffer(bool finishing);
+  // `known`: finish()'s framing of the fields, used when the handler changed none of them.
+  void send_buffer(bool finishing, const httputil::KnownFraming* known = nullptr);
   // The response's headers back to Server and Content-Type only (clear()'s first step).
   void reset_to_default_headers();
   // The default Content-Type put in its place (index 1) if it is still pending; before
