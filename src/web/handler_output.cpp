@@ -26,17 +26,10 @@ constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
 // Spelled as the literal (nearly always): its two words compared inline, and iequals (a
 // call) only for another spelling.
 bool is_content_type(std::string_view name) noexcept {
-  if (name.size() != 12) return false;
-  std::uint64_t head;
-  std::uint32_t tail;
-  std::memcpy(&head, name.data(), 8);
-  std::memcpy(&tail, name.data() + 8, 4);
   constexpr std::string_view kName = "Content-Type";
-  std::uint64_t want_head;
-  std::uint32_t want_tail;
-  std::memcpy(&want_head, kName.data(), 8);
-  std::memcpy(&want_tail, kName.data() + 8, 4);
-  return (head == want_head && tail == want_tail) || http1::iequals(name, kName);
+  return name.size() == kName.size() &&
+         (internal::equal_small(name.data(), kName.data(), kName.size()) ||
+          http1::iequals(name, kName));
 }
 
 // No byte below 0x20 and no DEL: a field value without its one control character, HTAB.
