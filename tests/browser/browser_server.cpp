@@ -49,6 +49,7 @@ struct State {
   int open_websockets = 0;
   int open_event_streams = 0;
   int origin_refused = 0;
+  int floods_running = 0;  // /ws/flood handlers still sending
   std::map<std::string, nlohmann::json> closes;         // /ws/track/<id> -> {code, reason}
   std::map<std::string, nlohmann::json> feed_connects;  // /sse/feed/<name> -> [connect...]
   std::map<std::string, std::set<web::EventSourceHandler*>> feeds;  // open streams by name
@@ -150,6 +151,10 @@ struct Flood : DeflateEcho {
     co_await DeflateEcho::open();
     const int n = std::stoi(get_query_argument("n", "1000"));
     const std::size_t size = std::stoul(get_query_argument("size", "100"));
+    ++state.floods_running;
+    struct Running {
+      ~Running() { --state.floods_running; }
+    } running;
     try {
       for (int i = 0; i < n && is_open(); ++i) {
         std::string message = std::to_string(i) + ":";
@@ -270,7 +275,8 @@ struct Stats : web::RequestHandler {
   Task<> get() override {
     nlohmann::json answer = {{"open_websockets", state.open_websockets},
                              {"open_event_streams", state.open_event_streams},
-                             {"origin_refused", state.origin_refused}};
+                             {"origin_refused", state.origin_refused},
+                             {"floods_running", state.floods_running}};
     write(answer);
     co_return;
   }
