@@ -234,9 +234,14 @@ void RequestHandler::set_status(int status_code, std::optional<std::string_view>
 
 TORNADO_HOT void RequestHandler::set_header(std::string_view name, std::string_view value) {
   check_header_value(value);  // stricter than a field value (no HTAB): checked once
-  if (is_content_type(name) && set_pending_content_type(value)) return;
-  response().fields_changed = true;
-  response().headers.set_with_checked_value(name, value);
+  detail::ResponseState& r = response();
+  // set_pending_content_type's test inline (its call was a frame per request).
+  if (is_content_type(name) && r.content_type_pending && !r.headers.aliases(value)) {
+    put_content_type(value);
+    return;
+  }
+  r.fields_changed = true;
+  r.headers.set_with_checked_value(name, value);
 }
 
 void RequestHandler::set_header(std::string_view name, std::int64_t value) {
