@@ -219,6 +219,26 @@ std::string_view strip_weak(std::string_view tag) {
   }
 }
 
+// A piece of body after the head (a flushed response's): the common response sends its
+// body with its head.
+[[gnu::cold, gnu::noinline]] void send_later_chunk(detail::ResponseState& r,
+                                                   httputil::HTTPConnection& conn, bool head,
+                                                   bool finishing) {
+  for (auto& t : r.transforms) t->transform_chunk(r.write_buffer, finishing);
+  if (!head && !r.write_buffer.empty()) (void)conn.write(r.write_buffer);
+}
+
+// The request timeout of a request that suspended, no longer needed.
+[[gnu::cold, gnu::noinline]] void drop_request_timeout(const TimeoutHandle& timeout) {
+  IOLoop::current().remove_timeout(timeout);
+}
+
+// Settings::log_function, which replaces the access log line.
+[[gnu::cold, gnu::noinline]] void call_log_function(const Settings& settings,
+                                                    const RequestHandler& h) {
+  settings.log_function(h);
+}
+
 [[gnu::cold, gnu::noinline]] void transform_first_chunk(detail::ResponseState& r, int& status,
                                                         bool finishing) {
   for (auto& t : r.transforms) t->transform_first_chunk(status, r.headers, r.write_buffer, finishing);
@@ -376,10 +396,7 @@ TORNADO_HOT void RequestHandler::send_buffer(bool finishing, const httputil::Kno
       throw;
     }
   } else {
-    for (auto& t : r.transforms) t->transform_chunk(r.write_buffer, finishing);
-    if (!detail::method_is(request_->method, "HEAD") && !r.write_buffer.empty()) {
-      (void)conn->write(r.write_buffer);
-    }
+    send_later_chunk(r, *conn, detail::method_is(request_->method, "HEAD"), finishing);
   }
   r.write_buffer.clear();
 }
@@ -459,7 +476,7 @@ TORNADO_HOT void RequestHandler::begin_finish() {
           request_->start_time);
   const Settings& settings = application_->settings();
   if (settings.log_function) {
-    settings.log_function(*this);
+    call_log_function(settings, *this);
     return;
   }
   auto level = status_code_ < 400   ? spdlog::level::info
@@ -477,8 +494,8 @@ void RequestHandler::write_access_log(int level) const {
 // And after it: the request's end time, the timeout, the access log and on_finish.
 TORNADO_HOT void RequestHandler::end_finish() {
   request_->finish_time = tornado::detail::tsc_clock_now();  // (internal/tsc_clock.h: no fence)
-  if (has_timeout_) {
-    IOLoop::current().remove_timeout(timeout_);
+  if (has_timeout_) {  // (a request that suspended)
+    drop_request_timeout(timeout_);
     has_timeout_ = false;
   }
   log_request();
