@@ -128,6 +128,15 @@ TORNADO_HOT const HandlerFactory& Application::find_handler(
 
 namespace detail {
 
+namespace {
+// A route's captured groups, kept with the handler (out of line and cold: most routes
+// capture none, and the common request's code then spans fewer cache lines).
+[[gnu::cold, gnu::noinline]] std::unique_ptr<PooledPathArgs> keep_path_args(
+    routing::PathArgs& args) {
+  return std::unique_ptr<PooledPathArgs>(new PooledPathArgs{std::move(args), {}});
+}
+}  // namespace
+
 // One per request: routes at the head, owns the handler while the body arrives, then hands
 // the handler to its own task (which outlives this delegate) at finish().
 class RequestDispatcher final : public httputil::HTTPMessageDelegate,
@@ -221,9 +230,7 @@ class RequestDispatcher final : public httputil::HTTPMessageDelegate,
     h->factory_ = &factory;
     h->request_ = std::move(request);
     h->application_ = &app_;
-    if (!args.args.empty() || !args.kwargs.empty()) {
-      h->path_args_.reset(new detail::PooledPathArgs{std::move(args), {}});
-    }
+    if (!args.args.empty() || !args.kwargs.empty()) h->path_args_ = keep_path_args(args);
     handler_ = std::move(h);
   }
 
