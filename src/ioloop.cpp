@@ -313,11 +313,19 @@ void IOLoop::set_max_inline_completions(unsigned n) noexcept {
 
 // ---- timers ---------------------------------------------------------------------------
 
-TORNADO_HOT double IOLoop::time() const noexcept {
+namespace {
+
+// IOLoop::time(), inline in the loop's own steps (which read it twice an iteration): a
+// call of the library's to one of its own exported functions is not inlined under -fPIC.
+inline double monotonic_seconds() noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
+
+}  // namespace
+
+double IOLoop::time() const noexcept { return monotonic_seconds(); }
 
 // Both sifts move a hole instead of swapping: one write per level, not three.
 void IOLoop::sift_up(uint32_t i) noexcept {
@@ -351,7 +359,7 @@ void IOLoop::heap_pop() noexcept {
   if (!heap_.empty()) sift_down(0);
 }
 
-TORNADO_HOT void IOLoop::drop_dead_top() noexcept {
+void IOLoop::drop_dead_top() noexcept {
   while (!heap_.empty() && !timer_live(heap_.front())) {
     heap_pop();
     --dead_timers_;
@@ -413,15 +421,18 @@ void IOLoop::remove_timeout(TimeoutHandle h) noexcept {
 
 TORNADO_HOT void IOLoop::run_due_timers() {
   if (heap_.empty()) return;
-  const double now = time();
+  const double now = monotonic_seconds();
   // Timers are taken from the heap one at a time, right before each runs, so a timer
   // due in this same iteration can still be cancelled by an earlier one (Tornado's
   // test_remove_timeout_from_timeout). Timers added while running wait for the next
   // iteration even if already due, so one that re-arms itself cannot starve I/O.
   const uint64_t limit = timer_sequence_;
   for (;;) {
-    drop_dead_top();
     if (heap_.empty()) break;
+    if (!timer_live(heap_.front())) {  // (no call while the top is live)
+      drop_dead_top();
+      if (heap_.empty()) break;
+    }
     const HeapEntry& top = heap_.front();
     if (top.deadline > now || top.sequence >= limit) break;
     const uint32_t slot = top.slot;
@@ -434,9 +445,13 @@ TORNADO_HOT void IOLoop::run_due_timers() {
 
 TORNADO_HOT int IOLoop::poll_timeout_ms() {
   if (!callbacks_.empty() || stop_requested_.load(std::memory_order_relaxed)) return 0;
-  drop_dead_top();  // a removed timer must not wake the loop
   if (heap_.empty()) return -1;
-  double wait = heap_.front().deadline - time();
+  // A removed timer must not wake the loop (no call while the top is live).
+  if (!timer_live(heap_.front())) {
+    drop_dead_top();
+    if (heap_.empty()) return -1;
+  }
+  double wait = heap_.front().deadline - monotonic_seconds();
   if (wait <= 0) return 0;
   // Round up so a timer is never polled for early and spun on.
   return static_cast<int>(std::min(std::ceil(wait * 1000.0), 3600.0 * 1000));
@@ -479,8 +494,9 @@ TORNADO_HOT void IOLoop::run_once() {
                       detail::describe_exception(std::current_exception()));
     }
   }
-  // asyncio's order: callbacks queued before this iteration, then due timers.
-  run_callbacks();
+  // asyncio's order: callbacks queued before this iteration, then due timers. (An empty
+  // queue, the usual case, costs no call.)
+  if (!callbacks_.empty()) run_callbacks();
   run_due_timers();
 }
 

@@ -25,6 +25,22 @@ thread_local std::vector<char> t_scratch;
 
 // ---- reads ------------------------------------------------------------------------------
 
+namespace {
+
+// IOStream::finish_read on the stream's Hot state: inline in ReadAwaiter::await_resume,
+// which every awaited read runs (a library's call to its own exported function is not
+// inlined under -fPIC).
+template <typename Hot>
+inline std::size_t finish_read_of(Hot& m) {
+  m.kind = decltype(m.kind){};  // ReadKind::kNone
+  m.read_done = false;
+  m.args.reset();
+  if (m.read_error) [[unlikely]] std::rethrow_exception(std::exchange(m.read_error, nullptr));
+  return m.read_result;
+}
+
+}  // namespace
+
 // A frame destroyed while suspended here (IOLoop::close()) leaves the stream reusable.
 TORNADO_HOT IOStream::ReadAwaiter::~ReadAwaiter() {
   disarm();
@@ -49,7 +65,7 @@ TORNADO_HOT void IOStream::ReadAwaiter::suspend(std::coroutine_handle<> c) {
 
 TORNADO_HOT std::size_t IOStream::ReadAwaiter::await_resume() {
   finish();
-  return s_->finish_read();
+  return finish_read_of(s_->hot_);
 }
 
 // Cancelling a read leaves the bytes it would have taken in the buffer.
@@ -81,14 +97,7 @@ TORNADO_HOT inline void IOStream::begin_read(ReadKind kind) {
   m.partial = false;
 }
 
-TORNADO_HOT std::size_t IOStream::finish_read() {
-  Hot& m = hot_;
-  m.kind = ReadKind::kNone;
-  m.read_done = false;
-  m.args.reset();
-  if (m.read_error) std::rethrow_exception(std::exchange(m.read_error, nullptr));
-  return m.read_result;
-}
+std::size_t IOStream::finish_read() { return finish_read_of(hot_); }
 
 void IOStream::abandon_read() noexcept {
   hot_.read_error = nullptr;

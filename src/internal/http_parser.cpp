@@ -58,12 +58,12 @@ std::size_t find_head_end(std::string_view buf, std::size_t begin) {
 }
 
 // Splits off the next whole line of `rest` (without its LF or CRLF); false if `rest` holds
-// no line end.
-TORNADO_HOT bool take_line(std::string_view& rest, std::string_view& line) {
+// no line end. Inline: the request line's is taken on every request.
+[[gnu::always_inline]] inline bool take_line(std::string_view& rest, std::string_view& line) {
   const void* nl = std::memchr(rest.data(), '\n', rest.size());
   if (nl == nullptr) return false;
   const auto at = static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data());
-  line = rest.substr(0, at);
+  line = std::string_view(rest.data(), at);
   rest.remove_prefix(at + 1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return true;
@@ -80,24 +80,23 @@ ParseStatus parse_version(std::string_view v, int& minor, ParseError& err) {
   return ParseStatus::kComplete;
 }
 
-// Parses field lines from `rest` up to and including the blank line that ends the head;
-// kIncomplete if `rest` ends before it.
-TORNADO_HOT ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
-  bool first = true;
+// `rest` starts with the blank line that ends a head (LF or CRLF): takes it.
+inline bool take_blank_line(std::string_view& rest) {
+  if (!rest.empty() &&
+      (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
+    rest.remove_prefix(rest[0] == '\n' ? 1 : 2);
+    return true;
+  }
+  return false;
+}
+
+// parse_fields past its first plain fields: the lines one at a time (an odd or folded
+// line, a head not all here yet). `first`: no field line taken yet. Out of line, so that
+// the common head's code is a few lines (docs/performance.md, "session 24").
+[[gnu::noinline]] ParseStatus parse_fields_rest(std::string_view& rest, MessageHead& head,
+                                                ParseError& err, bool first) {
   std::string_view line;
   for (;;) {
-    // The plain field lines first (http_field_scan.h), in one loop: the blank line that
-    // ends the head is tested once per head, not per field; the lines below, one at a time.
-    if (const std::size_t taken = detail::take_plain_fields(rest, head)) {
-      first = false;
-      rest.remove_prefix(taken);
-    }
-    // The blank line that ends the head, as take_line would take it.
-    if (!rest.empty() &&
-        (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n'))) {
-      rest.remove_prefix(rest[0] == '\n' ? 1 : 2);
-      return ParseStatus::kComplete;
-    }
     if (!take_line(rest, line)) break;
     if (line.empty()) return ParseStatus::kComplete;  // the blank line
     if (is_ows(line.front())) {
@@ -117,18 +116,40 @@ TORNADO_HOT ParseStatus parse_fields(std::string_view& rest, MessageHead& head, 
       joined.append(last.value).append(space ? " " : "").append(more);
       head.folded_.push_front(std::move(joined));
       last.value = head.folded_.front();
-      continue;
+    } else {
+      first = false;
+      Field field;
+      if (parse_field_line(line, field, err) != ParseStatus::kComplete) {
+        return ParseStatus::kError;
+      }
+      head.fields.push_back(field);
     }
-    first = false;
-    Field field;
-    if (parse_field_line(line, field, err) != ParseStatus::kComplete) return ParseStatus::kError;
-    head.fields.push_back(field);
+    // The plain field lines first (http_field_scan.h), in one loop: the blank line that
+    // ends the head is tested once per head, not per field; the lines above, one at a time.
+    if (const std::size_t taken = detail::take_plain_fields(rest, head)) {
+      first = false;
+      rest.remove_prefix(taken);
+    }
+    // The blank line that ends the head, as take_line would take it.
+    if (take_blank_line(rest)) return ParseStatus::kComplete;
   }
   return ParseStatus::kIncomplete;
 }
 
+// Parses field lines from `rest` up to and including the blank line that ends the head;
+// kIncomplete if `rest` ends before it.
+TORNADO_HOT ParseStatus parse_fields(std::string_view& rest, MessageHead& head, ParseError& err) {
+  bool first = true;
+  if (const std::size_t taken = detail::take_plain_fields(rest, head)) {
+    first = false;
+    rest.remove_prefix(taken);
+  }
+  if (take_blank_line(rest)) [[likely]] return ParseStatus::kComplete;
+  return parse_fields_rest(rest, head, err, first);
+}
+
 // RFC 9112 2.2: empty lines before the request line SHOULD be ignored. Where the head starts.
-TORNADO_HOT std::size_t skip_empty_lines(std::string_view buf) {
+std::size_t skip_empty_lines(std::string_view buf) {
   std::size_t start = 0;
   while (start < buf.size() && (buf[start] == '\r' || buf[start] == '\n')) {
     if (buf[start] == '\r' && (start + 1 >= buf.size() || buf[start + 1] != '\n')) break;
@@ -291,6 +312,11 @@ bool is_visible_target(const char* p, std::size_t size) noexcept {
 
 }  // namespace
 
+namespace {
+ParseStatus parse_request_line_general(std::string_view line, MessageHead& head,
+                                       ParseError& err);
+}  // namespace
+
 TORNADO_HOT ParseStatus parse_request_line(std::string_view line, MessageHead& head,
                                            ParseError& err) {
   // RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
@@ -322,6 +348,15 @@ TORNADO_HOT ParseStatus parse_request_line(std::string_view line, MessageHead& h
       }
     }
   }
+  return parse_request_line_general(line, head, err);
+}
+
+namespace {
+
+// parse_request_line's general path, out of its hot code: any line the one pass does not
+// take (another version, odd bytes in the target, a malformed line).
+[[gnu::noinline]] ParseStatus parse_request_line_general(std::string_view line,
+                                                         MessageHead& head, ParseError& err) {
   std::size_t sp1 = line.find(' ');
   std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
@@ -336,6 +371,8 @@ TORNADO_HOT ParseStatus parse_request_line(std::string_view line, MessageHead& h
   }
   return parse_version(line.substr(sp2 + 1), head.version_minor, err);
 }
+
+}  // namespace
 
 ParseStatus parse_status_line(std::string_view line, MessageHead& head, ParseError& err) {
   // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]. The space
@@ -378,7 +415,9 @@ ParseStatus parse_continuation_line(std::string_view line, std::string_view& mor
 namespace {
 
 // Both heads: locate the blank line, parse the start line with `parse_start`, then fields.
-TORNADO_HOT ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
+// Inline in its two callers: no call between the request head's and its parser, and
+// `parse_start` a direct call.
+[[gnu::always_inline]] inline ParseStatus parse_head(std::string_view buf, MessageHead& head, std::size_t& consumed,
                                    ParseError& err, const Limits& limits, std::size_t scan_from,
                                    ParseStatus (*parse_start)(std::string_view, MessageHead&,
                                                               ParseError&)) {
@@ -386,7 +425,11 @@ TORNADO_HOT ParseStatus parse_head(std::string_view buf, MessageHead& head, std:
   if (scan_from == 0) {
     // The common case, a whole head in the first bytes looked at: one pass, each line end
     // found once (not once to find the head's end and again to split it into lines).
-    std::string_view rest = buf.substr(skip_empty_lines(buf));
+    // (No empty line before the head nearly always: no call for it.)
+    const std::size_t skip = !buf.empty() && buf[0] != '\r' && buf[0] != '\n'
+                                 ? 0
+                                 : skip_empty_lines(buf);
+    std::string_view rest(buf.data() + skip, buf.size() - skip);
     head.clear();
     if (take_line(rest, line) && parse_start(line, head, err) == ParseStatus::kComplete &&
         parse_fields(rest, head, err) == ParseStatus::kComplete) {
