@@ -1,5 +1,6 @@
 // IOStream, the read side: read_until/_regex/_bytes/_into/_until_close, the buffer, and
 // reading the socket (see iostream.cpp for the control flow).
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -404,9 +405,16 @@ void IOStream::settle_read_on_close() {
 
 TORNADO_HOT ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
   for (;;) {
-    ssize_t n = ::read(fd_, buf, len);
+    // recv() for a socket: read() takes the file layer's way there (position lock checks,
+    // fsnotify) for nothing. A pipe or a file answers ENOTSOCK once, and is read() from
+    // then on (the same fact the write side keeps: use_writev).
+    ssize_t n = hot_.use_writev ? ::read(fd_, buf, len) : ::recv(fd_, buf, len, 0);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
+    if (errno == ENOTSOCK && !hot_.use_writev) [[unlikely]] {
+      hot_.use_writev = true;
+      continue;
+    }
     // ENOTCONN: a socket that is not connected yet (connect() is about to be called).
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN) {
       errno = EAGAIN;

@@ -11,6 +11,8 @@
 #      uNetworking+uSockets/repo): their HEAD is extracted into build/bench-peers/src.
 # Otherwise it says "uWebSockets sources not found: peer skipped" and exits 0 (a missing peer is
 # not an error: the benchmarks then run without it).
+# UWS_MARCH=x86-64-v2 (with UWS_OUT=build/bench-peers-v2) builds it for valgrind, which cannot
+# run AVX-512 code (bench/callgrind_*.sh, bench/syscall_footprint.sh).
 #
 # Flags follow uWebSockets' own default build (its build.c and uSockets' Makefile): -O3, LTO,
 # -march=native, plain TCP (LIBUS_NO_SSL), epoll (the Linux default), no zlib (no
@@ -53,7 +55,7 @@ fi
 cc=${CC:-gcc} cxx=${CXX:-g++}
 objects="$out/obj/usockets"
 rm -rf "$objects" && mkdir -p "$objects"
-common=(-O3 -flto=auto -march=native -DLIBUS_NO_SSL)
+common=(-O3 -flto=auto "-march=${UWS_MARCH:-native}" -DLIBUS_NO_SSL)
 # uSockets: the core, the epoll/kqueue loop and the (disabled: LIBUS_NO_SSL) crypto stubs.
 for src in "$usockets"/src/*.c "$usockets"/src/eventing/epoll_kqueue.c "$usockets"/src/crypto/openssl.c; do
   nice -n 5 "$cc" "${common[@]}" -std=c11 -I"$usockets/src" -c "$src" \

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""bench/syscall_footprint.py MAPS REQUESTS [--pages] < LOG: what a server touches between two system
+calls, from valgrind's lackey trace (--trace-mem=yes --trace-syscalls=yes) on standard input.
+
+Run by bench/syscall_footprint.sh, which sends this process SIGUSR1 when the measured
+requests start and SIGUSR2 when they are done; only the trace between the two counts.
+
+Why between system calls: this VM's kernel isolates its page tables (PTI) on a CPU without
+PCID, so every kernel entry flushes the TLB, and the kernel's own work on the way evicts
+much of L1. Every 4 KiB page the server touches after a system call is a page walk, and
+every 64-byte line a likely L1 miss, again after each call. The sum over the intervals of
+the distinct pages (lines) each touches, per request, prices that; callgrind's instruction
+count and its simulated caches (never flushed) do not (docs/performance.md, session 25).
+
+--by-call lists, for each system call, the functions whose lines run before it.
+--pages lists every page touched on at least every other request, with symbols on it.
+
+MAPS is the server's /proc/PID/maps, read before it stopped: the report splits the pages by
+mapping (the binary, each library, anonymous memory: heap, stacks, buffers).
+"""
+import bisect
+import collections
+import signal
+import subprocess
+import sys
+
+counting = False
+finished = False
+# Calls the C library answers from the vDSO without entering the kernel (here, with the
+# kvm-clock clocksource): valgrind, which does not map the vDSO, makes them system calls.
+LINES = "--pages" in sys.argv
+BY_CALL = "--by-call" in sys.argv
+VDSO_CALLS = (b"sys_time ", b"sys_clock_gettime ", b"sys_gettimeofday ", b"sys_getcpu ")
+
+
+def start(*_):
+    global counting
+    counting = True
+
+
+def stop(*_):
+    global counting, finished
+    counting, finished = False, True
+
+
+def mappings(path):
+    """[(start, end, name, path)] sorted by start; anonymous ones named by their address."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            name = parts[5].rsplit("/", 1)[-1] if len(parts) > 5 else f"anon@{lo:x}"
+            out.append((lo, hi, name, parts[5] if len(parts) > 5 else ""))
+    return sorted(out)
+
+
+def symbols_of(path):
+    """[(address, name)] of an ELF file's code and data symbols, sorted."""
+    nm = subprocess.run(["nm", "-n", "-C", "--defined-only", path], capture_output=True,
+                        text=True).stdout
+    out = []
+    for line in nm.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in "tTwWdDbBrRvV":
+            out.append((int(parts[0], 16), parts[2]))
+    return out
+
+
+def list_by_call(calls, call_hits, maps, requests):
+    """For each system call that ends at least every other request's intervals, the code
+    lines run before it (on most of those intervals), by function in address order: the
+    functions one interval runs, to lay out together."""
+    base = {}
+    for lo, _, name, path in maps:
+        if path.startswith("/") and name not in base:
+            base[name] = (lo, path)
+    starts = [m[0] for m in maps]
+    tables = {}
+    for call, n in calls.most_common():
+        if n < requests // 2:
+            continue
+        per_function = collections.Counter()
+        for (c, line), hits in call_hits.items():
+            if c != call or hits < n // 2:
+                continue
+            i = bisect.bisect_right(starts, line << 6) - 1
+            name = maps[i][2] if i >= 0 and line << 6 < maps[i][1] else "?"
+            if name not in base:
+                per_function[name, 0, "?"] += 1
+                continue
+            lo, path = base[name]
+            if path not in tables:
+                tables[path] = symbols_of(path)
+            table = tables[path]
+            j = bisect.bisect_right([a for a, _ in table], (line << 6) - lo) - 1
+            per_function[(name, table[j][0], table[j][1]) if j >= 0 else (name, 0, "?")] += 1
+        print(f"before {call} ({n / requests:.2f} a request): "
+              f"{sum(per_function.values())} code lines")
+        for (name, address, function), lines in sorted(per_function.items()):
+            print(f"  {name[:16]:16s} {address:#8x} {lines:3d}  {function[:90]}")
+
+
+def peek(path, address):
+    """The 64 bytes at ELF address `address` of the file, as text (dots for the rest)."""
+    out = subprocess.run(["objdump", "-s", f"--start-address={address:#x}",
+                          f"--stop-address={address + 64:#x}", path], capture_output=True,
+                         text=True).stdout
+    text = "".join(l[43:].rstrip("\n") for l in out.splitlines() if l.startswith(" ") and len(l) > 43)
+    section = [l.split()[-1].rstrip(":") for l in out.splitlines() if l.startswith("Contents")]
+    return f"{section[0] if section else '?'}: {text}"
+
+
+def list_pages(page_hits, line_hits, maps, requests):
+    """Every page touched on at least every other request, with the symbols of the lines the
+    run touched there (file-backed pages: by ELF address; the first mapping of a file is its
+    base, which holds for PIE executables and shared libraries)."""
+    base, syms = {}, {}
+    for lo, _, name, path in maps:
+        if path.startswith("/") and name not in base:
+            base[name] = (lo, path)
+    starts = [m[0] for m in maps]
+    for (kind, page), n in sorted(page_hits.items(), key=lambda kv: kv[0][1]):
+        if n < requests // 2:
+            continue
+        i = bisect.bisect_right(starts, page << 12) - 1
+        name = maps[i][2] if i >= 0 and page << 12 < maps[i][1] else "?"
+        where = ""
+        if name in base:
+            lo, path = base[name]
+            if path not in syms:
+                syms[path] = symbols_of(path)
+            table = syms[path]
+            addresses = [a for a, _ in table]
+            elf = (page << 12) - lo
+            names = []
+            for line in range(page << 6, (page + 1) << 6):
+                if line_hits[kind, line] >= requests // 2:
+                    j = bisect.bisect_right(addresses, (line << 6) - lo) - 1
+                    if j >= 0 and table[j][1] not in names:
+                        names.append(table[j][1])
+            where = f"elf {elf:#x}: " + "; ".join(x[:50] for x in names)
+            if kind == "data" and "--lines" in sys.argv:
+                hot = [(line << 6) - lo for line in range(page << 6, (page + 1) << 6)
+                       if line_hits[kind, line] >= requests // 2]
+                where += "\n" + "\n".join(f"      {a:#x} {peek(path, a)}" for a in hot)
+        print(f"  {kind} {n / requests:5.2f}/req  {name:24s} {where}")
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    maps_path, requests = sys.argv[1], int(sys.argv[2])
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+    code_pages, data_pages, code_lines, data_lines = set(), set(), set(), set()
+    totals = collections.Counter()
+    page_hits = collections.Counter()  # (kind, page) -> intervals that touched it
+    line_hits = collections.Counter()  # (kind, line) -> the same, with --pages
+    calls = collections.Counter()  # with --by-call: intervals by the call that ends them
+    call_hits = collections.Counter()  # (that call, code line) -> intervals
+    intervals = 0
+
+    def close_interval(call):
+        nonlocal intervals
+        if code_pages or data_pages:
+            if BY_CALL:
+                calls[call] += 1
+                for l in code_lines:
+                    call_hits[call, l] += 1
+            intervals += 1
+            totals["code pages"] += len(code_pages)
+            totals["data pages"] += len(data_pages)
+            totals["code lines"] += len(code_lines)
+            totals["data lines"] += len(data_lines)
+            for p in code_pages:
+                page_hits["code", p] += 1
+            for p in data_pages:
+                page_hits["data", p] += 1
+            if LINES:
+                for l in code_lines:
+                    line_hits["code", l] += 1
+                for l in data_lines:
+                    line_hits["data", l] += 1
+        code_pages.clear(), data_pages.clear(), code_lines.clear(), data_lines.clear()
+
+    for line in sys.stdin.buffer:
+        if not counting:
+            if finished:
+                break
+            continue
+        c = line[:2]
+        if c == b"I ":
+            a = int(line[3:line.index(b",")], 16)
+            code_pages.add(a >> 12)
+            code_lines.add(a >> 6)
+        elif c in (b" L", b" S", b" M"):
+            a = int(line[3:line.index(b",")], 16)
+            data_pages.add(a >> 12)
+            data_lines.add(a >> 6)
+        elif b"SYSCALL[" in line and not any(c in line for c in VDSO_CALLS):
+            m = line.find(b" sys_")
+            close_interval(line[m + 1:line.index(b" ", m + 1)].decode() if m >= 0 else "?")
+    maps = mappings(maps_path)
+    starts = [m[0] for m in maps]
+    by_map = collections.Counter()
+    for (kind, page), n in page_hits.items():
+        i = bisect.bisect_right(starts, page << 12) - 1
+        name = maps[i][2] if i >= 0 and page << 12 < maps[i][1] else "?"
+        by_map[kind, name] += n
+    print(f"{intervals / requests:.2f} system-call intervals per request; per request, summed "
+          f"over them: code pages {totals['code pages'] / requests:.1f}, data pages "
+          f"{totals['data pages'] / requests:.1f}, code lines {totals['code lines'] / requests:.0f}, "
+          f"data lines {totals['data lines'] / requests:.0f}")
+    for (kind, name), n in sorted(by_map.items(), key=lambda kv: -kv[1]):
+        if n / requests >= 0.05:
+            print(f"  {kind} pages {n / requests:5.2f}  {name}")
+    if "--pages" in sys.argv:
+        list_pages(page_hits, line_hits, maps, requests)
+    if BY_CALL:
+        list_by_call(calls, call_hits, maps, requests)
+
+
+if __name__ == "__main__":
+    main()
