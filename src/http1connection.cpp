@@ -76,14 +76,27 @@ void check_response_framing(const http1::MessageHead& head) {
 
 namespace internal {
 
-// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread.
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second per thread. Inside a loop's
+// iteration the wall clock is not read per response: the line holds until the steady clock
+// read when the iteration's events arrived passes the next second's boundary (the one read
+// a loop makes per iteration, IOLoop::iteration_clock). Outside an iteration (a thread
+// without a loop), or when no boundary is known yet, the wall clock is read.
 TORNADO_HOT const std::string& cached_date_line() {
+  using std::chrono::steady_clock;
   thread_local time_t cached_second = 0;
+  thread_local steady_clock::time_point next_second{};  // the line holds before this
   thread_local std::string line;
-  time_t now = ::time(nullptr);
-  if (now != cached_second) {
-    cached_second = now;
-    line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(now)) + "\r\n";
+  if (detail::t_iteration_clock_valid && detail::t_iteration_clock < next_second) [[likely]] {
+    return line;
+  }
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  // The next boundary of the wall clock's second, on the steady clock (their drift within
+  // a second is far below the line's one-second grain).
+  next_second = steady_clock::now() + std::chrono::nanoseconds(1'000'000'000 - wall.tv_nsec);
+  if (wall.tv_sec != cached_second) {
+    cached_second = wall.tv_sec;
+    line = "Date: " + httputil::format_timestamp(static_cast<int64_t>(wall.tv_sec)) + "\r\n";
   }
   return line;
 }

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http_test_util.h"
@@ -139,6 +141,38 @@ TEST_F(ViewTest, ViewAnswerIsStatusDateTypeLengthAndBody) {
   EXPECT_NE(r.find("\r\nDate: "), std::string::npos);
   EXPECT_NE(r.find(" GMT\r\n"), std::string::npos);
   EXPECT_EQ(offered, std::vector<std::string>{"GET /v?a=1"});
+}
+
+// The Date field is the wall clock's second, and a response after the next second's boundary
+// carries the new second: the line is cached per second and, in a loop, refreshed by the
+// iteration's clock reading, never left stale (http1connection.cpp, cached_date_line).
+TEST_F(ViewTest, DateFieldFollowsTheWallClockAcrossASecondBoundary) {
+  start();
+  auto date_of = [](const std::string& r) {
+    const auto at = r.find("\r\nDate: ");
+    return at == std::string::npos ? std::string() : r.substr(at + 8, r.find("\r\n", at + 2) - at - 8);
+  };
+  auto now_seconds = [] {
+    timespec t{};
+    clock_gettime(CLOCK_REALTIME, &t);
+    return t;
+  };
+  for (int round = 0; round < 2; ++round) {
+    // Well inside a second, so that the request and the reading of the clock share it.
+    timespec t = now_seconds();
+    if (t.tv_nsec > 700'000'000) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(1'050'000'000 - t.tv_nsec));
+      t = now_seconds();
+    }
+    const std::string r = exchange("GET /v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const timespec after = now_seconds();
+    const std::string date = date_of(r);
+    EXPECT_TRUE(date == httputil::format_timestamp(static_cast<int64_t>(t.tv_sec)) ||
+                date == httputil::format_timestamp(static_cast<int64_t>(after.tv_sec)))
+        << "round " << round << ": Date " << date << ", clock " << t.tv_sec;
+    // Past the next boundary before the next round.
+    std::this_thread::sleep_for(std::chrono::nanoseconds(1'100'000'000 - now_seconds().tv_nsec));
+  }
 }
 
 // Requests the view leaves unanswered, and requests with a body (never offered), reach the
