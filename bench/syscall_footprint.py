@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""bench/syscall_footprint.py MAPS REQUESTS [--pages] < LOG: what a server touches between two system
-calls, from valgrind's lackey trace (--trace-mem=yes --trace-syscalls=yes) on standard input.
+"""bench/syscall_footprint.py MAPS REQUESTS [--pages [--lines]] [--by-call] < LOG
+
+What a server touches between two system calls, from valgrind's lackey trace
+(--trace-mem=yes --trace-syscalls=yes) on standard input.
 
 Run by bench/syscall_footprint.sh, which sends this process SIGUSR1 when the measured
 requests start and SIGUSR2 when they are done; only the trace between the two counts.
@@ -13,7 +15,9 @@ the distinct pages (lines) each touches, per request, prices that; callgrind's i
 count and its simulated caches (never flushed) do not (docs/performance.md, session 25).
 
 --by-call lists, for each system call, the functions whose lines run before it.
---pages lists every page touched on at least every other request, with symbols on it.
+--pages lists every page touched on at least every other request, with the symbols of the
+lines touched there; --lines adds the bytes of each data line touched (string literals and
+tables have no symbol).
 
 MAPS is the server's /proc/PID/maps, read before it stopped: the report splits the pages by
 mapping (the binary, each library, anonymous memory: heap, stacks, buffers).
@@ -106,9 +110,15 @@ def peek(path, address):
     out = subprocess.run(["objdump", "-s", f"--start-address={address:#x}",
                           f"--stop-address={address + 64:#x}", path], capture_output=True,
                          text=True).stdout
-    text = "".join(l[43:].rstrip("\n") for l in out.splitlines() if l.startswith(" ") and len(l) > 43)
-    section = [l.split()[-1].rstrip(":") for l in out.splitlines() if l.startswith("Contents")]
-    return f"{section[0] if section else '?'}: {text}"
+    section, text = "?", ""
+    for line in out.splitlines():
+        if line.startswith("Contents of section"):
+            if section != "?":
+                break  # the first allocated section only (debug sections start at 0 too)
+            section = line.split()[-1].rstrip(":")
+        elif section != "?" and line.startswith(" ") and len(line) > 43:
+            text += line[43:]  # objdump's text column
+    return f"{section}: {text}"
 
 
 def list_pages(page_hits, line_hits, maps, requests):
