@@ -150,7 +150,8 @@ TEST_F(ViewTest, DateFieldFollowsTheWallClockAcrossASecondBoundary) {
   start();
   auto date_of = [](const std::string& r) {
     const auto at = r.find("\r\nDate: ");
-    return at == std::string::npos ? std::string() : r.substr(at + 8, r.find("\r\n", at + 2) - at - 8);
+    if (at == std::string::npos) return std::string();
+    return r.substr(at + 8, r.find("\r\n", at + 2) - at - 8);
   };
   auto now_seconds = [] {
     timespec t{};
