@@ -407,12 +407,12 @@ TORNADO_HOT ssize_t IOStream::read_from_fd(char* buf, std::size_t len) {
   for (;;) {
     // recv() for a socket: read() takes the file layer's way there (position lock checks,
     // fsnotify) for nothing. A pipe or a file answers ENOTSOCK once, and is read() from
-    // then on (the same fact the write side keeps: use_writev).
-    ssize_t n = hot_.use_writev ? ::read(fd_, buf, len) : ::recv(fd_, buf, len, 0);
+    // then on (not_socket, which the write side learns the same way).
+    ssize_t n = hot_.not_socket ? ::read(fd_, buf, len) : ::recv(fd_, buf, len, 0);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
-    if (errno == ENOTSOCK && !hot_.use_writev) [[unlikely]] {
-      hot_.use_writev = true;
+    if (errno == ENOTSOCK && !hot_.not_socket) [[unlikely]] {
+      hot_.not_socket = true;
       continue;
     }
     // ENOTCONN: a socket that is not connected yet (connect() is about to be called).

@@ -58,7 +58,7 @@ ssize_t writev_without_sigpipe(int fd, const struct iovec* iov, int count) {
 TORNADO_HOT ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
   for (;;) {
     ssize_t n;
-    if (!hot_.use_writev) {
+    if (!hot_.not_socket) {
       // sendmsg is writev with flags: MSG_NOSIGNAL turns SIGPIPE into EPIPE, per call,
       // without touching the process's signal disposition.
       if (count == 1) {
@@ -72,7 +72,7 @@ TORNADO_HOT ssize_t IOStream::write_to_fd(const struct iovec* iov, int count) {
         n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
       }
       if (n < 0 && errno == ENOTSOCK) {
-        hot_.use_writev = true;  // a pipe: writev, with SIGPIPE held off by hand
+        hot_.not_socket = true;  // a pipe: writev, with SIGPIPE held off by hand
         continue;
       }
     } else {

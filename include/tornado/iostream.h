@@ -260,7 +260,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     bool wake_scheduled = false;
     bool flush_scheduled = false;
     bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
-    bool use_writev = false;      // not a socket (a pipe): writev and read, not sendmsg and recv
+    bool not_socket = false;  // a pipe (learnt from ENOTSOCK): writev and read, not send, recv
     bool handshake_done = false;  // SSLIOStream
     bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
     // Impl's connect or handshake waiter may be set; Impl's write_waiters has storage.
