@@ -30,10 +30,10 @@ import sys
 
 counting = False
 finished = False
+PAGES = "--pages" in sys.argv  # per-line hits are kept only for the page listing
+BY_CALL = "--by-call" in sys.argv
 # Calls the C library answers from the vDSO without entering the kernel (here, with the
 # kvm-clock clocksource): valgrind, which does not map the vDSO, makes them system calls.
-LINES = "--pages" in sys.argv
-BY_CALL = "--by-call" in sys.argv
 VDSO_CALLS = (b"sys_time ", b"sys_clock_gettime ", b"sys_gettimeofday ", b"sys_getcpu ")
 
 
@@ -47,16 +47,49 @@ def stop(*_):
     counting, finished = False, True
 
 
-def mappings(path):
-    """[(start, end, name, path)] sorted by start; anonymous ones named by their address."""
-    out = []
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            name = parts[5].rsplit("/", 1)[-1] if len(parts) > 5 else f"anon@{lo:x}"
-            out.append((lo, hi, name, parts[5] if len(parts) > 5 else ""))
-    return sorted(out)
+class Resolver:
+    """Addresses to mappings and symbols, from the server's /proc/PID/maps: anonymous
+    mappings are named by their address; a file's first mapping is its base (which holds for
+    PIE executables and shared libraries), its symbols read with nm when first asked."""
+
+    def __init__(self, maps_path):
+        self.maps = []
+        with open(maps_path) as f:
+            for line in f:
+                parts = line.split()
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                path = parts[5] if len(parts) > 5 else ""
+                name = path.rsplit("/", 1)[-1] if path else f"anon@{lo:x}"
+                self.maps.append((lo, hi, name, path))
+        self.maps.sort()
+        self.starts = [m[0] for m in self.maps]
+        self.base = {}
+        for lo, _, name, path in self.maps:
+            if path.startswith("/") and name not in self.base:
+                self.base[name] = (lo, path)
+        self.tables = {}
+
+    def mapping(self, address):
+        """The name of the mapping holding `address` ("?" if none)."""
+        i = bisect.bisect_right(self.starts, address) - 1
+        return self.maps[i][2] if i >= 0 and address < self.maps[i][1] else "?"
+
+    def symbol(self, name, address):
+        """(ELF address, name) of the symbol at or before `address` in the file mapped as
+        `name`, or None (an anonymous mapping, a stripped file)."""
+        if name not in self.base:
+            return None
+        lo, path = self.base[name]
+        if path not in self.tables:
+            table = symbols_of(path)
+            self.tables[path] = ([a for a, _ in table], table)
+        addresses, table = self.tables[path]
+        j = bisect.bisect_right(addresses, address - lo) - 1
+        return table[j] if j >= 0 else None
+
+    def elf_address(self, name, address):
+        lo, path = self.base[name]
+        return address - lo, path
 
 
 def symbols_of(path):
@@ -71,16 +104,10 @@ def symbols_of(path):
     return out
 
 
-def list_by_call(calls, call_hits, maps, requests):
+def list_by_call(calls, call_hits, where, requests):
     """For each system call that ends at least every other request's intervals, the code
     lines run before it (on most of those intervals), by function in address order: the
     functions one interval runs, to lay out together."""
-    base = {}
-    for lo, _, name, path in maps:
-        if path.startswith("/") and name not in base:
-            base[name] = (lo, path)
-    starts = [m[0] for m in maps]
-    tables = {}
     for call, n in calls.most_common():
         if n < requests // 2:
             continue
@@ -88,17 +115,9 @@ def list_by_call(calls, call_hits, maps, requests):
         for (c, line), hits in call_hits.items():
             if c != call or hits < n // 2:
                 continue
-            i = bisect.bisect_right(starts, line << 6) - 1
-            name = maps[i][2] if i >= 0 and line << 6 < maps[i][1] else "?"
-            if name not in base:
-                per_function[name, 0, "?"] += 1
-                continue
-            lo, path = base[name]
-            if path not in tables:
-                tables[path] = symbols_of(path)
-            table = tables[path]
-            j = bisect.bisect_right([a for a, _ in table], (line << 6) - lo) - 1
-            per_function[(name, table[j][0], table[j][1]) if j >= 0 else (name, 0, "?")] += 1
+            name = where.mapping(line << 6)
+            symbol = where.symbol(name, line << 6) or (0, "?")
+            per_function[name, symbol[0], symbol[1]] += 1
         print(f"before {call} ({n / requests:.2f} a request): "
               f"{sum(per_function.values())} code lines")
         for (name, address, function), lines in sorted(per_function.items()):
@@ -121,40 +140,28 @@ def peek(path, address):
     return f"{section}: {text}"
 
 
-def list_pages(page_hits, line_hits, maps, requests):
+def list_pages(page_hits, line_hits, where, requests):
     """Every page touched on at least every other request, with the symbols of the lines the
-    run touched there (file-backed pages: by ELF address; the first mapping of a file is its
-    base, which holds for PIE executables and shared libraries)."""
-    base, syms = {}, {}
-    for lo, _, name, path in maps:
-        if path.startswith("/") and name not in base:
-            base[name] = (lo, path)
-    starts = [m[0] for m in maps]
+    run touched there (file-backed pages, by ELF address)."""
     for (kind, page), n in sorted(page_hits.items(), key=lambda kv: kv[0][1]):
         if n < requests // 2:
             continue
-        i = bisect.bisect_right(starts, page << 12) - 1
-        name = maps[i][2] if i >= 0 and page << 12 < maps[i][1] else "?"
-        where = ""
-        if name in base:
-            lo, path = base[name]
-            if path not in syms:
-                syms[path] = symbols_of(path)
-            table = syms[path]
-            addresses = [a for a, _ in table]
-            elf = (page << 12) - lo
+        name = where.mapping(page << 12)
+        text = ""
+        if name in where.base:
+            hot = [line << 6 for line in range(page << 6, (page + 1) << 6)
+                   if line_hits[kind, line] >= requests // 2]
             names = []
-            for line in range(page << 6, (page + 1) << 6):
-                if line_hits[kind, line] >= requests // 2:
-                    j = bisect.bisect_right(addresses, (line << 6) - lo) - 1
-                    if j >= 0 and table[j][1] not in names:
-                        names.append(table[j][1])
-            where = f"elf {elf:#x}: " + "; ".join(x[:50] for x in names)
+            for address in hot:
+                symbol = where.symbol(name, address)
+                if symbol and symbol[1] not in names:
+                    names.append(symbol[1])
+            elf, path = where.elf_address(name, page << 12)
+            text = f"elf {elf:#x}: " + "; ".join(x[:50] for x in names)
             if kind == "data" and "--lines" in sys.argv:
-                hot = [(line << 6) - lo for line in range(page << 6, (page + 1) << 6)
-                       if line_hits[kind, line] >= requests // 2]
-                where += "\n" + "\n".join(f"      {a:#x} {peek(path, a)}" for a in hot)
-        print(f"  {kind} {n / requests:5.2f}/req  {name:24s} {where}")
+                text += "".join(f"\n      {elf + a % 4096:#x} {peek(path, elf + a % 4096)}"
+                                for a in hot)
+        print(f"  {kind} {n / requests:5.2f}/req  {name:24s} {text}")
 
 
 def main():
@@ -187,7 +194,7 @@ def main():
                 page_hits["code", p] += 1
             for p in data_pages:
                 page_hits["data", p] += 1
-            if LINES:
+            if PAGES:
                 for l in code_lines:
                     line_hits["code", l] += 1
                 for l in data_lines:
@@ -211,13 +218,10 @@ def main():
         elif b"SYSCALL[" in line and not any(c in line for c in VDSO_CALLS):
             m = line.find(b" sys_")
             close_interval(line[m + 1:line.index(b" ", m + 1)].decode() if m >= 0 else "?")
-    maps = mappings(maps_path)
-    starts = [m[0] for m in maps]
+    where = Resolver(maps_path)
     by_map = collections.Counter()
     for (kind, page), n in page_hits.items():
-        i = bisect.bisect_right(starts, page << 12) - 1
-        name = maps[i][2] if i >= 0 and page << 12 < maps[i][1] else "?"
-        by_map[kind, name] += n
+        by_map[kind, where.mapping(page << 12)] += n
     print(f"{intervals / requests:.2f} system-call intervals per request; per request, summed "
           f"over them: code pages {totals['code pages'] / requests:.1f}, data pages "
           f"{totals['data pages'] / requests:.1f}, code lines {totals['code lines'] / requests:.0f}, "
@@ -225,10 +229,10 @@ def main():
     for (kind, name), n in sorted(by_map.items(), key=lambda kv: -kv[1]):
         if n / requests >= 0.05:
             print(f"  {kind} pages {n / requests:5.2f}  {name}")
-    if "--pages" in sys.argv:
-        list_pages(page_hits, line_hits, maps, requests)
+    if PAGES:
+        list_pages(page_hits, line_hits, where, requests)
     if BY_CALL:
-        list_by_call(calls, call_hits, maps, requests)
+        list_by_call(calls, call_hits, where, requests)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/bin/bash
 # syscall_footprint.sh BINARY PATH [N] [CONNS]: the code and data pages and lines BINARY
 # touches between two system calls, summed per request, serving N requests (default 4,000,
-# after 2,000 to warm up) at depth 1 on CONNS connections (default 64), the client of
-# bench/callgrind_conns.sh. Runs BINARY under valgrind's lackey (every instruction fetch and
-# data access, and every system call, traced); bench/syscall_footprint.py reads the trace.
+# after 2,000 to warm up) at depth 1 on CONNS connections (default 64), driven by
+# bench/depth1_client.py as in bench/callgrind_conns.sh. Runs BINARY under valgrind's lackey
+# (every instruction fetch and data access, and every system call, traced);
+# bench/syscall_footprint.py reads the trace.
 # Deterministic enough for a shared machine; slow (about a minute for the defaults).
 # BINARY may be uWebSockets' uws_hello (bench/peers/build_uws.sh, -march=x86-64-v2).
 #   EXTRA=...   more arguments for BINARY
