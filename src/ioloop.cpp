@@ -472,6 +472,7 @@ TORNADO_HOT void IOLoop::run_once() {
   struct Invalidate {
     ~Invalidate() { detail::t_iteration_clock_valid = false; }
   } invalidate;
+  dispatching_events_ = true;
   for (int i = 0; i < n; ++i) {
     const uint64_t data = events[i].data.u64;
     const int fd = static_cast<int>(static_cast<uint32_t>(data));
@@ -494,10 +495,32 @@ TORNADO_HOT void IOLoop::run_once() {
                       detail::describe_exception(std::current_exception()));
     }
   }
+  dispatching_events_ = false;
+  if (!after_events_.empty()) run_after_events();
   // asyncio's order: callbacks queued before this iteration, then due timers. (An empty
   // queue, the usual case, costs no call.)
   if (!callbacks_.empty()) run_callbacks();
   run_due_timers();
+}
+
+bool IOLoop::finish_after_events(FdHandler* handler, std::shared_ptr<void> keep) {
+  if (!dispatching_events_) return false;
+  after_events_.emplace_back(handler, std::move(keep));
+  return true;
+}
+
+// Every handler's resumed work first, then every handler's writes: the sends of one
+// iteration follow each other, as its receives did.
+TORNADO_HOT void IOLoop::run_after_events() noexcept {
+  // By index: a handler's work may ask again for another (a stream it reads inline).
+  for (std::size_t i = 0; i < after_events_.size(); ++i) {
+    detail::t_inline_budget = max_inline_completions_;
+    after_events_[i].first->resume_after_events();
+  }
+  for (std::size_t i = 0; i < after_events_.size(); ++i) {
+    after_events_[i].first->flush_after_events();
+  }
+  after_events_.clear();
 }
 
 TORNADO_HOT void IOLoop::start() {

@@ -211,7 +211,7 @@ TORNADO_HOT void IOStream::on_events(int /*fd*/, uint32_t events) {
   struct EndOfEvents {
     IOStream& s;
     ~EndOfEvents() {
-      if (!s.hot_.in_events) return;  // ended normally
+      if (!s.hot_.in_events || s.hot_.after_events) return;  // ended normally
       s.hot_.in_events = false;
       if (s.hot_.flush_scheduled) {
         s.hot_.flush_scheduled = false;
@@ -236,12 +236,46 @@ TORNADO_HOT void IOStream::on_events(int /*fd*/, uint32_t events) {
     }
   }
   m.dispatching = false;
+  // A read finished: its waiter's work, and the writes it makes, wait until every fd of
+  // this iteration was read (IOLoop::finish_after_events; `in_events` stays set, so the
+  // writes are corked till then).
+  if (m.read_waiter && m.read_done) [[likely]] {
+    IOLoop* loop = live_loop();
+    if (loop && loop->finish_after_events(this, std::move(self))) {
+      m.after_events = true;
+      return;
+    }
+  }
   run_wakeups();
   m.in_events = false;
   if (m.flush_scheduled) {
     m.flush_scheduled = false;
     if (state_ == State::kOpen) handle_write();
     run_wakeups();  // the writes it completed
+  }
+}
+
+TORNADO_HOT void IOStream::resume_after_events() noexcept {
+  try {
+    run_wakeups();
+  } catch (...) {
+    app_log().error("Exception resuming the reader of fd {}: {}", fd_,
+                    detail::describe_exception(std::current_exception()));
+  }
+}
+
+TORNADO_HOT void IOStream::flush_after_events() noexcept {
+  Hot& m = hot_;
+  m.after_events = false;
+  m.in_events = false;
+  if (!m.flush_scheduled) return;
+  m.flush_scheduled = false;
+  if (state_ == State::kOpen) handle_write();
+  try {
+    run_wakeups();  // the writes it completed
+  } catch (...) {
+    app_log().error("Exception resuming a writer of fd {}: {}", fd_,
+                    detail::describe_exception(std::current_exception()));
   }
 }
 

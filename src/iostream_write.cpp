@@ -247,7 +247,7 @@ TORNADO_HOT void IOStream::write_now(std::initializer_list<std::string_view> par
   // (Not typeid: every stream is a subclass made by create(), so that test sent nothing at
   // once.)
   if (state_ != State::kOpen || m.whead < m.wqueue.size() || parts.size() > kMaxParts ||
-      m.tls || total == 0) {
+      m.tls || total == 0 || m.after_events) {
     for (std::string_view p : parts) (void)write(p);
     return;
   }

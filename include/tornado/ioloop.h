@@ -77,6 +77,14 @@ class FdHandler {
  public:
   virtual ~FdHandler() = default;
   virtual void on_events(int fd, uint32_t events) = 0;
+  // For a handler that asked for it during on_events (IOLoop::finish_after_events): called
+  // once every fd of the iteration had its events, first resume_after_events on each such
+  // handler, then flush_after_events on each. IOStream resumes the coroutines its reads
+  // completed, then sends what they wrote: an iteration's receives, then the work they
+  // start, then its sends, so that the work runs between two system calls once for many
+  // connections instead of once for each (docs/performance.md, "Reads, work, writes").
+  virtual void resume_after_events() noexcept {}
+  virtual void flush_after_events() noexcept {}
 };
 
 // Names a pending timer; safe to remove after it fired or was removed (then a no-op).
@@ -161,6 +169,10 @@ class IOLoop {
   void update_handler(int fd, uint32_t events);
   // Stops watching fd; a no-op if it is not registered. Does not close it.
   void remove_handler(int fd);
+  // From `handler`'s on_events only: call its resume_after_events and flush_after_events
+  // once every event of this iteration was dispatched (`keep` holds it alive till then).
+  // False (and nothing done) outside the loop's dispatch of events.
+  bool finish_after_events(FdHandler* handler, std::shared_ptr<void> keep);
   // Number of fds registered with add_handler (for tests and metrics; O(highest fd)).
   std::size_t handler_count() const noexcept;
 
@@ -273,6 +285,7 @@ class IOLoop {
   }
   void register_fd(int fd, FdHandler* target, std::unique_ptr<FdHandler> owned, uint32_t events);
   void run_once();
+  void run_after_events() noexcept;
   int poll_timeout_ms();
   void run_due_timers();
   void run_callbacks();
@@ -311,6 +324,9 @@ class IOLoop {
   unsigned max_inline_completions_ = detail::kDefaultMaxInlineCompletions;
 
   std::vector<HandlerEntry> handlers_;  // indexed by fd
+  // finish_after_events' handlers, in the order they asked, for this iteration.
+  std::vector<std::pair<FdHandler*, std::shared_ptr<void>>> after_events_;
+  bool dispatching_events_ = false;  // inside run_once's loop over the events
   std::vector<Callback> callbacks_;     // loop-thread queue
   std::vector<Callback> running_callbacks_;
   // Other threads' queue, the eventfd, and the liveness flag LoopRefs read.

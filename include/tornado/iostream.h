@@ -222,8 +222,15 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   int fd() const noexcept { return fd_; }
   const IOStreamOptions& options() const noexcept { return options_; }
 
+  // Writes made now go out after the loop iteration's other work (the stream's read
+  // completed in this iteration's events and its waiter was resumed after them): a
+  // response is queued, not sent at once.
+  bool sends_after_events() const noexcept { return hot_.after_events; }
+
   // FdHandler
   void on_events(int fd, uint32_t events) override;
+  void resume_after_events() noexcept override;
+  void flush_after_events() noexcept override;
 
  protected:
   enum class State : uint8_t { kOpen, kConnecting, kClosed };
@@ -260,6 +267,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     bool wake_scheduled = false;
     bool flush_scheduled = false;
     bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
+    bool after_events = false;  // between on_events and flush_after_events (writes corked)
     bool not_socket = false;  // a pipe (learnt from ENOTSOCK): writev and read, not send, recv
     bool handshake_done = false;  // SSLIOStream
     bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd

@@ -72,7 +72,8 @@ class HeadRoom {
   // either way, without the queue's chunk and storage taken and given back.
   TORNADO_HOT HeadRoom(IOStream& stream, std::size_t size, bool at_once = false)
       : stream_(stream), open_(!stream.closed()) {
-    if (at_once && open_ && !stream.writing() && size <= kSendAtOnceLimit) {
+    if (at_once && open_ && !stream.writing() && !stream.sends_after_events() &&
+        size <= kSendAtOnceLimit) {
       at_once_ = true;
       data_ = send_at_once_scratch(size);
     } else if (open_) {
