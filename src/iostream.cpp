@@ -239,6 +239,7 @@ TORNADO_HOT void IOStream::on_events(int /*fd*/, uint32_t events) {
   // A read finished: its waiter's work, and the writes it makes, wait until every fd of
   // this iteration was read (IOLoop::finish_after_events; `in_events` stays set, so the
   // writes are corked till then).
+  if (m.after_events) return;  // already waiting for the end of this iteration's events
   if (m.read_waiter && m.read_done) [[likely]] {
     IOLoop* loop = live_loop();
     if (loop && loop->finish_after_events(this, std::move(self))) {
@@ -268,9 +269,26 @@ TORNADO_HOT void IOStream::flush_after_events() noexcept {
   Hot& m = hot_;
   m.after_events = false;
   m.in_events = false;
-  if (!m.flush_scheduled) return;
-  m.flush_scheduled = false;
-  if (state_ == State::kOpen) handle_write();
+  bool wrote = false;
+  if (m.later_size != 0) {
+    const std::string_view bytes(m.later_data, m.later_size);
+    m.queued -= bytes.size();  // write_now counts them again
+    release_later();  // (the arena's bytes stay as they are until the next reserve_later)
+    if (state_ == State::kOpen) {
+      try {
+        write_now({bytes});  // what the socket does not take now is queued
+      } catch (...) {
+        close(std::current_exception());
+      }
+      wrote = true;
+    }
+  }
+  if (m.flush_scheduled) {
+    m.flush_scheduled = false;
+    if (state_ == State::kOpen) handle_write();
+    wrote = true;
+  }
+  if (!wrote) return;
   try {
     run_wakeups();  // the writes it completed
   } catch (...) {
@@ -388,6 +406,7 @@ void IOStream::close(std::exception_ptr error) {
   settle_read_on_close();
   std::vector<std::string>().swap(m.wqueue);
   m.whead = m.woffset = 0;
+  if (m.later_size != 0) release_later();
   if (!m.dispatching) schedule_wake();
   if (impl_->close_callback) {
     auto self = weak_from_this().lock();

@@ -125,7 +125,60 @@ void give_back_chunk(std::string& chunk) {
   std::string().swap(chunk);  // give the chunk's memory back now
 }
 
+// The thread's arena for writes sent at the end of a loop iteration's events (reserve_later):
+// the responses to an iteration's requests are assembled side by side here and sent from
+// here, each with one send, instead of each in a queue chunk of its own. Reset when the
+// last stream holding a slice of it has sent (or dropped) it.
+struct LaterArena {
+  std::unique_ptr<char[]> data;
+  std::size_t used = 0;
+  unsigned slices = 0;  // streams holding bytes here
+};
+thread_local LaterArena t_later;
+constexpr std::size_t kLaterArenaSize = 64 * 1024;
+
 }  // namespace
+
+TORNADO_HOT char* IOStream::reserve_later(std::size_t size) {
+  Hot& m = hot_;
+  if (!m.after_events || m.whead < m.wqueue.size() || m.tls) return nullptr;
+  check_write(size);
+  LaterArena& a = t_later;
+  if (!a.data) a.data = std::make_unique<char[]>(kLaterArenaSize);
+  // A second write of this stream extends its slice only where the arena ends.
+  if (m.later_size != 0 && m.later_data + m.later_size != a.data.get() + a.used) return nullptr;
+  if (kLaterArenaSize - a.used < size) return nullptr;
+  return a.data.get() + a.used;
+}
+
+TORNADO_HOT void IOStream::commit_later(std::size_t used) noexcept {
+  if (used == 0) return;
+  Hot& m = hot_;
+  LaterArena& a = t_later;
+  if (m.later_size == 0) {
+    m.later_data = a.data.get() + a.used;
+    ++a.slices;
+  }
+  a.used += used;
+  m.later_size += static_cast<uint32_t>(used);
+  m.queued += used;
+}
+
+TORNADO_HOT void IOStream::release_later() noexcept {
+  Hot& m = hot_;
+  m.later_data = nullptr;
+  m.later_size = 0;
+  if (--t_later.slices == 0) t_later.used = 0;
+}
+
+void IOStream::settle_later() {
+  Hot& m = hot_;
+  const std::string_view bytes(m.later_data, m.later_size);
+  m.queued -= bytes.size();  // write() counts them again
+  std::string chunk(bytes);
+  release_later();
+  (void)write(std::string_view(chunk));
+}
 
 // The chunk a small write may be appended to: the last queued one, while it is small.
 // Appending is safe even to the chunk being sent: only offsets are kept between sends.
@@ -153,6 +206,7 @@ IOStream::WriteAwaiter IOStream::write(std::string data) {
   check_write(data.size());
   Hot& m = hot_;
   if (!data.empty()) {
+    if (m.later_size != 0) [[unlikely]] settle_later();
     m.queued += data.size();
     if (std::string* tail = coalescing_tail(data.size())) {
       tail->append(data);
@@ -169,6 +223,7 @@ TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string_view data) {
   check_write(data.size());
   Hot& m = hot_;
   if (!data.empty()) {
+    if (m.later_size != 0) [[unlikely]] settle_later();
     if (std::string* tail = coalescing_tail(data.size())) {
       tail->append(data);
     } else {
@@ -186,6 +241,7 @@ TORNADO_HOT IOStream::WriteAwaiter IOStream::write(std::string_view data) {
 TORNADO_HOT char* IOStream::reserve_write(std::size_t size) {
   check_write(size);
   Hot& m = hot_;
+  if (m.later_size != 0) [[unlikely]] settle_later();
   std::string* tail = coalescing_tail(size);
   if (tail == nullptr) {
     take_spare_queue(m.wqueue);
@@ -243,6 +299,7 @@ TORNADO_HOT void IOStream::write_now(std::initializer_list<std::string_view> par
   std::size_t total = 0;
   for (std::string_view p : parts) total += p.size();
   check_write(total);
+  if (m.later_size != 0 && total != 0) [[unlikely]] settle_later();
   // A TLS stream encrypts through its own path, and bytes already queued must go first.
   // (Not typeid: every stream is a subclass made by create(), so that test sent nothing at
   // once.)

@@ -223,9 +223,15 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   const IOStreamOptions& options() const noexcept { return options_; }
 
   // Writes made now go out after the loop iteration's other work (the stream's read
-  // completed in this iteration's events and its waiter was resumed after them): a
-  // response is queued, not sent at once.
+  // completed in this iteration's events and its waiter was resumed after them).
   bool sends_after_events() const noexcept { return hot_.after_events; }
+  // While sends_after_events() and nothing is queued: room for `size` bytes in the thread's
+  // arena of writes sent at the end of this iteration's events (flush_after_events), or
+  // nullptr (then use reserve_write). commit_later(used) writes the first `used` of them,
+  // unawaited. Nothing else may be written between the two calls. The same checks as
+  // reserve_write (StreamClosedError, StreamBufferFullError).
+  char* reserve_later(std::size_t size);
+  void commit_later(std::size_t used) noexcept;
 
   // FdHandler
   void on_events(int fd, uint32_t events) override;
@@ -268,6 +274,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     bool flush_scheduled = false;
     bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
     bool after_events = false;  // between on_events and flush_after_events (writes corked)
+    uint32_t later_size = 0;  // bytes of later_data not sent yet (commit_later)
     bool not_socket = false;  // a pipe (learnt from ENOTSOCK): writev and read, not send, recv
     bool handshake_done = false;  // SSLIOStream
     bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
@@ -290,6 +297,9 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     uint64_t queued = 0;   // bytes ever queued
     uint64_t flushed = 0;  // bytes ever handed to the kernel (or to TLS)
     IOStream::WriteAwaiter* write_awaiters = nullptr;  // every live awaiter, told of our end
+    // commit_later's bytes, in the thread's later arena: sent by flush_after_events, or
+    // moved into the queue first when anything is written behind them (settle_later).
+    const char* later_data = nullptr;
     detail::ReadArgs& read_args();                     // made on first use
   };
   // Wakes suspended readers/writers/connectors on a later iteration (or at the end of the
@@ -328,6 +338,8 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
   void check_write(std::size_t size);
   void release_write_awaiters() noexcept;
   void close_room(std::size_t used) noexcept;  // reserve_write's room, ended at `used`
+  void settle_later();                // commit_later's bytes into the queue, in order
+  void release_later() noexcept;      // forgets them (sent, moved, or the stream closed)
   void commit_room(std::size_t used);          // commit_write's checks and queueing
   std::string* coalescing_tail(std::size_t adding) noexcept;
   IOLoop* live_loop() const noexcept;

@@ -72,11 +72,19 @@ class HeadRoom {
   // either way, without the queue's chunk and storage taken and given back.
   TORNADO_HOT HeadRoom(IOStream& stream, std::size_t size, bool at_once = false)
       : stream_(stream), open_(!stream.closed()) {
-    if (at_once && open_ && !stream.writing() && !stream.sends_after_events() &&
-        size <= kSendAtOnceLimit) {
-      at_once_ = true;
-      data_ = send_at_once_scratch(size);
-    } else if (open_) {
+    if (at_once && open_ && !stream.writing() && size <= kSendAtOnceLimit) {
+      // After the iteration's events (IOLoop::finish_after_events) the same, from the
+      // thread's arena of writes sent at their end (IOStream::reserve_later).
+      if (stream.sends_after_events()) {
+        data_ = stream.reserve_later(size);
+        later_ = data_ != nullptr;
+      } else {
+        at_once_ = true;
+        data_ = send_at_once_scratch(size);
+      }
+    }
+    if (at_once_ || later_) return;
+    if (open_) {
       data_ = stream.reserve_write(size);
     } else {
       dropped_.resize(size);
@@ -88,7 +96,7 @@ class HeadRoom {
   ~HeadRoom() { discard(); }
   char* data() const noexcept { return data_; }
   void discard() {
-    if (open_ && !at_once_ && !committed_) (void)stream_.commit_write(0);
+    if (open_ && !at_once_ && !later_ && !committed_) (void)stream_.commit_write(0);
     committed_ = true;
   }
   // commit(), when nothing will await the write.
@@ -97,6 +105,8 @@ class HeadRoom {
     const auto used = static_cast<std::size_t>(end - data_);
     if (at_once_) {
       stream_.write_now({std::string_view(data_, used)});
+    } else if (later_) {
+      stream_.commit_later(used);
     } else if (open_) {
       stream_.commit_write_unawaited(used);
     }
@@ -107,6 +117,10 @@ class HeadRoom {
       stream_.write_now({std::string_view(data_, static_cast<std::size_t>(end - data_))});
       return stream_.write(std::string_view());  // done when those bytes are
     }
+    if (later_) {
+      stream_.commit_later(static_cast<std::size_t>(end - data_));
+      return stream_.write(std::string_view());  // done when those bytes are
+    }
     if (!open_) return IOStream::WriteAwaiter(stream_, UINT64_MAX);
     return stream_.commit_write(static_cast<std::size_t>(end - data_));
   }
@@ -115,6 +129,7 @@ class HeadRoom {
   IOStream& stream_;
   bool open_;
   bool at_once_ = false;
+  bool later_ = false;  // in the stream's arena of writes sent after the events
   bool committed_ = false;
   char* data_;
   std::string dropped_;
