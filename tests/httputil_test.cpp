@@ -1356,7 +1356,17 @@ TEST(HTTPHeadersTest, RandomEditsWithAliasedViewsCopiesAndClearsMatchAListOfPair
         }());
         break;
     }
-    ASSERT_EQ(h.get_all(), model) << "round " << round;
+    // Field by field, without a copy of the list each round (a quarter of this case's time
+    // under ASan); get_all() shows the difference when there is one, and is checked every 97
+    // rounds.
+    bool same = h.size() == model.size();
+    for (std::size_t i = 0; same && i < model.size(); ++i) {
+      same = h.field(i).first == model[i].first && h.field(i).second == model[i].second;
+    }
+    if (!same) {
+      ASSERT_EQ(h.get_all(), model) << "round " << round;
+      FAIL() << "round " << round << ": field() and get_all() disagree";
+    }
     // Every lookup agrees with the list, after any edit.
     for (std::string_view probe : {"A", "a", "Content-Type", "content-type", "CONTENT-TYPE",
                                    "X-Long-Header-Name-Over-16", "Set-Cookie", "Absent", "Content-Typf"}) {
@@ -1368,6 +1378,7 @@ TEST(HTTPHeadersTest, RandomEditsWithAliasedViewsCopiesAndClearsMatchAListOfPair
       }
     }
     if (round % 97 == 0) {
+      ASSERT_EQ(h.get_all(), model) << "round " << round;
       ASSERT_EQ(spare.get_all(), spare_model) << "round " << round;
       std::string wire, expected;
       h.write_to(wire);
