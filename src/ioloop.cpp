@@ -503,7 +503,7 @@ TORNADO_HOT void IOLoop::run_once() {
   run_due_timers();
 }
 
-bool IOLoop::finish_after_events(FdHandler* handler, std::shared_ptr<void> keep) {
+TORNADO_HOT bool IOLoop::finish_after_events(FdHandler* handler, std::shared_ptr<void> keep) {
   if (!dispatching_events_) return false;
   after_events_.emplace_back(handler, std::move(keep));
   return true;
