@@ -512,14 +512,12 @@ TORNADO_HOT bool IOLoop::finish_after_events(FdHandler* handler, std::shared_ptr
 // Every handler's resumed work first, then every handler's writes: the sends of one
 // iteration follow each other, as its receives did.
 TORNADO_HOT void IOLoop::run_after_events() noexcept {
-  // By index: a handler's work may ask again for another (a stream it reads inline).
-  for (std::size_t i = 0; i < after_events_.size(); ++i) {
+  // (Nothing joins the list meanwhile: finish_after_events refuses outside the dispatch.)
+  for (auto& [handler, keep] : after_events_) {
     detail::t_inline_budget = max_inline_completions_;
-    after_events_[i].first->resume_after_events();
+    handler->resume_after_events();
   }
-  for (std::size_t i = 0; i < after_events_.size(); ++i) {
-    after_events_[i].first->flush_after_events();
-  }
+  for (auto& [handler, keep] : after_events_) handler->flush_after_events();
   after_events_.clear();
 }
 

@@ -175,9 +175,8 @@ void IOStream::settle_later() {
   Hot& m = hot_;
   const std::string_view bytes(m.later_data, m.later_size);
   m.queued -= bytes.size();  // write() counts them again
-  std::string chunk(bytes);
-  release_later();
-  (void)write(std::string_view(chunk));
+  release_later();  // the arena's bytes stay as they are until the next reserve_later
+  (void)write(bytes);
 }
 
 // The chunk a small write may be appended to: the last queued one, while it is small.

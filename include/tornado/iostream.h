@@ -274,7 +274,6 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     bool flush_scheduled = false;
     bool in_events = false;  // inside on_events (wake-ups included): writes flush at its end
     bool after_events = false;  // between on_events and flush_after_events (writes corked)
-    uint32_t later_size = 0;  // bytes of later_data not sent yet (commit_later)
     bool not_socket = false;  // a pipe (learnt from ENOTSOCK): writev and read, not send, recv
     bool handshake_done = false;  // SSLIOStream
     bool tls = false;             // an SSLIOStream: its bytes go through its own write_to_fd
@@ -283,6 +282,7 @@ class IOStream : public FdHandler, public std::enable_shared_from_this<IOStream>
     bool setup_waiters = false;
     bool write_waiter_storage = false;
     uint32_t whead = 0;           // the write queue's first chunk not fully sent
+    uint32_t later_size = 0;      // bytes of later_data not sent yet (commit_later)
     std::size_t read_target = 0;  // kBytes: n; kFill: size to exceed
     std::size_t read_result = 0;
     std::exception_ptr read_error;
