@@ -334,12 +334,22 @@ void RedisBackend::connection_lost() {
     gen_log().warn("pubsub: lost the connection to Redis at {}:{}", options_.host, options_.port);
   }
   connected_ = false;
-  for (auto* c : {&cmd_, &sub_}) {
-    if (*c) {
-      (*c)->set_close_callback(nullptr);
-      (*c)->close();
-      c->reset();
+  if (sub_) {
+    sub_->set_close_callback(nullptr);
+    sub_->close();
+    sub_.reset();
+  }
+  if (cmd_) {
+    // Often only the subscriber connection is lost (Redis drops a subscriber that fell
+    // behind its output buffer limit): the publishes already sent on this one are still
+    // answered, not given up with it (and counted lost). A stop gives them up.
+    cmd_->set_close_callback(nullptr);
+    if (stopping_) {
+      cmd_->close();
+    } else {
+      cmd_->close_when_answered(options_.connect_timeout);
     }
+    cmd_.reset();
   }
   if (!lost_connection_.done()) lost_connection_.set_result();
 }

@@ -36,8 +36,20 @@ void Connection::close() {
   stream_->close();
 }
 
+void Connection::close_when_answered(Duration limit) {
+  close_when_answered_ = true;
+  if (pending_.empty()) {
+    close();
+    return;
+  }
+  std::weak_ptr<Connection> weak = weak_from_this();
+  IOLoop::current().call_later(limit, [weak] {
+    if (auto self = weak.lock()) self->close();
+  });
+}
+
 Task<Reply> Connection::command(std::vector<std::string> args) {
-  if (stream_->closed()) throw StreamClosedError();
+  if (stream_->closed() || close_when_answered_) throw StreamClosedError();
   const std::string& name = args.empty() ? std::string() : args[0];
   const bool subscribing = name == "SUBSCRIBE" || name == "subscribe" || name == "PSUBSCRIBE" ||
                            name == "psubscribe";
@@ -84,6 +96,10 @@ Task<> Connection::read_loop() {
         Future<Reply> f = std::move(pending_.front());
         pending_.pop_front();
         f.set_result(std::move(*reply));
+        if (close_when_answered_ && pending_.empty()) {
+          close();  // the read below ends the loop
+          break;
+        }
       }
       co_await stream_->fill_buffer();
       const std::string_view bytes = stream_->read_buffer();

@@ -187,6 +187,54 @@ TEST_F(RedisConnectionTest, ServerGoingAwayFailsPendingCommandsAndCallsBack) {
   EXPECT_THROW(command(*c, {"PING"}), StreamClosedError);
 }
 
+TEST_F(RedisConnectionTest, CloseWhenAnsweredWaitsForTheRepliesToWhatWasSent) {
+  auto c = connect();
+  auto other = connect();
+  bool closed = false;
+  c->set_close_callback([&] { closed = true; });
+  // BLPOP waits on the server; INCR is pipelined behind it. Neither is given up.
+  Future<Reply> pop, incr;
+  run_sync([&]() -> Task<> {
+    pop = spawn(c->command({"BLPOP", "list", "0"}));
+    incr = spawn(c->command({"INCR", "n"}));
+    co_await sleep(20ms);
+    c->close_when_answered(Duration(5));
+  });
+  EXPECT_THROW(command(*c, {"PING"}), StreamClosedError);  // nothing more is sent
+  EXPECT_FALSE(c->closed());
+  command(*other, {"RPUSH", "list", "x"});
+  EXPECT_EQ(run_sync([&]() -> Task<Reply> { co_return co_await pop; }).describe(),
+            "[\"list\", \"x\"]");
+  EXPECT_EQ(run_sync([&]() -> Task<Reply> { co_return co_await incr; }).integer, 1);
+  run_sync([]() -> Task<> { co_await sleep(20ms); });
+  EXPECT_TRUE(c->closed());  // the last reply closed it
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(command(*other, {"GET", "n"}).str, "1");
+  other->close();
+}
+
+TEST_F(RedisConnectionTest, CloseWhenAnsweredGivesUpAfterItsLimit) {
+  auto c = connect();
+  Future<Reply> pop;
+  const auto start = std::chrono::steady_clock::now();
+  run_sync([&]() -> Task<> {
+    pop = spawn(c->command({"BLPOP", "never", "0"}));
+    co_await sleep(20ms);
+    c->close_when_answered(Duration(0.2));
+  });
+  EXPECT_THROW(run_sync([&]() -> Task<Reply> { co_return co_await pop; }, Duration(5)),
+               StreamClosedError);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_TRUE(c->closed());
+}
+
+TEST_F(RedisConnectionTest, CloseWhenAnsweredWithNothingPendingClosesAtOnce) {
+  auto c = connect();
+  command(*c, {"PING"});
+  c->close_when_answered(Duration(5));
+  EXPECT_TRUE(c->closed());
+}
+
 TEST_F(RedisConnectionTest, ConnectToNothingListeningFails) {
   const int port = server.port();
   server.stop();

@@ -101,6 +101,8 @@ struct TopicOptions {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Also how long, when one of its two connections is lost, the other (the one that
+  // publishes) still waits for the replies to what it sent before it closes.
   Duration connect_timeout = std::chrono::seconds(5);
   // Publishes kept while Redis is unreachable; more are dropped and counted (redis_lost()).
   std::size_t outbox_limit = 10000;

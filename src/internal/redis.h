@@ -111,6 +111,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_close_callback(std::function<void()> cb) { on_close_ = std::move(cb); }
 
   void close();
+  // Sends nothing more (command() raises StreamClosedError) and closes once every command
+  // already sent is answered, or after `limit`: what was sent on a connection that is given
+  // up for another is not lost with it.
+  void close_when_answered(Duration limit);
   bool closed() const noexcept;
 
   explicit Connection(std::shared_ptr<IOStream> stream, Limits limits);
@@ -127,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> on_close_;
   bool subscribed_ = false;
   bool closing_ = false;
+  bool close_when_answered_ = false;
 };
 
 }  // namespace tornado::redis
