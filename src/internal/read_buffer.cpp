@@ -9,32 +9,42 @@ namespace tornado::detail {
 
 namespace {
 
-// Emptied buffers of up to kMaxSpareCapacity bytes, kept for the thread's next read. Few:
-// a loop handles one stream's events at a time, and each empties its buffer before the
-// next stream reads, so one or two serve a whole loop.
+// Emptied buffers of up to kMaxSpareCapacity bytes, kept for the thread's next reads, at
+// most kMaxSpareBytes in all. Since the loop runs an iteration's readers after all its reads
+// (IOLoop::finish_after_events), every ready stream holds a buffer at once: 64 pipelined
+// batches of browser heads are ~600 KiB, freed at once past glibc's 128 KiB trim threshold,
+// so that each iteration shrank the heap with brk and faulted the pages in again.
 constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
+constexpr std::size_t kMaxSpareBytes = 1024 * 1024;
 struct Spare {
   char* data;
   std::size_t capacity;
 };
+thread_local std::size_t t_spare_bytes = 0;
 void free_spare(Spare& spare) noexcept { delete[] spare.data; }
-using Spares = internal::ThreadSpares<Spare, 4, free_spare>;
+using Spares = internal::ThreadSpares<Spare, 64, free_spare>;
 
 }  // namespace
 
 TORNADO_HOT void ReadBuffer::release() noexcept {
-  if (data_ && capacity_ <= kMaxSpareCapacity) {
+  if (data_ && capacity_ <= kMaxSpareCapacity && t_spare_bytes + capacity_ <= kMaxSpareBytes) {
     Spare spare{data_.get(), capacity_};
-    if (Spares::keep(spare)) (void)data_.release();
+    if (Spares::keep(spare)) {
+      (void)data_.release();
+      t_spare_bytes += capacity_;
+    }
   }
   data_.reset();
   begin_ = end_ = capacity_ = 0;
 }
 
+std::size_t ReadBuffer::thread_spare_bytes() noexcept { return t_spare_bytes; }
+
 TORNADO_HOT char* ReadBuffer::prepare(std::size_t room) {
   if (capacity_ - end_ >= room) return data_.get() + end_;
   if (capacity_ == 0 && !Spares::empty() && Spares::top().capacity >= room) {
     const Spare spare = Spares::take();
+    t_spare_bytes -= spare.capacity;
     data_.reset(spare.data);
     capacity_ = spare.capacity;
     begin_ = end_ = 0;

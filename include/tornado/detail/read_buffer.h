@@ -42,6 +42,8 @@ class ReadBuffer {
   // The memory goes back to the thread's few spares (a connection answering one request
   // at a time empties its buffer after every request and needed a new one for the next).
   void release() noexcept;
+  // Bytes of emptied buffers this thread keeps for its next reads (at most 1 MiB).
+  static std::size_t thread_spare_bytes() noexcept;
 
   // A writable tail of at least `room` bytes (compacting or growing as needed); call
   // commit() with how many were written.
