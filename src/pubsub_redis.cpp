@@ -348,8 +348,16 @@ void RedisBackend::connection_lost() {
       cmd_->close();
     } else {
       cmd_->close_when_answered(options_.connect_timeout);
+      std::erase_if(retired_, [](const auto& c) { return c.expired(); });
+      retired_.push_back(cmd_);
     }
     cmd_.reset();
+  }
+  if (stopping_) {
+    for (auto& weak : retired_) {
+      if (auto c = weak.lock()) c->close();
+    }
+    retired_.clear();
   }
   if (!lost_connection_.done()) lost_connection_.set_result();
 }
@@ -387,6 +395,7 @@ void RedisBackend::send(Outgoing item) {
 }
 
 Task<> RedisBackend::send_one(std::shared_ptr<redis::Connection> c, Outgoing item) {
+  auto keep = shared_from_this();  // a retired connection may answer after the hub is gone
   const std::string& p = options_.prefix;
   const std::string& topic = item.topic;
   try {

@@ -284,6 +284,28 @@ TEST_F(HubRedisHistoryTest, PublishesInFlightWhenTheSubscriberConnectionDropsAre
   EXPECT_EQ(a->redis_lost(), 0u);
 }
 
+TEST_F(HubRedisHistoryTest, HubDestroyedWhileItsGivenUpConnectionWaitsForReplies) {
+  V on_b;
+  auto sb = record(*b, "room", on_b);
+  settle();
+  command({"CLIENT", "PAUSE", "300", "WRITE"});
+  a->publish("room", "m1");
+  settle(50ms);
+  command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  settle(50ms);  // a has given up its publishing connection, m1 still unanswered on it
+  a.reset();     // closes it: the publish fails after the hub is gone (ASan: no use of it)
+  settle(400ms);
+  Hub c;
+  connect(c);
+  pubsub::TopicOptions o;
+  o.history_size = 100;
+  c.configure("room", o);
+  c.publish("room", "after");
+  wait_until([&] { return !on_b.empty() && on_b.back().starts_with("after@"); });
+  ASSERT_FALSE(on_b.empty());
+  EXPECT_TRUE(on_b.back().starts_with("after@")) << on_b.back();
+}
+
 TEST_F(HubRedisHistoryTest, MalformedMessagesInRedisAreDroppedAndTheRestDelivered) {
   V out;
   auto s = record(*b, "room", out);

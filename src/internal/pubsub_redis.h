@@ -34,6 +34,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "internal/pubsub_state.h"
 #include "internal/redis.h"
@@ -125,6 +126,9 @@ class RedisBackend : public std::enable_shared_from_this<RedisBackend> {
   LoopRef home_;
   std::shared_ptr<redis::Connection> cmd_;
   std::shared_ptr<redis::Connection> sub_;
+  // Publishing connections given up for new ones, until their replies are in (stop() closes
+  // them at once).
+  std::vector<std::weak_ptr<redis::Connection>> retired_;
   Future<void> lost_connection_;
   std::set<std::string> used_;  // topics with local subscribers (home loop)
   // Each used topic's SUBSCRIBE, done once Redis confirmed it (a recovery reads the history
