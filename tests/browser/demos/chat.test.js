@@ -123,8 +123,12 @@ browserSuite('demo_chat', {
     await waitForMessages(reader, 1);
     await reader.context().setOffline(true);
     await reader.waitForSelector('#status[data-state="offline"]');
-    for (let i = 0; i < 3; i++) await say(writer, `offline ${i}`);
-    await waitForMessages(writer, 4);
+    // One at a time: the writer long-polls, so each line is its own POST, and POSTs in
+    // flight together may be published in either order (seen under ASan: 0, 2, 1).
+    for (let i = 0; i < 3; i++) {
+      await say(writer, `offline ${i}`);
+      await waitForMessages(writer, 2 + i);
+    }
     await reader.waitForTimeout(2000);
     await reader.context().setOffline(false);
     await reader.waitForSelector('#status[data-state="live"]', { timeout: 20000 });
@@ -173,8 +177,10 @@ browserSuite('demo_chat', {
     // The connection drops; messages are sent while it is down.
     await reader.evaluate(() => window.openSockets[0].close());
     await reader.waitForSelector('#status[data-state="offline"]');
-    for (let i = 0; i < 3; i++) await say(writer, `while down ${i}`);
-    await waitForMessages(writer, 4);
+    for (let i = 0; i < 3; i++) {  // one POST at a time, as above
+      await say(writer, `while down ${i}`);
+      await waitForMessages(writer, 2 + i);
+    }
     await reader.waitForSelector('#status[data-state="live"]', { timeout: 15000 });
     await say(writer, 'after the reconnect');
     const got = await waitForMessages(reader, 5);
