@@ -738,7 +738,10 @@ TEST_F(PostgresTest, LoopStaysResponsiveDuringALongQuery) {
     tick.start();
     co_await c->query("SELECT pg_sleep(0.5)");
     tick.stop();
-    EXPECT_GE(ticks, 20);  // 50 expected; a loaded CI machine still gives the loop most turns
+    // 50 ticks on an idle machine. A loop blocked by the query would get none during its
+    // 0.5 s and a gap of 0.5 s; a loaded CI machine (tests beside this one, a build at nice
+    // 19) delays the 10 ms timer and skips ticks: 19 were seen there, so the bound is 10.
+    EXPECT_GE(ticks, 10);
     EXPECT_LT(worst_gap, 0.25);
   });
 }
