@@ -60,6 +60,6 @@ foreach(suite IN LISTS suites)
   string(APPEND script
     "add_test([==[${suite}.*]==] [==[${EXECUTABLE}]==] [==[--gtest_filter=${suite}.*]==])\n"
     "set_tests_properties([==[${suite}.*]==] PROPERTIES WORKING_DIRECTORY "
-    "[==[${WORKING_DIRECTORY}]==] TIMEOUT ${timeout} RESOURCE_GROUPS cpu:1 ${labels} ${disabled})\n")
+    "[==[${WORKING_DIRECTORY}]==] TIMEOUT ${timeout} ${labels} ${disabled})\n")
 endforeach()
 file(WRITE "${CTEST_FILE}" "${script}")

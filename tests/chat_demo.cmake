@@ -4,8 +4,7 @@
 # room for a loaded machine).
 if(TARGET chat)
   add_test(NAME demo_chat COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/demos/chat/test_chat.py -v)
-  # `waits`: about a fifth of a core over its 80 s (tests/CMakeLists.txt, CPU slots).
-  set_tests_properties(demo_chat PROPERTIES TIMEOUT 300 LABELS "demo;waits"
+  set_tests_properties(demo_chat PROPERTIES TIMEOUT 300 LABELS demo
                        ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>")
   # bench/soak.py's short version (issue 10): two minutes of 60 users on three transports
   # leaving and coming back every 5 s on average while 20 messages a second are posted: no
@@ -13,6 +12,6 @@ if(TARGET chat)
   # Started first (tests/ctest_costs/), it runs beside the others (it mostly waits).
   add_test(NAME soak_chat COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/bench/soak.py
            --seconds=120 --users=60 --rooms=4 --rate=20 --churn=5 --sample=2)
-  set_tests_properties(soak_chat PROPERTIES TIMEOUT 300 LABELS "demo;waits"
+  set_tests_properties(soak_chat PROPERTIES TIMEOUT 300 LABELS demo
                        ENVIRONMENT "CHAT_BINARY=$<TARGET_FILE:chat>")
 endif()
