@@ -131,7 +131,9 @@ int main(int argc, char** argv) {
   options::define<int>("max_rooms", 1000, "rooms served");
   options::define<int>("max_body", 4096, "bytes of one message");
   options::define<int>("max_posts", 30,
-                       "messages one user may post in a burst, refilled over 10 s (0: no limit)");
+                       "messages one user may post in a burst, refilled over --post_window "
+                       "(0: no limit)");
+  options::define<int>("post_window", 10, "seconds over which --max_posts is refilled");
   options::define<int>("max_posters", 100000,
                        "users whose posting rate is tracked at once (past it: 503)");
   options::define<int>("poll_timeout", 25, "seconds a long poll waits before answering empty");
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
   limits.max_body = static_cast<std::size_t>(std::max(1, options::get<int>("max_body")));
   limits.max_posts = static_cast<std::size_t>(std::max(0, options::get<int>("max_posts")));
   limits.max_posters = static_cast<std::size_t>(std::max(1, options::get<int>("max_posters")));
+  limits.post_window = std::chrono::seconds(std::max(1, options::get<int>("post_window")));
   limits.poll_timeout = std::chrono::seconds(std::max(1, options::get<int>("poll_timeout")));
   limits.max_poll_leases =
       static_cast<std::size_t>(std::max(1, options::get<int>("max_poll_leases")));
