@@ -31,10 +31,7 @@ Task<std::shared_ptr<Connection>> Connection::connect(std::string host, int port
 
 bool Connection::closed() const noexcept { return stream_->closed(); }
 
-void Connection::close() {
-  closing_ = true;
-  stream_->close();
-}
+void Connection::close() { stream_->close(); }
 
 void Connection::close_when_answered(Duration limit) {
   close_when_answered_ = true;

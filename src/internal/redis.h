@@ -130,7 +130,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void(std::string_view, std::string_view)> on_message_;
   std::function<void()> on_close_;
   bool subscribed_ = false;
-  bool closing_ = false;
   bool close_when_answered_ = false;
 };
 
