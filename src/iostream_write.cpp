@@ -92,14 +92,22 @@ namespace {
 constexpr std::size_t kCoalesceLimit = 16 * 1024;
 
 // Flushed chunks of at most kCoalesceLimit bytes of capacity are kept per thread for the
-// next write, so steady small writes allocate nothing; an idle stream keeps none.
+// next write, so steady small writes allocate nothing; an idle stream keeps none. The bound
+// is on their bytes (1 MiB a thread, as for the read buffers), not only their number: an
+// iteration answering 256 pipelined connections fills 256 chunks (about 3.5 KiB each from
+// web::Application), and with 64 kept the other 192 went back to malloc together, glibc
+// trimmed the heap with brk and the next iteration faulted it in again (12,000 page faults a
+// second; docs/performance.md, "The write chunks of a burst").
 thread_local std::vector<std::string> t_spare_chunks;
-constexpr std::size_t kMaxSpareChunks = 64;
+thread_local std::size_t t_spare_chunk_bytes = 0;
+constexpr std::size_t kMaxSpareChunks = 1024;
+constexpr std::size_t kSpareChunkBytes = 1024 * 1024;
 
 // Emptied write queues' storage, kept per thread the same way: a connection answering one
-// request at a time empties its queue after each answer, and made a new one for the next.
+// request at a time empties its queue after each answer, and made a new one for the next;
+// an iteration answering many connections empties as many (at most 512 B each: 128 KiB).
 thread_local std::vector<std::vector<std::string>> t_spare_queues;
-constexpr std::size_t kMaxSpareQueues = 8;
+constexpr std::size_t kMaxSpareQueues = 256;
 constexpr std::size_t kMaxSpareQueueCapacity = 16;
 
 // Storage for an empty write queue about to take its first chunk.
@@ -113,14 +121,17 @@ std::string take_spare_chunk() {
   if (t_spare_chunks.empty()) return {};
   std::string s = std::move(t_spare_chunks.back());
   t_spare_chunks.pop_back();
+  t_spare_chunk_bytes -= s.capacity();
   return s;
 }
 
 void give_back_chunk(std::string& chunk) {
-  if (chunk.capacity() > 15 && chunk.capacity() <= kCoalesceLimit &&
-      t_spare_chunks.size() < kMaxSpareChunks) {
+  const std::size_t bytes = chunk.capacity();
+  if (bytes > 15 && bytes <= kCoalesceLimit && t_spare_chunks.size() < kMaxSpareChunks &&
+      t_spare_chunk_bytes + bytes <= kSpareChunkBytes) {
     chunk.clear();
     t_spare_chunks.push_back(std::move(chunk));
+    t_spare_chunk_bytes += bytes;
   }
   std::string().swap(chunk);  // give the chunk's memory back now
 }
@@ -138,6 +149,8 @@ thread_local LaterArena t_later;
 constexpr std::size_t kLaterArenaSize = 64 * 1024;
 
 }  // namespace
+
+std::size_t detail::thread_spare_write_bytes() noexcept { return t_spare_chunk_bytes; }
 
 TORNADO_HOT char* IOStream::reserve_later(std::size_t size) {
   Hot& m = hot_;

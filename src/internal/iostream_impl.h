@@ -20,6 +20,10 @@ namespace tornado {
 
 namespace detail {
 
+// The bytes of flushed write chunks this thread keeps for its next writes (at most 1 MiB;
+// iostream_write.cpp); for tests.
+std::size_t thread_spare_write_bytes() noexcept;
+
 // A compiled read_until_regex pattern (JIT when available) and its match data; one per
 // call, so the pattern is compiled once however many chunks arrive.
 class CompiledRegex {
