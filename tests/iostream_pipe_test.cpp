@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -183,6 +184,23 @@ TEST(IOStreamWriteSpares, AThreadKeepsAtMostOneMiB) {
   auto [first, second] = spare_write_bytes_after_bursts(200, 8000);
   EXPECT_LE(first, 1024u * 1024);
   EXPECT_GE(first, 1024u * 1024 - 16 * 1024);  // full to within one chunk
+  EXPECT_EQ(second, first);
+}
+
+TEST(IOStreamWriteSpares, AThreadKeepsAtMost1024Chunks) {
+  // 1,100 streams of 100 bytes: 110,000 bytes, under 1 MiB, but 1,100 chunks: 1,024 are kept
+  // (the count bounds the list itself when chunks are small). Needs 2,200 descriptors.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_cur < 2400) {
+    if (saved.rlim_max < 2400) GTEST_SKIP() << "needs 2,400 descriptors, the hard limit is lower";
+    rlimit raised = saved;
+    raised.rlim_cur = 2400;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0);
+  }
+  auto [first, second] = spare_write_bytes_after_bursts(1100, 100);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_EQ(first, 1024u * 100);
   EXPECT_EQ(second, first);
 }
 
